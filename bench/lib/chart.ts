@@ -1,0 +1,47 @@
+import * as echarts from 'echarts';
+
+export interface BarSeries {
+  name: string;
+  unit: string;
+  values: (number | null)[];
+}
+
+/**
+ * A grouped bar chart rendered to SVG on the server (echarts SSR): one panel per series, so
+ * seconds and megabytes each get their own axis.
+ */
+export function barChartSvg(options: { title: string; subtitle?: string; categories: string[]; series: BarSeries[]; width?: number }): string {
+  const width = options.width ?? 900;
+  const panelHeight = 260;
+  const top = 70;
+  const height = top + options.series.length * panelHeight + 20;
+  const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
+  const colors = ['#3b6ea8', '#d9822b', '#5a9e6f', '#9b59b6', '#c0392b'];
+  chart.setOption({
+    animation: false,
+    backgroundColor: '#ffffff',
+    title: { text: options.title, subtext: options.subtitle, left: 'center', textStyle: { fontSize: 16 } },
+    grid: options.series.map((_, i) => ({ left: 90, right: 40, top: top + i * panelHeight + 30, height: panelHeight - 80 })),
+    xAxis: options.series.map((_, i) => ({ type: 'category', gridIndex: i, data: options.categories, axisLabel: { fontSize: 12 } })),
+    yAxis: options.series.map((s, i) => ({ type: 'value', gridIndex: i, name: `${s.name} (${s.unit})`, nameLocation: 'middle', nameGap: 60 })),
+    series: options.series.map((s, i) => ({
+      type: 'bar',
+      name: s.name,
+      xAxisIndex: i,
+      yAxisIndex: i,
+      barMaxWidth: 60,
+      itemStyle: { color: colors[i % colors.length] },
+      label: { show: true, position: 'top', formatter: (p: { value: number | null }) => (p.value === null ? 'n/a' : formatNumber(p.value)) },
+      data: s.values,
+    })),
+  });
+  const svg = chart.renderToSVGString();
+  chart.dispose();
+  return svg;
+}
+
+function formatNumber(value: number): string {
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem, release, platform } from 'node:os';
+import { createRequire } from 'node:module';
+
+export interface MachineInfo {
+  nproc: number;
+  cpuModel: string;
+  memoryBytes: number;
+  os: string;
+  node: string;
+  duckdb: string;
+  nodejsPolars: string;
+  python: string;
+  pandas: string;
+  date: string;
+}
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(name: string): string {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function osName(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return /PRETTY_NAME="([^"]+)"/.exec(text)?.[1] ?? `${platform()} ${release()}`;
+  } catch {
+    return `${platform()} ${release()}`;
+  }
+}
+
+/** Versions of the tools in the race, and the machine they ran on. */
+export function machineInfo(extra: { python?: string; pandas?: string } = {}): MachineInfo {
+  return {
+    nproc: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    os: osName(),
+    node: process.version,
+    duckdb: packageVersion('@duckdb/node-api'),
+    nodejsPolars: packageVersion('nodejs-polars'),
+    python: extra.python ?? 'unknown',
+    pandas: extra.pandas ?? 'unknown',
+    date: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * What every peer of the batch race is told, as plain JSON: the clickstream example's source
+ * columns and CSV options, engine memory limit, and where its macros and model SQL live. The
+ * bench parent writes it from examples/ecommerce-clickstream; peers read it without importing
+ * any Tributary code.
+ */
+export interface ClickstreamSpec {
+  columns: Record<string, string>;
+  timestampFormat: string;
+  memoryLimit: string;
+  /** Parquet compression of the lake, as the project declares it. */
+  compression: string;
+  /** Parquet format version, as the project declares it: 'v1' or 'v2'. */
+  parquetVersion: string;
+  macrosFile: string;
+  modelsDir: string;
+}
+
+/** The numbers every peer reports and the bench compares. */
+export interface PeerKpis {
+  operations: number;
+  revenue: number;
+  purchases: number;
+  views: number;
+  carts: number;
+  /** Row counts of the other three dashboard tables: a cheap check that they agree too. */
+  minuteRows: number;
+  departmentBrandRows: number;
+  productRows: number;
+}
+
+export function parsePeerArgs(argv: string[]): { input: string; out: string; spec: string } {
+  const get = (flag: string) => {
+    const i = argv.indexOf(flag);
+    const value = i >= 0 ? argv[i + 1] : undefined;
+    if (!value) throw new Error(`missing ${flag}`);
+    return value;
+  };
+  return { input: get('--input'), out: get('--out'), spec: get('--spec') };
+}

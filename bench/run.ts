@@ -1,0 +1,41 @@
+/**
+ * The project's benchmarks: `npm run bench` runs every suite, `npm run bench -- batch` only the
+ * named ones. Each suite writes bench/results/<suite>.md, .svg and .json.
+ *
+ * Environment: BENCH_ROWS=N runs on a smaller generated file (results go to <suite>-<N>.*),
+ * BENCH_PEERS=a,b runs only those peers, BENCH_KEEP=1 keeps each peer's output folder.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { batchSuite } from './suites/batch.js';
+import { dashboardsSuite } from './suites/dashboards.js';
+import { streamSuite } from './suites/stream.js';
+import type { Suite } from './lib/suite.js';
+
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite];
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = requested.filter((name) => !suites.some((s) => s.name === name));
+if (unknown.length) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; available: ${suites.map((s) => `${s.name} (${s.description})`).join(', ')}`);
+  process.exit(2);
+}
+const selected = requested.length ? suites.filter((s) => requested.includes(s.name)) : suites;
+
+const started = Date.now();
+const log = (line: string) => {
+  const t = ((Date.now() - started) / 1000).toFixed(0).padStart(5);
+  console.log(`[${t}s] ${line}`);
+};
+const dataDir = join(root, 'bench', 'data');
+const resultsDir = join(root, 'bench', 'results');
+mkdirSync(dataDir, { recursive: true });
+mkdirSync(resultsDir, { recursive: true });
+
+for (const suite of selected) {
+  log(`suite ${suite.name}: ${suite.description}`);
+  await suite.run({ root, dataDir, resultsDir, log });
+}
+log('done');

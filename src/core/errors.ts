@@ -1,0 +1,33 @@
+/**
+ * An error a person can act on: where it happened (file, line, field), what was expected, and
+ * what to do next. The CLI prints these without a stack trace.
+ */
+export interface ErrorPlace {
+  file?: string;
+  line?: number;
+  field?: string;
+}
+
+export class TributaryError extends Error {
+  readonly place: ErrorPlace;
+  readonly hint: string | undefined;
+
+  constructor(message: string, options: { place?: ErrorPlace; hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'TributaryError';
+    this.place = options.place ?? {};
+    this.hint = options.hint;
+  }
+
+  /** "file:line field: message\n  → hint" */
+  format(): string {
+    const { file, line, field } = this.place;
+    const where = [file && (line ? `${file}:${line}` : file), field && `field ${field}`].filter(Boolean).join(' ');
+    return `${where ? `${where}: ` : ''}${this.message}${this.hint ? `\n  → ${this.hint}` : ''}`;
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof TributaryError) return error.format();
+  return error instanceof Error ? error.message : String(error);
+}

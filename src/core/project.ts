@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { register } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { tsImport } from 'tsx/esm/api';
+import { projectSchema, type ResolvedConfig } from './config.js';
+import { TributaryError } from './errors.js';
+
+export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
+
+/** A loaded project: its validated config and where its files, lake and state live. */
+export interface Project {
+  dir: string;
+  configFile: string;
+  config: ResolvedConfig;
+  lakeDir: string;
+  stateDir: string;
+  /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
+  readText(fileOrInline: string, field: string): string;
+  resolvePath(relative: string): string;
+}
+
+export interface LoadOptions {
+  /** Puts the lake and the state under one folder, e.g. for benchmarks or tests. */
+  dataDir?: string;
+  /** Replaces source paths, e.g. `{ clickstream: '/data/2019-Nov.csv' }`. */
+  sourcePaths?: Record<string, string>;
+}
+
+let resolverRegistered = false;
+
+/**
+ * Config files import `defineProject` from 'tributary'. A project folder need not have the
+ * package installed, so the loader answers that import with the running Tributary itself.
+ */
+function serveOwnPackage(): void {
+  if (resolverRegistered) return;
+  resolverRegistered = true;
+  const self = new URL('../index.js', import.meta.url).href;
+  const hook = `export async function resolve(specifier, context, next) {
+    if (specifier === 'tributary') return { url: ${JSON.stringify(self)}, shortCircuit: true };
+    return next(specifier, context);
+  }`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+}
+
+export function findConfigFile(dir: string): string | undefined {
+  return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
+}
+
+/** Imports a TypeScript or JavaScript module of the project (config, dashboards) and returns its default export. */
+export async function importDefault(file: string): Promise<unknown> {
+  serveOwnPackage();
+  const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
+  let exported = mod.default;
+  // A module compiled as CommonJS arrives wrapped once more.
+  if (exported && typeof exported === 'object' && 'default' in exported && Object.keys(exported).length === 1) {
+    exported = (exported as { default: unknown }).default;
+  }
+  return exported;
+}
+
+export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
+  const dir = path.resolve(dirArg ?? process.cwd());
+  const configFile = findConfigFile(dir);
+  if (!configFile) {
+    throw new TributaryError(`no Tributary project here: none of ${CONFIG_FILES.join(', ')} exists`, {
+      place: { file: dir },
+      hint: 'run `tributary init` to create one, or pass --project DIR',
+    });
+  }
+  let exported: unknown;
+  try {
+    exported = await importDefault(configFile);
+  } catch (error) {
+    throw new TributaryError(`the config file could not be loaded: ${(error as Error).message}`, {
+      place: { file: configFile },
+      hint: 'fix the TypeScript error above; the file must `export default defineProject({...})`',
+      cause: error,
+    });
+  }
+  const parsed = projectSchema.safeParse(exported);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.join('.') || '(the exported value)';
+    const more = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problems)` : '';
+    throw new TributaryError(`invalid config at key \`${key}\`: ${issue.message}${more}`, {
+      place: { file: configFile, field: key },
+      hint: 'see the ProjectConfig type for the expected shape; your editor shows it when the file uses defineProject',
+    });
+  }
+  const config = parsed.data;
+  for (const [name, replacement] of Object.entries(options.sourcePaths ?? {})) {
+    const source = config.sources[name];
+    if (!source) {
+      throw new TributaryError(`--source names '${name}', which the project does not declare`, {
+        hint: `declared sources: ${Object.keys(config.sources).join(', ') || '(none)'}`,
+      });
+    }
+    source.path = path.resolve(replacement);
+  }
+  const resolvePath = (relative: string) => path.resolve(dir, relative);
+  const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+  return {
+    dir,
+    configFile,
+    config,
+    lakeDir: dataDir ? path.join(dataDir, 'lake') : resolvePath(config.lake ?? 'lake'),
+    stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
+    resolvePath,
+    readText(fileOrInline, field) {
+      if (!/\.sql$/i.test(fileOrInline.trim())) return fileOrInline;
+      const file = resolvePath(fileOrInline.trim());
+      if (!existsSync(file)) {
+        throw new TributaryError(`the SQL file ${fileOrInline} does not exist`, {
+          place: { file: configFile, field },
+          hint: `create ${file} or correct the path (it is relative to the project folder)`,
+        });
+      }
+      return readFileSync(file, 'utf8');
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+/** Tuning that decides whether a full-size job fits the machine; every field has a safe default. */
+export interface EngineOptions {
+  /** Database file; ':memory:' (the default) keeps nothing. */
+  path?: string;
+  threads?: number;
+  /** DuckDB size string such as '1.5GB'. Spills to `tempDirectory` beyond it. */
+  memoryLimit?: string;
+  tempDirectory?: string;
+}
+
+export interface QueryProgress {
+  /** 0–100, or -1 when DuckDB cannot estimate. */
+  percentage: number;
+  rowsProcessed: number;
+  totalRows: number;
+}
+
+export type Row = Record<string, unknown>;
+
+/**
+ * The one door to DuckDB. Every layer runs SQL through an Engine so that settings, error
+ * wording and concurrency (one statement at a time per connection) live in one place.
+ */
+export class Engine {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    readonly path: string,
+  ) {}
+
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const path = options.path ?? ':memory:';
+    const config: Record<string, string> = {};
+    if (options.threads) config.threads = String(options.threads);
+    if (options.memoryLimit) config.memory_limit = options.memoryLimit;
+    if (options.tempDirectory) config.temp_directory = options.tempDirectory;
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(path, config);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/lock/i.test(message)) {
+        throw new Error(
+          `The database ${path} is in use by another Tributary process (${message.split('\n')[0]}). ` +
+            'Stop that process (for example `tributary up`) or run this command against it.',
+        );
+      }
+      throw error;
+    }
+    const connection = await instance.connect();
+    const engine = new Engine(instance, connection, path);
+    // Parallel writers need no global order; this is what lets COPY use every core.
+    await engine.run('SET preserve_insertion_order = false');
+    await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    return engine;
+  }
+
+  /** Serialises statements on the connection: DuckDB runs one at a time per connection. */
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Runs a statement; returns the rows it inserted, updated or deleted. */
+  async run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<number> {
+    const result = await this.enqueue(() => this.connection.run(sql, params));
+    return result.rowsChanged;
+  }
+
+  /** Rows as plain objects; BIGINT stays bigint so 64-bit ids survive. */
+  async query<T = Row>(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<T[]> {
+    return this.enqueue(async () => {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS() as T[];
+    });
+  }
+
+  /** Rows with JSON-safe values: BIGINT and DECIMAL come back as strings, dates as ISO text. */
+  async queryJson<T = Row>(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<T[]> {
+    return this.enqueue(async () => {
+      const reader = await this.connection.runAndReadAll(sql, params);
+      return reader.getRowObjectsJson() as T[];
+    });
+  }
+
+  /** Streams a query and keeps at most `limit` rows (JSON-safe), without materialising the rest. */
+  async queryJsonUntil(sql: string, limit: number): Promise<{ columns: { name: string; type: string }[]; rows: Record<string, unknown>[] }> {
+    return this.enqueue(async () => {
+      const reader = await this.connection.streamAndReadUntil(sql, limit);
+      const names = reader.columnNames();
+      const types = reader.columnTypes().map((t) => t.toString());
+      const rows = (reader.getRowObjectsJson() as Record<string, unknown>[]).slice(0, limit);
+      return { columns: names.map((name, i) => ({ name, type: types[i]! })), rows };
+    });
+  }
+
+  /** A result as columns of JSON-safe values (BIGINT and DECIMAL as strings): compact for bulk transfer. */
+  async columnsJson(sql: string): Promise<{ names: string[]; columns: unknown[][] }> {
+    return this.enqueue(async () => {
+      const reader = await this.connection.runAndReadAll(sql);
+      return { names: reader.columnNames(), columns: reader.getColumnsJson() as unknown[][] };
+    });
+  }
+
+  /** Column names and DuckDB types of a query's result, without running it to completion. */
+  async describe(sql: string): Promise<{ name: string; type: string }[]> {
+    const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);
+    return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+  }
+
+  async scalar<T = unknown>(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<T> {
+    const rows = await this.query(sql, params);
+    const first = rows[0];
+    return (first ? Object.values(first)[0] : undefined) as T;
+  }
+
+  /**
+   * Runs `body` in one transaction: everything it writes commits together or not at all.
+   * Statements from elsewhere wait, so nothing interleaves with the transaction.
+   */
+  async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+    return this.enqueue(async () => {
+      await this.connection.run('BEGIN TRANSACTION');
+      const tx: Transaction = {
+        run: async (sql, params) => (await this.connection.run(sql, params)).rowsChanged,
+        query: async <R = Row>(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>) =>
+          (await this.connection.runAndReadAll(sql, params)).getRowObjectsJS() as R[],
+      };
+      try {
+        const result = await body(tx);
+        await this.connection.run('COMMIT');
+        return result;
+      } catch (error) {
+        await this.connection.run('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  /** The kind of each statement in `sql` (SELECT, INSERT, …), found by preparing, not running, them. */
+  async statementTypes(sql: string): Promise<string[]> {
+    return this.enqueue(async () => {
+      const extracted = await this.connection.extractStatements(sql);
+      const kinds: string[] = [];
+      for (let i = 0; i < extracted.count; i++) {
+        kinds.push(StatementType[(await extracted.prepare(i)).statementType] ?? 'UNKNOWN');
+      }
+      return kinds;
+    });
+  }
+
+  /** Tables a query reads, as DuckDB's parser sees them (views are expanded). */
+  tableNames(sql: string): string[] {
+    return [...this.connection.getTableNames(sql, false)];
+  }
+
+  /** Progress of the statement running now; polled by progress reporters. */
+  progress(): QueryProgress {
+    const p = this.connection.progress;
+    return { percentage: p.percentage, rowsProcessed: Number(p.rows_processed), totalRows: Number(p.total_rows_to_process) };
+  }
+
+  /** Stops the running statement; it fails with an "Interrupted" error. */
+  interrupt(): void {
+    this.connection.interrupt();
+  }
+
+  /** A second connection to the same database, for work that must run beside this one. */
+  async fork(): Promise<Engine> {
+    const connection = await this.instance.connect();
+    return new Engine(this.instance, connection, this.path);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+  }
+
+  closeAll(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+export interface Transaction {
+  /** Returns the rows the statement inserted, updated or deleted. */
+  run(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<number>;
+  query<R = Row>(sql: string, params?: DuckDBValue[] | Record<string, DuckDBValue>): Promise<R[]>;
+}

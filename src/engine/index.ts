@@ -1,0 +1,2 @@
+export { Engine, type EngineOptions, type QueryProgress, type Row, type Transaction } from './engine.js';
+export { quoteIdent, quoteLiteral, quoteList, columnsStruct } from './sql.js';

@@ -1,0 +1,1 @@
+export { generateEcommerce, ECOMMERCE_HEADER, NOVEMBER_2019, type GenerateEcommerceOptions, type GenerateResult } from './ecommerce.js';

@@ -1,0 +1,1 @@
+export { Lake, type StagedWrite, type WriteOptions } from './lake.js';

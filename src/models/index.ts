@@ -1,0 +1,3 @@
+export { openWorkspace, type Workspace } from './workspace.js';
+export { runModels, type RunOptions, type ModelResult } from './run.js';
+export { planModels, compileModel, type CompiledModel } from './compile.js';

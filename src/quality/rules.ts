@@ -1,0 +1,61 @@
+import type { Rule } from '../core/config.js';
+import { quoteIdent, quoteLiteral } from '../engine/index.js';
+
+/** One declared constraint as SQL: `passes` is never NULL, `reason` explains a failure. */
+export interface RuleCheck {
+  key: string;
+  column: string;
+  passes: string;
+  reason: string;
+}
+
+/** The column that carries each row's verdict: 'ok', or the key of the first check it failed. */
+export const VERDICT = '__rule';
+/** A connector's own per-row failure (a line that is not JSON, say), NULL when the row parsed. */
+export const PARSE_ERROR = '__error';
+
+function literal(value: string | number): string {
+  return typeof value === 'number' ? String(value) : quoteLiteral(value);
+}
+
+export function ruleChecks(rules: readonly Rule[]): RuleCheck[] {
+  const checks: RuleCheck[] = [];
+  for (const rule of rules) {
+    const col = quoteIdent(rule.column);
+    const got = `coalesce(CAST(${col} AS VARCHAR), 'NULL')`;
+    const add = (passes: string, expected: string) =>
+      checks.push({
+        key: `r${checks.length}`,
+        column: rule.column,
+        passes,
+        reason: `${quoteLiteral(`${rule.column}: expected ${expected}, got `)} || ${got}`,
+      });
+    if (rule.notNull) add(`${col} IS NOT NULL`, 'a value (not null)');
+    if (rule.accepted) add(`(${col} IS NULL OR ${col} IN (${rule.accepted.map(literal).join(', ')}))`, `one of ${rule.accepted.join(', ')}`);
+    if (rule.min !== undefined) add(`(${col} IS NULL OR ${col} >= ${rule.min})`, `>= ${rule.min}`);
+    if (rule.max !== undefined) add(`(${col} IS NULL OR ${col} <= ${rule.max})`, `<= ${rule.max}`);
+  }
+  return checks;
+}
+
+/** The SQL expression that computes a row's verdict. */
+export function verdictExpression(checks: readonly RuleCheck[], hasParseError: boolean): string {
+  const branches = [
+    ...(hasParseError ? [`WHEN ${PARSE_ERROR} IS NOT NULL THEN 'parse'`] : []),
+    ...checks.map((c) => `WHEN NOT ${c.passes} THEN '${c.key}'`),
+  ];
+  return branches.length ? `CASE ${branches.join(' ')} ELSE 'ok' END` : `'ok'`;
+}
+
+/** The SQL expression that explains a verdict in words, for the quarantine table. */
+export function reasonExpression(checks: readonly RuleCheck[], hasParseError: boolean): { reason: string; column: string } {
+  const reasons = [
+    ...(hasParseError ? [`WHEN 'parse' THEN ${PARSE_ERROR}`] : []),
+    ...checks.map((c) => `WHEN '${c.key}' THEN ${c.reason}`),
+  ];
+  const columns = checks.map((c) => `WHEN '${c.key}' THEN ${quoteLiteral(c.column)}`);
+  return {
+    reason: reasons.length ? `CASE ${VERDICT} ${reasons.join(' ')} END` : 'NULL',
+    column: columns.length ? `CASE ${VERDICT} ${columns.join(' ')} END` : 'NULL',
+  };
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dashboard } from '../core/config.js';
+import { TributaryError } from '../core/errors.js';
+import type { ServerPlugin } from './app.js';
+import { DashboardHub, type FilterValues, type LiveEvent } from './dashboards.js';
+import { SqlLab } from './lab.js';
+
+/** Built by `npm run build` (on install); the server only reads it. */
+const WEB_DIR = path.resolve(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'web');
+const ASSETS: Record<string, string> = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
+
+function filtersFrom(query: Record<string, string | undefined>, dashboard: Dashboard): FilterValues {
+  const out: FilterValues = {};
+  for (const f of dashboard.filters) {
+    const value = query[f.id];
+    out[f.id] = value === undefined || value === '' ? null : value;
+  }
+  return out;
+}
+
+/**
+ * The web UI and its API: dashboards (computed once per group of viewers and pushed live over
+ * Server-Sent Events), the SQL lab, the catalog, streams and runs.
+ */
+export function webPlugin(hub: DashboardHub): ServerPlugin {
+  return async (app, { ws, streams }) => {
+    const lab = new SqlLab(await ws.engine.fork(), { timeoutMs: 15_000, maxRows: 10_000 });
+    for (const job of streams.jobs) job.onCommit((event) => hub.tablesChanged(event.tables));
+
+    const page = () => {
+      const file = path.join(WEB_DIR, 'index.html');
+      if (!existsSync(file)) {
+        throw new TributaryError('the web UI is not built', { hint: 'run `npm run build` in the Tributary folder (npm install does it)' });
+      }
+      return readFileSync(file, 'utf8');
+    };
+    for (const route of ['/', '/dashboards/*', '/lab', '/catalog', '/catalog/*', '/streams']) {
+      app.get(route, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
+    }
+    app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
+      const type = ASSETS[request.params.file];
+      if (!type) return reply.code(404).send({ error: 'no such asset' });
+      return reply.type(type).send(readFileSync(path.join(WEB_DIR, request.params.file)));
+    });
+
+    app.get('/api/project', async () => ({
+      name: ws.project.config.name,
+      description: ws.project.config.description ?? null,
+      dashboards: [...hub.dashboards].map(([name, d]) => ({ name, title: d.title })),
+      streams: streams.jobs.map((j) => j.name),
+    }));
+
+    app.get<{ Params: { name: string } }>('/api/dashboards/:name', async (request) => {
+      const dashboard = hub.get(request.params.name);
+      const options: Record<string, string[]> = {};
+      for (const f of dashboard.filters) if (f.kind === 'select') options[f.id] = await hub.options(request.params.name, f.id);
+      return { name: request.params.name, ...dashboard, options };
+    });
+
+    app.get<{ Params: { name: string }; Querystring: Record<string, string> }>('/api/dashboards/:name/tiles', async (request) => {
+      const dashboard = hub.get(request.params.name);
+      return hub.compute(request.params.name, filtersFrom(request.query, dashboard));
+    });
+
+    app.get<{ Params: { name: string }; Querystring: Record<string, string> }>('/api/dashboards/:name/live', (request, reply) => {
+      const dashboard = hub.get(request.params.name);
+      const filters = filtersFrom(request.query, dashboard);
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const send = (event: LiveEvent) => res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      res.write(`event: ready\ndata: {}\n\n`);
+      const unsubscribe = hub.subscribe(request.params.name, filters, send);
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+      request.raw.on('close', () => {
+        clearInterval(heartbeat);
+        unsubscribe();
+      });
+    });
+
+    app.get('/api/hub', async () => ({ queries: hub.queries, commits: hub.commits, viewers: hub.viewers }));
+
+    app.post<{ Body: string }>('/api/sql', async (request, reply) => {
+      let body: { sql?: string; limit?: number; id?: string };
+      try {
+        body = JSON.parse(request.body) as typeof body;
+      } catch {
+        return reply.code(400).send({ error: 'expected a JSON body {"sql": "..."}' });
+      }
+      if (!body.sql?.trim()) return reply.code(400).send({ error: 'no SQL to run', hint: 'type a query first' });
+      try {
+        return await lab.run(body.sql, body.id ?? randomUUID(), body.limit ?? 1000);
+      } catch (error) {
+        const e = error as TributaryError;
+        return reply.code(400).send({ error: e.message, hint: e.hint });
+      }
+    });
+    app.post<{ Params: { id: string } }>('/api/sql/:id/cancel', async (request) => ({ cancelled: lab.cancel(request.params.id) }));
+
+    app.get('/api/catalog', async () => {
+      const tables = await ws.catalog.tables();
+      const columns = await ws.engine.queryJson<{ table_name: string; name: string; type: string }>(
+        `SELECT table_name, name, type FROM tributary.columns ORDER BY table_name, position`,
+      );
+      const live = await ws.engine.queryJson<{ table_name: string; name: string; type: string }>(
+        `SELECT table_name, column_name AS name, data_type AS type FROM information_schema.columns
+         WHERE table_catalog <> 'temp' AND table_schema = 'main' AND table_name NOT IN (SELECT name FROM tributary.tables)
+           AND NOT starts_with(table_name, '__') ORDER BY table_name, ordinal_position`,
+      );
+      const all = [...columns, ...live];
+      const byTable = new Map<string, { name: string; type: string }[]>();
+      for (const c of all) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), { name: c.name, type: c.type }]);
+      const known = new Set(tables.map((t) => t.name));
+      const extra = [...byTable.keys()].filter((t) => !known.has(t)).map((name) => ({ name, kind: 'stream', rows: null, files: 0, partition_by: [] }));
+      return { tables: [...tables, ...extra].map((t) => ({ ...t, columns: byTable.get(t.name) ?? [] })), lineage: await ws.catalog.lineage() };
+    });
+    app.get<{ Params: { table: string } }>('/api/catalog/:table', async (request, reply) => {
+      const info = await ws.catalog.table(request.params.table);
+      if (!info) return reply.code(404).send({ error: `no table '${request.params.table}' in the catalog` });
+      const partitions = info.partition_by.length ? await ws.catalog.partitions(request.params.table) : [];
+      return { ...info, partitions, versions: await ws.catalog.schemaVersions(request.params.table) };
+    });
+    app.get('/api/quality', async () => ({
+      quarantine: await ws.catalog.quarantine({ limit: 200 }),
+      deadLetters: await ws.engine
+        .queryJson(`SELECT job, partition, "offset", reason, raw, received_at::VARCHAR AS received_at FROM tributary.dead_letters ORDER BY received_at DESC LIMIT 200`)
+        .catch(() => []),
+      counts: (
+        await ws.engine
+          .queryJson<{ quarantined: string; dead_letters: string }>(
+            `SELECT (SELECT count(*) FROM tributary.quarantine) AS quarantined, (SELECT count(*) FROM tributary.dead_letters) AS dead_letters`,
+          )
+          .catch(() => [{ quarantined: '0', dead_letters: '0' }])
+      )[0],
+    }));
+    app.get('/api/runs', async () => ({ runs: await ws.catalog.runs(100) }));
+  };
+}

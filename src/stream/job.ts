@@ -1,0 +1,233 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { StreamConfig } from '../core/config.js';
+import { errorMessage } from '../core/errors.js';
+import { failpoint } from '../core/failpoints.js';
+import type { Workspace } from '../models/workspace.js';
+import type { StreamInput } from './inputs/types.js';
+import { loadMicroBatch, loadPreparedBatch, prepareBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
+import { DatabaseSink } from './sinks/database.js';
+import { DeadLetterSink } from './sinks/dead-letters.js';
+import { DuckDBSink } from './sinks/duckdb.js';
+import { LakeSink } from './sinks/lake.js';
+import type { StreamSink } from './sinks/types.js';
+import { STATE_SCHEMA } from './sinks/warehouse-state.js';
+import { LatencyWindow, RollingRate } from './stats.js';
+
+export interface JobStatus {
+  job: string;
+  input: string;
+  state: 'starting' | 'running' | 'stopped' | 'failed';
+  batches: number;
+  events: number;
+  eventsPerSecond: number;
+  lag: number;
+  deadLetters: number;
+  late: number;
+  lastBatch: { events: number; ms: number; at: string } | null;
+  latencyMs: { p50: number | null; p99: number | null };
+  sinks: { name: string; kind: string; rows: Record<string, number> }[];
+  error: string | null;
+}
+
+export interface BatchCommitted {
+  job: string;
+  events: number;
+  /** Tables that changed, for anything that shows them (live dashboards). */
+  tables: string[];
+}
+
+/** Builds the sinks a stream's config declares, plus its dead-letter sink. */
+export function createSinks(ws: Workspace, job: string, config: StreamConfig): StreamSink[] {
+  const models = { project: ws.project, binds: config.binds };
+  const sinks: StreamSink[] = [new DeadLetterSink(job, ws.engine)];
+  for (const [name, sink] of Object.entries(config.sinks)) {
+    switch (sink.kind) {
+      case 'lake':
+        sinks.push(new LakeSink(job, name, ws.engine, models, sink.tables, ws.lake, ws.catalog));
+        break;
+      case 'duckdb':
+        sinks.push(new DuckDBSink(job, name, ws.engine, models, sink.tables, ws.catalog));
+        break;
+      case 'postgres':
+      case 'mysql':
+        sinks.push(new DatabaseSink(job, name, sink.kind, DatabaseSink.urlFrom(name, sink.urlEnv), ws.engine, models, sink.tables));
+        break;
+    }
+  }
+  return sinks;
+}
+
+/**
+ * A stream job: micro-batches from an input through the project's models into every sink. Each
+ * sink commits its rows with its own offsets; the job reads from the least advanced sink, and a
+ * sink skips what it already has, so a crash anywhere replays into exactly-once tables.
+ */
+export class StreamJob {
+  private positions = new Map<number, number>();
+  private readonly rate = new RollingRate();
+  private readonly latency = new LatencyWindow();
+  private readonly status: JobStatus;
+  private readonly scratchFiles: [string, string];
+  private nextScratch = 0;
+  /** The next batch, read and written to scratch while the engine commits the current one. */
+  private ahead: Promise<PreparedBatch | undefined> | undefined;
+  private stopping = false;
+  private running: Promise<void> | undefined;
+  private readonly listeners: ((event: BatchCommitted) => void)[] = [];
+
+  constructor(
+    private readonly ws: Workspace,
+    readonly name: string,
+    readonly config: StreamConfig,
+    private readonly input: StreamInput,
+    private readonly sinks: StreamSink[] = createSinks(ws, name, config),
+  ) {
+    const scratch = path.join(ws.project.stateDir, 'stream', name);
+    mkdirSync(scratch, { recursive: true });
+    this.scratchFiles = [path.join(scratch, 'batch-a.txt'), path.join(scratch, 'batch-b.txt')];
+    this.status = {
+      job: name,
+      input: input.describe(),
+      state: 'starting',
+      batches: 0,
+      events: 0,
+      eventsPerSecond: 0,
+      lag: 0,
+      deadLetters: 0,
+      late: 0,
+      lastBatch: null,
+      latencyMs: { p50: null, p99: null },
+      sinks: this.sinks.map((s) => ({ name: s.name, kind: s.kind, rows: {} })),
+      error: null,
+    };
+  }
+
+  onCommit(listener: (event: BatchCommitted) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async open(): Promise<void> {
+    await this.ws.engine.run(STATE_SCHEMA);
+    // An empty batch: sinks learn their tables' columns from the models run over it.
+    const schema = await loadMicroBatch(this.ws.engine, [], this.config.columns, this.config.rules ?? [], this.scratchFiles[0], '__microbatch_schema');
+    for (const sink of this.sinks) await sink.open(schema);
+    await this.refreshPositions();
+    this.status.state = 'running';
+  }
+
+  /** Each partition restarts at the least advanced sink's offset; nothing is skipped. */
+  private async refreshPositions(): Promise<void> {
+    const positions = new Map<number, number>();
+    const all = await Promise.all(this.sinks.map((s) => s.committed()));
+    const partitions = new Set(all.flatMap((m) => [...m.keys()]));
+    for (const p of partitions) positions.set(p, Math.min(...all.map((m) => m.get(p) ?? 0)));
+    this.positions = positions;
+  }
+
+  private async prepare(positions: ReadonlyMap<number, number>): Promise<PreparedBatch | undefined> {
+    const records = await this.input.poll(positions, this.config.maxBatch);
+    if (!records.length) return undefined;
+    return prepareBatch(records, this.scratchFiles[this.nextScratch++ % 2]!);
+  }
+
+  /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
+  async step(): Promise<number> {
+    const prepared = (await this.ahead) ?? (await this.prepare(this.positions));
+    this.ahead = undefined;
+    if (!prepared) {
+      this.status.lag = await this.input.lag(this.positions);
+      return 0;
+    }
+    const started = Date.now();
+    const batch = await loadPreparedBatch(this.ws.engine, prepared, this.config.columns, this.config.rules ?? []);
+    const after = new Map(this.positions);
+    for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
+    const committing = this.commit(batch);
+    // With a backlog, read and stage the next batch while the engine works on this one (the
+    // scratch files alternate). Without one, waiting lets the next batch take what arrives meanwhile.
+    if (!this.stopping && batch.count >= this.config.maxBatch) this.ahead = this.prepare(after).catch(() => undefined);
+    const tables = await committing;
+    const committedAt = Date.now();
+    for (const t of prepared.timestamps) this.latency.add(committedAt - t);
+    this.positions = after;
+    this.rate.add(batch.count, committedAt);
+    this.status.batches++;
+    this.status.events += batch.count;
+    this.status.lastBatch = { events: batch.count, ms: committedAt - started, at: new Date(committedAt).toISOString() };
+    this.status.lag = await this.input.lag(this.positions);
+    for (const listener of this.listeners) listener({ job: this.name, events: batch.count, tables: [...tables] });
+    return batch.count;
+  }
+
+  /** Commits the batch to every sink in turn; returns the tables that changed. */
+  private async commit(batch: MicroBatch): Promise<Set<string>> {
+    const tables = new Set<string>();
+    for (const sink of this.sinks) {
+      failpoint(`before-sink:${sink.name}`);
+      const result = await sink.commit(batch);
+      failpoint(`after-sink:${sink.name}`);
+      const entry = this.status.sinks.find((s) => s.name === sink.name)!;
+      for (const [table, n] of Object.entries(result.rows)) {
+        entry.rows[table] = (entry.rows[table] ?? 0) + n;
+        tables.add(table);
+      }
+      if (sink.kind === 'dead-letters') this.status.deadLetters += result.rows.dead_letters ?? 0;
+      this.status.late += result.late;
+    }
+    return tables;
+  }
+
+  /** Runs micro-batches until stopped: back to back while there is a backlog, else on the trigger. */
+  start(): void {
+    this.running = (async () => {
+      try {
+        while (!this.stopping) {
+          const n = await this.step();
+          if (this.stopping) break;
+          if (n < this.config.maxBatch) await sleep(n === 0 ? Math.max(this.config.triggerMs, 20) : this.config.triggerMs);
+        }
+        this.status.state = 'stopped';
+      } catch (error) {
+        this.status.state = 'failed';
+        this.status.error = errorMessage(error);
+      }
+    })();
+  }
+
+  /**
+   * Runs until the input has nothing more to give (for replays, tests and benchmarks). A broker
+   * may answer an early poll with nothing while it assigns partitions, so "nothing more" means
+   * an empty poll and no lag.
+   */
+  async drain(timeoutMs = 120_000): Promise<number> {
+    let total = 0;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const n = await this.step();
+      total += n;
+      if (n === 0 && (await this.input.lag(this.positions)) === 0) return total;
+    }
+    throw new Error(`stream job ${this.name} did not drain within ${timeoutMs} ms (lag ${await this.input.lag(this.positions)})`);
+  }
+
+  snapshot(): JobStatus {
+    return {
+      ...this.status,
+      eventsPerSecond: Math.round(this.rate.perSecond()),
+      latencyMs: { p50: this.latency.percentile(50), p99: this.latency.percentile(99) },
+      sinks: this.status.sinks.map((s) => ({ ...s, rows: { ...s.rows } })),
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running;
+    for (const sink of this.sinks) await sink.close();
+    await this.input.close();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,143 @@
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Segment, decodeRecords, encodeRecords, type AppendInput, type LogRecord } from './segment.js';
+
+export interface RetentionPolicy {
+  /** Delete the oldest segments once the partition holds more than this. */
+  maxBytes?: number;
+  /** Delete segments whose newest record is older than this. */
+  maxAgeMs?: number;
+}
+
+export interface PartitionOptions {
+  segmentBytes: number;
+  /** fsync every append: survives power loss, not just a killed process. Slower. */
+  syncEveryAppend: boolean;
+  retention: RetentionPolicy;
+}
+
+const NAME = /^(\d{20})\.log$/;
+
+/** One ordered, append-only sequence of records: a folder of segments. */
+export class Partition {
+  private segments: Segment[] = [];
+  /** Where the last read stopped, so sequential consumers never rescan. */
+  private cursor: { offset: number; segment: Segment; position: number } | undefined;
+  /** Bytes cut from a torn tail when the partition was opened. */
+  readonly recoveredBytes: number;
+
+  constructor(
+    readonly dir: string,
+    readonly id: number,
+    private readonly options: PartitionOptions,
+  ) {
+    mkdirSync(dir, { recursive: true });
+    const bases = readdirSync(dir)
+      .map((f) => NAME.exec(f)?.[1])
+      .filter((b): b is string => Boolean(b))
+      .map(Number)
+      .sort((a, b) => a - b);
+    let cut = 0;
+    bases.forEach((base, i) => {
+      const last = i === bases.length - 1;
+      const { segment, cutBytes } = Segment.open(this.fileFor(base), base, last);
+      if (!last) segment.nextOffset = bases[i + 1]!;
+      cut += cutBytes;
+      this.segments.push(segment);
+    });
+    this.recoveredBytes = cut;
+    if (!this.segments.length) this.segments.push(Segment.create(this.fileFor(0), 0));
+  }
+
+  private fileFor(base: number): string {
+    return path.join(this.dir, `${String(base).padStart(20, '0')}.log`);
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Offset the next record will get; also the count of records ever appended. */
+  get endOffset(): number {
+    return this.active.nextOffset;
+  }
+
+  get startOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  get bytes(): number {
+    return this.segments.reduce((s, seg) => s + seg.size, 0);
+  }
+
+  /** Appends records in one write and returns the first offset given. */
+  append(inputs: readonly AppendInput[], now = Date.now()): number {
+    if (this.active.size >= this.options.segmentBytes) {
+      this.segments.push(Segment.create(this.fileFor(this.endOffset), this.endOffset));
+      this.applyRetention(now);
+    }
+    const first = this.endOffset;
+    this.active.append(encodeRecords(first, inputs, now), inputs.length, this.options.syncEveryAppend);
+    return first;
+  }
+
+  /** Records from `offset` on: at most `maxRecords`, about `maxBytes` (at least one when any exist). */
+  read(offset: number, maxBytes = 4 << 20, maxRecords = Infinity): LogRecord[] {
+    const from = Math.max(offset, this.startOffset);
+    if (from >= this.endOffset) return [];
+    let segment: Segment;
+    let position: number;
+    if (this.cursor && this.cursor.offset === from && this.segments.includes(this.cursor.segment)) {
+      ({ segment, position } = this.cursor);
+    } else {
+      segment = [...this.segments].reverse().find((s) => s.baseOffset <= from)!;
+      position = segment.seekPosition(from);
+    }
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    while (bytes < maxBytes && records.length < maxRecords) {
+      if (position >= segment.size) {
+        const next = this.segments[this.segments.indexOf(segment) + 1];
+        if (!next) break;
+        segment = next;
+        position = 0;
+        continue;
+      }
+      const decoded = decodeRecords(segment.readAt(position, Math.max(maxBytes - bytes, 64 * 1024)));
+      if (!decoded.records.length) break;
+      for (const r of decoded.records) {
+        if (records.length >= maxRecords || bytes >= maxBytes) break;
+        position += r.size;
+        // Records before `from` are only passed over on the way; they cost no budget.
+        if (r.offset < from) continue;
+        records.push(r);
+        bytes += r.size;
+      }
+    }
+    const last = records[records.length - 1];
+    this.cursor = last ? { offset: last.offset + 1, segment, position } : undefined;
+    return records;
+  }
+
+  /** Deletes whole segments past the retention policy; the active segment always stays. */
+  applyRetention(now = Date.now()): number {
+    const { maxBytes, maxAgeMs } = this.options.retention;
+    let removed = 0;
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      const tooBig = maxBytes !== undefined && this.bytes - oldest.size >= maxBytes;
+      const tooOld = maxAgeMs !== undefined && now - statSync(oldest.path).mtimeMs > maxAgeMs;
+      if (!tooBig && !tooOld) break;
+      oldest.close();
+      rmSync(oldest.path, { force: true });
+      this.segments.shift();
+      removed++;
+    }
+    if (removed) this.cursor = undefined;
+    return removed;
+  }
+
+  close(): void {
+    for (const s of this.segments) s.close();
+  }
+}

@@ -1,0 +1,181 @@
+import { closeSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+/**
+ * One append-only file of a partition, named by the offset of its first record.
+ *
+ * A record on disk: u32 body length, u32 CRC-32 of the body, then the body: u64 offset,
+ * f64 timestamp (ms), i32 key length (-1 for no key), key bytes, value bytes. The CRC and the
+ * running offset let a reopened segment find where a crash cut a write short.
+ */
+
+export interface LogRecord {
+  offset: number;
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer;
+  /** Bytes the record takes on disk. */
+  size: number;
+}
+
+export interface AppendInput {
+  key?: Buffer | string | null;
+  value: Buffer | string;
+  timestamp?: number;
+}
+
+const HEADER = 8;
+/** One index entry per this many records: a seek scans at most this many. */
+const INDEX_EVERY = 4096;
+const BODY_FIXED = 8 + 8 + 4;
+
+export function encodeRecords(firstOffset: number, inputs: readonly AppendInput[], now = Date.now()): Buffer {
+  const parts: Buffer[] = [];
+  let offset = firstOffset;
+  for (const input of inputs) {
+    const key = input.key === undefined || input.key === null ? null : Buffer.isBuffer(input.key) ? input.key : Buffer.from(input.key);
+    const value = Buffer.isBuffer(input.value) ? input.value : Buffer.from(input.value);
+    const bodyLength = BODY_FIXED + (key?.length ?? 0) + value.length;
+    const record = Buffer.allocUnsafe(HEADER + bodyLength);
+    record.writeUInt32LE(bodyLength, 0);
+    record.writeBigUInt64LE(BigInt(offset), 8);
+    record.writeDoubleLE(input.timestamp ?? now, 16);
+    record.writeInt32LE(key ? key.length : -1, 24);
+    let at = 28;
+    if (key) at += key.copy(record, at);
+    value.copy(record, at);
+    record.writeUInt32LE(crc32(record.subarray(HEADER)), 4);
+    parts.push(record);
+    offset++;
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Decodes whole, valid records from `buffer`. Stops at the first incomplete or corrupt one and
+ * says how many bytes were good, so callers can read on or cut a torn tail.
+ */
+export function decodeRecords(buffer: Buffer, expectOffset?: number): { records: LogRecord[]; bytes: number; corrupt: boolean } {
+  const records: LogRecord[] = [];
+  let at = 0;
+  let next = expectOffset;
+  while (at + HEADER <= buffer.length) {
+    const bodyLength = buffer.readUInt32LE(at);
+    if (bodyLength < BODY_FIXED) return { records, bytes: at, corrupt: true };
+    if (at + HEADER + bodyLength > buffer.length) break;
+    const body = buffer.subarray(at + HEADER, at + HEADER + bodyLength);
+    if (crc32(body) !== buffer.readUInt32LE(at + 4)) return { records, bytes: at, corrupt: true };
+    const offset = Number(body.readBigUInt64LE(0));
+    if (next !== undefined && offset !== next) return { records, bytes: at, corrupt: true };
+    const keyLength = body.readInt32LE(16);
+    const key = keyLength >= 0 ? body.subarray(20, 20 + keyLength) : null;
+    records.push({ offset, timestamp: body.readDoubleLE(8), key, value: body.subarray(20 + Math.max(keyLength, 0)), size: HEADER + bodyLength });
+    at += HEADER + bodyLength;
+    next = offset + 1;
+  }
+  return { records, bytes: at, corrupt: false };
+}
+
+export class Segment {
+  private fd: number;
+  size: number;
+  /** Offset the next appended record gets. */
+  nextOffset: number;
+  /** Sparse offset → byte position index, filled as the segment is scanned or appended. */
+  private readonly index: { offset: number; position: number }[] = [];
+
+  private constructor(
+    readonly path: string,
+    readonly baseOffset: number,
+    fd: number,
+    size: number,
+    nextOffset: number,
+  ) {
+    this.fd = fd;
+    this.size = size;
+    this.nextOffset = nextOffset;
+  }
+
+  static create(path: string, baseOffset: number): Segment {
+    return new Segment(path, baseOffset, openSync(path, 'a+'), 0, baseOffset);
+  }
+
+  /**
+   * Opens an existing segment. With `recover`, reads it whole, verifying every record, and cuts a
+   * torn or corrupt tail (what a crash mid-write leaves); returns how many bytes were cut.
+   */
+  static open(path: string, baseOffset: number, recover: boolean): { segment: Segment; cutBytes: number } {
+    const fd = openSync(path, 'r+');
+    const size = fstatSync(fd).size;
+    if (!recover) return { segment: new Segment(path, baseOffset, fd, size, -1), cutBytes: 0 };
+    const segment = new Segment(path, baseOffset, fd, size, baseOffset);
+    let position = 0;
+    let next = baseOffset;
+    const chunk = Buffer.allocUnsafe(8 << 20);
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunk.length, position + carry.length);
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
+      const { records, bytes, corrupt } = decodeRecords(data, next);
+      for (const r of records) if ((r.offset - baseOffset) % INDEX_EVERY === 0) segment.index.push({ offset: r.offset, position: position + positionOf(data, r) });
+      next += records.length;
+      position += bytes;
+      if (corrupt || read === 0) break;
+      carry = Buffer.from(data.subarray(bytes));
+      if (carry.length > chunk.length) break;
+    }
+    const cutBytes = size - position;
+    if (cutBytes > 0) ftruncateSync(fd, position);
+    segment.size = position;
+    segment.nextOffset = next;
+    return { segment, cutBytes };
+  }
+
+  /** Appends encoded records in one write; they survive a process kill once this returns. */
+  append(encoded: Buffer, count: number, sync: boolean): void {
+    const crossesMark = Math.floor(this.nextOffset / INDEX_EVERY) !== Math.floor((this.nextOffset + count) / INDEX_EVERY);
+    if (this.index.length === 0 || crossesMark) this.index.push({ offset: this.nextOffset, position: this.size });
+    let written = 0;
+    while (written < encoded.length) written += writeSync(this.fd, encoded, written, encoded.length - written, this.size + written);
+    if (sync) fsyncSync(this.fd);
+    this.size += encoded.length;
+    this.nextOffset += count;
+  }
+
+  /** Byte position from which scanning forward reaches `offset`. */
+  seekPosition(offset: number): number {
+    let best = 0;
+    for (const entry of this.index) {
+      if (entry.offset <= offset) best = entry.position;
+      else break;
+    }
+    return best;
+  }
+
+  /** Reads up to `maxBytes` of raw record bytes from `position` (at least one whole record). */
+  readAt(position: number, maxBytes: number): Buffer {
+    if (position >= this.size) return Buffer.alloc(0);
+    let length = Math.min(maxBytes, this.size - position);
+    let buffer = Buffer.allocUnsafe(length);
+    let read = readSync(this.fd, buffer, 0, length, position);
+    if (read >= HEADER) {
+      const first = HEADER + buffer.readUInt32LE(0);
+      if (first > read && position + first <= this.size) {
+        length = first;
+        buffer = Buffer.allocUnsafe(length);
+        read = readSync(this.fd, buffer, 0, length, position);
+      }
+    }
+    return buffer.subarray(0, read);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+function positionOf(data: Buffer, record: LogRecord): number {
+  // The value is a view into `data`; its start minus the fixed body and key gives the record start.
+  const valueStart = record.value.byteOffset - data.byteOffset;
+  return valueStart - (record.key ? record.key.length : 0) - BODY_FIXED - HEADER;
+}

@@ -1,0 +1,94 @@
+import type { StreamTableConfig } from '../../core/config.js';
+import { TributaryError } from '../../core/errors.js';
+import type { Project } from '../../core/project.js';
+import type { Engine } from '../../engine/index.js';
+import { quoteIdent } from '../../engine/index.js';
+import { planModels, type CompiledModel } from '../../models/compile.js';
+import { renderModel } from '../../models/compile.js';
+import { VERDICT } from '../../quality/index.js';
+import { freshFor, type MicroBatch } from '../microbatch.js';
+
+/**
+ * How a sink turns a micro-batch into its tables: the project's own models (the batch path's
+ * SQL), evaluated over just the rows this sink has not committed, as temp tables.
+ */
+export class BatchModels {
+  private readonly order: CompiledModel[];
+  /** Models worth materialising per batch: read more than once (by models or tables). */
+  private readonly shared = new Set<string>();
+  /** Models on the path to a windowed table: the only ones the on-time chain needs. */
+  private readonly windowed = new Set<string>();
+
+  constructor(
+    project: Project,
+    binds: string,
+    private readonly prefix: string,
+    tables: Record<string, StreamTableConfig>,
+  ) {
+    const all = planModels(project);
+    const needed = new Set<string>();
+    const uses = new Map<string, number>();
+    const use = (name: string) => uses.set(name, (uses.get(name) ?? 0) + 1);
+    const add = (name: string, into: Set<string>) => {
+      if (into.has(name)) return;
+      const model = all.find((m) => m.name === name);
+      if (!model) {
+        throw new TributaryError(`stream table uses model '${name}', which the project does not declare`, {
+          place: { file: project.configFile },
+          hint: `models: ${all.map((m) => m.name).join(', ')}`,
+        });
+      }
+      into.add(name);
+      for (const ref of model.refs) add(ref, into);
+      for (const source of model.sources) {
+        if (source !== binds) {
+          throw new TributaryError(`model '${name}' reads source('${source}'), but the stream binds '${binds}'`, {
+            place: { file: project.configFile },
+            hint: `a model run on a stream may read only source('${binds}')`,
+          });
+        }
+      }
+    };
+    for (const table of Object.values(tables)) {
+      add(table.model, needed);
+      use(table.model);
+      if (table.window) add(table.model, this.windowed);
+    }
+    this.order = all.filter((m) => needed.has(m.name));
+    for (const model of this.order) model.refs.forEach(use);
+    for (const [name, count] of uses) if (count > 1) this.shared.add(name);
+  }
+
+  get baseView(): string {
+    return `${this.prefix}_base`;
+  }
+
+  /**
+   * Evaluates the needed models over the sink's fresh rows (and, for windowed tables, over the
+   * on-time ones): a model read more than once becomes a temp table, any other a view. Returns
+   * the relation holding each model's rows for this batch.
+   */
+  async evaluate(engine: Engine, batch: MicroBatch, next: ReadonlyMap<number, number>, onTime?: string): Promise<{ all: Map<string, string>; onTime: Map<string, string> }> {
+    const base = this.baseView;
+    await engine.run(`CREATE OR REPLACE TEMP VIEW ${base} AS SELECT * FROM ${batch.table} WHERE ${VERDICT} = 'ok' AND ${freshFor(next)}`);
+    const chain = async (baseRelation: string, suffix: string, only?: Set<string>) => {
+      const made = new Map<string, string>();
+      for (const model of this.order) {
+        if (only && !only.has(model.name)) continue;
+        const relation = `${this.prefix}_${suffix}_${model.name}`;
+        const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : made.get(name) ?? quoteIdent(name)));
+        await engine.run(`CREATE OR REPLACE TEMP ${this.shared.has(model.name) ? 'TABLE' : 'VIEW'} ${relation} AS ${sql}`);
+        made.set(model.name, relation);
+      }
+      return made;
+    };
+    const all = await chain(base, 'all');
+    const onTimeRelations = onTime ? await chain(`(SELECT * FROM ${base} WHERE ${onTime})`, 'ot', this.windowed) : all;
+    return { all, onTime: onTimeRelations };
+  }
+
+  /** Columns a batch carries for bookkeeping (all named `__…`, like BATCH_COLUMNS): never written to a table. */
+  static isInternal(column: string): boolean {
+    return column.startsWith('__');
+  }
+}

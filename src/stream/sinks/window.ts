@@ -1,0 +1,33 @@
+import type { StreamTableConfig } from '../../core/config.js';
+import { TributaryError } from '../../core/errors.js';
+import { quoteIdent } from '../../engine/index.js';
+
+export interface SinkWindow {
+  time: string;
+  sizeMs: number;
+  latenessMs: number;
+}
+
+/** The one event-time window a sink's tables share (they are judged against one watermark). */
+export function sinkWindow(sink: string, tables: Record<string, StreamTableConfig>): SinkWindow | undefined {
+  const windows = Object.values(tables).flatMap((t) => (t.window ? [t.window] : []));
+  if (!windows.length) return undefined;
+  const [first] = windows;
+  if (windows.some((w) => w.time !== first!.time || w.sizeSeconds !== first!.sizeSeconds || w.latenessSeconds !== first!.latenessSeconds)) {
+    throw new TributaryError(`sink '${sink}' has tables with different windows`, {
+      hint: 'tables of one sink share one watermark: give their windows the same time, sizeSeconds and latenessSeconds, or use two sinks',
+    });
+  }
+  return { time: first!.time, sizeMs: first!.sizeSeconds * 1000, latenessMs: first!.latenessSeconds * 1000 };
+}
+
+/** SQL: true when the row's window ended at or before the watermark (ms since the epoch). */
+export function lateCondition(window: SinkWindow, watermarkMs: number): string {
+  const t = `epoch_ms(${quoteIdent(window.time)})`;
+  return `(${t} - (${t} % ${window.sizeMs}) + ${window.sizeMs} <= ${watermarkMs})`;
+}
+
+/** SQL: the newest event time in a relation, in ms, minus the allowed lateness. */
+export function watermarkOf(window: SinkWindow, relation: string): string {
+  return `SELECT max(epoch_ms(${quoteIdent(window.time)})) - ${window.latenessMs} AS w FROM ${relation}`;
+}

@@ -1,0 +1,65 @@
+import { dataTable, el, getJson } from '../api.js';
+import { renderChart } from '../charts.js';
+
+interface CatalogTable {
+  name: string;
+  kind: string;
+  rows: number | null;
+  files: number;
+  partition_by: string[];
+  columns: { name: string; type: string }[];
+}
+
+/** Tables, columns, partitions, the lineage graph, and rows that were not loaded, with reasons. */
+export async function catalogPage(main: HTMLElement, selected?: string): Promise<() => void> {
+  const { tables, lineage } = await getJson<{ tables: CatalogTable[]; lineage: { model: string; upstream: string; upstream_kind: string }[] }>('/api/catalog');
+  const quality = await getJson<{ quarantine: Record<string, unknown>[]; deadLetters: Record<string, unknown>[]; counts: { quarantined: string; dead_letters: string } }>('/api/quality');
+  const list = el('div', { class: 'list' }, ...tables.map((t) => el('a', { href: `/catalog/${t.name}`, class: t.name === selected ? 'active' : '' }, `${t.name} `, el('span', { class: 'muted' }, t.kind))));
+  const detail = el('div', {});
+  const table = tables.find((t) => t.name === selected) ?? tables[0];
+  if (table) {
+    detail.append(el('h2', {}, `${table.name} (${table.kind})`), el('p', { class: 'muted' }, `${table.rows ?? '—'} rows · ${table.files} file(s)${table.partition_by.length ? ` · partitioned by ${table.partition_by.join(', ')}` : ''}`));
+    detail.append(el('div', { class: 'scroll' }, dataTable(table.columns)));
+    if (table.partition_by.length) {
+      const info = await getJson<{ partitions: { partition: Record<string, string>; files: number; rows: number; bytes: number }[] }>(`/api/catalog/${table.name}`);
+      detail.append(
+        el('h2', {}, 'Partitions'),
+        el('div', { class: 'scroll' }, dataTable(info.partitions.map((p) => ({ partition: Object.entries(p.partition).map(([k, v]) => `${k}=${v}`).join('/'), files: p.files, rows: p.rows, bytes: p.bytes })))),
+      );
+    }
+  }
+  const graph = el('div', { id: 'lineage', style: 'height: 360px; background: #fff; border: 1px solid #e3e6ec; border-radius: 8px' });
+  main.replaceChildren(
+    el('h1', {}, 'Catalog'),
+    el('div', { class: 'split' }, list, detail),
+    el('h2', {}, 'Lineage'),
+    graph,
+    el('h2', {}, `Quarantined rows (${quality.counts.quarantined})`),
+    el('div', { class: 'scroll', id: 'quarantine' }, dataTable(quality.quarantine)),
+    el('h2', {}, `Dead letters (${quality.counts.dead_letters})`),
+    el('div', { class: 'scroll', id: 'dead-letters' }, dataTable(quality.deadLetters)),
+  );
+  const nodes = new Map<string, string>();
+  for (const l of lineage) {
+    nodes.set(l.model, nodes.get(l.model) ?? 'model');
+    nodes.set(l.upstream, l.upstream_kind === 'source' ? 'source' : nodes.get(l.upstream) ?? 'model');
+  }
+  const chart = renderChart(graph, {
+    tooltip: {},
+    legend: [{ data: ['source', 'model'] }],
+    series: [
+      {
+        type: 'graph',
+        layout: 'force',
+        force: { repulsion: 260, edgeLength: 110 },
+        roam: true,
+        label: { show: true, position: 'right' },
+        edgeSymbol: ['none', 'arrow'],
+        categories: [{ name: 'source' }, { name: 'model' }],
+        data: [...nodes].map(([name, kind]) => ({ name, category: kind === 'source' ? 0 : 1, symbolSize: kind === 'source' ? 22 : 16 })),
+        links: lineage.map((l) => ({ source: l.upstream, target: l.model })),
+      },
+    ],
+  });
+  return () => chart.dispose();
+}

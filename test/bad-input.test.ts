@@ -1,0 +1,207 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { TributaryError } from '../src/core/errors.js';
+import { runModels } from '../src/models/index.js';
+import { ECOMMERCE_SAMPLE, cli, openProject, runProject, writeTree } from './helpers.js';
+
+/**
+ * Each kind of bad input from the issue, on real sample rows: a clear error naming the place, or a
+ * quarantined row with its reason and line. Nothing is lost: read = written + quarantined.
+ */
+const sampleLines = readFileSync(ECOMMERCE_SAMPLE, 'utf8').trim().split('\n');
+const HEADER = sampleLines[0]!;
+const GOOD = sampleLines.slice(1, 21); // 20 real rows
+
+function project(file = 'data/events.csv', extra = ''): string {
+  return `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'bad_input',
+  sources: {
+    clicks: {
+      format: 'csv',
+      path: '${file}',
+      columns: {
+        event_time: 'TIMESTAMP', event_type: 'VARCHAR', product_id: 'BIGINT', category_id: 'BIGINT',
+        category_code: 'VARCHAR', brand: 'VARCHAR', price: 'DECIMAL(12,2)', user_id: 'BIGINT', user_session: 'VARCHAR',
+      },
+      csv: { timestampFormat: '%Y-%m-%d %H:%M:%S UTC' },
+      rules: [{ column: 'event_type', accepted: ['view', 'cart', 'purchase'] }, { column: 'price', min: 0 }],
+    },
+  },
+  models: {
+    events: { sql: "SELECT * FROM {{ source('clicks') }}", materialize: 'lake', partitionBy: { dt: 'CAST(event_time AS DATE)' } },
+    ${extra}
+  },
+});
+`;
+}
+
+function withLines(lines: string[], file = 'data/events.csv'): string {
+  return writeTree({ 'tributary.config.ts': project(file), [file]: `${[HEADER, ...lines].join('\n')}\n` });
+}
+
+async function quarantineOf(dir: string) {
+  const { ws, results } = await runProject(dir);
+  const rows = await ws.catalog.quarantine({ model: 'events' });
+  const events = Number(await ws.engine.scalar<bigint>('SELECT count(*) FROM events'));
+  ws.close();
+  const result = results[0]!;
+  expect(result.read).toBe(result.written + result.quarantined);
+  expect(result.written).toBe(events);
+  return { result, rows };
+}
+
+async function failure(dir: string): Promise<TributaryError> {
+  const ws = await openProject(dir);
+  try {
+    await runModels(ws, { quiet: true, log: () => undefined });
+  } catch (error) {
+    expect(error).toBeInstanceOf(TributaryError);
+    const files = await ws.catalog.activeFiles('events');
+    expect(files).toEqual([]); // nothing half-written is visible
+    return error as TributaryError;
+  } finally {
+    ws.close();
+  }
+  throw new Error('the run was expected to fail');
+}
+
+describe('bad input', () => {
+  it('a missing file is a clear error that names the source and path, and the CLI exits non-zero', async () => {
+    const dir = writeTree({ 'tributary.config.ts': project('data/nowhere-*.csv') });
+    const error = await failure(dir);
+    expect(error.message).toMatch(/source 'clicks' matched no files: .*nowhere-\*\.csv/);
+    expect(error.hint).toMatch(/--source NAME=PATH/);
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/matched no files/);
+  });
+
+  it('a wrong delimiter is caught at the header, with a hint to set csv.delimiter', async () => {
+    const dir = withLines(GOOD.map((l) => l.replaceAll(',', ';')));
+    writeFileSync(path.join(dir, 'data/events.csv'), [HEADER.replaceAll(',', ';'), ...GOOD.map((l) => l.replaceAll(',', ';'))].join('\n'));
+    const error = await failure(dir);
+    expect(error.place).toMatchObject({ file: path.join(dir, 'data/events.csv'), line: 1 });
+    expect(error.message).toMatch(/header has 1 column/);
+    expect(error.hint).toMatch(/csv\.delimiter/);
+  });
+
+  it('a wrong header names the file, line 1, what it found and what was expected', async () => {
+    const dir = withLines(GOOD);
+    writeFileSync(path.join(dir, 'data/events.csv'), [HEADER.replace('price', 'cost'), ...GOOD].join('\n'));
+    const error = await failure(dir);
+    expect(error.format()).toMatch(/events\.csv:1: header has 9 column\(s\) \[.*cost.*\], expected \[.*price.*\]/);
+  });
+
+  it('a truncated .gz fails the run with the file named, and commits nothing', async () => {
+    const dir = writeTree({ 'tributary.config.ts': project('data/events.csv.gz'), 'data/.keep': '' });
+    const gz = gzipSync(Buffer.from(`${[HEADER, ...sampleLines.slice(1, 3000)].join('\n')}\n`));
+    writeFileSync(path.join(dir, 'data/events.csv.gz'), gz.subarray(0, Math.floor(gz.length / 2)));
+    const error = await failure(dir);
+    expect(error.format()).toMatch(/events/);
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/nothing was committed|gz|truncated|compress/i);
+  });
+
+  it('a row with extra columns is quarantined with its line, the rest load', async () => {
+    const lines = [...GOOD];
+    lines[4] = `${lines[4]},surplus`;
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 6, source: 'clicks' });
+    expect(rows[0]!.reason).toMatch(/TOO MANY COLUMNS/);
+    expect(rows[0]!.raw).toContain('surplus');
+  });
+
+  it('a non-numeric price is quarantined naming the field', async () => {
+    const lines = [...GOOD];
+    lines[9] = lines[9]!.replace(/,(\d+\.\d+),(\d+),/, ',twelve,$2,');
+    expect(lines[9]).toContain('twelve');
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 11, column_name: 'price' });
+    expect(rows[0]!.reason).toMatch(/CAST/);
+  });
+
+  it('an invalid timestamp is quarantined naming the field', async () => {
+    const lines = [...GOOD];
+    lines[0] = lines[0]!.replace(/^[^,]+/, '2019-13-45 99:00:00 UTC');
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 2, column_name: 'event_time' });
+  });
+
+  it('a 10 MB line is quarantined, not fatal, and the lines around it load', async () => {
+    const lines = [...GOOD];
+    lines[2] = lines[2]!.replace(',view,', `,${'x'.repeat(10 * 1024 * 1024)},`);
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]!.line).toBe(4);
+    expect(rows[0]!.reason).toMatch(/LINE SIZE/);
+  });
+
+  it('rows failing declared rules are quarantined with the rule, the value, the file and the line', async () => {
+    const lines = [...GOOD];
+    lines[3] = lines[3]!.replace(/,(view|cart|purchase),/, ',refund,');
+    lines[7] = lines[7]!.replace(/,(\d+\.\d+),(\d+),/, ',-5.00,$2,');
+    const dir = withLines(lines);
+    const { result, rows } = await quarantineOf(dir);
+    expect(result).toMatchObject({ read: 20, written: 18, quarantined: 2 });
+    const byLine = new Map(rows.map((r) => [r.line, r]));
+    expect(byLine.get(5)).toMatchObject({ column_name: 'event_type', reason: 'event_type: expected one of view, cart, purchase, got refund', file: path.join(dir, 'data/events.csv') });
+    expect(byLine.get(9)).toMatchObject({ column_name: 'price', reason: 'price: expected >= 0, got -5.00' });
+    expect(JSON.parse(byLine.get(9)!.raw!)).toMatchObject({ price: -5 });
+  });
+
+  it('lines after a rejected line keep their true line numbers', async () => {
+    const lines = [...GOOD];
+    lines[1] = `${lines[1]},surplus`;
+    lines[5] = lines[5]!.replace(/,(view|cart|purchase),/, ',refund,');
+    const { rows } = await quarantineOf(withLines(lines));
+    expect(rows.map((r) => r.line).sort((a, b) => a! - b!)).toEqual([3, 7]);
+  });
+
+  it('a model that drops source rows cannot pass reconciliation: the run fails and exits non-zero', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': project('data/events.csv').replace(
+        `"SELECT * FROM {{ source('clicks') }}"`,
+        `"SELECT * FROM {{ source('clicks') }} WHERE event_type <> 'view'"`,
+      ),
+      'data/events.csv': `${[HEADER, ...GOOD].join('\n')}\n`,
+    });
+    const error = await failure(dir);
+    expect(error.message).toMatch(/counts do not reconcile: read 20, wrote \d+, quarantined 0/);
+    expect(cli(['run', '--project', dir, '--quiet']).code).toBe(1);
+  });
+});
+
+describe('invalid config', () => {
+  it('names the file, the key and what was expected', async () => {
+    const dir = writeTree({ 'tributary.config.ts': project().replace("format: 'csv'", "format: 'xls'") });
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(path.join(dir, 'tributary.config.ts'));
+    expect(run.stderr).toMatch(/sources\.clicks\.format/);
+    expect(run.stderr).toMatch(/csv.*jsonl.*parquet/);
+  });
+
+  it('an unknown key is an error, not silently ignored', async () => {
+    const dir = writeTree({ 'tributary.config.ts': project().replace("materialize: 'lake'", "materialise: 'lake', materialize: 'lake'") });
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/models\.events/);
+    expect(run.stderr).toMatch(/materialise/);
+  });
+
+  it('a folder without a project says how to make one', () => {
+    const dir = writeTree({ 'README.md': 'nothing here' });
+    mkdirSync(path.join(dir, 'sub'));
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/no Tributary project here/);
+    expect(run.stderr).toMatch(/tributary init/);
+  });
+});

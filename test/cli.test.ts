@@ -1,0 +1,106 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLICKSTREAM, cli, tempDir, writeTree } from './helpers.js';
+
+describe('tributary CLI', () => {
+  it('init scaffolds a project that runs, quarantines its bad row and answers SQL', () => {
+    const dir = path.join(tempDir(), 'shop');
+    const init = cli(['init', dir]);
+    expect(init.code).toBe(0);
+    expect(existsSync(path.join(dir, 'tributary.config.ts'))).toBe(true);
+
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.stderr).toMatch(/✔ orders \(lake\).*read 5, wrote 4, quarantined 1/);
+    expect(run.code).toBe(0);
+
+    const sql = cli(['sql', 'SELECT day::VARCHAR AS day, orders, revenue::VARCHAR AS revenue FROM daily_revenue ORDER BY day', '--project', dir, '--format', 'json']);
+    expect(sql.code).toBe(0);
+    expect(JSON.parse(sql.stdout)).toEqual([
+      // BIGINT and DECIMAL come as strings in JSON so no digit is lost.
+      { day: '2024-05-01', orders: '2', revenue: '24.90' },
+      { day: '2024-05-02', orders: '1', revenue: '42.10' },
+      { day: '2024-05-03', orders: '1', revenue: '12.50' },
+    ]);
+
+    const q = cli(['quarantine', '--project', dir, '--format', 'json']);
+    expect(JSON.parse(q.stdout)).toMatchObject([{ model: 'orders', line: 5, column_name: 'amount', reason: 'amount: expected >= 0, got -3.00' }]);
+
+    const csv = cli(['sql', 'SELECT customer, amount FROM orders ORDER BY order_id LIMIT 2', '--project', dir, '--format', 'csv']);
+    expect(csv.stdout.trim()).toBe('customer,amount\nada,19.90\ngrace,5.00');
+
+    const catalog = cli(['catalog', 'orders', '--project', dir]);
+    expect(catalog.stdout).toMatch(/dt=2024-05-01/);
+    expect(catalog.stdout).toMatch(/orders \(source\) → orders|orders \(source\)/);
+
+    const runs = cli(['runs', '--project', dir]);
+    expect(runs.stdout).toMatch(/success/);
+
+    // Other engines read the same files: the catalog writes their DDL.
+    const athena = cli(['catalog', 'orders', '--export', 'athena', '--location', 's3://shop-lake/orders', '--project', dir]);
+    expect(athena.code, athena.stderr).toBe(0);
+    expect(athena.stdout).toContain('CREATE EXTERNAL TABLE `orders` (');
+    expect(athena.stdout).toContain('`amount` decimal(10,2)');
+    expect(athena.stdout).toContain('PARTITIONED BY (`dt` date)');
+    expect(athena.stdout).toContain("STORED AS PARQUET\nLOCATION 's3://shop-lake/orders';");
+    const trino = cli(['catalog', 'orders', '--export', 'trino', '--project', dir]);
+    expect(trino.stdout).toMatch(/partitioned_by = ARRAY\['dt'\]/);
+    const notLake = cli(['catalog', 'daily_revenue', '--export', 'spark', '--project', dir]);
+    expect(notLake.code).toBe(1);
+    expect(notLake.stderr).toMatch(/not a lake table/);
+  });
+
+  it('ad-hoc SQL is read-only: writes are refused with a reason', () => {
+    const dir = path.join(tempDir(), 'ro');
+    cli(['init', dir]);
+    cli(['run', '--project', dir, '--quiet']);
+    for (const statement of ['DELETE FROM daily_revenue', "INSERT INTO daily_revenue VALUES ('2024-01-01', 1, 1)", 'DROP TABLE daily_revenue', "COPY daily_revenue TO '/tmp/x.csv'"]) {
+      const result = cli(['sql', statement, '--project', dir]);
+      expect(result.code, statement).toBe(1);
+      expect(result.stderr).toMatch(/refused: a \w+ statement would change data/);
+    }
+    const still = cli(['sql', 'SELECT count(*) AS n FROM daily_revenue', '--project', dir, '--format', 'json']);
+    expect(JSON.parse(still.stdout)).toEqual([{ n: '3' }]);
+  });
+
+  it('crawl infers and registers dropped files with their partitions and reports schema drift', () => {
+    const project = path.join(tempDir(), 'p');
+    cli(['init', project]);
+    const drops = writeTree({
+      'dt=2024-06-01/store_1.csv': 'store_id,sku,qty,price\n1,LEGO-1,2,9.99\n2,LEGO-2,1,19.99\n',
+      'dt=2024-06-01/store_2.csv': 'store_id,sku,qty,price\n3,LEGO-1,5,9.99\n',
+      'dt=2024-06-02/store_1.csv': 'store_id,sku,qty,price,promo\n1,LEGO-3,1,4.99,SPRING\n',
+    });
+    const first = cli(['crawl', drops, '--table', 'sales', '--project', project]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/sales: 3 csv file\(s\), 4 rows, 2 partition\(s\) by dt/);
+    expect(first.stdout).toMatch(/schema drift at dt=2024-06-02: added promo VARCHAR/);
+    const sum = cli(['sql', 'SELECT sum(qty) AS q, count(promo) AS p, count(DISTINCT dt) AS d FROM sales', '--project', project, '--format', 'json']);
+    expect(JSON.parse(sum.stdout)).toEqual([{ q: '9', p: '1', d: '2' }]);
+    const listed = cli(['catalog', '--project', project]);
+    expect(listed.stdout).toMatch(/sales\s*│\s*external/);
+  });
+
+  it('produce --into-log, drain and sql run the stream path from the command line', () => {
+    const dataDir = tempDir();
+    const produced = cli(['produce', 'ecommerce', '--into-log', '--project', CLICKSTREAM, '--data-dir', dataDir, '--count', '500', '--rate', '5000']);
+    expect(produced.code, produced.stderr).toBe(0);
+    expect(produced.stderr).toMatch(/500 events appended to clickstream/);
+    const drained = cli(['drain', '--project', CLICKSTREAM, '--data-dir', dataDir, '--json']);
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(JSON.parse(drained.stdout).results.clickstream_live.events).toBe(500);
+    const kpis = cli(['sql', 'SELECT operations FROM live_kpis', '--project', CLICKSTREAM, '--data-dir', dataDir, '--format', 'json']);
+    expect(JSON.parse(kpis.stdout)).toEqual([{ operations: '500' }]);
+  });
+
+  it('generate writes a CSV with the real file’s header and the requested rows', () => {
+    const out = path.join(tempDir(), 'nov.csv');
+    const run = cli(['generate', 'ecommerce', '--rows', '20000', '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const text = readFileSync(out, 'utf8');
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe('event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session');
+    expect(lines).toHaveLength(20_001);
+    expect(lines[1]).toMatch(/^2019-11-01 \d\d:\d\d:\d\d UTC,(view|cart|purchase),/);
+  });
+});

@@ -1,0 +1,121 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Workspace } from '../src/models/workspace.js';
+import { createServer, assertSafeBinding } from '../src/server/app.js';
+import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
+import { stamp } from '../src/stream/producer.js';
+import { CLICKSTREAM, openProject, tempDir } from './helpers.js';
+import { sample } from './stream-helpers.js';
+
+let ws: Workspace;
+let streams: StreamRuntime;
+let app: FastifyInstance;
+let base: string;
+
+beforeAll(async () => {
+  ws = await openProject(CLICKSTREAM, { dataDir: tempDir() });
+  streams = await startStreams(ws, openLog(ws), { start: false });
+  app = await createServer({ ws, streams }, { bodyLimitBytes: 1024 * 1024 });
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
+});
+afterAll(async () => {
+  await app.close();
+  await streams.stop();
+  streams.log.close();
+  ws.close();
+});
+
+const post = (body: string, type = 'application/x-ndjson', topic = 'clickstream') =>
+  fetch(`${base}/v1/topics/${topic}`, { method: 'POST', headers: { 'content-type': type }, body });
+
+describe('collector', () => {
+  it('appends an NDJSON batch durably and replies after the append; the stream job then commits it', async () => {
+    const events = Array.from({ length: 250 }, (_, i) => stamp(sample[i]!));
+    const response = await post(events.join('\n'));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: number; rejected: unknown[]; partitions: Record<string, { count: number }> };
+    expect(body.accepted).toBe(250);
+    expect(body.rejected).toEqual([]);
+    expect(Object.values(body.partitions).reduce((s, p) => s + p.count, 0)).toBe(250);
+    expect(streams.log.topic('clickstream').endOffsets().reduce((a, b) => a + b, 0)).toBe(250);
+    await streams.jobs[0]!.drain();
+    const kpis = await ws.engine.queryJson('SELECT operations FROM live_kpis');
+    expect(kpis).toEqual([{ operations: '250' }]);
+  });
+
+  it('a JSON array works too', async () => {
+    const response = await post(JSON.stringify([JSON.parse(stamp(sample[0]!)), JSON.parse(stamp(sample[1]!))]), 'application/json');
+    expect(((await response.json()) as { accepted: number }).accepted).toBe(2);
+  });
+
+  it('malformed events get a reason each and a dead-letter record; good ones in the same batch are kept', async () => {
+    const before = streams.log.topic('clickstream.dead', { partitions: 1 }).endOffsets()[0]!;
+    const response = await post([stamp(sample[2]!), 'not json', '[1, 2]', stamp(sample[3]!)].join('\n'));
+    const body = (await response.json()) as { accepted: number; rejected: { index: number; reason: string }[] };
+    expect(response.status).toBe(200);
+    expect(body.accepted).toBe(2);
+    expect(body.rejected).toEqual([
+      { index: 2, reason: expect.stringMatching(/^not valid JSON/) },
+      { index: 3, reason: 'expected a JSON object' },
+    ]);
+    const dead = streams.log.topic('clickstream.dead').read(0, before, 1 << 20).map((r) => JSON.parse(r.value.toString()));
+    expect(dead.map((d) => [d.index, d.raw])).toEqual([
+      [2, 'not json'],
+      [3, '[1, 2]'],
+    ]);
+  });
+
+  it('a batch with nothing usable is a 400 that says why', async () => {
+    const response = await post('nope\n{"unterminated": ');
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { rejected: unknown[] };
+    expect(body.rejected).toHaveLength(2);
+  });
+
+  it('refuses bodies over the size limit and unknown topics, with what to do', async () => {
+    const big = await post('x'.repeat(2 * 1024 * 1024));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { hint: string }).hint).toMatch(/split the batch/);
+    const unknown = await post('{}', 'application/x-ndjson', 'nope');
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { hint: string }).hint).toMatch(/clickstream/);
+  });
+
+  it('status and Prometheus metrics report the job', async () => {
+    const status = (await (await fetch(`${base}/v1/status`)).json()) as { jobs: { job: string; events: number }[] };
+    expect(status.jobs[0]).toMatchObject({ job: 'clickstream_live', events: 250 });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/tributary_stream_events_total\{job="clickstream_live"\} 250/);
+    expect(metrics).toMatch(/tributary_stream_latency_ms\{job="clickstream_live",quantile="0.99"\} \d+/);
+  });
+});
+
+describe('server security', () => {
+  it('will not listen beyond loopback without a token', () => {
+    expect(() => assertSafeBinding('0.0.0.0', undefined)).toThrow(/refusing to listen on 0.0.0.0 without a token/);
+    expect(() => assertSafeBinding('0.0.0.0', 'secret')).not.toThrow();
+    expect(() => assertSafeBinding('127.0.0.1', undefined)).not.toThrow();
+  });
+
+  it('with a token, every request must carry it', async () => {
+    const secured = await createServer({ ws, streams }, { token: 's3cret' });
+    const url = await secured.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      expect((await fetch(`${url}/v1/status`)).status).toBe(401);
+      expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer wrong!' } })).status).toBe(401);
+      expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      // A browser opens the UI once with the token and then carries it in an HttpOnly cookie.
+      const opened = await fetch(`${url}/v1/status?token=s3cret`);
+      expect(opened.status).toBe(200);
+      const setCookie = opened.headers.get('set-cookie')!;
+      expect(setCookie).toMatch(/^tributary_token=s3cret; HttpOnly; SameSite=Strict/);
+      expect((await fetch(`${url}/v1/status`, { headers: { cookie: setCookie.split(';')[0]! } })).status).toBe(200);
+      expect((await fetch(`${url}/v1/status?token=nope`)).status).toBe(401);
+      const cors = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret', origin: 'https://evil.example' } });
+      expect(cors.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await secured.close();
+    }
+  });
+});

@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLICKSTREAM, tempDir, writeTree } from './helpers.js';
+import { requireService } from './services.js';
+import { feed, runWorker } from './stream-helpers.js';
+
+const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+const pgUp = await requireService('PostgreSQL', async () => {
+  const c = new pg.Client({ connectionString: PG_ADMIN });
+  await c.connect();
+  await c.end();
+});
+const mysqlUp = await requireService('MariaDB/MySQL', async () => (await mysql.createConnection({ uri: MYSQL_ADMIN })).end());
+
+/** A project whose stream writes the clickstream's processed and aggregate tables to a real database. */
+function project(kind: 'postgres' | 'mysql'): string {
+  const models = path.join(CLICKSTREAM, 'models');
+  return writeTree({
+    'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'db_sink',
+  macros: ${JSON.stringify(path.join(CLICKSTREAM, 'macros.sql'))},
+  sources: { clickstream: { format: 'csv', path: 'unused.csv' } },
+  models: {
+    events: { sql: ${JSON.stringify(path.join(models, 'events.sql'))}, materialize: 'ephemeral' },
+    operations: { sql: ${JSON.stringify(path.join(models, 'operations.sql'))}, materialize: 'ephemeral' },
+    kpis: { sql: ${JSON.stringify(path.join(models, 'kpis.sql'))}, materialize: 'ephemeral' },
+    by_department_brand: { sql: ${JSON.stringify(path.join(models, 'by_department_brand.sql'))}, materialize: 'ephemeral' },
+  },
+  topics: { clickstream: { partitions: 4 } },
+  streams: {
+    to_db: {
+      input: { topic: 'clickstream' },
+      binds: 'clickstream',
+      columns: { id: 'UUID', event_time: 'TIMESTAMP', event_type: 'VARCHAR', product_id: 'BIGINT', category_id: 'BIGINT',
+                 category_code: 'VARCHAR', brand: 'VARCHAR', price: 'DECIMAL(12,2)', user_id: 'BIGINT', user_session: 'VARCHAR' },
+      sinks: {
+        db: {
+          kind: '${kind}',
+          urlEnv: 'SINK_URL',
+          tables: {
+            operations: { model: 'operations' },
+            kpis: { model: 'kpis', mode: 'merge' },
+            by_department_brand: { model: 'by_department_brand', mode: 'merge', keys: ['dt', 'department', 'brand'] },
+          },
+        },
+      },
+    },
+  },
+});
+`,
+  });
+}
+
+interface Db {
+  url: string;
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  drop(): Promise<void>;
+}
+
+async function freshDatabase(kind: 'postgres' | 'mysql'): Promise<Db> {
+  const name = `tributary_${randomBytes(4).toString('hex')}`;
+  if (kind === 'postgres') {
+    const admin = new pg.Client({ connectionString: PG_ADMIN });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    return {
+      url,
+      query: async (sql) => (await client.query(sql)).rows,
+      drop: async () => {
+        await client.end();
+        await admin.query(`DROP DATABASE ${name}`);
+        await admin.end();
+      },
+    };
+  }
+  const admin = await mysql.createConnection({ uri: MYSQL_ADMIN });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = MYSQL_ADMIN.replace(/\/[^/]*$/, `/${name}`);
+  const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true });
+  return {
+    url,
+    query: async (sql) => (await conn.query(sql))[0] as Record<string, unknown>[],
+    drop: async () => {
+      await conn.end();
+      await admin.query(`DROP DATABASE ${name}`);
+      await admin.end();
+    },
+  };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+for (const [kind, up] of [['postgres', pgUp], ['mysql', mysqlUp]] as const) {
+  describe.runIf(up)(`${kind} sink`, () => {
+    it('creates typed tables and commits rows, merges and offsets exactly once through SIGKILLs', async () => {
+      const db = await freshDatabase(kind);
+      cleanups.push(db.drop);
+      const dir = project(kind);
+      const dataDir = tempDir();
+      const events = 6000;
+      feed(dataDir, 'clickstream', 4, events);
+      const env = { SINK_URL: db.url };
+      for (const failpoint of ['before-sink:db@2', 'after-sink:db@3']) {
+        const crashed = runWorker(dir, dataDir, { failpoint, maxBatch: 1000, env });
+        expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      }
+      const done = runWorker(dir, dataDir, { maxBatch: 1000, env });
+      expect(done.code, done.stderr).toBe(0);
+
+      const [ops] = await db.query('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM operations');
+      expect(Number(ops!.n)).toBe(events);
+      expect(Number(ops!.ids)).toBe(events);
+      const [kpis] = await db.query('SELECT operations, purchases, views, carts, revenue FROM kpis');
+      const [recount] = await db.query(
+        `SELECT count(*) AS operations, sum(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS purchases,
+                sum(CASE WHEN event_type = 'view' THEN 1 ELSE 0 END) AS views, sum(CASE WHEN event_type = 'cart' THEN 1 ELSE 0 END) AS carts,
+                sum(revenue) AS revenue FROM operations`,
+      );
+      for (const k of ['operations', 'purchases', 'views', 'carts']) expect(Number(kpis![k])).toBe(Number(recount![k]));
+      expect(String(kpis!.revenue)).toBe(String(recount!.revenue));
+      const [brands] = await db.query('SELECT sum(purchases + views + carts) AS n FROM by_department_brand');
+      expect(Number(brands!.n)).toBe(events);
+      const [offsets] = await db.query(`SELECT sum(next_offset) AS n FROM tributary_stream_offsets WHERE sink = 'db'`);
+      expect(Number(offsets!.n)).toBe(events);
+      // Proper types, not VARCHAR(255) for everything: exact decimals, real timestamps, UUIDs, 64-bit ids.
+      const types = await db.query(
+        kind === 'postgres'
+          ? `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'operations' ORDER BY ordinal_position`
+          : `SELECT column_name AS c, column_type AS t FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'operations' ORDER BY ordinal_position`,
+      );
+      const typeOf = Object.fromEntries(types.map((r) => [String(r.c ?? r.C), String(r.t ?? r.T).toLowerCase()]));
+      expect(typeOf.price).toMatch(/^(numeric|decimal\(12,2\))/);
+      expect(typeOf.event_time).toMatch(/^(timestamp|datetime\(6\))/);
+      expect(typeOf.id).toMatch(/^(uuid|char\(36\))/);
+      expect(typeOf.brand).toMatch(/^text/);
+    });
+  });
+}

@@ -1,0 +1,70 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadProject, type LoadOptions } from '../src/core/project.js';
+import { openWorkspace, runModels, type Workspace } from '../src/models/index.js';
+
+export const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
+export const ECOMMERCE_SAMPLE = path.join(SHARED_DATA, 'ecommerce', '2019-Nov-sample.csv');
+export const CLICKSTREAM = path.join(REPO, 'examples', 'ecommerce-clickstream');
+
+export function tempDir(prefix = 'tributary-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Writes files (path → text or bytes) under a fresh folder and returns it. */
+export function writeTree(files: Record<string, string | Buffer>): string {
+  const dir = tempDir();
+  for (const [file, content] of Object.entries(files)) {
+    const target = path.join(dir, file);
+    mkdirSync(path.dirname(target), { recursive: true });
+    writeFileSync(target, content);
+  }
+  return dir;
+}
+
+export async function openProject(dir: string, options: LoadOptions = {}): Promise<Workspace> {
+  return openWorkspace(await loadProject(dir, options));
+}
+
+/** Opens, runs all models quietly, and leaves the workspace open for assertions. */
+export async function runProject(dir: string, options: LoadOptions & { dates?: string[]; log?: (m: string) => void } = {}) {
+  const ws = await openProject(dir, options);
+  const results = await runModels(ws, { dates: options.dates, quiet: true, log: options.log ?? (() => undefined) });
+  return { ws, results };
+}
+
+/** Runs the real CLI in a child process, from source, the way a user's shell would. */
+export function cli(args: string[], cwd = REPO): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The CLI without blocking this process: for talking to a server that runs inside the test. */
+export function cliAsync(args: string[], cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A minimal CSV splitter for the sample (quoted fields hold no commas or newlines there). */
+export function readSampleRows(text: string): Record<string, string>[] {
+  const [header, ...lines] = text.trim().split('\n');
+  const names = header!.split(',');
+  return lines.map((line) => {
+    const values = line.split(',').map((v) => v.replace(/^"(.*)"$/, '$1'));
+    return Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']));
+  });
+}

@@ -1,0 +1,151 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../src/engine/index.js';
+import { ECOMMERCE_SAMPLE, SHARED_DATA, runProject, tempDir, writeTree } from './helpers.js';
+
+const sample = readFileSync(ECOMMERCE_SAMPLE, 'utf8').trim().split('\n');
+
+function config(source: string, model = "SELECT * FROM {{ source('src') }}", materialize = 'table'): string {
+  return `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'sources',
+  sources: { src: ${source} },
+  models: { loaded: { sql: ${JSON.stringify(model)}, materialize: '${materialize}' } },
+});
+`;
+}
+
+/** Builds a zip archive with stored (uncompressed) entries, as any zip tool can write. */
+function zip(entries: Record<string, Buffer>): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc32 = (buf: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(entries)) {
+    const nameBuf = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(crc32(data), 14);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBuf.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt32LE(crc32(data), 16);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBuf.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBuf, data);
+    centrals.push(central, nameBuf);
+    offset += local.length + nameBuf.length + data.length;
+  }
+  const centralSize = centrals.reduce((s, b) => s + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(centrals.length / 2, 8);
+  end.writeUInt16LE(centrals.length / 2, 10);
+  end.writeUInt32LE(centralSize, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, ...centrals, end]);
+}
+
+describe('file sources', () => {
+  it('infers a schema from the whole file, reports it, and keeps 64-bit ids exact', async () => {
+    // The one odd value sits at the very end, past any sampling window.
+    const lines = ['id,amount,code', ...Array.from({ length: 30_000 }, (_, i) => `${2053013555631882655n + BigInt(i)},${i},${i}`), '9,1.5,X12'];
+    const dir = writeTree({ 'tributary.config.ts': config(`{ format: 'csv', path: 'data/*.csv' }`), 'data/a.csv': lines.join('\n') });
+    const logged: string[] = [];
+    const { ws } = await runProject(dir, { log: (m) => logged.push(m) });
+    expect(logged.join('\n')).toMatch(/inferred from every row of 1 file\(s\): id BIGINT, amount DOUBLE, code VARCHAR/);
+    const columns = (await ws.catalog.table('loaded'))!.columns;
+    expect(columns).toEqual([
+      { name: 'id', type: 'BIGINT' },
+      { name: 'amount', type: 'DOUBLE' },
+      { name: 'code', type: 'VARCHAR' },
+    ]);
+    const max = await ws.engine.query<{ id: bigint }>('SELECT max(id) AS id FROM loaded');
+    expect(max[0]!.id).toBe(2053013555631882655n + 29_999n);
+    ws.close();
+  });
+
+  it('reads gzipped CSV and globs over several files', async () => {
+    const header = sample[0]!;
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'csv', path: 'data/part-*.csv*', csv: { timestampFormat: '%Y-%m-%d %H:%M:%S UTC' } }`),
+      'data/part-1.csv.gz': gzipSync(Buffer.from([header, ...sample.slice(1, 5001)].join('\n'))),
+      'data/part-2.csv': [header, ...sample.slice(5001)].join('\n'),
+    });
+    const { ws, results } = await runProject(dir);
+    expect(results[0]).toMatchObject({ read: 10_034, written: 10_034, quarantined: 0 });
+    ws.close();
+  });
+
+  it('reads .zip archives of CSV files', async () => {
+    const header = sample[0]!;
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'csv', path: 'data/*.zip', csv: { timestampFormat: '%Y-%m-%d %H:%M:%S UTC' } }`),
+      'data/drop.zip': zip({
+        'a.csv': Buffer.from([header, ...sample.slice(1, 101)].join('\n')),
+        'nested/b.csv': Buffer.from([header, ...sample.slice(101, 151)].join('\n')),
+        'README.txt.bak': Buffer.from('ignored'),
+      }),
+    });
+    const { ws, results } = await runProject(dir);
+    expect(results[0]).toMatchObject({ read: 150, written: 150 });
+    ws.close();
+  });
+
+  it('reads the real Sparkify JSON logs with a declared schema, quarantining a bad line with its line number', async () => {
+    const logs = path.join(SHARED_DATA, 'sparkify', 'log_data', '2018', '11');
+    const day = readFileSync(path.join(logs, '2018-11-01-events.json'), 'utf8').trimEnd().split('\n');
+    const broken = [...day.slice(0, 3), '{"artist": "cut off', ...day.slice(3)];
+    const dir = writeTree({
+      'tributary.config.ts': config(
+        `{ format: 'jsonl', path: 'logs/*.json', columns: { artist: 'VARCHAR', userId: 'VARCHAR', page: 'VARCHAR', ts: 'BIGINT', sessionId: 'BIGINT', length: 'DOUBLE', userAgent: 'VARCHAR' } }`,
+      ),
+      'logs/day.json': `${broken.join('\n')}\n`,
+    });
+    const { ws, results } = await runProject(dir);
+    expect(results[0]).toMatchObject({ read: day.length + 1, written: day.length, quarantined: 1 });
+    const [bad] = await ws.catalog.quarantine({ model: 'loaded' });
+    expect(bad).toMatchObject({ line: 4 });
+    expect(bad!.reason).toBe('not valid JSON: {"artist": "cut off');
+    const ts = await ws.engine.query<{ ts: bigint }>('SELECT min(ts) AS ts FROM loaded');
+    expect(ts[0]!.ts).toBeGreaterThan(1_500_000_000_000n); // epoch milliseconds, kept whole
+    const agents = await ws.engine.queryJson<{ n: string }>(`SELECT count(*) AS n FROM loaded WHERE userAgent LIKE '"%'`);
+    expect(Number(agents[0]!.n)).toBeGreaterThan(0); // the literal quotes survive
+    ws.close();
+  });
+
+  it('reads Parquet and enforces a declared schema', async () => {
+    const dir = tempDir();
+    const engine = await Engine.open();
+    await engine.run(`COPY (SELECT range AS id, range * 1.5 AS amount FROM range(1000)) TO '${path.join(dir, 'in.parquet')}' (FORMAT parquet)`);
+    engine.closeAll();
+    writeFileSync(
+      path.join(dir, 'tributary.config.ts'),
+      config(`{ format: 'parquet', path: 'in.parquet', columns: { id: 'BIGINT', amount: 'DECIMAL(10,2)' }, rules: [{ column: 'id', max: 989 }] }`),
+    );
+    const { ws, results } = await runProject(dir);
+    expect(results[0]).toMatchObject({ read: 1000, written: 990, quarantined: 10 });
+    const q = await ws.catalog.quarantine({ model: 'loaded', limit: 100 });
+    expect(q.map((r) => r.line).sort((a, b) => a! - b!)).toEqual([991, 992, 993, 994, 995, 996, 997, 998, 999, 1000]);
+    expect((await ws.catalog.table('loaded'))!.columns[1]).toEqual({ name: 'amount', type: 'DECIMAL(10,2)' });
+    ws.close();
+  });
+});

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { alias: { tributary: new URL('./src/index.ts', import.meta.url).pathname } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    // A cap against hangs, not a performance assertion: CLI tests spawn real processes.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // expect.poll waits for something to happen (a push, a render); under a loaded CI machine that
+    // can take seconds. A deadline against hangs, not a performance assertion.
+    expect: { poll: { timeout: 15_000 } },
+  },
+});
