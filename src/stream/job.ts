@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Workspace } from '../models/workspace.js';
 import type { StreamInput } from './inputs/types.js';
-import { loadMicroBatch, loadPreparedBatch, prepareBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
+import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
 import { DatabaseSink } from './sinks/database.js';
 import { DeadLetterSink } from './sinks/dead-letters.js';
 import { DuckDBSink } from './sinks/duckdb.js';
@@ -24,10 +24,22 @@ export interface JobStatus {
   lag: number;
   deadLetters: number;
   late: number;
-  lastBatch: { events: number; ms: number; at: string } | null;
+  lastBatch: { events: number; ms: number; at: string; durationMs: BatchDurations } | null;
   latencyMs: { p50: number | null; p99: number | null };
   sinks: { name: string; kind: string; rows: Record<string, number> }[];
   error: string | null;
+}
+
+/**
+ * Where a micro-batch's time went (like Spark's `durationMs` in a query's progress): reading the
+ * input into the batch, writing it to the engine's scratch file, typing and judging it, then each
+ * sink's commit. While there is a backlog, a batch is read and staged during the previous commit.
+ */
+export interface BatchDurations {
+  read: number;
+  stage: number;
+  load: number;
+  sinks: Record<string, number>;
 }
 
 export interface BatchCommitted {
@@ -68,10 +80,14 @@ export class StreamJob {
   private readonly rate = new RollingRate();
   private readonly latency = new LatencyWindow();
   private readonly status: JobStatus;
-  private readonly scratchFiles: [string, string];
-  private nextScratch = 0;
+  /**
+   * One staging area is enough: the engine has loaded a batch into a temp table before the next
+   * one is staged over it.
+   */
+  private readonly scratchFile: string;
+  private readonly writer = new BatchWriter();
   /** The next batch, read and written to scratch while the engine commits the current one. */
-  private ahead: Promise<PreparedBatch | undefined> | undefined;
+  private ahead: ReturnType<StreamJob['prepare']> | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
@@ -85,7 +101,7 @@ export class StreamJob {
   ) {
     const scratch = path.join(ws.project.stateDir, 'stream', name);
     mkdirSync(scratch, { recursive: true });
-    this.scratchFiles = [path.join(scratch, 'batch-a.txt'), path.join(scratch, 'batch-b.txt')];
+    this.scratchFile = path.join(scratch, 'batch.txt');
     this.status = {
       job: name,
       input: input.describe(),
@@ -110,7 +126,8 @@ export class StreamJob {
   async open(): Promise<void> {
     await this.ws.engine.run(STATE_SCHEMA);
     // An empty batch: sinks learn their tables' columns from the models run over it.
-    const schema = await loadMicroBatch(this.ws.engine, [], this.config.columns, this.config.rules ?? [], this.scratchFiles[0], '__microbatch_schema');
+    const empty = new BatchWriter(0).finish(this.scratchFile);
+    const schema = await loadPreparedBatch(this.ws.engine, empty, this.config.columns, this.config.rules ?? [], '__microbatch_schema');
     for (const sink of this.sinks) await sink.open(schema);
     await this.refreshPositions();
     this.status.state = 'running';
@@ -125,10 +142,14 @@ export class StreamJob {
     this.positions = positions;
   }
 
-  private async prepare(positions: ReadonlyMap<number, number>): Promise<PreparedBatch | undefined> {
-    const records = await this.input.poll(positions, this.config.maxBatch);
-    if (!records.length) return undefined;
-    return prepareBatch(records, this.scratchFiles[this.nextScratch++ % 2]!);
+  private async prepare(positions: ReadonlyMap<number, number>): Promise<(PreparedBatch & { readMs: number; stageMs: number }) | undefined> {
+    const started = performance.now();
+    this.writer.reset();
+    await this.input.read(positions, this.config.maxBatch, this.writer);
+    if (!this.writer.count) return undefined;
+    const read = performance.now();
+    const prepared = this.writer.finish(this.scratchFile);
+    return { ...prepared, readMs: read - started, stageMs: performance.now() - read };
   }
 
   /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
@@ -140,12 +161,14 @@ export class StreamJob {
       return 0;
     }
     const started = Date.now();
+    const loading = performance.now();
     const batch = await loadPreparedBatch(this.ws.engine, prepared, this.config.columns, this.config.rules ?? []);
+    const durations: BatchDurations = { read: ms(prepared.readMs), stage: ms(prepared.stageMs), load: ms(performance.now() - loading), sinks: {} };
     const after = new Map(this.positions);
     for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
-    const committing = this.commit(batch);
-    // With a backlog, read and stage the next batch while the engine works on this one (the
-    // scratch files alternate). Without one, waiting lets the next batch take what arrives meanwhile.
+    const committing = this.commit(batch, durations);
+    // With a backlog, read and stage the next batch while the engine works on this one. Without
+    // one, waiting lets the next batch take what arrives meanwhile.
     if (!this.stopping && batch.count >= this.config.maxBatch) this.ahead = this.prepare(after).catch(() => undefined);
     const tables = await committing;
     const committedAt = Date.now();
@@ -154,18 +177,20 @@ export class StreamJob {
     this.rate.add(batch.count, committedAt);
     this.status.batches++;
     this.status.events += batch.count;
-    this.status.lastBatch = { events: batch.count, ms: committedAt - started, at: new Date(committedAt).toISOString() };
+    this.status.lastBatch = { events: batch.count, ms: committedAt - started, at: new Date(committedAt).toISOString(), durationMs: durations };
     this.status.lag = await this.input.lag(this.positions);
     for (const listener of this.listeners) listener({ job: this.name, events: batch.count, tables: [...tables] });
     return batch.count;
   }
 
   /** Commits the batch to every sink in turn; returns the tables that changed. */
-  private async commit(batch: MicroBatch): Promise<Set<string>> {
+  private async commit(batch: MicroBatch, durations: BatchDurations): Promise<Set<string>> {
     const tables = new Set<string>();
     for (const sink of this.sinks) {
       failpoint(`before-sink:${sink.name}`);
+      const started = performance.now();
       const result = await sink.commit(batch);
+      durations.sinks[sink.name] = ms(performance.now() - started);
       failpoint(`after-sink:${sink.name}`);
       const entry = this.status.sinks.find((s) => s.name === sink.name)!;
       for (const [table, n] of Object.entries(result.rows)) {
@@ -226,6 +251,10 @@ export class StreamJob {
     for (const sink of this.sinks) await sink.close();
     await this.input.close();
   }
+}
+
+function ms(value: number): number {
+  return Math.round(value);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,9 +1,9 @@
-import { writeFileSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { Rule } from '../core/config.js';
 import type { Engine } from '../engine/index.js';
-import { quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, typeJson, verdictExpression } from '../quality/index.js';
-import type { InputRecord } from './inputs/types.js';
+import type { RecordSink } from './inputs/types.js';
 
 /** Internal columns every micro-batch row carries: where it came from and what the rules said. */
 export const BATCH_COLUMNS = { partition: '__p', offset: '__o', timestamp: '__ts', reason: '__reason', raw: '__raw' } as const;
@@ -21,6 +21,16 @@ export interface MicroBatch {
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 const SEPARATOR = 0x01;
+const ZERO = 0x30;
+const OPEN_BRACE = 0x7b;
+const QUOTE = 0x22;
+/** Marks a value staged as it came, because it is not an object the prefix can be spliced into. */
+const AS_IS = 0x21;
+const PREFIX = {
+  partition: Buffer.from(`{"${BATCH_COLUMNS.partition}":`),
+  offset: Buffer.from(`,"${BATCH_COLUMNS.offset}":`),
+  timestamp: Buffer.from(`,"${BATCH_COLUMNS.timestamp}":`),
+};
 
 /** A value as one line: valid JSON may contain newlines as whitespace; re-serialise it then. */
 function oneLine(value: Buffer): Buffer {
@@ -37,42 +47,175 @@ function oneLine(value: Buffer): Buffer {
 export interface PreparedBatch {
   file: string;
   count: number;
+  /** Records whose value was staged as it came (not a JSON object): the batch needs the careful load. */
+  asIs: number;
   ranges: Map<number, { first: number; last: number }>;
   /** Log timestamps of the records (ms), for latency. */
   timestamps: Float64Array;
+  /**
+   * Rewrites the scratch file with every value on one line. Values are copied as they are, and
+   * one that spans lines (pretty-printed JSON, say) shows up as extra rows when the engine reads
+   * the file; only then is the batch rewritten, so the common case pays nothing for the check.
+   */
+  rewriteOneLine(): void;
 }
 
 /**
- * Writes records to a scratch file (partition, offset, timestamp, JSON a line) in one buffer,
- * with no per-record garbage. Pure JavaScript: the job runs it for the next batch while the engine
- * commits the current one.
+ * Collects a micro-batch as the lines of its scratch file in one buffer, reused from batch to
+ * batch: no object or string per record, so staging half a million events costs little more than
+ * copying their bytes. A line is the event's JSON object with the record's partition, offset and
+ * log time spliced in front of its fields, so the engine's JSON reader types the whole batch in
+ * one pass; a value that is not an object is kept as it came, after a `!`.
  */
-export function prepareBatch(records: readonly InputRecord[], file: string): PreparedBatch {
-  const ranges = new Map<number, { first: number; last: number }>();
-  const timestamps = new Float64Array(records.length);
-  const values = records.map((r) => oneLine(r.value));
-  const buffer = Buffer.allocUnsafe(values.reduce((n, v) => n + v.length + 64, 0));
-  let at = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    at += buffer.write(`${r.partition}\x01${r.offset}\x01${r.timestamp}\x01`, at, 'latin1');
-    at += values[i]!.copy(buffer, at);
-    buffer[at++] = NEWLINE;
-    const range = ranges.get(r.partition);
-    if (!range) ranges.set(r.partition, { first: r.offset, last: r.offset });
-    else {
-      range.first = Math.min(range.first, r.offset);
-      range.last = Math.max(range.last, r.offset);
-    }
-    timestamps[i] = r.timestamp;
+export class BatchWriter implements RecordSink {
+  private buffer: Buffer;
+  private at = 0;
+  count = 0;
+  private asIs = 0;
+  private ranges = new Map<number, { first: number; last: number }>();
+  private timestamps = new Float64Array(1024);
+  /** Per record, where its line and its content start: enough to rewrite the batch line-safe. */
+  private starts = new Float64Array(2048);
+  /** The last timestamp's text in the buffer: records appended together share it. */
+  private lastTimestamp = Number.NaN;
+  private timestampText = { start: 0, end: 0 };
+
+  constructor(initialBytes = 1 << 20) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
   }
-  writeFileSync(file, buffer.subarray(0, at));
-  return { file, count: records.length, ranges, timestamps };
+
+  reset(): void {
+    this.at = 0;
+    this.count = 0;
+    this.asIs = 0;
+    this.ranges = new Map();
+    this.lastTimestamp = Number.NaN;
+  }
+
+  add(partition: number, offset: number, timestamp: number, source: Uint8Array, start = 0, end = source.length): void {
+    this.reserve(end - start + 96);
+    if (this.count === this.timestamps.length) {
+      this.timestamps = grow(this.timestamps, this.count * 2);
+      this.starts = grow(this.starts, this.count * 4);
+    }
+    const buffer = this.buffer;
+    this.starts[this.count * 2] = this.at;
+    this.put(PREFIX.partition);
+    this.at = writeInteger(buffer, this.at, partition);
+    this.put(PREFIX.offset);
+    this.at = writeInteger(buffer, this.at, offset);
+    this.put(PREFIX.timestamp);
+    if (timestamp === this.lastTimestamp) {
+      const { start: from, end: to } = this.timestampText;
+      buffer.copyWithin(this.at, from, to);
+      this.timestampText = { start: this.at, end: this.at + to - from };
+      this.at += to - from;
+    } else {
+      const from = this.at;
+      this.at += buffer.write(String(timestamp), from, 'latin1');
+      this.timestampText = { start: from, end: this.at };
+      this.lastTimestamp = timestamp;
+    }
+    buffer[this.at++] = 0x2c;
+    this.starts[this.count * 2 + 1] = this.at;
+    if (end - start >= 2 && source[start] === OPEN_BRACE && source[start + 1] === QUOTE) {
+      start++;
+    } else {
+      buffer[this.at++] = AS_IS;
+      this.asIs++;
+    }
+    buffer.set(start === 0 && end === source.length ? source : source.subarray(start, end), this.at);
+    this.at += end - start;
+    buffer[this.at++] = NEWLINE;
+    this.timestamps[this.count++] = timestamp;
+    const range = this.ranges.get(partition);
+    if (!range) this.ranges.set(partition, { first: offset, last: offset });
+    else {
+      if (offset < range.first) range.first = offset;
+      if (offset > range.last) range.last = offset;
+    }
+  }
+
+  private put(bytes: Buffer): void {
+    this.buffer.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + bytes));
+    this.buffer.copy(bigger, 0, 0, this.at);
+    this.buffer = bigger;
+  }
+
+  /** Writes the scratch file; the batch stays valid until the writer is reset. */
+  finish(file: string): PreparedBatch {
+    overwrite(file, this.buffer.subarray(0, this.at));
+    return {
+      file,
+      count: this.count,
+      asIs: this.asIs,
+      ranges: this.ranges,
+      timestamps: this.timestamps.slice(0, this.count),
+      rewriteOneLine: () => overwrite(file, this.oneLine()),
+    };
+  }
+
+  /** Every record's line again, its value (as it came) on one line and staged as it is. */
+  private oneLine(): Buffer {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < this.count; i++) {
+      const line = this.starts[i * 2]!;
+      const content = this.starts[i * 2 + 1]!;
+      const end = i + 1 < this.count ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
+      const value = this.buffer[content] === AS_IS ? this.buffer.subarray(content + 1, end) : Buffer.concat([Buffer.from('{'), this.buffer.subarray(content, end)]);
+      parts.push(this.buffer.subarray(line, content), Buffer.from([AS_IS]), oneLine(value), Buffer.from([NEWLINE]));
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/**
+ * Writes `data` over the file in place and cuts what is left of the old content: the scratch files
+ * are rewritten every batch at about the same size, and reusing their pages beats truncating first.
+ */
+function overwrite(file: string, data: Buffer): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT);
+  try {
+    for (let written = 0; written < data.length; ) written += writeSync(fd, data, written, data.length - written, written);
+    ftruncateSync(fd, data.length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function grow(array: Float64Array, length: number): Float64Array<ArrayBuffer> {
+  const bigger = new Float64Array(length);
+  bigger.set(array);
+  return bigger;
+}
+
+/** Writes a non-negative integer's digits; small ones (all partitions, most offsets) without a string. */
+function writeInteger(buffer: Buffer, at: number, value: number): number {
+  if (value >= 0x8000_0000 || !Number.isInteger(value) || value < 0) return at + buffer.write(String(value), at, 'latin1');
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = (rest / 10) | 0) digits++;
+  for (let i = at + digits - 1, rest = value; i >= at; i--) {
+    const next = (rest / 10) | 0;
+    buffer[i] = ZERO + rest - next * 10;
+    rest = next;
+  }
+  return at + digits;
 }
 
 /**
  * The engine half: DuckDB reads the scratch file in parallel into a temp table, typing each event
  * by the stream's declared columns and judging it by its rules.
+ *
+ * The fast load lets DuckDB's JSON reader type every line in one pass. It accepts a batch only if
+ * every record loaded and passed its rules; anything else (a malformed event, a wrong type, a
+ * rule broken, a duplicated key) sends the whole batch through the careful load, which reads each
+ * line as text, finds the record's place from the prefix and says what is wrong with each event.
  */
 export async function loadPreparedBatch(
   engine: Engine,
@@ -85,32 +228,50 @@ export async function loadPreparedBatch(
   const verdict = verdictExpression(checks, true);
   const { reason } = reasonExpression(checks, true);
   const { partition, offset, timestamp, reason: reasonCol, raw } = BATCH_COLUMNS;
-  const lines = `(SELECT p AS ${partition}, o AS ${offset}, ts AS ${timestamp}, v
-      FROM read_csv(${quoteLiteral(prepared.file)}, columns = {'p': 'INTEGER', 'o': 'BIGINT', 'ts': 'DOUBLE', 'v': 'VARCHAR'},
-                    delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000))`;
-  await engine.run(`
+  const file = quoteLiteral(prepared.file);
+  const judge = (typed: string) => `
     CREATE OR REPLACE TEMP TABLE ${table} AS
-    WITH typed AS (SELECT * FROM ${typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v'])}),
-    judged AS (SELECT *, ${verdict} AS ${VERDICT} FROM typed)
+    WITH judged AS (SELECT *, ${verdict} AS ${VERDICT} FROM ${typed})
     SELECT * EXCLUDE (v, ${PARSE_ERROR}),
            CASE WHEN ${VERDICT} <> 'ok' THEN ${reason} END AS ${reasonCol},
            CASE WHEN ${VERDICT} <> 'ok' THEN v END AS ${raw}
-    FROM judged`);
+    FROM judged`;
+  const loadedRows = async () =>
+    (await engine.query<{ rows: bigint; bad: bigint }>(`SELECT count(*) AS rows, count(*) FILTER (WHERE ${VERDICT} <> 'ok') AS bad FROM ${table}`))[0]!;
+
+  if (prepared.count && !prepared.asIs) {
+    const all = { [partition]: 'INTEGER', [offset]: 'BIGINT', [timestamp]: 'DOUBLE', ...columns };
+    const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${Object.keys(columns).map(quoteIdent).join(', ')}, NULL::VARCHAR AS ${PARSE_ERROR}
+      FROM read_ndjson(${file}, columns = {${Object.entries(all).map(([n, t]) => `${quoteLiteral(n)}: ${quoteLiteral(t)}`).join(', ')}}, maximum_object_size = 16000000))`;
+    const fast = await engine.run(judge(typed)).then(loadedRows, () => undefined);
+    if (fast && Number(fast.rows) === prepared.count && Number(fast.bad) === 0) return located(table, prepared);
+  }
+
+  const lines = `(SELECT CAST(m.p AS INTEGER) AS ${partition}, CAST(m.o AS BIGINT) AS ${offset}, CAST(m.ts AS DOUBLE) AS ${timestamp},
+        CASE WHEN starts_with(m.rest, '!') THEN m.rest[2:] ELSE '{' || m.rest END AS v
+      FROM (SELECT regexp_extract(line, '^[{]"${partition}":([0-9]+),"${offset}":([0-9]+),"${timestamp}":([^,]+),(.*)$', ['p', 'o', 'ts', 'rest']) AS m
+            FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000)))`;
+  const careful = async () => {
+    await engine.run(judge(`(SELECT * FROM ${typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v'])})`));
+    return Number((await loadedRows()).rows);
+  };
+  // A value spanning lines makes more rows than records, or rows with the wrong number of fields.
+  const loaded = await careful().catch((error: Error) => {
+    if (/CSV Error|Expected Number of Columns/i.test(error.message)) return -1;
+    throw error;
+  });
+  if (loaded !== prepared.count) {
+    prepared.rewriteOneLine();
+    const again = await careful();
+    if (again !== prepared.count) throw new Error(`micro-batch staging lost records: ${prepared.count} read, ${again} loaded from ${prepared.file}`);
+  }
+  return located(table, prepared);
+}
+
+function located(table: string, prepared: PreparedBatch): MicroBatch {
   let oldest = Infinity;
   for (const t of prepared.timestamps) if (t < oldest) oldest = t;
   return { table, count: prepared.count, ranges: prepared.ranges, oldestTimestamp: oldest };
-}
-
-/** Both halves at once, for callers that do not overlap them. */
-export async function loadMicroBatch(
-  engine: Engine,
-  records: readonly InputRecord[],
-  columns: Record<string, string>,
-  rules: readonly Rule[],
-  scratchFile: string,
-  table = '__microbatch',
-): Promise<MicroBatch> {
-  return loadPreparedBatch(engine, prepareBatch(records, scratchFile), columns, rules, table);
 }
 
 /** SQL condition: the row is one a sink with these next-offsets has not committed yet. */

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
-import type { InputRecord, StreamInput } from './types.js';
+import type { StreamInput } from './types.js';
+
+interface Fetched {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  value: Buffer;
+}
 
 const BUFFER_LIMIT = 500_000;
 
@@ -17,7 +24,7 @@ export async function kafkaInput(config: { brokers: string[]; topic: string; cli
   const consumer: Consumer = kafka.consumer({ groupId: `tributary-${job}-${randomUUID()}`, allowAutoTopicCreation: false });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
-  let buffer: InputRecord[] = [];
+  let buffer: Fetched[] = [];
   let paused = false;
   let seeked: ReadonlyMap<number, number> | undefined;
   let assigned = false;
@@ -52,18 +59,17 @@ export async function kafkaInput(config: { brokers: string[]; topic: string; cli
   });
   return {
     describe: () => `kafka ${config.brokers.join(',')} topic ${config.topic}`,
-    async poll(positions, max) {
+    async read(positions, max, batch) {
       if (!seeked) {
         seeked = new Map(positions);
         if (assigned) seekAll(positions);
       }
       // Drop anything before the job's positions: a replay after a seek, or a rebalance.
-      const out: InputRecord[] = [];
       let keep = 0;
       for (let i = 0; i < buffer.length; i++) {
         const r = buffer[i]!;
         if (r.offset < (positions.get(r.partition) ?? 0)) continue;
-        if (out.length < max) out.push(r);
+        if (batch.count < max) batch.add(r.partition, r.offset, r.timestamp, r.value);
         else buffer[keep++] = r;
       }
       buffer.length = keep;
@@ -71,8 +77,7 @@ export async function kafkaInput(config: { brokers: string[]; topic: string; cli
         consumer.resume([{ topic: config.topic }]);
         paused = false;
       }
-      if (!out.length) await new Promise((resolve) => setTimeout(resolve, 20));
-      return out;
+      if (!batch.count) await new Promise((resolve) => setTimeout(resolve, 20));
     },
     async lag(positions) {
       const offsets = await admin.fetchTopicOffsets(config.topic);

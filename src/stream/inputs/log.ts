@@ -1,26 +1,39 @@
 import type { Topic } from '../log/index.js';
-import type { InputRecord, StreamInput } from './types.js';
+import type { StreamInput } from './types.js';
+
+/** Bytes read from a segment at a time; the read buffer is reused for every read. */
+const READ_BYTES = 2 << 20;
 
 /** Reads a topic of the embedded log, round-robin over partitions so none starves. */
 export function logInput(topic: Topic): StreamInput {
+  const chunk = Buffer.allocUnsafe(READ_BYTES);
   return {
     describe: () => `log topic ${topic.name}`,
-    async poll(positions, max) {
-      const out: InputRecord[] = [];
+    async read(positions, max, batch) {
       const partitions = topic.partitions.map((p) => p.id);
       const share = Math.max(1, Math.ceil(max / partitions.length));
       for (const p of partitions) {
         let position = positions.get(p) ?? topic.partitions[p]!.startOffset;
         let taken = 0;
-        while (taken < share && out.length < max) {
-          const records = topic.read(p, position, 8 << 20, Math.min(share - taken, max - out.length));
-          if (!records.length) break;
-          for (const r of records) out.push({ partition: p, offset: r.offset, timestamp: r.timestamp, value: r.value });
-          taken += records.length;
-          position = records[records.length - 1]!.offset + 1;
+        while (taken < share && batch.count < max) {
+          const n = topic.scan(
+            p,
+            position,
+            READ_BYTES,
+            Math.min(share - taken, max - batch.count),
+            (buffer, r) => {
+              batch.add(p, r.offset, r.timestamp, buffer, r.valueStart, r.valueEnd);
+              position = r.offset + 1;
+            },
+            chunk,
+          );
+          if (!n) break;
+          taken += n;
+          // Let the engine's finished statements continue between chunks: a batch read during
+          // the previous batch's commit then overlaps it instead of holding the thread.
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
-      return out;
     },
     async lag(positions) {
       return topic.partitions.reduce((sum, p) => sum + Math.max(0, p.endOffset - (positions.get(p.id) ?? p.startOffset)), 0);

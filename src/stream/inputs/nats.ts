@@ -1,6 +1,6 @@
 import { jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import type { InputRecord, StreamInput } from './types.js';
+import type { StreamInput } from './types.js';
 
 /**
  * Reads a NATS JetStream stream as one partition whose offsets are stream sequence numbers. An
@@ -23,23 +23,21 @@ export async function natsInput(config: { servers: string; stream: string; subje
   };
   return {
     describe: () => `nats ${config.servers} stream ${config.stream}`,
-    async poll(positions, max) {
+    async read(positions, max, batch) {
       const start = positions.get(0) ?? 1;
       if (!consumer || from !== start) await open(start);
-      const out: InputRecord[] = [];
       // Fetch in rounds until the batch is full or the stream has nothing more right now.
-      while (out.length < max) {
-        const want = Math.min(max - out.length, 10_000);
-        const batch = await consumer!.fetch({ max_messages: want, expires: out.length ? 200 : 1000 });
+      while (batch.count < max) {
+        const want = Math.min(max - batch.count, 10_000);
+        const messages = await consumer!.fetch({ max_messages: want, expires: batch.count ? 200 : 1000 });
         let got = 0;
-        for await (const m of batch) {
-          out.push({ partition: 0, offset: m.seq, timestamp: m.info.timestampNanos / 1e6, value: Buffer.from(m.data) });
+        for await (const m of messages) {
+          batch.add(0, m.seq, m.info.timestampNanos / 1e6, m.data);
+          from = m.seq + 1;
           if (++got >= want) break;
         }
         if (got < want) break;
       }
-      if (out.length) from = out[out.length - 1]!.offset + 1;
-      return out;
     },
     async lag(positions) {
       const info = await jsm.streams.info(config.stream);

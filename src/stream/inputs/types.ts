@@ -1,10 +1,15 @@
-/** One event as a stream job sees it, whatever carried it. */
-export interface InputRecord {
-  partition: number;
-  offset: number;
-  /** When the event entered the log or broker (ms); end-to-end latency is measured from here. */
-  timestamp: number;
-  value: Buffer;
+/**
+ * Where an input puts the records of one micro-batch. Inputs hand over bytes and positions, never
+ * per-record objects, so a batch of half a million events is staged with little more than a copy.
+ */
+export interface RecordSink {
+  /** Records added so far. */
+  readonly count: number;
+  /**
+   * Adds one record: its value is `source[start, end)`. `timestamp` is when the event entered the
+   * log or broker (ms); end-to-end latency is measured from there.
+   */
+  add(partition: number, offset: number, timestamp: number, source: Uint8Array, start?: number, end?: number): void;
 }
 
 /**
@@ -14,8 +19,8 @@ export interface InputRecord {
  */
 export interface StreamInput {
   describe(): string;
-  /** Reads up to `max` records at or after each partition's position. */
-  poll(positions: ReadonlyMap<number, number>, max: number): Promise<InputRecord[]>;
+  /** Adds up to `max` records at or after each partition's position to `batch`. */
+  read(positions: ReadonlyMap<number, number>, max: number, batch: RecordSink): Promise<void>;
   /** Records available beyond the positions. */
   lag(positions: ReadonlyMap<number, number>): Promise<number>;
   close(): Promise<void>;

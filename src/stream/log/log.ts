@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TributaryError } from '../../core/errors.js';
 import { Partition, type RetentionPolicy } from './partition.js';
 import { hashPartitioner, type Partitioner } from './partitioner.js';
-import type { AppendInput, LogRecord } from './segment.js';
+import type { AppendInput, LogRecord, RecordView } from './segment.js';
 
 export interface TopicOptions {
   partitions: number;
@@ -66,6 +66,11 @@ export class Topic {
 
   read(partition: number, offset: number, maxBytes?: number, maxRecords?: number): LogRecord[] {
     return this.partitions[partition]!.read(offset, maxBytes, maxRecords);
+  }
+
+  /** See Partition.scan: records as positions in a buffer, nothing allocated per record. */
+  scan(partition: number, offset: number, maxBytes: number, maxRecords: number, visit: (buffer: Buffer, record: RecordView) => void, reuse?: Buffer): number {
+    return this.partitions[partition]!.scan(offset, maxBytes, maxRecords, visit, reuse);
   }
 
   endOffsets(): number[] {

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Segment, decodeRecords, encodeRecords, type AppendInput, type LogRecord } from './segment.js';
+import { Segment, encodeRecords, scanRecords, type AppendInput, type LogRecord, type RecordView } from './segment.js';
 
 export interface RetentionPolicy {
   /** Delete the oldest segments once the partition holds more than this. */
@@ -83,8 +83,27 @@ export class Partition {
 
   /** Records from `offset` on: at most `maxRecords`, about `maxBytes` (at least one when any exist). */
   read(offset: number, maxBytes = 4 << 20, maxRecords = Infinity): LogRecord[] {
+    const records: LogRecord[] = [];
+    this.scan(offset, maxBytes, maxRecords, (buffer, r) =>
+      records.push({
+        offset: r.offset,
+        timestamp: r.timestamp,
+        key: r.keyStart >= 0 ? buffer.subarray(r.keyStart, r.keyEnd) : null,
+        value: buffer.subarray(r.valueStart, r.valueEnd),
+        size: r.size,
+      }),
+    );
+    return records;
+  }
+
+  /**
+   * Hands records from `offset` on to `visit` as positions in a buffer, allocating nothing per
+   * record: what a stream job uses to copy a batch straight to the engine. The buffer is only
+   * valid during the call when `reuse` is given (it is read into again). Returns the count.
+   */
+  scan(offset: number, maxBytes: number, maxRecords: number, visit: (buffer: Buffer, record: RecordView) => void, reuse?: Buffer): number {
     const from = Math.max(offset, this.startOffset);
-    if (from >= this.endOffset) return [];
+    if (from >= this.endOffset) return 0;
     let segment: Segment;
     let position: number;
     if (this.cursor && this.cursor.offset === from && this.segments.includes(this.cursor.segment)) {
@@ -93,9 +112,10 @@ export class Partition {
       segment = [...this.segments].reverse().find((s) => s.baseOffset <= from)!;
       position = segment.seekPosition(from);
     }
-    const records: LogRecord[] = [];
+    let count = 0;
     let bytes = 0;
-    while (bytes < maxBytes && records.length < maxRecords) {
+    let last = -1;
+    while (bytes < maxBytes && count < maxRecords) {
       if (position >= segment.size) {
         const next = this.segments[this.segments.indexOf(segment) + 1];
         if (!next) break;
@@ -103,20 +123,30 @@ export class Partition {
         position = 0;
         continue;
       }
-      const decoded = decodeRecords(segment.readAt(position, Math.max(maxBytes - bytes, 64 * 1024)));
-      if (!decoded.records.length) break;
-      for (const r of decoded.records) {
-        if (records.length >= maxRecords || bytes >= maxBytes) break;
-        position += r.size;
-        // Records before `from` are only passed over on the way; they cost no budget.
-        if (r.offset < from) continue;
-        records.push(r);
-        bytes += r.size;
-      }
+      const buffer = segment.readAt(position, Math.max(maxBytes - bytes, 64 * 1024), reuse);
+      const readFrom = position;
+      let visited = 0;
+      scanRecords(
+        buffer,
+        (r) => {
+          if (count >= maxRecords || bytes >= maxBytes) return false;
+          visited++;
+          position += r.size;
+          // Records before `from` are only passed over on the way; they cost no budget.
+          if (r.offset < from) return;
+          visit(buffer, r);
+          last = r.offset;
+          count++;
+          bytes += r.size;
+        },
+        undefined,
+        segment.verifiedBytes - readFrom,
+      );
+      if (readFrom <= segment.verifiedBytes) segment.verifiedBytes = Math.max(segment.verifiedBytes, position);
+      if (!visited) break;
     }
-    const last = records[records.length - 1];
-    this.cursor = last ? { offset: last.offset + 1, segment, position } : undefined;
-    return records;
+    this.cursor = last >= 0 ? { offset: last + 1, segment, position } : undefined;
+    return count;
   }
 
   /** Deletes whole segments past the retention policy; the active segment always stays. */

@@ -52,28 +52,57 @@ export function encodeRecords(firstOffset: number, inputs: readonly AppendInput[
 }
 
 /**
- * Decodes whole, valid records from `buffer`. Stops at the first incomplete or corrupt one and
- * says how many bytes were good, so callers can read on or cut a torn tail.
+ * Where one record lies in a buffer. Scanning reuses a single view for every record, so reading a
+ * million records allocates nothing per record.
  */
-export function decodeRecords(buffer: Buffer, expectOffset?: number): { records: LogRecord[]; bytes: number; corrupt: boolean } {
-  const records: LogRecord[] = [];
+export interface RecordView {
+  offset: number;
+  timestamp: number;
+  /** Key bytes are [keyStart, keyEnd); keyStart is -1 for a record without a key. */
+  keyStart: number;
+  keyEnd: number;
+  valueStart: number;
+  valueEnd: number;
+  size: number;
+}
+
+/**
+ * Visits whole, valid records in `buffer` until `visit` returns false. Stops at the first
+ * incomplete or corrupt one and says how many bytes were good, so callers can read on or cut a
+ * torn tail. Records within the first `trustedBytes` were verified before and skip the CRC.
+ */
+export function scanRecords(
+  buffer: Buffer,
+  visit: (record: RecordView) => boolean | void,
+  expectOffset?: number,
+  trustedBytes = 0,
+): { bytes: number; corrupt: boolean } {
+  const view: RecordView = { offset: 0, timestamp: 0, keyStart: -1, keyEnd: -1, valueStart: 0, valueEnd: 0, size: 0 };
   let at = 0;
   let next = expectOffset;
   while (at + HEADER <= buffer.length) {
     const bodyLength = buffer.readUInt32LE(at);
-    if (bodyLength < BODY_FIXED) return { records, bytes: at, corrupt: true };
-    if (at + HEADER + bodyLength > buffer.length) break;
-    const body = buffer.subarray(at + HEADER, at + HEADER + bodyLength);
-    if (crc32(body) !== buffer.readUInt32LE(at + 4)) return { records, bytes: at, corrupt: true };
-    const offset = Number(body.readBigUInt64LE(0));
-    if (next !== undefined && offset !== next) return { records, bytes: at, corrupt: true };
-    const keyLength = body.readInt32LE(16);
-    const key = keyLength >= 0 ? body.subarray(20, 20 + keyLength) : null;
-    records.push({ offset, timestamp: body.readDoubleLE(8), key, value: body.subarray(20 + Math.max(keyLength, 0)), size: HEADER + bodyLength });
-    at += HEADER + bodyLength;
+    if (bodyLength < BODY_FIXED) return { bytes: at, corrupt: true };
+    const body = at + HEADER;
+    const end = body + bodyLength;
+    if (end > buffer.length) break;
+    if (end > trustedBytes && crc32(buffer.subarray(body, end)) !== buffer.readUInt32LE(at + 4)) return { bytes: at, corrupt: true };
+    // Two 32-bit halves: offsets stay below 2^53 and this avoids a BigInt per record.
+    const offset = buffer.readUInt32LE(body) + buffer.readUInt32LE(body + 4) * 0x1_0000_0000;
+    if (next !== undefined && offset !== next) return { bytes: at, corrupt: true };
+    const keyLength = buffer.readInt32LE(body + 16);
+    view.offset = offset;
+    view.timestamp = buffer.readDoubleLE(body + 8);
+    view.keyStart = keyLength >= 0 ? body + 20 : -1;
+    view.keyEnd = keyLength >= 0 ? body + 20 + keyLength : -1;
+    view.valueStart = body + 20 + Math.max(keyLength, 0);
+    view.valueEnd = end;
+    view.size = HEADER + bodyLength;
+    if (visit(view) === false) break;
+    at = end;
     next = offset + 1;
   }
-  return { records, bytes: at, corrupt: false };
+  return { bytes: at, corrupt: false };
 }
 
 export class Segment {
@@ -81,6 +110,11 @@ export class Segment {
   size: number;
   /** Offset the next appended record gets. */
   nextOffset: number;
+  /**
+   * Bytes from the start known to be intact: written by this process, or checked record by record
+   * since it opened the file. Reads skip the CRC there; it guards what a crash or the disk did.
+   */
+  verifiedBytes = 0;
   /** Sparse offset → byte position index, filled as the segment is scanned or appended. */
   private readonly index: { offset: number; position: number }[] = [];
 
@@ -116,9 +150,14 @@ export class Segment {
     for (;;) {
       const read = readSync(fd, chunk, 0, chunk.length, position + carry.length);
       const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
-      const { records, bytes, corrupt } = decodeRecords(data, next);
-      for (const r of records) if ((r.offset - baseOffset) % INDEX_EVERY === 0) segment.index.push({ offset: r.offset, position: position + positionOf(data, r) });
-      next += records.length;
+      const { bytes, corrupt } = scanRecords(
+        data,
+        (r) => {
+          if ((r.offset - baseOffset) % INDEX_EVERY === 0) segment.index.push({ offset: r.offset, position: position + r.valueEnd - r.size });
+          next = r.offset + 1;
+        },
+        next,
+      );
       position += bytes;
       if (corrupt || read === 0) break;
       carry = Buffer.from(data.subarray(bytes));
@@ -127,6 +166,7 @@ export class Segment {
     const cutBytes = size - position;
     if (cutBytes > 0) ftruncateSync(fd, position);
     segment.size = position;
+    segment.verifiedBytes = position;
     segment.nextOffset = next;
     return { segment, cutBytes };
   }
@@ -138,6 +178,7 @@ export class Segment {
     let written = 0;
     while (written < encoded.length) written += writeSync(this.fd, encoded, written, encoded.length - written, this.size + written);
     if (sync) fsyncSync(this.fd);
+    if (this.verifiedBytes === this.size) this.verifiedBytes += encoded.length;
     this.size += encoded.length;
     this.nextOffset += count;
   }
@@ -152,11 +193,14 @@ export class Segment {
     return best;
   }
 
-  /** Reads up to `maxBytes` of raw record bytes from `position` (at least one whole record). */
-  readAt(position: number, maxBytes: number): Buffer {
+  /**
+   * Reads up to `maxBytes` of raw record bytes from `position` (at least one whole record), into
+   * `reuse` when it is big enough.
+   */
+  readAt(position: number, maxBytes: number, reuse?: Buffer): Buffer {
     if (position >= this.size) return Buffer.alloc(0);
     let length = Math.min(maxBytes, this.size - position);
-    let buffer = Buffer.allocUnsafe(length);
+    let buffer = reuse && reuse.length >= length ? reuse : Buffer.allocUnsafe(length);
     let read = readSync(this.fd, buffer, 0, length, position);
     if (read >= HEADER) {
       const first = HEADER + buffer.readUInt32LE(0);
@@ -172,10 +216,4 @@ export class Segment {
   close(): void {
     closeSync(this.fd);
   }
-}
-
-function positionOf(data: Buffer, record: LogRecord): number {
-  // The value is a view into `data`; its start minus the fixed body and key gives the record start.
-  const valueStart = record.value.byteOffset - data.byteOffset;
-  return valueStart - (record.key ? record.key.length : 0) - BODY_FIXED - HEADER;
 }

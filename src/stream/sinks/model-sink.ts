@@ -53,7 +53,7 @@ export abstract class ModelSink implements StreamSink {
   /** Learns each table's columns from the models over an empty batch, then creates what is missing. */
   async open(schemaBatch?: MicroBatch): Promise<void> {
     if (!schemaBatch) throw new Error(`sink ${this.name} needs a schema batch to open`);
-    const { all } = await this.models.evaluate(this.engine, schemaBatch, new Map());
+    const all = await this.models.evaluate(this.engine, schemaBatch, new Map());
     this.shapes = [];
     for (const [name, config] of Object.entries(this.tables)) {
       const described = await this.engine.describe(`SELECT * FROM ${all.get(config.model)!}`);
@@ -88,21 +88,26 @@ export abstract class ModelSink implements StreamSink {
   }
 
   async commit(batch: MicroBatch): Promise<SinkCommit> {
-    const onTime = this.window && this.watermark !== undefined ? `NOT ${lateCondition(this.window, this.watermark)}` : undefined;
-    const { all, onTime: onTimeTables } = await this.models.evaluate(this.engine, batch, this.next, onTime);
+    const all = await this.models.evaluate(this.engine, batch, this.next);
     const base = this.models.baseView;
-    const sources = new Map(this.shapes.map((s) => [s.name, (s.config.window ? onTimeTables : all).get(s.config.model)!]));
+    let onTime = all;
     let late = 0;
     let watermark = this.watermark;
     let lateRelation: string | undefined;
     if (this.window) {
-      if (onTime) {
-        lateRelation = `(SELECT * FROM ${base} WHERE NOT (${onTime}))`;
-        late = Number(await this.engine.scalar<bigint>(`SELECT count(*) FROM ${lateRelation}`));
+      if (this.watermark !== undefined) {
+        const condition = lateCondition(this.window, this.watermark);
+        late = Number(await this.engine.scalar<bigint>(`SELECT count(*) FROM ${base} WHERE ${condition}`));
+        // Late rows are rare: only a batch that has some pays for the on-time pass.
+        if (late) {
+          lateRelation = `(SELECT * FROM ${base} WHERE ${condition})`;
+          onTime = await this.models.evaluateOnTime(this.engine, `NOT (${condition})`);
+        }
       }
       const seen = await this.engine.scalar<number | null>(watermarkOf(this.window, base));
       if (seen !== null && seen !== undefined) watermark = Math.max(watermark ?? -Infinity, Number(seen));
     }
+    const sources = new Map(this.shapes.map((s) => [s.name, (s.config.window ? onTime : all).get(s.config.model)!]));
     const next = advance(this.next, batch.ranges);
     const rows = await this.write({ sources, late: lateRelation, next, watermark });
     this.next = next;

@@ -64,27 +64,29 @@ export class BatchModels {
   }
 
   /**
-   * Evaluates the needed models over the sink's fresh rows (and, for windowed tables, over the
-   * on-time ones): a model read more than once becomes a temp table, any other a view. Returns
-   * the relation holding each model's rows for this batch.
+   * Evaluates the needed models over the sink's fresh rows: a model read more than once becomes a
+   * temp table, any other a view. Returns the relation holding each model's rows for this batch.
    */
-  async evaluate(engine: Engine, batch: MicroBatch, next: ReadonlyMap<number, number>, onTime?: string): Promise<{ all: Map<string, string>; onTime: Map<string, string> }> {
-    const base = this.baseView;
-    await engine.run(`CREATE OR REPLACE TEMP VIEW ${base} AS SELECT * FROM ${batch.table} WHERE ${VERDICT} = 'ok' AND ${freshFor(next)}`);
-    const chain = async (baseRelation: string, suffix: string, only?: Set<string>) => {
-      const made = new Map<string, string>();
-      for (const model of this.order) {
-        if (only && !only.has(model.name)) continue;
-        const relation = `${this.prefix}_${suffix}_${model.name}`;
-        const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : made.get(name) ?? quoteIdent(name)));
-        await engine.run(`CREATE OR REPLACE TEMP ${this.shared.has(model.name) ? 'TABLE' : 'VIEW'} ${relation} AS ${sql}`);
-        made.set(model.name, relation);
-      }
-      return made;
-    };
-    const all = await chain(base, 'all');
-    const onTimeRelations = onTime ? await chain(`(SELECT * FROM ${base} WHERE ${onTime})`, 'ot', this.windowed) : all;
-    return { all, onTime: onTimeRelations };
+  async evaluate(engine: Engine, batch: MicroBatch, next: ReadonlyMap<number, number>): Promise<Map<string, string>> {
+    await engine.run(`CREATE OR REPLACE TEMP VIEW ${this.baseView} AS SELECT * FROM ${batch.table} WHERE ${VERDICT} = 'ok' AND ${freshFor(next)}`);
+    return this.chain(engine, this.baseView, 'all');
+  }
+
+  /** The models on the path to windowed tables again, over only the rows that satisfy `onTime`. */
+  async evaluateOnTime(engine: Engine, onTime: string): Promise<Map<string, string>> {
+    return this.chain(engine, `(SELECT * FROM ${this.baseView} WHERE ${onTime})`, 'ot', this.windowed);
+  }
+
+  private async chain(engine: Engine, baseRelation: string, suffix: string, only?: Set<string>): Promise<Map<string, string>> {
+    const made = new Map<string, string>();
+    for (const model of this.order) {
+      if (only && !only.has(model.name)) continue;
+      const relation = `${this.prefix}_${suffix}_${model.name}`;
+      const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : made.get(name) ?? quoteIdent(name)));
+      await engine.run(`CREATE OR REPLACE TEMP ${this.shared.has(model.name) ? 'TABLE' : 'VIEW'} ${relation} AS ${sql}`);
+      made.set(model.name, relation);
+    }
+    return made;
   }
 
   /** Columns a batch carries for bookkeeping (all named `__…`, like BATCH_COLUMNS): never written to a table. */
