@@ -82,11 +82,14 @@ describe('collector', () => {
   });
 
   it('status and Prometheus metrics report the job', async () => {
-    const status = (await (await fetch(`${base}/v1/status`)).json()) as { jobs: { job: string; events: number }[] };
+    const status = (await (await fetch(`${base}/v1/status`)).json()) as { jobs: { job: string; events: number; lastBatch: { durationMs: { sinks: Record<string, number> } } }[] };
     expect(status.jobs[0]).toMatchObject({ job: 'clickstream_live', events: 250 });
+    // Where the last batch's time went: reading, staging, loading, then every sink by name.
+    expect(Object.keys(status.jobs[0]!.lastBatch.durationMs.sinks)).toEqual(['__dead_letters', 'lake', 'serving']);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/tributary_stream_events_total\{job="clickstream_live"\} 250/);
     expect(metrics).toMatch(/tributary_stream_latency_ms\{job="clickstream_live",quantile="0.99"\} \d+/);
+    expect(metrics).toMatch(/tributary_stream_last_batch_phase_ms\{job="clickstream_live",phase="sink:serving"\} \d+/);
   });
 });
 

@@ -320,15 +320,19 @@ export function buildProgram(): Command {
       const log = openLog(ws);
       try {
         const runtime = await startStreams(ws, log, { start: false });
-        const results: Record<string, { events: number; seconds: number }> = {};
-        for (const job of runtime.jobs) {
-          const started = Date.now();
-          const events = await job.drain();
-          results[job.name] = { events, seconds: (Date.now() - started) / 1000 };
-          if (!flags.json) console.error(`✔ ${job.name}: ${events.toLocaleString('en-US')} events in ${results[job.name]!.seconds.toFixed(1)} s`);
+        // Stopped on failure too: an input's open connection (Kafka, NATS) would keep the process alive.
+        try {
+          const results: Record<string, { events: number; seconds: number }> = {};
+          for (const job of runtime.jobs) {
+            const started = Date.now();
+            const events = await job.drain();
+            results[job.name] = { events, seconds: (Date.now() - started) / 1000 };
+            if (!flags.json) console.error(`✔ ${job.name}: ${events.toLocaleString('en-US')} events in ${results[job.name]!.seconds.toFixed(1)} s`);
+          }
+          if (flags.json) console.log(JSON.stringify({ results, status: runtime.jobs.map((j) => j.snapshot()) }));
+        } finally {
+          await runtime.stop();
         }
-        if (flags.json) console.log(JSON.stringify({ results, status: runtime.jobs.map((j) => j.snapshot()) }));
-        await runtime.stop();
       } finally {
         log.close();
         ws.close();
@@ -370,6 +374,9 @@ export function buildProgram(): Command {
             'events/s': j.eventsPerSecond,
             events: j.events,
             'last batch': j.lastBatch ? `${j.lastBatch.events} in ${j.lastBatch.ms} ms at ${j.lastBatch.at.slice(11, 19)}` : '',
+            'batch ms (read/stage/load/sinks)': j.lastBatch
+              ? [j.lastBatch.durationMs.read, j.lastBatch.durationMs.stage, j.lastBatch.durationMs.load, ...Object.values(j.lastBatch.durationMs.sinks)].join('/')
+              : '',
             'p50/p99 ms': j.latencyMs.p50 === null ? '' : `${j.latencyMs.p50}/${j.latencyMs.p99}`,
             'dead letters': j.deadLetters,
             late: j.late,

@@ -22,6 +22,17 @@ export function metricsText(jobs: JobStatus[]): string {
     ...jobs.map((j) => [{ job: j.job, quantile: '0.5' }, j.latencyMs.p50] as [Record<string, string>, number | null]),
     ...jobs.map((j) => [{ job: j.job, quantile: '0.99' }, j.latencyMs.p99] as [Record<string, string>, number | null]),
   ]);
+  metric(
+    'stream_last_batch_phase_ms',
+    'Where the last micro-batch spent its time: read, stage, load, then each sink.',
+    'gauge',
+    jobs.flatMap((j) => {
+      if (!j.lastBatch) return [];
+      const { read, stage, load, sinks } = j.lastBatch.durationMs;
+      const phases: [string, number][] = [['read', read], ['stage', stage], ['load', load], ...Object.entries(sinks).map(([sink, ms]): [string, number] => [`sink:${sink}`, ms])];
+      return phases.map(([phase, ms]) => [{ job: j.job, phase }, ms] as [Record<string, string>, number | null]);
+    }),
+  );
   metric('stream_up', '1 while the job runs.', 'gauge', per((j) => (j.state === 'running' ? 1 : 0)));
   return `${lines.join('\n')}\n`;
 }

@@ -2,6 +2,9 @@ import { jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { StreamInput } from './types.js';
 
+/** Messages asked for in one pull request. */
+const FETCH_MESSAGES = 50_000;
+
 /**
  * Reads a NATS JetStream stream as one partition whose offsets are stream sequence numbers. An
  * ordered consumer starts exactly where the job says (its sinks' committed sequence), so nothing
@@ -25,11 +28,15 @@ export async function natsInput(config: { servers: string; stream: string; subje
     describe: () => `nats ${config.servers} stream ${config.stream}`,
     async read(positions, max, batch) {
       const start = positions.get(0) ?? 1;
+      // Ask only for what the stream holds: a pull that waits for more would hold the job for
+      // the client's minimum expiry (1 s), and with nothing there the trigger polls again soon.
+      const { state } = await jsm.streams.info(config.stream);
+      const available = Math.min(max, state.last_seq - Math.max(start, state.first_seq) + 1);
+      if (available <= 0) return;
       if (!consumer || from !== start) await open(start);
-      // Fetch in rounds until the batch is full or the stream has nothing more right now.
-      while (batch.count < max) {
-        const want = Math.min(max - batch.count, 10_000);
-        const messages = await consumer!.fetch({ max_messages: want, expires: batch.count ? 200 : 1000 });
+      while (batch.count < available) {
+        const want = Math.min(available - batch.count, FETCH_MESSAGES);
+        const messages = await consumer!.fetch({ max_messages: want, expires: 5_000 });
         let got = 0;
         for await (const m of messages) {
           batch.add(0, m.seq, m.info.timestampNanos / 1e6, m.data);

@@ -11,8 +11,13 @@ interface JobStatus {
   deadLetters: number;
   late: number;
   latencyMs: { p50: number | null; p99: number | null };
-  lastBatch: { events: number; ms: number; at: string } | null;
+  lastBatch: { events: number; ms: number; at: string; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> } } | null;
   error: string | null;
+}
+
+/** Where a batch's time went, in the order it is spent. */
+function phases(d: NonNullable<JobStatus['lastBatch']>['durationMs']): string {
+  return [`read ${d.read}`, `stage ${d.stage}`, `load ${d.load}`, ...Object.entries(d.sinks).map(([sink, ms]) => `${sink.replace(/^__/, '')} ${ms}`)].join(' · ') + ' ms';
 }
 
 /** Per stream job: state, lag, rate and latency (charted over time); batch runs with their counts. */
@@ -42,6 +47,7 @@ export async function streamsPage(main: HTMLElement): Promise<() => void> {
           el('div', {}, `lag ${j.lag.toLocaleString('en-US')} · ${j.events.toLocaleString('en-US')} events`),
           el('div', {}, `p50 ${j.latencyMs.p50 ?? '—'} ms · p99 ${j.latencyMs.p99 ?? '—'} ms`),
           el('div', {}, `dead letters ${j.deadLetters} · late ${j.late}`),
+          ...(j.lastBatch ? [el('div', { class: 'muted', 'data-phases': '' }, `last batch ${j.lastBatch.events.toLocaleString('en-US')} events: ${phases(j.lastBatch.durationMs)}`)] : []),
           ...(j.error ? [el('div', { class: 'message error' }, j.error)] : []),
         ),
       ),
