@@ -25,7 +25,13 @@ import { MB, type Suite, type SuiteContext } from '../lib/suite.js';
 
 interface DrainOutput {
   results: Record<string, { events: number; seconds: number }>;
-  status: { latencyMs: { p50: number | null; p99: number | null }; deadLetters: number }[];
+  status: { latencyMs: { p50: number | null; p99: number | null }; deadLetters: number; lastBatch: LastBatch | null }[];
+}
+
+interface LastBatch {
+  events: number;
+  ms: number;
+  durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> };
 }
 
 interface ThroughputRow {
@@ -36,6 +42,7 @@ interface ThroughputRow {
   wallSeconds: number;
   peakMB: number;
   exactlyOnce: boolean;
+  lastBatch: LastBatch | null;
 }
 
 const JOB = 'clickstream_live';
@@ -80,6 +87,7 @@ export const streamSuite: Suite = {
         wallSeconds: m.wallSeconds,
         peakMB: m.peakRssBytes / MB,
         exactlyOnce,
+        lastBatch: output.status[0]?.lastBatch ?? null,
       };
       log(`  ${label}: ${row.events.toLocaleString('en-US')} events in ${row.seconds.toFixed(1)} s = ${Math.round(row.eventsPerSecond).toLocaleString('en-US')} events/s, peak ${row.peakMB.toFixed(0)} MB, exactly once: ${exactlyOnce}`);
       return row;
@@ -170,6 +178,7 @@ export const streamSuite: Suite = {
       ...rows.map((r) => `| ${r.input} | ${r.events.toLocaleString('en-US')} | ${r.seconds.toFixed(1)} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')} | ${r.wallSeconds.toFixed(1)} | ${r.peakMB.toFixed(0)} | ${r.exactlyOnce ? 'yes' : 'NO'} |`),
       '',
       `Appending to the embedded log (stamping each event with a UUID and the time, in one process): ${Math.round(appendRate).toLocaleString('en-US')} events/s.`,
+      ...phaseLines(rows[0]),
       '',
       `## Latency at ${latency.rate.toLocaleString('en-US')} events/s`,
       '',
@@ -244,6 +253,21 @@ async function measureLatency(context: SuiteContext, cli: string, example: strin
   await waitForExit(up);
   const job = status.jobs[0]!;
   return { rate, events: job.events, p50: job.latencyMs.p50, p99: job.latencyMs.p99, window: Math.min(job.events, 200_000), observedRate: Math.round(during.jobs[0]!.eventsPerSecond), triggerMs: 250 };
+}
+
+/** Where the embedded-log drain's last batch spent its time, as `tributary status` shows it. */
+function phaseLines(row: ThroughputRow | undefined): string[] {
+  const batch = row?.lastBatch;
+  if (!batch) return [];
+  const { read, stage, load, sinks } = batch.durationMs;
+  return [
+    '',
+    `Where the ${row.input}'s last batch (${batch.events.toLocaleString('en-US')} events, ${batch.ms} ms from load to commit) spent its time, in ms:`,
+    '',
+    `| read (during the previous commit) | stage | load (type and judge) | ${Object.keys(sinks).map((k) => `sink ${k.replace(/^__/, '')}`).join(' | ')} |`,
+    `|${'---:|'.repeat(3 + Object.keys(sinks).length)}`,
+    `| ${read} | ${stage} | ${load} | ${Object.values(sinks).join(' | ')} |`,
+  ];
 }
 
 async function recoveryRun(context: SuiteContext, cli: string, example: string, work: string, events: number) {
