@@ -23,7 +23,11 @@ import sys
 import time
 import warnings
 
-import pandas as pd
+try:
+    import pandas as pd
+    import tables  # noqa: F401  (PyTables: the HDF5 writer this peer uses)
+except ImportError as missing:
+    sys.exit(f"pandas peer: {missing}. Install Debian's packages: apt-get install python3-pandas python3-tables")
 
 warnings.filterwarnings("ignore", category=pd.errors.PerformanceWarning)
 

@@ -305,6 +305,11 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
       node = node.children[0];
       continue;
     }
+    // `x IN (long list)` becomes a mark join: every row of its left side comes out once, marked.
+    if (node.name === 'HASH_JOIN' && node.extra_info?.['Join Type'] === 'MARK' && node.children.length === 2) {
+      node = node.children[0];
+      continue;
+    }
     return /^(READ_CSV|READ_PARQUET|PARQUET_SCAN|READ_JSON|TABLE_SCAN)/.test(node.name) && node.children.length === 0 && !node.extra_info?.Filters;
   }
   return false;

@@ -24,6 +24,7 @@ const SEPARATOR = 0x01;
 const ZERO = 0x30;
 const OPEN_BRACE = 0x7b;
 const QUOTE = 0x22;
+const COMMA = 0x2c;
 /** Marks a value staged as it came, because it is not an object the prefix can be spliced into. */
 const AS_IS = 0x21;
 const PREFIX = {
@@ -116,7 +117,7 @@ export class BatchWriter implements RecordSink {
       this.timestampText = { start: from, end: this.at };
       this.lastTimestamp = timestamp;
     }
-    buffer[this.at++] = 0x2c;
+    buffer[this.at++] = COMMA;
     this.starts[this.count * 2 + 1] = this.at;
     if (end - start >= 2 && source[start] === OPEN_BRACE && source[start + 1] === QUOTE) {
       start++;
