@@ -8,7 +8,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parsePeerArgs, type ClickstreamSpec, type PeerKpis } from './spec.js';
+import { parsePeerArgs, rulesSql, type ClickstreamSpec, type PeerKpis } from './spec.js';
 
 const lit = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
@@ -29,7 +29,7 @@ await db.run(readFileSync(spec.macrosFile, 'utf8'));
 const columns = `{${Object.entries(spec.columns)
   .map(([name, type]) => `${lit(name)}: ${lit(type)}`)
   .join(', ')}}`;
-const source = `read_csv(${lit(resolve(args.input))}, header = true, columns = ${columns}, timestampformat = ${lit(spec.timestampFormat)})`;
+const source = `(SELECT * FROM read_csv(${lit(resolve(args.input))}, header = true, columns = ${columns}, timestampformat = ${lit(spec.timestampFormat)}) WHERE ${rulesSql(spec.rules)})`;
 const eventsScan = `read_parquet(${lit(join(lake, '*', '*.parquet'))}, hive_partitioning = true)`;
 
 const model = (name: string) =>

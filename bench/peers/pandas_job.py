@@ -81,6 +81,22 @@ def segment(series, which):
     return pd.Series(lookup.take(pd.Series(codes).where(codes >= 0, len(mapped)).to_numpy()).to_numpy(), index=series.index)
 
 
+def passes_rules(frame, rules):
+    """The source's declared rules as a row mask; as in Tributary, only notNull rejects a null."""
+    keep = pd.Series(True, index=frame.index)
+    for rule in rules:
+        column = frame[rule["column"]]
+        if rule.get("notNull"):
+            keep &= column.notna()
+        if "accepted" in rule:
+            keep &= column.isna() | column.isin(rule["accepted"])
+        if "min" in rule:
+            keep &= column.isna() | (column >= rule["min"])
+        if "max" in rule:
+            keep &= column.isna() | (column <= rule["max"])
+    return keep
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--input", required=True)
@@ -120,6 +136,7 @@ def main():
     for number, chunk in enumerate(reader):
         for c in timestamp_columns:
             chunk[c] = pd.to_datetime(chunk[c], format=timestamp_format)
+        chunk = chunk[passes_rules(chunk, spec["rules"])]
         # events: every source column plus the derived ones
         chunk["department"] = or_other(segment(chunk["category_code"], "first").astype("category"))
         chunk["product"] = or_other(segment(chunk["category_code"], "last").astype("category"))

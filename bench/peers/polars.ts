@@ -1,6 +1,6 @@
 /**
  * Peer "nodejs-polars": the clickstream batch job with nodejs-polars' lazy, streaming engine.
- * Same rules as the example project: department = first segment of category_code, product =
+ * Same rules as the example project: rows that fail the source's declared rules are dropped; department = first segment of category_code, product =
  * last segment, a missing value (null, empty or blank, or the text 'nan' in any case) becomes
  * 'other' (also for brand in operations), revenue = price for purchases else 0. Events go to a
  * Parquet lake partitioned by date (Hive layout dt=YYYY-MM-DD); the four dashboard tables are
@@ -47,9 +47,23 @@ const timestampColumns = Object.entries(spec.columns)
 const isMissing = (e: pl.Expr) => e.isNull().or(e.str.stripChars(' \t').eq(pl.lit(''))).or(e.str.stripChars(' \t').str.toLowerCase().eq(pl.lit('nan')));
 const orOther = (e: pl.Expr) => pl.when(isMissing(e)).then(pl.lit('other')).otherwise(e);
 
+/** The source's declared rules (only notNull rejects a null), as one filter. */
+const passesRules = spec.rules
+  .flatMap((r) => {
+    const c = pl.col(r.column);
+    return [
+      ...(r.notNull ? [c.isNotNull()] : []),
+      ...(r.accepted ? [c.isNull().or(c.isIn(r.accepted))] : []),
+      ...(r.min !== undefined ? [c.isNull().or(c.gtEq(pl.lit(r.min)))] : []),
+      ...(r.max !== undefined ? [c.isNull().or(c.ltEq(pl.lit(r.max)))] : []),
+    ];
+  })
+  .reduce((all, condition) => all.and(condition), pl.lit(true));
+
 const events = pl
   .scanCSV(resolve(args.input), { hasHeader: true, schema, quoteChar: '"' })
   .withColumns(...timestampColumns.map((name) => pl.col(name).str.strptime(pl.Datetime('ms'), spec.timestampFormat)))
+  .filter(passesRules)
   .withColumns(
     orOther(pl.col('category_code').str.split('.').lst.first()).alias('department'),
     orOther(pl.col('category_code').str.split('.').lst.last()).alias('product'),

@@ -14,6 +14,34 @@ export interface ClickstreamSpec {
   parquetVersion: string;
   macrosFile: string;
   modelsDir: string;
+  /**
+   * The source's declared rules. Every peer keeps only the rows that pass them, as Tributary
+   * does (it also quarantines the others with file and line, which the peers do not).
+   */
+  rules: SourceRule[];
+}
+
+export interface SourceRule {
+  column: string;
+  notNull?: boolean;
+  accepted?: string[];
+  min?: number;
+  max?: number;
+}
+
+/** The rules as one SQL condition, with Tributary's meaning: only notNull rejects a NULL. */
+export function rulesSql(rules: SourceRule[]): string {
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const conditions = rules.flatMap((r) => {
+    const c = `"${r.column}"`;
+    return [
+      ...(r.notNull ? [`${c} IS NOT NULL`] : []),
+      ...(r.accepted ? [`(${c} IS NULL OR ${c} IN (${r.accepted.map(quote).join(', ')}))`] : []),
+      ...(r.min !== undefined ? [`(${c} IS NULL OR ${c} >= ${r.min})`] : []),
+      ...(r.max !== undefined ? [`(${c} IS NULL OR ${c} <= ${r.max})`] : []),
+    ];
+  });
+  return conditions.length ? conditions.join(' AND ') : 'true';
 }
 
 /** The numbers every peer reports and the bench compares. */

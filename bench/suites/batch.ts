@@ -15,7 +15,7 @@ import { benchRows, ensureEcommerceFile, type Dataset } from '../lib/dataset.js'
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured, type Measurement } from '../lib/measure.js';
 import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
-import type { ClickstreamSpec, PeerKpis } from '../peers/spec.js';
+import type { ClickstreamSpec, PeerKpis, SourceRule } from '../peers/spec.js';
 
 const PROJECT = 'examples/ecommerce-clickstream';
 
@@ -131,7 +131,7 @@ async function writeSpec(context: SuiteContext, file: string): Promise<Clickstre
       lakeCompression?: string;
       lakeParquetVersion?: string;
       macros?: string;
-      sources: Record<string, { columns?: Record<string, string>; csv?: { timestampFormat?: string } }>;
+      sources: Record<string, { columns?: Record<string, string>; csv?: { timestampFormat?: string }; rules?: SourceRule[] }>;
     };
   };
   const source = config.default.sources.clickstream;
@@ -144,6 +144,7 @@ async function writeSpec(context: SuiteContext, file: string): Promise<Clickstre
     parquetVersion: config.default.lakeParquetVersion ?? 'v1',
     macrosFile: join(context.root, PROJECT, config.default.macros ?? 'macros.sql'),
     modelsDir: join(context.root, PROJECT, 'models'),
+    rules: source.rules ?? [],
   };
   writeFileSync(file, `${JSON.stringify(spec, null, 2)}\n`);
   return spec;
