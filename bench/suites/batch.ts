@@ -75,7 +75,7 @@ export const peers: Peer[] = [
   },
   {
     name: 'duckdb',
-    note: 'bare @duckdb/node-api running the example’s own SQL files (macros, events → `COPY … PARTITION_BY (dt)`, four tables).',
+    note: 'bare @duckdb/node-api running the example’s own SQL files (macros, events → `COPY … PARTITION_BY (dt)`, four tables) over the rows that pass the source’s declared rules.',
     command: (input, out, spec) => ({
       command: process.execPath,
       args: ['--import', 'tsx', 'bench/peers/duckdb.ts', '--input', input.file, '--out', out, '--spec', spec],
@@ -84,7 +84,7 @@ export const peers: Peer[] = [
   },
   {
     name: 'polars',
-    note: 'nodejs-polars lazy queries on the streaming engine; it memory-maps the input CSV, so its RSS includes the file’s cached pages; events staged to one Parquet file then split per day (no partitioned sink in the Node binding); price as Float64.',
+    note: 'nodejs-polars lazy queries on the streaming engine, keeping the rows that pass the source’s declared rules; it memory-maps the input CSV, so its RSS includes the file’s cached pages; events staged to one Parquet file then split per day (no partitioned sink in the Node binding); price as Float64.',
     command: (input, out, spec) => ({
       command: process.execPath,
       args: ['--import', 'tsx', 'bench/peers/polars.ts', '--input', input.file, '--out', out, '--spec', spec],
@@ -93,7 +93,7 @@ export const peers: Peer[] = [
   },
   {
     name: 'pandas',
-    note: 'pandas 1.5 (Debian), chunked; **no Parquet writer available** (no pyarrow/fastparquet in Debian 12), so events are written partitioned as HDF5 (PyTables); price as float64.',
+    note: 'pandas 1.5 (Debian), chunked, keeping the rows that pass the source’s declared rules; **no Parquet writer available** (no pyarrow/fastparquet in Debian 12), so events are written partitioned as HDF5 (PyTables); price as float64.',
     command: (input, out, spec) => ({
       command: '/usr/bin/python3',
       args: ['bench/peers/pandas_job.py', '--input', input.file, '--out', out, '--spec', spec],
