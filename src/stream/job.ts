@@ -163,7 +163,7 @@ export class StreamJob {
     const started = Date.now();
     const loading = performance.now();
     const batch = await loadPreparedBatch(this.ws.engine, prepared, this.config.columns, this.config.rules ?? []);
-    const durations: BatchDurations = { read: ms(prepared.readMs), stage: ms(prepared.stageMs), load: ms(performance.now() - loading), sinks: {} };
+    const durations: BatchDurations = { read: wholeMs(prepared.readMs), stage: wholeMs(prepared.stageMs), load: wholeMs(performance.now() - loading), sinks: {} };
     const after = new Map(this.positions);
     for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
     const committing = this.commit(batch, durations);
@@ -190,7 +190,7 @@ export class StreamJob {
       failpoint(`before-sink:${sink.name}`);
       const started = performance.now();
       const result = await sink.commit(batch);
-      durations.sinks[sink.name] = ms(performance.now() - started);
+      durations.sinks[sink.name] = wholeMs(performance.now() - started);
       failpoint(`after-sink:${sink.name}`);
       const entry = this.status.sinks.find((s) => s.name === sink.name)!;
       for (const [table, n] of Object.entries(result.rows)) {
@@ -253,7 +253,7 @@ export class StreamJob {
   }
 }
 
-function ms(value: number): number {
+function wholeMs(value: number): number {
   return Math.round(value);
 }
 

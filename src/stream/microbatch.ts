@@ -77,9 +77,9 @@ export class BatchWriter implements RecordSink {
   private timestamps = new Float64Array(1024);
   /** Per record, where its line and its content start: enough to rewrite the batch line-safe. */
   private starts = new Float64Array(2048);
-  /** The last timestamp's text in the buffer: records appended together share it. */
+  /** The last timestamp and its text: records appended together share it. */
   private lastTimestamp = Number.NaN;
-  private timestampText = { start: 0, end: 0 };
+  private timestampText = Buffer.alloc(0);
 
   constructor(initialBytes = 1 << 20) {
     this.buffer = Buffer.allocUnsafe(initialBytes);
@@ -106,17 +106,11 @@ export class BatchWriter implements RecordSink {
     this.put(PREFIX.offset);
     this.at = writeInteger(buffer, this.at, offset);
     this.put(PREFIX.timestamp);
-    if (timestamp === this.lastTimestamp) {
-      const { start: from, end: to } = this.timestampText;
-      buffer.copyWithin(this.at, from, to);
-      this.timestampText = { start: this.at, end: this.at + to - from };
-      this.at += to - from;
-    } else {
-      const from = this.at;
-      this.at += buffer.write(String(timestamp), from, 'latin1');
-      this.timestampText = { start: from, end: this.at };
+    if (timestamp !== this.lastTimestamp) {
+      this.timestampText = Buffer.from(String(timestamp), 'latin1');
       this.lastTimestamp = timestamp;
     }
+    this.put(this.timestampText);
     buffer[this.at++] = COMMA;
     this.starts[this.count * 2 + 1] = this.at;
     if (end - start >= 2 && source[start] === OPEN_BRACE && source[start + 1] === QUOTE) {
