@@ -44,7 +44,7 @@ function withLines(lines: string[], file = 'data/events.csv'): string {
 
 async function quarantineOf(dir: string) {
   const { ws, results } = await runProject(dir);
-  const rows = await ws.catalog.quarantine({ model: 'events' });
+  const rows = await ws.metastore.quarantine({ model: 'events' });
   const events = Number(await ws.engine.scalar<bigint>('SELECT count(*) FROM events'));
   ws.close();
   const result = results[0]!;
@@ -59,7 +59,7 @@ async function failure(dir: string): Promise<TributaryError> {
     await runModels(ws, { quiet: true, log: () => undefined });
   } catch (error) {
     expect(error).toBeInstanceOf(TributaryError);
-    const files = await ws.catalog.activeFiles('events');
+    const files = await ws.metastore.liveFiles('events');
     expect(files).toEqual([]); // nothing half-written is visible
     return error as TributaryError;
   } finally {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stamp } from '../src/stream/producer.js';
+import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, openProject, tempDir, writeTree } from './helpers.js';
 import { requireService, tcpOpen } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
@@ -21,7 +21,7 @@ afterAll(() => kafkaMock?.process.kill());
 function brokerProject(input: string): string {
   return writeTree({
     'tributary.config.ts': readFileSync(path.join(CLICKSTREAM, 'tributary.config.ts'), 'utf8')
-      .replace("input: { topic: 'clickstream' }", input)
+      .replace("input: { kind: 'log', topic: 'clickstream' }", input)
       .replaceAll("'models/", `'${path.join(CLICKSTREAM, 'models')}/`)
       .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(path.join(CLICKSTREAM, 'macros.sql'))}`),
   });
@@ -54,7 +54,7 @@ describe.runIf(kafkaUp)('Kafka source', () => {
       await producer.send({ topic, messages: values.slice(i, i + 500).map((value, k) => ({ key: String(i + k), value })) });
     }
     await producer.disconnect();
-    const dir = brokerProject(`input: { kafka: { brokers: ['${kafkaMock!.bootstrap}'], topic: '${topic}' } }`);
+    const dir = brokerProject(`input: { kind: 'kafka', brokers: ['${kafkaMock!.bootstrap}'], topic: '${topic}' }`);
     const dataDir = tempDir();
     for (const failpoint of ['after-sink:lake@2', 'after-sink:serving@2']) {
       const crashed = runWorker(dir, dataDir, { failpoint, maxBatch: 600 });
@@ -75,7 +75,7 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
     const js = jetstream(nc);
     const values = events(3000);
     for (let i = 0; i < values.length; i += 250) await Promise.all(values.slice(i, i + 250).map((v) => js.publish(`${stream}.events`, v)));
-    const dir = brokerProject(`input: { nats: { servers: '127.0.0.1:4222', stream: '${stream}' } }`);
+    const dir = brokerProject(`input: { kind: 'nats', servers: '127.0.0.1:4222', stream: '${stream}' }`);
     const dataDir = tempDir();
     try {
       for (const failpoint of ['after-sink:lake@2', 'before-sink:serving@3']) {

@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../src/cli/up.js';
 import { loadProject } from '../src/core/project.js';
-import { stamp } from '../src/stream/producer.js';
+import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, REPO, cliAsync, tempDir } from './helpers.js';
 import { requireService } from './services.js';
 import { sample } from './stream-helpers.js';
@@ -80,7 +80,7 @@ describe.runIf(browserUp && webBuilt)('the web UI in a real browser', () => {
     // Start from a settled dashboard: every earlier event committed and pushed.
     await expect.poll(async () => ((await (await fetch(`${stack.url}/v1/status`)).json()) as { jobs: { lag: number }[] }).jobs[0]!.lag, { timeout: 15_000 }).toBe(0);
     await stack.hub.settled();
-    const committed = ((await (await fetch(`${stack.url}/api/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT revenue FROM live_kpis' }) })).json()) as { rows: { revenue: string }[] }).rows[0]!.revenue;
+    const committed = ((await (await fetch(`${stack.url}/api/sql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql: 'SELECT revenue FROM live_kpis' }) })).json()) as { rows: { revenue: string }[] }).rows[0]!.revenue;
     await expect.poll(() => revenue.getAttribute('data-value')).toBe(committed);
     const before = Number(committed);
     const navigations: string[] = [];
@@ -124,11 +124,12 @@ describe.runIf(browserUp && webBuilt)('the web UI in a real browser', () => {
       await page.waitForSelector('#lab-error, #lab-message .info:not(:has-text("running"))');
       return (await page.locator('#lab-message').textContent()) ?? '';
     };
-    expect(await runText('DELETE FROM kpis')).toMatch(/refused: DELETE statements change data, and the SQL lab is read-only/);
+    // One read-only policy for the lab, the CLI and the shell: the same words everywhere.
+    expect(await runText('DELETE FROM kpis')).toMatch(/refused: a DELETE statement would change data or settings, and SQL here is read-only/);
     expect(await runText("SELECT * FROM read_csv('/etc/passwd')")).toMatch(/refused: read_csv\(\) reads files/);
     expect(await runText("SELECT * FROM '/etc/passwd'")).toMatch(/refused: '\/etc\/passwd' is a file/);
     expect(await runText("SELECT getenv('HOME')")).toMatch(/refused: getenv\(\) is not available/);
-    expect(await runText("COPY kpis TO '/tmp/out.csv'")).toMatch(/refused: COPY statements/);
+    expect(await runText("COPY kpis TO '/tmp/out.csv'")).toMatch(/refused: a COPY statement/);
     // The data is untouched.
     expect(await runText('SELECT operations FROM kpis')).toMatch(/1 row/);
   });

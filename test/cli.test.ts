@@ -83,7 +83,7 @@ describe('tributary CLI', () => {
 
   it('produce --into-log, drain and sql run the stream path from the command line', () => {
     const dataDir = tempDir();
-    const produced = cli(['produce', 'ecommerce', '--into-log', '--project', CLICKSTREAM, '--data-dir', dataDir, '--count', '500', '--rate', '5000']);
+    const produced = cli(['produce', 'sample', '--into-log', '--project', CLICKSTREAM, '--data-dir', dataDir, '--count', '500', '--rate', '5000']);
     expect(produced.code, produced.stderr).toBe(0);
     expect(produced.stderr).toMatch(/500 events appended to clickstream/);
     const drained = cli(['drain', '--project', CLICKSTREAM, '--data-dir', dataDir, '--json']);
@@ -95,7 +95,7 @@ describe('tributary CLI', () => {
 
   it('generate writes a CSV with the real file’s header and the requested rows', () => {
     const out = path.join(tempDir(), 'nov.csv');
-    const run = cli(['generate', 'ecommerce', '--rows', '20000', '--out', out]);
+    const run = cli(['generate', 'ecommerce', '--project', CLICKSTREAM, '--rows', '20000', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
     const text = readFileSync(out, 'utf8');
     const lines = text.trimEnd().split('\n');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dayInterval } from '../src/core/interval.js';
 import { runModels, type Workspace } from '../src/models/index.js';
 import { CLICKSTREAM, ECOMMERCE_SAMPLE, readSampleRows, runProject, tempDir } from './helpers.js';
 
@@ -83,14 +84,14 @@ describe('clickstream batch on the real sample', () => {
   });
 
   it('partitions events by day as Hive-style Parquet, every row accounted for in the run record', async () => {
-    const parts = await ws.catalog.partitions('events');
+    const parts = await ws.metastore.partitions('events');
     expect(parts.length).toBe(new Set(rows.map((r) => r.event_time!.slice(0, 10))).size);
     expect(parts.every((p) => /^2019-11-\d\d$/.test(p.partition.dt!))).toBe(true);
-    const files = await ws.catalog.activeFiles('events');
+    const files = await ws.metastore.liveFiles('events');
     expect(files.every((f) => /^events\/dt=2019-11-\d\d\/part-.*\.parquet$/.test(f.path))).toBe(true);
-    const [run] = await ws.catalog.runs(1, 'events');
+    const [run] = await ws.metastore.runs({ limit: 1, target: 'events' });
     expect(run).toMatchObject({ status: 'success', read: 10_034, written: 10_034, quarantined: 0 });
-    const lineage = await ws.catalog.lineage();
+    const lineage = await ws.metastore.lineage();
     expect(lineage).toContainEqual({ model: 'events', upstream: 'clickstream', upstream_kind: 'source' });
     expect(lineage).toContainEqual({ model: 'kpis', upstream: 'by_department_brand', upstream_kind: 'model' });
     expect(lineage).toContainEqual({ model: 'by_department_brand', upstream: 'events', upstream_kind: 'model' });
@@ -102,13 +103,15 @@ describe('clickstream batch on the real sample', () => {
         `SELECT md5(string_agg(CAST(e AS VARCHAR), '|' ORDER BY CAST(e AS VARCHAR))) AS h, count(*) AS n FROM events e`,
       );
     const before = await fingerprint();
-    const otherDays = (await ws.catalog.activeFiles('events')).filter((f) => f.partition.dt !== '2019-11-08').map((f) => f.path);
-    const day = (await ws.catalog.activeFiles('events')).filter((f) => f.partition.dt === '2019-11-08');
-    const results = await runModels(ws, { models: ['events'], dates: ['2019-11-08'], quiet: true, log: () => undefined });
-    expect(results[0]!.read).toBe(rows.filter((r) => r.event_time!.startsWith('2019-11-08')).length);
+    const otherDays = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt !== '2019-11-08').map((f) => f.path);
+    const day = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt === '2019-11-08');
+    const results = await runModels(ws, { models: ['events'], interval: dayInterval('2019-11-08'), quiet: true, log: () => undefined });
+    // Every row of the file is read and accounted for: the day's rows written, the others skipped as another day's.
+    const dayRows = rows.filter((r) => r.event_time!.startsWith('2019-11-08')).length;
+    expect(results[0]).toMatchObject({ read: 10_034, written: dayRows, quarantined: 0, skipped: 10_034 - dayRows });
     const after = await fingerprint();
     expect(after).toEqual(before);
-    const now = await ws.catalog.activeFiles('events');
+    const now = await ws.metastore.liveFiles('events');
     expect(now.filter((f) => f.partition.dt !== '2019-11-08').map((f) => f.path)).toEqual(otherDays);
     const newDay = now.filter((f) => f.partition.dt === '2019-11-08');
     expect(newDay.map((f) => f.path)).not.toEqual(day.map((f) => f.path));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workspace } from '../src/models/workspace.js';
 import { createServer, assertSafeBinding } from '../src/server/app.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
-import { stamp } from '../src/stream/producer.js';
+import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, openProject, tempDir } from './helpers.js';
 import { sample } from './stream-helpers.js';
 
@@ -22,7 +22,7 @@ afterAll(async () => {
   await app.close();
   await streams.stop();
   streams.log.close();
-  ws.close();
+  await ws.close();
 });
 
 const post = (body: string, type = 'application/x-ndjson', topic = 'clickstream') =>
@@ -49,20 +49,20 @@ describe('collector', () => {
   });
 
   it('malformed events get a reason each and a dead-letter record; good ones in the same batch are kept', async () => {
-    const before = streams.log.topic('clickstream.dead', { partitions: 1 }).endOffsets()[0]!;
+    const before = (await ws.metastore.deadLetters({ origin: 'collector:clickstream' })).length;
     const response = await post([stamp(sample[2]!), 'not json', '[1, 2]', stamp(sample[3]!)].join('\n'));
     const body = (await response.json()) as { accepted: number; rejected: { index: number; reason: string }[] };
     expect(response.status).toBe(200);
     expect(body.accepted).toBe(2);
     expect(body.rejected).toEqual([
       { index: 2, reason: expect.stringMatching(/^not valid JSON/) },
-      { index: 3, reason: 'expected a JSON object' },
+      { index: 3, reason: 'expected a JSON object, got an array' },
     ]);
-    const dead = streams.log.topic('clickstream.dead').read(0, before, 1 << 20).map((r) => JSON.parse(r.value.toString()));
-    expect(dead.map((d) => [d.index, d.raw])).toEqual([
-      [2, 'not json'],
-      [3, '[1, 2]'],
-    ]);
+    // Refused events are dead letters like any other: in the metastore, with the reason and the text as sent.
+    const dead = (await ws.metastore.deadLetters({ origin: 'collector:clickstream' })).slice(0, 2).reverse();
+    expect(dead.map((d) => d.raw)).toEqual(['not json', '[1, 2]']);
+    expect(dead.map((d) => d.reason)).toEqual([expect.stringMatching(/event 2 .*not valid JSON/), expect.stringMatching(/event 3 .*expected a JSON object/)]);
+    expect((await ws.metastore.deadLetters({ origin: 'collector:clickstream' })).length).toBe(before + 2);
   });
 
   it('a batch with nothing usable is a 400 that says why', async () => {
@@ -116,6 +116,7 @@ describe('server security', () => {
       expect((await fetch(`${url}/v1/status`, { headers: { cookie: setCookie.split(';')[0]! } })).status).toBe(200);
       expect((await fetch(`${url}/v1/status?token=nope`)).status).toBe(401);
       const cors = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret', origin: 'https://evil.example' } });
+      expect(cors.status).toBe(403);
       expect(cors.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await secured.close();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, quoteLiteral } from '../src/engine/index.js';
-import { ECOMMERCE_HEADER, generateEcommerce } from '../src/generate/index.js';
+import { ECOMMERCE_HEADER, generateEcommerce } from '../examples/ecommerce-clickstream/generators/ecommerce.js';
 
 const samplePath = fileURLToPath(new URL('../../shared/data/ecommerce/2019-Nov-sample.csv', import.meta.url));
 const ROWS = 200_000;

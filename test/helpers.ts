@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProject, type LoadOptions } from '../src/core/project.js';
+import { withSources } from '../src/commands/project.js';
+import { dayInterval } from '../src/core/interval.js';
 import { openWorkspace, runModels, type Workspace } from '../src/models/index.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -30,10 +32,11 @@ export async function openProject(dir: string, options: LoadOptions = {}): Promi
   return openWorkspace(await loadProject(dir, options));
 }
 
-/** Opens, runs all models quietly, and leaves the workspace open for assertions. */
-export async function runProject(dir: string, options: LoadOptions & { dates?: string[]; log?: (m: string) => void } = {}) {
+/** Opens, runs all models quietly (for a day, with sources elsewhere, when asked), and leaves the workspace open for assertions. */
+export async function runProject(dir: string, options: LoadOptions & { date?: string; sources?: Record<string, string>; log?: (m: string) => void } = {}) {
   const ws = await openProject(dir, options);
-  const results = await runModels(ws, { dates: options.dates, quiet: true, log: options.log ?? (() => undefined) });
+  const view = ws.withProject(withSources(ws.project, options.sources));
+  const results = await runModels(view, { interval: options.date ? dayInterval(options.date) : undefined, quiet: true, log: options.log ?? (() => undefined) });
   return { ws, results };
 }
 

@@ -1,13 +1,13 @@
-import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Catalog } from '../src/catalog/index.js';
+import { Metastore } from '../src/catalog/index.js';
 import { Engine } from '../src/engine/index.js';
-import { Lake } from '../src/lake/index.js';
+import { Lake, LocalLakeStorage, type Replace, type StagedWrite } from '../src/lake/index.js';
 import { tempDir } from './helpers.js';
 
 let engine: Engine;
-let catalog: Catalog;
+let metastore: Metastore;
 let lake: Lake;
 let root: string;
 
@@ -15,8 +15,8 @@ beforeEach(async () => {
   const dir = tempDir();
   root = path.join(dir, 'lake');
   engine = await Engine.open({ path: path.join(dir, 'w.duckdb') });
-  catalog = await Catalog.open(engine);
-  lake = new Lake(engine, catalog, root);
+  metastore = await Metastore.open(await engine.fork());
+  lake = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
 });
 afterEach(() => engine.closeAll());
 
@@ -24,50 +24,69 @@ const batch = (from: number, to: number) =>
   `SELECT i AS id, DATE '2024-01-01' + (i % 3)::INTEGER AS day, 'x' || i AS label FROM range(${from}, ${to}) t(i)`;
 
 const fingerprint = () => engine.queryJson(`SELECT count(*) AS n, sum(id)::VARCHAR AS s, string_agg(DISTINCT day::VARCHAR, ',' ORDER BY day::VARCHAR) AS d FROM t`);
+const stage = (sql: string, runId: string) => lake.stage(engine, 't', sql, { runId, partitionBy: { dt: 'day' } });
+const commit = (staged: StagedWrite, replace: Replace) => lake.commit(engine, [{ staged, replace }], { operation: 'test', runId: staged.runId });
+/** Every Parquet file inside the table's own folders (what an engine reading the Hive layout sees). */
+const visible = () => (existsSync(path.join(root, 't')) ? readdirSync(path.join(root, 't'), { recursive: true }).map(String).filter((f) => f.endsWith('.parquet')) : []);
 
 describe('lake', () => {
-  it('staged files are invisible until committed', async () => {
-    const staged = await lake.stage('t', batch(0, 30), { runId: 'r1', partitionBy: { dt: 'day' } });
+  it('staged files are invisible until committed: they wait outside the table folders', async () => {
+    const staged = await stage(batch(0, 30), 'r1');
     expect(staged.files).toHaveLength(3);
-    expect(staged.files.every((f) => existsSync(path.join(root, f.path)))).toBe(true);
-    expect(await catalog.activeFiles('t')).toEqual([]);
-    await lake.commit(staged, 'all');
+    expect(staged.files.every((f) => existsSync(f.stagedPath!) && !f.stagedPath!.startsWith(path.join(root, 't')))).toBe(true);
+    expect(visible()).toEqual([]);
+    expect(await metastore.liveFiles('t')).toEqual([]);
+    await commit(staged, 'all');
+    expect(visible()).toHaveLength(3);
     expect(await fingerprint()).toEqual([{ n: '30', s: '435', d: '2024-01-01,2024-01-02,2024-01-03' }]);
   });
 
-  it('a crash between writing and committing leaves files that no reader sees and vacuum removes', async () => {
-    await lake.commit(await lake.stage('t', batch(0, 30), { runId: 'r1', partitionBy: { dt: 'day' } }), 'all');
-    const orphan = await lake.stage('t', batch(100, 130), { runId: 'r2', partitionBy: { dt: 'day' } });
+  it('a crash between staging and committing leaves nothing any reader sees, and recovery removes it', async () => {
+    await commit(await stage(batch(0, 30), 'r1'), 'all');
+    const orphan = await stage(batch(100, 130), 'r2');
     // No commit: as if the process died here.
     expect(await fingerprint()).toEqual([{ n: '30', s: '435', d: '2024-01-01,2024-01-02,2024-01-03' }]);
-    mkdirSync(path.join(root, '_staging', 'r3'), { recursive: true });
-    writeFileSync(path.join(root, '_staging', 'r3', 'half.parquet'), 'PAR1');
-    expect(await lake.vacuum()).toBe(orphan.files.length);
-    expect(orphan.files.some((f) => existsSync(path.join(root, f.path)))).toBe(false);
-    expect(existsSync(path.join(root, '_staging'))).toBe(false);
+    expect(visible()).toHaveLength(3);
+    const fresh = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
+    await fresh.recover();
+    expect(orphan.files.some((f) => existsSync(f.stagedPath!))).toBe(false);
+    expect(existsSync(path.join(root, '_staging', 'r2'))).toBe(false);
     expect(await fingerprint()).toEqual([{ n: '30', s: '435', d: '2024-01-01,2024-01-02,2024-01-03' }]);
   });
 
   it('replacing partitions retires only the partitions written, and deletes the old files', async () => {
-    await lake.commit(await lake.stage('t', batch(0, 30), { runId: 'r1', partitionBy: { dt: 'day' } }), 'all');
-    const old = await catalog.activeFiles('t');
-    const day2 = await lake.stage('t', `SELECT * FROM (${batch(0, 30)}) WHERE day = DATE '2024-01-02'`, { runId: 'r2', partitionBy: { dt: 'day' } });
-    await lake.commit(day2, 'partitions');
-    const now = await catalog.activeFiles('t');
-    expect(now.filter((f) => f.partition.dt !== '2024-01-02')).toEqual(old.filter((f) => f.partition.dt !== '2024-01-02'));
+    await commit(await stage(batch(0, 30), 'r1'), 'all');
+    const old = await metastore.liveFiles('t');
+    const day2 = await stage(`SELECT * FROM (${batch(0, 30)}) WHERE day = DATE '2024-01-02'`, 'r2');
+    await commit(day2, (f) => f.partition.dt === '2024-01-02');
+    const now = await metastore.liveFiles('t');
+    expect(now.filter((f) => f.partition.dt !== '2024-01-02').map((f) => f.path)).toEqual(old.filter((f) => f.partition.dt !== '2024-01-02').map((f) => f.path));
     expect(existsSync(path.join(root, old.find((f) => f.partition.dt === '2024-01-02')!.path))).toBe(false);
     expect(await fingerprint()).toEqual([{ n: '30', s: '435', d: '2024-01-01,2024-01-02,2024-01-03' }]);
   });
 
   it('compaction turns many small files per partition into one, atomically, with the same rows', async () => {
-    for (let b = 0; b < 5; b++) {
-      await lake.commit(await lake.stage('t', batch(b * 10, b * 10 + 10), { runId: `b${b}`, partitionBy: { dt: 'day' } }), 'append');
-    }
+    for (let b = 0; b < 5; b++) await commit(await stage(batch(b * 10, b * 10 + 10), `b${b}`), 'append');
     const before = await fingerprint();
-    expect((await catalog.activeFiles('t')).length).toBe(15);
-    const result = await lake.compact('t', 'c1');
+    expect((await metastore.liveFiles('t')).length).toBe(15);
+    const result = await lake.compact(engine, 't', 'c1');
     expect(result).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
     expect(await fingerprint()).toEqual(before);
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
+  });
+
+  it('every commit is a snapshot; a replaced table is still readable at an earlier snapshot while its files are in history', async () => {
+    const kept = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 24 });
+    const first = await kept.commit(engine, [{ staged: await kept.stage(engine, 't', batch(0, 30), { runId: 'h1', partitionBy: { dt: 'day' } }), replace: 'all' }], { operation: 'test' });
+    await kept.commit(engine, [{ staged: await kept.stage(engine, 't', batch(100, 110), { runId: 'h2', partitionBy: { dt: 'day' } }), replace: 'all' }], { operation: 'test' });
+    expect(await engine.queryJson(`SELECT count(*) AS n FROM t`)).toEqual([{ n: '10' }]);
+    // Replaced files leave the table's folders (readers of the Hive layout see the current table only)…
+    expect(visible()).toHaveLength(3);
+    // …and the earlier snapshot reads them from history.
+    const then = await kept.relationAt('t', first.snapshot);
+    expect(await engine.queryJson(`SELECT count(*) AS n, sum(id)::VARCHAR AS s FROM (${then})`)).toEqual([{ n: '30', s: '435' }]);
+    const snapshots = await metastore.snapshots();
+    expect(snapshots.map((s) => s.snapshot_id)).toEqual([...snapshots.map((s) => s.snapshot_id)].sort((a, b) => b - a));
+    expect(snapshots[0]!.tables).toContain('t');
   });
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Log, hashKey, hotKeyPartitioner } from '../src/stream/log/index.js';
+import { Log, hashKey, hotKeyPartitioner } from '../src/log/index.js';
 import { REPO, tempDir } from './helpers.js';
 
 const values = (n: number, tag = 'v') => Array.from({ length: n }, (_, i) => ({ key: `key-${i % 13}`, value: JSON.stringify({ tag, i }) }));
@@ -117,7 +117,7 @@ describe('embedded log', () => {
   it('one process owns a log; a second is refused with what to do', () => {
     const root = tempDir();
     const log = new Log(root);
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(REPO, 'src/stream/log/index.ts')}').then(m => { try { new m.Log('${root}'); } catch (e) { console.log(e.message, e.hint); } })`], { cwd: REPO });
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(REPO, 'src/log/index.ts')}').then(m => { try { new m.Log('${root}'); } catch (e) { console.log(e.message, e.hint); } })`], { cwd: REPO });
     return new Promise<void>((resolve) => {
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { declaredColumns } from '../src/core/schemas.js';
 import { Engine } from '../src/engine/index.js';
 import { BatchWriter, loadPreparedBatch } from '../src/stream/microbatch.js';
 import { tempDir } from './helpers.js';
@@ -7,7 +8,7 @@ import { tempDir } from './helpers.js';
 // The staging of a micro-batch, as a specification: whatever bytes arrive, each record comes out
 // as one row at its own partition and offset, typed when it is a good event, judged with a reason
 // and kept as it came when it is not.
-const columns = { id: 'BIGINT', event_time: 'TIMESTAMP', event_type: 'VARCHAR', price: 'DECIMAL(10,2)' };
+const columns = declaredColumns({ id: 'BIGINT', event_time: 'TIMESTAMP', event_type: 'VARCHAR', price: 'DECIMAL(10,2)' });
 const rules = [
   { column: 'id', notNull: true },
   { column: 'event_type', accepted: ['view', 'cart', 'purchase'] },

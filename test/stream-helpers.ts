@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { Log } from '../src/stream/log/index.js';
-import { readSample, stamp } from '../src/stream/producer.js';
+import { Log } from '../src/log/index.js';
+import { readSample, stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { ECOMMERCE_SAMPLE, REPO } from './helpers.js';
 
 export const sample = readSample(ECOMMERCE_SAMPLE);

@@ -34,7 +34,7 @@ describe('clickstream stream job', () => {
       );
       expect(rules[0]).toEqual({ ...raw[0], bad_revenue: '0' });
       // Raw events land in the lake by date and hour.
-      const parts = await ws.catalog.partitions('events_raw');
+      const parts = await ws.metastore.partitions('events_raw');
       expect(parts.map((p) => p.partition)).toEqual([{ dt: '2026-03-01', hour: '10' }]);
     } finally {
       ws.close();

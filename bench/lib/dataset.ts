@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateEcommerce, NOVEMBER_2019 } from '../../src/generate/index.js';
+import { generateEcommerce, NOVEMBER_2019 } from '../../examples/ecommerce-clickstream/generators/ecommerce.js';
 
 export interface Dataset {
   file: string;

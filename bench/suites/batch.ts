@@ -9,7 +9,7 @@ import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { NOVEMBER_2019 } from '../../src/generate/index.js';
+import { NOVEMBER_2019 } from '../../examples/ecommerce-clickstream/generators/ecommerce.js';
 import { barChartSvg } from '../lib/chart.js';
 import { benchRows, ensureEcommerceFile, type Dataset } from '../lib/dataset.js';
 import { machineInfo } from '../lib/machine.js';

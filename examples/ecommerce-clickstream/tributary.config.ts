@@ -58,7 +58,7 @@ export default defineProject({
     // The real-time half: the original's Kafka topic, 15-second Spark trigger, Cassandra (raw) and
     // MySQL (processed), here as one job with a quarter-second trigger and exactly-once sinks.
     clickstream_live: {
-      input: { topic: 'clickstream' },
+      input: { kind: 'log', topic: 'clickstream' },
       binds: 'clickstream',
       // Live events carry the UUID the producer stamps on each.
       columns: { id: 'UUID', ...eventColumns },
@@ -97,6 +97,18 @@ export default defineProject({
     },
   },
   dashboards: { clickstream: 'dashboards/clickstream.ts' },
+  // The example owns its data: a full-size generator learned from the real sample, and the
+  // original producer's replay of it as live events.
+  generators: { ecommerce: { module: 'generators/ecommerce.ts', description: 'the November 2019 file at any size (67,501,979 rows at full size)' } },
+  replayers: { sample: { module: 'replayers/sample.ts', topic: 'clickstream', description: 'random sample rows stamped now, 1–10 every 1–3 s' } },
+  demo: { replay: 'sample', runBatch: true },
+  lab: {
+    examples: [
+      { title: 'Revenue by department', sql: 'SELECT department, sum(revenue) AS revenue\nFROM by_department_brand\nGROUP BY 1\nORDER BY 2 DESC\nLIMIT 10' },
+      { title: 'Top brands by purchases', sql: 'SELECT brand, sum(purchases) AS purchases\nFROM by_department_brand\nGROUP BY 1\nORDER BY 2 DESC\nLIMIT 10' },
+      { title: 'Live operations per minute', sql: 'SELECT minute, event_type, operations\nFROM live_operations_per_minute\nORDER BY minute DESC\nLIMIT 30' },
+    ],
+  },
   // Data tests after each run. They read the small dashboard tables: the source rules already
   // hold every event to its types and accepted values.
   checks: [

@@ -4,7 +4,7 @@ import { glob } from 'tinyglobby';
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList } from '../engine/index.js';
-import { diffColumns, type Catalog, type ColumnInfo, type CommittedFile, type SchemaDrift } from './catalog.js';
+import { diffColumns, type ColumnInfo, type DataFile, type Metastore, type SchemaDrift } from './metastore.js';
 
 export interface CrawlReport {
   table: string;
@@ -43,7 +43,7 @@ function reader(format: CrawlReport['format'], files: string[], hive: boolean): 
  * a late odd value cannot mistype a column), register them as a table with their Hive-style
  * partitions, and report how the schema drifted from drop to drop and since the last crawl.
  */
-export async function crawl(engine: Engine, catalog: Catalog, root: string, table: string): Promise<CrawlReport> {
+export async function crawl(engine: Engine, metastore: Metastore, root: string, table: string): Promise<CrawlReport> {
   const base = path.resolve(root);
   const pattern = statSafe(base)?.isFile() ? base : `${base}/**/*.{csv,tsv,txt,csv.gz,jsonl,ndjson,json,jsonl.gz,parquet}`;
   const files = (await glob(pattern, { absolute: true, onlyFiles: true })).sort();
@@ -79,7 +79,7 @@ export async function crawl(engine: Engine, catalog: Catalog, root: string, tabl
   }
   const dropDrift: CrawlReport['dropDrift'] = [];
   let previous: ColumnInfo[] | undefined;
-  const committed: CommittedFile[] = [];
+  const committed: DataFile[] = [];
   for (const [key, dropFiles] of drops) {
     const columns = (await engine.describe(`SELECT * FROM ${reader(format, dropFiles, false)}`)).map((c) => ({ name: c.name, type: c.type }));
     if (previous) {
@@ -95,10 +95,12 @@ export async function crawl(engine: Engine, catalog: Catalog, root: string, tabl
   const all = `SELECT * FROM ${reader(format, files, hive)}`;
   const columns = await engine.describe(all);
   let sinceLastCrawl: SchemaDrift | undefined;
-  await engine.transaction(async (tx) => {
-    await catalog.registerTable(tx, { name: table, kind: 'external', location: base, format, partitionBy, columns });
-    sinceLastCrawl = await catalog.recordSchemaVersion(tx, table, columns);
-    await catalog.commitFiles(tx, table, `crawl-${Date.now()}`, committed, 'all');
+  await metastore.commit(engine, { operation: 'crawl', summary: `${files.length} file(s) under ${base}` }, async (tx) => {
+    const previous = await metastore.columns(table);
+    sinceLastCrawl = previous.length ? diffColumns(previous, columns) : undefined;
+    await tx.registerTable({ name: table, kind: 'external', location: base, format, partitionBy, columns });
+    await tx.retireFiles(table, 'all');
+    await tx.addFiles(table, committed, null);
     await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${all}`);
   });
   return {

@@ -1,5 +1,5 @@
 import { TributaryError } from '../core/errors.js';
-import type { ColumnInfo, TableInfo } from './catalog.js';
+import type { ColumnInfo, TableInfo } from './metastore.js';
 
 export type ExportDialect = 'athena' | 'spark' | 'trino';
 

@@ -1,4 +1,29 @@
-export { Catalog, diffColumns } from './catalog.js';
-export type { TableKind, TableInfo, ColumnInfo, CommittedFile, RunCounts, RunRecord, QuarantineRecord, SchemaDrift, SchemaVersion } from './catalog.js';
+export {
+  Metastore,
+  CatalogTransaction,
+  diffColumns,
+  partitionKey,
+  capText,
+  RAW_KEEP_CHARS,
+  REASON_KEEP_CHARS,
+  type TableKind,
+  type TableInfo,
+  type TableRegistration,
+  type ColumnInfo,
+  type ColumnStats,
+  type DataFile,
+  type LiveFile,
+  type RunStart,
+  type RunTrigger,
+  type RunCounts,
+  type RunRecord,
+  type QuarantineRow,
+  type QuarantineRecord,
+  type DeadLetterRecord,
+  type SchemaDrift,
+  type SchemaVersion,
+  type SnapshotInfo,
+  type Committed,
+} from './metastore.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect } from './export.js';

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../core/errors.js';
 import { CONFIG_FILES } from '../core/project.js';
 
@@ -42,8 +43,33 @@ FROM {{ ref('orders') }}
 GROUP BY ALL
 ORDER BY day
 `,
-  '.gitignore': `.tributary/\nlake/\n`,
+  '.gitignore': `.tributary/\nlake/\nnode_modules/\n`,
 };
+
+/** The installed Tributary: its folder and version. */
+const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+/**
+ * The project's package.json: ES modules (as the config is written), and Tributary as a
+ * dependency, from the registry when Tributary was installed from it, or else from the folder
+ * it runs from (a clone), so that `npm install` there makes `npx tributary` and the config's
+ * import work.
+ */
+function packageJson(name: string): string {
+  const own = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  const fromRegistry = PACKAGE_ROOT.split(path.sep).includes('node_modules');
+  return `${JSON.stringify(
+    {
+      name,
+      private: true,
+      type: 'module',
+      scripts: { run: 'tributary run', up: 'tributary up' },
+      dependencies: { [own.name]: fromRegistry ? own.version : `file:${PACKAGE_ROOT}` },
+    },
+    null,
+    2,
+  )}\n`;
+}
 
 /** Writes a small project that runs as it is, and refuses to overwrite an existing one. */
 export function scaffoldProject(dir: string): string[] {
@@ -51,10 +77,11 @@ export function scaffoldProject(dir: string): string[] {
   if (existing) {
     throw new TributaryError(`a project already exists here (${existing})`, { place: { file: dir }, hint: 'choose an empty folder: `tributary init my-project`' });
   }
-  for (const [file, text] of Object.entries(FILES)) {
+  const files = { ...FILES, ...(existsSync(path.join(dir, 'package.json')) ? {} : { 'package.json': packageJson(path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'tributary-project') }) };
+  for (const [file, text] of Object.entries(files)) {
     const target = path.join(dir, file);
     mkdirSync(path.dirname(target), { recursive: true });
     writeFileSync(target, text);
   }
-  return Object.keys(FILES);
+  return Object.keys(files);
 }

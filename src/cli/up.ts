@@ -1,81 +1,143 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { renderRows } from '../commands/index.js';
+import { TributaryError } from '../core/errors.js';
+import { loadReplayer } from '../core/modules.js';
 import type { Project } from '../core/project.js';
-import { openWorkspace, runModels } from '../models/index.js';
-import { createServer, type ServerOptions } from '../server/app.js';
+import { openWorkspace, runModels, type Workspace } from '../models/index.js';
+import { assertSafeBinding, createServer, type ServerOptions } from '../server/app.js';
+import { commandsPlugin } from '../server/commands.js';
 import { DashboardHub, loadDashboards } from '../server/dashboards.js';
 import { webPlugin } from '../server/web.js';
-import { readSample, replay } from '../stream/producer.js';
+import type { JobStatus } from '../stream/job.js';
+import { replay } from '../stream/replay.js';
 import { openLog, startStreams } from '../stream/runtime.js';
+import { request, serverFile } from './remote.js';
 
 export interface StackOptions extends ServerOptions {
-  /** Run the project's batch models before serving (the demo loads the sample this way). */
+  /** Run the project's batch models before serving (the demo loads its data this way). */
   runBatch?: boolean;
-  /** Replay this sample into the log as live events, the way the original producer did. */
-  produce?: { sample: string; topic: string; rate?: number };
+  /** Send this replayer's events into the log, the way the original producer did. */
+  replay?: { name: string; rate?: number };
   log?: (message: string) => void;
-}
-
-/** The server running for a project, if any (written by startStack, removed when it stops). */
-export function runningServer(project: Project): string | undefined {
-  try {
-    const { url, pid } = JSON.parse(readFileSync(path.join(project.stateDir, 'server.json'), 'utf8')) as { url: string; pid: number };
-    process.kill(pid, 0);
-    return url;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface Stack {
   url: string;
+  project: string;
   hub: DashboardHub;
+  ws: Workspace;
   close(): Promise<void>;
 }
 
 /**
- * One process owns the warehouse, the log and the stream jobs, and serves them: the collector,
- * status and metrics, the web UI with live dashboards. Stops cleanly on SIGINT/SIGTERM.
+ * One process owns the warehouse, the log, the stream jobs and the scheduler, and serves them:
+ * the collector, status and metrics, the web UI with live dashboards, and the command endpoint
+ * through which every other `tributary` command works on the same state while it runs.
  */
 export async function startStack(project: Project, options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+  // Refused before anything starts: nothing may run that nobody can reach or stop.
+  assertSafeBinding(options.host ?? '127.0.0.1', options.token);
   const ws = await openWorkspace(project);
-  if (options.runBatch) await runModels(ws, { quiet: true, log });
-  const eventLog = openLog(ws);
-  const streams = await startStreams(ws, eventLog);
-  const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project));
-  const app = await createServer({ ws, streams }, options, [webPlugin(hub)]);
-  const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
-  // Other CLI commands find the running server here and talk to it instead of the locked files.
-  const serverFile = path.join(project.stateDir, 'server.json');
-  writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid }));
-  const abort = new AbortController();
-  let producing: Promise<number> | undefined;
-  if (options.produce) {
-    const topic = eventLog.topic(options.produce.topic);
-    producing = replay({
-      sample: readSample(options.produce.sample),
-      rate: options.produce.rate,
-      signal: abort.signal,
-      send: async (events) => void topic.append(events.map((value) => ({ value }))),
-    });
-  }
+  const closers: (() => Promise<void> | void)[] = [() => ws.close()];
   const close = async () => {
-    rmSync(serverFile, { force: true });
-    abort.abort();
-    await producing;
-    await app.close();
-    await streams.stop();
-    eventLog.close();
-    ws.close();
+    for (const closer of closers.reverse()) await closer();
+    closers.length = 0;
   };
-  const onSignal = () => {
-    close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return { url, hub, close };
+  try {
+    if (options.runBatch) await runModels(ws, { quiet: true, log, trigger: 'server' });
+    const eventLog = openLog(ws);
+    closers.push(() => eventLog.close());
+    const streams = await startStreams(ws, eventLog);
+    closers.push(() => streams.stop());
+    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project));
+    const app = await createServer({ ws, streams }, options, [webPlugin(hub), commandsPlugin({ status: () => streams.jobs.map((j) => j.snapshot()) })]);
+    closers.push(() => app.close());
+    const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
+    // Other commands find the running server here and work through it.
+    const file = serverFile(project);
+    writeFileSync(file, JSON.stringify({ url, pid: process.pid }));
+    closers.push(() => rmSync(file, { force: true }));
+    if (options.replay) {
+      const replayer = await loadReplayer(project, options.replay.name);
+      const topic = eventLog.topic(project.config.replayers[options.replay.name]!.topic);
+      const { next } = await replayer.open({ projectDir: project.dir, log });
+      const abort = new AbortController();
+      const producing = replay({ next, bursts: replayer.bursts, rate: options.replay.rate, signal: abort.signal, send: async (events) => void topic.append(events.map((value) => ({ value }))) });
+      closers.push(async () => {
+        abort.abort();
+        await producing;
+      });
+    }
+    const stop = () => {
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return { url, project: project.config.name, hub, ws, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Runs the project's stream jobs until their inputs are empty, then stops. */
+export async function drain(project: Project, flags: { maxBatch?: number; json?: boolean }): Promise<void> {
+  for (const stream of Object.values(project.config.streams)) if (flags.maxBatch) stream.maxBatch = flags.maxBatch;
+  const ws = await openWorkspace(project);
+  const log = openLog(ws);
+  try {
+    const runtime = await startStreams(ws, log, { start: false });
+    // Stopped on failure too: an input's open connection (Kafka, NATS) would keep the process alive.
+    try {
+      const results: Record<string, { events: number; seconds: number }> = {};
+      for (const job of runtime.jobs) {
+        const started = Date.now();
+        const events = await job.drain();
+        results[job.name] = { events, seconds: (Date.now() - started) / 1000 };
+        if (!flags.json) console.error(`✔ ${job.name}: ${events.toLocaleString('en-US')} events in ${results[job.name]!.seconds.toFixed(1)} s`);
+      }
+      if (flags.json) console.log(JSON.stringify({ results, status: runtime.jobs.map((j) => j.snapshot()) }));
+    } finally {
+      await runtime.stop();
+    }
+  } finally {
+    log.close();
+    await ws.close();
+  }
+}
+
+export async function fetchStatus(url: string): Promise<{ jobs: JobStatus[]; deadLetters: Record<string, number> }> {
+  const response = await request(`${url.replace(/\/$/, '')}/v1/status`);
+  if (!response.ok) throw new TributaryError(`status request failed with ${response.status}`, { hint: 'is TRIBUTARY_TOKEN set to the server’s token?' });
+  return (await response.json()) as { jobs: JobStatus[]; deadLetters: Record<string, number> };
+}
+
+export async function showStatus(url: string): Promise<void> {
+  const status = await fetchStatus(url);
+  console.log(
+    renderRows(
+      status.jobs.map((j) => ({
+        job: j.job,
+        state: j.state,
+        lag: j.lag,
+        'events/s': j.eventsPerSecond,
+        events: j.events,
+        'last batch': j.lastBatch ? `${j.lastBatch.events} in ${j.lastBatch.ms} ms at ${j.lastBatch.at.slice(11, 19)}` : '',
+        'batch ms (read/stage/load/sinks)': j.lastBatch
+          ? [j.lastBatch.durationMs.read, j.lastBatch.durationMs.stage, j.lastBatch.durationMs.load, ...Object.values(j.lastBatch.durationMs.sinks)].join('/')
+          : '',
+        'p50/p99 ms': j.latencyMs.p50 === null ? '' : `${j.latencyMs.p50}/${j.latencyMs.p99}`,
+        'dead letters': j.deadLetters,
+        late: j.late,
+        error: j.error ?? '',
+      })),
+      'table',
+    ),
+  );
+  const refused = Object.entries(status.deadLetters ?? {});
+  if (refused.length) console.log(`dead letters: ${refused.map(([origin, n]) => `${origin} ${n.toLocaleString('en-US')}`).join(', ')} (see them in the UI's catalog page or tributary.dead_letters)`);
 }

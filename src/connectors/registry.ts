@@ -1,12 +1,61 @@
-import type { SourceConfig } from '../core/config.js';
-import { csvConnector } from './files/csv.js';
-import { jsonlConnector } from './files/jsonl.js';
-import { parquetConnector } from './files/parquet.js';
-import type { SourceConnector } from './types.js';
+import { z } from 'zod';
+import type { InputContext, StreamInput } from './inputs/types.js';
+import type { SourceContext, SourceScan } from './sources/types.js';
+import type { Store, StoreContext } from './stores/types.js';
+import { kafkaInput } from './inputs/kafka.js';
+import { logInput } from './inputs/log.js';
+import { natsInput } from './inputs/nats.js';
+import { csvSource } from './sources/csv.js';
+import { jsonSource } from './sources/json.js';
+import { jsonlSource } from './sources/jsonl.js';
+import { parquetSource } from './sources/parquet.js';
+import { duckdbStore } from './stores/duckdb.js';
+import { lakeStore } from './stores/lake.js';
+import { mysqlStore } from './stores/mysql.js';
+import { postgresStore } from './stores/postgres.js';
 
-/** Every source connector, by the `format` a source declares. New connectors register here. */
-export const sourceConnectors: Record<SourceConfig['format'], SourceConnector> = {
-  csv: csvConnector,
-  jsonl: jsonlConnector,
-  parquet: parquetConnector,
-};
+/**
+ * Every component, in one place. Each is one file that declares its kind, the schema of its
+ * config and a factory; the project schema is assembled from these lists, and the runtime finds a
+ * component by the kind its config names. A new connector is a new file and a line here.
+ */
+export const sources = [csvSource, jsonlSource, jsonSource, parquetSource] as const;
+export const inputs = [logInput, kafkaInput, natsInput] as const;
+export const stores = [lakeStore, duckdbStore, postgresStore, mysqlStore] as const;
+
+/** A source as the project declares it: `format` names its component. */
+export const sourceSchema = z.discriminatedUnion('format', [csvSource.config, jsonlSource.config, jsonSource.config, parquetSource.config]);
+/** A stream's input: `kind` names its component. */
+export const inputSchema = z.discriminatedUnion('kind', [logInput.config, kafkaInput.config, natsInput.config]);
+/** Where a store is: `kind` names its component (sinks add their tables, models their options). */
+export const storeSchema = z.discriminatedUnion('kind', [lakeStore.config, duckdbStore.config, postgresStore.config, mysqlStore.config]);
+
+/** A sink: a store and the tables a stream keeps in it. */
+export function sinkSchema<T extends z.ZodType>(tables: T) {
+  return z.discriminatedUnion('kind', [
+    lakeStore.config.extend({ tables }),
+    duckdbStore.config.extend({ tables }),
+    postgresStore.config.extend({ tables }),
+    mysqlStore.config.extend({ tables }),
+  ]);
+}
+
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type InputConfig = z.output<typeof inputSchema>;
+export type StoreConfig = z.output<typeof storeSchema>;
+
+// The one dispatch by kind: the config was validated against these same components.
+export function openSource(config: SourceConfig, context: SourceContext): Promise<SourceScan> {
+  const component = sources.find((s) => s.kind === config.format)!;
+  return (component.create as (c: SourceConfig, x: SourceContext) => Promise<SourceScan>)(config, context);
+}
+
+export function openInput(config: InputConfig, context: InputContext): Promise<StreamInput> {
+  const component = inputs.find((i) => i.kind === config.kind)!;
+  return (component.create as (c: InputConfig, x: InputContext) => Promise<StreamInput>)(config, context);
+}
+
+export function openStore(config: StoreConfig, context: StoreContext): Store {
+  const component = stores.find((s) => s.kind === config.kind)!;
+  return (component.create as (c: StoreConfig, x: StoreContext) => Store)(config, context);
+}

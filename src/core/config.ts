@@ -1,68 +1,36 @@
 import { z } from 'zod';
+import { inputSchema, sinkSchema, sourceSchema, storeSchema } from '../connectors/registry.js';
+import { mergeFunction } from '../connectors/stores/types.js';
+import { columnsSchema, identifier, partitionBySchema, ruleSchema } from './schemas.js';
 
 /**
  * The project file's shape. The zod schema is the single source of truth: the TypeScript types
  * users write against are inferred from it, and the same schema validates the file at load time.
+ * Sources, stream inputs and stores come from the connector registry: each component brings the
+ * schema of its own config.
  */
 
-const identifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier (letters, digits, _; not starting with a digit)');
-
-/** A DuckDB type name, e.g. 'BIGINT', 'DECIMAL(10,2)', 'TIMESTAMP', "ENUM('a','b')". */
-const columnType = z.string().min(1, 'expected a DuckDB type such as BIGINT or VARCHAR');
-
-const ruleSchema = z
-  .object({
-    column: identifier,
-    notNull: z.boolean().optional(),
-    accepted: z.array(z.union([z.string(), z.number()])).min(1).optional(),
-    min: z.number().optional(),
-    max: z.number().optional(),
-  })
-  .strict()
-  .refine((r) => r.notNull || r.accepted || r.min !== undefined || r.max !== undefined, {
-    message: 'a rule needs at least one of notNull, accepted, min, max',
-  });
-
-const csvOptionsSchema = z
-  .object({
-    delimiter: z.string().length(1).optional(),
-    header: z.boolean().optional(),
-    quote: z.string().max(1).optional(),
-    escape: z.string().max(1).optional(),
-    nullString: z.string().optional(),
-    timestampFormat: z.string().optional(),
-    dateFormat: z.string().optional(),
-    /** Longest line accepted; longer lines are quarantined. Default 2 MB. */
-    maxLineBytes: z.number().int().positive().optional(),
-  })
-  .strict();
-
-const sourceSchema = z
-  .object({
-    format: z.enum(['csv', 'jsonl', 'parquet']),
-    /** File path or glob, relative to the project folder. `{date}` is replaced by the run's date. */
-    path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-    /** Declared schema, column → DuckDB type. Without it the schema is inferred from the whole file. */
-    columns: z.record(z.string(), columnType).optional(),
-    csv: csvOptionsSchema.optional(),
-    rules: z.array(ruleSchema).optional(),
-    description: z.string().optional(),
-  })
-  .strict();
+/**
+ * Where a model's rows go. 'lake': partitioned Parquet; 'table': a serving table in the embedded
+ * warehouse; 'view': computed when read; 'ephemeral': never built by `tributary run`, inlined
+ * where referenced and run by stream jobs; or a store, e.g. { kind: 'postgres', urlEnv: 'WAREHOUSE_URL' }.
+ */
+const materializeSchema = z.union([z.enum(['lake', 'table', 'view', 'ephemeral']), storeSchema]);
 
 const modelSchema = z
   .object({
     /** A .sql file relative to the project folder, or the SQL itself. */
     sql: z.string().min(1),
+    materialize: materializeSchema,
+    /** Partition column → SQL expression over the model's columns; `{ year: 'year' }` partitions by the model's own column. */
+    partitionBy: partitionBySchema.optional(),
     /**
-     * lake: partitioned Parquet; table: a serving table; view: computed when read; ephemeral: never
-     * built by `tributary run`, inlined where referenced and run by stream jobs.
+     * The column that places a row in time. A run for a data interval (`--date`, a schedule)
+     * replaces exactly the rows whose time falls in the interval, whatever the partitioning.
      */
-    materialize: z.enum(['lake', 'table', 'view', 'ephemeral']),
-    /** Partition column → SQL expression over the model's columns, e.g. { dt: 'CAST(event_time AS DATE)' }. */
-    partitionBy: z.record(identifier, z.string().min(1)).optional(),
+    timeColumn: identifier.optional(),
+    /** Serving tables: answer key lookups (`GET /v1/lookup/<table>/<key>`) from an index kept in step with each commit. */
+    lookup: z.object({ key: identifier }).strict().optional(),
     description: z.string().optional(),
   })
   .strict();
@@ -71,8 +39,10 @@ const checkSchema = z
   .object({
     table: identifier,
     column: identifier.optional(),
-    test: z.enum(['not_null', 'unique', 'accepted_values', 'min_rows', 'sql']),
+    test: z.enum(['not_null', 'unique', 'accepted_values', 'relationships', 'min_rows', 'sql']),
     values: z.array(z.union([z.string(), z.number()])).optional(),
+    /** For relationships: every value of `column` must be a value of `to.column` in `to.table`. */
+    to: z.object({ table: identifier, column: identifier }).strict().optional(),
     min: z.number().optional(),
     /** For test 'sql': a query that returns the offending rows; the check passes when it returns none. */
     sql: z.string().optional(),
@@ -96,31 +66,19 @@ const topicSchema = z
   })
   .strict();
 
-const streamInputSchema = z.union([
-  z.object({ topic: z.string().min(1) }).strict(),
-  z
-    .object({
-      kafka: z
-        .object({ brokers: z.array(z.string().min(1)).min(1), topic: z.string().min(1), clientId: z.string().optional() })
-        .strict(),
-    })
-    .strict(),
-  z
-    .object({
-      nats: z.object({ servers: z.string().min(1), stream: z.string().min(1), subject: z.string().optional() }).strict(),
-    })
-    .strict(),
-]);
-
 const streamTableSchema = z
   .object({
     /** The model whose SQL computes this table from each micro-batch. */
     model: identifier,
-    /** append: insert the batch's rows; merge: add the batch's measures into rows with the same keys. */
+    /** append: insert the batch's rows; merge: combine the batch's rows into rows with the same keys. */
     mode: z.enum(['append', 'merge']).default('append'),
-    /** Columns identifying a row for merge; the other columns are summed. None: a single-row table. */
+    /** Columns identifying a row for merge; none: a single-row table of totals. */
     keys: z.array(identifier).optional(),
-    partitionBy: z.record(identifier, z.string().min(1)).optional(),
+    /** How each merged column combines: sum (the default), min, max, count, or { last: orderingColumn }. */
+    merge: z.record(identifier, mergeFunction).optional(),
+    partitionBy: partitionBySchema.optional(),
+    /** Answer key lookups on this table (see models.lookup). */
+    lookup: z.object({ key: identifier }).strict().optional(),
     /**
      * Event-time tumbling windows: rows whose `time` is older than the watermark (the newest event
      * time seen minus `latenessSeconds`) arrive after their window closed; they are counted and
@@ -130,28 +88,21 @@ const streamTableSchema = z
   })
   .strict();
 
-const streamSinkSchema = z
-  .object({
-    kind: z.enum(['lake', 'duckdb', 'postgres', 'mysql']),
-    /** For postgres and mysql: the name of an environment variable holding the connection URL. */
-    urlEnv: z.string().optional(),
-    tables: z.record(identifier, streamTableSchema),
-  })
-  .strict();
-
 const streamSchema = z
   .object({
-    input: streamInputSchema,
+    input: inputSchema,
     /** The micro-batch is what `{{ source('<binds>') }}` reads in the models it runs. */
     binds: identifier,
-    /** Schema of each event (a JSON object), column → DuckDB type. */
-    columns: z.record(z.string(), columnType),
+    /** Schema of each event, column → DuckDB type (or `{ type, key, from }`). */
+    columns: columnsSchema,
+    /** How events' fields are read: empty strings as missing, camelCase keys. */
+    json: z.object({ emptyAsNull: z.boolean().optional(), keys: z.enum(['as-named', 'camelCase']).optional() }).strict().optional(),
     rules: z.array(ruleSchema).optional(),
     /** Milliseconds between micro-batches; 0 runs the next batch as soon as one commits. */
     triggerMs: z.number().int().min(0).default(1000),
-    /** Most events in one micro-batch; the log holds the rest (backpressure). */
+    /** Most events in one micro-batch; the input holds the rest (backpressure). */
     maxBatch: z.number().int().positive().default(200_000),
-    sinks: z.record(identifier, streamSinkSchema),
+    sinks: z.record(identifier, sinkSchema(z.record(identifier, streamTableSchema))),
   })
   .strict();
 
@@ -177,11 +128,11 @@ const tileSchema = z
   .object({
     id: identifier,
     title: z.string(),
-    kind: z.enum(['kpi', 'timeseries', 'bar', 'treemap', 'table', 'pie', 'funnel']),
+    kind: z.enum(['kpi', 'timeseries', 'bar', 'treemap', 'table', 'pie', 'funnel', 'heatmap']),
     /**
      * The query. Conventions by kind: kpi → one row, column `value`; timeseries → a time column,
      * a series column (optional) and a value column; bar/pie/funnel → label and value; treemap →
-     * parent, child and value; table → anything.
+     * parent, child and value; heatmap → x, y and value; table → anything.
      */
     sql: z.string().min(1),
     /** Columns of a 12-column grid. */
@@ -208,6 +159,9 @@ export function defineDashboard<const T extends DashboardConfig>(dashboard: T): 
   return dashboard;
 }
 
+/** A module of the project (a generator, a replayer): a TypeScript file and what it does. */
+const moduleSchema = z.object({ module: z.string().min(1), description: z.string().optional() }).strict();
+
 export const projectSchema = z
   .object({
     name: identifier,
@@ -224,6 +178,8 @@ export const projectSchema = z
      * delta encodings write faster and smaller, and are read by DuckDB, Spark 3, Trino/Athena.
      */
     lakeParquetVersion: z.enum(['v1', 'v2']).default('v1'),
+    /** Hours a replaced lake file stays in the lake's history, where time travel (`AT (VERSION => n)`) reads it. 0 deletes at once. */
+    lakeHistoryHours: z.number().min(0).default(24),
     /** Where the embedded warehouse and catalog live. Default `.tributary`. */
     state: z.string().optional(),
     /** SQL file of macros created before any model runs. */
@@ -236,20 +192,27 @@ export const projectSchema = z
     streams: z.record(identifier, streamSchema).default({}),
     /** Dashboard name → dashboard file (TypeScript exporting defineDashboard(...)), relative to the project. */
     dashboards: z.record(identifier, z.string().min(1)).default({}),
+    /** Data generators of the project (`tributary generate <name>`): modules exporting defineGenerator(...). */
+    generators: z.record(identifier, moduleSchema).default({}),
+    /** Live event replayers (`tributary produce <name>`): modules exporting defineReplayer(...). */
+    replayers: z.record(identifier, moduleSchema.extend({ topic: z.string().min(1) }).strict()).default({}),
+    /** What `tributary demo` runs: the batch models first, then this replayer into the live stack. */
+    demo: z.object({ replay: identifier.optional(), runBatch: z.boolean().default(true) }).strict().optional(),
+    /** Queries the SQL lab offers as examples. */
+    lab: z.object({ examples: z.array(z.object({ title: z.string(), sql: z.string().min(1) }).strict()) }).strict().optional(),
   })
   .strict();
 
 export type ProjectConfig = z.input<typeof projectSchema>;
 export type ResolvedConfig = z.output<typeof projectSchema>;
-export type SourceConfig = z.output<typeof sourceSchema>;
+export type SourceConfig = ResolvedConfig['sources'][string];
 export type ModelConfig = z.output<typeof modelSchema>;
 export type CheckConfig = z.output<typeof checkSchema>;
-export type Rule = z.output<typeof ruleSchema>;
-export type CsvOptions = z.output<typeof csvOptionsSchema>;
 export type TopicConfig = z.output<typeof topicSchema>;
 export type StreamConfig = z.output<typeof streamSchema>;
-export type StreamSinkConfig = z.output<typeof streamSinkSchema>;
+export type StreamSinkConfig = StreamConfig['sinks'][string];
 export type StreamTableConfig = z.output<typeof streamTableSchema>;
+export type { Rule } from './schemas.js';
 
 /** Typed identity: gives editors completion and type errors in `tributary.config.ts`. */
 export function defineProject<const T extends ProjectConfig>(config: T): T {

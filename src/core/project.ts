@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { register } from 'node:module';
+import Module, { register } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
 import { projectSchema, type ResolvedConfig } from './config.js';
 import { TributaryError } from './errors.js';
@@ -23,25 +24,34 @@ export interface Project {
 export interface LoadOptions {
   /** Puts the lake and the state under one folder, e.g. for benchmarks or tests. */
   dataDir?: string;
-  /** Replaces source paths, e.g. `{ clickstream: '/data/2019-Nov.csv' }`. */
-  sourcePaths?: Record<string, string>;
 }
 
 let resolverRegistered = false;
 
 /**
  * Config files import `defineProject` from 'tributary'. A project folder need not have the
- * package installed, so the loader answers that import with the running Tributary itself.
+ * package installed, so the loader answers that import with the running Tributary itself, both
+ * for a project whose files are ES modules and for one whose package.json makes them CommonJS
+ * (no "type": "module"), where the import becomes a require.
  */
 function serveOwnPackage(): void {
   if (resolverRegistered) return;
   resolverRegistered = true;
-  const self = new URL('../index.js', import.meta.url).href;
+  const compiled = fileURLToPath(new URL('../index.js', import.meta.url));
+  // From source (tests, tsx) the entry is the TypeScript file beside where the build puts it.
+  const self = existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
   const hook = `export async function resolve(specifier, context, next) {
-    if (specifier === 'tributary') return { url: ${JSON.stringify(self)}, shortCircuit: true };
+    if (specifier === 'tributary') return { url: ${JSON.stringify(pathToFileURL(self).href)}, shortCircuit: true };
     return next(specifier, context);
   }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
+  // require() has no loader hooks: CommonJS resolution is redirected the way module-alias does it.
+  const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const resolveFilename = resolver._resolveFilename;
+  resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
+    return request === 'tributary' ? self : resolveFilename.call(this, request, ...rest);
+  };
+  registerCommonJs();
 }
 
 export function findConfigFile(dir: string): string | undefined {
@@ -73,9 +83,15 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
   try {
     exported = await importDefault(configFile);
   } catch (error) {
-    throw new TributaryError(`the config file could not be loaded: ${(error as Error).message}`, {
+    const message = (error as Error).message;
+    const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
+    throw new TributaryError(`the config file could not be loaded: ${message.split('\n')[0]}`, {
       place: { file: configFile },
-      hint: 'fix the TypeScript error above; the file must `export default defineProject({...})`',
+      hint: missing
+        ? `the config imports '${missing}', which is not installed where the project is: run \`npm install ${missing}\` in ${dir} (or fix the import)`
+        : /SyntaxError|Transform failed|Expected/.test(message)
+          ? 'fix the TypeScript error above; the file must `export default defineProject({...})`'
+          : 'the file must `export default defineProject({...})`; run with TRIBUTARY_DEBUG=1 to see the whole error',
       cause: error,
     });
   }
@@ -90,15 +106,6 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     });
   }
   const config = parsed.data;
-  for (const [name, replacement] of Object.entries(options.sourcePaths ?? {})) {
-    const source = config.sources[name];
-    if (!source) {
-      throw new TributaryError(`--source names '${name}', which the project does not declare`, {
-        hint: `declared sources: ${Object.keys(config.sources).join(', ') || '(none)'}`,
-      });
-    }
-    source.path = path.resolve(replacement);
-  }
   const resolvePath = (relative: string) => path.resolve(dir, relative);
   const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
   return {

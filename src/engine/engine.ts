@@ -30,6 +30,8 @@ export class Engine {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly path: string,
+    /** Every open connection to the instance: the database's lock goes only when all are closed. */
+    private readonly family: Set<DuckDBConnection> = new Set([connection]),
   ) {}
 
   static async open(options: EngineOptions = {}): Promise<Engine> {
@@ -55,6 +57,9 @@ export class Engine {
     const engine = new Engine(instance, connection, path);
     // Parallel writers need no global order; this is what lets COPY use every core.
     await engine.run('SET preserve_insertion_order = false');
+    // Nothing can be downloaded here (and a server should not fetch code): a query naming an
+    // extension that is not built in fails at once instead of waiting on a download.
+    await engine.run('SET autoinstall_known_extensions = false; SET allow_community_extensions = false');
     await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
     return engine;
   }
@@ -96,6 +101,28 @@ export class Engine {
       const types = reader.columnTypes().map((t) => t.toString());
       const rows = (reader.getRowObjectsJson() as Record<string, unknown>[]).slice(0, limit);
       return { columns: names.map((name, i) => ({ name, type: types[i]! })), rows };
+    });
+  }
+
+  /**
+   * Streams a query's rows (JSON-safe) to `onRows`, a chunk at a time, without holding the result:
+   * for answers of any size. The connection is busy until the last chunk is handed over.
+   */
+  async stream(
+    sql: string,
+    onColumns: (columns: { name: string; type: string }[]) => void | Promise<void>,
+    onRows: (rows: Record<string, unknown>[]) => void | Promise<void>,
+  ): Promise<number> {
+    return this.enqueue(async () => {
+      const result = await this.connection.stream(sql);
+      const names = result.deduplicatedColumnNames();
+      await onColumns(names.map((name, i) => ({ name, type: result.columnType(i).toString() })));
+      let count = 0;
+      for await (const rows of result.yieldRowsJson()) {
+        count += rows.length;
+        await onRows(rows.map((row) => Object.fromEntries(names.map((name, i) => [name, row[i]]))));
+      }
+      return count;
     });
   }
 
@@ -173,15 +200,19 @@ export class Engine {
   /** A second connection to the same database, for work that must run beside this one. */
   async fork(): Promise<Engine> {
     const connection = await this.instance.connect();
-    return new Engine(this.instance, connection, this.path);
+    this.family.add(connection);
+    return new Engine(this.instance, connection, this.path, this.family);
   }
 
   close(): void {
+    this.family.delete(this.connection);
     this.connection.closeSync();
   }
 
+  /** Closes every connection and the database, releasing its file for another process. */
   closeAll(): void {
-    this.connection.closeSync();
+    for (const connection of this.family) connection.closeSync();
+    this.family.clear();
     this.instance.closeSync();
   }
 }

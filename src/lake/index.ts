@@ -1,1 +1,3 @@
-export { Lake, type StagedWrite, type WriteOptions } from './lake.js';
+export { Lake, type StagedWrite, type StageOptions, type Replace, type LakeWrite, type LakeFormat } from './lake.js';
+export type { LakeStorage } from './storage.js';
+export { LocalLakeStorage } from './local-storage.js';

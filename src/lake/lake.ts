@@ -1,43 +1,66 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Catalog, ColumnInfo, CommittedFile } from '../catalog/index.js';
-import type { Engine, Transaction } from '../engine/index.js';
+import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore } from '../catalog/index.js';
+import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import type { LakeStorage } from './storage.js';
 
 /**
- * The Parquet lake: Hive-style folders (`<table>/dt=2019-11-01/part-<run>-<n>.parquet`) that Spark,
- * Trino, Athena and DuckDB read as they are. Writes land in a staging folder, move into place, and
- * become visible only when the catalog commits them, so a crash never exposes half a batch.
+ * The Parquet lake: Hive-style folders (`<table>/dt=2019-11-01/part-<run>-0.parquet`) that Spark,
+ * Trino, Athena and DuckDB read as they are.
+ *
+ * A write has three steps. Stage: the engine writes the files into a staging folder outside every
+ * table folder. Commit: one metastore transaction records them (and retires what they replace);
+ * the table's view, built from the catalog, changes in the same transaction. Publish: once the
+ * commit is durable, staged files move to their keys and retired ones move to history. The
+ * catalog remembers what is left to move, so a crash at any point is finished at the next start;
+ * nothing uncommitted ever appears in a table folder, and nothing is renamed over a visible file.
  */
 
-export interface StagedWrite {
-  table: string;
+export interface StageOptions {
   runId: string;
-  /** Files under the table folder, ready to commit. */
-  files: CommittedFile[];
-  /** Rows the write routed elsewhere, by the value of the `divertBy` column (e.g. rule verdicts). */
-  diverted: Map<string, number>;
-  /** Columns of the committed files plus partition columns, as the table's readers see them. */
-  columns: ColumnInfo[];
-  partitionBy: string[];
-}
-
-export interface WriteOptions {
-  runId: string;
-  /** Partition column → SQL expression over the query's columns. */
+  /** Partition column → SQL expression over the query's columns (may be the column itself). */
   partitionBy?: Record<string, string>;
   /** A column whose value 'ok' marks rows for the table; rows with other values are counted, not kept. */
   divertBy?: string;
 }
 
-const PARTITION_TYPE_FALLBACK = 'VARCHAR';
+export interface StagedWrite {
+  table: string;
+  runId: string;
+  files: DataFile[];
+  rows: number;
+  /** Rows the write routed elsewhere, by the value of the `divertBy` column (e.g. rule verdicts). */
+  diverted: Map<string, number>;
+  /** Data columns then partition columns, as the table's readers see them. */
+  columns: ColumnInfo[];
+  partitionBy: string[];
+}
+
+/** What a write replaces of its table: nothing (append), everything, or the files `select` picks. */
+export type Replace = 'append' | 'all' | ((file: LiveFile) => boolean);
+
+export interface LakeWrite {
+  staged: StagedWrite;
+  replace: Replace;
+}
+
+export interface LakeFormat {
+  compression: string;
+  parquetVersion: 'v1' | 'v2';
+  /** Hours a replaced file stays in history, where time travel reads it. */
+  historyHours: number;
+}
+
+const HISTORY = '_history';
 
 export class Lake {
+  private readonly staging = new Set<string>();
+
   constructor(
-    private readonly engine: Engine,
-    private readonly catalog: Catalog,
-    readonly root: string,
-    private readonly format: { compression: string; parquetVersion: 'v1' | 'v2' } = { compression: 'snappy', parquetVersion: 'v1' },
+    private readonly metastore: Metastore,
+    readonly storage: LakeStorage,
+    private readonly format: LakeFormat,
   ) {}
 
   /** COPY options every lake file is written with. */
@@ -45,203 +68,263 @@ export class Lake {
     return `FORMAT parquet, COMPRESSION ${this.format.compression}, PARQUET_VERSION ${this.format.parquetVersion.toUpperCase()}`;
   }
 
-  tableDir(table: string): string {
-    return path.join(this.root, table);
-  }
-
   /**
-   * Runs `query` once and writes its rows as Parquet into staging, then moves the kept files into
-   * the table's folders. Nothing is visible until `commit`.
+   * Runs `query` once on `engine` and writes its rows as Parquet into staging. Nothing is visible
+   * until `commit`.
    */
-  async stage(table: string, query: string, options: WriteOptions): Promise<StagedWrite> {
+  async stage(engine: Engine, table: string, query: string, options: StageOptions): Promise<StagedWrite> {
     const partitionExprs = options.partitionBy ?? {};
     const partitionNames = Object.keys(partitionExprs);
     const divert = options.divertBy;
+    const model = await engine.describe(`SELECT * FROM (${query})`);
+    // A partition key named like a model column replaces that column (Spark's partitionBy('year')).
+    const replaced = partitionNames.filter((name) => model.some((c) => c.name === name));
     const projection = [
-      '*',
+      replaced.length ? `* EXCLUDE (${replaced.map(quoteIdent).join(', ')})` : '*',
       ...Object.entries(partitionExprs).map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`),
     ].join(', ');
     const full = `SELECT ${projection} FROM (${query}) AS __model`;
-    const described = await this.engine.describe(full);
+    const described = await engine.describe(full);
     const dataColumns = described.filter((c) => c.name !== divert && !partitionNames.includes(c.name));
-    const partitionColumns = partitionNames.map((name) => ({
-      name,
-      type: described.find((c) => c.name === name)?.type ?? PARTITION_TYPE_FALLBACK,
-    }));
-    const staging = path.join(this.root, '_staging', options.runId, table);
-    rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { recursive: true });
-    const partitionKeys = [...(divert ? [divert] : []), ...partitionNames];
-    const target = partitionKeys.length ? staging : path.join(staging, `part-${options.runId}-0.parquet`);
-    const stats = await this.engine.queryJson<{ filename: string; count: string }>(
+    const partitionColumns = partitionNames.map((name) => ({ name, type: described.find((c) => c.name === name)!.type }));
+    const dir = this.storage.stagingDir(options.runId);
+    this.staging.add(options.runId);
+    const tableDir = path.join(dir, table);
+    const keys = [...(divert ? [divert] : []), ...partitionNames];
+    const target = keys.length ? tableDir : path.join(tableDir, `part-${options.runId}-0.parquet`);
+    if (!keys.length) mkdirSync(tableDir, { recursive: true });
+    const stats = await engine.queryJson<CopyStats>(
       `COPY (${full}) TO ${quoteLiteral(target)} (${this.parquetOptions}, ROW_GROUP_SIZE 122880,
-        ${partitionKeys.length ? `PARTITION_BY (${partitionKeys.map(quoteIdent).join(', ')}), FILENAME_PATTERN 'part-${options.runId}-{i}',` : ''}
+        ${keys.length ? `PARTITION_BY (${keys.map(quoteIdent).join(', ')}), FILENAME_PATTERN 'part-${options.runId}-{i}',` : ''}
         RETURN_STATS)`,
     );
-    const files: CommittedFile[] = [];
+    const files: DataFile[] = [];
     const diverted = new Map<string, number>();
     for (const stat of stats) {
-      const relative = path.relative(staging, stat.filename);
-      const parts = relative.split(path.sep);
-      const values = Object.fromEntries(
-        parts.slice(0, -1).map((segment) => {
-          const eq = segment.indexOf('=');
-          return [segment.slice(0, eq), decodeURIComponent(segment.slice(eq + 1))];
-        }),
-      );
       const rows = Number(stat.count);
+      const values = Object.fromEntries((stat.partition_keys ?? []).map((kv) => [kv.key, kv.value]));
+      if (divert && values[divert] !== 'ok') {
+        if (rows) diverted.set(String(values[divert] ?? 'unknown'), (diverted.get(String(values[divert] ?? 'unknown')) ?? 0) + rows);
+        rmSync(stat.filename, { force: true });
+        continue;
+      }
       if (rows === 0) {
         rmSync(stat.filename, { force: true });
         continue;
       }
-      if (divert && values[divert] !== 'ok') {
-        const verdict = values[divert] ?? 'unknown';
-        diverted.set(verdict, (diverted.get(verdict) ?? 0) + rows);
-        continue;
-      }
-      const partition = Object.fromEntries(partitionNames.map((name) => [name, values[name] ?? '']));
-      const folder = partitionNames.map((name) => `${name}=${encodeURIComponent(partition[name]!)}`);
-      const finalRelative = path.join(table, ...folder, parts[parts.length - 1]!);
-      const finalPath = path.join(this.root, finalRelative);
-      mkdirSync(path.dirname(finalPath), { recursive: true });
-      renameSync(stat.filename, finalPath);
-      files.push({ path: finalRelative, partition, rows, bytes: statSync(finalPath).size });
+      // DuckDB names the folders itself (escaping values, __HIVE_DEFAULT_PARTITION__ for NULL);
+      // the key keeps its naming, without the verdict folder, so its own reader decodes it.
+      const relative = path.relative(tableDir, stat.filename).split(path.sep).filter((segment) => !divert || !segment.startsWith(`${divert}=`));
+      files.push({
+        path: [table, ...relative].join('/'),
+        rows,
+        bytes: Number(stat.file_size_bytes ?? statSync(stat.filename).size),
+        partition: Object.fromEntries(partitionNames.map((name) => [name, values[name] ?? null])),
+        stats: columnStats(stat.column_statistics),
+        stagedPath: stat.filename,
+      });
     }
-    rmSync(path.join(this.root, '_staging', options.runId), { recursive: true, force: true });
-    return { table, runId: options.runId, files, diverted, columns: [...dataColumns, ...partitionColumns], partitionBy: partitionNames };
+    return {
+      table,
+      runId: options.runId,
+      files,
+      rows: files.reduce((s, f) => s + f.rows, 0),
+      diverted,
+      columns: [...dataColumns, ...partitionColumns],
+      partitionBy: partitionNames,
+    };
   }
 
   /**
-   * Makes staged files the table's content in one catalog transaction: replacing the partitions
-   * they cover (or the whole table), registering the table and re-pointing its view. `alsoInside`
-   * runs in the same transaction, for bookkeeping that must commit with the data.
+   * Makes staged files the table's content in one metastore commit, replacing what `replace`
+   * names, with the table's registration and view. `inside` runs in the same transaction, for
+   * bookkeeping that must commit with the data (offsets, run records, quarantined rows).
    */
   async commit(
-    writes: StagedWrite | StagedWrite[],
-    replace: 'all' | 'partitions' | 'append',
-    description?: string,
-    alsoInside?: (tx: Transaction) => Promise<void>,
-  ): Promise<void> {
-    const list = Array.isArray(writes) ? writes : [writes];
-    const retired = await this.engine.transaction(async (tx) => {
-      const gone: string[] = [];
-      for (const staged of list) {
-        await this.catalog.registerTable(tx, {
-          name: staged.table,
-          kind: 'lake',
-          location: this.tableDir(staged.table),
-          format: 'parquet',
-          partitionBy: staged.partitionBy,
-          columns: staged.columns,
-          description,
-        });
-        gone.push(...(await this.catalog.commitFiles(tx, staged.table, staged.runId, staged.files, replace === 'append' ? 'none' : replace)));
-        await this.createView(tx, staged.table, staged.columns, staged.partitionBy);
-      }
-      if (alsoInside) await alsoInside(tx);
-      return gone;
+    engine: Engine,
+    writes: readonly LakeWrite[],
+    options: { operation: string; runId?: string; description?: string; timeColumn?: string; inside?: (tx: CatalogTransaction) => Promise<void> },
+  ): Promise<Committed> {
+    const retired: LiveFile[] = [];
+    const history = this.format.historyHours > 0 ? HISTORY : undefined;
+    const { committed } = await this.metastore.commit(
+      engine,
+      {
+        operation: options.operation,
+        runId: options.runId,
+        // The files are published and the views re-pointed before anyone hears of the commit;
+        // until then readers keep the previous files, which stay where they are until the end.
+        after: async (_result, snapshot) => {
+          for (const { staged } of writes) for (const file of staged.files) if (file.stagedPath) await this.storage.publish(file.stagedPath, file.path);
+          await this.metastore.clearPendingMoves(writes.flatMap((w) => w.staged.files.map((f) => f.path)));
+          for (const { staged } of writes) await this.refreshView(engine, staged.table);
+          if (history) for (const file of retired) await this.storage.move(file.path, `${HISTORY}/${snapshot}/${file.path}`);
+          else await this.storage.delete(retired.map((f) => f.path));
+        },
+      },
+      async (tx) => {
+        for (const { staged, replace } of writes) {
+          if (replace !== 'append') retired.push(...(await tx.retireFiles(staged.table, replace, history)));
+          await tx.addFiles(staged.table, staged.files, staged.runId);
+          await tx.registerTable({
+            name: staged.table,
+            kind: 'lake',
+            store: 'lake',
+            location: this.storage.readPath(staged.table),
+            format: 'parquet',
+            partitionBy: staged.partitionBy,
+            timeColumn: options.timeColumn,
+            description: options.description,
+            columns: staged.columns,
+          });
+        }
+        if (options.inside) await options.inside(tx);
+      },
+    );
+    for (const { staged } of writes) this.endStaging(staged.runId);
+    return committed;
+  }
+
+  /** Points a table's view at exactly its live files, as the catalog lists them. */
+  async refreshView(engine: Engine, table: string): Promise<void> {
+    const info = await this.metastore.table(table);
+    if (!info) return;
+    await this.metastore.write(async () => {
+      await engine.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${this.relation(await this.metastore.liveFiles(table), info.columns, info.partition_by)}`);
     });
-    for (const file of retired) rmSync(path.join(this.root, file), { force: true });
-    if (retired.length) for (const staged of list) this.removeEmptyFolders(this.tableDir(staged.table));
   }
 
   /** Deletes staged files that will not be committed; readers never saw them. */
   discard(staged: StagedWrite): void {
-    for (const file of staged.files) rmSync(path.join(this.root, file.path), { force: true });
-    this.removeEmptyFolders(this.tableDir(staged.table));
+    this.endStaging(staged.runId);
   }
 
-  /** Points the table's view at exactly the committed files, typed as the catalog records them. */
-  private async createView(tx: Transaction, table: string, columns: ColumnInfo[], partitionBy: string[]): Promise<void> {
-    const live = await tx.query<{ path: string }>(
-      `SELECT path FROM tributary.files WHERE table_name = $1 AND removed_run IS NULL ORDER BY path`,
-      [table],
-    );
-    const body = live.length
-      ? `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(live.map((f) => path.join(this.root, f.path)))},
-           hive_partitioning = ${partitionBy.length > 0}${
-             partitionBy.length
-               ? `, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)?.type ?? PARTITION_TYPE_FALLBACK)}`).join(', ')}}`
-               : ''
-           })`
-      : `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
-    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${body}`);
+  private endStaging(runId: string): void {
+    this.staging.delete(runId);
+    this.storage.discardStaging(runId);
+  }
+
+  /** The SQL relation of a table's files, typed as the catalog records them. */
+  relation(files: readonly { path: string }[], columns: readonly ColumnInfo[], partitionBy: readonly string[]): string {
+    if (!files.length) return `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
+    const hive = partitionBy.length
+      ? `, hive_partitioning = true, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)!.type)}`).join(', ')}}`
+      : ', hive_partitioning = false';
+    return `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(files.map((f) => this.storage.readPath(f.path)))}, union_by_name = true${hive})`;
+  }
+
+  /** A table as it was at a snapshot, while its files are kept in history. */
+  async relationAt(table: string, snapshot: number): Promise<string> {
+    const info = await this.metastore.table(table);
+    if (!info || info.kind !== 'lake') throw new Error(`'${table}' is not a lake table; only lake tables keep their history`);
+    const { files, missing } = await this.metastore.snapshotFiles(table, snapshot);
+    if (missing) {
+      throw new Error(`snapshot ${snapshot} of '${table}' is no longer kept (${missing} of its files left history after lakeHistoryHours); pick a later snapshot`);
+    }
+    return this.relation(files, info.columns, info.partition_by);
   }
 
   /**
    * Rewrites each partition's small files as one, committed like any other write: readers never
    * see a partition twice or not at all.
    */
-  async compact(table: string, runId: string, minFiles = 2): Promise<{ partitions: number; filesBefore: number; filesAfter: number }> {
-    const info = await this.catalog.table(table);
+  async compact(engine: Engine, table: string, runId: string, minFiles = 2): Promise<{ partitions: number; filesBefore: number; filesAfter: number }> {
+    const info = await this.metastore.table(table);
     if (!info) return { partitions: 0, filesBefore: 0, filesAfter: 0 };
-    if (info.kind !== 'lake') throw new Error(`'${table}' is not a lake table`);
-    const files = await this.catalog.activeFiles(table);
-    const byPartition = new Map<string, CommittedFile[]>();
+    if (info.kind !== 'lake') throw new Error(`'${table}' is a ${info.kind}, not a lake table: only lake tables have files to compact`);
+    const files = await this.metastore.liveFiles(table);
+    const groups = new Map<string, LiveFile[]>();
     for (const f of files) {
       const key = JSON.stringify(f.partition);
-      byPartition.set(key, [...(byPartition.get(key) ?? []), f]);
+      groups.set(key, [...(groups.get(key) ?? []), f]);
     }
-    const partitionBy = info.partition_by;
-    const dataColumns = info.columns.filter((c) => !partitionBy.includes(c.name));
-    let compacted = 0;
-    let replaced = 0;
-    const newFiles: CommittedFile[] = [];
-    for (const group of byPartition.values()) {
+    const dataColumns = info.columns.filter((c) => !info.partition_by.includes(c.name));
+    const dir = this.storage.stagingDir(runId);
+    this.staging.add(runId);
+    const newFiles: DataFile[] = [];
+    const replaced: number[] = [];
+    let n = 0;
+    for (const group of groups.values()) {
       if (group.length < minFiles) continue;
-      compacted++;
-      replaced += group.length;
-      const dir = path.dirname(path.join(this.root, group[0]!.path));
-      const name = `part-${runId}-c.parquet`;
-      const stats = await this.engine.queryJson<{ count: string }>(
-        `COPY (SELECT ${dataColumns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(group.map((f) => path.join(this.root, f.path)))}))
-         TO ${quoteLiteral(path.join(dir, name))} (${this.parquetOptions}, RETURN_STATS)`,
+      const folder = path.posix.dirname(group[0]!.path);
+      const name = `part-${runId}-c${n++}.parquet`;
+      const staged = path.join(dir, name);
+      const stats = await engine.queryJson<CopyStats>(
+        `COPY (SELECT ${dataColumns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(group.map((f) => this.storage.readPath(f.path)))}, union_by_name = true))
+         TO ${quoteLiteral(staged)} (${this.parquetOptions}, RETURN_STATS)`,
       );
       const rows = stats.reduce((sum, s) => sum + Number(s.count), 0);
       const before = group.reduce((sum, f) => sum + f.rows, 0);
-      if (rows !== before) throw new Error(`compaction of ${table} ${JSON.stringify(group[0]!.partition)} read ${before} rows but wrote ${rows}`);
-      const relative = path.relative(this.root, path.join(dir, name));
-      newFiles.push({ path: relative, partition: group[0]!.partition, rows, bytes: statSync(path.join(dir, name)).size });
+      if (rows !== before) throw new Error(`compaction of ${table} ${JSON.stringify(group[0]!.partition)} read ${before} rows but wrote ${rows}; nothing was committed`);
+      newFiles.push({ path: `${folder}/${name}`, rows, bytes: Number(stats[0]?.file_size_bytes ?? 0), partition: group[0]!.partition, stats: columnStats(stats[0]?.column_statistics), stagedPath: staged });
+      replaced.push(...group.map((f) => f.fileId));
     }
     if (newFiles.length) {
-      await this.commit({ table, runId, files: newFiles, diverted: new Map(), columns: info.columns, partitionBy }, 'partitions', info.description ?? undefined);
+      const retire = new Set(replaced);
+      const staged = { table, runId, files: newFiles, rows: 0, diverted: new Map<string, number>(), columns: info.columns, partitionBy: info.partition_by };
+      await this.commit(engine, [{ staged, replace: (file) => retire.has(file.fileId) }], {
+        operation: 'compact',
+        runId,
+        description: info.description ?? undefined,
+        timeColumn: info.time_column ?? undefined,
+      });
+    } else {
+      this.endStaging(runId);
     }
-    return { partitions: compacted, filesBefore: files.length, filesAfter: files.length - replaced + newFiles.length };
+    return { partitions: newFiles.length, filesBefore: files.length, filesAfter: files.length - replaced.length + newFiles.length };
   }
 
   /**
-   * Deletes what a crashed run left behind: staging folders and Parquet files the catalog never
-   * committed. Readers never saw them.
+   * Brings the lake in line with the catalog when a process takes ownership: finishes moves a
+   * crash interrupted, drops staging of runs that died, removes files no commit knows (left by a
+   * crash inside a table folder) and expires old history.
    */
-  async vacuum(): Promise<number> {
-    rmSync(path.join(this.root, '_staging'), { recursive: true, force: true });
-    if (!existsSync(this.root)) return 0;
-    const live = await this.catalog.livePaths();
-    let removed = 0;
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) walk(full);
-        else if (entry.name.endsWith('.parquet') && !live.has(path.relative(this.root, full))) {
-          rmSync(full, { force: true });
-          removed++;
-        }
+  async recover(): Promise<{ published: number; removed: number }> {
+    let published = 0;
+    const done: string[] = [];
+    for (const move of await this.metastore.pendingMoves()) {
+      if (move.live && move.staged_path) {
+        await this.storage.publish(move.staged_path, move.path);
+        done.push(move.path);
+        published++;
+      } else if (!move.live && move.history_path && (await this.storage.exists(move.path))) {
+        await this.storage.move(move.path, move.history_path);
       }
-    };
-    for (const entry of readdirSync(this.root, { withFileTypes: true })) {
-      if (entry.isDirectory() && !entry.name.startsWith('_')) walk(path.join(this.root, entry.name));
     }
-    return removed;
+    await this.metastore.clearPendingMoves(done);
+    for (const runId of this.storage.stagedRuns()) if (!this.staging.has(runId)) this.storage.discardStaging(runId);
+    const expired = await this.metastore.expireHistory(this.format.historyHours);
+    await this.storage.delete(expired);
+    const known = await this.metastore.knownPaths();
+    const tables = (await this.metastore.tables()).filter((t) => t.kind === 'lake').map((t) => t.name);
+    const strays: string[] = [];
+    for (const prefix of [...tables, HISTORY]) {
+      for (const key of await this.storage.list(prefix)) if (key.endsWith('.parquet') && !known.has(key)) strays.push(key);
+    }
+    await this.storage.delete(strays);
+    return { published, removed: strays.length };
   }
 
-  private removeEmptyFolders(dir: string): void {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) {
-        const child = path.join(dir, entry.name);
-        this.removeEmptyFolders(child);
-        if (readdirSync(child).length === 0) rmSync(child, { recursive: true });
-      }
-    }
+  /** Re-points every lake table's view at its live files (after a crash between commit and view). */
+  async refreshViews(engine: Engine): Promise<void> {
+    for (const table of (await this.metastore.tables()).filter((t) => t.kind === 'lake')) await this.refreshView(engine, table.name);
   }
+}
+
+interface CopyStats {
+  filename: string;
+  count: string;
+  file_size_bytes?: string;
+  column_statistics?: { key: string; value: { key: string; value: string | null }[] }[];
+  partition_keys?: { key: string; value: string | null }[] | null;
+}
+
+function columnStats(raw: CopyStats['column_statistics']): Record<string, { min?: string | null; max?: string | null; nulls?: number | null }> {
+  const out: Record<string, { min?: string | null; max?: string | null; nulls?: number | null }> = {};
+  for (const entry of raw ?? []) {
+    const name = entry.key.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
+    const stat = Object.fromEntries(entry.value.map((kv) => [kv.key, kv.value]));
+    out[name] = { min: stat.min ?? null, max: stat.max ?? null, nulls: stat.null_count === undefined || stat.null_count === null ? null : Number(stat.null_count) };
+  }
+  return out;
 }

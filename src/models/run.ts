@@ -1,20 +1,29 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { RunCounts } from '../catalog/index.js';
-import { sourceConnectors, type RejectedRow, type SourceScan } from '../connectors/index.js';
+import type { CatalogTransaction, ColumnInfo, QuarantineRow, RunCounts, RunTrigger } from '../catalog/index.js';
+import { openSource, type RejectedRow, type SourceScan, type Staged, type Store, type TableShape, type WriteMode } from '../connectors/index.js';
+import type { ModelConfig, SourceConfig } from '../core/config.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
-import { createProgress, withQueryProgress } from '../core/progress.js';
-import type { Engine, Transaction } from '../engine/index.js';
+import { fillSql, type DataInterval } from '../core/interval.js';
+import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
+import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/rules.js';
-import { compileModel, planModels, renderModel, type CompiledModel } from './compile.js';
-import type { Workspace } from './workspace.js';
+import { assertLoadAcceptable } from '../quality/threshold.js';
+import { carrySourceColumns, planModels, refRelation, renderModel, type CompiledModel } from './compile.js';
+import { queryableTables, type Workspace } from './workspace.js';
 
 export interface RunOptions {
   models?: string[];
-  /** Partition dates to (re)build; empty means the whole table. */
-  dates?: string[];
+  /** The data interval to (re)build; none rebuilds everything. */
+  interval?: DataInterval;
+  trigger?: RunTrigger;
+  /** Runs started together share a group (a scheduled job run, one `tributary run`). */
+  group?: string;
+  attempt?: number;
   log?: (message: string) => void;
+  /** Makes a progress reporter (rows, MB/s, ETA) for a long step. */
+  progress?: (label: string, totalBytes?: number) => Progress;
   quiet?: boolean;
 }
 
@@ -24,69 +33,97 @@ export interface ModelResult extends RunCounts {
   materialize: string;
   seconds: number;
   partitions: number;
+  /** Rows of the source outside the run's interval: another run's business. */
+  skipped: number;
 }
 
-/** Internal columns a located scan adds; never part of a table. */
-const LOCATION_COLUMNS = ['__file', '__record'];
+/** Columns a load carries through its model for bookkeeping; never part of a table. */
+const LOCATION = ['__file', '__record'];
+/** Each row's verdict once the interval has had its say: 'ok', a rule's key, 'parse', or 'outside'. */
+const ROW_VERDICT = '__verdict';
+const OUTSIDE = 'outside';
+/** A run may repair its input this many times (a runaway quote per file, say) before it gives up. */
+const MAX_REPAIRS = 20;
 
 /**
  * Runs models in dependency order. A model that reads a source is a load: every source row ends
- * up written or quarantined with its reason, and the run fails unless the counts reconcile.
+ * up written, quarantined with its reason, or (in a run for a data interval) skipped as outside
+ * it, and the run fails unless the counts reconcile with an independent count of the input.
  */
 export async function runModels(ws: Workspace, options: RunOptions = {}): Promise<ModelResult[]> {
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const plan = planModels(ws.project, options.models);
-  await ws.lake.vacuum();
+  const plan = planModels(ws.project, options.models, await queryableTables(ws.engine)).filter((m) => m.config.materialize !== 'ephemeral');
+  // A run for an interval refuses before anything runs when a model's rows cannot be placed in time.
+  if (options.interval) for (const model of plan) intervalPlan(model, options.interval);
+  const group = options.group ?? ws.metastore.newRunId();
   const results: ModelResult[] = [];
-  for (const model of plan) {
-    if (model.config.materialize === 'ephemeral') continue;
-    results.push(await runModel(ws, model, options, log));
-  }
+  for (const model of plan) results.push(await runModel(ws, model, { ...options, group }, log));
   return results;
 }
 
-async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions, log: (m: string) => void): Promise<ModelResult> {
-  const { catalog } = ws;
-  const runId = catalog.newRunId();
+/** How a model takes part in a run for an interval: by its date partition, its time column, or whole. */
+type IntervalPlan = { kind: 'whole' } | { kind: 'partition'; key: string } | { kind: 'time'; column: string };
+
+function intervalPlan(model: CompiledModel, interval: DataInterval | undefined): IntervalPlan {
+  const { config } = model;
+  if (!interval || config.materialize === 'view') return { kind: 'whole' };
+  if (config.timeColumn) return { kind: 'time', column: config.timeColumn };
+  const keys = Object.keys(config.partitionBy ?? {});
+  if (!keys.length) return { kind: 'whole' };
+  // The date key is confirmed against the model's types when it runs.
+  return { kind: 'partition', key: keys[0]! };
+}
+
+async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions & { group: string }, log: (m: string) => void): Promise<ModelResult> {
+  const { metastore } = ws;
+  const runId = metastore.newRunId();
   const started = Date.now();
-  const dates = options.dates?.length ? options.dates : undefined;
-  await catalog.startRun(runId, model.name, { dates });
+  await metastore.startRun(runId, {
+    target: model.name,
+    kind: 'model',
+    trigger: options.trigger ?? 'cli',
+    group: options.group,
+    attempt: options.attempt,
+    params: options.interval ? { interval: options.interval } : undefined,
+  });
+  // Its own connection: a run works beside stream commits and dashboard queries.
+  const engine = await ws.engine.fork();
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);
-  let scan: SourceScan | undefined;
   try {
-    if (model.sources.length > 1) {
-      throw new TributaryError(`model '${model.name}' reads ${model.sources.length} sources; a load reads one`, {
-        place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
-        hint: 'load each source in its own model, then join the loaded tables in a downstream model',
+    if (model.config.partitionBy && model.config.materialize !== 'lake') {
+      throw new TributaryError(`model '${model.name}' has partitionBy, which only lake tables have`, {
+        place: { file: ws.project.configFile, field: `models.${model.name}.partitionBy` },
+        hint: 'materialize it as a lake table, or declare timeColumn for runs by data interval',
       });
     }
-    const sourceName = model.sources[0];
-    if (sourceName) {
-      const config = ws.project.config.sources[sourceName]!;
+    let outcome: { counts: RunCounts; skipped: number };
+    if (model.config.materialize === 'view') {
+      outcome = { counts: await defineView(ws, engine, model, runId, options.interval), skipped: 0 };
+    } else if (model.sources.length) {
+      if (model.sources.length > 1) {
+        throw new TributaryError(`model '${model.name}' reads ${model.sources.length} sources; a load reads one`, {
+          place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
+          hint: 'load each source in its own model, then join the loaded tables in a downstream model',
+        });
+      }
       mkdirSync(scratchDir, { recursive: true });
-      scan = await sourceConnectors[config.format].open(sourceName, config, {
-        engine: ws.engine,
-        baseDir: ws.project.dir,
-        scratchDir,
-        runId,
-        date: dates?.length === 1 ? dates[0] : undefined,
-        log,
-      });
+      outcome = await runLoad(ws, engine, model, runId, scratchDir, options, log);
+    } else {
+      outcome = { counts: await runTransform(ws, engine, model, runId, options.interval), skipped: 0 };
     }
-    const counts = scan
-      ? await runLoad(ws, model, sourceName!, scan, runId, dates, options.quiet ?? false, log)
-      : await runTransform(ws, model, runId, dates);
-    await catalog.finishRun(runId, 'success', counts);
     const seconds = (Date.now() - started) / 1000;
-    const partitions = model.config.materialize === 'lake' ? (await catalog.partitions(model.name)).length : 0;
-    const outcome =
+    const partitions = model.config.materialize === 'lake' ? (await metastore.partitions(model.name)).length : 0;
+    const { counts, skipped } = outcome;
+    const interval = options.interval ? ` for ${describeInterval(options.interval)}` : '';
+    const what =
       model.config.materialize === 'view'
         ? 'defined'
-        : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}wrote ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}`;
-    log(`✔ ${model.name} (${model.config.materialize}) in ${seconds.toFixed(1)}s: ${outcome}`);
-    return { model: model.name, runId, materialize: model.config.materialize, seconds, partitions, ...counts };
+        : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}wrote ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}${skipped ? `, skipped ${fmt(skipped)} outside the interval` : ''}`;
+    const mark = counts.read !== null && counts.written === 0 ? '!' : '✔';
+    log(`${mark} ${model.name} (${materializeName(model.config)})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
+    return { model: model.name, runId, materialize: materializeName(model.config), seconds, partitions, skipped, ...counts };
   } catch (error) {
-    await catalog.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
+    await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof TributaryError) throw error;
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
       place: { file: ws.project.configFile, field: `models.${model.name}` },
@@ -94,201 +131,276 @@ async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions
       cause: error,
     });
   } finally {
-    await scan?.close();
+    engine.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }
+}
+
+export function materializeName(config: ModelConfig): string {
+  return typeof config.materialize === 'string' ? config.materialize : config.materialize.kind;
+}
+
+function describeInterval(interval: DataInterval): string {
+  const days = Math.round((Date.parse(interval.end) - Date.parse(interval.start)) / 86_400_000);
+  return days === 1 ? interval.ds : `${interval.start.slice(0, 10)} to ${new Date(Date.parse(interval.end) - 1).toISOString().slice(0, 10)}`;
 }
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** Keeps only the requested partitions, by the model's first partition expression. */
-function datesFilter(model: CompiledModel, dates: string[] | undefined): string {
-  if (!dates) return '';
-  const partition = Object.values(model.config.partitionBy ?? {})[0];
-  if (!partition) {
-    throw new TributaryError(`--date needs a partitioned model, and '${model.name}' has no partitionBy`, {
-      hint: 'run it without --date, or declare partitionBy for it',
-    });
-  }
-  return ` WHERE CAST(${partition} AS VARCHAR) IN (${dates.map(quoteLiteral).join(', ')})`;
+/** The store a model's rows go to. */
+function storeOf(ws: Workspace, model: CompiledModel): Store {
+  const m = model.config.materialize;
+  const config = m === 'lake' ? { kind: 'lake' as const } : m === 'table' ? { kind: 'duckdb' as const } : m;
+  if (typeof config === 'string') throw new Error(`model '${model.name}' (${config}) has no store`);
+  return ws.store(config, `models.${model.name}.materialize`);
 }
 
-async function lineage(tx: Transaction, ws: Workspace, model: CompiledModel): Promise<void> {
-  await ws.catalog.setLineage(tx, model.name, [
+function shapeOf(model: CompiledModel, columns: ColumnInfo[]): TableShape {
+  return {
+    name: model.name,
+    columns,
+    partitionBy: model.config.partitionBy,
+    timeColumn: model.config.timeColumn,
+    lookupKey: model.config.lookup?.key,
+    keys: model.config.lookup ? [model.config.lookup.key] : undefined,
+    description: model.config.description,
+  };
+}
+
+/** Days of an interval, as the values of a date partition. */
+function intervalDays(interval: DataInterval): string[] {
+  const out: string[] = [];
+  for (let d = Date.parse(interval.start); d < Date.parse(interval.end); d += 86_400_000) out.push(new Date(d).toISOString().slice(0, 10));
+  return out;
+}
+
+/**
+ * For a run over an interval: which rows of the model's output are in it (SQL over its columns),
+ * and what the write replaces. Confirms a partition key is a date; refuses a model whose rows
+ * cannot be placed in time.
+ */
+async function intervalScope(engine: Engine, model: CompiledModel, sql: string, interval: DataInterval | undefined): Promise<{ inside?: string; place?: string; mode: WriteMode }> {
+  const plan = intervalPlan(model, interval);
+  if (plan.kind === 'whole' || !interval) return { mode: { kind: 'replace' } };
+  if (plan.kind === 'time') {
+    const column = quoteIdent(plan.column);
+    const columns = await engine.describe(sql);
+    if (!columns.some((c) => c.name === plan.column)) {
+      throw new TributaryError(`model '${model.name}' declares timeColumn '${plan.column}', which it does not output`, {
+        place: { field: `models.${model.name}.timeColumn` },
+        hint: `its columns: ${columns.map((c) => c.name).join(', ')}`,
+      });
+    }
+    const scope = { column: plan.column, from: interval.start, to: interval.end };
+    return {
+      place: column,
+      inside: `(${column} >= ${sqlTimestamp(interval.start)} AND ${column} < ${sqlTimestamp(interval.end)})`,
+      mode: { kind: 'replace', scope },
+    };
+  }
+  // A date partition: its expression's values are days.
+  const expression = model.config.partitionBy![plan.key]!;
+  const type = (await engine.describe(`SELECT ${expression} AS p FROM (${sql})`))[0]!.type;
+  if (type !== 'DATE') {
+    throw new TributaryError(
+      `model '${model.name}' is partitioned by ${Object.keys(model.config.partitionBy!).join(', ')}, which a day cannot be mapped to (its first key is ${type}, not DATE)`,
+      {
+        place: { field: `models.${model.name}` },
+        hint: `declare timeColumn (the column that places a row in time) so a run for a day replaces that day's rows, or run '${model.name}' without --date`,
+      },
+    );
+  }
+  const days = intervalDays(interval);
+  const place = `(${expression})`;
+  return {
+    place,
+    inside: `${place} IN (${days.map((d) => `DATE ${quoteLiteral(d)}`).join(', ')})`,
+    mode: { kind: 'replace', scope: { column: plan.key, values: days } },
+  };
+}
+
+function sqlTimestamp(iso: string): string {
+  return `TIMESTAMP ${quoteLiteral(iso.replace('T', ' ').replace('Z', ''))}`;
+}
+
+function lineageOf(model: CompiledModel, streamed: ReadonlySet<string>) {
+  return [
     ...model.sources.map((name) => ({ name, kind: 'source' as const })),
-    ...model.refs.map((name) => ({ name, kind: 'model' as const })),
-  ]);
+    ...model.refs.map((name) => ({ name, kind: streamed.has(name) ? ('stream' as const) : ('model' as const) })),
+  ];
+}
+
+async function defineView(ws: Workspace, engine: Engine, model: CompiledModel, runId: string, interval: DataInterval | undefined): Promise<RunCounts> {
+  const sql = fillSql(renderModel(model, (kind, name) => (kind === 'ref' ? refRelation(ws.project, name) : quoteIdent(name))), interval, `model '${model.name}'`);
+  await ws.metastore.commit(engine, { operation: 'view', runId }, async (tx) => {
+    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(model.name)} AS ${sql}`);
+    const columns = (await tx.query<{ column_name: string; column_type: string }>(`DESCRIBE main.${quoteIdent(model.name)}`)).map((c) => ({ name: c.column_name, type: c.column_type }));
+    await tx.registerTable({ name: model.name, kind: 'view', columns, description: model.config.description });
+    await tx.setLineage(model.name, lineageOf(model, new Set()));
+    await tx.finishRun(runId, 'success', { read: null, written: 0, quarantined: 0 });
+  });
+  return { read: null, written: 0, quarantined: 0 };
 }
 
 /** A model over other tables: no rows to account for beyond what it writes. */
-/** A ref names a built table, or inlines an ephemeral model's SQL. */
-function refTo(ws: Workspace, name: string): string {
-  const target = ws.project.config.models[name];
-  if (target?.materialize !== 'ephemeral') return quoteIdent(name);
-  return `(${renderModel(compileModel(ws.project, name), (kind, ref) => (kind === 'ref' ? refTo(ws, ref) : quoteIdent(ref)))})`;
-}
-
-async function runTransform(ws: Workspace, model: CompiledModel, runId: string, dates: string[] | undefined): Promise<RunCounts> {
-  const sql = renderModel(model, (kind, name) => (kind === 'ref' ? refTo(ws, name) : quoteIdent(name)));
-  const { engine, catalog, lake } = ws;
-  const description = model.config.description;
-  switch (model.config.materialize) {
-    case 'lake': {
-      const staged = await lake.stage(model.name, `SELECT * FROM (${sql})${datesFilter(model, dates)}`, {
-        runId,
-        partitionBy: model.config.partitionBy,
-      });
-      await lake.commit(staged, dates ? 'partitions' : 'all', description, (tx) => lineage(tx, ws, model));
-      return { read: null, written: staged.files.reduce((s, f) => s + f.rows, 0), quarantined: 0 };
-    }
-    case 'table': {
-      const written = await engine.transaction(async (tx) => {
-        await tx.run(`CREATE OR REPLACE TABLE main.${quoteIdent(model.name)} AS ${sql}`);
-        const columns = await tx.query<{ name: string; type: string }>(
-          `SELECT column_name AS name, data_type AS type FROM information_schema.columns
-           WHERE table_schema = 'main' AND table_name = $1 ORDER BY ordinal_position`,
-          [model.name],
-        );
-        await catalog.registerTable(tx, { name: model.name, kind: 'table', description, columns });
-        await lineage(tx, ws, model);
-        const rows = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM main.${quoteIdent(model.name)}`);
-        return Number(rows[0]!.n);
-      });
-      return { read: null, written, quarantined: 0 };
-    }
-    case 'ephemeral':
-      return { read: null, written: 0, quarantined: 0 };
-    case 'view': {
-      await engine.transaction(async (tx) => {
-        await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(model.name)} AS ${sql}`);
-        const columns = (await tx.query<{ column_name: string; column_type: string }>(`DESCRIBE main.${quoteIdent(model.name)}`)).map((c) => ({
-          name: c.column_name,
-          type: c.column_type,
-        }));
-        await catalog.registerTable(tx, { name: model.name, kind: 'view', description, columns });
-        await lineage(tx, ws, model);
-      });
-      return { read: null, written: 0, quarantined: 0 };
-    }
+async function runTransform(ws: Workspace, engine: Engine, model: CompiledModel, runId: string, interval: DataInterval | undefined): Promise<RunCounts> {
+  const sql = fillSql(renderModel(model, (kind, name) => (kind === 'ref' ? refRelation(ws.project, name) : quoteIdent(name))), interval, `model '${model.name}'`);
+  const scope = await intervalScope(engine, model, sql, interval);
+  const relation = scope.inside ? `(SELECT * FROM (${sql}) WHERE ${scope.inside})` : `(${sql})`;
+  const columns = await engine.describe(`SELECT * FROM ${relation}`);
+  const store = storeOf(ws, model);
+  const shape = shapeOf(model, columns);
+  const staged = await store.stage(engine, { shape, relation, mode: scope.mode, runId });
+  try {
+    const counts = await store.commit(engine, [staged], {
+      operation: 'run',
+      runId,
+      run: { runId, target: model.name, read: null, written: staged.rows ?? 0, quarantined: 0 },
+      inside: (tx) => tx.setLineage(model.name, lineageOf(model, new Set())),
+    });
+    return { read: null, written: counts[model.name] ?? staged.rows ?? 0, quarantined: 0 };
+  } catch (error) {
+    await store.discard(engine, [staged]);
+    throw error;
   }
 }
 
 /**
- * A load: one scan of the source through the model into the lake (or a serving table), with each
- * row's rule verdict computed on the way. Rows that fail a rule are diverted by the writer and then
- * located (file and line) for the quarantine; rows the reader refused come from its reject log.
+ * A load: one scan of the source through the model into its store, each row judged on the way.
+ * Rows that fail a rule are diverted by the writer, then found again (file and line) for the
+ * quarantine; rows the reader refused come from its reject log. Before anything commits, the
+ * records the reader produced are checked against an independent count of the input.
  */
 async function runLoad(
   ws: Workspace,
+  engine: Engine,
   model: CompiledModel,
-  sourceName: string,
-  scan: SourceScan,
   runId: string,
-  dates: string[] | undefined,
-  quiet: boolean,
+  scratchDir: string,
+  options: RunOptions,
   log: (m: string) => void,
-): Promise<RunCounts> {
-  const { engine, lake, catalog } = ws;
-  const config = ws.project.config.sources[sourceName]!;
+): Promise<{ counts: RunCounts; skipped: number }> {
+  const sourceName = model.sources[0]!;
+  const config: SourceConfig = ws.project.config.sources[sourceName]!;
   const checks = ruleChecks(config.rules ?? []);
-  const verdict = verdictExpression(checks, scan.hasParseError);
-  const judged = (relation: string) =>
-    `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdict} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''} FROM ${relation})`;
-  const modelSql = (relation: string) => renderModel(model, (kind, name) => (kind === 'source' ? judged(relation) : refTo(ws, name)));
-  const sql = modelSql(scan.relation());
-  const output = await engine.describe(sql);
-  if (!output.some((c) => c.name === VERDICT)) {
-    throw new TributaryError(`model '${model.name}' reads source '${sourceName}' but its result drops the ${VERDICT} column`, {
-      place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
-      hint: `select * from the source (adding columns is fine) so rejected rows can reach the quarantine`,
-    });
-  }
-  const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION_COLUMNS]);
-  const keep = output.filter((c) => !hidden.has(c.name)).map((c) => quoteIdent(c.name));
-  const filtered = `SELECT ${[...keep, VERDICT].join(', ')} FROM (${sql})${datesFilter(model, dates)}`;
-  const preserving = await isRowPreserving(engine, sql);
-  const progress = createProgress({ label: `${model.name} ← ${sourceName}`, totalBytes: scan.bytes, quiet });
-
-  let written: number;
-  let diverted: number;
-  let commit: (inside: (tx: Transaction) => Promise<void>) => Promise<void>;
-  let discard: () => Promise<void>;
-  if (model.config.materialize === 'lake') {
-    const staged = await withQueryProgress(
-      lake.stage(model.name, filtered, { runId, partitionBy: model.config.partitionBy, divertBy: VERDICT }),
-      () => engine.progress(),
-      progress,
-    );
-    written = staged.files.reduce((s, f) => s + f.rows, 0);
-    diverted = [...staged.diverted.values()].reduce((s, n) => s + n, 0);
-    commit = (inside) => lake.commit(staged, dates ? 'partitions' : 'all', model.config.description, inside);
-    discard = async () => lake.discard(staged);
-  } else if (model.config.materialize === 'table') {
-    const temp = `__load_${runId.replace(/\W/g, '_')}`;
-    await withQueryProgress(engine.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS ${filtered}`), () => engine.progress(), progress);
-    const counts = await engine.query<{ v: string; n: bigint }>(`SELECT ${VERDICT} AS v, count(*) AS n FROM ${temp} GROUP BY 1`);
-    written = Number(counts.find((c) => c.v === 'ok')?.n ?? 0n);
-    diverted = counts.filter((c) => c.v !== 'ok').reduce((s, c) => s + Number(c.n), 0);
-    commit = (inside) =>
-      engine.transaction(async (tx) => {
-        await tx.run(`CREATE OR REPLACE TABLE main.${quoteIdent(model.name)} AS SELECT * EXCLUDE (${VERDICT}) FROM ${temp} WHERE ${VERDICT} = 'ok'`);
-        await tx.run(`DROP TABLE ${temp}`);
-        const columns = output.filter((c) => !hidden.has(c.name));
-        await catalog.registerTable(tx, { name: model.name, kind: 'table', description: model.config.description, columns });
-        await inside(tx);
-      });
-    discard = async () => {
-      await engine.run(`DROP TABLE IF EXISTS ${temp}`);
-    };
-  } else {
-    throw new TributaryError(`model '${model.name}' reads a source, so it cannot be a view`, {
-      place: { file: ws.project.configFile, field: `models.${model.name}.materialize` },
-      hint: "materialize it as 'lake' or 'table': a load must record what it quarantined",
-    });
-  }
-  progress.done();
-
-  let rejects: RejectedRow[];
-  let located: RejectedRow[];
-  let read: number;
-  const quarantined = () => rejects.length + diverted;
-  try {
-    await scan.verified();
-    rejects = await scan.rejects();
-    located = diverted > 0 ? await locateDiverted(ws, model, scan, modelSql, checks, dates, rejects) : [];
-    if (located.length !== diverted) {
-      throw new TributaryError(`the writer diverted ${diverted} rows but ${located.length} were found again in the source`, {
-        hint: 'the source changed during the run, or the model is not deterministic; run again',
-      });
-    }
-    read = preserving ? written + quarantined() : await countSource(engine, judged(scan.relation()), model, dates, rejects.length);
-    if (read !== written + quarantined()) {
-      throw new TributaryError(`counts do not reconcile: read ${read}, wrote ${written}, quarantined ${quarantined()}; nothing was committed`, {
-        hint: `a model that reads a source must keep every row; filter or aggregate in a downstream model (see models.${model.name})`,
-      });
-    }
-  } catch (error) {
-    await discard();
-    throw error;
-  }
-
-  await commit(async (tx) => {
-    await lineage(tx, ws, model);
-    for (const row of [...rejects, ...located]) {
-      await tx.run(
-        `INSERT INTO tributary.quarantine (run_id, model, source, file, line, column_name, reason, raw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [runId, model.name, sourceName, row.file, row.line, row.column, row.reason, row.raw],
-      );
-    }
+  const store = storeOf(ws, model);
+  const placeholder = `__source_${runId.replace(/\W/g, '_')}`;
+  let scan: SourceScan = await openSource(config, {
+    name: sourceName,
+    engine,
+    baseDir: ws.project.dir,
+    scratchDir,
+    runId,
+    interval: options.interval,
+    log,
   });
-  if (quarantined() > 0) {
-    const sample = [...rejects, ...located][0]!;
-    log(`  ${fmt(quarantined())} row(s) quarantined, e.g. ${sample.file}:${sample.line ?? '?'} ${sample.reason}`);
-    log(`  → see them with \`tributary quarantine --model ${model.name}\``);
+  const setAside: RejectedRow[] = [];
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const judged = (located: boolean) =>
+        `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}
+          FROM ${scan.relation({ located })})`;
+      const modelSql = fillSql(
+        renderModel(model, (kind, name) => (kind === 'source' ? placeholder : refRelation(ws.project, name))),
+        options.interval,
+        `model '${model.name}'`,
+      );
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(false)}`);
+      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT], model.name);
+      const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION]);
+      const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
+      const scope = await intervalScope(engine, model, `SELECT * FROM (${carried})`, options.interval);
+      const verdict = scope.inside ? `CASE WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END` : VERDICT;
+      const relation = `(SELECT ${output.map((c) => quoteIdent(c.name)).join(', ')}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
+      const preserving = await isRowPreserving(engine, carried);
+      const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
+      const shape = shapeOf(model, output);
+      const staged = await withQueryProgress(
+        store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT }),
+        () => engine.progress(),
+        progress,
+      );
+      progress.done();
+      try {
+        const written = staged.rows ?? 0;
+        const skipped = staged.diverted.get(OUTSIDE) ?? 0;
+        const failed = [...staged.diverted].filter(([v]) => v !== OUTSIDE).reduce((s, [, n]) => s + n, 0);
+        const rejects = await scan.rejects();
+        const yielded = preserving ? written + skipped + failed : Number(await engine.scalar<bigint>(`SELECT count(*) FROM ${placeholder}`));
+        if (!preserving && yielded !== written + skipped + failed) {
+          throw new TributaryError(
+            `counts do not reconcile: read ${fmt(yielded)}, wrote ${fmt(written)}, quarantined ${fmt(failed)}${skipped ? `, skipped ${fmt(skipped)}` : ''}; nothing was committed`,
+            {
+              place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
+              hint: `a model that reads a source must keep every row; filter, join or aggregate in a downstream model (see models.${model.name})`,
+            },
+          );
+        }
+        const repair = await scan.reconcile(yielded, rejects);
+        if (repair) {
+          if (attempt >= MAX_REPAIRS) throw new TributaryError(`the input of source '${sourceName}' needed more than ${MAX_REPAIRS} repairs; nothing was committed`, { hint: 'fix the files' });
+          await store.discard(engine, [staged]);
+          await scan.close();
+          scan = repair.scan;
+          setAside.push(...repair.setAside);
+          continue;
+        }
+        const located = failed ? await locateFailed(engine, scan, modelSql, placeholder, judged(true), checks, scope, output, model.name) : [];
+        if (located.length !== failed) {
+          throw new TributaryError(`the writer diverted ${failed} rows but ${located.length} were found again in the source; nothing was committed`, {
+            hint: 'the source changed during the run, or the model is not deterministic; run again',
+          });
+        }
+        const quarantine: QuarantineRow[] = [...setAside, ...rejects, ...located].map((r) => ({ file: r.file, line: r.line, record: r.record ?? null, column: r.column, reason: r.reason, raw: r.raw }));
+        const read = yielded + rejects.length + setAside.length;
+        const counts: RunCounts = { read, written, quarantined: quarantine.length };
+        try {
+          assertLoadAcceptable({
+            model: model.name,
+            source: sourceName,
+            max: config.maxQuarantined,
+            considered: read - skipped,
+            written,
+            quarantined: quarantine.length,
+            reasons: quarantine.map((q) => q.reason),
+          });
+        } catch (error) {
+          // Nothing of the data commits; the rows that failed are kept so they can be looked at.
+          await ws.metastore.commit(engine, { operation: 'quarantine', runId }, (tx) => tx.addQuarantine(runId, model.name, sourceName, quarantine));
+          const e = error as TributaryError;
+          throw new TributaryError(e.message, { hint: `look at them with \`tributary quarantine --run ${runId}\`; ${e.hint}` });
+        }
+        const streamed = new Set<string>();
+        await store.commit(engine, [staged], {
+          operation: 'load',
+          runId,
+          run: { runId, target: model.name, read, written, quarantined: quarantine.length },
+          inside: async (tx: CatalogTransaction) => {
+            await tx.setLineage(model.name, lineageOf(model, streamed));
+            await tx.addQuarantine(runId, model.name, sourceName, quarantine);
+          },
+        });
+        if (quarantine.length) {
+          const sample = quarantine[0]!;
+          log(`  ${fmt(quarantine.length)} row(s) quarantined, e.g. ${sample.file ?? '?'}:${sample.line ?? `record ${sample.record ?? '?'}`} ${sample.reason}`);
+          log(`  → see them with \`tributary quarantine --run ${runId}\``);
+        }
+        return { counts, skipped };
+      } catch (error) {
+        await store.discard(engine, [staged as Staged]).catch(() => undefined);
+        throw error;
+      }
+    }
+  } finally {
+    await engine.run(`DROP VIEW IF EXISTS ${placeholder}`).catch(() => undefined);
+    await scan.close();
   }
-  return { read, written, quarantined: quarantined() };
+}
+
+function defaultProgress(quiet: boolean | undefined): (label: string, totalBytes?: number) => Progress {
+  return (label, totalBytes) => createProgress({ label, totalBytes, quiet });
 }
 
 /**
@@ -315,31 +427,39 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
   return false;
 }
 
-/** The independent count, for models whose plan does not prove they keep every row. */
-async function countSource(engine: Engine, judged: string, model: CompiledModel, dates: string[] | undefined, rejected: number): Promise<number> {
-  const partition = Object.values(model.config.partitionBy ?? {})[0];
-  const where = dates && partition ? ` WHERE CAST(${partition} AS VARCHAR) IN (${dates.map(quoteLiteral).join(', ')})` : '';
-  const n = await engine.scalar<bigint>(`SELECT count(*) FROM ${judged}${where}`);
-  return Number(n) + rejected;
-}
-
 /** Finds the file and line of each row that failed a rule, by a numbered re-read of the source. */
-async function locateDiverted(
-  ws: Workspace,
-  model: CompiledModel,
+async function locateFailed(
+  engine: Engine,
   scan: SourceScan,
-  modelSql: (relation: string) => string,
+  modelSql: string,
+  placeholder: string,
+  judgedLocated: string,
   checks: ReturnType<typeof ruleChecks>,
-  dates: string[] | undefined,
-  rejects: readonly RejectedRow[],
+  scope: { inside?: string; place?: string },
+  output: ColumnInfo[],
+  model: string,
 ): Promise<RejectedRow[]> {
-  const sql = modelSql(scan.relation({ located: true }));
-  const columns = (await ws.engine.describe(sql)).filter((c) => ![VERDICT, PARSE_ERROR, ...LOCATION_COLUMNS].includes(c.name));
-  const { reason, column } = reasonExpression(checks, scan.hasParseError);
-  const raw = `to_json(json_object(${columns.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
-  const rows = await ws.engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
-    `SELECT __file AS file, __record::DOUBLE AS record, ${reason} AS reason, ${column} AS column, ${raw} AS raw
-     FROM (${sql}) ${datesFilter(model, dates) ? `${datesFilter(model, dates)} AND` : 'WHERE'} ${VERDICT} <> 'ok' ORDER BY file, record`,
-  );
-  return rows.map((r) => ({ file: r.file, line: scan.lineOf(r.file, r.record, rejects), column: r.column, reason: r.reason, raw: r.raw }));
+  const located = `${placeholder}_located`;
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${located} AS SELECT * FROM ${judgedLocated}`);
+  try {
+    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, ...(scan.hasParseError ? [PARSE_ERROR] : []), ...LOCATION], model);
+    const { reason, column } = reasonExpression(checks, scan.hasParseError);
+    const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
+    const outside = scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : '';
+    const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
+      `SELECT __file AS file, __record::DOUBLE AS record, ${reason} AS reason, ${column} AS column, ${raw} AS raw
+       FROM (${carried}) WHERE ${VERDICT} <> 'ok'${outside} ORDER BY file, record`,
+    );
+    const rejects = await scan.rejects();
+    const byFile = new Map<string, number[]>();
+    for (const r of rows) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r.record]);
+    const places = new Map<string, Map<number, { line: number | null; record: number | null }>>();
+    for (const [file, records] of byFile) places.set(file, await scan.locate(file, records, rejects));
+    return rows.map((r) => {
+      const place = places.get(r.file)?.get(r.record);
+      return { file: r.file, line: place?.line ?? null, record: place?.record ?? r.record, column: r.column, reason: r.reason, raw: r.raw };
+    });
+  } finally {
+    await engine.run(`DROP VIEW IF EXISTS ${located}`);
+  }
 }

@@ -1,17 +1,38 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Catalog } from '../catalog/index.js';
+import { Metastore } from '../catalog/index.js';
+import { openStore, type Store, type StoreConfig } from '../connectors/index.js';
 import type { Project } from '../core/project.js';
-import { Engine } from '../engine/index.js';
-import { Lake } from '../lake/index.js';
+import { Engine, ReadOnlyPolicy } from '../engine/index.js';
+import { Lake, LocalLakeStorage } from '../lake/index.js';
 
-/** A project's live state: the engine on its warehouse, the catalog and the lake. */
+/**
+ * A project's live state, owned by one process: the engine on its warehouse, the metastore, the
+ * lake and the stores it writes to. Other processes reach it through that process (see the
+ * server's command endpoint); this is what the owner holds.
+ */
 export interface Workspace {
   project: Project;
+  /** The owner's first connection. Work that runs beside other work forks its own. */
   engine: Engine;
-  catalog: Catalog;
+  metastore: Metastore;
   lake: Lake;
-  close(): void;
+  /** The read-only policy for SQL people type (CLI, shell, SQL lab). */
+  policy: ReadOnlyPolicy;
+  /** The store a config names, one per distinct config (a database connection is shared). */
+  store(config: StoreConfig, field: string): Store;
+  /** The same state seen through another view of the project (a command's --source overrides). */
+  withProject(project: Project): Workspace;
+  close(): Promise<void>;
+}
+
+/** The names people may query: the project's tables and views, not Tributary's own. */
+export async function queryableTables(engine: Engine): Promise<Set<string>> {
+  const rows = await engine.query<{ name: string }>(
+    `SELECT table_name AS name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary AND NOT starts_with(table_name, '__')
+     UNION SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT temporary AND NOT internal AND NOT starts_with(view_name, '__')`,
+  );
+  return new Set(rows.map((r) => r.name.toLowerCase()));
 }
 
 export async function openWorkspace(project: Project): Promise<Workspace> {
@@ -23,11 +44,44 @@ export async function openWorkspace(project: Project): Promise<Workspace> {
     memoryLimit: project.config.engine?.memoryLimit,
     tempDirectory: path.join(project.stateDir, 'spill'),
   });
-  const catalog = await Catalog.open(engine);
-  if (project.config.macros) await engine.run(project.readText(project.config.macros, 'macros'));
-  const lake = new Lake(engine, catalog, project.lakeDir, {
-    compression: project.config.lakeCompression,
-    parquetVersion: project.config.lakeParquetVersion,
-  });
-  return { project, engine, catalog, lake, close: () => engine.closeAll() };
+  try {
+    const metastore = await Metastore.open(await engine.fork());
+    if (project.config.macros) await engine.run(project.readText(project.config.macros, 'macros'));
+    const lake = new Lake(metastore, new LocalLakeStorage(project.lakeDir), {
+      compression: project.config.lakeCompression,
+      parquetVersion: project.config.lakeParquetVersion,
+      historyHours: project.config.lakeHistoryHours,
+    });
+    // Taking ownership: what a killed process left behind is finished or cleaned up first.
+    await metastore.failOrphanRuns();
+    await lake.recover();
+    await lake.refreshViews(engine);
+    const parser = await engine.fork();
+    const policy = new ReadOnlyPolicy(parser, () => queryableTables(parser));
+    const stores = new Map<string, Store>();
+    const make = (view: Project): Workspace => ({
+      project: view,
+      engine,
+      metastore,
+      lake,
+      policy,
+      store(config, field) {
+        const key = JSON.stringify(config);
+        let store = stores.get(key);
+        if (!store) stores.set(key, (store = openStore(config, { metastore, lake, field })));
+        return store;
+      },
+      withProject: (other) => make(other),
+      // The state's lock goes at once (another process may open it next); connections to other stores after.
+      async close() {
+        engine.closeAll();
+        for (const store of stores.values()) await store.close();
+        stores.clear();
+      },
+    });
+    return make(project);
+  } catch (error) {
+    engine.closeAll();
+    throw error;
+  }
 }

@@ -26,6 +26,11 @@ function offendingRows(check: CheckConfig): string {
       return `SELECT ${column ?? need('a column')}, count(*) AS n FROM ${table} WHERE ${column} NOT IN (${(check.values ?? need('values'))
         .map((v) => (typeof v === 'number' ? String(v) : quoteLiteral(v)))
         .join(', ')}) GROUP BY 1`;
+    case 'relationships': {
+      const to = check.to ?? need('to: { table, column }');
+      return `SELECT ${column ?? need('a column')}, count(*) AS n FROM ${table} WHERE ${column} IS NOT NULL
+              AND ${column} NOT IN (SELECT ${quoteIdent(to.column)} FROM ${quoteIdent(to.table)} WHERE ${quoteIdent(to.column)} IS NOT NULL) GROUP BY 1`;
+    }
     case 'min_rows':
       return `SELECT count(*) AS n FROM ${table} HAVING count(*) < ${check.min ?? need('min')}`;
     case 'sql':

@@ -22,7 +22,8 @@ export interface ServerContext {
 
 export type ServerPlugin = (app: FastifyInstance, context: ServerContext) => Promise<void> | void;
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+export const JSON_TYPES = ['application/json', 'application/x-ndjson'];
 
 /** Checks the rule before anything listens: a server reachable from elsewhere needs a token. */
 export function assertSafeBinding(host: string, token: string | undefined): void {
@@ -47,16 +48,41 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 /**
- * The Tributary server: a small core (auth, limits, errors) with everything else as plugins: the
- * event collector, status and metrics here; the web UI adds its own.
+ * The Tributary server: a small core (auth, request hygiene, limits, errors) with everything else
+ * as plugins: the event collector, status and metrics here; the web UI, the SQL lab and the
+ * command endpoint add their own.
+ *
+ * Request hygiene, because a browser on the same machine is also a client: bodies must say they
+ * are JSON or NDJSON (a form or `text/plain` post from another site is refused before it is
+ * read), the Host header must name this server (DNS rebinding), and a request from another
+ * site's page (its Origin) is refused.
  */
 export async function createServer(context: ServerContext, options: ServerOptions = {}, plugins: ServerPlugin[] = []): Promise<FastifyInstance> {
   const host = options.host ?? '127.0.0.1';
   assertSafeBinding(host, options.token);
-  const app = Fastify({ bodyLimit: options.bodyLimitBytes ?? 16 * 1024 * 1024, logger: false });
-  app.addContentTypeParser(['application/x-ndjson', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
+  const app = Fastify({ bodyLimit, logger: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  /** Host names this server answers to: what it is bound to, and loopback names when it is loopback. */
+  const hosts = new Set<string>();
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const names = LOOPBACK.has(host) ? ['127.0.0.1', 'localhost', '[::1]'] : [host];
+    for (const name of names) hosts.add(`${name}:${port}`);
+  });
+  app.addHook('onRequest', async (request, reply) => {
+    // Bound to every interface (with a token), any name may reach it; bound to one, only that name.
+    if (host !== '0.0.0.0' && host !== '::' && !hosts.has(String(request.headers.host ?? '').toLowerCase())) {
+      return reply.code(421).send({ error: `this server does not answer to host '${request.headers.host ?? ''}'`, hint: `use ${[...hosts][0] ?? host}` });
+    }
+    const origin = request.headers.origin;
+    if (origin !== undefined && !(origin !== 'null' && hosts.has(origin.replace(/^https?:\/\//, '').toLowerCase())) && !(host === '0.0.0.0' || host === '::')) {
+      return reply.code(403).send({ error: `requests from another site (${origin}) are refused`, hint: 'open the UI from this server, or call the API from a program (which sends no Origin)' });
+    }
+  });
 
   if (options.token) {
     const token = options.token;
@@ -74,22 +100,37 @@ export async function createServer(context: ServerContext, options: ServerOption
   }
   app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? (error instanceof TributaryError ? 400 : 500);
-    const hint = error instanceof TributaryError ? error.hint : status === 413 ? `requests are limited to ${(options.bodyLimitBytes ?? 16 * 1024 * 1024) / 1024 / 1024} MB; split the batch` : undefined;
-    await reply.code(status).send({ error: error.message, hint });
+    const hint =
+      error instanceof TributaryError
+        ? error.hint
+        : status === 413
+          ? `requests are limited to ${bodyLimit / 1024 / 1024} MB; split the batch`
+          : status === 415
+            ? `send Content-Type ${JSON_TYPES.join(' or ')}`
+            : undefined;
+    // A server error says what failed, never where the server is installed.
+    const message = status >= 500 ? 'internal error; see the server log' : error.message;
+    if (status >= 500) process.stderr.write(`${error.stack ?? error.message}\n`);
+    await reply.code(status).send({ error: message, hint });
   });
+  app.setNotFoundHandler(async (request, reply) => reply.code(404).send({ error: `nothing at ${request.method} ${request.url.split('?')[0]}` }));
 
   app.get('/healthz', async () => ({ ok: true }));
 
   app.post<{ Params: { topic: string }; Body: string }>('/v1/topics/:topic', async (request, reply) => {
     const topics = context.ws.project.config.topics;
-    const config = topics[request.params.topic];
+    const name = request.params.topic;
+    const config = Object.hasOwn(topics, name) ? topics[name] : undefined;
     if (!config) {
-      return reply.code(404).send({ error: `no topic '${request.params.topic}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
+      return reply.code(404).send({ error: `no topic '${name}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
     }
-    const ndjson = /ndjson|text\/plain/.test(request.headers['content-type'] ?? '');
-    const result = ingest(context.streams.log, request.params.topic, config, request.body ?? '', ndjson);
-    if ('error' in result) return reply.code(result.status).send({ error: result.error });
-    return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(result);
+    const ndjson = /ndjson/.test(request.headers['content-type'] ?? '');
+    const result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
+    if ('error' in result) return reply.code(result.status).send({ error: result.error, hint: result.hint });
+    // Refused events are kept where every other rejected row is: readable, countable, with the reason.
+    await context.ws.metastore.addDeadLetters(`collector:${name}`, result.dead);
+    const { dead: _dead, ...answer } = result;
+    return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(answer);
   });
 
   app.get('/v1/status', async () => ({
@@ -98,11 +139,13 @@ export async function createServer(context: ServerContext, options: ServerOption
       const topic = context.streams.log.topic(name);
       return { name, partitions: topic.partitions.length, endOffsets: topic.endOffsets() };
     }),
-    limits: { maxEventsPerRequest: MAX_EVENTS_PER_REQUEST, maxBodyBytes: options.bodyLimitBytes ?? 16 * 1024 * 1024 },
+    deadLetters: (await context.ws.metastore.qualityCounts()).deadLetters,
+    limits: { maxEventsPerRequest: MAX_EVENTS_PER_REQUEST, maxBodyBytes: bodyLimit },
   }));
 
   app.get('/metrics', async (_request, reply) => {
-    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot())));
+    const quality = await context.ws.metastore.qualityCounts();
+    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality));
   });
 
   for (const plugin of plugins) await plugin(app, context);

@@ -1,14 +1,14 @@
 import type { JobStatus } from '../stream/job.js';
 
-/** The job numbers `tributary status` shows, in the Prometheus text format. */
-export function metricsText(jobs: JobStatus[]): string {
+/** The numbers `tributary status` shows, in the Prometheus text format. */
+export function metricsText(jobs: JobStatus[], quality: { quarantined: number; deadLetters: Record<string, number> }): string {
   const lines: string[] = [];
   const metric = (name: string, help: string, type: 'gauge' | 'counter', values: [Record<string, string>, number | null][]) => {
     lines.push(`# HELP tributary_${name} ${help}`, `# TYPE tributary_${name} ${type}`);
     for (const [labels, value] of values) {
       if (value === null) continue;
       const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
-      lines.push(`tributary_${name}{${l}} ${value}`);
+      lines.push(`tributary_${name}${l ? `{${l}}` : ''} ${value}`);
     }
   };
   const per = (f: (j: JobStatus) => number | null) => jobs.map((j) => [{ job: j.job }, f(j)] as [Record<string, string>, number | null]);
@@ -34,5 +34,7 @@ export function metricsText(jobs: JobStatus[]): string {
     }),
   );
   metric('stream_up', '1 while the job runs.', 'gauge', per((j) => (j.state === 'running' ? 1 : 0)));
+  metric('dead_letters', 'Events refused, by where they were refused (a job, the collector), in the dead-letter table.', 'gauge', Object.entries(quality.deadLetters).map(([origin, n]) => [{ origin }, n]));
+  metric('quarantined_rows', 'Rows of batch loads in the quarantine table.', 'gauge', [[{}, quality.quarantined]]);
   return `${lines.join('\n')}\n`;
 }

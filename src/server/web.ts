@@ -30,8 +30,11 @@ function filtersFrom(query: Record<string, string | undefined>, dashboard: Dashb
  */
 export function webPlugin(hub: DashboardHub): ServerPlugin {
   return async (app, { ws, streams }) => {
-    const lab = new SqlLab(await ws.engine.fork(), { timeoutMs: 15_000, maxRows: 10_000 });
-    for (const job of streams.jobs) job.onCommit((event) => hub.tablesChanged(event.tables));
+    const lab = new SqlLab(ws);
+    // Any commit (a stream batch, a batch run, a scheduled job) pushes the tiles that read what changed.
+    ws.metastore.onCommit((committed) => {
+      if (committed.tables.length) hub.tablesChanged(committed.tables);
+    });
 
     const page = () => {
       const file = path.join(WEB_DIR, 'index.html');
@@ -44,7 +47,7 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
       app.get(route, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
     }
     app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
-      const type = ASSETS[request.params.file];
+      const type = Object.hasOwn(ASSETS, request.params.file) ? ASSETS[request.params.file] : undefined;
       if (!type) return reply.code(404).send({ error: 'no such asset' });
       return reply.type(type).send(readFileSync(path.join(WEB_DIR, request.params.file)));
     });
@@ -54,6 +57,7 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
       description: ws.project.config.description ?? null,
       dashboards: [...hub.dashboards].map(([name, d]) => ({ name, title: d.title })),
       streams: streams.jobs.map((j) => j.name),
+      labExamples: ws.project.config.lab?.examples ?? [],
     }));
 
     app.get<{ Params: { name: string } }>('/api/dashboards/:name', async (request) => {
@@ -87,58 +91,41 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
     app.get('/api/hub', async () => ({ queries: hub.queries, commits: hub.commits, viewers: hub.viewers }));
 
     app.post<{ Body: string }>('/api/sql', async (request, reply) => {
-      let body: { sql?: string; limit?: number; id?: string };
+      let body: { sql?: unknown; limit?: unknown; id?: unknown };
       try {
         body = JSON.parse(request.body) as typeof body;
       } catch {
-        return reply.code(400).send({ error: 'expected a JSON body {"sql": "..."}' });
+        return reply.code(400).send({ error: 'expected a JSON body {"sql": "..."}', hint: 'send {"sql": "SELECT …", "limit": 1000}' });
       }
-      if (!body.sql?.trim()) return reply.code(400).send({ error: 'no SQL to run', hint: 'type a query first' });
-      try {
-        return await lab.run(body.sql, body.id ?? randomUUID(), body.limit ?? 1000);
-      } catch (error) {
-        const e = error as TributaryError;
-        return reply.code(400).send({ error: e.message, hint: e.hint });
+      if (typeof body.sql !== 'string' || !body.sql.trim()) return reply.code(400).send({ error: 'no SQL to run', hint: 'type a query first' });
+      const limit = body.limit ?? 1000;
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > lab.limits.maxRows) {
+        return reply.code(400).send({ error: `limit must be a whole number from 1 to ${lab.limits.maxRows}, got ${JSON.stringify(limit)}`, hint: 'for every row of a large answer, use `tributary sql --format csv`' });
       }
+      return lab.run(body.sql, typeof body.id === 'string' ? body.id : randomUUID(), limit);
     });
     app.post<{ Params: { id: string } }>('/api/sql/:id/cancel', async (request) => ({ cancelled: lab.cancel(request.params.id) }));
 
     app.get('/api/catalog', async () => {
-      const tables = await ws.catalog.tables();
-      const columns = await ws.engine.queryJson<{ table_name: string; name: string; type: string }>(
-        `SELECT table_name, name, type FROM tributary.columns ORDER BY table_name, position`,
-      );
-      const live = await ws.engine.queryJson<{ table_name: string; name: string; type: string }>(
-        `SELECT table_name, column_name AS name, data_type AS type FROM information_schema.columns
-         WHERE table_catalog <> 'temp' AND table_schema = 'main' AND table_name NOT IN (SELECT name FROM tributary.tables)
-           AND NOT starts_with(table_name, '__') ORDER BY table_name, ordinal_position`,
-      );
-      const all = [...columns, ...live];
+      const tables = await ws.metastore.tables();
       const byTable = new Map<string, { name: string; type: string }[]>();
-      for (const c of all) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), { name: c.name, type: c.type }]);
-      const known = new Set(tables.map((t) => t.name));
-      const extra = [...byTable.keys()].filter((t) => !known.has(t)).map((name) => ({ name, kind: 'stream', rows: null, files: 0, partition_by: [] }));
-      return { tables: [...tables, ...extra].map((t) => ({ ...t, columns: byTable.get(t.name) ?? [] })), lineage: await ws.catalog.lineage() };
+      for (const c of await ws.metastore.allColumns()) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), { name: c.name, type: c.type }]);
+      return { tables: tables.map((t) => ({ ...t, columns: byTable.get(t.name) ?? [] })), lineage: await ws.metastore.lineage() };
     });
     app.get<{ Params: { table: string } }>('/api/catalog/:table', async (request, reply) => {
-      const info = await ws.catalog.table(request.params.table);
+      const info = await ws.metastore.table(request.params.table);
       if (!info) return reply.code(404).send({ error: `no table '${request.params.table}' in the catalog` });
-      const partitions = info.partition_by.length ? await ws.catalog.partitions(request.params.table) : [];
-      return { ...info, partitions, versions: await ws.catalog.schemaVersions(request.params.table) };
+      const partitions = info.partition_by.length ? await ws.metastore.partitions(request.params.table) : [];
+      return { ...info, partitions, versions: await ws.metastore.schemaVersions(request.params.table) };
     });
-    app.get('/api/quality', async () => ({
-      quarantine: await ws.catalog.quarantine({ limit: 200 }),
-      deadLetters: await ws.engine
-        .queryJson(`SELECT job, partition, "offset", reason, raw, received_at::VARCHAR AS received_at FROM tributary.dead_letters ORDER BY received_at DESC LIMIT 200`)
-        .catch(() => []),
-      counts: (
-        await ws.engine
-          .queryJson<{ quarantined: string; dead_letters: string }>(
-            `SELECT (SELECT count(*) FROM tributary.quarantine) AS quarantined, (SELECT count(*) FROM tributary.dead_letters) AS dead_letters`,
-          )
-          .catch(() => [{ quarantined: '0', dead_letters: '0' }])
-      )[0],
-    }));
-    app.get('/api/runs', async () => ({ runs: await ws.catalog.runs(100) }));
+    app.get('/api/quality', async () => {
+      const counts = await ws.metastore.qualityCounts();
+      return {
+        quarantine: await ws.metastore.quarantine({ limit: 200 }),
+        deadLetters: await ws.metastore.deadLetters({ limit: 200 }),
+        counts: { quarantined: counts.quarantined, dead_letters: Object.values(counts.deadLetters).reduce((a, b) => a + b, 0), byOrigin: counts.deadLetters },
+      };
+    });
+    app.get('/api/runs', async () => ({ runs: await ws.metastore.runs({ limit: 100 }) }));
   };
 }

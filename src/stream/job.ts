@@ -1,17 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
+import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
+import type { Engine } from '../engine/index.js';
 import type { Workspace } from '../models/workspace.js';
-import type { StreamInput } from './inputs/types.js';
+import { camelCase } from '../connectors/sources/json-options.js';
 import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
-import { DatabaseSink } from './sinks/database.js';
 import { DeadLetterSink } from './sinks/dead-letters.js';
-import { DuckDBSink } from './sinks/duckdb.js';
-import { LakeSink } from './sinks/lake.js';
+import { ModelSink } from './sinks/model-sink.js';
 import type { StreamSink } from './sinks/types.js';
-import { STATE_SCHEMA } from './sinks/warehouse-state.js';
 import { LatencyWindow, RollingRate } from './stats.js';
 
 export interface JobStatus {
@@ -50,24 +50,11 @@ export interface BatchCommitted {
 }
 
 /** Builds the sinks a stream's config declares, plus its dead-letter sink. */
-export function createSinks(ws: Workspace, job: string, config: StreamConfig): StreamSink[] {
-  const models = { project: ws.project, binds: config.binds };
-  const sinks: StreamSink[] = [new DeadLetterSink(job, ws.engine)];
-  for (const [name, sink] of Object.entries(config.sinks)) {
-    switch (sink.kind) {
-      case 'lake':
-        sinks.push(new LakeSink(job, name, ws.engine, models, sink.tables, ws.lake, ws.catalog));
-        break;
-      case 'duckdb':
-        sinks.push(new DuckDBSink(job, name, ws.engine, models, sink.tables, ws.catalog));
-        break;
-      case 'postgres':
-      case 'mysql':
-        sinks.push(new DatabaseSink(job, name, sink.kind, DatabaseSink.urlFrom(name, sink.urlEnv), ws.engine, models, sink.tables));
-        break;
-    }
-  }
-  return sinks;
+export function createSinks(ws: Workspace, engine: Engine, job: string, config: StreamConfig): StreamSink[] {
+  return [
+    new DeadLetterSink(job, engine, ws.metastore),
+    ...Object.entries(config.sinks).map(([name, sink]) => new ModelSink(job, name, sink, engine, ws, config.binds)),
+  ];
 }
 
 /**
@@ -91,14 +78,19 @@ export class StreamJob {
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
+  private readonly columns: DeclaredColumn[];
+  private readonly sinks: StreamSink[];
 
+  /** `engine` is the job's own connection: its micro-batches live in its temp tables. */
   constructor(
     private readonly ws: Workspace,
+    private readonly engine: Engine,
     readonly name: string,
     readonly config: StreamConfig,
     private readonly input: StreamInput,
-    private readonly sinks: StreamSink[] = createSinks(ws, name, config),
   ) {
+    this.columns = declaredColumns(config.columns, config.json?.keys === 'camelCase' ? camelCase : undefined);
+    this.sinks = createSinks(ws, engine, name, config);
     const scratch = path.join(ws.project.stateDir, 'stream', name);
     mkdirSync(scratch, { recursive: true });
     this.scratchFile = path.join(scratch, 'batch.txt');
@@ -124,11 +116,22 @@ export class StreamJob {
   }
 
   async open(): Promise<void> {
-    await this.ws.engine.run(STATE_SCHEMA);
     // An empty batch: sinks learn their tables' columns from the models run over it.
     const empty = new BatchWriter(0).finish(this.scratchFile);
-    const schema = await loadPreparedBatch(this.ws.engine, empty, this.config.columns, this.config.rules ?? [], '__microbatch_schema');
+    const schema = await loadPreparedBatch(this.engine, empty, this.columns, this.config.rules ?? [], this.config.json, '__microbatch_schema');
     for (const sink of this.sinks) await sink.open(schema);
+    await this.ws.metastore.commit(this.engine, { operation: 'lineage' }, async (tx) => {
+      for (const [, sink] of Object.entries(this.config.sinks)) {
+        for (const [table, config] of Object.entries(sink.tables)) {
+          const statics = [...this.sinks].flatMap((s) => (s instanceof ModelSink ? [...s.staticRefs] : []));
+          await tx.setLineage(table, [
+            { name: config.model, kind: 'model' },
+            { name: this.name, kind: 'stream' },
+            ...statics.map((name) => ({ name, kind: 'table' as const })),
+          ]);
+        }
+      }
+    });
     await this.refreshPositions();
     this.status.state = 'running';
   }
@@ -162,7 +165,7 @@ export class StreamJob {
     }
     const started = Date.now();
     const loading = performance.now();
-    const batch = await loadPreparedBatch(this.ws.engine, prepared, this.config.columns, this.config.rules ?? []);
+    const batch = await loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json);
     const durations: BatchDurations = { read: wholeMs(prepared.readMs), stage: wholeMs(prepared.stageMs), load: wholeMs(performance.now() - loading), sinks: {} };
     const after = new Map(this.positions);
     for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));

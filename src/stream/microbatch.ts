@@ -1,9 +1,9 @@
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
-import type { Rule } from '../core/config.js';
+import type { DeclaredColumn, Rule } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
-import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, typeJson, verdictExpression } from '../quality/index.js';
-import type { RecordSink } from './inputs/types.js';
+import { PARSE_ERROR, VERDICT, fieldTextColumns, reasonExpression, ruleChecks, typeJson, typedColumns, verdictExpression, type JsonOptions } from '../quality/index.js';
+import type { RecordSink } from '../connectors/index.js';
 
 /** Internal columns every micro-batch row carries: where it came from and what the rules said. */
 export const BATCH_COLUMNS = { partition: '__p', offset: '__o', timestamp: '__ts', reason: '__reason', raw: '__raw' } as const;
@@ -205,18 +205,20 @@ function writeInteger(buffer: Buffer, at: number, value: number): number {
 
 /**
  * The engine half: DuckDB reads the scratch file in parallel into a temp table, typing each event
- * by the stream's declared columns and judging it by its rules.
+ * by the stream's declared columns (exactly: see quality/json.ts) and judging it by its rules.
  *
- * The fast load lets DuckDB's JSON reader type every line in one pass. It accepts a batch only if
- * every record loaded and passed its rules; anything else (a malformed event, a wrong type, a
- * rule broken, a duplicated key) sends the whole batch through the careful load, which reads each
- * line as text, finds the record's place from the prefix and says what is wrong with each event.
+ * The fast load has DuckDB's JSON reader hand over each field's text in one pass, typed by the
+ * shared SQL. It accepts a batch only if every record loaded and passed; anything else (a
+ * malformed event, a wrong type, a rule broken, a duplicated key) sends the whole batch through
+ * the careful load, which reads each line as text, finds the record's place from the prefix and
+ * keeps each bad event as it came, with its reason.
  */
 export async function loadPreparedBatch(
   engine: Engine,
   prepared: PreparedBatch,
-  columns: Record<string, string>,
+  columns: readonly DeclaredColumn[],
   rules: readonly Rule[],
+  options: JsonOptions = {},
   table = '__microbatch',
 ): Promise<MicroBatch> {
   const checks = ruleChecks(rules);
@@ -235,9 +237,10 @@ export async function loadPreparedBatch(
     (await engine.query<{ rows: bigint; bad: bigint }>(`SELECT count(*) AS rows, count(*) FILTER (WHERE ${VERDICT} <> 'ok') AS bad FROM ${table}`))[0]!;
 
   if (prepared.count && !prepared.asIs) {
-    const all = { [partition]: 'INTEGER', [offset]: 'BIGINT', [timestamp]: 'DOUBLE', ...columns };
-    const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${Object.keys(columns).map(quoteIdent).join(', ')}, NULL::VARCHAR AS ${PARSE_ERROR}
-      FROM read_ndjson(${file}, columns = {${Object.entries(all).map(([n, t]) => `${quoteLiteral(n)}: ${quoteLiteral(t)}`).join(', ')}}, maximum_object_size = 16000000))`;
+    const fields = fieldTextColumns(columns).slice(1, -1);
+    const { select, problems } = typedColumns(columns, (c) => quoteIdent(c.key), options);
+    const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${select.join(', ')}, ${problems} AS ${PARSE_ERROR}
+      FROM read_ndjson(${file}, columns = {'${partition}': 'INTEGER', '${offset}': 'BIGINT', '${timestamp}': 'DOUBLE', ${fields}}, maximum_object_size = 16000000))`;
     const fast = await engine.run(judge(typed)).then(loadedRows, () => undefined);
     if (fast && Number(fast.rows) === prepared.count && Number(fast.bad) === 0) return located(table, prepared);
   }
@@ -247,7 +250,7 @@ export async function loadPreparedBatch(
       FROM (SELECT regexp_extract(line, '^[{]"${partition}":([0-9]+),"${offset}":([0-9]+),"${timestamp}":([^,]+),(.*)$', ['p', 'o', 'ts', 'rest']) AS m
             FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000)))`;
   const careful = async () => {
-    await engine.run(judge(`(SELECT * FROM ${typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v'])})`));
+    await engine.run(judge(`(SELECT * FROM ${typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v'], options)})`));
     return Number((await loadedRows()).rows);
   };
   // A value spanning lines makes more rows than records, or rows with the wrong number of fields.

@@ -1,11 +1,9 @@
 import path from 'node:path';
+import { openInput } from '../connectors/index.js';
+import { Log, hotKeyPartitioner } from '../log/index.js';
+import type { Engine } from '../engine/index.js';
 import type { Workspace } from '../models/workspace.js';
-import { kafkaInput } from './inputs/kafka.js';
-import { logInput } from './inputs/log.js';
-import { natsInput } from './inputs/nats.js';
-import type { StreamInput } from './inputs/types.js';
 import { StreamJob } from './job.js';
-import { Log, hotKeyPartitioner } from './log/index.js';
 
 /** The embedded log and every stream job of a project, as `tributary up` runs them. */
 export interface StreamRuntime {
@@ -30,17 +28,16 @@ export function openLog(ws: Workspace): Log {
   return log;
 }
 
-export async function inputFor(ws: Workspace, log: Log, job: string): Promise<StreamInput> {
-  const input = ws.project.config.streams[job]!.input;
-  if ('topic' in input) return logInput(log.topic(input.topic));
-  if ('kafka' in input) return kafkaInput(input.kafka, job);
-  return natsInput(input.nats);
-}
-
-export async function startStreams(ws: Workspace, log: Log, options: { start?: boolean } = {}): Promise<StreamRuntime> {
+/** Opens every stream job of the project, each on a connection of its own; starts them unless told not to. */
+export async function startStreams(ws: Workspace, log: Log, options: { start?: boolean; only?: string[] } = {}): Promise<StreamRuntime> {
   const jobs: StreamJob[] = [];
+  const engines: Engine[] = [];
   for (const [name, config] of Object.entries(ws.project.config.streams)) {
-    const job = new StreamJob(ws, name, config, await inputFor(ws, log, name));
+    if (options.only && !options.only.includes(name)) continue;
+    const engine = await ws.engine.fork();
+    engines.push(engine);
+    const input = await openInput(config.input, { job: name, log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
+    const job = new StreamJob(ws, engine, name, config, input);
     await job.open();
     if (options.start ?? true) job.start();
     jobs.push(job);
@@ -50,6 +47,7 @@ export async function startStreams(ws: Workspace, log: Log, options: { start?: b
     jobs,
     async stop() {
       for (const job of jobs) await job.stop();
+      for (const engine of engines) engine.close();
     },
   };
 }

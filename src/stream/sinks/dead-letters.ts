@@ -1,12 +1,12 @@
+import type { Metastore } from '../../catalog/index.js';
 import type { Engine } from '../../engine/index.js';
 import { VERDICT } from '../../quality/index.js';
 import { BATCH_COLUMNS, freshFor, type MicroBatch } from '../microbatch.js';
-import type { SinkCommit, StreamSink } from './types.js';
-import { STATE_SCHEMA, advance, readOffsets, writeOffsets } from './warehouse-state.js';
+import { advance, type SinkCommit, type StreamSink } from './types.js';
 
 /**
- * Events that could not be used (not JSON, wrong types, failing a rule) with the reason and their
- * partition and offset, committed exactly once like any other sink.
+ * Events that could not be used (not JSON, wrong types, failing a rule) with the reason, the text
+ * as it came and their partition and offset, committed exactly once like any other sink.
  */
 export class DeadLetterSink implements StreamSink {
   readonly name = '__dead_letters';
@@ -16,11 +16,11 @@ export class DeadLetterSink implements StreamSink {
   constructor(
     private readonly job: string,
     private readonly engine: Engine,
+    private readonly metastore: Metastore,
   ) {}
 
   async open(): Promise<void> {
-    await this.engine.run(STATE_SCHEMA);
-    this.next = await readOffsets(this.engine, this.job, this.name);
+    this.next = await this.metastore.offsets(this.job, this.name);
   }
 
   async committed(): Promise<Map<number, number>> {
@@ -30,17 +30,12 @@ export class DeadLetterSink implements StreamSink {
   async commit(batch: MicroBatch): Promise<SinkCommit> {
     const { partition, offset, reason, raw } = BATCH_COLUMNS;
     const next = advance(this.next, batch.ranges);
-    const where = `${VERDICT} <> 'ok' AND ${freshFor(this.next)}`;
-    const count = Number(await this.engine.scalar<bigint>(`SELECT count(*) FROM ${batch.table} WHERE ${where}`));
-    await this.engine.transaction(async (tx) => {
-      if (count) {
-        await tx.run(
-          `INSERT INTO tributary.dead_letters (job, partition, "offset", reason, raw)
-           SELECT $1, ${partition}, ${offset}, ${reason}, ${raw} FROM ${batch.table} WHERE ${where}`,
-          [this.job],
-        );
-      }
-      await writeOffsets(tx, this.job, this.name, next);
+    const relation = `(SELECT ${partition} AS partition, ${offset} AS "offset", ${reason} AS reason, ${raw} AS raw FROM ${batch.table}
+                       WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
+    const { result: count } = await this.metastore.commit(this.engine, { operation: 'stream' }, async (tx) => {
+      const n = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
+      await tx.writeOffsets(this.job, this.name, next);
+      return n;
     });
     this.next = next;
     return { rows: { dead_letters: count }, late: 0 };

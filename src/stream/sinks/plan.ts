@@ -2,15 +2,15 @@ import type { StreamTableConfig } from '../../core/config.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Project } from '../../core/project.js';
 import type { Engine } from '../../engine/index.js';
-import { quoteIdent } from '../../engine/index.js';
-import { planModels, type CompiledModel } from '../../models/compile.js';
-import { renderModel } from '../../models/compile.js';
+import { planModels, refRelation, renderModel, type CompiledModel } from '../../models/compile.js';
 import { VERDICT } from '../../quality/index.js';
 import { freshFor, type MicroBatch } from '../microbatch.js';
 
 /**
  * How a sink turns a micro-batch into its tables: the project's own models (the batch path's
- * SQL), evaluated over just the rows this sink has not committed, as temp tables.
+ * SQL), evaluated over just the rows this sink has not committed, as temp tables. A model the
+ * stream's source does not flow into is a static table (a stream–static join): it is read as the
+ * batch path built it, never recomputed per batch.
  */
 export class BatchModels {
   private readonly order: CompiledModel[];
@@ -18,35 +18,56 @@ export class BatchModels {
   private readonly shared = new Set<string>();
   /** Models on the path to a windowed table: the only ones the on-time chain needs. */
   private readonly windowed = new Set<string>();
+  /** Batch tables the stream's models join, for lineage. */
+  readonly staticRefs = new Set<string>();
 
   constructor(
-    project: Project,
+    private readonly project: Project,
     binds: string,
     private readonly prefix: string,
     tables: Record<string, StreamTableConfig>,
   ) {
     const all = planModels(project);
+    const byName = new Map(all.map((m) => [m.name, m]));
+    // A model is part of the stream when the bound source flows into it.
+    const streamed = new Map<string, boolean>();
+    const flows = (name: string): boolean => {
+      if (streamed.has(name)) return streamed.get(name)!;
+      const model = byName.get(name);
+      const result = Boolean(model && (model.sources.includes(binds) || model.refs.some(flows)));
+      streamed.set(name, result);
+      return result;
+    };
     const needed = new Set<string>();
     const uses = new Map<string, number>();
     const use = (name: string) => uses.set(name, (uses.get(name) ?? 0) + 1);
     const add = (name: string, into: Set<string>) => {
       if (into.has(name)) return;
-      const model = all.find((m) => m.name === name);
+      const model = byName.get(name);
       if (!model) {
         throw new TributaryError(`stream table uses model '${name}', which the project does not declare`, {
           place: { file: project.configFile },
           hint: `models: ${all.map((m) => m.name).join(', ')}`,
         });
       }
+      if (!flows(name)) {
+        throw new TributaryError(`stream table uses model '${name}', which does not read source('${binds}')`, {
+          place: { file: project.configFile },
+          hint: `a stream computes its tables from its own events; '${name}' is a batch table, which a stream model may join with ref('${name}')`,
+        });
+      }
       into.add(name);
-      for (const ref of model.refs) add(ref, into);
       for (const source of model.sources) {
         if (source !== binds) {
           throw new TributaryError(`model '${name}' reads source('${source}'), but the stream binds '${binds}'`, {
             place: { file: project.configFile },
-            hint: `a model run on a stream may read only source('${binds}')`,
+            hint: `a model run on a stream may read only source('${binds}'); join batch tables with ref()`,
           });
         }
+      }
+      for (const ref of model.refs) {
+        if (flows(ref)) add(ref, into);
+        else this.staticRefs.add(ref);
       }
     };
     for (const table of Object.values(tables)) {
@@ -82,7 +103,7 @@ export class BatchModels {
     for (const model of this.order) {
       if (only && !only.has(model.name)) continue;
       const relation = `${this.prefix}_${suffix}_${model.name}`;
-      const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : made.get(name) ?? quoteIdent(name)));
+      const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : (made.get(name) ?? refRelation(this.project, name))));
       await engine.run(`CREATE OR REPLACE TEMP ${this.shared.has(model.name) ? 'TABLE' : 'VIEW'} ${relation} AS ${sql}`);
       made.set(model.name, relation);
     }

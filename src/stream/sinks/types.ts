@@ -21,3 +21,10 @@ export interface StreamSink {
   commit(batch: MicroBatch): Promise<SinkCommit>;
   close(): Promise<void>;
 }
+
+/** The offsets a sink will have consumed once this batch commits. */
+export function advance(next: ReadonlyMap<number, number>, ranges: ReadonlyMap<number, { first: number; last: number }>): Map<number, number> {
+  const out = new Map(next);
+  for (const [p, r] of ranges) out.set(p, Math.max(out.get(p) ?? 0, r.last + 1));
+  return out;
+}

@@ -1,0 +1,760 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { TributaryError } from '../core/errors.js';
+import type { Engine, Transaction } from '../engine/index.js';
+import { quoteLiteral } from '../engine/index.js';
+import { LEGACY_TABLES, METASTORE_DDL, METASTORE_VERSION } from './schema.js';
+
+/**
+ * The metastore: the one surface through which every layer reads and writes Tributary's own state
+ * (tables, columns, schema versions, committed files, partitions, runs, lineage, quarantine, dead
+ * letters, stream offsets and, through the scheduler store, schedule state). Nothing outside
+ * `src/catalog/` writes SQL against `tributary.*`.
+ *
+ * Commits are serialised in this process (the owner of the state): each takes the commit lock,
+ * runs in one DuckDB transaction on the caller's connection (whose temp tables hold the rows to
+ * write), and records a snapshot with a monotonic id. Heavy work (scans, Parquet writes) happens
+ * before, outside the lock, so a batch run never holds a stream commit for longer than its own
+ * short commit.
+ */
+
+export type TableKind = 'lake' | 'table' | 'view' | 'external';
+
+export interface ColumnInfo {
+  name: string;
+  type: string;
+}
+
+export interface TableRegistration {
+  name: string;
+  kind: TableKind;
+  /** The store holding the rows: lake, duckdb, postgres, mysql. */
+  store?: string;
+  location?: string;
+  format?: string;
+  partitionBy?: string[];
+  timeColumn?: string;
+  lookupKey?: string;
+  description?: string;
+  columns: ColumnInfo[];
+}
+
+export interface TableInfo {
+  name: string;
+  kind: TableKind;
+  store: string | null;
+  location: string | null;
+  format: string | null;
+  partition_by: string[];
+  time_column: string | null;
+  lookup_key: string | null;
+  description: string | null;
+  rows: number | null;
+  bytes: number | null;
+  files: number;
+  updated_at: string;
+  updated_snapshot: number | null;
+}
+
+export interface ColumnStats {
+  min?: string | null;
+  max?: string | null;
+  nulls?: number | null;
+}
+
+/** A Parquet file of a lake table. `path` is its key under the lake root. */
+export interface DataFile {
+  path: string;
+  rows: number;
+  bytes: number;
+  /** Partition values in partition order; null for a NULL partition value. */
+  partition: Record<string, string | null>;
+  stats?: Record<string, ColumnStats>;
+  /** Where the file waits until the commit that adds it has published it. */
+  stagedPath?: string;
+}
+
+export interface LiveFile extends DataFile {
+  fileId: number;
+  beginSnapshot: number;
+}
+
+export type RunTrigger = 'cli' | 'server' | 'schedule' | 'backfill' | 'stream';
+
+export interface RunStart {
+  target: string;
+  kind: 'model' | 'compact' | 'crawl' | 'task';
+  trigger: RunTrigger;
+  /** Runs started together (one `tributary run`, one scheduled job run) share a group. */
+  group?: string;
+  attempt?: number;
+  params?: unknown;
+}
+
+export interface RunCounts {
+  /** Source rows a load read; null for models that only transform other tables. */
+  read: number | null;
+  written: number;
+  quarantined: number;
+}
+
+export interface RunRecord extends RunCounts {
+  run_id: string;
+  run_group: string;
+  attempt: number;
+  trigger: RunTrigger;
+  kind: string;
+  target: string;
+  status: 'running' | 'success' | 'failed';
+  params: string | null;
+  started_at: string;
+  finished_at: string | null;
+  error: string | null;
+  snapshot_id: number | null;
+}
+
+export interface QuarantineRow {
+  file: string | null;
+  /** Physical line in the file, for inputs with lines. */
+  line: number | null;
+  /** Record number within the file (1-based), for inputs whose records have no lines (JSON documents, Parquet). */
+  record?: number | null;
+  column: string | null;
+  reason: string;
+  raw: string | null;
+}
+
+export interface QuarantineRecord {
+  run_id: string;
+  model: string;
+  source: string;
+  file: string | null;
+  line: number | null;
+  record: number | null;
+  column_name: string | null;
+  reason: string;
+  raw: string | null;
+  raw_bytes: number | null;
+}
+
+export interface DeadLetterRecord {
+  origin: string;
+  partition: number | null;
+  offset: number | null;
+  reason: string;
+  raw: string | null;
+  raw_bytes: number | null;
+  received_at: string;
+}
+
+export interface SchemaVersion {
+  version: number;
+  columns: ColumnInfo[];
+  detected_at: string;
+}
+
+export interface SchemaDrift {
+  unchanged: boolean;
+  added: ColumnInfo[];
+  removed: ColumnInfo[];
+  retyped: { name: string; from: string; to: string }[];
+}
+
+export interface SnapshotInfo {
+  snapshot_id: number;
+  committed_at: string;
+  run_id: string | null;
+  operation: string;
+  summary: string | null;
+  tables: string[];
+}
+
+/** What a commit changed, for whatever shows it (live dashboards) or reacts to it (schedules). */
+export interface Committed {
+  snapshot: number;
+  operation: string;
+  tables: string[];
+}
+
+/** Kept of a quarantined row or a dead letter: enough to see what it was, its full size stated. */
+export const RAW_KEEP_CHARS = 10_000;
+/** A reason is a sentence, not a copy of the row. */
+export const REASON_KEEP_CHARS = 1_000;
+
+export function capText(text: string, keep: number): string {
+  return text.length <= keep ? text : `${text.slice(0, keep)}… (${text.length.toLocaleString('en-US')} characters in all)`;
+}
+
+/** A partition's values as one comparable key. */
+export function partitionKey(partition: Record<string, string | null>): string {
+  return JSON.stringify(Object.entries(partition));
+}
+
+/**
+ * Serialises commits. Re-entrant within one commit's asynchronous flow (what a commit's body or
+ * `after` calls of the metastore runs at once), so catalog methods are safe to call from there.
+ */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly holder = new AsyncLocalStorage<Mutex>();
+  run<T>(body: () => Promise<T>): Promise<T> {
+    if (this.holder.getStore() === this) return body();
+    const held = () => this.holder.run(this, body);
+    const next = this.tail.then(held, held);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class Metastore {
+  private readonly lock = new Mutex();
+  private readonly listeners: ((committed: Committed) => void)[] = [];
+  private runsInProcess = new Set<string>();
+
+  private constructor(
+    /** The metastore's own connection, for reads and small bookkeeping writes. */
+    private readonly engine: Engine,
+    private nextSnapshot: number,
+    private nextFileId: number,
+  ) {}
+
+  static async open(engine: Engine): Promise<Metastore> {
+    const legacy = await engine.query<{ n: bigint }>(
+      `SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'tributary' AND table_name IN (${LEGACY_TABLES.map(quoteLiteral).join(', ')})`,
+    );
+    if (Number(legacy[0]!.n) > 0) {
+      throw new TributaryError('this state folder was written by Tributary 0.1, whose catalog this version cannot read', {
+        hint: 'delete the state folder (.tributary) and the lake folder, then run `tributary run` again to rebuild them from the sources',
+      });
+    }
+    await engine.run(METASTORE_DDL);
+    const version = await engine.query<{ version: number }>('SELECT version FROM tributary.metastore');
+    if (!version.length) await engine.run(`INSERT INTO tributary.metastore VALUES (${METASTORE_VERSION})`);
+    const seeds = await engine.query<{ s: bigint | null; f: bigint | null }>(
+      'SELECT (SELECT max(snapshot_id) FROM tributary.snapshots) AS s, (SELECT max(file_id) FROM tributary.data_files) AS f',
+    );
+    return new Metastore(engine, Number(seeds[0]!.s ?? 0n) + 1, Number(seeds[0]!.f ?? 0n) + 1);
+  }
+
+  onCommit(listener: (committed: Committed) => void): () => void {
+    this.listeners.push(listener);
+    return () => this.listeners.splice(this.listeners.indexOf(listener), 1);
+  }
+
+  /**
+   * One atomic commit on `engine` (the connection whose temp tables hold the rows): a snapshot,
+   * whatever `body` writes through the transaction, and the changes it notes. `after` runs once
+   * the commit is durable, still before the next commit; then listeners hear of it.
+   */
+  async commit<T>(
+    engine: Engine,
+    meta: { operation: string; runId?: string; summary?: string; after?: (result: T, snapshot: number) => Promise<void> },
+    body: (tx: CatalogTransaction) => Promise<T>,
+  ): Promise<{ result: T; committed: Committed }> {
+    const { result, committed } = await this.lock.run(async () => {
+      const snapshot = this.nextSnapshot;
+      const fileIds = { next: this.nextFileId };
+      const changed = new Map<string, string[]>();
+      const result = await engine.transaction(async (raw) => {
+        await raw.run(`INSERT INTO tributary.snapshots (snapshot_id, run_id, operation, summary) VALUES ($1, $2, $3, $4)`, [
+          snapshot,
+          meta.runId ?? null,
+          meta.operation,
+          meta.summary ?? null,
+        ]);
+        const tx = new CatalogTransaction(raw, snapshot, fileIds, changed);
+        const value = await body(tx);
+        const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
+        if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
+        return value;
+      });
+      this.nextSnapshot = snapshot + 1;
+      this.nextFileId = fileIds.next;
+      // Work that must follow the commit before anyone hears of it (the lake publishing its files).
+      if (meta.after) await meta.after(result, snapshot);
+      return { result, committed: { snapshot, operation: meta.operation, tables: [...changed.keys()] } };
+    });
+    for (const listener of this.listeners) listener(committed);
+    return { result, committed };
+  }
+
+  // ── runs ────────────────────────────────────────────────────────────────────────────────
+
+  newRunId(): string {
+    const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+    return `${stamp}-${randomUUID().slice(0, 8)}`;
+  }
+
+  async startRun(runId: string, start: RunStart): Promise<void> {
+    this.runsInProcess.add(runId);
+    await this.lock.run(() =>
+      this.engine.run(
+        `INSERT INTO tributary.runs (run_id, run_group, attempt, trigger, kind, target, status, params, pid) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)`,
+        [runId, start.group ?? runId, start.attempt ?? 1, start.trigger, start.kind, start.target, start.params === undefined ? null : JSON.stringify(start.params), process.pid],
+      ),
+    );
+  }
+
+  /** Ends a run outside a data commit (a failure, or a run whose data lives in another store). */
+  async finishRun(runId: string, status: 'success' | 'failed', counts: RunCounts, error?: string): Promise<void> {
+    this.runsInProcess.delete(runId);
+    await this.lock.run(() => this.engine.run(FINISH_RUN, finishRunParams(runId, status, counts, error, null)));
+  }
+
+  /**
+   * Runs left `running` by a process that is gone (killed, crashed): marked failed, so nobody waits
+   * on them. Called when a process takes ownership of the state.
+   */
+  async failOrphanRuns(): Promise<number> {
+    const running = await this.engine.query<{ run_id: string; pid: number | null }>(`SELECT run_id, pid FROM tributary.runs WHERE status = 'running'`);
+    const orphans = running.filter((r) => !this.runsInProcess.has(r.run_id) && !(r.pid !== null && r.pid !== process.pid && alive(r.pid)));
+    for (const orphan of orphans) {
+      await this.lock.run(() =>
+        this.engine.run(`UPDATE tributary.runs SET status = 'failed', finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'`, [
+          orphan.run_id,
+          `the process running it (pid ${orphan.pid ?? '?'}) ended without finishing it (killed or crashed); nothing it staged was committed`,
+        ]),
+      );
+    }
+    return orphans.length;
+  }
+
+  async runs(options: { limit?: number; target?: string; group?: string } = {}): Promise<RunRecord[]> {
+    const where = [options.target && `target = ${quoteLiteral(options.target)}`, options.group && `run_group = ${quoteLiteral(options.group)}`].filter(Boolean);
+    return this.engine.queryJson<RunRecord>(
+      `SELECT run_id, run_group, attempt, trigger, kind, target, status, params, started_at::VARCHAR AS started_at, finished_at::VARCHAR AS finished_at,
+              read::DOUBLE AS read, written::DOUBLE AS written, quarantined::DOUBLE AS quarantined, error, snapshot_id::DOUBLE AS snapshot_id
+       FROM tributary.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY started_at DESC, run_id DESC LIMIT ${Math.floor(options.limit ?? 50)}`,
+    );
+  }
+
+  // ── tables, files, partitions ───────────────────────────────────────────────────────────
+
+  async tables(): Promise<TableInfo[]> {
+    // Serving tables count their rows in DuckDB itself; lake tables by their committed files.
+    return this.engine.queryJson<TableInfo>(
+      `SELECT t.name, t.kind, t.store, t.location, t.format, t.partition_by, t.time_column, t.lookup_key, t.description,
+              coalesce(f.rows, d.estimated_size::DOUBLE) AS rows, f.bytes, coalesce(f.files, 0)::INTEGER AS files,
+              t.updated_at::VARCHAR AS updated_at, t.updated_snapshot::DOUBLE AS updated_snapshot
+       FROM tributary.tables t
+       LEFT JOIN (SELECT table_name, sum(rows)::DOUBLE AS rows, sum(bytes)::DOUBLE AS bytes, count(*) AS files
+                  FROM tributary.data_files WHERE end_snapshot IS NULL GROUP BY 1) f ON f.table_name = t.name
+       LEFT JOIN duckdb_tables() d ON d.table_name = t.name AND d.schema_name = 'main' AND NOT d.temporary
+       ORDER BY t.name`,
+    );
+  }
+
+  async table(name: string): Promise<(TableInfo & { columns: ColumnInfo[] }) | undefined> {
+    const info = (await this.tables()).find((t) => t.name === name);
+    if (!info) return undefined;
+    return { ...info, columns: await this.columns(name) };
+  }
+
+  async columns(table: string): Promise<ColumnInfo[]> {
+    return this.engine.queryJson<ColumnInfo>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table]);
+  }
+
+  /** Every registered table's columns, for completion and the catalog page. */
+  async allColumns(): Promise<{ table_name: string; name: string; type: string }[]> {
+    return this.engine.queryJson(`SELECT table_name, name, type FROM tributary.columns ORDER BY table_name, position`);
+  }
+
+  /** The table's files live at `snapshot` (default: now). */
+  async liveFiles(table: string, snapshot?: number): Promise<LiveFile[]> {
+    return readFiles(this.engine, table, snapshot);
+  }
+
+  async partitions(table: string): Promise<{ partition: Record<string, string | null>; files: number; rows: number; bytes: number }[]> {
+    const byKey = new Map<string, { partition: Record<string, string | null>; files: number; rows: number; bytes: number }>();
+    for (const file of await this.liveFiles(table)) {
+      const key = partitionKey(file.partition);
+      const entry = byKey.get(key) ?? { partition: file.partition, files: 0, rows: 0, bytes: 0 };
+      entry.files++;
+      entry.rows += file.rows;
+      entry.bytes += file.bytes;
+      byKey.set(key, entry);
+    }
+    return [...byKey.values()].sort((a, b) => partitionKey(a.partition).localeCompare(partitionKey(b.partition)));
+  }
+
+  /** Files the lake must finish moving: committed but not yet published, or retired but not yet moved away. */
+  async pendingMoves(): Promise<{ path: string; staged_path: string | null; history_path: string | null; live: boolean }[]> {
+    return this.engine.queryJson(
+      `SELECT path, staged_path, history_path, end_snapshot IS NULL AS live FROM tributary.data_files
+       WHERE (end_snapshot IS NULL AND staged_path IS NOT NULL) OR (end_snapshot IS NOT NULL AND history_path IS NOT NULL)`,
+    );
+  }
+
+  async clearPendingMoves(paths: string[]): Promise<void> {
+    if (!paths.length) return;
+    await this.lock.run(() =>
+      this.engine.run(
+        `UPDATE tributary.data_files SET staged_path = NULL WHERE end_snapshot IS NULL AND path IN (${paths.map(quoteLiteral).join(', ')})`,
+      ),
+    );
+  }
+
+  /** Every key the catalog holds live or in history, for the lake's clean-up of strays. */
+  async knownPaths(): Promise<Set<string>> {
+    const rows = await this.engine.query<{ path: string; history_path: string | null }>(
+      `SELECT path, history_path FROM tributary.data_files WHERE end_snapshot IS NULL OR history_path IS NOT NULL`,
+    );
+    return new Set(rows.flatMap((r) => (r.history_path ? [r.history_path, r.path] : [r.path])));
+  }
+
+  /** History files older than `olderThanHours`, which time travel may then no longer reach. */
+  async expireHistory(olderThanHours: number): Promise<string[]> {
+    return this.lock.run(async () => {
+      const rows = await this.engine.query<{ history_path: string }>(
+        `UPDATE tributary.data_files SET history_path = NULL
+         WHERE history_path IS NOT NULL AND end_snapshot IN (
+           SELECT snapshot_id FROM tributary.snapshots WHERE committed_at < now() - INTERVAL (${Number(olderThanHours)}) HOUR)
+         RETURNING history_path`,
+      );
+      return rows.map((r) => r.history_path);
+    });
+  }
+
+  /** The earliest snapshot whose files are all still kept, per table: how far back time travel reaches. */
+  async snapshotFiles(table: string, snapshot: number): Promise<{ files: LiveFile[]; missing: number }> {
+    const files = await readFiles(this.engine, table, snapshot, true);
+    return { files: files.filter((f) => f.path !== ''), missing: files.filter((f) => f.path === '').length };
+  }
+
+  async snapshots(limit = 50): Promise<SnapshotInfo[]> {
+    const rows = await this.engine.queryJson<SnapshotInfo>(
+      `SELECT s.snapshot_id::DOUBLE AS snapshot_id, s.committed_at::VARCHAR AS committed_at, s.run_id, s.operation, s.summary,
+              coalesce(list_distinct(list(c.table_name) FILTER (WHERE c.table_name IS NOT NULL)), []) AS tables
+       FROM tributary.snapshots s LEFT JOIN tributary.snapshot_changes c USING (snapshot_id)
+       GROUP BY ALL ORDER BY 1 DESC LIMIT ${Math.floor(limit)}`,
+    );
+    return rows;
+  }
+
+  async lastSnapshot(): Promise<number> {
+    return this.nextSnapshot - 1;
+  }
+
+  async schemaVersions(table: string): Promise<SchemaVersion[]> {
+    const rows = await this.engine.queryJson<{ version: number; columns: string; detected_at: string }>(
+      `SELECT version, columns::VARCHAR AS columns, detected_at::VARCHAR AS detected_at FROM tributary.schema_versions WHERE table_name = $1 ORDER BY version`,
+      [table],
+    );
+    return rows.map((r) => ({ version: r.version, columns: JSON.parse(r.columns) as ColumnInfo[], detected_at: r.detected_at }));
+  }
+
+  /** Per-file statistics of a column: what hot-key detection and pruning read. */
+  async columnStats(table: string, column: string): Promise<{ path: string; rows: number; min: string | null; max: string | null }[]> {
+    return this.engine.queryJson(
+      `SELECT f.path, f.rows::DOUBLE AS rows, s.min_value AS min, s.max_value AS max
+       FROM tributary.data_files f JOIN tributary.file_column_stats s USING (file_id)
+       WHERE f.table_name = $1 AND f.end_snapshot IS NULL AND s.column_name = $2 ORDER BY f.path`,
+      [table, column],
+    );
+  }
+
+  // ── lineage, quarantine, dead letters ───────────────────────────────────────────────────
+
+  async lineage(): Promise<{ model: string; upstream: string; upstream_kind: string }[]> {
+    return this.engine.queryJson(`SELECT model, upstream, upstream_kind FROM tributary.lineage ORDER BY model, upstream`);
+  }
+
+  async quarantine(options: { runId?: string; model?: string; limit?: number } = {}): Promise<QuarantineRecord[]> {
+    const where = [options.runId && `run_id = ${quoteLiteral(options.runId)}`, options.model && `model = ${quoteLiteral(options.model)}`].filter(Boolean);
+    return this.engine.queryJson(
+      `SELECT run_id, model, source, file, line::DOUBLE AS line, record::DOUBLE AS record, column_name, reason, raw, raw_bytes::DOUBLE AS raw_bytes FROM tributary.quarantine
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY quarantined_at DESC, file, line LIMIT ${Math.floor(options.limit ?? 100)}`,
+    );
+  }
+
+  async deadLetters(options: { origin?: string; limit?: number } = {}): Promise<DeadLetterRecord[]> {
+    return this.engine.queryJson(
+      `SELECT origin, partition, "offset"::DOUBLE AS "offset", reason, raw, raw_bytes::DOUBLE AS raw_bytes, received_at::VARCHAR AS received_at
+       FROM tributary.dead_letters ${options.origin ? `WHERE origin = ${quoteLiteral(options.origin)}` : ''}
+       ORDER BY received_at DESC, rowid DESC LIMIT ${Math.floor(options.limit ?? 100)}`,
+    );
+  }
+
+  /** Counts for status pages and metrics: quarantined rows, and dead letters per origin. */
+  async qualityCounts(): Promise<{ quarantined: number; deadLetters: Record<string, number> }> {
+    const q = await this.engine.query<{ n: bigint }>('SELECT count(*) AS n FROM tributary.quarantine');
+    const d = await this.engine.query<{ origin: string; n: bigint }>('SELECT origin, count(*) AS n FROM tributary.dead_letters GROUP BY 1 ORDER BY 1');
+    return { quarantined: Number(q[0]!.n), deadLetters: Object.fromEntries(d.map((r) => [r.origin, Number(r.n)])) };
+  }
+
+  /** Dead letters that do not ride on a stream commit (events the collector refused). */
+  async addDeadLetters(origin: string, rows: { reason: string; raw: string; partition?: number; offset?: number }[]): Promise<void> {
+    if (!rows.length) return;
+    await this.commit(this.engine, { operation: 'dead-letters' }, async (tx) => tx.addDeadLetters(origin, rows));
+  }
+
+  // ── stream progress ─────────────────────────────────────────────────────────────────────
+
+  async offsets(job: string, sink: string): Promise<Map<number, number>> {
+    const rows = await this.engine.query<{ partition: number; next_offset: bigint }>(
+      `SELECT partition, next_offset FROM tributary.stream_offsets WHERE job = $1 AND sink = $2`,
+      [job, sink],
+    );
+    return new Map(rows.map((r) => [r.partition, Number(r.next_offset)]));
+  }
+
+  async state(job: string, sink: string, key: string): Promise<number | undefined> {
+    const rows = await this.engine.query<{ value: number }>(`SELECT value FROM tributary.stream_state WHERE job = $1 AND sink = $2 AND key = $3`, [job, sink, key]);
+    return rows[0]?.value ?? undefined;
+  }
+
+  /** The connection the metastore reads on; given to the scheduler store and other catalog parts. */
+  get connection(): Engine {
+    return this.engine;
+  }
+
+  /** Runs `body` under the commit lock without a snapshot: small catalog writes of other catalog parts. */
+  async write<T>(body: (engine: Engine) => Promise<T>): Promise<T> {
+    return this.lock.run(() => body(this.engine));
+  }
+}
+
+const FINISH_RUN = `UPDATE tributary.runs SET status = $2, finished_at = now(), read = $3, written = $4, quarantined = $5, error = $6,
+  snapshot_id = coalesce($7, snapshot_id) WHERE run_id = $1`;
+
+function finishRunParams(runId: string, status: string, counts: RunCounts, error: string | undefined, snapshot: number | null) {
+  return [runId, status, counts.read, counts.written, counts.quarantined, error === undefined ? null : capText(error, 4000), snapshot];
+}
+
+async function readFiles(engine: Engine | Transaction, table: string, snapshot?: number, history = false): Promise<LiveFile[]> {
+  const at =
+    snapshot === undefined
+      ? 'f.end_snapshot IS NULL'
+      : `f.begin_snapshot <= ${Math.floor(snapshot)} AND (f.end_snapshot IS NULL OR f.end_snapshot > ${Math.floor(snapshot)})`;
+  // A retired file is read from history; one whose history expired comes back with an empty path.
+  const path = history ? `CASE WHEN f.end_snapshot IS NULL THEN f.path ELSE coalesce(f.history_path, '') END` : 'f.path';
+  const rows = await engine.query<{ file_id: bigint; path: string; rows: bigint; bytes: bigint; begin_snapshot: bigint; keys: string[] | null; vals: (string | null)[] | null }>(
+    `SELECT f.file_id, ${path} AS path, f.rows, f.bytes, f.begin_snapshot,
+            list(p.key ORDER BY p.position) FILTER (WHERE p.key IS NOT NULL) AS keys,
+            list(p.value ORDER BY p.position) FILTER (WHERE p.key IS NOT NULL) AS vals
+     FROM tributary.data_files f LEFT JOIN tributary.file_partition_values p USING (file_id)
+     WHERE f.table_name = $1 AND ${at}
+     GROUP BY ALL ORDER BY 2`,
+    [table],
+  );
+  return rows.map((r) => ({
+    fileId: Number(r.file_id),
+    path: r.path,
+    rows: Number(r.rows),
+    bytes: Number(r.bytes),
+    beginSnapshot: Number(r.begin_snapshot),
+    partition: Object.fromEntries((r.keys ?? []).map((k, i) => [k, r.vals?.[i] ?? null])),
+  }));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a commit may write. Writes to `tributary.*` go through its methods; the store's own tables
+ * (serving tables in `main`) through `run`.
+ */
+export class CatalogTransaction {
+  constructor(
+    private readonly tx: Transaction,
+    readonly snapshot: number,
+    private readonly fileIds: { next: number },
+    private readonly changes: Map<string, string[]>,
+  ) {}
+
+  /** SQL on the project's own tables (never `tributary.*`), inside this commit. */
+  run(sql: string, params?: Parameters<Transaction['run']>[1]): Promise<number> {
+    return this.tx.run(sql, params);
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params?: Parameters<Transaction['query']>[1]): Promise<R[]> {
+    return this.tx.query<R>(sql, params);
+  }
+
+  /** Notes that `table` changed in this snapshot; listeners hear of every noted table. */
+  changed(table: string, change: string): void {
+    const list = this.changes.get(table) ?? [];
+    if (!list.includes(change)) list.push(change);
+    this.changes.set(table, list);
+  }
+
+  async registerTable(table: TableRegistration): Promise<void> {
+    await this.tx.run(
+      `INSERT INTO tributary.tables (name, kind, store, location, format, partition_by, time_column, lookup_key, description, created_snapshot, updated_snapshot)
+       VALUES ($1, $2, $3, $4, $5, $6::VARCHAR[], $7, $8, $9, $10, $10)
+       ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, store = excluded.store, location = excluded.location, format = excluded.format,
+         partition_by = excluded.partition_by, time_column = excluded.time_column, lookup_key = excluded.lookup_key,
+         description = excluded.description, updated_snapshot = excluded.updated_snapshot, updated_at = now()`,
+      [
+        table.name,
+        table.kind,
+        table.store ?? null,
+        table.location ?? null,
+        table.format ?? null,
+        JSON.stringify(table.partitionBy ?? []),
+        table.timeColumn ?? null,
+        table.lookupKey ?? null,
+        table.description ?? null,
+        this.snapshot,
+      ],
+    );
+    const current = await this.tx.query<{ name: string; type: string }>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table.name]);
+    const same = current.length === table.columns.length && current.every((c, i) => c.name === table.columns[i]!.name && c.type === table.columns[i]!.type);
+    if (!same) {
+      await this.tx.run(`DELETE FROM tributary.columns WHERE table_name = $1`, [table.name]);
+      if (table.columns.length) {
+        await this.tx.run(
+          `INSERT INTO tributary.columns VALUES ${table.columns.map((c, i) => `(${quoteLiteral(table.name)}, ${i}, ${quoteLiteral(c.name)}, ${quoteLiteral(c.type)})`).join(', ')}`,
+        );
+      }
+      await this.recordSchemaVersion(table.name, table.columns);
+    }
+    this.changed(table.name, 'registered');
+  }
+
+  /**
+   * Records a schema version when the columns differ from the last one, and returns the
+   * differences so a crawl can report drift between drops.
+   */
+  async recordSchemaVersion(table: string, columns: ColumnInfo[]): Promise<SchemaDrift | undefined> {
+    const last = await this.tx.query<{ version: number; columns: string }>(
+      `SELECT version, columns::VARCHAR AS columns FROM tributary.schema_versions WHERE table_name = $1 ORDER BY version DESC LIMIT 1`,
+      [table],
+    );
+    const previous = last[0] ? (JSON.parse(last[0].columns) as ColumnInfo[]) : undefined;
+    const drift = previous ? diffColumns(previous, columns) : undefined;
+    if (!previous || (drift && !drift.unchanged)) {
+      await this.tx.run(`INSERT INTO tributary.schema_versions (table_name, version, columns, snapshot_id) VALUES ($1, $2, $3, $4)`, [
+        table,
+        (last[0]?.version ?? 0) + 1,
+        JSON.stringify(columns),
+        this.snapshot,
+      ]);
+    }
+    return drift;
+  }
+
+  async liveFiles(table: string): Promise<LiveFile[]> {
+    return readFiles(this.tx, table);
+  }
+
+  /** Adds files to a table in this snapshot, with their partition values and column statistics. */
+  async addFiles(table: string, files: DataFile[], runId: string | null): Promise<void> {
+    if (!files.length) return;
+    const fileRows: string[] = [];
+    const partRows: string[] = [];
+    const statRows: string[] = [];
+    const text = (v: string | null | undefined) => (v === null || v === undefined ? 'NULL' : quoteLiteral(v));
+    for (const file of files) {
+      const id = this.fileIds.next++;
+      fileRows.push(
+        `(${id}, ${quoteLiteral(table)}, ${quoteLiteral(file.path)}, ${file.rows}, ${file.bytes}, ${text(runId)}, ${this.snapshot}, ${text(file.stagedPath)})`,
+      );
+      Object.entries(file.partition).forEach(([key, value], i) => partRows.push(`(${id}, ${i}, ${quoteLiteral(key)}, ${text(value)})`));
+      for (const [column, s] of Object.entries(file.stats ?? {})) {
+        statRows.push(`(${id}, ${quoteLiteral(column)}, ${text(s.min)}, ${text(s.max)}, ${s.nulls ?? 'NULL'})`);
+      }
+    }
+    await this.tx.run(
+      `INSERT INTO tributary.data_files (file_id, table_name, path, rows, bytes, run_id, begin_snapshot, staged_path) VALUES ${fileRows.join(', ')}`,
+    );
+    if (partRows.length) await this.tx.run(`INSERT INTO tributary.file_partition_values VALUES ${partRows.join(', ')}`);
+    if (statRows.length) await this.tx.run(`INSERT INTO tributary.file_column_stats VALUES ${statRows.join(', ')}`);
+    this.changed(table, 'added files');
+  }
+
+  /**
+   * Retires a table's live files in this snapshot: all of them, or those `select` picks. Each retired file is given a place in history (for time travel) when `historyPrefix`
+   * is set; the lake moves it there once the commit is durable.
+   */
+  async retireFiles(table: string, select: 'all' | ((file: LiveFile) => boolean), historyPrefix?: string): Promise<LiveFile[]> {
+    const live = await readFiles(this.tx, table);
+    const retired = select === 'all' ? live : live.filter(select);
+    if (!retired.length) return [];
+    const history = historyPrefix ? `${quoteLiteral(`${historyPrefix}/${this.snapshot}/`)} || path` : 'NULL';
+    await this.tx.run(
+      `UPDATE tributary.data_files SET end_snapshot = ${this.snapshot}, history_path = ${history}
+       WHERE file_id IN (${retired.map((f) => f.fileId).join(', ')})`,
+    );
+    this.changed(table, 'removed files');
+    return retired;
+  }
+
+  async setLineage(model: string, upstream: { name: string; kind: 'source' | 'model' | 'stream' | 'table' }[]): Promise<void> {
+    await this.tx.run(`DELETE FROM tributary.lineage WHERE model = $1`, [model]);
+    const unique = [...new Map(upstream.map((u) => [u.name, u])).values()];
+    if (unique.length) {
+      await this.tx.run(`INSERT INTO tributary.lineage VALUES ${unique.map((u) => `(${quoteLiteral(model)}, ${quoteLiteral(u.name)}, ${quoteLiteral(u.kind)})`).join(', ')}`);
+    }
+  }
+
+  async addQuarantine(runId: string, model: string, source: string, rows: readonly QuarantineRow[]): Promise<void> {
+    const CHUNK = 500;
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      const values = rows.slice(i, i + CHUNK).map((r) => {
+        const raw = r.raw === null ? 'NULL' : quoteLiteral(capText(r.raw, RAW_KEEP_CHARS));
+        return `(${quoteLiteral(runId)}, ${quoteLiteral(model)}, ${quoteLiteral(source)}, ${r.file === null ? 'NULL' : quoteLiteral(r.file)}, ${r.line ?? 'NULL'}, ${r.record ?? 'NULL'},
+          ${r.column === null ? 'NULL' : quoteLiteral(r.column)}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${raw}, ${r.raw === null ? 'NULL' : Buffer.byteLength(r.raw)})`;
+      });
+      await this.tx.run(`INSERT INTO tributary.quarantine (run_id, model, source, file, line, record, column_name, reason, raw, raw_bytes) VALUES ${values.join(', ')}`);
+    }
+  }
+
+  async addDeadLetters(origin: string, rows: readonly { reason: string; raw: string; partition?: number; offset?: number }[]): Promise<void> {
+    if (!rows.length) return;
+    const values = rows.map(
+      (r) =>
+        `(${quoteLiteral(origin)}, ${r.partition ?? 'NULL'}, ${r.offset ?? 'NULL'}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${quoteLiteral(capText(r.raw, RAW_KEEP_CHARS))}, ${Buffer.byteLength(r.raw)})`,
+    );
+    await this.tx.run(`INSERT INTO tributary.dead_letters (origin, partition, "offset", reason, raw, raw_bytes) VALUES ${values.join(', ')}`);
+    this.changed('dead_letters', 'added');
+  }
+
+  /** Dead letters straight from a relation of the engine (a micro-batch): partition, offset, reason, raw. */
+  async addDeadLettersFrom(origin: string, relation: string): Promise<number> {
+    const n = await this.tx.run(
+      `INSERT INTO tributary.dead_letters (origin, partition, "offset", reason, raw, raw_bytes)
+       SELECT ${quoteLiteral(origin)}, partition, "offset", left(reason, ${REASON_KEEP_CHARS}),
+              CASE WHEN length(raw) > ${RAW_KEEP_CHARS} THEN left(raw, ${RAW_KEEP_CHARS}) || '… (' || length(raw) || ' characters in all)' ELSE raw END,
+              octet_length(encode(raw))
+       FROM ${relation}`,
+    );
+    if (n) this.changed('dead_letters', 'added');
+    return n;
+  }
+
+  async writeOffsets(job: string, sink: string, next: ReadonlyMap<number, number>): Promise<void> {
+    if (!next.size) return;
+    await this.tx.run(
+      `INSERT INTO tributary.stream_offsets VALUES ${[...next].map(([p, o]) => `(${quoteLiteral(job)}, ${quoteLiteral(sink)}, ${p}, ${o})`).join(', ')}
+       ON CONFLICT (job, sink, partition) DO UPDATE SET next_offset = excluded.next_offset`,
+    );
+  }
+
+  async writeState(job: string, sink: string, key: string, value: number): Promise<void> {
+    await this.tx.run(
+      `INSERT INTO tributary.stream_state VALUES ($1, $2, $3, $4) ON CONFLICT (job, sink, key) DO UPDATE SET value = excluded.value`,
+      [job, sink, key, value],
+    );
+  }
+
+  async finishRun(runId: string, status: 'success' | 'failed', counts: RunCounts, error?: string): Promise<void> {
+    await this.tx.run(FINISH_RUN, finishRunParams(runId, status, counts, error, this.snapshot));
+  }
+}
+
+export function diffColumns(before: ColumnInfo[], after: ColumnInfo[]): SchemaDrift {
+  const old = new Map(before.map((c) => [c.name, c.type]));
+  const now = new Map(after.map((c) => [c.name, c.type]));
+  const added = after.filter((c) => !old.has(c.name));
+  const removed = before.filter((c) => !now.has(c.name));
+  const retyped = after.filter((c) => old.has(c.name) && old.get(c.name) !== c.type).map((c) => ({ name: c.name, from: old.get(c.name)!, to: c.type }));
+  return { unchanged: !added.length && !removed.length && !retyped.length, added, removed, retyped };
+}

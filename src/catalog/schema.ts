@@ -1,0 +1,61 @@
+/**
+ * The metastore's tables, in schema `tributary` of the project's warehouse. Shaped after DuckLake's
+ * catalog under Tributary's own names: every commit is a snapshot with a monotonic id and a list
+ * of changes; a data file records the snapshot that added it and the one that removed it, its
+ * partition values and its column statistics, so any snapshot's table is a query away.
+ */
+export const METASTORE_VERSION = 2;
+
+export const METASTORE_DDL = `
+CREATE SCHEMA IF NOT EXISTS tributary;
+CREATE TABLE IF NOT EXISTS tributary.metastore (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tributary.snapshots (
+  snapshot_id BIGINT PRIMARY KEY, committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  run_id VARCHAR, operation VARCHAR NOT NULL, summary VARCHAR);
+CREATE TABLE IF NOT EXISTS tributary.snapshot_changes (
+  snapshot_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, change VARCHAR NOT NULL, detail VARCHAR);
+CREATE TABLE IF NOT EXISTS tributary.tables (
+  name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, store VARCHAR, location VARCHAR, format VARCHAR,
+  partition_by VARCHAR[] NOT NULL DEFAULT [], time_column VARCHAR, lookup_key VARCHAR, description VARCHAR,
+  created_snapshot BIGINT, updated_snapshot BIGINT,
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS tributary.columns (
+  table_name VARCHAR NOT NULL, position INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+  PRIMARY KEY (table_name, position));
+CREATE TABLE IF NOT EXISTS tributary.schema_versions (
+  table_name VARCHAR NOT NULL, version INTEGER NOT NULL, columns JSON NOT NULL, snapshot_id BIGINT,
+  detected_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (table_name, version));
+CREATE TABLE IF NOT EXISTS tributary.data_files (
+  file_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, path VARCHAR NOT NULL, rows BIGINT NOT NULL,
+  bytes BIGINT NOT NULL, run_id VARCHAR, begin_snapshot BIGINT NOT NULL, end_snapshot BIGINT,
+  staged_path VARCHAR, history_path VARCHAR);
+CREATE TABLE IF NOT EXISTS tributary.file_partition_values (
+  file_id BIGINT NOT NULL, position INTEGER NOT NULL, key VARCHAR NOT NULL, value VARCHAR);
+CREATE TABLE IF NOT EXISTS tributary.file_column_stats (
+  file_id BIGINT NOT NULL, column_name VARCHAR NOT NULL, min_value VARCHAR, max_value VARCHAR, null_count BIGINT);
+CREATE TABLE IF NOT EXISTS tributary.runs (
+  run_id VARCHAR PRIMARY KEY, run_group VARCHAR NOT NULL, attempt INTEGER NOT NULL DEFAULT 1,
+  trigger VARCHAR NOT NULL, kind VARCHAR NOT NULL, target VARCHAR NOT NULL, status VARCHAR NOT NULL,
+  params VARCHAR, pid INTEGER, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ,
+  read BIGINT, written BIGINT NOT NULL DEFAULT 0, quarantined BIGINT NOT NULL DEFAULT 0,
+  error VARCHAR, snapshot_id BIGINT);
+CREATE TABLE IF NOT EXISTS tributary.lineage (
+  model VARCHAR NOT NULL, upstream VARCHAR NOT NULL, upstream_kind VARCHAR NOT NULL,
+  PRIMARY KEY (model, upstream));
+CREATE TABLE IF NOT EXISTS tributary.quarantine (
+  run_id VARCHAR NOT NULL, model VARCHAR NOT NULL, source VARCHAR NOT NULL, file VARCHAR, line BIGINT, record BIGINT,
+  column_name VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR, raw_bytes BIGINT,
+  quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS tributary.dead_letters (
+  origin VARCHAR NOT NULL, partition INTEGER, "offset" BIGINT, reason VARCHAR NOT NULL, raw VARCHAR,
+  raw_bytes BIGINT, received_at TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS tributary.stream_offsets (
+  job VARCHAR NOT NULL, sink VARCHAR NOT NULL, partition INTEGER NOT NULL, next_offset BIGINT NOT NULL,
+  PRIMARY KEY (job, sink, partition));
+CREATE TABLE IF NOT EXISTS tributary.stream_state (
+  job VARCHAR NOT NULL, sink VARCHAR NOT NULL, key VARCHAR NOT NULL, value DOUBLE,
+  PRIMARY KEY (job, sink, key));
+`;
+
+/** Tables of Tributary 0.1, whose state this version cannot read. */
+export const LEGACY_TABLES = ['files'];

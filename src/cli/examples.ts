@@ -1,0 +1,116 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TributaryError } from '../core/errors.js';
+import { loadGenerator, loadReplayer } from '../core/modules.js';
+import { createProgress } from '../core/progress.js';
+import { loadProject, type Project } from '../core/project.js';
+import { Log } from '../log/index.js';
+import { replay } from '../stream/replay.js';
+import { request, runningServer } from './remote.js';
+
+/** The installed package's root, where the examples live. */
+const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+function list(kind: string, entries: Record<string, { description?: string }>, project: Project): void {
+  const names = Object.entries(entries);
+  if (!names.length) {
+    console.log(`project ${project.config.name} declares no ${kind}`);
+    return;
+  }
+  console.log(`${kind} of ${project.config.name}:\n${names.map(([name, e]) => `  ${name}${e.description ? ` — ${e.description}` : ''}`).join('\n')}`);
+}
+
+function options(values: string[] | undefined): Record<string, string> {
+  return Object.fromEntries(
+    (values ?? []).map((v) => {
+      const eq = v.indexOf('=');
+      if (eq <= 0) throw new TributaryError(`expected key=value, got '${v}'`, { hint: '--set sample=path/to/sample.csv' });
+      return [v.slice(0, eq), v.slice(eq + 1)];
+    }),
+  );
+}
+
+/** `tributary generate NAME`: runs a generator the project declares. */
+export async function generate(project: Project, name: string | undefined, flags: { out?: string; size?: number; rows?: number; seed: number; set?: string[] }): Promise<void> {
+  if (!name) return list('generators', project.config.generators, project);
+  const generator = await loadGenerator(project, name);
+  const out = path.resolve(flags.out ?? project.resolvePath(generator.defaultOut));
+  const size = flags.size ?? flags.rows ?? generator.defaultSize;
+  const progress = createProgress({ label: `generate ${name}` });
+  const started = Date.now();
+  const result = await generator.run({
+    projectDir: project.dir,
+    out,
+    size,
+    seed: flags.seed,
+    options: options(flags.set),
+    progress: (update) => progress.update(update),
+    log: (m) => console.error(m),
+  });
+  progress.done(`${result.rows.toLocaleString('en-US')} ${generator.unit === 'rows' ? 'rows' : 'records'}, ${(result.bytes / 1e9).toFixed(2)} GB in ${((Date.now() - started) / 1000).toFixed(1)}s → ${out}`);
+}
+
+/** `tributary produce NAME`: sends a replayer's events to the running server's collector, or into the log. */
+export async function produce(project: Project, name: string | undefined, flags: { to?: string; rate?: number; count?: number; intoLog?: boolean }): Promise<void> {
+  if (!name) return list('replayers', project.config.replayers, project);
+  const replayer = await loadReplayer(project, name);
+  const topicName = project.config.replayers[name]!.topic;
+  const { next } = await replayer.open({ projectDir: project.dir, log: (m) => console.error(m) });
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  const base = { next, bursts: replayer.bursts, rate: flags.rate, count: flags.count, signal: abort.signal };
+  if (flags.intoLog) {
+    const config = project.config.topics[topicName];
+    if (!config) throw new TributaryError(`replayer '${name}' sends to topic '${topicName}', which the project does not declare`, { hint: 'declare it under topics' });
+    const log = new Log(path.join(project.stateDir, 'log'));
+    try {
+      const topic = log.topic(topicName, { partitions: config.partitions });
+      const sent = await replay({ ...base, send: async (events) => void topic.append(events.map((value) => ({ value }))) });
+      console.error(`done: ${sent.toLocaleString('en-US')} events appended to ${topicName}`);
+    } finally {
+      log.close();
+    }
+    return;
+  }
+  const server = flags.to ?? runningServer(project) ?? 'http://127.0.0.1:7070';
+  const url = `${server.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topicName)}`;
+  let total = 0;
+  let lastReport = Date.now();
+  const sent = await replay({
+    ...base,
+    send: async (events) => {
+      const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
+      const body = (await response.json()) as { accepted?: number; error?: string; hint?: string };
+      if (!response.ok) throw new TributaryError(`the collector refused the batch: ${body.error}`, { hint: body.hint ?? 'check the server log' });
+      total += body.accepted ?? 0;
+      if (Date.now() - lastReport > 5000 || !flags.rate) {
+        lastReport = Date.now();
+        console.error(`sent ${total.toLocaleString('en-US')} events to ${topicName}`);
+      }
+    },
+  });
+  console.error(`done: ${sent.toLocaleString('en-US')} events sent`);
+}
+
+/** `tributary demo [EXAMPLE]`: an example project, live, on embedded defaults. */
+export async function demo(example: string, flags: { port: number; rate?: number; dataDir?: string }): Promise<void> {
+  const started = Date.now();
+  const root = path.join(PACKAGE_ROOT, 'examples');
+  const dir = path.join(root, example);
+  if (!/^[a-z0-9-]+$/.test(example) || !existsSync(dir)) {
+    const available = existsSync(root) ? readdirSync(root).filter((d) => existsSync(path.join(root, d, 'tributary.config.ts'))) : [];
+    throw new TributaryError(`no example '${example}'`, { hint: `examples: ${available.join(', ') || '(none installed)'}` });
+  }
+  const project = await loadProject(dir, { dataDir: flags.dataDir });
+  const { startStack } = await import('./up.js');
+  const replayName = project.config.demo?.replay;
+  const stack = await startStack(project, {
+    port: flags.port,
+    runBatch: project.config.demo?.runBatch ?? true,
+    replay: replayName ? { name: replayName, rate: flags.rate } : undefined,
+  });
+  console.log(`\nThe ${example} demo is live: ${stack.url}  (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  console.log(`  dashboards ${stack.url}/   SQL lab ${stack.url}/lab   catalog ${stack.url}/catalog   streams ${stack.url}/streams`);
+  console.log(`  ${replayName ? `live events come from the replayer '${replayName}'; ` : ''}Ctrl+C stops everything.`);
+}

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { CommandIO } from '../commands/index.js';
+import { TributaryError } from '../core/errors.js';
+import { createProgress, type Progress } from '../core/progress.js';
+import type { Project } from '../core/project.js';
+import type { CommandFrame } from '../server/commands.js';
+
+/** Where a running server announces itself, in the project's state folder. */
+export function serverFile(project: Project): string {
+  return path.join(project.stateDir, 'server.json');
+}
+
+/** The server running for a project, if any (written by `up`, removed when it stops). */
+export function runningServer(project: Project): string | undefined {
+  try {
+    const { url, pid } = JSON.parse(readFileSync(serverFile(project), 'utf8')) as { url: string; pid: number };
+    process.kill(pid, 0);
+    return url;
+  } catch {
+    return undefined;
+  }
+}
+
+function authHeaders(): Record<string, string> {
+  const token = process.env.TRIBUTARY_TOKEN;
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+/** A request to a Tributary server, with the token from the environment and a clear error when it is not there. */
+export async function request(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, headers: { ...authHeaders(), ...(init?.headers ?? {}) } });
+  } catch (error) {
+    throw new TributaryError(`cannot reach ${url}: ${String((error as Error).cause ?? (error as Error).message)}`, {
+      hint: 'start the server with `tributary up` (or pass --to / --url)',
+    });
+  }
+}
+
+/**
+ * Runs a command inside the server that owns the project's state, showing its output, messages
+ * and progress here as they stream back.
+ */
+export async function runOnServer(url: string, command: string, input: unknown, io: CommandIO): Promise<void> {
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    const response = await request(`${url.replace(/\/$/, '')}/api/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ command, input, tty: io.tty }),
+      signal: abort.signal,
+    });
+    if (!response.ok || !response.body) {
+      const body = (await response.json().catch(() => ({}))) as { error?: string; hint?: string };
+      throw new TributaryError(`the server at ${url} refused the command: ${body.error ?? response.status}`, { hint: body.hint ?? 'is TRIBUTARY_TOKEN set to the server’s token?' });
+    }
+    const reporters = new Map<number, Progress>();
+    let pending = '';
+    let exit: Extract<CommandFrame, { exit: number }> | undefined;
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      let newline = pending.indexOf('\n');
+      while (newline >= 0) {
+        const frame = JSON.parse(pending.slice(0, newline)) as CommandFrame;
+        pending = pending.slice(newline + 1);
+        newline = pending.indexOf('\n');
+        if ('out' in frame) io.out(frame.out);
+        else if ('err' in frame) io.err(frame.err);
+        else if ('progress' in frame) {
+          const { id, label, totalBytes, update, done } = frame.progress;
+          let reporter = reporters.get(id);
+          if (!reporter) reporters.set(id, (reporter = io.progress(label, totalBytes)));
+          if (update) reporter.update(update);
+          if (done !== undefined) reporter.done(done || undefined);
+        } else exit = frame;
+      }
+    }
+    if (!exit) throw new TributaryError(`the server at ${url} stopped before the command finished`, { hint: 'look at the server’s log, then run the command again' });
+    if (exit.exit !== 0) throw new TributaryError(exit.error ?? 'the command failed on the server', { hint: exit.hint });
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+/** The terminal as a command's output. */
+export function terminalIO(quiet = false): CommandIO {
+  return {
+    tty: Boolean(process.stdout.isTTY),
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    progress: (label, totalBytes) => createProgress({ label, totalBytes, quiet }),
+  };
+}

@@ -1,0 +1,72 @@
+import { crawl, exportDdl, type ExportDialect } from '../catalog/index.js';
+import { TributaryError } from '../core/errors.js';
+import { renderRows, type OutputFormat } from './output.js';
+import { defineCommand } from './types.js';
+
+const partitionText = (p: Record<string, string | null>) => Object.entries(p).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('/') || '(none)';
+
+export const catalogCommand = defineCommand<{ table?: string; export?: ExportDialect; location?: string }>({
+  name: 'catalog',
+  async run({ ws, io }, input) {
+    const { metastore } = ws;
+    if (input.export) {
+      const info = input.table ? await metastore.table(input.table) : undefined;
+      if (!info) throw new TributaryError(`--export needs a table in the catalog${input.table ? `; there is no '${input.table}'` : ''}`, { hint: 'tributary catalog lists them' });
+      io.out(exportDdl(info, input.export, input.location));
+      return;
+    }
+    if (!input.table) {
+      const tables = await metastore.tables();
+      io.out(
+        renderRows(
+          tables.map((t) => ({ table: t.name, kind: t.kind, store: t.store ?? '', rows: t.rows ?? '', files: t.files || '', partitioned_by: t.partition_by.join(', '), snapshot: t.updated_snapshot ?? '', updated: t.updated_at.slice(0, 19) })),
+          'table',
+          undefined,
+          io.tty,
+        ),
+      );
+      return;
+    }
+    const info = await metastore.table(input.table);
+    if (!info) throw new TributaryError(`no table '${input.table}' in the catalog`, { hint: 'run `tributary catalog` to list tables, or `tributary run` to build them' });
+    io.out(`${info.name} (${info.kind}${info.store && info.store !== info.kind ? ` in ${info.store}` : ''}${info.location ? `, ${info.location}` : ''})${info.description ? `\n${info.description}` : ''}`);
+    io.out(renderRows(info.columns, 'table', undefined, io.tty));
+    if (info.partition_by.length) {
+      const parts = await metastore.partitions(input.table);
+      io.out(renderRows(parts.map((p) => ({ partition: partitionText(p.partition), files: p.files, rows: p.rows, bytes: p.bytes })), 'table', undefined, io.tty));
+    }
+    const lineage = (await metastore.lineage()).filter((l) => l.model === input.table || l.upstream === input.table);
+    if (lineage.length) io.out(`lineage:\n${lineage.map((l) => `  ${l.upstream} (${l.upstream_kind}) → ${l.model}`).join('\n')}`);
+    const versions = await metastore.schemaVersions(input.table);
+    if (versions.length > 1) io.out(`schema versions: ${versions.length} (latest ${versions.at(-1)!.detected_at})`);
+  },
+});
+
+export const snapshotsCommand = defineCommand<{ limit: number; format: OutputFormat }>({
+  name: 'snapshots',
+  async run({ ws, io }, input) {
+    const snapshots = await ws.metastore.snapshots(input.limit);
+    io.out(renderRows(snapshots.map((s) => ({ snapshot: s.snapshot_id, committed: s.committed_at.slice(0, 23), operation: s.operation, run: s.run_id ?? '', tables: s.tables.join(', ') })), input.format, undefined, io.tty));
+  },
+});
+
+export const crawlCommand = defineCommand<{ path: string; table: string }>({
+  name: 'crawl',
+  async run({ ws, io }, input) {
+    const engine = await ws.engine.fork();
+    try {
+      const report = await crawl(engine, ws.metastore, input.path, input.table);
+      io.out(
+        `${report.table}: ${report.files} ${report.format} file(s), ${report.rows.toLocaleString('en-US')} rows, ` +
+          `${report.partitions} partition(s)${report.partitionBy.length ? ` by ${report.partitionBy.join(', ')}` : ''}`,
+      );
+      io.out(renderRows(report.columns, 'table', undefined, io.tty));
+      const describe = (d: NonNullable<typeof report.sinceLastCrawl>) =>
+        [...d.added.map((c) => `added ${c.name} ${c.type}`), ...d.removed.map((c) => `removed ${c.name}`), ...d.retyped.map((c) => `${c.name} ${c.from} → ${c.to}`)].join('; ');
+      for (const d of report.dropDrift) io.out(`schema drift at ${d.partition}: ${describe(d.drift)}`);
+      if (report.sinceLastCrawl && !report.sinceLastCrawl.unchanged) io.out(`schema drift since the last crawl: ${describe(report.sinceLastCrawl)}`);
+    } finally {
+      engine.close();
+    }
+  },
+});

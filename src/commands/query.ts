@@ -1,0 +1,89 @@
+import { TributaryError } from '../core/errors.js';
+import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
+import type { Workspace } from '../models/workspace.js';
+
+export interface QueryLimits {
+  /** Stops the query at this many milliseconds. */
+  timeoutMs?: number;
+  /** Stops sending rows once the answer holds this many bytes (of JSON); `truncated` says so. */
+  maxBytes?: number;
+  /** Most rows wanted; `truncated` says when there were more. */
+  maxRows?: number;
+  signal?: AbortSignal;
+}
+
+export interface QueryOutcome {
+  rows: number;
+  truncated: boolean;
+  ms: number;
+}
+
+/**
+ * Runs SQL a person typed, under the one read-only policy, on a connection of its own, streaming
+ * the rows as they come. The CLI's `sql`, the shell and the SQL lab all come through here; only
+ * their limits differ (the lab caps what a browser is sent, the CLI streams every row).
+ */
+export async function runReadOnly(
+  ws: Workspace,
+  sql: string,
+  onColumns: (columns: { name: string; type: string }[]) => void | Promise<void>,
+  onRows: (rows: Record<string, unknown>[]) => void | Promise<void>,
+  limits: QueryLimits = {},
+): Promise<QueryOutcome> {
+  const checked = await ws.policy.check(sql);
+  const engine: Engine = await ws.engine.fork();
+  const started = Date.now();
+  let timedOut = false;
+  let stopped = false;
+  const timer = limits.timeoutMs ? setTimeout(() => ((timedOut = true), engine.interrupt()), limits.timeoutMs) : undefined;
+  const abort = () => engine.interrupt();
+  limits.signal?.addEventListener('abort', abort, { once: true });
+  let rows = 0;
+  let bytes = 0;
+  let truncated = false;
+  try {
+    for (const { table, snapshot } of checked.timeTravel) {
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(timeTravelName(table, snapshot))} AS ${await ws.lake.relationAt(table, snapshot).catch((error: Error) => {
+        throw new TributaryError(error.message, { hint: '`tributary snapshots` lists the snapshots' });
+      })}`);
+    }
+    await engine.stream(checked.sql, onColumns, async (chunk) => {
+      if (stopped) return;
+      let keep = chunk;
+      if (limits.maxRows !== undefined && rows + chunk.length > limits.maxRows) {
+        keep = chunk.slice(0, limits.maxRows - rows);
+        truncated = true;
+      }
+      if (limits.maxBytes !== undefined) {
+        for (let i = 0; i < keep.length; i++) {
+          bytes += JSON.stringify(keep[i]).length + 1;
+          if (bytes > limits.maxBytes) {
+            keep = keep.slice(0, i);
+            truncated = true;
+            break;
+          }
+        }
+      }
+      rows += keep.length;
+      if (keep.length) await onRows(keep);
+      // Enough: stop the engine rather than read what nobody will see.
+      if (truncated) {
+        stopped = true;
+        engine.interrupt();
+      }
+    });
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0]!;
+    if (timedOut) throw new TributaryError(`the query ran past the ${(limits.timeoutMs ?? 0) / 1000} s limit and was stopped`, { hint: 'filter or aggregate more, or query a smaller table' });
+    if (!(stopped && /interrupt/i.test(message))) {
+      if (/interrupt/i.test(message)) throw new TributaryError('the query was cancelled', { hint: 'run it again when ready' });
+      if (error instanceof TributaryError) throw error;
+      throw new TributaryError(message, { hint: 'fix the SQL and run it again' });
+    }
+  } finally {
+    if (timer) clearTimeout(timer);
+    limits.signal?.removeEventListener('abort', abort);
+    engine.close();
+  }
+  return { rows, truncated, ms: Date.now() - started };
+}

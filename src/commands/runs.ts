@@ -1,0 +1,50 @@
+import { renderRows, type OutputFormat } from './output.js';
+import { defineCommand } from './types.js';
+
+export const runsCommand = defineCommand<{ limit: number; target?: string; group?: string; format: OutputFormat }>({
+  name: 'runs',
+  async run({ ws, io }, input) {
+    const runs = await ws.metastore.runs({ limit: input.limit, target: input.target, group: input.group });
+    io.out(
+      renderRows(
+        runs.map((r) => ({
+          run: r.run_id,
+          target: r.target,
+          trigger: r.trigger,
+          attempt: r.attempt,
+          status: r.status,
+          read: r.read ?? '',
+          written: r.written,
+          quarantined: r.quarantined,
+          started: r.started_at.slice(0, 19),
+          error: r.error ?? '',
+        })),
+        input.format,
+        undefined,
+        io.tty,
+      ),
+    );
+  },
+});
+
+export const quarantineCommand = defineCommand<{ model?: string; run?: string; limit: number; format: OutputFormat }>({
+  name: 'quarantine',
+  async run({ ws, io }, input) {
+    const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, limit: input.limit });
+    const shown = input.format === 'table' ? rows.map((r) => ({ ...r, raw: r.raw && r.raw.length > 120 ? `${r.raw.slice(0, 117)}...` : r.raw })) : rows;
+    io.out(renderRows(shown, input.format, undefined, io.tty));
+  },
+});
+
+export const compactCommand = defineCommand<{ table: string }>({
+  name: 'compact',
+  async run({ ws, io }, input) {
+    const engine = await ws.engine.fork();
+    try {
+      const result = await ws.lake.compact(engine, input.table, ws.metastore.newRunId());
+      io.out(`${input.table}: compacted ${result.partitions} partition(s), ${result.filesBefore} → ${result.filesAfter} files`);
+    } finally {
+      engine.close();
+    }
+  },
+});

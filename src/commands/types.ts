@@ -1,0 +1,45 @@
+import type { Progress } from '../core/progress.js';
+import type { Workspace } from '../models/workspace.js';
+
+/**
+ * Where a command writes: its output, its messages, and progress for long work. In the CLI these
+ * are the terminal; when the command runs inside a server that owns the state, they are frames
+ * streamed back to the CLI that asked, which shows them the same way.
+ */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+  progress(label: string, totalBytes?: number): Progress;
+  /** Whether output goes to a person (colours, tables) rather than a pipe. */
+  readonly tty: boolean;
+}
+
+/** What the running server adds to a command run inside it. */
+export interface ServerServices {
+  /** Stream jobs' status, for `status`. */
+  status(): unknown;
+  /** The scheduler, for `jobs`, `trigger`, `backfill`. */
+  scheduler?: unknown;
+}
+
+export interface CommandContext {
+  ws: Workspace;
+  io: CommandIO;
+  /** Set when the command runs inside `tributary up`. */
+  server?: ServerServices;
+  /** Set when the client stops waiting (Ctrl+C): long work should stop. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A command that works on a project's state. Its input is plain JSON (what the CLI parsed), so it
+ * can be sent to the server that owns the state and run there exactly as it would run here.
+ */
+export interface CommandSpec<Input = Record<string, unknown>> {
+  name: string;
+  run(context: CommandContext, input: Input): Promise<void>;
+}
+
+export function defineCommand<Input>(spec: CommandSpec<Input>): CommandSpec<Input> {
+  return spec;
+}

@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import type { Component } from '../../core/component.js';
+import type { Log } from '../../log/index.js';
+
+/**
+ * Where an input puts the records of one micro-batch. Inputs hand over bytes and positions, never
+ * per-record objects, so a batch of half a million events is staged with little more than a copy.
+ */
+export interface RecordSink {
+  /** Records added so far. */
+  readonly count: number;
+  /**
+   * Adds one record: its value is `source[start, end)`. `timestamp` is when the event entered the
+   * log or broker (ms); end-to-end latency is measured from there.
+   */
+  add(partition: number, offset: number, timestamp: number, source: Uint8Array, start?: number, end?: number): void;
+}
+
+/**
+ * Where a stream job reads from: the embedded log, Kafka, NATS JetStream, a spool folder. Positions are chosen
+ * by the job (from its sinks' committed offsets), never by the broker, which is what makes
+ * exactly-once possible.
+ */
+export interface StreamInput {
+  describe(): string;
+  /** Adds up to `max` records at or after each partition's position to `batch`. */
+  read(positions: ReadonlyMap<number, number>, max: number, batch: RecordSink): Promise<void>;
+  /** Records available beyond the positions. */
+  lag(positions: ReadonlyMap<number, number>): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** What an input is made with. */
+export interface InputContext {
+  /** The stream job reading it. */
+  job: string;
+  /** The project's embedded log (owned by this process). */
+  log: Log;
+  /** Folder relative paths in the config are resolved against. */
+  baseDir: string;
+  /** The job's own state folder. */
+  stateDir: string;
+}
+
+export type InputComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, InputContext, Promise<StreamInput>>;

@@ -1,0 +1,137 @@
+import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { glob } from 'tinyglobby';
+import yauzl from 'yauzl';
+import { TributaryError } from '../../core/errors.js';
+import { fillPath, type DataInterval } from '../../core/interval.js';
+
+export interface ResolvedFiles {
+  /** Absolute paths DuckDB reads: the matched files, with .zip archives replaced by their members. */
+  files: string[];
+  /** Bytes on disk of what was matched (compressed size for .gz and .zip). */
+  bytes: number;
+}
+
+const DATA_FILE = /\.(csv|tsv|txt|jsonl|ndjson|json|parquet)(\.gz)?$/i;
+
+/**
+ * Expands a source's path patterns into files, fails clearly when nothing matches, and unpacks
+ * .zip archives (DuckDB reads .gz itself) into `scratchDir`. Interval placeholders (`{ds}`,
+ * `{yyyy}`, `{mm}`, `{dd}`, `{date}`) take the run's day, or match every day when the run has none.
+ */
+export async function resolveFiles(
+  sourceName: string,
+  patterns: string | string[],
+  baseDir: string,
+  scratchDir: string,
+  interval?: DataInterval,
+): Promise<ResolvedFiles> {
+  const list = (Array.isArray(patterns) ? patterns : [patterns]).map((p) => path.resolve(baseDir, fillPath(p, interval)));
+  const matched: string[] = [];
+  for (const pattern of list) {
+    if (existsSync(pattern) && statSync(pattern).isFile()) {
+      matched.push(pattern);
+      continue;
+    }
+    const found = await glob(pattern.split(path.sep).join('/'), { absolute: true, onlyFiles: true });
+    matched.push(...found.sort());
+  }
+  if (matched.length === 0) {
+    throw new TributaryError(`source '${sourceName}' matched no files: ${list.join(', ')}`, {
+      place: { field: `sources.${sourceName}.path` },
+      hint: interval
+        ? `no file for ${interval.ds}: check the path (relative to the project folder), or that the day's data has arrived`
+        : 'check the path (relative to the project folder) or point it elsewhere with --source NAME=PATH',
+    });
+  }
+  let bytes = 0;
+  const files: string[] = [];
+  for (const file of [...new Set(matched)]) {
+    bytes += statSync(file).size;
+    if (/\.zip$/i.test(file)) files.push(...(await unzip(file, path.join(scratchDir, path.basename(file)))));
+    else files.push(file);
+  }
+  if (files.length === 0) {
+    throw new TributaryError(`source '${sourceName}': the archives hold no data files (.csv, .jsonl, .json, .parquet)`, {
+      place: { file: matched[0] },
+      hint: 'check what the .zip contains',
+    });
+  }
+  return { files, bytes };
+}
+
+function unzip(archive: string, into: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) =>
+      reject(new TributaryError(`cannot read the zip archive: ${error.message}`, { place: { file: archive }, hint: 'the archive may be truncated or not a zip file; fetch it again', cause: error }));
+    yauzl.open(archive, { lazyEntries: true }, (error, zip) => {
+      if (error || !zip) return fail(error ?? new Error('no archive'));
+      const out: string[] = [];
+      zip.on('error', fail);
+      zip.on('end', () => resolve(out.sort()));
+      zip.on('entry', (entry: yauzl.Entry) => {
+        const name = entry.fileName;
+        if (name.endsWith('/') || !DATA_FILE.test(name) || name.includes('..')) return zip.readEntry();
+        zip.openReadStream(entry, (streamError, stream) => {
+          if (streamError || !stream) return fail(streamError ?? new Error('no stream'));
+          const target = path.join(into, name);
+          mkdirSync(path.dirname(target), { recursive: true });
+          pipeline(stream, createWriteStream(target))
+            .then(() => {
+              out.push(target);
+              zip.readEntry();
+            })
+            .catch(fail);
+        });
+      });
+      zip.readEntry();
+    });
+  });
+}
+
+/** The first line of a (possibly gzipped) text file, without its line ending. */
+export async function firstLine(file: string, maxBytes = 1 << 20): Promise<string> {
+  const raw = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+  let text = '';
+  try {
+    for await (const chunk of stream) {
+      text += (chunk as Buffer).toString('utf8');
+      const end = text.search(/\r?\n/);
+      if (end >= 0) return text.slice(0, end);
+      if (text.length > maxBytes) break;
+    }
+  } catch (error) {
+    throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
+      place: { file, line: 1 },
+      hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
+      cause: error,
+    });
+  } finally {
+    raw.destroy();
+  }
+  return text;
+}
+
+/** Splits a CSV header line, honouring quotes. */
+export function splitHeader(line: string, delimiter: string, quote: string): string[] {
+  const fields: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quote && ch === quote) {
+      if (quoted && line[i + 1] === quote) {
+        current += ch;
+        i++;
+      } else quoted = !quoted;
+    } else if (ch === delimiter && !quoted) {
+      fields.push(current);
+      current = '';
+    } else current += ch;
+  }
+  fields.push(current);
+  return fields.map((f) => f.trim());
+}

@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { defineComponent } from '../../core/component.js';
+import { TributaryError } from '../../core/errors.js';
+import { capText, RAW_KEEP_CHARS } from '../../catalog/index.js';
+import { quoteList } from '../../engine/index.js';
+import { typeJson } from '../../quality/json.js';
+import { resolveFiles } from './files.js';
+import { jsonColumns, jsonOptions } from './json-options.js';
+import { sourceBase, type RejectedRow, type SourceContext, type SourceScan } from './types.js';
+
+const schema = z.object({ format: z.literal('json'), ...sourceBase, json: jsonOptions.optional() }).strict();
+
+/** Records in one JSON file: an array holds one per element, anything else is one record. */
+function recordsIn(text: string): number {
+  const parsed = JSON.parse(text) as unknown;
+  return Array.isArray(parsed) ? parsed.length : 1;
+}
+
+/**
+ * JSON documents: one object, or an array of objects, per file, pretty-printed or not (the layout
+ * of song files in a data lake). Each file is parsed once on its own to count its records
+ * independently of the engine; a file that is not JSON is quarantined whole, with the parser's
+ * reason, and the others load.
+ */
+export const jsonSource = defineComponent({
+  kind: 'json',
+  description: 'JSON documents: one object or array of objects per file (.gz too), typed exactly',
+  config: schema,
+  async create(config: z.output<typeof schema>, context: SourceContext): Promise<SourceScan> {
+    const { files: matched, bytes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
+    const setAside: RejectedRow[] = [];
+    const files: string[] = [];
+    let expected = 0;
+    for (const file of matched) {
+      let text: string;
+      try {
+        const raw = readFileSync(file);
+        text = (/\.gz$/i.test(file) ? gunzipSync(raw) : raw).toString('utf8');
+      } catch (error) {
+        throw new TributaryError(`cannot read the file (${(error as Error).message}); nothing was committed`, { place: { file }, hint: 'fetch or copy the file again, then re-run' });
+      }
+      try {
+        expected += recordsIn(text);
+        files.push(file);
+      } catch (error) {
+        setAside.push({ file, line: null, record: 1, column: null, reason: `not valid JSON: ${(error as Error).message}`, raw: capText(text, RAW_KEEP_CHARS) });
+      }
+    }
+    const columns = await jsonColumns(context, config.columns, config.json, (engine) =>
+      files.length ? engine.describe(`SELECT * FROM read_json(${quoteList(files)}, format = 'auto', sample_size = -1, union_by_name = true)`) : Promise.resolve([]),
+    );
+    const objects = (located: boolean) =>
+      files.length
+        ? `(SELECT ${located ? 'filename AS __file, row_number() OVER (PARTITION BY filename) AS __record, ' : ''}json::VARCHAR AS __doc
+            FROM read_json_objects(${quoteList(files)}, format = 'auto', filename = true, maximum_object_size = ${config.json?.maxRecordBytes ?? 16_000_000}))`
+        : `(SELECT ${located ? 'NULL::VARCHAR AS __file, NULL::BIGINT AS __record, ' : ''}NULL::VARCHAR AS __doc WHERE false)`;
+    return {
+      files: matched,
+      bytes,
+      columns: columns.map((c) => ({ name: c.name, type: c.type })),
+      hasParseError: true,
+      relation: ({ located } = {}) => typeJson(objects(Boolean(located)), '__doc', columns, located ? ['__file', '__record'] : [], config.json),
+      rejects: async () => setAside,
+      async reconcile(yielded, rejects) {
+        if (yielded + rejects.length !== expected + setAside.length) {
+          throw new TributaryError(`counts do not reconcile: the files hold ${expected} JSON records but the reader produced ${yielded}; nothing was committed`, {
+            hint: 'report this with the files: each array element or top-level object should be one record',
+          });
+        }
+        return undefined;
+      },
+      // A JSON file's records have no lines of their own: they are numbered within the file.
+      locate: async (_file, records) => new Map(records.map((r) => [r, { line: null, record: r }])),
+      close: async () => undefined,
+    };
+  },
+});
+

@@ -1,0 +1,112 @@
+import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { createGunzip } from 'node:zlib';
+
+/**
+ * The independent count a load is reconciled against: the physical lines of each input file,
+ * counted by bytes with no notion of CSV quoting or JSON, so a parser that swallows lines (a
+ * runaway quote) cannot make the two agree. Blank lines are counted apart: readers skip them.
+ *
+ * It runs in a worker thread beside the engine's scan: a server doing a batch load keeps its
+ * event loop, and the count costs a core's fraction rather than a second scan.
+ */
+export interface LineCount {
+  file: string;
+  /** Lines holding at least one byte other than the line ending. */
+  lines: number;
+  /** Empty lines (nothing between two line endings). */
+  blank: number;
+  /** Decompressed bytes (for .gz) or file bytes. */
+  bytes: number;
+}
+
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+/** Counts newline bytes 4 at a time (SWAR): the per-line cost of a search call dominates otherwise. */
+function countNewlines(chunk: Uint8Array): number {
+  const aligned = chunk.byteOffset % 4 === 0;
+  let count = 0;
+  let i = 0;
+  if (aligned) {
+    const words = chunk.length >>> 2;
+    const u32 = new Uint32Array(chunk.buffer, chunk.byteOffset, words);
+    for (let w = 0; w < words; w++) {
+      const x = u32[w]! ^ 0x0a0a0a0a;
+      const zero = ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
+      if (zero !== 0) {
+        let v = zero >>> 7;
+        v = (v & 0x01010101) >>> 0;
+        count += (Math.imul(v, 0x01010101) >>> 24) & 0xff;
+      }
+    }
+    i = words << 2;
+  }
+  for (; i < chunk.length; i++) if (chunk[i] === NEWLINE) count++;
+  return count;
+}
+
+/** Counts empty lines: a line ending right after the previous one (LF or CRLF). */
+function countBlank(chunk: Buffer, previous: number, beforePrevious: number): number {
+  let blank = 0;
+  if (chunk.length && chunk[0] === NEWLINE && (previous === NEWLINE || (previous === RETURN && beforePrevious === NEWLINE))) blank++;
+  if (chunk.length > 1 && chunk[0] === RETURN && chunk[1] === NEWLINE && previous === NEWLINE) blank++;
+  for (let at = chunk.indexOf('\n\n'); at !== -1; at = chunk.indexOf('\n\n', at + 1)) blank++;
+  for (let at = chunk.indexOf('\n\r\n'); at !== -1; at = chunk.indexOf('\n\r\n', at + 1)) blank++;
+  return blank;
+}
+
+/** Its modules come as an argument: the worker gets this function's source, not its imports. */
+async function countFile(file: string, io: { createReadStream: typeof createReadStream; createGunzip: typeof createGunzip }): Promise<LineCount> {
+  const raw = io.createReadStream(file, { highWaterMark: 4 << 20 });
+  const stream = /\.gz$/i.test(file) ? raw.pipe(io.createGunzip({ chunkSize: 1 << 20 })) : raw;
+  let newlines = 0;
+  let blank = 0;
+  let bytes = 0;
+  let previous = NEWLINE; // the start of a file counts as after a line ending
+  let beforePrevious = NEWLINE;
+  for await (const data of stream) {
+    const chunk = data as Buffer;
+    if (!chunk.length) continue;
+    newlines += countNewlines(chunk);
+    blank += countBlank(chunk, previous, beforePrevious);
+    bytes += chunk.length;
+    beforePrevious = chunk.length > 1 ? chunk[chunk.length - 2]! : previous;
+    previous = chunk[chunk.length - 1]!;
+  }
+  // A last line without a line ending is a line too.
+  const unterminated = bytes > 0 && previous !== NEWLINE ? 1 : 0;
+  return { file, lines: newlines + unterminated - blank, blank, bytes };
+}
+
+/**
+ * The worker runs these same functions, given as source: a worker cannot load this TypeScript
+ * module itself when Tributary runs from source (tests, tsx), and compiled they are plain JS.
+ */
+const WORKER_SOURCE = `
+const { createReadStream } = require('node:fs');
+const { createGunzip } = require('node:zlib');
+const { parentPort, workerData } = require('node:worker_threads');
+const NEWLINE = ${NEWLINE}, RETURN = ${RETURN};
+${countNewlines.toString()}
+${countBlank.toString()}
+${countFile.toString()}
+Promise.all(workerData.files.map((file) => countFile(file, { createReadStream, createGunzip }))).then(
+  (counts) => parentPort.postMessage({ counts }),
+  (error) => parentPort.postMessage({ error: error.message }),
+);`;
+
+/** Counts the lines of every file in a worker thread. */
+export function countLines(files: readonly string[]): Promise<LineCount[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files } });
+    worker.once('message', (message: { counts?: LineCount[]; error?: string }) => {
+      if (message.error) reject(new Error(message.error));
+      else resolve(message.counts!);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the line-count worker exited with code ${code}`));
+    });
+  });
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { ColumnInfo } from '../../catalog/index.js';
+import type { Component } from '../../core/component.js';
+import type { DataInterval } from '../../core/interval.js';
+import { columnsSchema, maxQuarantinedSchema, ruleSchema } from '../../core/schemas.js';
+import type { Engine } from '../../engine/index.js';
+
+/** A row a reader refused or a connector set aside before it became a typed row: a bad CSV line, say. */
+export interface RejectedRow {
+  file: string;
+  /** Physical line in the file, when the input has lines. */
+  line: number | null;
+  /** Record number within the file (1-based), when the input is records without lines (JSON files). */
+  record?: number | null;
+  column: string | null;
+  reason: string;
+  raw: string | null;
+}
+
+export interface SourceContext {
+  /** The source's name in the project. */
+  name: string;
+  engine: Engine;
+  /** Folder relative paths in the config are resolved against. */
+  baseDir: string;
+  /** Scratch space for this run (unpacked archives, repaired copies); removed after the run. */
+  scratchDir: string;
+  runId: string;
+  interval?: DataInterval;
+  log: (message: string) => void;
+}
+
+/**
+ * An opened source: SQL that yields its typed rows, plus what the run needs to account for them.
+ * The relation is evaluated by the engine inside a model's query, so a source costs one scan.
+ */
+export interface SourceScan {
+  files: string[];
+  bytes: number;
+  columns: ColumnInfo[];
+  /** True when the relation carries a per-row `__error` column (NULL when the row typed exactly). */
+  hasParseError: boolean;
+  /**
+   * The rows as a SQL relation. `located` numbers them: it adds `__file` and `__record` (1-based
+   * record number within its file) and reads in file order, for finding quarantined rows' lines.
+   */
+  relation(options?: { located?: boolean }): string;
+  /** Rows the reader itself refused during scans of `relation()`; read after the scan ran. */
+  rejects(): Promise<RejectedRow[]>;
+  /**
+   * Checks the records the reader produced (rows it yielded plus rows it refused) against an
+   * independent count of the input's records. Resolves to nothing when they agree. When the
+   * connector can isolate what made them disagree (a runaway quote), it resolves to a scan of the
+   * repaired input and the rows it set aside; otherwise it throws an error naming file and line.
+   */
+  reconcile(yielded: number, rejects: readonly RejectedRow[]): Promise<Repair | undefined>;
+  /** Physical lines (or record numbers) of records from a located scan, in one file. */
+  locate(file: string, records: readonly number[], rejects: readonly RejectedRow[]): Promise<Map<number, { line: number | null; record: number | null }>>;
+  close(): Promise<void>;
+}
+
+export interface Repair {
+  scan: SourceScan;
+  setAside: RejectedRow[];
+}
+
+/** The fields every source declares, whatever its format. */
+export const sourceBase = {
+  /** File path or glob, relative to the project folder; `{ds}`, `{yyyy}`, `{mm}`, `{dd}` take the run's day. */
+  path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  /** Declared schema, column → DuckDB type (or `{ type, key, from }`). Without it the schema is inferred. */
+  columns: columnsSchema.optional(),
+  rules: z.array(ruleSchema).optional(),
+  /** Most rows a load may quarantine before it fails and commits nothing; default 1 % (and at least 10 rows). */
+  maxQuarantined: maxQuarantinedSchema.optional(),
+  description: z.string().optional(),
+};
+
+export type SourceComponent<Format extends string = string, Config extends z.ZodType = z.ZodType> = Component<Format, Config, SourceContext, Promise<SourceScan>>;

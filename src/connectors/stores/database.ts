@@ -1,0 +1,274 @@
+import type { ColumnInfo } from '../../catalog/index.js';
+import { TributaryError } from '../../core/errors.js';
+import type { Engine } from '../../engine/index.js';
+import { quoteIdent } from '../../engine/index.js';
+import { mergeAssignments, mergeProblem, reduceBatch, type MergeDialect } from './merge.js';
+import { scopeCondition, type CommitUnit, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
+
+/**
+ * What a relational database outside the warehouse must provide: its spelling of names, types and
+ * statements, and a connection. PostgreSQL and MySQL each implement it in a file of their own;
+ * the store below does the rest the same way for both.
+ */
+export interface DatabaseDialect {
+  /** For messages: 'PostgreSQL', 'MySQL'. */
+  readonly label: string;
+  quote(name: string): string;
+  /** The n-th statement parameter (1-based); with a DuckDB type, typed as that (a database may otherwise guess from context). */
+  param(n: number, duckType?: string): string;
+  /** A DuckDB type as this database spells it; explicit, so nothing is truncated or mistyped. `keyText` bounds a text key's length. */
+  type(duckType: string, keyText: number | false): string;
+  /** How a column of this DuckDB type travels from the engine (SQL over `expr`): exact text for what JSON would bend. */
+  transport(duckType: string, expr: string): string;
+  /** A text column for the bookkeeping tables' names and keys. */
+  readonly keyTextType: string;
+  /** The merge dialect of an upsert (stored and incoming values). */
+  readonly upsert: MergeDialect;
+  connect(): Promise<DatabaseConnection>;
+  /** `INSERT … ON CONFLICT …` clause of an upsert on `keys`, given the assignments. */
+  onConflict(keys: readonly string[], assignments: readonly string[]): string;
+  /** A statement that inserts or overwrites a row identified by its first `keyColumns` columns. */
+  upsertRow(table: string, columns: readonly string[], keyColumns: number): string;
+  /** The columns a table has now (lower-cased names), to add what a newer model outputs. */
+  existingColumns(db: DatabaseConnection, table: string): Promise<Set<string>>;
+}
+
+export interface DatabaseConnection {
+  query(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  rollback(): Promise<void>;
+  /** Inserts rows given column by column; `suffix` follows the statement (an upsert clause). */
+  insert(table: string, columns: readonly ColumnInfo[], data: readonly unknown[][], suffix?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Rows moved per insert statement. */
+const CHUNK_ROWS = 20_000;
+
+interface DatabaseStaged extends Staged {
+  shape: TableShape;
+  mode: StageRequest['mode'];
+  relation: string;
+  /** The temp table a load's rows were judged into, dropped when done. */
+  judged?: string;
+}
+
+/** A URL from the environment: secrets stay out of the config, and out of every message. */
+export function databaseUrl(field: string, urlEnv: string | undefined, example: string): string {
+  const name = urlEnv ?? 'TRIBUTARY_DATABASE_URL';
+  const url = process.env[name];
+  if (!url) {
+    throw new TributaryError(`${field} needs a database URL in the environment variable ${name}`, {
+      hint: `export ${name}=${example} (it is read from the environment so that secrets stay out of the project)`,
+    });
+  }
+  return url;
+}
+
+/**
+ * Tables in PostgreSQL or MySQL. Each commit is one transaction of that database holding the
+ * rows, merges, late rows, and the progress that goes with them (a stream's offsets, a batch
+ * run's record) in bookkeeping tables of its own, so its tables and its progress never disagree.
+ * The rows stream from the engine in chunks: nothing the size of a table is held in memory.
+ */
+export class DatabaseStore implements Store {
+  readonly external = true;
+  private connection: DatabaseConnection | undefined;
+
+  constructor(
+    readonly kind: string,
+    private readonly dialect: DatabaseDialect,
+    private readonly context: StoreContext,
+  ) {}
+
+  private async db(): Promise<DatabaseConnection> {
+    if (!this.connection) {
+      try {
+        this.connection = await this.dialect.connect();
+      } catch (error) {
+        throw new TributaryError(`cannot connect to ${this.dialect.label}: ${(error as Error).message}`, {
+          place: { field: this.context.field },
+          hint: `check that ${this.dialect.label} runs and that the URL in the environment is right`,
+        });
+      }
+      const q = (n: string) => this.dialect.quote(n);
+      const text = this.dialect.keyTextType;
+      await this.connection.query(
+        `CREATE TABLE IF NOT EXISTS tributary_stream_offsets (job ${text} NOT NULL, sink ${text} NOT NULL, ${q('partition')} INTEGER NOT NULL, next_offset BIGINT NOT NULL, PRIMARY KEY (job, sink, ${q('partition')}))`,
+      );
+      await this.connection.query(
+        `CREATE TABLE IF NOT EXISTS tributary_stream_state (job ${text} NOT NULL, sink ${text} NOT NULL, ${q('key')} ${text} NOT NULL, value DOUBLE PRECISION, PRIMARY KEY (job, sink, ${q('key')}))`,
+      );
+      await this.connection.query(
+        `CREATE TABLE IF NOT EXISTS tributary_runs (run_id ${text} NOT NULL PRIMARY KEY, target ${text} NOT NULL, status ${text} NOT NULL, ${q('read')} BIGINT, written BIGINT NOT NULL, quarantined BIGINT NOT NULL, finished_at ${this.dialect.type('TIMESTAMP', false)} NOT NULL)`,
+      );
+    }
+    return this.connection;
+  }
+
+  async prepare(engine: Engine, shapes: readonly TableShape[], options: { late?: { table: string; columns: ColumnInfo[] } }): Promise<void> {
+    const db = await this.db();
+    for (const shape of shapes) {
+      const problem = shape.merge || shape.keys ? mergeProblem(shape) : undefined;
+      if (problem) throw new TributaryError(`table '${shape.name}' cannot merge: ${problem}`, { place: { field: this.context.field } });
+      await this.createTable(db, shape);
+    }
+    if (options.late) await this.createTable(db, { name: options.late.table, columns: options.late.columns });
+    await this.context.metastore.commit(engine, { operation: 'prepare' }, async (tx) => {
+      for (const shape of shapes) {
+        await tx.registerTable({ name: shape.name, kind: 'table', store: this.kind, location: this.dialect.label, columns: shape.columns, timeColumn: shape.timeColumn, description: shape.description });
+      }
+    });
+  }
+
+  private async createTable(db: DatabaseConnection, shape: Pick<TableShape, 'name' | 'columns' | 'keys' | 'merge'>): Promise<void> {
+    const q = (n: string) => this.dialect.quote(n);
+    const keys = shape.merge ? (shape.keys ?? []) : [];
+    const textKeys = shape.columns.filter((c) => keys.includes(c.name) && c.type === 'VARCHAR').length;
+    // MySQL indexes at most 3,072 bytes of a key, 4 a character: room for every text key column.
+    const keyText = Math.floor(740 / Math.max(1, textKeys));
+    const columns = shape.columns.map((c) => `${q(c.name)} ${this.dialect.type(c.type, keys.includes(c.name) && keyText)}${keys.includes(c.name) ? ' NOT NULL' : ''}`);
+    await db.query(`CREATE TABLE IF NOT EXISTS ${q(shape.name)} (${columns.join(', ')}${keys.length ? `, PRIMARY KEY (${keys.map(q).join(', ')})` : ''})`);
+    // A table made by an earlier version of the model gains the columns the model now adds.
+    const existing = await this.dialect.existingColumns(db, shape.name);
+    for (const c of shape.columns) {
+      if (!existing.has(c.name.toLowerCase())) await db.query(`ALTER TABLE ${q(shape.name)} ADD COLUMN ${q(c.name)} ${this.dialect.type(c.type, false)}`);
+    }
+    if (shape.merge && !keys.length) {
+      const rows = await db.query(`SELECT count(*) AS n FROM ${q(shape.name)}`);
+      if (Number(rows[0]!.n) === 0) await db.query(`INSERT INTO ${q(shape.name)} VALUES (${shape.columns.map(() => '0').join(', ')})`);
+    }
+  }
+
+  async offsets(job: string, sink: string): Promise<Map<number, number>> {
+    const db = await this.db();
+    const p = (n: number) => this.dialect.param(n);
+    const rows = await db.query(`SELECT ${this.dialect.quote('partition')} AS p, next_offset AS o FROM tributary_stream_offsets WHERE job = ${p(1)} AND sink = ${p(2)}`, [job, sink]);
+    return new Map(rows.map((r) => [Number(r.p), Number(r.o)]));
+  }
+
+  async state(job: string, sink: string, key: string): Promise<number | undefined> {
+    const db = await this.db();
+    const p = (n: number) => this.dialect.param(n);
+    const rows = await db.query(`SELECT value FROM tributary_stream_state WHERE job = ${p(1)} AND sink = ${p(2)} AND ${this.dialect.quote('key')} = ${p(3)}`, [job, sink, key]);
+    return rows[0] ? Number(rows[0].value) : undefined;
+  }
+
+  async stage(engine: Engine, request: StageRequest): Promise<DatabaseStaged> {
+    let relation = request.relation;
+    const diverted = new Map<string, number>();
+    let rows: number | undefined;
+    let judged: string | undefined;
+    if (request.divertBy) {
+      // Judged once into a temp table: the verdicts are counted, the kept rows move at commit.
+      judged = `__judged_${request.shape.name}_${request.runId.replace(/\W/g, '_')}`;
+      await engine.run(`CREATE OR REPLACE TEMP TABLE ${judged} AS SELECT * FROM ${request.relation}`);
+      for (const c of await engine.query<{ v: string; n: bigint }>(`SELECT ${quoteIdent(request.divertBy)} AS v, count(*) AS n FROM ${judged} GROUP BY 1`)) {
+        if (c.v === 'ok') rows = Number(c.n);
+        else diverted.set(c.v, Number(c.n));
+      }
+      rows ??= 0;
+      relation = `(SELECT * FROM ${judged} WHERE ${quoteIdent(request.divertBy)} = 'ok')`;
+    }
+    return { table: request.shape.name, rows, diverted, columns: request.shape.columns, shape: request.shape, mode: request.mode, relation, judged };
+  }
+
+  async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
+    const db = await this.db();
+    const q = (n: string) => this.dialect.quote(n);
+    const p = (n: number) => this.dialect.param(n);
+    const counts: Record<string, number> = {};
+    await db.begin();
+    try {
+      for (const s of staged as DatabaseStaged[]) {
+        const keys = s.shape.keys ?? [];
+        if (s.mode.kind === 'merge' && !keys.length) {
+          // A single row of totals: the batch's totals are added to it.
+          const reduced = await engine.query<Record<string, unknown>>(reduceBatch(s.shape, s.relation));
+          const columns = Object.keys(reduced[0] ?? {});
+          const typeOf = (c: string) => s.shape.columns.find((column) => column.name === c)?.type;
+          const assignments = mergeAssignments(s.shape, { ...this.dialect.upsert, incoming: (c) => this.dialect.param(columns.indexOf(c) + 1, typeOf(c)) });
+          await db.query(`UPDATE ${q(s.table)} AS t SET ${assignments.join(', ')}`, Object.values(reduced[0] ?? {}).map(plain));
+          counts[s.table] = 1;
+          continue;
+        }
+        if (s.mode.kind === 'replace') await db.query(`DELETE FROM ${q(s.table)}${s.mode.scope ? ` WHERE ${scopeCondition(s.mode.scope, q)}` : ''}`);
+        const suffix = s.mode.kind === 'merge' ? this.dialect.onConflict(keys, mergeAssignments(s.shape, this.dialect.upsert)) : undefined;
+        const source = s.mode.kind === 'merge' ? `(${reduceBatch(s.shape, s.relation)})` : s.relation;
+        counts[s.table] = await this.move(engine, db, s.table, s.shape.columns, source, suffix);
+      }
+      if (unit.late) await this.move(engine, db, unit.late.table, unit.late.columns, unit.late.relation);
+      if (unit.progress) {
+        for (const [partition, next] of unit.progress.next) {
+          await db.query(this.dialect.upsertRow('tributary_stream_offsets', ['job', 'sink', 'partition', 'next_offset'], 3), [unit.progress.job, unit.progress.sink, partition, next]);
+        }
+        for (const [key, value] of Object.entries(unit.progress.state ?? {})) {
+          await db.query(this.dialect.upsertRow('tributary_stream_state', ['job', 'sink', 'key', 'value'], 3), [unit.progress.job, unit.progress.sink, key, value]);
+        }
+      }
+      const run = unit.run && { ...unit.run, written: counts[unit.run.target] ?? unit.run.written };
+      if (run) {
+        await db.query(this.dialect.upsertRow('tributary_runs', ['run_id', 'target', 'status', 'read', 'written', 'quarantined', 'finished_at'], 1), [
+          run.runId,
+          run.target,
+          'success',
+          run.read,
+          run.written,
+          run.quarantined,
+          new Date().toISOString().replace('T', ' ').replace('Z', ''),
+        ]);
+      }
+      await db.commit();
+    } catch (error) {
+      await db.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      await this.discard(engine, staged);
+    }
+    // The warehouse's own bookkeeping follows the database's commit (it cannot share its transaction).
+    await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId }, async (tx) => {
+      for (const s of staged) tx.changed(s.table, 'rows');
+      if (unit.run) await tx.finishRun(unit.run.runId, 'success', { ...unit.run, written: counts[unit.run.target] ?? unit.run.written });
+      if (unit.inside) await unit.inside(tx);
+    });
+    return counts;
+  }
+
+  /** Streams a relation's rows from the engine into a table, a chunk at a time. */
+  private async move(engine: Engine, db: DatabaseConnection, table: string, columns: readonly ColumnInfo[], relation: string, suffix?: string): Promise<number> {
+    const select = columns.map((c) => `${this.dialect.transport(c.type, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
+    let pending: unknown[][] = columns.map(() => []);
+    let count = 0;
+    const flush = async () => {
+      if (!pending[0]!.length) return;
+      await db.insert(table, columns, pending, suffix);
+      pending = columns.map(() => []);
+    };
+    await engine.stream(
+      `SELECT ${select} FROM ${relation}`,
+      () => undefined,
+      async (rows) => {
+        for (const row of rows) columns.forEach((c, i) => pending[i]!.push(row[c.name]));
+        count += rows.length;
+        if (pending[0]!.length >= CHUNK_ROWS) await flush();
+      },
+    );
+    await flush();
+    return count;
+  }
+
+  async discard(engine: Engine, staged: readonly Staged[]): Promise<void> {
+    for (const s of staged as DatabaseStaged[]) if (s.judged) await engine.run(`DROP TABLE IF EXISTS ${s.judged}`);
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close().catch(() => undefined);
+    this.connection = undefined;
+  }
+}
+
+/** JSON-safe values as a driver takes them. */
+function plain(value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

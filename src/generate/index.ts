@@ -1,1 +1,0 @@
-export { generateEcommerce, ECOMMERCE_HEADER, NOVEMBER_2019, type GenerateEcommerceOptions, type GenerateResult } from './ecommerce.js';

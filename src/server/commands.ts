@@ -1,0 +1,76 @@
+import { commands, type CommandIO, type ServerServices } from '../commands/index.js';
+import { errorMessage, TributaryError } from '../core/errors.js';
+import type { ProgressUpdate } from '../core/progress.js';
+import type { ServerPlugin } from './app.js';
+
+/** A frame of a command's answer, one JSON object a line. */
+export type CommandFrame =
+  | { out: string }
+  | { err: string }
+  | { progress: { id: number; label: string; totalBytes?: number; update?: ProgressUpdate; done?: string } }
+  | { exit: number; error?: string; hint?: string };
+
+/** Frames of progress are sent at most this often per reporter. */
+const PROGRESS_EVERY_MS = 200;
+
+/**
+ * The server runs the CLI's commands on the state it owns: `tributary run`, `compact`, `catalog`,
+ * `runs`, `quarantine`, `sql`, `shell` work while `tributary up` runs. The CLI sends the command
+ * and its parsed input; the answer streams back as frames (output, messages, progress, the exit)
+ * as the work happens.
+ */
+export function commandsPlugin(services: ServerServices): ServerPlugin {
+  return async (app, { ws }) => {
+    app.post<{ Body: string }>('/api/commands', (request, reply) => {
+      let body: { command?: unknown; input?: unknown; tty?: unknown };
+      try {
+        body = JSON.parse(request.body) as typeof body;
+      } catch {
+        return reply.code(400).send({ error: 'expected a JSON body {"command": "...", "input": {...}}' });
+      }
+      const spec = typeof body.command === 'string' && Object.hasOwn(commands, body.command) ? commands[body.command] : undefined;
+      if (!spec) return reply.code(404).send({ error: `no command '${String(body.command)}' runs on the server`, hint: `commands: ${Object.keys(commands).join(', ')}` });
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      const send = (frame: CommandFrame) => {
+        if (!res.writableEnded) res.write(`${JSON.stringify(frame)}\n`);
+      };
+      const abort = new AbortController();
+      request.raw.on('close', () => {
+        if (!res.writableEnded) abort.abort();
+      });
+      let reporters = 0;
+      const io: CommandIO = {
+        tty: body.tty === true,
+        out: (text) => send({ out: text }),
+        err: (text) => send({ err: text }),
+        progress(label, totalBytes) {
+          const id = ++reporters;
+          let last = 0;
+          send({ progress: { id, label, totalBytes } });
+          return {
+            update(update) {
+              if (Date.now() - last < PROGRESS_EVERY_MS) return;
+              last = Date.now();
+              send({ progress: { id, label, update } });
+            },
+            done(summary) {
+              send({ progress: { id, label, done: summary ?? '' } });
+            },
+          };
+        },
+      };
+      (spec.run as (context: object, input: unknown) => Promise<void>)({ ws, io, server: services, signal: abort.signal }, body.input ?? {}).then(
+        () => {
+          send({ exit: 0 });
+          res.end();
+        },
+        (error: unknown) => {
+          send({ exit: 1, error: error instanceof TributaryError ? error.message : errorMessage(error), hint: error instanceof TributaryError ? error.hint : undefined });
+          res.end();
+        },
+      );
+    });
+  };
+}
