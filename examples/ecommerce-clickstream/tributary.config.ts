@@ -1,4 +1,4 @@
-import { defineProject } from 'tributary';
+import { defineJob, defineProject } from 'tributary';
 
 /**
  * System A of the product brief: the clickstream of a multi-category online store.
@@ -97,6 +97,19 @@ export default defineProject({
     },
   },
   dashboards: { clickstream: 'dashboards/clickstream.ts' },
+  jobs: {
+    // Every night, yesterday's partition of `events` is rebuilt from the source (the day's rows
+    // replaced atomically), then the dashboard tables that read it, then the checks.
+    daily: defineJob({
+      description: "rebuilds yesterday's events partition and the dashboard tables, then checks them",
+      schedule: '@daily',
+      tasks: {
+        events: { kind: 'models', select: ['events'], retries: 2, retryDelaySeconds: 30 },
+        aggregates: { kind: 'models', select: ['events+'], exclude: ['events'], after: ['events'] },
+        checks: { kind: 'checks', after: ['aggregates'] },
+      },
+    }),
+  },
   // The example owns its data: a full-size generator learned from the real sample, and the
   // original producer's replay of it as live events.
   generators: { ecommerce: { module: 'generators/ecommerce.ts', description: 'the November 2019 file at any size (67,501,979 rows at full size)' } },

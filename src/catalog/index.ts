@@ -27,3 +27,4 @@ export {
 } from './metastore.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect } from './export.js';
+export { DuckDBSchedulerStore, type AttemptRecord } from './scheduler-store.js';

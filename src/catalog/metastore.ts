@@ -209,6 +209,7 @@ class Mutex {
 export class Metastore {
   private readonly lock = new Mutex();
   private readonly listeners: ((committed: Committed) => void)[] = [];
+  private readonly followers: ((committed: Committed) => Promise<void>)[] = [];
   private runsInProcess = new Set<string>();
 
   private constructor(
@@ -242,6 +243,16 @@ export class Metastore {
   }
 
   /**
+   * Work that must be in step with every commit (an index of a serving table): it runs after the
+   * commit is durable and before the committer continues or anyone hears of it, so whoever sees
+   * the commit sees the follower's work too. Keep it short: the next commit waits for it.
+   */
+  followCommits(follower: (committed: Committed) => Promise<void>): () => void {
+    this.followers.push(follower);
+    return () => this.followers.splice(this.followers.indexOf(follower), 1);
+  }
+
+  /**
    * One atomic commit on `engine` (the connection whose temp tables hold the rows): a snapshot,
    * whatever `body` writes through the transaction, and the changes it notes. `after` runs once
    * the commit is durable, still before the next commit; then listeners hear of it.
@@ -272,7 +283,9 @@ export class Metastore {
       this.nextFileId = fileIds.next;
       // Work that must follow the commit before anyone hears of it (the lake publishing its files).
       if (meta.after) await meta.after(result, snapshot);
-      return { result, committed: { snapshot, operation: meta.operation, tables: [...changed.keys()] } };
+      const committed = { snapshot, operation: meta.operation, tables: [...changed.keys()] };
+      for (const follower of this.followers) await follower(committed);
+      return { result, committed };
     });
     for (const listener of this.listeners) listener(committed);
     return { result, committed };

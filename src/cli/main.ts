@@ -104,6 +104,8 @@ export function buildProgram(): Command {
   projectOptions(program.command('sql'))
     .argument('<query>', 'a read-only SQL query over lake and serving tables')
     .description('run one query (the Athena role); every row is printed')
+    // A query may begin with a `--` comment: it is the query, not an option.
+    .allowUnknownOption()
     .addOption(formatOption())
     .action(async (query: string, flags: ProjectFlags & { format: OutputFormat }) => {
       await execute('sql', { query, format: flags.format }, flags);
@@ -174,13 +176,54 @@ export function buildProgram(): Command {
     );
 
   projectOptions(program.command('runs'))
-    .description('recent runs with their trigger, attempt, rows read, written and quarantined')
+    .description('recent runs with their trigger, attempt, rows read, written and quarantined; with --job, a job’s runs and their tasks')
     .option('--limit <n>', 'runs to show', count, 20)
-    .option('--target <name>', 'only runs of this model (or task)')
+    .option('--target <name>', 'only runs of this model')
     .option('--group <id>', 'only runs of this group (one `tributary run`, one scheduled job run)')
+    .option('--job <job>', 'the runs of a scheduled job, one per data interval, with each task’s state')
     .addOption(formatOption())
-    .action(async (flags: ProjectFlags & { limit: number; target?: string; group?: string; format: OutputFormat }) =>
-      execute('runs', { limit: flags.limit, target: flags.target, group: flags.group, format: flags.format }, flags),
+    .action(async (flags: ProjectFlags & { limit: number; target?: string; group?: string; job?: string; format: OutputFormat }) =>
+      flags.job
+        ? execute('job-runs', { job: flags.job, limit: flags.limit, format: flags.format }, flags)
+        : execute('runs', { limit: flags.limit, target: flags.target, group: flags.group, format: flags.format }, flags),
+    );
+
+  projectOptions(program.command('jobs'))
+    .description('the project’s scheduled jobs: schedule, next run, last run')
+    .addOption(formatOption())
+    .action(async (flags: ProjectFlags & { format: OutputFormat }) => execute('jobs', { format: flags.format }, flags));
+
+  projectOptions(program.command('trigger'))
+    .argument('<job>', 'a job of the project')
+    .description('run a job now, for a day (default: its latest complete interval); without a server it runs here, to the end')
+    .option('--date <date>', 'the data interval’s day', isoDate)
+    .action(async (job: string, flags: ProjectFlags & { date?: string }) => execute('trigger', { job, date: flags.date }, flags));
+
+  projectOptions(program.command('backfill'))
+    .argument('<job>', 'a job of the project')
+    .description('one run per interval from one day to another (both included); runs that exist are left as they are')
+    .requiredOption('--from <date>', 'first day', isoDate)
+    .requiredOption('--to <date>', 'last day', isoDate)
+    .option('--rerun-failed', 'clear the failed tasks of failed runs in the range and run them again')
+    .action(async (job: string, flags: ProjectFlags & { from: string; to: string; rerunFailed?: boolean }) =>
+      execute('backfill', { job, from: flags.from, to: flags.to, rerunFailed: flags.rerunFailed }, flags),
+    );
+
+  for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
+    projectOptions(program.command(name))
+      .argument('<job>', 'a job of the project')
+      .description(paused ? 'stop scheduling a job’s runs (triggers still work)' : 'schedule a paused job again (missed intervals follow its catchup)')
+      .action(async (job: string, flags: ProjectFlags) => execute('pause', { job, paused }, flags));
+  }
+
+  projectOptions(program.command('clear'))
+    .argument('<run>', 'a job run id (tributary runs --job JOB lists them)')
+    .argument('<task>', 'a task of that run')
+    .description('clear a task of a run for a re-run (with --downstream, the tasks after it too), or mark it by hand')
+    .option('--downstream', 'clear the tasks that follow it too')
+    .addOption(new Option('--mark <state>', 'mark the task instead of clearing it').choices(['success', 'failed']))
+    .action(async (run: string, task: string, flags: ProjectFlags & { downstream?: boolean; mark?: 'success' | 'failed' }) =>
+      execute('clear', { run, task, downstream: flags.downstream, mark: flags.mark }, flags),
     );
 
   projectOptions(program.command('compact'))

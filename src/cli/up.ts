@@ -3,10 +3,11 @@ import { renderRows } from '../commands/index.js';
 import { TributaryError } from '../core/errors.js';
 import { loadReplayer } from '../core/modules.js';
 import type { Project } from '../core/project.js';
-import { openWorkspace, runModels, type Workspace } from '../models/index.js';
+import { openScheduler, openWorkspace, runModels, type Workspace } from '../models/index.js';
 import { assertSafeBinding, createServer, type ServerOptions } from '../server/app.js';
 import { commandsPlugin } from '../server/commands.js';
 import { DashboardHub, loadDashboards } from '../server/dashboards.js';
+import { jobsPlugin } from '../server/jobs.js';
 import { webPlugin } from '../server/web.js';
 import type { JobStatus } from '../stream/job.js';
 import { replay } from '../stream/replay.js';
@@ -50,8 +51,19 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     closers.push(() => eventLog.close());
     const streams = await startStreams(ws, eventLog);
     closers.push(() => streams.stop());
+    const ps = await openScheduler(ws, { log });
+    await ps.scheduler.start();
+    closers.push(() => ps.scheduler.stop());
+    // Jobs scheduled on table changes hear of every commit (a stream batch, a batch run).
+    ws.metastore.onCommit((committed) => {
+      if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables);
+    });
     const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project));
-    const app = await createServer({ ws, streams }, options, [webPlugin(hub), commandsPlugin({ status: () => streams.jobs.map((j) => j.snapshot()) })]);
+    const app = await createServer({ ws, streams }, options, [
+      webPlugin(hub),
+      jobsPlugin(ps),
+      commandsPlugin({ status: () => streams.jobs.map((j) => j.snapshot()), scheduler: ps }),
+    ]);
     closers.push(() => app.close());
     const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
     // Other commands find the running server here and work through it.

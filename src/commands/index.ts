@@ -1,4 +1,5 @@
 import { catalogCommand, crawlCommand, snapshotsCommand } from './catalog.js';
+import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseCommand, triggerCommand } from './jobs.js';
 import { runCommand } from './run.js';
 import { compactCommand, quarantineCommand, runsCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
@@ -6,10 +7,26 @@ import type { CommandSpec } from './types.js';
 
 /** The commands that work on a project's state: run by the CLI itself, or inside the server that owns the state. */
 export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
-  [runCommand, sqlCommand, catalogCommand, snapshotsCommand, crawlCommand, runsCommand, quarantineCommand, compactCommand].map((c) => [c.name, c as CommandSpec<never>]),
+  [
+    runCommand,
+    sqlCommand,
+    catalogCommand,
+    snapshotsCommand,
+    crawlCommand,
+    runsCommand,
+    quarantineCommand,
+    compactCommand,
+    jobsCommand,
+    triggerCommand,
+    backfillCommand,
+    pauseCommand,
+    clearCommand,
+    jobRunsCommand,
+  ].map((c) => [c.name, c as CommandSpec<never>]),
 );
 
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
 export { intervalOf } from './run.js';
+export { jobsView, runsView, taskView, runJson, dsOf } from './jobs.js';
 export type { CommandContext, CommandIO, CommandSpec, ServerServices } from './types.js';

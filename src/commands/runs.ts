@@ -5,6 +5,11 @@ export const runsCommand = defineCommand<{ limit: number; target?: string; group
   name: 'runs',
   async run({ ws, io }, input) {
     const runs = await ws.metastore.runs({ limit: input.limit, target: input.target, group: input.group });
+    // Programs get every field; people get the ones that fit a screen.
+    if (input.format === 'json') {
+      io.out(renderRows(runs, 'json'));
+      return;
+    }
     io.out(
       renderRows(
         runs.map((r) => ({

@@ -1,4 +1,5 @@
 import type { Progress } from '../core/progress.js';
+import type { ProjectScheduler } from '../models/schedule.js';
 import type { Workspace } from '../models/workspace.js';
 
 /**
@@ -18,8 +19,8 @@ export interface CommandIO {
 export interface ServerServices {
   /** Stream jobs' status, for `status`. */
   status(): unknown;
-  /** The scheduler, for `jobs`, `trigger`, `backfill`. */
-  scheduler?: unknown;
+  /** The running scheduler, for `jobs`, `trigger`, `backfill` and the like. */
+  scheduler?: ProjectScheduler;
 }
 
 export interface CommandContext {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { inputSchema, sinkSchema, sourceSchema, storeSchema } from '../connectors/registry.js';
+import { jobsSchema } from '../scheduler/definitions/index.js';
 import { mergeFunction } from '../connectors/stores/types.js';
 import { columnsSchema, identifier, partitionBySchema, ruleSchema } from './schemas.js';
 
@@ -198,6 +199,11 @@ export const projectSchema = z
     replayers: z.record(identifier, moduleSchema.extend({ topic: z.string().min(1) }).strict()).default({}),
     /** What `tributary demo` runs: the batch models first, then this replayer into the live stack. */
     demo: z.object({ replay: identifier.optional(), runBatch: z.boolean().default(true) }).strict().optional(),
+    /**
+     * Jobs the scheduler runs (`tributary up` runs the scheduler): DAGs of tasks with a schedule,
+     * data intervals, sensors, retries, backfills, notifications and reconciliation.
+     */
+    jobs: jobsSchema.default({}),
     /** Queries the SQL lab offers as examples. */
     lab: z.object({ examples: z.array(z.object({ title: z.string(), sql: z.string().min(1) }).strict()) }).strict().optional(),
   })
@@ -212,6 +218,7 @@ export type TopicConfig = z.output<typeof topicSchema>;
 export type StreamConfig = z.output<typeof streamSchema>;
 export type StreamSinkConfig = StreamConfig['sinks'][string];
 export type StreamTableConfig = z.output<typeof streamTableSchema>;
+export type JobsConfig = ResolvedConfig['jobs'];
 export type { Rule } from './schemas.js';
 
 /** Typed identity: gives editors completion and type errors in `tributary.config.ts`. */

@@ -58,6 +58,15 @@ export function findConfigFile(dir: string): string | undefined {
   return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
 }
 
+/** Imports a TypeScript or JavaScript module of the project (a scheduled task's functions, say). */
+export async function importModule(file: string): Promise<Record<string, unknown>> {
+  serveOwnPackage();
+  const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+  // A module compiled as CommonJS arrives with all its exports under `default`.
+  const keys = Object.keys(mod).filter((k) => k !== 'module.exports');
+  return keys.length === 1 && keys[0] === 'default' && mod.default && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : mod;
+}
+
 /** Imports a TypeScript or JavaScript module of the project (config, dashboards) and returns its default export. */
 export async function importDefault(file: string): Promise<unknown> {
   serveOwnPackage();

@@ -5,12 +5,13 @@ import { openSource, type RejectedRow, type SourceScan, type Staged, type Store,
 import type { ModelConfig, SourceConfig } from '../core/config.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { fillSql, type DataInterval } from '../core/interval.js';
+import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/rules.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
-import { carrySourceColumns, planModels, refRelation, renderModel, type CompiledModel } from './compile.js';
+import { carrySourceColumns, compileModel, planModels, refRelation, renderModel, type CompiledModel } from './compile.js';
 import { queryableTables, type Workspace } from './workspace.js';
 
 export interface RunOptions {
@@ -25,6 +26,8 @@ export interface RunOptions {
   /** Makes a progress reporter (rows, MB/s, ETA) for a long step. */
   progress?: (label: string, totalBytes?: number) => Progress;
   quiet?: boolean;
+  /** Stops the run (a scheduled task's timeout): the statement running is interrupted, nothing commits. */
+  signal?: AbortSignal;
 }
 
 export interface ModelResult extends RunCounts {
@@ -54,7 +57,7 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const plan = planModels(ws.project, options.models, await queryableTables(ws.engine)).filter((m) => m.config.materialize !== 'ephemeral');
   // A run for an interval refuses before anything runs when a model's rows cannot be placed in time.
-  if (options.interval) for (const model of plan) intervalPlan(model, options.interval);
+  if (options.interval) await refuseUnplaceable(ws, plan, options.interval);
   const group = options.group ?? ws.metastore.newRunId();
   const results: ModelResult[] = [];
   for (const model of plan) results.push(await runModel(ws, model, { ...options, group }, log));
@@ -63,6 +66,42 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
 
 /** How a model takes part in a run for an interval: by its date partition, its time column, or whole. */
 type IntervalPlan = { kind: 'whole' } | { kind: 'partition'; key: string } | { kind: 'time'; column: string };
+
+/**
+ * The models of a run for an interval whose partitions are not days (and that have no time
+ * column): refused together, before any of the run's models commits. A model whose type cannot be
+ * known yet (a table it reads does not exist before this run) is checked when it runs.
+ */
+async function refuseUnplaceable(ws: Workspace, plan: readonly CompiledModel[], interval: DataInterval): Promise<void> {
+  const refused: string[] = [];
+  const existing = await queryableTables(ws.engine);
+  // A model's rows as types only: sources as empty typed relations, models not built yet inlined.
+  const typed = (name: string, kind: 'ref' | 'source'): string => {
+    if (kind === 'source') {
+      const columns = ws.project.config.sources[name]?.columns;
+      if (!columns) throw new Error('inferred source');
+      return `(SELECT ${declaredColumns(columns).map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false)`;
+    }
+    if (existing.has(name) || !ws.project.config.models[name]) return quoteIdent(name);
+    return `(${fillSql(renderModel(compileModel(ws.project, name), (k, n) => typed(n, k)), interval, `model '${name}'`)})`;
+  };
+  for (const model of plan) {
+    const how = intervalPlan(model, interval);
+    if (how.kind !== 'partition') continue;
+    try {
+      const sql = fillSql(renderModel(model, (kind, name) => typed(name, kind)), interval, `model '${model.name}'`);
+      const [p] = await ws.engine.describe(`SELECT ${model.config.partitionBy![how.key]} AS p FROM (${sql})`);
+      if (p && p.type !== 'DATE') refused.push(`${model.name} (partitioned by ${Object.keys(model.config.partitionBy!).join(', ')}; its first key is ${p.type})`);
+    } catch {
+      // Known only when it runs.
+    }
+  }
+  if (refused.length) {
+    throw new TributaryError(`a run for ${describeInterval(interval)} cannot place the rows of ${refused.join(', ')} in a day; nothing was run`, {
+      hint: 'declare timeColumn on such a model (the column that places a row in time) so a day’s run replaces that day’s rows, or run it without --date (a scheduled task: fullRefresh)',
+    });
+  }
+}
 
 function intervalPlan(model: CompiledModel, interval: DataInterval | undefined): IntervalPlan {
   const { config } = model;
@@ -88,8 +127,11 @@ async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions
   });
   // Its own connection: a run works beside stream commits and dashboard queries.
   const engine = await ws.engine.fork();
+  const interrupt = () => engine.interrupt();
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);
   try {
+    if (options.signal?.aborted) throw new TributaryError(`model '${model.name}' was stopped before it started`, { hint: 'nothing was committed' });
     if (model.config.partitionBy && model.config.materialize !== 'lake') {
       throw new TributaryError(`model '${model.name}' has partitionBy, which only lake tables have`, {
         place: { file: ws.project.configFile, field: `models.${model.name}.partitionBy` },
@@ -131,6 +173,7 @@ async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions
       cause: error,
     });
   } finally {
+    options.signal?.removeEventListener('abort', interrupt);
     engine.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }

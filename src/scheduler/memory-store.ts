@@ -25,6 +25,19 @@ export class MemorySchedulerStore implements SchedulerStore {
   private readonly runs = new Map<string, JobRun>();
   private readonly tasks = new Map<string, Map<string, TaskInstance>>();
 
+  /** A store holding what a persistent store saved (a write-through store loads itself this way). */
+  static restore(state: { paused: JobState[]; runs: JobRun[]; tasks: TaskInstance[] }): MemorySchedulerStore {
+    const store = new MemorySchedulerStore();
+    for (const p of state.paused) store.paused.set(p.job, p.paused);
+    for (const run of state.runs) store.runs.set(run.id, structuredClone(run));
+    for (const task of state.tasks) {
+      let tasks = store.tasks.get(task.runId);
+      if (!tasks) store.tasks.set(task.runId, (tasks = new Map()));
+      tasks.set(task.task, structuredClone(task));
+    }
+    return store;
+  }
+
   async getJobState(job: string): Promise<JobState> {
     return { job, paused: this.paused.get(job) ?? false };
   }

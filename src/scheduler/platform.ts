@@ -1,3 +1,5 @@
+import type { RunKind } from './store.js';
+
 /**
  * What the scheduler needs from the rest of Tributary. The lead implements this once (engine, models,
  * quality, lake, project loader); tests pass a fake. Nothing here knows about job definitions.
@@ -15,6 +17,8 @@ export interface RunInterval {
 export interface PlatformCall {
   signal: AbortSignal;
   log(line: string): void;
+  /** Which task attempt asks: the platform records its work under the run, with its attempt. */
+  origin?: { job: string; task: string; runId: string; runKind: RunKind; attempt: number; attemptOffset: number };
 }
 
 export interface ChecksReport {

@@ -169,6 +169,7 @@ export function createTaskContext(platform: Platform, overrides: Partial<TaskCon
     runKind: 'scheduled',
     interval: { start, end, ds, timezone: 'UTC' },
     attempt: 1,
+    attemptOffset: 0,
     attemptStartedAt: platform.now(),
     vars: {
       job: 'daily',

@@ -18,6 +18,8 @@ export interface ServerOptions {
 export interface ServerContext {
   ws: Workspace;
   streams: StreamRuntime;
+  /** More Prometheus text for /metrics: plugins add what they measure. */
+  metrics?: (() => Promise<string>)[];
 }
 
 export type ServerPlugin = (app: FastifyInstance, context: ServerContext) => Promise<void> | void;
@@ -145,9 +147,11 @@ export async function createServer(context: ServerContext, options: ServerOption
 
   app.get('/metrics', async (_request, reply) => {
     const quality = await context.ws.metastore.qualityCounts();
-    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality));
+    const more = await Promise.all((context.metrics ?? []).map((m) => m()));
+    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality) + more.join(''));
   });
 
+  context.metrics ??= [];
   for (const plugin of plugins) await plugin(app, context);
   return app;
 }

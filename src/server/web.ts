@@ -43,7 +43,7 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
       }
       return readFileSync(file, 'utf8');
     };
-    for (const route of ['/', '/dashboards/*', '/lab', '/catalog', '/catalog/*', '/streams']) {
+    for (const route of ['/', '/dashboards/*', '/lab', '/catalog', '/catalog/*', '/streams', '/jobs', '/jobs/*']) {
       app.get(route, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page()));
     }
     app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {

@@ -17,6 +17,7 @@ export const checksTask = defineTaskComponent({
         interval: ctx.interval,
         signal: ctx.signal,
         log: ctx.log,
+        origin: { job: ctx.job, task: ctx.task, runId: ctx.runId, runKind: ctx.runKind, attempt: ctx.attempt, attemptOffset: ctx.attemptOffset },
       });
       const summary = { passed: report.passed, failed: report.failures.length };
       if (report.failures.length > 0) {

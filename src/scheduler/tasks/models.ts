@@ -21,6 +21,7 @@ export const modelsTask = defineTaskComponent({
         interval: ctx.interval,
         signal: ctx.signal,
         log: ctx.log,
+        origin: { job: ctx.job, task: ctx.task, runId: ctx.runId, runKind: ctx.runKind, attempt: ctx.attempt, attemptOffset: ctx.attemptOffset },
       });
       const result = toJsonValue(summary);
       return result === undefined ? { status: 'success' } : { status: 'success', result };

@@ -40,15 +40,18 @@ const sensorConfig = z
   });
 type SensorConfig = z.output<typeof sensorConfig>;
 
-async function pokeFiles(ctx: TaskContext, pattern: string, minFiles: number, previous: PokeState): Promise<Poke> {
+async function pokeFiles(ctx: TaskContext, pattern: string, minFiles: number, previous: PokeState, pokeSeconds: number): Promise<Poke> {
   const glob = renderTemplate(pattern, ctx.vars, 'text');
   const matched = await matchFiles(glob, ctx.platform.projectDir);
   const seen: Record<string, [number, number]> = {};
   let stable = 0;
+  // A file is stable once it kept its size between two pokes, or when nothing has written to it
+  // for a whole poke interval already (a file that landed long ago needs no second look).
+  const settledBefore = ctx.platform.now().getTime() - pokeSeconds * 1000;
   for (const file of matched) {
     seen[file.path] = [file.size, file.mtimeMs];
     const before = previous.files?.[file.path];
-    if (before && before[0] === file.size && before[1] === file.mtimeMs) stable++;
+    if ((before && before[0] === file.size && before[1] === file.mtimeMs) || file.mtimeMs <= settledBefore) stable++;
   }
   return {
     met: stable >= minFiles,
@@ -58,7 +61,7 @@ async function pokeFiles(ctx: TaskContext, pattern: string, minFiles: number, pr
 }
 
 async function poke(ctx: TaskContext, config: SensorConfig, previous: PokeState): Promise<Poke> {
-  if (config.files !== undefined) return pokeFiles(ctx, config.files, config.minFiles, previous);
+  if (config.files !== undefined) return pokeFiles(ctx, config.files, config.minFiles, previous, config.pokeSeconds);
   if (config.sql !== undefined) {
     const sql = renderTemplate(config.sql, ctx.vars, 'sql');
     const value = firstValue(await ctx.platform.query(sql, { signal: ctx.signal }));

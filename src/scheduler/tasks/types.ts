@@ -15,6 +15,11 @@ export interface TaskContext {
   runKind: RunKind;
   interval: RunInterval;
   attempt: number;
+  /**
+   * Attempts before this try of the task (a clear starts a new try): attempts of one try may take
+   * up what an earlier attempt of the same try finished before it died.
+   */
+  attemptOffset: number;
   /** Start of this attempt; a sensor's pokes share it, so its timeout covers the whole wait. */
   attemptStartedAt: Date;
   timeoutSeconds?: number;

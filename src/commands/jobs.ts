@@ -1,0 +1,232 @@
+import { TributaryError } from '../core/errors.js';
+import { openScheduler, type ProjectScheduler } from '../models/schedule.js';
+import type { JobRun, TaskInstance } from '../scheduler/index.js';
+import { renderRows, type OutputFormat } from './output.js';
+import type { CommandContext } from './types.js';
+import { defineCommand } from './types.js';
+
+/** The day a run is about, in its job's zone. */
+export function dsOf(run: JobRun, timezone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(run.intervalStart);
+}
+
+function durationMs(task: TaskInstance): number | null {
+  return task.startedAt && task.endedAt ? task.endedAt.getTime() - task.startedAt.getTime() : null;
+}
+
+/** Jobs as people look at them (the API, the jobs page, `tributary jobs`). */
+export async function jobsView(ps: ProjectScheduler, jobs: Record<string, { tasks: Record<string, { kind: string; after?: string[] }> }>) {
+  const summaries = await ps.scheduler.listJobs();
+  return summaries.map((job) => ({
+    name: job.name,
+    description: job.description ?? null,
+    schedule: typeof job.schedule === 'string' ? job.schedule : `when tables change: ${job.schedule.onTablesChanged.join(', ')}`,
+    timezone: job.timezone,
+    paused: job.paused,
+    nextRunAt: job.nextRunAt?.toISOString() ?? null,
+    lastRun: job.lastRun ? { id: job.lastRun.id, state: job.lastRun.state, ds: job.lastRun.ds, intervalStart: job.lastRun.intervalStart, intervalEnd: job.lastRun.intervalEnd } : null,
+    tasks: Object.entries(jobs[job.name]?.tasks ?? {}).map(([name, task]) => ({ name, kind: task.kind, after: task.after ?? [] })),
+  }));
+}
+
+export async function runsView(ps: ProjectScheduler, job: string, limit: number) {
+  const timezone = (await ps.scheduler.listJobs()).find((j) => j.name === job)?.timezone ?? 'UTC';
+  const runs = await ps.scheduler.runs({ job, limit });
+  return Promise.all(
+    runs.map(async (run) => ({
+      ...runJson(run, timezone),
+      tasks: (await ps.scheduler.tasks(run.id)).map((t) => ({
+        task: t.task,
+        state: t.state,
+        attempt: t.attempt,
+        startedAt: t.startedAt ?? null,
+        endedAt: t.endedAt ?? null,
+        durationMs: durationMs(t),
+        error: t.error ?? null,
+      })),
+    })),
+  );
+}
+
+export function runJson(run: JobRun, timezone: string) {
+  return {
+    id: run.id,
+    job: run.job,
+    kind: run.kind,
+    ds: dsOf(run, timezone),
+    intervalStart: run.intervalStart,
+    intervalEnd: run.intervalEnd,
+    state: run.state,
+    createdAt: run.createdAt,
+    startedAt: run.startedAt ?? null,
+    endedAt: run.endedAt ?? null,
+  };
+}
+
+export async function taskView(ps: ProjectScheduler, runId: string, task: string) {
+  const instance = (await ps.scheduler.tasks(runId)).find((t) => t.task === task);
+  if (!instance) throw new TributaryError(`no task '${task}' in run '${runId}'`, { hint: 'the jobs page lists the runs and their tasks' });
+  return {
+    task,
+    state: instance.state,
+    attempt: instance.attempt,
+    startedAt: instance.startedAt ?? null,
+    endedAt: instance.endedAt ?? null,
+    durationMs: durationMs(instance),
+    error: instance.error ?? null,
+    log: instance.log,
+    attempts: (await ps.store.attempts(runId, task)).map((a) => ({ attempt: a.attempt, state: a.state, startedAt: a.startedAt ?? null, endedAt: a.endedAt, durationMs: a.durationMs ?? null, error: a.error ?? null })),
+  };
+}
+
+function knownJob(context: CommandContext, job: string): void {
+  if (!Object.hasOwn(context.ws.project.config.jobs, job)) {
+    throw new TributaryError(`no job '${job}' in project ${context.ws.project.config.name}`, { hint: `jobs: ${Object.keys(context.ws.project.config.jobs).join(', ') || '(none declared)'}` });
+  }
+}
+
+/**
+ * The running scheduler when the command runs in the server; otherwise one opened here for the
+ * command, narrowed to `only` (run in the foreground: its runs go from start to end before the
+ * command returns), and closed after.
+ */
+async function withScheduler<T>(context: CommandContext, only: string | undefined, body: (ps: ProjectScheduler, foreground: boolean) => Promise<T>): Promise<T> {
+  if (context.server?.scheduler) return body(context.server.scheduler, false);
+  const ps = await openScheduler(context.ws, { only, log: (m) => context.io.err(m) });
+  const unsubscribe = ps.scheduler.subscribe((event) => {
+    if (event.type === 'task' && ['running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped'].includes(event.state)) {
+      context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}`);
+    }
+    if (event.type === 'log') context.io.err(`    ${event.task}: ${event.line}`);
+  });
+  try {
+    if (only) await ps.scheduler.start();
+    return await body(ps, Boolean(only));
+  } finally {
+    unsubscribe();
+    await ps.scheduler.stop();
+  }
+}
+
+/** Until every run has finished (retries and sensor pokes included), woken by the scheduler's run events. */
+async function finished(ps: ProjectScheduler, runs: readonly JobRun[]): Promise<void> {
+  const pending = new Set(runs.map((r) => r.id));
+  const settle = async () => {
+    for (const run of await ps.scheduler.runs({ limit: 100_000 })) if (pending.has(run.id) && (run.state === 'success' || run.state === 'failed')) pending.delete(run.id);
+  };
+  await settle();
+  while (pending.size) {
+    await new Promise<void>((resolve) => {
+      const stop = ps.scheduler.subscribe((event) => {
+        if (event.type === 'run' && pending.has(event.run.id)) {
+          stop();
+          resolve();
+        }
+      });
+    });
+    await settle();
+  }
+}
+
+async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: JobRun[], foreground: boolean): Promise<void> {
+  if (foreground) await finished(ps, runs);
+  const timezone = 'UTC';
+  const rows = await Promise.all(
+    runs.map(async (r) => {
+      const now = (await ps.scheduler.runs({ job: r.job })).find((x) => x.id === r.id) ?? r;
+      const tasks = await ps.scheduler.tasks(r.id);
+      return { run: r.id, ds: dsOf(now, timezone), kind: now.kind, state: now.state, tasks: tasks.map((t) => `${t.task}:${t.state}`).join(' ') };
+    }),
+  );
+  context.io.out(renderRows(rows, 'table', undefined, context.io.tty));
+  const failed = rows.filter((r) => r.state === 'failed');
+  if (foreground && failed.length) {
+    throw new TributaryError(`${failed.length} of ${rows.length} run(s) failed`, { hint: 'see each task’s log with `tributary runs --job JOB` or in the jobs page of `tributary up`' });
+  }
+}
+
+export const jobsCommand = defineCommand<{ format: OutputFormat }>({
+  name: 'jobs',
+  async run(context, input) {
+    await withScheduler(context, undefined, async (ps) => {
+      const jobs = await jobsView(ps, context.ws.project.config.jobs);
+      context.io.out(
+        renderRows(
+          jobs.map((j) => ({ job: j.name, schedule: j.schedule, timezone: j.timezone, paused: j.paused, next: j.nextRunAt ?? '', 'last run': j.lastRun ? `${j.lastRun.ds} ${j.lastRun.state}` : '', tasks: j.tasks.length })),
+          input.format,
+          undefined,
+          context.io.tty,
+        ),
+      );
+    });
+  },
+});
+
+export const triggerCommand = defineCommand<{ job: string; date?: string }>({
+  name: 'trigger',
+  async run(context, input) {
+    knownJob(context, input.job);
+    await withScheduler(context, input.job, async (ps, foreground) => {
+      const { run, created } = await ps.scheduler.trigger(input.job, input.date);
+      context.io.err(`${created ? 'triggered' : 'already exists:'} ${run.id}${foreground ? '; running it here' : ' (the server runs it)'}`);
+      await reportRuns(context, ps, [run], foreground);
+    });
+  },
+});
+
+export const backfillCommand = defineCommand<{ job: string; from: string; to: string; rerunFailed?: boolean }>({
+  name: 'backfill',
+  async run(context, input) {
+    knownJob(context, input.job);
+    await withScheduler(context, input.job, async (ps, foreground) => {
+      const result = await ps.scheduler.backfill(input.job, input.from, input.to, { rerunFailed: input.rerunFailed });
+      context.io.err(`backfill ${input.job} ${input.from} → ${input.to}: ${result.created.length} run(s) created, ${result.rerun.length} re-run, ${result.existing.length} left as they were`);
+      await reportRuns(context, ps, [...result.created, ...result.rerun], foreground);
+    });
+  },
+});
+
+export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
+  name: 'pause',
+  async run(context, input) {
+    knownJob(context, input.job);
+    await withScheduler(context, undefined, async (ps) => {
+      if (input.paused) await ps.scheduler.pause(input.job);
+      else await ps.scheduler.unpause(input.job);
+      context.io.out(`${input.job}: ${input.paused ? 'paused' : 'running on its schedule'}`);
+    });
+  },
+});
+
+export const clearCommand = defineCommand<{ run: string; task: string; downstream?: boolean; mark?: 'success' | 'failed' }>({
+  name: 'clear',
+  async run(context, input) {
+    await withScheduler(context, undefined, async (ps) => {
+      if (input.mark) {
+        await ps.scheduler.markTask(input.run, input.task, input.mark);
+        context.io.out(`${input.task} in ${input.run} marked ${input.mark}`);
+      } else {
+        await ps.scheduler.clearTask(input.run, input.task, { downstream: input.downstream });
+        context.io.out(`${input.task}${input.downstream ? ' and what follows it' : ''} in ${input.run} cleared for a re-run`);
+      }
+    });
+  },
+});
+
+export const jobRunsCommand = defineCommand<{ job: string; limit: number; format: OutputFormat }>({
+  name: 'job-runs',
+  async run(context, input) {
+    knownJob(context, input.job);
+    await withScheduler(context, undefined, async (ps) => {
+      const runs = await runsView(ps, input.job, input.limit);
+      context.io.out(
+        renderRows(
+          runs.map((r) => ({ run: r.id, ds: r.ds, kind: r.kind, state: r.state, tasks: r.tasks.map((t) => `${t.task}:${t.state}${t.attempt > 1 ? `×${t.attempt}` : ''}`).join(' ') })),
+          input.format,
+          undefined,
+          context.io.tty,
+        ),
+      );
+    });
+  },
+});
