@@ -1,38 +1,51 @@
 import { el, getJson } from './api.js';
 import { catalogPage } from './pages/catalog.js';
 import { dashboardPage } from './pages/dashboard.js';
+import { jobPage } from './pages/job.js';
+import { jobsPage } from './pages/jobs.js';
 import { labPage } from './pages/lab.js';
 import { streamsPage } from './pages/streams.js';
 
 const main = document.getElementById('main')!;
 let leave: (() => void) | undefined;
+/** Counts navigations: a page that finishes loading after the reader moved on is closed at once. */
+let navigation = 0;
+
+async function open(path: string): Promise<() => void> {
+  const [, section = '', rest = ''] = path.split('/');
+  const param = decodeURIComponent(rest);
+  if (section === 'lab') return labPage(main);
+  if (section === 'catalog') return catalogPage(main, param);
+  if (section === 'streams') return streamsPage(main);
+  if (section === 'jobs') return param ? jobPage(main, param) : jobsPage(main);
+  const project = await getJson<{ dashboards: { name: string; title: string }[] }>('/api/project');
+  const name = param || project.dashboards[0]?.name;
+  if (!name) {
+    main.replaceChildren(el('h1', {}, 'No dashboards yet'), el('p', {}, 'Declare one under `dashboards` in tributary.config.ts.'));
+    return () => undefined;
+  }
+  return dashboardPage(main, name);
+}
 
 async function route(): Promise<void> {
   leave?.();
   leave = undefined;
+  const current = ++navigation;
   const path = location.pathname;
-  const section = path.startsWith('/lab') ? 'lab' : path.startsWith('/catalog') ? 'catalog' : path.startsWith('/streams') ? 'streams' : 'dashboards';
+  const section = ['lab', 'catalog', 'streams', 'jobs'].find((s) => path === `/${s}` || path.startsWith(`/${s}/`)) ?? 'dashboards';
   document.querySelectorAll<HTMLAnchorElement>('[data-nav]').forEach((a) => a.classList.toggle('active', a.dataset.nav === section));
   try {
-    if (section === 'lab') leave = await labPage(main);
-    else if (section === 'catalog') leave = await catalogPage(main, decodeURIComponent(path.split('/')[2] ?? ''));
-    else if (section === 'streams') leave = await streamsPage(main);
-    else {
-      const project = await getJson<{ dashboards: { name: string; title: string }[] }>('/api/project');
-      const name = path.split('/')[2] ?? project.dashboards[0]?.name;
-      if (!name) {
-        main.replaceChildren(el('h1', {}, 'No dashboards yet'), el('p', {}, 'Declare one under `dashboards` in tributary.config.ts.'));
-        return;
-      }
-      leave = await dashboardPage(main, name);
-    }
+    const close = await open(path);
+    if (current === navigation) leave = close;
+    else close();
   } catch (error) {
-    main.replaceChildren(el('div', { class: 'message error' }, (error as Error).message));
+    if (current === navigation) main.replaceChildren(el('div', { class: 'message error' }, (error as Error).message));
   }
 }
 
-// Links inside the app change the page without a reload.
+// Links inside the app change the page without a reload (a modified click still opens a new tab).
 document.addEventListener('click', (event) => {
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
   const link = (event.target as HTMLElement).closest('a');
   if (!link || link.origin !== location.origin || link.hasAttribute('download')) return;
   event.preventDefault();

@@ -1,3 +1,11 @@
+/**
+ * Stable hooks for tests:
+ * - `.list a` one link per table; `#lineage` the lineage graph
+ * - `#quarantine` quarantined rows (columns model, source, file, line, record, column, reason, raw: `line`
+ *   for inputs with lines, `record` for JSON documents and Parquet)
+ * - `#dead-letter-origins` `button[data-origin="<origin>"][data-count]` dead letters per origin (click: show only those)
+ * - `#dead-letters` dead letters (columns origin, partition, offset, reason, raw, received)
+ */
 import { dataTable, el, getJson } from '../api.js';
 import { renderChart } from '../charts.js';
 
@@ -10,10 +18,63 @@ interface CatalogTable {
   columns: { name: string; type: string }[];
 }
 
+interface QuarantineRow {
+  model: string;
+  source: string;
+  file: string | null;
+  line: number | null;
+  record: number | null;
+  column_name: string | null;
+  reason: string;
+  raw: string | null;
+}
+
+interface DeadLetter {
+  origin: string;
+  partition: number | null;
+  offset: number | null;
+  reason: string;
+  raw: string | null;
+  received_at: string;
+}
+
+interface Quality {
+  quarantine: QuarantineRow[];
+  deadLetters: DeadLetter[];
+  counts: { quarantined: number | string; dead_letters: number | string; byOrigin?: Record<string, number> };
+}
+
+/** Dead letters per origin ('job:…', 'collector:…'), as buttons that filter the list below them. */
+function deadLetterSection(quality: Quality): HTMLElement[] {
+  const table = el('div', { class: 'scroll', id: 'dead-letters' });
+  const origins = el('div', { class: 'bar', id: 'dead-letter-origins' });
+  let only: string | undefined;
+  const show = () =>
+    table.replaceChildren(
+      dataTable(
+        quality.deadLetters
+          .filter((d) => only === undefined || d.origin === only)
+          .map((d) => ({ origin: d.origin, partition: d.partition, offset: d.offset, reason: d.reason, raw: d.raw, received: d.received_at.slice(0, 19) })),
+        ['origin', 'partition', 'offset', 'reason', 'raw', 'received'],
+      ),
+    );
+  for (const [origin, count] of Object.entries(quality.counts.byOrigin ?? {})) {
+    const button = el('button', { 'data-origin': origin, 'data-count': String(count) }, `${origin} · ${count.toLocaleString('en-US')}`);
+    button.addEventListener('click', () => {
+      only = only === origin ? undefined : origin;
+      origins.querySelectorAll('button').forEach((b) => b.classList.toggle('active', b.dataset.origin === only));
+      show();
+    });
+    origins.append(button);
+  }
+  show();
+  return [el('h2', {}, `Dead letters (${quality.counts.dead_letters})`), ...(origins.childElementCount ? [origins] : []), table];
+}
+
 /** Tables, columns, partitions, the lineage graph, and rows that were not loaded, with reasons. */
 export async function catalogPage(main: HTMLElement, selected?: string): Promise<() => void> {
   const { tables, lineage } = await getJson<{ tables: CatalogTable[]; lineage: { model: string; upstream: string; upstream_kind: string }[] }>('/api/catalog');
-  const quality = await getJson<{ quarantine: Record<string, unknown>[]; deadLetters: Record<string, unknown>[]; counts: { quarantined: string; dead_letters: string } }>('/api/quality');
+  const quality = await getJson<Quality>('/api/quality');
   const list = el('div', { class: 'list' }, ...tables.map((t) => el('a', { href: `/catalog/${t.name}`, class: t.name === selected ? 'active' : '' }, `${t.name} `, el('span', { class: 'muted' }, t.kind))));
   const detail = el('div', {});
   const table = tables.find((t) => t.name === selected) ?? tables[0];
@@ -35,9 +96,15 @@ export async function catalogPage(main: HTMLElement, selected?: string): Promise
     el('h2', {}, 'Lineage'),
     graph,
     el('h2', {}, `Quarantined rows (${quality.counts.quarantined})`),
-    el('div', { class: 'scroll', id: 'quarantine' }, dataTable(quality.quarantine)),
-    el('h2', {}, `Dead letters (${quality.counts.dead_letters})`),
-    el('div', { class: 'scroll', id: 'dead-letters' }, dataTable(quality.deadLetters)),
+    el(
+      'div',
+      { class: 'scroll', id: 'quarantine' },
+      dataTable(
+        quality.quarantine.map((q) => ({ model: q.model, source: q.source, file: q.file, line: q.line, record: q.record, column: q.column_name, reason: q.reason, raw: q.raw })),
+        ['model', 'source', 'file', 'line', 'record', 'column', 'reason', 'raw'],
+      ),
+    ),
+    ...deadLetterSection(quality),
   );
   const nodes = new Map<string, string>();
   for (const l of lineage) {

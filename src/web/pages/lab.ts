@@ -1,7 +1,15 @@
+/**
+ * Stable hooks for tests:
+ * - `#lab-examples` the project's examples: `button[data-example="<index>"]` (text = the example's title, tooltip = its SQL;
+ *   click loads its SQL into the editor, `.active` marks the one loaded)
+ * - `.cm-content` the editor; `#run`, `#cancel`, `#limit` (100/1000/10000), `#chart`, `#csv`
+ * - `#lab-message`: `.message.info` (row count and time) or `#lab-error` (message, hint, `data-status`: 400, 429…)
+ * - `#results` the result table; `#lab-chart` the chart; `#lab-history` `li` past queries (click loads one)
+ */
 import { sql, StandardSQL } from '@codemirror/lang-sql';
 import { keymap } from '@codemirror/view';
 import { EditorView, basicSetup } from 'codemirror';
-import { ApiError, dataTable, el, getJson, postJson } from '../api.js';
+import { dataTable, el, errorMessage, getJson, postJson } from '../api.js';
 import { renderChart } from '../charts.js';
 
 interface LabResult {
@@ -13,9 +21,16 @@ interface LabResult {
 
 const HISTORY = 'tributary.lab.history';
 
-/** The SQL lab: completion from the catalog, run and cancel, a result grid, a chart, history and CSV. */
+/**
+ * The SQL lab: the project's example queries, completion from the catalog, run and cancel, a result
+ * grid, a chart, history and CSV. It names no table itself: what to try comes from the project.
+ */
 export async function labPage(main: HTMLElement): Promise<() => void> {
-  const catalog = await getJson<{ tables: { name: string; columns: { name: string }[] }[] }>('/api/catalog');
+  const [catalog, project] = await Promise.all([
+    getJson<{ tables: { name: string; columns: { name: string }[] }[] }>('/api/catalog'),
+    getJson<{ labExamples?: { title: string; sql: string }[] }>('/api/project'),
+  ]);
+  const examples = project.labExamples ?? [];
   const schema = Object.fromEntries(catalog.tables.map((t) => [t.name, t.columns.map((c) => c.name)]));
   const runButton = el('button', { class: 'primary', id: 'run' }, 'Run (Ctrl+Enter)');
   const cancelButton = el('button', { id: 'cancel', disabled: '' }, 'Cancel');
@@ -25,7 +40,7 @@ export async function labPage(main: HTMLElement): Promise<() => void> {
   const message = el('div', { id: 'lab-message' });
   const results = el('div', { class: 'scroll', id: 'results' });
   const chartBox = el('div', { id: 'lab-chart', style: 'height: 320px; display: none; background: #fff; margin-top: 10px' });
-  const history = el('ul', { class: 'history' });
+  const history = el('ul', { class: 'history', id: 'lab-history' });
   const editorHost = el('div', { class: 'editor' });
   let current: LabResult | undefined;
   let runningId: string | undefined;
@@ -46,8 +61,8 @@ export async function labPage(main: HTMLElement): Promise<() => void> {
       localStorage.setItem(HISTORY, JSON.stringify(saved));
       showHistory();
     } catch (error) {
-      const e = error as ApiError;
-      message.replaceChildren(el('div', { class: 'message error', id: 'lab-error' }, e.message, ...(e.hint ? [el('div', {}, `→ ${e.hint}`)] : [])));
+      // Refusals, a busy server (429) and a bad limit (400) alike: the server's message and hint.
+      message.replaceChildren(errorMessage(error, 'lab-error'));
     } finally {
       runButton.removeAttribute('disabled');
       cancelButton.setAttribute('disabled', '');
@@ -55,7 +70,7 @@ export async function labPage(main: HTMLElement): Promise<() => void> {
     }
   };
   const editor = new EditorView({
-    doc: 'SELECT department, sum(revenue) AS revenue\nFROM by_department_brand\nGROUP BY 1\nORDER BY 2 DESC\nLIMIT 10',
+    doc: examples[0]?.sql ?? 'SELECT 1',
     extensions: [
       keymap.of([{ key: 'Mod-Enter', run: () => (void run(), true) }]),
       basicSetup,
@@ -67,12 +82,27 @@ export async function labPage(main: HTMLElement): Promise<() => void> {
     history.replaceChildren(
       ...(JSON.parse(localStorage.getItem(HISTORY) ?? '[]') as string[]).map((h) => {
         const item = el('li', { title: h }, h.replace(/\s+/g, ' '));
-        item.addEventListener('click', () => editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: h } }));
+        item.addEventListener('click', () => load(h));
         return item;
       }),
     );
+  const load = (text: string) => editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+  const exampleBar = el('div', { class: 'bar examples', id: 'lab-examples' });
+  examples.forEach((example, i) => {
+    const button = el('button', { 'data-example': String(i), title: example.sql, class: i === 0 ? 'active' : '' }, example.title);
+    button.addEventListener('click', () => {
+      load(example.sql);
+      exampleBar.querySelectorAll('button').forEach((b) => b.classList.toggle('active', b === button));
+      editor.focus();
+    });
+    exampleBar.append(button);
+  });
+  if (examples.length) exampleBar.prepend(el('span', { class: 'muted' }, 'Examples'));
   runButton.addEventListener('click', () => void run());
-  cancelButton.addEventListener('click', () => runningId && void postJson(`/api/sql/${runningId}/cancel`, {}));
+  cancelButton.addEventListener('click', () => {
+    if (!runningId) return;
+    postJson(`/api/sql/${runningId}/cancel`, {}).catch((error: unknown) => message.replaceChildren(errorMessage(error, 'lab-error')));
+  });
   chartButton.addEventListener('click', () => {
     if (!current?.rows.length) return;
     const [label, value] = current.columns.map((c) => c.name);
@@ -100,7 +130,7 @@ export async function labPage(main: HTMLElement): Promise<() => void> {
   main.replaceChildren(
     el('h1', {}, 'SQL lab'),
     el('p', { class: 'muted' }, 'Read-only SQL over the lake and serving tables. Writes and file reads are refused.'),
-    el('div', { class: 'split lab' }, el('div', {}, el('h2', {}, 'History'), history), el('div', {}, editorHost, el('div', { class: 'bar', style: 'margin-top: 8px' }, runButton, cancelButton, limit, chartButton, csvButton), message, results, chartBox)),
+    el('div', { class: 'split lab' }, el('div', {}, el('h2', {}, 'History'), history), el('div', {}, exampleBar, editorHost, el('div', { class: 'bar', style: 'margin-top: 8px' }, runButton, cancelButton, limit, chartButton, csvButton), message, results, chartBox)),
   );
   return () => editor.destroy();
 }

@@ -1,3 +1,8 @@
+/**
+ * Stable hooks for tests:
+ * - `#jobs` stream job cards: `.card[data-job="<name>"]`, `[data-phases]` where the last batch's time went
+ * - `#runs` the batch runs table
+ */
 import { dataTable, el, getJson } from '../api.js';
 import { renderChart } from '../charts.js';
 
