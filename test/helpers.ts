@@ -41,11 +41,11 @@ export async function runProject(dir: string, options: LoadOptions & { date?: st
 }
 
 /** Runs the real CLI in a child process, from source, the way a user's shell would. */
-export function cli(args: string[], cwd = REPO): { code: number; stdout: string; stderr: string } {
+export function cli(args: string[], cwd = REPO, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', ...env },
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../core/errors.js';
@@ -94,8 +94,10 @@ export async function produce(project: Project, name: string | undefined, flags:
 }
 
 /** `tributary demo [EXAMPLE]`: an example project, live, on embedded defaults. */
-export async function demo(example: string, flags: { port: number; rate?: number; dataDir?: string }): Promise<void> {
+export async function demo(chosen: string | undefined, flags: { port: number; rate?: number; dataDir?: string }): Promise<void> {
   const started = Date.now();
+  // The package names its demo (package.json "tributary": { "demo" }); the code knows no example.
+  const example = chosen ?? (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { tributary?: { demo?: string } }).tributary?.demo ?? '';
   const root = path.join(PACKAGE_ROOT, 'examples');
   const dir = path.join(root, example);
   if (!/^[a-z0-9-]+$/.test(example) || !existsSync(dir)) {

@@ -288,12 +288,12 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .argument('[example]', 'which example to run (its folder under examples/)', 'ecommerce-clickstream')
+    .argument('[example]', 'which example to run (its folder under examples/; default: the package’s demo)')
     .description('an example end to end on embedded defaults: batch load, log, stream job, live events, dashboard')
     .option('--port <port>', 'port for the dashboard', count, 7070)
     .option('--rate <n>', 'events per second instead of the example’s bursts', count)
     .option('--data-dir <dir>', 'keep the lake and warehouse here (default: inside the example)')
-    .action(async (example: string, flags: { port: number; rate?: number; dataDir?: string }) => {
+    .action(async (example: string | undefined, flags: { port: number; rate?: number; dataDir?: string }) => {
       const { demo } = await import('./examples.js');
       await demo(example, flags);
     });

@@ -483,14 +483,16 @@ async function locateFailed(
   model: string,
 ): Promise<RejectedRow[]> {
   const located = `${placeholder}_located`;
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${located} AS SELECT * FROM ${judgedLocated}`);
+  // The reason is worded on the source's rows (a rule names a source column, which the model may
+  // rename or drop), then carried through the model with the verdict and the place.
+  const { reason, column } = reasonExpression(checks, scan.hasParseError);
+  await engine.run(`CREATE OR REPLACE TEMP VIEW ${located} AS SELECT *, ${reason} AS __why, ${column} AS __rule_column FROM ${judgedLocated}`);
   try {
-    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, ...(scan.hasParseError ? [PARSE_ERROR] : []), ...LOCATION], model);
-    const { reason, column } = reasonExpression(checks, scan.hasParseError);
+    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION], model);
     const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
     const outside = scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : '';
     const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
-      `SELECT __file AS file, __record::DOUBLE AS record, ${reason} AS reason, ${column} AS column, ${raw} AS raw
+      `SELECT __file AS file, __record::DOUBLE AS record, __why AS reason, __rule_column AS column, ${raw} AS raw
        FROM (${carried}) WHERE ${VERDICT} <> 'ok'${outside} ORDER BY file, record`,
     );
     const rejects = await scan.rejects();

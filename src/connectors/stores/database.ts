@@ -156,6 +156,9 @@ export class DatabaseStore implements Store {
   }
 
   async stage(engine: Engine, request: StageRequest): Promise<DatabaseStaged> {
+    // A batch model's table is made (or given its new columns) before the transaction that fills it:
+    // MySQL's DDL would end a transaction, and PostgreSQL's need not wait for the rows.
+    if (request.mode.kind === 'replace') await this.createTable(await this.db(), request.shape);
     let relation = request.relation;
     const diverted = new Map<string, number>();
     let rows: number | undefined;
@@ -228,7 +231,12 @@ export class DatabaseStore implements Store {
     }
     // The warehouse's own bookkeeping follows the database's commit (it cannot share its transaction).
     await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId }, async (tx) => {
-      for (const s of staged) tx.changed(s.table, 'rows');
+      for (const s of staged as DatabaseStaged[]) {
+        tx.changed(s.table, 'rows');
+        if (s.mode.kind === 'replace') {
+          await tx.registerTable({ name: s.table, kind: 'table', store: this.kind, location: this.dialect.label, columns: s.shape.columns, timeColumn: s.shape.timeColumn, description: s.shape.description });
+        }
+      }
       if (unit.run) await tx.finishRun(unit.run.runId, 'success', { ...unit.run, written: counts[unit.run.target] ?? unit.run.written });
       if (unit.inside) await unit.inside(tx);
     });

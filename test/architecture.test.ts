@@ -1,0 +1,78 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO } from './helpers.js';
+
+/** The layering docs/architecture.md states, checked on the source itself. */
+const SRC = path.join(REPO, 'src');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => path.join(dir, f));
+}
+
+/** The layers a file imports (folders of src/ its relative imports land in). */
+function importedLayers(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const layers = new Set<string>();
+  for (const match of text.matchAll(/from\s+'(\.{1,2}\/[^']+)'|import\(\s*'(\.{1,2}\/[^']+)'\s*\)/g)) {
+    const target = path.resolve(path.dirname(file), match[1] ?? match[2]!);
+    const relative = path.relative(SRC, target);
+    if (!relative.startsWith('..')) layers.add(relative.split(path.sep)[0]!.replace(/\.js$/, ''));
+  }
+  return [...layers];
+}
+
+function layerOf(file: string): string {
+  return path.relative(SRC, file).split(path.sep)[0]!;
+}
+
+const ALLOWED: Record<string, string[]> = {
+  core: ['core', 'connectors', 'scheduler'],
+  engine: ['engine', 'core'],
+  catalog: ['catalog', 'core', 'engine', 'scheduler'],
+  lake: ['lake', 'catalog', 'engine', 'core'],
+  log: ['log', 'core'],
+  quality: ['quality', 'core', 'engine'],
+  connectors: ['connectors', 'core', 'engine', 'catalog', 'lake', 'log', 'quality'],
+  scheduler: ['scheduler'],
+  web: ['web'],
+};
+
+describe('architecture', () => {
+  it('no file outside src/catalog/ runs SQL against tributary.* (the metastore is the one surface)', () => {
+    const statement = /\b(FROM|INTO|UPDATE|JOIN|TABLE|DELETE\s+FROM)\s+tributary\.[a-z_]+/i;
+    const offenders = files(SRC)
+      .filter((f) => !f.startsWith(path.join(SRC, 'catalog') + path.sep))
+      .filter((f) => statement.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(REPO, f));
+    expect(offenders).toEqual([]);
+  });
+
+  it('each layer imports only the layers it may', () => {
+    const breaches: string[] = [];
+    for (const file of files(SRC)) {
+      const allowed = ALLOWED[layerOf(file)];
+      if (!allowed) continue;
+      for (const layer of importedLayers(file)) {
+        if (!allowed.includes(layer)) breaches.push(`${path.relative(REPO, file)} imports ${layer}`);
+      }
+    }
+    expect(breaches).toEqual([]);
+  });
+
+  it('nothing under src/ names an example dataset (examples own their data)', () => {
+    const named = files(SRC)
+      .filter((f) => !f.startsWith(path.join(SRC, 'web') + path.sep))
+      .flatMap((f) =>
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .map((line, i) => ({ line, where: `${path.relative(REPO, f)}:${i + 1}` }))
+          .filter(({ line }) => /clickstream|sparkify|segment_events|loyalty|retail/i.test(line) && !/^\s*(\/\/|\*|\/\*)/.test(line))
+          .map(({ where }) => where),
+      );
+    expect(named).toEqual([]);
+  });
+});

@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cli, tempDir, writeTree } from './helpers.js';
+import { requireService } from './services.js';
+
+const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const pgUp = await requireService('PostgreSQL', async () => {
+  const c = new pg.Client({ connectionString: PG_ADMIN });
+  await c.connect();
+  await c.end();
+});
+const mysqlUp = await requireService('MariaDB/MySQL', async () => (await mysql.createConnection({ uri: MYSQL_ADMIN })).end());
+
+const LONG = 'ab€'.repeat(3334).slice(0, 10_000);
+
+/**
+ * Batch models written to a real PostgreSQL or MySQL through the same stores stream sinks use:
+ * explicit column types from the model's DuckDB types (no VARCHAR(255)), every value exact,
+ * a day's run replacing that day's rows, all in one transaction with its run record.
+ */
+function project(kind: 'postgres' | 'mysql'): string {
+  return writeTree({
+    'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'to_${kind}',
+  sources: {
+    orders: {
+      format: 'csv',
+      path: 'data/orders.csv',
+      columns: { order_id: 'BIGINT', ordered_at: 'TIMESTAMP', amount: 'DECIMAL(12,2)', note: 'VARCHAR' },
+    },
+  },
+  models: {
+    orders: { sql: "SELECT *, CAST(ordered_at AS DATE) AS day FROM {{ source('orders') }}", materialize: 'lake', partitionBy: { dt: 'CAST(ordered_at AS DATE)' } },
+    exact: {
+      materialize: { kind: '${kind}', urlEnv: 'TARGET_URL' },
+      sql: \`SELECT 2053013555631882655::BIGINT AS big_id, CAST('-9223372036854775808' AS BIGINT) AS min_id, 12345678901.23::DECIMAL(13,2) AS amount,
+              0.1::DECIMAL(18,6) AS small, TIMESTAMP '2019-11-01 08:14:53.123456' AS at, DATE '2019-11-30' AS day, true AS flag,
+              1.5::DOUBLE AS ratio, '${LONG}' AS long_text, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS uid\`,
+    },
+    daily_orders: {
+      materialize: { kind: '${kind}', urlEnv: 'TARGET_URL' },
+      timeColumn: 'day',
+      sql: "SELECT day, count(*) AS orders, sum(amount) AS amount FROM {{ ref('orders') }} GROUP BY 1",
+    },
+  },
+});
+`,
+    'data/orders.csv': `order_id,ordered_at,amount,note
+1,2024-05-01 09:12:00,19.90,first
+2,2024-05-01 10:40:00,5.00,
+3,2024-05-02 16:03:00,42.10,third
+4,2024-05-03 08:00:00,12.50,fourth
+`,
+  });
+}
+
+interface Db {
+  url: string;
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  drop(): Promise<void>;
+}
+
+async function freshDatabase(kind: 'postgres' | 'mysql'): Promise<Db> {
+  const name = `tributary_${randomBytes(4).toString('hex')}`;
+  if (kind === 'postgres') {
+    const admin = new pg.Client({ connectionString: PG_ADMIN });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`);
+    const client = new pg.Client({ connectionString: url });
+    // Values as the database has them, as text: nothing converted on the way back.
+    client.setTypeParser(20, (v) => v);
+    client.setTypeParser(1700, (v) => v);
+    client.setTypeParser(1114, (v) => v);
+    client.setTypeParser(1082, (v) => v);
+    await client.connect();
+    return {
+      url,
+      query: async (sql) => (await client.query(sql)).rows,
+      drop: async () => {
+        await client.end();
+        await admin.query(`DROP DATABASE ${name}`);
+        await admin.end();
+      },
+    };
+  }
+  const admin = await mysql.createConnection({ uri: MYSQL_ADMIN });
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = MYSQL_ADMIN.replace(/\/[^/]*$/, `/${name}`);
+  const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, decimalNumbers: false });
+  return {
+    url,
+    query: async (sql) => (await conn.query(sql))[0] as Record<string, unknown>[],
+    drop: async () => {
+      await conn.end();
+      await admin.query(`DROP DATABASE ${name}`);
+      await admin.end();
+    },
+  };
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+for (const [kind, up] of [['postgres', pgUp], ['mysql', mysqlUp]] as const) {
+  describe.runIf(up)(`batch models into ${kind}`, () => {
+    it('creates explicitly typed tables and reads back every value exactly', async () => {
+      const db = await freshDatabase(kind);
+      cleanups.push(db.drop);
+      const dir = project(kind);
+      const dataDir = tempDir();
+      const env = { TARGET_URL: db.url };
+      const run = cli(['run', '--project', dir, '--data-dir', dataDir, '--quiet'], undefined, env);
+      expect(run.code, run.stderr).toBe(0);
+
+      const [row] = await db.query('SELECT * FROM exact');
+      expect(String(row!.big_id)).toBe('2053013555631882655');
+      expect(String(row!.min_id)).toBe('-9223372036854775808');
+      expect(String(row!.amount)).toBe('12345678901.23');
+      expect(String(row!.small)).toBe('0.100000');
+      expect(String(row!.at)).toMatch(/^2019-11-01 08:14:53\.123456/);
+      expect(String(row!.day)).toBe('2019-11-30');
+      expect(Number(row!.flag)).toBe(1);
+      expect(Number(row!.ratio)).toBe(1.5);
+      expect(row!.long_text).toBe(LONG);
+      expect(String(row!.uid)).toBe('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
+
+      const types = await db.query(
+        kind === 'postgres'
+          ? `SELECT column_name AS c, data_type AS t, numeric_precision AS p, numeric_scale AS s FROM information_schema.columns WHERE table_name = 'exact' ORDER BY ordinal_position`
+          : `SELECT column_name AS c, column_type AS t FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'exact' ORDER BY ordinal_position`,
+      );
+      const typeOf = Object.fromEntries(types.map((r) => [String(r.c ?? r.C), String(r.t ?? r.T).toLowerCase()]));
+      expect(typeOf).toMatchObject(
+        kind === 'postgres'
+          ? { big_id: 'bigint', amount: 'numeric', at: 'timestamp without time zone', day: 'date', long_text: 'text', uid: 'uuid', flag: 'boolean' }
+          : { big_id: 'bigint(20)', amount: 'decimal(13,2)', at: 'datetime(6)', day: 'date', long_text: 'longtext', uid: 'char(36)' },
+      );
+      // The run record committed in the same transaction as the rows.
+      const runs = await db.query(`SELECT target, status, written FROM tributary_runs ORDER BY target`);
+      expect(runs.map((r) => [r.target, r.status, Number(r.written)])).toEqual([
+        ['daily_orders', 'success', 3],
+        ['exact', 'success', 1],
+      ]);
+    });
+
+    it('a day’s run replaces that day’s rows only, atomically', async () => {
+      const db = await freshDatabase(kind);
+      cleanups.push(db.drop);
+      const dir = project(kind);
+      const dataDir = tempDir();
+      const env = { TARGET_URL: db.url };
+      expect(cli(['run', '--project', dir, '--data-dir', dataDir, '--quiet'], undefined, env).code).toBe(0);
+      const before = await db.query(`SELECT CAST(day AS CHAR(10)) AS day, orders, amount FROM daily_orders ORDER BY day`);
+      // The day's source rows change; only that day is rebuilt.
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(`${dir}/data/orders.csv`, 'order_id,ordered_at,amount,note\n1,2024-05-01 09:12:00,19.90,first\n2,2024-05-01 10:40:00,5.00,\n5,2024-05-02 11:00:00,1.00,new\n3,2024-05-02 16:03:00,42.10,third\n4,2024-05-03 08:00:00,99.99,changed\n');
+      const day = cli(['run', 'orders', 'daily_orders', '--date', '2024-05-02', '--project', dir, '--data-dir', dataDir, '--quiet'], undefined, env);
+      expect(day.code, day.stderr).toBe(0);
+      const after = await db.query(`SELECT CAST(day AS CHAR(10)) AS day, orders, amount FROM daily_orders ORDER BY day`);
+      const norm = (rows: Record<string, unknown>[]) => rows.map((r) => [String(r.day).slice(0, 10), Number(r.orders), String(r.amount)]);
+      expect(norm(after)).toEqual([norm(before)[0], ['2024-05-02', 2, '43.10'], norm(before)[2]]);
+    });
+  });
+}
