@@ -98,4 +98,18 @@ describe('a micro-batch on its way into the engine', () => {
       [1, '501', '2', 'ok'],
     ]);
   });
+
+  it('an event that is not UTF-8 is a dead letter on its own; the rest of the batch loads, and a one-line rewrite still holds', async () => {
+    // "Café" in Latin-1, the way an old POS terminal sends it: one invalid byte in the middle.
+    const latin1 = Buffer.concat([Buffer.from('{"id":2,"event_time":"2019-11-01 00:00:00","event_type":"view","price":"1.00","store":"Caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const rows = await load([good('1'), latin1, good('3'), '{\n"id": 4,\n"event_time": "2019-11-01 00:00:00", "event_type": "cart"}'], 0, 10);
+    expect(rows.map((r) => [r.__o, r.id, r.__rule])).toEqual([
+      ['10', '1', 'ok'],
+      ['11', '2', 'parse'],
+      ['12', '3', 'ok'],
+      ['13', '4', 'ok'],
+    ]);
+    expect(rows[1]!.__reason).toMatch(/not UTF-8 text/);
+    expect(rows[1]!.__raw).toBe(`{"id":2,"event_time":"2019-11-01 00:00:00","event_type":"view","price":"1.00","store":"Caf\ufffd"}`);
+  });
 });

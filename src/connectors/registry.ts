@@ -5,6 +5,7 @@ import type { Store, StoreContext } from './stores/types.js';
 import { kafkaInput } from './inputs/kafka.js';
 import { logInput } from './inputs/log.js';
 import { natsInput } from './inputs/nats.js';
+import { spoolInput } from './inputs/spool.js';
 import { csvSource } from './sources/csv.js';
 import { jsonSource } from './sources/json.js';
 import { jsonlSource } from './sources/jsonl.js';
@@ -20,13 +21,13 @@ import { postgresStore } from './stores/postgres.js';
  * component by the kind its config names. A new connector is a new file and a line here.
  */
 export const sources = [csvSource, jsonlSource, jsonSource, parquetSource] as const;
-export const inputs = [logInput, kafkaInput, natsInput] as const;
+export const inputs = [logInput, kafkaInput, natsInput, spoolInput] as const;
 export const stores = [lakeStore, duckdbStore, postgresStore, mysqlStore] as const;
 
 /** A source as the project declares it: `format` names its component. */
 export const sourceSchema = z.discriminatedUnion('format', [csvSource.config, jsonlSource.config, jsonSource.config, parquetSource.config]);
 /** A stream's input: `kind` names its component. */
-export const inputSchema = z.discriminatedUnion('kind', [logInput.config, kafkaInput.config, natsInput.config]);
+export const inputSchema = z.discriminatedUnion('kind', [logInput.config, kafkaInput.config, natsInput.config, spoolInput.config]);
 /** Where a store is: `kind` names its component (sinks add their tables, models their options). */
 export const storeSchema = z.discriminatedUnion('kind', [lakeStore.config, duckdbStore.config, postgresStore.config, mysqlStore.config]);
 

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { DeclaredColumn, Rule } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
@@ -27,6 +28,10 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 /** Marks a value staged as it came, because it is not an object the prefix can be spliced into. */
 const AS_IS = 0x21;
+/** Marks a record the input refused: its reason as a JSON string, then the value as it came. */
+const REJECTED = 0x3f;
+/** The careful load's column for an input's own reason, folded into the parse error. */
+const REJECTED_REASON = '__rejected';
 const PREFIX = {
   partition: Buffer.from(`{"${BATCH_COLUMNS.partition}":`),
   offset: Buffer.from(`,"${BATCH_COLUMNS.offset}":`),
@@ -50,6 +55,8 @@ export interface PreparedBatch {
   count: number;
   /** Records whose value was staged as it came (not a JSON object): the batch needs the careful load. */
   asIs: number;
+  /** Records the input refused with a reason: only the careful load keeps their reason, so the batch needs it. */
+  rejected: number;
   ranges: Map<number, { first: number; last: number }>;
   /** Log timestamps of the records (ms), for latency. */
   timestamps: Float64Array;
@@ -73,6 +80,7 @@ export class BatchWriter implements RecordSink {
   private at = 0;
   count = 0;
   private asIs = 0;
+  private rejected = 0;
   private ranges = new Map<number, { first: number; last: number }>();
   private timestamps = new Float64Array(1024);
   /** Per record, where its line and its content start: enough to rewrite the batch line-safe. */
@@ -89,12 +97,39 @@ export class BatchWriter implements RecordSink {
     this.at = 0;
     this.count = 0;
     this.asIs = 0;
+    this.rejected = 0;
     this.ranges = new Map();
     this.lastTimestamp = Number.NaN;
   }
 
   add(partition: number, offset: number, timestamp: number, source: Uint8Array, start = 0, end = source.length): void {
-    this.reserve(end - start + 96);
+    this.begin(partition, offset, timestamp, end - start);
+    if (end - start >= 2 && source[start] === OPEN_BRACE && source[start + 1] === QUOTE) {
+      start++;
+    } else {
+      this.buffer[this.at++] = AS_IS;
+      this.asIs++;
+    }
+    this.buffer.set(start === 0 && end === source.length ? source : source.subarray(start, end), this.at);
+    this.at += end - start;
+    this.close(partition, offset, timestamp);
+  }
+
+  reject(partition: number, offset: number, timestamp: number, reason: string, source: Uint8Array, start = 0, end = source.length): void {
+    // JSON.stringify escapes newlines and control characters, so the reason stays on the line.
+    const why = Buffer.from(JSON.stringify(reason));
+    const value = oneLine(Buffer.from(source.buffer, source.byteOffset + start, end - start));
+    this.begin(partition, offset, timestamp, why.length + value.length + 1);
+    this.buffer[this.at++] = REJECTED;
+    this.put(why);
+    this.put(value);
+    this.rejected++;
+    this.close(partition, offset, timestamp);
+  }
+
+  /** Starts a record's line: room for `valueBytes` and the prefix that locates it. */
+  private begin(partition: number, offset: number, timestamp: number, valueBytes: number): void {
+    this.reserve(valueBytes + 96);
     if (this.count === this.timestamps.length) {
       this.timestamps = grow(this.timestamps, this.count * 2);
       this.starts = grow(this.starts, this.count * 4);
@@ -113,15 +148,11 @@ export class BatchWriter implements RecordSink {
     this.put(this.timestampText);
     buffer[this.at++] = COMMA;
     this.starts[this.count * 2 + 1] = this.at;
-    if (end - start >= 2 && source[start] === OPEN_BRACE && source[start + 1] === QUOTE) {
-      start++;
-    } else {
-      buffer[this.at++] = AS_IS;
-      this.asIs++;
-    }
-    buffer.set(start === 0 && end === source.length ? source : source.subarray(start, end), this.at);
-    this.at += end - start;
-    buffer[this.at++] = NEWLINE;
+  }
+
+  /** Ends the record's line and counts it. */
+  private close(partition: number, offset: number, timestamp: number): void {
+    this.buffer[this.at++] = NEWLINE;
     this.timestamps[this.count++] = timestamp;
     const range = this.ranges.get(partition);
     if (!range) this.ranges.set(partition, { first: offset, last: offset });
@@ -145,15 +176,50 @@ export class BatchWriter implements RecordSink {
 
   /** Writes the scratch file; the batch stays valid until the writer is reset. */
   finish(file: string): PreparedBatch {
+    // Text that is not UTF-8 stops the engine reading the whole batch, on every retry: such a
+    // record becomes a dead letter on its own. One check of the whole batch keeps this free.
+    if (!isUtf8(this.buffer.subarray(0, this.at))) this.refuseInvalidText();
     overwrite(file, this.buffer.subarray(0, this.at));
     return {
       file,
       count: this.count,
       asIs: this.asIs,
+      rejected: this.rejected,
       ranges: this.ranges,
       timestamps: this.timestamps.slice(0, this.count),
       rewriteOneLine: () => overwrite(file, this.oneLine()),
     };
+  }
+
+  /** Rewrites each record that is not UTF-8 as refused, its value shown with replacement characters. */
+  private refuseInvalidText(): void {
+    const parts: Buffer[] = [];
+    let length = 0;
+    for (let i = 0; i < this.count; i++) {
+      const line = this.starts[i * 2]!;
+      const content = this.starts[i * 2 + 1]!;
+      const end = i + 1 < this.count ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
+      // The record's prefix keeps its length, so its content starts as far after its line as before.
+      this.starts[i * 2] = length;
+      this.starts[i * 2 + 1] = length + (content - line);
+      const record = isUtf8(this.buffer.subarray(content, end))
+        ? [this.buffer.subarray(line, end + 1)]
+        : this.refusedText(this.buffer.subarray(line, content), this.buffer.subarray(content, end));
+      for (const part of record) {
+        parts.push(part);
+        length += part.length;
+      }
+    }
+    this.buffer = Buffer.concat(parts, length);
+    this.at = length;
+  }
+
+  /** A record's line refused for not being UTF-8: its prefix, the marker, the reason, the value shown lossily. */
+  private refusedText(prefix: Buffer, content: Buffer): Buffer[] {
+    this.rejected++;
+    const value = content[0] === AS_IS ? content.subarray(1) : Buffer.concat([Buffer.from('{'), content]);
+    const reason = JSON.stringify('not UTF-8 text: invalid bytes are shown as U+FFFD; the producer must send UTF-8');
+    return [prefix, Buffer.from([REJECTED]), Buffer.from(reason), oneLine(Buffer.from(value.toString('utf8'))), Buffer.from([NEWLINE])];
   }
 
   /** Every record's line again, its value (as it came) on one line and staged as it is. */
@@ -163,6 +229,11 @@ export class BatchWriter implements RecordSink {
       const line = this.starts[i * 2]!;
       const content = this.starts[i * 2 + 1]!;
       const end = i + 1 < this.count ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
+      // A refused record was made one line when it was added.
+      if (this.buffer[content] === REJECTED) {
+        parts.push(this.buffer.subarray(line, end + 1));
+        continue;
+      }
       const value = this.buffer[content] === AS_IS ? this.buffer.subarray(content + 1, end) : Buffer.concat([Buffer.from('{'), this.buffer.subarray(content, end)]);
       parts.push(this.buffer.subarray(line, content), Buffer.from([AS_IS]), oneLine(value), Buffer.from([NEWLINE]));
     }
@@ -236,7 +307,7 @@ export async function loadPreparedBatch(
   const loadedRows = async () =>
     (await engine.query<{ rows: bigint; bad: bigint }>(`SELECT count(*) AS rows, count(*) FILTER (WHERE ${VERDICT} <> 'ok') AS bad FROM ${table}`))[0]!;
 
-  if (prepared.count && !prepared.asIs) {
+  if (prepared.count && !prepared.asIs && !prepared.rejected) {
     const fields = fieldTextColumns(columns).slice(1, -1);
     const { select, problems } = typedColumns(columns, (c) => quoteIdent(c.key), options);
     const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${select.join(', ')}, ${problems} AS ${PARSE_ERROR}
@@ -245,12 +316,16 @@ export async function loadPreparedBatch(
     if (fast && Number(fast.rows) === prepared.count && Number(fast.bad) === 0) return located(table, prepared);
   }
 
-  const lines = `(SELECT CAST(m.p AS INTEGER) AS ${partition}, CAST(m.o AS BIGINT) AS ${offset}, CAST(m.ts AS DOUBLE) AS ${timestamp},
-        CASE WHEN starts_with(m.rest, '!') THEN m.rest[2:] ELSE '{' || m.rest END AS v
-      FROM (SELECT regexp_extract(line, '^[{]"${partition}":([0-9]+),"${offset}":([0-9]+),"${timestamp}":([^,]+),(.*)$', ['p', 'o', 'ts', 'rest']) AS m
-            FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000)))`;
+  // A refused record's line holds `?`, its reason as a JSON string, then its value as it came.
+  const lines = `(SELECT TRY_CAST(m.p AS INTEGER) AS ${partition}, TRY_CAST(m.o AS BIGINT) AS ${offset}, TRY_CAST(m.ts AS DOUBLE) AS ${timestamp},
+        CASE WHEN starts_with(m.rest, '!') THEN m.rest[2:] WHEN refused.raw IS NOT NULL THEN refused.raw ELSE '{' || m.rest END AS v,
+        json_extract_string(refused.reason, '$') AS ${REJECTED_REASON}
+      FROM (SELECT m, CASE WHEN starts_with(m.rest, '?') THEN regexp_extract(m.rest, '^[?]("(?:[^"\\\\]|\\\\.)*")(.*)$', ['reason', 'raw']) END AS refused
+            FROM (SELECT regexp_extract(line, '^[{]"${partition}":([0-9]+),"${offset}":([0-9]+),"${timestamp}":([^,]+),(.*)$', ['p', 'o', 'ts', 'rest']) AS m
+                  FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000))))`;
+  const typed = typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v', REJECTED_REASON], options);
   const careful = async () => {
-    await engine.run(judge(`(SELECT * FROM ${typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v'], options)})`));
+    await engine.run(judge(`(SELECT * EXCLUDE (${REJECTED_REASON}) REPLACE (coalesce(${REJECTED_REASON}, ${PARSE_ERROR}) AS ${PARSE_ERROR}) FROM ${typed})`));
     return Number((await loadedRows()).rows);
   };
   // A value spanning lines makes more rows than records, or rows with the wrong number of fields.

@@ -14,6 +14,12 @@ export interface RecordSink {
    * log or broker (ms); end-to-end latency is measured from there.
    */
   add(partition: number, offset: number, timestamp: number, source: Uint8Array, start?: number, end?: number): void;
+  /**
+   * Adds a record the input already knows is bad (a text line with the wrong number of fields,
+   * say): it becomes a dead letter with `reason` and its value `source[start, end)` as it came,
+   * and its offset is consumed like any other, so it is neither dropped nor retried.
+   */
+  reject(partition: number, offset: number, timestamp: number, reason: string, source: Uint8Array, start?: number, end?: number): void;
 }
 
 /**
