@@ -10,10 +10,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchSuite } from './suites/batch.js';
 import { dashboardsSuite } from './suites/dashboards.js';
+import { schedulerSuite } from './suites/scheduler.js';
 import { streamSuite } from './suites/stream.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

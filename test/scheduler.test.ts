@@ -108,7 +108,12 @@ async function up(dir: string, dataDir: string, port: number, env: Record<string
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  await expect.poll(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), { timeout: 60_000, message: () => stderr }).toBe(true);
+  await expect
+    .poll(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), { timeout: 60_000 })
+    .toBe(true)
+    .catch((error: unknown) => {
+      throw new Error(`tributary up did not come up on port ${port}; its stderr:\n${stderr}`, { cause: error });
+    });
   return child;
 }
 
@@ -220,8 +225,11 @@ describe('the scheduler, run by tributary up', () => {
     let killsDuringTasks = 0;
     for (let round = 0; round < 6; round++) {
       const server = await up(dir, dataDir, port, { SLACK_URL: slack.url });
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
-      const running = (await runs(port)).some((r) => r.tasks.some((t) => t.state === 'running'));
+      // Wait for a task to be running (or for everything to be done), then kill at a random moment of it.
+      const taskRunning = async () => (await runs(port)).some((r) => r.tasks.some((t) => t.state === 'running'));
+      for (let poll = 0; poll < 200 && !(await taskRunning()); poll++) await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, Math.random() * 200));
+      const running = await taskRunning();
       server.kill('SIGKILL');
       await once(server, 'exit');
       if (running) killsDuringTasks++;

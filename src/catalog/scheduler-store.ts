@@ -14,21 +14,31 @@ import {
 } from '../scheduler/index.js';
 import type { Metastore } from './metastore.js';
 
+// Runs and task instances are append-only logs (the latest `seq` of a key is its state): an append
+// commits in a few milliseconds where an upsert on a primary key costs several times that, and
+// every task transition is a commit. Opening the store folds each log down to its latest rows.
 const DDL = `
 CREATE TABLE IF NOT EXISTS tributary.job_state (job VARCHAR PRIMARY KEY, paused BOOLEAN NOT NULL);
-CREATE TABLE IF NOT EXISTS tributary.job_runs (
-  id VARCHAR PRIMARY KEY, job VARCHAR NOT NULL, kind VARCHAR NOT NULL, interval_start TIMESTAMPTZ NOT NULL,
+CREATE TABLE IF NOT EXISTS tributary.job_run_log (
+  seq BIGINT NOT NULL, id VARCHAR NOT NULL, job VARCHAR NOT NULL, kind VARCHAR NOT NULL, interval_start TIMESTAMPTZ NOT NULL,
   interval_end TIMESTAMPTZ NOT NULL, state VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL, started_at TIMESTAMPTZ,
   ended_at TIMESTAMPTZ, triggered_by JSON);
-CREATE TABLE IF NOT EXISTS tributary.task_instances (
-  run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, state VARCHAR NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS tributary.task_instance_log (
+  seq BIGINT NOT NULL, run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, state VARCHAR NOT NULL, version INTEGER NOT NULL, attempt INTEGER NOT NULL,
   attempt_offset INTEGER NOT NULL, next_attempt_at TIMESTAMPTZ, lease_owner VARCHAR, lease_expires_at TIMESTAMPTZ,
   heartbeat_at TIMESTAMPTZ, started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, poke_state JSON, log VARCHAR NOT NULL,
-  error VARCHAR, result JSON, PRIMARY KEY (run_id, task));
+  error VARCHAR, result JSON);
 CREATE TABLE IF NOT EXISTS tributary.task_attempts (
   run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, attempt INTEGER NOT NULL, state VARCHAR NOT NULL,
-  started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ NOT NULL, error VARCHAR, log VARCHAR NOT NULL, PRIMARY KEY (run_id, task, attempt, ended_at));
+  started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ NOT NULL, error VARCHAR, log VARCHAR NOT NULL);
 `;
+
+/** Keeps the latest row of each key of a log table, in place. */
+const foldLog = (table: string, key: string) =>
+  `DELETE FROM tributary.${table} WHERE seq NOT IN (SELECT max(seq) FROM tributary.${table} GROUP BY ${key})`;
+
+/** Appended rows after which a long-running owner folds the logs again. */
+const FOLD_EVERY_ROWS = 20_000;
 
 /** One attempt of a task as it ended (a sensor's pokes are one attempt, recorded when it ends). */
 export interface AttemptRecord {
@@ -46,39 +56,64 @@ const text = (v: string | undefined) => (v === undefined ? 'NULL' : quoteLiteral
 const json = (v: unknown) => (v === undefined ? 'NULL' : quoteLiteral(JSON.stringify(v)));
 const date = (ms: number | null) => (ms === null ? undefined : new Date(Number(ms)));
 
-function runRow(run: JobRun): string {
-  return `(${quoteLiteral(run.id)}, ${quoteLiteral(run.job)}, ${quoteLiteral(run.kind)}, ${ts(run.intervalStart)}, ${ts(run.intervalEnd)}, ${quoteLiteral(run.state)},
+function runRow(seq: number, run: JobRun): string {
+  return `(${seq}, ${quoteLiteral(run.id)}, ${quoteLiteral(run.job)}, ${quoteLiteral(run.kind)}, ${ts(run.intervalStart)}, ${ts(run.intervalEnd)}, ${quoteLiteral(run.state)},
     ${ts(run.createdAt)}, ${ts(run.startedAt)}, ${ts(run.endedAt)}, ${json(run.triggeredBy)})`;
 }
 
-function taskRow(t: TaskInstance): string {
-  return `(${quoteLiteral(t.runId)}, ${quoteLiteral(t.task)}, ${quoteLiteral(t.state)}, ${t.version}, ${t.attempt}, ${t.attemptOffset}, ${ts(t.nextAttemptAt)},
+function taskRow(seq: number, t: TaskInstance): string {
+  return `(${seq}, ${quoteLiteral(t.runId)}, ${quoteLiteral(t.task)}, ${quoteLiteral(t.state)}, ${t.version}, ${t.attempt}, ${t.attemptOffset}, ${ts(t.nextAttemptAt)},
     ${text(t.leaseOwner)}, ${ts(t.leaseExpiresAt)}, ${ts(t.heartbeatAt)}, ${ts(t.startedAt)}, ${ts(t.endedAt)}, ${json(t.pokeState)},
     ${quoteLiteral(t.log)}, ${text(t.error)}, ${json(t.result)})`;
+}
+
+interface Changes {
+  paused?: JobState;
+  runs?: readonly JobRun[];
+  tasks?: readonly TaskInstance[];
+  attempt?: { instance: TaskInstance; attempt: number; endedAt: Date; log: string };
+}
+
+interface PendingWrite {
+  changes: Changes;
+  resolve: () => void;
+  reject: (error: unknown) => void;
 }
 
 /**
  * The scheduler's state in the metastore (schema `tributary`). One process owns the state at a
  * time (the warehouse's lock), so the store keeps the authoritative copy in memory, where every
- * transition checks its precondition, and writes each transition through to DuckDB, in one
- * transaction, before it returns: after `kill -9` the next owner starts from exactly what was
- * acknowledged.
+ * transition checks its precondition, and writes each transition through to DuckDB before it
+ * returns: after `kill -9` the next owner starts from exactly what was acknowledged. Transitions
+ * that arrive while a write is in flight commit together in the next one (group commit), so a
+ * wide fan-out costs a few commits per wave, not one per task.
  */
 export class DuckDBSchedulerStore implements SchedulerStore {
+  private pending: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
+  private appendedSinceFold = 0;
+
   private constructor(
     private readonly metastore: Metastore,
     private readonly memory: MemorySchedulerStore,
+    private nextSeq: number,
   ) {}
 
   static async open(metastore: Metastore): Promise<DuckDBSchedulerStore> {
     const engine = metastore.connection;
-    await metastore.write((e) => e.run(DDL));
+    await metastore.write((e) =>
+      e.transaction(async (tx) => {
+        await tx.run(DDL);
+        await tx.run(foldLog('job_run_log', 'id'));
+        await tx.run(foldLog('task_instance_log', 'run_id, task'));
+      }),
+    );
     const paused = await engine.query<{ job: string; paused: boolean }>('SELECT job, paused FROM tributary.job_state');
     const runs = await engine.query<{
       id: string; job: string; kind: JobRun['kind']; s: number; e: number; state: JobRun['state']; c: number; st: number | null; en: number | null; triggered_by: string | null;
     }>(
       `SELECT id, job, kind, epoch_ms(interval_start) AS s, epoch_ms(interval_end) AS e, state, epoch_ms(created_at) AS c,
-              epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, triggered_by::VARCHAR AS triggered_by FROM tributary.job_runs`,
+              epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, triggered_by::VARCHAR AS triggered_by FROM tributary.job_run_log`,
     );
     const tasks = await engine.query<{
       run_id: string; task: string; state: TaskInstance['state']; version: number; attempt: number; attempt_offset: number; na: number | null;
@@ -86,7 +121,10 @@ export class DuckDBSchedulerStore implements SchedulerStore {
     }>(
       `SELECT run_id, task, state, version, attempt, attempt_offset, epoch_ms(next_attempt_at) AS na, lease_owner, epoch_ms(lease_expires_at) AS le,
               epoch_ms(heartbeat_at) AS hb, epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, poke_state::VARCHAR AS poke_state, log, error, result::VARCHAR AS result
-       FROM tributary.task_instances`,
+       FROM tributary.task_instance_log`,
+    );
+    const lastSeq = await engine.scalar<number | bigint | null>(
+      'SELECT greatest((SELECT max(seq) FROM tributary.job_run_log), (SELECT max(seq) FROM tributary.task_instance_log))',
     );
     const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
     const memory = MemorySchedulerStore.restore({
@@ -105,18 +143,56 @@ export class DuckDBSchedulerStore implements SchedulerStore {
         }) as TaskInstance,
       ),
     });
-    return new DuckDBSchedulerStore(metastore, memory);
+    return new DuckDBSchedulerStore(metastore, memory, Number(lastSeq ?? 0) + 1);
   }
 
-  /** Writes what a transition changed, in one transaction, before the transition is acknowledged. */
-  private async save(changes: { paused?: JobState; runs?: readonly JobRun[]; tasks?: readonly TaskInstance[] }): Promise<void> {
-    await this.metastore.write(async (engine: Engine) => {
-      await engine.transaction(async (tx) => {
-        if (changes.paused) await tx.run(`INSERT OR REPLACE INTO tributary.job_state VALUES (${quoteLiteral(changes.paused.job)}, ${changes.paused.paused})`);
-        if (changes.runs?.length) await tx.run(`INSERT OR REPLACE INTO tributary.job_runs VALUES ${changes.runs.map(runRow).join(', ')}`);
-        if (changes.tasks?.length) await tx.run(`INSERT OR REPLACE INTO tributary.task_instances VALUES ${changes.tasks.map(taskRow).join(', ')}`);
-      });
+  /** Resolves once what a transition changed is committed, together with whatever else was waiting. */
+  private save(changes: Changes): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ changes, resolve, reject });
+      this.flushing ??= this.flush();
     });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      try {
+        await this.write(batch.map((p) => p.changes));
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.flushing = undefined;
+  }
+
+  private async write(all: readonly Changes[]): Promise<void> {
+    const statements: string[] = [];
+    const runRows: string[] = [];
+    const taskRows: string[] = [];
+    const attemptRows: string[] = [];
+    for (const changes of all) {
+      if (changes.paused) statements.push(`INSERT OR REPLACE INTO tributary.job_state VALUES (${quoteLiteral(changes.paused.job)}, ${changes.paused.paused})`);
+      for (const run of changes.runs ?? []) runRows.push(runRow(this.nextSeq++, run));
+      for (const task of changes.tasks ?? []) taskRows.push(taskRow(this.nextSeq++, task));
+      if (changes.attempt) {
+        const { instance, attempt, endedAt, log } = changes.attempt;
+        attemptRows.push(`(${quoteLiteral(instance.runId)}, ${quoteLiteral(instance.task)}, ${attempt}, ${quoteLiteral(instance.state)},
+          ${ts(instance.startedAt)}, ${ts(endedAt)}, ${text(instance.error)}, ${quoteLiteral(log.slice(-64 * 1024))})`);
+      }
+    }
+    if (runRows.length) statements.push(`INSERT INTO tributary.job_run_log VALUES ${runRows.join(', ')}`);
+    if (taskRows.length) statements.push(`INSERT INTO tributary.task_instance_log VALUES ${taskRows.join(', ')}`);
+    if (attemptRows.length) statements.push(`INSERT INTO tributary.task_attempts VALUES ${attemptRows.join(', ')}`);
+    this.appendedSinceFold += runRows.length + taskRows.length;
+    const fold = this.appendedSinceFold >= FOLD_EVERY_ROWS;
+    if (fold) {
+      statements.push(foldLog('job_run_log', 'id'), foldLog('task_instance_log', 'run_id, task'));
+      this.appendedSinceFold = 0;
+    }
+    await this.metastore.write((engine: Engine) => engine.transaction((tx) => tx.run(statements.join(';\n'))));
   }
 
   private async task(instance: TaskInstance | undefined): Promise<TaskInstance | undefined> {
@@ -127,14 +203,7 @@ export class DuckDBSchedulerStore implements SchedulerStore {
   /** Records how an attempt ended, with its own log, for the attempt history the UI shows. */
   private async ended(instance: TaskInstance | undefined, attempt: number, log: string): Promise<TaskInstance | undefined> {
     if (!instance || instance.state === 'up_for_reschedule' || instance.state === 'running') return this.task(instance);
-    const ended = instance.endedAt ?? new Date();
-    await this.save({ tasks: [instance] });
-    await this.metastore.write((engine) =>
-      engine.run(
-        `INSERT OR REPLACE INTO tributary.task_attempts VALUES (${quoteLiteral(instance.runId)}, ${quoteLiteral(instance.task)}, ${attempt}, ${quoteLiteral(instance.state)},
-          ${ts(instance.startedAt)}, ${ts(ended)}, ${text(instance.error)}, ${quoteLiteral(log.slice(-64 * 1024))})`,
-      ),
-    );
+    await this.save({ tasks: [instance], attempt: { instance, attempt, endedAt: instance.endedAt ?? new Date(), log } });
     return instance;
   }
 
