@@ -1,10 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metastore } from '../src/catalog/index.js';
 import { Engine } from '../src/engine/index.js';
 import { Lake, LocalLakeStorage, type Replace, type StagedWrite } from '../src/lake/index.js';
-import { tempDir } from './helpers.js';
+import { cli, tempDir, writeTree } from './helpers.js';
 
 let engine: Engine;
 let metastore: Metastore;
@@ -88,5 +88,31 @@ describe('lake', () => {
     const snapshots = await metastore.snapshots();
     expect(snapshots.map((s) => s.snapshot_id)).toEqual([...snapshots.map((s) => s.snapshot_id)].sort((a, b) => b - a));
     expect(snapshots[0]!.tables).toContain('t');
+  });
+
+  it('kill -9 after the catalog commit, before or while the files are published: the next command sees exactly the committed rows', () => {
+    const rows = (n: number, from: number) => ['id,day', ...Array.from({ length: n }, (_, i) => `${from + i},2024-01-0${1 + (i % 3)}`)].join('\n') + '\n';
+    for (const point of ['lake:committed', 'lake:published-file@2']) {
+      const dir = writeTree({
+        'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'crash',
+  sources: { days: { format: 'csv', path: 'data/days.csv', columns: { id: 'INTEGER', day: 'DATE' } } },
+  models: { t: { sql: "SELECT * FROM {{ source('days') }}", materialize: 'lake', partitionBy: { dt: 'day' } } },
+});
+`,
+        'data/days.csv': rows(30, 0),
+      });
+      const dataDir = tempDir();
+      expect(cli(['run', '--project', dir, '--data-dir', dataDir]).code).toBe(0);
+      // The second load replaces the table with other rows, and dies on the way.
+      writeFileSync(path.join(dir, 'data', 'days.csv'), rows(60, 1000));
+      const killed = cli(['run', '--project', dir, '--data-dir', dataDir], undefined, { TRIBUTARY_FAILPOINT: point });
+      expect(killed.code, point).not.toBe(0);
+      const after = JSON.parse(cli(['sql', 'SELECT count(*) AS n, min(id) AS lo, max(id) AS hi FROM t', '--project', dir, '--data-dir', dataDir, '--format', 'json']).stdout);
+      expect(after, point).toEqual([{ n: '60', lo: 1000, hi: 1059 }]);
+      const files = readdirSync(path.join(dataDir, 'lake', 't'), { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
+      expect(files, point).toHaveLength(3);
+    }
   });
 });

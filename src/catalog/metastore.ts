@@ -122,6 +122,8 @@ export interface QuarantineRow {
   column: string | null;
   reason: string;
   raw: string | null;
+  /** The row's full size when `raw` is only its start (the reader kept part of an overlong line). */
+  rawBytes?: number;
 }
 
 export interface QuarantineRecord {
@@ -712,9 +714,11 @@ export class CatalogTransaction {
     const CHUNK = 500;
     for (let i = 0; i < rows.length; i += CHUNK) {
       const values = rows.slice(i, i + CHUNK).map((r) => {
-        const raw = r.raw === null ? 'NULL' : quoteLiteral(capText(r.raw, RAW_KEEP_CHARS));
+        const rawBytes = r.raw === null ? null : Math.max(r.rawBytes ?? 0, Buffer.byteLength(r.raw));
+        const kept = r.raw === null ? null : rawBytes! > Buffer.byteLength(r.raw) ? `${r.raw.slice(0, RAW_KEEP_CHARS)}… (${rawBytes!.toLocaleString('en-US')} bytes in all)` : capText(r.raw, RAW_KEEP_CHARS);
+        const raw = kept === null ? 'NULL' : quoteLiteral(kept);
         return `(${quoteLiteral(runId)}, ${quoteLiteral(model)}, ${quoteLiteral(source)}, ${r.file === null ? 'NULL' : quoteLiteral(r.file)}, ${r.line ?? 'NULL'}, ${r.record ?? 'NULL'},
-          ${r.column === null ? 'NULL' : quoteLiteral(r.column)}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${raw}, ${r.raw === null ? 'NULL' : Buffer.byteLength(r.raw)})`;
+          ${r.column === null ? 'NULL' : quoteLiteral(r.column)}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${raw}, ${rawBytes ?? 'NULL'})`;
       });
       await this.tx.run(`INSERT INTO tributary.quarantine (run_id, model, source, file, line, record, column_name, reason, raw, raw_bytes) VALUES ${values.join(', ')}`);
     }

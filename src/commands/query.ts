@@ -32,6 +32,11 @@ export async function runReadOnly(
 ): Promise<QueryOutcome> {
   const checked = await ws.policy.check(sql);
   const engine: Engine = await ws.engine.fork();
+  // A cancel that came while the query was being checked finds nothing to interrupt yet.
+  if (limits.signal?.aborted) {
+    engine.close();
+    throw new TributaryError('the query was cancelled', { hint: 'run it again when ready' });
+  }
   const started = Date.now();
   let timedOut = false;
   let stopped = false;

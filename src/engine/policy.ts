@@ -1,5 +1,6 @@
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from './engine.js';
+import { parseSqlTree, printSqlTree, type SqlNode } from './sql.js';
 
 /**
  * The one read-only policy for SQL that people type (the CLI's `sql`, the shell, the SQL lab): a
@@ -17,13 +18,13 @@ import type { Engine } from './engine.js';
 
 /** Table functions that compute, never touch files or run other SQL. */
 const SAFE_TABLE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
-/** Scalar functions that reveal the machine, its settings or files. */
-const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob', 'query', 'query_table', 'file', 'glob']);
+/** Scalar functions that reveal the machine, its settings or files, or change state (a sequence, the log). */
+const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'read_blob', 'query', 'query_table', 'file', 'glob', 'nextval', 'write_log']);
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A leading EXPLAIN (ANALYZE) before comments and blanks: the rest must pass on its own. */
 const EXPLAIN = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*explain(?:\s+analyze)?\b/i;
 
-type Node = { [key: string]: unknown };
+type Node = SqlNode;
 
 export interface CheckedQuery {
   /** The statement to run: the checked SELECT, with its EXPLAIN prefix when it had one. */
@@ -42,12 +43,11 @@ export class ReadOnlyPolicy {
   async check(sql: string): Promise<CheckedQuery> {
     const explain = EXPLAIN.exec(sql);
     const body = explain ? sql.slice(explain[0].length) : sql;
-    const rows = await this.parser.query<{ j: string }>(`SELECT json_serialize_sql($1::VARCHAR)::VARCHAR AS j`, [body]);
-    const tree = JSON.parse(rows[0]!.j) as Node & { statements?: Node[] };
+    const tree = await parseSqlTree(this.parser, body);
     if (tree.error) {
       const message = String(tree.error_message ?? 'the SQL does not parse');
       if (/only select/i.test(message)) {
-        const keyword = firstKeyword(body);
+        const keyword = refusedKeyword(body);
         const writes = /^(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|COPY|MERGE|TRUNCATE|EXPORT|IMPORT|ATTACH|DETACH|INSTALL|LOAD|SET|RESET|CHECKPOINT|VACUUM|CALL|PRAGMA|USE)$/.test(keyword);
         throw new TributaryError(`refused: a ${keyword} statement ${writes ? 'would change data or settings' : 'is not a query'}, and SQL here is read-only`, {
           hint: writes ? 'write changes as models in the project and run them with `tributary run`' : 'only SELECT (and EXPLAIN, DESCRIBE, SUMMARIZE, SHOW TABLES) run here',
@@ -60,7 +60,7 @@ export class ReadOnlyPolicy {
     const timeTravel: CheckedQuery['timeTravel'] = [];
     visit(tree.statements![0], new Set(), known, timeTravel);
     const text = timeTravel.length
-      ? (await this.parser.query<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [JSON.stringify(tree)]))[0]!.sql
+      ? await printSqlTree(this.parser, tree)
       : body;
     return { sql: explain ? `${explain[0]} ${text}` : text, timeTravel };
   }
@@ -71,9 +71,20 @@ export function timeTravelName(table: string, snapshot: number): string {
   return `__at_${snapshot}_${table}`;
 }
 
-function firstKeyword(sql: string): string {
-  const text = sql.replace(/^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, '');
-  return (/^[A-Za-z]+/.exec(text)?.[0] ?? 'this').toUpperCase();
+/** Words that start a statement this policy may allow. */
+const QUERY_KEYWORDS = new Set(['SELECT', 'WITH', 'FROM', 'VALUES', 'TABLE', 'DESCRIBE', 'SUMMARIZE', 'SHOW', 'EXPLAIN']);
+
+/**
+ * The first word of the statement that made the parser refuse: in `SELECT 1; DELETE FROM t` that
+ * is DELETE, not SELECT. Splitting at semicolons may cut a string literal; it only picks the word
+ * the refusal names.
+ */
+function refusedKeyword(sql: string): string {
+  const keywords = sql
+    .split(';')
+    .map((statement) => /^[A-Za-z]+/.exec(statement.replace(/^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, ''))?.[0]?.toUpperCase())
+    .filter((keyword): keyword is string => Boolean(keyword));
+  return keywords.find((keyword) => !QUERY_KEYWORDS.has(keyword)) ?? keywords[0] ?? 'THIS';
 }
 
 const QUERY_NODES = new Set(['SELECT_NODE', 'SET_OPERATION_NODE', 'RECURSIVE_CTE_NODE', 'CTE_NODE']);

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore } from '../catalog/index.js';
+import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import type { LakeStorage } from './storage.js';
@@ -155,7 +156,14 @@ export class Lake {
         // The files are published and the views re-pointed before anyone hears of the commit;
         // until then readers keep the previous files, which stay where they are until the end.
         after: async (_result, snapshot) => {
-          for (const { staged } of writes) for (const file of staged.files) if (file.stagedPath) await this.storage.publish(file.stagedPath, file.path);
+          failpoint('lake:committed');
+          for (const { staged } of writes) {
+            for (const file of staged.files) {
+              if (!file.stagedPath) continue;
+              await this.storage.publish(file.stagedPath, file.path);
+              failpoint('lake:published-file');
+            }
+          }
           await this.metastore.clearPendingMoves(writes.flatMap((w) => w.staged.files.map((f) => f.path)));
           for (const { staged } of writes) await this.refreshView(engine, staged.table);
           if (history) for (const file of retired) await this.storage.move(file.path, `${HISTORY}/${snapshot}/${file.path}`);

@@ -2,7 +2,7 @@ import type { ModelConfig } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
 import type { Project } from '../core/project.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent } from '../engine/index.js';
+import { parseSqlTree, printSqlTree, quoteIdent, type SqlNode } from '../engine/index.js';
 
 const REFERENCE = /\{\{\s*(ref|source)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)\s*\}\}/g;
 
@@ -98,7 +98,7 @@ export function refRelation(project: Project, name: string, sourceRelation?: (na
   return `(${renderModel(compileModel(project, name), (kind, ref) => (kind === 'ref' ? refRelation(project, ref, sourceRelation) : (sourceRelation?.(ref) ?? quoteIdent(ref))))})`;
 }
 
-type Node = { [key: string]: unknown };
+type Node = SqlNode;
 
 /**
  * Makes columns of a source travel through a model that reads it, so a load may project and
@@ -110,8 +110,7 @@ type Node = { [key: string]: unknown };
  * rows on that way cannot keep every row, and is refused with what to do.
  */
 export async function carrySourceColumns(engine: Engine, sql: string, placeholder: string, columns: readonly string[], model: string): Promise<string> {
-  const rows = await engine.query<{ j: string }>(`SELECT json_serialize_sql($1::VARCHAR)::VARCHAR AS j`, [sql]);
-  const tree = JSON.parse(rows[0]!.j) as Node & { statements?: { node: Node }[] };
+  const tree = await parseSqlTree(engine, sql);
   if (tree.error || tree.statements?.length !== 1) {
     throw new TributaryError(`model '${model}' must be one SELECT statement: ${String(tree.error_message ?? 'it has several')}`, { hint: 'a model is a single query' });
   }
@@ -169,8 +168,7 @@ export async function carrySourceColumns(engine: Engine, sql: string, placeholde
     return true;
   };
   if (!query(tree.statements[0]!.node) || !changed) return sql;
-  const printed = await engine.query<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [JSON.stringify(tree)]);
-  return printed[0]!.sql;
+  return printSqlTree(engine, tree);
 }
 
 /** Aggregate function calls in expressions (DuckDB names them; the parse tree does not mark them). */

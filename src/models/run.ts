@@ -360,12 +360,19 @@ async function runLoad(
       const preserving = await isRowPreserving(engine, carried);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       const shape = shapeOf(model, output);
-      const staged = await withQueryProgress(
-        store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT }),
-        () => engine.progress(),
-        progress,
-      );
-      progress.done();
+      let staged: Staged;
+      try {
+        staged = await withQueryProgress(store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT }), () => engine.progress(), progress);
+      } catch (error) {
+        const recovered = attempt < MAX_REPAIRS ? await scan.recover?.(error as Error) : undefined;
+        if (!recovered) throw error;
+        await scan.close();
+        scan = recovered.scan;
+        setAside.push(...recovered.setAside);
+        continue;
+      } finally {
+        progress.done();
+      }
       try {
         const written = staged.rows ?? 0;
         const skipped = staged.diverted.get(OUTSIDE) ?? 0;
@@ -396,7 +403,7 @@ async function runLoad(
             hint: 'the source changed during the run, or the model is not deterministic; run again',
           });
         }
-        const quarantine: QuarantineRow[] = [...setAside, ...rejects, ...located].map((r) => ({ file: r.file, line: r.line, record: r.record ?? null, column: r.column, reason: r.reason, raw: r.raw }));
+        const quarantine: QuarantineRow[] = [...setAside, ...rejects, ...located].map((r) => ({ file: r.file, line: r.line, record: r.record ?? null, column: r.column, reason: r.reason, raw: r.raw, rawBytes: r.rawBytes }));
         const read = yielded + rejects.length + setAside.length;
         const counts: RunCounts = { read, written, quarantined: quarantine.length };
         try {

@@ -53,7 +53,11 @@ export function reasonExpression(checks: readonly RuleCheck[], hasParseError: bo
     ...(hasParseError ? [`WHEN 'parse' THEN ${PARSE_ERROR}`] : []),
     ...checks.map((c) => `WHEN '${c.key}' THEN ${c.reason}`),
   ];
-  const columns = checks.map((c) => `WHEN '${c.key}' THEN ${quoteLiteral(c.column)}`);
+  const columns = [
+    // A typing problem reads "<column>: expected <type>, got …" (the first, when several columns failed).
+    ...(hasParseError ? [`WHEN 'parse' THEN nullif(regexp_extract(${PARSE_ERROR}, '^([^:;]+): expected ', 1), '')`] : []),
+    ...checks.map((c) => `WHEN '${c.key}' THEN ${quoteLiteral(c.column)}`),
+  ];
   return {
     reason: reasons.length ? `CASE ${VERDICT} ${reasons.join(' ')} END` : 'NULL',
     column: columns.length ? `CASE ${VERDICT} ${columns.join(' ')} END` : 'NULL',

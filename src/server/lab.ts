@@ -25,7 +25,11 @@ export interface LabLimits {
 export const DEFAULT_LAB_LIMITS: LabLimits = { timeoutMs: 15_000, maxRows: 10_000, maxBytes: 8 * 1024 * 1024, concurrent: 2 };
 
 export class SqlLab {
-  private readonly running = new Map<string, AbortController>();
+  /**
+   * The queries running now, each under a slot of its own: the id is the client's, so two requests
+   * may send the same one, and each must still count against the limit (and be cancelled by it).
+   */
+  private readonly running = new Map<symbol, { id: string; abort: AbortController }>();
 
   constructor(
     private readonly ws: Workspace,
@@ -37,7 +41,8 @@ export class SqlLab {
       throw Object.assign(new TributaryError(`${this.running.size} lab queries are running; the lab runs ${this.limits.concurrent} at a time`, { hint: 'wait for one to finish, or cancel it, and run again' }), { statusCode: 429 });
     }
     const abort = new AbortController();
-    this.running.set(id, abort);
+    const slot = Symbol(id);
+    this.running.set(slot, { id, abort });
     try {
       let columns: LabResult['columns'] = [];
       const rows: Record<string, unknown>[] = [];
@@ -50,13 +55,14 @@ export class SqlLab {
       );
       return { columns, rows, truncated: outcome.truncated, ms: outcome.ms };
     } finally {
-      this.running.delete(id);
+      this.running.delete(slot);
     }
   }
 
+  /** Cancels every running query sent with this id; false when none was running. */
   cancel(id: string): boolean {
-    const running = this.running.get(id);
-    running?.abort();
-    return Boolean(running);
+    const matching = [...this.running.values()].filter((query) => query.id === id);
+    for (const query of matching) query.abort.abort();
+    return matching.length > 0;
   }
 }

@@ -8,7 +8,7 @@ import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
 import { columnsStruct, quoteList, quoteLiteral } from '../../engine/index.js';
-import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
+import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { firstLine, resolveFiles, splitHeader } from './files.js';
 import { countLines, type LineCount } from './line-count.js';
 import { locateRecords, readRejects } from './located.js';
@@ -112,6 +112,15 @@ async function readLines(file: string, wanted: ReadonlySet<number>): Promise<Map
 }
 
 /**
+ * A quoted value spanning lines that are, for the most part, records of the file on their own: a
+ * stray quote that a later stray quote happened to close. A value that really holds line breaks
+ * (an address, a comment) has lines that are fragments of text, not full records.
+ */
+function swallowsRecords(record: MultiLineRecord): boolean {
+  return record.recordLikeLines > 0 && record.recordLikeLines * 2 >= record.innerLines;
+}
+
+/**
  * CSV files read by DuckDB with the dialect pinned and strict mode on. Every load is reconciled
  * against the files' physical lines: a quote that opens and never closes makes the reader take the
  * following lines as one value, and here that shows up as lines without records. Such a line is
@@ -207,9 +216,9 @@ function openScan(
       const runaway = new Map<string, MultiLineRecord[]>();
       let extra = 0;
       for (const file of files) {
-        const scan = await scanCsvRecords(file, dialect);
+        const scan = await scanCsvRecords(file, dialect, { fields: columns.length });
         multiLine.set(file, scan.multiLine);
-        const broken = scan.multiLine.filter((m) => m.unclosed || m.fields !== columns.length || m.bytes > (config.csv?.maxLineBytes ?? DEFAULT_MAX_LINE));
+        const broken = scan.multiLine.filter((m) => m.unclosed || m.fields !== columns.length || m.bytes > (config.csv?.maxLineBytes ?? DEFAULT_MAX_LINE) || swallowsRecords(m));
         if (broken.length) runaway.set(file, broken);
         extra += scan.multiLine.filter((m) => !broken.includes(m)).reduce((s, m) => s + m.span - 1, 0);
       }
@@ -233,12 +242,12 @@ function openScan(
         const starts = new Set(broken.map((m) => m.line));
         const text = await readLines(file, starts);
         for (const m of broken) {
-          const column = columns[Math.min(m.fields, columns.length) - 1]?.name ?? null;
+          const column = columns[Math.min(m.openField, columns.length) - 1]?.name ?? null;
           setAside.push({
             file: original.get(file)!,
             line: m.line,
             column,
-            reason: `unbalanced quote: the quoted value that opens in column ${column ?? m.fields} never closes${m.unclosed ? ' before the end of the file' : ''}, so the reader took the next ${(m.span - 1).toLocaleString('en-US')} line(s) into it; this line was set aside and the lines after it were read as their own records`,
+            reason: `unbalanced quote: the quoted value that opens in column ${column ?? m.openField} ${m.unclosed ? 'never closes before the end of the file' : `does not close on its line but ${(m.span - 1).toLocaleString('en-US')} line(s) later`}, so the reader took the next ${(m.span - 1).toLocaleString('en-US')} line(s) into it; this line was set aside and the lines after it were read as their own records`,
             raw: text.get(m.line) ?? null,
           });
         }
@@ -250,6 +259,24 @@ function openScan(
       const first = setAside[0]!;
       context.log(`source '${context.name}': ${setAside.length} line(s) with an unbalanced quote set aside, e.g. ${first.file}:${first.line}; reading the rest again`);
       return { scan: openScan(config, context, repairedFiles, bytes, columns, headerNames, names), setAside };
+    },
+    async recover(error) {
+      // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
+      if (!/state machine reached an invalid state/i.test(error.message)) return undefined;
+      const unified: string[] = [];
+      const names = new Map(original);
+      let mixed = 0;
+      for (const file of files) {
+        const copy = path.join(context.scratchDir, `lf-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`);
+        const endings = await unifyLineEndings(file, copy);
+        if (endings.crlf && endings.lf) {
+          mixed++;
+          context.log(`source '${context.name}': ${original.get(file)} mixes line endings (${endings.crlf.toLocaleString('en-US')} CRLF, ${endings.lf.toLocaleString('en-US')} LF); reading it with LF endings`);
+        }
+        names.set(copy, original.get(file)!);
+        unified.push(copy);
+      }
+      return mixed ? { scan: openScan(config, context, unified, bytes, columns, headerNames, names), setAside: [] } : undefined;
     },
     async locate(file, records, rejects) {
       const read = [...original].find(([, known]) => known === file)?.[0] ?? file;

@@ -24,7 +24,7 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 
 /** Counts newline bytes 4 at a time (SWAR): the per-line cost of a search call dominates otherwise. */
-function countNewlines(chunk: Uint8Array): number {
+export function countNewlines(chunk: Uint8Array): number {
   const aligned = chunk.byteOffset % 4 === 0;
   let count = 0;
   let i = 0;

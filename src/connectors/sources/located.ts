@@ -1,22 +1,105 @@
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import type { Engine } from '../../engine/index.js';
 import { scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
-import type { LineCount } from './line-count.js';
+import { countNewlines, type LineCount } from './line-count.js';
 import type { RejectedRow } from './types.js';
 
 /**
  * Rows a DuckDB reader refused, from its reject tables: one row per refused record, with every
  * reason once (a line may fail in several columns, and the reader repeats itself).
+ *
+ * The reader's own `line` counts records, not lines: a quoted value holding a line break makes
+ * every later number short by one. Its byte offset of the record is exact, so the physical line
+ * is counted from the file's bytes up to there. The offset may point at the line ending before
+ * the record (CRLF files, blank lines), which the reader also puts at the start of its text of
+ * the line; both are skipped.
  */
 export async function readRejects(engine: Engine, rejectsTable: string, scansTable: string, fileLabel: (sql: string) => string): Promise<RejectedRow[]> {
   const exists = await engine.scalar<number>(`SELECT count(*)::INTEGER FROM duckdb_tables() WHERE table_name = '${rejectsTable}'`);
   if (!exists) return [];
-  const rows = await engine.queryJson<{ file: string; line: number; column: string | null; reasons: string[]; raw: string | null }>(
-    `SELECT ${fileLabel('s.file_path')} AS file, e.line::DOUBLE AS line, string_agg(DISTINCT e.column_name, ', ') AS column,
+  const rows = await engine.queryJson<{ read: string; file: string; offset: number; column: string | null; reasons: string[]; raw: string | null }>(
+    `SELECT s.file_path AS read, ${fileLabel('s.file_path')} AS file, e.line_byte_position::DOUBLE AS "offset", string_agg(DISTINCT e.column_name, ', ') AS column,
             list(e.error_type || ': ' || e.error_message ORDER BY e.column_idx) AS reasons, any_value(e.csv_line) AS raw
      FROM ${rejectsTable} e JOIN ${scansTable} s USING (scan_id, file_id)
-     GROUP BY ALL ORDER BY file, line`,
+     GROUP BY ALL ORDER BY file, "offset"`,
   );
-  return rows.map((r) => ({ file: r.file, line: r.line, column: r.column, reason: conciseReason(r.reasons), raw: r.raw }));
+  const byFile = new Map<string, number[]>();
+  for (const r of rows) {
+    const offsets = byFile.get(r.read);
+    if (offsets) offsets.push(r.offset);
+    else byFile.set(r.read, [r.offset]);
+  }
+  const lines = new Map<string, Map<number, number>>();
+  for (const [file, offsets] of byFile) lines.set(file, await linesAtOffsets(file, offsets));
+  return rows
+    .map((r) => {
+      // The reader keeps the start of an overlong line; its message states the whole size.
+      const overlong = r.reasons.map((reason) => /^LINE SIZE OVER MAXIMUM:.*Actual Size: ?(\d+) bytes/.exec(reason)?.[1]).find(Boolean);
+      return {
+        file: r.file,
+        line: lines.get(r.read)?.get(r.offset) ?? null,
+        column: r.column,
+        reason: conciseReason(r.reasons),
+        raw: r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, ''),
+        ...(overlong ? { rawBytes: Number(overlong) } : {}),
+      };
+    })
+    .sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
+}
+
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+/**
+ * The physical line (1-based) of the record at each byte offset of a (possibly gzipped) file:
+ * one more than the line endings before its first byte, line endings at the offset skipped.
+ * Reads the file only as far as the last offset.
+ */
+export async function linesAtOffsets(file: string, offsets: readonly number[]): Promise<Map<number, number>> {
+  const wanted = [...new Set(offsets)].sort((a, b) => a - b);
+  const out = new Map<number, number>();
+  if (!wanted.length) return out;
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+  let base = 0; // file offset of the chunk's first byte
+  let newlines = 0; // line endings before `cursor`
+  let cursor = 0; // file offset counted up to
+  let next = 0; // index in `wanted`
+  let skipping = false; // past a wanted offset, skipping the line endings at it
+  try {
+    for await (const data of stream) {
+      const chunk = data as Buffer;
+      const end = base + chunk.length;
+      while (next < wanted.length) {
+        if (!skipping) {
+          const target = Math.max(wanted[next]!, cursor);
+          if (target > end) break;
+          newlines += countNewlines(chunk.subarray(cursor - base, target - base));
+          cursor = target;
+          skipping = true;
+        }
+        while (cursor < end && (chunk[cursor - base] === NEWLINE || chunk[cursor - base] === RETURN)) {
+          if (chunk[cursor - base] === NEWLINE) newlines++;
+          cursor++;
+        }
+        if (cursor === end) break; // the record starts in a later chunk
+        out.set(wanted[next++]!, newlines + 1);
+        skipping = false;
+      }
+      if (next === wanted.length) break;
+      if (!skipping) {
+        newlines += countNewlines(chunk.subarray(cursor - base));
+        cursor = end;
+      }
+      base = end;
+    }
+  } finally {
+    raw.destroy();
+  }
+  // Offsets at the very end of the file (a last line of line endings only) are its last line.
+  for (; next < wanted.length; next++) out.set(wanted[next]!, newlines + 1);
+  return out;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RejectedRow {
   column: string | null;
   reason: string;
   raw: string | null;
+  /** Bytes of the whole record when `raw` holds less of it (a reader keeps 10,000 characters of a 10 MB line). */
+  rawBytes?: number;
 }
 
 export interface SourceContext {
@@ -54,6 +56,12 @@ export interface SourceScan {
    * repaired input and the rows it set aside; otherwise it throws an error naming file and line.
    */
   reconcile(yielded: number, rejects: readonly RejectedRow[]): Promise<Repair | undefined>;
+  /**
+   * After a scan of `relation()` failed: a scan of a repaired input to run again with, when the
+   * connector knows the cause and how to read past it (a file mixing line endings, say);
+   * undefined when it does not, and the error stands.
+   */
+  recover?(error: Error): Promise<Repair | undefined>;
   /** Physical lines (or record numbers) of records from a located scan, in one file. */
   locate(file: string, records: readonly number[], rejects: readonly RejectedRow[]): Promise<Map<number, { line: number | null; record: number | null }>>;
   close(): Promise<void>;
