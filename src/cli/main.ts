@@ -111,6 +111,15 @@ export function buildProgram(): Command {
       await execute('sql', { query, format: flags.format }, flags);
     });
 
+  projectOptions(program.command('lookup'))
+    .argument('<table>', 'a serving table declared with lookup: { key }')
+    .argument('<key>', 'the key, as text (64-bit ids exact)')
+    .description('one row by its key (the serving layer’s key–value lookup); while `tributary up` runs, answered from its in-memory index')
+    .addOption(formatOption())
+    .action(async (table: string, key: string, flags: ProjectFlags & { format: OutputFormat }) => {
+      await execute('lookup', { table, key, format: flags.format }, flags);
+    });
+
   projectOptions(program.command('shell'))
     .description('interactive SQL over lake and serving tables; end statements with ;')
     .action(async (flags: ProjectFlags) => {

@@ -7,6 +7,7 @@ import { openScheduler, openWorkspace, runModels, type Workspace } from '../mode
 import { assertSafeBinding, createServer, type ServerOptions } from '../server/app.js';
 import { commandsPlugin } from '../server/commands.js';
 import { DashboardHub, loadDashboards } from '../server/dashboards.js';
+import { lookupPlugin } from '../server/lookup.js';
 import { jobsPlugin } from '../server/jobs.js';
 import { webPlugin } from '../server/web.js';
 import type { JobStatus } from '../stream/job.js';
@@ -63,6 +64,7 @@ export async function startStack(project: Project, options: StackOptions = {}): 
       webPlugin(hub),
       jobsPlugin(ps),
       commandsPlugin({ status: () => streams.jobs.map((j) => j.snapshot()), scheduler: ps }),
+      lookupPlugin(),
     ]);
     closers.push(() => app.close());
     const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });

@@ -1,5 +1,6 @@
 import { catalogCommand, crawlCommand, snapshotsCommand } from './catalog.js';
 import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseCommand, triggerCommand } from './jobs.js';
+import { lookupCommand } from './lookup.js';
 import { runCommand } from './run.js';
 import { compactCommand, quarantineCommand, runsCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
@@ -16,6 +17,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     runsCommand,
     quarantineCommand,
     compactCommand,
+    lookupCommand,
     jobsCommand,
     triggerCommand,
     backfillCommand,
