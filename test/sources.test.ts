@@ -132,6 +132,34 @@ describe('file sources', () => {
     ws.close();
   });
 
+  it('names the physical line of rows quarantined deep in large files, CSV and JSON lines, across two files', async () => {
+    // The real sample with a rule broken on lines far past the reader's first vectors.
+    const rows = sample.slice(1);
+    const long = [sample[0]!, ...rows, ...rows, ...rows];
+    const badLines = new Set([2, 2049, 4000, 9500, 17_777, 25_001, long.length]);
+    const header = sample[0]!.split(',');
+    const edited = long.map((line, i) => (badLines.has(i + 1) ? line.replace(/^([^,]*),[a-z]+,/, '$1,bogus,') : line));
+    const asJson = edited.slice(1).map((line) => JSON.stringify(Object.fromEntries(line.split(',').map((v, i) => [header[i], v.replace(/^"(.*)"$/, '$1')]))));
+    const columns = `{ event_time: 'VARCHAR', event_type: 'VARCHAR', product_id: 'BIGINT', category_id: 'BIGINT', category_code: 'VARCHAR', brand: 'VARCHAR', price: 'DOUBLE', user_id: 'BIGINT', user_session: 'VARCHAR' }`;
+    const rules = `[{ column: 'event_type', accepted: ['view', 'cart', 'purchase', 'remove_from_cart'] }]`;
+    for (const [format, files] of [
+      ['csv', { 'in/a.csv': `${sample.join('\n')}\n`, 'in/b.csv': `${edited.join('\n')}\n` }],
+      ['jsonl', { 'in/a.jsonl': `${sample.slice(1).map((l) => JSON.stringify(Object.fromEntries(l.split(',').map((v, i) => [header[i], v.replace(/^"(.*)"$/, '$1')])))).join('\n')}\n`, 'in/b.jsonl': `${asJson.join('\n')}\n` }],
+    ] as const) {
+      const dir = writeTree({
+        'tributary.config.ts': config(`{ format: '${format}', path: 'in/*.${format}', columns: ${columns}, rules: ${rules} }`),
+        ...files,
+      });
+      const { ws } = await runProject(dir);
+      const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+      // A JSON-lines file has no header: its line numbers are one less than the CSV's.
+      const expected = [...badLines].map((line) => (format === 'csv' ? line : line - 1)).filter((line) => line > (format === 'csv' ? 1 : 0));
+      expect(quarantined.map((q) => [path.basename(q.file!), q.line]).sort((a, b) => Number(a[1]) - Number(b[1])), format).toEqual(expected.map((line) => [`b.${format}`, line]));
+      for (const q of quarantined) expect(q.raw, format).toContain('bogus');
+      await ws.close();
+    }
+  });
+
   it('reads Parquet and enforces a declared schema', async () => {
     const dir = tempDir();
     const engine = await Engine.open();

@@ -36,13 +36,26 @@ export function daysBetween(from: string, to: string): string[] {
 
 const PATH_PLACEHOLDER = /\{(ds|date|yyyy|mm|dd)\}/g;
 
-/** A path with the interval's date filled in, or a glob over every date when there is none. */
-export function fillPath(pattern: string, interval?: DataInterval): string {
-  return pattern.replace(PATH_PLACEHOLDER, (_all, name: string) => {
-    if (!interval) return '*';
-    const [yyyy, mm, dd] = interval.ds.split('-');
-    return { ds: interval.ds, date: interval.ds, yyyy: yyyy!, mm: mm!, dd: dd! }[name as 'ds']!;
-  });
+/** The UTC days an interval covers (a run for several days covers each of them). */
+export function intervalDays(interval: DataInterval): string[] {
+  const out: string[] = [];
+  for (let ms = Date.parse(interval.start); ms < Date.parse(interval.end); ms += DAY_MS) out.push(isoDay(ms));
+  return out.length ? out : [interval.ds];
+}
+
+/**
+ * A path for each day of the interval with its date filled in (one path when the pattern names
+ * no date), or a glob over every date when there is no interval.
+ */
+export function fillPaths(pattern: string, interval?: DataInterval): { day: string | undefined; path: string }[] {
+  const fill = (ds: string | undefined) =>
+    pattern.replace(PATH_PLACEHOLDER, (_all, name: string) => {
+      if (!ds) return '*';
+      const [yyyy, mm, dd] = ds.split('-');
+      return { ds, date: ds, yyyy: yyyy!, mm: mm!, dd: dd! }[name as 'ds']!;
+    });
+  if (!interval || !new RegExp(PATH_PLACEHOLDER.source).test(pattern)) return [{ day: undefined, path: fill(interval?.ds) }];
+  return intervalDays(interval).map((day) => ({ day, path: fill(day) }));
 }
 
 const SQL_VARIABLE = /\{\{\s*(ds|data_interval_start|data_interval_end)\s*\}\}/g;

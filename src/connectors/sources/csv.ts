@@ -11,7 +11,7 @@ import { columnsStruct, quoteList, quoteLiteral } from '../../engine/index.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { firstLine, resolveFiles, splitHeader } from './files.js';
 import { countLines, type LineCount } from './line-count.js';
-import { locateRecords, readRejects } from './located.js';
+import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
 import { sourceBase, type RejectedRow, type Repair, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
@@ -196,8 +196,8 @@ function openScan(
     relation({ located } = {}) {
       if (located) {
         // One thread in file order, so row_number() is the record number within each file.
-        return `(SELECT ${label('filename')} AS __file, row_number() OVER (PARTITION BY filename) AS __record, ${renames}
-                 FROM read_csv(${quoteList(files)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true))`;
+        return `(SELECT ${label('__scan_file')} AS __file, __record, ${renames}
+                 FROM ${numberedInFileOrder(`read_csv(${quoteList(files)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
       }
       scanned = true;
       const read = `read_csv(${quoteList(files)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;

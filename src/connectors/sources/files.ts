@@ -5,7 +5,7 @@ import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
 import yauzl from 'yauzl';
 import { TributaryError } from '../../core/errors.js';
-import { fillPath, type DataInterval } from '../../core/interval.js';
+import { fillPaths, type DataInterval } from '../../core/interval.js';
 
 export interface ResolvedFiles {
   /** Absolute paths DuckDB reads: the matched files, with .zip archives replaced by their members. */
@@ -28,18 +28,24 @@ export async function resolveFiles(
   scratchDir: string,
   interval?: DataInterval,
 ): Promise<ResolvedFiles> {
-  const list = (Array.isArray(patterns) ? patterns : [patterns]).map((p) => path.resolve(baseDir, fillPath(p, interval)));
+  const list = (Array.isArray(patterns) ? patterns : [patterns]).flatMap((p) => fillPaths(p, interval).map((f) => ({ ...f, path: path.resolve(baseDir, f.path) })));
   const matched: string[] = [];
-  for (const pattern of list) {
-    if (existsSync(pattern) && statSync(pattern).isFile()) {
-      matched.push(pattern);
-      continue;
-    }
-    const found = await glob(pattern.split(path.sep).join('/'), { absolute: true, onlyFiles: true });
-    matched.push(...found.sort());
+  const daysFound = new Map<string, number>();
+  for (const { day, path: pattern } of list) {
+    const found = existsSync(pattern) && statSync(pattern).isFile() ? [pattern] : (await glob(pattern.split(path.sep).join('/'), { absolute: true, onlyFiles: true })).sort();
+    matched.push(...found);
+    if (day) daysFound.set(day, (daysFound.get(day) ?? 0) + found.length);
+  }
+  // A run over several days replaces each of them: a day without files would be emptied.
+  const missing = [...daysFound].filter(([, n]) => n === 0).map(([day]) => day);
+  if (missing.length && matched.length) {
+    throw new TributaryError(`source '${sourceName}' has no files for ${missing.join(', ')} (${list.filter((f) => missing.includes(f.day!)).map((f) => f.path).join(', ')}); the run would empty ${missing.length === 1 ? 'that day' : 'those days'}`, {
+      place: { field: `sources.${sourceName}.path` },
+      hint: 'run the days that have data (--from/--to around the gap), or wait until the missing day has arrived',
+    });
   }
   if (matched.length === 0) {
-    throw new TributaryError(`source '${sourceName}' matched no files: ${list.join(', ')}`, {
+    throw new TributaryError(`source '${sourceName}' matched no files: ${list.map((f) => f.path).join(', ')}`, {
       place: { field: `sources.${sourceName}.path` },
       hint: interval
         ? `no file for ${interval.ds}: check the path (relative to the project folder), or that the day's data has arrived`

@@ -8,6 +8,7 @@ import { quoteList } from '../../engine/index.js';
 import { typeJson } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
+import { numberedInFileOrder } from './located.js';
 import { sourceBase, type RejectedRow, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('json'), ...sourceBase, json: jsonOptions.optional() }).strict();
@@ -51,10 +52,12 @@ export const jsonSource = defineComponent({
     const columns = await jsonColumns(context, config.columns, config.json, (engine) =>
       files.length ? engine.describe(`SELECT * FROM read_json(${quoteList(files)}, format = 'auto', sample_size = -1, union_by_name = true)`) : Promise.resolve([]),
     );
+    const read = () => `read_json_objects(${quoteList(files)}, format = 'auto', filename = true, maximum_object_size = ${config.json?.maxRecordBytes ?? 16_000_000})`;
     const objects = (located: boolean) =>
       files.length
-        ? `(SELECT ${located ? 'filename AS __file, row_number() OVER (PARTITION BY filename) AS __record, ' : ''}json::VARCHAR AS __doc
-            FROM read_json_objects(${quoteList(files)}, format = 'auto', filename = true, maximum_object_size = ${config.json?.maxRecordBytes ?? 16_000_000}))`
+        ? located
+          ? `(SELECT __scan_file AS __file, __record, json::VARCHAR AS __doc FROM ${numberedInFileOrder(read())})`
+          : `(SELECT json::VARCHAR AS __doc FROM ${read()})`
         : `(SELECT ${located ? 'NULL::VARCHAR AS __file, NULL::BIGINT AS __record, ' : ''}NULL::VARCHAR AS __doc WHERE false)`;
     return {
       files: matched,

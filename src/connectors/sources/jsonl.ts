@@ -6,7 +6,7 @@ import { typeJson } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { countLines, type LineCount } from './line-count.js';
-import { locateRecords, readRejects } from './located.js';
+import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
 import { sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('jsonl'), ...sourceBase, json: jsonOptions.optional() }).strict();
@@ -34,9 +34,9 @@ export const jsonlSource = defineComponent({
     let scanned = false;
     const lines = (located: boolean) => {
       if (!located) scanned = true;
-      return `(SELECT ${located ? 'filename AS __file, row_number() OVER (PARTITION BY filename) AS __record, ' : ''}__line
-        FROM read_csv(${quoteList(files)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes},
-                      ${located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`}))`;
+      const read = `read_csv(${quoteList(files)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes},
+                      ${located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`})`;
+      return located ? `(SELECT __scan_file AS __file, __record, __line FROM ${numberedInFileOrder(read)})` : `(SELECT __line FROM ${read})`;
     };
     return {
       files,

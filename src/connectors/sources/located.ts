@@ -6,6 +6,17 @@ import { countNewlines, type LineCount } from './line-count.js';
 import type { RejectedRow } from './types.js';
 
 /**
+ * The rows of a single-threaded file scan, numbered within each file in the order they were read:
+ * `__record` (1-based) beside the file read as `__scan_file`. A window partitioned by file without
+ * an order of its own numbers rows in whatever order the sort left them, which past the first
+ * vector is not the file's.
+ */
+export function numberedInFileOrder(scan: string): string {
+  return `(SELECT *, row_number() OVER (PARTITION BY __scan_file ORDER BY __scan_position) AS __record
+           FROM (SELECT *, filename AS __scan_file, row_number() OVER () AS __scan_position FROM ${scan}))`;
+}
+
+/**
  * Rows a DuckDB reader refused, from its reject tables: one row per refused record, with every
  * reason once (a line may fail in several columns, and the reader repeats itself).
  *

@@ -31,6 +31,7 @@ describe('templates', () => {
   it('renders text as is and SQL as literals', () => {
     const ctx = createTaskContext(createTestPlatform());
     expect(renderTemplate('landing/{{ ds }}/{{ds_nodash}}.csv', ctx.vars, 'text')).toBe('landing/2024-01-05/20240105.csv');
+    expect(renderTemplate('drops/{{ yyyy }}/{{ mm }}/{{ dd }}/*.json', ctx.vars, 'text')).toBe('drops/2024/01/05/*.json');
     expect(renderTemplate("select count(*) from t where d = {{ ds }} and ts >= {{ data_interval_start }} and j = {{ job }}", ctx.vars, 'sql')).toBe(
       "select count(*) from t where d = DATE '2024-01-05' and ts >= TIMESTAMP '2024-01-05 00:00:00' and j = 'daily'",
     );
