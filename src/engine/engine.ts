@@ -61,6 +61,9 @@ export class Engine {
     // extension that is not built in fails at once instead of waiting on a download.
     await engine.run('SET autoinstall_known_extensions = false; SET allow_community_extensions = false');
     await engine.run('SET enable_progress_bar = true; SET enable_progress_bar_print = false');
+    // Times without an offset are UTC wherever Tributary runs, so a laptop in Paris and a server
+    // in Virginia type the same text to the same instant.
+    await engine.run("SET GLOBAL TimeZone = 'UTC'");
     return engine;
   }
 

@@ -67,6 +67,13 @@ export function planModels(project: Project, selected?: string[], known: Readonl
           hint: `models: ${[...all.keys()].join(', ')}${streamed.size ? `; stream tables: ${[...streamed.keys()].join(', ')}` : ''}; crawl external tables first with \`tributary crawl\``,
         });
       }
+      const materialize = project.config.models[ref]?.materialize;
+      if (typeof materialize === 'object') {
+        throw new TributaryError(`model '${model.name}' reads ref('${ref}'), which is written to ${materialize.kind === 'postgres' ? 'PostgreSQL' : 'MySQL'}, where the engine does not read`, {
+          place: { file: project.configFile, field: `models.${model.name}.sql` },
+          hint: `keep '${ref}' in the lake or a table and read that; publish it to ${materialize.kind === 'postgres' ? 'PostgreSQL' : 'MySQL'} with a second model, SELECT * FROM {{ ref('${ref}') }}`,
+        });
+      }
     }
   }
   const ordered: CompiledModel[] = [];
