@@ -64,7 +64,11 @@ export default defineProject({
 });
 `,
     // A task that takes a moment: the window in which the tests kill the server.
-    'tasks/slow.ts': `export async function pause() { await new Promise((r) => setTimeout(r, 800)); return { paused: true }; }
+    'tasks/slow.ts': `export async function pause(ctx) {
+  if (process.env.KILL_DURING_DAY === ctx.interval.ds) process.kill(process.pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 800));
+  return { paused: true };
+}
 export async function flaky() { throw new Error('the upstream API answered 503'); }
 `,
     'drops/.keep': '',
@@ -253,4 +257,21 @@ describe('the scheduler, run by tributary up', () => {
     const committed = history.filter((r) => r.status === 'success').map((r) => r.run_group.split('/')[0]);
     expect(committed.sort()).toEqual(DAYS.map((d) => `daily__${d}T00:00:00.000Z`));
   }, 600_000);
+
+  it('a backfill killed half-way takes up its unfinished runs when run again, in the foreground, without a server', async () => {
+    const dir = project();
+    const dataDir = tempDir();
+    for (const day of DAYS) drop(dir, day);
+    const backfill = ['backfill', 'daily', '--from', DAYS[0]!, '--to', DAYS.at(-1)!, '--project', dir, '--data-dir', dataDir];
+    // The first backfill dies (kill -9, by the project's own task) in the middle of the second day.
+    const first = cli(backfill, REPO, { KILL_DURING_DAY: DAYS[1]! });
+    expect(first.code).not.toBe(0);
+    const again = cli(backfill);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/[1-9]\d* resumed/);
+    const jobRuns = JSON.parse(cli(['runs', '--job', 'daily', '--project', dir, '--data-dir', dataDir, '--format', 'json']).stdout) as { ds: string; state: string }[];
+    expect(jobRuns.map((r) => `${r.ds} ${r.state}`).sort()).toEqual(DAYS.map((d) => `${d} success`));
+    const counts = sql<{ dt: string; n: string }>(dir, dataDir, 'SELECT dt::VARCHAR AS dt, count(*) AS n FROM events GROUP BY 1 ORDER BY 1');
+    expect(counts.map((c) => [c.dt, Number(c.n)])).toEqual(DAYS.map((d) => [d, rowsOf(d).length]));
+  }, 300_000);
 });

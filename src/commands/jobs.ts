@@ -180,8 +180,14 @@ export const backfillCommand = defineCommand<{ job: string; from: string; to: st
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
       const result = await ps.scheduler.backfill(input.job, input.from, input.to, { rerunFailed: input.rerunFailed });
-      context.io.err(`backfill ${input.job} ${input.from} → ${input.to}: ${result.created.length} run(s) created, ${result.rerun.length} re-run, ${result.existing.length} left as they were`);
-      await reportRuns(context, ps, [...result.created, ...result.rerun], foreground);
+      // Runs an earlier, interrupted backfill left unfinished are taken up again, not left queued.
+      const unfinished = result.existing.filter((run) => run.state !== 'success' && run.state !== 'failed');
+      const finished = result.existing.length - unfinished.length;
+      context.io.err(
+        `backfill ${input.job} ${input.from} → ${input.to}: ${result.created.length} run(s) created, ${result.rerun.length} re-run, ${unfinished.length} resumed, ${finished} already finished` +
+          (finished && !input.rerunFailed ? ' (--rerun-failed runs the failed ones again)' : ''),
+      );
+      await reportRuns(context, ps, [...result.created, ...result.rerun, ...unfinished], foreground);
     });
   },
 });
