@@ -1,0 +1,81 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../src/cli/up.js';
+import { loadProject } from '../src/core/project.js';
+import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
+import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, cliAsync, tempDir } from './helpers.js';
+import { requireService } from './services.js';
+import { sample } from './stream-helpers.js';
+
+/**
+ * One owner, many clients: while `tributary up` streams, `tributary run` (a separate process,
+ * forwarded to the owner) rebuilds the batch tables, and the open dashboard's batch tab shows the
+ * new numbers without a reload; the live tab keeps updating meanwhile.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const browserUp = await requireService('Chromium (Debian package chromium)', async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found; apt-get install chromium`);
+});
+const webBuilt = existsSync(path.join(REPO, 'dist', 'web', 'app.js'));
+
+let stack: Stack;
+let context: BrowserContext;
+let page: Page;
+let dataDir: string;
+
+describe.runIf(browserUp && webBuilt)('a batch run while the owner streams', () => {
+  beforeAll(async () => {
+    dataDir = tempDir();
+    const project = await loadProject(CLICKSTREAM, { dataDir });
+    stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
+    context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'chromium-')), {
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 1000 },
+    });
+    page = await context.newPage();
+  });
+  afterAll(async () => {
+    await context?.close();
+    await stack?.close();
+  });
+
+  it('the batch tab updates without a reload when `tributary run` rebuilds the batch tables, while events stream', async () => {
+    await page.goto(stack.url);
+    await page.waitForSelector('#live-status:has-text("live")');
+    await page.click('.tabs button:has-text("November 2019 (batch)")');
+    const operations = page.locator('[data-tile="operations"] .kpi');
+    await expect.poll(() => operations.getAttribute('data-value')).toBe('10034');
+
+    // A smaller November file: the first day's rows of the real sample, counted here independently.
+    const [header, ...rows] = readFileSync(ECOMMERCE_SAMPLE, 'utf8').trimEnd().split('\n');
+    const firstDay = rows.filter((r) => r.startsWith('2019-11-01'));
+    const file = path.join(tempDir(), 'first-day.csv');
+    writeFileSync(file, `${[header, ...firstDay].join('\n')}\n`);
+
+    // Events keep streaming during the batch run.
+    const streaming = setInterval(() => {
+      void fetch(`${stack.url}/v1/topics/clickstream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: sample.slice(0, 20).map((e) => stamp(e)).join('\n'),
+      });
+    }, 100);
+    try {
+      const liveBefore = Number(await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis').then((r) => r[0]?.operations ?? 0));
+      const run = await cliAsync(['run', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${file}`]);
+      expect(run.code, run.stderr).toBe(0);
+      // The page was not reloaded: the same document shows the rebuilt number.
+      await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
+      await expect.poll(() => operations.getAttribute('data-value')).toBe(String(firstDay.length));
+      expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
+      // And the stream kept committing while the batch ran.
+      await expect.poll(async () => Number((await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis'))[0]?.operations ?? 0)).toBeGreaterThan(liveBefore);
+    } finally {
+      clearInterval(streaming);
+    }
+  });
+});
