@@ -4,7 +4,7 @@ import type { CatalogTransaction, ColumnInfo, QuarantineRow, RunCounts, RunTrigg
 import { openSource, type RejectedRow, type SourceScan, type Staged, type Store, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { ModelConfig, SourceConfig } from '../core/config.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
-import { fillSql, type DataInterval } from '../core/interval.js';
+import { fillSql, intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
@@ -58,6 +58,9 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
   const plan = planModels(ws.project, options.models, await queryableTables(ws.engine)).filter((m) => m.config.materialize !== 'ephemeral');
   // A run for an interval refuses before anything runs when a model's rows cannot be placed in time.
   if (options.interval) await refuseUnplaceable(ws, plan, options.interval);
+  // Every model's store opens first: a missing database URL or an unreachable database stops
+  // the run before any model commits.
+  for (const model of plan) if (model.config.materialize !== 'view') storeOf(ws, model);
   const group = options.group ?? ws.metastore.newRunId();
   const results: ModelResult[] = [];
   for (const model of plan) results.push(await runModel(ws, model, { ...options, group }, log));
@@ -210,13 +213,6 @@ function shapeOf(model: CompiledModel, columns: ColumnInfo[]): TableShape {
     keys: model.config.lookup ? [model.config.lookup.key] : undefined,
     description: model.config.description,
   };
-}
-
-/** Days of an interval, as the values of a date partition. */
-function intervalDays(interval: DataInterval): string[] {
-  const out: string[] = [];
-  for (let d = Date.parse(interval.start); d < Date.parse(interval.end); d += 86_400_000) out.push(new Date(d).toISOString().slice(0, 10));
-  return out;
 }
 
 /**
