@@ -1,13 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../src/cli/up.js';
 import { loadProject } from '../src/core/project.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, cliAsync, tempDir } from './helpers.js';
-import { requireService } from './services.js';
+import { browserTestsCanRun, launchBrowser } from './support/browser.js';
 import { sample } from './stream-helpers.js';
 
 /**
@@ -15,27 +14,19 @@ import { sample } from './stream-helpers.js';
  * forwarded to the owner) rebuilds the batch tables, and the open dashboard's batch tab shows the
  * new numbers without a reload; the live tab keeps updating meanwhile.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const browserUp = await requireService('Chromium (Debian package chromium)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found; apt-get install chromium`);
-});
-const webBuilt = existsSync(path.join(REPO, 'dist', 'web', 'app.js'));
+const canRun = await browserTestsCanRun();
 
 let stack: Stack;
 let context: BrowserContext;
 let page: Page;
 let dataDir: string;
 
-describe.runIf(browserUp && webBuilt)('a batch run while the owner streams', () => {
+describe.runIf(canRun)('a batch run while the owner streams', () => {
   beforeAll(async () => {
     dataDir = tempDir();
     const project = await loadProject(CLICKSTREAM, { dataDir });
     stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
-    context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'chromium-')), {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 1000 },
-    });
+    context = await launchBrowser();
     page = await context.newPage();
   });
   afterAll(async () => {

@@ -1,38 +1,28 @@
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../src/cli/up.js';
 import { loadProject } from '../src/core/project.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, REPO, cliAsync, tempDir } from './helpers.js';
-import { requireService } from './services.js';
+import { browserTestsCanRun, launchBrowser } from './support/browser.js';
 import { sample } from './stream-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(REPO, 'test', '.tmp', 'screenshots');
-const browserUp = await requireService('Chromium (Debian package chromium)', async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found; apt-get install chromium`);
-});
-const webBuilt = existsSync(path.join(REPO, 'dist', 'web', 'app.js'));
-if (!webBuilt && process.env.CI === 'true') throw new Error('dist/web is not built: run `npm run build` (npm ci does it)');
+const canRun = await browserTestsCanRun();
 
 let stack: Stack;
 let context: BrowserContext;
 let page: Page;
 let dataDir: string;
 
-describe.runIf(browserUp && webBuilt)('the web UI in a real browser', () => {
+describe.runIf(canRun)('the web UI in a real browser', () => {
   beforeAll(async () => {
     dataDir = tempDir();
     const project = await loadProject(CLICKSTREAM, { dataDir });
     stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
-    context = await chromium.launchPersistentContext(mkdtempSync(path.join(tmpdir(), 'chromium-')), {
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1400, height: 1000 },
-    });
+    context = await launchBrowser();
     page = await context.newPage();
     mkdirSync(SCREENSHOTS, { recursive: true });
   });

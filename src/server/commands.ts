@@ -36,8 +36,10 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
       const send = (frame: CommandFrame) => {
         if (!res.writableEnded) res.write(`${JSON.stringify(frame)}\n`);
       };
+      // The client went away (Ctrl+C on the CLI) when the response closes before it ended; the
+      // request's own 'close' only says its body was read.
       const abort = new AbortController();
-      request.raw.on('close', () => {
+      res.on('close', () => {
         if (!res.writableEnded) abort.abort();
       });
       let reporters = 0;

@@ -105,7 +105,7 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     ps.scheduler.subscribe((event) => {
       for (const viewer of viewers) viewer(event);
     });
-    app.get('/api/jobs/live', (request, reply) => {
+    app.get('/api/jobs/live', (_request, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -116,7 +116,8 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
       };
       viewers.add(send);
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      request.raw.on('close', () => {
+      // The viewer left when the response closes (the request's 'close' only says it was read).
+      res.on('close', () => {
         clearInterval(heartbeat);
         viewers.delete(send);
       });
