@@ -1,21 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLICKSTREAM, tempDir, writeTree } from './helpers.js';
-import { requireService } from './services.js';
+import { databaseUp, freshDatabase } from './support/databases.js';
 import { feed, runWorker } from './stream-helpers.js';
 
-const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
-const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
-const pgUp = await requireService('PostgreSQL', async () => {
-  const c = new pg.Client({ connectionString: PG_ADMIN });
-  await c.connect();
-  await c.end();
-});
-const mysqlUp = await requireService('MariaDB/MySQL', async () => (await mysql.createConnection({ uri: MYSQL_ADMIN })).end());
+const pgUp = await databaseUp('postgres');
+const mysqlUp = await databaseUp('mysql');
 
 /** A project whose stream writes the clickstream's processed and aggregate tables to a real database. */
 function project(kind: 'postgres' | 'mysql'): string {
@@ -55,46 +46,6 @@ export default defineProject({
 });
 `,
   });
-}
-
-interface Db {
-  url: string;
-  query(sql: string): Promise<Record<string, unknown>[]>;
-  drop(): Promise<void>;
-}
-
-async function freshDatabase(kind: 'postgres' | 'mysql'): Promise<Db> {
-  const name = `tributary_${randomBytes(4).toString('hex')}`;
-  if (kind === 'postgres') {
-    const admin = new pg.Client({ connectionString: PG_ADMIN });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    return {
-      url,
-      query: async (sql) => (await client.query(sql)).rows,
-      drop: async () => {
-        await client.end();
-        await admin.query(`DROP DATABASE ${name}`);
-        await admin.end();
-      },
-    };
-  }
-  const admin = await mysql.createConnection({ uri: MYSQL_ADMIN });
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = MYSQL_ADMIN.replace(/\/[^/]*$/, `/${name}`);
-  const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true });
-  return {
-    url,
-    query: async (sql) => (await conn.query(sql))[0] as Record<string, unknown>[],
-    drop: async () => {
-      await conn.end();
-      await admin.query(`DROP DATABASE ${name}`);
-      await admin.end();
-    },
-  };
 }
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -1,18 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, tempDir, writeTree } from './helpers.js';
-import { requireService } from './services.js';
+import { databaseUp, freshDatabase } from './support/databases.js';
 
-const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
-const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const pgUp = await requireService('PostgreSQL', async () => {
-  const c = new pg.Client({ connectionString: PG_ADMIN });
-  await c.connect();
-  await c.end();
-});
-const mysqlUp = await requireService('MariaDB/MySQL', async () => (await mysql.createConnection({ uri: MYSQL_ADMIN })).end());
+const pgUp = await databaseUp('postgres');
+const mysqlUp = await databaseUp('mysql');
 
 const LONG = 'ab€'.repeat(3334).slice(0, 10_000);
 
@@ -56,51 +47,6 @@ export default defineProject({
 4,2024-05-03 08:00:00,12.50,fourth
 `,
   });
-}
-
-interface Db {
-  url: string;
-  query(sql: string): Promise<Record<string, unknown>[]>;
-  drop(): Promise<void>;
-}
-
-async function freshDatabase(kind: 'postgres' | 'mysql'): Promise<Db> {
-  const name = `tributary_${randomBytes(4).toString('hex')}`;
-  if (kind === 'postgres') {
-    const admin = new pg.Client({ connectionString: PG_ADMIN });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    const url = PG_ADMIN.replace(/\/[^/]*$/, `/${name}`);
-    const client = new pg.Client({ connectionString: url });
-    // Values as the database has them, as text: nothing converted on the way back.
-    client.setTypeParser(20, (v) => v);
-    client.setTypeParser(1700, (v) => v);
-    client.setTypeParser(1114, (v) => v);
-    client.setTypeParser(1082, (v) => v);
-    await client.connect();
-    return {
-      url,
-      query: async (sql) => (await client.query(sql)).rows,
-      drop: async () => {
-        await client.end();
-        await admin.query(`DROP DATABASE ${name}`);
-        await admin.end();
-      },
-    };
-  }
-  const admin = await mysql.createConnection({ uri: MYSQL_ADMIN });
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = MYSQL_ADMIN.replace(/\/[^/]*$/, `/${name}`);
-  const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, decimalNumbers: false });
-  return {
-    url,
-    query: async (sql) => (await conn.query(sql))[0] as Record<string, unknown>[],
-    drop: async () => {
-      await conn.end();
-      await admin.query(`DROP DATABASE ${name}`);
-      await admin.end();
-    },
-  };
 }
 
 const cleanups: (() => Promise<void>)[] = [];

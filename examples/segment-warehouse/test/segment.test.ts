@@ -2,7 +2,6 @@ import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBSchedulerStore } from '../../../src/catalog/index.js';
 import { dayInterval } from '../../../src/core/interval.js';
@@ -11,9 +10,9 @@ import { openWorkspace, runModels, schedulerPlatform, type Workspace } from '../
 import { Scheduler } from '../../../src/scheduler/index.js';
 import { ManualClock, startWebhookReceiver, type WebhookReceiver } from '../../../src/scheduler/testing.js';
 import { DashboardHub, loadDashboards } from '../../../src/server/dashboards.js';
-import { requireService } from '../../../test/services.js';
 import { tempDir } from '../../../test/helpers.js';
-import { fingerprints, freshDatabase, PG_ADMIN, warehouseTables, type Database } from './harness.js';
+import { databaseUp } from '../../../test/support/databases.js';
+import { fingerprints, freshDatabase, warehouseTables, type Database } from './harness.js';
 import {
   audienceOverview,
   eventsPerDayAndType,
@@ -81,11 +80,7 @@ const PER_DROP: Record<string, string> = { pages: 'received_at', tracks: 'receiv
 /** A timestamp column as Segment writes it (ISO 8601, milliseconds, Z), for comparing with the raw text. */
 const iso = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const pgUp = await requireService('PostgreSQL', async () => {
-  const client = new pg.Client({ connectionString: PG_ADMIN });
-  await client.connect();
-  await client.end();
-});
+const pgUp = await databaseUp('postgres');
 
 describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
   let full: Database;
