@@ -23,19 +23,45 @@ export function columnsStruct(columns: Record<string, string>): string {
 /** A node of DuckDB's JSON parse tree (`json_serialize_sql`). */
 export type SqlNode = Record<string, unknown>;
 
-// The tree carries unsigned 64-bit numbers (an unknown `query_location` is 2^64 − 1) that a
-// JavaScript number rounds, and DuckDB refuses them rounded: they travel as strings here.
-const BIG_NUMBER = /("query_location":)(\d{16,})/g;
-const BIG_NUMBER_TEXT = /("query_location":)"(\d{16,})"/g;
+// The tree's numbers must come back as DuckDB wrote them: an unknown `query_location` is 2^64 − 1,
+// which a JavaScript number rounds, and a DOUBLE constant 100.0 that comes back as 100 no longer
+// deserialises. Numbers that are not safe integers travel as marked strings between the two.
+/** Written as JSON escapes, so the marked string is valid JSON text. */
+const NUMBER_MARK = '\\u0000tributary-number:';
+const MARKED_NUMBER = /"\\u0000tributary-number:([-+.\deE]+)"/g;
+
+/** JSON text with each number that is not a safe integer made a marked string; strings are left alone. */
+function markNumbers(json: string): string {
+  let out = '';
+  let at = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    if (c === '"') {
+      // Skip the string, escapes included.
+      for (i++; i < json.length && json[i] !== '"'; i++) if (json[i] === '\\') i++;
+      continue;
+    }
+    if (c !== '-' && (c < '0' || c > '9')) continue;
+    let end = i + 1;
+    while (end < json.length && /[-+.\deE]/.test(json[end]!)) end++;
+    const text = json.slice(i, end);
+    if (/[.eE]/.test(text) || !Number.isSafeInteger(Number(text))) {
+      out += `${json.slice(at, i)}"${NUMBER_MARK}${text}"`;
+      at = end;
+    }
+    i = end - 1;
+  }
+  return out + json.slice(at);
+}
 
 /** DuckDB's parse tree of `sql`, exact: `{ error, error_message }` or `{ statements: [{ node }] }`. */
 export async function parseSqlTree(engine: { query<R>(sql: string, params?: string[]): Promise<R[]> }, sql: string): Promise<SqlNode & { statements?: { node: SqlNode }[] }> {
   const rows = await engine.query<{ j: string }>(`SELECT json_serialize_sql($1::VARCHAR)::VARCHAR AS j`, [sql]);
-  return JSON.parse(rows[0]!.j.replace(BIG_NUMBER, '$1"$2"')) as SqlNode & { statements?: { node: SqlNode }[] };
+  return JSON.parse(markNumbers(rows[0]!.j)) as SqlNode & { statements?: { node: SqlNode }[] };
 }
 
 /** SQL printed back from a (possibly rewritten) parse tree. */
 export async function printSqlTree(engine: { query<R>(sql: string, params?: string[]): Promise<R[]> }, tree: SqlNode): Promise<string> {
-  const rows = await engine.query<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [JSON.stringify(tree).replace(BIG_NUMBER_TEXT, '$1$2')]);
+  const rows = await engine.query<{ sql: string }>(`SELECT json_deserialize_sql($1::JSON) AS sql`, [JSON.stringify(tree).replace(MARKED_NUMBER, '$1')]);
   return rows[0]!.sql;
 }
