@@ -1,9 +1,10 @@
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent, quoteList } from '../engine/index.js';
+import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import { diffColumns, type ColumnInfo, type DataFile, type Metastore, type SchemaDrift } from './metastore.js';
 
 export interface CrawlReport {
@@ -18,6 +19,44 @@ export interface CrawlReport {
   dropDrift: { partition: string; drift: SchemaDrift }[];
   /** Differences from the schema the previous crawl registered. */
   sinceLastCrawl?: SchemaDrift;
+  /** CSV: the layout most files share, which each file is compared with. */
+  reference?: CsvReference;
+  /** CSV: how each file that differs from the reference differs, by partition (day) and store. */
+  storeDrift?: StoreDrift[];
+}
+
+export interface CrawlOptions {
+  /**
+   * Which store a file belongs to: a regular expression over the file's name whose first group
+   * (or whole match) names the store. Default: the file's name without its extensions.
+   */
+  store?: string;
+}
+
+/** The layout most files of a CSV drop folder share: what a file that differs is said to drift from. */
+export interface CsvReference {
+  delimiter: string;
+  header: string[];
+  /** Per column, the type most files' values have (null when no file has a value). */
+  types: Record<string, string | null>;
+  /** Files with exactly this delimiter and header. */
+  files: number;
+}
+
+export type DriftChange = 'delimiter' | 'renamed' | 'added' | 'removed' | 'reordered' | 'retyped' | 'empty values' | 'refused rows';
+
+/** One difference of one file (a store's drop for a day) from the reference layout. */
+export interface StoreDrift {
+  /** The file's partition, e.g. `dt=2024-12-07` ('(root)' when the folder has none). */
+  partition: string;
+  store: string;
+  /** The file, relative to the crawled folder. */
+  file: string;
+  change: DriftChange;
+  column: string | null;
+  detail: string;
+  /** Rows of the file the change concerns. */
+  rows: number;
 }
 
 function formatOf(file: string): CrawlReport['format'] {
@@ -26,27 +65,33 @@ function formatOf(file: string): CrawlReport['format'] {
   return 'csv';
 }
 
-function reader(format: CrawlReport['format'], files: string[], hive: boolean): string {
+function reader(format: 'json' | 'parquet', files: string[], hive: boolean): string {
   const list = quoteList(files);
   switch (format) {
     case 'parquet':
       return `read_parquet(${list}, union_by_name = true, hive_partitioning = ${hive})`;
     case 'json':
       return `read_json(${list}, format = 'newline_delimited', union_by_name = true, sample_size = -1, hive_partitioning = ${hive})`;
-    case 'csv':
-      return `read_csv(${list}, union_by_name = true, sample_size = -1, hive_partitioning = ${hive})`;
   }
 }
+
+/** Hadoop's convention, which Spark, Hive and Glue follow: `_SUCCESS`, `_manifest.json` and `.crc` files are not data. */
+const hidden = (file: string) => /^[_.]/.test(path.basename(file));
+
+const partitionText = (partition: Record<string, string>) => Object.entries(partition).map(([k, v]) => `${k}=${v}`).join('/') || '(root)';
 
 /**
  * The Glue crawler's job: infer the schema of files dropped under a folder (reading every row, so
  * a late odd value cannot mistype a column), register them as a table with their Hive-style
- * partitions, and report how the schema drifted from drop to drop and since the last crawl.
+ * partitions, and report how the schema drifted from drop to drop and since the last crawl. CSV
+ * files are read each with its own delimiter and header, and each file that differs from the
+ * layout most files share is reported by partition and store.
  */
-export async function crawl(engine: Engine, metastore: Metastore, root: string, table: string): Promise<CrawlReport> {
+export async function crawl(engine: Engine, metastore: Metastore, root: string, table: string, options: CrawlOptions = {}): Promise<CrawlReport> {
   const base = path.resolve(root);
-  const pattern = statSafe(base)?.isFile() ? base : `${base}/**/*.{csv,tsv,txt,csv.gz,jsonl,ndjson,json,jsonl.gz,parquet}`;
-  const files = (await glob(pattern, { absolute: true, onlyFiles: true })).sort();
+  const single = statSafe(base)?.isFile() ?? false;
+  const pattern = single ? base : `${base}/**/*.{csv,tsv,txt,csv.gz,jsonl,ndjson,json,jsonl.gz,parquet}`;
+  const files = (await glob(pattern, { absolute: true, onlyFiles: true })).filter((f) => single || !hidden(f)).sort();
   if (!files.length) {
     throw new TributaryError(`nothing to crawl: no data files under ${base}`, {
       hint: 'point crawl at a folder of .csv, .jsonl or .parquet files (optionally in key=value folders)',
@@ -60,60 +105,399 @@ export async function crawl(engine: Engine, metastore: Metastore, root: string, 
       hint: 'crawl each format into its own table',
     });
   }
+  const folder = single ? path.dirname(base) : base;
   const partitionOf = (file: string) =>
     Object.fromEntries(
       path
-        .relative(statSafe(base)?.isFile() ? path.dirname(base) : base, path.dirname(file))
+        .relative(folder, path.dirname(file))
         .split(path.sep)
         .filter((s) => s.includes('='))
         .map((s) => [s.slice(0, s.indexOf('=')), decodeURIComponent(s.slice(s.indexOf('=') + 1))]),
     ) as Record<string, string>;
   const partitionBy = Object.keys(partitionOf(files[0]!));
   const hive = partitionBy.length > 0;
-
-  // One schema per drop, to see drift as it arrived.
   const drops = new Map<string, string[]>();
   for (const f of files) {
     const key = JSON.stringify(partitionOf(f));
     drops.set(key, [...(drops.get(key) ?? []), f]);
   }
+
+  const found =
+    format === 'csv'
+      ? await crawlCsv(engine, files, hive, { folder, partitionOf, store: storeNamer(options.store) })
+      : await crawlOther(engine, format, files, hive, drops, partitionOf);
+
+  // One schema per drop, to see drift as it arrived.
   const dropDrift: CrawlReport['dropDrift'] = [];
   let previous: ColumnInfo[] | undefined;
-  const committed: DataFile[] = [];
-  for (const [key, dropFiles] of drops) {
-    const columns = (await engine.describe(`SELECT * FROM ${reader(format, dropFiles, false)}`)).map((c) => ({ name: c.name, type: c.type }));
+  for (const key of drops.keys()) {
+    const columns = found.dropColumns.get(key)!;
     if (previous) {
       const drift = diffColumns(previous, columns);
-      if (!drift.unchanged) dropDrift.push({ partition: Object.entries(JSON.parse(key) as Record<string, string>).map(([k, v]) => `${k}=${v}`).join('/') || '(root)', drift });
+      if (!drift.unchanged) dropDrift.push({ partition: partitionText(JSON.parse(key) as Record<string, string>), drift });
     }
     previous = columns;
-    for (const file of dropFiles) {
-      const rows = Number(await engine.scalar<bigint>(`SELECT count(*) FROM ${reader(format, [file], false)}`));
-      committed.push({ path: file, partition: partitionOf(file), rows, bytes: statSync(file).size });
-    }
   }
-  const all = `SELECT * FROM ${reader(format, files, hive)}`;
-  const columns = await engine.describe(all);
+  const columns = await engine.describe(`SELECT * FROM ${found.relation}`);
   let sinceLastCrawl: SchemaDrift | undefined;
-  await metastore.commit(engine, { operation: 'crawl', summary: `${files.length} file(s) under ${base}` }, async (tx) => {
+  await metastore.commit(engine, { operation: 'crawl', summary: `${files.length} file(s) under ${base}${found.storeDrift?.length ? `; ${found.storeDrift.length} drift finding(s)` : ''}` }, async (tx) => {
     const previous = await metastore.columns(table);
     sinceLastCrawl = previous.length ? diffColumns(previous, columns) : undefined;
     await tx.registerTable({ name: table, kind: 'external', location: base, format, partitionBy, columns });
     await tx.retireFiles(table, 'all');
-    await tx.addFiles(table, committed, null);
-    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${all}`);
+    await tx.addFiles(table, found.committed, null);
+    // Each crawl's findings stay with its snapshot, so drift between crawls can be looked up.
+    for (const d of found.storeDrift ?? []) tx.changed(table, `drift ${d.partition} ${d.store}: ${d.change}${d.column ? ` ${d.column}` : ''} (${d.detail})`);
+    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS SELECT * FROM ${found.relation}`);
   });
   return {
     table,
     format,
     files: files.length,
-    rows: committed.reduce((s, f) => s + f.rows, 0),
+    rows: found.committed.reduce((s, f) => s + f.rows, 0),
     columns,
     partitionBy,
     partitions: drops.size,
     dropDrift,
     sinceLastCrawl,
+    ...(found.reference ? { reference: found.reference, storeDrift: found.storeDrift } : {}),
   };
+}
+
+interface Crawled {
+  /** The table's rows as SQL (the view the crawl registers). */
+  relation: string;
+  committed: DataFile[];
+  /** Each drop's schema, by its partition key (JSON). */
+  dropColumns: Map<string, ColumnInfo[]>;
+  reference?: CsvReference;
+  storeDrift?: StoreDrift[];
+}
+
+async function crawlOther(
+  engine: Engine,
+  format: 'json' | 'parquet',
+  files: string[],
+  hive: boolean,
+  drops: Map<string, string[]>,
+  partitionOf: (file: string) => Record<string, string>,
+): Promise<Crawled> {
+  const committed: DataFile[] = [];
+  const dropColumns = new Map<string, ColumnInfo[]>();
+  for (const [key, dropFiles] of drops) {
+    dropColumns.set(key, (await engine.describe(`SELECT * FROM ${reader(format, dropFiles, false)}`)).map((c) => ({ name: c.name, type: c.type })));
+    for (const file of dropFiles) {
+      const rows = Number(await engine.scalar<bigint>(`SELECT count(*) FROM ${reader(format, [file], false)}`));
+      committed.push({ path: file, partition: partitionOf(file), rows, bytes: statSync(file).size });
+    }
+  }
+  return { relation: reader(format, files, hive), committed, dropColumns };
+}
+
+// ── CSV layout: shared with the CSV source, so the crawl and the load read a file alike ─────────
+
+/** Delimiters a file's header is tried with when its delimiter is sniffed, after the declared one. */
+export const SNIFFED_DELIMITERS = [',', ';', '\t', '|'];
+
+/** The first lines of a (possibly gzipped) text file: its header and what follows it in the first read. */
+export interface FileHead {
+  header: string;
+  /** Complete lines after the header within the first `sampleBytes` (a line cut at the end of the sample is left out). */
+  lines: string[];
+}
+
+/** Reads a file's header (up to `maxHeaderBytes`) and the lines that come with it, without reading the rest. */
+export async function readHead(file: string, sampleBytes = 64 * 1024, maxHeaderBytes = 1 << 20): Promise<FileHead> {
+  const raw = createReadStream(file, { highWaterMark: 64 * 1024 });
+  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+  let text = '';
+  let ended = true;
+  try {
+    for await (const chunk of stream) {
+      text += (chunk as Buffer).toString('utf8');
+      const headerEnd = text.indexOf('\n');
+      if ((headerEnd >= 0 && text.length >= sampleBytes) || (headerEnd < 0 && text.length > maxHeaderBytes)) {
+        ended = false;
+        break;
+      }
+    }
+  } catch (error) {
+    throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
+      place: { file, line: 1 },
+      hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
+      cause: error,
+    });
+  } finally {
+    raw.destroy();
+  }
+  const lines = text.split('\n');
+  // A line the sample cut short is not a line of the file; the file's own last line is.
+  if (!ended || lines.at(-1) === '') lines.pop();
+  const [header = '', ...rest] = lines.map((l) => l.replace(/\r$/, ''));
+  return { header, lines: rest };
+}
+
+/** Splits one CSV line into its fields, honouring quotes (a header, or a sample line). */
+export function splitHeader(line: string, delimiter: string, quote: string): string[] {
+  const fields: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quote && ch === quote) {
+      if (quoted && line[i + 1] === quote) {
+        current += ch;
+        i++;
+      } else quoted = !quoted;
+    } else if (ch === delimiter && !quoted) {
+      fields.push(current);
+      current = '';
+    } else current += ch;
+  }
+  fields.push(current);
+  return fields.map((f) => f.trim());
+}
+
+/**
+ * The delimiter a file's header is written with: of the candidates, the one that splits it into
+ * the most fields (the first candidate on a tie, so the declared one wins when it works).
+ */
+export function sniffDelimiter(header: string, candidates: readonly string[], quote: string): string {
+  let best = candidates[0]!;
+  let most = splitHeader(header, best, quote).length;
+  for (const candidate of candidates.slice(1)) {
+    const fields = splitHeader(header, candidate, quote).length;
+    if (fields > most) {
+      best = candidate;
+      most = fields;
+    }
+  }
+  return best;
+}
+
+/** How a delimiter reads in a message: a tab is easier to recognise named. */
+export function delimiterName(delimiter: string): string {
+  return delimiter === '\t' ? 'tab' : `'${delimiter}'`;
+}
+
+// ── CSV crawl ────────────────────────────────────────────────────────────────────────────────
+
+/** Types a crawl gives a CSV column, each value's text tested in SQL; a column without values has none. */
+const TYPE_TESTS: { type: string; test: (v: string) => string }[] = [
+  { type: 'BOOLEAN', test: (v) => `lower(${v}) IN ('true', 'false')` },
+  { type: 'BIGINT', test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS BIGINT) IS NOT NULL` },
+  // Ids past 2^63 stay whole numbers: a DOUBLE would round them.
+  { type: 'HUGEINT', test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS HUGEINT) IS NOT NULL` },
+  { type: 'DOUBLE', test: (v) => `regexp_full_match(${v}, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?')` },
+  { type: 'DATE', test: (v) => `regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(${v} AS DATE) IS NOT NULL` },
+  { type: 'TIMESTAMP', test: (v) => `TRY_CAST(${v} AS TIMESTAMP) IS NOT NULL` },
+];
+
+/** Whether values of type `narrow` are also values of type `wide`, exactly (a whole number is a number). */
+function fitsIn(narrow: string, wide: string): boolean {
+  const wider: Record<string, string[]> = { BIGINT: ['HUGEINT', 'DOUBLE'], DATE: ['TIMESTAMP'] };
+  return narrow === wide || wide === 'VARCHAR' || (wider[narrow]?.includes(wide) ?? false);
+}
+
+/** The narrowest type both fit in. */
+function widen(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  if (fitsIn(a, b)) return b;
+  if (fitsIn(b, a)) return a;
+  return 'VARCHAR';
+}
+
+interface CsvFileFacts {
+  file: string;
+  delimiter: string;
+  header: string[];
+  /** Records: rows read plus rows the reader refused. */
+  rows: number;
+  /** Per column: values present, the narrowest type they share, and a value that is not of each type. */
+  columns: Map<string, { values: number; type: string | null; misfits: Map<string, string> }>;
+  refused: { rows: number; first: string };
+}
+
+function storeNamer(pattern: string | undefined): (file: string) => string {
+  const stem = (file: string) => path.basename(file).replace(/(\.[a-z0-9]+)+$/i, '');
+  if (!pattern) return stem;
+  let expression: RegExp;
+  try {
+    expression = new RegExp(pattern);
+  } catch (error) {
+    throw new TributaryError(`the store pattern is not a regular expression: ${(error as Error).message}`, { hint: "e.g. --store 'store_(\\d+)'" });
+  }
+  return (file) => {
+    const match = expression.exec(path.basename(file));
+    return match ? (match[1] ?? match[0]) : stem(file);
+  };
+}
+
+/**
+ * Reads CSV files grouped by layout (delimiter and header, sniffed per file), every value as
+ * text, and types each column per file from its values: one scan per layout, not per file.
+ */
+async function crawlCsv(
+  engine: Engine,
+  files: string[],
+  hive: boolean,
+  where: { folder: string; partitionOf: (file: string) => Record<string, string>; store: (file: string) => string },
+): Promise<Crawled> {
+  const layouts = new Map<string, { delimiter: string; header: string[]; files: string[] }>();
+  for (const file of files) {
+    const { header: line } = await readHead(file, 0);
+    const delimiter = sniffDelimiter(line, SNIFFED_DELIMITERS, '"');
+    const header = splitHeader(line, delimiter, '"');
+    const key = JSON.stringify([delimiter, header]);
+    const layout = layouts.get(key) ?? { delimiter, header, files: [] };
+    layout.files.push(file);
+    layouts.set(key, layout);
+  }
+  const facts = new Map<string, CsvFileFacts>();
+  let layoutNumber = 0;
+  for (const layout of layouts.values()) {
+    for (const f of await scanLayout(engine, layout, `tributary_crawl_${process.pid}_${layoutNumber++}`)) facts.set(f.file, f);
+  }
+
+  // The reference: the layout of most files, and per column the type most files' values have.
+  const reference = [...layouts.values()].reduce((a, b) => (b.files.length > a.files.length ? b : a));
+  const typeVotes = new Map<string, Map<string, number>>();
+  for (const f of facts.values()) {
+    for (const [name, c] of f.columns) {
+      if (c.type === null) continue;
+      const votes = typeVotes.get(name) ?? new Map<string, number>();
+      votes.set(c.type, (votes.get(c.type) ?? 0) + 1);
+      typeVotes.set(name, votes);
+    }
+  }
+  const referenceType = (name: string): string | null => {
+    const votes = [...(typeVotes.get(name) ?? [])];
+    return votes.length ? votes.reduce((a, b) => (b[1] > a[1] ? b : a))[0] : null;
+  };
+  // Columns (almost) every file fills in every row: an empty value there is an incomplete record.
+  const filledIn = new Map<string, number>();
+  const emptyIn = new Map<string, number>();
+  for (const f of facts.values()) {
+    for (const [name, c] of f.columns) {
+      const counter = c.values === f.rows - f.refused.rows ? filledIn : emptyIn;
+      counter.set(name, (counter.get(name) ?? 0) + 1);
+    }
+  }
+
+  const storeDrift: StoreDrift[] = [];
+  for (const file of files) {
+    const f = facts.get(file)!;
+    const say = (change: DriftChange, column: string | null, detail: string, rows = f.rows) =>
+      storeDrift.push({ partition: partitionText(where.partitionOf(file)), store: where.store(file), file: path.relative(where.folder, file), change, column, detail, rows });
+    if (f.delimiter !== reference.delimiter) say('delimiter', null, `${delimiterName(f.delimiter)} instead of ${delimiterName(reference.delimiter)}`);
+    const missing = reference.header.filter((c) => !f.header.includes(c));
+    const extra = f.header.filter((c) => !reference.header.includes(c));
+    /** A renamed column → the reference column it stands for. */
+    const renamed = new Map<string, string>();
+    for (const name of extra) {
+      const position = f.header.indexOf(name);
+      const replaced = reference.header[position];
+      if (replaced !== undefined && missing.includes(replaced)) {
+        missing.splice(missing.indexOf(replaced), 1);
+        renamed.set(name, replaced);
+        say('renamed', replaced, `exported as ${name} (same position, ${position + 1})`);
+      } else {
+        say('added', name, `${f.columns.get(name)?.type ?? 'no values'}, after ${f.header[position - 1] ?? '(first)'}`);
+      }
+    }
+    for (const name of missing) say('removed', name, `absent from the header`);
+    if (!missing.length && !extra.length && f.header.join('\u0000') !== reference.header.join('\u0000')) say('reordered', null, f.header.join(', '));
+    for (const [name, c] of f.columns) {
+      // A renamed column is compared with the column it stands for.
+      const expected = referenceType(renamed.get(name) ?? name);
+      if (c.type !== null && expected !== null && !fitsIn(c.type, expected)) {
+        const example = c.misfits.get(expected);
+        say('retyped', name, `${c.type} instead of ${expected}${example !== undefined ? `, e.g. '${example}'` : ''}`);
+      }
+      const empty = f.rows - f.refused.rows - c.values;
+      const filled = filledIn.get(name) ?? 0;
+      const leftEmpty = emptyIn.get(name) ?? 0;
+      if (empty > 0 && filled > 0 && (leftEmpty === 1 || leftEmpty * 20 <= filled)) {
+        say('empty values', name, `${empty} of ${f.rows} row(s) empty; ${filled.toLocaleString('en-US')} of ${(filled + leftEmpty).toLocaleString('en-US')} file(s) have it in every row`, empty);
+      }
+    }
+    if (f.refused.rows) say('refused rows', null, f.refused.first, f.refused.rows);
+  }
+
+  // Each layout read with its own delimiter and header, typed by its files' values; united by name.
+  const relation = `(${[...layouts.values()]
+    .map((layout) => {
+      const types = Object.fromEntries(layout.header.map((name) => [name, layout.files.reduce<string | null>((t, file) => widen(t, facts.get(file)!.columns.get(name)!.type), null) ?? 'VARCHAR']));
+      return `SELECT * FROM read_csv(${quoteList(layout.files)}, columns = ${columnsStruct(types)}, ${csvDialect(layout.delimiter)}, null_padding = true, hive_partitioning = ${hive})`;
+    })
+    .join(' UNION ALL BY NAME ')})`;
+  const dropTypes = new Map<string, Map<string, string | null>>();
+  for (const file of files) {
+    const key = JSON.stringify(where.partitionOf(file));
+    const merged = dropTypes.get(key) ?? new Map<string, string | null>();
+    for (const [name, c] of facts.get(file)!.columns) merged.set(name, widen(merged.get(name) ?? null, c.type));
+    dropTypes.set(key, merged);
+  }
+  const dropColumns = new Map([...dropTypes].map(([key, types]) => [key, [...types].map(([name, type]) => ({ name, type: type ?? 'VARCHAR' }))]));
+  return {
+    relation,
+    committed: files.map((file) => ({ path: file, partition: where.partitionOf(file), rows: facts.get(file)!.rows, bytes: statSync(file).size })),
+    dropColumns,
+    reference: {
+      delimiter: reference.delimiter,
+      header: reference.header,
+      types: Object.fromEntries(reference.header.map((name) => [name, referenceType(name)])),
+      files: reference.files.length,
+    },
+    storeDrift,
+  };
+}
+
+function csvDialect(delimiter: string): string {
+  return `delim = ${quoteLiteral(delimiter)}, quote = '"', escape = '"', header = true, auto_detect = false`;
+}
+
+/** One scan of the files of one layout: per file, its records, and per column its values' type. */
+async function scanLayout(engine: Engine, layout: { delimiter: string; header: string[]; files: string[] }, tables: string): Promise<CsvFileFacts[]> {
+  const text = columnsStruct(Object.fromEntries(layout.header.map((name) => [name, 'VARCHAR'])));
+  const read = `read_csv(${quoteList(layout.files)}, columns = ${text}, ${csvDialect(layout.delimiter)}, strict_mode = true, hive_partitioning = false,
+                 store_rejects = true, rejects_table = '${tables}_rejects', rejects_scan = '${tables}_scans')`;
+  const misfitColumns = TYPE_TESTS.map((t, i) => `min(v) FILTER (WHERE NOT (${t.test('v')})) AS misfit_${i}`).join(', ');
+  try {
+    const rows = await engine.queryJson<{ file: string; n_rows: number; column_number: string | null; n_values: number } & Record<string, string | null>>(
+      `WITH t AS (SELECT filename AS file, ${layout.header.map((n, i) => `${quoteIdent(n)} AS c${i}`).join(', ')} FROM ${read}),
+            per_file AS (SELECT file, count(*)::DOUBLE AS n_rows FROM t GROUP BY file),
+            cells AS (UNPIVOT t ON ${layout.header.map((_, i) => `c${i}`).join(', ')} INTO NAME column_number VALUE v),
+            per_column AS (SELECT file, column_number, count(*)::DOUBLE AS n_values, ${misfitColumns} FROM cells GROUP BY file, column_number)
+       SELECT * FROM per_file LEFT JOIN per_column USING (file)`,
+    );
+    const refused = await engine.queryJson<{ file: string; n_rows: number; first: string }>(
+      `SELECT s.file_path AS file, count(DISTINCT e.line)::DOUBLE AS n_rows,
+              arg_min('line ' || e.line::VARCHAR || ': ' || e.error_message, e.line * 1000 + e.column_idx) AS first
+       FROM ${tables}_rejects e JOIN ${tables}_scans s USING (scan_id, file_id) GROUP BY ALL`,
+    );
+    const refusedBy = new Map(refused.map((r) => [r.file, r]));
+    const facts = new Map<string, CsvFileFacts>(
+      layout.files.map((file) => {
+        const r = refusedBy.get(file);
+        return [file, { file, delimiter: layout.delimiter, header: layout.header, rows: r?.n_rows ?? 0, columns: new Map(), refused: { rows: r?.n_rows ?? 0, first: r?.first ?? '' } }];
+      }),
+    );
+    for (const r of rows) {
+      const f = facts.get(r.file)!;
+      f.rows = r.n_rows + f.refused.rows;
+      if (r.column_number === null) continue;
+      const misfits = new Map(TYPE_TESTS.flatMap((t, i) => (r[`misfit_${i}`] != null ? [[t.type, r[`misfit_${i}`]!] as const] : [])));
+      const type = TYPE_TESTS.find((t) => !misfits.has(t.type))?.type ?? 'VARCHAR';
+      f.columns.set(layout.header[Number(r.column_number.slice(1))]!, { values: r.n_values, type, misfits });
+    }
+    // A file whose every row was refused, or whose columns never had a value, still has its columns.
+    for (const f of facts.values()) for (const name of layout.header) if (!f.columns.has(name)) f.columns.set(name, { values: 0, type: null, misfits: new Map() });
+    return [...facts.values()];
+  } finally {
+    await engine.run(`DROP TABLE IF EXISTS ${tables}_rejects; DROP TABLE IF EXISTS ${tables}_scans`);
+  }
 }
 
 function statSafe(p: string) {

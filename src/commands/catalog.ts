@@ -50,21 +50,31 @@ export const snapshotsCommand = defineCommand<{ limit: number; format: OutputFor
   },
 });
 
-export const crawlCommand = defineCommand<{ path: string; table: string }>({
+export const crawlCommand = defineCommand<{ path: string; table: string; format?: OutputFormat; store?: string }>({
   name: 'crawl',
   async run({ ws, io }, input) {
     const engine = await ws.engine.fork();
     try {
-      const report = await crawl(engine, ws.metastore, input.path, input.table);
+      const report = await crawl(engine, ws.metastore, input.path, input.table, { store: input.store });
+      if (input.format === 'json') {
+        io.out(JSON.stringify(report, null, 2));
+        return;
+      }
+      const format = input.format ?? 'table';
       io.out(
         `${report.table}: ${report.files} ${report.format} file(s), ${report.rows.toLocaleString('en-US')} rows, ` +
           `${report.partitions} partition(s)${report.partitionBy.length ? ` by ${report.partitionBy.join(', ')}` : ''}`,
       );
-      io.out(renderRows(report.columns, 'table', undefined, io.tty));
+      io.out(renderRows(report.columns, format, undefined, io.tty));
       const describe = (d: NonNullable<typeof report.sinceLastCrawl>) =>
         [...d.added.map((c) => `added ${c.name} ${c.type}`), ...d.removed.map((c) => `removed ${c.name}`), ...d.retyped.map((c) => `${c.name} ${c.from} → ${c.to}`)].join('; ');
       for (const d of report.dropDrift) io.out(`schema drift at ${d.partition}: ${describe(d.drift)}`);
       if (report.sinceLastCrawl && !report.sinceLastCrawl.unchanged) io.out(`schema drift since the last crawl: ${describe(report.sinceLastCrawl)}`);
+      if (report.reference && report.storeDrift?.length) {
+        const files = new Set(report.storeDrift.map((d) => d.file)).size;
+        io.out(`drift by store and day: ${report.storeDrift.length} finding(s) in ${files} of ${report.files} file(s); ${report.reference.files} file(s) have the reference layout`);
+        io.out(renderRows(report.storeDrift.map(({ partition, store, change, column, detail, rows }) => ({ partition, store, change, column, detail, rows })), format, undefined, io.tty));
+      }
     } finally {
       engine.close();
     }

@@ -3,13 +3,16 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
+import { readHead, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
-import { columnsStruct, quoteList, quoteLiteral } from '../../engine/index.js';
+import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
+import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
-import { firstLine, resolveFiles, splitHeader } from './files.js';
+import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
+import { resolveFiles } from './files.js';
 import { countLines, type LineCount } from './line-count.js';
 import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
 import { sourceBase, type RejectedRow, type Repair, type SourceContext, type SourceScan } from './types.js';
@@ -30,13 +33,13 @@ const csvOptions = z
   })
   .strict();
 
-const schema = z.object({ format: z.literal('csv'), ...sourceBase, csv: csvOptions.optional() }).strict();
+const schema = z.object({ format: z.literal('csv'), ...sourceBase, csv: csvOptions.optional(), drift: driftOptions.optional() }).strict();
 type CsvConfig = z.output<typeof schema>;
 
 /** Reader options that pin the dialect, so nothing is guessed differently from one file to the next. */
-function readerOptions(csv: CsvConfig['csv'] = {}): string {
+function readerOptions(csv: CsvConfig['csv'] = {}, delimiter = csv.delimiter ?? ','): string {
   const parts = [
-    `delim = ${quoteLiteral(csv.delimiter ?? ',')}`,
+    `delim = ${quoteLiteral(delimiter)}`,
     `quote = ${quoteLiteral(csv.quote ?? '"')}`,
     `escape = ${quoteLiteral(csv.escape ?? csv.quote ?? '"')}`,
     `header = ${csv.header ?? true}`,
@@ -50,8 +53,8 @@ function readerOptions(csv: CsvConfig['csv'] = {}): string {
   return parts.join(', ');
 }
 
-function dialectOf(csv: CsvConfig['csv'] = {}): CsvDialect {
-  return { delimiter: csv.delimiter ?? ',', quote: csv.quote ?? '"', escape: csv.escape ?? csv.quote ?? '"', header: csv.header ?? true };
+function dialectOf(csv: CsvConfig['csv'] = {}, delimiter = csv.delimiter ?? ','): CsvDialect {
+  return { delimiter, quote: csv.quote ?? '"', escape: csv.escape ?? csv.quote ?? '"', header: csv.header ?? true };
 }
 
 async function inferColumns(context: SourceContext, config: CsvConfig, files: string[]): Promise<ColumnInfo[]> {
@@ -82,12 +85,12 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
   if (config.csv?.header === false) return;
   const delimiter = config.csv?.delimiter ?? ',';
   for (const file of files) {
-    const found = splitHeader(await firstLine(file), delimiter, config.csv?.quote ?? '"');
+    const found = splitHeader((await readHead(file, 0)).header, delimiter, config.csv?.quote ?? '"');
     if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
       const hint =
         found.length === 1 && expected.length > 1
           ? `the header does not split on '${delimiter}': if the file uses another delimiter, set sources.${name}.csv.delimiter`
-          : `make the file's header match sources.${name}.columns, or declare the columns the file really has`;
+          : `make the file's header match sources.${name}.columns, declare the columns the file really has, or declare how files drift in sources.${name}.drift`;
       throw new TributaryError(`header has ${found.length} column(s) [${found.join(', ')}], expected [${expected.join(', ')}]`, {
         place: { file, line: 1 },
         hint,
@@ -126,10 +129,15 @@ function swallowsRecords(record: MultiLineRecord): boolean {
  * following lines as one value, and here that shows up as lines without records. Such a line is
  * set aside (quarantined with the reason) and the file is read again without it, so the records it
  * swallowed load as what they are.
+ *
+ * With `drift` rules, files that differ from the declared layout (a renamed, added or missing
+ * column, another delimiter, values a declared cast reads) are read through the mapping in
+ * drift.ts beside the typed read of the files that conform, united by name; the reconciliation,
+ * repairs and line numbers hold for both, each file with its own delimiter and header.
  */
 export const csvSource = defineComponent({
   kind: 'csv',
-  description: 'CSV files (globs, .gz, .zip) with a declared or inferred schema',
+  description: 'CSV files (globs, .gz, .zip) with a declared or inferred schema; drifted files mapped by declared rules',
   config: schema,
   async create(config: CsvConfig, context: SourceContext): Promise<SourceScan> {
     const { files, bytes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
@@ -142,29 +150,77 @@ export const csvSource = defineComponent({
     }
     const columns = declared ?? (await inferColumns(context, config, files));
     const headerNames = declared ? declared.map((c) => c.key) : columns.map((c) => c.name);
-    await checkHeaders(context.name, config, files, headerNames);
-    return openScan(config, context, files, bytes, columns, headerNames, new Map(files.map((f) => [f, f])));
+    const original = new Map(files.map((f) => [f, f]));
+    if (!config.drift) {
+      await checkHeaders(context.name, config, files, headerNames);
+      return openScan({ config, context, files, bytes, columns, headerNames, original });
+    }
+    const declaredDrift = await checkDrift(context.engine, context.name, config.drift, declared, config.csv?.header);
+    const plan = await planDrift({
+      source: context.name,
+      files,
+      baseDir: context.baseDir,
+      declared: declaredDrift,
+      drift: config.drift,
+      delimiter: config.csv?.delimiter ?? ',',
+      quote: config.csv?.quote ?? '"',
+      log: context.log,
+    });
+    const quarantined = (await Promise.all([...plan.unmappable].map(([file, reason]) => unmappableRows(file, reason)))).flat();
+    const read = files.filter((f) => !plan.unmappable.has(f));
+    return openScan({ config, context, files: read, bytes, columns, headerNames, original, drift: { options: config.drift, declared: declaredDrift, plan, quarantined } });
   },
 });
 
-function openScan(
-  config: CsvConfig,
-  context: SourceContext,
-  files: string[],
-  bytes: number,
-  columns: ColumnInfo[],
-  headerNames: string[],
+/** What a scan reads: the files, how each is laid out, and the names people know them by. */
+interface CsvRead {
+  config: CsvConfig;
+  context: SourceContext;
+  /** Files the reader reads (a repaired copy in place of its original). */
+  files: string[];
+  bytes: number;
+  columns: ColumnInfo[];
+  /** The declared header: each column's name in the file. */
+  headerNames: string[];
   /** File read → the file people know it by (a repaired copy names its original). */
-  original: Map<string, string>,
-): SourceScan {
-  const suffix = `${context.runId}_${original.size}_${files.length}`.replace(/[^a-z0-9]/gi, '_');
+  original: Map<string, string>;
+  drift?: {
+    options: DriftOptions;
+    declared: DriftColumns;
+    /** By the names people know the files by, so repaired copies keep their route. */
+    plan: DriftPlan;
+    /** The rows of files whose header cannot be mapped, quarantined with the reason. */
+    quarantined: RejectedRow[];
+  };
+}
+
+function openScan(read: CsvRead): SourceScan {
+  const { config, context, files, bytes, columns, headerNames, original, drift } = read;
+  const layoutOf = (file: string): FileLayout | undefined => drift?.plan.mapped.get(original.get(file)!);
+  const typedFiles = files.filter((f) => !layoutOf(f));
+  const groups = new Map<string, { layout: FileLayout; files: string[] }>();
+  for (const file of files) {
+    const layout = layoutOf(file);
+    if (!layout) continue;
+    const key = JSON.stringify(layout);
+    const group = groups.get(key) ?? { layout, files: [] };
+    group.files.push(file);
+    groups.set(key, group);
+  }
+  const mapped = [...groups.values()];
+  // Mapped rows carry their typing problems; the typed reader's rows have none.
+  const hasParseError = mapped.length > 0;
+  const suffix = `${context.runId}_${original.size}_${files.length}_${mapped.reduce((n, g) => n + g.files.length, 0)}`.replace(/[^a-z0-9]/gi, '_');
   const rejectsTable = `tributary_rejects_${suffix}`;
   const scansTable = `tributary_reject_scans_${suffix}`;
+  const rejectTables = [{ rejects: rejectsTable, scans: scansTable }, ...mapped.map((_, i) => ({ rejects: `${rejectsTable}_${i}`, scans: `${scansTable}_${i}` }))];
   // read_csv's `columns` names the header's fields; a declared key renames one to its column.
   const struct = columnsStruct(Object.fromEntries(columns.map((c, i) => [headerNames[i]!, c.type])));
   const renames = columns.map((c, i) => (headerNames[i] === c.name ? `"${c.name}"` : `"${headerNames[i]!.replace(/"/g, '""')}" AS "${c.name}"`)).join(', ');
   const options = readerOptions(config.csv);
-  const dialect = dialectOf(config.csv);
+  const dialect = (file: string) => dialectOf(config.csv, layoutOf(file)?.delimiter);
+  /** The names of a file's fields, in order. */
+  const fieldsOf = (file: string) => layoutOf(file)?.header ?? columns.map((c) => c.name);
   const label = (sql: string) => `CASE ${sql} ${[...original].map(([read, known]) => `WHEN ${quoteLiteral(read)} THEN ${quoteLiteral(known)}`).join(' ')} ELSE ${sql} END`;
   const counts = countLines(files).then(
     (c) => ({ ok: true as const, counts: c }),
@@ -174,6 +230,7 @@ function openScan(
   /** Per file, what the slow path learned: where records span lines. */
   const multiLine = new Map<string, MultiLineRecord[]>();
   let lineCounts: LineCount[] | undefined;
+  const quarantined = drift?.quarantined ?? [];
 
   const physical = async (): Promise<LineCount[]> => {
     const outcome = await counts;
@@ -188,37 +245,79 @@ function openScan(
     return outcome.counts;
   };
 
+  /** The typed reader's rows, as declared (the fast path every conforming file stays on). */
+  const typedRelation = (located: boolean): string => {
+    const error = hasParseError ? `, NULL::VARCHAR AS ${PARSE_ERROR}` : '';
+    // Columns the reader adds beside the header's (Hive partitions such as dt) are kept.
+    const others = (added: string[]) => `* EXCLUDE (${[...headerNames, ...added].map(quoteIdent).join(', ')})`;
+    if (located) {
+      // One thread in file order, so row_number() is the record number within each file.
+      return `(SELECT ${label('__scan_file')} AS __file, __record, ${renames}${error}, ${others(['__scan_file', '__scan_position', '__record'])}
+               FROM ${numberedInFileOrder(`read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
+    }
+    const scan = `read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
+    return headerNames.every((h, i) => h === columns[i]!.name) && !error ? scan : `(SELECT ${renames}${error}, ${others([])} FROM ${scan})`;
+  };
+
+  /** The rows of the files of one drifted layout, mapped onto the declared columns. */
+  const mappedLayoutRelation = (group: { layout: FileLayout; files: string[] }, i: number, located: boolean): string =>
+    mappedRelation({
+      files: group.files,
+      layout: group.layout,
+      declared: drift!.declared,
+      drift: drift!.options,
+      source: context.name,
+      read: { options: (delimiter) => readerOptions(config.csv, delimiter), timestampFormat: config.csv?.timestampFormat, dateFormat: config.csv?.dateFormat },
+      scan: located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectTables[i + 1]!.rejects}', rejects_scan = '${rejectTables[i + 1]!.scans}'`,
+      wrap: located ? { relation: numberedInFileOrder, added: ['__scan_file', '__scan_position', '__record'], leading: `${label('__scan_file')} AS __file, __record, ` } : undefined,
+    });
+
+  /** No file to read (every one was quarantined whole): the declared columns, no rows. */
+  const noRows = (located: boolean) =>
+    `(SELECT ${located ? 'NULL::VARCHAR AS __file, NULL::BIGINT AS __record, ' : ''}${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false)`;
+
   return {
     files,
     bytes,
     columns,
-    hasParseError: false,
+    hasParseError,
     relation({ located } = {}) {
-      if (located) {
-        // One thread in file order, so row_number() is the record number within each file.
-        return `(SELECT ${label('__scan_file')} AS __file, __record, ${renames}
-                 FROM ${numberedInFileOrder(`read_csv(${quoteList(files)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
-      }
-      scanned = true;
-      const read = `read_csv(${quoteList(files)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
-      return headerNames.every((h, i) => h === columns[i]!.name) ? read : `(SELECT ${renames} FROM ${read})`;
+      if (!located) scanned = true;
+      const parts = [...(typedFiles.length ? [typedRelation(Boolean(located))] : []), ...mapped.map((g, i) => mappedLayoutRelation(g, i, Boolean(located)))];
+      if (parts.length <= 1) return parts[0] ?? noRows(Boolean(located));
+      return `(${parts.map((p) => `SELECT * FROM ${p}`).join(' UNION ALL BY NAME ')})`;
     },
     async rejects(): Promise<RejectedRow[]> {
-      return scanned ? readRejects(context.engine, rejectsTable, scansTable, label) : [];
+      if (!scanned) return quarantined;
+      const read = await Promise.all(rejectTables.map((t) => readRejects(context.engine, t.rejects, t.scans, label)));
+      return [...read.flat(), ...quarantined];
     },
     async reconcile(yielded, rejects): Promise<Repair | undefined> {
+      // A value the typed reader refused that a declared cast reads (a decimal comma past the
+      // first lines): its file is read through the mapping instead, and the load runs again.
+      const misread = drift ? [...castRefusals(rejects, drift.options)].filter((known) => !drift.plan.mapped.has(known)) : [];
+      if (drift && misread.length) {
+        const example = rejects.find((r) => r.file === misread[0]);
+        context.log(
+          `source '${context.name}': the typed reader refused values a declared cast reads in ${misread.length} file(s), e.g. ${example?.file}:${example?.line} (${example?.reason}); reading them through the mapping`,
+        );
+        const plan: DriftPlan = { ...drift.plan, mapped: new Map([...drift.plan.mapped, ...misread.map((known) => [known, { delimiter: config.csv?.delimiter ?? ',', header: headerNames }] as const)]) };
+        return { scan: openScan({ ...read, drift: { ...drift, plan } }), setAside: [] };
+      }
       const perFile = await physical();
-      const header = dialect.header ? 1 : 0;
+      const header = (config.csv?.header ?? true) ? 1 : 0;
       const lines = perFile.reduce((s, f) => s + Math.max(0, f.lines - (f.lines ? header : 0)), 0);
-      const records = yielded + rejects.length;
+      // Rows of unmappable files were counted from their lines, not read: they are not the reader's.
+      const records = yielded + rejects.length - quarantined.length;
       if (lines === records) return undefined;
       // The slow path: find the records that span lines, and the quotes that never closed.
       const runaway = new Map<string, MultiLineRecord[]>();
       let extra = 0;
       for (const file of files) {
-        const scan = await scanCsvRecords(file, dialect, { fields: columns.length });
+        const fields = fieldsOf(file).length;
+        const scan = await scanCsvRecords(file, dialect(file), { fields });
         multiLine.set(file, scan.multiLine);
-        const broken = scan.multiLine.filter((m) => m.unclosed || m.fields !== columns.length || m.bytes > (config.csv?.maxLineBytes ?? DEFAULT_MAX_LINE) || swallowsRecords(m));
+        const broken = scan.multiLine.filter((m) => m.unclosed || m.fields !== fields || m.bytes > (config.csv?.maxLineBytes ?? DEFAULT_MAX_LINE) || swallowsRecords(m));
         if (broken.length) runaway.set(file, broken);
         extra += scan.multiLine.filter((m) => !broken.includes(m)).reduce((s, m) => s + m.span - 1, 0);
       }
@@ -241,8 +340,9 @@ function openScan(
         }
         const starts = new Set(broken.map((m) => m.line));
         const text = await readLines(file, starts);
+        const fields = fieldsOf(file);
         for (const m of broken) {
-          const column = columns[Math.min(m.openField, columns.length) - 1]?.name ?? null;
+          const column = fields[Math.min(m.openField, fields.length) - 1] ?? null;
           setAside.push({
             file: original.get(file)!,
             line: m.line,
@@ -258,7 +358,7 @@ function openScan(
       }
       const first = setAside[0]!;
       context.log(`source '${context.name}': ${setAside.length} line(s) with an unbalanced quote set aside, e.g. ${first.file}:${first.line}; reading the rest again`);
-      return { scan: openScan(config, context, repairedFiles, bytes, columns, headerNames, names), setAside };
+      return { scan: openScan({ ...read, files: repairedFiles, original: names }), setAside };
     },
     async recover(error) {
       // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
@@ -276,14 +376,14 @@ function openScan(
         names.set(copy, original.get(file)!);
         unified.push(copy);
       }
-      return mixed ? { scan: openScan(config, context, unified, bytes, columns, headerNames, names), setAside: [] } : undefined;
+      return mixed ? { scan: openScan({ ...read, files: unified, original: names }), setAside: [] } : undefined;
     },
     async locate(file, records, rejects) {
-      const read = [...original].find(([, known]) => known === file)?.[0] ?? file;
-      return locateRecords({ read, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === read), multiLine: multiLine.get(read), dialect });
+      const readFile = [...original].find(([, known]) => known === file)?.[0] ?? file;
+      return locateRecords({ read: readFile, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === readFile), multiLine: multiLine.get(readFile), dialect: dialect(readFile) });
     },
     async close() {
-      await context.engine.run(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
+      await context.engine.run(rejectTables.map((t) => `DROP TABLE IF EXISTS ${t.rejects}; DROP TABLE IF EXISTS ${t.scans}`).join('; '));
     },
   };
 }

@@ -1,7 +1,6 @@
-import { createReadStream, createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
 import yauzl from 'yauzl';
 import { TributaryError } from '../../core/errors.js';
@@ -95,49 +94,4 @@ function unzip(archive: string, into: string): Promise<string[]> {
       zip.readEntry();
     });
   });
-}
-
-/** The first line of a (possibly gzipped) text file, without its line ending. */
-export async function firstLine(file: string, maxBytes = 1 << 20): Promise<string> {
-  const raw = createReadStream(file, { highWaterMark: 64 * 1024 });
-  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
-  let text = '';
-  try {
-    for await (const chunk of stream) {
-      text += (chunk as Buffer).toString('utf8');
-      const end = text.search(/\r?\n/);
-      if (end >= 0) return text.slice(0, end);
-      if (text.length > maxBytes) break;
-    }
-  } catch (error) {
-    throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
-      place: { file, line: 1 },
-      hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
-      cause: error,
-    });
-  } finally {
-    raw.destroy();
-  }
-  return text;
-}
-
-/** Splits a CSV header line, honouring quotes. */
-export function splitHeader(line: string, delimiter: string, quote: string): string[] {
-  const fields: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (quote && ch === quote) {
-      if (quoted && line[i + 1] === quote) {
-        current += ch;
-        i++;
-      } else quoted = !quoted;
-    } else if (ch === delimiter && !quoted) {
-      fields.push(current);
-      current = '';
-    } else current += ch;
-  }
-  fields.push(current);
-  return fields.map((f) => f.trim());
 }

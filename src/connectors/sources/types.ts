@@ -54,6 +54,8 @@ export interface SourceScan {
    * independent count of the input's records. Resolves to nothing when they agree. When the
    * connector can isolate what made them disagree (a runaway quote), it resolves to a scan of the
    * repaired input and the rows it set aside; otherwise it throws an error naming file and line.
+   * It may also resolve to a scan that reads some files another way when the rows the reader
+   * refused show that a declared rule applies to them (a CSV value a declared cast reads).
    */
   reconcile(yielded: number, rejects: readonly RejectedRow[]): Promise<Repair | undefined>;
   /**
