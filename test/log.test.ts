@@ -162,17 +162,4 @@ describe('embedded log', () => {
     expect(ends.slice(2).every((n) => n > 50)).toBe(true);
     log.close();
   });
-
-  it('consumer groups keep committed offsets across restarts', () => {
-    const root = tempDir();
-    let log = new Log(root);
-    log.topic('t', { partitions: 2 }).append(values(10));
-    log.topic('t').commit('dashboards', [3, 4]);
-    log.close();
-    log = new Log(root);
-    expect(log.topic('t').committed('dashboards')).toEqual([3, 4]);
-    expect(log.topic('t').committed('new-group')).toEqual([0, 0]);
-    expect(log.topic('t').groups()).toEqual(['dashboards']);
-    log.close();
-  });
 });

@@ -4,6 +4,8 @@ export interface BarSeries {
   name: string;
   unit: string;
   values: (number | null)[];
+  /** A horizontal line across the panel, such as a goal. */
+  line?: { value: number; label: string };
 }
 
 /**
@@ -23,7 +25,15 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
     title: { text: options.title, subtext: options.subtitle, left: 'center', textStyle: { fontSize: 16 } },
     grid: options.series.map((_, i) => ({ left: 90, right: 40, top: top + i * panelHeight + 30, height: panelHeight - 80 })),
     xAxis: options.series.map((_, i) => ({ type: 'category', gridIndex: i, data: options.categories, axisLabel: { fontSize: 12 } })),
-    yAxis: options.series.map((s, i) => ({ type: 'value', gridIndex: i, name: `${s.name} (${s.unit})`, nameLocation: 'middle', nameGap: 60 })),
+    yAxis: options.series.map((s, i) => ({
+      type: 'value',
+      gridIndex: i,
+      name: `${s.name} (${s.unit})`,
+      nameLocation: 'middle',
+      nameGap: 60,
+      // Bars far below a line would otherwise leave it off the axis.
+      max: s.line ? (extent: { max: number }) => Math.max(extent.max, s.line!.value) * 1.1 : undefined,
+    })),
     series: options.series.map((s, i) => ({
       type: 'bar',
       name: s.name,
@@ -33,6 +43,9 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
       itemStyle: { color: colors[i % colors.length] },
       label: { show: true, position: 'top', formatter: (p: { value: number | null }) => (p.value === null ? 'n/a' : formatNumber(p.value)) },
       data: s.values,
+      markLine: s.line
+        ? { symbol: 'none', silent: true, lineStyle: { color: '#c0392b', type: 'dashed' }, label: { formatter: s.line.label, position: 'insideEndTop' }, data: [{ yAxis: s.line.value }] }
+        : undefined,
     })),
   });
   const svg = chart.renderToSVGString();

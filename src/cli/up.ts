@@ -5,12 +5,13 @@ import { loadReplayer } from '../core/modules.js';
 import type { Project } from '../core/project.js';
 import { openScheduler, openWorkspace, runModels, type Workspace } from '../models/index.js';
 import { assertSafeBinding, createServer, type ServerOptions } from '../server/app.js';
+import { clientCredentials } from '../server/auth.js';
 import { commandsPlugin } from '../server/commands.js';
 import { DashboardHub, loadDashboards } from '../server/dashboards.js';
 import { lookupPlugin } from '../server/lookup.js';
 import { jobsPlugin } from '../server/jobs.js';
 import { webPlugin } from '../server/web.js';
-import type { JobStatus } from '../stream/job.js';
+import type { GroupOffsets, JobStatus } from '../stream/job.js';
 import { replay } from '../stream/replay.js';
 import { openLog, startStreams } from '../stream/runtime.js';
 import { request, serverFile } from './remote.js';
@@ -38,8 +39,10 @@ export interface Stack {
  */
 export async function startStack(project: Project, options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  // Refused before anything starts: nothing may run that nobody can reach or stop.
+  // Refused before anything starts: nothing may run that nobody can reach or stop, or that
+  // declares client tokens it cannot tell from the admin.
   assertSafeBinding(options.host ?? '127.0.0.1', options.token);
+  clientCredentials(project.config, options.token, options.env ?? process.env);
   const ws = await openWorkspace(project);
   const closers: (() => Promise<void> | void)[] = [() => ws.close()];
   const close = async () => {
@@ -124,10 +127,16 @@ export async function drain(project: Project, flags: { maxBatch?: number; json?:
   }
 }
 
-export async function fetchStatus(url: string): Promise<{ jobs: JobStatus[]; deadLetters: Record<string, number> }> {
+interface ServerStatus {
+  jobs: JobStatus[];
+  groups?: GroupOffsets[];
+  deadLetters: Record<string, number>;
+}
+
+export async function fetchStatus(url: string): Promise<ServerStatus> {
   const response = await request(`${url.replace(/\/$/, '')}/v1/status`);
   if (!response.ok) throw new TributaryError(`status request failed with ${response.status}`, { hint: 'is TRIBUTARY_TOKEN set to the server’s token?' });
-  return (await response.json()) as { jobs: JobStatus[]; deadLetters: Record<string, number> };
+  return (await response.json()) as ServerStatus;
 }
 
 export async function showStatus(url: string): Promise<void> {
@@ -152,6 +161,10 @@ export async function showStatus(url: string): Promise<void> {
       'table',
     ),
   );
+  const partitions = (status.groups ?? []).flatMap((g) =>
+    g.partitions.map((p) => ({ group: g.group, job: g.job, input: g.input, partition: p.partition, committed: p.committed ?? '', end: p.end, lag: p.lag, error: g.error ?? '' })),
+  );
+  if (partitions.length) console.log(`\nconsumer groups:\n${renderRows(partitions, 'table')}`);
   const refused = Object.entries(status.deadLetters ?? {});
   if (refused.length) console.log(`dead letters: ${refused.map(([origin, n]) => `${origin} ${n.toLocaleString('en-US')}`).join(', ')} (see them in the UI's catalog page or tributary.dead_letters)`);
 }

@@ -21,6 +21,8 @@ import { postgresStore } from './stores/postgres.js';
  * component by the kind its config names. A new connector is a new file and a line here.
  */
 export const sources = [csvSource, jsonlSource, jsonSource, parquetSource] as const;
+/** Record formats (json, delimited, combined-log) are listed in formats/index.ts, which the inputs import. */
+export { formats } from './formats/index.js';
 export const inputs = [logInput, kafkaInput, natsInput, spoolInput] as const;
 export const stores = [lakeStore, duckdbStore, postgresStore, mysqlStore] as const;
 

@@ -1,8 +1,8 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
 import { Partition, type RetentionPolicy } from './partition.js';
-import { hashPartitioner, type Partitioner } from './partitioner.js';
+import { hashPartitioner, hotKeyPartitioner, type Partitioner } from './partitioner.js';
 import type { AppendInput, LogRecord, RecordView } from './segment.js';
 
 export interface TopicOptions {
@@ -18,30 +18,92 @@ export interface AppendResult {
   count: number;
 }
 
+/**
+ * A change of the topic's hot keys: records appended from offset `from[p]` of each partition p
+ * on were placed by these keys (see Topic.setHotKeys).
+ */
+export interface HotKeyEpoch {
+  from: number[];
+  hotKeys: string[];
+  /** When it was recorded (ISO), for people reading topic.json. */
+  at: string;
+}
+
 interface TopicMeta {
   partitions: number;
   retention: RetentionPolicy;
   segmentBytes: number;
   syncEveryAppend: boolean;
+  /** Every hot-key change, oldest first; none means hashing since the topic was created. */
+  hotKeyEpochs?: HotKeyEpoch[];
 }
 
 export class Topic {
   readonly partitions: Partition[];
 
+  private partitioner: Partitioner;
+
   constructor(
     readonly name: string,
     readonly dir: string,
     readonly meta: TopicMeta,
-    private partitioner: Partitioner = hashPartitioner(),
   ) {
     this.partitions = Array.from(
       { length: meta.partitions },
       (_, i) => new Partition(path.join(dir, String(i)), i, { segmentBytes: meta.segmentBytes, syncEveryAppend: meta.syncEveryAppend, retention: meta.retention }),
     );
+    this.partitioner = partitionerFor(this.hotKeys);
   }
 
   usePartitioner(partitioner: Partitioner): void {
     this.partitioner = partitioner;
+  }
+
+  /** The keys that have a partition each now (key i has partition i); none: every key hashes. */
+  get hotKeys(): readonly string[] {
+    return this.meta.hotKeyEpochs?.at(-1)?.hotKeys ?? [];
+  }
+
+  /**
+   * Gives each of `keys` a partition of its own from the next append on; returns false if they
+   * already have (the same keys, in any order). The change is recorded in topic.json with the
+   * offset each partition has reached, so every process that opens the topic places records the
+   * same way, and readers can keep each key's records in order across the change: a key that
+   * moves partitions has its earlier records in one and later ones in another, so a reader takes
+   * nothing appended after a change until it has read everything appended before it (see
+   * `readLimits`). Offsets never change and no record moves: exactly-once positions stay valid.
+   */
+  setHotKeys(keys: readonly string[]): boolean {
+    const current = this.hotKeys;
+    if (keys.length === current.length && keys.every((k) => current.includes(k))) return false;
+    if (new Set(keys).size !== keys.length) throw new TributaryError(`hot keys of topic '${this.name}' repeat a key: ${keys.join(', ')}`);
+    if (keys.length >= this.partitions.length) {
+      throw new TributaryError(`topic '${this.name}' has ${this.partitions.length} partitions, too few for ${keys.length} hot keys`, {
+        hint: 'hot keys need a partition each and at least one more for the other keys: fewer hot keys, or a new topic with more partitions',
+      });
+    }
+    // Keys that stay keep their partitions; keys that join take the partitions of keys that left.
+    const joining = keys.filter((k) => !current.includes(k));
+    const slots = current.map((k) => (keys.includes(k) ? k : joining.shift()));
+    const ordered = [...slots.filter((k): k is string => k !== undefined), ...joining];
+    const epochs = this.meta.hotKeyEpochs ?? [];
+    this.meta.hotKeyEpochs = [...epochs, { from: this.endOffsets(), hotKeys: ordered, at: new Date().toISOString() }];
+    writeMeta(this.dir, this.meta);
+    this.partitioner = partitionerFor(ordered);
+    return true;
+  }
+
+  /**
+   * Per partition, the offset a reader at `positions` may read up to (exclusive): the start of
+   * the first hot-key change it has not reached in every partition, so no batch mixes records
+   * from before and after a change, and no key's later records are read before its earlier ones.
+   */
+  readLimits(positions: ReadonlyMap<number, number>): number[] {
+    const at = this.partitions.map((p) => Math.max(positions.get(p.id) ?? p.startOffset, p.startOffset));
+    for (const epoch of this.meta.hotKeyEpochs ?? []) {
+      if (at.some((offset, p) => offset < epoch.from[p]!)) return epoch.from;
+    }
+    return at.map(() => Infinity);
   }
 
   /** Appends a batch, grouped per partition into one write each. Acknowledged when this returns. */
@@ -75,31 +137,6 @@ export class Topic {
 
   endOffsets(): number[] {
     return this.partitions.map((p) => p.endOffset);
-  }
-
-  /** Consumer-group offsets: the next offset to read, per partition. */
-  committed(group: string): number[] {
-    const file = this.groupFile(group);
-    const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as number[]) : [];
-    return this.partitions.map((p, i) => Math.max(saved[i] ?? 0, p.startOffset));
-  }
-
-  commit(group: string, offsets: readonly number[]): void {
-    const file = this.groupFile(group);
-    mkdirSync(path.dirname(file), { recursive: true });
-    // Write then rename: a crash leaves the old or the new offsets, never half of either.
-    writeFileSync(`${file}.tmp`, JSON.stringify(offsets));
-    renameSync(`${file}.tmp`, file);
-  }
-
-  groups(): string[] {
-    const dir = path.join(this.dir, '__groups');
-    return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
-  }
-
-  private groupFile(group: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(group)) throw new TributaryError(`invalid consumer group name '${group}'`, { hint: 'use letters, digits, _ . -' });
-    return path.join(this.dir, '__groups', `${group}.json`);
   }
 
   get recoveredBytes(): number {
@@ -167,7 +204,7 @@ export class Log {
         syncEveryAppend: options.syncEveryAppend ?? false,
       };
       mkdirSync(dir, { recursive: true });
-      writeFileSync(metaFile, JSON.stringify(meta));
+      writeMeta(dir, meta);
     }
     const topic = new Topic(name, dir, meta);
     this.topics.set(name, topic);
@@ -182,6 +219,29 @@ export class Log {
       rmSync(path.join(this.root, 'LOCK'), { force: true });
       this.lockFd = undefined;
     }
+  }
+}
+
+function partitionerFor(hotKeys: readonly string[]): Partitioner {
+  return hotKeys.length ? hotKeyPartitioner(hotKeys) : hashPartitioner();
+}
+
+/** Writes topic.json durably: a crash leaves the old or the new one, and a change once made is kept. */
+function writeMeta(dir: string, meta: TopicMeta): void {
+  const file = path.join(dir, 'topic.json');
+  const fd = openSync(`${file}.tmp`, 'w');
+  try {
+    writeFileSync(fd, JSON.stringify(meta));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(`${file}.tmp`, file);
+  const folder = openSync(dir, 'r');
+  try {
+    fsyncSync(folder);
+  } finally {
+    closeSync(folder);
   }
 }
 

@@ -1,15 +1,15 @@
-import type { JobStatus } from '../stream/job.js';
+import type { GroupOffsets, JobStatus } from '../stream/job.js';
 
 /** The numbers `tributary status` shows, in the Prometheus text format. */
-export function metricsText(jobs: JobStatus[], quality: { quarantined: number; deadLetters: Record<string, number> }): string {
+export function metricsText(jobs: JobStatus[], quality: { quarantined: number; deadLetters: Record<string, number> }, groups: GroupOffsets[] = []): string {
   const lines: string[] = [];
-  const metric = (name: string, help: string, type: 'gauge' | 'counter', values: [Record<string, string>, number | null][]) => {
+  const sample = (name: string, labels: Record<string, string>, value: number) => {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+    lines.push(`tributary_${name}${l ? `{${l}}` : ''} ${value}`);
+  };
+  const metric = (name: string, help: string, type: 'gauge' | 'counter' | 'histogram', values: [Record<string, string>, number | null][]) => {
     lines.push(`# HELP tributary_${name} ${help}`, `# TYPE tributary_${name} ${type}`);
-    for (const [labels, value] of values) {
-      if (value === null) continue;
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
-      lines.push(`tributary_${name}${l ? `{${l}}` : ''} ${value}`);
-    }
+    for (const [labels, value] of values) if (value !== null) sample(name, labels, value);
   };
   const per = (f: (j: JobStatus) => number | null) => jobs.map((j) => [{ job: j.job }, f(j)] as [Record<string, string>, number | null]);
   metric('stream_events_total', 'Events committed by the job.', 'counter', per((j) => j.events));
@@ -22,6 +22,14 @@ export function metricsText(jobs: JobStatus[], quality: { quarantined: number; d
     ...jobs.map((j) => [{ job: j.job, quantile: '0.5' }, j.latencyMs.p50] as [Record<string, string>, number | null]),
     ...jobs.map((j) => [{ job: j.job, quantile: '0.99' }, j.latencyMs.p99] as [Record<string, string>, number | null]),
   ]);
+  metric('stream_event_to_commit_seconds', 'Seconds from an event’s append to the commit of its micro-batch, every event since the job started.', 'histogram', []);
+  for (const j of jobs) {
+    const { bounds, cumulative, count, sum } = j.eventToCommitSeconds;
+    bounds.forEach((bound, i) => sample('stream_event_to_commit_seconds_bucket', { job: j.job, le: String(bound) }, cumulative[i]!));
+    sample('stream_event_to_commit_seconds_bucket', { job: j.job, le: '+Inf' }, count);
+    sample('stream_event_to_commit_seconds_sum', { job: j.job }, sum);
+    sample('stream_event_to_commit_seconds_count', { job: j.job }, count);
+  }
   metric(
     'stream_last_batch_phase_ms',
     'Where the last micro-batch spent its time: read, stage, load, then each sink.',
@@ -34,6 +42,11 @@ export function metricsText(jobs: JobStatus[], quality: { quarantined: number; d
     }),
   );
   metric('stream_up', '1 while the job runs.', 'gauge', per((j) => (j.state === 'running' ? 1 : 0)));
+  const perPartition = (f: (p: GroupOffsets['partitions'][number]) => number | null) =>
+    groups.flatMap((g) => g.partitions.map((p) => [{ group: g.group, job: g.job, partition: String(p.partition) }, f(p)] as [Record<string, string>, number | null]));
+  metric('consumer_group_committed_offset', 'The next offset the consumer group reads in the partition: committed in every sink of its job.', 'gauge', perPartition((p) => p.committed));
+  metric('consumer_group_end_offset', 'The offset the partition’s next record will get.', 'gauge', perPartition((p) => p.end));
+  metric('consumer_group_lag_events', 'Records in the partition the consumer group has not committed.', 'gauge', perPartition((p) => p.lag));
   metric('dead_letters', 'Events refused, by where they were refused (a job, the collector), in the dead-letter table.', 'gauge', Object.entries(quality.deadLetters).map(([origin, n]) => [{ origin }, n]));
   metric('quarantined_rows', 'Rows of batch loads in the quarantine table.', 'gauge', [[{}, quality.quarantined]]);
   return `${lines.join('\n')}\n`;

@@ -12,10 +12,12 @@ import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } f
 import { DeadLetterSink } from './sinks/dead-letters.js';
 import { ModelSink } from './sinks/model-sink.js';
 import type { StreamSink } from './sinks/types.js';
-import { LatencyWindow, RollingRate } from './stats.js';
+import { LatencyHistogram, LatencyWindow, RollingRate, type HistogramSnapshot } from './stats.js';
 
 export interface JobStatus {
   job: string;
+  /** The consumer group the job reads as: its committed offsets are the group's. */
+  group: string;
   input: string;
   state: 'starting' | 'running' | 'stopped' | 'failed';
   batches: number;
@@ -26,6 +28,8 @@ export interface JobStatus {
   late: number;
   lastBatch: { events: number; ms: number; at: string; durationMs: BatchDurations } | null;
   latencyMs: { p50: number | null; p99: number | null };
+  /** Every committed event's seconds from append to commit, since the job started. */
+  eventToCommitSeconds: HistogramSnapshot;
   sinks: { name: string; kind: string; rows: Record<string, number> }[];
   error: string | null;
 }
@@ -42,6 +46,20 @@ export interface BatchDurations {
   sinks: Record<string, number>;
 }
 
+/**
+ * Where a consumer group stands, per partition of its input: the offset it has committed (the
+ * next it will read, in every sink; null before its first commit there), the input's end offset,
+ * and the records between them.
+ */
+export interface GroupOffsets {
+  group: string;
+  job: string;
+  input: string;
+  partitions: { partition: number; committed: number | null; end: number; lag: number }[];
+  /** Why the end offsets could not be read (a broker down), if so. */
+  error: string | null;
+}
+
 export interface BatchCommitted {
   job: string;
   events: number;
@@ -49,11 +67,17 @@ export interface BatchCommitted {
   tables: string[];
 }
 
-/** Builds the sinks a stream's config declares, plus its dead-letter sink. */
+/** The consumer group a stream reads as: the one it names, else the job's name. */
+export function groupOf(job: string, config: StreamConfig): string {
+  return config.group ?? job;
+}
+
+/** Builds the sinks a stream's config declares, plus its dead-letter sink; they commit the group's offsets. */
 export function createSinks(ws: Workspace, engine: Engine, job: string, config: StreamConfig): StreamSink[] {
+  const group = groupOf(job, config);
   return [
-    new DeadLetterSink(job, engine, ws.metastore),
-    ...Object.entries(config.sinks).map(([name, sink]) => new ModelSink(job, name, sink, engine, ws, config.binds)),
+    new DeadLetterSink(job, group, engine, ws.metastore),
+    ...Object.entries(config.sinks).map(([name, sink]) => new ModelSink(job, group, name, sink, engine, ws, config.binds)),
   ];
 }
 
@@ -61,11 +85,15 @@ export function createSinks(ws: Workspace, engine: Engine, job: string, config: 
  * A stream job: micro-batches from an input through the project's models into every sink. Each
  * sink commits its rows with its own offsets; the job reads from the least advanced sink, and a
  * sink skips what it already has, so a crash anywhere replays into exactly-once tables.
+ *
+ * The job is one consumer group: the offsets its sinks commit belong to the group, so another
+ * job reading the same topic as another group receives every record too, from offsets of its own.
  */
 export class StreamJob {
   private positions = new Map<number, number>();
   private readonly rate = new RollingRate();
   private readonly latency = new LatencyWindow();
+  private readonly eventToCommit = new LatencyHistogram();
   private readonly status: JobStatus;
   /**
    * One staging area is enough: the engine has loaded a batch into a temp table before the next
@@ -80,6 +108,7 @@ export class StreamJob {
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
   private readonly columns: DeclaredColumn[];
   private readonly sinks: StreamSink[];
+  readonly group: string;
 
   /** `engine` is the job's own connection: its micro-batches live in its temp tables. */
   constructor(
@@ -89,6 +118,7 @@ export class StreamJob {
     readonly config: StreamConfig,
     private readonly input: StreamInput,
   ) {
+    this.group = groupOf(name, config);
     this.columns = declaredColumns(config.columns, config.json?.keys === 'camelCase' ? camelCase : undefined);
     this.sinks = createSinks(ws, engine, name, config);
     const scratch = path.join(ws.project.stateDir, 'stream', name);
@@ -96,6 +126,7 @@ export class StreamJob {
     this.scratchFile = path.join(scratch, 'batch.txt');
     this.status = {
       job: name,
+      group: this.group,
       input: input.describe(),
       state: 'starting',
       batches: 0,
@@ -106,6 +137,7 @@ export class StreamJob {
       late: 0,
       lastBatch: null,
       latencyMs: { p50: null, p99: null },
+      eventToCommitSeconds: this.eventToCommit.snapshot(),
       sinks: this.sinks.map((s) => ({ name: s.name, kind: s.kind, rows: {} })),
       error: null,
     };
@@ -175,7 +207,11 @@ export class StreamJob {
     if (!this.stopping && batch.count >= this.config.maxBatch) this.ahead = this.prepare(after).catch(() => undefined);
     const tables = await committing;
     const committedAt = Date.now();
-    for (const t of prepared.timestamps) this.latency.add(committedAt - t);
+    for (const t of prepared.timestamps) {
+      const ms = committedAt - t;
+      this.latency.add(ms);
+      this.eventToCommit.add(ms / 1000);
+    }
     this.positions = after;
     this.rate.add(batch.count, committedAt);
     this.status.batches++;
@@ -239,11 +275,31 @@ export class StreamJob {
     throw new Error(`stream job ${this.name} did not drain within ${timeoutMs} ms (lag ${await this.input.lag(this.positions)})`);
   }
 
+  /**
+   * The group's committed offset per partition (the least advanced sink's: where the group
+   * resumes), against the input's end offsets. Asked for by status and metrics, not per batch:
+   * for a broker it is a request.
+   */
+  async groupOffsets(): Promise<GroupOffsets> {
+    const committed = this.positions;
+    const base = { group: this.group, job: this.name, input: this.status.input };
+    try {
+      const partitions = (await this.input.partitions()).map(({ partition, start, end }) => {
+        const position = committed.get(partition);
+        return { partition, committed: position ?? null, end, lag: Math.max(0, end - Math.max(position ?? start, start)) };
+      });
+      return { ...base, partitions, error: null };
+    } catch (error) {
+      return { ...base, partitions: [], error: errorMessage(error) };
+    }
+  }
+
   snapshot(): JobStatus {
     return {
       ...this.status,
       eventsPerSecond: Math.round(this.rate.perSecond()),
       latencyMs: { p50: this.latency.percentile(50), p99: this.latency.percentile(99) },
+      eventToCommitSeconds: this.eventToCommit.snapshot(),
       sinks: this.status.sinks.map((s) => ({ ...s, rows: { ...s.rows } })),
     };
   }

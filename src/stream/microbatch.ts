@@ -28,7 +28,7 @@ const QUOTE = 0x22;
 const COMMA = 0x2c;
 /** Marks a value staged as it came, because it is not an object the prefix can be spliced into. */
 const AS_IS = 0x21;
-/** Marks a record the input refused: its reason as a JSON string, then the value as it came. */
+/** Marks a record refused for not being UTF-8: its reason as a JSON string, then the value shown lossily. */
 const REJECTED = 0x3f;
 /** The careful load's column for an input's own reason, folded into the parse error. */
 const REJECTED_REASON = '__rejected';
@@ -55,8 +55,15 @@ export interface PreparedBatch {
   count: number;
   /** Records whose value was staged as it came (not a JSON object): the batch needs the careful load. */
   asIs: number;
-  /** Records the input refused with a reason: only the careful load keeps their reason, so the batch needs it. */
+  /** Records refused for not being UTF-8: only the careful load keeps their reason, so the batch needs it. */
   rejected: number;
+  /**
+   * Records the input (its format) refused with a reason. They are not in `file` but in
+   * `refusedFile`, and join the batch as they are: a few malformed lines in every batch (an
+   * access log's) leave the rest of the batch on the fast load.
+   */
+  refused: number;
+  refusedFile: string;
   ranges: Map<number, { first: number; last: number }>;
   /** Log timestamps of the records (ms), for latency. */
   timestamps: Float64Array;
@@ -79,11 +86,15 @@ export class BatchWriter implements RecordSink {
   private buffer: Buffer;
   private at = 0;
   count = 0;
+  /** Records with a line in `buffer` (all but the refused). */
+  private lines = 0;
   private asIs = 0;
   private rejected = 0;
+  /** The refused records, one JSON object a line: `{"p","o","ts","reason","raw"}`. */
+  private refusals: string[] = [];
   private ranges = new Map<number, { first: number; last: number }>();
   private timestamps = new Float64Array(1024);
-  /** Per record, where its line and its content start: enough to rewrite the batch line-safe. */
+  /** Per line, where it and its content start: enough to rewrite the batch line-safe. */
   private starts = new Float64Array(2048);
   /** The last timestamp and its text: records appended together share it. */
   private lastTimestamp = Number.NaN;
@@ -96,8 +107,10 @@ export class BatchWriter implements RecordSink {
   reset(): void {
     this.at = 0;
     this.count = 0;
+    this.lines = 0;
     this.asIs = 0;
     this.rejected = 0;
+    this.refusals = [];
     this.ranges = new Map();
     this.lastTimestamp = Number.NaN;
   }
@@ -116,26 +129,19 @@ export class BatchWriter implements RecordSink {
   }
 
   reject(partition: number, offset: number, timestamp: number, reason: string, source: Uint8Array, start = 0, end = source.length): void {
-    // JSON.stringify escapes newlines and control characters, so the reason stays on the line.
-    const why = Buffer.from(JSON.stringify(reason));
-    const value = oneLine(Buffer.from(source.buffer, source.byteOffset + start, end - start));
-    this.begin(partition, offset, timestamp, why.length + value.length + 1);
-    this.buffer[this.at++] = REJECTED;
-    this.put(why);
-    this.put(value);
-    this.rejected++;
-    this.close(partition, offset, timestamp);
+    // Kept as text (bytes that are not UTF-8 show as U+FFFD), newlines and all: JSON escapes them.
+    const raw = Buffer.from(source.buffer, source.byteOffset + start, end - start).toString('utf8');
+    this.refusals.push(JSON.stringify({ p: partition, o: offset, ts: timestamp, reason, raw }));
+    this.count++;
+    this.noteRecord(partition, offset, timestamp);
   }
 
   /** Starts a record's line: room for `valueBytes` and the prefix that locates it. */
   private begin(partition: number, offset: number, timestamp: number, valueBytes: number): void {
     this.reserve(valueBytes + 96);
-    if (this.count === this.timestamps.length) {
-      this.timestamps = grow(this.timestamps, this.count * 2);
-      this.starts = grow(this.starts, this.count * 4);
-    }
+    if (this.lines * 2 === this.starts.length) this.starts = grow(this.starts, this.lines * 4);
     const buffer = this.buffer;
-    this.starts[this.count * 2] = this.at;
+    this.starts[this.lines * 2] = this.at;
     this.put(PREFIX.partition);
     this.at = writeInteger(buffer, this.at, partition);
     this.put(PREFIX.offset);
@@ -147,13 +153,21 @@ export class BatchWriter implements RecordSink {
     }
     this.put(this.timestampText);
     buffer[this.at++] = COMMA;
-    this.starts[this.count * 2 + 1] = this.at;
+    this.starts[this.lines * 2 + 1] = this.at;
   }
 
   /** Ends the record's line and counts it. */
   private close(partition: number, offset: number, timestamp: number): void {
     this.buffer[this.at++] = NEWLINE;
-    this.timestamps[this.count++] = timestamp;
+    this.lines++;
+    this.count++;
+    this.noteRecord(partition, offset, timestamp);
+  }
+
+  /** Its log time (for latency) and its place in the batch's offset ranges: every record has them. */
+  private noteRecord(partition: number, offset: number, timestamp: number): void {
+    if (this.count > this.timestamps.length) this.timestamps = grow(this.timestamps, this.count * 2);
+    this.timestamps[this.count - 1] = timestamp;
     const range = this.ranges.get(partition);
     if (!range) this.ranges.set(partition, { first: offset, last: offset });
     else {
@@ -180,11 +194,15 @@ export class BatchWriter implements RecordSink {
     // record becomes a dead letter on its own. One check of the whole batch keeps this free.
     if (!isUtf8(this.buffer.subarray(0, this.at))) this.refuseInvalidText();
     overwrite(file, this.buffer.subarray(0, this.at));
+    const refusedFile = `${file}.refused`;
+    if (this.refusals.length) overwrite(refusedFile, Buffer.from(`${this.refusals.join('\n')}\n`));
     return {
       file,
       count: this.count,
       asIs: this.asIs,
       rejected: this.rejected,
+      refused: this.refusals.length,
+      refusedFile,
       ranges: this.ranges,
       timestamps: this.timestamps.slice(0, this.count),
       rewriteOneLine: () => overwrite(file, this.oneLine()),
@@ -195,10 +213,10 @@ export class BatchWriter implements RecordSink {
   private refuseInvalidText(): void {
     const parts: Buffer[] = [];
     let length = 0;
-    for (let i = 0; i < this.count; i++) {
+    for (let i = 0; i < this.lines; i++) {
       const line = this.starts[i * 2]!;
       const content = this.starts[i * 2 + 1]!;
-      const end = i + 1 < this.count ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
+      const end = i + 1 < this.lines ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
       // The record's prefix keeps its length, so its content starts as far after its line as before.
       this.starts[i * 2] = length;
       this.starts[i * 2 + 1] = length + (content - line);
@@ -225,11 +243,11 @@ export class BatchWriter implements RecordSink {
   /** Every record's line again, its value (as it came) on one line and staged as it is. */
   private oneLine(): Buffer {
     const parts: Buffer[] = [];
-    for (let i = 0; i < this.count; i++) {
+    for (let i = 0; i < this.lines; i++) {
       const line = this.starts[i * 2]!;
       const content = this.starts[i * 2 + 1]!;
-      const end = i + 1 < this.count ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
-      // A refused record was made one line when it was added.
+      const end = i + 1 < this.lines ? this.starts[(i + 1) * 2]! - 1 : this.at - 1;
+      // A record refused as not UTF-8 was made one line when it was refused.
       if (this.buffer[content] === REJECTED) {
         parts.push(this.buffer.subarray(line, end + 1));
         continue;
@@ -282,7 +300,8 @@ function writeInteger(buffer: Buffer, at: number, value: number): number {
  * shared SQL. It accepts a batch only if every record loaded and passed; anything else (a
  * malformed event, a wrong type, a rule broken, a duplicated key) sends the whole batch through
  * the careful load, which reads each line as text, finds the record's place from the prefix and
- * keeps each bad event as it came, with its reason.
+ * keeps each bad event as it came, with its reason. Records the input refused join the batch
+ * afterwards, from their own file, whichever load ran.
  */
 export async function loadPreparedBatch(
   engine: Engine,
@@ -306,17 +325,22 @@ export async function loadPreparedBatch(
     FROM judged`;
   const loadedRows = async () =>
     (await engine.query<{ rows: bigint; bad: bigint }>(`SELECT count(*) AS rows, count(*) FILTER (WHERE ${VERDICT} <> 'ok') AS bad FROM ${table}`))[0]!;
+  const inFile = prepared.count - prepared.refused;
+  const done = async () => {
+    if (prepared.refused) await addRefused(engine, table, prepared.refusedFile);
+    return located(table, prepared);
+  };
 
-  if (prepared.count && !prepared.asIs && !prepared.rejected) {
+  if (inFile && !prepared.asIs && !prepared.rejected) {
     const fields = fieldTextColumns(columns).slice(1, -1);
     const { select, problems } = typedColumns(columns, (c) => quoteIdent(c.key), options);
     const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${select.join(', ')}, ${problems} AS ${PARSE_ERROR}
       FROM read_ndjson(${file}, columns = {'${partition}': 'INTEGER', '${offset}': 'BIGINT', '${timestamp}': 'DOUBLE', ${fields}}, maximum_object_size = 16000000))`;
     const fast = await engine.run(judge(typed)).then(loadedRows, () => undefined);
-    if (fast && Number(fast.rows) === prepared.count && Number(fast.bad) === 0) return located(table, prepared);
+    if (fast && Number(fast.rows) === inFile && Number(fast.bad) === 0) return done();
   }
 
-  // A refused record's line holds `?`, its reason as a JSON string, then its value as it came.
+  // A line refused as not UTF-8 holds `?`, its reason as a JSON string, then its value shown lossily.
   const lines = `(SELECT TRY_CAST(m.p AS INTEGER) AS ${partition}, TRY_CAST(m.o AS BIGINT) AS ${offset}, TRY_CAST(m.ts AS DOUBLE) AS ${timestamp},
         CASE WHEN starts_with(m.rest, '!') THEN m.rest[2:] WHEN refused.raw IS NOT NULL THEN refused.raw ELSE '{' || m.rest END AS v,
         json_extract_string(refused.reason, '$') AS ${REJECTED_REASON}
@@ -333,12 +357,22 @@ export async function loadPreparedBatch(
     if (/CSV Error|Expected Number of Columns/i.test(error.message)) return -1;
     throw error;
   });
-  if (loaded !== prepared.count) {
+  if (loaded !== inFile) {
     prepared.rewriteOneLine();
     const again = await careful();
-    if (again !== prepared.count) throw new Error(`micro-batch staging lost records: ${prepared.count} read, ${again} loaded from ${prepared.file}`);
+    if (again !== inFile) throw new Error(`micro-batch staging lost records: ${inFile} read, ${again} loaded from ${prepared.file}`);
   }
-  return located(table, prepared);
+  return done();
+}
+
+/** Adds the records the input refused to the batch table: judged 'parse' with the input's reason, kept as they came. */
+async function addRefused(engine: Engine, table: string, refusedFile: string): Promise<void> {
+  const { partition, offset, timestamp, reason, raw } = BATCH_COLUMNS;
+  await engine.run(
+    `INSERT INTO ${table} BY NAME
+     SELECT p AS ${partition}, o AS ${offset}, ts AS ${timestamp}, 'parse' AS ${VERDICT}, reason AS ${reason}, raw AS ${raw}
+     FROM read_ndjson(${quoteLiteral(refusedFile)}, columns = {p: 'INTEGER', o: 'BIGINT', ts: 'DOUBLE', reason: 'VARCHAR', raw: 'VARCHAR'}, maximum_object_size = 16000000)`,
+  );
 }
 
 function located(table: string, prepared: PreparedBatch): MicroBatch {

@@ -1,17 +1,25 @@
 import path from 'node:path';
 import { openInput } from '../connectors/index.js';
-import { Log, hotKeyPartitioner } from '../log/index.js';
+import { TributaryError } from '../core/errors.js';
+import { Log } from '../log/index.js';
 import type { Engine } from '../engine/index.js';
 import type { Workspace } from '../models/workspace.js';
-import { StreamJob } from './job.js';
+import { HotKeyDetector } from './hot-keys.js';
+import { StreamJob, groupOf } from './job.js';
 
 /** The embedded log and every stream job of a project, as `tributary up` runs them. */
 export interface StreamRuntime {
   log: Log;
   jobs: StreamJob[];
+  /** Resolves once the hot keys asked to be learned so far (at start, after a table's commit) are. */
+  hotKeysSettled(): Promise<void>;
   stop(): Promise<void>;
 }
 
+/**
+ * Opens the project's log with its topics. Hot keys listed in the config take effect here;
+ * learned ones (`hotKeys: { from }`) keep what was last recorded until startStreams learns again.
+ */
 export function openLog(ws: Workspace): Log {
   const log = new Log(path.join(ws.project.stateDir, 'log'));
   for (const [name, topic] of Object.entries(ws.project.config.topics)) {
@@ -23,31 +31,75 @@ export function openLog(ws: Workspace): Log {
         maxAgeMs: topic.retentionHours ? topic.retentionHours * 3_600_000 : undefined,
       },
     });
-    if (topic.hotKeys?.length) t.usePartitioner(hotKeyPartitioner(topic.hotKeys));
+    if (!topic.hotKeys || Array.isArray(topic.hotKeys)) t.setHotKeys(topic.hotKeys ?? []);
   }
   return log;
 }
 
-/** Opens every stream job of the project, each on a connection of its own; starts them unless told not to. */
-export async function startStreams(ws: Workspace, log: Log, options: { start?: boolean; only?: string[] } = {}): Promise<StreamRuntime> {
+/** Two jobs in one group would each commit the group's offsets over the other's. */
+function assertDistinctGroups(ws: Workspace): void {
+  const seen = new Map<string, string>();
+  for (const [name, config] of Object.entries(ws.project.config.streams)) {
+    const group = groupOf(name, config);
+    const other = seen.get(group);
+    if (other) {
+      throw new TributaryError(`stream jobs ${other} and ${name} both read as consumer group '${group}'`, {
+        hint: 'give each job a group of its own (`group`, default: the job name): each group receives every record of its input',
+      });
+    }
+    seen.set(group, name);
+  }
+}
+
+/**
+ * Opens every stream job of the project, each on a connection of its own; starts them unless told
+ * not to. Hot keys learned from the catalog are learned first, and again whenever their table
+ * changes.
+ */
+export async function startStreams(
+  ws: Workspace,
+  log: Log,
+  options: { start?: boolean; only?: string[]; say?: (message: string) => void } = {},
+): Promise<StreamRuntime> {
+  assertDistinctGroups(ws);
+  const say = options.say ?? ((message: string) => process.stderr.write(`${message}\n`));
   const jobs: StreamJob[] = [];
   const engines: Engine[] = [];
-  for (const [name, config] of Object.entries(ws.project.config.streams)) {
-    if (options.only && !options.only.includes(name)) continue;
-    const engine = await ws.engine.fork();
-    engines.push(engine);
-    const input = await openInput(config.input, { job: name, log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
-    const job = new StreamJob(ws, engine, name, config, input);
-    await job.open();
-    if (options.start ?? true) job.start();
-    jobs.push(job);
+  let detector: HotKeyDetector | undefined;
+  let stopWatching = () => {};
+  // Also what a failed start undoes: nothing it opened may outlive it.
+  const closeAll = async () => {
+    stopWatching();
+    await detector?.settled();
+    for (const job of jobs) await job.stop();
+    for (const engine of engines) engine.close();
+  };
+  try {
+    if (HotKeyDetector.needed(ws)) {
+      const engine = await ws.engine.fork();
+      engines.push(engine);
+      detector = new HotKeyDetector(ws, log, engine, say);
+      await detector.detect();
+      stopWatching = detector.watch();
+    }
+    for (const [name, config] of Object.entries(ws.project.config.streams)) {
+      if (options.only && !options.only.includes(name)) continue;
+      const engine = await ws.engine.fork();
+      engines.push(engine);
+      const input = await openInput(config.input, { job: name, group: groupOf(name, config), log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
+      const job = new StreamJob(ws, engine, name, config, input);
+      await job.open();
+      if (options.start ?? true) job.start();
+      jobs.push(job);
+    }
+  } catch (error) {
+    await closeAll();
+    throw error;
   }
   return {
     log,
     jobs,
-    async stop() {
-      for (const job of jobs) await job.stop();
-      for (const engine of engines) engine.close();
-    },
+    hotKeysSettled: () => detector?.settled() ?? Promise.resolve(),
+    stop: closeAll,
   };
 }

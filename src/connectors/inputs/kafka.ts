@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { z } from 'zod';
 import { defineComponent } from '../../core/component.js';
+import { formatSchema, openFormat } from '../formats/index.js';
 import type { InputContext, StreamInput } from './types.js';
 
 interface Fetched {
@@ -14,23 +15,32 @@ interface Fetched {
 const BUFFER_LIMIT = 500_000;
 
 const schema = z
-  .object({ kind: z.literal('kafka'), brokers: z.array(z.string().min(1)).min(1), topic: z.string().min(1), clientId: z.string().optional() })
+  .object({
+    kind: z.literal('kafka'),
+    brokers: z.array(z.string().min(1)).min(1),
+    topic: z.string().min(1),
+    clientId: z.string().optional(),
+    format: formatSchema,
+  })
   .strict();
 
 /**
- * Reads a Kafka topic. The job, not a consumer group, decides where each partition starts (its
- * sinks' committed offsets); nothing is committed to Kafka.
+ * Reads a Kafka topic. The job decides where each partition starts: its Tributary consumer
+ * group's offsets, committed with its sinks' rows, not a Kafka group's; nothing is committed to
+ * Kafka.
  */
-async function readKafka(config: z.output<typeof schema>, job: string): Promise<StreamInput> {
+async function readKafka(config: z.output<typeof schema>, group: string): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
-  const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${job}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${group}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  // A group of one, new each run: positions come from the sinks, so no stale member of a killed
-  // run can hold partitions hostage until its session expires.
-  const consumer: Consumer = kafka.consumer({ groupId: `tributary-${job}-${randomUUID()}`, allowAutoTopicCreation: false });
+  // The Tributary group's offsets live in its sinks. In Kafka each run is a group of one, new each
+  // run (named after the Tributary group, for the broker's client lists): no stale member of a
+  // killed run can hold partitions hostage until its session expires.
+  const consumer: Consumer = kafka.consumer({ groupId: `tributary-${group}-${randomUUID()}`, allowAutoTopicCreation: false });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  const readRecord = openFormat(config.format);
   let buffer: Fetched[] = [];
   let paused = false;
   let seeked: ReadonlyMap<number, number> | undefined;
@@ -76,7 +86,7 @@ async function readKafka(config: z.output<typeof schema>, job: string): Promise<
       for (let i = 0; i < buffer.length; i++) {
         const r = buffer[i]!;
         if (r.offset < (positions.get(r.partition) ?? 0)) continue;
-        if (batch.count < max) batch.add(r.partition, r.offset, r.timestamp, r.value);
+        if (batch.count < max) readRecord(batch, r.partition, r.offset, r.timestamp, r.value, 0, r.value.length);
         else buffer[keep++] = r;
       }
       buffer.length = keep;
@@ -90,6 +100,10 @@ async function readKafka(config: z.output<typeof schema>, job: string): Promise<
       const offsets = await admin.fetchTopicOffsets(config.topic);
       return offsets.reduce((sum, o) => sum + Math.max(0, Number(o.high) - (positions.get(o.partition) ?? Number(o.low))), 0);
     },
+    async partitions() {
+      const offsets = await admin.fetchTopicOffsets(config.topic);
+      return offsets.map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }));
+    },
     async close() {
       await consumer.disconnect();
       await admin.disconnect();
@@ -101,5 +115,5 @@ export const kafkaInput = defineComponent({
   kind: 'kafka',
   description: 'a Kafka topic; positions come from the sinks, nothing is committed to Kafka',
   config: schema,
-  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.job),
+  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job),
 });

@@ -1,12 +1,15 @@
 import type { Consumer } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { defineComponent } from '../../core/component.js';
+import { formatSchema, openFormat } from '../formats/index.js';
 import type { InputContext, StreamInput } from './types.js';
 
 /** Messages asked for in one pull request. */
 const FETCH_MESSAGES = 50_000;
 
-const schema = z.object({ kind: z.literal('nats'), servers: z.string().min(1), stream: z.string().min(1), subject: z.string().optional() }).strict();
+const schema = z
+  .object({ kind: z.literal('nats'), servers: z.string().min(1), stream: z.string().min(1), subject: z.string().optional(), format: formatSchema })
+  .strict();
 
 /**
  * Reads a NATS JetStream stream as one partition whose offsets are stream sequence numbers. An
@@ -19,6 +22,7 @@ async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
   const nc = await connect({ servers: config.servers });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
+  const readRecord = openFormat(config.format);
   let consumer: Consumer | undefined;
   let from = -1;
   const open = async (start: number) => {
@@ -44,7 +48,7 @@ async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
         const messages = await consumer!.fetch({ max_messages: want, expires: 5_000 });
         let got = 0;
         for await (const m of messages) {
-          batch.add(0, m.seq, m.info.timestampNanos / 1e6, m.data);
+          readRecord(batch, 0, m.seq, m.info.timestampNanos / 1e6, m.data, 0, m.data.length);
           from = m.seq + 1;
           if (++got >= want) break;
         }
@@ -54,6 +58,12 @@ async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
     async lag(positions) {
       const info = await jsm.streams.info(config.stream);
       return Math.max(0, info.state.last_seq + 1 - (positions.get(0) ?? info.state.first_seq));
+    },
+    async partitions() {
+      const { state } = await jsm.streams.info(config.stream);
+      // Sequences start at 1; an empty stream reports 0 for both.
+      const start = Math.max(state.first_seq, 1);
+      return [{ partition: 0, start, end: Math.max(state.last_seq + 1, start) }];
     },
     async close() {
       await nc.close();

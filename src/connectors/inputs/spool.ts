@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { failpoint } from '../../core/failpoints.js';
-import type { InputContext, RecordSink, StreamInput } from './types.js';
+import { formatSchema, openFormat, type LineLocation, type RecordReader } from '../formats/index.js';
+import type { InputContext, PartitionRange, RecordSink, StreamInput } from './types.js';
 
 /**
  * A spool folder (Flume's spooling-directory and taildir sources): every line of every file that
@@ -46,25 +47,13 @@ const schema = z
      */
     pattern: fileName.default('*'),
     /**
-     * How a line becomes an event. Delimited: the line's fields, split at every `delimiter` (taken
-     * literally, no quoting) and named in order, become a JSON object of strings, which the stream's
-     * declared columns then type, e.g. `117|latte|1700000000` with fields customer_id, menu,
-     * unix_seconds. 'jsonl': each line is one JSON object, passed as it is. A line with the wrong
-     * number of fields, or a jsonl line that is not an object, is a dead letter naming the file and
-     * line. Blank lines are not events.
+     * How a line becomes an event (see connectors/formats): `'jsonl'` (each line one JSON object,
+     * passed as it is), `{ delimiter, fields }` (the line's fields, split at every `delimiter` and
+     * named in order, e.g. `117|latte|1700000000` with fields customer_id, menu, unix_seconds), or
+     * any format `{ kind, ... }` such as `'combined-log'`. A line the format refuses is a dead
+     * letter naming the file and line. Blank lines are not events.
      */
-    format: z.union([
-      z.literal('jsonl'),
-      z
-        .object({
-          delimiter: z.string().min(1),
-          fields: z
-            .array(z.string().min(1))
-            .min(1)
-            .refine((fields) => new Set(fields).size === fields.length, 'expected distinct field names'),
-        })
-        .strict(),
-    ]),
+    format: formatSchema,
     /**
      * What becomes of a file once every sink has committed all its lines, it ends with a newline
      * and it has gone `quietSeconds` (default 60) without changing; lines appended until then are
@@ -150,12 +139,6 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 const SPACE = 0x20;
 const TAB = 0x09;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const HEX = Buffer.from('0123456789abcdef');
-const UNICODE_ESCAPE = Buffer.from('\\u00');
 /** Bytes read at a time; grown for a longer line. */
 const CHUNK_BYTES = 4 << 20;
 const REGISTRY_FILE = 'spool-registry.json';
@@ -220,80 +203,6 @@ function writeDurably(file: string, text: string): void {
   syncFolder(path.dirname(file));
 }
 
-/** Turns a line into an event (or a refusal) on the batch. */
-type LineParser = (batch: RecordSink, partition: number, offset: number, timestamp: number, bytes: Buffer, start: number, end: number, file: string, line: number) => void;
-
-/** jsonl: the line as it is, if it can be one object; the micro-batch types (or refuses) its fields. */
-function jsonLines(): LineParser {
-  return (batch, partition, offset, timestamp, bytes, start, end, file, line) => {
-    let first = start;
-    let last = end;
-    while (first < last && (bytes[first] === SPACE || bytes[first] === TAB)) first++;
-    while (last > first && (bytes[last - 1] === SPACE || bytes[last - 1] === TAB)) last--;
-    if (bytes[first] === OPEN_BRACE && bytes[last - 1] === CLOSE_BRACE) batch.add(partition, offset, timestamp, bytes, first, last);
-    else batch.reject(partition, offset, timestamp, `${file}:${line}: expected one JSON object per line`, bytes, start, end);
-  };
-}
-
-/**
- * Delimited: the fields as a JSON object of strings, written into one reused buffer (no string
- * per field), escaping what JSON requires.
- */
-function delimitedLines(delimiter: string, fields: readonly string[]): LineParser {
-  const separator = Buffer.from(delimiter);
-  const names = fields.map((f, i) => Buffer.from(`${i ? ',' : '{'}${JSON.stringify(f)}:"`));
-  const namesLength = names.reduce((sum, n) => sum + n.length, 0);
-  const shown = JSON.stringify(delimiter).slice(1, -1);
-  let out = Buffer.allocUnsafe(1 << 16);
-  // The loops compare each byte with the separator's first; only a longer separator needs the rest compared.
-  const first = separator[0]!;
-  const single = separator.length === 1;
-  const restAt = (bytes: Buffer, i: number, end: number) => {
-    if (i + separator.length > end) return false;
-    for (let k = 1; k < separator.length; k++) if (bytes[i + k] !== separator[k]) return false;
-    return true;
-  };
-  return (batch, partition, offset, timestamp, bytes, start, end, file, line) => {
-    let count = 1;
-    for (let i = start; i < end; i++) {
-      if (bytes[i] === first && (single || restAt(bytes, i, end))) {
-        count++;
-        i += separator.length - 1;
-      }
-    }
-    if (count !== fields.length) {
-      batch.reject(partition, offset, timestamp, `${file}:${line}: expected ${fields.length} fields separated by '${shown}', got ${count}`, bytes, start, end);
-      return;
-    }
-    // Worst case every byte is escaped as \u00XX.
-    const need = (end - start) * 6 + namesLength + 2;
-    if (out.length < need) out = Buffer.allocUnsafe(need * 2);
-    let w = 0;
-    let field = 0;
-    w += names[0]!.copy(out, w);
-    for (let i = start; i < end; i++) {
-      const b = bytes[i]!;
-      if (b === first && (single || restAt(bytes, i, end))) {
-        out[w++] = QUOTE;
-        w += names[++field]!.copy(out, w);
-        i += separator.length - 1;
-      } else if (b === QUOTE || b === BACKSLASH) {
-        out[w++] = BACKSLASH;
-        out[w++] = b;
-      } else if (b < SPACE) {
-        w += UNICODE_ESCAPE.copy(out, w);
-        out[w++] = HEX[b >> 4]!;
-        out[w++] = HEX[b & 15]!;
-      } else {
-        out[w++] = b;
-      }
-    }
-    out[w++] = QUOTE;
-    out[w++] = CLOSE_BRACE;
-    batch.add(partition, offset, timestamp, out, 0, w);
-  };
-}
-
 class SpoolInput implements StreamInput {
   private readonly dir: string;
   private readonly registryFile: string;
@@ -301,7 +210,9 @@ class SpoolInput implements StreamInput {
   private readonly progress = new Map<number, FileProgress>();
   /** Per file, the inode, size and time it was last recognised by: unchanged, its head needs no second look. */
   private readonly recognised = new Map<number, string>();
-  private readonly parse: LineParser;
+  private readonly readLine: RecordReader;
+  /** Where the line being read is, for the format's reasons: one object, updated line by line. */
+  private readonly location: LineLocation = { file: '', line: 0 };
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   /**
    * Per lane, an offset every sink has committed. The job reads ahead only while the batch it
@@ -331,7 +242,7 @@ class SpoolInput implements StreamInput {
         });
       }
     }
-    this.parse = config.format === 'jsonl' ? jsonLines() : delimitedLines(config.format.delimiter, config.format.fields);
+    this.readLine = openFormat(config.format);
     mkdirSync(stateDir, { recursive: true });
     this.registryFile = path.join(stateDir, REGISTRY_FILE);
     this.registry = this.load();
@@ -368,6 +279,19 @@ class SpoolInput implements StreamInput {
       if (from <= progress.lastEvent) lines += progress.lines - from;
     }
     return lines;
+  }
+
+  /** Per lane: the file being read on it, from its first line to its last event; an idle lane is empty at its next base. */
+  async partitions(): Promise<PartitionRange[]> {
+    const ranges = new Map<number, PartitionRange>();
+    this.registry.lanes.forEach((base, partition) => {
+      if (base !== null) ranges.set(partition, { partition, start: base, end: base });
+    });
+    for (const file of this.active()) {
+      const progress = this.progress.get(file.seq);
+      ranges.set(file.partition, { partition: file.partition, start: file.base, end: file.base + (progress ? progress.lastEvent + 1 : 0) });
+    }
+    return [...ranges.values()].sort((a, b) => a.partition - b.partition);
   }
 
   async close(): Promise<void> {}
@@ -640,7 +564,9 @@ class SpoolInput implements StreamInput {
             chunkIsText = isUtf8(bytes);
           }
           if (chunkIsText || isUtf8(bytes.subarray(first, last))) {
-            this.parse(batch, file.partition, file.base + index, timestamp, bytes, first, last, file.name, index + 1);
+            this.location.file = file.name;
+            this.location.line = index + 1;
+            this.readLine(batch, file.partition, file.base + index, timestamp, bytes, first, last, this.location);
           } else {
             const shown = Buffer.from(bytes.toString('utf8', first, last));
             batch.reject(file.partition, file.base + index, timestamp, `${file.name}:${index + 1}: not UTF-8 text`, shown);

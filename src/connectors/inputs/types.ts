@@ -33,13 +33,26 @@ export interface StreamInput {
   read(positions: ReadonlyMap<number, number>, max: number, batch: RecordSink): Promise<void>;
   /** Records available beyond the positions. */
   lag(positions: ReadonlyMap<number, number>): Promise<number>;
+  /**
+   * Per partition, the first offset the source still holds and the offset its next record will
+   * get: with a group's committed offsets, what `tributary status` and /metrics show as lag.
+   */
+  partitions(): Promise<PartitionRange[]>;
   close(): Promise<void>;
+}
+
+export interface PartitionRange {
+  partition: number;
+  start: number;
+  end: number;
 }
 
 /** What an input is made with. */
 export interface InputContext {
   /** The stream job reading it. */
   job: string;
+  /** Its consumer group (the job's name unless the stream names one): named where a broker shows its clients. */
+  group?: string;
   /** The project's embedded log (owned by this process). */
   log: Log;
   /** Folder relative paths in the config are resolved against. */

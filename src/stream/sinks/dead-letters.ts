@@ -6,7 +6,8 @@ import { advance, type SinkCommit, type StreamSink } from './types.js';
 
 /**
  * Events that could not be used (not JSON, wrong types, failing a rule) with the reason, the text
- * as it came and their partition and offset, committed exactly once like any other sink.
+ * as it came and their partition and offset, committed exactly once like any other sink. Its
+ * offsets are the consumer group's, like every sink's of the job.
  */
 export class DeadLetterSink implements StreamSink {
   readonly name = '__dead_letters';
@@ -15,12 +16,13 @@ export class DeadLetterSink implements StreamSink {
 
   constructor(
     private readonly job: string,
+    private readonly group: string,
     private readonly engine: Engine,
     private readonly metastore: Metastore,
   ) {}
 
   async open(): Promise<void> {
-    this.next = await this.metastore.offsets(this.job, this.name);
+    this.next = await this.metastore.offsets(this.group, this.name);
   }
 
   async committed(): Promise<Map<number, number>> {
@@ -34,7 +36,7 @@ export class DeadLetterSink implements StreamSink {
                        WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
     const { result: count } = await this.metastore.commit(this.engine, { operation: 'stream' }, async (tx) => {
       const n = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
-      await tx.writeOffsets(this.job, this.name, next);
+      await tx.writeOffsets(this.group, this.name, next);
       return n;
     });
     this.next = next;

@@ -27,8 +27,10 @@ export class ModelSink implements StreamSink {
   private readonly store: Store;
   private batchNumber = 0;
 
+  /** `group` is the job's consumer group: the offsets committed with the rows are its own. */
   constructor(
     readonly job: string,
+    private readonly group: string,
     readonly name: string,
     private readonly config: StreamSinkConfig,
     private readonly engine: Engine,
@@ -79,8 +81,8 @@ export class ModelSink implements StreamSink {
       this.shapes.map((s) => s.shape),
       { late: this.window ? { table: this.lateTable, columns: this.lateColumns } : undefined },
     );
-    this.next = await this.store.offsets(this.job, this.name);
-    this.watermark = this.window ? await this.store.state(this.job, this.name, WATERMARK) : undefined;
+    this.next = await this.store.offsets(this.group, this.name);
+    this.watermark = this.window ? await this.store.state(this.group, this.name, WATERMARK) : undefined;
   }
 
   async committed(): Promise<Map<number, number>> {
@@ -117,7 +119,7 @@ export class ModelSink implements StreamSink {
     const rows = await this.store.commit(this.engine, staged, {
       operation: 'stream',
       runId,
-      progress: { job: this.job, sink: this.name, next, state: watermark !== undefined ? { [WATERMARK]: watermark } : undefined },
+      progress: { job: this.group, sink: this.name, next, state: watermark !== undefined ? { [WATERMARK]: watermark } : undefined },
       late: lateRelation ? { table: this.lateTable, relation: lateRelation, columns: this.lateColumns } : undefined,
     });
     this.next = next;
