@@ -224,6 +224,29 @@ describe('lookup API', () => {
     }
   });
 
+  it('never answers from before a commit that SQL already shows', async () => {
+    const topic = streams.log.topic('orders');
+    const job = streams.jobs[0]!;
+    const reader = await ws.engine.fork();
+    try {
+      const present = new Set((await reader.queryJson<{ k: string }>('SELECT cust_id::VARCHAR AS k FROM customer_points')).map((r) => r.k));
+      const newcomers = customerIds.filter((id) => !present.has(id)).slice(0, 12);
+      expect(newcomers).toHaveLength(12);
+      for (const id of newcomers) {
+        topic.append([{ value: JSON.stringify({ cust_id: Number(id), menu: 'latte', ordered_at: '2024-04-01 09:00:00' }) }]);
+        const drained = job.drain();
+        // As soon as SQL on another connection sees the customer, a lookup must too.
+        while (Number((await reader.queryJson<{ n: string }>(`SELECT count(*) AS n FROM customer_points WHERE cust_id = ${id}`))[0]!.n) === 0);
+        const answer = await lookup('customer_points', id);
+        expect(answer.status, `customer ${id}`).toBe(200);
+        expect(((await answer.json()) as { points: string }).points).toBe('7');
+        await drained;
+      }
+    } finally {
+      reader.close();
+    }
+  });
+
   it('keeps 64-bit keys and numbers exact', async () => {
     const [category] = await ws.engine.query<{ id: bigint }>('SELECT category_id AS id FROM categories ORDER BY category_id DESC LIMIT 1');
     const id = category!.id.toString();

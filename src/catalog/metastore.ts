@@ -211,6 +211,8 @@ class Mutex {
 export class Metastore {
   private readonly lock = new Mutex();
   private readonly listeners: ((committed: Committed) => void)[] = [];
+  /** The commit under way, from its transaction's start until its followers have run. */
+  private committing: { snapshot: number; done: Promise<void> } | undefined;
   private readonly followers: ((committed: Committed) => Promise<void>)[] = [];
   private runsInProcess = new Set<string>();
 
@@ -265,31 +267,48 @@ export class Metastore {
     body: (tx: CatalogTransaction) => Promise<T>,
   ): Promise<{ result: T; committed: Committed }> {
     const { result, committed } = await this.lock.run(async () => {
-      const snapshot = this.nextSnapshot;
-      const fileIds = { next: this.nextFileId };
-      const changed = new Map<string, string[]>();
-      const result = await engine.transaction(async (raw) => {
-        await raw.run(`INSERT INTO tributary.snapshots (snapshot_id, run_id, operation, summary) VALUES ($1, $2, $3, $4)`, [
-          snapshot,
-          meta.runId ?? null,
-          meta.operation,
-          meta.summary ?? null,
-        ]);
-        const tx = new CatalogTransaction(raw, snapshot, fileIds, changed);
-        const value = await body(tx);
-        const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
-        if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
-        return value;
-      });
-      this.nextSnapshot = snapshot + 1;
-      this.nextFileId = fileIds.next;
-      // Work that must follow the commit before anyone hears of it (the lake publishing its files).
-      if (meta.after) await meta.after(result, snapshot);
-      const committed = { snapshot, operation: meta.operation, tables: [...changed.keys()] };
-      for (const follower of this.followers) await follower(committed);
-      return { result, committed };
+      const outer = this.committing;
+      let finished!: () => void;
+      this.committing = { snapshot: this.nextSnapshot, done: new Promise<void>((resolve) => (finished = resolve)) };
+      try {
+        return await this.commitLocked(engine, meta, body);
+      } finally {
+        this.committing = outer;
+        finished();
+      }
     });
     for (const listener of this.listeners) listener(committed);
+    return { result, committed };
+  }
+
+  /** The commit itself, under the lock: the transaction, then its `after` work and the followers. */
+  private async commitLocked<T>(
+    engine: Engine,
+    meta: { operation: string; runId?: string; summary?: string; after?: (result: T, snapshot: number) => Promise<void> },
+    body: (tx: CatalogTransaction) => Promise<T>,
+  ): Promise<{ result: T; committed: Committed }> {
+    const snapshot = this.nextSnapshot;
+    const fileIds = { next: this.nextFileId };
+    const changed = new Map<string, string[]>();
+    const result = await engine.transaction(async (raw) => {
+      await raw.run(`INSERT INTO tributary.snapshots (snapshot_id, run_id, operation, summary) VALUES ($1, $2, $3, $4)`, [
+        snapshot,
+        meta.runId ?? null,
+        meta.operation,
+        meta.summary ?? null,
+      ]);
+      const tx = new CatalogTransaction(raw, snapshot, fileIds, changed);
+      const value = await body(tx);
+      const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
+      if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
+      return value;
+    });
+    this.nextSnapshot = snapshot + 1;
+    this.nextFileId = fileIds.next;
+    // Work that must follow the commit before anyone hears of it (the lake publishing its files).
+    if (meta.after) await meta.after(result, snapshot);
+    const committed = { snapshot, operation: meta.operation, tables: [...changed.keys()] };
+    for (const follower of this.followers) await follower(committed);
     return { result, committed };
   }
 
@@ -522,6 +541,20 @@ export class Metastore {
   /** The connection the metastore reads on; given to the scheduler store and other catalog parts. */
   get connection(): Engine {
     return this.engine;
+  }
+
+  /**
+   * The newest snapshot readers may see: a commit counts from the moment its transaction is sent
+   * to commit (another connection can see its rows before this process hears back), until its
+   * followers have run. An index following commits is behind while this is ahead of it.
+   */
+  get visibleSnapshot(): number {
+    return this.committing?.snapshot ?? this.nextSnapshot - 1;
+  }
+
+  /** Settles once the commit in flight (if any, and if it is `snapshot` or later) has finished, followers included, or failed. */
+  settled(snapshot: number): Promise<void> {
+    return this.committing && this.committing.snapshot >= snapshot ? this.committing.done : Promise.resolve();
   }
 
   /** Runs `body` under the commit lock without a snapshot: small catalog writes of other catalog parts. */

@@ -1,5 +1,6 @@
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
+import type { RowScope } from '../engine/policy.js';
 import type { Workspace } from '../models/workspace.js';
 
 export interface QueryLimits {
@@ -10,6 +11,8 @@ export interface QueryLimits {
   /** Most rows wanted; `truncated` says when there were more. */
   maxRows?: number;
   signal?: AbortSignal;
+  /** Confines the query to a client's rows (see RowScope); without it every project table reads whole. */
+  scope?: RowScope;
 }
 
 export interface QueryOutcome {
@@ -30,7 +33,7 @@ export async function runReadOnly(
   onRows: (rows: Record<string, unknown>[]) => void | Promise<void>,
   limits: QueryLimits = {},
 ): Promise<QueryOutcome> {
-  const checked = await ws.policy.check(sql);
+  const checked = await ws.policy.check(sql, limits.scope);
   const engine: Engine = await ws.engine.fork();
   // A cancel that came while the query was being checked finds nothing to interrupt yet.
   if (limits.signal?.aborted) {
@@ -47,10 +50,12 @@ export async function runReadOnly(
   let bytes = 0;
   let truncated = false;
   try {
-    for (const { table, snapshot } of checked.timeTravel) {
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(timeTravelName(table, snapshot))} AS ${await ws.lake.relationAt(table, snapshot).catch((error: Error) => {
-        throw new TributaryError(error.message, { hint: '`tributary snapshots` lists the snapshots' });
-      })}`);
+    for (const { table, snapshot, view } of checked.timeTravel) {
+      const relation = await ws.lake.relationAt(table, snapshot).catch((error: Error) => {
+        // The lake's reason counts files of every row; a client is told only that the snapshot cannot be read.
+        throw new TributaryError(limits.scope ? `snapshot ${snapshot} of '${table}' cannot be read` : error.message, { hint: '`tributary snapshots` lists the snapshots' });
+      });
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(timeTravelName(table, snapshot))} AS ${view(relation)}`);
     }
     await engine.stream(checked.sql, onColumns, async (chunk) => {
       if (stopped) return;

@@ -60,8 +60,26 @@ const topicSchema = z
     retentionHours: z.number().positive().optional(),
     /** fsync each append: survives power loss, not only a killed process. */
     syncEveryAppend: z.boolean().optional(),
-    /** Keys that get a partition each (a hot store id, say); other keys hash over the rest. */
-    hotKeys: z.array(z.string()).optional(),
+    /**
+     * Keys that get a partition each (a hot store id, say); other keys hash over the rest. Either
+     * the keys, or where to learn them: `{ from: { table, column }, share, max }` gives a
+     * partition of its own to each value of the column that carries at least `share` of the
+     * table's rows (the `max` largest), chosen at start and again whenever the table changes. A
+     * change applies from the next record appended; readers finish what was appended before it
+     * first, so each key's records stay in order (see log/log.ts, Topic.setHotKeys).
+     */
+    hotKeys: z
+      .union([
+        z.array(z.string()),
+        z
+          .object({
+            from: z.object({ table: identifier, column: identifier }).strict(),
+            share: z.number().gt(0).max(1).default(0.05),
+            max: z.number().int().min(1).default(4),
+          })
+          .strict(),
+      ])
+      .optional(),
     /** JSON field whose value is the record key (for partitioning). */
     keyField: z.string().optional(),
   })
@@ -92,6 +110,12 @@ const streamTableSchema = z
 const streamSchema = z
   .object({
     input: inputSchema,
+    /**
+     * The consumer group the job reads as (default: the job's name): its committed offsets, kept
+     * with each sink's rows, belong to the group. Jobs reading the same topic as different groups
+     * each receive every record; two jobs cannot share a group.
+     */
+    group: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, _ . -').optional(),
     /** The micro-batch is what `{{ source('<binds>') }}` reads in the models it runs. */
     binds: identifier,
     /** Schema of each event, column → DuckDB type (or `{ type, key, from }`). */
@@ -160,6 +184,26 @@ export function defineDashboard<const T extends DashboardConfig>(dashboard: T): 
   return dashboard;
 }
 
+/**
+ * A client of the project's data (a brand it reports to) with a token of its own. The server
+ * applies its row scope to everything the token reads: dashboards, the SQL lab, lookups.
+ */
+const accessClientSchema = z
+  .object({
+    /** The environment variable holding the client's token: tokens never live in the project file. */
+    tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+    /**
+     * Column → value, e.g. { brand: 'LEGO' }: a table with these columns shows only the rows that
+     * hold the values; a table without them is hidden unless listed in `public`.
+     */
+    rows: z.record(identifier, z.union([z.string(), z.number(), z.boolean()])).refine((rows) => Object.keys(rows).length > 0, 'name at least one column'),
+    /** Tables without the row columns that the client may read whole (reference data: stores, calendars). */
+    public: z.array(identifier).default([]),
+    /** Dashboards the client may open, computed over its rows. */
+    dashboards: z.array(identifier).default([]),
+  })
+  .strict();
+
 /** A module of the project (a generator, a replayer): a TypeScript file and what it does. */
 const moduleSchema = z.object({ module: z.string().min(1), description: z.string().optional() }).strict();
 
@@ -197,8 +241,20 @@ export const projectSchema = z
     generators: z.record(identifier, moduleSchema).default({}),
     /** Live event replayers (`tributary produce <name>`): modules exporting defineReplayer(...). */
     replayers: z.record(identifier, moduleSchema.extend({ topic: z.string().min(1) }).strict()).default({}),
-    /** What `tributary demo` runs: the batch models first, then this replayer into the live stack. */
-    demo: z.object({ replay: identifier.optional(), runBatch: z.boolean().default(true) }).strict().optional(),
+    /**
+     * What `tributary demo` runs: the batch models first (all, or the ones listed: a model that
+     * reads a stream's table can only be built once the stream has written, so a job builds it),
+     * then live data: this replayer's events into the log, or this generator's live files into a
+     * folder (relative to the project) that a stream reads, such as a spool input's `dir`.
+     */
+    demo: z
+      .object({
+        replay: identifier.optional(),
+        runBatch: z.union([z.boolean(), z.array(identifier).min(1)]).default(true),
+        writer: z.object({ generator: identifier, out: z.string().min(1) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
     /**
      * Jobs the scheduler runs (`tributary up` runs the scheduler): DAGs of tasks with a schedule,
      * data intervals, sensors, retries, backfills, notifications and reconciliation.
@@ -206,6 +262,8 @@ export const projectSchema = z
     jobs: jobsSchema.default({}),
     /** Queries the SQL lab offers as examples. */
     lab: z.object({ examples: z.array(z.object({ title: z.string(), sql: z.string().min(1) }).strict()) }).strict().optional(),
+    /** Client tokens scoped to rows (brand clients); declaring any makes the server require TRIBUTARY_TOKEN for the admin. */
+    access: z.object({ clients: z.record(identifier, accessClientSchema).default({}) }).strict().optional(),
   })
   .strict();
 

@@ -1,16 +1,18 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { timingSafeEqual } from 'node:crypto';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../models/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
+import { clientCredentials, installAuth } from './auth.js';
 import { MAX_EVENTS_PER_REQUEST, ingest } from './collector.js';
 import { metricsText } from './metrics.js';
 
 export interface ServerOptions {
   host?: string;
   port?: number;
-  /** Required for any host other than loopback; every request must then carry it. */
+  /** The admin token: required for any host other than loopback, and whenever the project declares client tokens; every request must then carry a token. */
   token?: string;
+  /** Where client tokens (`access.clients.<name>.tokenEnv`) are read from; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Largest request body; larger ones get 413. */
   bodyLimitBytes?: number;
 }
@@ -36,19 +38,6 @@ export function assertSafeBinding(host: string, token: string | undefined): void
   }
 }
 
-const TOKEN_COOKIE = 'tributary_token';
-
-function cookie(header: string | undefined, name: string): string | undefined {
-  const found = header?.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${name}=`));
-  return found ? decodeURIComponent(found.slice(name.length + 1)) : undefined;
-}
-
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(header?.replace(/^Bearer\s+/i, '') ?? '');
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
 /**
  * The Tributary server: a small core (auth, request hygiene, limits, errors) with everything else
  * as plugins: the event collector, status and metrics here; the web UI, the SQL lab and the
@@ -62,6 +51,7 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 export async function createServer(context: ServerContext, options: ServerOptions = {}, plugins: ServerPlugin[] = []): Promise<FastifyInstance> {
   const host = options.host ?? '127.0.0.1';
   assertSafeBinding(host, options.token);
+  const clients = clientCredentials(context.ws.project.config, options.token, options.env ?? process.env);
   const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
   const app = Fastify({ bodyLimit, logger: false });
   app.removeAllContentTypeParsers();
@@ -86,20 +76,7 @@ export async function createServer(context: ServerContext, options: ServerOption
     }
   });
 
-  if (options.token) {
-    const token = options.token;
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.url === '/healthz') return;
-      if (tokenMatches(request.headers.authorization, token) || tokenMatches(cookie(request.headers.cookie, TOKEN_COOKIE), token)) return;
-      // A browser opens the UI once with ?token=…; the token then travels in an HttpOnly cookie.
-      const fromQuery = (request.query as Record<string, string> | undefined)?.token;
-      if (fromQuery && tokenMatches(fromQuery, token)) {
-        reply.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
-        return;
-      }
-      await reply.code(401).send({ error: 'missing or wrong token', hint: 'send "Authorization: Bearer <TRIBUTARY_TOKEN>", or open the UI once at /?token=<TRIBUTARY_TOKEN>' });
-    });
-  }
+  installAuth(app, options.token, clients);
   app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
     const status = error.statusCode ?? (error instanceof TributaryError ? 400 : 500);
     const hint =
@@ -137,6 +114,8 @@ export async function createServer(context: ServerContext, options: ServerOption
 
   app.get('/v1/status', async () => ({
     jobs: context.streams.jobs.map((j) => j.snapshot()),
+    // Per consumer group and partition: committed offset, end offset, lag.
+    groups: await Promise.all(context.streams.jobs.map((j) => j.groupOffsets())),
     topics: Object.keys(context.ws.project.config.topics).map((name) => {
       const topic = context.streams.log.topic(name);
       return { name, partitions: topic.partitions.length, endOffsets: topic.endOffsets() };
@@ -148,7 +127,8 @@ export async function createServer(context: ServerContext, options: ServerOption
   app.get('/metrics', async (_request, reply) => {
     const quality = await context.ws.metastore.qualityCounts();
     const more = await Promise.all((context.metrics ?? []).map((m) => m()));
-    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality) + more.join(''));
+    const groups = await Promise.all(context.streams.jobs.map((j) => j.groupOffsets()));
+    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality, groups) + more.join(''));
   });
 
   context.metrics ??= [];

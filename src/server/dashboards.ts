@@ -20,9 +20,23 @@ export interface TileData {
  */
 export type LiveEvent = { type: 'tiles'; tiles: TileData[]; at: string; seq: number };
 
+/**
+ * Whose rows a computation reads. Without one (the admin) tiles run as written; with one (a
+ * client), every tile and filter query runs as `confine` rewrites it, and viewers share a
+ * computation only with viewers of the same `key`.
+ */
+export interface TileScope {
+  key: string;
+  confine(sql: string): Promise<string>;
+}
+
+/** What a client sees of a tile its scope refuses: not the refusal, which would name what it cannot see. */
+const OUTSIDE_SCOPE = 'this tile reads data outside your access';
+
 interface Group {
   dashboard: string;
   filters: FilterValues;
+  scope: TileScope | undefined;
   clients: Set<(event: LiveEvent) => void>;
   /** Viewers that joined and still wait for their first snapshot. */
   joining: Set<(event: LiveEvent) => void>;
@@ -52,10 +66,10 @@ export async function loadDashboards(project: Project): Promise<Map<string, Dash
 }
 
 /**
- * Computes dashboard tiles and keeps open dashboards live. Viewers with the same dashboard and
- * filters form one group: when a commit changes tables, each affected tile is computed once per
- * group and pushed to every viewer in it, so the query count per commit does not grow with the
- * number of people watching.
+ * Computes dashboard tiles and keeps open dashboards live. Viewers with the same dashboard,
+ * filters and scope form one group: when a commit changes tables, each affected tile is computed
+ * once per group and pushed to every viewer in it, so the query count per commit grows with the
+ * number of distinct scopes watching, not with the number of people.
  */
 export class DashboardHub {
   private readonly groups = new Map<string, Group>();
@@ -98,33 +112,44 @@ export class DashboardHub {
     return this.tileTables.get(`${dashboard}/${tile.id}`)!;
   }
 
-  async compute(name: string, filters: FilterValues, only?: Set<string>): Promise<LiveEvent> {
+  async compute(name: string, filters: FilterValues, only?: Set<string>, scope?: TileScope): Promise<LiveEvent> {
     const seq = ++this.seq;
     const tiles: TileData[] = [];
     for (const tile of this.tiles(name)) {
       if (only && !only.has(tile.id)) continue;
-      tiles.push(await this.computeTile(tile, filters));
+      tiles.push(await this.computeTile(tile, filters, scope));
     }
     return { type: 'tiles', tiles, at: new Date().toISOString(), seq };
   }
 
-  private async computeTile(tile: Tile, filters: FilterValues): Promise<TileData> {
+  private async computeTile(tile: Tile, filters: FilterValues, scope: TileScope | undefined): Promise<TileData> {
     const params: Record<string, string | null> = {};
     for (const match of tile.sql.matchAll(PARAM)) params[match[1]!] = filters[match[1]!] ?? null;
     const started = Date.now();
+    let sql = tile.sql;
+    if (scope) {
+      try {
+        sql = await scope.confine(tile.sql);
+      } catch {
+        return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: OUTSIDE_SCOPE };
+      }
+    }
     this.queries++;
     try {
-      const rows = await this.reader.queryJson(tile.sql, Object.keys(params).length ? params : undefined);
+      const rows = await this.reader.queryJson(sql, Object.keys(params).length ? params : undefined);
       return { id: tile.id, kind: tile.kind, columns: Object.keys(rows[0] ?? {}), rows, ms: Date.now() - started };
     } catch (error) {
       return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: (error as Error).message.split('\n')[0] };
     }
   }
 
-  async options(name: string, filter: string): Promise<string[]> {
+  async options(name: string, filter: string, scope?: TileScope): Promise<string[]> {
     const spec = this.get(name).filters.find((f) => f.id === filter);
     if (!spec?.options) return [];
-    const rows = await this.reader.query<Record<string, unknown>>(spec.options);
+    // A client's choices come from its rows too: the list of every brand is other brands' data.
+    const sql = scope ? await scope.confine(spec.options).catch(() => undefined) : spec.options;
+    if (sql === undefined) return [];
+    const rows = await this.reader.query<Record<string, unknown>>(sql);
     return rows.map((r) => String(Object.values(r)[0]));
   }
 
@@ -133,11 +158,11 @@ export class DashboardHub {
    * queued behind pushes already scheduled, so no commit can fall between what the viewer was
    * shown and the first push it receives. Viewers joining together share one snapshot.
    */
-  subscribe(dashboard: string, filters: FilterValues, client: (event: LiveEvent) => void): () => void {
+  subscribe(dashboard: string, filters: FilterValues, client: (event: LiveEvent) => void, scope?: TileScope): () => void {
     this.get(dashboard);
-    const key = JSON.stringify([dashboard, Object.entries(filters).filter(([, v]) => v !== null && v !== '').sort()]);
+    const key = JSON.stringify([dashboard, Object.entries(filters).filter(([, v]) => v !== null && v !== '').sort(), scope?.key ?? null]);
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, (group = { dashboard, filters, clients: new Set(), joining: new Set() }));
+    if (!group) this.groups.set(key, (group = { dashboard, filters, scope, clients: new Set(), joining: new Set() }));
     group.clients.add(client);
     group.joining.add(client);
     if (group.joining.size === 1) {
@@ -146,7 +171,7 @@ export class DashboardHub {
         .then(async () => {
           const viewers = [...joined.joining];
           joined.joining.clear();
-          const snapshot = await this.compute(dashboard, filters);
+          const snapshot = await this.compute(dashboard, filters, undefined, scope);
           for (const viewer of viewers) if (joined.clients.has(viewer)) viewer(snapshot);
         })
         .catch(() => undefined);
@@ -179,7 +204,7 @@ export class DashboardHub {
     for (const group of this.groups.values()) {
       const affected = new Set(this.tiles(group.dashboard).filter((t) => [...this.tablesOf(group.dashboard, t)].some((x) => changed.has(x))).map((t) => t.id));
       if (!affected.size || !group.clients.size) continue;
-      const event = await this.compute(group.dashboard, group.filters, affected);
+      const event = await this.compute(group.dashboard, group.filters, affected, group.scope);
       for (const client of group.clients) client(event);
     }
   }

@@ -40,6 +40,8 @@ interface IndexedTable {
   readonly seen: string;
   /** The table's columns when it was last read; a change (a rebuilt model) means reading it whole. */
   shape: string | undefined;
+  /** Their names, for deciding what a client's row scope shows of the table. */
+  columns: string[];
   rows: Map<string, string>;
   ambiguous: Map<string, number>;
   /** Set while the index is behind the table (its last refresh failed): lookups are refused, not answered stale. */
@@ -88,12 +90,16 @@ export class LookupIndex {
     return index;
   }
 
-  /** The row of `key` as JSON text, or undefined (then `miss` says why). The hot path: two map reads. */
-  get(table: string, key: string): string | undefined {
+  /**
+   * The row of `key` as JSON text, or undefined (then `miss` says why). The hot path: two map reads.
+   * `shown` may refuse the row (a client's scope): it is then not found, and not counted as served.
+   */
+  get(table: string, key: string, shown?: (row: string) => boolean): string | undefined {
     const entry = this.indexed.get(table);
     if (entry === undefined || entry.failure !== undefined) return undefined;
     const row = entry.rows.get(key);
-    if (row !== undefined) entry.served++;
+    if (row === undefined || (shown && !shown(row))) return undefined;
+    entry.served++;
     return row;
   }
 
@@ -129,6 +135,12 @@ export class LookupIndex {
     return this.byName().map((t) => ({ name: t.name, key: t.key }));
   }
 
+  /** The table's column names as last read; undefined before its first successful read (or for no lookup table). */
+  columns(table: string): readonly string[] | undefined {
+    const entry = this.indexed.get(table);
+    return entry?.shape === undefined ? undefined : entry.columns;
+  }
+
   private byName(): IndexedTable[] {
     return [...this.indexed.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   }
@@ -159,6 +171,16 @@ export class LookupIndex {
   }
 
   /**
+   * Undefined when the index is in step with every commit readers can see (the hot path: one
+   * comparison); otherwise a promise that settles once it is, so a lookup never answers from
+   * before a commit that SQL already shows.
+   */
+  behind(): Promise<void> | undefined {
+    const visible = this.metastore.visibleSnapshot;
+    return Number(this.snapshot) >= visible ? undefined : this.metastore.settled(visible);
+  }
+
+  /**
    * Brings the set of indexed tables in line with the catalog (new ones are read at their first
    * refresh). A table's lookup declaration comes from the project config, fixed for the life of the
    * process, so only a table the index has not seen (a model's first build) can change the set.
@@ -180,6 +202,7 @@ export class LookupIndex {
         key,
         seen: `__lookup_seen_${++this.tempTables}`,
         shape: undefined,
+        columns: [],
         rows: new Map(),
         ambiguous: new Map(),
         failure: undefined,
@@ -223,6 +246,7 @@ export class LookupIndex {
       entry.rows = rows;
       entry.ambiguous = ambiguous;
       entry.shape = shape;
+      entry.columns = columns.map((c) => c.name);
       entry.failure = undefined;
     } catch (error) {
       const failure = (error as Error).message.split('\n')[0]!;

@@ -53,5 +53,9 @@ document.addEventListener('click', (event) => {
   void route();
 });
 window.addEventListener('popstate', () => void route());
-void getJson<{ name: string }>('/api/project').then((p) => (document.getElementById('project')!.textContent = p.name));
+void getJson<{ name: string; client: string | null }>('/api/project').then((p) => {
+  document.getElementById('project')!.textContent = p.client ? `${p.name} · ${p.client}` : p.name;
+  // A client token opens its dashboards and the lab; the other pages are the admin's.
+  if (p.client) document.querySelectorAll('[data-nav="catalog"], [data-nav="streams"], [data-nav="jobs"]').forEach((link) => link.remove());
+});
 void route();
