@@ -1,11 +1,12 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, errorMessage } from '../core/errors.js';
 import { loadGenerator, loadReplayer } from '../core/modules.js';
 import { createProgress } from '../core/progress.js';
 import { loadProject, type Project } from '../core/project.js';
 import { Log } from '../log/index.js';
+import { openWorkspace, runModels } from '../models/index.js';
 import { replay } from '../stream/replay.js';
 import { request, runningServer } from './remote.js';
 
@@ -106,13 +107,61 @@ export async function demo(chosen: string | undefined, flags: { port: number; ra
   }
   const project = await loadProject(dir, { dataDir: flags.dataDir });
   const { startStack } = await import('./up.js');
-  const replayName = project.config.demo?.replay;
+  const settings = project.config.demo;
+  const runBatch = settings?.runBatch ?? true;
+  if (Array.isArray(runBatch)) await buildModels(project, runBatch);
+  const writer = settings?.writer ? await openWriter(project, settings.writer) : undefined;
+  const replayName = settings?.replay;
   const stack = await startStack(project, {
     port: flags.port,
-    runBatch: project.config.demo?.runBatch ?? true,
+    // As `tributary up`: a project that declares client tokens needs the admin's.
+    token: process.env.TRIBUTARY_TOKEN,
+    runBatch: runBatch === true,
     replay: replayName ? { name: replayName, rate: flags.rate } : undefined,
   });
+  writer?.start(flags.rate);
+  const live = replayName ? `live events come from the replayer '${replayName}'; ` : writer ? `live files come from the generator '${writer.name}' into ${writer.out}; ` : '';
   console.log(`\nThe ${example} demo is live: ${stack.url}  (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`  dashboards ${stack.url}/   SQL lab ${stack.url}/lab   catalog ${stack.url}/catalog   streams ${stack.url}/streams`);
-  console.log(`  ${replayName ? `live events come from the replayer '${replayName}'; ` : ''}Ctrl+C stops everything.`);
+  console.log(`  ${live}Ctrl+C stops everything.`);
+}
+
+/** The demo's listed models, built before the stack starts (its stream jobs may join them). */
+async function buildModels(project: Project, models: string[]): Promise<void> {
+  const ws = await openWorkspace(project);
+  try {
+    await runModels(ws, { models, quiet: true, trigger: 'server' });
+  } finally {
+    await ws.close();
+  }
+}
+
+/**
+ * The demo's writer: a generator's live mode writing into a folder of the project. The folder is
+ * made before the stack starts, because a stream reading it refuses a folder that does not exist.
+ */
+async function openWriter(project: Project, writer: { generator: string; out: string }): Promise<{ name: string; out: string; start(rate: number | undefined): void }> {
+  const generator = await loadGenerator(project, writer.generator);
+  const { live } = generator;
+  if (!live) {
+    throw new TributaryError(`generator '${writer.generator}' has no live mode, so it cannot be the demo's writer`, {
+      place: { file: project.configFile, field: 'demo.writer.generator' },
+      hint: 'give it a live(context) function that writes until context.signal aborts, or name another generator',
+    });
+  }
+  const out = project.resolvePath(writer.out);
+  mkdirSync(out, { recursive: true });
+  return {
+    name: writer.generator,
+    out,
+    start(rate) {
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      process.once('SIGTERM', () => abort.abort());
+      live({ projectDir: project.dir, out, seed: 42, rate, signal: abort.signal, log: (m) => console.error(m) }).catch((error: unknown) => {
+        console.error(`the demo's writer '${writer.generator}' stopped: ${errorMessage(error)}`);
+        console.error('  the stack keeps running; fix the cause and start the demo again for live data');
+      });
+    },
+  };
 }

@@ -34,6 +34,23 @@ export interface GeneratorDefinition {
   defaultOut: string;
   defaultSize: number;
   run(context: GeneratorContext): Promise<GeneratorResult>;
+  /**
+   * Live data as it would arrive: keeps writing into `out` (files dropped into a folder a stream
+   * reads) until `signal` aborts, then resolves with what it wrote. `tributary demo` runs it when
+   * the project's `demo.writer` names the generator.
+   */
+  live?(context: LiveGeneratorContext): Promise<GeneratorResult>;
+}
+
+export interface LiveGeneratorContext {
+  projectDir: string;
+  /** The folder to write into; it exists. */
+  out: string;
+  seed: number;
+  /** Records per second when asked (`tributary demo --rate N`); otherwise the generator's own pace. */
+  rate?: number;
+  signal: AbortSignal;
+  log(message: string): void;
 }
 
 export function defineGenerator(definition: GeneratorDefinition): GeneratorDefinition {
