@@ -182,7 +182,7 @@ export const streamSuite: Suite = {
       '',
       `## Latency at ${latency.rate.toLocaleString('en-US')} events/s`,
       '',
-      `\`tributary produce ecommerce --rate ${latency.rate}\` sent ${latency.events.toLocaleString('en-US')} events over HTTP to a running \`tributary up\` (trigger ${latency.triggerMs} ms). Event-to-commit latency (commit time minus the time the collector appended the event), over the last ${latency.window.toLocaleString('en-US')} events: **p50 ${latency.p50} ms, p99 ${latency.p99} ms**. Sustained rate reported by the job: ${latency.observedRate.toLocaleString('en-US')} events/s.`,
+      `\`tributary produce sample --rate ${latency.rate}\` sent ${latency.events.toLocaleString('en-US')} events over HTTP to a running \`tributary up\` (trigger ${latency.triggerMs} ms). Event-to-commit latency (commit time minus the time the collector appended the event), over the last ${latency.window.toLocaleString('en-US')} events: **p50 ${latency.p50} ms, p99 ${latency.p99} ms**. Sustained rate reported by the job: ${latency.observedRate.toLocaleString('en-US')} events/s.`,
       '',
       '## Recovery',
       '',
@@ -237,12 +237,14 @@ async function measureLatency(context: SuiteContext, cli: string, example: strin
     await new Promise((r) => setTimeout(r, 200));
   }
   const count = rate * seconds;
-  const producer = spawn(process.execPath, [cli, 'produce', 'ecommerce', '--to', url, '--rate', String(rate), '--count', String(count)], { cwd: context.root, stdio: 'ignore' });
+  const producer = spawn(process.execPath, [cli, 'produce', 'sample', '--project', example, '--to', url, '--rate', String(rate), '--count', String(count)], { cwd: context.root, stdio: ['ignore', 'ignore', 'inherit'] });
   // Read the rate while the load runs, then the latency once the last events have committed.
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
   type Status = { jobs: { eventsPerSecond: number; lag: number; latencyMs: { p50: number; p99: number }; events: number }[] };
   const during = (await (await fetch(`${url}/v1/status`)).json()) as Status;
-  await waitForExit(producer);
+  const produced = await waitForExit(producer);
+  // A producer that failed leaves a latency of whatever events came before: that measures nothing.
+  if (produced !== 0) throw new Error(`tributary produce exited with ${produced}; its error is above`);
   let status = during;
   for (let i = 0; i < 50; i++) {
     status = (await (await fetch(`${url}/v1/status`)).json()) as Status;

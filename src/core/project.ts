@@ -72,8 +72,9 @@ export async function importDefault(file: string): Promise<unknown> {
   serveOwnPackage();
   const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
   let exported = mod.default;
-  // A module compiled as CommonJS arrives wrapped once more.
-  if (exported && typeof exported === 'object' && 'default' in exported && Object.keys(exported).length === 1) {
+  // A module compiled as CommonJS (a project without "type": "module") arrives wrapped once more:
+  // its exports object, marked __esModule by the compiler, holds the default beside the named ones.
+  if (exported && typeof exported === 'object' && 'default' in exported && ((exported as { __esModule?: unknown }).__esModule === true || Object.keys(exported).length === 1)) {
     exported = (exported as { default: unknown }).default;
   }
   return exported;
