@@ -1,6 +1,6 @@
-import type { DeclaredColumn } from '../core/schemas.js';
+import type { DeclaredColumn, Rule } from '../core/schemas.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
-import { PARSE_ERROR } from './rules.js';
+import { PARSE_ERROR, ruleChecks, verdictExpression } from './rules.js';
 
 /**
  * The one way JSON values become typed columns, for batch JSON sources and stream micro-batches
@@ -36,9 +36,19 @@ export function fieldTextColumns(columns: readonly DeclaredColumn[]): string {
   return `{${columns.map((c) => `${quoteLiteral(c.key)}: ${quoteLiteral(fieldTextType(c))}`).join(', ')}}`;
 }
 
-/** json_transform's structure: each field's key → its text type. */
-function fieldTextStructure(columns: readonly DeclaredColumn[]): string {
-  return JSON.stringify(Object.fromEntries(columns.map((c) => [c.key, fieldTextType(c)])));
+/**
+ * A STRUCT column (not a list of them): json_transform can type it in the parse that reads every
+ * field, where its text would otherwise be parsed a second time by a cast. The two are the same
+ * conversion: a cast from JSON to a STRUCT is that transform, and it is never NULL for a present
+ * value (a field that does not fit is NULL inside it), so the cast's check refused nothing.
+ */
+function transformsItself(column: DeclaredColumn): boolean {
+  return /^STRUCT\s*\(.*\)$/s.test(column.type.trim().toUpperCase());
+}
+
+/** json_transform's structure: each field's key → its text type, or a STRUCT's own type. */
+function fieldStructure(columns: readonly DeclaredColumn[]): string {
+  return JSON.stringify(Object.fromEntries(columns.map((c) => [c.key, transformsItself(c) ? c.type.trim() : fieldTextType(c)])));
 }
 
 /**
@@ -94,10 +104,20 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
  * field's text as column `textOf(column)`.
  */
 export function typedColumns(columns: readonly DeclaredColumn[], textOf: (column: DeclaredColumn) => string, options: JsonOptions = {}): { select: string[]; problems: string } {
-  const typed = columns.map((c) => exactValue(c, textOf(c), options));
-  const problems = typed.map((t) => t.problem).filter((p) => p !== 'NULL');
+  return typedFields(columns, textOf, () => false, options);
+}
+
+/** typedColumns where some fields arrive typed already (`typed`): those are taken as they are. */
+function typedFields(
+  columns: readonly DeclaredColumn[],
+  fieldOf: (column: DeclaredColumn) => string,
+  typed: (column: DeclaredColumn) => boolean,
+  options: JsonOptions,
+): { select: string[]; problems: string } {
+  const exact = columns.map((c) => (typed(c) ? { value: fieldOf(c), problem: 'NULL' } : exactValue(c, fieldOf(c), options)));
+  const problems = exact.map((t) => t.problem).filter((p) => p !== 'NULL');
   return {
-    select: typed.map((t, i) => `${t.value} AS ${quoteIdent(columns[i]!.name)}`),
+    select: exact.map((t, i) => `${t.value} AS ${quoteIdent(columns[i]!.name)}`),
     problems: problems.length ? `nullif(concat_ws('; ', ${problems.join(', ')}), '')` : 'NULL::VARCHAR',
   };
 }
@@ -106,19 +126,63 @@ export function typedColumns(columns: readonly DeclaredColumn[], textOf: (column
  * Types JSON text, one record per row of `relation` (its VARCHAR column `textColumn`), without
  * losing a row or a reason: the result has the `keep` columns, the typed columns and `__error`
  * (NULL when the record typed exactly).
+ *
+ * Each record is parsed once: json_transform reads every field (and types STRUCTs) in one pass,
+ * under try() so that a line that is not JSON gives NULL instead of failing the scan. Only such
+ * lines, and the rare valid ones that are no object, are parsed again to word their reason. A
+ * transform gives NULL for valid JSON only when it is `null` or when something else went wrong;
+ * then it runs once more without try(), so that the real error surfaces instead of a wrong reason.
  */
 export function typeJson(relation: string, textColumn: string, columns: readonly DeclaredColumn[], keep: readonly string[], options: JsonOptions = {}): string {
   const v = quoteIdent(textColumn);
-  const fields = '__fields';
-  const { select, problems } = typedColumns(columns, (c) => `${fields}.${quoteIdent(c.key)}`, options);
+  const structure = quoteLiteral(fieldStructure(columns));
+  const { select, problems } = typedFields(columns, (c) => `__fields.${quoteIdent(c.key)}`, transformsItself, options);
   const kept = keep.map((k) => `${quoteIdent(k)}, `).join('');
+  // Valid JSON is an object exactly when its first character past whitespace is a brace.
+  const object = `CASE WHEN starts_with(${v}, '{') THEN true ELSE regexp_matches(${v}, '^[ \\t\\n\\r]*[{]') END`;
+  const notObject = `'expected a JSON object, got ' || lower(json_type(${v}))`;
   return `(
     SELECT ${kept}${select.join(', ')},
       CASE
-        WHEN NOT coalesce(json_valid(${v}), false) THEN 'not valid JSON: ' || left(coalesce(${v}, ''), 100)
-        WHEN json_type(${v}) <> 'OBJECT' THEN 'expected a JSON object, got ' || lower(json_type(${v}))
+        WHEN __fields IS NULL THEN CASE WHEN coalesce(json_valid(${v}), false) THEN ${notObject} ELSE 'not valid JSON: ' || left(coalesce(${v}, ''), 100) END
+        WHEN NOT ${object} THEN ${notObject}
         ELSE ${problems}
       END AS ${PARSE_ERROR}
-    FROM (SELECT *, CASE WHEN json_valid(${v}) AND json_type(${v}) = 'OBJECT' THEN json_transform(${v}, ${quoteLiteral(fieldTextStructure(columns))}) END AS ${fields}
-          FROM ${relation}))`;
+    FROM (SELECT *, CASE WHEN __parsed IS NOT NULL OR NOT coalesce(json_valid(${v}), false) THEN __parsed ELSE json_transform(${v}, ${structure}) END AS __fields
+          FROM (SELECT *, try(json_transform(${v}, ${structure})) AS __parsed FROM ${relation})))`;
+}
+
+/** A column whose typing never refuses a value: text, JSON, and STRUCTs typed by the transform itself. */
+function cannotFail(column: DeclaredColumn): boolean {
+  const type = column.type.trim().toUpperCase();
+  return !column.from && (TEXT.test(type) || type === 'JSON' || transformsItself(column));
+}
+
+/**
+ * typeJson for a re-read that looks for the few records that fail (to find their lines): every
+ * record gets its reason and the columns a verdict reads (those that can fail to type, and those
+ * the rules name), typed exactly; the other columns, which can neither fail nor change a verdict,
+ * are read by a second transform only for the records that fail, and are NULL for the others.
+ * Reading the large fields (a context object, free-text properties) is most of a re-read's cost.
+ */
+export function typeJsonFailures(
+  relation: string,
+  textColumn: string,
+  columns: readonly DeclaredColumn[],
+  keep: readonly string[],
+  options: JsonOptions,
+  rules: readonly Rule[],
+): string {
+  const ruled = new Set(rules.map((r) => r.column));
+  const later = columns.filter((c) => !ruled.has(c.name) && cannotFail(c));
+  // The first transform needs a field to read, even when no column could fail.
+  if (later.length === columns.length) later.shift();
+  if (!later.length) return typeJson(relation, textColumn, columns, keep, options);
+  const judged = typeJson(relation, textColumn, columns.filter((c) => !later.includes(c)), [...keep, textColumn], options);
+  const typedLater = typedFields(later, (c) => `__later.${quoteIdent(c.key)}`, transformsItself, options);
+  const laterSelect = new Map(later.map((c, i) => [c, typedLater.select[i]!]));
+  const failing = `${verdictExpression(ruleChecks(rules), true)} <> 'ok'`;
+  return `(
+    SELECT ${keep.map((k) => `${quoteIdent(k)}, `).join('')}${columns.map((c) => laterSelect.get(c) ?? quoteIdent(c.name)).join(', ')}, ${PARSE_ERROR}
+    FROM (SELECT *, CASE WHEN ${failing} THEN try(json_transform(${quoteIdent(textColumn)}, ${quoteLiteral(fieldStructure(later))})) END AS __later FROM ${judged}))`;
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
-import { quoteList } from '../../engine/index.js';
-import { typeJson } from '../../quality/json.js';
+import { quoteList, quoteLiteral } from '../../engine/index.js';
+import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { countLines, type LineCount } from './line-count.js';
-import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
+import { locateRecords, readRejects } from './located.js';
 import { sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('jsonl'), ...sourceBase, json: jsonOptions.optional() }).strict();
@@ -32,18 +32,31 @@ export const jsonlSource = defineComponent({
     const counts = countLines(files).then((c) => ({ c }), (error: Error) => ({ error }));
     let lineCounts: LineCount[] | undefined;
     let scanned = false;
+    const read = (from: readonly string[], options: string) =>
+      `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes}, ${options})`;
     const lines = (located: boolean) => {
-      if (!located) scanned = true;
-      const read = `read_csv(${quoteList(files)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes},
-                      ${located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`})`;
-      return located ? `(SELECT __scan_file AS __file, __record, __line FROM ${numberedInFileOrder(read)})` : `(SELECT __line FROM ${read})`;
+      if (located) {
+        // A record is a line: each file is numbered as one thread reads it, by a streaming window
+        // (no sort, nothing held), and the files are read side by side.
+        const numbered = files.map(
+          (file) => `SELECT ${quoteLiteral(file)} AS __file, row_number() OVER () AS __record, __line FROM ${read([file], 'parallel = false, ignore_errors = true')}`,
+        );
+        return `(${numbered.join('\n UNION ALL ')})`;
+      }
+      scanned = true;
+      return `(SELECT __line FROM ${read(files, `store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`)})`;
     };
     return {
       files,
       bytes,
       columns: columns.map((c) => ({ name: c.name, type: c.type })),
       hasParseError: true,
-      relation: ({ located } = {}) => typeJson(lines(Boolean(located)), '__line', columns, located ? ['__file', '__record'] : [], config.json),
+      // A located read is for finding the records that fail: it reads what the verdict needs from
+      // every record and the rest only from those.
+      relation: ({ located } = {}) =>
+        located
+          ? typeJsonFailures(lines(true), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [])
+          : typeJson(lines(false), '__line', columns, [], config.json),
       rejects: async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []),
       async reconcile(yielded, rejects) {
         const outcome = await counts;

@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
-import { quoteIdent } from '../../engine/index.js';
+import { quoteIdent, quoteLiteral } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch, type MergeDialect } from './merge.js';
 import { scopeCondition, type CommitUnit, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
 
@@ -31,6 +35,19 @@ export interface DatabaseDialect {
   upsertRow(table: string, columns: readonly string[], keyColumns: number): string;
   /** The columns a table has now (lower-cased names), to add what a newer model outputs. */
   existingColumns(db: DatabaseConnection, table: string): Promise<Set<string>>;
+  /** The database's bulk loader (COPY, LOAD DATA), when it has one: rows then go as a file, not as statement parameters. */
+  readonly bulk?: BulkFormat;
+}
+
+/**
+ * A CSV file the engine writes and the database's bulk loader reads back value for value: NULL
+ * and the empty string kept apart, text with quotes and line breaks whole, exact decimals.
+ */
+export interface BulkFormat {
+  /** The engine's `COPY … TO` options that write the file. */
+  readonly csv: string;
+  /** How a column of this DuckDB type is written (SQL over `expr`); undefined when the loader cannot read it back exactly. */
+  transport(duckType: string, expr: string): string | undefined;
 }
 
 export interface DatabaseConnection {
@@ -40,11 +57,15 @@ export interface DatabaseConnection {
   rollback(): Promise<void>;
   /** Inserts rows given column by column; `suffix` follows the statement (an upsert clause). */
   insert(table: string, columns: readonly ColumnInfo[], data: readonly unknown[][], suffix?: string): Promise<void>;
+  /** Loads a file written in the dialect's bulk format into the table's columns, in the open transaction; resolves to the rows loaded. */
+  load?(table: string, columns: readonly ColumnInfo[], file: string): Promise<number>;
   close(): Promise<void>;
 }
 
 /** Rows moved per insert statement. */
 const CHUNK_ROWS = 20_000;
+/** Folder of bulk-load files under the engine's spill folder; each file is named after the process that writes it. */
+const BULK_FOLDER = 'tributary-bulk';
 
 interface DatabaseStaged extends Staged {
   shape: TableShape;
@@ -70,7 +91,8 @@ export function databaseUrl(field: string, urlEnv: string | undefined, example: 
  * Tables in PostgreSQL or MySQL. Each commit is one transaction of that database holding the
  * rows, merges, late rows, and the progress that goes with them (a stream's offsets, a batch
  * run's record) in bookkeeping tables of its own, so its tables and its progress never disagree.
- * The rows stream from the engine in chunks: nothing the size of a table is held in memory.
+ * The rows go from the engine as a file the database bulk-loads (COPY, LOAD DATA), or else in
+ * chunks of inserts: nothing the size of a table is held in memory.
  */
 export class DatabaseStore implements Store {
   readonly external = true;
@@ -243,8 +265,39 @@ export class DatabaseStore implements Store {
     return counts;
   }
 
-  /** Streams a relation's rows from the engine into a table, a chunk at a time. */
+  /**
+   * Moves a relation's rows from the engine into a table. With a bulk loader (and no upsert
+   * clause) the engine writes them as one CSV file, in parallel, and the database reads it (about
+   * four times the rows per second of parameterised inserts, and no row ever becomes a JavaScript
+   * value); otherwise they stream through inserts, a chunk at a time.
+   */
   private async move(engine: Engine, db: DatabaseConnection, table: string, columns: readonly ColumnInfo[], relation: string, suffix?: string): Promise<number> {
+    const { bulk } = this.dialect;
+    const load = db.load;
+    const fields = bulk && load && !suffix ? columns.map((c) => bulk.transport(c.type, quoteIdent(c.name))) : [];
+    if (bulk && load && fields.length && fields.every((f): f is string => f !== undefined)) {
+      const select = `SELECT ${fields.map((f, i) => `${f} AS ${quoteIdent(columns[i]!.name)}`).join(', ')} FROM ${relation}`;
+      return this.bulkMove(engine, (file) => load(table, columns, file), table, select, bulk.csv);
+    }
+    return this.insertMove(engine, db, table, columns, relation, suffix);
+  }
+
+  /** The rows as a file the engine writes and the database loads; the counts each side reports must agree. */
+  private async bulkMove(engine: Engine, load: (file: string) => Promise<number>, table: string, select: string, csv: string): Promise<number> {
+    const file = await bulkFile(engine, table);
+    try {
+      const copied = await engine.query<{ Count: bigint }>(`COPY (${select}) TO ${quoteLiteral(file)} (${csv})`);
+      const rows = Number(copied[0]?.Count ?? 0);
+      const loaded = await load(file);
+      if (loaded !== rows) throw new TributaryError(`${this.dialect.label} loaded ${loaded} rows of the ${rows} the engine wrote for table '${table}'; nothing was committed`);
+      return rows;
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  /** Streams a relation's rows from the engine into a table through inserts, a chunk at a time. */
+  private async insertMove(engine: Engine, db: DatabaseConnection, table: string, columns: readonly ColumnInfo[], relation: string, suffix?: string): Promise<number> {
     const select = columns.map((c) => `${this.dialect.transport(c.type, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
     let pending: unknown[][] = columns.map(() => []);
     let count = 0;
@@ -273,6 +326,31 @@ export class DatabaseStore implements Store {
   async close(): Promise<void> {
     await this.connection?.close().catch(() => undefined);
     this.connection = undefined;
+  }
+}
+
+/**
+ * A fresh path for a bulk-load file, in the engine's spill folder (where the project keeps large
+ * transient data), or the system's temporary folder when the engine has none. Files left by a
+ * process that died mid-load are removed first: their names carry the process id.
+ */
+async function bulkFile(engine: Engine, table: string): Promise<string> {
+  const spill = await engine.scalar<string>(`SELECT current_setting('temp_directory')`).catch(() => '');
+  const folder = path.join(spill && path.isAbsolute(spill) ? spill : tmpdir(), BULK_FOLDER);
+  mkdirSync(folder, { recursive: true });
+  for (const name of readdirSync(folder)) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid)) rmSync(path.join(folder, name), { force: true });
+  }
+  return path.join(folder, `${process.pid}-${randomBytes(6).toString('hex')}-${table.replace(/[^\w-]/g, '_')}.csv`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
@@ -30,17 +32,25 @@ function pgType(duck: string): string {
   return found;
 }
 
+// Exact text for what JSON numbers would bend (decimals, 64-bit ids travel as text already), and nested values as JSON.
+function transport(duck: string, expr: string): string {
+  const t = duck.toUpperCase();
+  if (/^(DATE|TIME|TIMESTAMP|UUID|DECIMAL|INTERVAL)/.test(t)) return `CAST(${expr} AS VARCHAR)`;
+  if (/[[\]]|^(STRUCT|MAP|UNION)/.test(t)) return `CAST(to_json(${expr}) AS VARCHAR)`;
+  return expr;
+}
+
 const dialect = (url: string): DatabaseDialect => ({
   label: 'PostgreSQL',
   quote,
   param: (n, duckType) => (duckType ? `$${n}::${pgType(duckType)}` : `$${n}`),
   type: (duck) => pgType(duck),
-  // Exact text for what JSON numbers would bend (decimals, 64-bit ids travel as text already), and nested values as JSON.
-  transport: (duck, expr) => {
-    const t = duck.toUpperCase();
-    if (/^(DATE|TIME|TIMESTAMP|UUID|DECIMAL|INTERVAL)/.test(t)) return `CAST(${expr} AS VARCHAR)`;
-    if (/[[\]]|^(STRUCT|MAP|UNION)/.test(t)) return `CAST(to_json(${expr}) AS VARCHAR)`;
-    return expr;
+  transport,
+  // COPY's CSV: NULL is an unquoted empty field, every value is quoted (so an empty string, or a
+  // line holding only `\.`, is data), and bytes travel in bytea's hex form.
+  bulk: {
+    csv: 'FORMAT csv, HEADER false, FORCE_QUOTE *',
+    transport: (duck, expr) => (duck.toUpperCase() === 'BLOB' ? `'\\x' || hex(${expr})` : transport(duck, expr)),
   },
   keyTextType: 'TEXT',
   upsert: { quote, stored: (c) => `t.${quote(c)}`, incoming: (c) => `EXCLUDED.${quote(c)}` },
@@ -66,6 +76,12 @@ const dialect = (url: string): DatabaseDialect => ({
         const cols = columns.map((c) => quote(c.name)).join(', ');
         const unnest = columns.map((c, i) => `$${i + 1}::${arrayType(c.type)}`).join(', ');
         await client.query(`INSERT INTO ${quote(table)} AS t (${cols}) SELECT * FROM unnest(${unnest})${suffix ?? ''}`, data as unknown[]);
+      },
+      async load(table, columns, file) {
+        const { from } = await import('pg-copy-streams');
+        const copy = client.query(from(`COPY ${quote(table)} (${columns.map((c) => quote(c.name)).join(', ')}) FROM STDIN (FORMAT csv)`));
+        await pipeline(createReadStream(file, { highWaterMark: 1 << 20 }), copy);
+        return copy.rowCount;
       },
       close: () => client.end(),
     };
