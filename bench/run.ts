@@ -9,12 +9,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchSuite } from './suites/batch.js';
+import { concurrentSuite } from './suites/concurrent.js';
 import { dashboardsSuite } from './suites/dashboards.js';
+import { loyaltySuite } from './suites/loyalty.js';
+import { retailSuite } from './suites/retail.js';
+import { retailStreamSuite } from './suites/retail-stream.js';
 import { schedulerSuite } from './suites/scheduler.js';
+import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,10 +113,12 @@ export async function demo(chosen: string | undefined, flags: { port: number; ra
   if (Array.isArray(runBatch)) await buildModels(project, runBatch);
   const writer = settings?.writer ? await openWriter(project, settings.writer) : undefined;
   const replayName = settings?.replay;
+  const tokens = demoTokens(project);
   const stack = await startStack(project, {
     port: flags.port,
     // As `tributary up`: a project that declares client tokens needs the admin's.
-    token: process.env.TRIBUTARY_TOKEN,
+    token: tokens.admin,
+    env: tokens.env,
     runBatch: runBatch === true,
     replay: replayName ? { name: replayName, rate: flags.rate } : undefined,
   });
@@ -123,7 +126,33 @@ export async function demo(chosen: string | undefined, flags: { port: number; ra
   const live = replayName ? `live events come from the replayer '${replayName}'; ` : writer ? `live files come from the generator '${writer.name}' into ${writer.out}; ` : '';
   console.log(`\nThe ${example} demo is live: ${stack.url}  (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   console.log(`  dashboards ${stack.url}/   SQL lab ${stack.url}/lab   catalog ${stack.url}/catalog   streams ${stack.url}/streams`);
+  for (const { who, token, made } of tokens.shown) {
+    console.log(`  as ${who}: ${stack.url}/?token=${encodeURIComponent(token)}${made ? '  (a token made for this demo; set the variable to choose your own)' : ''}`);
+  }
+  if (tokens.shown[0]?.made) console.log(`  other commands reach this server with TRIBUTARY_TOKEN=${tokens.shown[0].token} (e.g. tributary sql … --project ${dir})`);
   console.log(`  ${live}Ctrl+C stops everything.`);
+}
+
+/**
+ * Tokens for a demo of a project that declares client tokens (a brand client): the ones set in the
+ * environment, and for each one unset a random token made for this demo alone, so that one
+ * command still starts it. The demo binds 127.0.0.1 and prints each principal's link.
+ */
+function demoTokens(project: Project): { admin: string | undefined; env: Record<string, string | undefined>; shown: { who: string; token: string; made: boolean }[] } {
+  const clients = Object.entries(project.config.access?.clients ?? {});
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (!clients.length) return { admin: process.env.TRIBUTARY_TOKEN, env, shown: [] };
+  const shown: { who: string; token: string; made: boolean }[] = [];
+  const take = (variable: string, who: string): string => {
+    const made = !env[variable];
+    const token = env[variable] || randomBytes(18).toString('base64url');
+    env[variable] = token;
+    shown.push({ who, token, made });
+    return token;
+  };
+  const admin = take('TRIBUTARY_TOKEN', 'the admin (TRIBUTARY_TOKEN)');
+  for (const [name, client] of clients) take(client.tokenEnv, `client ${name} (${client.tokenEnv})`);
+  return { admin, env, shown };
 }
 
 /** The demo's listed models, built before the stack starts (its stream jobs may join them). */

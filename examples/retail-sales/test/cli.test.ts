@@ -1,0 +1,143 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO } from '../../../test/helpers.js';
+import { RETAIL, money, reference } from './harness.js';
+
+/**
+ * The example as a user runs it: a copy of the project in a folder outside the repository, driven
+ * by the shipped CLI (`bin/tributary.js`, which runs the build in dist/). Load, crawl, query and
+ * the quarantine, each checked against the reference.
+ */
+const SHIPPED_CLI = path.join(REPO, 'bin', 'tributary.js');
+const BUILT_ENTRY = path.join(REPO, 'dist', 'cli', 'main.js');
+
+function newest(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
+      const full = path.join(dir, entry.name);
+      return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
+    }),
+  );
+}
+
+function run(command: string, args: string[], cwd: string) {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', TRIBUTARY_TOKEN: '' } });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+let project: string;
+function tributary(...args: string[]): string {
+  const result = run(process.execPath, [SHIPPED_CLI, ...args], project);
+  if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} exited with ${result.code}:\n${result.stderr}`);
+  return result.stdout;
+}
+
+beforeAll(() => {
+  // The shipped CLI runs dist/: build it when the sources are newer, as `npm install` would have.
+  const stale = statSync(BUILT_ENTRY, { throwIfNoEntry: false }) === undefined || statSync(BUILT_ENTRY).mtimeMs < newest(path.join(REPO, 'src'));
+  if (stale) {
+    const build = run('npm', ['run', 'build'], REPO);
+    expect(build.code, build.stderr + build.stdout).toBe(0);
+  }
+  const root = mkdtempSync(path.join(tmpdir(), 'retail-cli-'));
+  expect(path.relative(REPO, root).startsWith('..')).toBe(true);
+  project = path.join(root, 'retail-sales');
+  // The project as committed: no lake or state of a previous run.
+  cpSync(RETAIL, project, { recursive: true, filter: (from) => !/[/\\](lake|\.tributary|node_modules)$/.test(from) });
+}, 600_000);
+
+describe('the retail example with the shipped CLI, outside the repository', () => {
+  it('`tributary run` loads the drops (drift mapped, 6 quarantined) and builds every model', () => {
+    const out = tributary('run');
+    const salesLines = out.split('\n').find((l) => /│ sales_lines\s+│/.test(l))!;
+    expect(salesLines.split('│').map((c) => c.trim()).slice(1, 6)).toEqual(['sales_lines', 'lake', String(reference.rows), String(reference.validRows), String(reference.incomplete.length)]);
+    expect(out).toMatch(/│ rec_evaluation\s+│ table\s+│\s+│ 12\s+│/);
+  }, 300_000);
+
+  it('`tributary quarantine` names the file and line of each incomplete record', () => {
+    const rows = JSON.parse(tributary('quarantine', '--model', 'sales_lines', '-f', 'json')) as { file: string; line: number; reason: string }[];
+    expect(rows.map((r) => `${r.file.slice(r.file.indexOf('drops/'))}:${r.line}`).sort()).toEqual(reference.incomplete.map((i) => `${i.path}:${i.line}`).sort());
+  });
+
+  it('`tributary sql` answers the sales per day the reference computes', () => {
+    const rows = JSON.parse(tributary('sql', '-f', 'json', '--', 'SELECT dt::VARCHAR AS dt, sum(net_sales)::VARCHAR AS net FROM daily_sales_by_store GROUP BY 1 ORDER BY 1')) as { dt: string; net: string }[];
+    expect(rows).toEqual(Object.entries(reference.byDay).map(([dt, t]) => ({ dt, net: money(t.netSalesCents) })));
+  });
+
+  it('`tributary crawl` registers a partition per day and reports the drift by store and day', () => {
+    const out = tributary('crawl', 'data/sample/drops', '--table', 'sales_raw');
+    expect(out).toContain(`sales_raw: ${reference.files} csv file(s), ${reference.rows.toLocaleString('en-US')} rows`);
+    expect(out).toMatch(/drift by store and day: \d+ finding\(s\) in \d+ of 1404 file\(s\)/);
+    expect(out).toMatch(/dt=2024-12-07 *│ store_2235 *│ renamed *│ quantity/);
+    for (const i of reference.incomplete) {
+      const [, dt, store] = /dt=([\d-]+)\/(store_\d+)\.csv$/.exec(i.path)!;
+      expect(out, i.path).toMatch(new RegExp(`dt=${dt} *│ ${store} *│ (empty values|refused rows)`));
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  server.close();
+  return port;
+}
+
+describe('`tributary demo retail-sales` with the shipped CLI', () => {
+  it('starts with one command, makes and prints the admin and LEGO tokens, streams replayed orders into both groups’ tables, and scopes LEGO', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'retail-demo-'));
+    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+    delete env['TRIBUTARY_TOKEN'];
+    delete env['LEGO_TOKEN'];
+    const child = spawn(process.execPath, [SHIPPED_CLI, 'demo', 'retail-sales', '--port', String(port), '--data-dir', dataDir], {
+      cwd: tmpdir(),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = once(child, 'exit');
+    const sql = async (token: string, query: string) => {
+      const response = await fetch(`http://127.0.0.1:${port}/api/sql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: query }) });
+      return ((await response.json()) as { rows?: Record<string, string>[] }).rows;
+    };
+    /** The token the demo printed for a principal: the link it shows, `…/?token=X`. */
+    const printed = (who: string) => new RegExp(`as ${who} \\([A-Z_]+\\): http://127\\.0\\.0\\.1:${port}/\\?token=([\\w-]+)  \\(a token made for this demo`).exec(output)?.[1];
+    const tokens = { TRIBUTARY_TOKEN: '', LEGO_TOKEN: '' };
+    try {
+      // Polls until the replayed orders reached both groups' tables; the deadline only guards against a hang.
+      const deadline = Date.now() + 240_000;
+      while (Date.now() < deadline && !(printed('the admin') && printed('client lego'))) {
+        if (child.exitCode !== null) throw new Error(`the demo exited with ${child.exitCode}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      tokens.TRIBUTARY_TOKEN = printed('the admin') ?? '';
+      tokens.LEGO_TOKEN = printed('client lego') ?? '';
+      expect(tokens.TRIBUTARY_TOKEN).toMatch(/^[\w-]{24}$/);
+      expect(tokens.LEGO_TOKEN).toMatch(/^[\w-]{24}$/);
+      expect(tokens.LEGO_TOKEN).not.toBe(tokens.TRIBUTARY_TOKEN);
+      let counts: Record<string, string> | undefined;
+      while (Date.now() < deadline) {
+        if (child.exitCode !== null) throw new Error(`the demo exited with ${child.exitCode}:\n${output}`);
+        counts = (await sql(tokens.TRIBUTARY_TOKEN, 'SELECT (SELECT count(*) FROM online_orders_archive) AS archived, (SELECT count(DISTINCT order_id) FROM online_order_lines) AS live').catch(() => undefined))?.[0];
+        if (counts && Number(counts['archived']) > 0 && Number(counts['live']) > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(output).toMatch(new RegExp(`The retail-sales demo is live: http://127\\.0\\.0\\.1:${port}`));
+      expect(Number(counts?.['archived'])).toBeGreaterThan(0);
+      expect(Number(counts?.['live'])).toBeGreaterThan(0);
+      expect(await sql(tokens.LEGO_TOKEN, 'SELECT brand, sum(net_sales)::VARCHAR AS net FROM brand_daily_sales GROUP BY 1')).toEqual([{ brand: 'LEGO', net: money(reference.byBrand['LEGO']!.netSalesCents) }]);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    }
+  }, 300_000);
+});

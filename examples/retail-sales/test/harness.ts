@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { Workspace } from '../../../src/models/index.js';
+import type { ModelResult } from '../../../src/models/run.js';
+import { REPO, runProject, tempDir } from '../../../test/helpers.js';
+import { computeReference, type ReferenceResult } from './reference.js';
+
+/**
+ * What the retail-sales tests share: the example's folders, the independent reference computed
+ * once from the committed sample, and the example built (every batch model) into a data folder
+ * of the test's own, so nothing is written into the repository.
+ */
+export const RETAIL = path.join(REPO, 'examples', 'retail-sales');
+export const SAMPLE = path.join(RETAIL, 'data', 'sample');
+export const DROPS = path.join(SAMPLE, 'drops');
+
+export const reference: ReferenceResult = computeReference(SAMPLE);
+
+export interface Built {
+  ws: Workspace;
+  dataDir: string;
+  results: ModelResult[];
+  log: string[];
+}
+
+/** `tributary run` of the whole example on the committed sample, in process, into a fresh data folder. */
+export async function buildExample(): Promise<Built> {
+  const dataDir = tempDir('retail-');
+  const log: string[] = [];
+  const { ws, results } = await runProject(RETAIL, { dataDir, log: (m) => log.push(m) });
+  return { ws, dataDir, results, log };
+}
+
+/** Cents as DuckDB prints a DECIMAL(…, 2) sum: '80947.63', '-3.60'. */
+export function money(cents: number): string {
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  return `${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
