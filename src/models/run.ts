@@ -450,27 +450,23 @@ function defaultProgress(quiet: boolean | undefined): (label: string, totalBytes
 }
 
 /**
- * Proves from the plan that the model neither drops nor adds rows (projections over one scan,
- * nothing pushed into the scan); then read = written + quarantined holds by construction.
+ * Proves from the plan that the model neither drops nor adds rows (projections over scans,
+ * nothing pushed into a scan, the files of several layouts put together by UNION ALL); then
+ * read = written + quarantined holds by construction.
  */
 async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
   const rows = await engine.query<{ explain_value: string }>(`EXPLAIN (FORMAT json) ${sql}`);
   type PlanNode = { name: string; children: PlanNode[]; extra_info?: Record<string, unknown> };
-  const plan = JSON.parse(rows[0]!.explain_value) as PlanNode[];
-  let node: PlanNode | undefined = plan[0];
-  while (node) {
-    if (node.name === 'PROJECTION' && node.children.length === 1) {
-      node = node.children[0];
-      continue;
-    }
+  const preserves = (node: PlanNode | undefined): boolean => {
+    if (!node) return false;
+    if (node.name === 'PROJECTION' && node.children.length === 1) return preserves(node.children[0]);
     // `x IN (long list)` becomes a mark join: every row of its left side comes out once, marked.
-    if (node.name === 'HASH_JOIN' && node.extra_info?.['Join Type'] === 'MARK' && node.children.length === 2) {
-      node = node.children[0];
-      continue;
-    }
+    if (node.name === 'HASH_JOIN' && node.extra_info?.['Join Type'] === 'MARK' && node.children.length === 2) return preserves(node.children[0]);
+    // UNION ALL (a UNION that removes duplicates plans as a grouping above it).
+    if (node.name === 'UNION') return node.children.length > 0 && node.children.every(preserves);
     return /^(READ_CSV|READ_PARQUET|PARQUET_SCAN|READ_JSON|TABLE_SCAN)/.test(node.name) && node.children.length === 0 && !node.extra_info?.Filters;
-  }
-  return false;
+  };
+  return preserves((JSON.parse(rows[0]!.explain_value) as PlanNode[])[0]);
 }
 
 /** Finds the file and line of each row that failed a rule, by a numbered re-read of the source. */

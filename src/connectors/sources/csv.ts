@@ -194,6 +194,47 @@ interface CsvRead {
   };
 }
 
+/**
+ * How the typed reader reads a declared type that it would otherwise bend without a reject: it
+ * rounds '2.5' into an INTEGER and '12.999' into a DECIMAL(10,2), and reads a timestamp's offset
+ * as if it were UTC. Such a column is read in a type that keeps what was written (DOUBLE holds
+ * every 32-bit integer and its fraction; a DECIMAL of the same integer digits and up to 18 in
+ * all keeps more decimals; TIMESTAMPTZ keeps the offset) and typed here, with the reason when the
+ * value does not fit. Undefined: the reader's own typing is exact (or, for 64-bit integers, read
+ * as is: a wider read of ids costs every scan; see the README).
+ */
+function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
+  const upper = type.trim().toUpperCase();
+  const problem = (ok: (field: string) => string, shown = (field: string) => `CAST(${field} AS VARCHAR)`) => (field: string, name: string, declared: string) =>
+    `CASE WHEN ${field} IS NULL OR (${ok(field)}) THEN NULL ELSE ${quoteLiteral(`${name}: expected ${declared}, got `)} || ${shown(field)} END`;
+  if (/^(TINYINT|SMALLINT|INTEGER|INT|UTINYINT|USMALLINT|UINTEGER|INT1|INT2|INT4|SHORT)$/.test(upper)) {
+    return { read: 'DOUBLE', value: (f) => `TRY_CAST(${f} AS ${type})`, problem: problem((f) => `${f} = trunc(${f}) AND TRY_CAST(${f} AS ${type}) IS NOT NULL`) };
+  }
+  const decimal = /^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$/.exec(upper);
+  if (decimal) {
+    const precision = Number(decimal[1]);
+    const scale = Number(decimal[2] ?? 0);
+    const wide = precision <= 18 ? 18 : 38;
+    const wider = `DECIMAL(${wide},${wide - (precision - scale)})`;
+    if (wide - (precision - scale) <= scale) return undefined;
+    // The value as written, without the zeros the wider scale pads it with.
+    const shown = (f: string) => `regexp_replace(CAST(${f} AS VARCHAR), '\\.?0+$', '')`;
+    return { read: wider, value: (f) => `CAST(${f} AS ${type})`, problem: problem((f) => `${f} = CAST(${f} AS ${type})`, shown) };
+  }
+  // A timestamp format of the project's own is read as it says; without one, offsets are honoured.
+  if (/^(TIMESTAMP|DATETIME)$/.test(upper) && !csv?.timestampFormat) return { read: 'TIMESTAMPTZ', value: (f) => `CAST(${f} AS TIMESTAMP)` };
+  return undefined;
+}
+
+interface ExactRead {
+  /** The type the reader reads the field as. */
+  read: string;
+  /** The declared column's value, from the field read as `read`. */
+  value(field: string): string;
+  /** SQL giving the reason when the value does not fit the declared type (NULL when it does). */
+  problem?(field: string, name: string, declared: string): string;
+}
+
 function openScan(read: CsvRead): SourceScan {
   const { config, context, files, bytes, columns, headerNames, original, drift } = read;
   const layoutOf = (file: string): FileLayout | undefined => drift?.plan.mapped.get(original.get(file)!);
@@ -208,20 +249,37 @@ function openScan(read: CsvRead): SourceScan {
     groups.set(key, group);
   }
   const mapped = [...groups.values()];
-  // Mapped rows carry their typing problems; the typed reader's rows have none.
-  const hasParseError = mapped.length > 0;
+
   const suffix = `${context.runId}_${original.size}_${files.length}_${mapped.reduce((n, g) => n + g.files.length, 0)}`.replace(/[^a-z0-9]/gi, '_');
   const rejectsTable = `tributary_rejects_${suffix}`;
   const scansTable = `tributary_reject_scans_${suffix}`;
   const rejectTables = [{ rejects: rejectsTable, scans: scansTable }, ...mapped.map((_, i) => ({ rejects: `${rejectsTable}_${i}`, scans: `${scansTable}_${i}` }))];
-  // read_csv's `columns` names the header's fields; a declared key renames one to its column.
-  const struct = columnsStruct(Object.fromEntries(columns.map((c, i) => [headerNames[i]!, c.type])));
-  const renames = columns.map((c, i) => (headerNames[i] === c.name ? `"${c.name}"` : `"${headerNames[i]!.replace(/"/g, '""')}" AS "${c.name}"`)).join(', ');
+  // read_csv's `columns` names the header's fields; a declared key renames one to its column. A
+  // column the reader would round or shift is read in a wider type and typed exactly here.
+  const exact = columns.map((c) => exactRead(c.type, config.csv));
+  const struct = columnsStruct(Object.fromEntries(columns.map((c, i) => [headerNames[i]!, exact[i]?.read ?? c.type])));
+  const renames = columns
+    .map((c, i) => {
+      const field = quoteIdent(headerNames[i]!);
+      const typed = exact[i];
+      if (typed) return `${typed.value(field)} AS ${quoteIdent(c.name)}`;
+      return headerNames[i] === c.name ? field : `${field} AS ${quoteIdent(c.name)}`;
+    })
+    .join(', ');
+  const problems = columns.flatMap((c, i) => {
+    const check = exact[i]?.problem;
+    return check ? [check(quoteIdent(headerNames[i]!), c.name, c.type)] : [];
+  });
+  // Mapped rows carry their typing problems; the typed reader's, those of the values it reads wider.
+  const hasParseError = mapped.length > 0 || problems.length > 0;
   const options = readerOptions(config.csv);
   const dialect = (file: string) => dialectOf(config.csv, layoutOf(file)?.delimiter);
   /** The names of a file's fields, in order. */
   const fieldsOf = (file: string) => layoutOf(file)?.header ?? columns.map((c) => c.name);
-  const label = (sql: string) => `CASE ${sql} ${[...original].map(([read, known]) => `WHEN ${quoteLiteral(read)} THEN ${quoteLiteral(known)}`).join(' ')} ELSE ${sql} END`;
+  // Only repaired copies need another name: a CASE over every file would compare each row with
+  // thousands of names (a day of store drops is thousands of files).
+  const renamed = [...original].filter(([read, known]) => read !== known);
+  const label = (sql: string) => (renamed.length ? `CASE ${sql} ${renamed.map(([read, known]) => `WHEN ${quoteLiteral(read)} THEN ${quoteLiteral(known)}`).join(' ')} ELSE ${sql} END` : sql);
   const counts = countLines(files).then(
     (c) => ({ ok: true as const, counts: c }),
     (error: Error) => ({ ok: false as const, error }),
@@ -247,7 +305,7 @@ function openScan(read: CsvRead): SourceScan {
 
   /** The typed reader's rows, as declared (the fast path every conforming file stays on). */
   const typedRelation = (located: boolean): string => {
-    const error = hasParseError ? `, NULL::VARCHAR AS ${PARSE_ERROR}` : '';
+    const error = !hasParseError ? '' : problems.length ? `, nullif(concat_ws('; ', ${problems.join(', ')}), '') AS ${PARSE_ERROR}` : `, NULL::VARCHAR AS ${PARSE_ERROR}`;
     // Columns the reader adds beside the header's (Hive partitions such as dt) are kept.
     const others = (added: string[]) => `* EXCLUDE (${[...headerNames, ...added].map(quoteIdent).join(', ')})`;
     if (located) {
@@ -256,7 +314,7 @@ function openScan(read: CsvRead): SourceScan {
                FROM ${numberedInFileOrder(`read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
     }
     const scan = `read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
-    return headerNames.every((h, i) => h === columns[i]!.name) && !error ? scan : `(SELECT ${renames}${error}, ${others([])} FROM ${scan})`;
+    return headerNames.every((h, i) => h === columns[i]!.name) && !error && !exact.some(Boolean) ? scan : `(SELECT ${renames}${error}, ${others([])} FROM ${scan})`;
   };
 
   /** The rows of the files of one drifted layout, mapped onto the declared columns. */
@@ -271,6 +329,13 @@ function openScan(read: CsvRead): SourceScan {
       scan: located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectTables[i + 1]!.rejects}', rejects_scan = '${rejectTables[i + 1]!.scans}'`,
       wrap: located ? { relation: numberedInFileOrder, added: ['__scan_file', '__scan_position', '__record'], leading: `${label('__scan_file')} AS __file, __record, ` } : undefined,
     });
+
+  /** A reject of a field read in a wider type, told in the declared type (the reader names the one it read). */
+  const declaredReason = (reject: RejectedRow): RejectedRow => {
+    const i = reject.column === null ? -1 : headerNames.indexOf(reject.column);
+    const wider = exact[i]?.read;
+    return wider ? { ...reject, reason: reject.reason.replaceAll(`'${wider}'`, `'${columns[i]!.type}'`) } : reject;
+  };
 
   /** No file to read (every one was quarantined whole): the declared columns, no rows. */
   const noRows = (located: boolean) =>
@@ -290,7 +355,7 @@ function openScan(read: CsvRead): SourceScan {
     async rejects(): Promise<RejectedRow[]> {
       if (!scanned) return quarantined;
       const read = await Promise.all(rejectTables.map((t) => readRejects(context.engine, t.rejects, t.scans, label)));
-      return [...read.flat(), ...quarantined];
+      return [...read.flat().map(declaredReason), ...quarantined];
     },
     async reconcile(yielded, rejects): Promise<Repair | undefined> {
       // A value the typed reader refused that a declared cast reads (a decimal comma past the
