@@ -171,8 +171,12 @@ export function buildProgram(): Command {
   projectOptions(program.command('crawl'))
     .argument('<path>', 'folder (or file) of dropped data files')
     .requiredOption('--table <name>', 'table to register them as')
-    .description('infer the schema of dropped files, register the table and its partitions, report drift')
-    .action(async (target: string, flags: ProjectFlags & { table: string }) => execute('crawl', { path: path.resolve(target), table: flags.table }, flags));
+    .option('--store <pattern>', "which store a file belongs to: a regular expression over its name, the first group names the store (default: the name without extensions), e.g. 'store_(\\d+)'")
+    .addOption(formatOption())
+    .description('infer the schema of dropped files, register the table and its partitions, report drift per store and day')
+    .action(async (target: string, flags: ProjectFlags & { table: string; store?: string; format: OutputFormat }) =>
+      execute('crawl', { path: path.resolve(target), table: flags.table, store: flags.store, format: flags.format }, flags),
+    );
 
   projectOptions(program.command('quarantine'))
     .description('rows that were not loaded, with the reason, file and line')

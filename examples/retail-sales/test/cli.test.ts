@@ -79,6 +79,16 @@ describe('the retail example with the shipped CLI, outside the repository', () =
       expect(out, i.path).toMatch(new RegExp(`dt=${dt} *│ ${store} *│ (empty values|refused rows)`));
     }
   });
+
+  it('`tributary crawl --store PATTERN --format json` names each store by its number, as data', () => {
+    const report = JSON.parse(tributary('crawl', 'data/sample/drops', '--table', 'sales_raw', '--store', 'store_(\\d+)', '--format', 'json')) as {
+      rows: number;
+      storeDrift: { partition: string; store: string; change: string; column: string }[];
+    };
+    expect(report.rows).toBe(reference.rows);
+    expect(report.storeDrift).toContainEqual(expect.objectContaining({ partition: 'dt=2024-12-07', store: '2235', change: 'renamed', column: 'quantity' }));
+    expect(report.storeDrift.every((d) => /^\d+$/.test(d.store))).toBe(true);
+  });
 });
 
 async function freePort(): Promise<number> {
