@@ -44,7 +44,8 @@ export default defineProject({
       // Several days may wait for their files at once: a waiting sensor holds no worker slot.
       maxActiveRuns: 3,
       // An attempt that dies with its process is retried, as any failed attempt is.
-      defaults: { retries: 5, retryDelaySeconds: 0.1 },
+      // More retries than the kill test's six kills: a slow machine can catch the same task in each.
+      defaults: { retries: 8, retryDelaySeconds: 0.1 },
       onFailure: [{ urlEnv: 'SLACK_URL', message: 'FAILED {{ job }} {{ ds }}: {{ error }}' }],
       tasks: {
         wait: { kind: 'sensor', files: 'drops/{{ ds }}.csv', pokeSeconds: 0.2, timeoutSeconds: 600, onSuccess: slack },
