@@ -4,6 +4,9 @@
 -- landing page's; utm_* are the first non-null values on its page views; device_type is its first
 -- event's. A session without page views (its page calls arrived in another day's drop, or were
 -- malformed) has null landing, exit, referrer and source.
+-- First and last values are arg_min_null/arg_max_null over (timestamp, message_id), the same values
+-- as first(… ORDER BY …) but held as one row per session: ordered aggregates keep every value of a
+-- group until the end and cannot spill, and a month of 30 M events ran out of 6 GB with them.
 WITH bounds AS (
   SELECT
     session_id,
@@ -12,7 +15,7 @@ WITH bounds AS (
     min(timestamp) AS started_at,
     max(timestamp) AS ended_at,
     count(*) AS events,
-    first(device_type ORDER BY timestamp, message_id) FILTER (WHERE device_type IS NOT NULL) AS device_type
+    arg_min_null(device_type, (timestamp, message_id)) FILTER (WHERE device_type IS NOT NULL) AS device_type
   FROM {{ ref('int_session_events') }}
   GROUP BY session_id, anonymous_id, session_index
 ),
@@ -20,16 +23,16 @@ views AS (
   SELECT
     e.session_id,
     count(*) AS page_views,
-    first(v.url ORDER BY v.timestamp, v.message_id) AS landing_url,
-    first(v.path ORDER BY v.timestamp, v.message_id) AS landing_path,
-    first(v.path ORDER BY v.timestamp DESC, v.message_id DESC) AS exit_path,
-    first(v.referrer_host ORDER BY v.timestamp, v.message_id) AS referrer_host,
-    first(v.referrer_type ORDER BY v.timestamp, v.message_id) AS referrer_type,
-    first(v.source ORDER BY v.timestamp, v.message_id) AS source,
-    first(v.medium ORDER BY v.timestamp, v.message_id) AS medium,
-    first(v.utm_source ORDER BY v.timestamp, v.message_id) FILTER (WHERE v.utm_source IS NOT NULL) AS utm_source,
-    first(v.utm_medium ORDER BY v.timestamp, v.message_id) FILTER (WHERE v.utm_medium IS NOT NULL) AS utm_medium,
-    first(v.utm_campaign ORDER BY v.timestamp, v.message_id) FILTER (WHERE v.utm_campaign IS NOT NULL) AS utm_campaign
+    arg_min_null(v.url, (v.timestamp, v.message_id)) AS landing_url,
+    arg_min_null(v.path, (v.timestamp, v.message_id)) AS landing_path,
+    arg_max_null(v.path, (v.timestamp, v.message_id)) AS exit_path,
+    arg_min_null(v.referrer_host, (v.timestamp, v.message_id)) AS referrer_host,
+    arg_min_null(v.referrer_type, (v.timestamp, v.message_id)) AS referrer_type,
+    arg_min_null(v.source, (v.timestamp, v.message_id)) AS source,
+    arg_min_null(v.medium, (v.timestamp, v.message_id)) AS medium,
+    arg_min_null(v.utm_source, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_source IS NOT NULL) AS utm_source,
+    arg_min_null(v.utm_medium, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_medium IS NOT NULL) AS utm_medium,
+    arg_min_null(v.utm_campaign, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_campaign IS NOT NULL) AS utm_campaign
   FROM {{ ref('int_session_events') }} e
   JOIN {{ ref('int_page_views') }} v USING (message_id)
   GROUP BY e.session_id

@@ -4,7 +4,7 @@
 -- (latest timestamp, message_id breaking ties); users_seen shows when that happened.
 SELECT
   anonymous_id,
-  first(user_id ORDER BY timestamp DESC, message_id DESC) AS user_id,
+  arg_max_null(user_id, (timestamp, message_id)) AS user_id,
   min(timestamp) AS first_identified_at,
   max(timestamp) AS last_identified_at,
   count(DISTINCT user_id) AS users_seen
