@@ -93,6 +93,30 @@ describe('tributary CLI', () => {
     expect(JSON.parse(kpis.stdout)).toEqual([{ operations: '500' }]);
   });
 
+  it('the compact_live job makes each partition of the stream-written table one file, every row kept', () => {
+    const dataDir = tempDir();
+    // Three drains, three commits: three files in each hour partition the events fall in.
+    for (let round = 0; round < 3; round++) {
+      expect(cli(['produce', 'sample', '--into-log', '--project', CLICKSTREAM, '--data-dir', dataDir, '--count', '200', '--rate', '5000']).code).toBe(0);
+      expect(cli(['drain', '--project', CLICKSTREAM, '--data-dir', dataDir]).code).toBe(0);
+    }
+    const shape = () => {
+      const rows = JSON.parse(
+        cli(['sql', 'SELECT count(*) AS n, count(DISTINCT id) AS ids, count(DISTINCT (dt, hour)) AS partitions FROM events_raw', '--project', CLICKSTREAM, '--data-dir', dataDir, '--format', 'json']).stdout,
+      )[0] as { n: string; ids: string; partitions: string };
+      const tables = JSON.parse(cli(['catalog', '--project', CLICKSTREAM, '--data-dir', dataDir, '--format', 'json']).stdout) as { table: string; files: number | string }[];
+      return { ...rows, files: String(tables.find((t) => t.table === 'events_raw')!.files) };
+    };
+    const before = shape();
+    expect(before).toMatchObject({ n: '600', ids: '600' });
+    expect(Number(before.files)).toBeGreaterThanOrEqual(3 * Number(before.partitions));
+    const triggered = cli(['trigger', 'compact_live', '--project', CLICKSTREAM, '--data-dir', dataDir]);
+    expect(triggered.code, triggered.stderr).toBe(0);
+    expect(triggered.stderr).toMatch(/events_raw: \d+ partition\(s\) compacted, \d+ → \d+ files/);
+    const after = shape();
+    expect(after).toEqual({ ...before, files: before.partitions });
+  });
+
   it('generate writes a CSV with the real file’s header and the requested rows', () => {
     const out = path.join(tempDir(), 'nov.csv');
     const run = cli(['generate', 'ecommerce', '--project', CLICKSTREAM, '--rows', '20000', '--out', out]);

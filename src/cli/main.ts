@@ -158,8 +158,9 @@ export function buildProgram(): Command {
     .description('list tables, or describe one: columns, partitions, lineage, schema history')
     .addOption(new Option('--export <engine>', 'print the DDL that registers the lake table in another engine').choices(['athena', 'spark', 'trino']))
     .option('--location <uri>', 'with --export: where that engine finds the files (e.g. s3://bucket/lake/events)')
-    .action(async (table: string | undefined, flags: ProjectFlags & { export?: string; location?: string }) => {
-      await execute('catalog', { table, export: flags.export, location: flags.location }, flags);
+    .addOption(formatOption())
+    .action(async (table: string | undefined, flags: ProjectFlags & { export?: string; location?: string; format: OutputFormat }) => {
+      await execute('catalog', { table, export: flags.export, location: flags.location, format: flags.format }, flags);
     });
 
   projectOptions(program.command('snapshots'))

@@ -5,7 +5,7 @@ import { defineCommand } from './types.js';
 
 const partitionText = (p: Record<string, string | null>) => Object.entries(p).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('/') || '(none)';
 
-export const catalogCommand = defineCommand<{ table?: string; export?: ExportDialect; location?: string }>({
+export const catalogCommand = defineCommand<{ table?: string; export?: ExportDialect; location?: string; format?: OutputFormat }>({
   name: 'catalog',
   async run({ ws, io }, input) {
     const { metastore } = ws;
@@ -20,7 +20,7 @@ export const catalogCommand = defineCommand<{ table?: string; export?: ExportDia
       io.out(
         renderRows(
           tables.map((t) => ({ table: t.name, kind: t.kind, store: t.store ?? '', rows: t.rows ?? '', files: t.files || '', partitioned_by: t.partition_by.join(', '), snapshot: t.updated_snapshot ?? '', updated: t.updated_at.slice(0, 19) })),
-          'table',
+          input.format ?? 'table',
           undefined,
           io.tty,
         ),

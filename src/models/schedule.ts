@@ -59,6 +59,19 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       const failed = results.filter((r) => !r.passed && r.severity === 'error');
       return { passed: results.length - failed.length, failures: failed.map((r) => ({ check: r.name, message: r.detail })) };
     },
+    async compactTables(request) {
+      const reports = [];
+      for (const table of request.tables) {
+        request.signal.throwIfAborted();
+        const engine = await ws.engine.fork();
+        try {
+          reports.push({ table, ...(await ws.lake.compact(engine, table, ws.metastore.newRunId())) });
+        } finally {
+          engine.close();
+        }
+      }
+      return reports;
+    },
     async query(sql, options) {
       const engine = await ws.engine.fork();
       const interrupt = () => engine.interrupt();

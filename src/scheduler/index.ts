@@ -2,7 +2,7 @@
 export * from './definitions/index.js';
 export { Scheduler, type SchedulerOptions, type JobSummary, type BackfillResult } from './daemon.js';
 export type { SchedulerEvent, SchedulerListener } from './events.js';
-export type { Platform, PlatformCall, RunInterval, ChecksReport, LogLevel } from './platform.js';
+export type { Platform, PlatformCall, RunInterval, ChecksReport, CompactionReport, LogLevel } from './platform.js';
 export {
   TASK_STATES,
   RUN_STATES,

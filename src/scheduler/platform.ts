@@ -28,11 +28,20 @@ export interface ChecksReport {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+export interface CompactionReport {
+  table: string;
+  partitions: number;
+  filesBefore: number;
+  filesAfter: number;
+}
+
 export interface Platform {
   /** Runs the selected models for the interval (selector syntax is the platform's: names, 'orders+', 'tag:daily'). */
   runModels(request: PlatformCall & { select: readonly string[]; exclude: readonly string[]; fullRefresh: boolean; interval: RunInterval }): Promise<unknown>;
   /** Runs the project's checks (all, or those of some tables) for the interval. */
   runChecks(request: PlatformCall & { tables?: readonly string[]; interval: RunInterval }): Promise<ChecksReport>;
+  /** Rewrites each partition's small files of lake tables as one, atomically (readers and writers go on). */
+  compactTables(request: PlatformCall & { tables: readonly string[] }): Promise<CompactionReport[]>;
   /** Runs one SQL statement on the engine; rows as objects in column order. */
   query(sql: string, options: { signal: AbortSignal }): Promise<ReadonlyArray<Record<string, unknown>>>;
   /** Whether an object (a key relative to the lake root) exists in the lake's storage. */

@@ -69,6 +69,7 @@ export interface TestPlatformOptions {
   lakeObjects?: ReadonlySet<string>;
   runModels?: Platform['runModels'];
   runChecks?: Platform['runChecks'];
+  compactTables?: Platform['compactTables'];
   env?: Record<string, string | undefined>;
   projectDir?: string;
 }
@@ -87,6 +88,7 @@ export function createTestPlatform(options: TestPlatformOptions = {}): TestPlatf
     env: options.env ?? {},
     runModels: options.runModels ?? missing('runModels'),
     runChecks: options.runChecks ?? ((): Promise<ChecksReport> => Promise.resolve({ passed: 0, failures: [] })),
+    compactTables: options.compactTables ?? missing('compactTables'),
     query: async (sql) => (options.query ?? missing('query'))(sql),
     lakeObjectExists: async (key) => options.lakeObjects?.has(key) ?? false,
     importModule: async (path) => {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { taskCommonShape } from '../definitions/task.js';
 import { checksTask } from './checks.js';
+import { compactTask } from './compact.js';
 import { functionTask } from './function.js';
 import { modelsTask } from './models.js';
 import { notifyTask } from './notify.js';
@@ -20,6 +21,7 @@ import type { TaskComponent } from './types.js';
 export const taskSchema = z.discriminatedUnion('kind', [
   modelsTask.config.safeExtend({ kind: z.literal(modelsTask.kind), ...taskCommonShape }),
   checksTask.config.safeExtend({ kind: z.literal(checksTask.kind), ...taskCommonShape }),
+  compactTask.config.safeExtend({ kind: z.literal(compactTask.kind), ...taskCommonShape }),
   sensorTask.config.safeExtend({ kind: z.literal(sensorTask.kind), ...taskCommonShape }),
   reconcileTask.config.safeExtend({ kind: z.literal(reconcileTask.kind), ...taskCommonShape }),
   notifyTask.config.safeExtend({ kind: z.literal(notifyTask.kind), ...taskCommonShape }),
@@ -31,7 +33,7 @@ export type TaskInput = z.input<typeof taskSchema>;
 export type TaskKind = Task['kind'];
 
 const components: ReadonlyMap<string, TaskComponent> = new Map(
-  [modelsTask, checksTask, sensorTask, reconcileTask, notifyTask, functionTask, shellTask].map((component): [string, TaskComponent] => [
+  [modelsTask, checksTask, compactTask, sensorTask, reconcileTask, notifyTask, functionTask, shellTask].map((component): [string, TaskComponent] => [
     component.kind,
     component,
   ]),
