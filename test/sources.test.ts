@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { countLines } from '../src/connectors/sources/line-count.js';
 import { Engine } from '../src/engine/index.js';
 import { ECOMMERCE_SAMPLE, SHARED_DATA, runProject, tempDir, writeTree } from './helpers.js';
 
@@ -177,5 +178,20 @@ describe('file sources', () => {
     expect(q.map((r) => r.record).sort((a, b) => a! - b!)).toEqual([991, 992, 993, 994, 995, 996, 997, 998, 999, 1000]);
     expect((await ws.metastore.table('loaded'))!.columns[1]).toEqual({ name: 'amount', type: 'DECIMAL(10,2)' });
     ws.close();
+  });
+});
+
+describe('the independent line count', () => {
+  it('counts thousands of files a few at a time, each file its own count, in the order given', async () => {
+    // A day of store drops is thousands of files; opening them all at once ran out of file handles.
+    const dir = tempDir();
+    const files = Array.from({ length: 3000 }, (_, i) => {
+      const file = path.join(dir, `store_${i}.csv`);
+      writeFileSync(file, `a,b\n${'1,2\n'.repeat(i % 7)}`);
+      return file;
+    });
+    const counts = await countLines(files);
+    expect(counts.map((c) => c.file)).toEqual(files);
+    expect(counts.map((c) => c.lines)).toEqual(files.map((_, i) => 1 + (i % 7)));
   });
 });

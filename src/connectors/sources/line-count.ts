@@ -80,6 +80,23 @@ async function countFile(file: string, io: { createReadStream: typeof createRead
 }
 
 /**
+ * Counts files a few at a time, in their order: a day of store drops is thousands of files, and
+ * opening them all at once runs out of file handles (the engine, reading the same files, too).
+ */
+async function countAll(files: readonly string[], count: (file: string) => Promise<LineCount>): Promise<LineCount[]> {
+  const counts: LineCount[] = new Array(files.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length) {
+      const i = next++;
+      counts[i] = await count(files[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, files.length) }, lane));
+  return counts;
+}
+
+/**
  * The worker runs these same functions, given as source: a worker cannot load this TypeScript
  * module itself when Tributary runs from source (tests, tsx), and compiled they are plain JS.
  */
@@ -91,7 +108,8 @@ const NEWLINE = ${NEWLINE}, RETURN = ${RETURN};
 ${countNewlines.toString()}
 ${countBlank.toString()}
 ${countFile.toString()}
-Promise.all(workerData.files.map((file) => countFile(file, { createReadStream, createGunzip }))).then(
+${countAll.toString()}
+countAll(workerData.files, (file) => countFile(file, { createReadStream, createGunzip })).then(
   (counts) => parentPort.postMessage({ counts }),
   (error) => parentPort.postMessage({ error: error.message }),
 );`;
