@@ -86,13 +86,18 @@ async function countFile(file: string, io: { createReadStream: typeof createRead
 async function countAll(files: readonly string[], count: (file: string) => Promise<LineCount>): Promise<LineCount[]> {
   const counts: LineCount[] = new Array(files.length);
   let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < files.length) {
-      const i = next++;
-      counts[i] = await count(files[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(8, files.length) }, lane));
+  const lanes: Promise<void>[] = [];
+  for (let lane = 0; lane < Math.min(8, files.length); lane++) {
+    lanes.push(
+      (async () => {
+        while (next < files.length) {
+          const i = next++;
+          counts[i] = await count(files[i]!);
+        }
+      })(),
+    );
+  }
+  await Promise.all(lanes);
   return counts;
 }
 
@@ -101,6 +106,8 @@ async function countAll(files: readonly string[], count: (file: string) => Promi
  * module itself when Tributary runs from source (tests, tsx), and compiled they are plain JS.
  */
 const WORKER_SOURCE = `
+// Run from source, the transpiler names functions through a helper the worker does not have.
+var __name = (target) => target;
 const { createReadStream } = require('node:fs');
 const { createGunzip } = require('node:zlib');
 const { parentPort, workerData } = require('node:worker_threads');
