@@ -20,3 +20,12 @@ export const MB = 1_000_000;
 export function formatSeconds(seconds: number): string {
   return seconds >= 100 ? seconds.toFixed(0) : seconds.toFixed(1);
 }
+
+/** A positive integer from the environment (underscores allowed: 1_000_000), or the fallback. */
+export function positiveIntegerEnv(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (!value) return fallback;
+  const n = Number(value.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}

@@ -27,7 +27,7 @@ import { AliasTable, Rng, mixSeed } from '../../examples/retail-sales/generators
 import { DEFAULT_WORLD, buildWorld, type World } from '../../examples/retail-sales/generators/world.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
-import type { Suite } from '../lib/suite.js';
+import { positiveIntegerEnv, type Suite } from '../lib/suite.js';
 
 const SEED = 42;
 const DAY = '2024-11-15';
@@ -111,10 +111,7 @@ export const retailStreamSuite: Suite = {
 
 /** Events per run: BENCH_RETAIL_EVENTS, default 2,000,000. */
 export function streamEvents(): number {
-  const value = process.env.BENCH_RETAIL_EVENTS;
-  const events = Number((value ?? '2000000').replace(/_/g, ''));
-  if (!Number.isInteger(events) || events <= 0) throw new Error(`BENCH_RETAIL_EVENTS must be a positive integer, got '${value}'`);
-  return events;
+  return positiveIntegerEnv('BENCH_RETAIL_EVENTS', 2_000_000);
 }
 
 /**

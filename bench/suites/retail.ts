@@ -27,7 +27,7 @@ import { PRESETS, generateRetail, type DriftManifest } from '../../examples/reta
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
-import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
+import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { PARTITIONS, skewedStreamRuns, streamEvents, type RunResult } from './retail-stream.js';
 import { modelTimings } from './segment.js';
 
@@ -61,14 +61,6 @@ const RECOMMENDER_MODELS = [
 ];
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-function positiveInteger(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (!value) return fallback;
-  const n = Number(value.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
-  return n;
-}
 
 interface MonthSize {
   days: number;
@@ -147,7 +139,7 @@ interface StepResult {
 }
 
 async function run(context: SuiteContext): Promise<void> {
-  const size = { days: positiveInteger('BENCH_RETAIL_DAYS', FULL.days), linesPerDay: positiveInteger('BENCH_RETAIL_LINES_PER_DAY', FULL.linesPerDay) };
+  const size = { days: positiveIntegerEnv('BENCH_RETAIL_DAYS', FULL.days), linesPerDay: positiveIntegerEnv('BENCH_RETAIL_LINES_PER_DAY', FULL.linesPerDay) };
   const full = size.days === FULL.days && size.linesPerDay === FULL.linesPerDay;
   const base = join(context.resultsDir, full ? 'retail' : `retail-${size.days}x${size.linesPerDay}`);
   const month = await ensureMonth(context.dataDir, size, context.log);

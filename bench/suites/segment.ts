@@ -31,7 +31,7 @@ import { generateSegment } from '../../examples/segment-warehouse/generators/seg
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
-import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
+import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { rulesSql, type SourceRule } from '../peers/spec.js';
 
 const PROJECT = 'examples/segment-warehouse';
@@ -50,16 +50,8 @@ interface MonthSize {
   eventsPerDay: number;
 }
 
-function positiveInteger(name: string, fallback: number): number {
-  const value = process.env[name];
-  if (!value) return fallback;
-  const n = Number(value.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
-  return n;
-}
-
 function monthSize(): MonthSize {
-  return { days: positiveInteger('BENCH_SEGMENT_DAYS', FULL_SIZE.days), eventsPerDay: positiveInteger('BENCH_SEGMENT_EVENTS_PER_DAY', FULL_SIZE.eventsPerDay) };
+  return { days: positiveIntegerEnv('BENCH_SEGMENT_DAYS', FULL_SIZE.days), eventsPerDay: positiveIntegerEnv('BENCH_SEGMENT_EVENTS_PER_DAY', FULL_SIZE.eventsPerDay) };
 }
 
 interface Drops {
