@@ -1,46 +1,18 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './helpers.js';
+import { SHIPPED_CLI, ensureBuilt, run, shipped } from './support/shipped-cli.js';
 
 /**
  * Issue 7, item 14: the path a newcomer takes, with what users run: the shipped CLI
  * (`bin/tributary.js`, which runs the build in dist/), in folders outside this repository.
  */
-const SHIPPED_CLI = path.join(REPO, 'bin', 'tributary.js');
-const BUILT_ENTRY = path.join(REPO, 'dist', 'cli', 'main.js');
-
-/** The newest modification time of any file under a folder. */
-function newest(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-      const full = path.join(dir, entry.name);
-      return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
-    }),
-  );
-}
-
-function run(command: string, args: string[], cwd: string) {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', TRIBUTARY_TOKEN: '' } });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-const shipped = (args: string[], cwd: string) => run(process.execPath, [SHIPPED_CLI, ...args], cwd);
 
 beforeAll(() => {
   // The shipped CLI runs dist/: build it when the sources are newer, as `npm install` would have.
-  let stale = true;
-  try {
-    stale = statSync(BUILT_ENTRY).mtimeMs < newest(path.join(REPO, 'src'));
-  } catch {
-    // not built yet
-  }
-  if (stale) {
-    const build = run('npm', ['run', 'build'], REPO);
-    expect(build.code, build.stderr + build.stdout).toBe(0);
-  }
+  ensureBuilt();
   // Outside the repository, so nothing of it is found by walking up from the project.
   expect(path.relative(REPO, tmpdir()).startsWith('..')).toBe(true);
 }, 600_000);

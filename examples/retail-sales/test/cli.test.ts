@@ -1,11 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../../../test/helpers.js';
+import { SHIPPED_CLI, ensureBuilt, shipped } from '../../../test/support/shipped-cli.js';
 import { RETAIL, money, reference } from './harness.js';
 
 /**
@@ -13,37 +14,16 @@ import { RETAIL, money, reference } from './harness.js';
  * by the shipped CLI (`bin/tributary.js`, which runs the build in dist/). Load, crawl, query and
  * the quarantine, each checked against the reference.
  */
-const SHIPPED_CLI = path.join(REPO, 'bin', 'tributary.js');
-const BUILT_ENTRY = path.join(REPO, 'dist', 'cli', 'main.js');
-
-function newest(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
-      const full = path.join(dir, entry.name);
-      return entry.isDirectory() ? newest(full) : statSync(full).mtimeMs;
-    }),
-  );
-}
-
-function run(command: string, args: string[], cwd: string) {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', TRIBUTARY_TOKEN: '' } });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
 let project: string;
 function tributary(...args: string[]): string {
-  const result = run(process.execPath, [SHIPPED_CLI, ...args], project);
+  const result = shipped(args, project);
   if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} exited with ${result.code}:\n${result.stderr}`);
   return result.stdout;
 }
 
 beforeAll(() => {
   // The shipped CLI runs dist/: build it when the sources are newer, as `npm install` would have.
-  const stale = statSync(BUILT_ENTRY, { throwIfNoEntry: false }) === undefined || statSync(BUILT_ENTRY).mtimeMs < newest(path.join(REPO, 'src'));
-  if (stale) {
-    const build = run('npm', ['run', 'build'], REPO);
-    expect(build.code, build.stderr + build.stdout).toBe(0);
-  }
+  ensureBuilt();
   const root = mkdtempSync(path.join(tmpdir(), 'retail-cli-'));
   expect(path.relative(REPO, root).startsWith('..')).toBe(true);
   project = path.join(root, 'retail-sales');
