@@ -109,9 +109,9 @@ export default defineProject({
         checks: { kind: 'checks', after: ['aggregates'] },
       },
     }),
-    // The stream writes a file per micro-batch and hour partition (about four a second under
-    // load): every five minutes each partition's files become one, so reads of the live lake
-    // table stay fast however long `tributary up` runs.
+    // The stream's lake sink compacts partitions that reach eight files as it commits; every five
+    // minutes this job also makes the smaller groups one file, so the live table's view lists about
+    // one file per hour partition.
     compact_live: defineJob({
       description: 'compacts the stream-written lake table every five minutes',
       schedule: '*/5 * * * *',
