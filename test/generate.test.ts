@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, quoteLiteral } from '../src/engine/index.js';
 import { ECOMMERCE_HEADER, generateEcommerce } from '../examples/ecommerce-clickstream/generators/ecommerce.js';
+import { ECOMMERCE_SAMPLE } from './helpers.js';
 
-const samplePath = fileURLToPath(new URL('../../shared/data/ecommerce/2019-Nov-sample.csv', import.meta.url));
+const samplePath = ECOMMERCE_SAMPLE;
 const ROWS = 200_000;
 const TWO_POW_53 = 9_007_199_254_740_992n;
 

@@ -9,9 +9,11 @@ import { dayInterval } from '../src/core/interval.js';
 import { openWorkspace, runModels, type Workspace } from '../src/models/index.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
-export const SHARED_DATA = path.resolve(REPO, '..', 'shared', 'data');
-export const ECOMMERCE_SAMPLE = path.join(SHARED_DATA, 'ecommerce', '2019-Nov-sample.csv');
 export const CLICKSTREAM = path.join(REPO, 'examples', 'ecommerce-clickstream');
+/** The examples' real data, as the repository ships it. */
+export const ECOMMERCE_SAMPLE = path.join(CLICKSTREAM, 'data', '2019-Nov-sample.csv');
+export const LOYALTY_CUSTOMERS = path.join(REPO, 'examples', 'customer-loyalty', 'data', 'customer.csv');
+export const SPARKIFY_DATA = path.join(REPO, 'examples', 'sparkify', 'data');
 
 export function tempDir(prefix = 'tributary-test-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));

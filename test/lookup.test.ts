@@ -12,9 +12,9 @@ import { createServer } from '../src/server/app.js';
 import { lookupPlugin } from '../src/server/lookup.js';
 import { rowJsonSql, tableColumns } from '../src/server/lookup-index.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
-import { ECOMMERCE_SAMPLE, SHARED_DATA, openProject, tempDir, writeTree } from './helpers.js';
+import { ECOMMERCE_SAMPLE, LOYALTY_CUSTOMERS, openProject, tempDir, writeTree } from './helpers.js';
 
-const CUSTOMERS = path.join(SHARED_DATA, 'loyalty', 'customer.csv');
+const CUSTOMERS = LOYALTY_CUSTOMERS;
 const customerLines = readFileSync(CUSTOMERS, 'utf8').trimEnd().split('\n');
 const customerIds = customerLines.map((line) => line.slice(0, line.indexOf(',')));
 

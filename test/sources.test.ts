@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { countLines } from '../src/connectors/sources/line-count.js';
 import { Engine } from '../src/engine/index.js';
-import { ECOMMERCE_SAMPLE, SHARED_DATA, runProject, tempDir, writeTree } from './helpers.js';
+import { ECOMMERCE_SAMPLE, SPARKIFY_DATA, runProject, tempDir, writeTree } from './helpers.js';
 
 const sample = readFileSync(ECOMMERCE_SAMPLE, 'utf8').trim().split('\n');
 
@@ -112,7 +112,7 @@ describe('file sources', () => {
   });
 
   it('reads the real Sparkify JSON logs with a declared schema, quarantining a bad line with its line number', async () => {
-    const logs = path.join(SHARED_DATA, 'sparkify', 'log_data', '2018', '11');
+    const logs = path.join(SPARKIFY_DATA, 'log_data', '2018', '11');
     const day = readFileSync(path.join(logs, '2018-11-01-events.json'), 'utf8').trimEnd().split('\n');
     const broken = [...day.slice(0, 3), '{"artist": "cut off', ...day.slice(3)];
     const dir = writeTree({

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { spoolInput } from '../src/connectors/inputs/spool.js';
 import { Log } from '../src/log/index.js';
 import { BatchWriter } from '../src/stream/microbatch.js';
-import { REPO, SHARED_DATA, openProject, tempDir, writeTree } from './helpers.js';
+import { LOYALTY_CUSTOMERS, REPO, openProject, tempDir, writeTree } from './helpers.js';
 import { runWorker, type WorkerResult } from './stream-helpers.js';
 
 /**
@@ -28,7 +28,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-const CUSTOMER_IDS = readFileSync(path.join(SHARED_DATA, 'loyalty', 'customer.csv'), 'utf8')
+const CUSTOMER_IDS = readFileSync(LOYALTY_CUSTOMERS, 'utf8')
   .trim()
   .split('\n')
   .map((line) => line.split(',')[0]!);

@@ -182,7 +182,7 @@ const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
 async function run(context: SuiteContext): Promise<void> {
   const rows = benchRows();
   const full = rows === NOVEMBER_2019.rows;
-  const samplePath = join(context.root, '..', 'shared', 'data', 'ecommerce', '2019-Nov-sample.csv');
+  const samplePath = join(context.root, 'examples', 'ecommerce-clickstream', 'data', '2019-Nov-sample.csv');
   const dataset = await ensureEcommerceFile({ dataDir: context.dataDir, rows, samplePath, log: context.log });
   const work = join(context.dataDir, 'work', 'batch');
   rmSync(work, { recursive: true, force: true });

@@ -9,7 +9,7 @@
  * temporary project.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,8 +25,6 @@ const GOAL_P99_SECONDS = 1;
 const HISTOGRAM = 'tributary_stream_event_to_commit_seconds';
 /** Past the histogram's last finite bound, a percentile is only known to be beyond it. */
 const LAST_BOUND_MS = EVENT_TO_COMMIT_BUCKETS.at(-1)! * 1000;
-/** The example reads the shared sample by a path relative to its folder in the repository. */
-const SAMPLE_RELATIVE = '../../../shared/data/ecommerce/2019-Nov-sample.csv';
 
 interface Scrape {
   bounds: number[];
@@ -132,20 +130,13 @@ export const concurrentSuite: Suite = {
   },
 };
 
-/** The example in a temporary folder outside the repository, its sample path made absolute. */
+/** The example in a temporary folder outside the repository (it carries its own sample). */
 function copyExample(root: string): string {
   const example = join(root, 'examples', 'ecommerce-clickstream');
   const project = join(mkdtempSync(join(tmpdir(), 'tributary-concurrent-')), 'ecommerce-clickstream');
   cpSync(example, project, { recursive: true, filter: (source) => !/[/\\](\.tributary|lake)$/.test(source) });
   // In the repository its modules are ES modules by the root package.json; outside, they must say so.
   writeFileSync(join(project, 'package.json'), `${JSON.stringify({ type: 'module', private: true })}\n`);
-  const sample = join(example, SAMPLE_RELATIVE);
-  for (const entry of readdirSync(project, { recursive: true, encoding: 'utf8' })) {
-    if (!entry.endsWith('.ts')) continue;
-    const file = join(project, entry);
-    const text = readFileSync(file, 'utf8');
-    if (text.includes(SAMPLE_RELATIVE)) writeFileSync(file, text.replaceAll(SAMPLE_RELATIVE, sample));
-  }
   return project;
 }
 

@@ -53,7 +53,7 @@ export const streamSuite: Suite = {
   async run(context) {
     const { root, dataDir, resultsDir, log } = context;
     const example = join(root, 'examples', 'ecommerce-clickstream');
-    const sample = readSample(join(root, '..', 'shared', 'data', 'ecommerce', '2019-Nov-sample.csv'));
+    const sample = readSample(join(root, 'examples', 'ecommerce-clickstream', 'data', '2019-Nov-sample.csv'));
     const work = join(dataDir, 'work', 'stream');
     mkdirSync(work, { recursive: true });
     const events = Number(process.env.BENCH_STREAM_EVENTS ?? 2_000_000);
@@ -275,7 +275,7 @@ function phaseLines(row: ThroughputRow | undefined): string[] {
 async function recoveryRun(context: SuiteContext, cli: string, example: string, work: string, events: number) {
   const dir = join(work, 'recovery');
   rmSync(dir, { recursive: true, force: true });
-  const sample = readSample(join(context.root, '..', 'shared', 'data', 'ecommerce', '2019-Nov-sample.csv'));
+  const sample = readSample(join(context.root, 'examples', 'ecommerce-clickstream', 'data', '2019-Nov-sample.csv'));
   const eventLog = new Log(join(dir, 'state', 'log'));
   const topic = eventLog.topic('clickstream', { partitions: 4 });
   for (let i = 0; i < events; i += 20_000) topic.append(Array.from({ length: 20_000 }, (_, k) => ({ value: stamp(sample[(i + k) % sample.length]!) })));

@@ -30,7 +30,7 @@ export default defineProject({
   sources: {
     customers: {
       format: 'csv',
-      path: '../../../shared/data/loyalty/customer.csv',
+      path: 'data/customer.csv',
       description: 'The loyalty customers, 2,246 real rows, no header; card numbers in quotes',
       csv: { header: false },
       columns: {

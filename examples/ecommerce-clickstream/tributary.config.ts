@@ -31,7 +31,7 @@ export default defineProject({
     clickstream: {
       format: 'csv',
       // The real 10,034-row sample; `--source clickstream=FILE` points it at the full-size file.
-      path: '../../../shared/data/ecommerce/2019-Nov-sample.csv',
+      path: 'data/2019-Nov-sample.csv',
       columns: eventColumns,
       csv: { timestampFormat: '%Y-%m-%d %H:%M:%S UTC' },
       rules: [

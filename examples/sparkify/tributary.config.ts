@@ -7,7 +7,7 @@ import { defineJob, defineProject } from 'tributary';
  */
 
 /** The real data, in the layout the original job globs. */
-const DATA = '../../../shared/data/sparkify';
+const DATA = 'data';
 
 /** Both timestamps of the log are epoch milliseconds (`registration` written as a float). */
 const epochMs = { type: 'TIMESTAMP', from: 'epoch_ms' } as const;

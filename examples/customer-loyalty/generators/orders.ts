@@ -120,7 +120,7 @@ function weightedPicker(weights: readonly number[]): (random: number) => number 
 async function readCustomerIds(customersCsv: string): Promise<string[]> {
   const text = await readFile(customersCsv, 'utf8').catch((error: NodeJS.ErrnoException) => {
     throw new TributaryError(`orders generator: cannot read the customer file ${customersCsv}: ${error.code ?? error.message}`, {
-      hint: 'the real file is shared/data/loyalty/customer.csv next to the repository; point at another with --set customers=PATH',
+      hint: 'the real file is data/customer.csv in the example; point at another with --set customers=PATH',
     });
   });
   const ids: string[] = [];
@@ -274,7 +274,7 @@ export async function startLiveOrders(options: LiveOrdersOptions): Promise<Gener
 }
 
 /** The real customer file, relative to the project folder. */
-export const CUSTOMERS_CSV = '../../../shared/data/loyalty/customer.csv';
+export const CUSTOMERS_CSV = 'data/customer.csv';
 
 /** A busy shop's pace when nobody asks for another: 15 drinks in each 30-second file. */
 const LIVE_LINES_PER_FILE = 15;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'no
 import net from 'node:net';
 import path from 'node:path';
 import type { Workspace } from '../../../src/models/index.js';
-import { REPO, SHARED_DATA, cli, openProject, tempDir } from '../../../test/helpers.js';
+import { LOYALTY_CUSTOMERS, REPO, cli, openProject, tempDir } from '../../../test/helpers.js';
 import {
   customersCln,
   loyaltyForInterval,
@@ -26,7 +26,7 @@ import {
  */
 
 export const LOYALTY = path.join(REPO, 'examples', 'customer-loyalty');
-export const CUSTOMERS_CSV = path.join(SHARED_DATA, 'loyalty', 'customer.csv');
+export const CUSTOMERS_CSV = LOYALTY_CUSTOMERS;
 /** The models the orders stream joins: built before it starts, as the README says. */
 export const STATIC_MODELS = ['customers_cln', 'menu', 'loyalty_rules', 'loyalty_offers'];
 

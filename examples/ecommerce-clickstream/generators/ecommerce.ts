@@ -476,7 +476,7 @@ async function prepare(engine: Engine, plan: Plan): Promise<(lo: number, hi: num
 }
 
 /** The real sample this example ships with, relative to the example's folder. */
-export const SAMPLE = '../../../shared/data/ecommerce/2019-Nov-sample.csv';
+export const SAMPLE = 'data/2019-Nov-sample.csv';
 
 export default defineGenerator({
   description: 'the November 2019 clickstream at any size (the full file: 67,501,979 rows, 9 GB), learned from the real sample',

@@ -11,7 +11,7 @@ import { backfillIntervals, dsOf, Timetable } from '../../../src/scheduler/inter
 import { matchFiles } from '../../../src/scheduler/tasks/files.js';
 import { renderTemplate, TEMPLATE_VARIABLES, type TemplateVars } from '../../../src/scheduler/tasks/template.js';
 import { DashboardHub, loadDashboards } from '../../../src/server/dashboards.js';
-import { cli, openProject, REPO, runProject, SHARED_DATA, tempDir } from '../../../test/helpers.js';
+import { cli, openProject, REPO, runProject, SPARKIFY_DATA, tempDir } from '../../../test/helpers.js';
 import { prepareScratch, removeScratch, scratchDirOf } from '../tasks/resources.js';
 import { sparkifyDays, sparkifyReference, type Row } from './reference.js';
 
@@ -21,7 +21,7 @@ import { sparkifyDays, sparkifyReference, type Row } from './reference.js';
  * without DuckDB.
  */
 const SPARKIFY = path.join(REPO, 'examples', 'sparkify');
-const DATA = path.join(SHARED_DATA, 'sparkify');
+const DATA = SPARKIFY_DATA;
 const reference = sparkifyReference(DATA);
 const quiet = { quiet: true, log: () => undefined };
 
