@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
 import { loadGenerator, loadReplayer } from '../core/modules.js';
 import { createProgress } from '../core/progress.js';
 import { loadProject, type Project } from '../core/project.js';
@@ -11,8 +12,6 @@ import { openWorkspace, runModels } from '../models/index.js';
 import { replay } from '../stream/replay.js';
 import { request, runningServer } from './remote.js';
 
-/** The installed package's root, where the examples live. */
-const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 function list(kind: string, entries: Record<string, { description?: string }>, project: Project): void {
   const names = Object.entries(entries);
@@ -99,14 +98,15 @@ export async function produce(project: Project, name: string | undefined, flags:
 export async function demo(chosen: string | undefined, flags: { port: number; rate?: number; dataDir?: string }): Promise<void> {
   const started = Date.now();
   // The package names its demo (package.json "tributary": { "demo" }); the code knows no example.
-  const example = chosen ?? (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { tributary?: { demo?: string } }).tributary?.demo ?? '';
+  const example = chosen ?? packageInfo().demo ?? '';
   const root = path.join(PACKAGE_ROOT, 'examples');
   const dir = path.join(root, example);
   if (!/^[a-z0-9-]+$/.test(example) || !existsSync(dir)) {
     const available = existsSync(root) ? readdirSync(root).filter((d) => existsSync(path.join(root, d, 'tributary.config.ts'))) : [];
     throw new TributaryError(`no example '${example}'`, { hint: `examples: ${available.join(', ') || '(none installed)'}` });
   }
-  const project = await loadProject(dir, { dataDir: flags.dataDir });
+  const project = await loadProject(installedAsDependency() ? workingCopy(example, dir) : dir, { dataDir: flags.dataDir });
+  if (project.dir !== dir) console.log(`The ${example} example's files and data are in ${project.dir}`);
   const { startStack } = await import('./up.js');
   const settings = project.config.demo;
   const runBatch = settings?.runBatch ?? true;
@@ -131,6 +131,20 @@ export async function demo(chosen: string | undefined, flags: { port: number; ra
   }
   if (tokens.shown[0]?.made) console.log(`  other commands reach this server with TRIBUTARY_TOKEN=${tokens.shown[0].token} (e.g. tributary sql … --project ${dir})`);
   console.log(`  ${live}Ctrl+C stops everything.`);
+}
+
+/**
+ * Where an installed package's example runs: a copy in the user's Tributary folder
+ * (TRIBUTARY_HOME, default ~/.tributary), never inside node_modules, which may be read-only and
+ * is replaced by the next install. The example's files are refreshed from the package at each
+ * start; its lake and state are kept.
+ */
+function workingCopy(example: string, packaged: string): string {
+  const dir = path.join(process.env.TRIBUTARY_HOME ?? path.join(homedir(), '.tributary'), 'demos', example);
+  cpSync(packaged, dir, { recursive: true, filter: (source) => !/[/\\](\.tributary|lake)$/.test(source) });
+  // In the package its modules are ES modules by the package's own package.json; here they must say so.
+  writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ private: true, type: 'module' })}\n`);
+  return dir;
 }
 
 /**

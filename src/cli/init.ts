@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TributaryError } from '../core/errors.js';
+import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
 import { CONFIG_FILES } from '../core/project.js';
 
 const FILES: Record<string, string> = {
@@ -46,25 +46,23 @@ ORDER BY day
   '.gitignore': `.tributary/\nlake/\nnode_modules/\n`,
 };
 
-/** The installed Tributary: its folder and version. */
-const PACKAGE_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
-
 /**
  * The project's package.json: ES modules (as the config is written), and Tributary as a
- * dependency, from the registry when Tributary was installed from it, or else from the folder
- * it runs from (a clone), so that `npm install` there makes `npx tributary` and the config's
- * import work.
+ * dependency: a version range of the registry's package when Tributary was installed as one, or
+ * else the folder it runs from (a clone), so that `npm install` there makes `npx tributary` and
+ * the config's import work.
  */
 function packageJson(name: string): string {
-  const own = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
-  const fromRegistry = PACKAGE_ROOT.split(path.sep).includes('node_modules');
+  const own = packageInfo();
+  const fromRegistry = installedAsDependency();
   return `${JSON.stringify(
     {
       name,
       private: true,
       type: 'module',
       scripts: { run: 'tributary run', up: 'tributary up' },
-      dependencies: { [own.name]: fromRegistry ? own.version : `file:${PACKAGE_ROOT}` },
+      // Installed under the name configs import ('tributary'), whatever the registry calls the package.
+      dependencies: { tributary: fromRegistry ? `npm:${own.name}@^${own.version}` : `file:${PACKAGE_ROOT}` },
     },
     null,
     2,

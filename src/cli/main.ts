@@ -4,6 +4,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { commands, type OutputFormat } from '../commands/index.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { packageInfo } from '../core/package.js';
+import { engineVersion } from '../engine/index.js';
 import { loadProject, type Project } from '../core/project.js';
 import { openWorkspace } from '../models/index.js';
 import { scaffoldProject } from './init.js';
@@ -76,7 +78,7 @@ const formatOption = () => new Option('-f, --format <format>', 'output format').
 export function buildProgram(): Command {
   const program = new Command('tributary')
     .description('Batch files and event streams in; clean, modelled, reconciled tables out.')
-    .version('0.2.0')
+    .version(`tributary ${packageInfo().version} (DuckDB ${engineVersion()})`, '-V, --version', 'the package version and its DuckDB engine')
     .showHelpAfterError('(run `tributary --help` for usage)');
 
   program
@@ -306,7 +308,7 @@ export function buildProgram(): Command {
     .description('an example end to end on embedded defaults: batch load, log, stream job, live events, dashboard')
     .option('--port <port>', 'port for the dashboard', count, 7070)
     .option('--rate <n>', 'events per second instead of the example’s bursts', count)
-    .option('--data-dir <dir>', 'keep the lake and warehouse here (default: inside the example)')
+    .option('--data-dir <dir>', 'keep the lake and warehouse here (default: inside the example; for an installed package, in its copy under ~/.tributary/demos)')
     .action(async (example: string | undefined, flags: { port: number; rate?: number; dataDir?: string }) => {
       const { demo } = await import('./examples.js');
       await demo(example, flags);

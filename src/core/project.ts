@@ -6,6 +6,7 @@ import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
 import { projectSchema, type ResolvedConfig } from './config.js';
 import { TributaryError } from './errors.js';
+import { packageInfo } from './package.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
 
@@ -40,8 +41,10 @@ function serveOwnPackage(): void {
   const compiled = fileURLToPath(new URL('../index.js', import.meta.url));
   // From source (tests, tsx) the entry is the TypeScript file beside where the build puts it.
   const self = existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
+  // Projects import it as 'tributary' (the name `tributary init` installs it under) or by its registry name.
+  const names = [...new Set(['tributary', packageInfo().name])];
   const hook = `export async function resolve(specifier, context, next) {
-    if (specifier === 'tributary') return { url: ${JSON.stringify(pathToFileURL(self).href)}, shortCircuit: true };
+    if (${JSON.stringify(names)}.includes(specifier)) return { url: ${JSON.stringify(pathToFileURL(self).href)}, shortCircuit: true };
     return next(specifier, context);
   }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
@@ -49,7 +52,7 @@ function serveOwnPackage(): void {
   const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolveFilename = resolver._resolveFilename;
   resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
-    return request === 'tributary' ? self : resolveFilename.call(this, request, ...rest);
+    return names.includes(request) ? self : resolveFilename.call(this, request, ...rest);
   };
   registerCommonJs();
 }

@@ -1,4 +1,9 @@
-import { DuckDBInstance, StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+
+/** The embedded DuckDB's version, e.g. v1.5.6. */
+export function engineVersion(): string {
+  return version();
+}
 
 /** Tuning that decides whether a full-size job fits the machine; every field has a safe default. */
 export interface EngineOptions {

@@ -1,3 +1,3 @@
-export { Engine, type EngineOptions, type QueryProgress, type Row, type Transaction } from './engine.js';
+export { Engine, engineVersion, type EngineOptions, type QueryProgress, type Row, type Transaction } from './engine.js';
 export { quoteIdent, quoteLiteral, quoteList, columnsStruct, parseSqlTree, printSqlTree, type SqlNode } from './sql.js';
 export { ReadOnlyPolicy, timeTravelName, type CheckedQuery } from './policy.js';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyRequest } from 'fastify';
 import type { Dashboard } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
+import { PACKAGE_ROOT } from '../core/package.js';
 import { clientType, type RowScope } from '../engine/policy.js';
 import type { Workspace } from '../models/workspace.js';
 import type { ServerPlugin } from './app.js';
@@ -13,7 +13,7 @@ import { DashboardHub, type FilterValues, type LiveEvent, type TileScope } from 
 import { SqlLab } from './lab.js';
 
 /** Built by `npm run build` (on install); the server only reads it. */
-const WEB_DIR = path.resolve(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'web');
+const WEB_DIR = path.join(PACKAGE_ROOT, 'dist', 'web');
 const ASSETS: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
