@@ -4,8 +4,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, REPO, openProject, tempDir, writeTree } from './helpers.js';
-import { runModels, openScheduler, type ProjectScheduler } from '../src/models/index.js';
-import type { Workspace } from '../src/models/workspace.js';
+import { runModels } from '../src/models/index.js';
+import { openScheduler, type ProjectScheduler } from '../src/owner/scheduler.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { createServer } from '../src/server/app.js';
 import { commandsPlugin } from '../src/server/commands.js';
 import { DashboardHub, loadDashboards, type LiveEvent, type TileData } from '../src/server/dashboards.js';
@@ -624,7 +625,7 @@ describe('dashboards and live pushes, per scope', () => {
       // One commit of the table two tiles read: three scopes watch (LEGO twice, Mattel, the admin), so six queries, not eight.
       await hub.settled();
       const queriesBefore = hub.queries;
-      await runModels(ws, { models: ['brand_daily_sales'], quiet: true, log: () => undefined });
+      await runModels(ws, { select: ['brand_daily_sales'], quiet: true, log: () => undefined });
       await hub.settled();
       expect(hub.queries - queriesBefore).toBe(3 * 2);
       // The push of that commit: after everything viewers were sent before it (their later seq).

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayInterval } from '../src/core/interval.js';
-import { runModels, type Workspace } from '../src/models/index.js';
+import { runModels } from '../src/models/index.js';
+import { type Workspace } from '../src/state/workspace.js';
 import { CLICKSTREAM, ECOMMERCE_SAMPLE, readSampleRows, runProject, tempDir } from './helpers.js';
 
 /**
@@ -105,7 +106,7 @@ describe('clickstream batch on the real sample', () => {
     const before = await fingerprint();
     const otherDays = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt !== '2019-11-08').map((f) => f.path);
     const day = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt === '2019-11-08');
-    const results = await runModels(ws, { models: ['events'], interval: dayInterval('2019-11-08'), quiet: true, log: () => undefined });
+    const results = await runModels(ws, { select: ['events'], interval: dayInterval('2019-11-08'), quiet: true, log: () => undefined });
     // Every row of the file is read and accounted for: the day's rows written, the others skipped as another day's.
     const dayRows = rows.filter((r) => r.event_time!.startsWith('2019-11-08')).length;
     expect(results[0]).toMatchObject({ read: 10_034, written: dayRows, quarantined: 0, skipped: 10_034 - dayRows });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workspace } from '../src/models/workspace.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { createServer } from '../src/server/app.js';
 import { DashboardHub } from '../src/server/dashboards.js';
 import { webPlugin } from '../src/server/web.js';

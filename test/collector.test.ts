@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workspace } from '../src/models/workspace.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { createServer, assertSafeBinding } from '../src/server/app.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';

@@ -116,7 +116,7 @@ export default defineProject({
           kind: 'duckdb',
           tables: {
             online_order_lines: { model: 'order_lines' },
-            sales_by_channel: { model: 'sales_by_channel', mode: 'merge', keys: ['channel'] },
+            sales_by_channel: { model: 'sales_by_channel', materialize: { kind: 'merge', keys: ['channel'] } },
           },
         },
       },

@@ -36,8 +36,8 @@ export default defineProject({
           urlEnv: 'SINK_URL',
           tables: {
             operations: { model: 'operations' },
-            kpis: { model: 'kpis', mode: 'merge' },
-            by_department_brand: { model: 'by_department_brand', mode: 'merge', keys: ['dt', 'department', 'brand'] },
+            kpis: { model: 'kpis', materialize: 'merge' },
+            by_department_brand: { model: 'by_department_brand', materialize: { kind: 'merge', keys: ['dt', 'department', 'brand'] } },
           },
         },
       },

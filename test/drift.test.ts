@@ -5,10 +5,10 @@ import type { CrawlReport, StoreDrift } from '../src/catalog/crawl.js';
 import { crawlCommand } from '../src/commands/catalog.js';
 import type { CommandIO } from '../src/commands/types.js';
 import { openSource } from '../src/connectors/index.js';
-import type { SourceConfig } from '../src/core/config.js';
+import type { SourceConfig } from '../src/config/config.js';
 import { createProgress } from '../src/core/progress.js';
 import { Engine } from '../src/engine/index.js';
-import type { Workspace } from '../src/models/index.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { REPO, openProject, runProject, tempDir, writeTree } from './helpers.js';
 
 /**

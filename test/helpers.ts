@@ -3,10 +3,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadProject, type LoadOptions } from '../src/core/project.js';
+import { loadProject, type LoadOptions } from '../src/config/project.js';
 import { withSources } from '../src/commands/project.js';
 import { dayInterval } from '../src/core/interval.js';
-import { openWorkspace, runModels, type Workspace } from '../src/models/index.js';
+import { runModels } from '../src/models/index.js';
+import { openWorkspace, type Workspace } from '../src/state/workspace.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const CLICKSTREAM = path.join(REPO, 'examples', 'ecommerce-clickstream');

@@ -6,11 +6,11 @@ import { withSources } from '../src/commands/project.js';
 import { lookupCommand, type LookupInput } from '../src/commands/lookup.js';
 import type { CommandIO } from '../src/commands/types.js';
 import { runModels } from '../src/models/index.js';
-import type { Workspace } from '../src/models/workspace.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { Engine } from '../src/engine/index.js';
 import { createServer } from '../src/server/app.js';
 import { lookupPlugin } from '../src/server/lookup.js';
-import { rowJsonSql, tableColumns } from '../src/server/lookup-index.js';
+import { rowJsonSql, tableColumns } from '../src/state/lookup-index.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
 import { ECOMMERCE_SAMPLE, LOYALTY_CUSTOMERS, openProject, tempDir, writeTree } from './helpers.js';
 
@@ -66,9 +66,7 @@ export default defineProject({
           tables: {
             customer_points: {
               model: 'points',
-              mode: 'merge',
-              keys: ['cust_id'],
-              merge: { spend: 'sum', points: 'sum', orders: 'sum', last_order_at: 'max' },
+              materialize: { kind: 'merge', keys: ['cust_id'], merge: { spend: 'sum', points: 'sum', orders: 'sum', last_order_at: 'max' } },
               lookup: { key: 'cust_id' },
             },
           },
@@ -137,7 +135,7 @@ beforeAll(async () => {
   dir = writeTree({ 'tributary.config.ts': CONFIG, ...MODELS });
   ws = await openProject(dir, { dataDir: tempDir() });
   // The stream joins the menu, so it is built first; every lookup table appears after the server starts.
-  await runModels(ws, { models: ['menu'], quiet: true, log: () => undefined });
+  await runModels(ws, { select: ['menu'], quiet: true, log: () => undefined });
   streams = await startStreams(ws, openLog(ws), { start: false });
   app = await createServer({ ws, streams }, {}, [lookupPlugin()]);
   base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -301,7 +299,7 @@ describe('lookup API', () => {
     });
     // Other tables are unaffected; the next build of the model brings the table back.
     expect((await lookup('customers_cln', '1')).status).toBe(200);
-    await runModels(ws, { models: ['customer_names'], quiet: true, log: () => undefined });
+    await runModels(ws, { select: ['customer_names'], quiet: true, log: () => undefined });
     expect((await lookup('customer_names', 'Kelly Key')).status).toBe(200);
   });
 

@@ -17,6 +17,7 @@ function project(kind: 'postgres' | 'mysql'): string {
     'tributary.config.ts': `import { defineProject } from 'tributary';
 export default defineProject({
   name: 'to_${kind}',
+  targets: { prod: { stores: { target: { kind: '${kind}', urlEnv: 'TARGET_URL' } } } },
   sources: {
     orders: {
       format: 'csv',
@@ -27,13 +28,13 @@ export default defineProject({
   models: {
     orders: { sql: "SELECT *, CAST(ordered_at AS DATE) AS day FROM {{ source('orders') }}", materialize: 'lake', partitionBy: { dt: 'CAST(ordered_at AS DATE)' } },
     exact: {
-      materialize: { kind: '${kind}', urlEnv: 'TARGET_URL' },
+      materialize: { kind: 'table', store: 'target' },
       sql: \`SELECT 2053013555631882655::BIGINT AS big_id, CAST('-9223372036854775808' AS BIGINT) AS min_id, 12345678901.23::DECIMAL(13,2) AS amount,
               0.1::DECIMAL(18,6) AS small, TIMESTAMP '2019-11-01 08:14:53.123456' AS at, DATE '2019-11-30' AS day, true AS flag,
               1.5::DOUBLE AS ratio, '${LONG}' AS long_text, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS uid\`,
     },
     daily_orders: {
-      materialize: { kind: '${kind}', urlEnv: 'TARGET_URL' },
+      materialize: { kind: 'table', store: 'target' },
       timeColumn: 'day',
       sql: "SELECT day, count(*) AS orders, sum(amount) AS amount FROM {{ ref('orders') }} GROUP BY 1",
     },

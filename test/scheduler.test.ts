@@ -182,7 +182,7 @@ describe('the scheduler, run by tributary up', () => {
     await once(server, 'exit');
     const loads = sql<{ n: string }>(dir, dataDir, 'SELECT count(*) AS n FROM events');
     expect(Number(loads[0]!.n)).toBe(DAYS.reduce((s, d) => s + rowsOf(d).length, 0));
-    const history = JSON.parse(cli(['runs', '--target', 'events', '--project', dir, '--data-dir', dataDir, '--format', 'json', '--limit', '100']).stdout) as { status: string }[];
+    const history = JSON.parse(cli(['runs', '--model', 'events', '--project', dir, '--data-dir', dataDir, '--format', 'json', '--limit', '100']).stdout) as { status: string }[];
     expect(history.filter((r) => r.status === 'success')).toHaveLength(DAYS.length);
   });
 
@@ -251,7 +251,7 @@ describe('the scheduler, run by tributary up', () => {
     const counts = sql<{ dt: string; n: string }>(dir, dataDir, 'SELECT dt::VARCHAR AS dt, count(*) AS n FROM events GROUP BY 1 ORDER BY 1');
     expect(counts.map((c) => [c.dt, Number(c.n)])).toEqual(DAYS.map((d) => [d, rowsOf(d).length]));
     // Each interval's load committed once: a retried attempt takes up after what its dead predecessor committed.
-    const history = JSON.parse(cli(['runs', '--target', 'events', '--project', dir, '--data-dir', dataDir, '--format', 'json', '--limit', '500']).stdout) as {
+    const history = JSON.parse(cli(['runs', '--model', 'events', '--project', dir, '--data-dir', dataDir, '--format', 'json', '--limit', '500']).stdout) as {
       status: string;
       run_group: string;
     }[];

@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReadOnly } from '../src/commands/query.js';
-import type { Workspace } from '../src/models/workspace.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { createServer } from '../src/server/app.js';
 import { DashboardHub } from '../src/server/dashboards.js';
 import { webPlugin } from '../src/server/web.js';

@@ -89,7 +89,7 @@ export default defineProject({
       triggerMs: 0,
       sinks: {
         lake: { kind: 'lake', tables: { orders_raw: { model: 'orders' } } },
-        serving: { kind: 'duckdb', tables: { orders: { model: 'orders' }, spend: { model: 'spend', mode: 'merge', keys: ['customer_id'] } } },
+        serving: { kind: 'duckdb', tables: { orders: { model: 'orders' }, spend: { model: 'spend', materialize: { kind: 'merge', keys: ['customer_id'] } } } },
       },
     },
   },

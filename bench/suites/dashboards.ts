@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { loadProject } from '../../src/core/project.js';
-import { openWorkspace } from '../../src/models/index.js';
+import { loadProject } from '../../src/config/project.js';
+import { openWorkspace } from '../../src/state/workspace.js';
 import { loadDashboards } from '../../src/server/dashboards.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';

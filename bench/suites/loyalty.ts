@@ -15,8 +15,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadProject } from '../../src/core/project.js';
-import { openWorkspace } from '../../src/models/index.js';
+import { loadProject } from '../../src/config/project.js';
+import { openWorkspace } from '../../src/state/workspace.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';

@@ -18,8 +18,9 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadProject } from '../../src/core/project.js';
-import { openWorkspace, runModels } from '../../src/models/index.js';
+import { loadProject } from '../../src/config/project.js';
+import { runModels } from '../../src/models/index.js';
+import { openWorkspace } from '../../src/state/workspace.js';
 import { openLog, startStreams } from '../../src/stream/runtime.js';
 import { storeLinesForDay } from '../../examples/retail-sales/generators/drops.js';
 import { toEpochDay } from '../../examples/retail-sales/generators/format.js';
@@ -191,7 +192,7 @@ export default defineProject({
       maxBatch: ${MAX_BATCH},
       sinks: {
         lake: { kind: 'lake', tables: { store_order_lines: { model: 'store_order_lines', partitionBy: { dt: 'CAST(sold_at AS DATE)' } } } },
-        serving: { kind: 'duckdb', tables: { sales_by_store: { model: 'sales_by_store', mode: 'merge', keys: ['store_id'] } } },
+        serving: { kind: 'duckdb', tables: { sales_by_store: { model: 'sales_by_store', materialize: { kind: 'merge', keys: ['store_id'] } } } },
       },
     },
   },

@@ -11,8 +11,9 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadProject } from '../../src/core/project.js';
-import { openScheduler, openWorkspace } from '../../src/models/index.js';
+import { loadProject } from '../../src/config/project.js';
+import { openWorkspace } from '../../src/state/workspace.js';
+import { openScheduler } from '../../src/owner/scheduler.js';
 import { MemorySchedulerStore, Scheduler, type SchedulerStore } from '../../src/scheduler/index.js';
 import { createTestPlatform } from '../../src/scheduler/testing.js';
 import type { TaskContext } from '../../src/scheduler/tasks/types.js';

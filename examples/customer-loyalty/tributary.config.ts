@@ -82,9 +82,7 @@ export default defineProject({
           tables: {
             customer_points: {
               model: 'customer_points',
-              mode: 'merge',
-              keys: ['cust_id'],
-              merge: { points: 'sum', spend: 'sum', orders: 'sum', last_order_at: 'max' },
+              materialize: { kind: 'merge', keys: ['cust_id'], merge: { points: 'sum', spend: 'sum', orders: 'sum', last_order_at: 'max' } },
               lookup: { key: 'cust_id' },
             },
           },

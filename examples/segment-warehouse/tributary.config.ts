@@ -10,9 +10,12 @@ import { defineJob, defineProject } from 'tributary';
  *   `stg_*` and `int_page_views`, the history tables `int_*`, and the four reports the dashboard
  *   shows `rpt_*`. A model in PostgreSQL cannot be read back by another model or a dashboard (the
  *   engine has no PostgreSQL reader), so whatever is read downstream is computed here;
- * - the warehouse (PostgreSQL): every result under the name analysts know (`pages`, `sessions`,
- *   `audience_overview`…). A warehouse table either publishes a pipeline table as it is, or is a
- *   report nothing else reads, computed straight into PostgreSQL.
+ * - the warehouse (the store `warehouse` of the target): every result under the name analysts know
+ *   (`pages`, `sessions`, `audience_overview`…). A warehouse table either publishes a pipeline
+ *   table as it is, or is a report nothing else reads, computed straight into the warehouse. The
+ *   target `dev` (the default) keeps the warehouse in the embedded DuckDB, so the example runs with
+ *   no service; `prod` (`--target prod` or TRIBUTARY_TARGET=prod) puts it in PostgreSQL at
+ *   WAREHOUSE_URL, with the same tables and numbers.
  *
  * Per data interval: the drop of day D holds the events received on D. Tables whose rows belong to
  * one drop (the base tables, page views, event counts) replace just that day's rows, by
@@ -30,7 +33,7 @@ const drops = process.env.SEGMENT_DROPS ?? 'data/sample/drops';
 /** A day's files, found by the day in their names: scheduler templates know `{{ ds }}`, not its parts. */
 const dayFiles = `${drops}/**/events-{{ ds }}-*.json.gz`;
 
-const warehouse = { kind: 'postgres', urlEnv: 'WAREHOUSE_URL' } as const;
+const warehouse = { kind: 'table', store: 'warehouse' } as const;
 
 /** A pipeline table loaded into the warehouse as it is; with a time column, one interval's rows at a time. */
 const publish = (from: string, description: string, timeColumn?: string) => ({
@@ -50,6 +53,11 @@ export default defineProject({
   // 2 GB and of 6 GB, in Tributary and in bare DuckDB alike (npm run bench -- segment); 12 GB is
   // what a month needs. A day (the daily job) needs far less.
   engine: { memoryLimit: '12GB' },
+  targets: {
+    dev: { description: 'every table in the embedded warehouse: nothing to start', stores: { warehouse: { kind: 'duckdb' } } },
+    prod: { description: 'the warehouse tables in PostgreSQL at WAREHOUSE_URL', stores: { warehouse: { kind: 'postgres', urlEnv: 'WAREHOUSE_URL' } } },
+  },
+  target: 'dev',
   sources: {
     segment_events: {
       format: 'jsonl',

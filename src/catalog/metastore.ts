@@ -83,7 +83,8 @@ export type RunTrigger = 'cli' | 'server' | 'schedule' | 'backfill' | 'stream';
 
 export interface RunStart {
   target: string;
-  kind: 'model' | 'compact' | 'crawl' | 'task';
+  /** model: a model's run; load: a source's rows loaded for the models of a run that read them. */
+  kind: 'model' | 'load' | 'compact' | 'crawl' | 'task';
   trigger: RunTrigger;
   /** Runs started together (one `tributary run`, one scheduled job run) share a group. */
   group?: string;

@@ -4,11 +4,12 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
-import { loadGenerator, loadReplayer } from '../core/modules.js';
+import { loadGenerator, loadReplayer } from '../config/modules.js';
 import { createProgress } from '../core/progress.js';
-import { loadProject, type Project } from '../core/project.js';
+import { loadProject, type Project } from '../config/project.js';
 import { Log } from '../log/index.js';
-import { openWorkspace, runModels } from '../models/index.js';
+import { runModels } from '../models/index.js';
+import { openWorkspace } from '../state/workspace.js';
 import { replay } from '../stream/replay.js';
 import { request, runningServer } from './remote.js';
 
@@ -74,7 +75,7 @@ export async function produce(project: Project, name: string | undefined, flags:
     }
     return;
   }
-  const server = flags.to ?? runningServer(project) ?? 'http://127.0.0.1:7070';
+  const server = flags.to ?? runningServer(project)?.url ?? 'http://127.0.0.1:7070';
   const url = `${server.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topicName)}`;
   let total = 0;
   let lastReport = Date.now();
@@ -107,7 +108,7 @@ export async function demo(chosen: string | undefined, flags: { port: number; ra
   }
   const project = await loadProject(installedAsDependency() ? workingCopy(example, dir) : dir, { dataDir: flags.dataDir });
   if (project.dir !== dir) console.log(`The ${example} example's files and data are in ${project.dir}`);
-  const { startStack } = await import('./up.js');
+  const { startStack } = await import('../owner/stack.js');
   const settings = project.config.demo;
   const runBatch = settings?.runBatch ?? true;
   if (Array.isArray(runBatch)) await buildModels(project, runBatch);
@@ -173,7 +174,7 @@ function demoTokens(project: Project): { admin: string | undefined; env: Record<
 async function buildModels(project: Project, models: string[]): Promise<void> {
   const ws = await openWorkspace(project);
   try {
-    await runModels(ws, { models, quiet: true, trigger: 'server' });
+    await runModels(ws, { select: models, quiet: true, trigger: 'server' });
   } finally {
     await ws.close();
   }

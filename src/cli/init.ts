@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
-import { CONFIG_FILES } from '../core/project.js';
+import { CONFIG_FILES } from '../config/project.js';
 
 const FILES: Record<string, string> = {
   'tributary.config.ts': `import { defineProject } from 'tributary';

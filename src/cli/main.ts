@@ -6,14 +6,15 @@ import { commands, type OutputFormat } from '../commands/index.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
-import { loadProject, type Project } from '../core/project.js';
-import { openWorkspace } from '../models/index.js';
+import { loadProject, type Project } from '../config/project.js';
+import { openWorkspace } from '../state/workspace.js';
 import { scaffoldProject } from './init.js';
 import { runOnServer, runningServer, terminalIO } from './remote.js';
 
 interface ProjectFlags {
   project?: string;
   dataDir?: string;
+  target?: string;
   source?: string[];
 }
 
@@ -40,6 +41,12 @@ function isoDate(value: string): string {
   return value;
 }
 
+function positive(value: string): number {
+  const n = count(value);
+  if (n < 1) throw new InvalidArgumentError(`expected a whole number above 0, got '${value}'`);
+  return n;
+}
+
 function count(value: string): number {
   const n = Number(value.replace(/_/g, ''));
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number, got '${value}'`);
@@ -47,7 +54,7 @@ function count(value: string): number {
 }
 
 function projectOf(flags: ProjectFlags): Promise<Project> {
-  return loadProject(flags.project, { dataDir: flags.dataDir });
+  return loadProject(flags.project, { dataDir: flags.dataDir, target: flags.target });
 }
 
 /**
@@ -57,8 +64,15 @@ function projectOf(flags: ProjectFlags): Promise<Project> {
 async function execute(name: string, input: unknown, flags: ProjectFlags, quiet = false): Promise<void> {
   const project = await projectOf(flags);
   const io = terminalIO(quiet);
-  const url = runningServer(project);
-  if (url) return runOnServer(url, name, input, io);
+  const server = runningServer(project);
+  if (server) {
+    if (server.target !== project.target.name) {
+      throw new TributaryError(`the server running this project (${server.url}) works on target '${server.target}', not '${project.target.name}'`, {
+        hint: `run the command without --target (or with --target ${server.target}), or stop the server and run it here`,
+      });
+    }
+    return runOnServer(server.url, name, input, io);
+  }
   const ws = await openWorkspace(project);
   try {
     await (commands[name]!.run as (context: object, input: unknown) => Promise<void>)({ ws, io }, input);
@@ -70,7 +84,8 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
 function projectOptions(command: Command): Command {
   return command
     .option('-p, --project <dir>', 'project folder (default: the current folder)')
-    .addOption(new Option('--data-dir <dir>', 'keep the lake and the warehouse under this folder instead of the project'));
+    .addOption(new Option('--data-dir <dir>', 'keep the lake and the warehouse under this folder instead of the project'))
+    .addOption(new Option('-t, --target <name>', 'the target to run against (its stores); default: TRIBUTARY_TARGET, else the project’s target').env('TRIBUTARY_TARGET'));
 }
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
@@ -92,15 +107,35 @@ export function buildProgram(): Command {
     });
 
   projectOptions(program.command('run'))
-    .argument('[models...]', 'models to run (default: all, in dependency order)')
+    .argument('[selectors...]', 'models to run, as --select takes them (default: all, in dependency order)')
     .description('run models: load sources into the lake and build tables, then run checks')
+    .option('-s, --select <selectors...>', 'models to run: name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
+    .option('--exclude <selectors...>', 'models not to run, in the same syntax')
+    .option('--threads <n>', 'models built at the same time (default: the project’s threads)', positive)
     .option('--date <date>', 'rebuild only this day: its partitions and the rows of its time (the data interval)', isoDate)
     .option('--from <date>', 'first day of a backfill', isoDate)
     .option('--to <date>', 'last day of a backfill', isoDate)
     .option('--source <name=path>', 'read a source from another path (repeatable)', collect)
     .option('--quiet', 'no progress bars')
-    .action(async (models: string[], flags: ProjectFlags & { date?: string; from?: string; to?: string; quiet?: boolean }) => {
-      await execute('run', { models, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: parseSources(flags.source) }, flags, flags.quiet);
+    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; threads?: number; date?: string; from?: string; to?: string; quiet?: boolean }) => {
+      const select = [...selectors, ...(flags.select ?? [])];
+      await execute(
+        'run',
+        { select: select.length ? select : undefined, exclude: flags.exclude, threads: flags.threads, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: parseSources(flags.source) },
+        flags,
+        flags.quiet,
+      );
+    });
+
+  projectOptions(program.command('ls'))
+    .argument('[selectors...]', 'models to list, as --select takes them (default: all)')
+    .description('the models a selection picks, in the order a run builds them: how each lands, what it reads, its tags')
+    .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
+    .option('--exclude <selectors...>', 'models to leave out, in the same syntax')
+    .addOption(formatOption())
+    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; format: OutputFormat }) => {
+      const select = [...selectors, ...(flags.select ?? [])];
+      await execute('ls', { select: select.length ? select : undefined, exclude: flags.exclude, format: flags.format }, flags);
     });
 
   projectOptions(program.command('sql'))
@@ -127,7 +162,7 @@ export function buildProgram(): Command {
     .action(async (flags: ProjectFlags) => {
       const project = await projectOf(flags);
       const io = terminalIO();
-      const url = runningServer(project);
+      const url = runningServer(project)?.url;
       const ws = url ? undefined : await openWorkspace(project);
       const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'tributary> ' });
       let buffer = '';
@@ -194,14 +229,14 @@ export function buildProgram(): Command {
   projectOptions(program.command('runs'))
     .description('recent runs with their trigger, attempt, rows read, written and quarantined; with --job, a job’s runs and their tasks')
     .option('--limit <n>', 'runs to show', count, 20)
-    .option('--target <name>', 'only runs of this model')
+    .option('--model <name>', 'only runs of this model (or source load)')
     .option('--group <id>', 'only runs of this group (one `tributary run`, one scheduled job run)')
     .option('--job <job>', 'the runs of a scheduled job, one per data interval, with each task’s state')
     .addOption(formatOption())
-    .action(async (flags: ProjectFlags & { limit: number; target?: string; group?: string; job?: string; format: OutputFormat }) =>
+    .action(async (flags: ProjectFlags & { limit: number; model?: string; group?: string; job?: string; format: OutputFormat }) =>
       flags.job
         ? execute('job-runs', { job: flags.job, limit: flags.limit, format: flags.format }, flags)
-        : execute('runs', { limit: flags.limit, target: flags.target, group: flags.group, format: flags.format }, flags),
+        : execute('runs', { limit: flags.limit, target: flags.model, group: flags.group, format: flags.format }, flags),
     );
 
   projectOptions(program.command('jobs'))
@@ -277,7 +312,7 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on; anything but loopback needs TRIBUTARY_TOKEN', '127.0.0.1')
     .option('--port <port>', 'port to listen on', count, 7070)
     .action(async (flags: ProjectFlags & { host: string; port: number }) => {
-      const { startStack } = await import('./up.js');
+      const { startStack } = await import('../owner/stack.js');
       const stack = await startStack(await projectOf(flags), { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN });
       console.error(`Tributary is up at ${stack.url} (project ${stack.project}). Ctrl+C stops it.`);
     });
@@ -288,7 +323,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the jobs’ final status as JSON')
     .action(async (flags: ProjectFlags & { maxBatch?: number; json?: boolean }) => {
       const project = await projectOf(flags);
-      const url = runningServer(project);
+      const url = runningServer(project)?.url;
       if (url) throw new TributaryError(`the server at ${url} runs this project's stream jobs`, { hint: 'see them with `tributary status`, or stop the server to drain here' });
       const { drain } = await import('./up.js');
       await drain(project, flags);
@@ -299,7 +334,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'the running Tributary server (default: the project’s)')
     .action(async (flags: ProjectFlags & { url?: string }) => {
       const { showStatus } = await import('./up.js');
-      await showStatus(flags.url ?? runningServer(await projectOf(flags)) ?? 'http://127.0.0.1:7070');
+      await showStatus(flags.url ?? runningServer(await projectOf(flags))?.url ?? 'http://127.0.0.1:7070');
     });
 
   program

@@ -1,22 +1,18 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { CommandIO } from '../commands/index.js';
 import { TributaryError } from '../core/errors.js';
 import { createProgress, type Progress } from '../core/progress.js';
-import type { Project } from '../core/project.js';
+import type { Project } from '../config/project.js';
+import { serverFile } from '../owner/stack.js';
 import type { CommandFrame } from '../server/commands.js';
 
-/** Where a running server announces itself, in the project's state folder. */
-export function serverFile(project: Project): string {
-  return path.join(project.stateDir, 'server.json');
-}
 
-/** The server running for a project, if any (written by `up`, removed when it stops). */
-export function runningServer(project: Project): string | undefined {
+/** The server running for a project, if any (written by `up`, removed when it stops): where it answers and the target it works on. */
+export function runningServer(project: Project): { url: string; target: string } | undefined {
   try {
-    const { url, pid } = JSON.parse(readFileSync(serverFile(project), 'utf8')) as { url: string; pid: number };
+    const { url, pid, target } = JSON.parse(readFileSync(serverFile(project), 'utf8')) as { url: string; pid: number; target?: string };
     process.kill(pid, 0);
-    return url;
+    return { url, target: target ?? project.target.name };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { catalogCommand, crawlCommand, snapshotsCommand } from './catalog.js';
 import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseCommand, triggerCommand } from './jobs.js';
 import { lookupCommand } from './lookup.js';
+import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
 import { compactCommand, quarantineCommand, runsCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
@@ -10,6 +11,7 @@ import type { CommandSpec } from './types.js';
 export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
   [
     runCommand,
+    lsCommand,
     sqlCommand,
     catalogCommand,
     snapshotsCommand,

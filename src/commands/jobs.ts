@@ -1,5 +1,5 @@
 import { TributaryError } from '../core/errors.js';
-import { openScheduler, type ProjectScheduler } from '../models/schedule.js';
+import { openScheduler, type ProjectScheduler } from '../owner/scheduler.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
 import { renderRows, type OutputFormat } from './output.js';
 import type { CommandContext } from './types.js';

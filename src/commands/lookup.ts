@@ -1,6 +1,6 @@
 import { TributaryError } from '../core/errors.js';
-import type { Workspace } from '../models/workspace.js';
-import { ambiguousKey, lookupIndexOf, noRow, notLookupTable, readRows, type LookupMiss } from '../server/lookup-index.js';
+import type { Workspace } from '../state/workspace.js';
+import { ambiguousKey, lookupIndexOf, noRow, notLookupTable, readRows, type LookupMiss } from '../state/lookup-index.js';
 import { renderRows, type OutputFormat } from './output.js';
 import { defineCommand } from './types.js';
 

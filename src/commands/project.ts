@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
-import type { Project } from '../core/project.js';
+import type { Project } from '../config/project.js';
 
 /**
  * A view of the project for one command: `--source NAME=PATH` points sources elsewhere for this

@@ -1,7 +1,7 @@
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
 import type { RowScope } from '../engine/policy.js';
-import type { Workspace } from '../models/workspace.js';
+import type { Workspace } from '../state/workspace.js';
 
 export interface QueryLimits {
   /** Stops the query at this many milliseconds. */

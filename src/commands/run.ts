@@ -1,13 +1,16 @@
 import { TributaryError } from '../core/errors.js';
 import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js';
-import { runModels } from '../models/index.js';
-import { runChecks } from '../quality/index.js';
+import { RunFailed, runModels, type ModelResult } from '../models/index.js';
+import { checks, runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
 import { withSources } from './project.js';
-import { defineCommand } from './types.js';
+import { defineCommand, type CommandIO } from './types.js';
 
 export interface RunInput {
-  models?: string[];
+  /** Selectors (`orders+`, `tag:daily`…); none: every model. */
+  select?: string[];
+  exclude?: string[];
+  threads?: number;
   date?: string;
   from?: string;
   to?: string;
@@ -28,38 +31,54 @@ export function intervalOf(input: { date?: string; from?: string; to?: string })
   return undefined;
 }
 
+/** What a run committed, one row per model (and per source loaded for several models). */
+function summary(io: CommandIO, results: readonly ModelResult[]): void {
+  if (!results.length) return;
+  io.out(
+    renderRows(
+      results.map((r) => ({
+        model: r.model,
+        materialize: r.materialize,
+        read: r.read ?? '',
+        written: r.written,
+        quarantined: r.read === null ? '' : r.quarantined,
+        skipped: r.skipped || '',
+        partitions: r.partitions || '',
+        seconds: r.seconds.toFixed(2),
+      })),
+      'table',
+      undefined,
+      io.tty,
+    ),
+  );
+}
+
 export const runCommand = defineCommand<RunInput>({
   name: 'run',
   async run({ ws, io }, input) {
     const view = ws.withProject(withSources(ws.project, input.sources));
-    const results = await runModels(view, {
-      models: input.models,
-      interval: intervalOf(input),
-      trigger: 'cli',
-      quiet: input.quiet,
-      log: (m) => io.err(m),
-      progress: (label, bytes) => io.progress(label, bytes),
-    });
-    const checks = await runChecks(ws.engine, ws.project.config.checks, new Set(results.map((r) => r.model)));
-    for (const c of checks) io.err(`${c.passed ? '✔' : c.severity === 'error' ? '✘' : '!'} check ${c.name}: ${c.detail}`);
-    io.out(
-      renderRows(
-        results.map((r) => ({
-          model: r.model,
-          materialize: r.materialize,
-          read: r.read ?? '',
-          written: r.written,
-          quarantined: r.read === null ? '' : r.quarantined,
-          skipped: r.skipped || '',
-          partitions: r.partitions || '',
-          seconds: r.seconds.toFixed(2),
-        })),
-        'table',
-        undefined,
-        io.tty,
-      ),
-    );
-    const failed = checks.filter((c) => !c.passed && c.severity === 'error');
+    let results: ModelResult[];
+    try {
+      results = await runModels(view, {
+        select: input.select,
+        exclude: input.exclude,
+        threads: input.threads,
+        interval: intervalOf(input),
+        trigger: 'cli',
+        quiet: input.quiet,
+        log: (m) => io.err(m),
+        progress: (label, bytes) => io.progress(label, bytes),
+      });
+    } catch (error) {
+      // What did commit is shown before the failure is reported.
+      if (error instanceof RunFailed) summary(io, error.results);
+      throw error;
+    }
+    const outcome = await runChecks(ws.engine, ws.project.config.checks, checks, new Set(results.map((r) => r.model)));
+    for (const c of outcome) io.err(`${c.passed ? '✔' : c.severity === 'error' ? '✘' : '!'} check ${c.name}: ${c.detail}`);
+    summary(io, results);
+    if (!results.length) io.err('nothing selected: no model matches the selection');
+    const failed = outcome.filter((c) => !c.passed && c.severity === 'error');
     if (failed.length) {
       throw new TributaryError(`${failed.length} check(s) failed: ${failed.map((c) => c.name).join(', ')}`, {
         hint: 'the tables were written; inspect them with `tributary sql` and fix the model or the data',

@@ -1,6 +1,6 @@
 import type { Progress } from '../core/progress.js';
-import type { ProjectScheduler } from '../models/schedule.js';
-import type { Workspace } from '../models/workspace.js';
+import type { ProjectScheduler } from '../owner/scheduler.js';
+import type { Workspace } from '../state/workspace.js';
 
 /**
  * Where a command writes: its output, its messages, and progress for long work. In the CLI these

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * The one shape every pluggable piece has (sources, stream inputs, stores, scheduler tasks): a
@@ -25,3 +25,26 @@ export function componentFor<C extends { kind: string }>(list: readonly C[], kin
   if (!found) throw new Error(`no component of kind '${kind}' (known: ${list.map((c) => c.kind).join(', ')})`);
   return found;
 }
+
+/**
+ * The config schema of a family of components: a union discriminated by `key` over each
+ * component's own schema. A value naming no component fails with the kinds there are; with
+ * `shorthand`, a bare kind (`'table'`) stands for `{ [key]: kind }`.
+ */
+export function componentUnion<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[]>(key: string, list: C) {
+  return z.discriminatedUnion(key, list.map((c) => c.config) as unknown as [ConfigOf<C[number]>, ...ConfigOf<C[number]>[]], {
+    error: (issue) => {
+      if (issue.code !== 'invalid_union' || !('options' in issue)) return undefined;
+      const given = (issue.input as Record<string, unknown> | undefined)?.[key];
+      return `expected ${key} to be one of ${(issue.options as unknown[]).map((o) => `'${String(o)}'`).join(', ')}${given === undefined ? '' : `, not ${JSON.stringify(given)}`}`;
+    },
+  });
+}
+
+/** A component union that also takes a bare kind (`'table'` for `{ kind: 'table' }`); its output is always the object. */
+export function componentUnionWithShorthand<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[]>(key: string, list: C) {
+  const union = componentUnion(key, list);
+  return z.preprocess((value) => (typeof value === 'string' ? { [key]: value } : value), union) as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | C[number]['kind']>;
+}
+
+type ConfigOf<C> = C extends { readonly config: infer S extends z.ZodObject } ? S : never;

@@ -1,4 +1,3 @@
-export { openWorkspace, type Workspace } from './workspace.js';
-export { runModels, type RunOptions, type ModelResult } from './run.js';
-export { planModels, compileModel, type CompiledModel } from './compile.js';
-export { openScheduler, schedulerPlatform, selectModels, type ProjectScheduler } from './schedule.js';
+export { runModels, RunFailed, describeInterval, type RunOptions, type ModelResult } from './run.js';
+export { compileProject, materializationComponent, materializationContext, ProjectPlan, streamTables, type ModelPlan, type Relations } from './plan.js';
+export { selectModels } from './select.js';

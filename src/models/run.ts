@@ -1,23 +1,29 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, QuarantineRow, RunCounts, RunTrigger } from '../catalog/index.js';
-import { openSource, type RejectedRow, type SourceScan, type Staged, type Store, type TableShape, type WriteMode } from '../connectors/index.js';
-import type { ModelConfig, SourceConfig } from '../core/config.js';
+import { openSource, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
+import type { SourceConfig } from '../config/config.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
-import { fillSql, intervalDays, type DataInterval } from '../core/interval.js';
+import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
-import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/rules.js';
+import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
-import { carrySourceColumns, compileModel, planModels, refRelation, renderModel, type CompiledModel } from './compile.js';
-import { queryableTables, type Workspace } from './workspace.js';
+import { carrySourceColumns } from './carry.js';
+import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
+import { selectModels } from './select.js';
+import { queryableTables, type Workspace } from '../state/workspace.js';
 
 export interface RunOptions {
-  models?: string[];
+  /** Selectors in dbt's syntax (`orders+`, `tag:daily`, `path:models/staging`…); none: every model. */
+  select?: readonly string[];
+  exclude?: readonly string[];
   /** The data interval to (re)build; none rebuilds everything. */
   interval?: DataInterval;
+  /** Models built at the same time (default: the project's `threads`). */
+  threads?: number;
   trigger?: RunTrigger;
   /** Runs started together share a group (a scheduled job run, one `tributary run`). */
   group?: string;
@@ -26,18 +32,34 @@ export interface RunOptions {
   /** Makes a progress reporter (rows, MB/s, ETA) for a long step. */
   progress?: (label: string, totalBytes?: number) => Progress;
   quiet?: boolean;
-  /** Stops the run (a scheduled task's timeout): the statement running is interrupted, nothing commits. */
+  /** Stops the run (a scheduled task's timeout): the statements running are interrupted, nothing more commits. */
   signal?: AbortSignal;
 }
 
 export interface ModelResult extends RunCounts {
   model: string;
   runId: string;
+  /** How its rows landed, as the summary shows it: `lake`, `table`, `source load`… */
   materialize: string;
   seconds: number;
   partitions: number;
   /** Rows of the source outside the run's interval: another run's business. */
   skipped: number;
+}
+
+/** A run in which some models failed: what committed, what failed and why, and what was not run because of it. */
+export class RunFailed extends TributaryError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly results: ModelResult[],
+    readonly failed: { model: string; error: unknown }[],
+    readonly skipped: { model: string; because: string }[],
+  ) {
+    // One failure keeps its place (file, line, field): the run failed where it did.
+    const only = failed.length === 1 && failed[0]!.error instanceof TributaryError ? failed[0]!.error : undefined;
+    super(message, { hint, cause: failed[0]?.error, place: only?.place });
+  }
 }
 
 /** Columns a load carries through its model for bookkeeping; never part of a table. */
@@ -49,51 +71,155 @@ const OUTSIDE = 'outside';
 const MAX_REPAIRS = 20;
 
 /**
- * Runs models in dependency order. A model that reads a source is a load: every source row ends
- * up written, quarantined with its reason, or (in a run for a data interval) skipped as outside
- * it, and the run fails unless the counts reconcile with an independent count of the input.
+ * Runs the selected models as a DAG: each after what it reads, independent ones at the same time
+ * (up to `threads`). A model that fails commits nothing, and the models that read it are skipped;
+ * the others go on. The run then fails, naming each.
+ *
+ * A source's rows are accounted for by a load step before any model logic: every row read is
+ * loaded or quarantined with its reason (or, in a run for an interval, skipped as outside it). A
+ * model that is its source's only reader and keeps its rows one for one loads it in its own pass;
+ * otherwise the source is loaded once for the run, and the models read the loaded rows.
  */
 export async function runModels(ws: Workspace, options: RunOptions = {}): Promise<ModelResult[]> {
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-  const plan = planModels(ws.project, options.models, await queryableTables(ws.engine)).filter((m) => m.config.materialize !== 'ephemeral');
-  // A run for an interval refuses before anything runs when a model's rows cannot be placed in time.
-  if (options.interval) await refuseUnplaceable(ws, plan, options.interval);
-  // Every model's store opens first: a missing database URL or an unreachable database stops
-  // the run before any model commits.
-  for (const model of plan) if (model.config.materialize !== 'view') storeOf(ws, model);
-  const group = options.group ?? ws.metastore.newRunId();
+  const plan = compileProject(ws.project, ws, await queryableTables(ws.engine));
+  const selected = selectModels(plan, options.select, options.exclude).filter((m) => m.materialization.store);
+  // Every store a run writes to is checked first: a missing database URL stops the run before any model commits.
+  for (const model of selected) model.materialization.store!.check();
+  if (options.interval) await refuseUnplaceable(ws, plan, selected, options.interval);
+  const run: RunContext = { ws, plan, options: { ...options, group: options.group ?? ws.metastore.newRunId() }, log, loads: new Map(), loaded: [] };
+  const readers = new Map<string, number>();
+  for (const model of selected) for (const source of model.sources) readers.set(source, (readers.get(source) ?? 0) + 1);
+  run.soleReader = (model) => model.sources.length === 1 && readers.get(model.sources[0]!) === 1;
+
   const results: ModelResult[] = [];
-  for (const model of plan) results.push(await runModel(ws, model, { ...options, group }, log));
-  return results;
+  const failed: { model: string; error: unknown }[] = [];
+  const skipped: { model: string; because: string }[] = [];
+  const dependencies = nearestSelectedUpstream(plan, selected);
+  const threads = options.threads ?? ws.project.config.threads;
+  const state = new Map<string, 'waiting' | 'running' | 'done' | 'failed' | 'skipped'>(selected.map((m) => [m.name, 'waiting']));
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    const pump = () => {
+      for (const model of selected) {
+        if (running >= threads) break;
+        if (state.get(model.name) !== 'waiting') continue;
+        const upstream = [...dependencies.get(model.name)!];
+        const blocked = upstream.find((u) => state.get(u) === 'failed' || state.get(u) === 'skipped');
+        if (blocked) {
+          state.set(model.name, 'skipped');
+          const because = state.get(blocked) === 'failed' ? `it reads '${blocked}', which failed` : `it reads '${blocked}', which was skipped`;
+          skipped.push({ model: model.name, because });
+          log(`⊘ ${model.name} skipped: ${because}`);
+          continue;
+        }
+        if (upstream.some((u) => state.get(u) !== 'done')) continue;
+        state.set(model.name, 'running');
+        running++;
+        runModel(run, model)
+          .then((result) => {
+            results.push(result);
+            state.set(model.name, 'done');
+          })
+          .catch((error: unknown) => {
+            failed.push({ model: model.name, error });
+            state.set(model.name, 'failed');
+            log(`✘ ${model.name}: ${errorMessage(error)}`);
+          })
+          .finally(() => {
+            running--;
+            // A skip may free others: go round until nothing changes.
+            pump();
+            if (running === 0 && [...state.values()].every((s) => s !== 'waiting' && s !== 'running')) resolve();
+          });
+      }
+      if (running === 0 && [...state.values()].every((s) => s !== 'waiting' && s !== 'running')) resolve();
+    };
+    pump();
+  });
+  results.sort((a, b) => selected.findIndex((m) => m.name === a.model) - selected.findIndex((m) => m.name === b.model));
+  const committed = results.length;
+  // Sources loaded for several models come first, as they ran.
+  results.unshift(...run.loaded);
+  if (!failed.length) return results;
+  const only = failed.length === 1 ? failed[0]! : undefined;
+  const message = only
+    ? only.error instanceof TributaryError
+      ? only.error.message
+      : errorMessage(only.error)
+    : `${failed.length} models failed: ${failed.map((f) => `${f.model} (${errorMessage(f.error).split('\n')[0]})`).join('; ')}`;
+  const outcome = `${committed} of ${selected.length} model(s) committed${skipped.length ? `; not run because of the failure: ${skipped.map((s) => s.model).join(', ')}` : ''}`;
+  const hint = only?.error instanceof TributaryError && only.error.hint ? `${only.error.hint}. ${outcome}` : `${outcome}; fix the cause and run again (a failed model committed nothing)`;
+  throw new RunFailed(message, hint, results, failed, skipped);
+}
+
+/** Each selected model's nearest selected models upstream: what must commit before it runs. */
+function nearestSelectedUpstream(plan: ProjectPlan, selected: readonly ModelPlan[]): Map<string, Set<string>> {
+  const chosen = new Set(selected.map((m) => m.name));
+  const memo = new Map<string, Set<string>>();
+  const upstream = (name: string): Set<string> => {
+    let out = memo.get(name);
+    if (out) return out;
+    out = new Set();
+    memo.set(name, out);
+    for (const ref of plan.models.get(name)?.refs ?? []) {
+      if (chosen.has(ref)) out.add(ref);
+      else if (plan.models.has(ref)) for (const u of upstream(ref)) out.add(u);
+    }
+    return out;
+  };
+  return new Map(selected.map((m) => [m.name, upstream(m.name)]));
+}
+
+interface RunContext {
+  ws: Workspace;
+  plan: ProjectPlan;
+  options: RunOptions & { group: string };
+  log: (m: string) => void;
+  /** Sources loaded for this run's models, by name: the table holding their rows. */
+  loads: Map<string, Promise<string>>;
+  /** What those loads read, loaded and quarantined. */
+  loaded: ModelResult[];
+  /** The model is the only one of the run that reads its one source: it may load it in its own pass. */
+  soleReader?: (model: ModelPlan) => boolean;
 }
 
 /** How a model takes part in a run for an interval: by its date partition, its time column, or whole. */
 type IntervalPlan = { kind: 'whole' } | { kind: 'partition'; key: string } | { kind: 'time'; column: string };
+
+function intervalPlan(model: ModelPlan, interval: DataInterval | undefined): IntervalPlan {
+  const { config } = model;
+  if (!interval || !model.materialization.intervals) return { kind: 'whole' };
+  if (config.timeColumn) return { kind: 'time', column: config.timeColumn };
+  const keys = Object.keys(config.partitionBy ?? {});
+  if (!keys.length) return { kind: 'whole' };
+  // The date key is confirmed against the model's types when it runs.
+  return { kind: 'partition', key: keys[0]! };
+}
 
 /**
  * The models of a run for an interval whose partitions are not days (and that have no time
  * column): refused together, before any of the run's models commits. A model whose type cannot be
  * known yet (a table it reads does not exist before this run) is checked when it runs.
  */
-async function refuseUnplaceable(ws: Workspace, plan: readonly CompiledModel[], interval: DataInterval): Promise<void> {
+async function refuseUnplaceable(ws: Workspace, plan: ProjectPlan, selected: readonly ModelPlan[], interval: DataInterval): Promise<void> {
   const refused: string[] = [];
   const existing = await queryableTables(ws.engine);
   // A model's rows as types only: sources as empty typed relations, models not built yet inlined.
-  const typed = (name: string, kind: 'ref' | 'source'): string => {
+  const typed: Relations = (kind, name) => {
     if (kind === 'source') {
       const columns = ws.project.config.sources[name]?.columns;
       if (!columns) throw new Error('inferred source');
       return `(SELECT ${declaredColumns(columns).map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false)`;
     }
-    if (existing.has(name) || !ws.project.config.models[name]) return quoteIdent(name);
-    return `(${fillSql(renderModel(compileModel(ws.project, name), (k, n) => typed(n, k)), interval, `model '${name}'`)})`;
+    const model = plan.models.get(name);
+    return existing.has(name) || !model || model.materialization.reference === 'inline' ? undefined : `(${plan.sql(model, typed, interval)})`;
   };
-  for (const model of plan) {
+  for (const model of selected) {
     const how = intervalPlan(model, interval);
     if (how.kind !== 'partition') continue;
     try {
-      const sql = fillSql(renderModel(model, (kind, name) => typed(name, kind)), interval, `model '${model.name}'`);
-      const [p] = await ws.engine.describe(`SELECT ${model.config.partitionBy![how.key]} AS p FROM (${sql})`);
+      const [p] = await ws.engine.describe(`SELECT ${model.config.partitionBy![how.key]} AS p FROM (${plan.sql(model, typed, interval)})`);
       if (p && p.type !== 'DATE') refused.push(`${model.name} (partitioned by ${Object.keys(model.config.partitionBy!).join(', ')}; its first key is ${p.type})`);
     } catch {
       // Known only when it runs.
@@ -106,67 +232,45 @@ async function refuseUnplaceable(ws: Workspace, plan: readonly CompiledModel[], 
   }
 }
 
-function intervalPlan(model: CompiledModel, interval: DataInterval | undefined): IntervalPlan {
-  const { config } = model;
-  if (!interval || config.materialize === 'view') return { kind: 'whole' };
-  if (config.timeColumn) return { kind: 'time', column: config.timeColumn };
-  const keys = Object.keys(config.partitionBy ?? {});
-  if (!keys.length) return { kind: 'whole' };
-  // The date key is confirmed against the model's types when it runs.
-  return { kind: 'partition', key: keys[0]! };
-}
-
-async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions & { group: string }, log: (m: string) => void): Promise<ModelResult> {
+async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load' = 'model'): Promise<ModelResult> {
+  const { ws, options, log } = run;
   const { metastore } = ws;
   const runId = metastore.newRunId();
   const started = Date.now();
   await metastore.startRun(runId, {
     target: model.name,
-    kind: 'model',
+    kind: role,
     trigger: options.trigger ?? 'cli',
     group: options.group,
     attempt: options.attempt,
     params: options.interval ? { interval: options.interval } : undefined,
   });
-  // Its own connection: a run works beside stream commits and dashboard queries.
+  // Its own connection: a run works beside other models, stream commits and dashboard queries.
   const engine = await ws.engine.fork();
   const interrupt = () => engine.interrupt();
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);
   try {
     if (options.signal?.aborted) throw new TributaryError(`model '${model.name}' was stopped before it started`, { hint: 'nothing was committed' });
-    if (model.config.partitionBy && model.config.materialize !== 'lake') {
-      throw new TributaryError(`model '${model.name}' has partitionBy, which only lake tables have`, {
-        place: { file: ws.project.configFile, field: `models.${model.name}.partitionBy` },
-        hint: 'materialize it as a lake table, or declare timeColumn for runs by data interval',
-      });
-    }
-    let outcome: { counts: RunCounts; skipped: number };
-    if (model.config.materialize === 'view') {
-      outcome = { counts: await defineView(ws, engine, model, runId, options.interval), skipped: 0 };
-    } else if (model.sources.length) {
-      if (model.sources.length > 1) {
-        throw new TributaryError(`model '${model.name}' reads ${model.sources.length} sources; a load reads one`, {
-          place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
-          hint: 'load each source in its own model, then join the loaded tables in a downstream model',
-        });
-      }
+    const step: ModelStep = { run, model, runId, engine, scratchDir };
+    let outcome: LoadOutcome | undefined;
+    if (run.soleReader?.(model) && model.materialization.store!.holdsRows) {
       mkdirSync(scratchDir, { recursive: true });
-      outcome = await runLoad(ws, engine, model, runId, scratchDir, options, log);
-    } else {
-      outcome = { counts: await runTransform(ws, engine, model, runId, options.interval), skipped: 0 };
+      outcome = await loadInOnePass(step);
     }
+    outcome ??= { counts: await transform(step), skipped: 0 };
     const seconds = (Date.now() - started) / 1000;
-    const partitions = model.config.materialize === 'lake' ? (await metastore.partitions(model.name)).length : 0;
+    const partitions = Object.keys(model.config.partitionBy ?? {}).length ? (await metastore.partitions(model.table)).length : 0;
     const { counts, skipped } = outcome;
     const interval = options.interval ? ` for ${describeInterval(options.interval)}` : '';
-    const what =
-      model.config.materialize === 'view'
-        ? 'defined'
-        : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}wrote ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}${skipped ? `, skipped ${fmt(skipped)} outside the interval` : ''}`;
+    const label = role === 'load' ? 'source' : model.materialization.label;
+    const wrote = role === 'load' ? 'loaded' : 'wrote';
+    const what = !model.materialization.store!.holdsRows
+      ? 'defined'
+      : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}${wrote} ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}${skipped ? `, skipped ${fmt(skipped)} outside the interval` : ''}`;
     const mark = counts.read !== null && counts.written === 0 ? '!' : '✔';
-    log(`${mark} ${model.name} (${materializeName(model.config)})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
-    return { model: model.name, runId, materialize: materializeName(model.config), seconds, partitions, skipped, ...counts };
+    log(`${mark} ${model.name} (${label})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
+    return { model: model.name, runId, materialize: role === 'load' ? 'source load' : label, seconds, partitions, skipped, ...counts };
   } catch (error) {
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof TributaryError) throw error;
@@ -182,11 +286,20 @@ async function runModel(ws: Workspace, model: CompiledModel, options: RunOptions
   }
 }
 
-export function materializeName(config: ModelConfig): string {
-  return typeof config.materialize === 'string' ? config.materialize : config.materialize.kind;
+interface ModelStep {
+  run: RunContext;
+  model: ModelPlan;
+  runId: string;
+  engine: Engine;
+  scratchDir: string;
 }
 
-function describeInterval(interval: DataInterval): string {
+interface LoadOutcome {
+  counts: RunCounts;
+  skipped: number;
+}
+
+export function describeInterval(interval: DataInterval): string {
   const days = Math.round((Date.parse(interval.end) - Date.parse(interval.start)) / 86_400_000);
   return days === 1 ? interval.ds : `${interval.start.slice(0, 10)} to ${new Date(Date.parse(interval.end) - 1).toISOString().slice(0, 10)}`;
 }
@@ -195,24 +308,16 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** The store a model's rows go to. */
-function storeOf(ws: Workspace, model: CompiledModel): Store {
-  const m = model.config.materialize;
-  const config = m === 'lake' ? { kind: 'lake' as const } : m === 'table' ? { kind: 'duckdb' as const } : m;
-  if (typeof config === 'string') throw new Error(`model '${model.name}' (${config}) has no store`);
-  return ws.store(config, `models.${model.name}.materialize`);
-}
-
-function shapeOf(model: CompiledModel, columns: ColumnInfo[]): TableShape {
-  return {
-    name: model.name,
+function shapeOf(model: ModelPlan, columns: ColumnInfo[]): TableShape {
+  return model.materialization.shape({
+    name: model.table,
     columns,
     partitionBy: model.config.partitionBy,
     timeColumn: model.config.timeColumn,
     lookupKey: model.config.lookup?.key,
     keys: model.config.lookup ? [model.config.lookup.key] : undefined,
     description: model.config.description,
-  };
+  });
 }
 
 /**
@@ -220,9 +325,9 @@ function shapeOf(model: CompiledModel, columns: ColumnInfo[]): TableShape {
  * and what the write replaces. Confirms a partition key is a date; refuses a model whose rows
  * cannot be placed in time.
  */
-async function intervalScope(engine: Engine, model: CompiledModel, sql: string, interval: DataInterval | undefined): Promise<{ inside?: string; place?: string; mode: WriteMode }> {
+async function intervalScope(engine: Engine, model: ModelPlan, sql: string, interval: DataInterval | undefined): Promise<{ inside?: string; place?: string; mode: WriteMode }> {
   const plan = intervalPlan(model, interval);
-  if (plan.kind === 'whole' || !interval) return { mode: { kind: 'replace' } };
+  if (plan.kind === 'whole' || !interval) return { mode: model.materialization.writeMode(undefined) };
   if (plan.kind === 'time') {
     const column = quoteIdent(plan.column);
     const columns = await engine.describe(sql);
@@ -232,11 +337,10 @@ async function intervalScope(engine: Engine, model: CompiledModel, sql: string, 
         hint: `its columns: ${columns.map((c) => c.name).join(', ')}`,
       });
     }
-    const scope = { column: plan.column, from: interval.start, to: interval.end };
     return {
       place: column,
       inside: `(${column} >= ${sqlTimestamp(interval.start)} AND ${column} < ${sqlTimestamp(interval.end)})`,
-      mode: { kind: 'replace', scope },
+      mode: model.materialization.writeMode({ column: plan.column, from: interval.start, to: interval.end }),
     };
   }
   // A date partition: its expression's values are days.
@@ -256,7 +360,7 @@ async function intervalScope(engine: Engine, model: CompiledModel, sql: string, 
   return {
     place,
     inside: `${place} IN (${days.map((d) => `DATE ${quoteLiteral(d)}`).join(', ')})`,
-    mode: { kind: 'replace', scope: { column: plan.key, values: days } },
+    mode: model.materialization.writeMode({ column: plan.key, values: days }),
   };
 }
 
@@ -264,42 +368,40 @@ function sqlTimestamp(iso: string): string {
   return `TIMESTAMP ${quoteLiteral(iso.replace('T', ' ').replace('Z', ''))}`;
 }
 
-function lineageOf(model: CompiledModel, streamed: ReadonlySet<string>) {
+function lineageOf(run: RunContext, model: ModelPlan) {
   return [
     ...model.sources.map((name) => ({ name, kind: 'source' as const })),
-    ...model.refs.map((name) => ({ name, kind: streamed.has(name) ? ('stream' as const) : ('model' as const) })),
+    ...model.refs.map((name) => ({ name, kind: run.plan.streamTables.has(name) && !run.plan.models.has(name) ? ('stream' as const) : ('model' as const) })),
   ];
 }
 
-async function defineView(ws: Workspace, engine: Engine, model: CompiledModel, runId: string, interval: DataInterval | undefined): Promise<RunCounts> {
-  const sql = fillSql(renderModel(model, (kind, name) => (kind === 'ref' ? refRelation(ws.project, name) : quoteIdent(name))), interval, `model '${model.name}'`);
-  await ws.metastore.commit(engine, { operation: 'view', runId }, async (tx) => {
-    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(model.name)} AS ${sql}`);
-    const columns = (await tx.query<{ column_name: string; column_type: string }>(`DESCRIBE main.${quoteIdent(model.name)}`)).map((c) => ({ name: c.column_name, type: c.column_type }));
-    await tx.registerTable({ name: model.name, kind: 'view', columns, description: model.config.description });
-    await tx.setLineage(model.name, lineageOf(model, new Set()));
-    await tx.finishRun(runId, 'success', { read: null, written: 0, quarantined: 0 });
-  });
-  return { read: null, written: 0, quarantined: 0 };
+/** A ref as a relation of the engine; a source as the rows a load step loaded for this run. */
+async function batchRelations(run: RunContext, model: ModelPlan): Promise<Relations> {
+  const loaded = new Map<string, string>();
+  for (const source of model.sources) loaded.set(source, await loadSource(run, source));
+  return (kind, name) => (kind === 'source' ? loaded.get(name) : undefined);
 }
 
-/** A model over other tables: no rows to account for beyond what it writes. */
-async function runTransform(ws: Workspace, engine: Engine, model: CompiledModel, runId: string, interval: DataInterval | undefined): Promise<RunCounts> {
-  const sql = fillSql(renderModel(model, (kind, name) => (kind === 'ref' ? refRelation(ws.project, name) : quoteIdent(name))), interval, `model '${model.name}'`);
-  const scope = await intervalScope(engine, model, sql, interval);
+/**
+ * A model over tables, or over sources a load step already loaded: its rows written as its
+ * materialisation says, with its run record and lineage in the same commit.
+ */
+async function transform(step: ModelStep): Promise<RunCounts> {
+  const { run, model, runId, engine } = step;
+  const sql = run.plan.sql(model, await batchRelations(run, model), run.options.interval);
+  const scope = await intervalScope(engine, model, sql, run.options.interval);
   const relation = scope.inside ? `(SELECT * FROM (${sql}) WHERE ${scope.inside})` : `(${sql})`;
   const columns = await engine.describe(`SELECT * FROM ${relation}`);
-  const store = storeOf(ws, model);
-  const shape = shapeOf(model, columns);
-  const staged = await store.stage(engine, { shape, relation, mode: scope.mode, runId });
+  const store = model.materialization.store!;
+  const staged = await store.stage(engine, { shape: shapeOf(model, columns), relation, mode: scope.mode, runId });
   try {
     const counts = await store.commit(engine, [staged], {
       operation: 'run',
       runId,
       run: { runId, target: model.name, read: null, written: staged.rows ?? 0, quarantined: 0 },
-      inside: (tx) => tx.setLineage(model.name, lineageOf(model, new Set())),
+      inside: (tx) => tx.setLineage(model.table, lineageOf(run, model)),
     });
-    return { read: null, written: counts[model.name] ?? staged.rows ?? 0, quarantined: 0 };
+    return { read: null, written: counts[model.table] ?? staged.rows ?? 0, quarantined: 0 };
   } catch (error) {
     await store.discard(engine, [staged]);
     throw error;
@@ -307,24 +409,50 @@ async function runTransform(ws: Workspace, engine: Engine, model: CompiledModel,
 }
 
 /**
- * A load: one scan of the source through the model into its store, each row judged on the way.
- * Rows that fail a rule are diverted by the writer, then found again (file and line) for the
- * quarantine; rows the reader refused come from its reject log. Before anything commits, the
- * records the reader produced are checked against an independent count of the input.
+ * The table holding a source's rows for this run's models, loaded once (every row written or
+ * quarantined with its reason) by a load of its own, committed with its run record. The table
+ * stays (a view over the source reads it) until the next run replaces it.
  */
-async function runLoad(
-  ws: Workspace,
-  engine: Engine,
-  model: CompiledModel,
-  runId: string,
-  scratchDir: string,
-  options: RunOptions,
-  log: (m: string) => void,
-): Promise<{ counts: RunCounts; skipped: number }> {
+function loadSource(run: RunContext, source: string): Promise<string> {
+  let loaded = run.loads.get(source);
+  if (!loaded) {
+    const table = `__source_${source}`;
+    const field = `sources.${source}`;
+    const materialize = { kind: 'table' } as const;
+    const plan: ModelPlan = {
+      name: source,
+      table,
+      config: { sql: `SELECT * FROM {{ source('${source}') }}`, materialize, tags: [], description: `the rows of source '${source}' as the last run loaded them` },
+      template: `SELECT * FROM {{ source('${source}') }}`,
+      file: undefined,
+      refs: [],
+      sources: [source],
+      materialization: materializationComponent('table').create(materialize, materializationContext(run.ws.project, run.ws, field, () => run.ws.store({ kind: 'duckdb' }, field))),
+    };
+    loaded = runModel({ ...run, soleReader: () => true }, plan, 'load').then((result) => {
+      run.loaded.push(result);
+      return quoteIdent(table);
+    });
+    run.loads.set(source, loaded);
+  }
+  return loaded;
+}
+
+/**
+ * A load in one pass: the model's only source scanned once, through the model into its store,
+ * each row judged on the way. Rows that fail a rule are diverted by the writer, then found again
+ * (file and line) for the quarantine; rows the reader refused come from its reject log. Before
+ * anything commits, the records the reader produced are checked against an independent count of
+ * the input. A model whose rows are not its source's rows one for one cannot be loaded this way:
+ * then it answers undefined, having written nothing, and reads the source's loaded rows instead.
+ */
+async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> {
+  const { run, model, runId, engine, scratchDir } = step;
+  const { ws, options, log } = run;
   const sourceName = model.sources[0]!;
   const config: SourceConfig = ws.project.config.sources[sourceName]!;
   const checks = ruleChecks(config.rules ?? []);
-  const store = storeOf(ws, model);
+  const store = model.materialization.store!;
   const placeholder = `__source_${runId.replace(/\W/g, '_')}`;
   let scan: SourceScan = await openSource(config, {
     name: sourceName,
@@ -341,19 +469,15 @@ async function runLoad(
       const judged = (located: boolean) =>
         `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}
           FROM ${scan.relation({ located })})`;
-      const modelSql = fillSql(
-        renderModel(model, (kind, name) => (kind === 'source' ? placeholder : refRelation(ws.project, name))),
-        options.interval,
-        `model '${model.name}'`,
-      );
+      const modelSql = run.plan.sql(model, (kind) => (kind === 'source' ? placeholder : undefined), options.interval);
       await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(false)}`);
       const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT], model.name);
+      if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
       const scope = await intervalScope(engine, model, `SELECT * FROM (${carried})`, options.interval);
       const verdict = scope.inside ? `CASE WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END` : VERDICT;
       const relation = `(SELECT ${output.map((c) => quoteIdent(c.name)).join(', ')}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
-      const preserving = await isRowPreserving(engine, carried);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       const shape = shapeOf(model, output);
       let staged: Staged;
@@ -374,16 +498,8 @@ async function runLoad(
         const skipped = staged.diverted.get(OUTSIDE) ?? 0;
         const failed = [...staged.diverted].filter(([v]) => v !== OUTSIDE).reduce((s, [, n]) => s + n, 0);
         const rejects = await scan.rejects();
-        const yielded = preserving ? written + skipped + failed : Number(await engine.scalar<bigint>(`SELECT count(*) FROM ${placeholder}`));
-        if (!preserving && yielded !== written + skipped + failed) {
-          throw new TributaryError(
-            `counts do not reconcile: read ${fmt(yielded)}, wrote ${fmt(written)}, quarantined ${fmt(failed)}${skipped ? `, skipped ${fmt(skipped)}` : ''}; nothing was committed`,
-            {
-              place: { file: ws.project.configFile, field: `models.${model.name}.sql` },
-              hint: `a model that reads a source must keep every row; filter, join or aggregate in a downstream model (see models.${model.name})`,
-            },
-          );
-        }
+        // Every record the reader produced is written, diverted or outside the interval (the plan proved it).
+        const yielded = written + skipped + failed;
         const repair = await scan.reconcile(yielded, rejects);
         if (repair) {
           if (attempt >= MAX_REPAIRS) throw new TributaryError(`the input of source '${sourceName}' needed more than ${MAX_REPAIRS} repairs; nothing was committed`, { hint: 'fix the files' });
@@ -393,7 +509,7 @@ async function runLoad(
           setAside.push(...repair.setAside);
           continue;
         }
-        const located = failed ? await locateFailed(engine, scan, modelSql, placeholder, judged(true), checks, scope, output, model.name) : [];
+        const located = failed ? await locateFailed(run, scan, modelSql, placeholder, judged(true), checks, scope, output, model, engine) : [];
         if (located.length !== failed) {
           throw new TributaryError(`the writer diverted ${failed} rows but ${located.length} were found again in the source; nothing was committed`, {
             hint: 'the source changed during the run, or the model is not deterministic; run again',
@@ -418,13 +534,12 @@ async function runLoad(
           const e = error as TributaryError;
           throw new TributaryError(e.message, { hint: `look at them with \`tributary quarantine --run ${runId}\`; ${e.hint}` });
         }
-        const streamed = new Set<string>();
         await store.commit(engine, [staged], {
           operation: 'load',
           runId,
           run: { runId, target: model.name, read, written, quarantined: quarantine.length },
           inside: async (tx: CatalogTransaction) => {
-            await tx.setLineage(model.name, lineageOf(model, streamed));
+            await tx.setLineage(model.table, lineageOf(run, model));
             await tx.addQuarantine(runId, model.name, sourceName, quarantine);
           },
         });
@@ -471,7 +586,7 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
 
 /** Finds the file and line of each row that failed a rule, by a numbered re-read of the source. */
 async function locateFailed(
-  engine: Engine,
+  run: RunContext,
   scan: SourceScan,
   modelSql: string,
   placeholder: string,
@@ -479,7 +594,8 @@ async function locateFailed(
   checks: ReturnType<typeof ruleChecks>,
   scope: { inside?: string; place?: string },
   output: ColumnInfo[],
-  model: string,
+  model: ModelPlan,
+  engine: Engine,
 ): Promise<RejectedRow[]> {
   const located = `${placeholder}_located`;
   // The reason is worded on the source's rows (a rule names a source column, which the model may
@@ -487,7 +603,8 @@ async function locateFailed(
   const { reason, column } = reasonExpression(checks, scan.hasParseError);
   await engine.run(`CREATE OR REPLACE TEMP VIEW ${located} AS SELECT *, ${reason} AS __why, ${column} AS __rule_column FROM ${judgedLocated}`);
   try {
-    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION], model);
+    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION], model.name);
+    if (carried === undefined) throw new Error(`model '${model.name}' no longer keeps its source's rows one for one`);
     const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
     const outside = scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : '';
     const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(

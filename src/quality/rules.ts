@@ -1,4 +1,4 @@
-import type { Rule } from '../core/config.js';
+import type { Rule } from '../core/schemas.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 
 /** One declared constraint as SQL: `passes` is never NULL, `reason` explains a failure. */

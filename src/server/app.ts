@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { TributaryError } from '../core/errors.js';
-import type { Workspace } from '../models/workspace.js';
+import type { Workspace } from '../state/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
 import { clientCredentials, installAuth } from './auth.js';
 import { MAX_EVENTS_PER_REQUEST, ingest } from './collector.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { timingSafeEqual } from 'node:crypto';
-import type { ResolvedConfig } from '../core/config.js';
+import type { ResolvedConfig } from '../config/config.js';
 import { TributaryError } from '../core/errors.js';
 import { scopeKey, type RowScope } from '../engine/policy.js';
 

@@ -1,4 +1,4 @@
-import type { TopicConfig } from '../core/config.js';
+import type { TopicConfig } from '../config/config.js';
 import type { Log } from '../log/index.js';
 
 export interface Rejection {

@@ -1,6 +1,6 @@
-import { dashboardSchema, type Dashboard, type Tile } from '../core/config.js';
+import { dashboardSchema, type Dashboard, type Tile } from '../config/config.js';
 import { TributaryError } from '../core/errors.js';
-import { importDefault, type Project } from '../core/project.js';
+import { importDefault, type Project } from '../config/project.js';
 import type { Engine } from '../engine/index.js';
 
 export type FilterValues = Record<string, string | null>;

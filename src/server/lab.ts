@@ -1,6 +1,6 @@
 import { TributaryError } from '../core/errors.js';
 import { runReadOnly } from '../commands/index.js';
-import type { Workspace } from '../models/workspace.js';
+import type { Workspace } from '../state/workspace.js';
 import type { Principal } from './auth.js';
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { visibilityOf, type RowScope } from '../engine/policy.js';
 import type { ServerPlugin } from './app.js';
 import { FOR_CLIENTS, principalOf } from './auth.js';
-import { LookupIndex, noRow, notLookupTable, outOfDate, type LookupMiss } from './lookup-index.js';
+import { LookupIndex, noRow, notLookupTable, outOfDate, type LookupMiss } from '../state/lookup-index.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 

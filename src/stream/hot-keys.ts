@@ -1,8 +1,8 @@
-import type { TopicConfig } from '../core/config.js';
+import type { TopicConfig } from '../config/config.js';
 import { errorMessage } from '../core/errors.js';
 import { quoteIdent, type Engine } from '../engine/index.js';
 import type { Log } from '../log/index.js';
-import { queryableTables, type Workspace } from '../models/workspace.js';
+import { queryableTables, type Workspace } from '../state/workspace.js';
 
 type LearnedHotKeys = Exclude<NonNullable<TopicConfig['hotKeys']>, readonly string[]>;
 

@@ -1,12 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { StreamInput } from '../connectors/index.js';
-import type { StreamConfig } from '../core/config.js';
+import type { StreamConfig } from '../config/config.js';
 import { errorMessage } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
 import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
-import type { Workspace } from '../models/workspace.js';
+import type { Workspace } from '../state/workspace.js';
 import { camelCase } from '../connectors/sources/json-options.js';
 import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
 import { DeadLetterSink } from './sinks/dead-letters.js';

@@ -1,4 +1,4 @@
-import type { ReplayerDefinition } from '../core/modules.js';
+import type { ReplayerDefinition } from '../config/modules.js';
 
 export interface ReplayOptions {
   next: (count: number, now: number) => string[];

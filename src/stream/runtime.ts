@@ -3,7 +3,7 @@ import { openInput } from '../connectors/index.js';
 import { TributaryError } from '../core/errors.js';
 import { Log } from '../log/index.js';
 import type { Engine } from '../engine/index.js';
-import type { Workspace } from '../models/workspace.js';
+import type { Workspace } from '../state/workspace.js';
 import { HotKeyDetector } from './hot-keys.js';
 import { StreamJob, groupOf } from './job.js';
 

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Workspace } from '../../../src/models/index.js';
+import type { Workspace } from '../../../src/state/workspace.js';
 import { LOYALTY_CUSTOMERS, REPO, cli, openProject, tempDir } from '../../../test/helpers.js';
 import {
   customersCln,

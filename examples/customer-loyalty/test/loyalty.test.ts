@@ -2,7 +2,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dayInterval } from '../../../src/core/interval.js';
-import { runModels, type Workspace } from '../../../src/models/index.js';
+import { runModels } from '../../../src/models/index.js';
+import { type Workspace } from '../../../src/state/workspace.js';
 import { openLog, startStreams } from '../../../src/stream/runtime.js';
 import { tempDir } from '../../../test/helpers.js';
 import { generateOrders } from '../generators/orders.js';
@@ -40,7 +41,7 @@ describe('batch layer: customers_cln', () => {
     const work = workdir('loyalty-customers-');
     const ws = await openLoyalty(work);
     try {
-      const [load] = await runModels(ws, { models: ['customers_cln'], ...quiet });
+      const [load] = await runModels(ws, { select: ['customers_cln'], ...quiet });
       const source = readCustomers(CUSTOMERS_CSV);
       expect(load).toMatchObject({ model: 'customers_cln', read: source.length, written: source.length, quarantined: 0 });
 
@@ -119,9 +120,9 @@ describe('speed and serving layers, in process', () => {
     expected = recount(orderFiles(work.incoming));
 
     ws = await openLoyalty(work);
-    await runModels(ws, { models: STATIC_MODELS, ...quiet });
+    await runModels(ws, { select: STATIC_MODELS, ...quiet });
     await drainOrders();
-    await runModels(ws, { models: ['loyalty', 'customer_tiers', 'customer_offers'], ...quiet });
+    await runModels(ws, { select: ['loyalty', 'customer_tiers', 'customer_offers'], ...quiet });
     loyaltyBefore = loyaltyByDay(expected.transactions);
   });
   afterAll(async () => {
@@ -183,7 +184,7 @@ describe('speed and serving layers, in process', () => {
     const all = recount([...orderFiles(work.incoming), ...orderFiles(work.done)]);
     expect(all.transactions.length).toBe(expected.transactions.length + 60);
 
-    const [run] = await runModels(ws, { models: ['loyalty'], interval: dayInterval('2024-03-02'), ...quiet });
+    const [run] = await runModels(ws, { select: ['loyalty'], interval: dayInterval('2024-03-02'), ...quiet });
     expect(run!.model).toBe('loyalty');
     const after = loyaltyByDay(all.transactions);
     // 2024-03-02 has the late orders; 2024-03-03 still shows the day as it was built before them.

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Workspace } from '../../../src/models/index.js';
+import type { Workspace } from '../../../src/state/workspace.js';
 import type { ModelResult } from '../../../src/models/run.js';
 import { REPO, runProject, tempDir } from '../../../test/helpers.js';
 import { computeReference, type ReferenceResult } from './reference.js';

@@ -1,5 +1,5 @@
 import { quoteIdent } from '../../../src/engine/index.js';
-import type { Workspace } from '../../../src/models/index.js';
+import type { Workspace } from '../../../src/state/workspace.js';
 import { freshDatabase as freshTestDatabase, type Database } from '../../../test/support/databases.js';
 
 export type { Database };
@@ -9,11 +9,35 @@ export type { Database };
 /** A new, empty PostgreSQL database for the example's tests, dropped by `drop()`. */
 export const freshDatabase = (): Promise<Database> => freshTestDatabase('postgres', 'segment');
 
-/** The models whose rows go to PostgreSQL: the warehouse's tables. */
+/** The models materialised in the target's `warehouse` store: the warehouse's tables. */
 export function warehouseTables(ws: Workspace): string[] {
   return Object.entries(ws.project.config.models)
-    .filter(([, model]) => typeof model.materialize !== 'string')
+    .filter(([, model]) => 'store' in model.materialize && model.materialize.store === 'warehouse')
     .map(([name]) => name);
+}
+
+/**
+ * A table's rows as canonical text, sorted, whichever database holds them: each value as its type
+ * means it (booleans, numbers, instants, JSON compared as values, not as each database prints them).
+ */
+export function canonicalRows(rows: readonly Record<string, unknown>[], types: Record<string, string>): string[] {
+  const value = (column: string, v: unknown): string => {
+    if (v === null || v === undefined) return 'NULL';
+    const type = (types[column] ?? '').toUpperCase();
+    const text = String(v);
+    if (type === 'BOOLEAN') return String(text === 't' || text === 'true');
+    if (type === 'DOUBLE' || type === 'FLOAT') return String(Number(text));
+    if (type === 'JSON') return canonicalJson(typeof v === 'string' ? JSON.parse(v) : v);
+    if (type.startsWith('TIMESTAMP')) return text.replace('T', ' ').replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+    return text;
+  };
+  return rows.map((r) => Object.keys(types).map((c) => value(c, r[c])).join('\u0001')).sort();
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
 }
 
 /** Every warehouse table's rows, as sorted text, hashed: two databases with equal fingerprints hold the same data. */

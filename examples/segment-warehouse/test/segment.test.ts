@@ -5,14 +5,16 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBSchedulerStore } from '../../../src/catalog/index.js';
 import { dayInterval } from '../../../src/core/interval.js';
-import { loadProject } from '../../../src/core/project.js';
-import { openWorkspace, runModels, schedulerPlatform, type Workspace } from '../../../src/models/index.js';
+import { loadProject } from '../../../src/config/project.js';
+import { runModels } from '../../../src/models/index.js';
+import { openWorkspace, type Workspace } from '../../../src/state/workspace.js';
+import { schedulerPlatform } from '../../../src/owner/scheduler.js';
 import { Scheduler } from '../../../src/scheduler/index.js';
 import { ManualClock, startWebhookReceiver, type WebhookReceiver } from '../../../src/scheduler/testing.js';
 import { DashboardHub, loadDashboards } from '../../../src/server/dashboards.js';
 import { tempDir } from '../../../test/helpers.js';
 import { databaseUp } from '../../../test/support/databases.js';
-import { fingerprints, freshDatabase, warehouseTables, type Database } from './harness.js';
+import { canonicalRows, fingerprints, freshDatabase, warehouseTables, type Database } from './harness.js';
 import {
   audienceOverview,
   eventsPerDayAndType,
@@ -90,13 +92,38 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
   beforeAll(async () => {
     full = await freshDatabase();
     process.env.WAREHOUSE_URL = full.url;
-    ws = await openWorkspace(await loadProject(EXAMPLE, { dataDir }));
+    ws = await openWorkspace(await loadProject(EXAMPLE, { dataDir, target: 'prod' }));
     await runModels(ws, { quiet: true, log: () => undefined });
   });
   afterAll(async () => {
     await ws?.close();
     await full?.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs with no service on the embedded target (dev), and every warehouse table equals its PostgreSQL twin, row for row', async () => {
+    const embeddedDir = tempDir('segment-dev-');
+    const dev = await openWorkspace(await loadProject(EXAMPLE, { dataDir: embeddedDir, target: 'dev' }));
+    const saved = process.env.WAREHOUSE_URL;
+    delete process.env.WAREHOUSE_URL;
+    try {
+      expect(dev.project.target.name).toBe('dev');
+      await runModels(dev, { quiet: true, log: () => undefined });
+      const tables = warehouseTables(dev);
+      expect(tables).toHaveLength(Object.keys(EXPECTED_TYPES).length);
+      for (const table of tables) {
+        const columns = await dev.engine.describe(`SELECT * FROM "${table}"`);
+        const types = Object.fromEntries(columns.map((c) => [c.name, c.type]));
+        const embedded = await dev.engine.queryJson(`SELECT ${columns.map((c) => `CAST("${c.name}" AS VARCHAR) AS "${c.name}"`).join(', ')} FROM "${table}"`);
+        const postgres = await full.query(`SELECT * FROM "${table}"`);
+        expect(embedded.length, table).toBeGreaterThan(0);
+        expect(canonicalRows(embedded, types), table).toEqual(canonicalRows(postgres, types));
+      }
+    } finally {
+      process.env.WAREHOUSE_URL = saved;
+      await dev.close();
+      rmSync(embeddedDir, { recursive: true, force: true });
+    }
   });
 
   it('loads every valid event and quarantines exactly the malformed lines, with their reasons', async () => {
@@ -316,7 +343,7 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
       process.env.SEGMENT_DROPS = path.join(landing, 'drops');
       arrive('2025-03-08');
       arrive('2025-03-09');
-      jobWs = await openWorkspace(await loadProject(EXAMPLE, { dataDir: jobDataDir }));
+      jobWs = await openWorkspace(await loadProject(EXAMPLE, { dataDir: jobDataDir, target: 'prod' }));
       receiver = await startWebhookReceiver();
       scheduler = new Scheduler({
         jobs: jobWs.project.config.jobs,

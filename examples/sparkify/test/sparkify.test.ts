@@ -3,9 +3,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSources } from '../../../src/commands/project.js';
 import { dayInterval } from '../../../src/core/interval.js';
-import { loadProject, type Project } from '../../../src/core/project.js';
-import { runModels, type Workspace } from '../../../src/models/index.js';
-import { runChecks } from '../../../src/quality/index.js';
+import { loadProject, type Project } from '../../../src/config/project.js';
+import { runModels } from '../../../src/models/index.js';
+import { type Workspace } from '../../../src/state/workspace.js';
+import { checks, runChecks } from '../../../src/quality/index.js';
 import { topologicalOrder } from '../../../src/scheduler/dag.js';
 import { backfillIntervals, dsOf, Timetable } from '../../../src/scheduler/intervals.js';
 import { matchFiles } from '../../../src/scheduler/tasks/files.js';
@@ -69,7 +70,7 @@ async function expectStarSchemaAsReference(ws: Workspace): Promise<void> {
 }
 
 async function expectChecksPass(ws: Workspace): Promise<void> {
-  const results = await runChecks(ws.engine, ws.project.config.checks);
+  const results = await runChecks(ws.engine, ws.project.config.checks, checks);
   expect(results.filter((r) => !r.passed)).toEqual([]);
   expect(results).toHaveLength(ws.project.config.checks.length);
 }
@@ -164,7 +165,7 @@ describe('sparkify: a full run on the real data', () => {
 
   it('passes every check: unique and not-null keys, songplays referring to users, time, songs and artists', async () => {
     await expectChecksPass(ws);
-    const tests = new Set(ws.project.config.checks.map((c) => `${c.test}(${c.table}.${c.column}${c.to ? `→${c.to.table}` : ''})`));
+    const tests = new Set(ws.project.config.checks.map((c) => `${c.test}(${c.table}.${'column' in c ? c.column : ''}${'to' in c ? `→${c.to.table}` : ''})`));
     for (const table of STAR_TABLES) {
       expect(tests.has(`unique(${table}.${KEY[table]})`), table).toBe(true);
       expect(tests.has(`not_null(${table}.${KEY[table]})`), table).toBe(true);
@@ -257,7 +258,7 @@ describe('sparkify: the daily job, a day at a time', () => {
   /** What the job's models tasks do for a day: the catalogue whole (fullRefresh), the rest for the day. */
   async function runDay(ds: string): Promise<void> {
     for (const task of modelTasks()) {
-      await runModels(ws, { models: task.select, interval: task.fullRefresh ? undefined : dayInterval(ds), ...quiet });
+      await runModels(ws, { select: task.select, interval: task.fullRefresh ? undefined : dayInterval(ds), ...quiet });
     }
   }
 
@@ -362,7 +363,7 @@ describe('sparkify: the known flaws, on inputs that show them', () => {
     const ws = await openProject(SPARKIFY, { dataDir: tempDir('sparkify-artists-run-') });
     try {
       const view = ws.withProject(withSources(ws.project, { song_files: path.join(dir, 'song_data', '*', '*', '*', '*.json') }));
-      await runModels(view, { models: ['staging_songs', 'songs', 'artists'], ...quiet });
+      await runModels(view, { select: ['staging_songs', 'songs', 'artists'], ...quiet });
       const [spellings] = await ws.engine.queryJson<{ n: number }>(`SELECT count(DISTINCT coalesce(artist_location, ''))::INTEGER AS n FROM staging_songs WHERE artist_id = 'ARD7TVE1187B99BFB1'`);
       expect(spellings!.n).toBe(3);
       const artists = await readTable(ws, 'artists');
@@ -389,7 +390,7 @@ describe('sparkify: the known flaws, on inputs that show them', () => {
     const ws = await openProject(SPARKIFY, { dataDir: tempDir('sparkify-bad-run-') });
     try {
       const view = ws.withProject(withSources(ws.project, { log_events: file }));
-      await expect(runModels(view, { models: ['staging_events'], interval: dayInterval('2018-11-05'), ...quiet })).rejects.toThrow(/too many rows quarantined: 1 of 408/);
+      await expect(runModels(view, { select: ['staging_events'], interval: dayInterval('2018-11-05'), ...quiet })).rejects.toThrow(/too many rows quarantined: 1 of 408/);
       expect(await ws.metastore.liveFiles('staging_events')).toEqual([]);
       const quarantined = await ws.metastore.quarantine();
       expect(quarantined).toHaveLength(1);

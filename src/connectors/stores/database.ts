@@ -17,6 +17,8 @@ import { scopeCondition, type CommitUnit, type Staged, type StageRequest, type S
 export interface DatabaseDialect {
   /** For messages: 'PostgreSQL', 'MySQL'. */
   readonly label: string;
+  /** The connection URL (from the environment); throws, saying what to set, when it is missing. */
+  url(): string;
   quote(name: string): string;
   /** The n-th statement parameter (1-based); with a DuckDB type, typed as that (a database may otherwise guess from context). */
   param(n: number, duckType?: string): string;
@@ -95,7 +97,8 @@ export function databaseUrl(field: string, urlEnv: string | undefined, example: 
  * chunks of inserts: nothing the size of a table is held in memory.
  */
 export class DatabaseStore implements Store {
-  readonly external = true;
+  readonly holdsRows = true;
+  readonly readable = false;
   private connection: DatabaseConnection | undefined;
 
   constructor(
@@ -103,6 +106,10 @@ export class DatabaseStore implements Store {
     private readonly dialect: DatabaseDialect,
     private readonly context: StoreContext,
   ) {}
+
+  check(): void {
+    this.dialect.url();
+  }
 
   private async db(): Promise<DatabaseConnection> {
     if (!this.connection) {

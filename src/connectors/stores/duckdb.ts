@@ -27,9 +27,12 @@ const main = (table: string) => `main.${quoteIdent(table)}`;
  */
 class WarehouseStore implements Store {
   readonly kind = 'duckdb';
-  readonly external = false;
+  readonly holdsRows = true;
+  readonly readable = true;
 
   constructor(private readonly context: StoreContext) {}
+
+  check(): void {}
 
   async prepare(engine: Engine, shapes: readonly TableShape[], options: { late?: { table: string; columns: TableShape['columns'] } }): Promise<void> {
     for (const shape of shapes) {

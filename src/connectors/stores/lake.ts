@@ -28,10 +28,13 @@ const COMPACT_EVERY_MS = 30_000;
  */
 class LakeStore implements Store {
   readonly kind = 'lake';
-  readonly external = false;
+  readonly holdsRows = true;
+  readonly readable = true;
   private lastCompaction = Date.now();
 
   constructor(private readonly context: StoreContext) {}
+
+  check(): void {}
 
   async prepare(_engine: Engine, shapes: readonly TableShape[]): Promise<void> {
     for (const shape of shapes) {

@@ -55,7 +55,9 @@ function transport(duck: string, expr: string): string {
  */
 const LOAD_FORMAT = `CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n'`;
 
-const dialect = (url: string): DatabaseDialect => ({
+/** The dialect; `url` is asked for when the store connects (or is checked before a run). */
+const dialect = (url: () => string): DatabaseDialect => ({
+  url,
   label: 'MySQL',
   quote,
   param: () => '?',
@@ -80,7 +82,7 @@ const dialect = (url: string): DatabaseDialect => ({
     new Set((await db.query(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?`, [table])).map((r) => String(r.c).toLowerCase())),
   async connect(): Promise<DatabaseConnection> {
     const { default: mysql } = await import('mysql2/promise');
-    const conn = await mysql.createConnection({ uri: url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, timezone: 'Z' });
+    const conn = await mysql.createConnection({ uri: url(), supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, timezone: 'Z' });
     // Strict: a value that does not fit is an error, never silently cut or zeroed.
     await conn.query(`SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'`);
     // LOAD DATA LOCAL needs the server's consent (MySQL 8 refuses it by default): without it, rows go by inserts.
@@ -126,5 +128,5 @@ export const mysqlStore = defineComponent({
   description: 'tables in MySQL or MariaDB, each commit one transaction with its offsets or run record',
   config: schema,
   create: (config: z.output<typeof schema>, context: StoreContext): Store =>
-    new DatabaseStore('mysql', dialect(databaseUrl(context.field, config.urlEnv, 'mysql://root@127.0.0.1:3306/db')), context),
+    new DatabaseStore('mysql', dialect(() => databaseUrl(context.field, config.urlEnv, 'mysql://root@127.0.0.1:3306/db')), context),
 });

@@ -40,7 +40,9 @@ function transport(duck: string, expr: string): string {
   return expr;
 }
 
-const dialect = (url: string): DatabaseDialect => ({
+/** The dialect; `url` is asked for when the store connects (or is checked before a run), so a config names a store without its secret at hand. */
+const dialect = (url: () => string): DatabaseDialect => ({
+  url,
   label: 'PostgreSQL',
   quote,
   param: (n, duckType) => (duckType ? `$${n}::${pgType(duckType)}` : `$${n}`),
@@ -62,7 +64,7 @@ const dialect = (url: string): DatabaseDialect => ({
     new Set((await db.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`, [table])).map((r) => String(r.column_name).toLowerCase())),
   async connect(): Promise<DatabaseConnection> {
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: url });
+    const client = new pg.Client({ connectionString: url() });
     await client.connect();
     const arrayType = (duck: string) => `${pgType(duck).replace(/\(6\)$/, '')}[]`;
     return {
@@ -93,5 +95,5 @@ export const postgresStore = defineComponent({
   description: 'tables in PostgreSQL, each commit one transaction with its offsets or run record',
   config: schema,
   create: (config: z.output<typeof schema>, context: StoreContext): Store =>
-    new DatabaseStore('postgres', dialect(databaseUrl(context.field, config.urlEnv, 'postgres://user@127.0.0.1:5432/db')), context),
+    new DatabaseStore('postgres', dialect(() => databaseUrl(context.field, config.urlEnv, 'postgres://user@127.0.0.1:5432/db')), context),
 });

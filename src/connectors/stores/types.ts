@@ -91,8 +91,12 @@ export interface CommitUnit {
 
 export interface Store {
   readonly kind: string;
-  /** A store outside the warehouse keeps its own progress tables. */
-  readonly external: boolean;
+  /** The engine reads its tables (the lake, the warehouse): other models may read them with ref(). */
+  readonly readable: boolean;
+  /** It keeps the rows a write stages (false for a view, computed when read): a load may divert bad rows on the way in. */
+  readonly holdsRows: boolean;
+  /** Checks what it needs before a run writes anything (a database URL in the environment); throws with what to do. */
+  check(): void;
   /** Creates or evolves what the tables need (idempotent). */
   prepare(engine: Engine, shapes: readonly TableShape[], options: { late?: { table: string; columns: ColumnInfo[] } }): Promise<void>;
   offsets(job: string, sink: string): Promise<Map<number, number>>;

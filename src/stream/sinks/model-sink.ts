@@ -1,8 +1,11 @@
 import type { ColumnInfo } from '../../catalog/index.js';
 import type { Store, TableShape } from '../../connectors/index.js';
-import type { StreamSinkConfig, StreamTableConfig } from '../../core/config.js';
+import type { StreamSinkConfig, StreamTableConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/index.js';
-import type { Workspace } from '../../models/workspace.js';
+import { TributaryError } from '../../core/errors.js';
+import type { Materialization } from '../../materializations/index.js';
+import { compileProject, materializationComponent, materializationContext } from '../../models/index.js';
+import type { Workspace } from '../../state/workspace.js';
 import type { MicroBatch } from '../microbatch.js';
 import { BatchModels } from './plan.js';
 import { advance, type SinkCommit, type StreamSink } from './types.js';
@@ -21,10 +24,12 @@ export class ModelSink implements StreamSink {
   private next = new Map<number, number>();
   private watermark: number | undefined;
   private readonly window: SinkWindow | undefined;
-  private shapes: { shape: TableShape; config: StreamTableConfig }[] = [];
+  private shapes: { shape: TableShape; config: StreamTableConfig; materialization: Materialization }[] = [];
   private lateColumns: ColumnInfo[] = [];
   private readonly models: BatchModels;
   private readonly store: Store;
+  /** Where the sink is declared, for messages. */
+  private readonly field: string;
   private batchNumber = 0;
 
   /** `group` is the job's consumer group: the offsets committed with the rows are its own. */
@@ -34,14 +39,15 @@ export class ModelSink implements StreamSink {
     readonly name: string,
     private readonly config: StreamSinkConfig,
     private readonly engine: Engine,
-    ws: Workspace,
+    private readonly ws: Workspace,
     binds: string,
   ) {
     const { tables, ...store } = config;
     this.kind = config.kind;
     this.window = sinkWindow(name, tables);
-    this.models = new BatchModels(ws.project, binds, `__sink_${job}_${name}`, tables);
-    this.store = ws.store(store, `streams.${job}.sinks.${name}`);
+    this.models = new BatchModels(compileProject(ws.project, ws), binds, `__sink_${job}_${name}`, tables);
+    this.field = `streams.${job}.sinks.${name}`;
+    this.store = ws.store(store, this.field);
   }
 
   get lateTable(): string {
@@ -59,18 +65,28 @@ export class ModelSink implements StreamSink {
     this.shapes = [];
     for (const [name, config] of Object.entries(this.config.tables)) {
       const columns = (await this.engine.describe(`SELECT * FROM ${all.get(config.model)!}`)).filter((c) => !BatchModels.isInternal(c.name));
-      const merge = config.mode === 'merge' ? (config.merge ?? {}) : undefined;
+      const field = `${this.field}.tables.${name}.materialize`;
+      const materialization = materializationComponent(config.materialize.kind).create(
+        config.materialize,
+        materializationContext(this.ws.project, this.ws, field, () => this.store),
+      );
+      if (config.partitionBy && !materialization.partitions) {
+        throw new TributaryError(`stream table '${name}' has partitionBy, but a ${materialization.label} table has no partitions`, {
+          place: { file: this.ws.project.configFile, field: `${this.field}.tables.${name}.partitionBy` },
+          hint: 'append to a lake sink to partition, or drop partitionBy',
+        });
+      }
       this.shapes.push({
         config,
-        shape: {
+        materialization,
+        shape: materialization.shape({
           name,
           columns,
-          keys: config.mode === 'merge' ? config.keys : config.lookup ? [config.lookup.key] : undefined,
-          merge,
+          keys: config.lookup ? [config.lookup.key] : undefined,
           partitionBy: config.partitionBy,
           lookupKey: config.lookup?.key,
-          description: `kept up to date by stream job ${this.job} (${config.mode} of model ${config.model})`,
-        },
+          description: `kept up to date by stream job ${this.job} (${materialization.label} of model ${config.model})`,
+        }),
       });
     }
     if (this.window) {
@@ -112,9 +128,9 @@ export class ModelSink implements StreamSink {
     const next = advance(this.next, batch.ranges);
     const runId = `${this.job}-${Date.now()}-${this.batchNumber++}`;
     const staged = [];
-    for (const { shape, config } of this.shapes) {
+    for (const { shape, config, materialization } of this.shapes) {
       const relation = (config.window ? onTime : all).get(config.model)!;
-      staged.push(await this.store.stage(this.engine, { shape, relation, mode: { kind: config.mode }, runId }));
+      staged.push(await this.store.stage(this.engine, { shape, relation, mode: materialization.writeMode(undefined), runId }));
     }
     const rows = await this.store.commit(this.engine, staged, {
       operation: 'stream',

@@ -1,19 +1,18 @@
-import type { StreamTableConfig } from '../../core/config.js';
+import type { StreamTableConfig } from '../../config/config.js';
 import { TributaryError } from '../../core/errors.js';
-import type { Project } from '../../core/project.js';
 import type { Engine } from '../../engine/index.js';
-import { planModels, refRelation, renderModel, type CompiledModel } from '../../models/compile.js';
+import type { ModelPlan, ProjectPlan } from '../../models/index.js';
 import { VERDICT } from '../../quality/index.js';
 import { freshFor, type MicroBatch } from '../microbatch.js';
 
 /**
  * How a sink turns a micro-batch into its tables: the project's own models (the batch path's
- * SQL), evaluated over just the rows this sink has not committed, as temp tables. A model the
- * stream's source does not flow into is a static table (a stream–static join): it is read as the
- * batch path built it, never recomputed per batch.
+ * compiled plans), evaluated over just the rows this sink has not committed, as temp tables. A
+ * model the stream's source does not flow into is a static table (a stream–static join): it is
+ * read as the batch path built it, never recomputed per batch.
  */
 export class BatchModels {
-  private readonly order: CompiledModel[];
+  private readonly order: ModelPlan[];
   /** Models worth materialising per batch: read more than once (by models or tables). */
   private readonly shared = new Set<string>();
   /** Models on the path to a windowed table: the only ones the on-time chain needs. */
@@ -22,18 +21,17 @@ export class BatchModels {
   readonly staticRefs = new Set<string>();
 
   constructor(
-    private readonly project: Project,
+    private readonly plan: ProjectPlan,
     binds: string,
     private readonly prefix: string,
     tables: Record<string, StreamTableConfig>,
   ) {
-    const all = planModels(project);
-    const byName = new Map(all.map((m) => [m.name, m]));
+    const { project } = plan;
     // A model is part of the stream when the bound source flows into it.
     const streamed = new Map<string, boolean>();
     const flows = (name: string): boolean => {
       if (streamed.has(name)) return streamed.get(name)!;
-      const model = byName.get(name);
+      const model = plan.models.get(name);
       const result = Boolean(model && (model.sources.includes(binds) || model.refs.some(flows)));
       streamed.set(name, result);
       return result;
@@ -43,11 +41,11 @@ export class BatchModels {
     const use = (name: string) => uses.set(name, (uses.get(name) ?? 0) + 1);
     const add = (name: string, into: Set<string>) => {
       if (into.has(name)) return;
-      const model = byName.get(name);
+      const model = plan.models.get(name);
       if (!model) {
         throw new TributaryError(`stream table uses model '${name}', which the project does not declare`, {
           place: { file: project.configFile },
-          hint: `models: ${all.map((m) => m.name).join(', ')}`,
+          hint: `models: ${plan.order.map((m) => m.name).join(', ')}`,
         });
       }
       if (!flows(name)) {
@@ -75,7 +73,7 @@ export class BatchModels {
       use(table.model);
       if (table.window) add(table.model, this.windowed);
     }
-    this.order = all.filter((m) => needed.has(m.name));
+    this.order = plan.order.filter((m) => needed.has(m.name));
     for (const model of this.order) model.refs.forEach(use);
     for (const [name, count] of uses) if (count > 1) this.shared.add(name);
   }
@@ -103,7 +101,7 @@ export class BatchModels {
     for (const model of this.order) {
       if (only && !only.has(model.name)) continue;
       const relation = `${this.prefix}_${suffix}_${model.name}`;
-      const sql = renderModel(model, (kind, name) => (kind === 'source' ? baseRelation : (made.get(name) ?? refRelation(this.project, name))));
+      const sql = this.plan.sql(model, (kind, name) => (kind === 'source' ? baseRelation : made.get(name)), undefined);
       await engine.run(`CREATE OR REPLACE TEMP ${this.shared.has(model.name) ? 'TABLE' : 'VIEW'} ${relation} AS ${sql}`);
       made.set(model.name, relation);
     }

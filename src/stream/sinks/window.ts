@@ -1,4 +1,4 @@
-import type { StreamTableConfig } from '../../core/config.js';
+import type { StreamTableConfig } from '../../config/config.js';
 import { TributaryError } from '../../core/errors.js';
 import { quoteIdent } from '../../engine/index.js';
 

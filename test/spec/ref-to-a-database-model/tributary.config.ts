@@ -3,9 +3,10 @@ import { defineProject } from 'tributary';
 // says so before anything runs, and what to do instead.
 export default defineProject({
   name: 'spec',
+  targets: { prod: { stores: { warehouse: { kind: 'postgres', urlEnv: 'SPEC_UNSET_DATABASE_URL' } } } },
   sources: { orders: { format: 'csv', path: 'data/orders.csv', columns: { id: 'INTEGER' } } },
   models: {
-    orders: { sql: "SELECT * FROM {{ source('orders') }}", materialize: { kind: 'postgres', urlEnv: 'SPEC_UNSET_DATABASE_URL' } },
+    orders: { sql: "SELECT * FROM {{ source('orders') }}", materialize: { kind: 'table', store: 'warehouse' } },
     order_count: { sql: "SELECT count(*) AS n FROM {{ ref('orders') }}", materialize: 'table' },
   },
 });

@@ -1,5 +1,5 @@
-import { TributaryError } from './errors.js';
-import type { ProgressUpdate } from './progress.js';
+import { TributaryError } from '../core/errors.js';
+import type { ProgressUpdate } from '../core/progress.js';
 import { importDefault, type Project } from './project.js';
 
 /**

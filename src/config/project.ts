@@ -5,8 +5,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
 import { projectSchema, type ResolvedConfig } from './config.js';
-import { TributaryError } from './errors.js';
-import { packageInfo } from './package.js';
+import { resolveTarget, type Target } from './targets.js';
+import { TributaryError } from '../core/errors.js';
+import { packageInfo } from '../core/package.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
 
@@ -15,6 +16,8 @@ export interface Project {
   dir: string;
   configFile: string;
   config: ResolvedConfig;
+  /** Where its tables go: the active target and the stores it names. */
+  target: Target;
   lakeDir: string;
   stateDir: string;
   /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
@@ -25,6 +28,8 @@ export interface Project {
 export interface LoadOptions {
   /** Puts the lake and the state under one folder, e.g. for benchmarks or tests. */
   dataDir?: string;
+  /** The target to run against (`--target`); else TRIBUTARY_TARGET, the project's `target`, its first. */
+  target?: string;
 }
 
 let resolverRegistered = false;
@@ -125,6 +130,7 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     dir,
     configFile,
     config,
+    target: resolveTarget(config, options.target, configFile),
     lakeDir: dataDir ? path.join(dataDir, 'lake') : resolvePath(config.lake ?? 'lake'),
     stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
     resolvePath,

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Metastore } from '../catalog/index.js';
 import { openStore, type Store, type StoreConfig } from '../connectors/index.js';
-import type { Project } from '../core/project.js';
+import type { Project } from '../config/project.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
 import { Lake, LocalLakeStorage } from '../lake/index.js';
 

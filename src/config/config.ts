@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { inputSchema, sinkSchema, sourceSchema, storeSchema } from '../connectors/registry.js';
+import { componentUnionWithShorthand } from '../core/component.js';
+import { columnsSchema, identifier, partitionBySchema, ruleSchema } from '../core/schemas.js';
+import { modelMaterializations, streamMaterializations } from '../materializations/index.js';
+import { checkSchema } from '../quality/index.js';
 import { jobsSchema } from '../scheduler/definitions/index.js';
-import { mergeFunction } from '../connectors/stores/types.js';
-import { columnsSchema, identifier, partitionBySchema, ruleSchema } from './schemas.js';
 
 /**
  * The project file's shape. The zod schema is the single source of truth: the TypeScript types
@@ -12,11 +14,13 @@ import { columnsSchema, identifier, partitionBySchema, ruleSchema } from './sche
  */
 
 /**
- * Where a model's rows go. 'lake': partitioned Parquet; 'table': a serving table in the embedded
- * warehouse; 'view': computed when read; 'ephemeral': never built by `tributary run`, inlined
- * where referenced and run by stream jobs; or a store, e.g. { kind: 'postgres', urlEnv: 'WAREHOUSE_URL' }.
+ * How a model's rows land: 'table' (a serving table in the embedded warehouse, or in a store of
+ * the target: { kind: 'table', store: 'warehouse' }), 'lake' (partitioned Parquet), 'view'
+ * (computed when read), 'ephemeral' (inlined where read). A bare kind stands for { kind }.
  */
-const materializeSchema = z.union([z.enum(['lake', 'table', 'view', 'ephemeral']), storeSchema]);
+const materializeSchema = componentUnionWithShorthand('kind', modelMaterializations);
+/** How a stream table's micro-batches land in its sink: 'append' (the default) or { kind: 'merge', keys, merge }. */
+const streamMaterializeSchema = componentUnionWithShorthand('kind', streamMaterializations);
 
 const modelSchema = z
   .object({
@@ -32,22 +36,9 @@ const modelSchema = z
     timeColumn: identifier.optional(),
     /** Serving tables: answer key lookups (`GET /v1/lookup/<table>/<key>`) from an index kept in step with each commit. */
     lookup: z.object({ key: identifier }).strict().optional(),
+    /** Labels a selector picks models by: `tributary run --select tag:daily`. */
+    tags: z.array(identifier).default([]),
     description: z.string().optional(),
-  })
-  .strict();
-
-const checkSchema = z
-  .object({
-    table: identifier,
-    column: identifier.optional(),
-    test: z.enum(['not_null', 'unique', 'accepted_values', 'relationships', 'min_rows', 'sql']),
-    values: z.array(z.union([z.string(), z.number()])).optional(),
-    /** For relationships: every value of `column` must be a value of `to.column` in `to.table`. */
-    to: z.object({ table: identifier, column: identifier }).strict().optional(),
-    min: z.number().optional(),
-    /** For test 'sql': a query that returns the offending rows; the check passes when it returns none. */
-    sql: z.string().optional(),
-    severity: z.enum(['error', 'warn']).optional(),
   })
   .strict();
 
@@ -89,12 +80,8 @@ const streamTableSchema = z
   .object({
     /** The model whose SQL computes this table from each micro-batch. */
     model: identifier,
-    /** append: insert the batch's rows; merge: combine the batch's rows into rows with the same keys. */
-    mode: z.enum(['append', 'merge']).default('append'),
-    /** Columns identifying a row for merge; none: a single-row table of totals. */
-    keys: z.array(identifier).optional(),
-    /** How each merged column combines: sum (the default), min, max, count, or { last: orderingColumn }. */
-    merge: z.record(identifier, mergeFunction).optional(),
+    /** How each batch lands: 'append' inserts its rows; { kind: 'merge', keys, merge } combines them into rows with the same keys. */
+    materialize: streamMaterializeSchema.default({ kind: 'append' }),
     partitionBy: partitionBySchema.optional(),
     /** Answer key lookups on this table (see models.lookup). */
     lookup: z.object({ key: identifier }).strict().optional(),
@@ -135,6 +122,19 @@ const engineSchema = z
   .object({
     threads: z.number().int().positive().optional(),
     memoryLimit: z.string().optional(),
+  })
+  .strict();
+
+/**
+ * Where a project's tables go, by name, as dbt's profiles: `dev` with every table embedded, `prod`
+ * with the warehouse in PostgreSQL. A table names its store (`{ kind: 'table', store: 'warehouse' }`);
+ * the active target (`--target`, TRIBUTARY_TARGET, else `target`, else the first) says what it is.
+ */
+const targetSchema = z
+  .object({
+    description: z.string().optional(),
+    /** Store name → where it is: { kind: 'duckdb' } (embedded), { kind: 'postgres', urlEnv }, { kind: 'mysql', urlEnv }. */
+    stores: z.record(identifier, storeSchema).default({}),
   })
   .strict();
 
@@ -230,6 +230,12 @@ export const projectSchema = z
     /** SQL file of macros created before any model runs. */
     macros: z.string().optional(),
     engine: engineSchema.optional(),
+    /** The project's targets; none: one target where every table is embedded. */
+    targets: z.record(identifier, targetSchema).default({}),
+    /** The target used when neither `--target` nor TRIBUTARY_TARGET names one (default: the first declared). */
+    target: identifier.optional(),
+    /** Models a run builds at the same time, as dbt's threads (`--threads`); the engine's own threads are shared among them. */
+    threads: z.number().int().min(1).max(64).default(1),
     sources: z.record(identifier, sourceSchema).default({}),
     models: z.record(identifier, modelSchema).default({}),
     checks: z.array(checkSchema).default([]),
@@ -272,12 +278,13 @@ export type ResolvedConfig = z.output<typeof projectSchema>;
 export type SourceConfig = ResolvedConfig['sources'][string];
 export type ModelConfig = z.output<typeof modelSchema>;
 export type CheckConfig = z.output<typeof checkSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
 export type TopicConfig = z.output<typeof topicSchema>;
 export type StreamConfig = z.output<typeof streamSchema>;
 export type StreamSinkConfig = StreamConfig['sinks'][string];
 export type StreamTableConfig = z.output<typeof streamTableSchema>;
 export type JobsConfig = ResolvedConfig['jobs'];
-export type { Rule } from './schemas.js';
+export type { Rule } from '../core/schemas.js';
 
 /** Typed identity: gives editors completion and type errors in `tributary.config.ts`. */
 export function defineProject<const T extends ProjectConfig>(config: T): T {

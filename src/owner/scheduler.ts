@@ -1,29 +1,11 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { DuckDBSchedulerStore } from '../catalog/index.js';
-import { importModule } from '../core/project.js';
+import { importModule } from '../config/project.js';
 import { Scheduler, type Platform, type SchedulerOptions } from '../scheduler/index.js';
-import { runChecks } from '../quality/index.js';
-import { planModels } from './compile.js';
-import { runModels } from './run.js';
-import type { Workspace } from './workspace.js';
-
-/** Model names a task selects: names, `name+` (with what reads it, transitively), `*` (all), less the excluded. */
-export function selectModels(ws: Workspace, select: readonly string[], exclude: readonly string[]): string[] {
-  const plan = planModels(ws.project);
-  const chosen = new Set<string>();
-  for (const selector of select) {
-    if (selector === '*') plan.forEach((m) => chosen.add(m.name));
-    else if (selector.endsWith('+')) {
-      // The plan is in dependency order, so one pass finds every model downstream of the root.
-      const downstream = new Set([selector.slice(0, -1)]);
-      for (const model of plan) if (model.refs.some((r) => downstream.has(r))) downstream.add(model.name);
-      downstream.forEach((name) => chosen.add(name));
-    } else chosen.add(selector);
-  }
-  for (const name of exclude) chosen.delete(name);
-  return plan.filter((m) => chosen.has(m.name)).map((m) => m.name).concat([...chosen].filter((c) => !plan.some((m) => m.name === c)));
-}
+import { checks, runChecks } from '../quality/index.js';
+import { runModels } from '../models/index.js';
+import type { Workspace } from '../state/workspace.js';
 
 /** What the scheduler's tasks do in a Tributary project: run models and checks, query, look in the lake, load modules. */
 export function schedulerPlatform(ws: Workspace, log: (message: string) => void = () => undefined): Platform {
@@ -34,15 +16,11 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       // say with the process) takes up after the models that attempt already committed: a model's
       // rows and its run record commit together, so its success here means its rows are in.
       const group = origin ? `${origin.runId}/${origin.task}/${origin.attemptOffset}` : undefined;
-      const committed = group ? new Set((await ws.metastore.runs({ group, limit: 10_000 })).filter((r) => r.status === 'success').map((r) => r.target)) : new Set<string>();
-      const models = selectModels(ws, request.select, request.exclude).filter((name) => {
-        if (!committed.has(name)) return true;
-        request.log(`${name}: already committed by an earlier attempt of this try; not run again`);
-        return false;
-      });
-      if (!models.length) return [];
+      const committed = group ? (await ws.metastore.runs({ group, limit: 10_000 })).filter((r) => r.status === 'success' && r.kind === 'model').map((r) => r.target) : [];
+      for (const name of committed) request.log(`${name}: already committed by an earlier attempt of this try; not run again`);
       const results = await runModels(ws, {
-        models,
+        select: request.select,
+        exclude: [...request.exclude, ...committed],
         interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds },
         trigger: origin?.runKind === 'backfill' ? 'backfill' : 'schedule',
         group,
@@ -54,7 +32,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       return results.map((r) => ({ model: r.model, runId: r.runId, read: r.read, written: r.written, quarantined: r.quarantined, skipped: r.skipped }));
     },
     async runChecks(request) {
-      const results = await runChecks(ws.engine, ws.project.config.checks, request.tables ? new Set(request.tables) : undefined);
+      const results = await runChecks(ws.engine, ws.project.config.checks, checks, request.tables ? new Set(request.tables) : undefined);
       for (const r of results) request.log(`${r.passed ? 'ok' : r.severity === 'error' ? 'FAILED' : 'warning'}: ${r.name}: ${r.detail}`);
       const failed = results.filter((r) => !r.passed && r.severity === 'error');
       return { passed: results.length - failed.length, failures: failed.map((r) => ({ check: r.name, message: r.detail })) };

@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import type { Component } from '../core/component.js';
+import type { Metastore } from '../catalog/index.js';
+import type { MergeFunction, ReplaceScope, Store, TableShape, WriteMode } from '../connectors/index.js';
+
+/**
+ * How a model's rows land in a table: a materialisation. Each is one file that declares its kind,
+ * the schema of its config, where it may be used and which store holds its rows; the runner and
+ * the stream sinks ask it, and never branch on a kind themselves.
+ */
+
+/** The stores a materialisation may write to, as the project's target resolves them. */
+export interface MaterializationContext {
+  /** Where it is declared, for messages: `models.orders.materialize`, `streams.live.sinks.serving.tables.kpis`. */
+  field: string;
+  /** The catalog: what the embedded warehouse's own objects (views) commit through. */
+  metastore: Metastore;
+  /** The store the table's place implies: a model's embedded warehouse, a stream table's sink. */
+  defaultStore(): Store;
+  /** The lake. */
+  lake(): Store;
+  /** A store the project's active target names (`targets.<target>.stores.<name>`). */
+  named(name: string): Store;
+}
+
+/** Who may use a materialisation: a model's runs (batch), a stream's micro-batches, or both. */
+export type MaterializationUse = 'model' | 'stream';
+
+export interface Materialization {
+  readonly kind: string;
+  /**
+   * How a model that reads this one names it: a table or view of the engine, the model's SQL
+   * inlined in place (ephemeral), or not at all (its rows live in a store the engine does not read).
+   */
+  readonly reference: 'relation' | 'inline' | 'elsewhere';
+  /** Hive partitions (`partitionBy`) are its to write. */
+  readonly partitions: boolean;
+  /** A run for a data interval replaces that interval's rows (otherwise the model is rebuilt whole). */
+  readonly intervals: boolean;
+  /** Where its rows are written; none when nothing is (ephemeral). */
+  readonly store: Store | undefined;
+  /** The table as the store must make it: keys and merge functions added to the model's columns. */
+  shape(base: TableShape): TableShape;
+  /** What one write does to the rows already there; `scope` is the data interval's rows, when a run has one. */
+  writeMode(scope: ReplaceScope | undefined): WriteMode;
+  /** How it shows in run summaries: `lake`, `table (postgres)`. */
+  readonly label: string;
+}
+
+export interface MaterializationComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType>
+  extends Component<Kind, Config, MaterializationContext, Materialization> {
+  readonly usedBy: readonly MaterializationUse[];
+}
+
+export function defineMaterialization<Kind extends string, Config extends z.ZodType>(
+  component: MaterializationComponent<Kind, Config>,
+): MaterializationComponent<Kind, Config> {
+  return component;
+}
+
+export type { MergeFunction };

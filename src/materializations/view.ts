@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import type { CommitUnit, Staged, StageRequest, Store } from '../connectors/index.js';
+import type { Metastore } from '../catalog/index.js';
+import { quoteIdent } from '../engine/index.js';
+import type { Engine } from '../engine/index.js';
+import { defineMaterialization } from './types.js';
+
+const schema = z.object({ kind: z.literal('view') }).strict();
+
+interface ViewStaged extends Staged {
+  sql: string;
+  description: string | undefined;
+}
+
+/**
+ * A view of the embedded warehouse: the model's SQL, computed whenever it is read. Defining it is
+ * its write; the definition, its columns and the run record commit in one catalog transaction.
+ */
+class ViewWriter implements Store {
+  readonly kind = 'view';
+  readonly readable = true;
+  readonly holdsRows = false;
+
+  constructor(private readonly metastore: Metastore) {}
+
+  check(): void {}
+
+  async prepare(): Promise<void> {}
+
+  async offsets(): Promise<Map<number, number>> {
+    return new Map();
+  }
+
+  async state(): Promise<number | undefined> {
+    return undefined;
+  }
+
+  async stage(_engine: Engine, request: StageRequest): Promise<ViewStaged> {
+    return { table: request.shape.name, rows: undefined, diverted: new Map(), columns: request.shape.columns, sql: request.relation, description: request.shape.description };
+  }
+
+  async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
+    await this.metastore.commit(engine, { operation: 'view', runId: unit.runId }, async (tx) => {
+      for (const view of staged as ViewStaged[]) {
+        await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(view.table)} AS SELECT * FROM ${view.sql}`);
+        const columns = (await tx.query<{ column_name: string; column_type: string }>(`DESCRIBE main.${quoteIdent(view.table)}`)).map((c) => ({ name: c.column_name, type: c.column_type }));
+        await tx.registerTable({ name: view.table, kind: 'view', columns, description: view.description });
+      }
+      if (unit.run) await tx.finishRun(unit.run.runId, 'success', unit.run);
+      if (unit.inside) await unit.inside(tx);
+    });
+    return Object.fromEntries(staged.map((s) => [s.table, 0]));
+  }
+
+  async discard(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+export const viewMaterialization = defineMaterialization({
+  kind: 'view',
+  description: 'a view of the embedded warehouse: the SQL runs whenever the view is read',
+  usedBy: ['model'],
+  config: schema,
+  create: (_config, context) => {
+    let writer: ViewWriter | undefined;
+    return {
+      kind: 'view',
+      label: 'view',
+      reference: 'relation',
+      partitions: false,
+      intervals: false,
+      get store() {
+        writer ??= new ViewWriter(context.metastore);
+        return writer;
+      },
+      shape: (base) => base,
+      writeMode: () => ({ kind: 'replace' }),
+    };
+  },
+});
