@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CrawlReport, StoreDrift } from '../src/catalog/crawl.js';
 import { crawlCommand } from '../src/commands/catalog.js';
 import type { CommandIO } from '../src/commands/types.js';
-import { openSource } from '../src/connectors/index.js';
+import { openSource, sources } from '../src/connectors/index.js';
 import type { SourceConfig } from '../src/config/config.js';
 import { createProgress } from '../src/core/progress.js';
 import { Engine } from '../src/engine/index.js';
@@ -268,7 +268,7 @@ describe('drift mapping on the load path', () => {
     try {
       const open = async (drift: object | undefined) => {
         const config = { format: 'csv', path: path.join(DROPS, 'dt=2024-12-06', 'store_1*.csv'), columns: SALES_COLUMNS, ...(drift ? { drift } : {}) } as SourceConfig;
-        const scan = await openSource(config, { name: 'drops', engine, baseDir: REPO, scratchDir: tempDir(), runId: 'same', log: () => undefined });
+        const scan = await openSource(sources, config, { name: 'drops', engine, baseDir: REPO, scratchDir: tempDir(), runId: 'same', log: () => undefined });
         const relation = { sql: scan.relation(), hasParseError: scan.hasParseError };
         await scan.close();
         return relation;

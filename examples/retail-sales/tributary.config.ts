@@ -1,4 +1,5 @@
 import { defineJob, defineProject } from 'tributary';
+import { totalsMatch } from './components/totals-match.js';
 
 /**
  * System B of the product brief: a toy retailer. Stores drop a CSV file a day under
@@ -216,11 +217,11 @@ export default defineProject({
     { table: 'sales_lines', test: 'sql', sql: 'SELECT sale_id, sku FROM sales_lines GROUP BY ALL HAVING count(*) > 1' },
     { table: 'sales_enriched', column: 'brand', test: 'not_null' },
     { table: 'daily_sales_by_store', column: 'store_id', test: 'relationships', to: { table: 'stores', column: 'store_id' } },
-    {
-      table: 'sales_enriched',
-      test: 'sql',
-      // The left joins keep every line: the enriched net sales equal the loaded lines'.
-      sql: `SELECT 1 FROM (SELECT sum(net_sales) AS n FROM sales_enriched) AS e, (SELECT sum(quantity * unit_price - discount) AS n FROM sales_lines) AS l WHERE e.n IS DISTINCT FROM l.n`,
-    },
+    // The left joins keep every line: the enriched net sales equal the loaded lines'.
+    totalsMatch.configure({ table: 'sales_enriched', measure: 'sum(net_sales)', against: { table: 'sales_lines', measure: 'sum(quantity * unit_price - discount)' } }),
+    // The store rollup drops no store and doubles no line.
+    totalsMatch.configure({ table: 'daily_sales_by_store', measure: 'sum(net_sales)', against: { table: 'sales_enriched', measure: 'sum(net_sales)' } }),
   ],
+  // A check of the project's own (components/totals-match.ts): `totals_match` is then a test the checks may name.
+  components: [totalsMatch],
 });

@@ -6,7 +6,7 @@ import { commands, type OutputFormat } from '../commands/index.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
-import { loadProject, type Project } from '../config/project.js';
+import { findConfigFile, loadProject, type Project } from '../config/project.js';
 import { openWorkspace } from '../state/workspace.js';
 import { scaffoldProject } from './init.js';
 import { runOnServer, runningServer, terminalIO } from './remote.js';
@@ -125,6 +125,19 @@ export function buildProgram(): Command {
         flags,
         flags.quiet,
       );
+    });
+
+  program
+    .command('components')
+    .argument('[family]', 'one family: sources, inputs, stores, modelMaterializations, streamMaterializations, checks, tasks')
+    .description('every component a project may name, Tributary’s and the project’s own: where it goes and its options')
+    .option('-p, --project <dir>', 'a project whose own components to include (default: the current folder, if it is one)')
+    .action(async (family: string | undefined, flags: { project?: string }) => {
+      const { describeComponents } = await import('../commands/components.js');
+      const { builtinComponents } = await import('../config/components.js');
+      const dir = path.resolve(flags.project ?? '.');
+      const registry = flags.project || findConfigFile(dir) ? (await loadProject(dir)).components : builtinComponents;
+      console.log(describeComponents(registry, family));
     });
 
   projectOptions(program.command('ls'))

@@ -1,7 +1,7 @@
 import { TributaryError } from '../core/errors.js';
 import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js';
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
-import { checks, runChecks } from '../quality/index.js';
+import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
@@ -74,7 +74,7 @@ export const runCommand = defineCommand<RunInput>({
       if (error instanceof RunFailed) summary(io, error.results);
       throw error;
     }
-    const outcome = await runChecks(ws.engine, ws.project.config.checks, checks, new Set(results.map((r) => r.model)));
+    const outcome = await runChecks(ws.engine, ws.project.config.checks, ws.project.components.checks, new Set(results.map((r) => r.model)));
     for (const c of outcome) io.err(`${c.passed ? '✔' : c.severity === 'error' ? '✘' : '!'} check ${c.name}: ${c.detail}`);
     summary(io, results);
     if (!results.length) io.err('nothing selected: no model matches the selection');

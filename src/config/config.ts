@@ -1,26 +1,90 @@
 import { z } from 'zod';
-import { inputSchema, sinkSchema, sourceSchema, storeSchema } from '../connectors/registry.js';
-import { componentUnionWithShorthand } from '../core/component.js';
+import { componentUnion, componentUnionWithShorthand } from '../core/component.js';
 import { columnsSchema, identifier, partitionBySchema, ruleSchema } from '../core/schemas.js';
-import { modelMaterializations, streamMaterializations } from '../materializations/index.js';
-import { checkSchema } from '../quality/index.js';
-import { jobsSchema } from '../scheduler/definitions/index.js';
+import { jobsSchemaFor } from '../scheduler/definitions/index.js';
+import { builtinComponents, type ComponentRegistry } from './components.js';
+
+const filterSchema = z
+  .object({
+    /** The SQL parameter it sets: a tile reads it as $id (NULL when unset). */
+    id: identifier,
+    label: z.string(),
+    kind: z.enum(['date', 'select']),
+    /** For select: a query whose first column lists the choices. */
+    options: z.string().optional(),
+  })
+  .strict();
+
+const tileSchema = z
+  .object({
+    id: identifier,
+    title: z.string(),
+    kind: z.enum(['kpi', 'timeseries', 'bar', 'treemap', 'table', 'pie', 'funnel', 'heatmap']),
+    /**
+     * The query. Conventions by kind: kpi → one row, column `value`; timeseries → a time column,
+     * a series column (optional) and a value column; bar/pie/funnel → label and value; treemap →
+     * parent, child and value; heatmap → x, y and value; table → anything.
+     */
+    sql: z.string().min(1),
+    /** Columns of a 12-column grid. */
+    width: z.number().int().min(1).max(12).default(4),
+    format: z.enum(['number', 'currency', 'percent']).optional(),
+  })
+  .strict();
+
+export const dashboardSchema = z
+  .object({
+    title: z.string(),
+    description: z.string().optional(),
+    filters: z.array(filterSchema).default([]),
+    tabs: z.array(z.object({ title: z.string(), tiles: z.array(tileSchema).min(1) }).strict()).min(1),
+  })
+  .strict();
+
+export type DashboardConfig = z.input<typeof dashboardSchema>;
+export type Dashboard = z.output<typeof dashboardSchema>;
+export type Tile = z.output<typeof tileSchema>;
+
+/** Typed identity for dashboard files, like defineProject. */
+export function defineDashboard<const T extends DashboardConfig>(dashboard: T): T {
+  return dashboard;
+}
 
 /**
  * The project file's shape. The zod schema is the single source of truth: the TypeScript types
  * users write against are inferred from it, and the same schema validates the file at load time.
- * Sources, stream inputs and stores come from the connector registry: each component brings the
- * schema of its own config.
+ * Sources, inputs, stores, materialisations, checks and task kinds come from the component
+ * registry (Tributary's and the project's own): each component brings the schema of its config.
  */
+function schemasFor<R extends ComponentRegistry>(registry: R) {
+  /**
+   * How a model's rows land: 'table' (a serving table in the embedded warehouse, or in a store of
+   * the target: { kind: 'table', store: 'warehouse' }), 'lake' (partitioned Parquet), 'view'
+   * (computed when read), 'ephemeral' (inlined where read). A bare kind stands for { kind }.
+   */
+  const materializeSchema = componentUnionWithShorthand('kind', registry.modelMaterializations as R['modelMaterializations'], 'materialization');
+  /** How a stream table's micro-batches land in its sink: 'append' (the default) or { kind: 'merge', keys, merge }. */
+  const streamMaterializeSchema = componentUnionWithShorthand('kind', registry.streamMaterializations as R['streamMaterializations'], 'materialization');
+  const storeSchema = componentUnion('kind', registry.stores as R['stores'], 'store');
+  return {
+    materializeSchema,
+    streamMaterializeSchema,
+    storeSchema,
+    sourceSchema: componentUnion('format', registry.sources as R['sources'], 'source'),
+    inputSchema: componentUnion('kind', registry.inputs as R['inputs'], 'input'),
+    checkSchema: componentUnion('test', registry.checks as R['checks'], 'check'),
+    /** A sink: a store and the tables a stream keeps in it. */
+    sinkSchema: <T extends z.ZodType>(tables: T) =>
+      componentUnion('kind', (registry.stores as R['stores']).map((s) => ({ kind: s.kind, config: (s.config as unknown as z.ZodObject).extend({ tables }) })), 'store') as z.ZodType<
+        z.output<typeof storeSchema> & { tables: z.output<T> },
+        z.input<typeof storeSchema> & { tables: z.input<T> }
+      >,
+    jobsSchema: jobsSchemaFor(registry.tasks),
+  };
+}
 
-/**
- * How a model's rows land: 'table' (a serving table in the embedded warehouse, or in a store of
- * the target: { kind: 'table', store: 'warehouse' }), 'lake' (partitioned Parquet), 'view'
- * (computed when read), 'ephemeral' (inlined where read). A bare kind stands for { kind }.
- */
-const materializeSchema = componentUnionWithShorthand('kind', modelMaterializations);
-/** How a stream table's micro-batches land in its sink: 'append' (the default) or { kind: 'merge', keys, merge }. */
-const streamMaterializeSchema = componentUnionWithShorthand('kind', streamMaterializations);
+export function projectSchemaFor<R extends ComponentRegistry>(registry: R) {
+  const { materializeSchema, streamMaterializeSchema, storeSchema, sourceSchema, inputSchema, checkSchema, sinkSchema, jobsSchema } = schemasFor(registry);
 
 const modelSchema = z
   .object({
@@ -81,7 +145,7 @@ const streamTableSchema = z
     /** The model whose SQL computes this table from each micro-batch. */
     model: identifier,
     /** How each batch lands: 'append' inserts its rows; { kind: 'merge', keys, merge } combines them into rows with the same keys. */
-    materialize: streamMaterializeSchema.default({ kind: 'append' }),
+    materialize: streamMaterializeSchema.default({ kind: 'append' } as never),
     partitionBy: partitionBySchema.optional(),
     /** Answer key lookups on this table (see models.lookup). */
     lookup: z.object({ key: identifier }).strict().optional(),
@@ -138,52 +202,6 @@ const targetSchema = z
   })
   .strict();
 
-const filterSchema = z
-  .object({
-    /** The SQL parameter it sets: a tile reads it as $id (NULL when unset). */
-    id: identifier,
-    label: z.string(),
-    kind: z.enum(['date', 'select']),
-    /** For select: a query whose first column lists the choices. */
-    options: z.string().optional(),
-  })
-  .strict();
-
-const tileSchema = z
-  .object({
-    id: identifier,
-    title: z.string(),
-    kind: z.enum(['kpi', 'timeseries', 'bar', 'treemap', 'table', 'pie', 'funnel', 'heatmap']),
-    /**
-     * The query. Conventions by kind: kpi → one row, column `value`; timeseries → a time column,
-     * a series column (optional) and a value column; bar/pie/funnel → label and value; treemap →
-     * parent, child and value; heatmap → x, y and value; table → anything.
-     */
-    sql: z.string().min(1),
-    /** Columns of a 12-column grid. */
-    width: z.number().int().min(1).max(12).default(4),
-    format: z.enum(['number', 'currency', 'percent']).optional(),
-  })
-  .strict();
-
-export const dashboardSchema = z
-  .object({
-    title: z.string(),
-    description: z.string().optional(),
-    filters: z.array(filterSchema).default([]),
-    tabs: z.array(z.object({ title: z.string(), tiles: z.array(tileSchema).min(1) }).strict()).min(1),
-  })
-  .strict();
-
-export type DashboardConfig = z.input<typeof dashboardSchema>;
-export type Dashboard = z.output<typeof dashboardSchema>;
-export type Tile = z.output<typeof tileSchema>;
-
-/** Typed identity for dashboard files, like defineProject. */
-export function defineDashboard<const T extends DashboardConfig>(dashboard: T): T {
-  return dashboard;
-}
-
 /**
  * A client of the project's data (a brand it reports to) with a token of its own. The server
  * applies its row scope to everything the token reads: dashboards, the SQL lab, lookups.
@@ -207,7 +225,7 @@ const accessClientSchema = z
 /** A module of the project (a generator, a replayer): a TypeScript file and what it does. */
 const moduleSchema = z.object({ module: z.string().min(1), description: z.string().optional() }).strict();
 
-export const projectSchema = z
+const projectSchema = z
   .object({
     name: identifier,
     description: z.string().optional(),
@@ -270,19 +288,32 @@ export const projectSchema = z
     lab: z.object({ examples: z.array(z.object({ title: z.string(), sql: z.string().min(1) }).strict()) }).strict().optional(),
     /** Client tokens scoped to rows (brand clients); declaring any makes the server require TRIBUTARY_TOKEN for the admin. */
     access: z.object({ clients: z.record(identifier, accessClientSchema).default({}) }).strict().optional(),
+    /**
+     * The project's own components (or an npm package's): sources, inputs, stores,
+     * materialisations, checks and task kinds made with defineSource, defineInput, defineStore,
+     * defineMaterialization, defineCheck and defineTask. Their kinds are then valid where their
+     * family goes, checked by their own schemas.
+     */
+    components: z.array(z.custom<{ family: string; kind: string }>()).optional(),
   })
   .strict();
+  return { projectSchema, modelSchema, checkSchema, targetSchema, topicSchema, streamSchema, streamTableSchema };
+}
+
+const builtin = projectSchemaFor(builtinComponents);
+/** The project file's schema with Tributary's components (a project with its own is checked by projectSchemaFor). */
+export const projectSchema = builtin.projectSchema;
 
 export type ProjectConfig = z.input<typeof projectSchema>;
 export type ResolvedConfig = z.output<typeof projectSchema>;
 export type SourceConfig = ResolvedConfig['sources'][string];
-export type ModelConfig = z.output<typeof modelSchema>;
-export type CheckConfig = z.output<typeof checkSchema>;
-export type TargetConfig = z.output<typeof targetSchema>;
-export type TopicConfig = z.output<typeof topicSchema>;
-export type StreamConfig = z.output<typeof streamSchema>;
+export type ModelConfig = z.output<typeof builtin.modelSchema>;
+export type CheckConfig = z.output<typeof builtin.checkSchema>;
+export type TargetConfig = z.output<typeof builtin.targetSchema>;
+export type TopicConfig = z.output<typeof builtin.topicSchema>;
+export type StreamConfig = z.output<typeof builtin.streamSchema>;
 export type StreamSinkConfig = StreamConfig['sinks'][string];
-export type StreamTableConfig = z.output<typeof streamTableSchema>;
+export type StreamTableConfig = z.output<typeof builtin.streamTableSchema>;
 export type JobsConfig = ResolvedConfig['jobs'];
 export type { Rule } from '../core/schemas.js';
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
-import { projectSchema, type ResolvedConfig } from './config.js';
+import { builtinComponents, registryWith, type ComponentRegistry } from './components.js';
+import { projectSchema, projectSchemaFor, type ResolvedConfig } from './config.js';
 import { resolveTarget, type Target } from './targets.js';
 import { TributaryError } from '../core/errors.js';
 import { packageInfo } from '../core/package.js';
@@ -18,6 +19,8 @@ export interface Project {
   config: ResolvedConfig;
   /** Where its tables go: the active target and the stores it names. */
   target: Target;
+  /** Every component its config may name: Tributary's and its own. */
+  components: ComponentRegistry;
   lakeDir: string;
   stateDir: string;
   /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
@@ -113,7 +116,8 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
       cause: error,
     });
   }
-  const parsed = projectSchema.safeParse(exported);
+  const components = registryWith((exported as { components?: unknown } | undefined)?.components, configFile);
+  const parsed = (components === builtinComponents ? projectSchema : projectSchemaFor(components).projectSchema).safeParse(exported);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = issue.path.join('.') || '(the exported value)';
@@ -131,6 +135,7 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     configFile,
     config,
     target: resolveTarget(config, options.target, configFile),
+    components,
     lakeDir: dataDir ? path.join(dataDir, 'lake') : resolvePath(config.lake ?? 'lake'),
     stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
     resolvePath,

@@ -1,7 +1,8 @@
-import { z } from 'zod';
-import type { InputContext, StreamInput } from './inputs/types.js';
-import type { SourceContext, SourceScan } from './sources/types.js';
-import type { Store, StoreContext } from './stores/types.js';
+import type { z } from 'zod';
+import { componentFor } from '../core/component.js';
+import type { InputComponent, InputContext, StreamInput } from './inputs/types.js';
+import type { SourceComponent, SourceContext, SourceScan } from './sources/types.js';
+import type { Store, StoreComponent, StoreContext } from './stores/types.js';
 import { kafkaInput } from './inputs/kafka.js';
 import { logInput } from './inputs/log.js';
 import { natsInput } from './inputs/nats.js';
@@ -16,9 +17,10 @@ import { mysqlStore } from './stores/mysql.js';
 import { postgresStore } from './stores/postgres.js';
 
 /**
- * Every component, in one place. Each is one file that declares its kind, the schema of its
- * config and a factory; the project schema is assembled from these lists, and the runtime finds a
- * component by the kind its config names. A new connector is a new file and a line here.
+ * Every connector Tributary ships, in one place. Each is one file that declares its kind, the
+ * schema of its config and a factory; the project schema is assembled from these lists (and the
+ * project's own components), and the runtime finds a component by the kind its config names. A
+ * new connector is a new file and a line here.
  */
 export const sources = [csvSource, jsonlSource, jsonSource, parquetSource] as const;
 /** Record formats (json, delimited, combined-log) are listed in formats/index.ts, which the inputs import. */
@@ -26,39 +28,19 @@ export { formats } from './formats/index.js';
 export const inputs = [logInput, kafkaInput, natsInput, spoolInput] as const;
 export const stores = [lakeStore, duckdbStore, postgresStore, mysqlStore] as const;
 
-/** A source as the project declares it: `format` names its component. */
-export const sourceSchema = z.discriminatedUnion('format', [csvSource.config, jsonlSource.config, jsonSource.config, parquetSource.config]);
-/** A stream's input: `kind` names its component. */
-export const inputSchema = z.discriminatedUnion('kind', [logInput.config, kafkaInput.config, natsInput.config, spoolInput.config]);
-/** Where a store is: `kind` names its component (sinks add their tables, models their options). */
-export const storeSchema = z.discriminatedUnion('kind', [lakeStore.config, duckdbStore.config, postgresStore.config, mysqlStore.config]);
-
-/** A sink: a store and the tables a stream keeps in it. */
-export function sinkSchema<T extends z.ZodType>(tables: T) {
-  return z.discriminatedUnion('kind', [
-    lakeStore.config.extend({ tables }),
-    duckdbStore.config.extend({ tables }),
-    postgresStore.config.extend({ tables }),
-    mysqlStore.config.extend({ tables }),
-  ]);
-}
-
-export type SourceConfig = z.output<typeof sourceSchema>;
-export type InputConfig = z.output<typeof inputSchema>;
-export type StoreConfig = z.output<typeof storeSchema>;
+export type SourceConfig = z.output<(typeof sources)[number]['config']>;
+export type InputConfig = z.output<(typeof inputs)[number]['config']>;
+export type StoreConfig = z.output<(typeof stores)[number]['config']>;
 
 // The one dispatch by kind: the config was validated against these same components.
-export function openSource(config: SourceConfig, context: SourceContext): Promise<SourceScan> {
-  const component = sources.find((s) => s.kind === config.format)!;
-  return (component.create as (c: SourceConfig, x: SourceContext) => Promise<SourceScan>)(config, context);
+export function openSource(list: readonly SourceComponent[], config: { format: string }, context: SourceContext): Promise<SourceScan> {
+  return componentFor(list, config.format).create(config, context);
 }
 
-export function openInput(config: InputConfig, context: InputContext): Promise<StreamInput> {
-  const component = inputs.find((i) => i.kind === config.kind)!;
-  return (component.create as (c: InputConfig, x: InputContext) => Promise<StreamInput>)(config, context);
+export function openInput(list: readonly InputComponent[], config: { kind: string }, context: InputContext): Promise<StreamInput> {
+  return componentFor(list, config.kind).create(config, context);
 }
 
-export function openStore(config: StoreConfig, context: StoreContext): Store {
-  const component = stores.find((s) => s.kind === config.kind)!;
-  return (component.create as (c: StoreConfig, x: StoreContext) => Store)(config, context);
+export function openStore(list: readonly StoreComponent[], config: { kind: string }, context: StoreContext): Store {
+  return componentFor(list, config.kind).create(config, context);
 }

@@ -26,24 +26,55 @@ export function componentFor<C extends { kind: string }>(list: readonly C[], kin
   return found;
 }
 
+/** The families of components a project may add to: each has a registry, a discriminator and a place in the project file. */
+export type ComponentFamily = 'source' | 'input' | 'store' | 'materialization' | 'check' | 'task';
+
+/**
+ * A component with its family, as every `define…` function makes it (Tributary's own and a
+ * project's alike), and `configure()`: its config, typed by its own schema, written where its
+ * family goes in the project file (the field naming its kind is filled in).
+ */
+export type FamilyComponent<F extends ComponentFamily, Key extends string, C extends { readonly kind: string; readonly config: z.ZodType }> = C & {
+  readonly family: F;
+  configure(options: Omit<z.input<C['config']>, Key>): ProjectComponentConfig<F> & Record<Key, C['kind']>;
+};
+
+/** Stamps a component with its family and the field that names its kind in a config. */
+export function withFamily<F extends ComponentFamily, Key extends string, C extends { readonly kind: string; readonly config: z.ZodType }>(family: F, key: Key, component: C): FamilyComponent<F, Key, C> {
+  return {
+    ...component,
+    family,
+    configure: (options: object) => ({ ...options, [key]: component.kind }) as ProjectComponentConfig<F> & Record<Key, C['kind']>,
+  };
+}
+
+/**
+ * A config written for a project's own component, through its `configure()`: the project file's
+ * types accept it where its family goes, and the project schema, built with the component, checks
+ * it when the project loads.
+ */
+export interface ProjectComponentConfig<F extends ComponentFamily> {
+  readonly '~family'?: F;
+}
+
 /**
  * The config schema of a family of components: a union discriminated by `key` over each
- * component's own schema. A value naming no component fails with the kinds there are; with
- * `shorthand`, a bare kind (`'table'`) stands for `{ [key]: kind }`.
+ * component's own schema. A value naming no component fails with the kinds there are.
  */
-export function componentUnion<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[]>(key: string, list: C) {
-  return z.discriminatedUnion(key, list.map((c) => c.config) as unknown as [ConfigOf<C[number]>, ...ConfigOf<C[number]>[]], {
+export function componentUnion<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[], F extends ComponentFamily>(key: string, list: C, _family: F) {
+  const union = z.discriminatedUnion(key, list.map((c) => c.config) as unknown as [ConfigOf<C[number]>, ...ConfigOf<C[number]>[]], {
     error: (issue) => {
       if (issue.code !== 'invalid_union' || !('options' in issue)) return undefined;
       const given = (issue.input as Record<string, unknown> | undefined)?.[key];
       return `expected ${key} to be one of ${(issue.options as unknown[]).map((o) => `'${String(o)}'`).join(', ')}${given === undefined ? '' : `, not ${JSON.stringify(given)}`}`;
     },
   });
+  return union as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | ProjectComponentConfig<F>>;
 }
 
 /** A component union that also takes a bare kind (`'table'` for `{ kind: 'table' }`); its output is always the object. */
-export function componentUnionWithShorthand<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[]>(key: string, list: C) {
-  const union = componentUnion(key, list);
+export function componentUnionWithShorthand<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[], F extends ComponentFamily>(key: string, list: C, family: F) {
+  const union = componentUnion(key, list, family);
   return z.preprocess((value) => (typeof value === 'string' ? { [key]: value } : value), union) as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | C[number]['kind']>;
 }
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Component } from '../core/component.js';
+import { withFamily, type Component } from '../core/component.js';
 import type { Metastore } from '../catalog/index.js';
 import type { MergeFunction, ReplaceScope, Store, TableShape, WriteMode } from '../connectors/index.js';
 
@@ -52,10 +52,9 @@ export interface MaterializationComponent<Kind extends string = string, Config e
   readonly usedBy: readonly MaterializationUse[];
 }
 
-export function defineMaterialization<Kind extends string, Config extends z.ZodType>(
-  component: MaterializationComponent<Kind, Config>,
-): MaterializationComponent<Kind, Config> {
-  return component;
+/** A materialisation (Tributary's or a project's): `kind` names it in a model's or a stream table's `materialize`. */
+export function defineMaterialization<const Kind extends string, Config extends z.ZodType>(component: MaterializationComponent<Kind, Config>) {
+  return withFamily('materialization', 'kind', component);
 }
 
 export type { MergeFunction };

@@ -6,7 +6,8 @@ import type { Project } from '../config/project.js';
 import { TributaryError } from '../core/errors.js';
 import { fillSql, type DataInterval } from '../core/interval.js';
 import { quoteIdent } from '../engine/index.js';
-import { materializations, type Materialization, type MaterializationComponent, type MaterializationContext } from '../materializations/index.js';
+import { componentFor } from '../core/component.js';
+import type { Materialization, MaterializationComponent, MaterializationContext } from '../materializations/index.js';
 
 /** `{{ ref('x') }}` and `{{ source('x') }}` in a model's SQL. */
 const REFERENCE = /\{\{\s*(ref|source)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\)\s*\}\}/g;
@@ -42,9 +43,10 @@ export interface PlanStores {
   store(config: StoreConfig, field: string): Store;
 }
 
-/** The materialisations a project may name: Tributary's (and, later, the project's own). */
-export function materializationComponent(kind: string): MaterializationComponent {
-  return (materializations as readonly MaterializationComponent[]).find((m) => m.kind === kind)!;
+/** The materialisation a config names, among the project's (Tributary's and its own). */
+export function materializationComponent(project: Project, kind: string): MaterializationComponent {
+  const { modelMaterializations, streamMaterializations } = project.components;
+  return componentFor([...modelMaterializations, ...streamMaterializations], kind);
 }
 
 /** The context a materialisation of `field` finds its stores through, the project's target deciding the named ones. */
@@ -152,7 +154,7 @@ export function compileProject(project: Project, stores: PlanStores, known?: Rea
   const plans = new Map<string, ModelPlan>();
   for (const [name, model] of parsed) {
     const field = `models.${name}.materialize`;
-    const materialization = materializationComponent(model.config.materialize.kind).create(
+    const materialization = materializationComponent(project, model.config.materialize.kind).create(
       model.config.materialize,
       materializationContext(project, stores, field, () => stores.store({ kind: 'duckdb' }, field)),
     );

@@ -427,7 +427,7 @@ function loadSource(run: RunContext, source: string): Promise<string> {
       file: undefined,
       refs: [],
       sources: [source],
-      materialization: materializationComponent('table').create(materialize, materializationContext(run.ws.project, run.ws, field, () => run.ws.store({ kind: 'duckdb' }, field))),
+      materialization: materializationComponent(run.ws.project, 'table').create(materialize, materializationContext(run.ws.project, run.ws, field, () => run.ws.store({ kind: 'duckdb' }, field))),
     };
     loaded = runModel({ ...run, soleReader: () => true }, plan, 'load').then((result) => {
       run.loaded.push(result);
@@ -454,7 +454,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   const checks = ruleChecks(config.rules ?? []);
   const store = model.materialization.store!;
   const placeholder = `__source_${runId.replace(/\W/g, '_')}`;
-  let scan: SourceScan = await openSource(config, {
+  let scan: SourceScan = await openSource(ws.project.components.sources, config, {
     name: sourceName,
     engine,
     baseDir: ws.project.dir,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DuckDBSchedulerStore } from '../catalog/index.js';
 import { importModule } from '../config/project.js';
 import { Scheduler, type Platform, type SchedulerOptions } from '../scheduler/index.js';
-import { checks, runChecks } from '../quality/index.js';
+import { runChecks } from '../quality/index.js';
 import { runModels } from '../models/index.js';
 import type { Workspace } from '../state/workspace.js';
 
@@ -32,7 +32,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       return results.map((r) => ({ model: r.model, runId: r.runId, read: r.read, written: r.written, quarantined: r.quarantined, skipped: r.skipped }));
     },
     async runChecks(request) {
-      const results = await runChecks(ws.engine, ws.project.config.checks, checks, request.tables ? new Set(request.tables) : undefined);
+      const results = await runChecks(ws.engine, ws.project.config.checks, ws.project.components.checks, request.tables ? new Set(request.tables) : undefined);
       for (const r of results) request.log(`${r.passed ? 'ok' : r.severity === 'error' ? 'FAILED' : 'warning'}: ${r.name}: ${r.detail}`);
       const failed = results.filter((r) => !r.passed && r.severity === 'error');
       return { passed: results.length - failed.length, failures: failed.map((r) => ({ check: r.name, message: r.detail })) };
@@ -93,6 +93,7 @@ export async function openScheduler(
     // One process owns the state at a time (the warehouse's lock): a lease of this owner that no
     // running attempt holds belongs to a previous life of it (kill -9) and is retried at once.
     owner: `${hostname()}:${ws.project.stateDir}`,
+    tasks: ws.project.components.tasks,
     maxConcurrentTasks: options.maxConcurrentTasks,
     leaseSeconds: options.leaseSeconds,
   });

@@ -37,9 +37,9 @@ import {
   type TaskState,
 } from './store.js';
 import { notifyTask } from './tasks/notify.js';
-import { taskComponent, type Task } from './tasks/registry.js';
+import { taskComponent, tasks, type Task } from './tasks/registry.js';
 import type { TemplateVars } from './tasks/template.js';
-import { TaskFailure, errorMessage, type TaskContext, type TaskRunner } from './tasks/types.js';
+import { TaskFailure, errorMessage, type TaskComponent, type TaskContext, type TaskRunner } from './tasks/types.js';
 import { realTimers, type Timers } from './timers.js';
 import { parseDateOrInstant } from './timezone.js';
 
@@ -63,6 +63,8 @@ export interface SchedulerOptions {
   catchupBatchSize?: number;
   /** A hook (notification) is abandoned after this long. Default 30. */
   hookTimeoutSeconds?: number;
+  /** The task kinds jobs may use: the shipped ones (the default), and a project's own. */
+  tasks?: readonly TaskComponent[];
 }
 
 export interface JobSummary {
@@ -169,8 +171,8 @@ function hookRunners(hooks: readonly Hook[]): TaskRunner[] {
   });
 }
 
-function compileTask(job: Job, name: string, task: Task): CompiledTask {
-  const component = taskComponent(task.kind);
+function compileTask(job: Job, name: string, task: Task, kinds: readonly TaskComponent[]): CompiledTask {
+  const component = taskComponent(task.kind, kinds);
   const timeoutSeconds = task.timeoutSeconds ?? job.defaults.timeoutSeconds;
   // The component gets its own fields only, parsed by its own schema into its typed config.
   const fields: Record<string, unknown> = task;
@@ -184,7 +186,7 @@ function compileTask(job: Job, name: string, task: Task): CompiledTask {
   };
 }
 
-function compileJob(name: string, definition: Job, startedAt: Date): CompiledJob {
+function compileJob(name: string, definition: Job, startedAt: Date, kinds: readonly TaskComponent[]): CompiledJob {
   const schedule = resolveSchedule(definition.schedule, definition.timezone);
   const timezone = schedule.kind === 'cron' ? schedule.timezone : definition.timezone;
   const nodes = Object.entries(definition.tasks).map(([task, spec]) => ({ name: task, after: spec.after, triggerRule: spec.triggerRule }));
@@ -198,7 +200,7 @@ function compileJob(name: string, definition: Job, startedAt: Date): CompiledJob
     dates: dateTimetable(schedule, timezone),
     firstStart: (definition.start === undefined ? undefined : parseDateOrInstant(definition.start, timezone)) ?? startedAt,
     ...(endBound ? { endBound } : {}),
-    tasks: new Map(Object.entries(definition.tasks).map(([task, spec]) => [task, compileTask(definition, task, spec)])),
+    tasks: new Map(Object.entries(definition.tasks).map(([task, spec]) => [task, compileTask(definition, task, spec, kinds)])),
     order: topologicalOrder(nodes),
     hooks: {
       onFailure: hookRunners(definition.onFailure),
@@ -250,7 +252,8 @@ export class Scheduler {
     this.catchupBatchSize = options.catchupBatchSize ?? 100;
     this.hookTimeoutMs = (options.hookTimeoutSeconds ?? 30) * 1000;
     const startedAt = this.platform.now();
-    this.jobs = new Map(Object.entries(parseJobs(options.jobs)).map(([name, job]) => [name, compileJob(name, job, startedAt)]));
+    const kinds = options.tasks ?? tasks;
+    this.jobs = new Map(Object.entries(parseJobs(options.jobs, kinds)).map(([name, job]) => [name, compileJob(name, job, startedAt, kinds)]));
   }
 
   // ── lifecycle ──────────────────────────────────────────────────────────────────────────────────────

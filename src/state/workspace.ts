@@ -68,7 +68,7 @@ export async function openWorkspace(project: Project): Promise<Workspace> {
       store(config, field) {
         const key = JSON.stringify(config);
         let store = stores.get(key);
-        if (!store) stores.set(key, (store = openStore(config, { metastore, lake, field })));
+        if (!store) stores.set(key, (store = openStore(view.components.stores, config, { metastore, lake, field })));
         return store;
       },
       withProject: (other) => make(other),

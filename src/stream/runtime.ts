@@ -86,7 +86,7 @@ export async function startStreams(
       if (options.only && !options.only.includes(name)) continue;
       const engine = await ws.engine.fork();
       engines.push(engine);
-      const input = await openInput(config.input, { job: name, group: groupOf(name, config), log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
+      const input = await openInput(ws.project.components.inputs, config.input, { job: name, group: groupOf(name, config), log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
       const job = new StreamJob(ws, engine, name, config, input);
       await job.open();
       if (options.start ?? true) job.start();

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, EachBatchPayload } from 'kafkajs';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { formatSchema, openFormat } from '../formats/index.js';
-import type { InputContext, StreamInput } from './types.js';
+import { defineInput, type InputContext, type StreamInput } from './types.js';
 
 interface Fetched {
   partition: number;
@@ -111,7 +110,7 @@ async function readKafka(config: z.output<typeof schema>, group: string): Promis
   };
 }
 
-export const kafkaInput = defineComponent({
+export const kafkaInput = defineInput({
   kind: 'kafka',
   description: 'a Kafka topic; positions come from the sinks, nothing is committed to Kafka',
   config: schema,

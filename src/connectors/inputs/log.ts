@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import type { Topic } from '../../log/index.js';
 import { formatSchema, openFormat, type RecordReader } from '../formats/index.js';
-import type { InputContext, StreamInput } from './types.js';
+import { defineInput, type InputContext, type StreamInput } from './types.js';
 
 /** Bytes read from a segment at a time; the read buffer is reused for every read. */
 const READ_BYTES = 2 << 20;
@@ -55,7 +54,7 @@ function readTopic(topic: Topic, readRecord: RecordReader): StreamInput {
 
 const schema = z.object({ kind: z.literal('log'), topic: z.string().min(1), format: formatSchema }).strict();
 
-export const logInput = defineComponent({
+export const logInput = defineInput({
   kind: 'log',
   description: "a topic of the project's embedded log (the collector and `tributary produce` write to it)",
   config: schema,

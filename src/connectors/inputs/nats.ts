@@ -1,8 +1,7 @@
 import type { Consumer } from '@nats-io/jetstream';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { formatSchema, openFormat } from '../formats/index.js';
-import type { InputContext, StreamInput } from './types.js';
+import { defineInput, type InputContext, type StreamInput } from './types.js';
 
 /** Messages asked for in one pull request. */
 const FETCH_MESSAGES = 50_000;
@@ -71,7 +70,7 @@ async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
   };
 }
 
-export const natsInput = defineComponent({
+export const natsInput = defineInput({
   kind: 'nats',
   description: 'a NATS JetStream stream, read by sequence from where the sinks left off',
   config: schema,

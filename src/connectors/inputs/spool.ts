@@ -4,11 +4,10 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, read
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { failpoint } from '../../core/failpoints.js';
 import { formatSchema, openFormat, type LineLocation, type RecordReader } from '../formats/index.js';
-import type { InputContext, PartitionRange, RecordSink, StreamInput } from './types.js';
+import { defineInput, type InputContext, type PartitionRange, type RecordSink, type StreamInput } from './types.js';
 
 /**
  * A spool folder (Flume's spooling-directory and taildir sources): every line of every file that
@@ -636,7 +635,7 @@ class SpoolInput implements StreamInput {
   }
 }
 
-export const spoolInput = defineComponent({
+export const spoolInput = defineInput({
   kind: 'spool',
   description: 'text files dropped into (or appended to in) a folder, one event per line; completed files are kept, renamed or moved',
   config: schema,

@@ -1,3 +1,4 @@
+import { withFamily } from '../../core/component.js';
 import type { z } from 'zod';
 import type { Component } from '../../core/component.js';
 import type { Log } from '../../log/index.js';
@@ -62,3 +63,8 @@ export interface InputContext {
 }
 
 export type InputComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, InputContext, Promise<StreamInput>>;
+
+/** A stream input (Tributary's or a project's): `kind` names it in a stream's `input`. */
+export function defineInput<const Kind extends string, Config extends z.ZodType>(component: InputComponent<Kind, Config>) {
+  return withFamily('input', 'kind', component);
+}

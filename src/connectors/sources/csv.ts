@@ -5,7 +5,6 @@ import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { readHead, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
@@ -15,7 +14,7 @@ import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unma
 import { resolveFiles } from './files.js';
 import { countLines, type LineCount } from './line-count.js';
 import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
-import { sourceBase, type RejectedRow, type Repair, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
 
@@ -135,7 +134,7 @@ function swallowsRecords(record: MultiLineRecord): boolean {
  * drift.ts beside the typed read of the files that conform, united by name; the reconciliation,
  * repairs and line numbers hold for both, each file with its own delimiter and header.
  */
-export const csvSource = defineComponent({
+export const csvSource = defineSource({
   kind: 'csv',
   description: 'CSV files (globs, .gz, .zip) with a declared or inferred schema; drifted files mapped by declared rules',
   config: schema,

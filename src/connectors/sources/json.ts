@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { capText, RAW_KEEP_CHARS } from '../../catalog/index.js';
 import { quoteList } from '../../engine/index.js';
@@ -9,7 +8,7 @@ import { typeJson } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { numberedInFileOrder } from './located.js';
-import { sourceBase, type RejectedRow, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, type RejectedRow, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('json'), ...sourceBase, json: jsonOptions.optional() }).strict();
 
@@ -25,7 +24,7 @@ function recordsIn(text: string): number {
  * independently of the engine; a file that is not JSON is quarantined whole, with the parser's
  * reason, and the others load.
  */
-export const jsonSource = defineComponent({
+export const jsonSource = defineSource({
   kind: 'json',
   description: 'JSON documents: one object or array of objects per file (.gz too), typed exactly',
   config: schema,

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
@@ -7,7 +6,7 @@ import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { countLines, type LineCount } from './line-count.js';
 import { locateRecords, readRejects } from './located.js';
-import { sourceBase, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('jsonl'), ...sourceBase, json: jsonOptions.optional() }).strict();
 
@@ -16,7 +15,7 @@ const LINES = `header = false, delim = '\\x01', quote = '', escape = '', auto_de
 const PLAIN_LINES = { delimiter: '\x01', quote: '', escape: '', header: false };
 
 /** JSON lines: one object a line, typed exactly by the declared columns. */
-export const jsonlSource = defineComponent({
+export const jsonlSource = defineSource({
   kind: 'jsonl',
   description: 'JSON lines (one object a line; .gz too), typed exactly',
   config: schema,

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
 import { quoteIdent, quoteList } from '../../engine/index.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { resolveFiles } from './files.js';
-import { sourceBase, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('parquet'), ...sourceBase }).strict();
 
@@ -14,7 +13,7 @@ const schema = z.object({ format: z.literal('parquet'), ...sourceBase }).strict(
  * quarantined row with its reason, not a failed load. The independent count is the files' own
  * row counts from their footers.
  */
-export const parquetSource = defineComponent({
+export const parquetSource = defineSource({
   kind: 'parquet',
   description: 'Parquet files (globs), with their own or a declared schema',
   config: schema,

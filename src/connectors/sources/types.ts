@@ -1,3 +1,4 @@
+import { withFamily } from '../../core/component.js';
 import { z } from 'zod';
 import type { ColumnInfo } from '../../catalog/index.js';
 import type { Component } from '../../core/component.js';
@@ -87,3 +88,8 @@ export const sourceBase = {
 };
 
 export type SourceComponent<Format extends string = string, Config extends z.ZodType = z.ZodType> = Component<Format, Config, SourceContext, Promise<SourceScan>>;
+
+/** A source (Tributary's or a project's): `format` names it in `sources`. */
+export function defineSource<const Format extends string, Config extends z.ZodType>(component: SourceComponent<Format, Config>) {
+  return withFamily('source', 'format', component);
+}

@@ -100,6 +100,8 @@ export class DatabaseStore implements Store {
   readonly holdsRows = true;
   readonly readable = false;
   private connection: DatabaseConnection | undefined;
+  /** Tables this store has made (or checked) since it opened. */
+  private readonly made = new Set<string>();
 
   constructor(
     readonly kind: string,
@@ -152,6 +154,7 @@ export class DatabaseStore implements Store {
   }
 
   private async createTable(db: DatabaseConnection, shape: Pick<TableShape, 'name' | 'columns' | 'keys' | 'merge'>): Promise<void> {
+    this.made.add(shape.name);
     const q = (n: string) => this.dialect.quote(n);
     const keys = shape.merge ? (shape.keys ?? []) : [];
     const textKeys = shape.columns.filter((c) => keys.includes(c.name) && c.type === 'VARCHAR').length;
@@ -187,7 +190,9 @@ export class DatabaseStore implements Store {
   async stage(engine: Engine, request: StageRequest): Promise<DatabaseStaged> {
     // A batch model's table is made (or given its new columns) before the transaction that fills it:
     // MySQL's DDL would end a transaction, and PostgreSQL's need not wait for the rows.
-    if (request.mode.kind === 'replace') await this.createTable(await this.db(), request.shape);
+    // A model's table is made (or given the columns it now has) before every rebuild; any other
+    // table once, before its first write (a stream's were made when it opened).
+    if (request.mode.kind === 'replace' || !this.made.has(request.shape.name)) await this.createTable(await this.db(), request.shape);
     let relation = request.relation;
     const diverted = new Map<string, number>();
     let rows: number | undefined;

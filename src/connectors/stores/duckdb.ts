@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { CatalogTransaction } from '../../catalog/index.js';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch } from './merge.js';
-import { scopeCondition, type CommitUnit, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
+import { type CommitUnit, defineStore, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
 
 const schema = z.object({ kind: z.literal('duckdb') }).strict();
 
@@ -115,6 +114,8 @@ class WarehouseStore implements Store {
     const keys = s.shape.keys ?? [];
     switch (s.mode.kind) {
       case 'append':
+        // A stream's tables were made when it opened; a model's first append makes its table.
+        if (await this.ensure(tx, s.shape)) await tx.registerTable({ name: s.table, kind: 'table', store: 'duckdb', columns: s.shape.columns, timeColumn: s.shape.timeColumn, lookupKey: s.shape.lookupKey, description: s.shape.description });
         return tx.run(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM ${s.source}`);
       case 'merge': {
         const reduced = reduceBatch(s.shape, s.source);
@@ -144,10 +145,12 @@ class WarehouseStore implements Store {
     }
   }
 
-  /** A table replaced by scope must exist first (its first run creates it). */
-  private async ensure(tx: CatalogTransaction, shape: TableShape): Promise<void> {
+  /** A table appended to, or replaced by scope, must exist first (its first write creates it); true when this made it. */
+  private async ensure(tx: CatalogTransaction, shape: TableShape): Promise<boolean> {
     const exists = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $1 AND NOT temporary`, [shape.name]);
-    if (!Number(exists[0]!.n)) await tx.run(`CREATE TABLE ${main(shape.name)} (${shape.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+    if (Number(exists[0]!.n)) return false;
+    await tx.run(`CREATE TABLE ${main(shape.name)} (${shape.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
+    return true;
   }
 
   async discard(engine: Engine, staged: readonly Staged[]): Promise<void> {
@@ -157,7 +160,7 @@ class WarehouseStore implements Store {
   async close(): Promise<void> {}
 }
 
-export const duckdbStore = defineComponent({
+export const duckdbStore = defineStore({
   kind: 'duckdb',
   description: 'serving tables in the embedded DuckDB warehouse, committed with the catalog',
   config: schema,

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { LiveFile } from '../../catalog/index.js';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent } from '../../engine/index.js';
 import type { LakeWrite, Replace, StagedWrite } from '../../lake/index.js';
-import { scopeCondition, type CommitUnit, type ReplaceScope, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
+import { type CommitUnit, defineStore, type ReplaceScope, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
 
 const schema = z.object({ kind: z.literal('lake') }).strict();
 
@@ -133,7 +132,7 @@ class LakeStore implements Store {
   async close(): Promise<void> {}
 }
 
-export const lakeStore = defineComponent({
+export const lakeStore = defineStore({
   kind: 'lake',
   description: 'Hive-partitioned Parquet in the lake, committed through the catalog',
   config: schema,

@@ -1,11 +1,10 @@
 import { createReadStream } from 'node:fs';
 import type { ResultSetHeader } from 'mysql2';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { DatabaseStore, databaseUrl, type DatabaseConnection, type DatabaseDialect } from './database.js';
-import type { Store, StoreContext } from './types.js';
+import { defineStore, type Store, type StoreContext } from './types.js';
 
 const schema = z
   .object({
@@ -123,7 +122,7 @@ const dialect = (url: () => string): DatabaseDialect => ({
   },
 });
 
-export const mysqlStore = defineComponent({
+export const mysqlStore = defineStore({
   kind: 'mysql',
   description: 'tables in MySQL or MariaDB, each commit one transaction with its offsets or run record',
   config: schema,

@@ -1,10 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import { defineComponent } from '../../core/component.js';
 import { TributaryError } from '../../core/errors.js';
 import { DatabaseStore, databaseUrl, type DatabaseConnection, type DatabaseDialect } from './database.js';
-import type { Store, StoreContext } from './types.js';
+import { defineStore, type Store, type StoreContext } from './types.js';
 
 const schema = z
   .object({
@@ -90,7 +89,7 @@ const dialect = (url: () => string): DatabaseDialect => ({
   },
 });
 
-export const postgresStore = defineComponent({
+export const postgresStore = defineStore({
   kind: 'postgres',
   description: 'tables in PostgreSQL, each commit one transaction with its offsets or run record',
   config: schema,

@@ -1,3 +1,4 @@
+import { withFamily } from '../../core/component.js';
 import { z } from 'zod';
 import type { CatalogTransaction, ColumnInfo, Metastore } from '../../catalog/index.js';
 import type { Component } from '../../core/component.js';
@@ -117,6 +118,11 @@ export interface StoreContext {
 }
 
 export type StoreComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, StoreContext, Store>;
+
+/** A store (Tributary's or a project's): `kind` names it in a target's stores or a stream's sinks. */
+export function defineStore<const Kind extends string, Config extends z.ZodType>(component: StoreComponent<Kind, Config>) {
+  return withFamily('store', 'kind', component);
+}
 
 /** Merge functions by column: declared ones, else a sum. */
 export function mergeFunctions(shape: TableShape): Record<string, MergeFunction> {

@@ -1,4 +1,3 @@
-import { componentUnion } from '../../core/component.js';
 import { acceptedValuesCheck } from './accepted-values.js';
 import { minRowsCheck } from './min-rows.js';
 import { notNullCheck } from './not-null.js';
@@ -8,6 +7,3 @@ import { uniqueCheck } from './unique.js';
 
 /** Every check kind Tributary ships; a project's `checks` name one of these (or one it registers) by `test`. */
 export const checks = [notNullCheck, uniqueCheck, acceptedValuesCheck, relationshipsCheck, minRowsCheck, sqlCheck] as const;
-
-/** A check as the project declares it: `test` names its component. */
-export const checkSchema = componentUnion('test', checks);

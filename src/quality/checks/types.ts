@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Component } from '../../core/component.js';
+import { withFamily, type Component } from '../../core/component.js';
 import { identifier } from '../../core/schemas.js';
 
 /**
@@ -25,8 +25,9 @@ export const checkCommon = {
 
 export type CheckComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, undefined, Check>;
 
-export function defineCheck<Kind extends string, Config extends z.ZodType>(component: CheckComponent<Kind, Config>): CheckComponent<Kind, Config> {
-  return component;
+/** A check (Tributary's or a project's): `test` names it in `checks`. */
+export function defineCheck<const Kind extends string, Config extends z.ZodType>(component: CheckComponent<Kind, Config>) {
+  return withFamily('check', 'test', component);
 }
 
 /** A check's name: its kind and where it looks. */

@@ -1,7 +1,8 @@
 /** A job: when it runs, how its tasks retry and time out, who hears about it, and its tasks. */
 import { z } from 'zod';
 import { validateDag } from '../dag.js';
-import { taskComponent, taskSchema, type TaskInput } from '../tasks/registry.js';
+import { taskComponent, taskSchemaFor, tasks, type TaskInput } from '../tasks/registry.js';
+import type { TaskComponent } from '../tasks/types.js';
 import { parseDateOrInstant } from '../timezone.js';
 import { hooksSchema } from './hooks.js';
 import { dateOrInstantSchema, scheduleSchema, timeZoneSchema } from './schedule.js';
@@ -9,7 +10,9 @@ import { NAME_PATTERN, taskDefaultsSchema, taskNameSchema } from './task.js';
 
 export const jobNameSchema = z.string().regex(NAME_PATTERN, 'job names use letters, digits, _ and - (and start with a letter or _)');
 
-export const jobSchema = z
+/** A job's schema over a list of task kinds (the shipped ones, and a project's own). */
+export function jobSchemaFor(kinds: readonly TaskComponent[]) {
+  return z
   .strictObject({
     description: z.string().optional(),
     /** Absent: the job runs only when triggered. */
@@ -29,13 +32,13 @@ export const jobSchema = z
     onFailure: hooksSchema,
     onSuccess: hooksSchema,
     onRetry: hooksSchema,
-    tasks: z.record(taskNameSchema, taskSchema),
+    tasks: z.record(taskNameSchema, taskSchemaFor(kinds)),
   })
   .superRefine((job, ctx) => {
     if (Object.keys(job.tasks).length === 0) ctx.addIssue({ code: 'custom', path: ['tasks'], message: 'a job needs at least one task' });
     for (const problem of validateDag(job.tasks)) ctx.addIssue({ code: 'custom', path: ['tasks'], message: problem });
     for (const [name, task] of Object.entries(job.tasks)) {
-      const flag = taskComponent(task.kind).requiresJobFlag;
+      const flag = taskComponent(task.kind, kinds).requiresJobFlag;
       if (flag && !job[flag]) {
         ctx.addIssue({
           code: 'custom',
@@ -50,12 +53,20 @@ export const jobSchema = z
       if (start && end && end < start) ctx.addIssue({ code: 'custom', path: ['end'], message: `end ${job.end} is before start ${job.start}` });
     }
   });
+}
+
+export const jobSchema = jobSchemaFor(tasks);
 
 export type JobInput = z.input<typeof jobSchema>;
 export type Job = z.output<typeof jobSchema>;
 
 /** The project config's `jobs: { name: Job }`. */
 export const jobsSchema = z.record(jobNameSchema, jobSchema);
+
+/** The project config's `jobs` over a list of task kinds. */
+export function jobsSchemaFor(kinds: readonly TaskComponent[]): typeof jobsSchema {
+  return kinds === tasks ? jobsSchema : (z.record(jobNameSchema, jobSchemaFor(kinds)) as unknown as typeof jobsSchema);
+}
 export type JobsInput = z.input<typeof jobsSchema>;
 
 export class JobConfigError extends Error {
@@ -66,8 +77,8 @@ export class JobConfigError extends Error {
 }
 
 /** Validates job definitions; the error lists every problem with its path (jobs.daily.tasks.load…). */
-export function parseJobs(input: unknown): Record<string, Job> {
-  const parsed = jobsSchema.safeParse(input);
+export function parseJobs(input: unknown, kinds: readonly TaskComponent[] = tasks): Record<string, Job> {
+  const parsed = jobsSchemaFor(kinds).safeParse(input);
   if (!parsed.success) throw new JobConfigError(`invalid jobs:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

@@ -63,11 +63,17 @@ export interface TaskComponent<Kind extends string = string, Config extends z.Zo
   create(config: z.output<Config>): TaskRunner;
 }
 
-/** Typed identity: keeps the literal kind and the schema's type. */
-export function defineTaskComponent<const Kind extends string, Config extends z.ZodObject>(
-  component: TaskComponent<Kind, Config>,
-): TaskComponent<Kind, Config> {
-  return component;
+/**
+ * A task kind (the scheduler's or a project's): `kind` names it in a job's tasks. Keeps the literal
+ * kind and the schema's type, and stamps the family the project file's component list asks for;
+ * `configure()` writes a task of this kind with its own fields typed.
+ */
+export function defineTaskComponent<const Kind extends string, Config extends z.ZodObject>(component: TaskComponent<Kind, Config>) {
+  return {
+    ...component,
+    family: 'task' as const,
+    configure: <const Options extends z.input<Config>>(options: Options) => ({ ...options, kind: component.kind }),
+  };
 }
 
 export function errorMessage(error: unknown): string {

@@ -66,7 +66,7 @@ export class ModelSink implements StreamSink {
     for (const [name, config] of Object.entries(this.config.tables)) {
       const columns = (await this.engine.describe(`SELECT * FROM ${all.get(config.model)!}`)).filter((c) => !BatchModels.isInternal(c.name));
       const field = `${this.field}.tables.${name}.materialize`;
-      const materialization = materializationComponent(config.materialize.kind).create(
+      const materialization = materializationComponent(this.ws.project, config.materialize.kind).create(
         config.materialize,
         materializationContext(this.ws.project, this.ws, field, () => this.store),
       );

@@ -1,0 +1,118 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO, cli, tempDir, writeTree } from './helpers.js';
+
+/**
+ * The public component API: a project registers components of its own from its config (here a
+ * check, a materialisation and a task kind, all made with Tributary's public define… functions),
+ * and they are valid where their family goes, checked by their own schemas, listed by
+ * `tributary components`, and named in the config's errors.
+ */
+
+const components = `import { defineCheck, defineMaterialization, defineTask, quoteIdent, z } from 'tributary';
+
+/** Every value of a column is even. */
+export const even = defineCheck({
+  kind: 'even',
+  description: 'every value of the column is even',
+  config: z.object({ test: z.literal('even'), table: z.string(), column: z.string(), severity: z.enum(['error', 'warn']).optional() }).strict(),
+  create: (c) => ({ name: \`even(\${c.table}.\${c.column})\`, table: c.table, severity: c.severity ?? 'error', offendingRows: \`SELECT * FROM \${quoteIdent(c.table)} WHERE \${quoteIdent(c.column)} % 2 <> 0\` }),
+});
+
+/** A history table: each run's rows are added to what is there. */
+export const history = defineMaterialization({
+  kind: 'history',
+  description: "each run's rows appended to the table",
+  usedBy: ['model'],
+  config: z.object({ kind: z.literal('history') }).strict(),
+  create: (_config, context) => {
+    const store = context.defaultStore();
+    return { kind: 'history', label: 'history', reference: 'relation', partitions: false, intervals: false, store, shape: (base) => base, writeMode: () => ({ kind: 'append' }) };
+  },
+});
+
+/** A task that says hello with its own option. */
+export const hello = defineTask({
+  kind: 'hello',
+  description: 'logs a greeting',
+  config: z.strictObject({ to: z.string().min(1) }),
+  create: (config) => ({ run: async (ctx) => { ctx.log(\`hello, \${config.to}\`); return { status: 'success', result: { greeted: config.to } }; } }),
+});
+`;
+
+function project(overrides: { checks?: string; models?: string; jobs?: string; components?: string } = {}): string {
+  return writeTree({
+    'components.ts': components,
+    'tributary.config.ts': `import { defineJob, defineProject } from 'tributary';
+import { even, hello, history } from './components.js';
+export default defineProject({
+  name: 'own_components',
+  models: {
+    numbers: { sql: 'SELECT range AS n FROM range(0, 10, 2)', materialize: 'table' },
+    ${overrides.models ?? "log: { sql: 'SELECT n FROM {{ ref(\\'numbers\\') }}', materialize: history.configure({}) },"}
+  },
+  checks: [${overrides.checks ?? "even.configure({ table: 'numbers', column: 'n' })"}],
+  jobs: { greet: defineJob({ tasks: { say: ${overrides.jobs ?? "hello.configure({ to: 'world' })"} } }) },
+  components: ${overrides.components ?? '[even, history, hello]'},
+});
+`,
+    'package.json': JSON.stringify({ type: 'module', private: true }),
+  });
+}
+
+describe('components of a project’s own', () => {
+  it('a check, a materialisation and a task kind of its own run where their families go', () => {
+    const dir = project();
+    const dataDir = tempDir();
+    const first = cli(['run', '--project', dir, '--data-dir', dataDir]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/✔ check even\(numbers\.n\): ok/);
+    expect(first.stderr).toMatch(/✔ log \(history\)/);
+    expect(cli(['run', '--project', dir, '--data-dir', dataDir, '--quiet']).code).toBe(0);
+    // The history materialisation appends: two runs, twice the rows.
+    const rows = cli(['sql', 'SELECT count(*)::INTEGER AS n FROM log', '--project', dir, '--data-dir', dataDir, '--format', 'json']);
+    expect(JSON.parse(rows.stdout)).toEqual([{ n: 10 }]);
+    const greeted = cli(['trigger', 'greet', '--project', dir, '--data-dir', dataDir]);
+    expect(greeted.code, greeted.stderr).toBe(0);
+    expect(`${greeted.stdout}${greeted.stderr}`).toMatch(/hello, world/);
+  });
+
+  it('its check fails a run when the data breaks it, naming the check', () => {
+    const dir = project({ checks: "even.configure({ table: 'odd', column: 'n' })", models: "odd: { sql: 'SELECT 3 AS n', materialize: 'table' }," });
+    const run = cli(['run', '--project', dir, '--data-dir', tempDir()]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/✘ check even\(odd\.n\): 1 offending row/);
+  });
+
+  it('its config is checked by its own schema, and an unknown kind lists the project’s kinds too', () => {
+    const bad = cli(['run', '--project', project({ jobs: "{ kind: 'hello', to: '' }" }), '--data-dir', tempDir()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/jobs\.greet\.tasks\.say\.to/);
+    const unknown = cli(['run', '--project', project({ checks: "{ test: 'odd', table: 'numbers', column: 'n' }" }), '--data-dir', tempDir()]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/checks\.0/);
+    expect(unknown.stderr).toMatch(/'even'/);
+    expect(unknown.stderr).toMatch(/'not_null'/);
+  });
+
+  it('a component that reuses a kind of its family is refused, naming the kind', () => {
+    const dir = project({ components: "[even, history, hello, { ...even, kind: 'unique' }]" });
+    const run = cli(['run', '--project', dir, '--data-dir', tempDir()]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/a check of kind 'unique' already exists/);
+    expect(run.stderr).toMatch(/components\.3/);
+  });
+
+  it('`tributary components` lists them with their options, generated from their schemas; the retail example registers one', () => {
+    const listed = cli(['components', 'checks', '--project', project()]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^ {2}even — every value of the column is even$/m);
+    expect(listed.stdout).toMatch(/^ {4}column: string {2}\(required\)$/m);
+    expect(listed.stdout).toMatch(/^ {2}not_null — /m);
+    const tasks = cli(['components', 'tasks', '--project', project()]);
+    expect(tasks.stdout).toMatch(/^ {2}hello — logs a greeting\n {4}to: string {2}\(required\)$/m);
+    const retail = cli(['components', 'checks', '--project', path.join(REPO, 'examples', 'retail-sales')]);
+    expect(retail.stdout).toMatch(/^ {2}totals_match — /m);
+    expect(retail.stdout).toMatch(/^ {4}against: \{ table, measure \} {2}\(required\)$/m);
+  });
+});
