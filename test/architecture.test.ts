@@ -26,20 +26,29 @@ function importedLayers(file: string): string[] {
 }
 
 function layerOf(file: string): string {
-  return path.relative(SRC, file).split(path.sep)[0]!;
+  const first = path.relative(SRC, file).split(path.sep)[0]!;
+  // Files at the top of src/ (index.ts, testing.ts) are the package's public surface.
+  return first.endsWith('.ts') ? 'index.ts' : first;
 }
 
-const ALLOWED: Record<string, string[]> = {
-  core: ['core', 'connectors', 'scheduler'],
-  engine: ['engine', 'core'],
-  catalog: ['catalog', 'core', 'engine', 'scheduler'],
-  lake: ['lake', 'catalog', 'engine', 'core'],
-  log: ['log', 'core'],
-  quality: ['quality', 'core', 'engine'],
-  connectors: ['connectors', 'core', 'engine', 'catalog', 'lake', 'log', 'quality'],
-  scheduler: ['scheduler'],
-  web: ['web'],
-};
+/**
+ * The layers and what each may import, read from docs/architecture.md's table: rows
+ * | `name/` | job | `a`, `b` | (or "nothing", or "any layer"). The docs are the rules.
+ */
+function documentedRules(): Map<string, string[] | 'any'> {
+  const doc = readFileSync(path.join(REPO, 'docs', 'architecture.md'), 'utf8');
+  const rules = new Map<string, string[] | 'any'>();
+  for (const line of doc.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 5 || !cells[1]!.startsWith('`')) continue;
+    const may = cells[3]!;
+    const allowed = may === 'any layer' ? 'any' : [...may.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\/$/, ''));
+    for (const name of [...cells[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\/$/, ''))) rules.set(name, allowed);
+  }
+  return rules;
+}
+
+const RULES = documentedRules();
 
 describe('architecture', () => {
   it('no file outside src/catalog/ runs SQL against tributary.* (the metastore is the one surface)', () => {
@@ -51,16 +60,44 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('each layer imports only the layers it may', () => {
+  it('docs/architecture.md states a rule for every folder of src/, and its rules have no cycle', () => {
+    const folders = readdirSync(SRC, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(folders.filter((f) => !RULES.has(f))).toEqual([]);
+    expect([...RULES.keys()].filter((r) => r !== 'index.ts' && r !== 'testing.ts' && !folders.includes(r))).toEqual([]);
+    // Depth-first over "may import": a layer met again on its own path is a cycle.
+    const cycles: string[] = [];
+    const visit = (layer: string, trail: string[]) => {
+      if (trail.includes(layer)) return void cycles.push([...trail, layer].join(' → '));
+      const allowed = RULES.get(layer);
+      if (allowed === 'any' || !allowed) return;
+      for (const next of allowed) visit(next, [...trail, layer]);
+    };
+    for (const layer of RULES.keys()) visit(layer, []);
+    expect(cycles).toEqual([]);
+  });
+
+  it('each file of src/ imports only the layers docs/architecture.md lets its layer import', () => {
     const breaches: string[] = [];
     for (const file of files(SRC)) {
-      const allowed = ALLOWED[layerOf(file)];
-      if (!allowed) continue;
-      for (const layer of importedLayers(file)) {
-        if (!allowed.includes(layer)) breaches.push(`${path.relative(REPO, file)} imports ${layer}`);
+      const layer = layerOf(file);
+      const allowed = RULES.get(layer) ?? RULES.get(path.basename(file));
+      if (allowed === 'any') continue;
+      for (const imported of importedLayers(file)) {
+        if (imported !== layer && !allowed?.includes(imported)) breaches.push(`${path.relative(REPO, file)} imports ${imported}`);
       }
     }
     expect(breaches).toEqual([]);
+  });
+
+  it('no code outside a materialisation’s own file branches on a materialisation kind, and a model’s SQL is rendered in one place', () => {
+    const branches = /\bmateriali[sz]\w*\??\.kind\s*[!=]==|\bmaterialize\s*[!=]==|switch\s*\([\w.?]*materiali[sz]/;
+    const offenders = files(SRC)
+      .filter((f) => !f.startsWith(path.join(SRC, 'materializations') + path.sep))
+      .filter((f) => branches.test(readFileSync(f, 'utf8')))
+      .map((f) => path.relative(REPO, f));
+    expect(offenders).toEqual([]);
+    const renders = files(SRC).filter((f) => /\.template\.replace\(/.test(readFileSync(f, 'utf8'))).map((f) => path.relative(REPO, f));
+    expect(renders).toEqual(['src/models/plan.ts']);
   });
 
   it('nothing under src/ names an example dataset (examples own their data)', () => {

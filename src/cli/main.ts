@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { commands, type OutputFormat } from '../commands/index.js';
+import { commands, type CommandContext, type OutputFormat } from '../commands/index.js';
+import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
@@ -75,7 +76,7 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
   }
   const ws = await openWorkspace(project);
   try {
-    await (commands[name]!.run as (context: object, input: unknown) => Promise<void>)({ ws, io }, input);
+    await (commands[name]!.run as (context: CommandContext, input: unknown) => Promise<void>)({ ws, io, openScheduler: (options) => openScheduler(ws, options) }, input);
   } finally {
     await ws.close();
   }

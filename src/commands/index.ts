@@ -33,4 +33,4 @@ export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
 export { intervalOf } from './run.js';
 export { jobsView, runsView, taskView, runJson, dsOf } from './jobs.js';
-export type { CommandContext, CommandIO, CommandSpec, ServerServices } from './types.js';
+export type { CommandContext, CommandIO, CommandSpec, ProjectScheduler, SchedulerOpener, ServerServices } from './types.js';

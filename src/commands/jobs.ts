@@ -1,8 +1,7 @@
 import { TributaryError } from '../core/errors.js';
-import { openScheduler, type ProjectScheduler } from '../owner/scheduler.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
 import { renderRows, type OutputFormat } from './output.js';
-import type { CommandContext } from './types.js';
+import type { CommandContext, ProjectScheduler } from './types.js';
 import { defineCommand } from './types.js';
 
 /** The day a run is about, in its job's zone. */
@@ -92,7 +91,8 @@ function knownJob(context: CommandContext, job: string): void {
  */
 async function withScheduler<T>(context: CommandContext, only: string | undefined, body: (ps: ProjectScheduler, foreground: boolean) => Promise<T>): Promise<T> {
   if (context.server?.scheduler) return body(context.server.scheduler, false);
-  const ps = await openScheduler(context.ws, { only, log: (m) => context.io.err(m) });
+  if (!context.openScheduler) throw new TributaryError('no scheduler: this command needs the server’s, or one it may open', { hint: 'run it from the CLI, or while `tributary up` runs' });
+  const ps = await context.openScheduler({ only, log: (m) => context.io.err(m) });
   const unsubscribe = ps.scheduler.subscribe((event) => {
     if (event.type === 'task' && ['running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped'].includes(event.state)) {
       context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}`);

@@ -1,5 +1,6 @@
 import type { Progress } from '../core/progress.js';
-import type { ProjectScheduler } from '../owner/scheduler.js';
+import type { DuckDBSchedulerStore } from '../catalog/index.js';
+import type { Scheduler } from '../scheduler/index.js';
 import type { Workspace } from '../state/workspace.js';
 
 /**
@@ -14,6 +15,15 @@ export interface CommandIO {
   /** Whether output goes to a person (colours, tables) rather than a pipe. */
   readonly tty: boolean;
 }
+
+/** A project's scheduler on its state: the daemon and the store it keeps its runs in. */
+export interface ProjectScheduler {
+  scheduler: Scheduler;
+  store: DuckDBSchedulerStore;
+}
+
+/** Opens the project's scheduler here, for a command run without a server (`only` narrows it to one job, run when triggered). */
+export type SchedulerOpener = (options: { only?: string; log: (message: string) => void }) => Promise<ProjectScheduler>;
 
 /** What the running server adds to a command run inside it. */
 export interface ServerServices {
@@ -30,6 +40,8 @@ export interface CommandContext {
   server?: ServerServices;
   /** Set when the client stops waiting (Ctrl+C): long work should stop. */
   signal?: AbortSignal;
+  /** How a command that needs the scheduler opens it when no server runs one (given by whoever runs the command). */
+  openScheduler?: SchedulerOpener;
 }
 
 /**

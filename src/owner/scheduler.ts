@@ -5,6 +5,7 @@ import { importModule } from '../config/project.js';
 import { Scheduler, type Platform, type SchedulerOptions } from '../scheduler/index.js';
 import { runChecks } from '../quality/index.js';
 import { runModels } from '../models/index.js';
+import type { ProjectScheduler } from '../commands/index.js';
 import type { Workspace } from '../state/workspace.js';
 
 /** What the scheduler's tasks do in a Tributary project: run models and checks, query, look in the lake, load modules. */
@@ -70,10 +71,6 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
   };
 }
 
-export interface ProjectScheduler {
-  scheduler: Scheduler;
-  store: DuckDBSchedulerStore;
-}
 
 /**
  * The project's scheduler on the metastore: its state survives any crash of the process that

@@ -1,6 +1,6 @@
 import { jobsView, runJson, runsView, taskView } from '../commands/index.js';
 import { TributaryError } from '../core/errors.js';
-import type { ProjectScheduler } from '../owner/scheduler.js';
+import type { ProjectScheduler } from '../commands/index.js';
 import type { SchedulerEvent } from '../scheduler/index.js';
 import type { ServerPlugin } from './app.js';
 
