@@ -124,7 +124,7 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
           .catch((error: unknown) => {
             failed.push({ model: model.name, error });
             state.set(model.name, 'failed');
-            log(`✘ ${model.name}: ${errorMessage(error)}`);
+            log(`✘ ${model.name}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
           })
           .finally(() => {
             running--;
@@ -148,8 +148,8 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
       ? only.error.message
       : errorMessage(only.error)
     : `${failed.length} models failed: ${failed.map((f) => `${f.model} (${errorMessage(f.error).split('\n')[0]})`).join('; ')}`;
-  const outcome = `${committed} of ${selected.length} model(s) committed${skipped.length ? `; not run because of the failure: ${skipped.map((s) => s.model).join(', ')}` : ''}`;
-  const hint = only?.error instanceof TributaryError && only.error.hint ? `${only.error.hint}. ${outcome}` : `${outcome}; fix the cause and run again (a failed model committed nothing)`;
+  const outcome = `this run committed ${committed} of ${selected.length} model(s)${skipped.length ? `; not run because of the failure: ${skipped.map((s) => s.model).join(', ')}` : ''}`;
+  const hint = only?.error instanceof TributaryError && only.error.hint ? `${only.error.hint}. ${outcome}` : `${outcome}; a failed model committed nothing: fix the cause and run again`;
   throw new RunFailed(message, hint, results, failed, skipped);
 }
 
@@ -252,6 +252,7 @@ async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);
   try {
     if (options.signal?.aborted) throw new TributaryError(`model '${model.name}' was stopped before it started`, { hint: 'nothing was committed' });
+    await refuseUnwrittenStreamTables(run, model, engine);
     const step: ModelStep = { run, model, runId, engine, scratchDir };
     let outcome: LoadOutcome | undefined;
     if (run.soleReader?.(model) && model.materialization.store!.holdsRows) {
@@ -276,7 +277,7 @@ async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load
     if (error instanceof TributaryError) throw error;
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
       place: { file: ws.project.configFile, field: `models.${model.name}` },
-      hint: 'nothing was committed; fix the cause and run again',
+      hint: 'it committed nothing; fix the cause and run it again',
       cause: error,
     });
   } finally {
@@ -284,6 +285,20 @@ async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load
     engine.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** A model reading a table a stream keeps, before the stream's first commit made it, says so and what to do. */
+async function refuseUnwrittenStreamTables(run: RunContext, model: ModelPlan, engine: Engine): Promise<void> {
+  const streamed = model.refs.filter((ref) => run.plan.streamTables.has(ref) && !run.plan.models.has(ref));
+  if (!streamed.length) return;
+  const existing = await queryableTables(engine);
+  const missing = streamed.find((ref) => !existing.has(ref));
+  if (!missing) return;
+  const job = run.plan.streamTables.get(missing)!;
+  throw new TributaryError(`model '${model.name}' reads '${missing}', which stream job '${job}' keeps and has not written yet`, {
+    place: { file: run.ws.project.configFile, field: `models.${model.name}.sql` },
+    hint: `start the stream first (\`tributary up\`, or \`tributary drain\` to run it until its input is empty), then run '${model.name}' again`,
+  });
 }
 
 interface ModelStep {
