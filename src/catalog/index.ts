@@ -25,6 +25,8 @@ export {
   type SnapshotInfo,
   type Committed,
 } from './metastore.js';
+export { MIGRATIONS, openSchema, type Migration, type MigrateOptions, type OpenedSchema } from './migrations.js';
+export { METASTORE_VERSION } from './schema.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect } from './export.js';
 export { DuckDBSchedulerStore, type AttemptRecord } from './scheduler-store.js';

@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { TributaryError } from '../core/errors.js';
 import type { Engine, Transaction } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
-import { LEGACY_TABLES, METASTORE_DDL, METASTORE_VERSION } from './schema.js';
+import { openSchema, type MigrateOptions, type OpenedSchema } from './migrations.js';
 
 /**
  * The metastore: the one surface through which every layer reads and writes Tributary's own state
@@ -222,24 +221,21 @@ export class Metastore {
     private readonly engine: Engine,
     private nextSnapshot: number,
     private nextFileId: number,
+    /** The schema version found on open and the migrations run then. */
+    readonly schema: OpenedSchema,
   ) {}
 
-  static async open(engine: Engine): Promise<Metastore> {
-    const legacy = await engine.query<{ n: bigint }>(
-      `SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'tributary' AND table_name IN (${LEGACY_TABLES.map(quoteLiteral).join(', ')})`,
-    );
-    if (Number(legacy[0]!.n) > 0) {
-      throw new TributaryError('this state folder was written by Tributary 0.1, whose catalog this version cannot read', {
-        hint: 'delete the state folder (.tributary) and the lake folder, then run `tributary run` again to rebuild them from the sources',
-      });
-    }
-    await engine.run(METASTORE_DDL);
-    const version = await engine.query<{ version: number }>('SELECT version FROM tributary.metastore');
-    if (!version.length) await engine.run(`INSERT INTO tributary.metastore VALUES (${METASTORE_VERSION})`);
+  /**
+   * Opens the metastore on the state's first connection, before anything else reads the state:
+   * a new state is created at this release's schema version; an older one is migrated (one
+   * transaction); a newer or unmigratable one is refused with what to do (see migrations.ts).
+   */
+  static async open(engine: Engine, options: MigrateOptions = {}): Promise<Metastore> {
+    const schema = await openSchema(engine, options);
     const seeds = await engine.query<{ s: bigint | null; f: bigint | null }>(
       'SELECT (SELECT max(snapshot_id) FROM tributary.snapshots) AS s, (SELECT max(file_id) FROM tributary.data_files) AS f',
     );
-    return new Metastore(engine, Number(seeds[0]!.s ?? 0n) + 1, Number(seeds[0]!.f ?? 0n) + 1);
+    return new Metastore(engine, Number(seeds[0]!.s ?? 0n) + 1, Number(seeds[0]!.f ?? 0n) + 1, schema);
   }
 
   onCommit(listener: (committed: Committed) => void): () => void {

@@ -3,12 +3,24 @@
  * catalog under Tributary's own names: every commit is a snapshot with a monotonic id and a list
  * of changes; a data file records the snapshot that added it and the one that removed it, its
  * partition values and its column statistics, so any snapshot's table is a query away.
+ *
+ * The state records its schema version in `tributary.metastore` (one row). A state created by this
+ * release is at METASTORE_VERSION; an older one is brought here on open by the steps in
+ * migrations.ts, which `tributary.migrations` records. Changing the DDL below means a new version:
+ * bump METASTORE_VERSION, add the step from the previous one and the new version's shape below.
+ *
+ * 1: the first catalog (tributary.files, no version row); no migration reads it.
+ * 2: the metastore (snapshots, data files, runs, …), to the release at commit 3ce1686.
+ * 3: tributary.migrations, recording each migration with the release that ran it and when.
  */
-export const METASTORE_VERSION = 2;
+export const METASTORE_VERSION = 3;
 
 export const METASTORE_DDL = `
 CREATE SCHEMA IF NOT EXISTS tributary;
 CREATE TABLE IF NOT EXISTS tributary.metastore (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tributary.migrations (
+  version INTEGER NOT NULL, from_version INTEGER, description VARCHAR NOT NULL, release VARCHAR,
+  applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS tributary.snapshots (
   snapshot_id BIGINT PRIMARY KEY, committed_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   run_id VARCHAR, operation VARCHAR NOT NULL, summary VARCHAR);
@@ -57,5 +69,43 @@ CREATE TABLE IF NOT EXISTS tributary.stream_state (
   PRIMARY KEY (job, sink, key));
 `;
 
-/** Tables of Tributary 0.1, whose state this version cannot read. */
+/** Tables of the catalog before the metastore (schema version 1), whose state no migration reads. */
 export const LEGACY_TABLES = ['files'];
+
+/**
+ * The tables and columns each schema version has in schema `tributary`, as far as opening a state
+ * relies on them: a state without a version row (one whose creator stopped between creating the
+ * tables and recording the version) is identified by them, and a state is checked against its
+ * version's before anything reads it. Extra tables and columns are allowed. The scheduler's
+ * tables (job_state, job_run_log, task_instance_log, task_attempts) are created by its store
+ * when first opened, so they are not required; a migration that changes them must allow for
+ * their absence.
+ */
+const SHAPE_V2: Readonly<Record<string, readonly string[]>> = {
+  metastore: ['version'],
+  snapshots: ['snapshot_id', 'committed_at', 'run_id', 'operation', 'summary'],
+  snapshot_changes: ['snapshot_id', 'table_name', 'change', 'detail'],
+  tables: [
+    'name', 'kind', 'store', 'location', 'format', 'partition_by', 'time_column', 'lookup_key', 'description',
+    'created_snapshot', 'updated_snapshot', 'created_at', 'updated_at',
+  ],
+  columns: ['table_name', 'position', 'name', 'type'],
+  schema_versions: ['table_name', 'version', 'columns', 'snapshot_id', 'detected_at'],
+  data_files: ['file_id', 'table_name', 'path', 'rows', 'bytes', 'run_id', 'begin_snapshot', 'end_snapshot', 'staged_path', 'history_path'],
+  file_partition_values: ['file_id', 'position', 'key', 'value'],
+  file_column_stats: ['file_id', 'column_name', 'min_value', 'max_value', 'null_count'],
+  runs: [
+    'run_id', 'run_group', 'attempt', 'trigger', 'kind', 'target', 'status', 'params', 'pid', 'started_at', 'finished_at',
+    'read', 'written', 'quarantined', 'error', 'snapshot_id',
+  ],
+  lineage: ['model', 'upstream', 'upstream_kind'],
+  quarantine: ['run_id', 'model', 'source', 'file', 'line', 'record', 'column_name', 'reason', 'raw', 'raw_bytes', 'quarantined_at'],
+  dead_letters: ['origin', 'partition', 'offset', 'reason', 'raw', 'raw_bytes', 'received_at'],
+  stream_offsets: ['job', 'sink', 'partition', 'next_offset'],
+  stream_state: ['job', 'sink', 'key', 'value'],
+};
+
+export const METASTORE_SHAPES: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
+  2: SHAPE_V2,
+  3: { ...SHAPE_V2, migrations: ['version', 'from_version', 'description', 'release', 'applied_at'] },
+};
