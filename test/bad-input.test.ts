@@ -191,6 +191,24 @@ describe('bad input', () => {
 });
 
 describe('invalid config', () => {
+  it('a stream table in the earlier spelling (mode, keys) is refused with the new one', () => {
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'old_spelling',
+  topics: { clicks: { partitions: 1 } },
+  models: { totals: { sql: "SELECT count(*) AS n FROM {{ source('clicks') }}", materialize: 'ephemeral' } },
+  streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: { id: 'BIGINT' },
+    sinks: { serving: { kind: 'duckdb', tables: { live_totals: { model: 'totals', mode: 'merge' } } } } } },
+});
+`,
+    });
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/streams\.live\.sinks\.serving\.tables\.live_totals/);
+    expect(run.stderr).toMatch(/mode moved into materialize: write materialize: 'append', or materialize: \{ kind: 'merge'/);
+  });
+
   it('names the file, the key and what was expected', async () => {
     const dir = writeTree({ 'tributary.config.ts': project().replace("format: 'csv'", "format: 'xls'") });
     const run = cli(['run', '--project', dir]);

@@ -8,7 +8,8 @@ import { runReadOnly } from '../src/commands/query.js';
 import { TributaryError } from '../src/core/errors.js';
 import { packageInfo } from '../src/core/package.js';
 import { Engine } from '../src/engine/index.js';
-import { runModels, type Workspace } from '../src/models/index.js';
+import { runModels } from '../src/models/index.js';
+import type { Workspace } from '../src/state/workspace.js';
 import { cli, openProject, REPO, tempDir } from './helpers.js';
 
 /** The project and state `tributary` made at commit 3ce1686 (see the fixture's README and make.sh). */

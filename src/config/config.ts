@@ -140,7 +140,7 @@ const topicSchema = z
   })
   .strict();
 
-const streamTableSchema = z
+const streamTableObject = z
   .object({
     /** The model whose SQL computes this table from each micro-batch. */
     model: identifier,
@@ -157,6 +157,18 @@ const streamTableSchema = z
     window: z.object({ time: identifier, sizeSeconds: z.number().positive().default(60), latenessSeconds: z.number().min(0) }).strict().optional(),
   })
   .strict();
+/** A stream table; the spelling before materialisations were components (`mode`, `keys`, `merge`) is refused with the new one. */
+const streamTableSchema = z.preprocess((value, ctx) => {
+  const moved = value && typeof value === 'object' ? ['mode', 'keys', 'merge'].filter((k) => k in value) : [];
+  if (moved.length) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${moved.join(', ')} moved into materialize: write materialize: 'append', or materialize: { kind: 'merge', keys: [...], merge: {...} }`,
+      input: value,
+    });
+  }
+  return value;
+}, streamTableObject);
 
 const streamSchema = z
   .object({
