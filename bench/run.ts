@@ -12,6 +12,7 @@ import { batchSuite } from './suites/batch.js';
 import { concurrentSuite } from './suites/concurrent.js';
 import { dashboardsSuite } from './suites/dashboards.js';
 import { loyaltySuite } from './suites/loyalty.js';
+import { modelsSuite } from './suites/models.js';
 import { retailSuite } from './suites/retail.js';
 import { retailStreamSuite } from './suites/retail-stream.js';
 import { schedulerSuite } from './suites/scheduler.js';
@@ -19,7 +20,7 @@ import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

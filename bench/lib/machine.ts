@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem, release, platform } from 'node:os';
 import { createRequire } from 'node:module';
@@ -13,6 +14,8 @@ export interface MachineInfo {
   python: string;
   pandas: string;
   date: string;
+  /** The commit measured (with "+changes" when the work tree differed from it). */
+  commit: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -47,5 +50,17 @@ export function machineInfo(extra: { python?: string; pandas?: string } = {}): M
     python: extra.python ?? 'unknown',
     pandas: extra.pandas ?? 'unknown',
     date: new Date().toISOString(),
+    commit: commitMeasured(),
   };
+}
+
+/** The repository's HEAD, marked when files differ from it: a figure belongs to the code that made it. */
+export function commitMeasured(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
 }

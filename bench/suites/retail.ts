@@ -80,7 +80,7 @@ interface Month extends MonthSize {
   manifest: DriftManifest;
 }
 
-async function ensureMonth(dataDir: string, size: MonthSize, log: (line: string) => void): Promise<Month> {
+export async function ensureMonth(dataDir: string, size: MonthSize, log: (line: string) => void): Promise<Month> {
   const dir = join(dataDir, `retail-${size.days}x${size.linesPerDay}-seed${FULL.seed}`);
   const recordFile = `${dir}.json`;
   const manifestFile = join(dir, 'drops', '_manifest.json');

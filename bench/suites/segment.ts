@@ -97,7 +97,7 @@ function dropFiles(dir: string): string[] {
  * the size, seed and total bytes it was made with, so a partial or different generation is never
  * reused.
  */
-async function ensureDrops(dataDir: string, size: MonthSize, log: (line: string) => void): Promise<Drops> {
+export async function ensureDrops(dataDir: string, size: MonthSize, log: (line: string) => void): Promise<Drops> {
   const dir = join(dataDir, `segment-${size.days}x${size.eventsPerDay}-seed${SEED}`);
   const manifestFile = `${dir}.json`;
   if (existsSync(manifestFile)) {

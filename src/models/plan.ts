@@ -29,6 +29,19 @@ export interface ModelPlan {
   refs: string[];
   sources: string[];
   materialization: Materialization;
+  /** How a run for a data interval takes the model: by its date partition, by its time column, or rebuilt whole. */
+  placement: Placement;
+}
+
+/** How a run for a data interval takes a model (a run without one rebuilds every model whole). */
+export type Placement = { kind: 'whole' } | { kind: 'partition'; key: string } | { kind: 'time'; column: string };
+
+function placementOf(config: ModelConfig, materialization: Materialization): Placement {
+  if (!materialization.intervals) return { kind: 'whole' };
+  if (config.timeColumn) return { kind: 'time', column: config.timeColumn };
+  const keys = Object.keys(config.partitionBy ?? {});
+  // The date key is confirmed against the model's types when it runs.
+  return keys.length ? { kind: 'partition', key: keys[0]! } : { kind: 'whole' };
 }
 
 /**
@@ -125,7 +138,7 @@ export function streamTables(project: Project): Map<string, string> {
 }
 
 /** A model's SQL and the references it makes, checked against what the project declares. */
-function parseModel(project: Project, name: string, config: ModelConfig): Omit<ModelPlan, 'materialization'> {
+function parseModel(project: Project, name: string, config: ModelConfig): Omit<ModelPlan, 'materialization' | 'placement'> {
   const template = project.readText(config.sql, `models.${name}.sql`).trim().replace(/;\s*$/, '');
   const refs = new Set<string>();
   const sources = new Set<string>();
@@ -164,7 +177,7 @@ export function compileProject(project: Project, stores: PlanStores, known?: Rea
         hint: "materialize it in the lake (materialize: 'lake'), or declare timeColumn for runs by data interval",
       });
     }
-    plans.set(name, { ...model, materialization });
+    plans.set(name, { ...model, materialization, placement: placementOf(model.config, materialization) });
   }
   const streamed = streamTables(project);
   for (const model of plans.values()) {

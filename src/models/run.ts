@@ -184,19 +184,6 @@ interface RunContext {
   soleReader?: (model: ModelPlan) => boolean;
 }
 
-/** How a model takes part in a run for an interval: by its date partition, its time column, or whole. */
-type IntervalPlan = { kind: 'whole' } | { kind: 'partition'; key: string } | { kind: 'time'; column: string };
-
-function intervalPlan(model: ModelPlan, interval: DataInterval | undefined): IntervalPlan {
-  const { config } = model;
-  if (!interval || !model.materialization.intervals) return { kind: 'whole' };
-  if (config.timeColumn) return { kind: 'time', column: config.timeColumn };
-  const keys = Object.keys(config.partitionBy ?? {});
-  if (!keys.length) return { kind: 'whole' };
-  // The date key is confirmed against the model's types when it runs.
-  return { kind: 'partition', key: keys[0]! };
-}
-
 /**
  * The models of a run for an interval whose partitions are not days (and that have no time
  * column): refused together, before any of the run's models commits. A model whose type cannot be
@@ -216,7 +203,7 @@ async function refuseUnplaceable(ws: Workspace, plan: ProjectPlan, selected: rea
     return existing.has(name) || !model || model.materialization.reference === 'inline' ? undefined : `(${plan.sql(model, typed, interval)})`;
   };
   for (const model of selected) {
-    const how = intervalPlan(model, interval);
+    const how = model.placement;
     if (how.kind !== 'partition') continue;
     try {
       const [p] = await ws.engine.describe(`SELECT ${model.config.partitionBy![how.key]} AS p FROM (${plan.sql(model, typed, interval)})`);
@@ -341,7 +328,7 @@ function shapeOf(model: ModelPlan, columns: ColumnInfo[]): TableShape {
  * cannot be placed in time.
  */
 async function intervalScope(engine: Engine, model: ModelPlan, sql: string, interval: DataInterval | undefined): Promise<{ inside?: string; place?: string; mode: WriteMode }> {
-  const plan = intervalPlan(model, interval);
+  const plan = model.placement;
   if (plan.kind === 'whole' || !interval) return { mode: model.materialization.writeMode(undefined) };
   if (plan.kind === 'time') {
     const column = quoteIdent(plan.column);
@@ -443,6 +430,7 @@ function loadSource(run: RunContext, source: string): Promise<string> {
       refs: [],
       sources: [source],
       materialization: materializationComponent(run.ws.project, 'table').create(materialize, materializationContext(run.ws.project, run.ws, field, () => run.ws.store({ kind: 'duckdb' }, field))),
+      placement: { kind: 'whole' },
     };
     loaded = runModel({ ...run, soleReader: () => true }, plan, 'load').then((result) => {
       run.loaded.push(result);
