@@ -129,6 +129,24 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('extensions')
+    .argument('<action>', 'install: download and install DuckDB’s signed extensions Tributary may load (httpfs, postgres, iceberg, avro)')
+    .description('DuckDB’s own extensions for a lake on S3 and a catalog in PostgreSQL; the embedded default needs none')
+    .action(async (action: string) => {
+      if (action !== 'install') throw new TributaryError(`unknown action '${action}'`, { hint: 'tributary extensions install' });
+      const { Engine, EXTENSIONS, extensionDirectory } = await import('../engine/index.js');
+      const engine = await Engine.open();
+      try {
+        for (const name of Object.keys(EXTENSIONS) as (keyof typeof EXTENSIONS)[]) {
+          await engine.install(name);
+          console.log(`✔ ${name} (${EXTENSIONS[name].for}) installed in ${extensionDirectory()}`);
+        }
+      } finally {
+        engine.close();
+      }
+    });
+
+  program
     .command('components')
     .argument('[family]', 'one family: sources, inputs, stores, modelMaterializations, streamMaterializations, checks, tasks')
     .description('every component a project may name, Tributary’s and the project’s own: where it goes and its options')

@@ -1,4 +1,5 @@
 import { DuckDBInstance, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { EXTENSIONS, extensionDirectory, missingExtension, type ExtensionName } from './extensions.js';
 
 /** The embedded DuckDB's version, e.g. v1.5.6. */
 export function engineVersion(): string {
@@ -45,6 +46,7 @@ export class Engine {
     if (options.threads) config.threads = String(options.threads);
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     if (options.tempDirectory) config.temp_directory = options.tempDirectory;
+    config.extension_directory = extensionDirectory();
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(path, config);
@@ -70,6 +72,24 @@ export class Engine {
     // in Virginia type the same text to the same instant.
     await engine.run("SET GLOBAL TimeZone = 'UTC'");
     return engine;
+  }
+
+  /**
+   * Loads one of DuckDB's own extensions into the instance (every connection then has it), or
+   * fails saying how to install it. Loading an extension that is loaded costs nothing.
+   */
+  async load(name: ExtensionName): Promise<void> {
+    try {
+      await this.run(`LOAD ${EXTENSIONS[name].file}`);
+    } catch (error) {
+      const platform = await this.scalar<string>('PRAGMA platform').catch(() => 'this platform');
+      throw missingExtension(name, version(), String(platform), error);
+    }
+  }
+
+  /** Downloads and installs DuckDB's signed build of an extension into the extension directory (`tributary extensions install`). */
+  async install(name: ExtensionName): Promise<void> {
+    await this.run(`INSTALL ${EXTENSIONS[name].file}`);
   }
 
   /** Serialises statements on the connection: DuckDB runs one at a time per connection. */
