@@ -55,14 +55,19 @@ describe.runIf(canRun)('a batch run while the owner streams', () => {
         body: sample.slice(0, 20).map((e) => stamp(e)).join('\n'),
       });
     }, 100);
+    // The page must not reload while the batch runs: a mark on this document, and every
+    // navigation of the page recorded, both from before the run starts.
+    await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
     try {
       const liveBefore = Number(await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis').then((r) => r[0]?.operations ?? 0));
       const run = await cliAsync(['run', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${file}`]);
       expect(run.code, run.stderr).toBe(0);
-      // The page was not reloaded: the same document shows the rebuilt number.
-      await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
+      // The same document shows the rebuilt number: no reload, no navigation.
       await expect.poll(() => operations.getAttribute('data-value')).toBe(String(firstDay.length));
       expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
+      expect(navigations).toEqual([]);
       // And the stream kept committing while the batch ran.
       await expect.poll(async () => Number((await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis'))[0]?.operations ?? 0)).toBeGreaterThan(liveBefore);
     } finally {
