@@ -1,9 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { startStack, type Stack } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../src/cli/up.js';
-import { loadProject } from '../src/core/project.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, cliAsync, tempDir } from './helpers.js';
 import { browserTestsCanRun, launchBrowser } from './support/browser.js';
@@ -24,8 +23,7 @@ let dataDir: string;
 describe.runIf(canRun)('a batch run while the owner streams', () => {
   beforeAll(async () => {
     dataDir = tempDir();
-    const project = await loadProject(CLICKSTREAM, { dataDir });
-    stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
+    stack = await startStack(CLICKSTREAM, { dataDir, runBatch: true });
     context = await launchBrowser();
     page = await context.newPage();
   });

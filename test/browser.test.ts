@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { startStack, type Stack } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../src/cli/up.js';
-import { loadProject } from '../src/core/project.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, REPO, cliAsync, tempDir } from './helpers.js';
 import { browserTestsCanRun, chartContent, launchBrowser, recordCharts, type ChartContent } from './support/browser.js';
@@ -20,8 +19,7 @@ let dataDir: string;
 describe.runIf(canRun)('the web UI in a real browser', () => {
   beforeAll(async () => {
     dataDir = tempDir();
-    const project = await loadProject(CLICKSTREAM, { dataDir });
-    stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
+    stack = await startStack(CLICKSTREAM, { dataDir, runBatch: true });
     context = await launchBrowser();
     await recordCharts(context);
     page = await context.newPage();
