@@ -26,8 +26,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { DuckDBSchedulerStore } from './catalog/index.js';
@@ -259,8 +261,10 @@ export interface CliResult {
  */
 function cliProcess(args: readonly string[], options: CliOptions): ChildProcess {
   const main = new URL('./cli/main.ts', import.meta.url).href;
+  // tsx as this package resolves it, whatever folder the command runs in.
+  const tsx = () => pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   const entry = import.meta.url.endsWith('.ts')
-    ? ['--import', 'tsx', '-e', `import(${JSON.stringify(main)}).then(({ main }) => main([process.argv[0], 'tributary', ...process.argv.slice(1)])).then((code) => { process.exitCode = code; });`, '--']
+    ? ['--import', tsx(), '-e', `import(${JSON.stringify(main)}).then(({ main }) => main([process.argv[0], 'tributary', ...process.argv.slice(1)])).then((code) => { process.exitCode = code; });`, '--']
     : [path.join(PACKAGE_ROOT, 'bin', 'tributary.js')];
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
   delete env.FORCE_COLOR;
