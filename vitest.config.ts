@@ -1,7 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { alias: { tributary: new URL('./src/index.ts', import.meta.url).pathname } },
+  resolve: {
+    // The package's own names, as a project that installed it imports them.
+    alias: [
+      { find: /^tributary$/, replacement: new URL('./src/index.ts', import.meta.url).pathname },
+      { find: /^tributary\/testing$/, replacement: new URL('./src/testing.ts', import.meta.url).pathname },
+    ],
+  },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'examples/**/*.test.ts'],
     // A cap against hangs, not a performance assertion: CLI tests spawn real processes.

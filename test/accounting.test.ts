@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli, CLICKSTREAM, ECOMMERCE_SAMPLE, openProject, REPO, runProject, SPARKIFY_DATA, tempDir, writeTree } from './helpers.js';
+import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, SPARKIFY_DATA, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
 
 /**
  * Issue 7, "every row accounted for, for real": each test is a defect of the previous main, on the

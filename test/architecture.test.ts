@@ -112,4 +112,33 @@ describe('architecture', () => {
       );
     expect(named).toEqual([]);
   });
+
+  it("examples import Tributary as a project that installed it does: 'tributary', 'tributary/testing', never src/ or test/", () => {
+    /**
+     * The one file of the repository an example may import: the CLI as it ships (bin/, running
+     * dist/), rebuilt when the sources are newer, for the retail example's test of the shipped CLI.
+     * It is this repository's concern; an installed package is built, and its runCli runs it.
+     */
+    const allowed = new Set(['test/support/shipped-cli.ts']);
+    const examples = path.join(REPO, 'examples');
+    const code = readdirSync(examples, { recursive: true })
+      .map(String)
+      .filter((f) => /\.(ts|mts|cts|js|mjs|cjs)$/.test(f) && !/(^|[/\\])(node_modules|lake|\.tributary|data)([/\\]|$)/.test(f))
+      .map((f) => path.join(examples, f));
+    expect(code.length).toBeGreaterThan(20);
+    const specifier = /(?:from\s+|import\s*\(\s*|import\s+|require\s*\(\s*)['"]([^'"]+)['"]/g;
+    const offences: string[] = [];
+    for (const file of code) {
+      for (const match of readFileSync(file, 'utf8').matchAll(specifier)) {
+        const target = match[1]!;
+        const where = `${path.relative(REPO, file)} imports '${target}'`;
+        if (target === 'tributary' || target === 'tributary/testing') continue;
+        if (target.startsWith('tributary/')) offences.push(where);
+        if (!target.startsWith('.')) continue;
+        const inRepo = path.relative(REPO, path.resolve(path.dirname(file), target)).split(path.sep).join('/').replace(/\.js$/, '.ts');
+        if (/^(src|test)\//.test(inRepo) && !allowed.has(inRepo)) offences.push(where);
+      }
+    }
+    expect(offences).toEqual([]);
+  });
 });

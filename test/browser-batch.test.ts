@@ -1,9 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
+import { startStack, type Stack } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../src/owner/stack.js';
-import { loadProject } from '../src/config/project.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
 import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, cliAsync, tempDir } from './helpers.js';
 import { browserTestsCanRun, launchBrowser } from './support/browser.js';
@@ -24,8 +23,7 @@ let dataDir: string;
 describe.runIf(canRun)('a batch run while the owner streams', () => {
   beforeAll(async () => {
     dataDir = tempDir();
-    const project = await loadProject(CLICKSTREAM, { dataDir });
-    stack = await startStack(project, { port: 0, runBatch: true, log: () => undefined });
+    stack = await startStack(CLICKSTREAM, { dataDir, runBatch: true });
     context = await launchBrowser();
     page = await context.newPage();
   });
@@ -47,26 +45,40 @@ describe.runIf(canRun)('a batch run while the owner streams', () => {
     const file = path.join(tempDir(), 'first-day.csv');
     writeFileSync(file, `${[header, ...firstDay].join('\n')}\n`);
 
-    // Events keep streaming during the batch run.
-    const streaming = setInterval(() => {
-      void fetch(`${stack.url}/v1/topics/clickstream`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-ndjson' },
-        body: sample.slice(0, 20).map((e) => stamp(e)).join('\n'),
-      });
-    }, 100);
+    // Events keep streaming during the batch run: 20 at a time, the next once the stream has
+    // committed the previous ones (paced by the stream, not by a clock).
+    const liveOperations = async () => Number((await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis'))[0]?.operations ?? 0);
+    let streaming = true;
+    const producer = (async () => {
+      while (streaming) {
+        const before = await liveOperations();
+        const response = await fetch(`${stack.url}/v1/topics/clickstream`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body: sample.slice(0, 20).map((e) => stamp(e)).join('\n'),
+        });
+        expect(response.status).toBe(200);
+        await expect.poll(liveOperations).toBeGreaterThanOrEqual(before + 20);
+      }
+    })();
+    // The page must not reload while the batch runs: a mark on this document, and every
+    // navigation of the page recorded, both from before the run starts.
+    await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
     try {
-      const liveBefore = Number(await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis').then((r) => r[0]?.operations ?? 0));
+      const liveBefore = await liveOperations();
       const run = await cliAsync(['run', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${file}`]);
       expect(run.code, run.stderr).toBe(0);
-      // The page was not reloaded: the same document shows the rebuilt number.
-      await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same page'));
+      // The same document shows the rebuilt number: no reload, no navigation.
       await expect.poll(() => operations.getAttribute('data-value')).toBe(String(firstDay.length));
       expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same page');
-      // And the stream kept committing while the batch ran.
-      await expect.poll(async () => Number((await stack.ws.engine.queryJson<{ operations: string }>('SELECT operations FROM live_kpis'))[0]?.operations ?? 0)).toBeGreaterThan(liveBefore);
+      expect(navigations).toEqual([]);
+      // And the stream kept committing around the batch run.
+      await expect.poll(liveOperations).toBeGreaterThan(liveBefore);
     } finally {
-      clearInterval(streaming);
+      streaming = false;
+      await producer;
     }
   });
 });

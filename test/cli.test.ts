@@ -31,7 +31,10 @@ describe('tributary CLI', () => {
 
     const catalog = cli(['catalog', 'orders', '--project', dir]);
     expect(catalog.stdout).toMatch(/dt=2024-05-01/);
-    expect(catalog.stdout).toMatch(/orders \(source\) → orders|orders \(source\)/);
+    // The lineage section names each edge: the source feeds the lake model, which feeds the table.
+    expect(catalog.stdout).toMatch(/^lineage:$/m);
+    expect(catalog.stdout).toMatch(/^ {2}orders \(source\) → orders$/m);
+    expect(catalog.stdout).toMatch(/^ {2}orders \(model\) → daily_revenue$/m);
 
     const runs = cli(['runs', '--project', dir]);
     expect(runs.stdout).toMatch(/success/);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { globSync } from 'tinyglobby';
@@ -190,19 +190,47 @@ function feed(dataDir: string, texts: readonly string[]): void {
   log.close();
 }
 
-/** `tributary drain` killed with SIGKILL after `ms`, unless it finished first. */
-function drainKilledAfter(dir: string, dataDir: string, ms: number): Promise<number | null> {
+/** Files of a folder and its subfolders (none when it does not exist yet). */
+const filesUnder = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String) : []);
+
+/**
+ * `tributary drain` killed with SIGKILL at a moment set by what it has done, seen from outside:
+ * `moment()` is asked until it holds. The drain may end first, with nothing more to read: then it
+ * is not killed (the result says which).
+ */
+async function drainKilledWhen(dir: string, dataDir: string, moment: () => boolean): Promise<{ killed: boolean; code: number | null }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/cli-entry.ts'), 'drain', '--project', dir, '--data-dir', dataDir, '--max-batch', '20'], {
     cwd: REPO,
     stdio: 'ignore',
   });
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    }),
-  );
+  let exited = false;
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  void closed.then(() => (exited = true));
+  // A deadline against hangs only: the moment is a condition.
+  await expect.poll(() => exited || moment(), { interval: 5, timeout: 120_000 }).toBe(true);
+  child.kill('SIGKILL');
+  const { code, signal } = await closed;
+  return { killed: signal === 'SIGKILL', code };
+}
+
+/** Counts the archive's new Parquet files: each a batch its lake sink committed. */
+function archiveCommits(dataDir: string): () => number {
+  const archive = path.join(dataDir, 'lake', 'orders_archive');
+  const before = new Set(filesUnder(archive));
+  return () => filesUnder(archive).filter((f) => f.endsWith('.parquet') && !before.has(f)).length;
+}
+
+/** Counts the batches the live job stages (its scratch file rewritten), as often as they are seen. */
+function liveBatches(dataDir: string): () => number {
+  const scratch = path.join(dataDir, 'state', 'stream', 'orders_live', 'batch.txt');
+  const stamp = () => (existsSync(scratch) ? statSync(scratch).mtimeMs : 0);
+  let last = stamp();
+  let changes = 0;
+  return () => {
+    const now = stamp();
+    if (now !== last) [last, changes] = [now, changes + 1];
+    return changes;
+  };
 }
 
 describe('consumer groups on the embedded log', () => {
@@ -234,10 +262,17 @@ describe('consumer groups on the embedded log', () => {
       const crashed = runWorker(dir, dataDir, { failpoint, maxBatch: 20 });
       expect(crashed.signal, `${failpoint}: ${crashed.stderr}`).toBe('SIGKILL');
     }
-    // Orders that arrive while the groups are down, then kills at moments nobody chose.
+    // Orders that arrive while the groups are down, then kills at moments the seed picks among
+    // the jobs' own progress: after some of the archive's commits (drain runs it first), or as the
+    // live job stages one of its batches (the archive is done by then).
     feed(dataDir, ORDER_TEXTS.slice(200));
     const random = mulberry32(12);
-    for (let i = 0; i < 3; i++) await drainKilledAfter(dir, dataDir, 2500 + random() * 4000);
+    for (const watch of [archiveCommits, liveBatches, liveBatches]) {
+      const seen = watch(dataDir);
+      const at = 1 + Math.floor(random() * 3);
+      const result = await drainKilledWhen(dir, dataDir, () => seen() >= at);
+      if (!result.killed) expect(result.code).toBe(0);
+    }
     const done = runWorker(dir, dataDir, { maxBatch: 20 });
     expect(done.code, done.stderr).toBe(0);
 

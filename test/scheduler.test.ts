@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -64,10 +64,17 @@ export default defineProject({
   },
 });
 `,
-    // A task that takes a moment: the window in which the tests kill the server.
-    'tasks/slow.ts': `export async function pause(ctx) {
+    // A task between the load and the reconciliation. Under HOLD_PAUSE (a folder) it says it is
+    // running, by a file named after its day and its process, then holds until the process dies:
+    // the moment the kill test waits for.
+    'tasks/slow.ts': `import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+export async function pause(ctx) {
   if (process.env.KILL_DURING_DAY === ctx.interval.ds) process.kill(process.pid, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 800));
+  if (process.env.HOLD_PAUSE) {
+    writeFileSync(join(process.env.HOLD_PAUSE, ctx.interval.ds + '.' + process.pid), '');
+    await new Promise(() => {});
+  }
   return { paused: true };
 }
 export async function flaky() { throw new Error('the upstream API answered 503'); }
@@ -104,8 +111,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** `tributary up` in its own process, from source, the way a user's shell starts it. */
-async function up(dir: string, dataDir: string, port: number, env: Record<string, string>): Promise<ChildProcess> {
+/** `tributary up` in its own process, from source, the way a user's shell starts it; its stderr kept. */
+function start(dir: string, dataDir: string, port: number, env: Record<string, string>): ChildProcess & { stderr(): string } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'up', '--project', dir, '--data-dir', dataDir, '--port', String(port)], {
     cwd: REPO,
     env: { ...process.env, ...env },
@@ -113,11 +120,18 @@ async function up(dir: string, dataDir: string, port: number, env: Record<string
   });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return Object.assign(child, { stderr: () => stderr });
+}
+
+/** `tributary up`, once it answers. */
+async function up(dir: string, dataDir: string, port: number, env: Record<string, string>): Promise<ChildProcess> {
+  const child = start(dir, dataDir, port, env);
+  const stderr = () => child.stderr();
   await expect
     .poll(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), { timeout: 60_000 })
     .toBe(true)
     .catch((error: unknown) => {
-      throw new Error(`tributary up did not come up on port ${port}; its stderr:\n${stderr}`, { cause: error });
+      throw new Error(`tributary up did not come up on port ${port}; its stderr:\n${stderr()}`, { cause: error });
     });
   return child;
 }
@@ -225,24 +239,44 @@ describe('the scheduler, run by tributary up', () => {
     const dir = project();
     const dataDir = tempDir();
     const port = await freePort();
-    for (const day of DAYS) drop(dir, day);
-    // Kill the server at random moments, counting the kills that caught a task running.
-    let killsDuringTasks = 0;
-    for (let round = 0; round < 6; round++) {
-      const server = await up(dir, dataDir, port, { SLACK_URL: slack.url });
-      // Wait for a task to be running (or for everything to be done), then kill at a random moment of it.
-      const taskRunning = async () => (await runs(port)).some((r) => r.tasks.some((t) => t.state === 'running'));
-      for (let poll = 0; poll < 200 && !(await taskRunning()); poll++) await new Promise((r) => setTimeout(r, 25));
-      await new Promise((r) => setTimeout(r, Math.random() * 200));
-      const running = await taskRunning();
-      server.kill('SIGKILL');
-      await once(server, 'exit');
-      if (running) killsDuringTasks++;
+    const holds = tempDir('scheduler-holds-');
+    const held = () => readdirSync(holds);
+    // Six lives of the server, each ended by SIGKILL at a moment chosen by a condition, not a clock:
+    // by a failpoint inside a day's load (its lake commit done and its files not yet published, or
+    // its first file published), or by the test once the pause task of some day is running (the
+    // task says so and holds). A day's file lands before the life that must load it.
+    const lives: { drop?: string; env: Record<string, string> }[] = [
+      { drop: DAYS[0], env: { TRIBUTARY_FAILPOINT: 'lake:committed@1' } },
+      { drop: DAYS[1], env: { TRIBUTARY_FAILPOINT: 'lake:published-file@1' } },
+      { env: { HOLD_PAUSE: holds } },
+      { drop: DAYS[2], env: { TRIBUTARY_FAILPOINT: 'lake:committed@1' } },
+      { env: { HOLD_PAUSE: holds } },
+      { env: { HOLD_PAUSE: holds } },
+    ];
+    for (const life of lives) {
+      if (life.drop) drop(dir, life.drop);
+      const server = start(dir, dataDir, port, { SLACK_URL: slack.url, ...life.env });
+      cleanups.push(() => server.kill('SIGKILL'));
+      const exited = once(server, 'exit');
+      if (life.env.HOLD_PAUSE) {
+        // A pause task of this process is running: kill the process under it.
+        await expect.poll(() => held().some((f) => f.endsWith(`.${server.pid}`)), { timeout: 60_000 }).toBe(true);
+        server.kill('SIGKILL');
+      }
+      // A failpoint kills the process itself, inside the load task.
+      await exited;
+      expect(server.signalCode, `${JSON.stringify(life.env)}: ${server.stderr()}`).toBe('SIGKILL');
       expect((await new Promise<boolean>((resolve) => fetch(`http://127.0.0.1:${port}/healthz`).then(() => resolve(true), () => resolve(false))))).toBe(false);
     }
-    expect(killsDuringTasks).toBeGreaterThan(1);
+    // Each of the three holding lives caught a pause task running (more may have been caught with it).
+    expect(new Set(held().map((f) => f.split('.')[1])).size).toBe(3);
     const server = await up(dir, dataDir, port, { SLACK_URL: slack.url });
     await expect.poll(async () => (await runs(port)).map((r) => r.state).join(','), { timeout: 120_000 }).toBe('success,success,success');
+    // Every pause attempt killed while it held was retried: the attempt that succeeded came after them.
+    for (const run of await runs(port)) {
+      const killedWhileHeld = held().filter((f) => f.startsWith(`${run.ds}.`)).length;
+      expect(run.tasks.find((t) => t.task === 'pause')!.attempt, run.ds).toBeGreaterThan(killedWhileHeld);
+    }
     server.kill('SIGTERM');
     await once(server, 'exit');
     expect(existsSync(path.join(dataDir, 'state', 'server.json'))).toBe(false);

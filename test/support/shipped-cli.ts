@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { REPO } from '../helpers.js';
+import { startCommand } from './live-command.js';
 
 /** What users run: `bin/tributary.js`, which runs the build in dist/. */
 export const SHIPPED_CLI = path.join(REPO, 'bin', 'tributary.js');
@@ -36,3 +37,6 @@ export function ensureBuilt(): void {
   const build = run('npm', ['run', 'build'], REPO);
   if (build.code !== 0) throw new Error(`npm run build failed:\n${build.stderr}${build.stdout}`);
 }
+
+/** The shipped CLI as a long-running command (a demo, `up`) in `cwd`: waited on for what it prints, stopped with Ctrl+C. */
+export const startShipped = (args: string[], cwd: string, env?: Record<string, string | undefined>) => startCommand(process.execPath, [SHIPPED_CLI, ...args], { cwd, env });

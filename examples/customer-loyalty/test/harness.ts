@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import type { Workspace } from '../../../src/state/workspace.js';
-import { LOYALTY_CUSTOMERS, REPO, cli, openProject, tempDir } from '../../../test/helpers.js';
+import { fileURLToPath } from 'node:url';
+import { openProject, runCli, startCli, tempDir, type Workspace } from 'tributary/testing';
+import { expect } from 'vitest';
 import {
   customersCln,
   loyaltyForInterval,
@@ -21,12 +20,12 @@ import {
 
 /**
  * What the customer-loyalty tests need around the example: its folders, the order files on disk
- * recounted independently, and `tributary up` and the CLI as a user runs them (child processes,
- * from source), with the spool in a folder of the test's own (LOYALTY_SPOOL).
+ * recounted independently, and `tributary up` and the CLI as a user runs them (child processes),
+ * with the spool in a folder of the test's own (LOYALTY_SPOOL).
  */
 
-export const LOYALTY = path.join(REPO, 'examples', 'customer-loyalty');
-export const CUSTOMERS_CSV = LOYALTY_CUSTOMERS;
+export const LOYALTY = fileURLToPath(new URL('..', import.meta.url));
+export const CUSTOMERS_CSV = path.join(LOYALTY, 'data', 'customer.csv');
 /** The models the orders stream joins: built before it starts, as the README says. */
 export const STATIC_MODELS = ['customers_cln', 'menu', 'loyalty_rules', 'loyalty_offers'];
 
@@ -50,9 +49,9 @@ export function workdir(prefix: string): Workdir {
 }
 
 /** The CLI on the example with the workdir's data folder and spool; fails the test with its stderr. */
-export function tributary(work: Workdir, args: string[]): string {
-  const result = cli([...args, '--project', LOYALTY, '--data-dir', work.dataDir], REPO, work.env);
-  if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} exited with ${result.code}:\n${result.stderr}`);
+export async function tributary(work: Workdir, args: string[]): Promise<string> {
+  const result = await runCli([...args, '--project', LOYALTY, '--data-dir', work.dataDir], { env: work.env });
+  if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} exited with ${result.code ?? result.signal}:\n${result.stderr}`);
   return result.stdout;
 }
 
@@ -90,14 +89,6 @@ export function transactionLine(row: { cust_id: bigint | string; odr_menu: strin
   return [String(row.cust_id), row.odr_menu, n(row.odr_prc), n(row.odr_pts), row.odr_tms, row.cust_name ?? 'NULL'].join('|');
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  return port;
-}
-
 export interface Up {
   url: string;
   child: ChildProcess;
@@ -108,32 +99,17 @@ export interface Up {
   stop(): Promise<void>;
 }
 
-/** `tributary up` on the example in its own process; resolves once it answers. */
+/** `tributary up` on the example in its own process, on a free port; resolves once it says it is up. */
 export async function up(work: Workdir): Promise<Up> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'up', '--project', LOYALTY, '--data-dir', work.dataDir, '--port', String(port)],
-    { cwd: REPO, env: { ...process.env, ...work.env, FORCE_COLOR: '0', TRIBUTARY_DEBUG: '1' }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = once(child, 'exit');
-  const url = `http://127.0.0.1:${port}`;
-  const end = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
+  const server = startCli(['up', '--project', LOYALTY, '--data-dir', work.dataDir, '--port', '0'], { env: { ...work.env, TRIBUTARY_DEBUG: '1' } });
+  const [, url] = await server.waitFor(/Tributary is up at (http:\/\/\S+)/);
+  return {
+    url: url!,
+    child: server.child,
+    stderr: server.output,
+    kill: async () => void (await server.kill('SIGKILL')),
+    stop: async () => void (await server.kill('SIGTERM')),
   };
-  const server: Up = { url, child, stderr: () => stderr, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`tributary up exited with ${child.exitCode}:\n${stderr}`);
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return server;
-    await sleep(100);
-  }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A read-only query through the running server's SQL API (POST /api/sql), as the lab sends it. */
@@ -145,19 +121,14 @@ export async function sql<T = Record<string, unknown>>(server: Up, query: string
   return body.rows;
 }
 
-/** Polls until `probe` returns true; gives up (saying what it waited for) after `seconds`, a guard against hangs only. */
+/** Waits until `probe` returns true (an error counts as not yet); gives up, saying what it waited for, after `seconds`: a guard against hangs only. */
 export async function waitFor(what: () => string, probe: () => Promise<boolean>, seconds = 90): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  let failure = '';
-  while (Date.now() < deadline) {
-    try {
-      if (await probe()) return;
-    } catch (error) {
-      failure = ` (last error: ${(error as Error).message})`;
-    }
-    await sleep(150);
-  }
-  throw new Error(`gave up waiting for ${what()}${failure}`);
+  await expect
+    .poll(probe, { timeout: seconds * 1000, interval: 100 })
+    .toBe(true)
+    .catch((error: unknown) => {
+      throw new Error(`gave up waiting for ${what()}`, { cause: error });
+    });
 }
 
 /** mulberry32: a small seeded PRNG, so kill moments and drop order repeat run to run. */

@@ -1,7 +1,7 @@
 import { renameSync } from 'node:fs';
 import path from 'node:path';
+import { tempDir } from 'tributary/testing';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../../../test/helpers.js';
 import { generateOrders } from '../generators/orders.js';
 import {
   CUSTOMERS_CSV,
@@ -17,7 +17,6 @@ import {
   openLoyalty,
   orderFiles,
   recount,
-  sleep,
   sortLoyalty,
   sql,
   transactionLine,
@@ -59,6 +58,7 @@ async function count(server: Up, query: string): Promise<number> {
 }
 
 interface RunView {
+  id: string;
   ds: string;
   state: string;
   tasks: { task: string; state: string; error: string | null }[];
@@ -68,22 +68,51 @@ async function jobRuns(server: Up, job: string): Promise<RunView[]> {
   return ((await (await fetch(`${server.url}/api/jobs/${job}/runs?limit=200`)).json()) as { runs: RunView[] }).runs;
 }
 
+/** Micro-batches the orders job has committed since the server started (its status). */
+async function batches(server: Up): Promise<number> {
+  const status = (await (await fetch(`${server.url}/v1/status`)).json()) as { jobs: { job: string; batches: number }[] };
+  return status.jobs.find((j) => j.job === 'orders')!.batches;
+}
+
+/**
+ * What the server has done, seen from outside, as counts that only grow while it lives: the
+ * orders job's micro-batches, the refresh job's runs that have started (the newest 200), the
+ * order files moved to done/ once complete.
+ */
+async function progress(server: Up, work: Workdir): Promise<{ batches: number; rebuilds: Set<string>; moved: number }> {
+  const started = (await jobRuns(server, 'refresh')).filter((r) => r.state !== 'queued');
+  return { batches: await batches(server), rebuilds: new Set(started.map((r) => r.id)), moved: orderFiles(work.done).length };
+}
+
 describe('customer-loyalty through tributary up', () => {
   it('commits every order line exactly once through repeated kill -9 of tributary up, and the rebuilds catch up', async () => {
     const work = workdir('loyalty-kill-');
-    tributary(work, ['run', ...STATIC_MODELS, '--quiet']);
+    await tributary(work, ['run', ...STATIC_MODELS, '--quiet']);
     const pending = await stage(21, 36, 120, '2024-03-01', 7200, 'a', 53);
     const dropSome = (n: number) => pending.splice(0, n).forEach((file) => drop(file, work));
     const random = mulberry32(2024);
 
-    // Each round: the server starts, files land, and it dies by SIGKILL at a moment the seed
-    // picks: inside a micro-batch's commits, a refresh job's rebuild, or a completed file's move.
+    // Each round: the server starts, files land and it commits some, more files land, and it dies
+    // by SIGKILL as soon as it does what the seed picks: commit a micro-batch, start a rebuild of
+    // the refresh job, or move a completed file (each certain to come: the files that landed
+    // after the count was taken are still to be committed and moved).
+    const moments = ['batches', 'rebuilds', 'moved'] as const;
     for (let round = 0; round < 6; round++) {
       const server = await up(work);
+      const started = await batches(server);
       dropSome(2);
-      await sleep(200 + Math.floor(random() * 1200));
+      await waitFor(() => 'the orders job to commit a micro-batch', async () => (await batches(server)) > started);
+      const moment = moments[Math.floor(random() * moments.length)]!;
+      const before = await progress(server, work);
       dropSome(2);
-      await sleep(Math.floor(random() * 600));
+      await waitFor(
+        () => `the server to move on (${moment})`,
+        async () => {
+          const now = await progress(server, work);
+          if (moment === 'rebuilds') return [...now.rebuilds].some((id) => !before.rebuilds.has(id));
+          return now[moment] > before[moment];
+        },
+      );
       await server.kill();
       expect(server.child.signalCode, server.stderr()).toBe('SIGKILL');
     }
@@ -119,7 +148,7 @@ describe('customer-loyalty through tributary up', () => {
 
   it('rebuilds a day of loyalty by the daily job and by run --date while orders stream; lookups answer the table after each commit', async () => {
     const work = workdir('loyalty-live-');
-    tributary(work, ['run', ...STATIC_MODELS, '--quiet']);
+    await tributary(work, ['run', ...STATIC_MODELS, '--quiet']);
     const twoDays = await stage(31, 8, 60, '2024-03-01', 6 * 3600, 'a');
     twoDays.forEach((file) => drop(file, work));
     const first = spoolRecount(work);
@@ -131,19 +160,21 @@ describe('customer-loyalty through tributary up', () => {
         async () => (await count(server, 'SELECT sum(spnd_amt) AS n FROM loyalty')) === spendOf(first.transactions),
       );
       // From here on only the rebuilds under test write loyalty.
-      tributary(work, ['pause', 'refresh']);
+      await tributary(work, ['pause', 'refresh']);
       await waitFor(
         () => 'the refresh job to have no run in flight (a paused job starts none of its queued runs)',
         async () => (await jobRuns(server, 'refresh')).every((r) => r.state !== 'running'),
       );
 
-      // Orders of 2024-03-03 keep streaming in, a file every 250 ms, while late files for the
-      // first two days land and those days are rebuilt.
+      // Orders of 2024-03-03 keep streaming in, the next file as soon as the orders job has
+      // committed a micro-batch since the previous one landed, while late files for the first
+      // two days land and those days are rebuilt.
       const streaming = await stage(32, 24, 20, '2024-03-03', 3600, 's');
       const writer = (async () => {
         for (const file of streaming) {
+          const before = await batches(server);
           drop(file, work);
-          await sleep(250);
+          await waitFor(() => `the orders job to commit after ${path.basename(file)} landed`, async () => (await batches(server)) > before);
         }
       })();
       // A till's late file for each of the first two days. The days are rebuilt one after the
@@ -161,7 +192,7 @@ describe('customer-loyalty through tributary up', () => {
       // 2024-03-01 by the scheduled job, triggered for that day: its serving task, then its checks.
       drop(lateFirst!, work);
       await committed('the late file of 2024-03-01');
-      tributary(work, ['trigger', 'daily', '--date', '2024-03-01']);
+      await tributary(work, ['trigger', 'daily', '--date', '2024-03-01']);
       let daily: RunView | undefined;
       await waitFor(
         () => `the daily run for 2024-03-01 to finish (${JSON.stringify(daily)})`,
@@ -175,7 +206,7 @@ describe('customer-loyalty through tributary up', () => {
       // 2024-03-02 by `tributary run --date`, through the server (its checks run too).
       drop(lateSecond!, work);
       await committed('the late file of 2024-03-02');
-      tributary(work, ['run', 'loyalty', '--date', '2024-03-02', '--quiet']);
+      await tributary(work, ['run', 'loyalty', '--date', '2024-03-02', '--quiet']);
 
       const all = firstDays();
       expect(all.length).toBe(first.transactions.length + 60);
@@ -202,7 +233,7 @@ describe('customer-loyalty through tributary up', () => {
           () => `customer_points to hold ${orders} orders`,
           async () => (await count(server, 'SELECT sum(orders) AS n FROM customer_points')) === orders,
         );
-        const [latest] = JSON.parse(tributary(work, ['snapshots', '--limit', '1', '--format', 'json'])) as { snapshot: number }[];
+        const [latest] = JSON.parse(await tributary(work, ['snapshots', '--limit', '1', '--format', 'json'])) as { snapshot: number }[];
         await waitFor(
           () => `the lookup index to follow snapshot ${latest!.snapshot}`,
           async () => ((await (await fetch(`${server.url}/v1/lookup`)).json()) as { snapshot: number }).snapshot >= latest!.snapshot,
@@ -226,7 +257,7 @@ describe('customer-loyalty through tributary up', () => {
       for (const [table, key] of [['customer_points', regular], ['customer_offers', regular], ['customer_offers', String(never.cust_id)]] as const) {
         const api = await (await fetch(`${server.url}/v1/lookup/${table}/${key}`)).text();
         answers.set(`${table}/${key}`, api);
-        expect(tributary(work, ['lookup', table, key, '--format', 'json']).trim()).toBe(api);
+        expect((await tributary(work, ['lookup', table, key, '--format', 'json'])).trim()).toBe(api);
       }
     } finally {
       await server.stop();
@@ -235,7 +266,7 @@ describe('customer-loyalty through tributary up', () => {
     expect(answers.size).toBe(3);
     for (const [where, api] of answers) {
       const [table, key] = where.split('/') as [string, string];
-      expect(tributary(work, ['lookup', table, key, '--format', 'json']).trim()).toBe(api);
+      expect((await tributary(work, ['lookup', table, key, '--format', 'json'])).trim()).toBe(api);
     }
   }, 600_000);
 });

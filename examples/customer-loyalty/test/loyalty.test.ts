@@ -1,11 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { openStreams, runModels, tempDir, type Workspace } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dayInterval } from '../../../src/core/interval.js';
-import { runModels } from '../../../src/models/index.js';
-import { type Workspace } from '../../../src/state/workspace.js';
-import { openLog, startStreams } from '../../../src/stream/runtime.js';
-import { tempDir } from '../../../test/helpers.js';
 import { generateOrders } from '../generators/orders.js';
 import {
   CUSTOMERS_CSV,
@@ -33,7 +29,6 @@ import { countByGender, countNamesNeedingTrim, customerPoints, customerTiers, re
  * programme's rules a second time in plain TypeScript, without DuckDB.
  */
 
-const quiet = { quiet: true, log: () => undefined };
 const DAY_SECONDS = 86_400;
 
 describe('batch layer: customers_cln', () => {
@@ -41,7 +36,7 @@ describe('batch layer: customers_cln', () => {
     const work = workdir('loyalty-customers-');
     const ws = await openLoyalty(work);
     try {
-      const [load] = await runModels(ws, { select: ['customers_cln'], ...quiet });
+      const [load] = await runModels(ws, { models: ['customers_cln'] });
       const source = readCustomers(CUSTOMERS_CSV);
       expect(load).toMatchObject({ model: 'customers_cln', read: source.length, written: source.length, quarantined: 0 });
 
@@ -89,12 +84,11 @@ describe('speed and serving layers, in process', () => {
 
   /** Runs the orders stream until the spool has nothing more. */
   async function drainOrders(): Promise<void> {
-    const streams = await startStreams(ws, openLog(ws), { start: false });
+    const streams = await openStreams(ws);
     try {
-      for (const job of streams.jobs) await job.drain();
+      await streams.drain();
     } finally {
-      await streams.stop();
-      streams.log.close();
+      await streams.close();
     }
   }
 
@@ -120,9 +114,9 @@ describe('speed and serving layers, in process', () => {
     expected = recount(orderFiles(work.incoming));
 
     ws = await openLoyalty(work);
-    await runModels(ws, { select: STATIC_MODELS, ...quiet });
+    await runModels(ws, { models: STATIC_MODELS });
     await drainOrders();
-    await runModels(ws, { select: ['loyalty', 'customer_tiers', 'customer_offers'], ...quiet });
+    await runModels(ws, { models: ['loyalty', 'customer_tiers', 'customer_offers'] });
     loyaltyBefore = loyaltyByDay(expected.transactions);
   });
   afterAll(async () => {
@@ -184,7 +178,7 @@ describe('speed and serving layers, in process', () => {
     const all = recount([...orderFiles(work.incoming), ...orderFiles(work.done)]);
     expect(all.transactions.length).toBe(expected.transactions.length + 60);
 
-    const [run] = await runModels(ws, { select: ['loyalty'], interval: dayInterval('2024-03-02'), ...quiet });
+    const [run] = await runModels(ws, { models: ['loyalty'], date: '2024-03-02' });
     expect(run!.model).toBe('loyalty');
     const after = loyaltyByDay(all.transactions);
     // 2024-03-02 has the late orders; 2024-03-03 still shows the day as it was built before them.

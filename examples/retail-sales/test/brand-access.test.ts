@@ -1,12 +1,7 @@
-import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { serve, type LiveEvent, type Served } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from '../../../src/server/app.js';
-import { DashboardHub, loadDashboards, type LiveEvent } from '../../../src/server/dashboards.js';
-import { lookupPlugin } from '../../../src/server/lookup.js';
-import { webPlugin } from '../../../src/server/web.js';
-import { openLog, startStreams, type StreamRuntime } from '../../../src/stream/runtime.js';
 import { SAMPLE, buildExample, money, reference, type Built } from './harness.js';
 
 /**
@@ -50,8 +45,7 @@ function assertNoLeak(text: string, what: string): void {
 }
 
 let built: Built;
-let streams: StreamRuntime;
-let app: FastifyInstance;
+let server: Served;
 let base: string;
 
 interface Answer {
@@ -89,16 +83,12 @@ const tile = (event: LiveEvent, id: string) => event.tiles.find((t) => t.id === 
 
 beforeAll(async () => {
   built = await buildExample();
-  streams = await startStreams(built.ws, openLog(built.ws), { start: false, say: () => undefined });
-  const hub = new DashboardHub(await built.ws.engine.fork(), await loadDashboards(built.ws.project), 50);
-  app = await createServer({ ws: built.ws, streams }, { token: ADMIN_TOKEN, env: { LEGO_TOKEN } }, [webPlugin(hub), lookupPlugin()]);
-  base = await app.listen({ host: '127.0.0.1', port: 0 });
+  server = await serve(built.ws, { token: ADMIN_TOKEN, env: { LEGO_TOKEN } });
+  base = server.url;
 }, 180_000);
 
 afterAll(async () => {
-  await app?.close();
-  await streams?.stop();
-  streams?.log.close();
+  await server?.close();
   await built?.ws.close();
 });
 

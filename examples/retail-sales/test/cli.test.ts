@@ -1,12 +1,12 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { cpSync, mkdtempSync } from 'node:fs';
-import net from 'node:net';
+import { cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { tempDir } from 'tributary/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO } from '../../../test/helpers.js';
-import { SHIPPED_CLI, ensureBuilt, shipped } from '../../../test/support/shipped-cli.js';
+// The one helper of this repository's own an example's test uses: the CLI as it ships (bin/,
+// running the build in dist/), built first when the sources are newer. A user's installed
+// package is built already; `runCli` from 'tributary/testing' runs it.
+import { SHIPPED_CLI, ensureBuilt, shipped, startShipped } from '../../../test/support/shipped-cli.js';
 import { RETAIL, money, reference } from './harness.js';
 
 /**
@@ -14,6 +14,7 @@ import { RETAIL, money, reference } from './harness.js';
  * by the shipped CLI (`bin/tributary.js`, which runs the build in dist/). Load, crawl, query and
  * the quarantine, each checked against the reference.
  */
+const REPO = path.resolve(RETAIL, '..', '..');
 let project: string;
 function tributary(...args: string[]): string {
   const result = shipped(args, project);
@@ -24,7 +25,7 @@ function tributary(...args: string[]): string {
 beforeAll(() => {
   // The shipped CLI runs dist/: build it when the sources are newer, as `npm install` would have.
   ensureBuilt();
-  const root = mkdtempSync(path.join(tmpdir(), 'retail-cli-'));
+  const root = tempDir('retail-cli-');
   expect(path.relative(REPO, root).startsWith('..')).toBe(true);
   project = path.join(root, 'retail-sales');
   // The project as committed: no lake or state of a previous run.
@@ -71,63 +72,32 @@ describe('the retail example with the shipped CLI, outside the repository', () =
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  return port;
-}
-
 describe('`tributary demo retail-sales` with the shipped CLI', () => {
   it('starts with one command, makes and prints the admin and LEGO tokens, streams replayed orders into both groups’ tables, and scopes LEGO', async () => {
-    const port = await freePort();
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'retail-demo-'));
-    const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
-    delete env['TRIBUTARY_TOKEN'];
-    delete env['LEGO_TOKEN'];
-    const child = spawn(process.execPath, [SHIPPED_CLI, 'demo', 'retail-sales', '--port', String(port), '--data-dir', dataDir], {
-      cwd: tmpdir(),
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = once(child, 'exit');
-    const sql = async (token: string, query: string) => {
-      const response = await fetch(`http://127.0.0.1:${port}/api/sql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: query }) });
-      return ((await response.json()) as { rows?: Record<string, string>[] }).rows;
-    };
-    /** The token the demo printed for a principal: the link it shows, `…/?token=X`. */
-    const printed = (who: string) => new RegExp(`as ${who} \\([A-Z_]+\\): http://127\\.0\\.0\\.1:${port}/\\?token=([\\w-]+)  \\(a token made for this demo`).exec(output)?.[1];
-    const tokens = { TRIBUTARY_TOKEN: '', LEGO_TOKEN: '' };
+    const dataDir = tempDir('retail-demo-');
+    const demo = startShipped(['demo', 'retail-sales', '--port', '0', '--data-dir', dataDir], tmpdir(), { TRIBUTARY_TOKEN: undefined, LEGO_TOKEN: undefined });
     try {
-      // Polls until the replayed orders reached both groups' tables; the deadline only guards against a hang.
-      const deadline = Date.now() + 240_000;
-      while (Date.now() < deadline && !(printed('the admin') && printed('client lego'))) {
-        if (child.exitCode !== null) throw new Error(`the demo exited with ${child.exitCode}:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-      tokens.TRIBUTARY_TOKEN = printed('the admin') ?? '';
-      tokens.LEGO_TOKEN = printed('client lego') ?? '';
+      // The demo prints its address and tokens once everything runs, ending with how to stop it.
+      await demo.waitFor(/Ctrl\+C stops everything/);
+      const output = demo.output();
+      const [, url] = /The retail-sales demo is live: (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? [];
+      expect(url, output).toBeDefined();
+      /** The token the demo printed for a principal: the link it shows, `…/?token=X`. */
+      const printed = (who: string) => new RegExp(`as ${who} \\([A-Z_]+\\): ${url!.replace(/\./g, '\\.')}/\\?token=([\\w-]+)  \\(a token made for this demo`).exec(output)?.[1];
+      const tokens = { TRIBUTARY_TOKEN: printed('the admin') ?? '', LEGO_TOKEN: printed('client lego') ?? '' };
       expect(tokens.TRIBUTARY_TOKEN).toMatch(/^[\w-]{24}$/);
       expect(tokens.LEGO_TOKEN).toMatch(/^[\w-]{24}$/);
       expect(tokens.LEGO_TOKEN).not.toBe(tokens.TRIBUTARY_TOKEN);
-      let counts: Record<string, string> | undefined;
-      while (Date.now() < deadline) {
-        if (child.exitCode !== null) throw new Error(`the demo exited with ${child.exitCode}:\n${output}`);
-        counts = (await sql(tokens.TRIBUTARY_TOKEN, 'SELECT (SELECT count(*) FROM online_orders_archive) AS archived, (SELECT count(DISTINCT order_id) FROM online_order_lines) AS live').catch(() => undefined))?.[0];
-        if (counts && Number(counts['archived']) > 0 && Number(counts['live']) > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
-      expect(output).toMatch(new RegExp(`The retail-sales demo is live: http://127\\.0\\.0\\.1:${port}`));
-      expect(Number(counts?.['archived'])).toBeGreaterThan(0);
-      expect(Number(counts?.['live'])).toBeGreaterThan(0);
+      const sql = async (token: string, query: string) => {
+        const response = await fetch(`${url}/api/sql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ sql: query }) });
+        return ((await response.json()) as { rows?: Record<string, string>[] }).rows;
+      };
+      // The replayed orders reach both groups' tables; the deadline only guards against a hang.
+      const counts = () => sql(tokens.TRIBUTARY_TOKEN, 'SELECT (SELECT count(*) FROM online_orders_archive) AS archived, (SELECT count(DISTINCT order_id) FROM online_order_lines) AS live');
+      await expect.poll(async () => (await counts())?.[0], { timeout: 240_000 }).toSatisfy((c) => Number(c?.archived) > 0 && Number(c?.live) > 0);
       expect(await sql(tokens.LEGO_TOKEN, 'SELECT brand, sum(net_sales)::VARCHAR AS net FROM brand_daily_sales GROUP BY 1')).toEqual([{ brand: 'LEGO', net: money(reference.byBrand['LEGO']!.netSalesCents) }]);
     } finally {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      await demo.stop();
     }
   }, 300_000);
 });

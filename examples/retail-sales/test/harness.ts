@@ -1,7 +1,6 @@
 import path from 'node:path';
-import type { Workspace } from '../../../src/state/workspace.js';
-import type { ModelResult } from '../../../src/models/run.js';
-import { REPO, runProject, tempDir } from '../../../test/helpers.js';
+import { fileURLToPath } from 'node:url';
+import { runProject, tempDir, type ModelResult, type Workspace } from 'tributary/testing';
 import { computeReference, type ReferenceResult } from './reference.js';
 
 /**
@@ -9,7 +8,7 @@ import { computeReference, type ReferenceResult } from './reference.js';
  * once from the committed sample, and the example built (every batch model) into a data folder
  * of the test's own, so nothing is written into the repository.
  */
-export const RETAIL = path.join(REPO, 'examples', 'retail-sales');
+export const RETAIL = fileURLToPath(new URL('..', import.meta.url));
 export const SAMPLE = path.join(RETAIL, 'data', 'sample');
 export const DROPS = path.join(SAMPLE, 'drops');
 

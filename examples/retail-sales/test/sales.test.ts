@@ -1,9 +1,6 @@
 import path from 'node:path';
+import { runCommand, type CrawlReport } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CrawlReport } from '../../../src/catalog/crawl.js';
-import { crawlCommand } from '../../../src/commands/catalog.js';
-import type { CommandIO } from '../../../src/commands/types.js';
-import { createProgress } from '../../../src/core/progress.js';
 import { DROPS, buildExample, money, reference, type Built } from './harness.js';
 
 /**
@@ -20,11 +17,6 @@ afterAll(async () => built?.ws.close());
 
 const query = <T>(sql: string) => built.ws.engine.queryJson<T>(sql);
 const resultOf = (model: string) => built.results.find((r) => r.model === model)!;
-
-function io(): CommandIO & { text: string[] } {
-  const text: string[] = [];
-  return { text, out: (t) => text.push(t), err: (t) => text.push(t), progress: (label) => createProgress({ label, quiet: true }), tty: false };
-}
 
 describe('the drops: drift mapped, incomplete lines quarantined, counts reconciled', () => {
   it('every line read is loaded or quarantined, as the reference counts them', () => {
@@ -53,9 +45,9 @@ describe('the drops: drift mapped, incomplete lines quarantined, counts reconcil
   });
 
   it('crawl reports the drift per store and day and registers a partition per day', async () => {
-    const out = io();
-    await crawlCommand.run({ ws: built.ws, io: out }, { path: DROPS, table: 'sales_raw', format: 'json' });
-    const report = JSON.parse(out.text.join('\n')) as CrawlReport;
+    const crawled = await runCommand(built.ws, 'crawl', { path: DROPS, table: 'sales_raw', format: 'json' });
+    expect(crawled.err).toBe('');
+    const report = JSON.parse(crawled.out) as CrawlReport;
     expect(report).toMatchObject({ files: reference.files, rows: reference.rows, partitions: 3, partitionBy: ['dt'] });
     const findings = report.storeDrift!.map((d) => `${d.partition} ${d.store} ${d.change} ${d.column ?? ''}`.trim());
     // Findings the reference detects in the files themselves: a renamed column, a ';' export, the

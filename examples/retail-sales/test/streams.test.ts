@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
+import { openProject, openStreams, runCli, serve, type GroupOffsets } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openProject } from '../../../test/helpers.js';
-import { runWorker } from '../../../test/stream-helpers.js';
-import { createServer } from '../../../src/server/app.js';
-import type { GroupOffsets } from '../../../src/stream/job.js';
-import { openLog, startStreams } from '../../../src/stream/runtime.js';
 import { RETAIL, SAMPLE, buildExample, reference, type Built } from './harness.js';
 
 /**
@@ -45,7 +41,7 @@ const said: string[] = [];
 beforeAll(async () => {
   built = await buildExample();
   // At start the streams learn the hot keys from sales_lines; records appended after go by them.
-  const streams = await startStreams(built.ws, openLog(built.ws), { start: false, say: (m) => said.push(m) });
+  const streams = await openStreams(built.ws, { say: (m) => said.push(m) });
   try {
     streams.log.topic('online_orders').append(ORDER_TEXTS.map((value) => ({ key: (JSON.parse(value) as Order).order_id, value })));
     const lines = await built.ws.engine.queryJson<{ store_id: number; sale_id: string; sku: string; quantity: number; net_sales: string }>(
@@ -54,17 +50,18 @@ beforeAll(async () => {
     tillEvents = lines.length;
     streams.log.topic('till_sales').append(lines.map((l) => ({ key: String(l.store_id), value: JSON.stringify(l) })));
   } finally {
-    await streams.stop();
-    streams.log.close();
+    await streams.close();
     await built.ws.close();
   }
-  // Killed (SIGKILL) after the archive's first commit and before the live table's second, then
-  // run to the end: each group resumes from its own committed offsets.
+  // `tributary drain` in a child process, killed (SIGKILL, by the failpoint TRIBUTARY_FAILPOINT
+  // names) after the archive's first commit and before the live table's second, then run to the
+  // end: each group resumes from its own committed offsets.
+  const drain = (failpoint = '') => runCli(['drain', '--project', RETAIL, '--data-dir', built.dataDir, '--max-batch', '100'], { env: { TRIBUTARY_FAILPOINT: failpoint } });
   for (const failpoint of ['after-sink:archive@1', 'before-sink:sales@2']) {
-    const crashed = runWorker(RETAIL, built.dataDir, { failpoint, maxBatch: 100 });
+    const crashed = await drain(failpoint);
     expect(crashed.signal, `${failpoint}: ${crashed.stderr}`).toBe('SIGKILL');
   }
-  const drained = runWorker(RETAIL, built.dataDir, { maxBatch: 100 });
+  const drained = await drain();
   expect(drained.code, drained.stderr).toBe(0);
   built.ws = await openProject(RETAIL, { dataDir: built.dataDir });
 }, 240_000);
@@ -98,12 +95,11 @@ describe('online orders: two consumer groups, each receives every order exactly 
   });
 
   it('each group has committed offsets of its own, at the end of every partition', async () => {
-    const streams = await startStreams(built.ws, openLog(built.ws), { start: false, say: () => undefined });
     // The example declares a brand client, so the server wants an admin token and the client's.
     const admin = 'admin-token-streams-5c1e';
-    const app = await createServer({ ws: built.ws, streams }, { token: admin, env: { LEGO_TOKEN: 'lego-token-streams-9a4b' } });
+    const server = await serve(built.ws, { token: admin, env: { LEGO_TOKEN: 'lego-token-streams-9a4b' } });
     try {
-      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      const base = server.url;
       const status = (await (await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { groups: GroupOffsets[] };
       const orderGroups = status.groups.filter((g) => g.group === 'lake-archive' || g.group === 'live-sales');
       expect(orderGroups.map((g) => [g.group, g.job])).toEqual([
@@ -115,9 +111,7 @@ describe('online orders: two consumer groups, each receives every order exactly 
         for (const p of g.partitions) expect(p, `${g.group} partition ${p.partition}`).toEqual({ partition: p.partition, committed: p.end, end: p.end, lag: 0 });
       }
     } finally {
-      await app.close();
-      await streams.stop();
-      streams.log.close();
+      await server.close();
     }
   });
 });
@@ -149,9 +143,9 @@ describe('till events on the store-keyed topic: hot stores get partitions of the
   });
 
   it('each hot store alone in its partition, the others hashed over the rest; every event read once', async () => {
-    const log = openLog(built.ws);
+    const streams = await openStreams(built.ws);
     try {
-      const topic = log.topic('till_sales');
+      const topic = streams.log.topic('till_sales');
       expect([...topic.hotKeys]).toEqual(HOT_STORES);
       for (let p = 0; p < 8; p++) {
         const stores = new Set(topic.read(p, 0, 64 << 20).map((r) => r.key!.toString()));
@@ -159,7 +153,7 @@ describe('till events on the store-keyed topic: hot stores get partitions of the
         else expect([...stores].filter((s) => HOT_STORES.includes(s)), `partition ${p}`).toEqual([]);
       }
     } finally {
-      log.close();
+      await streams.close();
     }
     const [live] = await query<{ n: string; distinct_lines: string }>(`SELECT count(*) AS n, count(DISTINCT (sale_id, sku)) AS distinct_lines FROM live_till_lines`);
     expect(live).toEqual({ n: String(tillEvents), distinct_lines: String(tillEvents) });

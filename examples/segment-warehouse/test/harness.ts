@@ -1,13 +1,24 @@
-import { quoteIdent } from '../../../src/engine/index.js';
-import type { Workspace } from '../../../src/state/workspace.js';
-import { freshDatabase as freshTestDatabase, type Database } from '../../../test/support/databases.js';
+import pg from 'pg';
+import { quoteIdent } from 'tributary';
+import { freshDatabase as newDatabase, needService, type Database, type Workspace } from 'tributary/testing';
 
 export type { Database };
 
 /** What the segment-warehouse tests need around the example: a PostgreSQL database of their own, and ways to compare warehouses. */
 
+/** The PostgreSQL server the tests create their databases on (TEST_PG_URL: a user that may create databases). */
+const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+/** True when PostgreSQL answers: the tests run only then (skipped loudly otherwise; under CI=true its absence fails the run). */
+export const postgresUp = (): Promise<boolean> =>
+  needService('PostgreSQL', async () => {
+    const client = new pg.Client({ connectionString: PG_ADMIN });
+    await client.connect();
+    await client.end();
+  });
+
 /** A new, empty PostgreSQL database for the example's tests, dropped by `drop()`. */
-export const freshDatabase = (): Promise<Database> => freshTestDatabase('postgres', 'segment');
+export const freshDatabase = (): Promise<Database> => newDatabase(PG_ADMIN, { prefix: 'segment' });
 
 /** The models materialised in the target's `warehouse` store: the warehouse's tables. */
 export function warehouseTables(ws: Workspace): string[] {

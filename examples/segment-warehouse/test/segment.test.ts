@@ -2,19 +2,21 @@ import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import {
+  ManualClock,
+  computeDashboard,
+  createScheduler,
+  dayInterval,
+  openProject,
+  runModels,
+  startWebhookReceiver,
+  tempDir,
+  type Scheduler,
+  type WebhookReceiver,
+  type Workspace,
+} from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DuckDBSchedulerStore } from '../../../src/catalog/index.js';
-import { dayInterval } from '../../../src/core/interval.js';
-import { loadProject } from '../../../src/config/project.js';
-import { runModels } from '../../../src/models/index.js';
-import { openWorkspace, type Workspace } from '../../../src/state/workspace.js';
-import { schedulerPlatform } from '../../../src/owner/scheduler.js';
-import { Scheduler } from '../../../src/scheduler/index.js';
-import { ManualClock, startWebhookReceiver, type WebhookReceiver } from '../../../src/scheduler/testing.js';
-import { DashboardHub, loadDashboards } from '../../../src/server/dashboards.js';
-import { tempDir } from '../../../test/helpers.js';
-import { databaseUp } from '../../../test/support/databases.js';
-import { canonicalRows, fingerprints, freshDatabase, warehouseTables, type Database } from './harness.js';
+import { canonicalRows, fingerprints, freshDatabase, postgresUp, warehouseTables, type Database } from './harness.js';
 import {
   audienceOverview,
   eventsPerDayAndType,
@@ -82,7 +84,7 @@ const PER_DROP: Record<string, string> = { pages: 'received_at', tracks: 'receiv
 /** A timestamp column as Segment writes it (ISO 8601, milliseconds, Z), for comparing with the raw text. */
 const iso = (column: string) => `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const pgUp = await databaseUp('postgres');
+const pgUp = await postgresUp();
 
 describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
   let full: Database;
@@ -92,8 +94,8 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
   beforeAll(async () => {
     full = await freshDatabase();
     process.env.WAREHOUSE_URL = full.url;
-    ws = await openWorkspace(await loadProject(EXAMPLE, { dataDir, target: 'prod' }));
-    await runModels(ws, { quiet: true, log: () => undefined });
+    ws = await openProject(EXAMPLE, { dataDir, target: 'prod' });
+    await runModels(ws);
   });
   afterAll(async () => {
     await ws?.close();
@@ -103,12 +105,12 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
 
   it('runs with no service on the embedded target (dev), and every warehouse table equals its PostgreSQL twin, row for row', async () => {
     const embeddedDir = tempDir('segment-dev-');
-    const dev = await openWorkspace(await loadProject(EXAMPLE, { dataDir: embeddedDir, target: 'dev' }));
+    const dev = await openProject(EXAMPLE, { dataDir: embeddedDir, target: 'dev' });
     const saved = process.env.WAREHOUSE_URL;
     delete process.env.WAREHOUSE_URL;
     try {
       expect(dev.project.target.name).toBe('dev');
-      await runModels(dev, { quiet: true, log: () => undefined });
+      await runModels(dev);
       const tables = warehouseTables(dev);
       expect(tables).toHaveLength(Object.keys(EXPECTED_TYPES).length);
       for (const table of tables) {
@@ -277,7 +279,7 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
     const before = await snapshot();
     const history = await fingerprints(full, Object.keys(EXPECTED_TYPES).filter((t) => !PER_DROP[t]));
 
-    const results = await runModels(ws, { interval: dayInterval('2025-03-09'), quiet: true, log: () => undefined });
+    const results = await runModels(ws, { date: '2025-03-09' });
     expect(results.find((r) => r.model === 'events')).toMatchObject({ read: 1_957, written: 1_952, quarantined: 5, skipped: 0 });
 
     const after = await snapshot();
@@ -294,8 +296,7 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
   });
 
   it('dashboard tiles read the audience, funnel, retention and attribution', async () => {
-    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(ws.project));
-    const { tiles } = await hub.compute('audience', {});
+    const { tiles } = await computeDashboard(ws, 'audience');
     expect(tiles.filter((t) => t.error)).toEqual([]);
     const tile = (id: string) => tiles.find((t) => t.id === id)!;
     expect(Number(tile('sessions').rows[0]!.value)).toBe(sessions.length);
@@ -307,7 +308,7 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
     expect([credited('first_touch_signups'), credited('last_touch_signups')]).toEqual([signups.size, signups.size]);
     expect(tile('first_touch').rows.length).toBeGreaterThan(0);
     // A date filter narrows the numbers to the days chosen.
-    const filtered = await hub.compute('audience', { from: '2025-03-10', to: '2025-03-10' });
+    const filtered = await computeDashboard(ws, 'audience', { from: '2025-03-10', to: '2025-03-10' });
     expect(Number(filtered.tiles.find((t) => t.id === 'sessions')!.rows[0]!.value)).toBe(487);
   });
 
@@ -343,15 +344,9 @@ describe.runIf(pgUp)('segment-warehouse on the sample, into PostgreSQL', () => {
       process.env.SEGMENT_DROPS = path.join(landing, 'drops');
       arrive('2025-03-08');
       arrive('2025-03-09');
-      jobWs = await openWorkspace(await loadProject(EXAMPLE, { dataDir: jobDataDir, target: 'prod' }));
+      jobWs = await openProject(EXAMPLE, { dataDir: jobDataDir, target: 'prod' });
       receiver = await startWebhookReceiver();
-      scheduler = new Scheduler({
-        jobs: jobWs.project.config.jobs,
-        store: await DuckDBSchedulerStore.open(jobWs.metastore),
-        platform: { ...schedulerPlatform(jobWs), now: clock.now, env: { SLACK_WEBHOOK_URL: receiver.url } },
-        owner: 'segment-test',
-        timers: clock,
-      });
+      scheduler = await createScheduler(jobWs, { clock, env: { SLACK_WEBHOOK_URL: receiver.url } });
     });
     afterAll(async () => {
       await scheduler?.stop({ abort: true });

@@ -7,17 +7,7 @@
 import { mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-/**
- * The part of the scheduler's task context these functions use. The real context (the scheduler's
- * TaskContext) has these fields and more; 'tributary' does not export its type yet.
- */
-export interface ScratchContext {
-  job: string;
-  runId: string;
-  interval: { start: Date; end: Date; ds: string };
-  log(line: string): void;
-}
+import type { TaskContext } from 'tributary';
 
 export interface ScratchManifest {
   job: string;
@@ -34,12 +24,12 @@ function scratchRoot(): string {
 }
 
 /** One folder per run: a retry of the same run finds the same folder. */
-export function scratchDirOf(context: Pick<ScratchContext, 'job' | 'runId'>): string {
+export function scratchDirOf(context: Pick<TaskContext, 'job' | 'runId'>): string {
   return path.join(scratchRoot(), `${context.job}-${context.runId}`.replace(/[^A-Za-z0-9_.-]/g, '_'));
 }
 
 /** Creates the run's scratch area and writes its manifest; the result names the folder. */
-export function prepareScratch(context: ScratchContext): { scratchDir: string; ds: string } {
+export function prepareScratch(context: TaskContext): { scratchDir: string; ds: string } {
   const scratchDir = scratchDirOf(context);
   mkdirSync(scratchDir, { recursive: true });
   const manifest: ScratchManifest = {
@@ -56,7 +46,7 @@ export function prepareScratch(context: ScratchContext): { scratchDir: string; d
 }
 
 /** Removes the run's scratch area; a set-up that never ran leaves nothing to remove, which is fine. */
-export function removeScratch(context: ScratchContext): { scratchDir: string; removed: boolean } {
+export function removeScratch(context: TaskContext): { scratchDir: string; removed: boolean } {
   const scratchDir = scratchDirOf(context);
   const removed = existsSync(scratchDir);
   rmSync(scratchDir, { recursive: true, force: true });

@@ -1,18 +1,22 @@
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  backfillDays,
+  computeDashboard,
+  openProject,
+  runChecks,
+  runCli,
+  runModels,
+  runProject,
+  sensorFiles,
+  taskContext,
+  taskOrder,
+  tempDir,
+  type Project,
+  type Workspace,
+} from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withSources } from '../../../src/commands/project.js';
-import { dayInterval } from '../../../src/core/interval.js';
-import { loadProject, type Project } from '../../../src/config/project.js';
-import { runModels } from '../../../src/models/index.js';
-import { type Workspace } from '../../../src/state/workspace.js';
-import { checks, runChecks } from '../../../src/quality/index.js';
-import { topologicalOrder } from '../../../src/scheduler/dag.js';
-import { backfillIntervals, dsOf, Timetable } from '../../../src/scheduler/intervals.js';
-import { matchFiles } from '../../../src/scheduler/tasks/files.js';
-import { renderTemplate, TEMPLATE_VARIABLES, type TemplateVars } from '../../../src/scheduler/tasks/template.js';
-import { DashboardHub, loadDashboards } from '../../../src/server/dashboards.js';
-import { cli, openProject, REPO, runProject, SPARKIFY_DATA, tempDir } from '../../../test/helpers.js';
 import { prepareScratch, removeScratch, scratchDirOf } from '../tasks/resources.js';
 import { sparkifyDays, sparkifyReference, type Row } from './reference.js';
 
@@ -21,10 +25,9 @@ import { sparkifyDays, sparkifyReference, type Row } from './reference.js';
  * test/reference.ts, which reads the raw JSON with JSON.parse and applies the rules a second time,
  * without DuckDB.
  */
-const SPARKIFY = path.join(REPO, 'examples', 'sparkify');
-const DATA = SPARKIFY_DATA;
+const SPARKIFY = fileURLToPath(new URL('..', import.meta.url));
+const DATA = path.join(SPARKIFY, 'data');
 const reference = sparkifyReference(DATA);
-const quiet = { quiet: true, log: () => undefined };
 
 type StarTable = 'songplays' | 'users' | 'songs' | 'artists' | 'time';
 const STAR_TABLES: readonly StarTable[] = ['songplays', 'users', 'songs', 'artists', 'time'];
@@ -70,7 +73,7 @@ async function expectStarSchemaAsReference(ws: Workspace): Promise<void> {
 }
 
 async function expectChecksPass(ws: Workspace): Promise<void> {
-  const results = await runChecks(ws.engine, ws.project.config.checks, checks);
+  const results = await runChecks(ws);
   expect(results.filter((r) => !r.passed)).toEqual([]);
   expect(results).toHaveLength(ws.project.config.checks.length);
 }
@@ -184,9 +187,7 @@ describe('sparkify: a full run on the real data', () => {
   });
 
   it('shows the reference numbers on every dashboard tile', async () => {
-    const dashboards = await loadDashboards(ws.project);
-    const hub = new DashboardHub(ws.engine, dashboards);
-    const tiles = new Map((await hub.compute('sparkify', {})).tiles.map((t) => [t.id, t]));
+    const tiles = new Map((await computeDashboard(ws, 'sparkify')).tiles.map((t) => [t.id, t]));
     for (const tile of tiles.values()) expect(tile.error, tile.id).toBeUndefined();
     const value = (id: string) => Number(tiles.get(id)!.rows[0]!.value);
     const rows = (id: string) => tiles.get(id)!.rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v])));
@@ -249,16 +250,16 @@ describe('sparkify: the daily job, a day at a time', () => {
   const job = () => project.config.jobs.daily!;
   /** The job's models tasks in the order its graph runs them. */
   const modelTasks = () =>
-    topologicalOrder(Object.entries(job().tasks).map(([name, task]) => ({ name, after: task.after, triggerRule: task.triggerRule })))
-      .map((node) => job().tasks[node.name]!)
+    taskOrder(job())
+      .map((name) => job().tasks[name]!)
       .flatMap((task) => (task.kind === 'models' ? [task] : []));
-  const days = () =>
-    backfillIntervals(new Timetable('@daily', job().timezone), { from: job().start!, to: job().end! }, { now: new Date(), limit: 100 }).map((i) => dsOf(i, job().timezone));
+  /** The days a backfill of the job from its start to its end runs. */
+  const days = () => backfillDays(job());
 
   /** What the job's models tasks do for a day: the catalogue whole (fullRefresh), the rest for the day. */
   async function runDay(ds: string): Promise<void> {
     for (const task of modelTasks()) {
-      await runModels(ws, { select: task.select, interval: task.fullRefresh ? undefined : dayInterval(ds), ...quiet });
+      await runModels(ws, { models: task.select, date: task.fullRefresh ? undefined : ds });
     }
   }
 
@@ -287,12 +288,11 @@ describe('sparkify: the daily job, a day at a time', () => {
   });
 
   it("finds each day's log file with the sensor's glob", async () => {
-    const sensor = job().tasks.wait_for_log!;
-    if (sensor.kind !== 'sensor' || sensor.files === undefined) throw new Error('wait_for_log is a file sensor');
-    const vars = Object.fromEntries(TEMPLATE_VARIABLES.map((name) => [name, ''])) as TemplateVars;
+    expect(job().tasks.wait_for_log).toMatchObject({ kind: 'sensor', files: expect.stringContaining('{{ ds }}') });
     for (const ds of days()) {
-      const matched = await matchFiles(renderTemplate(sensor.files, { ...vars, ds }, 'text'), project.dir);
-      expect(matched.map((f) => path.basename(f.path))).toEqual([`${ds}-events.json`]);
+      const matched = await sensorFiles(ws, 'daily', 'wait_for_log', ds);
+      expect(matched.map((f) => path.basename(f))).toEqual([`${ds}-events.json`]);
+      expect(matched.every((f) => f.startsWith(path.join(DATA, 'log_data') + path.sep))).toBe(true);
     }
   });
 
@@ -302,11 +302,11 @@ describe('sparkify: the daily job, a day at a time', () => {
     const previous = process.env.SPARKIFY_SCRATCH_DIR;
     process.env.SPARKIFY_SCRATCH_DIR = tempDir('sparkify-scratch-');
     try {
-      const interval = dayInterval('2018-11-05');
-      const context = { job: 'daily', runId: 'scheduled__2018-11-05T00:00:00Z', interval: { ds: interval.ds, start: new Date(interval.start), end: new Date(interval.end) }, log: () => undefined };
+      const context = taskContext({ job: 'daily', task: 'setup', ds: '2018-11-05' });
       const { scratchDir } = prepareScratch(context);
       expect(scratchDir).toBe(scratchDirOf(context));
-      expect(JSON.parse(readFileSync(path.join(scratchDir, 'manifest.json'), 'utf8'))).toMatchObject({ ds: '2018-11-05', intervalStart: '2018-11-05T00:00:00.000Z' });
+      expect(JSON.parse(readFileSync(path.join(scratchDir, 'manifest.json'), 'utf8'))).toMatchObject({ job: 'daily', runId: context.runId, ds: '2018-11-05', intervalStart: '2018-11-05T00:00:00.000Z', intervalEnd: '2018-11-06T00:00:00.000Z' });
+      expect(context.lines).toEqual([`scratch area for 2018-11-05: ${scratchDir}`]);
       expect(removeScratch(context)).toEqual({ scratchDir, removed: true });
       expect(existsSync(scratchDir)).toBe(false);
       // A teardown after a setup that failed finds nothing, and still succeeds.
@@ -362,8 +362,7 @@ describe('sparkify: the known flaws, on inputs that show them', () => {
     const expected = sparkifyReference(dir);
     const ws = await openProject(SPARKIFY, { dataDir: tempDir('sparkify-artists-run-') });
     try {
-      const view = ws.withProject(withSources(ws.project, { song_files: path.join(dir, 'song_data', '*', '*', '*', '*.json') }));
-      await runModels(view, { select: ['staging_songs', 'songs', 'artists'], ...quiet });
+      await runModels(ws, { models: ['staging_songs', 'songs', 'artists'], sources: { song_files: path.join(dir, 'song_data', '*', '*', '*', '*.json') } });
       const [spellings] = await ws.engine.queryJson<{ n: number }>(`SELECT count(DISTINCT coalesce(artist_location, ''))::INTEGER AS n FROM staging_songs WHERE artist_id = 'ARD7TVE1187B99BFB1'`);
       expect(spellings!.n).toBe(3);
       const artists = await readTable(ws, 'artists');
@@ -389,8 +388,7 @@ describe('sparkify: the known flaws, on inputs that show them', () => {
     writeFileSync(file, broken.join('\n'));
     const ws = await openProject(SPARKIFY, { dataDir: tempDir('sparkify-bad-run-') });
     try {
-      const view = ws.withProject(withSources(ws.project, { log_events: file }));
-      await expect(runModels(view, { select: ['staging_events'], interval: dayInterval('2018-11-05'), ...quiet })).rejects.toThrow(/too many rows quarantined: 1 of 408/);
+      await expect(runModels(ws, { models: ['staging_events'], date: '2018-11-05', sources: { log_events: file } })).rejects.toThrow(/too many rows quarantined: 1 of 408/);
       expect(await ws.metastore.liveFiles('staging_events')).toEqual([]);
       const quarantined = await ws.metastore.quarantine();
       expect(quarantined).toHaveLength(1);
@@ -403,19 +401,19 @@ describe('sparkify: the known flaws, on inputs that show them', () => {
 
 describe('sparkify from the command line', () => {
   const dataDir = tempDir('sparkify-cli-');
-  const sql = (query: string) => {
+  const sql = async (query: string) => {
     // `--` ends the options: each query of queries.sql starts with a comment, which would read as one.
-    const result = cli(['sql', '--project', SPARKIFY, '--data-dir', dataDir, '-f', 'json', '--', query]);
+    const result = await runCli(['sql', '--project', SPARKIFY, '--data-dir', dataDir, '-f', 'json', '--', query]);
     expect(result.stderr).toBe('');
     return JSON.parse(result.stdout) as Record<string, string | number>[];
   };
 
-  it('runs the project, checks it, quarantines nothing, and answers the dashboard queries', () => {
-    const run = cli(['run', '--project', SPARKIFY, '--data-dir', dataDir, '--quiet']);
+  it('runs the project, checks it, quarantines nothing, and answers the dashboard queries', async () => {
+    const run = await runCli(['run', '--project', SPARKIFY, '--data-dir', dataDir, '--quiet']);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).not.toMatch(/✘/);
     expect(run.stderr.match(/✔ check /g)).toHaveLength(17);
-    const quarantine = cli(['quarantine', '--project', SPARKIFY, '--data-dir', dataDir, '-f', 'json']);
+    const quarantine = await runCli(['quarantine', '--project', SPARKIFY, '--data-dir', dataDir, '-f', 'json']);
     expect(JSON.parse(quarantine.stdout)).toEqual([]);
 
     const dashboardQueries = readFileSync(path.join(SPARKIFY, 'dashboards', 'queries.sql'), 'utf8');
@@ -427,16 +425,16 @@ describe('sparkify from the command line', () => {
     );
     expect([...named.keys()]).toEqual(['plays_per_day', 'plays_per_hour', 'top_songs', 'top_artists', 'free_vs_paid', 'sessions']);
     const plays = reference.songplays;
-    const perDay = sql(named.get('plays_per_day')!);
+    const perDay = await sql(named.get('plays_per_day')!);
     expect(perDay).toHaveLength(30);
     expect(perDay.reduce((s, r) => s + Number(r.plays), 0)).toBe(plays.length);
     expect(perDay.find((r) => r.day === '2018-11-15')).toEqual({ day: '2018-11-15', plays: String(plays.filter((p) => String(p.start_time).startsWith('2018-11-15')).length) });
-    expect(sql(named.get('free_vs_paid')!)).toEqual([
+    expect(await sql(named.get('free_vs_paid')!)).toEqual([
       { level: 'free', users: '75', plays: String(plays.filter((p) => p.level === 'free').length) },
       { level: 'paid', users: '22', plays: String(plays.filter((p) => p.level === 'paid').length) },
     ]);
     const sessions = new Set(plays.map((p) => `${p.user_id}|${p.session_id}`)).size;
-    expect(sql(named.get('sessions')!)).toEqual([{ sessions: String(sessions), avg_songs_per_session: Math.round((plays.length / sessions) * 100) / 100 }]);
-    expect(sql(named.get('top_artists')!)[0]).toEqual({ artist: 'Coldplay', plays: '58' });
+    expect(await sql(named.get('sessions')!)).toEqual([{ sessions: String(sessions), avg_songs_per_session: Math.round((plays.length / sessions) * 100) / 100 }]);
+    expect((await sql(named.get('top_artists')!))[0]).toEqual({ artist: 'Coldplay', plays: '58' });
   });
 });
