@@ -292,7 +292,7 @@ export default defineProject({
       }
       expect(new Set(files.map((f) => f.path)).size).toBe(files.length);
       // On disk, as Hive readers see it: exactly the catalog's files.
-      const onDisk = readdirRecursive(path.join(ws.project.lakeDir, 'songs')).map((f) => path.relative(ws.project.lakeDir, f).split(path.sep).join('/'));
+      const onDisk = readdirRecursive(path.join(ws.project.lakeLocation, 'songs')).map((f) => path.relative(ws.project.lakeLocation, f).split(path.sep).join('/'));
       expect(onDisk.sort()).toEqual(files.map((f) => f.path).sort());
     } finally {
       await ws.close();
@@ -482,12 +482,12 @@ function dayOfLine(line: string): string {
 
 describe('13. kill -9 of a batch run', () => {
   /** Parquet files under a folder, as lake keys (`events/dt=…/part-….parquet`). */
-  function parquetKeys(lakeDir: string, table: string): string[] {
-    const root = path.join(lakeDir, table);
+  function parquetKeys(lakeLocation: string, table: string): string[] {
+    const root = path.join(lakeLocation, table);
     if (!existsSync(root)) return [];
     return readdirRecursive(root)
       .filter((f) => f.endsWith('.parquet'))
-      .map((f) => path.relative(lakeDir, f).split(path.sep).join('/'));
+      .map((f) => path.relative(lakeLocation, f).split(path.sep).join('/'));
   }
 
   /** The catalog's files and runs, read straight from the warehouse file: no recovery runs first. */
@@ -508,13 +508,13 @@ describe('13. kill -9 of a batch run', () => {
   type Moment = 'staging' | 'writing';
 
   /** Starts `tributary run` from source and SIGKILLs it at that moment of its load. */
-  async function killMidLoad(dir: string, source: string, lakeDir: string, moment: Moment): Promise<number | null> {
+  async function killMidLoad(dir: string, source: string, lakeLocation: string, moment: Moment): Promise<number | null> {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'run', '--project', dir, '--quiet', '--source', `clicks=${source}`], {
       cwd: REPO,
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const staging = path.join(lakeDir, '_staging');
+    const staging = path.join(lakeLocation, '_staging');
     const reached = () => existsSync(staging) && (moment === 'staging' ? readdirSync(staging).length > 0 : readdirRecursive(staging).some((f) => f.endsWith('.parquet')));
     let ended = false;
     void exited.then(() => (ended = true));
@@ -528,19 +528,19 @@ describe('13. kill -9 of a batch run', () => {
     // A few hundred thousand real rows: the sample, 40 times over, so the load takes a moment.
     const big = Array.from({ length: 40 }, () => DATA).flat();
     const dir = writeTree({ 'tributary.config.ts': csvProject(), 'data/events.csv': csvFile(DATA.slice(0, 2_000)), 'data/big.csv': csvFile(big) });
-    const lakeDir = path.join(dir, 'lake');
+    const lakeLocation = path.join(dir, 'lake');
     const stateDir = path.join(dir, '.tributary');
     expect(cli(['run', '--project', dir, '--quiet']).code).toBe(0);
-    const committed = parquetKeys(lakeDir, 'events');
+    const committed = parquetKeys(lakeLocation, 'events');
     expect(committed.length).toBeGreaterThan(0);
 
     for (const moment of ['staging', 'writing'] as const) {
-      const code = await killMidLoad(dir, path.join(dir, 'data/big.csv'), lakeDir, moment);
+      const code = await killMidLoad(dir, path.join(dir, 'data/big.csv'), lakeLocation, moment);
       expect(code).toBeNull(); // killed, not finished
       const left = await stateAsLeft(stateDir);
       expect(left.running, JSON.stringify(left.runs)).toHaveLength(1);
       // What a Hive, Spark or Trino reader of lake/events/ sees is exactly what the catalog lists.
-      for (const key of parquetKeys(lakeDir, 'events')) expect(left.files.has(key), key).toBe(true);
+      for (const key of parquetKeys(lakeLocation, 'events')) expect(left.files.has(key), key).toBe(true);
 
       const runs = cli(['runs', '--project', dir, '--format', 'json']);
       expect(runs.code).toBe(0);

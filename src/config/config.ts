@@ -241,8 +241,12 @@ const projectSchema = z
   .object({
     name: identifier,
     description: z.string().optional(),
-    /** Where the lake lives, relative to the project folder. Default `lake`. */
-    lake: z.string().optional(),
+    /**
+     * Where the lake lives: a folder relative to the project (default `lake`), or S3-compatible
+     * object storage, `s3://bucket/prefix` (endpoint, region and credentials from the environment:
+     * AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY). TRIBUTARY_LAKE overrides it.
+     */
+    lake: z.string().min(1).optional(),
     /**
      * Parquet compression of lake files. snappy (the default) is read by every engine; lz4 (LZ4_RAW)
      * writes fastest and is read by DuckDB, Trino/Athena and Spark 3.4+; zstd is smallest.

@@ -21,7 +21,8 @@ export interface Project {
   target: Target;
   /** Every component its config may name: Tributary's and its own. */
   components: ComponentRegistry;
-  lakeDir: string;
+  /** The lake: a local folder, or an `s3://bucket/prefix` URL (TRIBUTARY_LAKE, else --data-dir, else the config's `lake`). */
+  lakeLocation: string;
   stateDir: string;
   /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
   readText(fileOrInline: string, field: string): string;
@@ -91,6 +92,11 @@ export async function importDefault(file: string): Promise<unknown> {
   return exported;
 }
 
+/** The lake: an `s3://` URL as it is, or a folder relative to the project. */
+function lakeLocationOf(location: string, resolvePath: (relative: string) => string): string {
+  return /^s3:\/\//.test(location) ? location.replace(/\/+$/, '') : resolvePath(location);
+}
+
 export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
   const dir = path.resolve(dirArg ?? process.cwd());
   const configFile = findConfigFile(dir);
@@ -136,7 +142,7 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     config,
     target: resolveTarget(config, options.target, configFile),
     components,
-    lakeDir: dataDir ? path.join(dataDir, 'lake') : resolvePath(config.lake ?? 'lake'),
+    lakeLocation: lakeLocationOf(process.env.TRIBUTARY_LAKE || (dataDir ? path.join(dataDir, 'lake') : (config.lake ?? 'lake')), resolvePath),
     stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
     resolvePath,
     readText(fileOrInline, field) {

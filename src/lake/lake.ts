@@ -1,4 +1,3 @@
-import { mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore } from '../catalog/index.js';
 import { failpoint } from '../core/failpoints.js';
@@ -88,12 +87,11 @@ export class Lake {
     const described = await engine.describe(full);
     const dataColumns = described.filter((c) => c.name !== divert && !partitionNames.includes(c.name));
     const partitionColumns = partitionNames.map((name) => ({ name, type: described.find((c) => c.name === name)!.type }));
-    const dir = this.storage.stagingDir(options.runId);
     this.staging.add(options.runId);
-    const tableDir = path.join(dir, table);
+    const tableDir = this.storage.join(await this.storage.stagingLocation(options.runId), table);
     const keys = [...(divert ? [divert] : []), ...partitionNames];
-    const target = keys.length ? tableDir : path.join(tableDir, `part-${options.runId}-0.parquet`);
-    if (!keys.length) mkdirSync(tableDir, { recursive: true });
+    const target = keys.length ? tableDir : this.storage.join(tableDir, `part-${options.runId}-0.parquet`);
+    if (!keys.length) await this.storage.prepareFolder(tableDir);
     const stats = await engine.queryJson<CopyStats>(
       `COPY (${full}) TO ${quoteLiteral(target)} (${this.parquetOptions}, ROW_GROUP_SIZE 122880,
         ${keys.length ? `PARTITION_BY (${keys.map(quoteIdent).join(', ')}), FILENAME_PATTERN 'part-${options.runId}-{i}',` : ''}
@@ -101,30 +99,32 @@ export class Lake {
     );
     const files: DataFile[] = [];
     const diverted = new Map<string, number>();
+    const unwanted: string[] = [];
     for (const stat of stats) {
       const rows = Number(stat.count);
       const values = Object.fromEntries((stat.partition_keys ?? []).map((kv) => [kv.key, kv.value]));
       if (divert && values[divert] !== 'ok') {
         if (rows) diverted.set(String(values[divert] ?? 'unknown'), (diverted.get(String(values[divert] ?? 'unknown')) ?? 0) + rows);
-        rmSync(stat.filename, { force: true });
+        unwanted.push(stat.filename);
         continue;
       }
       if (rows === 0) {
-        rmSync(stat.filename, { force: true });
+        unwanted.push(stat.filename);
         continue;
       }
       // DuckDB names the folders itself (escaping values, __HIVE_DEFAULT_PARTITION__ for NULL);
       // the key keeps its naming, without the verdict folder, so its own reader decodes it.
-      const relative = path.relative(tableDir, stat.filename).split(path.sep).filter((segment) => !divert || !segment.startsWith(`${divert}=`));
+      const relative = stat.filename.slice(tableDir.length).split(/[\\/]/).filter((segment) => segment && (!divert || !segment.startsWith(`${divert}=`)));
       files.push({
         path: [table, ...relative].join('/'),
         rows,
-        bytes: Number(stat.file_size_bytes ?? statSync(stat.filename).size),
+        bytes: Number(stat.file_size_bytes),
         partition: Object.fromEntries(partitionNames.map((name) => [name, values[name] ?? null])),
         stats: columnStats(stat.column_statistics),
         stagedPath: stat.filename,
       });
     }
+    await this.storage.removeStaged(unwanted);
     return {
       table,
       runId: options.runId,
@@ -189,7 +189,7 @@ export class Lake {
         if (options.inside) await options.inside(tx);
       },
     );
-    for (const { staged } of writes) this.endStaging(staged.runId);
+    for (const { staged } of writes) await this.endStaging(staged.runId);
     return committed;
   }
 
@@ -203,13 +203,13 @@ export class Lake {
   }
 
   /** Deletes staged files that will not be committed; readers never saw them. */
-  discard(staged: StagedWrite): void {
-    this.endStaging(staged.runId);
+  async discard(staged: StagedWrite): Promise<void> {
+    await this.endStaging(staged.runId);
   }
 
-  private endStaging(runId: string): void {
+  private async endStaging(runId: string): Promise<void> {
     this.staging.delete(runId);
-    this.storage.discardStaging(runId);
+    await this.storage.discardStaging(runId);
   }
 
   /** The SQL relation of a table's files, typed as the catalog records them. */
@@ -247,8 +247,8 @@ export class Lake {
       groups.set(key, [...(groups.get(key) ?? []), f]);
     }
     const dataColumns = info.columns.filter((c) => !info.partition_by.includes(c.name));
-    const dir = this.storage.stagingDir(runId);
     this.staging.add(runId);
+    const dir = await this.storage.stagingLocation(runId);
     const newFiles: DataFile[] = [];
     const replaced: number[] = [];
     let n = 0;
@@ -256,7 +256,7 @@ export class Lake {
       if (group.length < minFiles) continue;
       const folder = path.posix.dirname(group[0]!.path);
       const name = `part-${runId}-c${n++}.parquet`;
-      const staged = path.join(dir, name);
+      const staged = this.storage.join(dir, name);
       const stats = await engine.queryJson<CopyStats>(
         `COPY (SELECT ${dataColumns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(group.map((f) => this.storage.readPath(f.path)))}, union_by_name = true))
          TO ${quoteLiteral(staged)} (${this.parquetOptions}, RETURN_STATS)`,
@@ -277,7 +277,7 @@ export class Lake {
         timeColumn: info.time_column ?? undefined,
       });
     } else {
-      this.endStaging(runId);
+      await this.endStaging(runId);
     }
     return { partitions: newFiles.length, filesBefore: files.length, filesAfter: files.length - replaced.length + newFiles.length };
   }
@@ -300,14 +300,15 @@ export class Lake {
       }
     }
     await this.metastore.clearPendingMoves(done);
-    for (const runId of this.storage.stagedRuns()) if (!this.staging.has(runId)) this.storage.discardStaging(runId);
+    for (const runId of await this.storage.staleStagedRuns(this.staging)) await this.storage.discardStaging(runId);
     const expired = await this.metastore.expireHistory(this.format.historyHours);
     await this.storage.delete(expired);
     const known = await this.metastore.knownPaths();
     const tables = (await this.metastore.tables()).filter((t) => t.kind === 'lake').map((t) => t.name);
     const strays: string[] = [];
+    const before = Date.now() - this.storage.graceMs;
     for (const prefix of [...tables, HISTORY]) {
-      for (const key of await this.storage.list(prefix)) if (key.endsWith('.parquet') && !known.has(key)) strays.push(key);
+      for (const { key, modifiedMs } of await this.storage.list(prefix)) if (key.endsWith('.parquet') && !known.has(key) && modifiedMs < before) strays.push(key);
     }
     await this.storage.delete(strays);
     return { published, removed: strays.length };

@@ -4,6 +4,8 @@ import type { LakeStorage } from './storage.js';
 
 /** The lake in a local folder: staging under `_staging/`, publishing by rename (atomic on one disk). */
 export class LocalLakeStorage implements LakeStorage {
+  readonly graceMs = 0;
+
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
   }
@@ -12,22 +14,37 @@ export class LocalLakeStorage implements LakeStorage {
     return this.root;
   }
 
+  async open(): Promise<void> {}
+
   private get stagingRoot(): string {
     return path.join(this.root, '_staging');
   }
 
-  stagingDir(runId: string): string {
+  async stagingLocation(runId: string): Promise<string> {
     const dir = path.join(this.stagingRoot, runId);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     return dir;
   }
 
-  stagedRuns(): string[] {
-    return existsSync(this.stagingRoot) ? readdirSync(this.stagingRoot) : [];
+  join(location: string, ...parts: string[]): string {
+    return path.join(location, ...parts);
   }
 
-  discardStaging(runId: string): void {
+  async prepareFolder(location: string): Promise<void> {
+    mkdirSync(location, { recursive: true });
+  }
+
+  async removeStaged(locations: readonly string[]): Promise<void> {
+    for (const location of locations) rmSync(location, { force: true });
+  }
+
+  // One process owns a local lake: every staging folder it did not make itself is a dead run's.
+  async staleStagedRuns(inProgress: ReadonlySet<string>): Promise<string[]> {
+    return existsSync(this.stagingRoot) ? readdirSync(this.stagingRoot).filter((run) => !inProgress.has(run)) : [];
+  }
+
+  async discardStaging(runId: string): Promise<void> {
     rmSync(path.join(this.stagingRoot, runId), { recursive: true, force: true });
   }
 
@@ -63,19 +80,19 @@ export class LocalLakeStorage implements LakeStorage {
     return existsSync(this.readPath(key));
   }
 
-  async list(prefix: string): Promise<string[]> {
+  async list(prefix: string): Promise<{ key: string; modifiedMs: number }[]> {
     const base = this.readPath(prefix);
     if (!existsSync(base) || !statSync(base).isDirectory()) return [];
-    const out: string[] = [];
+    const out: { key: string; modifiedMs: number }[] = [];
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(full);
-        else out.push(path.relative(this.root, full).split(path.sep).join('/'));
+        else out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), modifiedMs: statSync(full).mtimeMs });
       }
     };
     walk(base);
-    return out.sort();
+    return out.sort((a, b) => a.key.localeCompare(b.key));
   }
 
   readPath(key: string): string {

@@ -1,29 +1,46 @@
+import type { Engine } from '../engine/index.js';
+
 /**
- * Where lake files live. The engine always writes Parquet into a local staging folder; a storage
- * then makes a staged file readable under its key (the Hive-style path other engines read), and
- * removes or moves keys. The local folder is the implementation today; an object store is a
- * second one behind the same surface.
+ * Where lake files live: a local folder, or a bucket of S3-compatible object storage. The engine
+ * writes a run's Parquet files into the storage's staging area (outside every table folder); a
+ * commit in the catalog makes them the table's, then `publish` moves each to its key (the
+ * Hive-style path other engines read) and retired files move to history.
  *
  * Keys are relative paths such as `events/dt=2019-11-01/part-<run>-0.parquet`. Publishing never
- * overwrites an existing key: every key names the run that wrote it.
+ * overwrites an existing key: every key names the run that wrote it. Locations (what the engine
+ * reads and writes) are local paths or `s3://` URLs.
  */
 export interface LakeStorage {
-  /** Describes the storage for messages, e.g. the folder or bucket. */
+  /** Describes the storage for messages and the catalog: the folder, or the bucket and prefix. */
   readonly location: string;
-  /** A fresh local folder for one run's staged files. */
-  stagingDir(runId: string): string;
-  /** Staging folders present, by run id (for clean-up of runs that died). */
-  stagedRuns(): string[];
-  /** Removes a run's staging folder and whatever it still holds. */
-  discardStaging(runId: string): void;
-  /** Makes a staged local file readable at `key`. Idempotent once done. */
-  publish(stagedPath: string, key: string): Promise<void>;
+  /**
+   * How old a staged or unlisted object must be before it is taken for a dead run's and removed:
+   * 0 for a lake one process owns; longer where several processes share it (a younger object may
+   * belong to a commit under way in another one).
+   */
+  readonly graceMs: number;
+  /** Prepares an engine to read and write here (an object store's extension and credentials). */
+  open(engine: Engine): Promise<void>;
+  /** Where one run writes its staged files: a fresh local folder, or a prefix of the bucket. */
+  stagingLocation(runId: string): Promise<string>;
+  /** A location below another. */
+  join(location: string, ...parts: string[]): string;
+  /** Makes a folder for a file the engine writes there, where folders exist. */
+  prepareFolder(location: string): Promise<void>;
+  /** Removes staged files that will not be committed (rows a load diverted, empty partitions). */
+  removeStaged(locations: readonly string[]): Promise<void>;
+  /** Runs with staged files left behind, older than the grace period, that this process is not writing. */
+  staleStagedRuns(inProgress: ReadonlySet<string>): Promise<string[]>;
+  /** Removes a run's staged files. */
+  discardStaging(runId: string): Promise<void>;
+  /** Makes a staged file readable at `key`. Idempotent once done. */
+  publish(stagedLocation: string, key: string): Promise<void>;
   /** Moves a key to another key (retired files into history). Idempotent once done. */
   move(from: string, to: string): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   exists(key: string): Promise<boolean>;
-  /** Keys under a prefix (a table's folder), recursively. */
-  list(prefix: string): Promise<string[]>;
-  /** What the engine reads for a key: a local path (or, for a remote store, a local cache path). */
+  /** Keys under a prefix (a table's folder), recursively, with when each was written. */
+  list(prefix: string): Promise<{ key: string; modifiedMs: number }[]>;
+  /** What the engine reads for a key: a local path or an `s3://` URL. */
   readPath(key: string): string;
 }

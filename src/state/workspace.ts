@@ -4,7 +4,7 @@ import { Metastore } from '../catalog/index.js';
 import { openStore, type Store, type StoreConfig } from '../connectors/index.js';
 import type { Project } from '../config/project.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
-import { Lake, LocalLakeStorage } from '../lake/index.js';
+import { Lake, LocalLakeStorage, S3LakeStorage, parseS3Url, type LakeStorage } from '../lake/index.js';
 
 /**
  * A project's live state, owned by one process: the engine on its warehouse, the metastore, the
@@ -37,7 +37,7 @@ export async function queryableTables(engine: Engine): Promise<Set<string>> {
 
 export async function openWorkspace(project: Project): Promise<Workspace> {
   mkdirSync(project.stateDir, { recursive: true });
-  mkdirSync(project.lakeDir, { recursive: true });
+  const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation);
   const engine = await Engine.open({
     path: path.join(project.stateDir, 'warehouse.duckdb'),
     threads: project.config.engine?.threads,
@@ -45,9 +45,11 @@ export async function openWorkspace(project: Project): Promise<Workspace> {
     tempDirectory: path.join(project.stateDir, 'spill'),
   });
   try {
+    // The lake's views are read as soon as the state opens: an object store's credentials come first.
+    await storage.open(engine);
     const metastore = await Metastore.open(await engine.fork());
     if (project.config.macros) await engine.run(project.readText(project.config.macros, 'macros'));
-    const lake = new Lake(metastore, new LocalLakeStorage(project.lakeDir), {
+    const lake = new Lake(metastore, storage, {
       compression: project.config.lakeCompression,
       parquetVersion: project.config.lakeParquetVersion,
       historyHours: project.config.lakeHistoryHours,

@@ -155,7 +155,7 @@ describe('sparkify: a full run on the real data', () => {
     // Unknown years (0) are a partition of their own, not lost.
     expect(expectedPartitions.has(`0/${reference.songs.find((s) => s.year === 0)!.artist_id}`)).toBe(true);
     // The files alone, read as Hive-partitioned Parquet the way Spark or Athena would, hold every song with its year and artist.
-    const paths = files.map((f) => `'${path.join(ws.project.lakeDir, f.path)}'`).join(', ');
+    const paths = files.map((f) => `'${path.join(ws.project.lakeLocation, f.path)}'`).join(', ');
     const fromFiles = await ws.engine.queryJson<Row>(
       `SELECT song_id, title, artist_id::VARCHAR AS artist_id, year::INTEGER AS year, duration FROM read_parquet([${paths}], hive_partitioning = true)`,
     );

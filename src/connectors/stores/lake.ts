@@ -126,7 +126,7 @@ class LakeStore implements Store {
   }
 
   async discard(_engine: Engine, staged: readonly Staged[]): Promise<void> {
-    for (const s of staged as LakeStaged[]) this.context.lake.discard(s.write);
+    for (const s of staged as LakeStaged[]) await this.context.lake.discard(s.write);
   }
 
   async close(): Promise<void> {}

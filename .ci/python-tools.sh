@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Python tools the tests use as real peers and oracles (never the product, which runs on Node
+# alone), pinned, in a virtual environment of the repository: .tools/venv.
+#   moto[server]  an S3-compatible server (conditional writes, multipart, ListObjectsV2) the lake-on-S3 tests start
+#
+#   bash .ci/python-tools.sh        # idempotent: installs what is missing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.tools/venv
+requirements=(
+  'moto[server]==5.2.5'
+)
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+stamp="$venv/.installed"
+want=$(printf '%s\n' "${requirements[@]}")
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "python tools are in $venv"
+  exit 0
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${requirements[@]}"
+echo "$want" > "$stamp"
+echo "python tools installed in $venv"
