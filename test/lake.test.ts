@@ -83,7 +83,7 @@ describe('lake', () => {
     // Replaced files leave the table's folders (readers of the Hive layout see the current table only)…
     expect(visible()).toHaveLength(3);
     // …and the earlier snapshot reads them from history.
-    const then = await kept.relationAt('t', first.snapshot);
+    const then = await kept.relationAt(engine, 't', first.snapshot);
     expect(await engine.queryJson(`SELECT count(*) AS n, sum(id)::VARCHAR AS s FROM (${then})`)).toEqual([{ n: '30', s: '435' }]);
     const snapshots = await metastore.snapshots();
     expect(snapshots.map((s) => s.snapshot_id)).toEqual([...snapshots.map((s) => s.snapshot_id)].sort((a, b) => b - a));

@@ -66,9 +66,10 @@ async function sql(ws: Workspace, text: string): Promise<Record<string, unknown>
   return JSON.parse(JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v))) as Record<string, unknown>[];
 }
 
-/** A step the tests register: version 3 → 4 adds a column to the runs. */
+/** A step the tests register, as a later release would: this version → the next adds a column to the runs. */
+const NEXT = METASTORE_VERSION + 1;
 const addNote: Migration = {
-  from: 3,
+  from: METASTORE_VERSION,
   description: 'adds runs.note',
   up: async (tx) => void (await tx.run('ALTER TABLE tributary.runs ADD COLUMN note VARCHAR')),
 };
@@ -98,15 +99,20 @@ describe('metastore schema version and migrations', () => {
         version: METASTORE_VERSION,
         found: 2,
         foundBy: 'record',
-        migrated: [{ from: 2, to: 3, description: MIGRATIONS[0]!.description }],
+        migrated: MIGRATIONS.map((m) => ({ from: m.from, to: m.from + 1, description: m.description })),
       });
       // Row for row, every table the old state held is as it was, but for its version.
       const after = await contents(ws.engine);
-      for (const [table, rows] of Object.entries(before.contents)) if (table !== 'tributary.metastore') expect(after[table], table).toEqual(rows);
-      expect(await versionOf(ws.engine)).toBe(3);
+      // Files written before version 4 record no schema version (they are read by name).
+      expect(after['tributary.data_files']!.map((f) => f.schema_version)).toEqual(before.contents['tributary.data_files']!.map(() => null));
+      const withoutAddedColumns = (table: string, rows: Record<string, unknown>[]) =>
+        table === 'tributary.data_files' ? rows.map(({ schema_version: _added, ...row }) => row) : rows;
+      for (const [table, rows] of Object.entries(before.contents)) if (table !== 'tributary.metastore') expect(withoutAddedColumns(table, after[table]!), table).toEqual(rows);
+      expect(await versionOf(ws.engine)).toBe(METASTORE_VERSION);
       const migrations = await migrationsOf(ws.engine);
-      expect(migrations).toHaveLength(1);
+      expect(migrations).toHaveLength(MIGRATIONS.length);
       expect(migrations[0]).toMatchObject({ version: 3, from_version: 2, description: MIGRATIONS[0]!.description, release: packageInfo().version });
+      expect(migrations.map((m) => [m.from_version, m.version])).toEqual(MIGRATIONS.map((m) => [m.from, m.from + 1]));
       expect(Date.parse(migrations[0]!.applied_at.replace(' ', 'T').replace(/\+00$/, 'Z'))).toBeGreaterThanOrEqual(started - 1000);
 
       // Through the metastore: runs, quarantine, lineage, snapshots, tables, dead letters, stream progress.
@@ -184,8 +190,8 @@ describe('metastore schema version and migrations', () => {
     // Open again: current, so no migration runs and none is recorded.
     const again = await openProject(dir);
     try {
-      expect(again.metastore.schema).toEqual({ version: 3, found: 3, foundBy: 'record', migrated: [] });
-      expect(await migrationsOf(again.engine)).toHaveLength(1);
+      expect(again.metastore.schema).toEqual({ version: METASTORE_VERSION, found: METASTORE_VERSION, foundBy: 'record', migrated: [] });
+      expect(await migrationsOf(again.engine)).toHaveLength(MIGRATIONS.length);
     } finally {
       await again.close();
     }
@@ -217,27 +223,24 @@ describe('metastore schema version and migrations', () => {
 
   it('a state of a newer release is refused, naming both versions and what to do, and left as it was', async () => {
     const { dir, warehouse } = fixtureCopy();
-    // A later release's migration (registered here) takes the state to version 4.
+    // A later release's migration (registered here) takes the state one version past this release's.
     await raw(warehouse, async (engine) => {
-      const { schema } = await Metastore.open(engine, { migrations: [...MIGRATIONS, addNote], version: 4 });
-      expect(schema.migrated.map((m) => [m.from, m.to])).toEqual([
-        [2, 3],
-        [3, 4],
-      ]);
+      const { schema } = await Metastore.open(engine, { migrations: [...MIGRATIONS, addNote], version: NEXT });
+      expect(schema.migrated.map((m) => [m.from, m.to])).toEqual([...MIGRATIONS.map((m) => [m.from, m.from + 1]), [METASTORE_VERSION, NEXT]]);
       expect(await engine.scalar('SELECT count(*)::INTEGER FROM duckdb_columns() WHERE table_name = $1 AND column_name = $2', ['runs', 'note'])).toBe(1);
     });
     const before = await raw(warehouse, contents);
     const error = await refusal(raw(warehouse, (engine) => Metastore.open(engine)));
     expect(error.message).toContain('was written by a newer Tributary');
-    expect(error.message).toContain('schema version 4');
-    expect(error.message).toContain(`this Tributary (${packageInfo().version}) reads schema version 3 and older`);
+    expect(error.message).toContain(`schema version ${NEXT}`);
+    expect(error.message).toContain(`this Tributary (${packageInfo().version}) reads schema version ${METASTORE_VERSION} and older`);
     expect(error.hint).toMatch(/upgrade Tributary/);
     expect(await raw(warehouse, contents)).toEqual(before);
 
     // The CLI says the same, with what to do, and no stack trace.
     const shown = cli(['runs', '--project', dir]);
     expect(shown.code).not.toBe(0);
-    expect(shown.stderr).toContain('schema version 4');
+    expect(shown.stderr).toContain(`schema version ${NEXT}`);
     expect(shown.stderr).toContain('upgrade Tributary');
     expect(shown.stderr).not.toMatch(/\n\s+at /);
   });
@@ -246,7 +249,7 @@ describe('metastore schema version and migrations', () => {
     const { warehouse } = fixtureCopy();
     const before = await raw(warehouse, contents);
     const broken: Migration = {
-      from: 3,
+      from: METASTORE_VERSION,
       description: 'a step that fails half-way',
       up: async (tx) => {
         await tx.run('CREATE TABLE tributary.extra (x INTEGER)');
@@ -254,16 +257,16 @@ describe('metastore schema version and migrations', () => {
         await tx.run('SELECT error($1)', ['the step broke']);
       },
     };
-    const error = await refusal(raw(warehouse, (engine) => Metastore.open(engine, { migrations: [...MIGRATIONS, broken], version: 4 })));
-    expect(error.message).toContain('could not be migrated from schema version 2 to 4');
-    expect(error.message).toContain('the step from version 3 to 4 (a step that fails half-way) failed');
+    const error = await refusal(raw(warehouse, (engine) => Metastore.open(engine, { migrations: [...MIGRATIONS, broken], version: NEXT })));
+    expect(error.message).toContain(`could not be migrated from schema version 2 to ${NEXT}`);
+    expect(error.message).toContain(`the step from version ${METASTORE_VERSION} to ${NEXT} (a step that fails half-way) failed`);
     expect(error.message).toContain('the step broke');
     expect(error.message).toContain('Nothing was changed');
     expect(error.hint).toMatch(/move the state folder .* then run `tributary run`/);
     // Neither the first step (tributary.migrations) nor the half of the second was kept.
     expect(await raw(warehouse, contents)).toEqual(before);
     // This release's own migration still runs on it.
-    await raw(warehouse, async (engine) => expect((await Metastore.open(engine)).schema.migrated).toHaveLength(1));
+    await raw(warehouse, async (engine) => expect((await Metastore.open(engine)).schema.migrated).toHaveLength(MIGRATIONS.length));
   });
 
   it('a state without a version row is identified by its tables and migrated', async () => {
@@ -271,12 +274,9 @@ describe('metastore schema version and migrations', () => {
     await raw(warehouse, (engine) => engine.run('DELETE FROM tributary.metastore'));
     await raw(warehouse, async (engine) => {
       const { schema } = await Metastore.open(engine);
-      expect(schema).toMatchObject({ version: 3, found: 2, foundBy: 'shape', migrated: [{ from: 2, to: 3 }] });
-      expect(await versionOf(engine)).toBe(3);
-      expect((await migrationsOf(engine)).map((m) => [m.version, m.from_version])).toEqual([
-        [2, null],
-        [3, 2],
-      ]);
+      expect(schema).toMatchObject({ version: METASTORE_VERSION, found: 2, foundBy: 'shape', migrated: MIGRATIONS.map((m) => ({ from: m.from, to: m.from + 1 })) });
+      expect(await versionOf(engine)).toBe(METASTORE_VERSION);
+      expect((await migrationsOf(engine)).map((m) => [m.version, m.from_version])).toEqual([[2, null], ...MIGRATIONS.map((m) => [m.from + 1, m.from])]);
       expect((await migrationsOf(engine))[0]!.description).toContain('identified as version 2 by its tables');
     });
   });
@@ -286,7 +286,7 @@ describe('metastore schema version and migrations', () => {
       ['the first catalog', (e) => e.run('CREATE SCHEMA tributary; CREATE TABLE tributary.files (path VARCHAR); CREATE TABLE tributary.runs (run_id VARCHAR)'), /first catalog \(schema version 1/],
       ['an unknown shape', (e) => e.run('CREATE SCHEMA tributary; CREATE TABLE tributary.runs (run_id VARCHAR)'), /records no schema version and its tables in schema tributary \(runs\)/],
       ['a version no step leads from', async (e) => (await Metastore.open(e), e.run('UPDATE tributary.metastore SET version = 1')), /no migration from version 1 to 2/],
-      ['a damaged state', async (e) => (await Metastore.open(e), e.run('DROP TABLE tributary.lineage')), /records schema version 3 but lacks tributary\.lineage: it is damaged/],
+      ['a damaged state', async (e) => (await Metastore.open(e), e.run('DROP TABLE tributary.lineage')), new RegExp(`records schema version ${METASTORE_VERSION} but lacks tributary\\.lineage: it is damaged`)],
     ];
     for (const [name, make, reason] of cases) {
       const file = path.join(tempDir(), 'warehouse.duckdb');

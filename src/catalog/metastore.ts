@@ -76,6 +76,8 @@ export interface DataFile {
 export interface LiveFile extends DataFile {
   fileId: number;
   beginSnapshot: number;
+  /** The table's schema version the file was written with; null for files of releases that did not record it. */
+  schemaVersion: number | null;
 }
 
 export type RunTrigger = 'cli' | 'server' | 'schedule' | 'backfill' | 'stream';
@@ -574,8 +576,8 @@ async function readFiles(engine: Engine | Transaction, table: string, snapshot?:
       : `f.begin_snapshot <= ${Math.floor(snapshot)} AND (f.end_snapshot IS NULL OR f.end_snapshot > ${Math.floor(snapshot)})`;
   // A retired file is read from history; one whose history expired comes back with an empty path.
   const path = history ? `CASE WHEN f.end_snapshot IS NULL THEN f.path ELSE coalesce(f.history_path, '') END` : 'f.path';
-  const rows = await engine.query<{ file_id: bigint; path: string; rows: bigint; bytes: bigint; begin_snapshot: bigint; keys: string[] | null; vals: (string | null)[] | null }>(
-    `SELECT f.file_id, ${path} AS path, f.rows, f.bytes, f.begin_snapshot,
+  const rows = await engine.query<{ file_id: bigint; path: string; rows: bigint; bytes: bigint; begin_snapshot: bigint; schema_version: number | null; keys: string[] | null; vals: (string | null)[] | null }>(
+    `SELECT f.file_id, ${path} AS path, f.rows, f.bytes, f.begin_snapshot, f.schema_version,
             list(p.key ORDER BY p.position) FILTER (WHERE p.key IS NOT NULL) AS keys,
             list(p.value ORDER BY p.position) FILTER (WHERE p.key IS NOT NULL) AS vals
      FROM tributary.data_files f LEFT JOIN tributary.file_partition_values p USING (file_id)
@@ -589,6 +591,7 @@ async function readFiles(engine: Engine | Transaction, table: string, snapshot?:
     rows: Number(r.rows),
     bytes: Number(r.bytes),
     beginSnapshot: Number(r.begin_snapshot),
+    schemaVersion: r.schema_version === null ? null : Number(r.schema_version),
     partition: Object.fromEntries((r.keys ?? []).map((k, i) => [k, r.vals?.[i] ?? null])),
   }));
 }
@@ -690,9 +693,11 @@ export class CatalogTransaction {
     return readFiles(this.tx, table);
   }
 
-  /** Adds files to a table in this snapshot, with their partition values and column statistics. */
+  /** Adds files to a table in this snapshot, with their partition values, column statistics and the table's schema version (register the table first). */
   async addFiles(table: string, files: DataFile[], runId: string | null): Promise<void> {
     if (!files.length) return;
+    const [latest] = await this.tx.query<{ version: number | null }>(`SELECT max(version) AS version FROM tributary.schema_versions WHERE table_name = $1`, [table]);
+    const version = latest?.version ?? 'NULL';
     const fileRows: string[] = [];
     const partRows: string[] = [];
     const statRows: string[] = [];
@@ -700,7 +705,7 @@ export class CatalogTransaction {
     for (const file of files) {
       const id = this.fileIds.next++;
       fileRows.push(
-        `(${id}, ${quoteLiteral(table)}, ${quoteLiteral(file.path)}, ${file.rows}, ${file.bytes}, ${text(runId)}, ${this.snapshot}, ${text(file.stagedPath)})`,
+        `(${id}, ${quoteLiteral(table)}, ${quoteLiteral(file.path)}, ${file.rows}, ${file.bytes}, ${text(runId)}, ${this.snapshot}, ${text(file.stagedPath)}, ${version})`,
       );
       Object.entries(file.partition).forEach(([key, value], i) => partRows.push(`(${id}, ${i}, ${quoteLiteral(key)}, ${text(value)})`));
       for (const [column, s] of Object.entries(file.stats ?? {})) {
@@ -708,7 +713,7 @@ export class CatalogTransaction {
       }
     }
     await this.tx.run(
-      `INSERT INTO tributary.data_files (file_id, table_name, path, rows, bytes, run_id, begin_snapshot, staged_path) VALUES ${fileRows.join(', ')}`,
+      `INSERT INTO tributary.data_files (file_id, table_name, path, rows, bytes, run_id, begin_snapshot, staged_path, schema_version) VALUES ${fileRows.join(', ')}`,
     );
     if (partRows.length) await this.tx.run(`INSERT INTO tributary.file_partition_values VALUES ${partRows.join(', ')}`);
     if (statRows.length) await this.tx.run(`INSERT INTO tributary.file_column_stats VALUES ${statRows.join(', ')}`);

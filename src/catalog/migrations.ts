@@ -35,6 +35,13 @@ export const MIGRATIONS: readonly Migration[] = [
         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`);
     },
   },
+  {
+    from: 3,
+    description: "adds data_files.schema_version: the table's schema a file was written with (files written before have none, and are read by name)",
+    up: async (tx) => {
+      await tx.run('ALTER TABLE tributary.data_files ADD COLUMN schema_version INTEGER');
+    },
+  },
 ];
 
 export interface MigrateOptions {

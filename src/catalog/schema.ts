@@ -12,8 +12,9 @@
  * 1: the first catalog (tributary.files, no version row); no migration reads it.
  * 2: the metastore (snapshots, data files, runs, …), to the release at commit 3ce1686.
  * 3: tributary.migrations, recording each migration with the release that ran it and when.
+ * 4: data_files.schema_version, the table's schema version a file was written with.
  */
-export const METASTORE_VERSION = 3;
+export const METASTORE_VERSION = 4;
 
 export const METASTORE_DDL = `
 CREATE SCHEMA IF NOT EXISTS tributary;
@@ -40,7 +41,7 @@ CREATE TABLE IF NOT EXISTS tributary.schema_versions (
 CREATE TABLE IF NOT EXISTS tributary.data_files (
   file_id BIGINT PRIMARY KEY, table_name VARCHAR NOT NULL, path VARCHAR NOT NULL, rows BIGINT NOT NULL,
   bytes BIGINT NOT NULL, run_id VARCHAR, begin_snapshot BIGINT NOT NULL, end_snapshot BIGINT,
-  staged_path VARCHAR, history_path VARCHAR);
+  staged_path VARCHAR, history_path VARCHAR, schema_version INTEGER);
 CREATE TABLE IF NOT EXISTS tributary.file_partition_values (
   file_id BIGINT NOT NULL, position INTEGER NOT NULL, key VARCHAR NOT NULL, value VARCHAR);
 CREATE TABLE IF NOT EXISTS tributary.file_column_stats (
@@ -105,7 +106,10 @@ const SHAPE_V2: Readonly<Record<string, readonly string[]>> = {
   stream_state: ['job', 'sink', 'key', 'value'],
 };
 
+const SHAPE_V3 = { ...SHAPE_V2, migrations: ['version', 'from_version', 'description', 'release', 'applied_at'] };
+
 export const METASTORE_SHAPES: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
   2: SHAPE_V2,
-  3: { ...SHAPE_V2, migrations: ['version', 'from_version', 'description', 'release', 'applied_at'] },
+  3: SHAPE_V3,
+  4: { ...SHAPE_V3, data_files: [...SHAPE_V2.data_files!, 'schema_version'] },
 };

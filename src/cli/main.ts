@@ -314,6 +314,11 @@ export function buildProgram(): Command {
     .description('rewrite each partition’s small files as one, atomically')
     .action(async (table: string, flags: ProjectFlags) => execute('compact', { table }, flags));
 
+  projectOptions(program.command('vacuum'))
+    .description('remove what no commit references: staged files of dead runs, unlisted files, expired history (on shared storage only past a grace period)')
+    .option('--older-than <seconds>', 'only what is older than this (default: an hour on object storage, at once on a local lake)', count)
+    .action(async (flags: ProjectFlags & { olderThan?: number }) => execute('vacuum', { olderThanSeconds: flags.olderThan }, flags));
+
   projectOptions(program.command('generate'))
     .argument('[name]', 'a generator of the project (none: list them)')
     .description('write realistic data with a generator the project declares')

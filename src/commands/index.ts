@@ -3,7 +3,7 @@ import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseComman
 import { lookupCommand } from './lookup.js';
 import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
-import { compactCommand, quarantineCommand, runsCommand } from './runs.js';
+import { compactCommand, quarantineCommand, runsCommand, vacuumCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
 import type { CommandSpec } from './types.js';
 
@@ -19,6 +19,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     runsCommand,
     quarantineCommand,
     compactCommand,
+    vacuumCommand,
     lookupCommand,
     jobsCommand,
     triggerCommand,

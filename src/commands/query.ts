@@ -51,7 +51,7 @@ export async function runReadOnly(
   let truncated = false;
   try {
     for (const { table, snapshot, view } of checked.timeTravel) {
-      const relation = await ws.lake.relationAt(table, snapshot).catch((error: Error) => {
+      const relation = await ws.lake.relationAt(ws.engine, table, snapshot).catch((error: Error) => {
         // The lake's reason counts files of every row; a client is told only that the snapshot cannot be read.
         throw new TributaryError(limits.scope ? `snapshot ${snapshot} of '${table}' cannot be read` : error.message, { hint: '`tributary snapshots` lists the snapshots' });
       });

@@ -53,3 +53,11 @@ export const compactCommand = defineCommand<{ table: string }>({
     }
   },
 });
+
+export const vacuumCommand = defineCommand<{ olderThanSeconds?: number }>({
+  name: 'vacuum',
+  async run({ ws, io }, input) {
+    const result = await ws.lake.vacuum(input.olderThanSeconds === undefined ? undefined : input.olderThanSeconds * 1000);
+    io.out(`${ws.lake.storage.location}: removed ${result.removed} unreferenced file(s) and ${result.expired} expired history file(s)`);
+  },
+});

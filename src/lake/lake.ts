@@ -53,9 +53,13 @@ export interface LakeFormat {
 }
 
 const HISTORY = '_history';
+/** Where each table's schema files are, outside its folder. */
+const SCHEMAS = '_schema';
 
 export class Lake {
   private readonly staging = new Set<string>();
+  /** Schema files known to exist. */
+  private readonly schemaFiles = new Set<string>();
 
   constructor(
     private readonly metastore: Metastore,
@@ -173,7 +177,7 @@ export class Lake {
       async (tx) => {
         for (const { staged, replace } of writes) {
           if (replace !== 'append') retired.push(...(await tx.retireFiles(staged.table, replace, history)));
-          await tx.addFiles(staged.table, staged.files, staged.runId);
+          // Registered first: its files record the schema version this registration settles.
           await tx.registerTable({
             name: staged.table,
             kind: 'lake',
@@ -185,6 +189,7 @@ export class Lake {
             description: options.description,
             columns: staged.columns,
           });
+          await tx.addFiles(staged.table, staged.files, staged.runId);
         }
         if (options.inside) await options.inside(tx);
       },
@@ -197,8 +202,9 @@ export class Lake {
   async refreshView(engine: Engine, table: string): Promise<void> {
     const info = await this.metastore.table(table);
     if (!info) return;
+    const relation = await this.relation(engine, table, await this.metastore.liveFiles(table), info.columns, info.partition_by);
     await this.metastore.write(async () => {
-      await engine.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${this.relation(await this.metastore.liveFiles(table), info.columns, info.partition_by)}`);
+      await engine.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${relation}`);
     });
   }
 
@@ -212,24 +218,65 @@ export class Lake {
     await this.storage.discardStaging(runId);
   }
 
-  /** The SQL relation of a table's files, typed as the catalog records them. */
-  relation(files: readonly { path: string }[], columns: readonly ColumnInfo[], partitionBy: readonly string[]): string {
-    if (!files.length) return `SELECT ${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
+  /**
+   * The SQL relation of a table's files, typed as the catalog records them. Files are read in
+   * groups, one per schema version they were written with, and each group opens through its
+   * version's empty schema file: DuckDB reads a group's first file to learn its columns, so a
+   * query that prunes by partition opens only the files of its partitions (on object storage,
+   * requests for other days' objects would cost as much as reading them). Files of releases that
+   * recorded no version are read by name, as one group.
+   */
+  async relation(engine: Engine, table: string, files: readonly Pick<LiveFile, 'path' | 'schemaVersion'>[], columns: readonly ColumnInfo[], partitionBy: readonly string[]): Promise<string> {
+    const typed = (present: ReadonlySet<string>) =>
+      columns.map((c) => (present.has(c.name) ? quoteIdent(c.name) : `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`)).join(', ');
+    if (!files.length) return `SELECT ${typed(new Set())} WHERE false`;
     const hive = partitionBy.length
-      ? `, hive_partitioning = true, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)!.type)}`).join(', ')}}`
-      : ', hive_partitioning = false';
-    return `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(files.map((f) => this.storage.readPath(f.path)))}, union_by_name = true${hive})`;
+      ? `hive_partitioning = true, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)!.type)}`).join(', ')}}`
+      : 'hive_partitioning = false';
+    const groups = new Map<number | null, string[]>();
+    for (const file of files) groups.set(file.schemaVersion, [...(groups.get(file.schemaVersion) ?? []), this.storage.readPath(file.path)]);
+    const versions = new Map((await this.metastore.schemaVersions(table)).map((v) => [v.version, v.columns]));
+    const parts: string[] = [];
+    for (const [version, paths] of groups) {
+      const versionColumns = version === null ? undefined : versions.get(version);
+      if (!versionColumns) {
+        parts.push(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(paths)}, union_by_name = true, ${hive})`);
+        continue;
+      }
+      const schemaFile = await this.schemaFile(engine, table, version!, versionColumns, partitionBy);
+      parts.push(`SELECT ${typed(new Set(versionColumns.map((c) => c.name)))} FROM read_parquet(${quoteList([schemaFile, ...paths])}, ${hive})`);
+    }
+    return parts.join('\nUNION ALL\n');
+  }
+
+  /**
+   * The empty Parquet file that carries a schema version's data columns, under `_schema/` (outside
+   * every table folder), its partition keys in its path with NULL values: made once, then kept.
+   */
+  private async schemaFile(engine: Engine, table: string, version: number, columns: readonly ColumnInfo[], partitionBy: readonly string[]): Promise<string> {
+    const folder = [SCHEMAS, table, `v${version}`, ...partitionBy.map((p) => `${p}=__HIVE_DEFAULT_PARTITION__`)].join('/');
+    const key = `${folder}/schema.parquet`;
+    const location = this.storage.readPath(key);
+    if (this.schemaFiles.has(location) || (await this.storage.exists(key))) {
+      this.schemaFiles.add(location);
+      return location;
+    }
+    const data = columns.filter((c) => !partitionBy.includes(c.name));
+    await this.storage.prepareFolder(this.storage.readPath(folder));
+    await engine.run(`COPY (SELECT ${data.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false) TO ${quoteLiteral(location)} (${this.parquetOptions})`);
+    this.schemaFiles.add(location);
+    return location;
   }
 
   /** A table as it was at a snapshot, while its files are kept in history. */
-  async relationAt(table: string, snapshot: number): Promise<string> {
+  async relationAt(engine: Engine, table: string, snapshot: number): Promise<string> {
     const info = await this.metastore.table(table);
     if (!info || info.kind !== 'lake') throw new Error(`'${table}' is not a lake table; only lake tables keep their history`);
     const { files, missing } = await this.metastore.snapshotFiles(table, snapshot);
     if (missing) {
       throw new Error(`snapshot ${snapshot} of '${table}' is no longer kept (${missing} of its files left history after lakeHistoryHours); pick a later snapshot`);
     }
-    return this.relation(files, info.columns, info.partition_by);
+    return this.relation(engine, table, files, info.columns, info.partition_by);
   }
 
   /**
@@ -283,9 +330,10 @@ export class Lake {
   }
 
   /**
-   * Brings the lake in line with the catalog when a process takes ownership: finishes moves a
-   * crash interrupted, drops staging of runs that died, removes files no commit knows (left by a
-   * crash inside a table folder) and expires old history.
+   * Finishes what a crash interrupted, when a process opens the state: publishes committed files
+   * still staged, moves retired ones to history. On a lake one process owns, it also vacuums
+   * (staged files of dead runs, files no commit knows, expired history); on storage several
+   * processes share, that is `vacuum`'s to do, past its grace period.
    */
   async recover(): Promise<{ published: number; removed: number }> {
     let published = 0;
@@ -300,18 +348,28 @@ export class Lake {
       }
     }
     await this.metastore.clearPendingMoves(done);
-    for (const runId of await this.storage.staleStagedRuns(this.staging)) await this.storage.discardStaging(runId);
+    const removed = this.storage.graceMs === 0 ? (await this.vacuum()).removed : 0;
+    return { published, removed };
+  }
+
+  /**
+   * Removes what no commit references, once older than `graceMs` (the storage's grace period by
+   * default): staged files of runs that died, files in table folders no commit knows, history past
+   * lakeHistoryHours.
+   */
+  async vacuum(graceMs = this.storage.graceMs): Promise<{ removed: number; expired: number }> {
+    for (const runId of await this.storage.staleStagedRuns(this.staging, graceMs)) await this.storage.discardStaging(runId);
     const expired = await this.metastore.expireHistory(this.format.historyHours);
     await this.storage.delete(expired);
     const known = await this.metastore.knownPaths();
     const tables = (await this.metastore.tables()).filter((t) => t.kind === 'lake').map((t) => t.name);
     const strays: string[] = [];
-    const before = Date.now() - this.storage.graceMs;
+    const before = Date.now() - graceMs;
     for (const prefix of [...tables, HISTORY]) {
       for (const { key, modifiedMs } of await this.storage.list(prefix)) if (key.endsWith('.parquet') && !known.has(key) && modifiedMs < before) strays.push(key);
     }
     await this.storage.delete(strays);
-    return { published, removed: strays.length };
+    return { removed: strays.length, expired: expired.length };
   }
 
   /** Re-points every lake table's view at its live files (after a crash between commit and view). */

@@ -40,7 +40,7 @@ export class LocalLakeStorage implements LakeStorage {
   }
 
   // One process owns a local lake: every staging folder it did not make itself is a dead run's.
-  async staleStagedRuns(inProgress: ReadonlySet<string>): Promise<string[]> {
+  async staleStagedRuns(inProgress: ReadonlySet<string>, _graceMs: number): Promise<string[]> {
     return existsSync(this.stagingRoot) ? readdirSync(this.stagingRoot).filter((run) => !inProgress.has(run)) : [];
   }
 

@@ -144,13 +144,13 @@ export class S3LakeStorage implements LakeStorage {
     await this.deleteObjects(locations.map((l) => this.objectKey(this.keyOf(l))));
   }
 
-  async staleStagedRuns(inProgress: ReadonlySet<string>): Promise<string[]> {
+  async staleStagedRuns(inProgress: ReadonlySet<string>, graceMs: number): Promise<string[]> {
     const newest = new Map<string, number>();
     for (const { key, modifiedMs } of await this.list('_staging')) {
       const run = key.split('/')[1]!;
       newest.set(run, Math.max(newest.get(run) ?? 0, modifiedMs));
     }
-    const before = Date.now() - this.graceMs;
+    const before = Date.now() - graceMs;
     return [...newest].filter(([run, at]) => at < before && !inProgress.has(run)).map(([run]) => run);
   }
 

@@ -29,8 +29,8 @@ export interface LakeStorage {
   prepareFolder(location: string): Promise<void>;
   /** Removes staged files that will not be committed (rows a load diverted, empty partitions). */
   removeStaged(locations: readonly string[]): Promise<void>;
-  /** Runs with staged files left behind, older than the grace period, that this process is not writing. */
-  staleStagedRuns(inProgress: ReadonlySet<string>): Promise<string[]>;
+  /** Runs with staged files left behind, none newer than `graceMs`, that this process is not writing. */
+  staleStagedRuns(inProgress: ReadonlySet<string>, graceMs: number): Promise<string[]>;
   /** Removes a run's staged files. */
   discardStaging(runId: string): Promise<void>;
   /** Makes a staged file readable at `key`. Idempotent once done. */

@@ -71,7 +71,7 @@ class LakeStore implements Store {
         if (affected.length) {
           const info = await this.context.metastore.table(shape.name);
           const kept = `SELECT ${shape.columns.map((c) => quoteIdent(c.name)).join(', ')}${request.divertBy ? `, 'ok' AS ${quoteIdent(request.divertBy)}` : ''}
-            FROM (${this.context.lake.relation(affected, info!.columns, info!.partition_by)}) WHERE NOT ${scopeCondition(scope, quoteIdent)}`;
+            FROM (${await this.context.lake.relation(engine, shape.name, affected, info!.columns, info!.partition_by)}) WHERE NOT ${scopeCondition(scope, quoteIdent)}`;
           relation = `${relation} UNION ALL BY NAME ${kept}`;
         }
         const ids = new Set(affected.map((f) => f.fileId));
