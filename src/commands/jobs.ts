@@ -130,9 +130,10 @@ async function finished(ps: ProjectScheduler, runs: readonly JobRun[]): Promise<
 
 async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: JobRun[], foreground: boolean): Promise<void> {
   if (foreground) await finished(ps, runs);
-  const timezone = 'UTC';
+  const zones = new Map((await ps.scheduler.listJobs()).map((j) => [j.name, j.timezone]));
   const rows = await Promise.all(
     runs.map(async (r) => {
+      const timezone = zones.get(r.job) ?? 'UTC';
       const now = (await ps.scheduler.runs({ job: r.job })).find((x) => x.id === r.id) ?? r;
       const tasks = await ps.scheduler.tasks(r.id);
       return { run: r.id, ds: dsOf(now, timezone), kind: now.kind, state: now.state, tasks: tasks.map((t) => `${t.task}:${t.state}`).join(' ') };

@@ -43,7 +43,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       if (!models.length) return [];
       const results = await runModels(ws, {
         models,
-        interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds },
+        interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds, timezone: request.interval.timezone },
         trigger: origin?.runKind === 'backfill' ? 'backfill' : 'schedule',
         group,
         attempt: origin?.attempt,
