@@ -95,7 +95,9 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
   const ps = await openScheduler(context.ws, { only, log: (m) => context.io.err(m) });
   const unsubscribe = ps.scheduler.subscribe((event) => {
     if (event.type === 'task' && ['running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped'].includes(event.state)) {
-      context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}`);
+      // A retry waits its delay in silence otherwise: say when the next attempt starts.
+      const retry = event.state === 'up_for_retry' && event.nextAttemptAt ? `; attempt ${event.attempt + 1} at ${event.nextAttemptAt.toISOString()} (in ${secondsFrom(event.at, event.nextAttemptAt)})` : '';
+      context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}${retry}`);
     }
     if (event.type === 'log') context.io.err(`    ${event.task}: ${event.line}`);
   });
@@ -106,6 +108,11 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
     unsubscribe();
     await ps.scheduler.stop();
   }
+}
+
+function secondsFrom(from: Date, to: Date): string {
+  const seconds = Math.max(0, (to.getTime() - from.getTime()) / 1000);
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
 }
 
 /** Until every run has finished (retries and sensor pokes included), woken by the scheduler's run events. */

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { triggerCommand } from '../src/commands/jobs.js';
+import { loadProject } from '../src/core/project.js';
+import { openWorkspace } from '../src/models/index.js';
+import { writeTree } from './helpers.js';
+import { captureIO } from './support/command-io.js';
+
+/**
+ * Issue 18: what the README says of a command holds when a new user runs it. Each block is one
+ * numbered item of the issue, on real files and the real engine.
+ */
+
+const ORDERS_CSV = `order_id,ordered_at,customer,amount
+1,2024-05-01 09:12:00,ada,19.90
+2,2024-05-01 10:40:00,grace,5.00
+3,2024-05-02 16:03:00,ada,42.10
+4,2024-05-02 17:30:00,linus,3.00
+5,2024-05-03 08:00:00,grace,12.50
+`;
+
+function ordersProject(jobs: string, extra: Record<string, string> = {}): string {
+  return writeTree({
+    'tributary.config.ts': `import { defineJob, defineProject } from 'tributary';
+export default defineProject({
+  name: 'promises',
+  sources: { orders: { format: 'csv', path: 'data/orders.csv', columns: { order_id: 'BIGINT', ordered_at: 'TIMESTAMP', customer: 'VARCHAR', amount: 'DECIMAL(10,2)' } } },
+  models: { orders: { sql: "SELECT * FROM {{ source('orders') }}", materialize: 'table' } },
+  jobs: { ${jobs} },
+});
+`,
+    'data/orders.csv': ORDERS_CSV,
+    ...extra,
+  });
+}
+
+async function trigger(dir: string, job: string): Promise<string> {
+  const ws = await openWorkspace(await loadProject(dir));
+  const captured = captureIO();
+  try {
+    await triggerCommand.run({ ws, io: captured.io }, { job, date: '2024-05-02' }).catch((error: Error) => captured.err.push(`error: ${error.message}`));
+  } finally {
+    await ws.close();
+  }
+  return [...captured.err, ...captured.out].join('\n');
+}
+
+describe('issue 18, item 2: reconcile and retries', () => {
+  it('a CSV file’s header is not counted as data: a header and 5 rows reconcile exactly with 5 loaded rows', async () => {
+    const dir = ordersProject(`daily: defineJob({ schedule: '@daily', tasks: {
+      load: { kind: 'models', select: ['orders'], fullRefresh: true },
+      counts: { kind: 'reconcile', after: ['load'], source: { files: 'data/orders.csv' }, target: { sql: 'SELECT count(*) FROM orders' } },
+    } })`);
+    const log = await trigger(dir, 'daily');
+    expect(log).toMatch(/source: 5 data line\(s\) in 1 file\(s\) matching data\/orders\.csv \(each file’s header line not counted\)/);
+    expect(log).toMatch(/reconciled for 2024-05-02: source rows = 5, target rows = 5 \(difference \+0/);
+    expect(log).toMatch(/counts success/);
+  });
+
+  it('a task waiting to be retried says when its next attempt starts', async () => {
+    const dir = ordersProject(
+      `daily: defineJob({ schedule: '@daily', defaults: { retries: 1, retryDelaySeconds: 1 }, tasks: {
+      call: { kind: 'function', module: 'tasks/flaky.ts', export: 'call' },
+    } })`,
+      { 'tasks/flaky.ts': `export async function call() { throw new Error('the upstream API answered 503'); }\n` },
+    );
+    const log = await trigger(dir, 'daily');
+    const retry = /call up_for_retry in [\d.]+ s: the upstream API answered 503; attempt 2 at (\S+) \(in [\d.]+ s\)/.exec(log);
+    expect(retry, log).not.toBeNull();
+    expect(Number.isNaN(Date.parse(retry![1]!))).toBe(false);
+    expect(log).toMatch(/call failed/);
+  });
+});
