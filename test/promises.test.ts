@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { triggerCommand } from '../src/commands/jobs.js';
 import { loadProject } from '../src/core/project.js';
 import { openWorkspace } from '../src/models/index.js';
-import { writeTree } from './helpers.js';
+import { cli, writeTree } from './helpers.js';
 import { captureIO } from './support/command-io.js';
 
 /**
@@ -68,5 +68,37 @@ describe('issue 18, item 2: reconcile and retries', () => {
     expect(retry, log).not.toBeNull();
     expect(Number.isNaN(Date.parse(retry![1]!))).toBe(false);
     expect(log).toMatch(/call failed/);
+  });
+});
+
+describe('issue 18, item 8: a config error names its key once, with the values allowed', () => {
+  const config = (models: string) =>
+    writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'errors',
+  sources: { orders: { format: 'csv', path: 'data/orders.csv' } },
+  models: { ${models} },
+});
+`,
+      'data/orders.csv': ORDERS_CSV,
+    });
+
+  it("materialize: 'parquet' lists the materialisations and what a store is, and names models.orders.materialize once", () => {
+    const run = cli(['run', '--project', config("orders: { sql: \"SELECT * FROM {{ source('orders') }}\", materialize: 'parquet' }")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      "field models.orders.materialize: expected one of 'lake', 'table', 'view', 'ephemeral', or a store, { kind: 'lake' | 'duckdb' | 'postgres' | 'mysql', … }, got 'parquet'",
+    );
+    expect(run.stderr.match(/models\.orders\.materialize/g)).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/Invalid input/);
+  });
+
+  it('every problem of the file at once, each under its key', () => {
+    const run = cli(['run', '--project', config("orders: { sql: 'x.sql', materialize: { kind: 'pg' } }, totals: { materialize: 'table' }")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('the config has 2 problems:');
+    expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'lake', 'duckdb', 'postgres', 'mysql', got 'pg'");
+    expect(run.stderr).toContain('models.totals.sql: missing: expected a string');
   });
 });

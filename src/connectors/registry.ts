@@ -31,7 +31,11 @@ export const sourceSchema = z.discriminatedUnion('format', [csvSource.config, js
 /** A stream's input: `kind` names its component. */
 export const inputSchema = z.discriminatedUnion('kind', [logInput.config, kafkaInput.config, natsInput.config, spoolInput.config]);
 /** Where a store is: `kind` names its component (sinks add their tables, models their options). */
-export const storeSchema = z.discriminatedUnion('kind', [lakeStore.config, duckdbStore.config, postgresStore.config, mysqlStore.config]);
+export const storeSchema = z.discriminatedUnion('kind', [lakeStore.config, duckdbStore.config, postgresStore.config, mysqlStore.config], {
+  // Where a store is one choice among others (a model's materialize), say what a store looks like.
+  // (zod types this hook for union issues only; a value that is no object reaches it as invalid_type.)
+  error: (issue) => ((issue.code as string) === 'invalid_type' ? `a store, { kind: ${stores.map((s) => `'${s.kind}'`).join(' | ')}, … }` : undefined),
+});
 
 /** A sink: a store and the tables a stream keeps in it. */
 export function sinkSchema<T extends z.ZodType>(tables: T) {

@@ -6,6 +6,7 @@ import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
 import { projectSchema, type ResolvedConfig } from './config.js';
 import { TributaryError } from './errors.js';
+import { describeIssues, problemsText } from './issues.js';
 import { packageInfo } from './package.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
@@ -110,11 +111,9 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
   }
   const parsed = projectSchema.safeParse(exported);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.') || '(the exported value)';
-    const more = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problems)` : '';
-    throw new TributaryError(`invalid config at key \`${key}\`: ${issue.message}${more}`, {
-      place: { file: configFile, field: key },
+    const problems = describeIssues(parsed.error.issues, exported);
+    throw new TributaryError(problemsText(problems, 'the config'), {
+      place: { file: configFile, field: problems.length === 1 ? problems[0]!.key || undefined : undefined },
       hint: 'see the ProjectConfig type for the expected shape; your editor shows it when the file uses defineProject',
     });
   }
