@@ -1,8 +1,10 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { triggerCommand } from '../src/commands/jobs.js';
 import { loadProject } from '../src/core/project.js';
-import { openWorkspace } from '../src/models/index.js';
-import { cli, writeTree } from './helpers.js';
+import { openWorkspace, runModels } from '../src/models/index.js';
+import { DashboardHub, firstWriters, loadDashboards } from '../src/server/dashboards.js';
+import { REPO, cli, tempDir, writeTree } from './helpers.js';
 import { captureIO } from './support/command-io.js';
 
 /**
@@ -100,5 +102,30 @@ export default defineProject({
     expect(run.stderr).toContain('the config has 2 problems:');
     expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'lake', 'duckdb', 'postgres', 'mysql', got 'pg'");
     expect(run.stderr).toContain('models.totals.sql: missing: expected a string');
+  });
+});
+
+describe('issue 18, extra: a fresh customer-loyalty dashboard says which tiles wait for data, and for what', () => {
+  it('a tile reading a table nothing has written yet names its writer instead of an engine error', async () => {
+    const ws = await openWorkspace(await loadProject(path.join(REPO, 'examples', 'customer-loyalty'), { dataDir: tempDir('tributary-loyalty-fresh-') }));
+    try {
+      await runModels(ws, { models: ['customers_cln', 'menu', 'loyalty_rules', 'loyalty_offers'], quiet: true, log: () => undefined });
+      const hub = new DashboardHub(ws.engine, await loadDashboards(ws.project), undefined, firstWriters(ws));
+      const { tiles } = await hub.compute('loyalty', {});
+      expect(tiles.filter((t) => t.error)).toEqual([]);
+      const pending = new Set(tiles.map((t) => t.pending).filter(Boolean));
+      expect(pending).toEqual(
+        new Set([
+          'no data yet: transactions_cln is written by the stream job orders at its first commit',
+          'no data yet: customer_points is written by the stream job orders at its first commit',
+          'no data yet: loyalty is written by the model loyalty (`tributary run loyalty`, or the jobs daily, refresh)',
+          'no data yet: customer_tiers is written by the model customer_tiers (`tributary run customer_tiers`, or the jobs daily, refresh)',
+        ]),
+      );
+      // A misspelt table is still the engine's error: nothing of the project writes it.
+      expect(firstWriters(ws)('transactions_clean')).toBeUndefined();
+    } finally {
+      await ws.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { openScheduler, openWorkspace, runModels, type Workspace } from '../mode
 import { assertSafeBinding, createServer, type ServerOptions } from '../server/app.js';
 import { clientCredentials } from '../server/auth.js';
 import { commandsPlugin } from '../server/commands.js';
-import { DashboardHub, loadDashboards } from '../server/dashboards.js';
+import { DashboardHub, firstWriters, loadDashboards } from '../server/dashboards.js';
 import { lookupPlugin } from '../server/lookup.js';
 import { jobsPlugin } from '../server/jobs.js';
 import { webPlugin } from '../server/web.js';
@@ -62,7 +62,7 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     ws.metastore.onCommit((committed) => {
       if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables);
     });
-    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project));
+    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project), undefined, firstWriters(ws));
     const app = await createServer({ ws, streams }, options, [
       webPlugin(hub),
       jobsPlugin(ps),

@@ -12,6 +12,8 @@ export interface TileData {
   rows: Record<string, unknown>[];
   ms: number;
   error?: string;
+  /** Set instead of an error when the tile reads a table that nothing has written yet: who will. */
+  pending?: string;
 }
 
 /**
@@ -43,6 +45,28 @@ interface Group {
 }
 
 const PARAM = /\$([a-z_][a-z0-9_]*)/g;
+/** The engine's words for a table that does not exist (yet). */
+const MISSING_TABLE = /Table with name "?([^\s"!]+)"? does not exist/;
+
+/**
+ * Who first writes each table of the project: a stream job's sink at its first commit, or a
+ * model's run (by hand, or by the jobs that select it). Undefined for a name the project does not
+ * write, which a tile reading it gets as the engine's error: a misspelt table.
+ */
+export function firstWriters(ws: Workspace): (table: string) => string | undefined {
+  const { config } = ws.project;
+  return (table) => {
+    for (const [job, stream] of Object.entries(config.streams)) {
+      if (Object.values(stream.sinks).some((sink) => Object.hasOwn(sink.tables, table))) return `the stream job ${job} at its first commit`;
+    }
+    const model = config.models[table];
+    if (!model || model.materialize === 'ephemeral' || model.materialize === 'view') return undefined;
+    const jobs = Object.entries(config.jobs)
+      .filter(([, job]) => Object.values(job.tasks).some((task) => task.kind === 'models' && selectModels(ws, task.select, task.exclude).includes(table)))
+      .map(([name]) => name);
+    return `the model ${table} (\`tributary run ${table}\`${jobs.length ? `, or the job${jobs.length > 1 ? 's' : ''} ${jobs.join(', ')}` : ''})`;
+  };
+}
 
 /** Reads and validates every dashboard file a project declares. */
 export async function loadDashboards(project: Project): Promise<Map<string, Dashboard>> {
@@ -87,6 +111,8 @@ export class DashboardHub {
     private readonly reader: Engine,
     readonly dashboards: Map<string, Dashboard>,
     private readonly debounceMs = 150,
+    /** Who first writes a table of the project (see `firstWriters`), for tiles that read it before then. */
+    private readonly firstWriter: (table: string) => string | undefined = () => undefined,
   ) {
     // Parsed once, here, before any query runs on the reader connection: parsing on a connection
     // while another request's query runs on it is not safe.
@@ -139,7 +165,11 @@ export class DashboardHub {
       const rows = await this.reader.queryJson(sql, Object.keys(params).length ? params : undefined);
       return { id: tile.id, kind: tile.kind, columns: Object.keys(rows[0] ?? {}), rows, ms: Date.now() - started };
     } catch (error) {
-      return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: (error as Error).message.split('\n')[0] };
+      const message = (error as Error).message;
+      const missing = MISSING_TABLE.exec(message)?.[1];
+      const writer = missing === undefined ? undefined : this.firstWriter(missing);
+      if (writer) return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, pending: `no data yet: ${missing} is written by ${writer}` };
+      return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: message.split('\n')[0] };
     }
   }
 
