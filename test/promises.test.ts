@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scaffoldProject } from '../src/cli/init.js';
+import { catalogCommand } from '../src/commands/catalog.js';
 import { triggerCommand } from '../src/commands/jobs.js';
 import { loadProject } from '../src/core/project.js';
 import { openWorkspace, runModels } from '../src/models/index.js';
@@ -124,6 +126,51 @@ describe('issue 18, extra: a fresh customer-loyalty dashboard says which tiles w
       );
       // A misspelt table is still the engine's error: nothing of the project writes it.
       expect(firstWriters(ws)('transactions_clean')).toBeUndefined();
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+/** The project `tributary init` writes, built: orders in the lake by day, daily_revenue from them. */
+async function builtInitProject() {
+  const dir = tempDir('tributary-init-');
+  scaffoldProject(dir);
+  const ws = await openWorkspace(await loadProject(dir));
+  await runModels(ws, { quiet: true, log: () => undefined });
+  return ws;
+}
+
+describe('issue 18, item 6: catalog TABLE --format json is one JSON document', () => {
+  it('columns, partitions, lineage both ways and schema versions, parseable as JSON', async () => {
+    const ws = await builtInitProject();
+    try {
+      const json = captureIO();
+      await catalogCommand.run({ ws, io: json.io }, { table: 'orders', format: 'json' });
+      const described = JSON.parse(json.out.join('\n')) as Record<string, unknown>;
+      expect(described).toMatchObject({
+        name: 'orders',
+        kind: 'lake',
+        partition_by: ['dt'],
+        columns: [
+          { name: 'order_id', type: 'BIGINT' },
+          { name: 'ordered_at', type: 'TIMESTAMP' },
+          { name: 'customer', type: 'VARCHAR' },
+          { name: 'amount', type: 'DECIMAL(10,2)' },
+          { name: 'customer_key', type: 'VARCHAR' },
+          { name: 'dt', type: 'DATE' },
+        ],
+        partitions: [
+          { partition: 'dt=2024-05-01', rows: 2 },
+          { partition: 'dt=2024-05-02', rows: 1 },
+          { partition: 'dt=2024-05-03', rows: 1 },
+        ],
+        lineage: { upstream: [{ table: 'orders', kind: 'source' }], downstream: ['daily_revenue'] },
+      });
+      const csv = captureIO();
+      await catalogCommand.run({ ws, io: csv.io }, { table: 'orders', format: 'csv' });
+      expect(csv.out.join('\n').split('\n')[0]).toBe('name,type');
+      expect(csv.out.join('\n')).not.toMatch(/[┌│]/);
     } finally {
       await ws.close();
     }

@@ -157,7 +157,7 @@ export function buildProgram(): Command {
 
   projectOptions(program.command('catalog'))
     .argument('[table]', 'describe one table')
-    .description('list tables, or describe one: columns, partitions, lineage, schema history')
+    .description('list tables, or describe one: columns, partitions, lineage, schema history (--format json: all of it as one object; csv: its columns)')
     .addOption(new Option('--export <engine>', 'print the DDL that registers the lake table in another engine').choices(['athena', 'spark', 'trino']))
     .option('--location <uri>', 'with --export: where that engine finds the files (e.g. s3://bucket/lake/events)')
     .addOption(formatOption())
