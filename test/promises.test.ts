@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { scaffoldProject } from '../src/cli/init.js';
 import { catalogCommand } from '../src/commands/catalog.js';
 import { triggerCommand } from '../src/commands/jobs.js';
+import { quarantineCommand } from '../src/commands/runs.js';
+import { dayInterval } from '../src/core/interval.js';
 import { loadProject } from '../src/core/project.js';
 import { openWorkspace, runModels } from '../src/models/index.js';
 import { DashboardHub, firstWriters, loadDashboards } from '../src/server/dashboards.js';
-import { REPO, cli, tempDir, writeTree } from './helpers.js';
+import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { feed, runWorker } from './stream-helpers.js';
 import { captureIO } from './support/command-io.js';
 
 /**
@@ -171,6 +174,42 @@ describe('issue 18, item 6: catalog TABLE --format json is one JSON document', (
       await catalogCommand.run({ ws, io: csv.io }, { table: 'orders', format: 'csv' });
       expect(csv.out.join('\n').split('\n')[0]).toBe('name,type');
       expect(csv.out.join('\n')).not.toMatch(/[┌│]/);
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+describe('issue 18, item 7: dead letters have a command, as quarantine has', () => {
+  it('`tributary dead-letters` lists the events a stream job refused, with origin and reason; `tributary sql` on tributary.* says which command to use', () => {
+    const dataDir = tempDir();
+    feed(dataDir, 'clickstream', 4, 20, { extra: ['garbage', '{"id": "not-a-uuid"}'] });
+    expect(runWorker(CLICKSTREAM, dataDir).code).toBe(0);
+    const listed = cli(['dead-letters', '--project', CLICKSTREAM, '--data-dir', dataDir, '--format', 'json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = JSON.parse(listed.stdout) as { origin: string; reason: string; raw: string }[];
+    expect(rows.map((r) => [r.origin, r.reason, r.raw]).sort()).toEqual([
+      ['job:clickstream_live', 'id: expected UUID, got not-a-uuid', '{"id": "not-a-uuid"}'],
+      ['job:clickstream_live', 'not valid JSON: garbage', 'garbage'],
+    ]);
+    const refused = cli(['sql', 'SELECT * FROM tributary.dead_letters', '--project', CLICKSTREAM, '--data-dir', dataDir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/`tributary dead-letters`/);
+  });
+});
+
+describe('issue 18, item 12: quarantine --model lists the rows not loaded now, each once', () => {
+  it('two full runs and a day run of the init project: order 4 once; --all shows every run’s', async () => {
+    const ws = await builtInitProject();
+    try {
+      await runModels(ws, { models: ['orders'], quiet: true, log: () => undefined });
+      await runModels(ws, { models: ['orders'], interval: dayInterval('2024-05-02'), quiet: true, log: () => undefined });
+      const current = captureIO();
+      await quarantineCommand.run({ ws, io: current.io }, { model: 'orders', limit: 50, format: 'json' });
+      expect((JSON.parse(current.out.join('')) as { line: number; reason: string }[]).map((r) => [r.line, r.reason])).toEqual([[5, 'amount: expected >= 0, got -3.00']]);
+      const all = captureIO();
+      await quarantineCommand.run({ ws, io: all.io }, { model: 'orders', all: true, limit: 50, format: 'json' });
+      expect(JSON.parse(all.out.join(''))).toHaveLength(3);
     } finally {
       await ws.close();
     }

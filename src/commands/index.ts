@@ -2,7 +2,7 @@ import { catalogCommand, crawlCommand, snapshotsCommand } from './catalog.js';
 import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseCommand, triggerCommand } from './jobs.js';
 import { lookupCommand } from './lookup.js';
 import { runCommand } from './run.js';
-import { compactCommand, quarantineCommand, runsCommand } from './runs.js';
+import { compactCommand, deadLettersCommand, quarantineCommand, runsCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
 import type { CommandSpec } from './types.js';
 
@@ -16,6 +16,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     crawlCommand,
     runsCommand,
     quarantineCommand,
+    deadLettersCommand,
     compactCommand,
     lookupCommand,
     jobsCommand,
