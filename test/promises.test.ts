@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { scaffoldProject } from '../src/cli/init.js';
 import { catalogCommand } from '../src/commands/catalog.js';
 import { triggerCommand } from '../src/commands/jobs.js';
@@ -9,6 +11,7 @@ import { loadProject } from '../src/core/project.js';
 import { openWorkspace, runModels } from '../src/models/index.js';
 import { DashboardHub, firstWriters, loadDashboards } from '../src/server/dashboards.js';
 import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { requireService } from './services.js';
 import { feed, runWorker } from './stream-helpers.js';
 import { captureIO } from './support/command-io.js';
 
@@ -212,6 +215,33 @@ describe('issue 18, item 12: quarantine --model lists the rows not loaded now, e
       expect(JSON.parse(all.out.join(''))).toHaveLength(3);
     } finally {
       await ws.close();
+    }
+  });
+});
+
+describe('issue 18, item 9: what the tests and the code cite exists', () => {
+  const tracked = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: REPO, encoding: 'utf8' }).split('\n').filter(Boolean);
+
+  it('every .md file named in test, src, bench or an example’s tests is a file of the repository', () => {
+    const code = tracked.filter((f) => /^(test|src|bench|examples\/[^/]+\/test)\/.*\.ts$/.test(f));
+    const cited = new Set(code.flatMap((f) => [...readFileSync(path.join(REPO, f), 'utf8').matchAll(/[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md\b/g)].map((m) => m[0])));
+    expect([...cited].filter((name) => !tracked.some((f) => f === name || f.endsWith(`/${name}`)))).toEqual([]);
+  });
+
+  it('a skipped service’s message says how to start it with what the repository has', async () => {
+    const ci = process.env.CI;
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      delete process.env.CI;
+      expect(await requireService('Nothing', () => Promise.reject(new Error('connection refused')))).toBe(false);
+      const message = String(warn.mock.calls[0]?.[0]);
+      expect(message).toMatch(/SKIPPING Nothing TESTS: Nothing is not reachable \(connection refused\)/);
+      expect(message).toMatch(/\.ci\/run starts every service/);
+      expect(tracked).toContain('.ci/run');
+    } finally {
+      warn.mockRestore();
+      if (ci === undefined) delete process.env.CI;
+      else process.env.CI = ci;
     }
   });
 });
