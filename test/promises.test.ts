@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { scaffoldProject } from '../src/cli/init.js';
 import { catalogCommand } from '../src/commands/catalog.js';
-import { triggerCommand } from '../src/commands/jobs.js';
+import { clearCommand, jobRunsCommand, triggerCommand } from '../src/commands/jobs.js';
 import { quarantineCommand } from '../src/commands/runs.js';
 import { dayInterval } from '../src/core/interval.js';
 import { loadProject } from '../src/core/project.js';
@@ -242,6 +242,52 @@ describe('issue 18, item 9: what the tests and the code cite exists', () => {
       warn.mockRestore();
       if (ci === undefined) delete process.env.CI;
       else process.env.CI = ci;
+    }
+  });
+});
+
+describe('issue 18, item 12: runs name what started them', () => {
+  it('a model run of a triggered job run is "trigger", not "schedule"', async () => {
+    const dir = ordersProject(`daily: defineJob({ schedule: '@daily', tasks: { load: { kind: 'models', select: ['orders'], fullRefresh: true } } })`);
+    expect(await trigger(dir, 'daily')).toMatch(/load success/);
+    const ws = await openWorkspace(await loadProject(dir));
+    try {
+      expect((await ws.metastore.runs({ target: 'orders' })).map((r) => r.trigger)).toEqual(['trigger']);
+    } finally {
+      await ws.close();
+    }
+  });
+});
+
+describe('issue 18, item 11: runs --job shows durations and errors; clear without a server runs the task', () => {
+  it('a failed task’s error and each task’s time are in `runs --job`; `clear` runs the cleared task here, to the end', async () => {
+    const dir = ordersProject(
+      `daily: defineJob({ schedule: '@daily', tasks: {
+      load: { kind: 'models', select: ['orders'], fullRefresh: true },
+      call: { kind: 'function', module: 'tasks/call.ts', export: 'call', after: ['load'] },
+    } })`,
+      { 'tasks/call.ts': `import { existsSync } from 'node:fs';\nexport async function call() { if (!existsSync(new URL('../data/upstream-ready', import.meta.url))) throw new Error('the upstream API answered 503'); return { called: true }; }\n` },
+    );
+    const ws = await openWorkspace(await loadProject(dir));
+    try {
+      const failed = captureIO();
+      await expect(triggerCommand.run({ ws, io: failed.io }, { job: 'daily', date: '2024-05-02' })).rejects.toThrow(/1 of 1 run\(s\) failed/);
+      const listed = captureIO();
+      await jobRunsCommand.run({ ws, io: listed.io }, { job: 'daily', limit: 10, format: 'json' });
+      const [run] = JSON.parse(listed.out.join('')) as Record<string, string>[];
+      expect(run).toMatchObject({ run: 'daily__2024-05-02T00:00:00.000Z', ds: '2024-05-02', state: 'failed', tasks: 'load:success call:failed', error: 'call: the upstream API answered 503' });
+      expect(run!['task durations']).toMatch(/^load \d+\.\d s, call \d+\.\d s$/);
+      expect(run!.duration).toMatch(/^\d+\.\d s$/);
+
+      writeFileSync(path.join(dir, 'data', 'upstream-ready'), '');
+      const cleared = captureIO();
+      await clearCommand.run({ ws, io: cleared.io }, { run: 'daily__2024-05-02T00:00:00.000Z', task: 'call' });
+      const text = [...cleared.err, ...cleared.out].join('\n');
+      expect(text).toMatch(/call in daily__2024-05-02T00:00:00\.000Z cleared; running it here/);
+      expect(text).toMatch(/call success/);
+      expect(text).toMatch(/daily__2024-05-02T00:00:00\.000Z\W+2024-05-02\W+manual\W+success\W+load:success call:success/);
+    } finally {
+      await ws.close();
     }
   });
 });
