@@ -79,7 +79,8 @@ export interface LiveFile extends DataFile {
   beginSnapshot: number;
 }
 
-export type RunTrigger = 'cli' | 'server' | 'schedule' | 'backfill' | 'stream';
+/** What started a run: a command, the server, a job's schedule, a job run by `trigger`, a backfill, a job on changed tables, a stream. */
+export type RunTrigger = 'cli' | 'server' | 'schedule' | 'trigger' | 'backfill' | 'tables' | 'stream';
 
 export interface RunStart {
   target: string;

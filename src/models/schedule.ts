@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { DuckDBSchedulerStore } from '../catalog/index.js';
+import { DuckDBSchedulerStore, type RunTrigger } from '../catalog/index.js';
 import { importModule } from '../core/project.js';
-import { Scheduler, type Platform, type SchedulerOptions } from '../scheduler/index.js';
+import { Scheduler, type Platform, type RunKind, type SchedulerOptions } from '../scheduler/index.js';
 import { runChecks } from '../quality/index.js';
 import { planModels } from './compile.js';
 import { runModels } from './run.js';
@@ -25,6 +25,9 @@ export function selectModels(ws: Workspace, select: readonly string[], exclude: 
   return plan.filter((m) => chosen.has(m.name)).map((m) => m.name).concat([...chosen].filter((c) => !plan.some((m) => m.name === c)));
 }
 
+/** How a job's run came about, as the model runs it makes record it (`tributary runs`). */
+const TRIGGER_OF_RUN: Record<RunKind, RunTrigger> = { scheduled: 'schedule', manual: 'trigger', backfill: 'backfill', event: 'tables' };
+
 /** What the scheduler's tasks do in a Tributary project: run models and checks, query, look in the lake, load modules. */
 export function schedulerPlatform(ws: Workspace, log: (message: string) => void = () => undefined): Platform {
   return {
@@ -44,7 +47,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       const results = await runModels(ws, {
         models,
         interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds, timezone: request.interval.timezone },
-        trigger: origin?.runKind === 'backfill' ? 'backfill' : 'schedule',
+        trigger: origin ? TRIGGER_OF_RUN[origin.runKind] : 'schedule',
         group,
         attempt: origin?.attempt,
         log: request.log,
