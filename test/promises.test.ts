@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { scaffoldProject } from '../src/cli/init.js';
+import { renderStatus } from '../src/cli/up.js';
 import { catalogCommand } from '../src/commands/catalog.js';
 import { clearCommand, jobRunsCommand, triggerCommand } from '../src/commands/jobs.js';
 import { quarantineCommand } from '../src/commands/runs.js';
@@ -10,6 +11,7 @@ import { dayInterval } from '../src/core/interval.js';
 import { loadProject } from '../src/core/project.js';
 import { openWorkspace, runModels } from '../src/models/index.js';
 import { DashboardHub, firstWriters, loadDashboards } from '../src/server/dashboards.js';
+import type { JobStatus } from '../src/stream/job.js';
 import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 import { requireService } from './services.js';
 import { feed, runWorker } from './stream-helpers.js';
@@ -243,6 +245,19 @@ describe('issue 18, item 9: what the tests and the code cite exists', () => {
       if (ci === undefined) delete process.env.CI;
       else process.env.CI = ci;
     }
+  });
+});
+
+describe('issue 18, item 12: status names each number of a batch’s time', () => {
+  it('a drained clickstream job: read, stage, load and each of its sinks by name', () => {
+    const dataDir = tempDir();
+    feed(dataDir, 'clickstream', 4, 200);
+    const drained = runWorker(CLICKSTREAM, dataDir);
+    expect(drained.code, drained.stderr).toBe(0);
+    const text = renderStatus({ jobs: drained.output!.status as unknown as JobStatus[], deadLetters: {} });
+    expect(text).toMatch(/last batch ms/);
+    expect(text).toMatch(/read \d+, stage \d+, load \d+, dead letters \d+, lake \d+, serving \d+/);
+    expect(text).not.toMatch(/read\/stage\/load\/sinks/);
   });
 });
 
