@@ -496,16 +496,16 @@ export class Metastore {
   }
 
   /**
-   * Quarantined rows: one run's (`runId`), every run's (`all`), or by default the rows not loaded
-   * now: those of the successful runs whose data the tables hold (a later successful run of the
-   * model with no interval, or with the same interval, replaced an earlier run's), each input line
-   * once, as its latest run saw it.
+   * Quarantined rows, newest first: every run's (a failed run's too), one run's (`runId`), or with
+   * `current` the rows not loaded now: those of the successful runs whose data the tables hold (a
+   * later successful run of the model with no interval, or with the same interval, replaced an
+   * earlier run's), each input line once, as its latest run saw it.
    */
-  async quarantine(options: { runId?: string; model?: string; limit?: number; all?: boolean } = {}): Promise<QuarantineRecord[]> {
+  async quarantine(options: { runId?: string; model?: string; limit?: number; current?: boolean } = {}): Promise<QuarantineRecord[]> {
     const where = [options.runId && `q.run_id = ${quoteLiteral(options.runId)}`, options.model && `q.model = ${quoteLiteral(options.model)}`].filter(Boolean);
     const columns = `q.run_id, q.model, q.source, q.file, q.line::DOUBLE AS line, q.record::DOUBLE AS record, q.column_name, q.reason, q.raw, q.raw_bytes::DOUBLE AS raw_bytes`;
     const limit = `LIMIT ${Math.floor(options.limit ?? 100)}`;
-    if (options.runId || options.all) {
+    if (options.runId || !options.current) {
       return this.engine.queryJson(`SELECT ${columns} FROM tributary.quarantine q ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY q.quarantined_at DESC, q.file, q.line ${limit}`);
     }
     const interval = (run: string) => `coalesce(json_extract_string(${run}.params, '$.interval.start') || '/' || json_extract_string(${run}.params, '$.interval.end'), '')`;

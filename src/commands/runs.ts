@@ -40,7 +40,7 @@ function shortRaw<T extends { raw: string | null }>(rows: T[], format: OutputFor
 export const quarantineCommand = defineCommand<{ model?: string; run?: string; all?: boolean; limit: number; format: OutputFormat }>({
   name: 'quarantine',
   async run({ ws, io }, input) {
-    const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, all: input.all, limit: input.limit });
+    const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, current: !input.all, limit: input.limit });
     io.out(renderRows(shortRaw(rows, input.format), input.format, undefined, io.tty));
   },
 });
