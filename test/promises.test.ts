@@ -306,3 +306,21 @@ describe('issue 18, item 11: runs --job shows durations and errors; clear withou
     }
   });
 });
+
+describe('issue 18, item 12: a Sparkify day run reports the day’s rows, not its month partition’s', () => {
+  it('songplays and time for 2018-11-05 after a full run: written = that day’s rows in the table', async () => {
+    const ws = await openWorkspace(await loadProject(path.join(REPO, 'examples', 'sparkify'), { dataDir: tempDir('tributary-sparkify-day-') }));
+    try {
+      await runModels(ws, { quiet: true, log: () => undefined });
+      const day = await runModels(ws, { models: ['staging_events', 'songplays', 'time'], interval: dayInterval('2018-11-05'), quiet: true, log: () => undefined });
+      for (const table of ['songplays', 'time']) {
+        const inTable = Number(await ws.engine.scalar<bigint>(`SELECT count(*) FROM ${table} WHERE CAST(start_time AS DATE) = DATE '2018-11-05'`));
+        expect(day.find((r) => r.model === table)!.written, table).toBe(inTable);
+        expect((await ws.metastore.runs({ target: table, limit: 1 }))[0]!.written, table).toBe(inTable);
+      }
+      expect(day.find((r) => r.model === 'songplays')!.written).toBe(356);
+    } finally {
+      await ws.close();
+    }
+  });
+});
