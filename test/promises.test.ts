@@ -324,3 +324,14 @@ describe('issue 18, item 12: a Sparkify day run reports the day’s rows, not it
     }
   });
 });
+
+describe('issue 18, item 12: produce --into-log says what it does while it does it', () => {
+  it('a line at the start and a running count from the first batch, before the last line', () => {
+    const produced = cli(['produce', 'sample', '--into-log', '--project', CLICKSTREAM, '--data-dir', tempDir(), '--count', '300', '--rate', '200']);
+    expect(produced.code, produced.stderr).toBe(0);
+    const lines = produced.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^appending sample's events to topic clickstream of \S+ \(stops after 300 events\)$/);
+    expect(lines[1]).toMatch(/^\d+ events appended to clickstream$/);
+    expect(lines.at(-1)).toBe('done: 300 events appended to clickstream');
+  });
+});
