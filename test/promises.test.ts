@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { scaffoldProject } from '../src/cli/init.js';
@@ -333,5 +333,21 @@ describe('issue 18, item 12: produce --into-log says what it does while it does 
     expect(lines[0]).toMatch(/^appending sample's events to topic clickstream of \S+ \(stops after 300 events\)$/);
     expect(lines[1]).toMatch(/^\d+ events appended to clickstream$/);
     expect(lines.at(-1)).toBe('done: 300 events appended to clickstream');
+  });
+});
+
+describe('issue 18, item 3: the loyalty walk-through’s generate step works with the generator’s own default size', () => {
+  it('`generate orders --set days=7 --set start=2024-03-01`: 2,000 orders a day over 24 files (84 or 83 each), 14,000 in all', () => {
+    const out = tempDir('tributary-orders-');
+    const generated = cli(['generate', 'orders', '--project', path.join(REPO, 'examples', 'customer-loyalty'), '--set', 'days=7', '--set', 'start=2024-03-01', '--out', out]);
+    expect(generated.code, generated.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toHaveLength(7 * 24);
+    const lines = files.map((f) => readFileSync(path.join(out, f), 'utf8').trim().split('\n').length);
+    expect(lines.reduce((a, b) => a + b, 0)).toBe(14_000);
+    expect(lines.slice(0, 24)).toEqual([...Array(8).fill(84), ...Array(16).fill(83)]);
+    // Each file's orders fall in its hour of 2024-03-01, UTC.
+    const first = readFileSync(path.join(out, files[0]!), 'utf8').trim().split('\n').map((l) => Number(l.split('|')[2]));
+    expect(first.every((t) => t >= Date.parse('2024-03-01T00:00:00Z') / 1000 && t < Date.parse('2024-03-01T01:00:00Z') / 1000)).toBe(true);
   });
 });
