@@ -7,6 +7,7 @@ import { renderStatus } from '../src/cli/up.js';
 import { catalogCommand } from '../src/commands/catalog.js';
 import { clearCommand, jobRunsCommand, triggerCommand } from '../src/commands/jobs.js';
 import { quarantineCommand } from '../src/commands/runs.js';
+import { TributaryError } from '../src/core/errors.js';
 import { dayInterval } from '../src/core/interval.js';
 import { loadProject } from '../src/core/project.js';
 import { openWorkspace, runModels } from '../src/models/index.js';
@@ -349,5 +350,50 @@ describe('issue 18, item 3: the loyalty walk-through’s generate step works wit
     // Each file's orders fall in its hour of 2024-03-01, UTC.
     const first = readFileSync(path.join(out, files[0]!), 'utf8').trim().split('\n').map((l) => Number(l.split('|')[2]));
     expect(first.every((t) => t >= Date.parse('2024-03-01T00:00:00Z') / 1000 && t < Date.parse('2024-03-01T01:00:00Z') / 1000)).toBe(true);
+  });
+});
+
+describe('issue 18, item 5: a dashboard can be written from the README', () => {
+  it('the dashboard `tributary init` writes (the README’s) computes every tile, heatmap and kpi value included', async () => {
+    const ws = await builtInitProject();
+    try {
+      const hub = new DashboardHub(ws.engine, await loadDashboards(ws.project));
+      const tiles = new Map((await hub.compute('sales', {})).tiles.map((t) => [t.id, t]));
+      expect([...tiles.values()].filter((t) => t.error || t.pending)).toEqual([]);
+      expect(tiles.get('revenue')!.rows).toEqual([{ value: '79.50' }]);
+      expect(tiles.get('orders')!.rows).toEqual([{ value: '4' }]);
+      expect(tiles.get('customers')!.rows).toEqual([{ value: '2' }]);
+      expect(tiles.get('per_day')!.rows).toHaveLength(3);
+      expect(tiles.get('customer_day')).toMatchObject({ kind: 'heatmap', columns: ['day', 'customer', 'orders'] });
+      expect(tiles.get('customer_day')!.rows).toHaveLength(4);
+      const filtered = new Map((await hub.compute('sales', { from: '2024-05-02', customer: 'ada' })).tiles.map((t) => [t.id, t]));
+      expect(filtered.get('revenue')!.rows).toEqual([{ value: '54.60' }]);
+      expect(filtered.get('by_customer')!.rows).toEqual([{ customer: 'ada', revenue: '62.00' }]);
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('a dashboard file with several mistakes gets them all at once, each with what is allowed', async () => {
+    const dir = tempDir('tributary-dashboard-');
+    scaffoldProject(dir);
+    writeFileSync(
+      path.join(dir, 'dashboards', 'sales.ts'),
+      `import { defineDashboard } from 'tributary';
+export default defineDashboard({ tabs: [{ title: 'One', tiles: [{ id: 'n', title: 'N', kind: 'gauge', sql: 'SELECT 1' }, { id: 'm', kind: 'kpi' }] }] } as never);
+`,
+    );
+    const error = await loadDashboards(await loadProject(dir)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(TributaryError);
+    const text = (error as TributaryError).format();
+    expect(text).toContain("dashboard 'sales' has 4 problems:");
+    expect(text).toContain('title: missing: expected a string');
+    expect(text).toContain("tabs.0.tiles.0.kind: expected one of 'kpi', 'timeseries', 'bar', 'treemap', 'table', 'pie', 'funnel', 'heatmap', got 'gauge'");
+    expect(text).toContain('tabs.0.tiles.1.title: missing: expected a string');
+    expect(text).toContain('tabs.0.tiles.1.sql: missing: expected a string');
+    expect(text).toContain(path.join(dir, 'dashboards', 'sales.ts'));
   });
 });

@@ -1,7 +1,9 @@
 import { dashboardSchema, type Dashboard, type Tile } from '../core/config.js';
 import { TributaryError } from '../core/errors.js';
+import { describeIssues, problemsText } from '../core/issues.js';
 import { importDefault, type Project } from '../core/project.js';
 import type { Engine } from '../engine/index.js';
+import { selectModels, type Workspace } from '../models/index.js';
 
 export type FilterValues = Record<string, string | null>;
 
@@ -81,8 +83,11 @@ export async function loadDashboards(project: Project): Promise<Map<string, Dash
     }
     const parsed = dashboardSchema.safeParse(exported);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new TributaryError(`invalid dashboard at key \`${issue.path.join('.')}\`: ${issue.message}`, { place: { file: path, field: issue.path.join('.') } });
+      const problems = describeIssues(parsed.error.issues, exported);
+      throw new TributaryError(problemsText(problems, `dashboard '${name}'`), {
+        place: { file: path, field: problems.length === 1 ? problems[0]!.key || undefined : undefined },
+        hint: 'see the DashboardConfig type (your editor shows it when the file uses defineDashboard), or the README’s Dashboards section for a complete file',
+      });
     }
     out.set(name, parsed.data);
   }
