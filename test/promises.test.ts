@@ -227,7 +227,7 @@ describe('issue 18, item 9: what the tests and the code cite exists', () => {
 
   it('every .md file named in test, src, bench or an example’s tests is a file of the repository', () => {
     const code = tracked.filter((f) => /^(test|src|bench|examples\/[^/]+\/test)\/.*\.ts$/.test(f));
-    const cited = new Set(code.flatMap((f) => [...readFileSync(path.join(REPO, f), 'utf8').matchAll(/[A-Za-z0-9_./-]*[A-Za-z0-9_-]\.md\b/g)].map((m) => m[0])));
+    const cited = new Set(code.flatMap((f) => [...readFileSync(path.join(REPO, f), 'utf8').matchAll(/\b[A-Za-z0-9_][A-Za-z0-9_./-]*\.md\b/g)].map((m) => m[0])));
     expect([...cited].filter((name) => !tracked.some((f) => f === name || f.endsWith(`/${name}`)))).toEqual([]);
   });
 
