@@ -377,7 +377,7 @@ describe('spool-directory input', () => {
     // SIGKILL at a random moment once the job is committing batches, while files keep arriving.
     let kills = 0;
     for (let attempt = 0; kills < 10 && attempt < 25; attempt++) {
-      const result = await killDuringDrain(dir, dataDir, batchFile, 200 + Math.floor(random() * 1500), dropOne);
+      const result = await killDuringDrain(dir, dataDir, batchFile, 1 + Math.floor(random() * 3), dropOne);
       if (result.signal === 'SIGKILL') kills++;
       else expect(result.code, result.stderr).toBe(0);
       dropOne();
@@ -524,26 +524,28 @@ describe('spool input, read directly', () => {
 });
 
 /**
- * Runs `drain` and SIGKILLs it `delayMs` after it first stages a batch (so the kill lands in the
- * middle of the work, not during start-up); drops a file meanwhile.
+ * Runs `drain` and SIGKILLs it when it stages its `batch`-th batch, so the kill lands in the
+ * middle of the work whatever the machine's speed (a delay after the first batch found the drain
+ * already done on a quiet machine); drops a file at its first batch.
  */
-function killDuringDrain(projectDir: string, dataDir: string, batchFile: string, delayMs: number, dropOne: () => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function killDuringDrain(projectDir: string, dataDir: string, batchFile: string, batch: number, dropOne: () => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const args = ['--import', 'tsx', path.join(REPO, 'test/cli-entry.ts'), 'drain', '--project', projectDir, '--data-dir', dataDir, '--max-batch', '400'];
   const staged = () => (existsSync(batchFile) ? statSync(batchFile).mtimeMs : 0);
-  const before = staged();
+  let last = staged();
+  let seen = 0;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TRIBUTARY_FAILPOINT: '' } });
     let stderr = '';
     let exited = false;
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const watch = setInterval(() => {
-      if (staged() === before) return;
+      const now = staged();
+      if (now === last) return;
+      last = now;
+      if (++seen === 1) dropOne();
+      if (seen < batch) return;
       clearInterval(watch);
-      setTimeout(() => {
-        if (exited) return;
-        dropOne();
-        setTimeout(() => exited || child.kill('SIGKILL'), delayMs / 2);
-      }, delayMs / 2);
+      if (!exited) child.kill('SIGKILL');
     }, 10);
     child.on('close', (code, signal) => {
       exited = true;
