@@ -38,12 +38,12 @@ async function raw<T>(file: string, body: (engine: Engine) => Promise<T>): Promi
 }
 
 /** Every row of every table of the database (schema tributary and the serving tables), as JSON. */
-async function contents(engine: Engine): Promise<Record<string, unknown[]>> {
+async function contents(engine: Engine): Promise<Record<string, Record<string, unknown>[]>> {
   const tables = await engine.query<{ schema_name: string; table_name: string }>(
     `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY ALL`,
   );
-  const out: Record<string, unknown[]> = {};
-  for (const t of tables) out[`${t.schema_name}.${t.table_name}`] = await engine.queryJson(`SELECT * FROM "${t.schema_name}"."${t.table_name}" ORDER BY ALL`);
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const t of tables) out[`${t.schema_name}.${t.table_name}`] = await engine.queryJson<Record<string, unknown>>(`SELECT * FROM "${t.schema_name}"."${t.table_name}" ORDER BY ALL`);
   return out;
 }
 

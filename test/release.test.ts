@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,14 @@ describe('the package npm pack makes', () => {
     }
     const development = files.filter((f) => /^(src|test|bench|docs|\.ci)\//.test(f) || /^examples\/[^/]+\/(test|lake|\.tributary)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f));
     expect(development).toEqual([]);
+  });
+
+  it('is the size and the number of files the README says, with the template `tributary init` writes', () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const [, megabytes, count] = /`npm pack` makes the package a user installs \(([\d.]+) MB, ([\d,]+) files/.exec(readme) ?? [];
+    expect(files.length).toBe(Number(count!.replaceAll(',', '')));
+    expect((statSync(tarball).size / 1e6).toFixed(1)).toBe(megabytes);
+    for (const template of ['templates/init/tributary.config.ts', 'templates/init/dashboards/sales.ts', 'templates/init/gitignore']) expect(files).toContain(template);
   });
 
   it('installed from the tarball, `tributary --help` and `--version` answer: the package’s version and its DuckDB', () => {

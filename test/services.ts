@@ -12,7 +12,7 @@ export async function requireService(name: string, probe: () => Promise<unknown>
   } catch (error) {
     const message = `${name} is not reachable (${(error as Error).message}); its tests need the real service`;
     if (process.env.CI === 'true') throw new Error(`${message}. CI must run them: start the service (see .ci/run).`);
-    console.warn(`\n!!! SKIPPING ${name} TESTS: ${message}. Start it to run them (ENV-NOTES.md says how). !!!\n`);
+    console.warn(`\n!!! SKIPPING ${name} TESTS: ${message}. Start it to run them: .ci/run starts every service the tests use (README.md, Set-up, lists them). !!!\n`);
     return false;
   }
 }

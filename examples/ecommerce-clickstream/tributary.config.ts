@@ -51,6 +51,7 @@ export default defineProject({
     by_department_brand: { sql: 'models/by_department_brand.sql', materialize: 'table' },
     by_product: { sql: 'models/by_product.sql', materialize: 'table' },
   },
+  // #region streams
   topics: {
     clickstream: { partitions: 4, retentionHours: 24 * 7 },
   },
@@ -95,6 +96,7 @@ export default defineProject({
       },
     },
   },
+  // #endregion streams
   dashboards: { clickstream: 'dashboards/clickstream.ts' },
   jobs: {
     // Every night, yesterday's partition of `events` is rebuilt from the source (the day's rows

@@ -58,6 +58,7 @@ export default defineProject({
       description: "One CSV file per store and day (Hive partition dt); some stores' exports drift",
       columns: SALES_COLUMNS,
       rules: REQUIRED.map((column) => ({ column, notNull: true })),
+      // #region drift
       drift: {
         renames: { qty: 'quantity' },
         ignore: ['promo_code'],
@@ -65,6 +66,7 @@ export default defineProject({
         casts: { unit_price: { decimalSeparator: ',' }, discount: { decimalSeparator: ',' }, quantity: { integral: true } },
         delimiter: 'sniff',
       },
+      // #endregion drift
     },
     stores_csv: {
       format: 'csv',
@@ -198,12 +200,14 @@ export default defineProject({
     online_orders: { module: 'replayers/online-orders.ts', topic: 'online_orders', description: "the sample's online orders, replayed now with fresh order ids" },
   },
   demo: { runBatch: true, replay: 'online_orders' },
+  // #region access
   access: {
     clients: {
       // The LEGO brand client: brand_* rows of LEGO only, the store list, the brand dashboard.
       lego: { tokenEnv: 'LEGO_TOKEN', rows: { brand: 'LEGO' }, public: ['stores'], dashboards: ['brand'] },
     },
   },
+  // #endregion access
   lab: {
     examples: [
       { title: 'Net sales per day', sql: 'SELECT dt, sum(net_sales) AS net_sales, sum(lines) AS lines FROM daily_sales_by_store GROUP BY dt ORDER BY dt' },

@@ -53,11 +53,13 @@ export default defineProject({
   // 2 GB and of 6 GB, in Tributary and in bare DuckDB alike (npm run bench -- segment); 12 GB is
   // what a month needs. A day (the daily job) needs far less.
   engine: { memoryLimit: '12GB' },
+  // #region targets
   targets: {
     dev: { description: 'every table in the embedded warehouse: nothing to start', stores: { warehouse: { kind: 'duckdb' } } },
     prod: { description: 'the warehouse tables in PostgreSQL at WAREHOUSE_URL', stores: { warehouse: { kind: 'postgres', urlEnv: 'WAREHOUSE_URL' } } },
   },
   target: 'dev',
+  // #endregion targets
   sources: {
     segment_events: {
       format: 'jsonl',

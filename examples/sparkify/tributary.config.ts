@@ -164,6 +164,7 @@ export default defineProject({
     { table: 'time', column: 'start_time', test: 'unique' },
     { table: 'time', column: 'start_time', test: 'not_null' },
   ],
+  // #region jobs
   jobs: {
     // The original Airflow DAG, a day at a time: set up, wait for the day's log, load it into the
     // star schema, check it, tear down whatever happened.
@@ -184,7 +185,7 @@ export default defineProject({
         wait_for_log: {
           kind: 'sensor',
           files: `${DATA}/log_data/*/*/{{ ds }}-events.json`,
-          // Met once the file kept its size between two pokes: a file already there costs one wait.
+          // Met once the file kept its size between two pokes, or at once when nothing wrote to it for a poke interval.
           pokeSeconds: 15,
           // A day's file that has not come within six hours is an incident, not a delay.
           timeoutSeconds: 6 * 3600,
@@ -212,6 +213,7 @@ export default defineProject({
       },
     }),
   },
+  // #endregion jobs
   dashboards: { sparkify: 'dashboards/sparkify.ts' },
   lab: { examples: labExamples },
 });

@@ -80,7 +80,8 @@ export interface LiveFile extends DataFile {
   schemaVersion: number | null;
 }
 
-export type RunTrigger = 'cli' | 'server' | 'schedule' | 'backfill' | 'stream';
+/** What started a run: a command, the server, a job's schedule, a job run by `trigger`, a backfill, a job on changed tables, a stream. */
+export type RunTrigger = 'cli' | 'server' | 'schedule' | 'trigger' | 'backfill' | 'tables' | 'stream';
 
 export interface RunStart {
   target: string;
@@ -493,11 +494,29 @@ export class Metastore {
     return this.engine.queryJson(`SELECT model, upstream, upstream_kind FROM tributary.lineage ORDER BY model, upstream`);
   }
 
-  async quarantine(options: { runId?: string; model?: string; limit?: number } = {}): Promise<QuarantineRecord[]> {
-    const where = [options.runId && `run_id = ${quoteLiteral(options.runId)}`, options.model && `model = ${quoteLiteral(options.model)}`].filter(Boolean);
+  /**
+   * Quarantined rows, newest first: every run's (a failed run's too), one run's (`runId`), or with
+   * `current` the rows not loaded now: those of the successful runs whose data the tables hold (a
+   * later successful run of the model with no interval, or with the same interval, replaced an
+   * earlier run's), each input line once, as its latest run saw it.
+   */
+  async quarantine(options: { runId?: string; model?: string; limit?: number; current?: boolean } = {}): Promise<QuarantineRecord[]> {
+    const where = [options.runId && `q.run_id = ${quoteLiteral(options.runId)}`, options.model && `q.model = ${quoteLiteral(options.model)}`].filter(Boolean);
+    const columns = `q.run_id, q.model, q.source, q.file, q.line::DOUBLE AS line, q.record::DOUBLE AS record, q.column_name, q.reason, q.raw, q.raw_bytes::DOUBLE AS raw_bytes`;
+    const limit = `LIMIT ${Math.floor(options.limit ?? 100)}`;
+    if (options.runId || !options.current) {
+      return this.engine.queryJson(`SELECT ${columns} FROM tributary.quarantine q ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY q.quarantined_at DESC, q.file, q.line ${limit}`);
+    }
+    const interval = (run: string) => `coalesce(json_extract_string(${run}.params, '$.interval.start') || '/' || json_extract_string(${run}.params, '$.interval.end'), '')`;
     return this.engine.queryJson(
-      `SELECT run_id, model, source, file, line::DOUBLE AS line, record::DOUBLE AS record, column_name, reason, raw, raw_bytes::DOUBLE AS raw_bytes FROM tributary.quarantine
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY quarantined_at DESC, file, line LIMIT ${Math.floor(options.limit ?? 100)}`,
+      `SELECT ${columns}
+       FROM tributary.quarantine q JOIN tributary.runs r ON r.run_id = q.run_id AND r.status = 'success'
+       WHERE NOT EXISTS (SELECT 1 FROM tributary.runs later
+                         WHERE later.target = q.model AND later.status = 'success' AND later.finished_at > r.finished_at
+                           AND (${interval('later')} = '' OR ${interval('later')} = ${interval('r')}))
+         ${where.length ? `AND ${where.join(' AND ')}` : ''}
+       QUALIFY row_number() OVER (PARTITION BY q.model, q.file, q.line, q.record ORDER BY r.finished_at DESC) = 1
+       ORDER BY r.finished_at DESC, q.file, q.line ${limit}`,
     );
   }
 

@@ -53,6 +53,22 @@ export async function generate(project: Project, name: string | undefined, flags
   progress.done(`${result.rows.toLocaleString('en-US')} ${generator.unit === 'rows' ? 'rows' : 'records'}, ${(result.bytes / 1e9).toFixed(2)} GB in ${((Date.now() - started) / 1000).toFixed(1)}s → ${out}`);
 }
 
+/**
+ * A running count of events for the terminal: the first batch at once, then every 5 s at a steady
+ * rate, or every burst when replaying the original's bursts (seconds apart).
+ */
+function progressReport(what: string, rate: number | undefined): (events: number) => void {
+  let total = 0;
+  let lastReport: number | undefined;
+  return (events) => {
+    total += events;
+    if (lastReport === undefined || !rate || Date.now() - lastReport > 5000) {
+      lastReport = Date.now();
+      console.error(`${total.toLocaleString('en-US')} events ${what}`);
+    }
+  };
+}
+
 /** `tributary produce NAME`: sends a replayer's events to the running server's collector, or into the log. */
 export async function produce(project: Project, name: string | undefined, flags: { to?: string; rate?: number; count?: number; intoLog?: boolean }): Promise<void> {
   if (!name) return list('replayers', project.config.replayers, project);
@@ -62,13 +78,22 @@ export async function produce(project: Project, name: string | undefined, flags:
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   const base = { next, bursts: replayer.bursts, rate: flags.rate, count: flags.count, signal: abort.signal };
+  const until = flags.count === undefined ? 'Ctrl+C stops' : `stops after ${flags.count.toLocaleString('en-US')} events`;
   if (flags.intoLog) {
     const config = project.config.topics[topicName];
     if (!config) throw new TributaryError(`replayer '${name}' sends to topic '${topicName}', which the project does not declare`, { hint: 'declare it under topics' });
     const log = new Log(path.join(project.stateDir, 'log'));
     try {
       const topic = log.topic(topicName, { partitions: config.partitions });
-      const sent = await replay({ ...base, send: async (events) => void topic.append(events.map((value) => ({ value }))) });
+      console.error(`appending ${name}'s events to topic ${topicName} of ${path.join(project.stateDir, 'log')} (${until})`);
+      const report = progressReport(`appended to ${topicName}`, flags.rate);
+      const sent = await replay({
+        ...base,
+        send: async (events) => {
+          topic.append(events.map((value) => ({ value })));
+          report(events.length);
+        },
+      });
       console.error(`done: ${sent.toLocaleString('en-US')} events appended to ${topicName}`);
     } finally {
       log.close();
@@ -77,19 +102,15 @@ export async function produce(project: Project, name: string | undefined, flags:
   }
   const server = flags.to ?? runningServer(project)?.url ?? 'http://127.0.0.1:7070';
   const url = `${server.replace(/\/$/, '')}/v1/topics/${encodeURIComponent(topicName)}`;
-  let total = 0;
-  let lastReport = Date.now();
+  console.error(`sending ${name}'s events to ${url} (${until})`);
+  const report = progressReport(`sent to ${topicName}`, flags.rate);
   const sent = await replay({
     ...base,
     send: async (events) => {
       const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
       const body = (await response.json()) as { accepted?: number; error?: string; hint?: string };
       if (!response.ok) throw new TributaryError(`the collector refused the batch: ${body.error}`, { hint: body.hint ?? 'check the server log' });
-      total += body.accepted ?? 0;
-      if (Date.now() - lastReport > 5000 || !flags.rate) {
-        lastReport = Date.now();
-        console.error(`sent ${total.toLocaleString('en-US')} events to ${topicName}`);
-      }
+      report(body.accepted ?? 0);
     },
   });
   console.error(`done: ${sent.toLocaleString('en-US')} events sent`);

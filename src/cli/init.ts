@@ -1,50 +1,24 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
 import { CONFIG_FILES } from '../config/project.js';
 
-const FILES: Record<string, string> = {
-  'tributary.config.ts': `import { defineProject } from 'tributary';
+/**
+ * The project `tributary init` writes: the files of templates/init, which the README shows as they
+ * are. A template's `gitignore` becomes `.gitignore` (npm leaves .gitignore files out of packages).
+ */
+export const INIT_TEMPLATE = path.join(PACKAGE_ROOT, 'templates', 'init');
 
-export default defineProject({
-  name: 'my_project',
-  sources: {
-    orders: {
-      format: 'csv',
-      path: 'data/orders*.csv',
-      columns: { order_id: 'BIGINT', ordered_at: 'TIMESTAMP', customer: 'VARCHAR', amount: 'DECIMAL(10,2)' },
-      rules: [
-        { column: 'order_id', notNull: true },
-        { column: 'amount', min: 0 },
-      ],
-    },
-  },
-  models: {
-    orders: { sql: 'models/orders.sql', materialize: 'lake', partitionBy: { dt: 'CAST(ordered_at AS DATE)' } },
-    daily_revenue: { sql: 'models/daily_revenue.sql', materialize: 'table' },
-  },
-  checks: [{ table: 'orders', column: 'order_id', test: 'unique' }],
-});
-`,
-  'data/orders.csv': `order_id,ordered_at,customer,amount
-1,2024-05-01 09:12:00,ada,19.90
-2,2024-05-01 10:40:00,grace,5.00
-3,2024-05-02 16:03:00,ada,42.10
-4,2024-05-02 17:30:00,linus,-3.00
-5,2024-05-03 08:00:00,grace,12.50
-`,
-  'models/orders.sql': `-- Loads the order files into the lake, one partition a day. Rows failing a rule are quarantined.
-SELECT *, upper(customer) AS customer_key
-FROM {{ source('orders') }}
-`,
-  'models/daily_revenue.sql': `SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders, sum(amount) AS revenue
-FROM {{ ref('orders') }}
-GROUP BY ALL
-ORDER BY day
-`,
-  '.gitignore': `.tributary/\nlake/\nnode_modules/\n`,
-};
+function templateFiles(dir = INIT_TEMPLATE, prefix = ''): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const relative = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) Object.assign(files, templateFiles(path.join(dir, entry.name), `${relative}/`));
+    else files[relative === 'gitignore' ? '.gitignore' : relative] = readFileSync(path.join(dir, entry.name), 'utf8');
+  }
+  return files;
+}
 
 /**
  * The project's package.json: ES modules (as the config is written), and Tributary as a
@@ -75,7 +49,7 @@ export function scaffoldProject(dir: string): string[] {
   if (existing) {
     throw new TributaryError(`a project already exists here (${existing})`, { place: { file: dir }, hint: 'choose an empty folder: `tributary init my-project`' });
   }
-  const files = { ...FILES, ...(existsSync(path.join(dir, 'package.json')) ? {} : { 'package.json': packageJson(path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'tributary-project') }) };
+  const files = { ...templateFiles(), ...(existsSync(path.join(dir, 'package.json')) ? {} : { 'package.json': packageJson(path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'tributary-project') }) };
   for (const [file, text] of Object.entries(files)) {
     const target = path.join(dir, file);
     mkdirSync(path.dirname(target), { recursive: true });

@@ -224,7 +224,7 @@ export function buildProgram(): Command {
 
   projectOptions(program.command('catalog'))
     .argument('[table]', 'describe one table')
-    .description('list tables, or describe one: columns, partitions, lineage, schema history')
+    .description('list tables, or describe one: columns, partitions, lineage, schema history (--format json: all of it as one object; csv: its columns)')
     .addOption(new Option('--export <engine>', 'print the DDL that registers the lake table in another engine').choices(['athena', 'spark', 'trino']))
     .option('--location <uri>', 'with --export: where that engine finds the files (e.g. s3://bucket/lake/events)')
     .addOption(formatOption())
@@ -249,13 +249,23 @@ export function buildProgram(): Command {
     );
 
   projectOptions(program.command('quarantine'))
-    .description('rows that were not loaded, with the reason, file and line')
+    .description('rows not loaded now (each input line once, from the runs whose data the tables hold), with the reason, file and line')
     .option('--model <model>', 'only this model’s')
-    .option('--run <runId>', 'only this run’s')
+    .option('--run <runId>', 'only this run’s (a failed run’s too)')
+    .option('--all', 'every run’s rows, replaced runs included')
     .option('--limit <n>', 'rows to show', count, 50)
     .addOption(formatOption())
-    .action(async (flags: ProjectFlags & { model?: string; run?: string; limit: number; format: OutputFormat }) =>
-      execute('quarantine', { model: flags.model, run: flags.run, limit: flags.limit, format: flags.format }, flags),
+    .action(async (flags: ProjectFlags & { model?: string; run?: string; all?: boolean; limit: number; format: OutputFormat }) =>
+      execute('quarantine', { model: flags.model, run: flags.run, all: flags.all, limit: flags.limit, format: flags.format }, flags),
+    );
+
+  projectOptions(program.command('dead-letters'))
+    .description('events a stream job or the collector refused (not JSON, mistyped, failing a rule), newest first, with the reason')
+    .option('--origin <origin>', "only these: 'job:<stream job>' or 'collector:<topic>'")
+    .option('--limit <n>', 'events to show', count, 50)
+    .addOption(formatOption())
+    .action(async (flags: ProjectFlags & { origin?: string; limit: number; format: OutputFormat }) =>
+      execute('dead-letters', { origin: flags.origin, limit: flags.limit, format: flags.format }, flags),
     );
 
   projectOptions(program.command('runs'))

@@ -2,7 +2,7 @@ import { renderRows } from '../commands/index.js';
 import type { Project } from '../config/project.js';
 import { TributaryError } from '../core/errors.js';
 import { openWorkspace } from '../state/workspace.js';
-import type { GroupOffsets, JobStatus } from '../stream/job.js';
+import type { BatchDurations, GroupOffsets, JobStatus } from '../stream/job.js';
 import { openLog, startStreams } from '../stream/runtime.js';
 import { request } from './remote.js';
 
@@ -32,7 +32,7 @@ export async function drain(project: Project, flags: { maxBatch?: number; json?:
   }
 }
 
-interface ServerStatus {
+export interface ServerStatus {
   jobs: JobStatus[];
   groups?: GroupOffsets[];
   deadLetters: Record<string, number>;
@@ -45,8 +45,12 @@ export async function fetchStatus(url: string): Promise<ServerStatus> {
 }
 
 export async function showStatus(url: string): Promise<void> {
-  const status = await fetchStatus(url);
-  console.log(
+  console.log(renderStatus(await fetchStatus(url)));
+}
+
+/** `tributary status` as text: a row per stream job, its consumer groups' partitions, the dead letters by origin. */
+export function renderStatus(status: ServerStatus): string {
+  const out = [
     renderRows(
       status.jobs.map((j) => ({
         job: j.job,
@@ -55,9 +59,8 @@ export async function showStatus(url: string): Promise<void> {
         'events/s': j.eventsPerSecond,
         events: j.events,
         'last batch': j.lastBatch ? `${j.lastBatch.events} in ${j.lastBatch.ms} ms at ${j.lastBatch.at.slice(11, 19)}` : '',
-        'batch ms (read/stage/load/sinks)': j.lastBatch
-          ? [j.lastBatch.durationMs.read, j.lastBatch.durationMs.stage, j.lastBatch.durationMs.load, ...Object.values(j.lastBatch.durationMs.sinks)].join('/')
-          : '',
+        // Each number named: the sinks are the job's own (lake, serving, dead_letters…), as many as it has.
+        'last batch ms': j.lastBatch ? batchStages(j.lastBatch.durationMs) : '',
         'p50/p99 ms': j.latencyMs.p50 === null ? '' : `${j.latencyMs.p50}/${j.latencyMs.p99}`,
         'dead letters': j.deadLetters,
         late: j.late,
@@ -65,11 +68,20 @@ export async function showStatus(url: string): Promise<void> {
       })),
       'table',
     ),
-  );
+  ];
   const partitions = (status.groups ?? []).flatMap((g) =>
     g.partitions.map((p) => ({ group: g.group, job: g.job, input: g.input, partition: p.partition, committed: p.committed ?? '', end: p.end, lag: p.lag, error: g.error ?? '' })),
   );
-  if (partitions.length) console.log(`\nconsumer groups:\n${renderRows(partitions, 'table')}`);
+  if (partitions.length) out.push(`\nconsumer groups:\n${renderRows(partitions, 'table')}`);
   const refused = Object.entries(status.deadLetters ?? {});
-  if (refused.length) console.log(`dead letters: ${refused.map(([origin, n]) => `${origin} ${n.toLocaleString('en-US')}`).join(', ')} (see them in the UI's catalog page or tributary.dead_letters)`);
+  if (refused.length) out.push(`dead letters: ${refused.map(([origin, n]) => `${origin} ${n.toLocaleString('en-US')}`).join(', ')} (\`tributary dead-letters\` lists them, as does the UI's catalog page)`);
+  return out.join('\n');
+}
+
+/** Where a batch's time went, each stage by name: "read 2, stage 5, load 9, lake 14, serving 3". */
+export function batchStages(durations: BatchDurations): string {
+  // The job's own sinks by their names; the ones every job has (`__dead_letters`) in words.
+  const sinks = Object.entries(durations.sinks).map(([name, ms]): [string, number] => [name.startsWith('__') ? name.slice(2).replaceAll('_', ' ') : name, ms]);
+  const stages: [string, number][] = [['read', durations.read], ['stage', durations.stage], ['load', durations.load], ...sinks];
+  return stages.map(([name, ms]) => `${name} ${ms}`).join(', ');
 }

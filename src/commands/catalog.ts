@@ -29,15 +29,40 @@ export const catalogCommand = defineCommand<{ table?: string; export?: ExportDia
     }
     const info = await metastore.table(input.table);
     if (!info) throw new TributaryError(`no table '${input.table}' in the catalog`, { hint: 'run `tributary catalog` to list tables, or `tributary run` to build them' });
+    const partitions = info.partition_by.length ? (await metastore.partitions(input.table)).map((p) => ({ partition: partitionText(p.partition), files: p.files, rows: p.rows, bytes: p.bytes })) : [];
+    const lineage = (await metastore.lineage()).filter((l) => l.model === input.table || l.upstream === input.table);
+    const versions = await metastore.schemaVersions(input.table);
+    const format = input.format ?? 'table';
+    if (format === 'json') {
+      const { columns, ...table } = info;
+      io.out(
+        JSON.stringify(
+          {
+            ...table,
+            columns,
+            partitions,
+            lineage: {
+              upstream: lineage.filter((l) => l.model === input.table).map((l) => ({ table: l.upstream, kind: l.upstream_kind })),
+              // A source may share the table's name (a load of `orders` into `orders`): it reads the source, not the table.
+              downstream: lineage.filter((l) => l.upstream === input.table && l.upstream_kind !== 'source').map((l) => l.model),
+            },
+            schemaVersions: versions,
+          },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    // CSV is one table of rows: a table's columns (the rest of its description is JSON's).
+    if (format === 'csv') {
+      io.out(renderRows(info.columns, 'csv'));
+      return;
+    }
     io.out(`${info.name} (${info.kind}${info.store && info.store !== info.kind ? ` in ${info.store}` : ''}${info.location ? `, ${info.location}` : ''})${info.description ? `\n${info.description}` : ''}`);
     io.out(renderRows(info.columns, 'table', undefined, io.tty));
-    if (info.partition_by.length) {
-      const parts = await metastore.partitions(input.table);
-      io.out(renderRows(parts.map((p) => ({ partition: partitionText(p.partition), files: p.files, rows: p.rows, bytes: p.bytes })), 'table', undefined, io.tty));
-    }
-    const lineage = (await metastore.lineage()).filter((l) => l.model === input.table || l.upstream === input.table);
+    if (partitions.length) io.out(renderRows(partitions, 'table', undefined, io.tty));
     if (lineage.length) io.out(`lineage:\n${lineage.map((l) => `  ${l.upstream} (${l.upstream_kind}) → ${l.model}`).join('\n')}`);
-    const versions = await metastore.schemaVersions(input.table);
     if (versions.length > 1) io.out(`schema versions: ${versions.length} (latest ${versions.at(-1)!.detected_at})`);
   },
 });

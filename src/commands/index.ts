@@ -3,7 +3,7 @@ import { backfillCommand, clearCommand, jobRunsCommand, jobsCommand, pauseComman
 import { lookupCommand } from './lookup.js';
 import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
-import { compactCommand, quarantineCommand, runsCommand, vacuumCommand } from './runs.js';
+import { compactCommand, deadLettersCommand, quarantineCommand, runsCommand, vacuumCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
 import type { CommandSpec } from './types.js';
 
@@ -18,6 +18,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     crawlCommand,
     runsCommand,
     quarantineCommand,
+    deadLettersCommand,
     compactCommand,
     vacuumCommand,
     lookupCommand,

@@ -1,4 +1,5 @@
 import { TributaryError } from '../core/errors.js';
+import { DuckDBSchedulerStore } from '../catalog/index.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
 import { renderRows, type OutputFormat } from './output.js';
 import type { CommandContext, ProjectScheduler } from './types.js';
@@ -95,7 +96,9 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
   const ps = await context.openScheduler({ only, log: (m) => context.io.err(m) });
   const unsubscribe = ps.scheduler.subscribe((event) => {
     if (event.type === 'task' && ['running', 'success', 'failed', 'up_for_retry', 'upstream_failed', 'skipped'].includes(event.state)) {
-      context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}`);
+      // A retry waits its delay in silence otherwise: say when the next attempt starts.
+      const retry = event.state === 'up_for_retry' && event.nextAttemptAt ? `; attempt ${event.attempt + 1} at ${event.nextAttemptAt.toISOString()} (in ${secondsFrom(event.at, event.nextAttemptAt)})` : '';
+      context.io.err(`  ${event.task} ${event.state}${event.state === 'running' ? ` (attempt ${event.attempt})` : ''}${event.durationMs !== undefined ? ` in ${(event.durationMs / 1000).toFixed(1)} s` : ''}${event.error ? `: ${event.error.split('\n')[0]}` : ''}${retry}`);
     }
     if (event.type === 'log') context.io.err(`    ${event.task}: ${event.line}`);
   });
@@ -106,6 +109,11 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
     unsubscribe();
     await ps.scheduler.stop();
   }
+}
+
+function secondsFrom(from: Date, to: Date): string {
+  const seconds = Math.max(0, (to.getTime() - from.getTime()) / 1000);
+  return seconds < 10 ? `${seconds.toFixed(1)} s` : `${Math.round(seconds)} s`;
 }
 
 /** Until every run has finished (retries and sensor pokes included), woken by the scheduler's run events. */
@@ -130,9 +138,10 @@ async function finished(ps: ProjectScheduler, runs: readonly JobRun[]): Promise<
 
 async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: JobRun[], foreground: boolean): Promise<void> {
   if (foreground) await finished(ps, runs);
-  const timezone = 'UTC';
+  const zones = new Map((await ps.scheduler.listJobs()).map((j) => [j.name, j.timezone]));
   const rows = await Promise.all(
     runs.map(async (r) => {
+      const timezone = zones.get(r.job) ?? 'UTC';
       const now = (await ps.scheduler.runs({ job: r.job })).find((x) => x.id === r.id) ?? r;
       const tasks = await ps.scheduler.tasks(r.id);
       return { run: r.id, ds: dsOf(now, timezone), kind: now.kind, state: now.state, tasks: tasks.map((t) => `${t.task}:${t.state}`).join(' ') };
@@ -168,7 +177,14 @@ export const triggerCommand = defineCommand<{ job: string; date?: string }>({
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
       const { run, created } = await ps.scheduler.trigger(input.job, input.date);
-      context.io.err(`${created ? 'triggered' : 'already exists:'} ${run.id}${foreground ? '; running it here' : ' (the server runs it)'}`);
+      const finished = run.state === 'success' || run.state === 'failed';
+      context.io.err(
+        created
+          ? `triggered ${run.id}${foreground ? '; running it here' : ' (the server runs it)'}`
+          : finished
+            ? `${run.id} already ran (${run.state}); \`tributary clear ${run.id} TASK\` runs a task of it again`
+            : `${run.id} already exists (${run.state})${foreground ? '; running it here' : ' (the server runs it)'}`,
+      );
       await reportRuns(context, ps, [run], foreground);
     });
   },
@@ -207,17 +223,30 @@ export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
 export const clearCommand = defineCommand<{ run: string; task: string; downstream?: boolean; mark?: 'success' | 'failed' }>({
   name: 'clear',
   async run(context, input) {
-    await withScheduler(context, undefined, async (ps) => {
+    // Without a server, nothing else would run what is cleared: it runs here, to the end, as `trigger` does.
+    const job = context.server?.scheduler ? undefined : await jobOfRun(context, input.run);
+    await withScheduler(context, job, async (ps, foreground) => {
+      const run = (await ps.scheduler.runs({ job })).find((r) => r.id === input.run);
       if (input.mark) {
         await ps.scheduler.markTask(input.run, input.task, input.mark);
-        context.io.out(`${input.task} in ${input.run} marked ${input.mark}`);
+        context.io.err(`${input.task} in ${input.run} marked ${input.mark}${foreground ? '; running what follows it here' : ' (the server runs what follows it)'}`);
       } else {
         await ps.scheduler.clearTask(input.run, input.task, { downstream: input.downstream });
-        context.io.out(`${input.task}${input.downstream ? ' and what follows it' : ''} in ${input.run} cleared for a re-run`);
+        context.io.err(`${input.task}${input.downstream ? ' and what follows it' : ''} in ${input.run} cleared; ${foreground ? 'running it here' : 'the server runs it'}`);
       }
+      if (run) await reportRuns(context, ps, [run], foreground);
     });
   },
 });
+
+/** The job a run belongs to, from the scheduler's records; a run id the project does not have is refused with where to find one. */
+async function jobOfRun(context: CommandContext, runId: string): Promise<string> {
+  const store = await DuckDBSchedulerStore.open(context.ws.metastore);
+  const run = await store.getRun(runId);
+  if (!run) throw new TributaryError(`no job run '${runId}'`, { hint: 'list a job’s runs with `tributary runs --job JOB`' });
+  knownJob(context, run.job);
+  return run.job;
+}
 
 export const jobRunsCommand = defineCommand<{ job: string; limit: number; format: OutputFormat }>({
   name: 'job-runs',
@@ -225,9 +254,21 @@ export const jobRunsCommand = defineCommand<{ job: string; limit: number; format
     knownJob(context, input.job);
     await withScheduler(context, undefined, async (ps) => {
       const runs = await runsView(ps, input.job, input.limit);
+      const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
       context.io.out(
         renderRows(
-          runs.map((r) => ({ run: r.id, ds: r.ds, kind: r.kind, state: r.state, tasks: r.tasks.map((t) => `${t.task}:${t.state}${t.attempt > 1 ? `×${t.attempt}` : ''}`).join(' ') })),
+          runs.map((r) => ({
+            run: r.id,
+            ds: r.ds,
+            kind: r.kind,
+            state: r.state,
+            started: r.startedAt ? r.startedAt.toISOString().slice(0, 19).replace('T', ' ') : '',
+            duration: r.startedAt && r.endedAt ? seconds(r.endedAt.getTime() - r.startedAt.getTime()) : '',
+            tasks: r.tasks.map((t) => `${t.task}:${t.state}${t.attempt > 1 ? `×${t.attempt}` : ''}`).join(' '),
+            // Each task's own time (its last attempt), and why a task failed or is waiting to retry.
+            'task durations': r.tasks.filter((t) => t.durationMs !== null).map((t) => `${t.task} ${seconds(t.durationMs)}`).join(', '),
+            error: r.tasks.filter((t) => t.error).map((t) => `${t.task}: ${firstLine(t.error!, 100)}`).join('; '),
+          })),
           input.format,
           undefined,
           context.io.tty,
@@ -236,3 +277,8 @@ export const jobRunsCommand = defineCommand<{ job: string; limit: number; format
     });
   },
 });
+
+function firstLine(text: string, max: number): string {
+  const line = text.split('\n')[0]!;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}

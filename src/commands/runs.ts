@@ -32,12 +32,25 @@ export const runsCommand = defineCommand<{ limit: number; target?: string; group
   },
 });
 
-export const quarantineCommand = defineCommand<{ model?: string; run?: string; limit: number; format: OutputFormat }>({
+/** Raw text as a table cell: a line of a screen, not a 10 MB record. */
+function shortRaw<T extends { raw: string | null }>(rows: T[], format: OutputFormat): T[] {
+  return format === 'table' ? rows.map((r) => ({ ...r, raw: r.raw && r.raw.length > 120 ? `${r.raw.slice(0, 117)}...` : r.raw })) : rows;
+}
+
+export const quarantineCommand = defineCommand<{ model?: string; run?: string; all?: boolean; limit: number; format: OutputFormat }>({
   name: 'quarantine',
   async run({ ws, io }, input) {
-    const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, limit: input.limit });
-    const shown = input.format === 'table' ? rows.map((r) => ({ ...r, raw: r.raw && r.raw.length > 120 ? `${r.raw.slice(0, 117)}...` : r.raw })) : rows;
-    io.out(renderRows(shown, input.format, undefined, io.tty));
+    const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, current: !input.all, limit: input.limit });
+    io.out(renderRows(shortRaw(rows, input.format), input.format, undefined, io.tty));
+  },
+});
+
+/** Events refused by a stream job or the collector (not JSON, mistyped, failing a rule), with the reason. */
+export const deadLettersCommand = defineCommand<{ origin?: string; limit: number; format: OutputFormat }>({
+  name: 'dead-letters',
+  async run({ ws, io }, input) {
+    const rows = await ws.metastore.deadLetters({ origin: input.origin, limit: input.limit });
+    io.out(renderRows(shortRaw(rows, input.format), input.format, ['received_at', 'origin', 'partition', 'offset', 'reason', 'raw', 'raw_bytes'], io.tty));
   },
 });
 

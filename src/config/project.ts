@@ -8,6 +8,7 @@ import { builtinComponents, registryWith, type ComponentRegistry } from './compo
 import { projectSchema, projectSchemaFor, type ResolvedConfig } from './config.js';
 import { resolveTarget, type Target } from './targets.js';
 import { TributaryError } from '../core/errors.js';
+import { describeIssues, problemsText } from '../core/issues.js';
 import { packageInfo } from '../core/package.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
@@ -125,11 +126,9 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
   const components = registryWith((exported as { components?: unknown } | undefined)?.components, configFile);
   const parsed = (components === builtinComponents ? projectSchema : projectSchemaFor(components).projectSchema).safeParse(exported);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.') || '(the exported value)';
-    const more = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problems)` : '';
-    throw new TributaryError(`invalid config at key \`${key}\`: ${issue.message}${more}`, {
-      place: { file: configFile, field: key },
+    const problems = describeIssues(parsed.error.issues, exported);
+    throw new TributaryError(problemsText(problems, 'the config'), {
+      place: { file: configFile, field: problems.length === 1 ? problems[0]!.key || undefined : undefined },
       hint: 'see the ProjectConfig type for the expected shape; your editor shows it when the file uses defineProject',
     });
   }

@@ -2,13 +2,16 @@ import { TributaryError } from './errors.js';
 
 /**
  * A run's data interval, as Airflow and dbt mean it: the slice of time the run is about, start
- * included, end excluded. `ds` is the start's date. A daily run of 2019-11-08 has
- * [2019-11-08T00:00Z, 2019-11-09T00:00Z).
+ * included, end excluded. `ds` is the start's date in the interval's zone. A daily run of
+ * 2019-11-08 has [2019-11-08T00:00Z, 2019-11-09T00:00Z); in Europe/Paris, 2024-05-02 is
+ * [2024-05-01T22:00Z, 2024-05-02T22:00Z), and a day when the clocks change lasts 23 or 25 hours.
  */
 export interface DataInterval {
   start: string;
   end: string;
   ds: string;
+  /** The zone whose calendar days the interval covers (a scheduled job's `timezone`); UTC when absent. */
+  timezone?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -36,11 +39,30 @@ export function daysBetween(from: string, to: string): string[] {
 
 const PATH_PLACEHOLDER = /\{(ds|date|yyyy|mm|dd)\}/g;
 
-/** The UTC days an interval covers (a run for several days covers each of them). */
+/** Local midnights fall on a quarter hour in every zone, so a step this short sees every date change. */
+const ZONE_STEP_MS = 15 * 60_000;
+
+/**
+ * The calendar days an interval covers in its zone (a run for several days covers each of them).
+ * These name the date partitions a run rebuilds: a Paris run of 2024-05-02 rebuilds dt=2024-05-02,
+ * though its instants start on the 1st in UTC.
+ */
 export function intervalDays(interval: DataInterval): string[] {
-  const out: string[] = [];
-  for (let ms = Date.parse(interval.start); ms < Date.parse(interval.end); ms += DAY_MS) out.push(isoDay(ms));
-  return out.length ? out : [interval.ds];
+  const start = Date.parse(interval.start);
+  const end = Date.parse(interval.end);
+  if (!(end > start)) return [interval.ds];
+  const dateOf = dateInZone(interval.timezone ?? 'UTC');
+  const days = new Set<string>();
+  for (let ms = start; ms < end; ms += ZONE_STEP_MS) days.add(dateOf(ms));
+  days.add(dateOf(end - 1));
+  return [...days];
+}
+
+/** 'YYYY-MM-DD' of an instant in a zone. */
+function dateInZone(timeZone: string): (ms: number) => string {
+  if (timeZone === 'UTC') return isoDay;
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  return (ms) => format.format(ms);
 }
 
 /**

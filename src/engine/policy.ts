@@ -364,8 +364,12 @@ function checkTableName(n: Node, scope: ReadonlySet<string>, walk: Walk): void {
     );
   }
   if ((schema && schema.toLowerCase() !== 'main') || catalog) {
+    // The metastore's own tables are read through the commands made for them.
+    const metastore = !catalog && schema.toLowerCase() === 'tributary';
     throw new TributaryError(`refused: ${[catalog, schema, name].filter(Boolean).join('.')} is outside the project's tables`, {
-      hint: 'name project tables without a schema (e.g. events); the catalog lists them',
+      hint: metastore
+        ? 'the catalog’s own records have commands: `tributary quarantine`, `tributary dead-letters`, `tributary runs`, `tributary catalog`, `tributary snapshots`'
+        : 'name project tables without a schema (e.g. events); the catalog lists them',
     });
   }
   const lower = name.toLowerCase();

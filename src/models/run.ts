@@ -64,9 +64,14 @@ export class RunFailed extends TributaryError {
 
 /** Columns a load carries through its model for bookkeeping; never part of a table. */
 const LOCATION = ['__file', '__record'];
-/** Each row's verdict once the interval has had its say: 'ok', a rule's key, 'parse', or 'outside'. */
+/** Each row's verdict once the interval has had its say: 'ok', a rule's key, 'parse', 'outside' or 'unplaced'. */
 const ROW_VERDICT = '__verdict';
 const OUTSIDE = 'outside';
+/**
+ * A row whose place in time is NULL belongs to no day: a run for an interval quarantines it (had it
+ * been written, every day's run would write it again, and no day's run would replace it).
+ */
+const UNPLACED = 'unplaced';
 /** A run may repair its input this many times (a runaway quote per file, say) before it gives up. */
 const MAX_REPAIRS = 20;
 
@@ -327,7 +332,12 @@ function shapeOf(model: ModelPlan, columns: ColumnInfo[]): TableShape {
  * and what the write replaces. Confirms a partition key is a date; refuses a model whose rows
  * cannot be placed in time.
  */
-async function intervalScope(engine: Engine, model: ModelPlan, sql: string, interval: DataInterval | undefined): Promise<{ inside?: string; place?: string; mode: WriteMode }> {
+async function intervalScope(
+  engine: Engine,
+  model: ModelPlan,
+  sql: string,
+  interval: DataInterval | undefined,
+): Promise<{ inside?: string; place?: string; unplaced?: { column: string; reason: string }; mode: WriteMode }> {
   const plan = model.placement;
   if (plan.kind === 'whole' || !interval) return { mode: model.materialization.writeMode(undefined) };
   if (plan.kind === 'time') {
@@ -341,6 +351,7 @@ async function intervalScope(engine: Engine, model: ModelPlan, sql: string, inte
     }
     return {
       place: column,
+      unplaced: { column: plan.column, reason: unplacedReason(`${plan.column} (the timeColumn)`, interval) },
       inside: `(${column} >= ${sqlTimestamp(interval.start)} AND ${column} < ${sqlTimestamp(interval.end)})`,
       mode: model.materialization.writeMode({ column: plan.column, from: interval.start, to: interval.end }),
     };
@@ -361,9 +372,14 @@ async function intervalScope(engine: Engine, model: ModelPlan, sql: string, inte
   const place = `(${expression})`;
   return {
     place,
+    unplaced: { column: plan.key, reason: unplacedReason(`${plan.key} (${expression})`, interval) },
     inside: `${place} IN (${days.map((d) => `DATE ${quoteLiteral(d)}`).join(', ')})`,
     mode: model.materialization.writeMode({ column: plan.key, values: days }),
   };
+}
+
+function unplacedReason(place: string, interval: DataInterval): string {
+  return `${place} is NULL, so a run for ${describeInterval(interval)} cannot place the row in a day: give it a value, or load it in a run without --date`;
 }
 
 function sqlTimestamp(iso: string): string {
@@ -479,7 +495,9 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
       const scope = await intervalScope(engine, model, `SELECT * FROM (${carried})`, options.interval);
-      const verdict = scope.inside ? `CASE WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END` : VERDICT;
+      const verdict = scope.inside
+        ? `CASE WHEN ${scope.place} IS NULL AND ${VERDICT} = 'ok' THEN '${UNPLACED}' WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END`
+        : VERDICT;
       const relation = `(SELECT ${output.map((c) => quoteIdent(c.name)).join(', ')}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       const shape = shapeOf(model, output);
@@ -595,7 +613,7 @@ async function locateFailed(
   placeholder: string,
   judgedLocated: string,
   checks: ReturnType<typeof ruleChecks>,
-  scope: { inside?: string; place?: string },
+  scope: { inside?: string; place?: string; unplaced?: { column: string; reason: string } },
   output: ColumnInfo[],
   model: ModelPlan,
   engine: Engine,
@@ -610,9 +628,12 @@ async function locateFailed(
     if (carried === undefined) throw new Error(`model '${model.name}' no longer keeps its source's rows one for one`);
     const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
     const outside = scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : '';
+    const unplaced = scope.unplaced ? `${VERDICT} = 'ok' AND ${scope.place} IS NULL` : 'false';
     const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
-      `SELECT __file AS file, __record::DOUBLE AS record, __why AS reason, __rule_column AS column, ${raw} AS raw
-       FROM (${carried}) WHERE ${VERDICT} <> 'ok'${outside} ORDER BY file, record`,
+      `SELECT __file AS file, __record::DOUBLE AS record,
+              CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.reason ?? '')} ELSE __why END AS reason,
+              CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.column ?? '')} ELSE __rule_column END AS column, ${raw} AS raw
+       FROM (${carried}) WHERE (${VERDICT} <> 'ok' OR ${unplaced})${outside} ORDER BY file, record`,
     );
     const rejects = await scan.rejects();
     const byFile = new Map<string, number[]>();

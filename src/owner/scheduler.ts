@@ -1,12 +1,15 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { DuckDBSchedulerStore } from '../catalog/index.js';
+import { DuckDBSchedulerStore, type RunTrigger } from '../catalog/index.js';
 import { importModule } from '../config/project.js';
-import { Scheduler, type Platform, type SchedulerOptions } from '../scheduler/index.js';
+import { Scheduler, type Platform, type RunKind, type SchedulerOptions } from '../scheduler/index.js';
 import { runChecks } from '../quality/index.js';
 import { runModels } from '../models/index.js';
 import type { ProjectScheduler } from '../commands/index.js';
 import type { Workspace } from '../state/workspace.js';
+
+/** How a job's run came about, as the model runs it makes record it (`tributary runs`). */
+const TRIGGER_OF_RUN: Record<RunKind, RunTrigger> = { scheduled: 'schedule', manual: 'trigger', backfill: 'backfill', event: 'tables' };
 
 /** What the scheduler's tasks do in a Tributary project: run models and checks, query, look in the lake, load modules. */
 export function schedulerPlatform(ws: Workspace, log: (message: string) => void = () => undefined): Platform {
@@ -22,8 +25,8 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       const results = await runModels(ws, {
         select: request.select,
         exclude: [...request.exclude, ...committed],
-        interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds },
-        trigger: origin?.runKind === 'backfill' ? 'backfill' : 'schedule',
+        interval: request.fullRefresh ? undefined : { start: request.interval.start.toISOString(), end: request.interval.end.toISOString(), ds: request.interval.ds, timezone: request.interval.timezone },
+        trigger: origin ? TRIGGER_OF_RUN[origin.runKind] : 'schedule',
         group,
         attempt: origin?.attempt,
         log: request.log,

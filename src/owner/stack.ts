@@ -7,6 +7,7 @@ import { assertSafeBinding, createServer, type ServerOptions } from '../server/a
 import { clientCredentials } from '../server/auth.js';
 import { commandsPlugin } from '../server/commands.js';
 import { DashboardHub, loadDashboards } from '../server/dashboards.js';
+import { firstWriters } from './first-writers.js';
 import { jobsPlugin } from '../server/jobs.js';
 import { lookupPlugin } from '../server/lookup.js';
 import { webPlugin } from '../server/web.js';
@@ -66,7 +67,7 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     ws.metastore.onCommit((committed) => {
       if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables);
     });
-    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project));
+    const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project), undefined, firstWriters(ws));
     const app = await createServer({ ws, streams }, options, [
       webPlugin(hub),
       jobsPlugin(ps),

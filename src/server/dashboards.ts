@@ -1,5 +1,6 @@
 import { dashboardSchema, type Dashboard, type Tile } from '../config/config.js';
 import { TributaryError } from '../core/errors.js';
+import { describeIssues, problemsText } from '../core/issues.js';
 import { importDefault, type Project } from '../config/project.js';
 import type { Engine } from '../engine/index.js';
 
@@ -12,6 +13,8 @@ export interface TileData {
   rows: Record<string, unknown>[];
   ms: number;
   error?: string;
+  /** Set instead of an error when the tile reads a table that nothing has written yet: who will. */
+  pending?: string;
 }
 
 /**
@@ -43,6 +46,8 @@ interface Group {
 }
 
 const PARAM = /\$([a-z_][a-z0-9_]*)/g;
+/** The engine's words for a table that does not exist (yet). */
+const MISSING_TABLE = /Table with name "?([^\s"!]+)"? does not exist/;
 
 /** Reads and validates every dashboard file a project declares. */
 export async function loadDashboards(project: Project): Promise<Map<string, Dashboard>> {
@@ -57,8 +62,11 @@ export async function loadDashboards(project: Project): Promise<Map<string, Dash
     }
     const parsed = dashboardSchema.safeParse(exported);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new TributaryError(`invalid dashboard at key \`${issue.path.join('.')}\`: ${issue.message}`, { place: { file: path, field: issue.path.join('.') } });
+      const problems = describeIssues(parsed.error.issues, exported);
+      throw new TributaryError(problemsText(problems, `dashboard '${name}'`), {
+        place: { file: path, field: problems.length === 1 ? problems[0]!.key || undefined : undefined },
+        hint: 'see the DashboardConfig type (your editor shows it when the file uses defineDashboard), or the README’s Dashboards section for a complete file',
+      });
     }
     out.set(name, parsed.data);
   }
@@ -87,6 +95,8 @@ export class DashboardHub {
     private readonly reader: Engine,
     readonly dashboards: Map<string, Dashboard>,
     private readonly debounceMs = 150,
+    /** Who first writes a table of the project (the owner's `firstWriters`), for tiles that read it before then. */
+    private readonly firstWriter: (table: string) => string | undefined = () => undefined,
   ) {
     // Parsed once, here, before any query runs on the reader connection: parsing on a connection
     // while another request's query runs on it is not safe.
@@ -139,7 +149,11 @@ export class DashboardHub {
       const rows = await this.reader.queryJson(sql, Object.keys(params).length ? params : undefined);
       return { id: tile.id, kind: tile.kind, columns: Object.keys(rows[0] ?? {}), rows, ms: Date.now() - started };
     } catch (error) {
-      return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: (error as Error).message.split('\n')[0] };
+      const message = (error as Error).message;
+      const missing = MISSING_TABLE.exec(message)?.[1];
+      const writer = missing === undefined ? undefined : this.firstWriter(missing);
+      if (writer) return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, pending: `no data yet: ${missing} is written by ${writer}` };
+      return { id: tile.id, kind: tile.kind, columns: [], rows: [], ms: Date.now() - started, error: message.split('\n')[0] };
     }
   }
 

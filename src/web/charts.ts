@@ -7,6 +7,8 @@ export interface TileView {
   columns: string[];
   rows: Record<string, unknown>[];
   error?: string;
+  /** The tile's table has not been written yet: who will write it. */
+  pending?: string;
 }
 
 const num = (v: unknown) => Number(v ?? 0);
@@ -236,9 +238,9 @@ export class TileWidget {
   }
 
   update(tile: TileView): void {
-    this.node.querySelector('.error')?.remove();
-    if (tile.error) {
-      this.node.append(el('div', { class: 'error' }, tile.error));
+    this.node.querySelector('.error, .pending')?.remove();
+    if (tile.error || tile.pending) {
+      this.node.append(el('div', { class: tile.error ? 'error' : 'pending' }, (tile.error ?? tile.pending)!));
       return;
     }
     if (tile.kind === 'kpi') {

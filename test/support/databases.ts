@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { requireService } from '../services.js';
 
-/** The machine's services, as ENV-NOTES.md describes them (override with TEST_PG_URL / TEST_MYSQL_URL). */
+/** The machine's services, as .ci/run starts them (override with TEST_PG_URL / TEST_MYSQL_URL). */
 export const PG_ADMIN = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 export const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 

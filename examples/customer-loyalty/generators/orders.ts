@@ -41,7 +41,8 @@ export interface GenerateOrdersOptions {
   spoolDir: string;
   seed: number;
   files: number;
-  linesPerFile: number;
+  /** Orders in each file: one count for all, or a count per file (`spreadOverFiles` spreads a day's). */
+  linesPerFile: number | readonly number[];
   /** Start of the first file's time window; file i covers [start + i·spacing, start + (i+1)·spacing). */
   startUnixSeconds: number;
   spacingSeconds: number;
@@ -231,7 +232,7 @@ export async function generateOrders(options: GenerateOrdersOptions): Promise<Ge
   let bytes = 0;
   for (let i = 0; i < files; i++) {
     const windowStart = startUnixSeconds + i * spacingSeconds;
-    const lines = draw.lines(linesPerFile, windowStart, spacingSeconds);
+    const lines = draw.lines(typeof linesPerFile === 'number' ? linesPerFile : (linesPerFile[i] ?? 0), windowStart, spacingSeconds);
     const text = lines.length > 0 ? `${lines.join('\n')}\n` : '';
     written.push(await writeSpoolFile(spoolDir, spoolFileName(windowStart, i), text));
     rows += lines.length;
@@ -279,6 +280,11 @@ export const CUSTOMERS_CSV = 'data/customer.csv';
 /** A busy shop's pace when nobody asks for another: 15 drinks in each 30-second file. */
 const LIVE_LINES_PER_FILE = 15;
 
+/** A day's orders over its files, as evenly as whole orders go: the first files take one more (2,000 over 24: 8 of 84, 16 of 83). */
+export function spreadOverFiles(orders: number, files: number): number[] {
+  return Array.from({ length: files }, (_, i) => Math.floor(orders / files) + (i < orders % files ? 1 : 0));
+}
+
 function positiveInteger(options: Record<string, string>, name: string, fallback: number): number {
   const text = options[name];
   if (text === undefined) return fallback;
@@ -309,16 +315,13 @@ export default defineGenerator({
   async run(context) {
     const filesPerDay = positiveInteger(context.options, 'files', 24);
     const days = positiveInteger(context.options, 'days', 7);
-    const size = context.size ?? 2000;
-    if (size % filesPerDay !== 0) {
-      throw new TributaryError(`--size ${size} does not split evenly into ${filesPerDay} files a day`, { hint: `use a multiple of ${filesPerDay}, or --set files=N` });
-    }
+    const perDay = spreadOverFiles(context.size ?? 2000, filesPerDay);
     return generateOrders({
       customersCsv: path.resolve(context.projectDir, context.options.customers ?? CUSTOMERS_CSV),
       spoolDir: context.out,
       seed: context.seed,
       files: days * filesPerDay,
-      linesPerFile: size / filesPerDay,
+      linesPerFile: Array.from({ length: days }, () => perDay).flat(),
       startUnixSeconds: dayStart(context.options.start ?? '2024-03-01'),
       spacingSeconds: 86_400 / filesPerDay,
       malformedEvery: context.options.malformedEvery === undefined ? undefined : positiveInteger(context.options, 'malformedEvery', 50),

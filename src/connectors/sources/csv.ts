@@ -198,7 +198,7 @@ interface CsvRead {
  * rounds '2.5' into an INTEGER and '12.999' into a DECIMAL(10,2), and reads a timestamp's offset
  * as if it were UTC. Such a column is read in a type that keeps what was written (DOUBLE holds
  * every 32-bit integer and its fraction; a DECIMAL of the same integer digits and up to 18 in
- * all keeps more decimals; TIMESTAMPTZ keeps the offset) and typed here, with the reason when the
+ * all keeps more decimals; text keeps the offset) and typed here, with the reason when the
  * value does not fit. Undefined: the reader's own typing is exact (or, for 64-bit integers, read
  * as is: a wider read of ids costs every scan; see the README).
  */
@@ -221,7 +221,12 @@ function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
     return { read: wider, value: (f) => `CAST(${f} AS ${type})`, problem: problem((f) => `${f} = CAST(${f} AS ${type})`, shown) };
   }
   // A timestamp format of the project's own is read as it says; without one, offsets are honoured.
-  if (/^(TIMESTAMP|DATETIME)$/.test(upper) && !csv?.timestampFormat) return { read: 'TIMESTAMPTZ', value: (f) => `CAST(${f} AS TIMESTAMP)` };
+  // Read as text: the reader's TIMESTAMPTZ turns a value that is no timestamp into NULL without a
+  // reject, so it is typed here, where such a value gets its reason.
+  if (/^(TIMESTAMP|DATETIME)$/.test(upper) && !csv?.timestampFormat) {
+    const instant = (f: string) => `TRY_CAST(${f} AS TIMESTAMPTZ)`;
+    return { read: 'VARCHAR', value: (f) => `CAST(${instant(f)} AS TIMESTAMP)`, problem: problem((f) => `${instant(f)} IS NOT NULL`) };
+  }
   return undefined;
 }
 

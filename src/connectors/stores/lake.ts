@@ -61,6 +61,8 @@ class LakeStore implements Store {
     const columns = [...shape.columns.map((c) => quoteIdent(c.name)), ...(request.divertBy ? [quoteIdent(request.divertBy)] : [])].join(', ');
     let relation = `SELECT ${columns} FROM ${request.relation}`;
     let replace: Replace = mode.kind === 'append' ? 'append' : 'all';
+    // A partition rewritten around a replaced interval carries rows it keeps: not this write's rows.
+    let keptRows = 0;
     if (mode.kind === 'replace' && mode.scope) {
       const scope = mode.scope;
       if ('values' in scope && partitions.includes(scope.column)) {
@@ -73,13 +75,14 @@ class LakeStore implements Store {
           const kept = `SELECT ${shape.columns.map((c) => quoteIdent(c.name)).join(', ')}${request.divertBy ? `, 'ok' AS ${quoteIdent(request.divertBy)}` : ''}
             FROM (${await this.context.lake.relation(engine, shape.name, affected, info!.columns, info!.partition_by)}) WHERE NOT ${scopeCondition(scope, quoteIdent)}`;
           relation = `${relation} UNION ALL BY NAME ${kept}`;
+          keptRows = Number(await engine.scalar<bigint>(`SELECT count(*) FROM (${kept})`));
         }
         const ids = new Set(affected.map((f) => f.fileId));
         replace = (file) => ids.has(file.fileId);
       }
     }
     const write = await this.context.lake.stage(engine, shape.name, relation, { runId: request.runId, partitionBy: shape.partitionBy, divertBy: request.divertBy });
-    return { table: shape.name, rows: write.rows, diverted: write.diverted, columns: write.columns, write, replace, shape };
+    return { table: shape.name, rows: write.rows - keptRows, diverted: write.diverted, columns: write.columns, write, replace, shape };
   }
 
   /** Live files that may hold rows of the scope: by their column statistics, or all when they have none. */
@@ -122,7 +125,7 @@ class LakeStore implements Store {
       this.lastCompaction = Date.now();
       for (const s of staged) await this.context.lake.compact(engine, s.table, `${unit.runId ?? s.table}-compact-${Date.now()}`, COMPACT_AT_FILES);
     }
-    return Object.fromEntries((staged as LakeStaged[]).map((s) => [s.table, s.write.rows]));
+    return Object.fromEntries(staged.map((s) => [s.table, s.rows ?? 0]));
   }
 
   async discard(_engine: Engine, staged: readonly Staged[]): Promise<void> {

@@ -4,10 +4,14 @@ import { renderTemplate, templateSchema } from './template.js';
 import { TaskFailure, defineTaskComponent, type TaskContext } from './types.js';
 import { firstValue, toFiniteNumber } from './values.js';
 
-/** One side of a reconciliation: a query returning one number, or files whose data lines are counted. */
+/**
+ * One side of a reconciliation: a query returning one number, or files whose data lines are
+ * counted. `header`: whether each file's first line is a header, not data; by default CSV and TSV
+ * files (.csv, .tsv, also gzipped) have one and other files (JSON lines) do not.
+ */
 const sideSchema = z.union([
   z.strictObject({ sql: templateSchema }),
-  z.strictObject({ files: templateSchema, header: z.boolean().default(false) }),
+  z.strictObject({ files: templateSchema, header: z.boolean().optional() }),
 ]);
 type Side = z.output<typeof sideSchema>;
 
@@ -18,6 +22,8 @@ const toleranceSchema = z.strictObject({
   relative: z.number().nonnegative().optional(),
 });
 type Tolerance = z.output<typeof toleranceSchema>;
+
+const DELIMITED_FILE = /\.(csv|tsv)(\.gz)?$/i;
 
 async function measure(ctx: TaskContext, side: Side, label: string): Promise<number> {
   if ('sql' in side) {
@@ -33,8 +39,14 @@ async function measure(ctx: TaskContext, side: Side, label: string): Promise<num
   const files = await matchFiles(glob, ctx.platform.projectDir);
   if (files.length === 0) ctx.log(`${label}: no file matches ${glob}; counting 0 lines`);
   let lines = 0;
-  for (const file of files) lines += await countDataLines(file.path, { header: side.header, signal: ctx.signal });
-  ctx.log(`${label}: ${lines} data line(s) in ${files.length} file(s) matching ${glob}`);
+  let headers = 0;
+  for (const file of files) {
+    const header = side.header ?? DELIMITED_FILE.test(file.path);
+    if (header) headers++;
+    lines += await countDataLines(file.path, { header, signal: ctx.signal });
+  }
+  const skipped = !headers ? '' : headers === files.length ? ' (each file’s header line not counted)' : ` (the header line of ${headers} of them not counted)`;
+  ctx.log(`${label}: ${lines} data line(s) in ${files.length} file(s) matching ${glob}${skipped}`);
   return lines;
 }
 

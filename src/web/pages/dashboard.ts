@@ -3,7 +3,7 @@
  * - `#live-status` ('live', 'reconnecting…', 'paused'), `#updated`, `#refresh`, `#pause` (text 'Pause' or 'Resume')
  * - `[data-filter="<id>"]` one input per filter; `.tabs button` one per tab; `.grid[data-tab="<index>"]` its tiles
  * - `[data-tile="<id>"][data-kind][data-rows]` one per tile: `.kpi[data-value]` (raw value), `canvas` (charts),
- *   `tbody tr` (tables), `.error` (the query failed)
+ *   `tbody tr` (tables), `.error` (the query failed), `.pending` (its table is not written yet, and by what)
  */
 import { ApiError, el, getJson } from '../api.js';
 import { TileWidget, type TileView } from '../charts.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dayInterval } from '../src/core/interval.js';
-import { runModels } from '../src/models/index.js';
-import { type Workspace } from '../src/state/workspace.js';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, readSampleRows, runProject, tempDir } from './helpers.js';
+import { dayInterval } from '../../../src/core/interval.js';
+import { runModels } from '../../../src/models/index.js';
+import { type Workspace } from '../../../src/state/workspace.js';
+import { CLICKSTREAM, ECOMMERCE_SAMPLE, readSampleRows, runProject, tempDir } from '../../../test/helpers.js';
 
 /**
  * System A's batch half on the real 10,034-row sample. Every expected figure is computed here

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { openProject, CLICKSTREAM, ECOMMERCE_SAMPLE, tempDir } from '../../../test/helpers.js';
+import { feed, runWorker } from '../../../test/stream-helpers.js';
+import { aggregate, clickstreamReference, operationOf } from './reference.js';
+
+/**
+ * The live half: every row of the sample replayed once as a live event (stamped a second apart,
+ * as the original producer stamped its rows with the current time), through the embedded log and
+ * the stream job `clickstream_live`, and the live tables compared with the reference applied to
+ * the same events.
+ */
+const reference = clickstreamReference(ECOMMERCE_SAMPLE);
+const START = Date.parse('2024-06-01T22:00:00Z');
+const at = (i: number) => START + i * 1000;
+const money = (cents: number) => (cents / 100).toFixed(2);
+
+describe('ecommerce-clickstream: the stream job’s live tables equal the reference over the same events', () => {
+  it('live_kpis, live_by_department_brand, live_by_product, live_operations_per_minute and live_operations', async () => {
+    const dataDir = tempDir('tributary-clickstream-live-');
+    feed(dataDir, 'clickstream', 4, reference.rows.length, { at });
+    const drained = runWorker(CLICKSTREAM, dataDir);
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(drained.output!.status[0]).toMatchObject({ events: reference.rows.length, late: 0, deadLetters: 0 });
+
+    const live = aggregate(reference.rows.map((row, i) => operationOf({ ...row, event_time: new Date(at(i)).toISOString().slice(0, 19).replace('T', ' ') })));
+    const ws = await openProject(CLICKSTREAM, { dataDir });
+    try {
+      const query = <T>(sql: string) => ws.engine.queryJson<T>(sql);
+      const [kpis] = await query<Record<string, string>>('SELECT operations::VARCHAR AS operations, revenue::VARCHAR AS revenue, purchases::VARCHAR AS purchases, views::VARCHAR AS views, carts::VARCHAR AS carts FROM live_kpis');
+      expect(kpis).toEqual({
+        operations: String(live.kpis.operations),
+        revenue: money(live.kpis.revenue_cents),
+        purchases: String(live.kpis.purchases),
+        views: String(live.kpis.views),
+        carts: String(live.kpis.carts),
+      });
+      // The same events as the batch's, at other times: the totals are the batch's.
+      expect(live.kpis).toEqual(reference.kpis);
+
+      const totals = (r: { revenue: string; purchases: string; views: string; carts: string }) => ({
+        revenue_cents: Math.round(Number(r.revenue) * 100),
+        purchases: Number(r.purchases),
+        views: Number(r.views),
+        carts: Number(r.carts),
+      });
+      const measures = 'revenue::VARCHAR AS revenue, purchases::VARCHAR AS purchases, views::VARCHAR AS views, carts::VARCHAR AS carts';
+      const byDepartmentBrand = await query<{ key: string; revenue: string; purchases: string; views: string; carts: string }>(
+        `SELECT concat_ws('|', dt::VARCHAR, department, brand) AS key, ${measures} FROM live_by_department_brand`,
+      );
+      expect(new Map(byDepartmentBrand.map((r) => [r.key, totals(r)]))).toEqual(live.byDepartmentBrand);
+      const byProduct = await query<{ product: string; revenue: string; purchases: string; views: string; carts: string }>(`SELECT product, ${measures} FROM live_by_product`);
+      expect(new Map(byProduct.map((r) => [r.product, totals(r)]))).toEqual(live.byProduct);
+      const perMinute = await query<{ key: string; n: string }>(
+        `SELECT strftime(minute, '%Y-%m-%d %H:%M') || '|' || event_type AS key, operations::VARCHAR AS n FROM live_operations_per_minute`,
+      );
+      expect(new Map(perMinute.map((r) => [r.key, Number(r.n)]))).toEqual(live.perMinute);
+      const [operations] = await query<{ n: string; other_brand: string; ids: string }>(
+        `SELECT count(*)::VARCHAR AS n, count(*) FILTER (WHERE brand = 'other')::VARCHAR AS other_brand, count(DISTINCT id)::VARCHAR AS ids FROM live_operations`,
+      );
+      expect(operations).toEqual({ n: String(reference.rows.length), other_brand: String(reference.facts.missingBrand), ids: String(reference.rows.length) });
+    } finally {
+      await ws.close();
+    }
+  });
+});
