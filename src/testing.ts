@@ -42,7 +42,7 @@ import { PACKAGE_ROOT } from './core/package.js';
 import { createProgress } from './core/progress.js';
 import { loadProject, type Project } from './config/project.js';
 import { runModels as run, type ModelResult } from './models/index.js';
-import { schedulerPlatform } from './owner/scheduler.js';
+import { openScheduler, schedulerPlatform } from './owner/scheduler.js';
 import { openWorkspace, type Workspace } from './state/workspace.js';
 import { runChecks as checks, type CheckResult } from './quality/index.js';
 import { Scheduler, type Job, type TaskContext } from './scheduler/index.js';
@@ -137,7 +137,14 @@ export async function runCommand(ws: Workspace, name: string, input: Record<stri
   if (!command) throw new Error(`no command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
   const out: string[] = [];
   const err: string[] = [];
-  await command.run({ ws, io: { out: (text) => out.push(text), err: (text) => err.push(text), progress: (label) => createProgress({ label, quiet: true }), tty: false } }, input);
+  await command.run(
+    {
+      ws,
+      io: { out: (text) => out.push(text), err: (text) => err.push(text), progress: (label) => createProgress({ label, quiet: true }), tty: false },
+      openScheduler: (options) => openScheduler(ws, options),
+    },
+    input,
+  );
   return { out: out.join('\n'), err: err.join('\n') };
 }
 

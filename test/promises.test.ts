@@ -18,7 +18,7 @@ import type { JobStatus } from '../src/stream/job.js';
 import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 import { requireService } from './services.js';
 import { feed, runWorker } from './stream-helpers.js';
-import { captureIO } from './support/command-io.js';
+import { captureIO, commandContext } from './support/command-io.js';
 
 /**
  * Issue 18: what the README says of a command holds when a new user runs it. Each block is one
@@ -52,7 +52,7 @@ async function trigger(dir: string, job: string): Promise<string> {
   const ws = await openWorkspace(await loadProject(dir));
   const captured = captureIO();
   try {
-    await triggerCommand.run({ ws, io: captured.io }, { job, date: '2024-05-02' }).catch((error: Error) => captured.err.push(`error: ${error.message}`));
+    await triggerCommand.run(commandContext(ws, captured.io), { job, date: '2024-05-02' }).catch((error: Error) => captured.err.push(`error: ${error.message}`));
   } finally {
     await ws.close();
   }
@@ -99,11 +99,11 @@ export default defineProject({
       'data/orders.csv': ORDERS_CSV,
     });
 
-  it("materialize: 'parquet' lists the materialisations and what a store is, and names models.orders.materialize once", () => {
+  it("materialize: 'parquet' lists the materialisations and their object form, and names models.orders.materialize once", () => {
     const run = cli(['run', '--project', config("orders: { sql: \"SELECT * FROM {{ source('orders') }}\", materialize: 'parquet' }")]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
-      "field models.orders.materialize: expected one of 'lake', 'table', 'view', 'ephemeral', or a store, { kind: 'lake' | 'duckdb' | 'postgres' | 'mysql', … }, got 'parquet'",
+      "field models.orders.materialize: expected one of 'table', 'lake', 'view', 'ephemeral', or { kind: 'table' | 'lake' | 'view' | 'ephemeral', … }, got 'parquet'",
     );
     expect(run.stderr.match(/models\.orders\.materialize/g)).toHaveLength(1);
     expect(run.stderr).not.toMatch(/Invalid input/);
@@ -113,7 +113,7 @@ export default defineProject({
     const run = cli(['run', '--project', config("orders: { sql: 'x.sql', materialize: { kind: 'pg' } }, totals: { materialize: 'table' }")]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('the config has 2 problems:');
-    expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'lake', 'duckdb', 'postgres', 'mysql', got 'pg'");
+    expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'table', 'lake', 'view', 'ephemeral', got 'pg'");
     expect(run.stderr).toContain('models.totals.sql: missing: expected a string');
   });
 });
@@ -157,7 +157,7 @@ describe('issue 18, item 6: catalog TABLE --format json is one JSON document', (
     const ws = await builtInitProject();
     try {
       const json = captureIO();
-      await catalogCommand.run({ ws, io: json.io }, { table: 'orders', format: 'json' });
+      await catalogCommand.run(commandContext(ws, json.io), { table: 'orders', format: 'json' });
       const described = JSON.parse(json.out.join('\n')) as Record<string, unknown>;
       expect(described).toMatchObject({
         name: 'orders',
@@ -179,7 +179,7 @@ describe('issue 18, item 6: catalog TABLE --format json is one JSON document', (
         lineage: { upstream: [{ table: 'orders', kind: 'source' }], downstream: ['daily_revenue'] },
       });
       const csv = captureIO();
-      await catalogCommand.run({ ws, io: csv.io }, { table: 'orders', format: 'csv' });
+      await catalogCommand.run(commandContext(ws, csv.io), { table: 'orders', format: 'csv' });
       expect(csv.out.join('\n').split('\n')[0]).toBe('name,type');
       expect(csv.out.join('\n')).not.toMatch(/[┌│]/);
     } finally {
@@ -213,10 +213,10 @@ describe('issue 18, item 12: quarantine --model lists the rows not loaded now, e
       await runModels(ws, { select: ['orders'], quiet: true, log: () => undefined });
       await runModels(ws, { select: ['orders'], interval: dayInterval('2024-05-02'), quiet: true, log: () => undefined });
       const current = captureIO();
-      await quarantineCommand.run({ ws, io: current.io }, { model: 'orders', limit: 50, format: 'json' });
+      await quarantineCommand.run(commandContext(ws, current.io), { model: 'orders', limit: 50, format: 'json' });
       expect((JSON.parse(current.out.join('')) as { line: number; reason: string }[]).map((r) => [r.line, r.reason])).toEqual([[5, 'amount: expected >= 0, got -3.00']]);
       const all = captureIO();
-      await quarantineCommand.run({ ws, io: all.io }, { model: 'orders', all: true, limit: 50, format: 'json' });
+      await quarantineCommand.run(commandContext(ws, all.io), { model: 'orders', all: true, limit: 50, format: 'json' });
       expect(JSON.parse(all.out.join(''))).toHaveLength(3);
     } finally {
       await ws.close();
@@ -289,9 +289,9 @@ describe('issue 18, item 11: runs --job shows durations and errors; clear withou
     const ws = await openWorkspace(await loadProject(dir));
     try {
       const failed = captureIO();
-      await expect(triggerCommand.run({ ws, io: failed.io }, { job: 'daily', date: '2024-05-02' })).rejects.toThrow(/1 of 1 run\(s\) failed/);
+      await expect(triggerCommand.run(commandContext(ws, failed.io), { job: 'daily', date: '2024-05-02' })).rejects.toThrow(/1 of 1 run\(s\) failed/);
       const listed = captureIO();
-      await jobRunsCommand.run({ ws, io: listed.io }, { job: 'daily', limit: 10, format: 'json' });
+      await jobRunsCommand.run(commandContext(ws, listed.io), { job: 'daily', limit: 10, format: 'json' });
       const [run] = JSON.parse(listed.out.join('')) as Record<string, string>[];
       expect(run).toMatchObject({ run: 'daily__2024-05-02T00:00:00.000Z', ds: '2024-05-02', state: 'failed', tasks: 'load:success call:failed', error: 'call: the upstream API answered 503' });
       expect(run!['task durations']).toMatch(/^load \d+\.\d s, call \d+\.\d s$/);
@@ -299,7 +299,7 @@ describe('issue 18, item 11: runs --job shows durations and errors; clear withou
 
       writeFileSync(path.join(dir, 'data', 'upstream-ready'), '');
       const cleared = captureIO();
-      await clearCommand.run({ ws, io: cleared.io }, { run: 'daily__2024-05-02T00:00:00.000Z', task: 'call' });
+      await clearCommand.run(commandContext(ws, cleared.io), { run: 'daily__2024-05-02T00:00:00.000Z', task: 'call' });
       const text = [...cleared.err, ...cleared.out].join('\n');
       expect(text).toMatch(/call in daily__2024-05-02T00:00:00\.000Z cleared; running it here/);
       expect(text).toMatch(/call success/);

@@ -8,7 +8,7 @@ import { loadProject } from '../src/config/project.js';
 import { openScheduler } from '../src/owner/scheduler.js';
 import { openWorkspace, type Workspace } from '../src/state/workspace.js';
 import { tempDir, writeTree } from './helpers.js';
-import { captureIO } from './support/command-io.js';
+import { captureIO, commandContext } from './support/command-io.js';
 
 /**
  * Issue 18, item 1: a job in a time zone loads its own day. A day in a zone is that zone's
@@ -29,7 +29,7 @@ function initProjectWithJob(timezone: string): string {
 
 async function trigger(ws: Workspace, date: string): Promise<string> {
   const captured = captureIO();
-  await triggerCommand.run({ ws, io: captured.io }, { job: 'daily', date });
+  await triggerCommand.run(commandContext(ws, captured.io), { job: 'daily', date });
   return [...captured.err, ...captured.out].join('\n');
 }
 
@@ -57,7 +57,7 @@ describe('issue 18, item 1: the init project’s job in Europe/Paris loads 2024-
     const utc = await openWorkspace(await loadProject(dir));
     try {
       const captured = captureIO();
-      await runCommand.run({ ws: utc, io: captured.io }, { select: ['orders'], date: '2024-05-02', quiet: true });
+      await runCommand.run(commandContext(utc, captured.io), { select: ['orders'], date: '2024-05-02', quiet: true });
     } finally {
       await utc.close();
     }
@@ -157,7 +157,7 @@ describe('issue 18, item 1: daily jobs in several zones, over days when the cloc
   it.each(ZONES)('$zone: each run accounts for every row, and every row is in its right partition or the quarantine', async ({ zone, job, ranges, changes }) => {
     const ws = await openWorkspace(await loadProject(dir, { dataDir: tempDir(`tributary-${job}-`) }));
     try {
-      for (const [from, to] of ranges) await backfillCommand.run({ ws, io: captureIO().io }, { job, from, to });
+      for (const [from, to] of ranges) await backfillCommand.run(commandContext(ws, captureIO().io), { job, from, to });
       const ps = await openScheduler(ws);
       const runs = await ps.scheduler.runs({ job });
       const days = new Set<string>();

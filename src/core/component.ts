@@ -64,6 +64,8 @@ export interface ProjectComponentConfig<F extends ComponentFamily> {
 export function componentUnion<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[], F extends ComponentFamily>(key: string, list: C, _family: F) {
   const union = z.discriminatedUnion(key, list.map((c) => c.config) as unknown as [ConfigOf<C[number]>, ...ConfigOf<C[number]>[]], {
     error: (issue) => {
+      // zod types this hook for union issues only; a value that is no object reaches it as invalid_type.
+      if ((issue.code as string) === 'invalid_type') return `{ ${key}: ${list.map((c) => `'${c.kind}'`).join(' | ')}, … }`;
       if (issue.code !== 'invalid_union' || !('options' in issue)) return undefined;
       const given = (issue.input as Record<string, unknown> | undefined)?.[key];
       return `expected ${key} to be one of ${(issue.options as unknown[]).map((o) => `'${String(o)}'`).join(', ')}${given === undefined ? '' : `, not ${JSON.stringify(given)}`}`;
@@ -75,7 +77,9 @@ export function componentUnion<const C extends readonly { readonly kind: string;
 /** A component union that also takes a bare kind (`'table'` for `{ kind: 'table' }`); its output is always the object. */
 export function componentUnionWithShorthand<const C extends readonly { readonly kind: string; readonly config: z.ZodType }[], F extends ComponentFamily>(key: string, list: C, family: F) {
   const union = componentUnion(key, list, family);
-  return z.preprocess((value) => (typeof value === 'string' ? { [key]: value } : value), union) as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | C[number]['kind']>;
+  const kinds = list.map((c) => c.kind) as [string, ...string[]];
+  const shorthand = z.enum(kinds).transform((kind) => ({ [key]: kind })).pipe(union as unknown as z.ZodType<unknown, Record<string, string>>);
+  return z.union([shorthand, union]) as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | C[number]['kind']>;
 }
 
 type ConfigOf<C> = C extends { readonly config: infer S extends z.ZodObject } ? S : never;

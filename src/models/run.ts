@@ -95,7 +95,10 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
   const run: RunContext = { ws, plan, options: { ...options, group: options.group ?? ws.metastore.newRunId() }, log, loads: new Map(), loaded: [] };
   const readers = new Map<string, number>();
   for (const model of selected) for (const source of model.sources) readers.set(source, (readers.get(source) ?? 0) + 1);
-  run.soleReader = (model) => model.sources.length === 1 && readers.get(model.sources[0]!) === 1;
+  // Which rows a run for an interval takes depends on each model's placement (its date partition,
+  // or its time column in the job's zone): there every model that reads one source loads its own
+  // pass, scoped to its own interval; a whole run loads a source several models read once for all.
+  run.ownPass = (model) => model.sources.length === 1 && (readers.get(model.sources[0]!) === 1 || options.interval !== undefined);
 
   const results: ModelResult[] = [];
   const failed: { model: string; error: unknown }[] = [];
@@ -185,8 +188,8 @@ interface RunContext {
   loads: Map<string, Promise<string>>;
   /** What those loads read, loaded and quarantined. */
   loaded: ModelResult[];
-  /** The model is the only one of the run that reads its one source: it may load it in its own pass. */
-  soleReader?: (model: ModelPlan) => boolean;
+  /** The model may load its one source in its own pass (if it keeps the rows one for one). */
+  ownPass?: (model: ModelPlan) => boolean;
 }
 
 /**
@@ -247,7 +250,7 @@ async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load
     await refuseUnwrittenStreamTables(run, model, engine);
     const step: ModelStep = { run, model, runId, engine, scratchDir };
     let outcome: LoadOutcome | undefined;
-    if (run.soleReader?.(model) && model.materialization.store!.holdsRows) {
+    if (run.ownPass?.(model) && model.materialization.store!.holdsRows) {
       mkdirSync(scratchDir, { recursive: true });
       outcome = await loadInOnePass(step);
     }
@@ -448,7 +451,7 @@ function loadSource(run: RunContext, source: string): Promise<string> {
       materialization: materializationComponent(run.ws.project, 'table').create(materialize, materializationContext(run.ws.project, run.ws, field, () => run.ws.store({ kind: 'duckdb' }, field))),
       placement: { kind: 'whole' },
     };
-    loaded = runModel({ ...run, soleReader: () => true }, plan, 'load').then((result) => {
+    loaded = runModel({ ...run, ownPass: () => true }, plan, 'load').then((result) => {
       run.loaded.push(result);
       return quoteIdent(table);
     });

@@ -1,4 +1,6 @@
-import type { CommandIO } from '../../src/commands/types.js';
+import type { CommandContext, CommandIO } from '../../src/commands/types.js';
+import { openScheduler } from '../../src/owner/scheduler.js';
+import type { Workspace } from '../../src/state/workspace.js';
 
 /** A command's output and messages, kept for assertions (what the CLI would print). */
 export interface CapturedIO {
@@ -17,4 +19,9 @@ export function captureIO(): CapturedIO {
     progress: () => ({ update: () => undefined, done: () => undefined }),
   };
   return { io, out, err };
+}
+
+/** What the CLI hands a command: the workspace, the output, and a scheduler it may open when no server has one. */
+export function commandContext(ws: Workspace, io: CommandIO): CommandContext {
+  return { ws, io, openScheduler: (options) => openScheduler(ws, options) };
 }

@@ -1,16 +1,15 @@
-import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runModels, runProject, tempDir, type Workspace } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dayInterval } from '../../../src/core/interval.js';
-import { runModels } from '../../../src/models/index.js';
-import { type Workspace } from '../../../src/state/workspace.js';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, readSampleRows, runProject, tempDir } from '../../../test/helpers.js';
+import { isMissing, readSample } from './reference.js';
 
 /**
  * System A's batch half on the real 10,034-row sample. Every expected figure is computed here
  * from the CSV text itself, independently of DuckDB.
  */
-const rows = readSampleRows(readFileSync(ECOMMERCE_SAMPLE, 'utf8'));
-const missing = (v: string) => v.trim() === '' || v.trim().toLowerCase() === 'nan';
+const CLICKSTREAM = fileURLToPath(new URL('..', import.meta.url));
+const rows = readSample(path.join(CLICKSTREAM, 'data', '2019-Nov-sample.csv'));
 const cents = (v: string) => Math.round(Number(v) * 100);
 
 let ws: Workspace;
@@ -24,7 +23,7 @@ const one = async <T = Record<string, unknown>>(sql: string) => (await ws.engine
 describe('clickstream batch on the real sample', () => {
   it('loads every row and counts each event type as the file does', async () => {
     const expected = { view: 0, cart: 0, purchase: 0 } as Record<string, number>;
-    for (const r of rows) expected[r.event_type!]!++;
+    for (const r of rows) expected[r.event_type]!++;
     expect(rows.length).toBe(10_034);
     const kpis = await one<Record<string, string>>('SELECT * FROM kpis');
     expect(Number(kpis.operations)).toBe(10_034);
@@ -35,7 +34,7 @@ describe('clickstream batch on the real sample', () => {
   });
 
   it('revenue is the price of purchases only, to the cent', async () => {
-    const expected = rows.filter((r) => r.event_type === 'purchase').reduce((s, r) => s + cents(r.price!), 0);
+    const expected = rows.filter((r) => r.event_type === 'purchase').reduce((s, r) => s + r.price_cents, 0);
     const kpis = await one<{ revenue: string }>('SELECT revenue::VARCHAR AS revenue FROM kpis');
     expect(cents(kpis.revenue)).toBe(expected);
     const nonPurchaseRevenue = await one<{ n: string }>(`SELECT count(*) AS n FROM operations WHERE event_type <> 'purchase' AND revenue <> 0`);
@@ -46,9 +45,9 @@ describe('clickstream batch on the real sample', () => {
     const expectedDept = new Map<string, number>();
     const expectedProduct = new Map<string, number>();
     for (const r of rows) {
-      const code = r.category_code!;
-      const dept = missing(code) ? 'other' : code.split('.')[0]!;
-      const product = missing(code) ? 'other' : code.split('.').at(-1)!;
+      const code = r.category_code;
+      const dept = isMissing(code) ? 'other' : code!.split('.')[0]!;
+      const product = isMissing(code) ? 'other' : code!.split('.').at(-1)!;
       expectedDept.set(dept, (expectedDept.get(dept) ?? 0) + 1);
       expectedProduct.set(product, (expectedProduct.get(product) ?? 0) + 1);
     }
@@ -63,7 +62,7 @@ describe('clickstream batch on the real sample', () => {
   });
 
   it("a missing brand becomes 'other' whether null, empty or NaN, and real brands are never rewritten", async () => {
-    const expectedOther = rows.filter((r) => missing(r.brand!)).length;
+    const expectedOther = rows.filter((r) => isMissing(r.brand)).length;
     expect(rows.filter((r) => r.brand === 'nan')).toHaveLength(2);
     const other = await one<{ n: string }>(`SELECT count(*) AS n FROM operations WHERE brand = 'other'`);
     expect(Number(other.n)).toBe(expectedOther);
@@ -77,7 +76,7 @@ describe('clickstream batch on the real sample', () => {
 
   it('keeps 64-bit category ids exact end to end', async () => {
     const ids = await ws.engine.queryJson<{ id: string }>('SELECT category_id::VARCHAR AS id FROM events');
-    const expected = rows.map((r) => r.category_id!).sort();
+    const expected = rows.map((r) => r.category_id).sort();
     expect(ids.map((r) => r.id).sort()).toEqual(expected);
     expect(expected.every((id) => BigInt(id) > 2n ** 53n)).toBe(true);
     const js = await ws.engine.query<{ id: bigint }>(`SELECT category_id AS id FROM events WHERE category_id = 2053013555631882655 LIMIT 1`);
@@ -86,7 +85,7 @@ describe('clickstream batch on the real sample', () => {
 
   it('partitions events by day as Hive-style Parquet, every row accounted for in the run record', async () => {
     const parts = await ws.metastore.partitions('events');
-    expect(parts.length).toBe(new Set(rows.map((r) => r.event_time!.slice(0, 10))).size);
+    expect(parts.length).toBe(new Set(rows.map((r) => r.event_time.slice(0, 10))).size);
     expect(parts.every((p) => /^2019-11-\d\d$/.test(p.partition.dt!))).toBe(true);
     const files = await ws.metastore.liveFiles('events');
     expect(files.every((f) => /^events\/dt=2019-11-\d\d\/part-.*\.parquet$/.test(f.path))).toBe(true);
@@ -106,9 +105,9 @@ describe('clickstream batch on the real sample', () => {
     const before = await fingerprint();
     const otherDays = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt !== '2019-11-08').map((f) => f.path);
     const day = (await ws.metastore.liveFiles('events')).filter((f) => f.partition.dt === '2019-11-08');
-    const results = await runModels(ws, { select: ['events'], interval: dayInterval('2019-11-08'), quiet: true, log: () => undefined });
+    const results = await runModels(ws, { select: ['events'], date: '2019-11-08' });
     // Every row of the file is read and accounted for: the day's rows written, the others skipped as another day's.
-    const dayRows = rows.filter((r) => r.event_time!.startsWith('2019-11-08')).length;
+    const dayRows = rows.filter((r) => r.event_time.startsWith('2019-11-08')).length;
     expect(results[0]).toMatchObject({ read: 10_034, written: dayRows, quarantined: 0, skipped: 10_034 - dayRows });
     const after = await fingerprint();
     expect(after).toEqual(before);
@@ -118,7 +117,7 @@ describe('clickstream batch on the real sample', () => {
     expect(newDay.map((f) => f.path)).not.toEqual(day.map((f) => f.path));
     expect(newDay.reduce((s, f) => s + f.rows, 0)).toBe(day.reduce((s, f) => s + f.rows, 0));
     // A full re-run is just as repeatable.
-    await runModels(ws, { quiet: true, log: () => undefined });
+    await runModels(ws);
     expect(await fingerprint()).toEqual(before);
   });
 });

@@ -1,6 +1,8 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openProject, openStreams, tempDir } from 'tributary/testing';
 import { describe, expect, it } from 'vitest';
-import { openProject, CLICKSTREAM, ECOMMERCE_SAMPLE, tempDir } from '../../../test/helpers.js';
-import { feed, runWorker } from '../../../test/stream-helpers.js';
+import { readSample as readEvents, stamp } from '../replayers/sample.js';
 import { aggregate, clickstreamReference, operationOf } from './reference.js';
 
 /**
@@ -9,22 +11,29 @@ import { aggregate, clickstreamReference, operationOf } from './reference.js';
  * the stream job `clickstream_live`, and the live tables compared with the reference applied to
  * the same events.
  */
-const reference = clickstreamReference(ECOMMERCE_SAMPLE);
+const CLICKSTREAM = fileURLToPath(new URL('..', import.meta.url));
+const SAMPLE = path.join(CLICKSTREAM, 'data', '2019-Nov-sample.csv');
+const reference = clickstreamReference(SAMPLE);
 const START = Date.parse('2024-06-01T22:00:00Z');
 const at = (i: number) => START + i * 1000;
 const money = (cents: number) => (cents / 100).toFixed(2);
 
 describe('ecommerce-clickstream: the stream job’s live tables equal the reference over the same events', () => {
   it('live_kpis, live_by_department_brand, live_by_product, live_operations_per_minute and live_operations', async () => {
-    const dataDir = tempDir('tributary-clickstream-live-');
-    feed(dataDir, 'clickstream', 4, reference.rows.length, { at });
-    const drained = runWorker(CLICKSTREAM, dataDir);
-    expect(drained.code, drained.stderr).toBe(0);
-    expect(drained.output!.status[0]).toMatchObject({ events: reference.rows.length, late: 0, deadLetters: 0 });
-
-    const live = aggregate(reference.rows.map((row, i) => operationOf({ ...row, event_time: new Date(at(i)).toISOString().slice(0, 19).replace('T', ' ') })));
-    const ws = await openProject(CLICKSTREAM, { dataDir });
+    const ws = await openProject(CLICKSTREAM, { dataDir: tempDir('tributary-clickstream-live-') });
     try {
+      // As the producer sends them: each sample row stamped with its moment, into the topic.
+      const streams = await openStreams(ws);
+      try {
+        const events = readEvents(SAMPLE);
+        streams.log.topic('clickstream').append(events.map((event, i) => ({ value: stamp(event, at(i)) })));
+        expect(await streams.drain()).toEqual({ clickstream_live: reference.rows.length });
+        expect(streams.jobs[0]!.snapshot()).toMatchObject({ late: 0, deadLetters: 0 });
+      } finally {
+        await streams.close();
+      }
+
+      const live = aggregate(reference.rows.map((row, i) => operationOf({ ...row, event_time: new Date(at(i)).toISOString().slice(0, 19).replace('T', ' ') })));
       const query = <T>(sql: string) => ws.engine.queryJson<T>(sql);
       const [kpis] = await query<Record<string, string>>('SELECT operations::VARCHAR AS operations, revenue::VARCHAR AS revenue, purchases::VARCHAR AS purchases, views::VARCHAR AS views, carts::VARCHAR AS carts FROM live_kpis');
       expect(kpis).toEqual({
