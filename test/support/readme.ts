@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { expect } from 'vitest';
+import { EXTENSIONS_ENV } from '../../src/engine/index.js';
 import { REPO, tempDir } from '../helpers.js';
 import { PG_ADMIN } from './databases.js';
 import { startCommand, type LiveCommand } from './live-command.js';
@@ -162,6 +163,8 @@ export async function readmeSession(): Promise<Session> {
       PGHOST: pgUrl.hostname,
       PGPORT: pgUrl.port || '5432',
       PGUSER: decodeURIComponent(pgUrl.username),
+      // DuckDB's extensions as .ci/run installed them from PyPI: the machine has no route to DuckDB's repository.
+      [EXTENSIONS_ENV]: process.env[EXTENSIONS_ENV] ?? path.join(REPO, '.duckdb-extensions'),
     };
     const renames = new Map<string, string>();
     const ran: string[] = [];
