@@ -143,12 +143,11 @@ export async function crawl(engine: Engine, metastore: Metastore, root: string, 
   await metastore.commit(engine, { operation: 'crawl', summary: `${files.length} file(s) under ${base}${found.storeDrift?.length ? `; ${found.storeDrift.length} drift finding(s)` : ''}` }, async (tx) => {
     const previous = await metastore.columns(table);
     sinceLastCrawl = previous.length ? diffColumns(previous, columns) : undefined;
-    await tx.registerTable({ name: table, kind: 'external', location: base, format, partitionBy, columns });
+    await tx.registerTable({ name: table, kind: 'external', location: base, format, partitionBy, columns, definition: `SELECT * FROM ${found.relation}` });
     await tx.retireFiles(table, 'all');
     await tx.addFiles(table, found.committed, null);
     // Each crawl's findings stay with its snapshot, so drift between crawls can be looked up.
     for (const d of found.storeDrift ?? []) tx.changed(table, `drift ${d.partition} ${d.store}: ${d.change}${d.column ? ` ${d.column}` : ''} (${d.detail})`);
-    await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS SELECT * FROM ${found.relation}`);
   });
   return {
     table,

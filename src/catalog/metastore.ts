@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Engine, Transaction } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
 import { openSchema, type MigrateOptions, type OpenedSchema } from './migrations.js';
+import type { SharedCatalog } from './shared.js';
 
 /**
  * The metastore: the one surface through which every layer reads and writes Tributary's own state
@@ -14,7 +16,9 @@ import { openSchema, type MigrateOptions, type OpenedSchema } from './migrations
  * runs in one DuckDB transaction on the caller's connection (whose temp tables hold the rows to
  * write), and records a snapshot with a monotonic id. Heavy work (scans, Parquet writes) happens
  * before, outside the lock, so a batch run never holds a stream commit for longer than its own
- * short commit.
+ * short commit. With the catalog shared in PostgreSQL (shared.ts), commits of every process are
+ * serialised there too, ids are read under that lock, and other processes' commits reach this
+ * one's followers and listeners through `sync`.
  */
 
 export type TableKind = 'lake' | 'table' | 'view' | 'external';
@@ -29,6 +33,8 @@ export interface TableRegistration {
   kind: TableKind;
   /** The store holding the rows: lake, duckdb, postgres, mysql. */
   store?: string;
+  /** A view's SQL (`SELECT …`), from which each process makes the view. */
+  definition?: string;
   location?: string;
   format?: string;
   partitionBy?: string[];
@@ -53,6 +59,7 @@ export interface TableInfo {
   files: number;
   updated_at: string;
   updated_snapshot: number | null;
+  definition: string | null;
 }
 
 export interface ColumnStats {
@@ -190,6 +197,12 @@ export function capText(text: string, keep: number): string {
   return text.length <= keep ? text : `${text.slice(0, keep)}… (${text.length.toLocaleString('en-US')} characters in all)`;
 }
 
+/**
+ * What becomes of the files a commit retires: deleted, moved into history under `prefix` (time
+ * travel reads them there), or kept where they are as history (other processes may still read them).
+ */
+export type RetiredFiles = 'delete' | 'in place' | { prefix: string };
+
 /** A partition's values as one comparable key. */
 export function partitionKey(partition: Record<string, string | null>): string {
   return JSON.stringify(Object.entries(partition));
@@ -222,10 +235,12 @@ export class Metastore {
   private constructor(
     /** The metastore's own connection, for reads and small bookkeeping writes. */
     private readonly engine: Engine,
-    private nextSnapshot: number,
-    private nextFileId: number,
+    /** The newest snapshot this process has committed or heard of: its followers have run for it. */
+    private seen: number,
     /** The schema version found on open and the migrations run then. */
     readonly schema: OpenedSchema,
+    /** The catalog in PostgreSQL, when it is shared by several processes. */
+    readonly shared: SharedCatalog | undefined,
   ) {}
 
   /**
@@ -233,12 +248,11 @@ export class Metastore {
    * a new state is created at this release's schema version; an older one is migrated (one
    * transaction); a newer or unmigratable one is refused with what to do (see migrations.ts).
    */
-  static async open(engine: Engine, options: MigrateOptions = {}): Promise<Metastore> {
-    const schema = await openSchema(engine, options);
-    const seeds = await engine.query<{ s: bigint | null; f: bigint | null }>(
-      'SELECT (SELECT max(snapshot_id) FROM tributary.snapshots) AS s, (SELECT max(file_id) FROM tributary.data_files) AS f',
-    );
-    return new Metastore(engine, Number(seeds[0]!.s ?? 0n) + 1, Number(seeds[0]!.f ?? 0n) + 1, schema);
+  static async open(engine: Engine, options: MigrateOptions & { shared?: SharedCatalog } = {}): Promise<Metastore> {
+    const { shared } = options;
+    const schema = shared ? await shared.whileOpening(() => openSchema(engine, options)) : await openSchema(engine, options);
+    const last = await engine.scalar<bigint | null>('SELECT max(snapshot_id) FROM tributary.snapshots');
+    return new Metastore(engine, Number(last ?? 0n), schema, shared);
   }
 
   onCommit(listener: (committed: Committed) => void): () => void {
@@ -257,6 +271,38 @@ export class Metastore {
   }
 
   /**
+   * Brings this process up to date with commits other processes made (a shared catalog): their
+   * followers and listeners run for each, in order, as for this process's own. Returns how many
+   * there were. Nothing to do with a catalog of one process.
+   */
+  async sync(): Promise<number> {
+    if (!this.shared) return 0;
+    return this.lock.run(async () => {
+      const last = Number((await this.engine.scalar<bigint | null>('SELECT max(snapshot_id) FROM tributary.snapshots')) ?? 0n);
+      if (last <= this.seen) return 0;
+      const from = this.seen;
+      await this.followForeign(from, last);
+      this.seen = last;
+      return last - from;
+    });
+  }
+
+  /** Followers and listeners for the snapshots (after, upTo] that other processes committed. */
+  private async followForeign(after: number, upTo: number): Promise<void> {
+    const rows = await this.engine.query<{ snapshot_id: bigint; operation: string; tables: string[] | null }>(
+      `SELECT s.snapshot_id, s.operation, list_distinct(list(c.table_name) FILTER (WHERE c.table_name IS NOT NULL)) AS tables
+       FROM tributary.snapshots s LEFT JOIN tributary.snapshot_changes c USING (snapshot_id)
+       WHERE s.snapshot_id > $1 AND s.snapshot_id <= $2 GROUP BY ALL ORDER BY 1`,
+      [after, upTo],
+    );
+    for (const row of rows) {
+      const committed: Committed = { snapshot: Number(row.snapshot_id), operation: row.operation, tables: row.tables ?? [] };
+      for (const follower of this.followers) await follower(committed);
+      for (const listener of this.listeners) listener(committed);
+    }
+  }
+
+  /**
    * One atomic commit on `engine` (the connection whose temp tables hold the rows): a snapshot,
    * whatever `body` writes through the transaction, and the changes it notes. `after` runs once
    * the commit is durable, still before the next commit; then listeners hear of it.
@@ -269,7 +315,8 @@ export class Metastore {
     const { result, committed } = await this.lock.run(async () => {
       const outer = this.committing;
       let finished!: () => void;
-      this.committing = { snapshot: this.nextSnapshot, done: new Promise<void>((resolve) => (finished = resolve)) };
+      // The next snapshot as far as this process knows; the commit learns its own under the lock.
+      this.committing = { snapshot: this.seen + 1, done: new Promise<void>((resolve) => (finished = resolve)) };
       try {
         return await this.commitLocked(engine, meta, body);
       } finally {
@@ -287,10 +334,17 @@ export class Metastore {
     meta: { operation: string; runId?: string; summary?: string; after?: (result: T, snapshot: number) => Promise<void> },
     body: (tx: CatalogTransaction) => Promise<T>,
   ): Promise<{ result: T; committed: Committed }> {
-    const snapshot = this.nextSnapshot;
-    const fileIds = { next: this.nextFileId };
     const changed = new Map<string, string[]>();
+    let snapshot = 0;
     const result = await engine.transaction(async (raw) => {
+      if (this.shared) await raw.query(this.shared.commitLock);
+      // Ids come from the catalog itself, under the lock: another process may have committed since.
+      const [ids] = await raw.query<{ s: bigint | null; f: bigint | null }>(
+        'SELECT (SELECT max(snapshot_id) FROM tributary.snapshots) AS s, (SELECT max(file_id) FROM tributary.data_files) AS f',
+      );
+      snapshot = Number(ids!.s ?? 0n) + 1;
+      if (this.committing) this.committing.snapshot = snapshot;
+      const fileIds = { next: Number(ids!.f ?? 0n) + 1 };
       await raw.run(`INSERT INTO tributary.snapshots (snapshot_id, run_id, operation, summary) VALUES ($1, $2, $3, $4)`, [
         snapshot,
         meta.runId ?? null,
@@ -301,10 +355,12 @@ export class Metastore {
       const value = await body(tx);
       const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
       if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
+      if (this.shared) await raw.query(this.shared.notify(snapshot));
       return value;
     });
-    this.nextSnapshot = snapshot + 1;
-    this.nextFileId = fileIds.next;
+    // Commits of other processes before this one are this process's to follow first.
+    if (snapshot > this.seen + 1) await this.followForeign(this.seen, snapshot - 1);
+    this.seen = snapshot;
     // Work that must follow the commit before anyone hears of it (the lake publishing its files).
     if (meta.after) await meta.after(result, snapshot);
     const committed = { snapshot, operation: meta.operation, tables: [...changed.keys()] };
@@ -323,8 +379,8 @@ export class Metastore {
     this.runsInProcess.add(runId);
     await this.lock.run(() =>
       this.engine.run(
-        `INSERT INTO tributary.runs (run_id, run_group, attempt, trigger, kind, target, status, params, pid) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8)`,
-        [runId, start.group ?? runId, start.attempt ?? 1, start.trigger, start.kind, start.target, start.params === undefined ? null : JSON.stringify(start.params), process.pid],
+        `INSERT INTO tributary.runs (run_id, run_group, attempt, trigger, kind, target, status, params, pid, host) VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9)`,
+        [runId, start.group ?? runId, start.attempt ?? 1, start.trigger, start.kind, start.target, start.params === undefined ? null : JSON.stringify(start.params), process.pid, hostname()],
       ),
     );
   }
@@ -336,11 +392,15 @@ export class Metastore {
   }
 
   /**
-   * Runs left `running` by a process that is gone (killed, crashed): marked failed, so nobody waits
-   * on them. Called when a process takes ownership of the state.
+   * Runs left `running` by a process of this machine that is gone (killed, crashed): marked
+   * failed, so nobody waits on them. Called when a process takes ownership of the state. Runs of
+   * other machines (a shared catalog) are theirs to settle.
    */
   async failOrphanRuns(): Promise<number> {
-    const running = await this.engine.query<{ run_id: string; pid: number | null }>(`SELECT run_id, pid FROM tributary.runs WHERE status = 'running'`);
+    const running = await this.engine.query<{ run_id: string; pid: number | null }>(
+      `SELECT run_id, pid FROM tributary.runs WHERE status = 'running' AND (host IS NULL OR host = $1)`,
+      [hostname()],
+    );
     const orphans = running.filter((r) => !this.runsInProcess.has(r.run_id) && !(r.pid !== null && r.pid !== process.pid && alive(r.pid)));
     for (const orphan of orphans) {
       await this.lock.run(() =>
@@ -368,7 +428,7 @@ export class Metastore {
   async tables(): Promise<TableInfo[]> {
     // Serving tables count their rows in DuckDB itself; lake tables by their committed files.
     return this.engine.queryJson<TableInfo>(
-      `SELECT t.name, t.kind, t.store, t.location, t.format, t.partition_by, t.time_column, t.lookup_key, t.description,
+      `SELECT t.name, t.kind, t.store, t.location, t.format, t.partition_by, t.time_column, t.lookup_key, t.description, t.definition,
               coalesce(f.rows, d.estimated_size::DOUBLE) AS rows, f.bytes, coalesce(f.files, 0)::INTEGER AS files,
               t.updated_at::VARCHAR AS updated_at, t.updated_snapshot::DOUBLE AS updated_snapshot
        FROM tributary.tables t
@@ -416,7 +476,7 @@ export class Metastore {
   async pendingMoves(): Promise<{ path: string; staged_path: string | null; history_path: string | null; live: boolean }[]> {
     return this.engine.queryJson(
       `SELECT path, staged_path, history_path, end_snapshot IS NULL AS live FROM tributary.data_files
-       WHERE (end_snapshot IS NULL AND staged_path IS NOT NULL) OR (end_snapshot IS NOT NULL AND history_path IS NOT NULL)`,
+       WHERE (end_snapshot IS NULL AND staged_path IS NOT NULL) OR (end_snapshot IS NOT NULL AND history_path IS NOT NULL AND history_path <> path)`,
     );
   }
 
@@ -439,15 +499,16 @@ export class Metastore {
 
   /** History files older than `olderThanHours`, which time travel may then no longer reach. */
   async expireHistory(olderThanHours: number): Promise<string[]> {
-    return this.lock.run(async () => {
-      const rows = await this.engine.query<{ history_path: string }>(
-        `UPDATE tributary.data_files SET history_path = NULL
-         WHERE history_path IS NOT NULL AND end_snapshot IN (
-           SELECT snapshot_id FROM tributary.snapshots WHERE committed_at < now() - INTERVAL (${Number(olderThanHours)}) HOUR)
-         RETURNING history_path`,
-      );
-      return rows.map((r) => r.history_path);
-    });
+    return this.lock.run(() =>
+      this.engine.transaction(async (tx) => {
+        const expired = `history_path IS NOT NULL AND end_snapshot IN (
+           SELECT snapshot_id FROM tributary.snapshots WHERE committed_at < now() - INTERVAL (${Number(olderThanHours)}) HOUR)`;
+        // Read, then cleared: PostgreSQL tables (a shared catalog) take no RETURNING through DuckDB.
+        const rows = await tx.query<{ history_path: string }>(`SELECT history_path FROM tributary.data_files WHERE ${expired}`);
+        if (rows.length) await tx.run(`UPDATE tributary.data_files SET history_path = NULL WHERE ${expired}`);
+        return rows.map((r) => r.history_path);
+      }),
+    );
   }
 
   /** The earliest snapshot whose files are all still kept, per table: how far back time travel reaches. */
@@ -467,7 +528,7 @@ export class Metastore {
   }
 
   async lastSnapshot(): Promise<number> {
-    return this.nextSnapshot - 1;
+    return this.seen;
   }
 
   async schemaVersions(table: string): Promise<SchemaVersion[]> {
@@ -524,7 +585,7 @@ export class Metastore {
     return this.engine.queryJson(
       `SELECT origin, partition, "offset"::DOUBLE AS "offset", reason, raw, raw_bytes::DOUBLE AS raw_bytes, received_at::VARCHAR AS received_at
        FROM tributary.dead_letters ${options.origin ? `WHERE origin = ${quoteLiteral(options.origin)}` : ''}
-       ORDER BY received_at DESC, rowid DESC LIMIT ${Math.floor(options.limit ?? 100)}`,
+       ORDER BY received_at DESC, "offset" DESC NULLS LAST LIMIT ${Math.floor(options.limit ?? 100)}`,
     );
   }
 
@@ -567,7 +628,7 @@ export class Metastore {
    * followers have run. An index following commits is behind while this is ahead of it.
    */
   get visibleSnapshot(): number {
-    return this.committing?.snapshot ?? this.nextSnapshot - 1;
+    return this.committing?.snapshot ?? this.seen;
   }
 
   /** Settles once the commit in flight (if any, and if it is `snapshot` or later) has finished, followers included, or failed. */
@@ -654,11 +715,11 @@ export class CatalogTransaction {
 
   async registerTable(table: TableRegistration): Promise<void> {
     await this.tx.run(
-      `INSERT INTO tributary.tables (name, kind, store, location, format, partition_by, time_column, lookup_key, description, created_snapshot, updated_snapshot)
-       VALUES ($1, $2, $3, $4, $5, $6::VARCHAR[], $7, $8, $9, $10, $10)
+      `INSERT INTO tributary.tables (name, kind, store, location, format, partition_by, time_column, lookup_key, description, created_snapshot, updated_snapshot, definition)
+       VALUES ($1, $2, $3, $4, $5, $6::VARCHAR[], $7, $8, $9, $10, $10, $11)
        ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, store = excluded.store, location = excluded.location, format = excluded.format,
          partition_by = excluded.partition_by, time_column = excluded.time_column, lookup_key = excluded.lookup_key,
-         description = excluded.description, updated_snapshot = excluded.updated_snapshot, updated_at = now()`,
+         description = excluded.description, updated_snapshot = excluded.updated_snapshot, updated_at = now(), definition = excluded.definition`,
       [
         table.name,
         table.kind,
@@ -670,6 +731,7 @@ export class CatalogTransaction {
         table.lookupKey ?? null,
         table.description ?? null,
         this.snapshot,
+        table.definition ?? null,
       ],
     );
     const current = await this.tx.query<{ name: string; type: string }>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table.name]);
@@ -740,14 +802,14 @@ export class CatalogTransaction {
   }
 
   /**
-   * Retires a table's live files in this snapshot: all of them, or those `select` picks. Each retired file is given a place in history (for time travel) when `historyPrefix`
+   * Retires a table's live files in this snapshot: all of them, or those `select` picks. Each retired file is given a place in history (for time travel) when `keep`
    * is set; the lake moves it there once the commit is durable.
    */
-  async retireFiles(table: string, select: 'all' | ((file: LiveFile) => boolean), historyPrefix?: string): Promise<LiveFile[]> {
+  async retireFiles(table: string, select: 'all' | ((file: LiveFile) => boolean), keep: RetiredFiles = 'delete'): Promise<LiveFile[]> {
     const live = await readFiles(this.tx, table);
     const retired = select === 'all' ? live : live.filter(select);
     if (!retired.length) return [];
-    const history = historyPrefix ? `${quoteLiteral(`${historyPrefix}/${this.snapshot}/`)} || path` : 'NULL';
+    const history = keep === 'delete' ? 'NULL' : keep === 'in place' ? 'path' : `${quoteLiteral(`${keep.prefix}/${this.snapshot}/`)} || path`;
     await this.tx.run(
       `UPDATE tributary.data_files SET end_snapshot = ${this.snapshot}, history_path = ${history}
        WHERE file_id IN (${retired.map((f) => f.fileId).join(', ')})`,
@@ -780,11 +842,13 @@ export class CatalogTransaction {
 
   async addDeadLetters(origin: string, rows: readonly { reason: string; raw: string; partition?: number; offset?: number }[]): Promise<void> {
     if (!rows.length) return;
+    // A batch's letters are stamped a microsecond apart, in the order they came: newest-first
+    // listings keep that order without a row id (a shared catalog's tables have none).
     const values = rows.map(
-      (r) =>
-        `(${quoteLiteral(origin)}, ${r.partition ?? 'NULL'}, ${r.offset ?? 'NULL'}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${quoteLiteral(capText(r.raw, RAW_KEEP_CHARS))}, ${Buffer.byteLength(r.raw)})`,
+      (r, i) =>
+        `(${quoteLiteral(origin)}, ${r.partition ?? 'NULL'}, ${r.offset ?? 'NULL'}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${quoteLiteral(capText(r.raw, RAW_KEEP_CHARS))}, ${Buffer.byteLength(r.raw)}, now() + to_microseconds(${i}))`,
     );
-    await this.tx.run(`INSERT INTO tributary.dead_letters (origin, partition, "offset", reason, raw, raw_bytes) VALUES ${values.join(', ')}`);
+    await this.tx.run(`INSERT INTO tributary.dead_letters (origin, partition, "offset", reason, raw, raw_bytes, received_at) VALUES ${values.join(', ')}`);
     this.changed('dead_letters', 'added');
   }
 

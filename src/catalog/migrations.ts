@@ -42,6 +42,15 @@ export const MIGRATIONS: readonly Migration[] = [
       await tx.run('ALTER TABLE tributary.data_files ADD COLUMN schema_version INTEGER');
     },
   },
+  {
+    from: 4,
+    description: "adds tables.definition (a view's SQL, from which each process makes the view) and runs.host (the machine of the process running it); tables.partition_by loses its default",
+    up: async (tx) => {
+      await tx.run('ALTER TABLE tributary.tables ADD COLUMN definition VARCHAR');
+      await tx.run('ALTER TABLE tributary.runs ADD COLUMN host VARCHAR');
+      await tx.run('ALTER TABLE tributary.tables ALTER COLUMN partition_by DROP DEFAULT');
+    },
+  },
 ];
 
 export interface MigrateOptions {

@@ -13,8 +13,11 @@
  * 2: the metastore (snapshots, data files, runs, …), to the release at commit 3ce1686.
  * 3: tributary.migrations, recording each migration with the release that ran it and when.
  * 4: data_files.schema_version, the table's schema version a file was written with.
+ * 5: tables.definition (a view's SQL, which every process derives its view from), runs.host
+ *    (with pid, which process on which machine runs it: the catalog may be shared), and no
+ *    default for tables.partition_by (PostgreSQL, where a shared catalog lives, takes no `[]`).
  */
-export const METASTORE_VERSION = 4;
+export const METASTORE_VERSION = 5;
 
 export const METASTORE_DDL = `
 CREATE SCHEMA IF NOT EXISTS tributary;
@@ -29,9 +32,9 @@ CREATE TABLE IF NOT EXISTS tributary.snapshot_changes (
   snapshot_id BIGINT NOT NULL, table_name VARCHAR NOT NULL, change VARCHAR NOT NULL, detail VARCHAR);
 CREATE TABLE IF NOT EXISTS tributary.tables (
   name VARCHAR PRIMARY KEY, kind VARCHAR NOT NULL, store VARCHAR, location VARCHAR, format VARCHAR,
-  partition_by VARCHAR[] NOT NULL DEFAULT [], time_column VARCHAR, lookup_key VARCHAR, description VARCHAR,
+  partition_by VARCHAR[] NOT NULL, time_column VARCHAR, lookup_key VARCHAR, description VARCHAR,
   created_snapshot BIGINT, updated_snapshot BIGINT,
-  created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now());
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now(), definition VARCHAR);
 CREATE TABLE IF NOT EXISTS tributary.columns (
   table_name VARCHAR NOT NULL, position INTEGER NOT NULL, name VARCHAR NOT NULL, type VARCHAR NOT NULL,
   PRIMARY KEY (table_name, position));
@@ -51,7 +54,7 @@ CREATE TABLE IF NOT EXISTS tributary.runs (
   trigger VARCHAR NOT NULL, kind VARCHAR NOT NULL, target VARCHAR NOT NULL, status VARCHAR NOT NULL,
   params VARCHAR, pid INTEGER, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ,
   read BIGINT, written BIGINT NOT NULL DEFAULT 0, quarantined BIGINT NOT NULL DEFAULT 0,
-  error VARCHAR, snapshot_id BIGINT);
+  error VARCHAR, snapshot_id BIGINT, host VARCHAR);
 CREATE TABLE IF NOT EXISTS tributary.lineage (
   model VARCHAR NOT NULL, upstream VARCHAR NOT NULL, upstream_kind VARCHAR NOT NULL,
   PRIMARY KEY (model, upstream));
@@ -107,9 +110,11 @@ const SHAPE_V2: Readonly<Record<string, readonly string[]>> = {
 };
 
 const SHAPE_V3 = { ...SHAPE_V2, migrations: ['version', 'from_version', 'description', 'release', 'applied_at'] };
+const SHAPE_V4 = { ...SHAPE_V3, data_files: [...SHAPE_V2.data_files!, 'schema_version'] };
 
 export const METASTORE_SHAPES: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
   2: SHAPE_V2,
   3: SHAPE_V3,
-  4: { ...SHAPE_V3, data_files: [...SHAPE_V2.data_files!, 'schema_version'] },
+  4: SHAPE_V4,
+  5: { ...SHAPE_V4, tables: [...SHAPE_V2.tables!, 'definition'], runs: [...SHAPE_V2.runs!, 'host'] },
 };

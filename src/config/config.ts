@@ -261,6 +261,15 @@ const projectSchema = z
     lakeHistoryHours: z.number().min(0).default(24),
     /** Where the embedded warehouse and catalog live. Default `.tributary`. */
     state: z.string().optional(),
+    /**
+     * The catalog (and the warehouse's tables) in PostgreSQL, shared by every process of the
+     * project (workers, several `tributary up`): its URL from the environment variable `urlEnv`.
+     * TRIBUTARY_CATALOG overrides it with a URL. Without either, both live in the state folder.
+     */
+    catalog: z
+      .object({ urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name such as CATALOG_URL') })
+      .strict()
+      .optional(),
     /** SQL file of macros created before any model runs. */
     macros: z.string().optional(),
     engine: engineSchema.optional(),

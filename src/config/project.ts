@@ -25,6 +25,12 @@ export interface Project {
   /** The lake: a local folder, or an `s3://bucket/prefix` URL (TRIBUTARY_LAKE, else --data-dir, else the config's `lake`). */
   lakeLocation: string;
   stateDir: string;
+  /**
+   * The catalog and the warehouse in PostgreSQL, shared by every process of the project
+   * (TRIBUTARY_CATALOG, else the variable the config's `catalog.urlEnv` names); undefined: both
+   * in the state folder, owned by one process.
+   */
+  catalogUrl: string | undefined;
   /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
   readText(fileOrInline: string, field: string): string;
   resolvePath(relative: string): string;
@@ -98,6 +104,25 @@ function lakeLocationOf(location: string, resolvePath: (relative: string) => str
   return /^s3:\/\//.test(location) ? location.replace(/\/+$/, '') : resolvePath(location);
 }
 
+/** The shared catalog's URL: TRIBUTARY_CATALOG, else the variable `catalog.urlEnv` names (which must then be set). */
+function catalogUrlOf(config: ResolvedConfig, configFile: string): string | undefined {
+  const variable = process.env.TRIBUTARY_CATALOG ? 'TRIBUTARY_CATALOG' : config.catalog?.urlEnv;
+  if (!variable) return undefined;
+  const url = process.env[variable];
+  if (!url) {
+    throw new TributaryError(`the catalog is in PostgreSQL, but the environment variable ${variable} is not set`, {
+      place: { file: configFile, field: 'catalog.urlEnv' },
+      hint: `export ${variable}=postgres://user@host:5432/database (the database must exist; Tributary creates its tables there)`,
+    });
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new TributaryError(`${variable} must be a PostgreSQL URL (postgres://user@host:5432/database), not '${url.split(':')[0]}:…'`, {
+      hint: 'the shared catalog lives in PostgreSQL; unset the variable to keep the catalog in the state folder',
+    });
+  }
+  return url;
+}
+
 export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
   const dir = path.resolve(dirArg ?? process.cwd());
   const configFile = findConfigFile(dir);
@@ -143,6 +168,7 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     components,
     lakeLocation: lakeLocationOf(process.env.TRIBUTARY_LAKE || (dataDir ? path.join(dataDir, 'lake') : (config.lake ?? 'lake')), resolvePath),
     stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
+    catalogUrl: catalogUrlOf(config, configFile),
     resolvePath,
     readText(fileOrInline, field) {
       if (!/\.sql$/i.test(fileOrInline.trim())) return fileOrInline;

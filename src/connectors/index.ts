@@ -3,3 +3,4 @@ export type { SourceScan, SourceContext, SourceComponent, RejectedRow, Repair } 
 export type { StreamInput, RecordSink, InputContext, InputComponent } from './inputs/types.js';
 export type { Store, StoreContext, StoreComponent, TableShape, WriteMode, ReplaceScope, Staged, StageRequest, CommitUnit, MergeFunction } from './stores/types.js';
 export { mergeFunction, scopeCondition } from './stores/types.js';
+export { dropFromWarehouse } from './stores/duckdb.js';

@@ -1,5 +1,6 @@
 import { DuckDBInstance, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { EXTENSIONS, extensionDirectory, missingExtension, type ExtensionName } from './extensions.js';
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 /** The embedded DuckDB's version, e.g. v1.5.6. */
 export function engineVersion(): string {
@@ -36,9 +37,46 @@ export class Engine {
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     readonly path: string,
-    /** Every open connection to the instance: the database's lock goes only when all are closed. */
-    private readonly family: Set<DuckDBConnection> = new Set([connection]),
+    /**
+     * Every open connection to the instance (the database's lock goes only when all are closed),
+     * and the settings each connection starts with (a default catalog, a search path).
+     */
+    private readonly family: { connections: Set<DuckDBConnection>; session: string[]; views: string } = { connections: new Set([connection]), session: [], views: 'main' },
   ) {}
+
+  /**
+   * Where the views derived from the catalog live (a lake table's files, a model's view):
+   * `main` of the state's own database, or a database of this process when the catalog is
+   * shared, since every process derives its own.
+   */
+  get views(): string {
+    return this.family.views;
+  }
+
+  /** Makes, or re-points, a view derived from the catalog, where this process keeps such views. */
+  async defineView(name: string, sql: string): Promise<void> {
+    await this.run(`CREATE OR REPLACE VIEW ${this.views}.${quoteIdent(name)} AS ${sql}`);
+  }
+
+  /** Drops a derived view of that name, if there is one (the table took another kind). */
+  async dropView(name: string): Promise<void> {
+    const [database, schema] = this.views.includes('.') ? this.views.split('.') : [undefined, this.views];
+    const found = await this.scalar<bigint>(
+      `SELECT count(*) FROM duckdb_views() WHERE view_name = ${quoteLiteral(name)} AND schema_name = ${quoteLiteral(schema!)}
+         AND database_name = ${database ? quoteLiteral(database) : 'current_database()'} AND NOT temporary`,
+    );
+    if (Number(found)) await this.run(`DROP VIEW ${this.views}.${quoteIdent(name)}`);
+  }
+
+  /**
+   * Settings every connection of the instance starts with (this one and later forks): `USE` a
+   * default database, a search path. `views` names where derived views go.
+   */
+  async setSession(statements: readonly string[], views: string): Promise<void> {
+    this.family.session = [...statements];
+    this.family.views = views;
+    for (const statement of statements) await this.run(statement);
+  }
 
   static async open(options: EngineOptions = {}): Promise<Engine> {
     const path = options.path ?? ':memory:';
@@ -228,19 +266,20 @@ export class Engine {
   /** A second connection to the same database, for work that must run beside this one. */
   async fork(): Promise<Engine> {
     const connection = await this.instance.connect();
-    this.family.add(connection);
+    this.family.connections.add(connection);
+    for (const statement of this.family.session) await connection.run(statement);
     return new Engine(this.instance, connection, this.path, this.family);
   }
 
   close(): void {
-    this.family.delete(this.connection);
+    this.family.connections.delete(this.connection);
     this.connection.closeSync();
   }
 
   /** Closes every connection and the database, releasing its file for another process. */
   closeAll(): void {
-    for (const connection of this.family) connection.closeSync();
-    this.family.clear();
+    for (const connection of this.family.connections) connection.closeSync();
+    this.family.connections.clear();
     this.instance.closeSync();
   }
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore } from '../catalog/index.js';
+import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles } from '../catalog/index.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
@@ -10,11 +10,13 @@ import type { LakeStorage } from './storage.js';
  * Trino, Athena and DuckDB read as they are.
  *
  * A write has three steps. Stage: the engine writes the files into a staging folder outside every
- * table folder. Commit: one metastore transaction records them (and retires what they replace);
- * the table's view, built from the catalog, changes in the same transaction. Publish: once the
- * commit is durable, staged files move to their keys and retired ones move to history. The
- * catalog remembers what is left to move, so a crash at any point is finished at the next start;
- * nothing uncommitted ever appears in a table folder, and nothing is renamed over a visible file.
+ * table folder, so a write cut short leaves no partial file where readers look. Publish: complete
+ * files move to their keys (unique names, never over another file). Commit: one metastore
+ * transaction records them and retires what they replace; the table's view follows the commit.
+ * The catalog thus never names a file that is not in its place, for this process or any other;
+ * a crash before the commit leaves complete files no commit references, which vacuum removes.
+ * Retired files then move to history (or go); with readers in other processes (a shared catalog)
+ * they stay where they are, for whoever still reads them, until vacuum expires them.
  */
 
 export interface StageOptions {
@@ -50,6 +52,8 @@ export interface LakeFormat {
   parquetVersion: 'v1' | 'v2';
   /** Hours a replaced file stays in history, where time travel reads it. */
   historyHours: number;
+  /** Other processes read the lake (a shared catalog): files a commit retires stay in place until vacuum. */
+  sharedReaders?: boolean;
 }
 
 const HISTORY = '_history';
@@ -151,50 +155,60 @@ export class Lake {
     options: { operation: string; runId?: string; description?: string; timeColumn?: string; inside?: (tx: CatalogTransaction) => Promise<void> },
   ): Promise<Committed> {
     const retired: LiveFile[] = [];
-    const history = this.format.historyHours > 0 ? HISTORY : undefined;
-    const { committed } = await this.metastore.commit(
-      engine,
-      {
-        operation: options.operation,
-        runId: options.runId,
-        // The files are published and the views re-pointed before anyone hears of the commit;
-        // until then readers keep the previous files, which stay where they are until the end.
-        after: async (_result, snapshot) => {
-          failpoint('lake:committed');
-          for (const { staged } of writes) {
-            for (const file of staged.files) {
-              if (!file.stagedPath) continue;
-              await this.storage.publish(file.stagedPath, file.path);
-              failpoint('lake:published-file');
-            }
-          }
-          await this.metastore.clearPendingMoves(writes.flatMap((w) => w.staged.files.map((f) => f.path)));
-          for (const { staged } of writes) await this.refreshView(engine, staged.table);
-          if (history) for (const file of retired) await this.storage.move(file.path, `${HISTORY}/${snapshot}/${file.path}`);
-          else await this.storage.delete(retired.map((f) => f.path));
+    const keep: RetiredFiles = this.format.sharedReaders ? 'in place' : this.format.historyHours > 0 ? { prefix: HISTORY } : 'delete';
+    const published: string[] = [];
+    for (const { staged } of writes) {
+      for (const file of staged.files) {
+        if (!file.stagedPath) continue;
+        await this.storage.publish(file.stagedPath, file.path);
+        published.push(file.path);
+        failpoint('lake:published-file');
+      }
+    }
+    const files = (staged: StagedWrite) => staged.files.map(({ stagedPath: _published, ...file }) => file);
+    let committed: Committed;
+    let durable = false;
+    try {
+      ({ committed } = await this.metastore.commit(
+        engine,
+        {
+          operation: options.operation,
+          runId: options.runId,
+          // Retired files go once the commit is durable; readers of the previous view are done with them.
+          after: async (_result, snapshot) => {
+            durable = true;
+            failpoint('lake:committed');
+            if (keep === 'delete') await this.storage.delete(retired.map((f) => f.path));
+            else if (keep !== 'in place') for (const file of retired) await this.storage.move(file.path, `${keep.prefix}/${snapshot}/${file.path}`);
+          },
         },
-      },
-      async (tx) => {
-        for (const { staged, replace } of writes) {
-          if (replace !== 'append') retired.push(...(await tx.retireFiles(staged.table, replace, history)));
-          // Registered first: its files record the schema version this registration settles.
-          await tx.registerTable({
-            name: staged.table,
-            kind: 'lake',
-            store: 'lake',
-            location: this.storage.readPath(staged.table),
-            format: 'parquet',
-            partitionBy: staged.partitionBy,
-            timeColumn: options.timeColumn,
-            description: options.description,
-            columns: staged.columns,
-          });
-          await tx.addFiles(staged.table, staged.files, staged.runId);
-        }
-        if (options.inside) await options.inside(tx);
-      },
-    );
-    for (const { staged } of writes) await this.endStaging(staged.runId);
+        async (tx) => {
+          for (const { staged, replace } of writes) {
+            if (replace !== 'append') retired.push(...(await tx.retireFiles(staged.table, replace, keep)));
+            // Registered first: its files record the schema version this registration settles.
+            await tx.registerTable({
+              name: staged.table,
+              kind: 'lake',
+              store: 'lake',
+              location: this.storage.readPath(staged.table),
+              format: 'parquet',
+              partitionBy: staged.partitionBy,
+              timeColumn: options.timeColumn,
+              description: options.description,
+              columns: staged.columns,
+            });
+            await tx.addFiles(staged.table, files(staged), staged.runId);
+          }
+          if (options.inside) await options.inside(tx);
+        },
+      ));
+    } catch (error) {
+      // A transaction that did not commit references none of them: gone now, or (if this fails too) by vacuum.
+      if (!durable) await this.storage.delete(published).catch(() => undefined);
+      throw error;
+    } finally {
+      for (const { staged } of writes) await this.endStaging(staged.runId);
+    }
     return committed;
   }
 
@@ -203,9 +217,7 @@ export class Lake {
     const info = await this.metastore.table(table);
     if (!info) return;
     const relation = await this.relation(engine, table, await this.metastore.liveFiles(table), info.columns, info.partition_by);
-    await this.metastore.write(async () => {
-      await engine.run(`CREATE OR REPLACE VIEW main.${quoteIdent(table)} AS ${relation}`);
-    });
+    await this.metastore.write(() => engine.defineView(table, relation));
   }
 
   /** Deletes staged files that will not be committed; readers never saw them. */
@@ -359,7 +371,8 @@ export class Lake {
    */
   async vacuum(graceMs = this.storage.graceMs): Promise<{ removed: number; expired: number }> {
     for (const runId of await this.storage.staleStagedRuns(this.staging, graceMs)) await this.storage.discardStaging(runId);
-    const expired = await this.metastore.expireHistory(this.format.historyHours);
+    // Retired files other processes may still read are kept at least for the grace period.
+    const expired = await this.metastore.expireHistory(this.format.sharedReaders ? Math.max(this.format.historyHours, graceMs / 3_600_000) : this.format.historyHours);
     await this.storage.delete(expired);
     const known = await this.metastore.knownPaths();
     const tables = (await this.metastore.tables()).filter((t) => t.kind === 'lake').map((t) => t.name);
@@ -372,10 +385,6 @@ export class Lake {
     return { removed: strays.length, expired: expired.length };
   }
 
-  /** Re-points every lake table's view at its live files (after a crash between commit and view). */
-  async refreshViews(engine: Engine): Promise<void> {
-    for (const table of (await this.metastore.tables()).filter((t) => t.kind === 'lake')) await this.refreshView(engine, table.name);
-  }
 }
 
 interface CopyStats {

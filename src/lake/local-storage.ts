@@ -2,12 +2,21 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import path from 'node:path';
 import type { LakeStorage } from './storage.js';
 
-/** The lake in a local folder: staging under `_staging/`, publishing by rename (atomic on one disk). */
+/**
+ * The lake in a local folder: staging under `_staging/`, publishing by rename (atomic on one
+ * disk). Owned by one process, what it finds staged by others is a dead run's; shared (several
+ * processes of a shared catalog on one machine, or a network folder), only what is older than
+ * the grace period is.
+ */
 export class LocalLakeStorage implements LakeStorage {
-  readonly graceMs = 0;
+  readonly graceMs: number;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly options: { shared?: boolean } = {},
+  ) {
     mkdirSync(root, { recursive: true });
+    this.graceMs = options.shared ? 3_600_000 : 0;
   }
 
   get location(): string {
@@ -39,9 +48,10 @@ export class LocalLakeStorage implements LakeStorage {
     for (const location of locations) rmSync(location, { force: true });
   }
 
-  // One process owns a local lake: every staging folder it did not make itself is a dead run's.
-  async staleStagedRuns(inProgress: ReadonlySet<string>, _graceMs: number): Promise<string[]> {
-    return existsSync(this.stagingRoot) ? readdirSync(this.stagingRoot).filter((run) => !inProgress.has(run)) : [];
+  async staleStagedRuns(inProgress: ReadonlySet<string>, graceMs: number): Promise<string[]> {
+    if (!existsSync(this.stagingRoot)) return [];
+    const before = Date.now() - graceMs;
+    return readdirSync(this.stagingRoot).filter((run) => !inProgress.has(run) && (!this.options.shared || statSync(path.join(this.stagingRoot, run)).mtimeMs < before));
   }
 
   async discardStaging(runId: string): Promise<void> {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import type { CommitUnit, Staged, StageRequest, Store } from '../connectors/index.js';
+import { dropFromWarehouse, type CommitUnit, type Staged, type StageRequest, type Store } from '../connectors/index.js';
 import type { Metastore } from '../catalog/index.js';
-import { quoteIdent } from '../engine/index.js';
 import type { Engine } from '../engine/index.js';
 import { defineMaterialization } from './types.js';
 
@@ -35,16 +34,19 @@ class ViewWriter implements Store {
     return undefined;
   }
 
-  async stage(_engine: Engine, request: StageRequest): Promise<ViewStaged> {
-    return { table: request.shape.name, rows: undefined, diverted: new Map(), columns: request.shape.columns, sql: request.relation, description: request.shape.description };
+  async stage(engine: Engine, request: StageRequest): Promise<ViewStaged> {
+    const sql = `SELECT * FROM ${request.relation}`;
+    // Described as it will be read: a view that cannot bind fails its run here, before any commit.
+    const columns = await engine.describe(sql);
+    return { table: request.shape.name, rows: undefined, diverted: new Map(), columns, sql, description: request.shape.description };
   }
 
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
+    // The catalog keeps the view's SQL; each process makes the view from it once this commits.
     await this.metastore.commit(engine, { operation: 'view', runId: unit.runId }, async (tx) => {
       for (const view of staged as ViewStaged[]) {
-        await tx.run(`CREATE OR REPLACE VIEW main.${quoteIdent(view.table)} AS SELECT * FROM ${view.sql}`);
-        const columns = (await tx.query<{ column_name: string; column_type: string }>(`DESCRIBE main.${quoteIdent(view.table)}`)).map((c) => ({ name: c.column_name, type: c.column_type }));
-        await tx.registerTable({ name: view.table, kind: 'view', columns, description: view.description });
+        await dropFromWarehouse(tx, view.table);
+        await tx.registerTable({ name: view.table, kind: 'view', columns: view.columns, description: view.description, definition: view.sql });
       }
       if (unit.run) await tx.finishRun(unit.run.runId, 'success', unit.run);
       if (unit.inside) await unit.inside(tx);

@@ -1,15 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Metastore } from '../catalog/index.js';
+import { Metastore, SharedCatalog } from '../catalog/index.js';
 import { openStore, type Store, type StoreConfig } from '../connectors/index.js';
 import type { Project } from '../config/project.js';
+import { TributaryError } from '../core/errors.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
 import { Lake, LocalLakeStorage, S3LakeStorage, parseS3Url, type LakeStorage } from '../lake/index.js';
+import { Relations } from './relations.js';
 
 /**
- * A project's live state, owned by one process: the engine on its warehouse, the metastore, the
- * lake and the stores it writes to. Other processes reach it through that process (see the
- * server's command endpoint); this is what the owner holds.
+ * A project's live state: the engine on its warehouse, the metastore, the lake and the stores it
+ * writes to. Embedded, one process owns it (the warehouse file is locked) and other processes
+ * reach it through that process (the server's command endpoint). With the catalog in PostgreSQL
+ * (`catalogUrl`), every process of the project opens its own workspace on the shared catalog and
+ * warehouse, and follows the others' commits.
  */
 export interface Workspace {
   project: Project;
@@ -23,6 +27,8 @@ export interface Workspace {
   store(config: StoreConfig, field: string): Store;
   /** The same state seen through another view of the project (a command's --source overrides). */
   withProject(project: Project): Workspace;
+  /** Catches up with the commits of other processes (a shared catalog), views and followers included; nothing to do embedded. */
+  sync(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,29 +41,45 @@ export async function queryableTables(engine: Engine): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name.toLowerCase()));
 }
 
-export async function openWorkspace(project: Project): Promise<Workspace> {
+export async function openWorkspace(project: Project, options: { onSyncError?: (error: Error) => void } = {}): Promise<Workspace> {
   mkdirSync(project.stateDir, { recursive: true });
-  const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation);
+  const shared = project.catalogUrl ? new SharedCatalog(project.catalogUrl) : undefined;
+  // A lake folder other processes write too (a shared catalog) keeps what they stage, for a grace period.
+  const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation, { shared: Boolean(shared) });
   const engine = await Engine.open({
-    path: path.join(project.stateDir, 'warehouse.duckdb'),
+    // A shared catalog keeps the warehouse in PostgreSQL; this process's own views need no file.
+    path: shared ? ':memory:' : path.join(project.stateDir, 'warehouse.duckdb'),
     threads: project.config.engine?.threads,
     memoryLimit: project.config.engine?.memoryLimit,
     tempDirectory: path.join(project.stateDir, 'spill'),
   });
+  let stopListening: (() => Promise<void>) | undefined;
   try {
     // The lake's views are read as soon as the state opens: an object store's credentials come first.
     await storage.open(engine);
-    const metastore = await Metastore.open(await engine.fork());
-    if (project.config.macros) await engine.run(project.readText(project.config.macros, 'macros'));
+    // Macros live beside the views this process derives (a shared catalog's database holds none).
+    if (project.config.macros && shared) await engine.run(project.readText(project.config.macros, 'macros'));
+    if (shared) await shared.attach(engine);
+    const metastore = await Metastore.open(await engine.fork(), { shared });
+    if (shared) await refuseAnotherLake(metastore, storage, shared);
+    if (project.config.macros && !shared) await engine.run(project.readText(project.config.macros, 'macros'));
     const lake = new Lake(metastore, storage, {
       compression: project.config.lakeCompression,
       parquetVersion: project.config.lakeParquetVersion,
       historyHours: project.config.lakeHistoryHours,
+      sharedReaders: Boolean(shared),
     });
     // Taking ownership: what a killed process left behind is finished or cleaned up first.
     await metastore.failOrphanRuns();
     await lake.recover();
-    await lake.refreshViews(engine);
+    const relations = new Relations(await engine.fork(), metastore, lake);
+    await relations.refresh();
+    metastore.followCommits(async (committed) => void (await relations.refresh(committed.tables)));
+    const sync = async () => void (await metastore.sync());
+    stopListening = shared?.listen(
+      () => void sync().catch((error: Error) => options.onSyncError?.(error)),
+      (error) => options.onSyncError?.(error),
+    );
     const parser = await engine.fork();
     const policy = new ReadOnlyPolicy(parser, () => queryableTables(parser));
     const stores = new Map<string, Store>();
@@ -74,16 +96,35 @@ export async function openWorkspace(project: Project): Promise<Workspace> {
         return store;
       },
       withProject: (other) => make(other),
+      sync,
       // The state's lock goes at once (another process may open it next); connections to other stores after.
+      // The engine closes before the first await: callers that do not await still free the lock at once.
       async close() {
+        const listening = stopListening?.();
         engine.closeAll();
+        await listening;
         for (const store of stores.values()) await store.close();
         stores.clear();
       },
     });
     return make(project);
   } catch (error) {
+    await stopListening?.();
     engine.closeAll();
     throw error;
   }
+}
+
+/**
+ * Every process of a project must read and write one lake: a catalog whose lake tables live
+ * elsewhere than this process's lake would show files this process cannot read, and its commits
+ * would reference files the others cannot.
+ */
+async function refuseAnotherLake(metastore: Metastore, storage: LakeStorage, shared: SharedCatalog): Promise<void> {
+  const lakeTable = (await metastore.tables()).find((table) => table.kind === 'lake' && table.location);
+  if (!lakeTable || lakeTable.location === storage.readPath(lakeTable.name)) return;
+  const theirs = lakeTable.location!.slice(0, lakeTable.location!.length - lakeTable.name.length).replace(/[\\/]$/, '');
+  throw new TributaryError(`the shared catalog at ${shared.shown} keeps its lake at ${theirs}, and this process's lake is ${storage.location}`, {
+    hint: `every process of a project shares one lake: set TRIBUTARY_LAKE=${theirs} (an S3 bucket, or a folder every process reaches)`,
+  });
 }

@@ -4,7 +4,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, unwatchFile
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
-import { Engine, EXTENSIONS_ENV } from '../../src/engine/index.js';
+import { EXTENSIONS_ENV } from '../../src/engine/index.js';
+import { EXTENSIONS, requireExtension } from './extensions.js';
 import { REPO } from '../helpers.js';
 import { requireService } from '../services.js';
 
@@ -15,7 +16,6 @@ import { requireService } from '../services.js';
  * DeleteObjects) and logs every request, which the tests count.
  */
 export const MOTO = process.env.TRIBUTARY_MOTO ?? path.join(REPO, '.tools', 'venv', 'bin', 'moto_server');
-export const EXTENSIONS = process.env[EXTENSIONS_ENV] ?? path.join(REPO, '.duckdb-extensions');
 
 export interface S3Server {
   endpoint: string;
@@ -33,15 +33,7 @@ export async function s3TestsCanRun(): Promise<boolean> {
   const moto = await requireService('moto, the S3-compatible server (bash .ci/python-tools.sh)', async () => {
     if (!existsSync(MOTO)) throw new Error(`${MOTO} not found`);
   });
-  const httpfs = await requireService("DuckDB's httpfs extension (bash .ci/duckdb-extensions.sh)", async () => {
-    process.env[EXTENSIONS_ENV] = EXTENSIONS;
-    const engine = await Engine.open();
-    try {
-      await engine.load('httpfs');
-    } finally {
-      engine.close();
-    }
-  });
+  const httpfs = await requireExtension('httpfs');
   return moto && httpfs;
 }
 

@@ -19,6 +19,22 @@ interface WarehouseStaged extends Staged {
 
 const main = (table: string) => `main.${quoteIdent(table)}`;
 
+/** Where the warehouse's own tables are: `main` of the state's database (the shared catalog's, when there is one). */
+const IN_WAREHOUSE = `database_name = current_database() AND schema_name = 'main' AND NOT temporary`;
+
+/**
+ * Drops what the warehouse holds under `name`, a table or a view (a model that changed
+ * materialisation), inside a commit; DuckDB refuses to drop one kind by the other's name.
+ */
+export async function dropFromWarehouse(tx: Pick<CatalogTransaction, 'query' | 'run'>, name: string): Promise<void> {
+  const [found] = await tx.query<{ kind: string }>(
+    `SELECT 'TABLE' AS kind FROM duckdb_tables() WHERE ${IN_WAREHOUSE} AND table_name = $1
+     UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE ${IN_WAREHOUSE} AND view_name = $1`,
+    [name],
+  );
+  if (found) await tx.run(`DROP ${found.kind} ${main(name)}`);
+}
+
 /**
  * Serving tables in the embedded warehouse. Rows, merges, offsets, run records and the catalog's
  * bookkeeping commit in one DuckDB transaction. A table rebuilt in full is built beside the live
@@ -49,7 +65,7 @@ class WarehouseStore implements Store {
 
   /** A merge table with keys gets them as its primary key; a keyless one is a single row of totals, starting at zero. */
   private async create(tx: CatalogTransaction, shape: TableShape): Promise<void> {
-    const exists = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $1 AND NOT temporary`, [shape.name]);
+    const exists = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_tables() WHERE ${IN_WAREHOUSE} AND table_name = $1`, [shape.name]);
     if (Number(exists[0]!.n)) return;
     const keys = shape.keys ?? [];
     const pk = shape.merge && keys.length ? `, PRIMARY KEY (${keys.map(quoteIdent).join(', ')})` : '';
@@ -133,7 +149,8 @@ class WarehouseStore implements Store {
         await tx.registerTable({ name: s.table, kind: 'table', store: 'duckdb', columns: s.shape.columns, timeColumn: s.shape.timeColumn, lookupKey: s.shape.lookupKey, description: s.shape.description });
         if (!s.mode.scope) {
           // The build takes the table's place.
-          await tx.run(`DROP TABLE IF EXISTS ${target}; DROP VIEW IF EXISTS ${target}; ALTER TABLE ${main(s.built!)} RENAME TO ${quoteIdent(s.table)}`);
+          await dropFromWarehouse(tx, s.table);
+          await tx.run(`ALTER TABLE ${main(s.built!)} RENAME TO ${quoteIdent(s.table)}`);
           return s.rows!;
         }
         await this.ensure(tx, s.shape);
@@ -147,7 +164,7 @@ class WarehouseStore implements Store {
 
   /** A table appended to, or replaced by scope, must exist first (its first write creates it); true when this made it. */
   private async ensure(tx: CatalogTransaction, shape: TableShape): Promise<boolean> {
-    const exists = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $1 AND NOT temporary`, [shape.name]);
+    const exists = await tx.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_tables() WHERE ${IN_WAREHOUSE} AND table_name = $1`, [shape.name]);
     if (Number(exists[0]!.n)) return false;
     await tx.run(`CREATE TABLE ${main(shape.name)} (${shape.columns.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')})`);
     return true;

@@ -1,0 +1,56 @@
+import type { Metastore, TableInfo } from '../catalog/index.js';
+import type { Engine } from '../engine/index.js';
+import type { Lake } from '../lake/index.js';
+
+/**
+ * The engine's views of the catalog's tables, as each process derives them from the catalog: a
+ * lake table's view over exactly its live files, a model's view and a crawled table's view from
+ * the SQL the catalog keeps. They follow every commit (this process's, and with a shared catalog
+ * every other process's too), so that whoever hears of a commit reads what it committed.
+ */
+export class Relations {
+  constructor(
+    /** A connection of its own: a commit's followers must not wait behind a long query. */
+    private readonly engine: Engine,
+    private readonly metastore: Metastore,
+    private readonly lake: Lake,
+  ) {}
+
+  /** Brings the views of `names` (every table when absent) in line with the catalog; returns the views that could not be made, with why. */
+  async refresh(names?: readonly string[]): Promise<{ table: string; error: string }[]> {
+    const wanted = names ? new Set(names) : undefined;
+    const tables = (await this.metastore.tables()).filter((t) => !wanted || wanted.has(t.name));
+    for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name);
+    for (const table of tables.filter((t) => !derived(t))) await this.metastore.write(() => this.engine.dropView(table.name));
+    return this.defineViews(tables.filter((t) => derived(t) && t.kind !== 'lake' && t.definition !== null));
+  }
+
+  /**
+   * Views read other views: each is made once what it reads exists, so the views are made in
+   * rounds until a round makes none; what is left could not be made (it reads what is gone).
+   */
+  private async defineViews(views: TableInfo[]): Promise<{ table: string; error: string }[]> {
+    let pending = views;
+    let failures: { table: string; error: string }[] = [];
+    while (pending.length) {
+      failures = [];
+      const next: TableInfo[] = [];
+      for (const view of pending) {
+        try {
+          await this.metastore.write(() => this.engine.defineView(view.name, view.definition!));
+        } catch (error) {
+          failures.push({ table: view.name, error: (error as Error).message.split('\n')[0]! });
+          next.push(view);
+        }
+      }
+      if (next.length === pending.length) break;
+      pending = next;
+    }
+    return failures;
+  }
+}
+
+/** Tables this process reads through a view it makes: lake tables, models' views, crawled files. */
+function derived(table: TableInfo): boolean {
+  return table.kind === 'lake' || table.kind === 'view' || table.kind === 'external';
+}

@@ -1,0 +1,125 @@
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLICKSTREAM, REPO, tempDir } from './helpers.js';
+import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
+
+/**
+ * The catalog in PostgreSQL (issue 20), against the running server: every process of a project
+ * opens the same catalog by TRIBUTARY_CATALOG alone, several commit at once, and each sees what
+ * the others committed. The numbers are those of a run with the embedded catalog.
+ */
+
+const canRun = await postgresCatalogCanRun();
+let catalog: CatalogDatabase;
+
+beforeAll(async () => {
+  if (canRun) catalog = await createCatalogDatabase();
+});
+afterAll(async () => {
+  await catalog?.drop();
+});
+
+interface Outcome {
+  code: number | null;
+  signal?: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function args(command: string[], dataDir: string): string[] {
+  return ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...command, '--project', CLICKSTREAM, '--data-dir', dataDir];
+}
+
+function environment(shared: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
+  if (shared) env.TRIBUTARY_CATALOG = catalog.url;
+  else delete env.TRIBUTARY_CATALOG;
+  return env;
+}
+
+function cli(command: string[], dataDir: string, shared = true): Outcome {
+  const result = spawnSync(process.execPath, args(command, dataDir), { cwd: REPO, encoding: 'utf8', env: environment(shared) });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts a command and resolves when it exits, so that several run at once. */
+function started(command: string[], dataDir: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args(command, dataDir), { cwd: REPO, env: environment(true) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function rows(sql: string, dataDir: string, shared = true): Record<string, unknown>[] {
+  const result = cli(['sql', sql, '--format', 'json'], dataDir, shared);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as Record<string, unknown>[];
+}
+
+const PER_DAY = 'SELECT CAST(dt AS VARCHAR) AS day, count(*)::INTEGER AS n FROM events GROUP BY ALL ORDER BY day';
+
+describe.runIf(canRun)('the catalog in PostgreSQL, shared by every process of a project', () => {
+  const lake = tempDir();
+  let local: Record<string, unknown>[];
+
+  it('the clickstream batch path keeps its catalog and warehouse in PostgreSQL by TRIBUTARY_CATALOG alone, with the numbers of an embedded run', async () => {
+    const embedded = tempDir();
+    const alone = cli(['run', '--quiet'], embedded, false);
+    expect(alone.code, alone.stderr).toBe(0);
+    local = rows(PER_DAY, embedded, false);
+    expect(local.length).toBeGreaterThan(20);
+
+    const run = cli(['run', '--quiet'], lake);
+    expect(run.code, run.stderr).toBe(0);
+    expect(rows(PER_DAY, lake)).toEqual(local);
+    // PostgreSQL itself holds the catalog: the table, its live files and the run.
+    const [registered] = await catalog.query<{ kind: string; files: string }>(
+      `SELECT t.kind, (SELECT count(*) FROM tributary.data_files f WHERE f.table_name = t.name AND f.end_snapshot IS NULL) AS files FROM tributary.tables t WHERE t.name = 'events'`,
+    );
+    expect(registered).toMatchObject({ kind: 'lake' });
+    expect(Number(registered!.files)).toBeGreaterThanOrEqual(local.length);
+    const runs = await catalog.query<{ status: string }>(`SELECT status FROM tributary.runs`);
+    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.every((r) => r.status === 'success')).toBe(true);
+    // A model the run built as a warehouse table is a PostgreSQL table, readable by any client.
+    const tables = await catalog.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`);
+    expect(tables.length).toBeGreaterThan(0);
+  });
+
+  it('two processes loading different days at once: both land, each day once', async () => {
+    const [first, second] = [local[3]!.day as string, local[4]!.day as string];
+    const outcomes = await Promise.all([started(['run', 'events', '--date', first, '--quiet'], lake), started(['run', 'events', '--date', second, '--quiet'], lake)]);
+    for (const outcome of outcomes) expect(outcome.code, `${outcome.signal ?? ''} ${outcome.stderr}`).toBe(0);
+    expect(rows(PER_DAY, lake)).toEqual(local);
+    const days = await catalog.query<{ params: string }>(`SELECT params FROM tributary.runs WHERE status = 'success' AND (params LIKE '%${first}%' OR params LIKE '%${second}%')`);
+    expect(days.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('two processes loading the same day at once: a correct serial result, the day replaced once, never doubled', async () => {
+    const day = local[5]!.day as string;
+    const outcomes = await Promise.all([started(['run', 'events', '--date', day, '--quiet'], lake), started(['run', 'events', '--date', day, '--quiet'], lake)]);
+    for (const outcome of outcomes) expect(outcome.code, `${outcome.signal ?? ''} ${outcome.stderr}`).toBe(0);
+    expect(rows(PER_DAY, lake)).toEqual(local);
+    // The second commit replaced the first one's files: the day is one set of live files.
+    const live = await catalog.query<{ runs: string }>(
+      `SELECT count(DISTINCT f.run_id) AS runs FROM tributary.data_files f JOIN tributary.file_partition_values v USING (file_id)
+       WHERE f.table_name = 'events' AND f.end_snapshot IS NULL AND v.key = 'dt' AND v.value = '${day}'`,
+    );
+    expect(Number(live[0]!.runs)).toBe(1);
+  });
+
+  it('a process whose lake is elsewhere is refused before it reads or writes, told which lake the catalog keeps', () => {
+    const elsewhere = tempDir();
+    const refused = cli(['sql', 'SELECT count(*) FROM events'], elsewhere);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`keeps its lake at ${path.join(lake, 'lake')}`);
+    expect(refused.stderr).toContain(`TRIBUTARY_LAKE=${path.join(lake, 'lake')}`);
+    expect(refused.stderr).not.toContain('No files found');
+  });
+});
