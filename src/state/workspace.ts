@@ -39,7 +39,7 @@ export async function openWorkspace(project: Project): Promise<Workspace> {
   mkdirSync(project.stateDir, { recursive: true });
   const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation);
   const engine = await Engine.open({
-    path: path.join(project.stateDir, 'warehouse.duckdb'),
+    path: project.warehouseFile ?? path.join(project.stateDir, 'warehouse.duckdb'),
     threads: project.config.engine?.threads,
     memoryLimit: project.config.engine?.memoryLimit,
     tempDirectory: path.join(project.stateDir, 'spill'),
