@@ -39,11 +39,14 @@ interface NunjucksError extends Error {
   colno?: number;
 }
 
-/** The line a nunjucks error points at, from its fields or its message ("[Line 3, Column 5]"). */
-function lineOf(error: NunjucksError): number | undefined {
-  if (error.lineno) return error.lineno;
+/**
+ * The line a nunjucks error points at, from its fields or its message ("[Line 3, Column 5]").
+ * nunjucks counts lines from 1 in syntax errors and from 0 in errors raised while rendering.
+ */
+function lineOf(error: NunjucksError, phase: 'compile' | 'render'): number | undefined {
   const match = /\[Line (\d+), Column (\d+)\]/.exec(error.message);
-  return match ? Number(match[1]) : undefined;
+  const line = error.lineno ?? (match ? Number(match[1]) : undefined);
+  return line === undefined ? undefined : phase === 'render' ? line + 1 : line;
 }
 
 /** nunjucks' message without its own file/line preamble, which the error's place already says. */
@@ -56,11 +59,11 @@ function cleanMessage(message: string): string {
     .replace(/^\(.*?\)\s*(\[Line \d+, Column \d+\])?\s*/, '');
 }
 
-export function jinjaError(error: unknown, file: string, dir: string, macroNames: readonly string[]): TributaryError {
+export function jinjaError(error: unknown, file: string, dir: string, macroNames: readonly string[], phase: 'compile' | 'render'): TributaryError {
   if (error instanceof TributaryError) return error;
   const e = error as NunjucksError;
   const message = cleanMessage(e.message ?? String(error));
-  const line = lineOf(e);
+  const line = lineOf(e, phase);
   const uncalled = /Unable to call `([^`]+)`, which is undefined or falsey/.exec(message)?.[1];
   if (uncalled) {
     const name = uncalled.replace(/^the return value of \(/, '').replace(/\)$/, '');
@@ -113,17 +116,17 @@ export class JinjaEnvironment {
     const others: [string, unknown][] = [];
     for (const file of files) {
       let exported: Record<string, unknown> = {};
+      // getExported runs the file's top level and hands back its macros (missing from nunjucks' types).
+      const template = this.compile(file.text, file.file) as unknown as {
+        getExported(context: object, frame: null, callback: (error: Error | null, result: unknown) => void): void;
+      };
       try {
-        // getExported runs the file's top level and hands back its macros (missing from nunjucks' types).
-        const template = new nunjucks.Template(dbtToNunjucks(file.text), this.env, file.file, true) as unknown as {
-          getExported(context: object, frame: null, callback: (error: Error | null, result: unknown) => void): void;
-        };
         template.getExported({}, null, (error: Error | null, result: unknown) => {
           if (error) throw error;
           exported = result as Record<string, unknown>;
         });
       } catch (error) {
-        throw jinjaError(error, file.file, this.dir, this.macroNames);
+        throw jinjaError(error, file.file, this.dir, this.macroNames, 'render');
       }
       const namespace = namespaces.get(file.package) ?? {};
       namespaces.set(file.package, namespace);
@@ -141,13 +144,21 @@ export class JinjaEnvironment {
 
   /** Renders one file's text with extra context; errors name the file and line. */
   render(text: string, file: string, context: JinjaContext = {}): string {
-    let rendered: string;
+    const template = this.compile(text, file);
     try {
-      rendered = new nunjucks.Template(dbtToNunjucks(text), this.env, file, true).render(context);
+      return template.render(context);
     } catch (error) {
-      throw jinjaError(error, file, this.dir, this.macroNames);
+      throw jinjaError(error, file, this.dir, this.macroNames, 'render');
     }
-    return rendered;
+  }
+
+  /** Compiles a template at once (eagerly), so a syntax error is told apart from a rendering one. */
+  private compile(text: string, file: string): nunjucks.Template {
+    try {
+      return new nunjucks.Template(dbtToNunjucks(text), this.env, file, true);
+    } catch (error) {
+      throw jinjaError(error, file, this.dir, this.macroNames, 'compile');
+    }
   }
 
   /** A global by name, undefined when there is none (nunjucks' getGlobal throws). */
