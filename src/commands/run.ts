@@ -3,7 +3,7 @@ import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
 import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
-import { dbtWorkspace } from '../dbt/build.js';
+import { dbtWorkspace } from './dbt-build.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
 

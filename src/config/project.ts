@@ -10,7 +10,7 @@ import { resolveTarget, type Target } from './targets.js';
 import { TributaryError } from '../core/errors.js';
 import { describeIssues, problemsText } from '../core/issues.js';
 import { packageInfo } from '../core/package.js';
-import { dbtReadText, hasDbtProject, loadDbt, type DbtAttachment } from '../dbt/load.js';
+import { dbtReadText, hasDbtProject, loadDbt, type DbtAttachment } from '../dbt/index.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
 

@@ -1,9 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Project } from '../config/project.js';
-import { projectSchemaFor } from '../config/config.js';
 import { TributaryError } from '../core/errors.js';
-import { DbtSurface, parseVars, type RenderState } from './compile.js';
+import { DbtSurface, parseVars } from './compile.js';
 import { DBT_PROJECT_FILE, readDbtProject } from './project.js';
 
 /**
@@ -70,21 +68,10 @@ export function loadDbt(dir: string, exported: Record<string, unknown> | undefin
   };
 }
 
-/** The dbt models' rendered SQL served where a model's file would be read. */
-export function dbtReadText(sql: ReadonlyMap<string, string>, fallback: Project['readText']): Project['readText'] {
-  return (fileOrInline, field) => sql.get(path.normalize(fileOrInline.trim())) ?? fallback(fileOrInline, field);
-}
+/** How a project reads a model's SQL file (or takes inline SQL as it is). */
+export type ReadText = (fileOrInline: string, field: string) => string;
 
-/**
- * The project as one run sees it: every dbt model rendered for what the warehouse holds now (an
- * incremental model that exists renders with is_incremental() true and adds to its table; with
- * --full-refresh, or on its first run, it is built whole).
- */
-export function renderForRun(project: Project, state: RenderState): Project {
-  const dbt = project.dbt;
-  if (!dbt) return project;
-  const render = dbt.surface.render(state);
-  const raw = { ...dbt.raw, models: { ...(dbt.raw.models as object), ...render.models }, sources: { ...(dbt.raw.sources as object), ...render.sources } };
-  const config = projectSchemaFor(project.components).projectSchema.parse(raw) as Project['config'];
-  return { ...project, config, dbt: { ...dbt, sql: render.sql }, readText: dbtReadText(render.sql, project.readText) };
+/** The dbt models' rendered SQL served where a model's file would be read. */
+export function dbtReadText(sql: ReadonlyMap<string, string>, fallback: ReadText): ReadText {
+  return (fileOrInline, field) => sql.get(path.normalize(fileOrInline.trim())) ?? fallback(fileOrInline, field);
 }

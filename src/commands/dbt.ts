@@ -1,10 +1,10 @@
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
-import { renderRows, type OutputFormat } from '../commands/output.js';
-import { defineCommand, type CommandIO } from '../commands/types.js';
+import { renderRows, type OutputFormat } from './output.js';
+import { defineCommand, type CommandIO } from './types.js';
 import { queryableTables } from '../state/workspace.js';
-import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './build.js';
+import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build.js';
 
 /** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile. */
 

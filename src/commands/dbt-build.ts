@@ -2,8 +2,8 @@ import { TributaryError, errorMessage } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
-import type { CompiledTest } from './compile.js';
-import { renderForRun } from './load.js';
+import { renderForRun } from '../config/dbt.js';
+import type { CompiledTest } from '../dbt/index.js';
 
 /**
  * dbt's `build`, `test` and `seed` over Tributary's runner: seeds and models run through
