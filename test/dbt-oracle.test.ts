@@ -112,6 +112,10 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     expect(ours).toContain('test accepted_values:stg_payments:payment_method → warn');
     expect(ours).toContain('model email_domains → skipped');
     expect(ours).toContain('test singular:assert_order_amounts_match_payments → pass');
+    // warn_if/error_if: three failing rows are above warn_if (>2), below error_if (>5).
+    expect(ours).toContain('test not_null:stg_customers:email → warn');
+    // A singular test's own config(severity='warn').
+    expect(ours).toContain('test singular:assert_few_orders_in_welcome_fortnight → warn');
     expect(ours).toContain('test is_positive:stg_payments:amount → pass');
   });
 

@@ -60,7 +60,7 @@ async function runTest(engine: Engine, test: CompiledTest): Promise<NodeResult> 
     );
     const failures = Number(row!.failures);
     const status: NodeStatus = test.severity === 'error' && row!.error ? 'fail' : row!.warn ? 'warn' : 'pass';
-    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ' (severity warn)' : ''}` : 'ok' };
+    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ', a warning' : ''}` : 'ok' };
   } catch (error) {
     return { ...base, status: 'error', detail: `${test.file}: ${errorMessage(error).split('\n')[0]}` };
   }
