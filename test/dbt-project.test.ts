@@ -112,4 +112,20 @@ describe('a dbt project folder', () => {
     expect(run.stderr).toContain('check min_rows(orders)');
     expect(run.stderr).toMatch(/✔ order_status \(table\)/);
   });
+
+  it('says which var a model lacks, at its line, and which seeds a run needs loaded first', () => {
+    const dir = copyProject();
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('the models read seeds that are not loaded yet: raw_customers, raw_orders, raw_payments');
+    expect(run.stderr).toContain('tributary seed');
+    const file = path.join(dir, 'models', 'staging', 'stg_orders.sql');
+    const text = readFileSync(file, 'utf8');
+    const line = text.split('\n').findIndex((l) => l.includes('min_order_date')) + 1;
+    writeFileSync(file, text.replace('min_order_date', 'min_order_day'));
+    const ls = cli(['ls', '--project', dir]);
+    expect(ls.code).toBe(1);
+    expect(ls.stderr).toContain(`${file}:${line}: var('min_order_day') has no value and no default`);
+    expect(ls.stderr).toContain(`--vars '{min_order_day: …}'`);
+  });
 });

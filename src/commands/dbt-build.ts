@@ -41,6 +41,22 @@ export async function dbtWorkspace(ws: Workspace, fullRefresh = false): Promise<
   return ws.withProject(renderForRun(ws.project, { existing: await queryableTables(ws.engine), fullRefresh }));
 }
 
+/** `tributary run` on a dbt project builds models only, as `dbt run` does: the seeds they read must be loaded already. */
+export async function refuseUnloadedSeeds(ws: Workspace, selection: { select?: string[]; exclude?: string[] }): Promise<void> {
+  const seeds = ws.project.dbt?.surface.seeds;
+  if (!seeds?.size) return;
+  const existing = await queryableTables(ws.engine);
+  const plan = compileProject(ws.project, ws, existing);
+  const selected = selectModels(plan, selection.select, selection.exclude).filter((m) => !seeds.has(m.name));
+  const missing = [...new Set(selected.flatMap((m) => [...ancestorsOf(plan, m)]))].filter((n) => seeds.has(n) && !existing.has(n));
+  if (missing.length) {
+    throw new TributaryError(`the models read seeds that are not loaded yet: ${missing.join(', ')}`, {
+      place: { file: ws.project.dir },
+      hint: 'load them with `tributary seed` (or run everything with `tributary build`); nothing was run',
+    });
+  }
+}
+
 export function requireDbt(ws: Workspace, command: string): NonNullable<Workspace['project']['dbt']> {
   if (!ws.project.dbt) {
     throw new TributaryError(`\`tributary ${command}\` works on a dbt project, and this folder has no dbt_project.yml`, {

@@ -3,7 +3,7 @@ import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
 import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
-import { dbtWorkspace } from './dbt-build.js';
+import { dbtWorkspace, refuseUnloadedSeeds } from './dbt-build.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
 
@@ -62,6 +62,7 @@ export const runCommand = defineCommand<RunInput>({
     // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.
     const view = await dbtWorkspace(ws.withProject(withSources(ws.project, input.sources)), input.fullRefresh);
     const seeds = [...(ws.project.dbt?.surface.seeds ?? [])];
+    await refuseUnloadedSeeds(view, input);
     let results: ModelResult[];
     try {
       results = await runModels(view, {

@@ -121,16 +121,21 @@ export class DbtSurface {
    * a mark the planner turns into Tributary's ref (models), or the relation itself (tests).
    */
   environment(state: RenderState, mode: 'model' | 'test') {
+    // Errors raised by dbt's context reach nunjucks, which rewraps them; the environment keeps the original.
+    const raised = (error: TributaryError): TributaryError => {
+      env.raised = error;
+      return error;
+    };
     const current: { node?: DbtModelFile; config: NodeConfig; refs: Set<string>; file: string } = { config: { tags: [] }, refs: new Set(), file: '' };
     const relationOf = (name: string) => (mode === 'model' ? `${REF_MARK}${name}${MARK_END}` : quoteIdent(name));
     const refFn = (...args: unknown[]) => {
       const { positional, keywords } = splitArgs(args);
       const name = String(positional.at(-1) ?? keywords.name ?? '');
       if (!this.modelNames.has(name) && !this.seeds.has(name)) {
-        throw new TributaryError(`ref('${name}') names no model or seed of this project`, {
+        throw raised(new TributaryError(`ref('${name}') names no model or seed of this project`, {
           place: this.place(current.file),
           hint: `models: ${[...this.modelNames].join(', ')}; seeds: ${[...this.seeds].join(', ') || '(none)'}`,
-        });
+        }));
       }
       current.refs.add(name);
       return new Relation(name, relationOf(name));
@@ -138,10 +143,10 @@ export class DbtSurface {
     const sourceFn = (sourceName: unknown, tableName: unknown) => {
       const found = this.files.sources.find((s) => s.source === sourceName && s.table === tableName);
       if (!found) {
-        throw new TributaryError(`source('${String(sourceName)}', '${String(tableName)}') is not declared in any sources.yml`, {
+        throw raised(new TributaryError(`source('${String(sourceName)}', '${String(tableName)}') is not declared in any sources.yml`, {
           place: this.place(current.file),
           hint: `declared: ${this.files.sources.map((s) => `${s.source}.${s.table}`).join(', ') || '(none)'}`,
-        });
+        }));
       }
       if (found.externalLocation) return new Relation(found.identifier, this.externalLocation(found.externalLocation, found.table));
       // A source over a node of the project (a seed, say) reads it, and runs after it.
@@ -155,16 +160,16 @@ export class DbtSurface {
       const key = String(name);
       if (key in this.vars) return this.vars[key];
       if (fallback !== undefined) return fallback;
-      throw new TributaryError(`var('${key}') has no value and no default`, {
+      throw raised(new TributaryError(`var('${key}') has no value and no default`, {
         place: this.place(current.file),
         hint: `declare it under vars: in dbt_project.yml, pass --vars '{${key}: …}', or give var() a default`,
-      });
+      }));
     };
     const envVarFn = (name: unknown, fallback?: unknown) => {
       const value = process.env[String(name)];
       if (value !== undefined) return value;
       if (fallback !== undefined) return fallback;
-      throw new TributaryError(`env_var('${String(name)}') is not set and has no default`, { place: this.place(current.file), hint: `set ${String(name)} in the environment, or give env_var() a default` });
+      throw raised(new TributaryError(`env_var('${String(name)}') is not set and has no default`, { place: this.place(current.file), hint: `set ${String(name)} in the environment, or give env_var() a default` }));
     };
     const configFn = (...args: unknown[]) => {
       const { keywords } = splitArgs(args);
@@ -189,7 +194,7 @@ export class DbtSurface {
     };
     const target = { name: this.files.target.name, type: 'duckdb', schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
     const unsupported = (what: string) => () => {
-      throw new TributaryError(`${what} is not supported by Tributary yet`, { place: this.place(current.file), hint: 'see README, Coming from dbt, for what runs as it is' });
+      throw raised(new TributaryError(`${what} is not supported by Tributary yet`, { place: this.place(current.file), hint: 'see README, Coming from dbt, for what runs as it is' }));
     };
     let env: JinjaEnvironment;
     const adapter = {
@@ -199,7 +204,7 @@ export class DbtSurface {
           const fn = (namespace ? (env.global(namespace) as Record<string, unknown> | undefined)?.[candidate] : undefined) ?? env.macro(candidate);
           if (typeof fn === 'function') return fn;
         }
-        throw new TributaryError(`adapter.dispatch('${name}') found none of ${candidates.join(', ')}`, { place: this.place(current.file), hint: 'define one of them in macros/ or ship the package that has them' });
+        throw raised(new TributaryError(`adapter.dispatch('${name}') found none of ${candidates.join(', ')}`, { place: this.place(current.file), hint: 'define one of them in macros/ or ship the package that has them' }));
       },
       quote: (identifier: string) => quoteIdent(identifier),
     };
@@ -221,7 +226,7 @@ export class DbtSurface {
       print: () => '',
       exceptions: {
         raise_compiler_error: (message: unknown) => {
-          throw new TributaryError(`a template raised an error: ${String(message)}`, { place: this.place(current.file) });
+          throw raised(new TributaryError(`a template raised an error: ${String(message)}`, { place: this.place(current.file) }));
         },
         warn: () => '',
       },

@@ -59,11 +59,14 @@ function cleanMessage(message: string): string {
     .replace(/^\(.*?\)\s*(\[Line \d+, Column \d+\])?\s*/, '');
 }
 
-export function jinjaError(error: unknown, file: string, dir: string, macroNames: readonly string[], phase: 'compile' | 'render'): TributaryError {
+export function jinjaError(error: unknown, file: string, dir: string, macroNames: readonly string[], phase: 'compile' | 'render', raised?: TributaryError): TributaryError {
   if (error instanceof TributaryError) return error;
   const e = error as NunjucksError;
-  const message = cleanMessage(e.message ?? String(error));
   const line = lineOf(e, phase);
+  // dbt's context (ref, var, source…) raises Tributary's own errors; nunjucks wraps them with the line.
+  const cause = raised;
+  if (cause) return new TributaryError(cause.message, { place: { ...cause.place, file: path.join(dir, file), line: line ?? cause.place.line }, hint: cause.hint });
+  const message = cleanMessage(e.message ?? String(error));
   const uncalled = /Unable to call `([^`]+)`, which is undefined or falsey/.exec(message)?.[1];
   if (uncalled) {
     const name = uncalled.replace(/^the return value of \(/, '').replace(/\)$/, '');
@@ -97,6 +100,8 @@ export function refuseLeftovers(rendered: string, file: string, dir: string): vo
 export class JinjaEnvironment {
   readonly env: nunjucks.Environment;
   readonly macroNames: string[] = [];
+  /** The last error dbt's context raised, which nunjucks hands back rewrapped as text. */
+  raised: TributaryError | undefined;
 
   constructor(
     private readonly dir: string,
@@ -145,10 +150,11 @@ export class JinjaEnvironment {
   /** Renders one file's text with extra context; errors name the file and line. */
   render(text: string, file: string, context: JinjaContext = {}): string {
     const template = this.compile(text, file);
+    this.raised = undefined;
     try {
       return template.render(context);
     } catch (error) {
-      throw jinjaError(error, file, this.dir, this.macroNames, 'render');
+      throw jinjaError(error, file, this.dir, this.macroNames, 'render', this.raised);
     }
   }
 
