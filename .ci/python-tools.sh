@@ -2,6 +2,9 @@
 # Python tools the tests use as real peers and oracles (never the product, which runs on Node
 # alone), pinned, in a virtual environment of the repository: .tools/venv.
 #   moto[server]  an S3-compatible server (conditional writes, multipart, ListObjectsV2) the lake-on-S3 tests start
+#   dbt-core, dbt-duckdb  dbt itself, the oracle the dbt-project tests compare Tributary's tables with;
+#                 dbt-core 1.12 needs a parser wheel from GitHub, so 1.11; duckdb pinned to the
+#                 engine version @duckdb/node-api ships, so both open each other's database files
 #
 #   bash .ci/python-tools.sh        # idempotent: installs what is missing
 set -euo pipefail
@@ -9,6 +12,9 @@ cd "$(dirname "$0")/.."
 venv=.tools/venv
 requirements=(
   'moto[server]==5.2.5'
+  'dbt-core==1.11.16'
+  'dbt-duckdb==1.11.1'
+  'duckdb==1.5.5'
 )
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 stamp="$venv/.installed"

@@ -16,6 +16,7 @@ interface ProjectFlags {
   project?: string;
   dataDir?: string;
   target?: string;
+  vars?: string;
   source?: string[];
 }
 
@@ -55,7 +56,7 @@ function count(value: string): number {
 }
 
 function projectOf(flags: ProjectFlags): Promise<Project> {
-  return loadProject(flags.project, { dataDir: flags.dataDir, target: flags.target });
+  return loadProject(flags.project, { dataDir: flags.dataDir, target: flags.target, vars: flags.vars });
 }
 
 /**
@@ -86,7 +87,25 @@ function projectOptions(command: Command): Command {
   return command
     .option('-p, --project <dir>', 'project folder (default: the current folder)')
     .addOption(new Option('--data-dir <dir>', 'keep the lake and the warehouse under this folder instead of the project'))
-    .addOption(new Option('-t, --target <name>', 'the target to run against (its stores); default: TRIBUTARY_TARGET, else the project’s target').env('TRIBUTARY_TARGET'));
+    .addOption(new Option('-t, --target <name>', 'the target to run against (its stores; a dbt project: its profile’s output); default: TRIBUTARY_TARGET, else the project’s target').env('TRIBUTARY_TARGET'))
+    .option('--vars <yaml>', 'a dbt project’s vars, as a YAML mapping over those of dbt_project.yml, e.g. \'{until: "2024-03-31"}\'');
+}
+
+type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; format: OutputFormat };
+
+/** A dbt command: `build`, `seed`, `test`, `compile`, with dbt's selection flags. */
+function dbtCommand(program: Command, name: string, description: string): void {
+  projectOptions(program.command(name))
+    .argument('[selectors...]', 'nodes, as --select takes them (default: all)')
+    .description(description)
+    .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
+    .option('--exclude <selectors...>', 'nodes to leave out, in the same syntax')
+    .option('--full-refresh', 'rebuild incremental models whole')
+    .addOption(formatOption())
+    .action(async (selectors: string[], flags: DbtFlags) => {
+      const select = [...selectors, ...(flags.select ?? [])];
+      await execute(name, { select: select.length ? select : undefined, exclude: flags.exclude, fullRefresh: flags.fullRefresh, format: flags.format }, flags);
+    });
 }
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
@@ -117,16 +136,22 @@ export function buildProgram(): Command {
     .option('--from <date>', 'first day of a backfill', isoDate)
     .option('--to <date>', 'last day of a backfill', isoDate)
     .option('--source <name=path>', 'read a source from another path (repeatable)', collect)
+    .option('--full-refresh', 'a dbt project: rebuild incremental models whole')
     .option('--quiet', 'no progress bars')
-    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; threads?: number; date?: string; from?: string; to?: string; quiet?: boolean }) => {
+    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; threads?: number; date?: string; from?: string; to?: string; quiet?: boolean; fullRefresh?: boolean }) => {
       const select = [...selectors, ...(flags.select ?? [])];
       await execute(
         'run',
-        { select: select.length ? select : undefined, exclude: flags.exclude, threads: flags.threads, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: parseSources(flags.source) },
+        { select: select.length ? select : undefined, exclude: flags.exclude, threads: flags.threads, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: parseSources(flags.source), fullRefresh: flags.fullRefresh },
         flags,
         flags.quiet,
       );
     });
+
+  dbtCommand(program, 'build', 'a dbt project: seeds, models and tests in DAG order; a failing test skips what reads the node it tests');
+  dbtCommand(program, 'seed', 'a dbt project: load its seeds (CSV files) into tables, every row accounted for');
+  dbtCommand(program, 'test', 'a dbt project: run its tests (schema.yml generic tests, custom generic tests, singular tests)');
+  dbtCommand(program, 'compile', 'a dbt project: print each model’s SQL as the engine receives it (Jinja rendered, refs resolved)');
 
   program
     .command('extensions')

@@ -3,6 +3,7 @@ import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
 import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
+import { dbtWorkspace, refuseUnloadedSeeds } from './dbt-build.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
 
@@ -16,6 +17,8 @@ export interface RunInput {
   to?: string;
   quiet?: boolean;
   sources?: Record<string, string>;
+  /** dbt's --full-refresh: incremental models are rebuilt whole. */
+  fullRefresh?: boolean;
 }
 
 /** The interval of `--date D` or `--from A --to B` (both days included). */
@@ -56,12 +59,15 @@ function summary(io: CommandIO, results: readonly ModelResult[]): void {
 export const runCommand = defineCommand<RunInput>({
   name: 'run',
   async run({ ws, io }, input) {
-    const view = ws.withProject(withSources(ws.project, input.sources));
+    // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.
+    const view = await dbtWorkspace(ws.withProject(withSources(ws.project, input.sources)), input.fullRefresh);
+    const seeds = [...(ws.project.dbt?.surface.seeds ?? [])];
+    await refuseUnloadedSeeds(view, input);
     let results: ModelResult[];
     try {
       results = await runModels(view, {
         select: input.select,
-        exclude: input.exclude,
+        exclude: [...(input.exclude ?? []), ...seeds],
         threads: input.threads,
         interval: intervalOf(input),
         trigger: 'cli',

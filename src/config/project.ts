@@ -10,6 +10,7 @@ import { resolveTarget, type Target } from './targets.js';
 import { TributaryError } from '../core/errors.js';
 import { describeIssues, problemsText } from '../core/issues.js';
 import { packageInfo } from '../core/package.js';
+import { dbtReadText, hasDbtProject, loadDbt, type DbtAttachment } from '../dbt/index.js';
 
 export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
 
@@ -31,6 +32,10 @@ export interface Project {
    * in the state folder, owned by one process.
    */
   catalogUrl: string | undefined;
+  /** The DuckDB file of the warehouse, when not `<stateDir>/warehouse.duckdb` (a dbt profile's `path`). */
+  warehouseFile?: string;
+  /** A dbt project in the folder (`dbt_project.yml`): its models render for each run. */
+  dbt?: DbtAttachment;
   /** Reads a project-relative file, or returns inline text as it is (for `sql:` fields). */
   readText(fileOrInline: string, field: string): string;
   resolvePath(relative: string): string;
@@ -41,6 +46,8 @@ export interface LoadOptions {
   dataDir?: string;
   /** The target to run against (`--target`); else TRIBUTARY_TARGET, the project's `target`, its first. */
   target?: string;
+  /** dbt's `--vars`: a YAML mapping over the `vars` of dbt_project.yml. */
+  vars?: string;
 }
 
 let resolverRegistered = false;
@@ -125,16 +132,18 @@ function catalogUrlOf(config: ResolvedConfig, configFile: string): string | unde
 
 export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
   const dir = path.resolve(dirArg ?? process.cwd());
-  const configFile = findConfigFile(dir);
-  if (!configFile) {
-    throw new TributaryError(`no Tributary project here: none of ${CONFIG_FILES.join(', ')} exists`, {
+  const tsConfig = findConfigFile(dir);
+  const dbtHere = hasDbtProject(dir);
+  if (!tsConfig && !dbtHere) {
+    throw new TributaryError(`no Tributary project here: none of ${CONFIG_FILES.join(', ')}, dbt_project.yml exists`, {
       place: { file: dir },
       hint: 'run `tributary init` to create one, or pass --project DIR',
     });
   }
+  const configFile = tsConfig ?? path.join(dir, 'dbt_project.yml');
   let exported: unknown;
   try {
-    exported = await importDefault(configFile);
+    if (tsConfig) exported = await importDefault(tsConfig);
   } catch (error) {
     const message = (error as Error).message;
     const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
@@ -148,6 +157,11 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
       cause: error,
     });
   }
+  const dbt = dbtHere ? loadDbt(dir, exported as Record<string, unknown> | undefined, { target: options.target, vars: options.vars }) : undefined;
+  if (dbt) {
+    exported = dbt.raw;
+    for (const warning of dbt.warnings) process.stderr.write(`warning: ${warning}\n`);
+  }
   const components = registryWith((exported as { components?: unknown } | undefined)?.components, configFile);
   const parsed = (components === builtinComponents ? projectSchema : projectSchemaFor(components).projectSchema).safeParse(exported);
   if (!parsed.success) {
@@ -160,26 +174,31 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
   const config = parsed.data;
   const resolvePath = (relative: string) => path.resolve(dir, relative);
   const dataDir = options.dataDir ? path.resolve(options.dataDir) : undefined;
+  const readText: Project['readText'] = (fileOrInline, field) => {
+    if (!/\.sql$/i.test(fileOrInline.trim())) return fileOrInline;
+    const file = resolvePath(fileOrInline.trim());
+    if (!existsSync(file)) {
+      throw new TributaryError(`the SQL file ${fileOrInline} does not exist`, {
+        place: { file: configFile, field },
+        hint: `create ${file} or correct the path (it is relative to the project folder)`,
+      });
+    }
+    return readFileSync(file, 'utf8');
+  };
+  // A dbt project's target is its profile's, unless the config declares targets of its own.
+  const target = dbt && !Object.keys(config.targets).length ? { name: dbt.targetName, stores: {} } : resolveTarget(config, options.target, configFile);
   return {
     dir,
     configFile,
     config,
-    target: resolveTarget(config, options.target, configFile),
+    target,
+    warehouseFile: dbt?.warehouseFile,
+    dbt: dbt?.attachment,
     components,
     lakeLocation: lakeLocationOf(process.env.TRIBUTARY_LAKE || (dataDir ? path.join(dataDir, 'lake') : (config.lake ?? 'lake')), resolvePath),
     stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
     catalogUrl: catalogUrlOf(config, configFile),
     resolvePath,
-    readText(fileOrInline, field) {
-      if (!/\.sql$/i.test(fileOrInline.trim())) return fileOrInline;
-      const file = resolvePath(fileOrInline.trim());
-      if (!existsSync(file)) {
-        throw new TributaryError(`the SQL file ${fileOrInline} does not exist`, {
-          place: { file: configFile, field },
-          hint: `create ${file} or correct the path (it is relative to the project folder)`,
-        });
-      }
-      return readFileSync(file, 'utf8');
-    },
+    readText: dbt ? dbtReadText(dbt.attachment.sql, readText) : readText,
   };
 }

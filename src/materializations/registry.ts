@@ -1,5 +1,6 @@
 import { appendMaterialization } from './append.js';
 import { ephemeralMaterialization } from './ephemeral.js';
+import { incrementalMaterialization } from './incremental.js';
 import { lakeMaterialization } from './lake.js';
 import { mergeMaterialization } from './merge.js';
 import { tableMaterialization } from './table.js';
@@ -11,7 +12,7 @@ import { viewMaterialization } from './view.js';
  * table's `materialize` name one of these (or one a project registers); the runner asks it where
  * and how rows land.
  */
-export const modelMaterializations = [tableMaterialization, lakeMaterialization, viewMaterialization, ephemeralMaterialization] as const;
+export const modelMaterializations = [tableMaterialization, lakeMaterialization, viewMaterialization, ephemeralMaterialization, incrementalMaterialization] as const;
 export const streamMaterializations = [appendMaterialization, mergeMaterialization] as const;
 export const materializations = [...modelMaterializations, ...streamMaterializations] as const;
 

@@ -48,7 +48,7 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
   const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation, { shared: Boolean(shared) });
   const engine = await Engine.open({
     // A shared catalog keeps the warehouse in PostgreSQL; this process's own views need no file.
-    path: shared ? ':memory:' : path.join(project.stateDir, 'warehouse.duckdb'),
+    path: shared ? ':memory:' : (project.warehouseFile ?? path.join(project.stateDir, 'warehouse.duckdb')),
     threads: project.config.engine?.threads,
     memoryLimit: project.config.engine?.memoryLimit,
     tempDirectory: path.join(project.stateDir, 'spill'),

@@ -188,6 +188,9 @@ export class DatabaseStore implements Store {
   }
 
   async stage(engine: Engine, request: StageRequest): Promise<DatabaseStaged> {
+    if (request.mode.kind === 'upsert') {
+      throw new TributaryError(`table '${request.shape.name}': ${this.dialect.label} does not take incremental merge or delete+insert yet`, { hint: 'keep the incremental model in the embedded warehouse, or use the append strategy' });
+    }
     // A batch model's table is made (or given its new columns) before the transaction that fills it:
     // MySQL's DDL would end a transaction, and PostgreSQL's need not wait for the rows.
     // A model's table is made (or given the columns it now has) before every rebuild; any other

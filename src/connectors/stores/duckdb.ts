@@ -145,6 +145,17 @@ class WarehouseStore implements Store {
            ON CONFLICT (${keys.map(quoteIdent).join(', ')}) DO UPDATE SET ${mergeAssignments(s.shape, upsert).join(', ')}`,
         );
       }
+      case 'upsert': {
+        if (await this.ensure(tx, s.shape)) await tx.registerTable({ name: s.table, kind: 'table', store: 'duckdb', columns: s.shape.columns, timeColumn: s.shape.timeColumn, lookupKey: s.shape.lookupKey, description: s.shape.description });
+        // The batch is read once into a temp table: the rows it replaces may be what it was computed from.
+        const batch = `__upsert_${s.table}`;
+        const keyList = s.mode.keys.map(quoteIdent).join(', ');
+        await tx.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(batch)} AS SELECT ${columns} FROM ${s.source}`);
+        await tx.run(`DELETE FROM ${target} WHERE (${keyList}) IN (SELECT (${keyList}) FROM ${quoteIdent(batch)})`);
+        const n = await tx.run(`INSERT INTO ${target} (${columns}) SELECT ${columns} FROM ${quoteIdent(batch)}`);
+        await tx.run(`DROP TABLE ${quoteIdent(batch)}`);
+        return n;
+      }
       case 'replace': {
         await tx.registerTable({ name: s.table, kind: 'table', store: 'duckdb', columns: s.shape.columns, timeColumn: s.shape.timeColumn, lookupKey: s.shape.lookupKey, description: s.shape.description });
         if (!s.mode.scope) {

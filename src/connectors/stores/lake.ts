@@ -56,6 +56,7 @@ class LakeStore implements Store {
 
   async stage(engine: Engine, request: StageRequest): Promise<LakeStaged> {
     const { shape, mode } = request;
+    if (mode.kind === 'upsert') throw new TributaryError(`lake table '${shape.name}' cannot replace rows by key (incremental merge, delete+insert)`, { place: { field: this.context.field }, hint: 'materialize it as an incremental table of the warehouse' });
     if (mode.kind === 'merge') throw new TributaryError(`lake table '${shape.name}' cannot merge`, { place: { field: this.context.field } });
     const partitions = Object.keys(shape.partitionBy ?? {});
     const columns = [...shape.columns.map((c) => quoteIdent(c.name)), ...(request.divertBy ? [quoteIdent(request.divertBy)] : [])].join(', ');

@@ -42,8 +42,12 @@ export interface TableShape {
  */
 export type ReplaceScope = { column: string; values: (string | null)[] } | { column: string; from: string; to: string };
 
-/** What a commit does to a table's existing rows: keeps them, merges into them, or replaces them (all, or a scope). */
-export type WriteMode = { kind: 'append' } | { kind: 'merge' } | { kind: 'replace'; scope?: ReplaceScope };
+/**
+ * What a commit does to a table's existing rows: keeps them, merges into them (merge functions),
+ * replaces them (all, or a scope), or replaces those sharing a key with a new row (upsert: dbt's
+ * merge and delete+insert).
+ */
+export type WriteMode = { kind: 'append' } | { kind: 'merge' } | { kind: 'replace'; scope?: ReplaceScope } | { kind: 'upsert'; keys: string[] };
 
 /** A scope as a SQL condition; literals are text, which every store casts to the column's type. */
 export function scopeCondition(scope: ReplaceScope, quote: (name: string) => string): string {

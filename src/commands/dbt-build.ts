@@ -1,0 +1,166 @@
+import { TributaryError, errorMessage } from '../core/errors.js';
+import type { Engine } from '../engine/index.js';
+import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
+import { queryableTables, type Workspace } from '../state/workspace.js';
+import { renderForRun } from '../config/dbt.js';
+import type { CompiledTest } from '../dbt/index.js';
+
+/**
+ * dbt's `build`, `test` and `seed` over Tributary's runner: seeds and models run through
+ * `runModels` (one node at a time, in DAG order, so each node's tests run before what reads it),
+ * tests count their failing rows in the engine. A test that fails with severity error skips the
+ * models downstream of what it tests, as dbt does.
+ */
+
+export type NodeStatus = 'success' | 'error' | 'skipped' | 'pass' | 'fail' | 'warn';
+
+export interface NodeResult {
+  node: string;
+  type: 'seed' | 'model' | 'test';
+  status: NodeStatus;
+  /** Tests: the generic test's name (not_null…), or `singular`; its model and column. */
+  test?: string;
+  model?: string;
+  column?: string;
+  failures?: number;
+  detail: string;
+}
+
+export interface BuildOptions {
+  select?: string[];
+  exclude?: string[];
+  fullRefresh?: boolean;
+  /** Which nodes to run: everything (build), seeds, models (run), tests. */
+  only?: 'seeds' | 'tests';
+  log: (message: string) => void;
+}
+
+/** The workspace seen through a render of the dbt models for what its warehouse holds now. */
+export async function dbtWorkspace(ws: Workspace, fullRefresh = false): Promise<Workspace> {
+  if (!ws.project.dbt) return ws;
+  return ws.withProject(renderForRun(ws.project, { existing: await queryableTables(ws.engine), fullRefresh }));
+}
+
+/** `tributary run` on a dbt project builds models only, as `dbt run` does: the seeds they read must be loaded already. */
+export async function refuseUnloadedSeeds(ws: Workspace, selection: { select?: string[]; exclude?: string[] }): Promise<void> {
+  const seeds = ws.project.dbt?.surface.seeds;
+  if (!seeds?.size) return;
+  const existing = await queryableTables(ws.engine);
+  const plan = compileProject(ws.project, ws, existing);
+  const selected = selectModels(plan, selection.select, selection.exclude).filter((m) => !seeds.has(m.name));
+  const missing = [...new Set(selected.flatMap((m) => [...ancestorsOf(plan, m)]))].filter((n) => seeds.has(n) && !existing.has(n));
+  if (missing.length) {
+    throw new TributaryError(`the models read seeds that are not loaded yet: ${missing.join(', ')}`, {
+      place: { file: ws.project.dir },
+      hint: 'load them with `tributary seed` (or run everything with `tributary build`); nothing was run',
+    });
+  }
+}
+
+export function requireDbt(ws: Workspace, command: string): NonNullable<Workspace['project']['dbt']> {
+  if (!ws.project.dbt) {
+    throw new TributaryError(`\`tributary ${command}\` works on a dbt project, and this folder has no dbt_project.yml`, {
+      place: { file: ws.project.dir },
+      hint: command === 'build' ? 'run `tributary run` to build the models of a Tributary project (it runs its checks too)' : 'add a dbt_project.yml, or use `tributary run`',
+    });
+  }
+  return ws.project.dbt;
+}
+
+/** A test's status from its failing rows: error_if and warn_if against the count, then its severity. */
+async function runTest(engine: Engine, test: CompiledTest): Promise<NodeResult> {
+  const base = { node: test.name, type: 'test' as const, test: test.kind, model: test.model, column: test.column };
+  try {
+    const [row] = await engine.query<{ failures: bigint; warn: boolean; error: boolean }>(
+      `SELECT count(*) AS failures, (count(*) ${test.warnIf}) AS warn, (count(*) ${test.errorIf}) AS error FROM (${test.sql}) AS dbt_internal_test`,
+    );
+    const failures = Number(row!.failures);
+    const status: NodeStatus = test.severity === 'error' && row!.error ? 'fail' : row!.warn ? 'warn' : 'pass';
+    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ', a warning' : ''}` : 'ok' };
+  } catch (error) {
+    return { ...base, status: 'error', detail: `${test.file}: ${errorMessage(error).split('\n')[0]}` };
+  }
+}
+
+/** Every node a model reads, transitively (models and seeds). */
+function ancestorsOf(plan: ProjectPlan, model: ModelPlan): Set<string> {
+  const out = new Set<string>();
+  const walk = (m: ModelPlan) => {
+    for (const ref of m.refs) {
+      const parent = plan.models.get(ref);
+      if (parent && !out.has(ref)) {
+        out.add(ref);
+        walk(parent);
+      }
+    }
+  };
+  walk(model);
+  return out;
+}
+
+export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<NodeResult[]> {
+  const dbt = requireDbt(ws, options.only === 'tests' ? 'test' : options.only === 'seeds' ? 'seed' : 'build');
+  const view = await dbtWorkspace(ws, options.fullRefresh);
+  const plan = compileProject(view.project, view, await queryableTables(ws.engine));
+  const seeds = dbt.surface.seeds;
+  let nodes = selectModels(plan, options.select, options.exclude);
+  if (options.only === 'seeds') nodes = nodes.filter((m) => seeds.has(m.name));
+  const chosen = new Set(nodes.map((m) => m.name));
+  // A test runs when every node it reads is selected (a relationships test reads two).
+  const tests = dbt.surface.tests().filter((t) =>
+    // A test that reads no node (a source's file) runs with an unfiltered build or test.
+    t.depends.length === 0
+      ? options.only !== 'seeds' && !options.select?.length
+      : t.depends.every((d) => chosen.has(d) || (options.only === 'tests' && plan.models.has(d))) && t.depends.some((d) => chosen.has(d)),
+  );
+  const results: NodeResult[] = [];
+  const status = new Map<string, NodeStatus>();
+  const failedTests: CompiledTest[] = [];
+  const testsDone = new Set<string>();
+
+  const runReadyTests = async () => {
+    for (const test of tests) {
+      if (testsDone.has(test.name)) continue;
+      const states = test.depends.map((d) => (chosen.has(d) && options.only !== 'tests' ? status.get(d) : 'success'));
+      if (states.some((s) => s === undefined)) continue;
+      testsDone.add(test.name);
+      if (states.some((s) => s !== 'success')) {
+        results.push({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'skipped', detail: 'what it tests was not built' });
+        continue;
+      }
+      const result = await runTest(ws.engine, test);
+      results.push(result);
+      if (result.status === 'fail' || result.status === 'error') failedTests.push(test);
+      const mark = result.status === 'pass' ? '✔' : result.status === 'warn' ? '!' : '✘';
+      options.log(`${mark} test ${test.name}: ${result.detail}`);
+    }
+  };
+
+  if (options.only !== 'tests') {
+    for (const model of nodes) {
+      const type = seeds.has(model.name) ? 'seed' : 'model';
+      const ancestors = ancestorsOf(plan, model);
+      const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
+      const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
+      if (blockedBy || failedTest) {
+        const because = failedTest ? `test ${failedTest.name} failed` : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
+        status.set(model.name, 'skipped');
+        results.push({ node: model.name, type, status: 'skipped', detail: because });
+        options.log(`⊘ ${type} ${model.name} skipped: ${because}`);
+        await runReadyTests();
+        continue;
+      }
+      try {
+        const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log });
+        status.set(model.name, 'success');
+        results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
+      } catch (error) {
+        status.set(model.name, 'error');
+        results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]! });
+      }
+      await runReadyTests();
+    }
+  }
+  if (options.only !== 'seeds') await runReadyTests();
+  return results;
+}

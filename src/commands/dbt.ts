@@ -1,0 +1,58 @@
+import { TributaryError } from '../core/errors.js';
+import { quoteIdent } from '../engine/sql.js';
+import { compileProject, selectModels } from '../models/index.js';
+import { renderRows, type OutputFormat } from './output.js';
+import { defineCommand, type CommandIO } from './types.js';
+import { queryableTables } from '../state/workspace.js';
+import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build.js';
+
+/** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile. */
+
+export interface DbtInput {
+  select?: string[];
+  exclude?: string[];
+  fullRefresh?: boolean;
+  format?: OutputFormat;
+}
+
+/** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
+function report(io: CommandIO, results: readonly NodeResult[], format: OutputFormat = 'table'): void {
+  const rows = results.map((r) => ({ node: r.node, type: r.type, status: r.status, failures: r.failures ?? '', detail: r.detail, test: r.test ?? '', model: r.model ?? '', column: r.column ?? '' }));
+  if (format === 'json') io.out(JSON.stringify(results));
+  else if (rows.length) io.out(renderRows(rows.map(({ test: _t, model: _m, column: _c, ...rest }) => rest), format, undefined, io.tty));
+  const count = (s: string) => results.filter((r) => r.status === s).length;
+  io.err(`PASS=${count('success') + count('pass')} WARN=${count('warn')} ERROR=${count('error') + count('fail')} SKIP=${count('skipped')} TOTAL=${results.length}`);
+  const failed = results.filter((r) => r.status === 'error' || r.status === 'fail');
+  if (failed.length) {
+    throw new TributaryError(`${failed.length} node(s) failed: ${failed.map((r) => `${r.type} ${r.node} (${r.detail})`).join('; ')}`, {
+      hint: 'what passed was committed; fix the model or the data and run again (a failed test’s rows: run its SQL from `tributary compile`)',
+    });
+  }
+}
+
+const runner = (name: string, only: 'seeds' | 'tests' | undefined) =>
+  defineCommand<DbtInput>({
+    name,
+    async run({ ws, io }, input) {
+      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, log: (m) => io.err(m) });
+      report(io, results, input.format);
+    },
+  });
+
+export const buildCommand = runner('build', undefined);
+export const seedCommand = runner('seed', 'seeds');
+export const testCommand = runner('test', 'tests');
+
+/** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
+export const compileCommand = defineCommand<DbtInput>({
+  name: 'compile',
+  async run({ ws, io }, input) {
+    const dbt = requireDbt(ws, 'compile');
+    const view = await dbtWorkspace(ws, input.fullRefresh);
+    const plan = compileProject(view.project, view, await queryableTables(ws.engine));
+    const models = selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name));
+    const compiled = models.map((m) => ({ model: m.name, file: m.file ?? '', sql: plan.sql(m, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined) }));
+    if (input.format === 'json') io.out(JSON.stringify(compiled));
+    else io.out(compiled.map((c) => `-- ${c.file} (${c.model})\n${c.sql}\n`).join('\n'));
+  },
+});

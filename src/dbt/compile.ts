@@ -1,0 +1,321 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { TributaryError } from '../core/errors.js';
+import { quoteIdent } from '../engine/sql.js';
+import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
+import type { DbtModelFile, DbtProjectFiles, NodeConfig } from './project.js';
+import { inferSeedColumns } from './seeds.js';
+import { compileTests, type CompiledTest } from './tests.js';
+
+export type { CompiledTest };
+
+/**
+ * The dbt project as Tributary's models: each model's Jinja rendered for this run (is_incremental
+ * depends on what the warehouse already holds), `ref()` left as Tributary's own `{{ ref('x') }}`
+ * so the planner sees the DAG, and each seed a CSV source loaded into a table, every row
+ * accounted for as any other load.
+ */
+
+/** How a dbt model lands, in the terms of Tributary's materialisation registry. */
+export type DbtMaterialize = 'view' | 'table' | 'ephemeral' | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[] };
+
+/** A model as Tributary's config takes it (the SQL file's path: its rendered text is served by `readText`). */
+export interface DbtModelConfig {
+  sql: string;
+  materialize: DbtMaterialize;
+  tags: string[];
+  description?: string;
+}
+
+export interface DbtSourceConfig {
+  format: 'csv';
+  path: string;
+  columns: Record<string, string>;
+  maxQuarantined: number;
+  description: string;
+}
+
+/** One render of the project: models, seeds' sources, and each model file's rendered SQL. */
+export interface DbtRender {
+  models: Record<string, DbtModelConfig>;
+  sources: Record<string, DbtSourceConfig>;
+  /** Model file (relative path) → rendered SQL, `{{ ref('x') }}` in place of each ref. */
+  sql: Map<string, string>;
+}
+
+export interface RenderState {
+  /** Tables and views the warehouse has now (is_incremental is true for an incremental model among them). */
+  existing: ReadonlySet<string>;
+  fullRefresh: boolean;
+}
+
+
+/** Sentinels a render leaves where a ref goes; replaced once the text is known to hold no Jinja. */
+const REF_MARK = '\u0001ref:';
+const MARK_END = '\u0001';
+const SEED_SOURCE = 'seed__';
+
+export const seedSourceName = (seed: string) => `${SEED_SOURCE}${seed}`;
+
+/** `--vars` as dbt takes it: a YAML (or JSON) mapping. */
+export function parseVars(text: string | undefined): Record<string, unknown> {
+  if (!text) return {};
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new TributaryError(`--vars is not YAML: ${(error as Error).message.split('\n')[0]}`, { hint: `pass a mapping, e.g. --vars '{until: "2024-03-31"}'` });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new TributaryError(`--vars must be a mapping, got ${text}`, { hint: `e.g. --vars '{until: "2024-03-31"}'` });
+  return parsed as Record<string, unknown>;
+}
+
+export class Relation {
+  constructor(
+    readonly identifier: string,
+    private readonly text: string,
+  ) {}
+  get name() {
+    return this.identifier;
+  }
+  get schema() {
+    return 'main';
+  }
+  get database() {
+    return undefined;
+  }
+  toString() {
+    return this.text;
+  }
+}
+
+/** A compiled dbt project: what renders its models and tests for a run. */
+export class DbtSurface {
+  readonly seeds: ReadonlySet<string>;
+  readonly modelNames: ReadonlySet<string>;
+  private readonly vars: Record<string, unknown>;
+  private readonly seedColumns = new Map<string, Record<string, string>>();
+
+  constructor(
+    readonly files: DbtProjectFiles,
+    cliVars: Record<string, unknown>,
+  ) {
+    this.vars = { ...files.vars, ...cliVars };
+    this.seeds = new Set(files.seeds.map((s) => s.name));
+    this.modelNames = new Set(files.models.map((m) => m.name));
+  }
+
+  get dir() {
+    return this.files.dir;
+  }
+
+  /** Where each node's errors point: its file. */
+  place(file: string) {
+    return { file: path.join(this.files.dir, file) };
+  }
+
+  /**
+   * dbt's context for rendering: ref, source, var, env_var, config, this, target, is_incremental,
+   * adapter.dispatch, and macros from macros/ and dbt_packages/. `mode` says what a ref becomes:
+   * a mark the planner turns into Tributary's ref (models), or the relation itself (tests).
+   */
+  environment(state: RenderState, mode: 'model' | 'test') {
+    // Errors raised by dbt's context reach nunjucks, which rewraps them; the environment keeps the original.
+    const raised = (error: TributaryError): TributaryError => {
+      env.raised = error;
+      return error;
+    };
+    const current: { node?: DbtModelFile; config: NodeConfig; refs: Set<string>; file: string } = { config: { tags: [] }, refs: new Set(), file: '' };
+    const relationOf = (name: string) => (mode === 'model' ? `${REF_MARK}${name}${MARK_END}` : quoteIdent(name));
+    const refFn = (...args: unknown[]) => {
+      const { positional, keywords } = splitArgs(args);
+      const name = String(positional.at(-1) ?? keywords.name ?? '');
+      if (!this.modelNames.has(name) && !this.seeds.has(name)) {
+        throw raised(new TributaryError(`ref('${name}') names no model or seed of this project`, {
+          place: this.place(current.file),
+          hint: `models: ${[...this.modelNames].join(', ')}; seeds: ${[...this.seeds].join(', ') || '(none)'}`,
+        }));
+      }
+      current.refs.add(name);
+      return new Relation(name, relationOf(name));
+    };
+    const sourceFn = (sourceName: unknown, tableName: unknown) => {
+      const found = this.files.sources.find((s) => s.source === sourceName && s.table === tableName);
+      if (!found) {
+        throw raised(new TributaryError(`source('${String(sourceName)}', '${String(tableName)}') is not declared in any sources.yml`, {
+          place: this.place(current.file),
+          hint: `declared: ${this.files.sources.map((s) => `${s.source}.${s.table}`).join(', ') || '(none)'}`,
+        }));
+      }
+      if (found.externalLocation) return new Relation(found.identifier, this.externalLocation(found.externalLocation, found.table));
+      // A source over a node of the project (a seed, say) reads it, and runs after it.
+      if (this.modelNames.has(found.identifier) || this.seeds.has(found.identifier)) {
+        current.refs.add(found.identifier);
+        return new Relation(found.identifier, relationOf(found.identifier));
+      }
+      return new Relation(found.identifier, `${quoteIdent(found.schema ?? 'main')}.${quoteIdent(found.identifier)}`);
+    };
+    const varFn = (name: unknown, fallback?: unknown) => {
+      const key = String(name);
+      if (key in this.vars) return this.vars[key];
+      if (fallback !== undefined) return fallback;
+      throw raised(new TributaryError(`var('${key}') has no value and no default`, {
+        place: this.place(current.file),
+        hint: `declare it under vars: in dbt_project.yml, pass --vars '{${key}: …}', or give var() a default`,
+      }));
+    };
+    const envVarFn = (name: unknown, fallback?: unknown) => {
+      const value = process.env[String(name)];
+      if (value !== undefined) return value;
+      if (fallback !== undefined) return fallback;
+      throw raised(new TributaryError(`env_var('${String(name)}') is not set and has no default`, { place: this.place(current.file), hint: `set ${String(name)} in the environment, or give env_var() a default` }));
+    };
+    const configFn = (...args: unknown[]) => {
+      const { keywords } = splitArgs(args);
+      for (const [key, value] of Object.entries(keywords)) {
+        if (key === 'tags') current.config.tags = [...new Set([...current.config.tags, ...(Array.isArray(value) ? value.map(String) : [String(value)])])];
+        else current.config[key] = value;
+      }
+      return '';
+    };
+    // config.get('x') as dbt's macros call it.
+    Object.assign(configFn, { get: (key: string, fallback?: unknown) => current.config[key] ?? fallback, require: (key: string) => current.config[key] });
+    const isIncremental = () => current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
+    const thisRelation = {
+      toString: () => (current.node ? `main.${quoteIdent(current.node.name)}` : ''),
+      get identifier() {
+        return current.node?.name;
+      },
+      get name() {
+        return current.node?.name;
+      },
+      schema: 'main',
+    };
+    const target = { name: this.files.target.name, type: 'duckdb', schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
+    const unsupported = (what: string) => () => {
+      throw raised(new TributaryError(`${what} is not supported by Tributary yet`, { place: this.place(current.file), hint: 'see README, Coming from dbt, for what runs as it is' }));
+    };
+    let env: JinjaEnvironment;
+    const adapter = {
+      dispatch: (name: string, namespace?: string) => {
+        const candidates = [`duckdb__${name}`, `default__${name}`, name];
+        for (const candidate of candidates) {
+          const fn = (namespace ? (env.global(namespace) as Record<string, unknown> | undefined)?.[candidate] : undefined) ?? env.macro(candidate);
+          if (typeof fn === 'function') return fn;
+        }
+        throw raised(new TributaryError(`adapter.dispatch('${name}') found none of ${candidates.join(', ')}`, { place: this.place(current.file), hint: 'define one of them in macros/ or ship the package that has them' }));
+      },
+      quote: (identifier: string) => quoteIdent(identifier),
+    };
+    const globals: JinjaContext = {
+      ref: refFn,
+      source: sourceFn,
+      var: varFn,
+      env_var: envVarFn,
+      config: configFn,
+      this: thisRelation,
+      target,
+      is_incremental: isIncremental,
+      should_full_refresh: () => state.fullRefresh,
+      execute: true,
+      flags: { FULL_REFRESH: state.fullRefresh },
+      adapter,
+      project_name: this.files.name,
+      log: () => '',
+      print: () => '',
+      exceptions: {
+        raise_compiler_error: (message: unknown) => {
+          throw raised(new TributaryError(`a template raised an error: ${String(message)}`, { place: this.place(current.file) }));
+        },
+        warn: () => '',
+      },
+      run_query: unsupported('run_query()'),
+      statement: unsupported('statement()'),
+      return: unsupported('return()'),
+    };
+    env = new JinjaEnvironment(this.files.dir, globals);
+    env.loadMacros(this.files.macros, this.files.name);
+    return { env, current };
+  }
+
+  /** dbt-duckdb's external location as a relation: `{name}` filled in, a relative path made the project's. */
+  private externalLocation(location: string, table: string): string {
+    const filled = location.replaceAll('{name}', table);
+    const resolve = (p: string) => (/^([a-z0-9]+:\/\/|\/)/i.test(p) ? p : path.join(this.files.dir, p).replace(/'/g, "''"));
+    const call = /^(\s*[A-Za-z_][A-Za-z0-9_]*\s*\(\s*)'([^']*)'/.exec(filled);
+    if (call) return `${call[1]}'${resolve(call[2]!)}'${filled.slice(call[0].length)}`;
+    return `'${resolve(filled.replace(/^'|'$/g, ''))}'`;
+  }
+
+  /** Renders every model for a run: its SQL, its materialisation, its tags. */
+  render(state: RenderState): DbtRender {
+    const { env, current } = this.environment(state, 'model');
+    const models: Record<string, DbtModelConfig> = {};
+    const sources: Record<string, DbtSourceConfig> = {};
+    const sql = new Map<string, string>();
+    for (const seed of this.files.seeds) {
+      let columns = this.seedColumns.get(seed.name);
+      if (!columns) {
+        columns = inferSeedColumns(readFileSync(path.join(this.files.dir, seed.file), 'utf8'), seed.config.column_types ?? {}, path.join(this.files.dir, seed.file));
+        this.seedColumns.set(seed.name, columns);
+      }
+      sources[seedSourceName(seed.name)] = { format: 'csv', path: seed.file, columns, maxQuarantined: 0, description: `seed ${seed.file}` };
+      models[seed.name] = {
+        sql: `SELECT * FROM {{ source('${seedSourceName(seed.name)}') }}`,
+        materialize: 'table',
+        tags: seed.config.tags,
+        description: this.files.descriptions.get(seed.name) ?? `seed ${seed.file}`,
+      };
+    }
+    for (const model of this.files.models) {
+      current.node = model;
+      current.file = model.file;
+      current.config = { ...model.config, tags: [...model.config.tags] };
+      current.refs = new Set();
+      let text = env.render(model.text, model.file).trim().replace(/;\s*$/, '');
+      refuseLeftovers(text, model.file, this.files.dir);
+      text = text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
+      sql.set(path.normalize(model.file), text);
+      models[model.name] = {
+        sql: model.file,
+        materialize: this.materialize(model, current.config, state),
+        tags: current.config.tags,
+        description: this.files.descriptions.get(model.name),
+      };
+    }
+    return { models, sources, sql };
+  }
+
+  private materialize(model: DbtModelFile, config: NodeConfig, state: RenderState): DbtMaterialize {
+    const kind = String(config.materialized ?? 'view');
+    if (kind === 'view' || kind === 'table' || kind === 'ephemeral') return kind;
+    if (kind !== 'incremental') {
+      throw new TributaryError(`model '${model.name}' is materialized as '${kind}', which Tributary does not run yet`, {
+        place: this.place(model.file),
+        hint: 'materialized may be view, table, ephemeral or incremental',
+      });
+    }
+    // A first build, or --full-refresh, builds the whole table; later runs add to it.
+    if (state.fullRefresh || !state.existing.has(model.name)) return 'table';
+    const asked = String(config.incremental_strategy ?? 'default');
+    const uniqueKey = config.unique_key === undefined ? undefined : Array.isArray(config.unique_key) ? config.unique_key.map(String) : String(config.unique_key).split(',').map((k) => k.trim());
+    // dbt-duckdb's default strategy is delete+insert, which is an append without a unique key.
+    const strategy = asked === 'default' ? (uniqueKey ? 'delete+insert' : 'append') : asked;
+    if (strategy !== 'append' && strategy !== 'merge' && strategy !== 'delete+insert') {
+      throw new TributaryError(`model '${model.name}' asks for incremental_strategy '${asked}', which Tributary does not run yet`, {
+        place: this.place(model.file),
+        hint: 'incremental strategies: append, merge, delete+insert',
+      });
+    }
+    if (strategy !== 'append' && !uniqueKey?.length) {
+      throw new TributaryError(`model '${model.name}' uses incremental_strategy '${strategy}' without a unique_key`, { place: this.place(model.file), hint: "add unique_key='<column>' to its config" });
+    }
+    return { kind: 'incremental', strategy, uniqueKey: strategy === 'append' ? undefined : uniqueKey };
+  }
+
+  /** Every test of the project as SQL returning its failing rows, with the nodes it reads. */
+  tests(): CompiledTest[] {
+    return compileTests(this);
+  }
+}

@@ -1,0 +1,359 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { TributaryError } from '../core/errors.js';
+
+/**
+ * A dbt project folder as dbt reads it: `dbt_project.yml`, `profiles.yml`, the SQL and YAML under
+ * its paths, its macros and the packages shipped under `dbt_packages/`. Nothing here renders
+ * Jinja or touches the engine: this is the folder, read and checked.
+ */
+
+export const DBT_PROJECT_FILE = 'dbt_project.yml';
+
+/** Folder configs (`+materialized`, `+tags`…) as dbt merges them: the nearest folder wins, tags add up. */
+export interface NodeConfig {
+  materialized?: string;
+  tags: string[];
+  schema?: string;
+  enabled?: boolean;
+  incremental_strategy?: string;
+  unique_key?: string | string[];
+  column_types?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface DbtModelFile {
+  name: string;
+  /** Relative to the project folder. */
+  file: string;
+  text: string;
+  package: string;
+  config: NodeConfig;
+}
+
+export interface DbtSeedFile {
+  name: string;
+  file: string;
+  config: NodeConfig;
+}
+
+export interface DbtSourceTable {
+  source: string;
+  table: string;
+  /** The relation's name in the database (`identifier:`), else the table's name. */
+  identifier: string;
+  schema?: string;
+  /** dbt-duckdb's `meta.external_location`: a file the source reads, `{name}` standing for the table. */
+  externalLocation?: string;
+  file: string;
+}
+
+/** A generic test as `schema.yml` declares it on a model's column (or on the model). */
+export interface DbtTestDeclaration {
+  test: string;
+  /** The package a namespaced test names (`dbt_utils.expression_is_true`). */
+  package?: string;
+  model: string;
+  column?: string;
+  args: Record<string, unknown>;
+  severity: 'error' | 'warn';
+  where?: string;
+  warnIf: string;
+  errorIf: string;
+  file: string;
+}
+
+export interface DbtSingularTest {
+  name: string;
+  file: string;
+  text: string;
+}
+
+export interface DbtMacroFile {
+  package: string;
+  file: string;
+  text: string;
+}
+
+export interface DbtProfileTarget {
+  name: string;
+  type: string;
+  /** The DuckDB file, absolute (`path:` is relative to the project folder). */
+  path: string;
+  threads?: number;
+  schema: string;
+}
+
+export interface DbtProjectFiles {
+  dir: string;
+  name: string;
+  projectFile: string;
+  vars: Record<string, unknown>;
+  models: DbtModelFile[];
+  seeds: DbtSeedFile[];
+  sources: DbtSourceTable[];
+  tests: DbtTestDeclaration[];
+  singularTests: DbtSingularTest[];
+  macros: DbtMacroFile[];
+  /** Model descriptions and column descriptions from `schema.yml`. */
+  descriptions: Map<string, string>;
+  target: DbtProfileTarget;
+  warnings: string[];
+}
+
+type Yaml = Record<string, unknown>;
+
+function readYaml(file: string): Yaml {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const line = (error as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    throw new TributaryError(`${path.basename(file)} is not valid YAML: ${(error as Error).message.split('\n')[0]}`, { place: { file, line }, hint: 'fix the YAML; dbt would refuse it too' });
+  }
+  return parsed && typeof parsed === 'object' ? (parsed as Yaml) : {};
+}
+
+function listFiles(dir: string, ext: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full, ext));
+    else if (entry.name.toLowerCase().endsWith(ext)) out.push(full);
+  }
+  return out;
+}
+
+function stringList(value: unknown, fallback: string[]): string[] {
+  if (value === undefined) return fallback;
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/**
+ * The config dbt gives a node from `dbt_project.yml`'s `models:`/`seeds:` block: keys with `+`
+ * (or dbt's own keys without it) apply to the folder they sit in and below; other keys are folders.
+ */
+function folderConfig(block: unknown, projectName: string, folders: string[], nodeName: string): NodeConfig {
+  const config: NodeConfig = { tags: [] };
+  const apply = (level: Yaml) => {
+    for (const [key, value] of Object.entries(level)) {
+      const bare = key.startsWith('+') ? key.slice(1) : key;
+      if (!key.startsWith('+') && !CONFIG_KEYS.has(key)) continue;
+      if (bare === 'tags') config.tags = [...new Set([...config.tags, ...stringList(value, [])])];
+      else config[bare] = value;
+    }
+  };
+  let level = (block as Yaml | undefined)?.[projectName] as Yaml | undefined;
+  if (!level || typeof level !== 'object') return config;
+  apply(level);
+  for (const folder of [...folders, nodeName]) {
+    const next = level[folder];
+    if (!next || typeof next !== 'object' || Array.isArray(next)) break;
+    level = next as Yaml;
+    apply(level);
+  }
+  return config;
+}
+
+/** Config keys dbt reads without a `+` in `dbt_project.yml`. */
+const CONFIG_KEYS = new Set(['materialized', 'tags', 'schema', 'enabled', 'column_types', 'quote_columns', 'incremental_strategy', 'unique_key', 'alias', 'database', 'full_refresh', 'on_schema_change']);
+
+function readProfile(dir: string, profileName: string, asked: string | undefined, profilesDir: string | undefined): DbtProfileTarget {
+  const candidates = [profilesDir, process.env.DBT_PROFILES_DIR, dir, path.join(process.env.HOME ?? '', '.dbt')].filter((d): d is string => !!d);
+  const file = candidates.map((d) => path.join(d, 'profiles.yml')).find((f) => existsSync(f));
+  if (!file) {
+    throw new TributaryError(`no profiles.yml for profile '${profileName}'`, {
+      place: { file: path.join(dir, DBT_PROJECT_FILE) },
+      hint: `put a profiles.yml beside dbt_project.yml (or in DBT_PROFILES_DIR, or ~/.dbt) with a duckdb output, e.g. ${profileName}: { target: dev, outputs: { dev: { type: duckdb, path: warehouse.duckdb } } }`,
+    });
+  }
+  const profile = readYaml(file)[profileName] as Yaml | undefined;
+  if (!profile) throw new TributaryError(`profiles.yml has no profile '${profileName}' (the profile dbt_project.yml names)`, { place: { file }, hint: 'add it, or correct `profile:` in dbt_project.yml' });
+  const outputs = (profile.outputs ?? {}) as Record<string, Yaml>;
+  const name = asked ?? (profile.target as string | undefined) ?? Object.keys(outputs)[0];
+  const output = name === undefined ? undefined : outputs[name];
+  if (!output) {
+    throw new TributaryError(`profile '${profileName}' has no target '${String(name)}'`, { place: { file }, hint: `its targets: ${Object.keys(outputs).join(', ') || '(none)'}` });
+  }
+  if (output.type !== 'duckdb') {
+    throw new TributaryError(`target '${name}' of profile '${profileName}' is of type '${String(output.type)}'; Tributary runs dbt projects on DuckDB for now`, {
+      place: { file },
+      hint: 'add a duckdb output (type: duckdb, path: warehouse.duckdb) and run with --target <it>',
+    });
+  }
+  const dbPath = String(output.path ?? 'warehouse.duckdb');
+  if (dbPath === ':memory:' || /^(md|motherduck|s3):/.test(dbPath)) {
+    throw new TributaryError(`target '${name}' keeps its database at '${dbPath}'; Tributary needs a DuckDB file`, { place: { file }, hint: 'give the output a file path, e.g. path: warehouse.duckdb' });
+  }
+  return { name: String(name), type: 'duckdb', path: path.resolve(dir, dbPath), threads: typeof output.threads === 'number' ? output.threads : undefined, schema: String(output.schema ?? 'main') };
+}
+
+/** Generic tests of one column or model, in either spelling dbt accepts (`arguments:` or the arguments beside `config:`). */
+function readTests(list: unknown, model: string, column: string | undefined, file: string, out: DbtTestDeclaration[]): void {
+  if (!Array.isArray(list)) return;
+  for (const item of list) {
+    const [name, body] = typeof item === 'string' ? [item, {}] : (Object.entries(item as Yaml)[0] ?? []);
+    if (typeof name !== 'string') continue;
+    const spec = (body ?? {}) as Yaml;
+    const config = { ...((spec.config ?? {}) as Yaml) };
+    const args: Record<string, unknown> = { ...((spec.arguments ?? {}) as Yaml) };
+    for (const [key, value] of Object.entries(spec)) {
+      if (key === 'config' || key === 'arguments') continue;
+      // Older spelling: config keys beside the arguments.
+      if (['severity', 'where', 'warn_if', 'error_if', 'store_failures', 'enabled', 'tags', 'limit'].includes(key)) config[key] = value;
+      else args[key] = value;
+    }
+    const dot = name.lastIndexOf('.');
+    const severity = String(config.severity ?? 'error').toLowerCase();
+    out.push({
+      test: dot > 0 ? name.slice(dot + 1) : name,
+      package: dot > 0 ? name.slice(0, dot) : undefined,
+      model,
+      column,
+      args,
+      severity: severity === 'warn' ? 'warn' : 'error',
+      where: typeof config.where === 'string' ? config.where : undefined,
+      warnIf: String(config.warn_if ?? '!= 0'),
+      errorIf: String(config.error_if ?? '!= 0'),
+      file,
+    });
+  }
+}
+
+export interface ReadOptions {
+  target?: string;
+  profilesDir?: string;
+}
+
+/** Reads a dbt project folder; throws Tributary's own errors, naming the file, for what it cannot take. */
+export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProjectFiles {
+  const projectFile = path.join(dir, DBT_PROJECT_FILE);
+  const project = readYaml(projectFile);
+  const name = String(project.name ?? '');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TributaryError(`dbt_project.yml needs a name (letters, digits, _)`, { place: { file: projectFile, field: 'name' } });
+  const warnings: string[] = [];
+  const rel = (file: string) => path.relative(dir, file);
+  const modelPaths = stringList(project['model-paths'] ?? project['source-paths'], ['models']);
+  const seedPaths = stringList(project['seed-paths'] ?? project['data-paths'], ['seeds']);
+  const testPaths = stringList(project['test-paths'], ['tests']);
+  const macroPaths = stringList(project['macro-paths'], ['macros']);
+  const packagesDir = String(project['packages-install-path'] ?? 'dbt_packages');
+
+  const models: DbtModelFile[] = [];
+  const seeds: DbtSeedFile[] = [];
+  const sources: DbtSourceTable[] = [];
+  const tests: DbtTestDeclaration[] = [];
+  const descriptions = new Map<string, string>();
+  const yamlFiles: string[] = [];
+  for (const modelPath of modelPaths) {
+    const root = path.join(dir, modelPath);
+    for (const file of listFiles(root, '.sql')) {
+      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+      const modelName = path.basename(file, path.extname(file));
+      const config = folderConfig(project.models, name, folders, modelName);
+      if (config.enabled === false) continue;
+      models.push({ name: modelName, file: rel(file), text: readFileSync(file, 'utf8'), package: name, config });
+    }
+    yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
+  }
+  for (const seedPath of seedPaths) {
+    const root = path.join(dir, seedPath);
+    for (const file of listFiles(root, '.csv')) {
+      yamlFiles.push();
+      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+      const seedName = path.basename(file, '.csv');
+      const config = folderConfig(project.seeds, name, folders, seedName);
+      if (config.enabled !== false) seeds.push({ name: seedName, file: rel(file), config });
+    }
+    yamlFiles.push(...listFiles(root, '.yml'));
+  }
+  for (const file of yamlFiles) {
+    const doc = readYaml(file);
+    for (const source of (doc.sources ?? []) as Yaml[]) {
+      const sourceMeta = (source.meta ?? {}) as Yaml;
+      const sourceConfig = (source.config ?? {}) as Yaml;
+      for (const table of (source.tables ?? []) as Yaml[]) {
+        const meta = { ...sourceMeta, ...((table.meta ?? {}) as Yaml) };
+        const config = { ...sourceConfig, ...((table.config ?? {}) as Yaml) };
+        const location = (config.external_location ?? meta.external_location) as string | undefined;
+        sources.push({
+          source: String(source.name),
+          table: String(table.name),
+          identifier: String(table.identifier ?? table.name),
+          schema: (source.schema as string | undefined) ?? undefined,
+          externalLocation: location,
+          file: rel(file),
+        });
+        for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
+      }
+    }
+    for (const kind of ['models', 'seeds'] as const) {
+      for (const node of (doc[kind] ?? []) as Yaml[]) {
+        const nodeName = String(node.name);
+        if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
+        readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
+        for (const column of (node.columns ?? []) as Yaml[]) {
+          if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
+          readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
+        }
+        // A model's `config:` in YAML applies as if it were in the model's folder config.
+        const target = kind === 'models' ? models.find((m) => m.name === nodeName) : seeds.find((s) => s.name === nodeName);
+        if (target && node.config && typeof node.config === 'object') Object.assign(target.config, node.config);
+      }
+    }
+  }
+
+  const singularTests: DbtSingularTest[] = [];
+  const macros: DbtMacroFile[] = [];
+  for (const testPath of testPaths) {
+    const root = path.join(dir, testPath);
+    for (const file of listFiles(root, '.sql')) {
+      const text = readFileSync(file, 'utf8');
+      // A file under tests/generic (or holding a `{% test %}` block) defines generic tests, like a macro file.
+      if (rel(file).split(path.sep).includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: name, file: rel(file), text });
+      else singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
+    }
+  }
+  for (const macroPath of macroPaths) for (const file of listFiles(path.join(dir, macroPath), '.sql')) macros.push({ package: name, file: rel(file), text: readFileSync(file, 'utf8') });
+  // Packages as shipped: each one's own dbt_project.yml says where its macros are.
+  const packagesRoot = path.join(dir, packagesDir);
+  if (existsSync(packagesRoot)) {
+    for (const entry of readdirSync(packagesRoot).sort()) {
+      const packageDir = path.join(packagesRoot, entry);
+      const packageFile = path.join(packageDir, DBT_PROJECT_FILE);
+      if (!statSync(packageDir).isDirectory() || !existsSync(packageFile)) continue;
+      const pkg = readYaml(packageFile);
+      const pkgName = String(pkg.name ?? entry);
+      for (const macroPath of stringList(pkg['macro-paths'], ['macros'])) {
+        for (const file of listFiles(path.join(packageDir, macroPath), '.sql')) macros.push({ package: pkgName, file: rel(file), text: readFileSync(file, 'utf8') });
+      }
+      const packageModels = stringList(pkg['model-paths'], ['models']).flatMap((p) => listFiles(path.join(packageDir, p), '.sql'));
+      if (packageModels.length) warnings.push(`package '${pkgName}' has models (${packageModels.length}); Tributary loads its macros only, for now`);
+    }
+  }
+  for (const model of models) if (model.config.schema) warnings.push(`model '${model.name}' has +schema '${String(model.config.schema)}'; Tributary writes every table to the main schema for now`);
+
+  const names = new Map<string, string>();
+  for (const node of [...models, ...seeds]) {
+    const seen = names.get(node.name);
+    if (seen) throw new TributaryError(`two nodes are named '${node.name}': ${seen} and ${node.file}`, { place: { file: node.file }, hint: 'dbt refuses this too: rename one' });
+    names.set(node.name, node.file);
+  }
+  return {
+    dir,
+    name,
+    projectFile,
+    vars: ((project.vars ?? {}) as Yaml) ?? {},
+    models,
+    seeds,
+    sources,
+    tests,
+    singularTests,
+    macros,
+    descriptions,
+    target: readProfile(dir, String(project.profile ?? name), options.target, options.profilesDir),
+    warnings,
+  };
+}

@@ -1,0 +1,119 @@
+import { TributaryError } from '../core/errors.js';
+import type { DbtSurface } from './compile.js';
+import { Relation } from './compile.js';
+import { refuseLeftovers } from './jinja.js';
+
+/**
+ * A dbt project's tests as SQL returning the failing rows: the four generic tests dbt ships
+ * (not_null, unique, accepted_values, relationships) written here with dbt's semantics, custom
+ * generic tests (`{% test %}` blocks) and singular tests (`tests/*.sql`) rendered from the
+ * project's own files. `where` narrows the tested model; severity, warn_if and error_if say what
+ * a count of failing rows means.
+ */
+
+export interface CompiledTest {
+  /** As dbt names it: not_null_orders_order_id; a singular test by its file. */
+  name: string;
+  /** not_null, unique, accepted_values, relationships, a custom generic test's name, or `singular`. */
+  kind: string;
+  model: string | undefined;
+  column: string | undefined;
+  severity: 'error' | 'warn';
+  warnIf: string;
+  errorIf: string;
+  /** The rows that fail the test. */
+  sql: string;
+  /** Nodes (models, seeds) it reads: it runs once they are built. */
+  depends: string[];
+  file: string;
+}
+
+/** Every test of the project as SQL returning its failing rows, with the nodes it reads. */
+export function compileTests(surface: DbtSurface): CompiledTest[] {
+  const { env, current } = surface.environment({ existing: new Set(), fullRefresh: false }, 'test');
+  const out: CompiledTest[] = [];
+  const names = new Set<string>();
+  const unique = (name: string) => {
+    let candidate = name;
+    for (let i = 2; names.has(candidate); i++) candidate = `${name}_${i}`;
+    names.add(candidate);
+    return candidate;
+  };
+  const renderExpression = (value: unknown): unknown => (typeof value === 'string' && /^\s*(ref|source)\s*\(/.test(value) ? env.render(`{{ ${value} }}`, current.file) : value);
+  for (const test of surface.files.tests) {
+    current.file = test.file;
+    current.node = undefined;
+    current.refs = new Set();
+    let relation: string;
+    if (test.model.startsWith('source:')) {
+      const [source, table] = test.model.slice(7).split('.');
+      relation = env.render(`{{ source('${source}', '${table}') }}`, test.file);
+    } else {
+      relation = env.render(`{{ ref('${test.model}') }}`, test.file);
+    }
+    const model = test.where ? `(select * from ${relation} where ${test.where}) dbt_subquery` : relation;
+    const column = test.column;
+    const args = Object.fromEntries(Object.entries(test.args).map(([k, v]) => [k, renderExpression(v)]));
+    let sql: string;
+    switch (test.package ? '' : test.test) {
+      case 'not_null':
+        sql = `select ${column} from ${model} where ${column} is null`;
+        break;
+      case 'unique':
+        sql = `select ${column} as unique_field, count(*) as n_records from ${model} where ${column} is not null group by ${column} having count(*) > 1`;
+        break;
+      case 'accepted_values': {
+        const values = (args.values ?? []) as unknown[];
+        const quote = args.quote !== false;
+        const list = values.map((v) => (quote ? `'${String(v).replace(/'/g, "''")}'` : String(v))).join(', ');
+        sql = `with all_values as (select ${column} as value_field, count(*) as n_records from ${model} group by ${column}) select * from all_values where value_field not in (${list})`;
+        break;
+      }
+      case 'relationships':
+        sql = `with child as (select ${column} as from_field from ${model} where ${column} is not null), parent as (select ${String(args.field)} as to_field from ${String(args.to)}) select from_field from child left join parent on child.from_field = parent.to_field where parent.to_field is null`;
+        break;
+      default: {
+        const macroName = `test_${test.test}`;
+        const macro = test.package ? (env.global(test.package) as Record<string, unknown> | undefined)?.[macroName] : env.macro(macroName);
+        if (typeof macro !== 'function') {
+          throw new TributaryError(`the test '${test.package ? `${test.package}.` : ''}${test.test}' on ${test.model}${column ? `.${column}` : ''} is no generic test of this project`, {
+            place: surface.place(test.file),
+            hint: `define it with {% test ${test.test}(model, column_name) %} in tests/generic/, or ship the package that has it under dbt_packages/`,
+          });
+        }
+        const keywords: Record<string, unknown> = { ...args, model: new Relation(test.model, model) };
+        if (column) keywords.column_name = column;
+        // Rendered through a template, so its errors and leftovers are the template's.
+        sql = env.render(`{{ __test(${Object.keys(keywords).map((k) => `${k}=__args.${k}`).join(', ')}) }}`, test.file, { __test: macro, __args: keywords });
+      }
+    }
+    refuseLeftovers(sql, test.file, surface.files.dir);
+    const label = [test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), column].filter(Boolean).join('_');
+    out.push({
+      name: unique(label),
+      kind: test.test,
+      model: test.model,
+      column,
+      severity: test.severity,
+      warnIf: test.warnIf,
+      errorIf: test.errorIf,
+      sql: sql.trim(),
+      depends: [...current.refs],
+      file: test.file,
+    });
+  }
+  for (const singular of surface.files.singularTests) {
+    current.file = singular.file;
+    current.node = undefined;
+    current.refs = new Set();
+    // A singular test may set its own severity, warn_if and error_if with {{ config(...) }}.
+    current.config = { tags: [] };
+    const sql = env.render(singular.text, singular.file).trim().replace(/;\s*$/, '');
+    refuseLeftovers(sql, singular.file, surface.files.dir);
+    const severity = String(current.config.severity ?? 'error').toLowerCase() === 'warn' ? 'warn' : 'error';
+    const warnIf = String(current.config.warn_if ?? '!= 0');
+    const errorIf = String(current.config.error_if ?? '!= 0');
+    out.push({ name: unique(singular.name), kind: 'singular', model: undefined, column: undefined, severity, warnIf, errorIf, sql, depends: [...current.refs], file: singular.file });
+  }
+  return out;
+}

@@ -1,0 +1,189 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO, cli, tempDir } from './helpers.js';
+import { requireService } from './services.js';
+
+/**
+ * dbt itself is the oracle: the same dbt project, copied twice, is built by dbt (dbt-duckdb) in
+ * one folder and by Tributary's CLI in the other; every table must hold the same columns, types
+ * and rows, and every test must come out the same (pass, warn, fail, skipped).
+ */
+
+const FIXTURE = path.join(REPO, 'test', 'fixtures', 'dbt', 'shop');
+const DBT = path.join(REPO, '.tools', 'venv', 'bin', 'dbt');
+
+/** A fresh copy of the fixture, without anything a previous build left in it. */
+function copyProject(): string {
+  const dir = path.join(tempDir('tributary-dbt-'), 'shop');
+  cpSync(FIXTURE, dir, { recursive: true, filter: (src) => !/(^|\/)(target|logs|\.tributary)$|\.duckdb(\.wal)?$/.test(src) });
+  return dir;
+}
+
+function dbt(args: string[], cwd: string): { code: number; output: string } {
+  const result = spawnSync(DBT, [...args, '--profiles-dir', '.'], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, DBT_SEND_ANONYMOUS_USAGE_STATS: 'false', DO_NOT_TRACK: '1', NO_COLOR: '1' },
+  });
+  return { code: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Every table and view of the main schema, with its columns and its rows in a fixed order. */
+async function snapshot(file: string): Promise<Record<string, { kind: string; columns: string[]; rows: unknown[] }>> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    // dbt's views keep a source file's path as written, relative to the folder dbt ran in.
+    await connection.run(`SET file_search_path = '${path.dirname(file)}'`);
+    const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+    const tables = await read(
+      `SELECT table_name AS name, table_type AS kind FROM information_schema.tables WHERE table_schema = 'main' AND NOT starts_with(table_name, '__') ORDER BY 1`,
+    );
+    const out: Record<string, { kind: string; columns: string[]; rows: unknown[] }> = {};
+    for (const t of tables) {
+      const name = String(t.name);
+      const columns = (await read(`DESCRIBE main."${name}"`)).map((c) => `${String(c.column_name)} ${String(c.column_type)}`);
+      out[name] = { kind: String(t.kind), columns, rows: await read(`SELECT * FROM main."${name}" ORDER BY ALL`) };
+    }
+    return out;
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+type Outcome = { type: string; key: string; status: string };
+
+/** dbt's outcome of each node, from its run_results.json and manifest.json, keyed as Tributary keys them. */
+function dbtOutcomes(dir: string): Outcome[] {
+  const results = JSON.parse(readFileSync(path.join(dir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; status: string }[] };
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'target', 'manifest.json'), 'utf8')) as {
+    nodes: Record<string, { name: string; resource_type: string; column_name?: string | null; attached_node?: string | null; test_metadata?: { name: string } }>;
+  };
+  return results.results.map((r) => {
+    const node = manifest.nodes[r.unique_id]!;
+    if (node.resource_type !== 'test') return { type: node.resource_type, key: node.name, status: r.status };
+    const kind = node.test_metadata?.name ?? 'singular';
+    const key = kind === 'singular' ? `singular:${node.name}` : `${kind}:${manifest.nodes[node.attached_node!]!.name}:${node.column_name ?? ''}`;
+    return { type: 'test', key, status: r.status };
+  });
+}
+
+function tributaryOutcomes(json: string): Outcome[] {
+  const results = JSON.parse(json) as { node: string; type: string; status: string; test?: string; model?: string; column?: string }[];
+  return results.map((r) => ({
+    type: r.type,
+    key: r.type !== 'test' ? r.node : r.test === 'singular' ? `singular:${r.node}` : `${r.test}:${r.model}:${r.column ?? ''}`,
+    status: r.status,
+  }));
+}
+
+const sorted = (outcomes: Outcome[]) => outcomes.map((o) => `${o.type} ${o.key} → ${o.status}`).sort();
+
+const canRun = await requireService('dbt, the oracle of the dbt-project tests (bash .ci/python-tools.sh installs it in .tools/venv)', async () => {
+  if (!existsSync(DBT)) throw new Error(`${DBT} not found`);
+  const version = spawnSync(DBT, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0) throw new Error(`dbt --version failed: ${version.stderr}`);
+});
+
+describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
+  let dbtDir: string;
+  let ourDir: string;
+  let dbtBuild: { code: number; output: string };
+  let ourBuild: { code: number; stdout: string; stderr: string };
+
+  beforeAll(() => {
+    dbtDir = copyProject();
+    ourDir = copyProject();
+    dbtBuild = dbt(['build'], dbtDir);
+    ourBuild = cli(['build', '--project', ourDir, '--format', 'json']);
+  });
+
+  it('fails the build the way dbt does: one test fails, one warns, what reads the failed test’s model is skipped', () => {
+    expect(dbtBuild.code, dbtBuild.output).toBe(1);
+    expect(ourBuild.code, ourBuild.stderr).toBe(1);
+    const ours = sorted(tributaryOutcomes(ourBuild.stdout));
+    expect(ours).toEqual(sorted(dbtOutcomes(dbtDir)));
+    // The fixture exercises each outcome, so an equality of two all-pass lists proves nothing less.
+    expect(ours).toContain('test not_null:customer_emails:email → fail');
+    expect(ours).toContain('test accepted_values:stg_payments:payment_method → warn');
+    expect(ours).toContain('model email_domains → skipped');
+    expect(ours).toContain('test singular:assert_order_amounts_match_payments → pass');
+    // warn_if/error_if: three failing rows are above warn_if (>2), below error_if (>5).
+    expect(ours).toContain('test not_null:stg_customers:email → warn');
+    // A singular test's own config(severity='warn').
+    expect(ours).toContain('test singular:assert_few_orders_in_welcome_fortnight → warn');
+    expect(ours).toContain('test is_positive:stg_payments:amount → pass');
+  });
+
+  it('writes the same tables and views, cell by cell', async () => {
+    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
+    expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+    expect(Object.keys(ours)).toEqual(expect.arrayContaining(['raw_orders', 'stg_payments', 'orders', 'customers', 'order_status', 'daily_revenue', 'order_events']));
+    for (const name of Object.keys(theirs)) {
+      expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    }
+  });
+
+  it('runs incremental models on as dbt does: append, merge and delete+insert over what the first build kept', async () => {
+    const vars = '{until: "2024-03-31"}';
+    const theirRun = dbt(['run', '--vars', vars], dbtDir);
+    expect(theirRun.code, theirRun.output).toBe(0);
+    const ourRun = cli(['run', '--project', ourDir, '--vars', vars, '--quiet']);
+    expect(ourRun.code, ourRun.stderr).toBe(0);
+    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
+    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    // The merge kept the first build's as_of for orders outside its one-week window, so the
+    // comparison above covers rows each strategy kept, replaced and added.
+    const asOf = new Set((ours.order_status!.rows as { as_of: string }[]).map((r) => r.as_of));
+    expect([...asOf].sort()).toEqual(['2024-02-15', '2024-03-31']);
+    expect(ours.order_events!.rows).toHaveLength(48);
+  });
+
+  it('rebuilds incremental models whole with --full-refresh, as dbt does', async () => {
+    const vars = '{until: "2024-03-31"}';
+    const theirRun = dbt(['run', '--full-refresh', '--vars', vars, '--select', 'order_status', 'daily_revenue'], dbtDir);
+    expect(theirRun.code, theirRun.output).toBe(0);
+    const ourRun = cli(['run', '--project', ourDir, '--full-refresh', '--vars', vars, '--select', 'order_status', 'daily_revenue', '--quiet']);
+    expect(ourRun.code, ourRun.stderr).toBe(0);
+    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
+    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    const asOf = new Set((ours.order_status!.rows as { as_of: string }[]).map((r) => r.as_of));
+    expect([...asOf]).toEqual(['2024-03-31']);
+  });
+});
+
+describe('Jinja that cannot be rendered', () => {
+  it('names the file and line of a macro that does not exist, and runs nothing', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'staging', 'stg_payments.sql');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const line = lines.findIndex((l) => l.includes('cents_to_dollars')) + 1;
+    expect(line).toBeGreaterThan(1);
+    writeFileSync(file, lines.map((l) => l.replace('cents_to_dollars', 'cents_to_euros')).join('\n'));
+    const result = cli(['build', '--project', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${file}:${line}`);
+    expect(result.stderr).toContain("the macro 'cents_to_euros' does not exist");
+    expect(result.stderr).toContain('cents_to_dollars');
+    // Refused before the warehouse was opened: no model, no seed reached the engine.
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+  });
+
+  it('refuses SQL that still holds Jinja after rendering', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'customer_emails.sql');
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n{% raw %}where {{ forgotten }}{% endraw %}\n`);
+    const result = cli(['build', '--project', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(file);
+    expect(result.stderr).toContain('still holds Jinja after rendering');
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+  });
+});

@@ -1,0 +1,131 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { REPO, cli, tempDir } from './helpers.js';
+
+/**
+ * A dbt project folder used as a Tributary project, through the CLI a user runs in it: selection,
+ * compiled SQL, seeds accounted for row by row, targets from profiles.yml, and a
+ * tributary.config.ts beside dbt_project.yml. (test/dbt-oracle.test.ts compares the results with dbt's.)
+ */
+
+const FIXTURE = path.join(REPO, 'test', 'fixtures', 'dbt', 'shop');
+
+function copyProject(): string {
+  const dir = path.join(tempDir('tributary-dbt-'), 'shop');
+  cpSync(FIXTURE, dir, { recursive: true, filter: (src) => !/(^|\/)(target|logs|\.tributary)$|\.duckdb(\.wal)?$/.test(src) });
+  return dir;
+}
+
+/**
+ * The CLI run from inside the project folder, as a dbt user runs it (no --project). The loader is
+ * named by its file, since a folder outside the repository cannot resolve the package `tsx`.
+ */
+function inFolder(args: string[], dir: string): { code: number; stdout: string; stderr: string } {
+  const loader = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  const result = spawnSync(process.execPath, ['--import', loader, path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+const names = (stdout: string) => (JSON.parse(stdout) as { model: string }[]).map((m) => m.model);
+
+describe('a dbt project folder', () => {
+  it('lists its nodes in the folder itself, with dbt’s selectors over its tags and its DAG', () => {
+    const dir = copyProject();
+    const staging = inFolder(['ls', '--select', 'tag:staging', '--exclude', 'stg_refunds', '--format', 'json'], dir);
+    expect(staging.code, staging.stderr).toBe(0);
+    expect(names(staging.stdout)).toEqual(['stg_customers', 'stg_orders', 'stg_payments']);
+    // Seeds are nodes of the DAG: what orders reads goes down to them.
+    const upstream = inFolder(['ls', '+orders', '--format', 'json'], dir);
+    expect(upstream.code, upstream.stderr).toBe(0);
+    expect(names(upstream.stdout).sort()).toEqual(['orders', 'raw_orders', 'raw_payments', 'stg_orders', 'stg_payments', 'stg_refunds']);
+    const ls = JSON.parse(inFolder(['ls', 'order_status', 'orders', '--format', 'json'], dir).stdout) as { model: string; materialize: string; tags: string; file: string }[];
+    expect(ls).toEqual([
+      { model: 'orders', materialize: 'table', runs: 'yes', reads: 'stg_orders, stg_payments, stg_refunds', tags: 'marts', file: 'models/marts/orders.sql' },
+      // Before its first build an incremental model is built whole.
+      { model: 'order_status', materialize: 'table', runs: 'yes', reads: 'orders', tags: 'marts', file: 'models/marts/order_status.sql' },
+    ]);
+  });
+
+  it('compiles Jinja to the SQL the engine receives: loops, macros of the project and of a package, vars, env vars', () => {
+    const dir = copyProject();
+    const result = cli(['compile', '--project', dir, '--select', 'orders', 'customers', 'stg_payments', '--format', 'json', '--vars', '{payment_methods: [credit_card, paypal]}'], REPO, {
+      SHOP_CURRENCY: 'EUR',
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const sql = Object.fromEntries((JSON.parse(result.stdout) as { model: string; sql: string }[]).map((c) => [c.model, c.sql]));
+    expect(sql.orders).toContain(`sum(case when payment_method = 'paypal' then amount else 0 end) as paypal_amount,`);
+    // loop.last: no comma after the last method's column.
+    expect(sql.orders).toMatch(/coalesce\(order_payments\.paypal_amount, 0\) as paypal_amount\s*,\s*coalesce\(order_payments\.total_amount/);
+    expect(sql.orders).not.toContain('bank_transfer');
+    expect(sql.orders).toContain('from "stg_orders"');
+    expect(sql.stg_payments).toContain('round(amount / 100.0, 2) as amount');
+    expect(sql.customers).toContain('case when per_customer.number_of_orders = 0 then null else per_customer.customer_lifetime_value / per_customer.number_of_orders end');
+    expect(sql.customers).toContain(`'EUR' as currency`);
+    expect(sql.customers).toContain(`'dev' as built_for`);
+    for (const text of Object.values(sql)) expect(text).not.toMatch(/\{\{|\{%|\{#/);
+  });
+
+  it('loads seeds as any other load: a row that does not fit its column type fails the seed with its file and line, and nothing of it commits', () => {
+    const dir = copyProject();
+    const seed = path.join(dir, 'seeds', 'raw_orders.csv');
+    const lines = readFileSync(seed, 'utf8').split('\n');
+    lines[7] = lines[7]!.replace(/^7,\d+,/, '7,nineteen,');
+    writeFileSync(seed, lines.join('\n'));
+    const project = path.join(dir, 'dbt_project.yml');
+    writeFileSync(project, readFileSync(project, 'utf8').replace('        status: varchar(20)', '        status: varchar(20)\n        user_id: integer'));
+    const result = cli(['seed', '--project', dir, '--format', 'json']);
+    expect(result.code).toBe(1);
+    const outcome = Object.fromEntries((JSON.parse(result.stdout) as { node: string; status: string }[]).map((r) => [r.node, r.status]));
+    expect(outcome).toEqual({ raw_customers: 'success', raw_orders: 'error', raw_payments: 'success' });
+    const quarantine = cli(['quarantine', '--project', dir, '--all', '--format', 'json']);
+    const rows = JSON.parse(quarantine.stdout) as { model: string; file: string; line: number; column_name: string }[];
+    expect(rows.map((r) => ({ model: r.model, file: r.file, line: r.line, column: r.column_name }))).toEqual([{ model: 'raw_orders', file: seed, line: 8, column: 'user_id' }]);
+    expect(cli(['sql', '--project', dir, 'select count(*) from raw_orders']).code).toBe(1);
+    expect(cli(['sql', '--project', dir, 'select count(*) AS n from raw_payments', '--format', 'json']).stdout).toContain('"n":"54"');
+  });
+
+  it('writes to the DuckDB file of the profile target --target names', () => {
+    const dir = copyProject();
+    const result = cli(['seed', '--project', dir, '--target', 'other']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'other.duckdb'))).toBe(true);
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+    const unknown = cli(['seed', '--project', dir, '--target', 'prod']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("profile 'shop' has no target 'prod'");
+    expect(unknown.stderr).toContain('dev, other');
+  });
+
+  it('takes a tributary.config.ts beside dbt_project.yml, whose checks name dbt models', () => {
+    const dir = copyProject();
+    writeFileSync(
+      path.join(dir, 'tributary.config.ts'),
+      `import { defineProject } from 'tributary';\n\nexport default defineProject({\n  name: 'shop',\n  checks: [{ test: 'min_rows', table: 'orders', min: 100 }],\n});\n`,
+    );
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    const run = cli(['run', '--project', dir, '--quiet']);
+    // 48 orders: the config's own check on the dbt model fails the run.
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('check min_rows(orders)');
+    expect(run.stderr).toMatch(/✔ order_status \(table\)/);
+  });
+
+  it('says which var a model lacks, at its line, and which seeds a run needs loaded first', () => {
+    const dir = copyProject();
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('the models read seeds that are not loaded yet: raw_customers, raw_orders, raw_payments');
+    expect(run.stderr).toContain('tributary seed');
+    const file = path.join(dir, 'models', 'staging', 'stg_orders.sql');
+    const text = readFileSync(file, 'utf8');
+    const line = text.split('\n').findIndex((l) => l.includes('min_order_date')) + 1;
+    writeFileSync(file, text.replace('min_order_date', 'min_order_day'));
+    const ls = cli(['ls', '--project', dir]);
+    expect(ls.code).toBe(1);
+    expect(ls.stderr).toContain(`${file}:${line}: var('min_order_day') has no value and no default`);
+    expect(ls.stderr).toContain(`--vars '{min_order_day: …}'`);
+  });
+});
