@@ -96,10 +96,12 @@ export class SharedCatalog {
         void next.end().catch(() => undefined);
         retry = setTimeout(() => void connect(), 1000);
       });
+      client = next;
       try {
         await next.connect();
+        // Stopped while connecting (a short command ends first): this connection must not keep the process alive.
+        if (stopped) return void (await next.end().catch(() => undefined));
         await next.query(`LISTEN ${CHANNEL}`);
-        client = next;
         onCommit();
       } catch (error) {
         if (stopped) return;
