@@ -1,15 +1,12 @@
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
-import { CLICKSTREAM, openProject, tempDir, writeTree } from './helpers.js';
+import { openProject, tempDir } from './helpers.js';
 import { requireService, tcpOpen } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
-import { runWorker, sample } from './stream-helpers.js';
+import { brokerProject, events, runWorker } from './stream-helpers.js';
 
 let kafkaMock: Awaited<ReturnType<typeof startKafkaMock>> | undefined;
 const kafkaUp = await requireService('Kafka (librdkafka mock cluster via kcat)', async () => {
@@ -17,15 +14,6 @@ const kafkaUp = await requireService('Kafka (librdkafka mock cluster via kcat)',
 });
 const natsUp = await requireService('NATS JetStream', () => tcpOpen('127.0.0.1', 4222));
 afterAll(() => kafkaMock?.process.kill());
-
-function brokerProject(input: string): string {
-  return writeTree({
-    'tributary.config.ts': readFileSync(path.join(CLICKSTREAM, 'tributary.config.ts'), 'utf8')
-      .replace("input: { kind: 'log', topic: 'clickstream' }", input)
-      .replaceAll("'models/", `'${path.join(CLICKSTREAM, 'models')}/`)
-      .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(path.join(CLICKSTREAM, 'macros.sql'))}`),
-  });
-}
 
 async function assertOnce(dir: string, dataDir: string, events: number): Promise<void> {
   const ws = await openProject(dir, { dataDir });
@@ -40,8 +28,6 @@ async function assertOnce(dir: string, dataDir: string, events: number): Promise
     ws.close();
   }
 }
-
-const events = (n: number) => Array.from({ length: n }, (_, i) => stamp(sample[i % sample.length]!));
 
 describe.runIf(kafkaUp)('Kafka source', () => {
   it('reads a Kafka topic with offsets held in the sinks: exactly once through SIGKILLs', async () => {

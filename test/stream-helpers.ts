@@ -1,10 +1,24 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Log } from '../src/log/index.js';
 import { readSample, stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
-import { ECOMMERCE_SAMPLE, REPO } from './helpers.js';
+import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, writeTree } from './helpers.js';
 
 export const sample = readSample(ECOMMERCE_SAMPLE);
+
+/** `n` live-stamped sample events, each with an id of its own. */
+export const events = (n: number) => Array.from({ length: n }, (_, i) => stamp(sample[i % sample.length]!));
+
+/** The clickstream example's project in a folder of its own, reading `input` (a broker) instead of its log. */
+export function brokerProject(input: string): string {
+  return writeTree({
+    'tributary.config.ts': readFileSync(path.join(CLICKSTREAM, 'tributary.config.ts'), 'utf8')
+      .replace("input: { kind: 'log', topic: 'clickstream' }", input)
+      .replaceAll("'models/", `'${path.join(CLICKSTREAM, 'models')}/`)
+      .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(path.join(CLICKSTREAM, 'macros.sql'))}`),
+  });
+}
 
 /** Appends `count` live-stamped sample events to a project's embedded log topic (as the producer would). */
 export function feed(dataDir: string, topic: string, partitions: number, count: number, options: { at?: (i: number) => number; extra?: string[] } = {}): void {

@@ -28,7 +28,7 @@ export {
 } from './metastore.js';
 export { MIGRATIONS, openSchema, type Migration, type MigrateOptions, type OpenedSchema } from './migrations.js';
 export { METASTORE_VERSION } from './schema.js';
-export { SharedCatalog, redact } from './shared.js';
+export { GroupMembership, SharedCatalog, redact } from './shared.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect } from './export.js';
 export { DuckDBSchedulerStore, type AttemptRecord } from './scheduler-store.js';

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Engine, Transaction } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
+import { OffsetConflict, offsetMismatch, type OffsetMove } from '../core/offsets.js';
 import { openSchema, type MigrateOptions, type OpenedSchema } from './migrations.js';
 import type { SharedCatalog } from './shared.js';
 
@@ -337,7 +338,12 @@ export class Metastore {
     const changed = new Map<string, string[]>();
     let snapshot = 0;
     const result = await engine.transaction(async (raw) => {
-      if (this.shared) await raw.query(this.shared.commitLock);
+      if (this.shared) {
+        await raw.query(this.shared.commitLock);
+        // Tables other processes made since this one last looked (a sink's, a model's) must be seen
+        // by this commit, which may make the same ones: DuckDB caches the attached database's tables.
+        await raw.run('CALL pg_clear_cache()');
+      }
       // Ids come from the catalog itself, under the lock: another process may have committed since.
       const [ids] = await raw.query<{ s: bigint | null; f: bigint | null }>(
         'SELECT (SELECT max(snapshot_id) FROM tributary.snapshots) AS s, (SELECT max(file_id) FROM tributary.data_files) AS f',
@@ -715,8 +721,11 @@ export class CatalogTransaction {
 
   async registerTable(table: TableRegistration): Promise<void> {
     await this.tx.run(
-      `INSERT INTO tributary.tables (name, kind, store, location, format, partition_by, time_column, lookup_key, description, created_snapshot, updated_snapshot, definition)
-       VALUES ($1, $2, $3, $4, $5, $6::VARCHAR[], $7, $8, $9, $10, $10, $11)
+      // The defaulted columns are given: an upsert into the catalog in PostgreSQL, by a process that
+      // did not create its tables, would write them NULL (DuckDB's postgres extension does not
+      // learn a column's default from the database).
+      `INSERT INTO tributary.tables (name, kind, store, location, format, partition_by, time_column, lookup_key, description, created_snapshot, updated_snapshot, definition, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::VARCHAR[], $7, $8, $9, $10, $10, $11, now(), now())
        ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, store = excluded.store, location = excluded.location, format = excluded.format,
          partition_by = excluded.partition_by, time_column = excluded.time_column, lookup_key = excluded.lookup_key,
          description = excluded.description, updated_snapshot = excluded.updated_snapshot, updated_at = now(), definition = excluded.definition`,
@@ -865,17 +874,29 @@ export class CatalogTransaction {
     return n;
   }
 
-  async writeOffsets(job: string, sink: string, next: ReadonlyMap<number, number>): Promise<void> {
-    if (!next.size) return;
+  /**
+   * Moves a sink's offsets if they still stand where its batch started; else throws OffsetConflict
+   * and the commit rolls back. Read under the commit's lock (a shared catalog) or the process's
+   * own (embedded), so no other commit moves them between the check and the write.
+   */
+  async writeOffsets(job: string, sink: string, move: OffsetMove): Promise<void> {
+    if (!move.to.size) return;
+    const rows = await this.tx.query<{ partition: number; next_offset: bigint }>(
+      `SELECT partition, next_offset FROM tributary.stream_offsets WHERE job = $1 AND sink = $2 AND partition IN (${[...move.to.keys()].join(', ')})`,
+      [job, sink],
+    );
+    const mismatch = offsetMismatch(move, new Map(rows.map((r) => [r.partition, Number(r.next_offset)])));
+    if (mismatch) throw new OffsetConflict(job, sink, mismatch);
     await this.tx.run(
-      `INSERT INTO tributary.stream_offsets VALUES ${[...next].map(([p, o]) => `(${quoteLiteral(job)}, ${quoteLiteral(sink)}, ${p}, ${o})`).join(', ')}
+      `INSERT INTO tributary.stream_offsets VALUES ${[...move.to].map(([p, o]) => `(${quoteLiteral(job)}, ${quoteLiteral(sink)}, ${p}, ${o})`).join(', ')}
        ON CONFLICT (job, sink, partition) DO UPDATE SET next_offset = excluded.next_offset`,
     );
   }
 
+  /** A sink's state (a watermark) only grows: workers of one job each saw part of the events. */
   async writeState(job: string, sink: string, key: string, value: number): Promise<void> {
     await this.tx.run(
-      `INSERT INTO tributary.stream_state VALUES ($1, $2, $3, $4) ON CONFLICT (job, sink, key) DO UPDATE SET value = excluded.value`,
+      `INSERT INTO tributary.stream_state VALUES ($1, $2, $3, $4) ON CONFLICT (job, sink, key) DO UPDATE SET value = greatest(value, excluded.value)`,
       [job, sink, key, value],
     );
   }

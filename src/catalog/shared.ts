@@ -52,6 +52,11 @@ export class SharedCatalog {
     await engine.setSession([`USE ${SHARED_DATABASE}`, `SET search_path = '${SHARED_DATABASE}.main,${OWN_DATABASE}.main'`], `${OWN_DATABASE}.main`);
   }
 
+  /** Joins a stream job's consumer group as `member` (this process). */
+  joinGroup(group: string, member: string): Promise<GroupMembership> {
+    return GroupMembership.join(this.url, group, member);
+  }
+
   /** The first statement of every commit: waits for any other process's commit to end. */
   get commitLock(): string {
     return `SELECT * FROM postgres_query('${SHARED_DATABASE}', 'SELECT pg_advisory_xact_lock(${COMMIT_LOCK}) IS NULL AS locked')`;
@@ -115,6 +120,70 @@ export class SharedCatalog {
       clearTimeout(retry);
       await client?.end().catch(() => undefined);
     };
+  }
+}
+
+/** How long a worker that stopped heartbeating still counts as a member of its group. */
+const MEMBER_TTL_MS = 10_000;
+const HEARTBEAT_MS = 2_000;
+
+/**
+ * This process's membership in a stream job's consumer group, kept in the catalog: every worker
+ * heartbeats a row, and the live members (seen within the TTL) split the input's partitions by
+ * rank. Only who reads what depends on it, never what is committed: offsets are compared-and-set
+ * at commit, so a worker that still reads a partition it lost cannot commit it again.
+ */
+export class GroupMembership {
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly client: pg.Client,
+    readonly group: string,
+    readonly member: string,
+  ) {}
+
+  static async join(url: string, group: string, member: string): Promise<GroupMembership> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS tributary.stream_members (grp TEXT NOT NULL, member TEXT NOT NULL, seen_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (grp, member))`,
+    );
+    const membership = new GroupMembership(client, group, member);
+    await membership.heartbeat();
+    membership.timer = setInterval(() => {
+      membership.beating = membership.heartbeat().catch(() => undefined);
+    }, HEARTBEAT_MS);
+    membership.timer.unref();
+    return membership;
+  }
+
+  private async heartbeat(): Promise<void> {
+    await this.client.query(
+      `INSERT INTO tributary.stream_members VALUES ($1, $2, now()) ON CONFLICT (grp, member) DO UPDATE SET seen_at = now()`,
+      [this.group, this.member],
+    );
+  }
+
+  /** The partitions this member reads: every live member's rank takes the partitions equal to it modulo their number. */
+  async share(partitions: readonly number[]): Promise<number[]> {
+    const { rows } = await this.client.query<{ member: string }>(
+      `SELECT member FROM tributary.stream_members WHERE grp = $1 AND seen_at > now() - make_interval(secs => $2) ORDER BY member`,
+      [this.group, MEMBER_TTL_MS / 1000],
+    );
+    const members = rows.map((r) => r.member);
+    const rank = members.indexOf(this.member);
+    // Not seen yet (a heartbeat lost): read everything rather than nothing; commits stay exact.
+    if (rank < 0) return [...partitions];
+    return [...partitions].sort((a, b) => a - b).filter((_, i) => i % members.length === rank);
+  }
+
+  /** Leaves at once, so the others take its partitions without waiting for the TTL. */
+  async leave(): Promise<void> {
+    clearInterval(this.timer);
+    await this.beating;
+    await this.client.query(`DELETE FROM tributary.stream_members WHERE grp = $1 AND member = $2`, [this.group, this.member]).catch(() => undefined);
+    await this.client.end().catch(() => undefined);
   }
 }
 

@@ -401,6 +401,15 @@ export function buildProgram(): Command {
       await drain(project, flags);
     });
 
+  projectOptions(program.command('worker'))
+    .description('join the project through its shared catalog (TRIBUTARY_CATALOG) and run its stream jobs with the other workers, splitting their partitions')
+    .option('--stream <name...>', 'only these stream jobs')
+    .option('--max-batch <n>', 'events per micro-batch instead of the configured maxBatch', count)
+    .action(async (flags: ProjectFlags & { stream?: string[]; maxBatch?: number }) => {
+      const { work } = await import('./up.js');
+      await work(await projectOf(flags), flags);
+    });
+
   projectOptions(program.command('status'))
     .description('per stream job: lag, events/s, last batch, latency, dead letters, late events')
     .option('--url <url>', 'the running Tributary server (default: the project’s)')

@@ -32,6 +32,63 @@ export async function drain(project: Project, flags: { maxBatch?: number; json?:
   }
 }
 
+/** How often a worker says where its jobs stand. */
+const WORKER_REPORT_MS = 10_000;
+
+/**
+ * `tributary worker`: joins the project through its shared catalog and runs its stream jobs
+ * beside the project's other workers (and `up`), splitting each input's partitions with them,
+ * until stopped (SIGTERM, Ctrl+C). Each job's offsets commit with its rows, compared-and-set, so
+ * a worker may be killed or added at any moment.
+ */
+export async function work(project: Project, flags: { stream?: string[]; maxBatch?: number }): Promise<void> {
+  if (!project.catalogUrl) {
+    throw new TributaryError('a worker joins a project through its shared catalog, and this project has none', {
+      hint: 'set TRIBUTARY_CATALOG to a PostgreSQL URL (and TRIBUTARY_LAKE to a lake every worker reaches, e.g. s3://bucket/prefix); one process alone runs its jobs with `tributary up`',
+    });
+  }
+  const unknown = (flags.stream ?? []).filter((name) => !project.config.streams[name]);
+  if (unknown.length) {
+    throw new TributaryError(`no stream job named ${unknown.join(', ')}`, { hint: `the project's stream jobs: ${Object.keys(project.config.streams).join(', ') || 'none'}` });
+  }
+  for (const stream of Object.values(project.config.streams)) if (flags.maxBatch) stream.maxBatch = flags.maxBatch;
+  const ws = await openWorkspace(project, { onSyncError: (error) => console.error(`catalog: ${error.message}`) });
+  const log = openLog(ws);
+  const runtime = await startStreams(ws, log, { only: flags.stream }).catch(async (error: unknown) => {
+    log.close();
+    await ws.close();
+    throw error;
+  });
+  console.error(`worker ${process.pid} runs ${runtime.jobs.map((j) => j.name).join(', ')} of ${project.config.name} on the catalog at ${ws.shared!.shown}. Ctrl+C stops it.`);
+  await new Promise<void>((resolve, reject) => {
+    const report = setInterval(() => {
+      for (const job of runtime.jobs) {
+        const s = job.snapshot();
+        if (s.state === 'failed') return void finish(new TributaryError(`stream job ${s.job} failed: ${s.error}`, { hint: 'fix what it says and start the worker again: it resumes from the committed offsets' }));
+        console.error(`${s.job}: ${s.events.toLocaleString('en-US')} events, ${s.eventsPerSecond.toLocaleString('en-US')}/s, lag ${s.lag.toLocaleString('en-US')}, ${s.conflicts} batches left to another worker`);
+      }
+    }, WORKER_REPORT_MS);
+    const finish = (error?: Error) => {
+      clearInterval(report);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      runtime
+        .stop()
+        .then(() => {
+          for (const s of runtime.jobs.map((j) => j.snapshot())) {
+            console.error(`${s.job}: ${s.events} events committed by this worker, ${s.conflicts} batches left to another worker`);
+          }
+        })
+        .then(() => log.close())
+        .then(() => ws.close())
+        .then(() => (error ? reject(error) : resolve()), reject);
+    };
+    const stop = () => finish();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
 export interface ServerStatus {
   jobs: JobStatus[];
   groups?: GroupOffsets[];

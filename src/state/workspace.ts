@@ -27,6 +27,8 @@ export interface Workspace {
   store(config: StoreConfig, field: string): Store;
   /** The same state seen through another view of the project (a command's --source overrides). */
   withProject(project: Project): Workspace;
+  /** The catalog in PostgreSQL every process of the project shares, if it has one (else the state is this process's). */
+  shared: SharedCatalog | undefined;
   /** Catches up with the commits of other processes (a shared catalog), views and followers included; nothing to do embedded. */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
         return store;
       },
       withProject: (other) => make(other),
+      shared,
       sync,
       // The state's lock goes at once (another process may open it next); connections to other stores after.
       // The engine closes before the first await: callers that do not await still free the lock at once.

@@ -4,6 +4,7 @@ import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
 import { errorMessage } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
+import { OffsetConflict } from '../core/offsets.js';
 import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
 import type { Workspace } from '../state/workspace.js';
@@ -26,6 +27,8 @@ export interface JobStatus {
   lag: number;
   deadLetters: number;
   late: number;
+  /** Batches another worker of the job had committed first (a partition changing hands): dropped, not committed twice. */
+  conflicts: number;
   lastBatch: { events: number; ms: number; at: string; durationMs: BatchDurations } | null;
   latencyMs: { p50: number | null; p99: number | null };
   /** Every committed event's seconds from append to commit, since the job started. */
@@ -135,6 +138,7 @@ export class StreamJob {
       lag: 0,
       deadLetters: 0,
       late: 0,
+      conflicts: 0,
       lastBatch: null,
       latencyMs: { p50: null, p99: null },
       eventToCommitSeconds: this.eventToCommit.snapshot(),
@@ -166,6 +170,19 @@ export class StreamJob {
     });
     await this.refreshPositions();
     this.status.state = 'running';
+  }
+
+  /**
+   * After another worker committed records this one had read: what was read ahead is dropped, and
+   * every sink's offsets (some may have committed the batch before the one that refused it) are
+   * read again.
+   */
+  private async rejoin(): Promise<void> {
+    await this.ahead;
+    this.ahead = undefined;
+    for (const sink of this.sinks) await sink.refresh();
+    await this.refreshPositions();
+    this.status.conflicts++;
   }
 
   /** Each partition restarts at the least advanced sink's offset; nothing is skipped. */
@@ -205,7 +222,14 @@ export class StreamJob {
     // With a backlog, read and stage the next batch while the engine works on this one. Without
     // one, waiting lets the next batch take what arrives meanwhile.
     if (!this.stopping && batch.count >= this.config.maxBatch) this.ahead = this.prepare(after).catch(() => undefined);
-    const tables = await committing;
+    let tables: Set<string>;
+    try {
+      tables = await committing;
+    } catch (error) {
+      if (!(error instanceof OffsetConflict)) throw error;
+      await this.rejoin();
+      return 0;
+    }
     const committedAt = Date.now();
     for (const t of prepared.timestamps) {
       const ms = committedAt - t;

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
+import type { GroupMembership } from '../catalog/index.js';
 import { openInput } from '../connectors/index.js';
 import { TributaryError } from '../core/errors.js';
 import { Log } from '../log/index.js';
@@ -65,6 +68,7 @@ export async function startStreams(
   const say = options.say ?? ((message: string) => process.stderr.write(`${message}\n`));
   const jobs: StreamJob[] = [];
   const engines: Engine[] = [];
+  const memberships: GroupMembership[] = [];
   let detector: HotKeyDetector | undefined;
   let stopWatching = () => {};
   // Also what a failed start undoes: nothing it opened may outlive it.
@@ -72,6 +76,7 @@ export async function startStreams(
     stopWatching();
     await detector?.settled();
     for (const job of jobs) await job.stop();
+    for (const membership of memberships) await membership.leave();
     for (const engine of engines) engine.close();
   };
   try {
@@ -86,11 +91,23 @@ export async function startStreams(
       if (options.only && !options.only.includes(name)) continue;
       const engine = await ws.engine.fork();
       engines.push(engine);
-      const input = await openInput(ws.project.components.inputs, config.input, { job: name, group: groupOf(name, config), log, baseDir: ws.project.dir, stateDir: path.join(ws.project.stateDir, 'stream', name) });
+      const group = groupOf(name, config);
+      // Workers on a shared catalog split the job's partitions; each is a member of its group there.
+      const membership = ws.shared && (await ws.shared.joinGroup(group, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`));
+      if (membership) memberships.push(membership);
+      const input = await openInput(ws.project.components.inputs, config.input, {
+        job: name,
+        group,
+        log,
+        baseDir: ws.project.dir,
+        stateDir: path.join(ws.project.stateDir, 'stream', name),
+        workers: membership || undefined,
+      });
       const job = new StreamJob(ws, engine, name, config, input);
+      // Closed with the others if it fails to open: its input's connection would keep the process alive.
+      jobs.push(job);
       await job.open();
       if (options.start ?? true) job.start();
-      jobs.push(job);
     }
   } catch (error) {
     await closeAll();

@@ -12,6 +12,7 @@ interface Fetched {
 }
 
 const BUFFER_LIMIT = 500_000;
+const SESSION_TIMEOUT_MS = 10_000;
 
 const schema = z
   .object({
@@ -26,36 +27,47 @@ const schema = z
 /**
  * Reads a Kafka topic. The job decides where each partition starts: its Tributary consumer
  * group's offsets, committed with its sinks' rows, not a Kafka group's; nothing is committed to
- * Kafka.
+ * Kafka. One process alone is a Kafka group of one, new each run (named after the Tributary group,
+ * for the broker's client lists): no stale member of a killed run holds partitions hostage until
+ * its session expires. Workers of one job (a shared catalog) join one Kafka group, whose
+ * rebalances split the partitions between them as they come and go.
  */
-async function readKafka(config: z.output<typeof schema>, group: string): Promise<StreamInput> {
+async function readKafka(config: z.output<typeof schema>, group: string, shared: boolean): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
   const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${group}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  // The Tributary group's offsets live in its sinks. In Kafka each run is a group of one, new each
-  // run (named after the Tributary group, for the broker's client lists): no stale member of a
-  // killed run can hold partitions hostage until its session expires.
-  const consumer: Consumer = kafka.consumer({ groupId: `tributary-${group}-${randomUUID()}`, allowAutoTopicCreation: false });
+  const consumer: Consumer = kafka.consumer({
+    groupId: shared ? `tributary-${group}` : `tributary-${group}-${randomUUID()}`,
+    allowAutoTopicCreation: false,
+    // A killed worker's partitions go to the others once its session expires.
+    sessionTimeout: SESSION_TIMEOUT_MS,
+    heartbeatInterval: SESSION_TIMEOUT_MS / 10,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
   const readRecord = openFormat(config.format);
   let buffer: Fetched[] = [];
   let paused = false;
-  let seeked: ReadonlyMap<number, number> | undefined;
-  let assigned = false;
-  /** Per partition, the offset the next buffered record must have: refetches after a seek are dropped. */
+  /** The positions the job last asked from: where a partition this consumer is given starts. */
+  let wanted: ReadonlyMap<number, number> | undefined;
+  let assigned = new Set<number>();
+  /** Per partition, the offset the next fetched record must have: refetches after a seek are dropped. */
   const expected = new Map<number, number>();
-  const seekAll = (positions: ReadonlyMap<number, number>) => {
-    for (const [partition, offset] of positions) {
-      buffer = buffer.filter((r) => r.partition !== partition);
-      expected.set(partition, offset);
-      consumer.seek({ topic: config.topic, partition, offset: String(offset) });
-    }
+  /** Per partition, the first buffered offset (the expected one when nothing is buffered). */
+  const buffered = new Map<number, number>();
+  const seek = (partition: number, offset: number) => {
+    buffer = buffer.filter((r) => r.partition !== partition);
+    expected.set(partition, offset);
+    consumer.seek({ topic: config.topic, partition, offset: String(offset) });
   };
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    assigned = true;
-    if (seeked) seekAll(seeked);
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    assigned = new Set(event.payload.memberAssignment[config.topic] ?? []);
+    buffer = buffer.filter((r) => assigned.has(r.partition));
+    for (const partition of assigned) {
+      const position = wanted?.get(partition);
+      if (position !== undefined) seek(partition, position);
+    }
   });
   await consumer.run({
     autoCommit: false,
@@ -76,9 +88,17 @@ async function readKafka(config: z.output<typeof schema>, group: string): Promis
   return {
     describe: () => `kafka ${config.brokers.join(',')} topic ${config.topic}`,
     async read(positions, max, batch) {
-      if (!seeked) {
-        seeked = new Map(positions);
-        if (assigned) seekAll(positions);
+      wanted = positions;
+      // A partition whose position lies outside what is buffered (the first read, or another
+      // worker committed it meanwhile) is fetched again from there.
+      buffered.clear();
+      for (const r of buffer) if (!buffered.has(r.partition)) buffered.set(r.partition, r.offset);
+      for (const partition of assigned) {
+        // Never committed: the group starts at the topic's beginning, where the consumer already is.
+        const position = positions.get(partition);
+        if (position === undefined) continue;
+        const next = expected.get(partition);
+        if (next === undefined || position > next || position < (buffered.get(partition) ?? next)) seek(partition, position);
       }
       // Drop anything before the job's positions: a replay after a seek, or a rebalance.
       let keep = 0;
@@ -114,5 +134,5 @@ export const kafkaInput = defineInput({
   kind: 'kafka',
   description: 'a Kafka topic; positions come from the sinks, nothing is committed to Kafka',
   config: schema,
-  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job),
+  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job, Boolean(context.workers)),
 });

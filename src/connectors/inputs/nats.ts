@@ -5,64 +5,102 @@ import { defineInput, type InputContext, type StreamInput } from './types.js';
 
 /** Messages asked for in one pull request. */
 const FETCH_MESSAGES = 50_000;
+const PARTITION = '{partition}';
 
 const schema = z
-  .object({ kind: z.literal('nats'), servers: z.string().min(1), stream: z.string().min(1), subject: z.string().optional(), format: formatSchema })
-  .strict();
+  .object({
+    kind: z.literal('nats'),
+    servers: z.string().min(1),
+    stream: z.string().min(1),
+    subject: z.string().optional(),
+    /** Subjects `subject` names with `{partition}` replaced by 0 … partitions − 1, each read in order on its own. */
+    partitions: z.number().int().min(1).max(1024).default(1),
+    format: formatSchema,
+  })
+  .strict()
+  .refine((c) => c.partitions === 1 || c.subject?.includes(PARTITION), {
+    message: `with partitions, subject must name each partition's subject with ${PARTITION} (e.g. 'clicks.${PARTITION}')`,
+    path: ['subject'],
+  });
 
 /**
- * Reads a NATS JetStream stream as one partition whose offsets are stream sequence numbers. An
- * ordered consumer starts exactly where the job says (its sinks' committed sequence), so nothing
- * is acknowledged to the server and nothing depends on a durable consumer's state.
+ * Reads a NATS JetStream stream. A partition's offsets are stream sequence numbers: the whole
+ * stream is one partition, or each subject `subject` names with `{partition}` is one, read in
+ * sequence order by an ordered consumer that starts exactly where the job says (its sinks'
+ * committed sequence), so nothing is acknowledged to the server and nothing depends on a durable
+ * consumer's state. Workers of one job split the partitions through their group in the catalog:
+ * NATS 2.9's durable pull consumers hand out messages, not partitions, so they cannot keep a
+ * partition's order within one worker.
  */
-async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
+async function readNats(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
   const { connect } = await import('@nats-io/transport-node');
   const nc = await connect({ servers: config.servers });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const readRecord = openFormat(config.format);
-  let consumer: Consumer | undefined;
-  let from = -1;
-  const open = async (start: number) => {
-    consumer = await js.consumers.get(config.stream, {
+  const all = Array.from({ length: config.partitions }, (_, p) => p);
+  const subjectOf = (partition: number) => (config.partitions > 1 ? config.subject!.replaceAll(PARTITION, String(partition)) : config.subject);
+  /** Per partition, its ordered consumer and the sequence it delivers next. */
+  const consumers = new Map<number, { consumer: Consumer; from: number }>();
+  const open = async (partition: number, start: number) => {
+    const subject = subjectOf(partition);
+    const consumer = await js.consumers.get(config.stream, {
       opt_start_seq: Math.max(start, 1),
       deliver_policy: 'by_start_sequence' as never,
-      ...(config.subject ? { filter_subjects: config.subject } : {}),
+      ...(subject ? { filter_subjects: subject } : {}),
     });
-    from = start;
+    const opened = { consumer, from: start };
+    consumers.set(partition, opened);
+    return opened;
   };
+  /** The sequence after a partition's last message (0 when it has none). */
+  const endOf = async (partition: number): Promise<number> => {
+    if (config.partitions === 1) return (await jsm.streams.info(config.stream)).state.last_seq + 1;
+    const last = await jsm.streams.getMessage(config.stream, { last_by_subj: subjectOf(partition)! }).catch(() => null);
+    return last ? last.seq + 1 : 0;
+  };
+  const mine = () => (context.workers ? context.workers.share(all) : Promise.resolve(all));
   return {
-    describe: () => `nats ${config.servers} stream ${config.stream}`,
+    describe: () => `nats ${config.servers} stream ${config.stream}${config.partitions > 1 ? ` (${config.partitions} partitions)` : ''}`,
     async read(positions, max, batch) {
-      const start = positions.get(0) ?? 1;
-      // Ask only for what the stream holds: a pull that waits for more would hold the job for
-      // the client's minimum expiry (1 s), and with nothing there the trigger polls again soon.
-      const { state } = await jsm.streams.info(config.stream);
-      const available = Math.min(max, state.last_seq - Math.max(start, state.first_seq) + 1);
-      if (available <= 0) return;
-      if (!consumer || from !== start) await open(start);
-      while (batch.count < available) {
-        const want = Math.min(available - batch.count, FETCH_MESSAGES);
-        const messages = await consumer!.fetch({ max_messages: want, expires: 5_000 });
+      for (const partition of await mine()) {
+        if (batch.count >= max) break;
+        const start = positions.get(partition) ?? 1;
+        // Ask only for what is there: a pull that waits for more would hold the job for the
+        // client's minimum expiry (1 s), and with nothing there the trigger polls again soon.
+        if ((await endOf(partition)) <= start) continue;
+        let current = consumers.get(partition);
+        if (!current || current.from !== start) current = await open(partition, start);
+        const pending = (await current.consumer.info()).num_pending;
+        const available = Math.min(max - batch.count, pending);
         let got = 0;
-        for await (const m of messages) {
-          readRecord(batch, 0, m.seq, m.info.timestampNanos / 1e6, m.data, 0, m.data.length);
-          from = m.seq + 1;
-          if (++got >= want) break;
+        while (got < available) {
+          const want = Math.min(available - got, FETCH_MESSAGES);
+          const messages = await current.consumer.fetch({ max_messages: want, expires: 5_000 });
+          let fetched = 0;
+          for await (const m of messages) {
+            readRecord(batch, partition, m.seq, m.info.timestampNanos / 1e6, m.data, 0, m.data.length);
+            current.from = m.seq + 1;
+            if (++fetched >= want) break;
+          }
+          got += fetched;
+          if (fetched < want) break;
         }
-        if (got < want) break;
       }
     },
     async lag(positions) {
-      const info = await jsm.streams.info(config.stream);
-      return Math.max(0, info.state.last_seq + 1 - (positions.get(0) ?? info.state.first_seq));
+      // A partition's sequences are not contiguous (others' subjects sit between them): its lag is
+      // at most the distance to its end, and zero exactly when the job has read all of it.
+      let lag = 0;
+      for (const partition of await mine()) lag += Math.max(0, (await endOf(partition)) - (positions.get(partition) ?? 1));
+      return lag;
     },
     async partitions() {
       const { state } = await jsm.streams.info(config.stream);
       // Sequences start at 1; an empty stream reports 0 for both.
       const start = Math.max(state.first_seq, 1);
-      return [{ partition: 0, start, end: Math.max(state.last_seq + 1, start) }];
+      return Promise.all(all.map(async (partition) => ({ partition, start, end: Math.max(await endOf(partition), start) })));
     },
     async close() {
       await nc.close();
@@ -72,7 +110,7 @@ async function readNats(config: z.output<typeof schema>): Promise<StreamInput> {
 
 export const natsInput = defineInput({
   kind: 'nats',
-  description: 'a NATS JetStream stream, read by sequence from where the sinks left off',
+  description: 'a NATS JetStream stream (or one subject per partition), read by sequence from where the sinks left off',
   config: schema,
-  create: (config: z.output<typeof schema>, _context: InputContext): Promise<StreamInput> => readNats(config),
+  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readNats(config, context),
 });

@@ -60,6 +60,12 @@ export interface InputContext {
   baseDir: string;
   /** The job's own state folder. */
   stateDir: string;
+  /**
+   * Set when several processes run the job (workers on a shared catalog): they split the input's
+   * partitions. `share` says which of them this process reads now; a Kafka input leaves that to the
+   * broker's consumer group instead.
+   */
+  workers?: { share(partitions: readonly number[]): Promise<number[]> };
 }
 
 export type InputComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, InputContext, Promise<StreamInput>>;

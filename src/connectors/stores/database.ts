@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
+import { OffsetConflict, offsetMismatch, type OffsetMove } from '../../core/offsets.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch, type MergeDialect } from './merge.js';
@@ -173,6 +174,36 @@ export class DatabaseStore implements Store {
     }
   }
 
+  /**
+   * Moves a sink's offsets if they still stand where its batch started (OffsetConflict otherwise,
+   * and the transaction rolls back): the rows are locked until the commit, and a partition's first
+   * offset is a plain insert, so two workers that both found none cannot both commit it.
+   */
+  private async moveOffsets(db: DatabaseConnection, job: string, sink: string, move: OffsetMove): Promise<void> {
+    if (!move.to.size) return;
+    const q = (n: string) => this.dialect.quote(n);
+    const p = (n: number) => this.dialect.param(n);
+    const rows = await db.query(
+      `SELECT ${q('partition')} AS p, next_offset AS o FROM tributary_stream_offsets WHERE job = ${p(1)} AND sink = ${p(2)} AND ${q('partition')} IN (${[...move.to.keys()].join(', ')}) FOR UPDATE`,
+      [job, sink],
+    );
+    const mismatch = offsetMismatch(move, new Map(rows.map((r) => [Number(r.p), Number(r.o)])));
+    if (mismatch) throw new OffsetConflict(job, sink, mismatch);
+    for (const [partition, next] of move.to) {
+      if (move.from.has(partition)) {
+        await db.query(`UPDATE tributary_stream_offsets SET next_offset = ${p(1)} WHERE job = ${p(2)} AND sink = ${p(3)} AND ${q('partition')} = ${p(4)}`, [next, job, sink, partition]);
+        continue;
+      }
+      try {
+        await db.query(`INSERT INTO tributary_stream_offsets (job, sink, ${q('partition')}, next_offset) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)})`, [job, sink, partition, next]);
+      } catch (error) {
+        // Another worker inserted the partition's first offset since the check above.
+        if (/duplicate|unique/i.test((error as Error).message)) throw new OffsetConflict(job, sink, { partition, found: undefined });
+        throw error;
+      }
+    }
+  }
+
   async offsets(job: string, sink: string): Promise<Map<number, number>> {
     const db = await this.db();
     const p = (n: number) => this.dialect.param(n);
@@ -239,10 +270,8 @@ export class DatabaseStore implements Store {
         counts[s.table] = await this.move(engine, db, s.table, s.shape.columns, source, suffix);
       }
       if (unit.late) await this.move(engine, db, unit.late.table, unit.late.columns, unit.late.relation);
+      if (unit.progress) await this.moveOffsets(db, unit.progress.job, unit.progress.sink, unit.progress.move);
       if (unit.progress) {
-        for (const [partition, next] of unit.progress.next) {
-          await db.query(this.dialect.upsertRow('tributary_stream_offsets', ['job', 'sink', 'partition', 'next_offset'], 3), [unit.progress.job, unit.progress.sink, partition, next]);
-        }
         for (const [key, value] of Object.entries(unit.progress.state ?? {})) {
           await db.query(this.dialect.upsertRow('tributary_stream_state', ['job', 'sink', 'key', 'value'], 3), [unit.progress.job, unit.progress.sink, key, value]);
         }

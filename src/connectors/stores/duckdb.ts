@@ -115,7 +115,7 @@ class WarehouseStore implements Store {
         if (n) tx.changed(unit.late.table, 'rows');
       }
       if (unit.progress) {
-        await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.next);
+        await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.move);
         for (const [key, value] of Object.entries(unit.progress.state ?? {})) await tx.writeState(unit.progress.job, unit.progress.sink, key, value);
       }
       if (unit.run) await tx.finishRun(unit.run.runId, 'success', { ...unit.run, written: counts[unit.run.target] ?? unit.run.written });

@@ -114,7 +114,7 @@ class LakeStore implements Store {
       timeColumn: shapes[0]?.timeColumn,
       inside: async (tx) => {
         if (unit.progress) {
-          await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.next);
+          await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.move);
           for (const [key, value] of Object.entries(unit.progress.state ?? {})) await tx.writeState(unit.progress.job, unit.progress.sink, key, value);
         }
         if (unit.run) await tx.finishRun(unit.run.runId, 'success', unit.run);

@@ -4,6 +4,7 @@ import type { CatalogTransaction, ColumnInfo, Metastore } from '../../catalog/in
 import type { Component } from '../../core/component.js';
 import { identifier } from '../../core/schemas.js';
 import type { Engine } from '../../engine/index.js';
+import type { OffsetMove } from '../../core/offsets.js';
 import type { Lake } from '../../lake/index.js';
 
 /**
@@ -84,8 +85,8 @@ export interface Staged {
 export interface CommitUnit {
   operation: string;
   runId?: string;
-  /** A stream sink's next offsets and state (watermark). */
-  progress?: { job: string; sink: string; next: ReadonlyMap<number, number>; state?: Record<string, number> };
+  /** A stream sink's offsets, moved only if they still stand where the batch started, and its state (watermark). */
+  progress?: { job: string; sink: string; move: OffsetMove; state?: Record<string, number> };
   /** Rows that came after their window closed: written to `<job>_late`. */
   late?: { table: string; relation: string; columns: ColumnInfo[] };
   /** A batch run to record as finished with the rows. */

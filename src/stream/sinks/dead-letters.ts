@@ -2,7 +2,8 @@ import type { Metastore } from '../../catalog/index.js';
 import type { Engine } from '../../engine/index.js';
 import { VERDICT } from '../../quality/index.js';
 import { BATCH_COLUMNS, freshFor, type MicroBatch } from '../microbatch.js';
-import { advance, type SinkCommit, type StreamSink } from './types.js';
+import { afterMove, offsetMove } from '../../core/offsets.js';
+import type { SinkCommit, StreamSink } from './types.js';
 
 /**
  * Events that could not be used (not JSON, wrong types, failing a rule) with the reason, the text
@@ -22,6 +23,10 @@ export class DeadLetterSink implements StreamSink {
   ) {}
 
   async open(): Promise<void> {
+    await this.refresh();
+  }
+
+  async refresh(): Promise<void> {
     this.next = await this.metastore.offsets(this.group, this.name);
   }
 
@@ -31,15 +36,15 @@ export class DeadLetterSink implements StreamSink {
 
   async commit(batch: MicroBatch): Promise<SinkCommit> {
     const { partition, offset, reason, raw } = BATCH_COLUMNS;
-    const next = advance(this.next, batch.ranges);
+    const move = offsetMove(this.next, batch.ranges);
     const relation = `(SELECT ${partition} AS partition, ${offset} AS "offset", ${reason} AS reason, ${raw} AS raw FROM ${batch.table}
                        WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
     const { result: count } = await this.metastore.commit(this.engine, { operation: 'stream' }, async (tx) => {
       const n = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
-      await tx.writeOffsets(this.group, this.name, next);
+      await tx.writeOffsets(this.group, this.name, move);
       return n;
     });
-    this.next = next;
+    this.next = afterMove(this.next, move);
     return { rows: { dead_letters: count }, late: 0 };
   }
 

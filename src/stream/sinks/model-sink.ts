@@ -8,7 +8,8 @@ import { compileProject, materializationComponent, materializationContext } from
 import type { Workspace } from '../../state/workspace.js';
 import type { MicroBatch } from '../microbatch.js';
 import { BatchModels } from './plan.js';
-import { advance, type SinkCommit, type StreamSink } from './types.js';
+import { afterMove, offsetMove } from '../../core/offsets.js';
+import type { SinkCommit, StreamSink } from './types.js';
 import { lateCondition, sinkWindow, watermarkOf, type SinkWindow } from './window.js';
 
 /** The state key a sink keeps its event-time watermark under. */
@@ -97,6 +98,10 @@ export class ModelSink implements StreamSink {
       this.shapes.map((s) => s.shape),
       { late: this.window ? { table: this.lateTable, columns: this.lateColumns } : undefined },
     );
+    await this.refresh();
+  }
+
+  async refresh(): Promise<void> {
     this.next = await this.store.offsets(this.group, this.name);
     this.watermark = this.window ? await this.store.state(this.group, this.name, WATERMARK) : undefined;
   }
@@ -125,7 +130,7 @@ export class ModelSink implements StreamSink {
       const seen = await this.engine.scalar<number | null>(watermarkOf(this.window, base));
       if (seen !== null && seen !== undefined) watermark = Math.max(watermark ?? -Infinity, Number(seen));
     }
-    const next = advance(this.next, batch.ranges);
+    const move = offsetMove(this.next, batch.ranges);
     const runId = `${this.job}-${Date.now()}-${this.batchNumber++}`;
     const staged = [];
     for (const { shape, config, materialization } of this.shapes) {
@@ -135,10 +140,10 @@ export class ModelSink implements StreamSink {
     const rows = await this.store.commit(this.engine, staged, {
       operation: 'stream',
       runId,
-      progress: { job: this.group, sink: this.name, next, state: watermark !== undefined ? { [WATERMARK]: watermark } : undefined },
+      progress: { job: this.group, sink: this.name, move, state: watermark !== undefined ? { [WATERMARK]: watermark } : undefined },
       late: lateRelation ? { table: this.lateTable, relation: lateRelation, columns: this.lateColumns } : undefined,
     });
-    this.next = next;
+    this.next = afterMove(this.next, move);
     this.watermark = watermark;
     return { rows, late };
   }

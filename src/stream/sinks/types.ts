@@ -18,13 +18,9 @@ export interface StreamSink {
   open(schemaBatch: MicroBatch): Promise<void>;
   /** Next offset to consume, per partition, as last committed. */
   committed(): Promise<Map<number, number>>;
+  /** Reads its committed offsets (and state) again: another worker of the job may have moved them. */
+  refresh(): Promise<void>;
   commit(batch: MicroBatch): Promise<SinkCommit>;
   close(): Promise<void>;
 }
 
-/** The offsets a sink will have consumed once this batch commits. */
-export function advance(next: ReadonlyMap<number, number>, ranges: ReadonlyMap<number, { first: number; last: number }>): Map<number, number> {
-  const out = new Map(next);
-  for (const [p, r] of ranges) out.set(p, Math.max(out.get(p) ?? 0, r.last + 1));
-  return out;
-}
