@@ -6,9 +6,11 @@ import type { TableExport } from '../src/catalog/index.js';
 import { scaffoldProject } from '../src/cli/init.js';
 import { Engine, EXTENSIONS_ENV, quoteList, quoteLiteral } from '../src/engine/index.js';
 import type { Workspace } from '../src/state/workspace.js';
-import { REPO, runProject, tempDir } from './helpers.js';
+import { S3LakeStorage, s3Settings } from '../src/lake/index.js';
+import { cli, REPO, runProject, tempDir } from './helpers.js';
 import { requireService } from './services.js';
 import { EXTENSIONS, requireExtension } from './support/extensions.js';
+import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
 
 /**
  * A lake table read without Tributary (issue 20, interop): the Iceberg metadata and symlink
@@ -21,6 +23,7 @@ const PYTHON = path.join(REPO, '.tools', 'venv', 'bin', 'python');
 const PYICEBERG_READ = path.join(REPO, 'test', 'support', 'pyiceberg-read.py');
 
 const duckdbIceberg = await requireExtension('iceberg');
+const s3CanRun = await s3TestsCanRun();
 const pyiceberg = await requireService('PyIceberg, an Iceberg reader (bash .ci/python-tools.sh)', async () => {
   const probe = spawnSync(PYTHON, ['-c', 'import pyiceberg'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(probe.error?.message ?? probe.stderr.trim());
@@ -150,5 +153,50 @@ describe.runIf(duckdbIceberg && pyiceberg)('a lake table read by other engines f
     const b = metadataFile(await ws.lake.export('orders', { format: 'iceberg' }));
     expect(b).not.toBe(a);
     expect(existsSync(a) && readFileSync(a, 'utf8')).toBe(before);
+    await expect(ws.lake.storage.writeNew(path.relative(lake, a), Buffer.from('{}'))).rejects.toThrow(/EEXIST/);
+    expect(readFileSync(a, 'utf8')).toBe(before);
+  });
+});
+
+describe.runIf(duckdbIceberg && pyiceberg && s3CanRun)('a lake table on S3 read by other engines from its exported Iceberg metadata', () => {
+  let s3: S3Server;
+  let reader: Engine;
+  beforeAll(async () => {
+    s3 = await startS3('interop');
+    reader = await openReader();
+  });
+  afterAll(async () => {
+    reader?.close();
+    await s3?.stop();
+  });
+
+  it('the metadata is written to the bucket beside the table, and both readers read the objects it names with Tributary’s numbers', async () => {
+    const dir = path.join(tempDir(), 'shop');
+    scaffoldProject(dir);
+    const env = { ...s3.env, TRIBUTARY_LAKE: 's3://interop/lake' };
+    const run = cli(['run', '--quiet', '--project', dir], REPO, env);
+    expect(run.code, run.stderr).toBe(0);
+    const spark = cli(['catalog', 'orders', '--export', 'spark', '--project', dir], REPO, env);
+    expect(spark.code, spark.stderr).toBe(0);
+    const metadata = /metadata_file => '(s3:\/\/interop\/lake\/orders\/metadata\/[^']+\.metadata\.json)'/.exec(spark.stdout)?.[1];
+    expect(metadata, spark.stdout).toBeDefined();
+    const sql = cli(['sql', TOTALS('orders'), '--format', 'json', '--project', dir], REPO, env);
+    expect(sql.code, sql.stderr).toBe(0);
+    const tributary = JSON.parse(sql.stdout) as DayTotals[];
+    expect(tributary).toEqual([
+      { dt: '2024-05-01', rows: 2, sum: '24.90' },
+      { dt: '2024-05-02', rows: 1, sum: '42.10' },
+      { dt: '2024-05-03', rows: 1, sum: '12.50' },
+    ]);
+
+    // The reader reaches the bucket with the lake's own settings (httpfs and a secret), nothing of Tributary's state.
+    const storage = new S3LakeStorage('s3://interop/lake', s3Settings(s3.env));
+    await storage.open(reader);
+    expect(await reader.queryJson(TOTALS(`iceberg_scan(${quoteLiteral(metadata!)})`))).toEqual(tributary);
+    expect(
+      readWithPyIceberg(metadata!, { 's3.endpoint': s3.endpoint, 's3.access-key-id': s3.env.AWS_ACCESS_KEY_ID!, 's3.secret-access-key': s3.env.AWS_SECRET_ACCESS_KEY!, 's3.region': s3.env.AWS_REGION! }),
+    ).toEqual(tributary);
+    // The store itself refuses to overwrite what an export wrote (a conditional PUT).
+    await expect(storage.writeNew(metadata!.slice('s3://interop/lake/'.length), Buffer.from('{}'))).rejects.toThrow(/PreconditionFailed|At least one of the pre-conditions/);
   });
 });
