@@ -5,6 +5,8 @@
 #   dbt-core, dbt-duckdb  dbt itself, the oracle the dbt-project tests compare Tributary's tables with;
 #                 dbt-core 1.12 needs a parser wheel from GitHub, so 1.11; duckdb pinned to the
 #                 engine version @duckdb/node-api ships, so both open each other's database files
+#   pyiceberg[pyarrow]  an Iceberg reader independent of DuckDB, the oracle the lake-interop tests
+#                 read Tributary's exported Iceberg metadata with
 #
 #   bash .ci/python-tools.sh        # idempotent: installs what is missing
 set -euo pipefail
@@ -15,6 +17,7 @@ requirements=(
   'dbt-core==1.11.16'
   'dbt-duckdb==1.11.1'
   'duckdb==1.5.5'
+  'pyiceberg[pyarrow]==0.12.0'
 )
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 stamp="$venv/.installed"

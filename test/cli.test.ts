@@ -39,15 +39,22 @@ describe('tributary CLI', () => {
     const runs = cli(['runs', '--project', dir]);
     expect(runs.stdout).toMatch(/success/);
 
-    // Other engines read the same files: the catalog writes their DDL.
+    // Other engines read exactly the committed files: Iceberg metadata beside the table, and what registers it.
     const athena = cli(['catalog', 'orders', '--export', 'athena', '--location', 's3://shop-lake/orders', '--project', dir]);
     expect(athena.code, athena.stderr).toBe(0);
-    expect(athena.stdout).toContain('CREATE EXTERNAL TABLE `orders` (');
-    expect(athena.stdout).toContain('`amount` decimal(10,2)');
-    expect(athena.stdout).toContain('PARTITIONED BY (`dt` date)');
-    expect(athena.stdout).toContain("STORED AS PARQUET\nLOCATION 's3://shop-lake/orders';");
-    const trino = cli(['catalog', 'orders', '--export', 'trino', '--project', dir]);
-    expect(trino.stdout).toMatch(/partitioned_by = ARRAY\['dt'\]/);
+    const metadata = /"metadata_location":"s3:\/\/shop-lake\/orders\/metadata\/([^"]+\.metadata\.json)"/.exec(athena.stdout);
+    expect(athena.stdout).toContain("aws glue create-table --database-name 'default' --table-input '{\"Name\":\"orders\"");
+    expect(metadata, athena.stdout).not.toBeNull();
+    const document = JSON.parse(readFileSync(path.join(dir, 'lake', 'orders', 'metadata', metadata![1]!), 'utf8')) as { location: string; snapshots: { 'manifest-list': string }[] };
+    expect(document.location).toBe('s3://shop-lake/orders');
+    expect(document.snapshots[0]!['manifest-list']).toMatch(/^s3:\/\/shop-lake\/orders\/metadata\/snap-/);
+    const trino = cli(['catalog', 'orders', '--export', 'trino', '--table-format', 'symlink', '--project', dir]);
+    expect(trino.code, trino.stderr).toBe(0);
+    expect(trino.stdout).toMatch(/INPUTFORMAT 'org\.apache\.hadoop\.hive\.ql\.io\.SymlinkTextInputFormat'/);
+    expect(trino.stdout).toMatch(/PARTITION \(`dt` = '2024-05-01'\) LOCATION '[^']+\/_symlink\/[^']+\/dt=2024-05-01'/);
+    const misplaced = cli(['catalog', 'orders', '--snapshot', '1', '--project', dir]);
+    expect(misplaced.code).toBe(1);
+    expect(misplaced.stderr).toMatch(/--snapshot goes with --export/);
     const notLake = cli(['catalog', 'daily_revenue', '--export', 'spark', '--project', dir]);
     expect(notLake.code).toBe(1);
     expect(notLake.stderr).toMatch(/not a lake table/);

@@ -30,5 +30,5 @@ export { MIGRATIONS, openSchema, type Migration, type MigrateOptions, type Opene
 export { METASTORE_VERSION } from './schema.js';
 export { GroupMembership, SharedCatalog, redact } from './shared.js';
 export { crawl, type CrawlReport } from './crawl.js';
-export { exportDdl, type ExportDialect } from './export.js';
+export { exportDdl, type ExportDialect, type TableExport, type TableExportFormat } from './export.js';
 export { DuckDBSchedulerStore, type AttemptRecord } from './scheduler-store.js';

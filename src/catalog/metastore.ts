@@ -176,6 +176,8 @@ export interface SchemaDrift {
 export interface SnapshotInfo {
   snapshot_id: number;
   committed_at: string;
+  /** committed_at in milliseconds since the epoch. */
+  committed_ms: number;
   run_id: string | null;
   operation: string;
   summary: string | null;
@@ -523,14 +525,21 @@ export class Metastore {
     return { files: files.filter((f) => f.path !== ''), missing: files.filter((f) => f.path === '').length };
   }
 
-  async snapshots(limit = 50): Promise<SnapshotInfo[]> {
+  async snapshots(limit = 50, id?: number): Promise<SnapshotInfo[]> {
     const rows = await this.engine.queryJson<SnapshotInfo>(
       `SELECT s.snapshot_id::DOUBLE AS snapshot_id, s.committed_at::VARCHAR AS committed_at, s.run_id, s.operation, s.summary,
-              coalesce(list_distinct(list(c.table_name) FILTER (WHERE c.table_name IS NOT NULL)), []) AS tables
+              coalesce(list_distinct(list(c.table_name) FILTER (WHERE c.table_name IS NOT NULL)), []) AS tables,
+              epoch_ms(s.committed_at)::DOUBLE AS committed_ms
        FROM tributary.snapshots s LEFT JOIN tributary.snapshot_changes c USING (snapshot_id)
+       ${id === undefined ? '' : `WHERE s.snapshot_id = ${Math.floor(id)}`}
        GROUP BY ALL ORDER BY 1 DESC LIMIT ${Math.floor(limit)}`,
     );
     return rows;
+  }
+
+  /** One snapshot, if the catalog has it. */
+  async snapshot(id: number): Promise<SnapshotInfo | undefined> {
+    return (await this.snapshots(1, id))[0];
   }
 
   async lastSnapshot(): Promise<number> {

@@ -250,12 +250,21 @@ export function buildProgram(): Command {
   projectOptions(program.command('catalog'))
     .argument('[table]', 'describe one table')
     .description('list tables, or describe one: columns, partitions, lineage, schema history (--format json: all of it as one object; csv: its columns)')
-    .addOption(new Option('--export <engine>', 'print the DDL that registers the lake table in another engine').choices(['athena', 'spark', 'trino']))
-    .option('--location <uri>', 'with --export: where that engine finds the files (e.g. s3://bucket/lake/events)')
+    .addOption(new Option('--export <engine>', 'write the lake table\'s metadata at a snapshot beside it and print what registers it in another engine').choices(['athena', 'spark', 'trino']))
+    .addOption(new Option('--table-format <format>', 'with --export: Iceberg metadata, or Hive symlink manifests (default: iceberg)').choices(['iceberg', 'symlink']))
+    .option('--snapshot <n>', 'with --export: the snapshot to export (default: the table\'s latest; `tributary snapshots` lists them)', count)
+    .option('--database <name>', 'with --export: the database (schema) to register the table in (default: default)')
+    .option('--location <uri>', 'with --export: where that engine finds the table\'s folder, when elsewhere (e.g. s3://bucket/lake/events)')
     .addOption(formatOption())
-    .action(async (table: string | undefined, flags: ProjectFlags & { export?: string; location?: string; format: OutputFormat }) => {
-      await execute('catalog', { table, export: flags.export, location: flags.location, format: flags.format }, flags);
-    });
+    .action(
+      async (
+        table: string | undefined,
+        flags: ProjectFlags & { export?: string; tableFormat?: string; snapshot?: number; database?: string; location?: string; format: OutputFormat },
+      ) => {
+        const { export: engine, tableFormat, snapshot, database, location, format } = flags;
+        await execute('catalog', { table, export: engine, tableFormat, snapshot, database, location, format }, flags);
+      },
+    );
 
   projectOptions(program.command('snapshots'))
     .description('the catalog’s commits, newest first: what each changed (a table AT (VERSION => n) reads one)')

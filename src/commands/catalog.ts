@@ -1,19 +1,33 @@
-import { crawl, exportDdl, type ExportDialect } from '../catalog/index.js';
+import { crawl, exportDdl, type ExportDialect, type TableExportFormat } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
 import { renderRows, type OutputFormat } from './output.js';
 import { defineCommand } from './types.js';
 
 const partitionText = (p: Record<string, string | null>) => Object.entries(p).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('/') || '(none)';
 
-export const catalogCommand = defineCommand<{ table?: string; export?: ExportDialect; location?: string; format?: OutputFormat }>({
+export const catalogCommand = defineCommand<{
+  table?: string;
+  export?: ExportDialect;
+  tableFormat?: TableExportFormat;
+  snapshot?: number;
+  database?: string;
+  location?: string;
+  format?: OutputFormat;
+}>({
   name: 'catalog',
   async run({ ws, io }, input) {
     const { metastore } = ws;
     if (input.export) {
-      const info = input.table ? await metastore.table(input.table) : undefined;
-      if (!info) throw new TributaryError(`--export needs a table in the catalog${input.table ? `; there is no '${input.table}'` : ''}`, { hint: 'tributary catalog lists them' });
-      io.out(exportDdl(info, input.export, input.location));
+      if (!input.table) throw new TributaryError('--export needs a table: tributary catalog TABLE --export ENGINE', { hint: 'tributary catalog lists the tables' });
+      const exported = await ws.lake.export(input.table, { format: input.tableFormat ?? 'iceberg', snapshot: input.snapshot, location: input.location });
+      io.out(exportDdl(exported, input.export, { database: input.database }));
       return;
+    }
+    const exportOnly = (['tableFormat', 'snapshot', 'database', 'location'] as const).filter((k) => input[k] !== undefined);
+    if (exportOnly.length) {
+      throw new TributaryError(`${exportOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} go${exportOnly.length === 1 ? 'es' : ''} with --export`, {
+        hint: 'e.g. tributary catalog events --export trino --snapshot 12',
+      });
     }
     if (!input.table) {
       const tables = await metastore.tables();

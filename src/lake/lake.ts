@@ -1,8 +1,9 @@
 import path from 'node:path';
-import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles } from '../catalog/index.js';
+import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles, TableExport } from '../catalog/index.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { exportTable, type ExportOptions } from './export.js';
 import type { LakeStorage } from './storage.js';
 
 /**
@@ -289,6 +290,11 @@ export class Lake {
       throw new Error(`snapshot ${snapshot} of '${table}' is no longer kept (${missing} of its files left history after lakeHistoryHours); pick a later snapshot`);
     }
     return this.relation(engine, table, files, info.columns, info.partition_by);
+  }
+
+  /** Writes what another engine needs to read a table's files at a snapshot without Tributary (export.ts). */
+  async export(table: string, options: ExportOptions): Promise<TableExport> {
+    return exportTable(this.metastore, this.storage, table, options);
   }
 
   /**

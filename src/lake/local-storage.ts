@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LakeStorage } from './storage.js';
 
@@ -76,6 +76,12 @@ export class LocalLakeStorage implements LakeStorage {
     mkdirSync(path.dirname(target), { recursive: true });
     renameSync(source, target);
     this.removeEmptyParents(path.dirname(source));
+  }
+
+  async writeNew(key: string, body: Uint8Array): Promise<void> {
+    const file = this.readPath(key);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, body, { flag: 'wx' });
   }
 
   async delete(keys: readonly string[]): Promise<void> {

@@ -3,6 +3,7 @@ import {
   DeleteObjectsCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
@@ -175,6 +176,11 @@ export class S3LakeStorage implements LakeStorage {
     if (!(await this.head(source))) return;
     await this.copy(source, this.objectKey(to));
     await this.deleteObjects([source]);
+  }
+
+  /** A conditional PUT: the store itself refuses a key that exists, whoever wrote it. */
+  async writeNew(key: string, body: Uint8Array): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }));
   }
 
   async delete(keys: readonly string[]): Promise<void> {

@@ -37,6 +37,8 @@ export interface LakeStorage {
   publish(stagedLocation: string, key: string): Promise<void>;
   /** Moves a key to another key (retired files into history). Idempotent once done. */
   move(from: string, to: string): Promise<void>;
+  /** Writes a small object the process made itself (exported table metadata); refuses a key that exists. */
+  writeNew(key: string, body: Uint8Array): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   exists(key: string): Promise<boolean>;
   /** Keys under a prefix (a table's folder), recursively, with when each was written. */
