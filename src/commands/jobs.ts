@@ -108,6 +108,7 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
   } finally {
     unsubscribe();
     await ps.scheduler.stop();
+    await ps.close?.();
   }
 }
 
