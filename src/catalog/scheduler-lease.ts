@@ -59,7 +59,7 @@ export class SchedulerLease {
       });
       try {
         await client.connect();
-        await client.query(DDL).catch(async (error: Error) => {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS tributary; ${DDL}`).catch(async (error: Error) => {
           // Two processes creating the table at once: the other one won.
           if (!/already exists|duplicate key/.test(error.message)) throw error;
         });
