@@ -113,12 +113,12 @@ async function leadership(up: Up): Promise<Leadership | undefined> {
   );
 }
 
-interface RunRow {
+type RunRow = {
   id: string;
   state: string;
   start: string;
   end: string;
-}
+};
 
 /** Runs as the catalog holds them (the latest row of each), oldest interval first. */
 async function runs(): Promise<RunRow[]> {
@@ -131,7 +131,7 @@ async function runs(): Promise<RunRow[]> {
 }
 
 async function attempts(): Promise<{ run_id: string; attempt: number; state: string }[]> {
-  return catalog!.query(`SELECT run_id, attempt, state FROM tributary.task_attempts ORDER BY run_id, attempt`);
+  return catalog!.query<{ run_id: string; attempt: number; state: string }>(`SELECT run_id, attempt, state FROM tributary.task_attempts ORDER BY run_id, attempt`);
 }
 
 /** Executions that finished, by interval start: the task's own record of what it did. */
