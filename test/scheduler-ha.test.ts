@@ -16,10 +16,11 @@ import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } fr
  */
 const canRun = await postgresCatalogCanRun();
 let catalog: CatalogDatabase | undefined;
+const catalogs: CatalogDatabase[] = [];
 const children: ChildProcess[] = [];
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
-  await catalog?.drop();
+  for (const made of catalogs) await made.drop();
 });
 
 const LEASE_SECONDS = 3;
@@ -151,30 +152,56 @@ function expectContiguous(all: RunRow[]): void {
   for (let i = 1; i < all.length; i++) expect(all[i]!.start, `gap or overlap before run ${all[i]!.id}`).toBe(all[i - 1]!.end);
 }
 
+/** Two `up` processes on a new catalog, both started at once; resolves once one leads and the other stands by. */
+async function pair() {
+  catalog = await createCatalogDatabase();
+  catalogs.push(catalog);
+  const dir = project();
+  const hold = tempDir('ha-hold-');
+  const effectsFile = path.join(tempDir('ha-effects-'), 'effects.log');
+  const env = {
+    TRIBUTARY_CATALOG: catalog.url,
+    TRIBUTARY_LAKE: path.join(tempDir('ha-lake-'), 'lake'),
+    TRIBUTARY_SCHEDULER_LEASE_SECONDS: String(LEASE_SECONDS),
+    HA_HOLD: hold,
+    HA_EFFECTS: effectsFile,
+  };
+  // Both at once: whichever takes the lease first leads.
+  const both = await Promise.all([start(dir, env), start(dir, env)]);
+  await Promise.all(both.map(healthy));
+  let roles: (Leadership | undefined)[] = [];
+  await expect.poll(async () => (roles = await Promise.all(both.map(leadership))).map((r) => r?.role).sort(), { timeout: 30_000 }).toEqual(['leader', 'standby']);
+  const leader = both[roles.findIndex((r) => r?.role === 'leader')]!;
+  const standby = both.find((up) => up !== leader)!;
+  // Both name the same leader, the one that says it leads.
+  expect(roles[0]!.leader?.holder).toBe(roles[1]!.leader?.holder);
+  expect(roles[0]!.leader?.holder).toBe((await leadership(leader))!.holder);
+  return { leader, standby, epoch: roles[0]!.leader!.epoch, hold, effectsFile };
+}
+
+/** Checks over the whole history: no interval missed or run twice, every finished run's work done once, no attempt recorded twice, one writer at a time. */
+async function expectEachRunOnce(effectsFile: string): Promise<RunRow[]> {
+  const all = await runs();
+  expectContiguous(all);
+  const finished = effects(effectsFile);
+  for (const run of all.filter((r) => r.state === 'success')) expect(finished.get(run.start), run.id).toHaveLength(1);
+  expect([...finished.values()].every((list) => list.length === 1)).toBe(true);
+  const seen = new Set<string>();
+  for (const a of await attempts()) {
+    expect(seen.has(`${a.run_id}#${a.attempt}`), `${a.run_id} attempt ${a.attempt} recorded twice`).toBe(false);
+    seen.add(`${a.run_id}#${a.attempt}`);
+  }
+  // The logs' sequence numbers are each leader's own counter, started after what it read: they never collide.
+  const collisions = await catalog!.query(
+    `SELECT seq FROM (SELECT seq FROM tributary.job_run_log UNION ALL SELECT seq FROM tributary.task_instance_log) s GROUP BY seq HAVING count(*) > 1`,
+  );
+  expect(collisions).toEqual([]);
+  return all;
+}
+
 describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQL', () => {
   it('one leads: each due run is created and executed once; kill -9 of the leader: the other takes over, retries the run it had running, and runs the next ones', async () => {
-    catalog = await createCatalogDatabase();
-    const dir = project();
-    const hold = tempDir('ha-hold-');
-    const effectsFile = path.join(tempDir('ha-effects-'), 'effects.log');
-    const env = {
-      TRIBUTARY_CATALOG: catalog.url,
-      TRIBUTARY_LAKE: path.join(tempDir('ha-lake-'), 'lake'),
-      TRIBUTARY_SCHEDULER_LEASE_SECONDS: String(LEASE_SECONDS),
-      HA_HOLD: hold,
-      HA_EFFECTS: effectsFile,
-    };
-    // Both at once: whichever takes the lease first leads.
-    const both = await Promise.all([start(dir, env), start(dir, env)]);
-    await Promise.all(both.map(healthy));
-    let roles: (Leadership | undefined)[] = [];
-    await expect.poll(async () => (roles = await Promise.all(both.map(leadership))).map((r) => r?.role).sort(), { timeout: 30_000 }).toEqual(['leader', 'standby']);
-    const leader = both[roles.findIndex((r) => r?.role === 'leader')]!;
-    const standby = both.find((up) => up !== leader)!;
-    // Both name the same leader, the one that says it leads.
-    expect(roles[0]!.leader?.holder).toBe(roles[1]!.leader?.holder);
-    expect(roles[0]!.leader?.holder).toBe((await leadership(leader))!.holder);
-
+    const { leader, standby, epoch, hold, effectsFile } = await pair();
     // Several due runs, each once.
     await expect.poll(async () => (await runs()).filter((r) => r.state === 'success').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(5);
     const before = await runs();
@@ -199,7 +226,7 @@ describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQ
     // The standby takes over once the dead leader's lease has run out, under the next epoch.
     await expect.poll(async () => (await leadership(standby))?.role, { timeout: 30_000, interval: 200 }).toBe('leader');
     const now = (await leadership(standby))!;
-    expect(now.leader).toMatchObject({ holder: now.holder, epoch: roles[0]!.leader!.epoch + 1, live: true });
+    expect(now.leader).toMatchObject({ holder: now.holder, epoch: epoch + 1, live: true });
     // The run the dead leader had running: its attempt expired with its task lease, retried here, finished once.
     await expect.poll(async () => (await runs()).find((r) => r.id === heldRun.id)?.state, { timeout: 60_000, interval: 250 }).toBe('success');
     expect((await attempts()).filter((a) => a.run_id === heldRun.id).map((a) => [a.attempt, a.state])).toEqual([
@@ -214,25 +241,44 @@ describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQ
 
     standby.child.kill('SIGTERM');
     await once(standby.child, 'exit');
-    const all = await runs();
-    // No interval missed or run twice across the handover, and every finished run's work was done once.
-    expectContiguous(all);
-    const finished = effects(effectsFile);
-    for (const run of all.filter((r) => r.state === 'success')) expect(finished.get(run.start), run.id).toHaveLength(1);
-    expect([...finished.values()].every((list) => list.length === 1)).toBe(true);
-    // Per run, attempt numbers are never reused: no duplicated attempt.
-    const seen = new Set<string>();
-    for (const a of await attempts()) {
-      expect(seen.has(`${a.run_id}#${a.attempt}`), `${a.run_id} attempt ${a.attempt} recorded twice`).toBe(false);
-      seen.add(`${a.run_id}#${a.attempt}`);
-    }
-    // One writer at a time: the logs' sequence numbers (each leader's own counter) never collide.
-    const collisions = await catalog.query(
-      `SELECT seq FROM (SELECT seq FROM tributary.job_run_log UNION ALL SELECT seq FROM tributary.task_instance_log) s GROUP BY seq HAVING count(*) > 1`,
-    );
-    expect(collisions).toEqual([]);
+    const all = await expectEachRunOnce(effectsFile);
     // The standby said it took over; the dead leader's runs are all settled.
     expect(standby.stderr()).toMatch(/this process leads the scheduler/);
     expect(all.filter((r) => r.state !== 'success' && Date.parse(r.end) <= killedAt)).toEqual([]);
+  }, 300_000);
+
+  it('a leader paused past its lease (SIGSTOP) is deposed: on waking it writes nothing, stops scheduling and stands by; the runs go on once each', async () => {
+    const { leader, standby, epoch, effectsFile } = await pair();
+    await expect.poll(async () => (await runs()).filter((r) => r.state === 'success').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(3);
+    // Paused between executions: an attempt paused mid-way would run on when the process wakes, its
+    // side effect done twice (once by it, once by its retry), as any task whose lease was lost is.
+    await expect
+      .poll(async () => {
+        const latest = await catalog!.query(`SELECT DISTINCT ON (run_id, task) state FROM tributary.task_instance_log ORDER BY run_id, task, seq DESC`);
+        return latest.every((t) => t.state !== 'running' && t.state !== 'queued') && Date.now() % 2000 > 200 && Date.now() % 2000 < 1200;
+      }, { timeout: 30_000, interval: 50 })
+      .toBe(true);
+    leader.child.kill('SIGSTOP');
+    await expect.poll(async () => (await leadership(standby))?.role, { timeout: 30_000, interval: 200 }).toBe('leader');
+    expect((await leadership(standby))!.leader).toMatchObject({ epoch: epoch + 1 });
+    const tookOverAt = Date.now();
+    // Awake again, the old leader finds its epoch over (a renewal or a write refused by the fence) and stands by.
+    leader.child.kill('SIGCONT');
+    await expect.poll(async () => (await leadership(leader))?.role, { timeout: 30_000, interval: 200 }).toBe('standby');
+    expect(leader.stderr()).toMatch(/this process stops leading the scheduler/);
+    await expect
+      .poll(async () => (await runs()).filter((r) => r.state === 'success' && Date.parse(r.start) > tookOverAt).length, { timeout: 60_000, interval: 250 })
+      .toBeGreaterThanOrEqual(3);
+    // It stays a standby: the runs after the takeover were all done by the new leader.
+    const finished = effects(effectsFile);
+    for (const run of (await runs()).filter((r) => r.state === 'success' && Date.parse(r.start) > tookOverAt)) {
+      expect(finished.get(run.start)?.map((e) => e.pid), run.id).toEqual([String(standby.child.pid)]);
+    }
+    expect((await leadership(leader))!.role).toBe('standby');
+    for (const up of [leader, standby]) {
+      up.child.kill('SIGTERM');
+      await once(up.child, 'exit');
+    }
+    await expectEachRunOnce(effectsFile);
   }, 300_000);
 });
