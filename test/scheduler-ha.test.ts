@@ -92,6 +92,18 @@ function start(dir: string, env: Record<string, string>): Promise<Up> {
   });
 }
 
+/** A CLI command in its own process, without blocking this one (the servers' output keeps flowing). */
+function command(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 async function healthy(up: Up): Promise<void> {
   await expect
     .poll(() => fetch(`http://127.0.0.1:${up.port}/healthz`).then((r) => r.ok, () => false), { timeout: 90_000, interval: 200 })
@@ -176,7 +188,7 @@ async function pair() {
   // Both name the same leader, the one that says it leads.
   expect(roles[0]!.leader?.holder).toBe(roles[1]!.leader?.holder);
   expect(roles[0]!.leader?.holder).toBe((await leadership(leader))!.holder);
-  return { leader, standby, epoch: roles[0]!.leader!.epoch, hold, effectsFile };
+  return { leader, standby, epoch: roles[0]!.leader!.epoch, hold, effectsFile, dir, env };
 }
 
 /** Checks over the whole history: no interval missed or run twice, every finished run's work done once, no attempt recorded twice, one writer at a time. */
@@ -248,7 +260,7 @@ describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQ
   }, 300_000);
 
   it('a leader paused past its lease (SIGSTOP) is deposed: on waking it writes nothing, stops scheduling and stands by; the runs go on once each', async () => {
-    const { leader, standby, epoch, effectsFile } = await pair();
+    const { leader, standby, epoch, effectsFile, dir, env } = await pair();
     await expect.poll(async () => (await runs()).filter((r) => r.state === 'success').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(3);
     // Paused between executions: an attempt paused mid-way would run on when the process wakes, its
     // side effect done twice (once by it, once by its retry), as any task whose lease was lost is.
@@ -275,6 +287,15 @@ describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQ
       expect(finished.get(run.start)?.map((e) => e.pid), run.id).toEqual([String(standby.child.pid)]);
     }
     expect((await leadership(leader))!.role).toBe('standby');
+    // Other commands on the shared catalog say who leads; one that must run the scheduler itself is refused, naming the leader.
+    const url = `http://127.0.0.1:${standby.port}`;
+    const jobs = await command(['jobs', '--project', dir, '--data-dir', tempDir()], env);
+    expect(jobs.code, jobs.stderr).toBe(0);
+    expect(jobs.stderr).toMatch(new RegExp(`scheduler led by \\S+:${standby.child.pid}:\\S+ at ${url} \\(epoch ${epoch + 1}, since [^)]+\\); this process: standby`));
+    const trigger = await command(['trigger', 'ticks', '--project', dir, '--data-dir', tempDir()], env);
+    expect(trigger.code).toBe(1);
+    expect(trigger.stderr).toContain(`the scheduler is led by another process`);
+    expect(trigger.stderr).toContain(`at ${url}`);
     for (const up of [leader, standby]) {
       up.child.kill('SIGTERM');
       await once(up.child, 'exit');
