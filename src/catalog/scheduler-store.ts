@@ -191,6 +191,8 @@ export class DuckDBSchedulerStore implements SchedulerStore {
    */
   async lead(fence: { statement: string; onLost: (error: Error) => void }): Promise<void> {
     await this.settle();
+    // A follower's read begun before the lease was taken must not land after the leader's own.
+    await this.refreshing?.catch(() => undefined);
     this.fence = fence;
     this.leading = true;
     try {
@@ -231,8 +233,10 @@ export class DuckDBSchedulerStore implements SchedulerStore {
   }
 
   /** Reads the state again from the catalog. */
-  private async reload(): Promise<void> {
+  private async reload(options: { following?: boolean } = {}): Promise<void> {
     const { memory, lastSeq } = await load(this.metastore.connection);
+    // A follower's read that ends after this process took the lead is older than the leader's: dropped.
+    if (options.following && this.leading) return;
     this.memory = memory;
     this.nextSeq = lastSeq + 1;
     this.refreshedAt = Date.now();
@@ -241,7 +245,7 @@ export class DuckDBSchedulerStore implements SchedulerStore {
   /** A follower's reads: the catalog as the leader last wrote it, read again at most every REFRESH_MS. */
   private async fresh(): Promise<MemorySchedulerStore> {
     if (this.shared && !this.leading && Date.now() - this.refreshedAt > REFRESH_MS) {
-      this.refreshing ??= this.reload().finally(() => (this.refreshing = undefined));
+      this.refreshing ??= this.reload({ following: true }).finally(() => (this.refreshing = undefined));
       await this.refreshing;
     }
     return this.memory;
