@@ -32,3 +32,5 @@ export { GroupMembership, SharedCatalog, redact } from './shared.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect, type TableExport, type TableExportFormat } from './export.js';
 export { DuckDBSchedulerStore, type AttemptRecord } from './scheduler-store.js';
+export { NotLeading } from './scheduler-store.js';
+export { SchedulerLease, fenceStatement, isFenced, FENCED, type Leadership, type LeaderInfo } from './scheduler-lease.js';

@@ -12,7 +12,9 @@ import {
   type SchedulerStore,
   type TaskInstance,
 } from '../scheduler/index.js';
+import { TributaryError } from '../core/errors.js';
 import type { Metastore } from './metastore.js';
+import { isFenced } from './scheduler-lease.js';
 
 // Runs and task instances are append-only logs (the latest `seq` of a key is its state): an append
 // commits in a few milliseconds where an upsert on a primary key costs several times that, and
@@ -81,39 +83,16 @@ interface PendingWrite {
 }
 
 /**
- * The scheduler's state in the metastore (schema `tributary`). One process owns the state at a
- * time (the warehouse's lock), so the store keeps the authoritative copy in memory, where every
- * transition checks its precondition, and writes each transition through to DuckDB before it
- * returns: after `kill -9` the next owner starts from exactly what was acknowledged. Transitions
- * that arrive while a write is in flight commit together in the next one (group commit), so a
- * wide fan-out costs a few commits per wave, not one per task.
+ * The state as the catalog holds it: the latest row of each key of each log (a leader appends
+ * while the logs are read by others, and only a leader folds them).
  */
-export class DuckDBSchedulerStore implements SchedulerStore {
-  private pending: PendingWrite[] = [];
-  private flushing: Promise<void> | undefined;
-  private appendedSinceFold = 0;
-
-  private constructor(
-    private readonly metastore: Metastore,
-    private readonly memory: MemorySchedulerStore,
-    private nextSeq: number,
-  ) {}
-
-  static async open(metastore: Metastore): Promise<DuckDBSchedulerStore> {
-    const engine = metastore.connection;
-    await metastore.write((e) =>
-      e.transaction(async (tx) => {
-        await tx.run(DDL);
-        await tx.run(foldLog('job_run_log', 'id'));
-        await tx.run(foldLog('task_instance_log', 'run_id, task'));
-      }),
-    );
+async function load(engine: Engine): Promise<{ memory: MemorySchedulerStore; lastSeq: number }> {
     const paused = await engine.query<{ job: string; paused: boolean }>('SELECT job, paused FROM tributary.job_state');
     const runs = await engine.query<{
       id: string; job: string; kind: JobRun['kind']; s: number; e: number; state: JobRun['state']; c: number; st: number | null; en: number | null; triggered_by: string | null;
     }>(
       `SELECT id, job, kind, epoch_ms(interval_start) AS s, epoch_ms(interval_end) AS e, state, epoch_ms(created_at) AS c,
-              epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, triggered_by::VARCHAR AS triggered_by FROM tributary.job_run_log`,
+              epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, triggered_by::VARCHAR AS triggered_by FROM tributary.job_run_log QUALIFY row_number() OVER (PARTITION BY id ORDER BY seq DESC) = 1`,
     );
     const tasks = await engine.query<{
       run_id: string; task: string; state: TaskInstance['state']; version: number; attempt: number; attempt_offset: number; na: number | null;
@@ -121,7 +100,7 @@ export class DuckDBSchedulerStore implements SchedulerStore {
     }>(
       `SELECT run_id, task, state, version, attempt, attempt_offset, epoch_ms(next_attempt_at) AS na, lease_owner, epoch_ms(lease_expires_at) AS le,
               epoch_ms(heartbeat_at) AS hb, epoch_ms(started_at) AS st, epoch_ms(ended_at) AS en, poke_state::VARCHAR AS poke_state, log, error, result::VARCHAR AS result
-       FROM tributary.task_instance_log`,
+       FROM tributary.task_instance_log QUALIFY row_number() OVER (PARTITION BY run_id, task ORDER BY seq DESC) = 1`,
     );
     const lastSeq = await engine.scalar<number | bigint | null>(
       'SELECT greatest((SELECT max(seq) FROM tributary.job_run_log), (SELECT max(seq) FROM tributary.task_instance_log))',
@@ -143,7 +122,133 @@ export class DuckDBSchedulerStore implements SchedulerStore {
         }) as TaskInstance,
       ),
     });
-    return new DuckDBSchedulerStore(metastore, memory, Number(lastSeq ?? 0) + 1);
+  return { memory, lastSeq: Number(lastSeq ?? 0) };
+}
+
+/** A write asked of a process that does not lead the scheduler of a shared catalog. */
+export class NotLeading extends TributaryError {
+  constructor() {
+    super('this process does not lead the scheduler: another process sharing the catalog runs the jobs', {
+      hint: 'operate the jobs through the leading process (`tributary up` there shows it leads; its server takes the same commands)',
+    });
+  }
+}
+
+/** How stale a follower's reads may be. */
+const REFRESH_MS = 2000;
+
+/**
+ * The scheduler's state in the metastore (schema `tributary`). One process owns the state at a
+ * time (the warehouse's lock), so the store keeps the authoritative copy in memory, where every
+ * transition checks its precondition, and writes each transition through to DuckDB before it
+ * returns: after `kill -9` the next owner starts from exactly what was acknowledged. Transitions
+ * that arrive while a write is in flight commit together in the next one (group commit), so a
+ * wide fan-out costs a few commits per wave, not one per task.
+ */
+export class DuckDBSchedulerStore implements SchedulerStore {
+  private pending: PendingWrite[] = [];
+  private flushing: Promise<void> | undefined;
+  private appendedSinceFold = 0;
+
+  private fence: { statement: string; onLost: (error: Error) => void } | undefined;
+  private leading: boolean;
+  private refreshedAt = Date.now();
+  private refreshing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly metastore: Metastore,
+    private memory: MemorySchedulerStore,
+    private nextSeq: number,
+    /** The catalog is shared by several processes: only the leader writes, under its fence. */
+    private readonly shared: boolean,
+  ) {
+    this.leading = !shared;
+  }
+
+  static async open(metastore: Metastore): Promise<DuckDBSchedulerStore> {
+    const shared = metastore.shared;
+    const ddl = () => metastore.write((e) => e.transaction((tx) => tx.run(DDL)));
+    if (shared) {
+      // Several processes open the store at once; only a leader folds the logs (under its fence).
+      await shared.whileOpening(ddl);
+    } else {
+      await metastore.write((e) =>
+        e.transaction(async (tx) => {
+          await tx.run(DDL);
+          await tx.run(foldLog('job_run_log', 'id'));
+          await tx.run(foldLog('task_instance_log', 'run_id, task'));
+        }),
+      );
+    }
+    const { memory, lastSeq } = await load(metastore.connection);
+    return new DuckDBSchedulerStore(metastore, memory, lastSeq + 1, Boolean(shared));
+  }
+
+  /**
+   * Leads: the state is read afresh from the catalog (the previous leader's last writes included),
+   * then every write runs `fence` first in its own transaction, so a write after this process lost
+   * the lead is refused (and `onLost` called) instead of overwriting the new leader's state.
+   */
+  async lead(fence: { statement: string; onLost: (error: Error) => void }): Promise<void> {
+    await this.settle();
+    // A follower's read begun before the lease was taken must not land after the leader's own.
+    await this.refreshing?.catch(() => undefined);
+    this.fence = fence;
+    this.leading = true;
+    try {
+      await this.reload();
+      // The logs are folded by the leader only, under its fence.
+      await this.metastore.write((e) =>
+        e.transaction(async (tx) => {
+          await tx.query(fence.statement);
+          await tx.run(`${foldLog('job_run_log', 'id')}; ${foldLog('task_instance_log', 'run_id, task')}`);
+        }),
+      );
+    } catch (error) {
+      this.follow();
+      throw error;
+    }
+  }
+
+  /** Stops leading: writes are refused from now on; reads show the catalog as the leader writes it. */
+  follow(): void {
+    this.leading = false;
+    this.fence = undefined;
+  }
+
+  /** Whether this store may write (always, with the catalog embedded: one process owns it). */
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  /** The state to change: refused at once in a process that does not lead (nothing changes in memory either). */
+  private mutable(): MemorySchedulerStore {
+    if (this.shared && !this.leading) throw new NotLeading();
+    return this.memory;
+  }
+
+  /** Waits for the writes in flight. */
+  private async settle(): Promise<void> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+  }
+
+  /** Reads the state again from the catalog. */
+  private async reload(options: { following?: boolean } = {}): Promise<void> {
+    const { memory, lastSeq } = await load(this.metastore.connection);
+    // A follower's read that ends after this process took the lead is older than the leader's: dropped.
+    if (options.following && this.leading) return;
+    this.memory = memory;
+    this.nextSeq = lastSeq + 1;
+    this.refreshedAt = Date.now();
+  }
+
+  /** A follower's reads: the catalog as the leader last wrote it, read again at most every REFRESH_MS. */
+  private async fresh(): Promise<MemorySchedulerStore> {
+    if (this.shared && !this.leading && Date.now() - this.refreshedAt > REFRESH_MS) {
+      this.refreshing ??= this.reload({ following: true }).finally(() => (this.refreshing = undefined));
+      await this.refreshing;
+    }
+    return this.memory;
   }
 
   /** Resolves once what a transition changed is committed, together with whatever else was waiting. */
@@ -192,7 +297,22 @@ export class DuckDBSchedulerStore implements SchedulerStore {
       statements.push(foldLog('job_run_log', 'id'), foldLog('task_instance_log', 'run_id, task'));
       this.appendedSinceFold = 0;
     }
-    await this.metastore.write((engine: Engine) => engine.transaction((tx) => tx.run(statements.join(';\n'))));
+    if (this.shared && !this.leading) throw new NotLeading();
+    const fence = this.fence;
+    try {
+      await this.metastore.write((engine: Engine) =>
+        engine.transaction(async (tx) => {
+          if (fence) await tx.query(fence.statement);
+          await tx.run(statements.join(';\n'));
+        }),
+      );
+    } catch (error) {
+      if (fence && isFenced(error)) {
+        if (this.fence === fence) this.follow();
+        fence.onLost(error as Error);
+      }
+      throw error;
+    }
   }
 
   private async task(instance: TaskInstance | undefined): Promise<TaskInstance | undefined> {
@@ -230,80 +350,80 @@ export class DuckDBSchedulerStore implements SchedulerStore {
     return run;
   }
 
-  getJobState(job: string): Promise<JobState> {
-    return this.memory.getJobState(job);
+  async getJobState(job: string): Promise<JobState> {
+    return (await this.fresh()).getJobState(job);
   }
 
   async setPaused(job: string, paused: boolean): Promise<JobState> {
-    const state = await this.memory.setPaused(job, paused);
+    const state = await this.mutable().setPaused(job, paused);
     await this.save({ paused: state });
     return state;
   }
 
   async createRun(request: NewRun): Promise<{ run: JobRun; created: boolean }> {
-    const result = await this.memory.createRun(request);
+    const result = await this.mutable().createRun(request);
     if (result.created) await this.save({ runs: [result.run], tasks: await this.memory.listTasks(result.run.id) });
     return result;
   }
 
-  getRun(runId: string): Promise<JobRun | undefined> {
-    return this.memory.getRun(runId);
+  async getRun(runId: string): Promise<JobRun | undefined> {
+    return (await this.fresh()).getRun(runId);
   }
 
-  listRuns(filter?: RunFilter): Promise<JobRun[]> {
-    return this.memory.listRuns(filter);
+  async listRuns(filter?: RunFilter): Promise<JobRun[]> {
+    return (await this.fresh()).listRuns(filter);
   }
 
   async startRun(runId: string, options: { maxActiveRuns: number; now: Date }): Promise<JobRun | undefined> {
-    return this.run(await this.memory.startRun(runId, options));
+    return this.run(await this.mutable().startRun(runId, options));
   }
 
   async finishRun(runId: string, state: 'success' | 'failed', now: Date): Promise<JobRun | undefined> {
-    return this.run(await this.memory.finishRun(runId, state, now));
+    return this.run(await this.mutable().finishRun(runId, state, now));
   }
 
-  listTasks(runId: string): Promise<TaskInstance[]> {
-    return this.memory.listTasks(runId);
+  async listTasks(runId: string): Promise<TaskInstance[]> {
+    return (await this.fresh()).listTasks(runId);
   }
 
   async queueTask(runId: string, task: string, _now: Date): Promise<TaskInstance | undefined> {
-    return this.task(await this.memory.queueTask(runId, task));
+    return this.task(await this.mutable().queueTask(runId, task));
   }
 
   async settleTask(runId: string, task: string, state: 'skipped' | 'upstream_failed', now: Date): Promise<TaskInstance | undefined> {
-    return this.task(await this.memory.settleTask(runId, task, state, now));
+    return this.task(await this.mutable().settleTask(runId, task, state, now));
   }
 
   async acquireTask(request: { runId: string; task: string; expectedVersion: number; owner: string; now: Date; leaseMs: number }): Promise<TaskInstance | undefined> {
-    return this.task(await this.memory.acquireTask(request));
+    return this.task(await this.mutable().acquireTask(request));
   }
 
   async heartbeat(ref: AttemptRef, options: { now: Date; leaseMs: number }): Promise<boolean> {
-    const held = await this.memory.heartbeat(ref, options);
+    const held = await this.mutable().heartbeat(ref, options);
     if (held) await this.task((await this.memory.listTasks(ref.runId)).find((t) => t.task === ref.task));
     return held;
   }
 
   async completeAttempt(ref: AttemptRef, options: { now: Date; outcome: AttemptOutcome; log: string }): Promise<TaskInstance | undefined> {
-    return this.ended(await this.memory.completeAttempt(ref, options), ref.attempt, options.log);
+    return this.ended(await this.mutable().completeAttempt(ref, options), ref.attempt, options.log);
   }
 
   async releaseAttempt(ref: AttemptRef, options: { now: Date; log: string }): Promise<TaskInstance | undefined> {
-    return this.task(await this.memory.releaseAttempt(ref, options));
+    return this.task(await this.mutable().releaseAttempt(ref, options));
   }
 
   async expireAttempt(request: { runId: string; task: string; attempt: number; caller: string; now: Date; outcome: ExpiredAttemptOutcome; log: string }): Promise<TaskInstance | undefined> {
-    return this.ended(await this.memory.expireAttempt(request), request.attempt, request.log);
+    return this.ended(await this.mutable().expireAttempt(request), request.attempt, request.log);
   }
 
   async clearTasks(runId: string, tasks: readonly string[], _now: Date): Promise<{ run: JobRun; tasks: TaskInstance[] } | undefined> {
-    const result = await this.memory.clearTasks(runId, tasks);
+    const result = await this.mutable().clearTasks(runId, tasks);
     if (result) await this.save({ runs: [result.run], tasks: result.tasks });
     return result;
   }
 
   async markTask(runId: string, task: string, state: 'success' | 'failed', now: Date): Promise<TaskInstance | undefined> {
-    const instance = await this.memory.markTask(runId, task, state, now);
+    const instance = await this.mutable().markTask(runId, task, state, now);
     if (instance) await this.save({ runs: [(await this.memory.getRun(runId))!], tasks: [instance] });
     return instance;
   }

@@ -108,6 +108,7 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
   } finally {
     unsubscribe();
     await ps.scheduler.stop();
+    await ps.close?.();
   }
 }
 
@@ -167,6 +168,12 @@ export const jobsCommand = defineCommand<{ format: OutputFormat }>({
           context.io.tty,
         ),
       );
+      // A shared catalog: several processes may run `up`, one leads the scheduler. Said on stderr (the table stays parseable).
+      const lead = await ps.leadership?.();
+      if (lead) {
+        const leader = lead.leader?.live ? `${lead.leader.holder}${lead.leader.url ? ` at ${lead.leader.url}` : ''} (epoch ${lead.leader.epoch}, since ${lead.leader.since})` : 'no process (the lease is free or expired)';
+        context.io.err(`scheduler led by ${leader}; this process: ${lead.role}`);
+      }
     });
   },
 });

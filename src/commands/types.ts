@@ -20,6 +20,10 @@ export interface CommandIO {
 export interface ProjectScheduler {
   scheduler: Scheduler;
   store: DuckDBSchedulerStore;
+  /** With a shared catalog: whether this process leads the scheduler, and which process does. */
+  leadership?(): Promise<{ role: 'leader' | 'standby'; holder: string; leader?: { holder: string; epoch: number; url: string | null; since: string; expiresAt: string; live: boolean } }>;
+  /** Gives up what opening took (a shared catalog's leader lease); after the scheduler's stop. */
+  close?(): Promise<void>;
 }
 
 /** Opens the project's scheduler here, for a command run without a server (`only` narrows it to one job, run when triggered). */

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { DuckDBSchedulerStore, type RunTrigger } from '../catalog/index.js';
+import { DuckDBSchedulerStore, SchedulerLease, type RunTrigger } from '../catalog/index.js';
+import { TributaryError } from '../core/errors.js';
+import { SchedulerLeadership } from './leadership.js';
 import { importModule } from '../config/project.js';
 import { Scheduler, type Platform, type RunKind, type SchedulerOptions } from '../scheduler/index.js';
 import { runChecks } from '../quality/index.js';
@@ -75,27 +78,59 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
 }
 
 
+/** The leader lease's and the task leases' time with a shared catalog (seconds); a standby takes over within it. */
+const LEASE_ENV = 'TRIBUTARY_SCHEDULER_LEASE_SECONDS';
+
+function leaseSecondsFromEnv(): number | undefined {
+  const text = process.env[LEASE_ENV];
+  if (text === undefined || text === '') return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new TributaryError(`${LEASE_ENV}=${text} is not a number of seconds`, { hint: 'e.g. 30 (the default)' });
+  return seconds;
+}
+
 /**
  * The project's scheduler on the metastore: its state survives any crash of the process that
  * runs it. `jobs` narrows it to some jobs, run only when triggered (a run in the foreground).
+ * With the catalog shared in PostgreSQL, several processes open it and one leads (see
+ * leadership.ts): `start()` leads or stands by; a foreground run (`only`) must lead.
  */
 export async function openScheduler(
   ws: Workspace,
-  options: Partial<Pick<SchedulerOptions, 'maxConcurrentTasks' | 'leaseSeconds'>> & { log?: (message: string) => void; only?: string } = {},
-): Promise<ProjectScheduler> {
+  options: Partial<Pick<SchedulerOptions, 'maxConcurrentTasks' | 'leaseSeconds'>> & { log?: (message: string) => void; only?: string; serverUrl?: () => string | undefined } = {},
+): Promise<ProjectScheduler & { start(): Promise<void>; stop(): Promise<void> }> {
   const store = await DuckDBSchedulerStore.open(ws.metastore);
   const all = ws.project.config.jobs;
   const jobs = options.only ? { [options.only]: { ...all[options.only]!, schedule: undefined, catchup: false } } : all;
+  const shared = ws.project.catalogUrl !== undefined && ws.metastore.shared !== undefined;
+  const leaseSeconds = options.leaseSeconds ?? leaseSecondsFromEnv();
+  const log = options.log ?? (() => undefined);
+  const owner = shared ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` : `${hostname()}:${ws.project.stateDir}`;
   const scheduler = new Scheduler({
     jobs,
     store,
     platform: schedulerPlatform(ws, options.log),
-    // One process owns the state at a time (the warehouse's lock): a lease of this owner that no
-    // running attempt holds belongs to a previous life of it (kill -9) and is retried at once.
-    owner: `${hostname()}:${ws.project.stateDir}`,
+    // Embedded, one process owns the state at a time (the warehouse's lock): a lease of this owner
+    // that no running attempt holds belongs to a previous life of it (kill -9) and is retried at
+    // once. With a shared catalog several live processes run schedulers: each is its own owner.
+    owner,
     tasks: ws.project.components.tasks,
     maxConcurrentTasks: options.maxConcurrentTasks,
-    leaseSeconds: options.leaseSeconds,
+    leaseSeconds,
   });
-  return { scheduler, store };
+  if (!shared) {
+    return { scheduler, store, start: () => scheduler.start(), stop: () => scheduler.stop() };
+  }
+  const lease = new SchedulerLease(ws.project.catalogUrl!, owner, (leaseSeconds ?? 30) * 1000);
+  const leadership = new SchedulerLeadership(lease, store, scheduler, log, options.serverUrl);
+  // A foreground run leads for as long as it runs, or is refused; `up` leads or stands by.
+  if (options.only) await leadership.start({ required: true });
+  return {
+    scheduler,
+    store,
+    leadership: () => leadership.status(),
+    start: () => (options.only ? Promise.resolve() : leadership.start()),
+    stop: () => leadership.stop(),
+    close: () => leadership.stop(),
+  };
 }

@@ -15,6 +15,7 @@ import { openWorkspace, type Workspace } from '../state/workspace.js';
 import { replay } from '../stream/replay.js';
 import { openLog, startStreams } from '../stream/runtime.js';
 import { openScheduler } from './scheduler.js';
+import { NotLeading } from '../catalog/index.js';
 
 /** Where a running server announces itself, in the project's state folder: other commands find it there. */
 export function serverFile(project: Project): string {
@@ -60,12 +61,17 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     closers.push(() => eventLog.close());
     const streams = await startStreams(ws, eventLog);
     closers.push(() => streams.stop());
-    const ps = await openScheduler(ws, { log });
-    await ps.scheduler.start();
-    closers.push(() => ps.scheduler.stop());
-    // Jobs scheduled on table changes hear of every commit (a stream batch, a batch run).
+    let url: string | undefined;
+    const ps = await openScheduler(ws, { log, serverUrl: () => url });
+    // With a shared catalog, this process leads the scheduler or stands by until it may.
+    await ps.start();
+    closers.push(() => ps.stop());
+    // Jobs scheduled on table changes hear of every commit (a stream batch, a batch run); a
+    // standby's scheduler is not running and creates nothing (the leader hears of the commit too).
     ws.metastore.onCommit((committed) => {
-      if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables);
+      if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables).catch((error: unknown) => {
+        if (!(error instanceof NotLeading)) log(`[scheduler] error: ${(error as Error).message}`);
+      });
     });
     const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project), undefined, firstWriters(ws));
     const app = await createServer({ ws, streams }, options, [
@@ -75,7 +81,7 @@ export async function startStack(project: Project, options: StackOptions = {}): 
       lookupPlugin(),
     ]);
     closers.push(() => app.close());
-    const url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
+    url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
     // Other commands find the running server here and work through it.
     const file = serverFile(project);
     writeFileSync(file, JSON.stringify({ url, pid: process.pid, target: project.target.name }));

@@ -66,6 +66,28 @@ describe('schedules', () => {
     expect(calls.map((call) => call.ds)).toEqual(['2024-01-07', '2024-01-08', '2024-01-09', '2024-01-10']);
   });
 
+  it('a stopped scheduler starts again (a standby that leads again): it schedules from the store, its listeners kept', async () => {
+    const { calls, record } = recorder();
+    const { scheduler, clock, events } = setup({
+      jobs: { daily: { schedule: '@daily', start: '2024-01-09', catchup: true, tasks: { load: { kind: 'function', module: 'm.ts', export: 'record' } } } },
+      platform: { modules: { 'm.ts': { record } } },
+    });
+    await scheduler.start();
+    await scheduler.whenIdle();
+    expect(calls.map((call) => call.ds)).toEqual(['2024-01-09']);
+    await scheduler.stop({ abort: true });
+    // Stopped: the days that fall due meanwhile get no run here.
+    await clock.advance(2 * 24 * 3600 * 1000);
+    await scheduler.whenIdle();
+    expect(calls.map((call) => call.ds)).toEqual(['2024-01-09']);
+    const before = events.length;
+    await scheduler.start();
+    await scheduler.whenIdle();
+    expect(calls.map((call) => call.ds)).toEqual(['2024-01-09', '2024-01-10', '2024-01-11']);
+    expect(events.length).toBeGreaterThan(before);
+    expect(clock.pendingTimers).toBe(1);
+  });
+
   it('without catchup runs only the latest interval; a paused job gets no runs until unpaused', async () => {
     const { calls, record } = recorder();
     const { scheduler, clock } = setup({

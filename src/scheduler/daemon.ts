@@ -261,10 +261,16 @@ export class Scheduler {
   /**
    * Recovers and starts: runs in flight resume (attempts whose lease expired, or that this owner held
    * before a restart, are failed and retried per policy), missed intervals get their runs per `catchup`.
-   * Resolves once that first pass is done.
+   * Resolves once that first pass is done. A stopped scheduler may start again (a standby that leads
+   * again): it starts afresh from the store, its listeners kept.
    */
   async start(): Promise<void> {
-    if (this.started) return;
+    if (this.started && !this.stopping) return;
+    if (this.stopping) {
+      await this.whenIdle();
+      this.stopping = false;
+      this.armedAt = Infinity;
+    }
     this.started = true;
     const active = await this.store.listRuns({ states: ['queued', 'running'], order: 'asc' });
     await Promise.all([

@@ -25,6 +25,8 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     };
 
     app.get('/api/jobs', async () => ({ jobs: await jobsView(ps, jobs) }));
+    // With a shared catalog, several processes run `up` and one leads the scheduler: which, and this one's role.
+    app.get('/api/scheduler', async () => ({ shared: ps.leadership !== undefined, ...(ps.leadership ? await ps.leadership() : { role: 'leader' }) }));
     app.get<{ Params: { job: string }; Querystring: { limit?: string } }>('/api/jobs/:job/runs', async (request) => {
       known(request.params.job);
       const limit = Math.min(200, Math.max(1, Number.parseInt(request.query.limit ?? '25', 10) || 25));
