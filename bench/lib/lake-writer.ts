@@ -50,6 +50,8 @@ export interface CommitOutcome {
 
 export interface WriterReport {
   writer: number;
+  /** Set by the suite for a writer it killed after it hung. */
+  hung?: boolean;
   outcomes: CommitOutcome[];
   /** Latency mode: milliseconds of each small append and each one-day replace. */
   appendMs?: number[];

@@ -73,6 +73,7 @@ function libpq(url: string): string {
 
 /** Runs one writer process per spec, says `go` to all once all are ready, and collects their reports. */
 async function runWriters(root: string, specs: WriterSpec[], env: NodeJS.ProcessEnv): Promise<{ reports: WriterReport[]; seconds: number }> {
+  const hung = new Set<number>();
   const children = specs.map((spec) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'lib', 'lake-writer.ts'), JSON.stringify(spec)], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
@@ -86,14 +87,27 @@ async function runWriters(root: string, specs: WriterSpec[], env: NodeJS.Process
       else if (line.startsWith('{')) report = JSON.parse(line) as WriterReport;
     });
     const done = new Promise<WriterReport>((resolve, reject) =>
-      child.on('close', (code) => (report ? resolve(report) : reject(new Error(`writer ${spec.writer} exited ${code} without a report:\n${stderr}`)))),
+      child.on('close', (code, signal) => {
+        if (report) resolve(report);
+        else if (signal === 'SIGKILL' && hung.has(spec.writer)) resolve({ writer: spec.writer, outcomes: [], hung: true });
+        else reject(new Error(`writer ${spec.writer} exited ${code} without a report:\n${stderr}`));
+      }),
     );
     return { child, ready: spec.mode === 'latency' ? Promise.resolve() : ready, done };
   });
   await Promise.race([Promise.all(children.map((c) => c.ready)), Promise.all(children.map((c) => c.done))]);
   const started = performance.now();
   for (const { child } of children) child.stdin.end('go\n');
-  const reports = await Promise.all(children.map((c) => c.done));
+  // A writer still running DUCKLAKE_CASE_TIMEOUT seconds after `go` is hung: killed, and reported as such.
+  const watchdog = setTimeout(() => {
+    children.forEach(({ child }, i) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        hung.add(specs[i]!.writer);
+        child.kill('SIGKILL');
+      }
+    });
+  }, positiveIntegerEnv('DUCKLAKE_CASE_TIMEOUT', 150) * 1000);
+  const reports = await Promise.all(children.map((c) => c.done)).finally(() => clearTimeout(watchdog));
   return { reports, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -105,6 +119,8 @@ function summarise(format: CaseRun['format'], name: string, reports: WriterRepor
     const key = o.error.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '…').slice(0, 400);
     errors[key] = (errors[key] ?? 0) + 1;
   }
+  const stuck = reports.filter((r) => r.hung).length;
+  if (stuck) errors[`${stuck} process(es) hung: no report ${positiveIntegerEnv('DUCKLAKE_CASE_TIMEOUT', 150)} s after go, killed (their commits are counted from the catalog’s checks)`] = stuck;
   return { format, case: name, writers: reports.length, commits: outcomes.length, committed: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length, seconds, errors };
 }
 
