@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DuckDB's own extensions for the engine Tributary pins (httpfs, postgres, iceberg, avro), taken
+# DuckDB's own extensions for the engine Tributary pins (httpfs, postgres, iceberg, avro, ducklake), taken
 # from PyPI's wheels (duckdb-extension-<name>: DuckDB's signed builds, repackaged) for machines that
 # reach PyPI but not DuckDB's extension repository, and unpacked in DuckDB's extension-directory
 # layout: <dir>/v<version>/<platform>/<name>.duckdb_extension. Point TRIBUTARY_EXTENSIONS at <dir>.
@@ -15,7 +15,7 @@ read -r version platform < <(node --input-type=module -e "
   const platform = (await c.runAndReadAll('PRAGMA platform')).getRows()[0][0];
   console.log(version().slice(1), platform);")
 target="$dir/v$version/$platform"
-files=(httpfs postgres_scanner iceberg avro)
+files=(httpfs postgres_scanner iceberg avro ducklake)
 missing=()
 for f in "${files[@]}"; do [ -f "$target/$f.duckdb_extension" ] || missing+=("$f"); done
 if [ ${#missing[@]} -eq 0 ]; then
