@@ -155,13 +155,14 @@ async function duckLakeLatency(engine: Engine, spec: WriterSpec): Promise<Pick<W
 }
 
 /** One Tributary lake write: stage the rows, then one metastore commit (with a source offset, as the stream sink's). */
-async function tributaryWrite(ws: Workspace, table: string, sql: string, replace: 'append' | 'day', day: string, offset: number): Promise<void> {
+async function tributaryWrite(ws: Workspace, table: string, sql: string, replace: 'append' | 'day', day: string, writer: number, commit: number): Promise<void> {
   const runId = randomUUID().slice(0, 12);
   const staged = await ws.lake.stage(ws.engine, table, sql, { runId, partitionBy: { dt: 'dt' } });
   await ws.lake.commit(ws.engine, [{ staged, replace: replace === 'append' ? 'append' : (file) => file.partition.dt === day }], {
     operation: replace === 'append' ? 'append' : 'replace day',
     runId,
-    inside: (tx) => tx.writeOffsets('bench', table, new Map([[0, offset]])),
+    // Each writer is a sink of its own, its offset moved from this commit's number to the next.
+    inside: (tx) => tx.writeOffsets('bench', `${table}#${writer}`, { from: commit ? new Map([[0, commit]]) : new Map(), to: new Map([[0, commit + 1]]) }),
   });
 }
 
@@ -173,13 +174,13 @@ async function tributaryWriter(spec: WriterSpec): Promise<WriterReport> {
     if (spec.mode === 'latency') {
       const appendMs: number[] = [];
       const replaceMs: number[] = [];
-      await tributaryWrite(ws, 'latency_days', rowsSql(0, 0, spec.dayRows!, spec.day), 'append', spec.day, 0);
+      await tributaryWrite(ws, 'latency_days', rowsSql(0, 0, spec.dayRows!, spec.day), 'append', spec.day, -1, 0);
       for (let k = 0; k < spec.commits; k++) {
         let started = performance.now();
-        await tributaryWrite(ws, 'latency_append', rowsSql(spec.writer, k, spec.rows, spec.day), 'append', spec.day, k);
+        await tributaryWrite(ws, 'latency_append', rowsSql(spec.writer, k, spec.rows, spec.day), 'append', spec.day, spec.writer, k);
         appendMs.push(performance.now() - started);
         started = performance.now();
-        await tributaryWrite(ws, 'latency_days', rowsSql(spec.writer, k, spec.dayRows!, spec.day), 'day', spec.day, k);
+        await tributaryWrite(ws, 'latency_days', rowsSql(spec.writer, k, spec.dayRows!, spec.day), 'day', spec.day, spec.writer, k);
         replaceMs.push(performance.now() - started);
       }
       return { writer: spec.writer, outcomes, appendMs, replaceMs };
@@ -189,8 +190,8 @@ async function tributaryWriter(spec: WriterSpec): Promise<WriterReport> {
     for (let k = 0; k < spec.commits; k++) {
       const started = performance.now();
       try {
-        if (spec.mode === 'append') await tributaryWrite(ws, 'bench_events', rowsSql(spec.writer, k, spec.rows, spec.day), 'append', spec.day, k);
-        else if (spec.mode === 'replace') await tributaryWrite(ws, 'bench_days', rowsSql(spec.writer, k, spec.rows, spec.day), 'day', spec.day, k);
+        if (spec.mode === 'append') await tributaryWrite(ws, 'bench_events', rowsSql(spec.writer, k, spec.rows, spec.day), 'append', spec.day, spec.writer, k);
+        else if (spec.mode === 'replace') await tributaryWrite(ws, 'bench_days', rowsSql(spec.writer, k, spec.rows, spec.day), 'day', spec.day, spec.writer, k);
         else throw new Error('the counter case is DuckLake only');
         outcomes.push({ k, ok: true, ms: performance.now() - started });
       } catch (error) {
