@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir, writeTree } from './helpers.js';
+import { freePort } from './services.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
 /**
@@ -62,14 +62,6 @@ export async function work(ctx) {
 }
 `,
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  return port;
 }
 
 interface Up {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ECOMMERCE_SAMPLE, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { freePort } from './services.js';
 
 /**
  * The scheduler as a user runs it: `tributary up` in its own process, a daily job whose sensor
@@ -101,14 +102,6 @@ async function slackReceiver(): Promise<{ url: string; messages: { text: string 
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/services/T000/B000/XXX`, messages, close: () => server.close() };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  return port;
 }
 
 /** `tributary up` in its own process, from source, the way a user's shell starts it; its stderr kept. */

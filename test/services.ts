@@ -35,3 +35,15 @@ export function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<v
     });
   });
 }
+
+/** A port nothing listens on now, for a server a test starts (its own or a child process's). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}

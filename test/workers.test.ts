@@ -105,7 +105,7 @@ async function threeWorkersOneKilledOneAdded(broker: Broker): Promise<void> {
       summaries.push(/clickstream_live: (\d+) events committed by this worker/.exec(worker.output())?.[1] ?? 'none');
     }
     // The work was shared: the surviving first workers and the one added each committed events.
-    expect(summaries.filter((n) => Number(n) > 0).length, summaries.join(', ')).toBeGreaterThanOrEqual(2);
+    expect(summaries.filter((n) => Number(n) > 0).length, `${summaries.join(', ')}\n${workers.map((w) => w.output()).join('\n---\n')}`).toBeGreaterThanOrEqual(2);
 
     const produced = idsOf([...first, ...second]).sort();
     const env = { TRIBUTARY_CATALOG: catalog.url, TRIBUTARY_LAKE: lake };

@@ -312,7 +312,7 @@ export class Metastore {
    */
   async commit<T>(
     engine: Engine,
-    meta: { operation: string; runId?: string; summary?: string; after?: (result: T, snapshot: number) => Promise<void> },
+    meta: CommitMeta<T>,
     body: (tx: CatalogTransaction) => Promise<T>,
   ): Promise<{ result: T; committed: Committed }> {
     const { result, committed } = await this.lock.run(async () => {
@@ -334,7 +334,7 @@ export class Metastore {
   /** The commit itself, under the lock: the transaction, then its `after` work and the followers. */
   private async commitLocked<T>(
     engine: Engine,
-    meta: { operation: string; runId?: string; summary?: string; after?: (result: T, snapshot: number) => Promise<void> },
+    meta: CommitMeta<T>,
     body: (tx: CatalogTransaction) => Promise<T>,
   ): Promise<{ result: T; committed: Committed }> {
     const changed = new Map<string, string[]>();
@@ -342,9 +342,9 @@ export class Metastore {
     const result = await engine.transaction(async (raw) => {
       if (this.shared) {
         await raw.query(this.shared.commitLock);
-        // Tables other processes made since this one last looked (a sink's, a model's) must be seen
-        // by this commit, which may make the same ones: DuckDB caches the attached database's tables.
-        await raw.run('CALL pg_clear_cache()');
+        // Another process (a worker of the same job) may have made these tables since this one
+        // cached the shared database's tables: it looks again, under the lock.
+        if (meta.makesTables) await raw.run('CALL pg_clear_cache()');
       }
       // Ids come from the catalog itself, under the lock: another process may have committed since.
       const [ids] = await raw.query<{ s: bigint | null; f: bigint | null }>(
@@ -655,6 +655,15 @@ export class Metastore {
   async write<T>(body: (engine: Engine) => Promise<T>): Promise<T> {
     return this.lock.run(() => body(this.engine));
   }
+}
+
+/** What a commit is, for the snapshot's record; `makesTables`: it makes, replaces or drops warehouse tables that other processes of a shared catalog may have changed too. */
+interface CommitMeta<T> {
+  operation: string;
+  runId?: string;
+  summary?: string;
+  makesTables?: boolean;
+  after?: (result: T, snapshot: number) => Promise<void>;
 }
 
 const FINISH_RUN = `UPDATE tributary.runs SET status = $2, finished_at = now(), read = $3, written = $4, quarantined = $5, error = $6,

@@ -136,6 +136,7 @@ const HEARTBEAT_MS = 2_000;
 export class GroupMembership {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
+  private members: { at: number; names: string[] } | undefined;
 
   private constructor(
     private readonly client: pg.Client,
@@ -165,13 +166,19 @@ export class GroupMembership {
     );
   }
 
-  /** The partitions this member reads: every live member's rank takes the partitions equal to it modulo their number. */
+  /**
+   * The partitions this member reads: every live member's rank takes the partitions equal to it
+   * modulo their number. The members are asked at most once a heartbeat (an idle input asks often).
+   */
   async share(partitions: readonly number[]): Promise<number[]> {
-    const { rows } = await this.client.query<{ member: string }>(
-      `SELECT member FROM tributary.stream_members WHERE grp = $1 AND seen_at > now() - make_interval(secs => $2) ORDER BY member`,
-      [this.group, MEMBER_TTL_MS / 1000],
-    );
-    const members = rows.map((r) => r.member);
+    if (!this.members || Date.now() - this.members.at > HEARTBEAT_MS) {
+      const { rows } = await this.client.query<{ member: string }>(
+        `SELECT member FROM tributary.stream_members WHERE grp = $1 AND seen_at > now() - make_interval(secs => $2) ORDER BY member`,
+        [this.group, MEMBER_TTL_MS / 1000],
+      );
+      this.members = { at: Date.now(), names: rows.map((r) => r.member) };
+    }
+    const members = this.members.names;
     const rank = members.indexOf(this.member);
     // Not seen yet (a heartbeat lost): read everything rather than nothing; commits stay exact.
     if (rank < 0) return [...partitions];

@@ -43,7 +43,7 @@ class ViewWriter implements Store {
 
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
     // The catalog keeps the view's SQL; each process makes the view from it once this commits.
-    await this.metastore.commit(engine, { operation: 'view', runId: unit.runId }, async (tx) => {
+    await this.metastore.commit(engine, { operation: 'view', runId: unit.runId, makesTables: true }, async (tx) => {
       for (const view of staged as ViewStaged[]) {
         await dropFromWarehouse(tx, view.table);
         await tx.registerTable({ name: view.table, kind: 'view', columns: view.columns, description: view.description, definition: view.sql });

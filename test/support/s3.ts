@@ -2,12 +2,11 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { tmpdir } from 'node:os';
-import net from 'node:net';
 import path from 'node:path';
 import { EXTENSIONS_ENV } from '../../src/engine/index.js';
 import { EXTENSIONS, requireExtension } from './extensions.js';
 import { REPO } from '../helpers.js';
-import { requireService } from '../services.js';
+import { freePort, requireService } from '../services.js';
 
 /**
  * A real S3-compatible server for the lake-on-S3 tests: moto's server (from PyPI, installed by
@@ -35,17 +34,6 @@ export async function s3TestsCanRun(): Promise<boolean> {
   });
   const httpfs = await requireExtension('httpfs');
   return moto && httpfs;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startS3(bucket = 'lake'): Promise<S3Server> {

@@ -12,7 +12,6 @@ interface Fetched {
 }
 
 const BUFFER_LIMIT = 500_000;
-const SESSION_TIMEOUT_MS = 10_000;
 
 const schema = z
   .object({
@@ -27,31 +26,26 @@ const schema = z
 /**
  * Reads a Kafka topic. The job decides where each partition starts: its Tributary consumer
  * group's offsets, committed with its sinks' rows, not a Kafka group's; nothing is committed to
- * Kafka. One process alone is a Kafka group of one, new each run (named after the Tributary group,
- * for the broker's client lists): no stale member of a killed run holds partitions hostage until
- * its session expires. Workers of one job (a shared catalog) join one Kafka group, whose
- * rebalances split the partitions between them as they come and go.
+ * Kafka. Each process is a Kafka group of one, new each run (named after the Tributary group, for
+ * the broker's client lists): no stale member of a killed run holds partitions hostage until its
+ * session expires. Workers of one job (a shared catalog) split the partitions by their group in
+ * the catalog, as NATS workers do, and pause the rest: a Kafka group's rebalances left new
+ * members without partitions for as long as a busy one held them.
  */
-async function readKafka(config: z.output<typeof schema>, group: string, shared: boolean): Promise<StreamInput> {
+async function readKafka(config: z.output<typeof schema>, group: string, workers: InputContext['workers']): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
   const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${group}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const consumer: Consumer = kafka.consumer({
-    groupId: shared ? `tributary-${group}` : `tributary-${group}-${randomUUID()}`,
-    allowAutoTopicCreation: false,
-    // A killed worker's partitions go to the others once its session expires.
-    sessionTimeout: SESSION_TIMEOUT_MS,
-    heartbeatInterval: SESSION_TIMEOUT_MS / 10,
-  });
+  const consumer: Consumer = kafka.consumer({ groupId: `tributary-${group}-${randomUUID()}`, allowAutoTopicCreation: false });
   await consumer.connect();
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
   const readRecord = openFormat(config.format);
   let buffer: Fetched[] = [];
   let paused = false;
-  /** The positions the job last asked from: where a partition this consumer is given starts. */
-  let wanted: ReadonlyMap<number, number> | undefined;
-  let assigned = new Set<number>();
+  let assigned: number[] = [];
+  /** The partitions this process reads: all it is assigned, or its share of them among the job's workers. */
+  let reading = new Set<number>();
   /** Per partition, the offset the next fetched record must have: refetches after a seek are dropped. */
   const expected = new Map<number, number>();
   /** Per partition, the first buffered offset (the expected one when nothing is buffered). */
@@ -61,13 +55,24 @@ async function readKafka(config: z.output<typeof schema>, group: string, shared:
     expected.set(partition, offset);
     consumer.seek({ topic: config.topic, partition, offset: String(offset) });
   };
-  consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    assigned = new Set(event.payload.memberAssignment[config.topic] ?? []);
-    buffer = buffer.filter((r) => assigned.has(r.partition));
-    for (const partition of assigned) {
-      const position = wanted?.get(partition);
-      if (position !== undefined) seek(partition, position);
+  /** Pauses the partitions another worker now reads; the ones this worker takes over are fetched again from their positions. */
+  const share = async () => {
+    const next = new Set(workers ? await workers.share(assigned) : assigned);
+    const given = [...reading].filter((p) => !next.has(p));
+    const taken = [...next].filter((p) => !reading.has(p));
+    if (given.length) {
+      consumer.pause([{ topic: config.topic, partitions: given }]);
+      buffer = buffer.filter((r) => next.has(r.partition));
     }
+    for (const p of taken) expected.delete(p);
+    if (taken.length && !paused) consumer.resume([{ topic: config.topic, partitions: taken }]);
+    reading = next;
+  };
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    assigned = event.payload.memberAssignment[config.topic] ?? [];
+    // Read again from the job's positions once assigned (share() decides which).
+    reading = new Set();
+    expected.clear();
   });
   await consumer.run({
     autoCommit: false,
@@ -80,7 +85,7 @@ async function readKafka(config: z.output<typeof schema>, group: string, shared:
         buffer.push({ partition: batch.partition, offset, timestamp: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) });
       }
       if (buffer.length > BUFFER_LIMIT && !paused) {
-        consumer.pause([{ topic: config.topic }]);
+        consumer.pause([{ topic: config.topic, partitions: [...reading] }]);
         paused = true;
       }
     },
@@ -88,29 +93,34 @@ async function readKafka(config: z.output<typeof schema>, group: string, shared:
   return {
     describe: () => `kafka ${config.brokers.join(',')} topic ${config.topic}`,
     async read(positions, max, batch) {
-      wanted = positions;
-      // A partition whose position lies outside what is buffered (the first read, or another
-      // worker committed it meanwhile) is fetched again from there.
+      await share();
+      // A partition whose position lies outside what is buffered (the first read, a partition
+      // taken over, another worker committed it meanwhile) is fetched again from there.
       buffered.clear();
       for (const r of buffer) if (!buffered.has(r.partition)) buffered.set(r.partition, r.offset);
-      for (const partition of assigned) {
-        // Never committed: the group starts at the topic's beginning, where the consumer already is.
-        const position = positions.get(partition);
-        if (position === undefined) continue;
+      let starts: Map<number, number> | undefined;
+      for (const partition of reading) {
         const next = expected.get(partition);
+        let position = positions.get(partition);
+        if (position === undefined) {
+          // Never committed: it starts at the topic's beginning, where a consumer not moved since it was assigned already is.
+          if (next !== undefined || !workers) continue;
+          starts ??= new Map((await admin.fetchTopicOffsets(config.topic)).map((o) => [o.partition, Number(o.low)]));
+          position = starts.get(partition) ?? 0;
+        }
         if (next === undefined || position > next || position < (buffered.get(partition) ?? next)) seek(partition, position);
       }
-      // Drop anything before the job's positions: a replay after a seek, or a rebalance.
+      // Drop anything before the job's positions: a replay after a seek, or a partition given away.
       let keep = 0;
       for (let i = 0; i < buffer.length; i++) {
         const r = buffer[i]!;
-        if (r.offset < (positions.get(r.partition) ?? 0)) continue;
+        if (!reading.has(r.partition) || r.offset < (positions.get(r.partition) ?? 0)) continue;
         if (batch.count < max) readRecord(batch, r.partition, r.offset, r.timestamp, r.value, 0, r.value.length);
         else buffer[keep++] = r;
       }
       buffer.length = keep;
       if (paused && buffer.length < BUFFER_LIMIT / 2) {
-        consumer.resume([{ topic: config.topic }]);
+        consumer.resume([{ topic: config.topic, partitions: [...reading] }]);
         paused = false;
       }
       if (!batch.count) await new Promise((resolve) => setTimeout(resolve, 20));
@@ -134,5 +144,5 @@ export const kafkaInput = defineInput({
   kind: 'kafka',
   description: 'a Kafka topic; positions come from the sinks, nothing is committed to Kafka',
   config: schema,
-  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job, Boolean(context.workers)),
+  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job, context.workers),
 });

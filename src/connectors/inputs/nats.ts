@@ -1,5 +1,6 @@
 import type { Consumer } from '@nats-io/jetstream';
 import { z } from 'zod';
+import { TributaryError } from '../../core/errors.js';
 import { formatSchema, openFormat } from '../formats/index.js';
 import { defineInput, type InputContext, type StreamInput } from './types.js';
 
@@ -38,6 +39,13 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
   const nc = await connect({ servers: config.servers });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
+  // A partition's end is asked by subject, which does not tell a missing stream from an empty one.
+  await jsm.streams.info(config.stream).catch(async (error: Error) => {
+    await nc.close();
+    throw new TributaryError(`NATS stream ${config.stream} at ${config.servers}: ${error.message}`, {
+      hint: `create it (nats stream add ${config.stream}) or name an existing one in the input's stream`,
+    });
+  });
   const readRecord = openFormat(config.format);
   const all = Array.from({ length: config.partitions }, (_, p) => p);
   const subjectOf = (partition: number) => (config.partitions > 1 ? config.subject!.replaceAll(PARTITION, String(partition)) : config.subject);

@@ -54,7 +54,7 @@ class WarehouseStore implements Store {
       const problem = shape.merge || shape.keys ? mergeProblem(shape) : undefined;
       if (problem) throw new TributaryError(`table '${shape.name}' cannot merge: ${problem}`, { place: { field: this.context.field } });
     }
-    await this.context.metastore.commit(engine, { operation: 'prepare' }, async (tx) => {
+    await this.context.metastore.commit(engine, { operation: 'prepare', makesTables: true }, async (tx) => {
       for (const shape of shapes) {
         await this.create(tx, shape);
         await tx.registerTable({ name: shape.name, kind: 'table', store: 'duckdb', columns: shape.columns, timeColumn: shape.timeColumn, lookupKey: shape.lookupKey, description: shape.description });
@@ -105,7 +105,8 @@ class WarehouseStore implements Store {
 
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
-    await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId }, async (tx) => {
+    // A stream's commit only adds rows to tables its prepare made; a model's may make, replace or drop them.
+    await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId, makesTables: !unit.progress }, async (tx) => {
       for (const s of staged as WarehouseStaged[]) {
         counts[s.table] = await this.write(tx, s);
         tx.changed(s.table, 'rows');
