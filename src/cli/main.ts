@@ -411,7 +411,7 @@ export function buildProgram(): Command {
     });
 
   projectOptions(program.command('worker'))
-    .description('join the project through its shared catalog (TRIBUTARY_CATALOG) and run its stream jobs with the other workers, splitting their partitions')
+    .description('join the project through its shared catalog (TRIBUTARY_CATALOG): run its stream jobs with the other workers, splitting their partitions, and take the scheduler leader’s model runs')
     .option('--stream <name...>', 'only these stream jobs')
     .option('--max-batch <n>', 'events per micro-batch instead of the configured maxBatch', count)
     .action(async (flags: ProjectFlags & { stream?: string[]; maxBatch?: number }) => {
