@@ -91,7 +91,13 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
     const workers = [start(['worker', '--project', dir, '--data-dir', tempDir()], env), start(['worker', '--project', dir, '--data-dir', tempDir()], env)];
     for (const worker of workers) {
       await expect.poll(() => worker.output(), { timeout: 90_000, interval: 250 }).toContain('takes the scheduler');
+      // The example's live job reads the embedded log, which only the process with the collector has.
+      expect(worker.output()).toContain('clickstream_live: reads the embedded log, which only a process with a collector (`tributary up`) writes: left to those processes');
     }
+    // There it reads its own log under offsets of its own: another `up` with a log of its own commits apart.
+    const status = (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as { jobs: { job: string; group: string }[] };
+    expect(status.jobs.map((j) => j.job)).toEqual(['clickstream_live']);
+    expect(status.jobs[0]!.group).toMatch(/^clickstream_live@.+:.+/);
     const members = async () => (await catalog.query<{ member: string }>(`SELECT member FROM tributary.stream_members WHERE grp = 'tributary:batch'`)).map((r) => r.member);
     await expect.poll(async () => (await members()).length, { timeout: 15_000 }).toBe(3);
 
