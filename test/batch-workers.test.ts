@@ -92,7 +92,7 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
     for (const worker of workers) {
       await expect.poll(() => worker.output(), { timeout: 90_000, interval: 250 }).toContain('takes the scheduler');
       // The example's live job reads the embedded log, which only the process with the collector has.
-      expect(worker.output()).toContain('clickstream_live: reads the embedded log, which only a process with a collector (`tributary up`) writes: left to those processes');
+      expect(worker.output()).toContain('clickstream_live: its log input belongs to the process that reads it (a collector’s log, a spool folder): left to `tributary up`');
     }
     // There it reads its own log under offsets of its own: another `up` with a log of its own commits apart.
     const status = (await (await fetch(`http://127.0.0.1:${port}/v1/status`)).json()) as { jobs: { job: string; group: string }[] };

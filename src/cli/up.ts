@@ -58,7 +58,7 @@ export async function work(project: Project, flags: { stream?: string[]; maxBatc
   for (const stream of Object.values(project.config.streams)) if (flags.maxBatch) stream.maxBatch = flags.maxBatch;
   const ws = await openWorkspace(project, { onSyncError: (error) => console.error(`catalog: ${error.message}`) });
   const log = openLog(ws);
-  const runtime = await startStreams(ws, log, { only: flags.stream, withoutLog: true }).catch(async (error: unknown) => {
+  const runtime = await startStreams(ws, log, { only: flags.stream, withoutLocalInputs: true }).catch(async (error: unknown) => {
     log.close();
     await ws.close();
     throw error;

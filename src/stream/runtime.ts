@@ -66,8 +66,8 @@ export async function startStreams(
     start?: boolean;
     only?: string[];
     say?: (message: string) => void;
-    /** A worker: no collector writes to its log, so it leaves the jobs reading the log to the processes that have one. */
-    withoutLog?: boolean;
+    /** A worker: it leaves the jobs whose input is a process's own (its collector's log, its spool folder) to `tributary up`. */
+    withoutLocalInputs?: boolean;
   } = {},
 ): Promise<StreamRuntime> {
   assertDistinctGroups(ws);
@@ -96,11 +96,11 @@ export async function startStreams(
     for (const [name, declared] of Object.entries(ws.project.config.streams)) {
       if (options.only && !options.only.includes(name)) continue;
       const local = ws.shared !== undefined && inputIsLocal(ws.project.components.inputs, declared.input);
-      if (local && options.withoutLog) {
-        say(`${name}: reads the embedded log, which only a process with a collector (\`tributary up\`) writes: left to those processes`);
+      if (local && options.withoutLocalInputs) {
+        say(`${name}: its ${declared.input.kind} input belongs to the process that reads it (a collector’s log, a spool folder): left to \`tributary up\``);
         continue;
       }
-      // Each process's own log on a shared catalog is a group of its own: its offsets are that log's.
+      // Each process's own input on a shared catalog is a group of its own: its offsets are that input's.
       const config = local ? { ...declared, group: `${groupOf(name, declared)}@${hostname()}:${ws.project.stateDir}` } : declared;
       const engine = await ws.engine.fork();
       engines.push(engine);
