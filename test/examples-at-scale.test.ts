@@ -2,7 +2,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { REPO, tempDir } from './helpers.js';
 import { startCommand, type LiveCommand } from './support/live-command.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
@@ -64,7 +64,7 @@ function tributary(args: string[], env: Env): Promise<{ code: number | null; std
 /** Runs a command that must succeed; returns its output. */
 async function ok(args: string[], env: Env): Promise<{ stdout: string; stderr: string }> {
   const result = await tributary(args, env);
-  expect(result.code, `tributary ${args.join(' ')}\n${result.stderr}`).toBe(0);
+  if (result.code !== 0) throw new Error(`tributary ${args.join(' ')} exited with ${result.code}:\n${result.stderr}`);
   return result;
 }
 
@@ -159,7 +159,7 @@ async function deadLetters(project: string, environment: Env): Promise<string[]>
 const total = (text: string, column: number) => text.split('\n').reduce((sum, line) => sum + Number(line.split('|')[column]), 0);
 
 describe.runIf(canRun).concurrent('the examples at scale: S3 lake, PostgreSQL catalog, workers, by environment variables alone', () => {
-  it('ecommerce-clickstream: the batch load and the live job give the laptop’s tables on S3 + PostgreSQL', { timeout: 170_000 }, async () => {
+  it('ecommerce-clickstream: the batch load and the live job give the laptop’s tables on S3 + PostgreSQL', { timeout: 170_000 }, async ({ expect }) => {
     const laptop = copyExample('ecommerce-clickstream');
     // The live events: the example's own replayer (random sample rows, stamped now), once, into the
     // laptop copy's log; the at-scale copy gets the same log folder, so both drain the same events.
@@ -196,7 +196,7 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake, PostgreSQL ca
     expect(offsets).toEqual([{ n: '3000' }]);
   });
 
-  it('retail-sales: the drift-mapped load and its models, and the access log read by two workers, give the laptop’s tables', { timeout: 170_000 }, async () => {
+  it('retail-sales: the drift-mapped load and its models, and the access log read by two workers, give the laptop’s tables', { timeout: 170_000 }, async ({ expect }) => {
     const laptop = copyExample('retail-sales');
     const scaled = copyExample('retail-sales');
     const { env, catalog } = await atScale('retail');
