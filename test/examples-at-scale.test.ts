@@ -26,9 +26,12 @@ import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
  * - retail-sales' `access_log` reads a spool folder, which its config takes from
  *   RETAIL_ACCESS_LOGS: two workers, each with a state folder of its own (the embedded log again),
  *   share that folder and the catalog. The spool does not split its files among workers: both read
- *   the same lines at the same offsets, and the catalog's compare-and-set of each sink's offsets
- *   lets one batch of each range commit and refuses the other's (the worker then reads the
- *   committed offsets again). What is checked: both workers are members of the job's group, each
+ *   the same lines at the same offsets (here one file lands in a folder both saw empty, so each
+ *   worker's own registry puts it on lane 0 from offset 0; registries that discovered files in
+ *   another order would not agree, which this test does not cover), and the compare-and-set of
+ *   each sink's offsets lets one batch of each range commit and refuses the other's (the worker
+ *   then reads the committed offsets again). What is checked: both workers are members of the
+ *   job's group, each
  *   either committed batches or had its batches refused, and together they committed every line
  *   exactly once, with the laptop's rows and dead letters.
  */
