@@ -31,9 +31,8 @@ import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
  *   another order would not agree, which this test does not cover), and the compare-and-set of
  *   each sink's offsets lets one batch of each range commit and refuses the other's (the worker
  *   then reads the committed offsets again). What is checked: both workers are members of the
- *   job's group, each
- *   either committed batches or had its batches refused, and together they committed every line
- *   exactly once, with the laptop's rows and dead letters.
+ *   job's group, each either committed batches or had its batches refused, and together they
+ *   committed every line exactly once, with the laptop's rows and dead letters.
  */
 
 const canRun = (await s3TestsCanRun()) && (await postgresCatalogCanRun());
