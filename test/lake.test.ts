@@ -79,6 +79,21 @@ describe('lake', () => {
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
   });
 
+  it('two compactions of the same files at once (two workers): the first commits, the second is refused, every row once', async () => {
+    for (let b = 0; b < 5; b++) await commit(await stage(batch(b * 10, b * 10 + 10), `b${b}`), 'append');
+    const before = await fingerprint();
+    const other = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
+    const [engineA, engineB] = [await engine.fork(), await engine.fork()];
+    // Both read the same 15 live files before either commits.
+    const results = await Promise.all([lake.compact(engineA, 't', 'ca'), other.compact(engineB, 't', 'cb')]);
+    expect(results.map((r) => r.raced ?? false).sort()).toEqual([false, true]);
+    expect(results.find((r) => !r.raced)).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
+    expect(await fingerprint()).toEqual(before);
+    expect((await metastore.liveFiles('t')).length).toBe(3);
+    // The refused one's files were never published into the table's folders.
+    for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
+  });
+
   it('every commit is a snapshot; a replaced table is still readable at an earlier snapshot while its files are in history', async () => {
     const kept = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 24 });
     const first = await kept.commit(engine, [{ staged: await kept.stage(engine, 't', batch(0, 30), { runId: 'h1', partitionBy: { dt: 'day' } }), replace: 'all' }], { operation: 'test' });

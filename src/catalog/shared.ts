@@ -49,7 +49,12 @@ export class SharedCatalog {
         hint: 'check that PostgreSQL is reachable there and the database exists (createdb NAME); the URL comes from TRIBUTARY_CATALOG or the config’s catalog.urlEnv',
       });
     }
-    await engine.run(`CREATE SCHEMA IF NOT EXISTS ${SHARED_DATABASE}.main`);
+    // Processes opening a fresh catalog at once race to make the schema: PostgreSQL's IF NOT EXISTS
+    // is not atomic, and the loser's error means it exists now.
+    await engine.run(`CREATE SCHEMA IF NOT EXISTS ${SHARED_DATABASE}.main`).catch(async (error: unknown) => {
+      if (!/pg_namespace_nspname_index|already exists/.test((error as Error).message)) throw error;
+      await engine.run(`CREATE SCHEMA IF NOT EXISTS ${SHARED_DATABASE}.main`);
+    });
     await engine.setSession([`USE ${SHARED_DATABASE}`, `SET search_path = '${SHARED_DATABASE}.main,${OWN_DATABASE}.main'`], `${OWN_DATABASE}.main`);
   }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles, TableExport } from '../catalog/index.js';
+import { TributaryError } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
@@ -46,6 +47,21 @@ export type Replace = 'append' | 'all' | ((file: LiveFile) => boolean);
 export interface LakeWrite {
   staged: StagedWrite;
   replace: Replace;
+  /**
+   * A rewrite of these files (a compaction): its new files hold exactly their rows, so all of them
+   * must still be live when it commits. If another process retired any since they were read (its
+   * own compaction of them), the commit is refused: committing would add their rows twice.
+   */
+  rewrites?: ReadonlySet<number>;
+}
+
+/** A rewrite whose files another process replaced first; nothing of it was committed. */
+export class RewriteRaced extends TributaryError {
+  constructor(table: string, missing: number) {
+    super(`${missing} file(s) of ${table} that this rewrite replaces were replaced by another process first; nothing of it was committed`, {
+      hint: 'nothing to do: the other process rewrote them; a later rewrite reads the files live then',
+    });
+  }
 }
 
 export interface LakeFormat {
@@ -184,8 +200,12 @@ export class Lake {
           },
         },
         async (tx) => {
-          for (const { staged, replace } of writes) {
-            if (replace !== 'append') retired.push(...(await tx.retireFiles(staged.table, replace, keep)));
+          for (const { staged, replace, rewrites } of writes) {
+            if (replace !== 'append') {
+              const gone = await tx.retireFiles(staged.table, replace, keep);
+              if (rewrites && gone.length !== rewrites.size) throw new RewriteRaced(staged.table, rewrites.size - gone.length);
+              retired.push(...gone);
+            }
             // Registered first: its files record the schema version this registration settles.
             await tx.registerTable({
               name: staged.table,
@@ -301,7 +321,12 @@ export class Lake {
    * Rewrites each partition's small files as one, committed like any other write: readers never
    * see a partition twice or not at all.
    */
-  async compact(engine: Engine, table: string, runId: string, minFiles = 2): Promise<{ partitions: number; filesBefore: number; filesAfter: number }> {
+  async compact(
+    engine: Engine,
+    table: string,
+    runId: string,
+    minFiles = 2,
+  ): Promise<{ partitions: number; filesBefore: number; filesAfter: number; raced?: boolean }> {
     const info = await this.metastore.table(table);
     if (!info) return { partitions: 0, filesBefore: 0, filesAfter: 0 };
     if (info.kind !== 'lake') throw new Error(`'${table}' is a ${info.kind}, not a lake table: only lake tables have files to compact`);
@@ -335,12 +360,18 @@ export class Lake {
     if (newFiles.length) {
       const retire = new Set(replaced);
       const staged = { table, runId, files: newFiles, rows: 0, diverted: new Map<string, number>(), columns: info.columns, partitionBy: info.partition_by };
-      await this.commit(engine, [{ staged, replace: (file) => retire.has(file.fileId) }], {
-        operation: 'compact',
-        runId,
-        description: info.description ?? undefined,
-        timeColumn: info.time_column ?? undefined,
-      });
+      try {
+        await this.commit(engine, [{ staged, replace: (file) => retire.has(file.fileId), rewrites: retire }], {
+          operation: 'compact',
+          runId,
+          description: info.description ?? undefined,
+          timeColumn: info.time_column ?? undefined,
+        });
+      } catch (error) {
+        // Another process (a worker of the same stream) compacted them first: its files stand.
+        if (error instanceof RewriteRaced) return { partitions: 0, filesBefore: files.length, filesAfter: files.length, raced: true };
+        throw error;
+      }
     } else {
       await this.endStaging(runId);
     }
