@@ -5,8 +5,8 @@
  *    exactly-once commits) run by 1, 2 and 3 `tributary worker` processes sharing one catalog in
  *    PostgreSQL (a fresh database each time) and one lake folder, reading a NATS JetStream stream
  *    whose events are spread over partitioned subjects (`SCALE_….{partition}`). The backlog is
- *    published once, before any worker starts; each run starts its workers, waits until every one
- *    is a member of the job's group and the group has settled, then counts the rows of the serving
+ *    published once, before any worker starts; each run starts its workers behind a gate (see
+ *    streamRun), opens it once every one is a member of the job's group, then counts the rows of the serving
  *    table `live_operations` in PostgreSQL itself (not the workers' own figures) at that moment
  *    and when every sink has committed the last offset of every partition: events/s is the rows
  *    committed in between over the time between. Afterwards every event id is checked once in the
@@ -27,6 +27,7 @@
  *   BENCH_SCALE_MAX_BATCH=N   the workers' --max-batch (default 50,000)
  *   BENCH_SCALE_COMMITS=N     commits per writer process in the commit-rate probe (default 40)
  *   BENCH_ROWS=N              rows of the batch file (default 2,000,000)
+ *   BENCH_SCALE_PARTS=stream,commits,batch  only these parts
  *   BENCH_CLI=build           run bin/tributary.js after `npm run build` instead of the source (tsx)
  * Results: bench/results/scale.{md,json,svg} (scale-<events>x<rows>.* when a size is changed).
  */
@@ -60,9 +61,9 @@ const DEFAULTS = { events: 600_000, partitions: 6, maxBatch: 50_000, commits: 40
 
 interface WorkerRun {
   workers: number;
-  /** Seconds from starting the workers to every one being a settled member of the group. */
+  /** Seconds from starting the workers to every one being a member of the group (the gate opened then). */
   settleSeconds: number;
-  /** Rows of live_operations when the window opened (committed before it). */
+  /** Rows of live_operations when the window opened, 2.5 s after the gate (committed before it). */
   rowsBefore: number;
   windowEvents: number;
   windowSeconds: number;
@@ -176,19 +177,37 @@ async function streamRun(
       cwd: context.root,
       env: { ...process.env, ...env },
     });
+    // A gate, so that the workers start reading together: members of the job's group split its
+    // partitions by rank (src/catalog/shared.ts GroupMembership), so while as many placeholder
+    // members as there are partitions rank first, a worker's share is empty. The suite keeps them
+    // alive until every worker has joined, then removes them: within a heartbeat (2 s) every worker
+    // takes its share of the backlog.
+    const GROUP_DDL = `CREATE TABLE IF NOT EXISTS tributary.stream_members (grp TEXT NOT NULL, member TEXT NOT NULL, seen_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (grp, member))`;
+    await client.query(GROUP_DDL);
+    const placeholders = Array.from({ length: options.ends.size }, (_, i) => `0-bench-gate-${String(i).padStart(4, '0')}`);
+    const holdGate = () =>
+      client.query(`INSERT INTO tributary.stream_members SELECT $1, m, now() FROM unnest($2::text[]) m ON CONFLICT (grp, member) DO UPDATE SET seen_at = now()`, [JOB, placeholders]);
+    await holdGate();
+    const gate = setInterval(() => void holdGate().catch(() => undefined), 1000);
     const started = performance.now();
-    for (let i = 0; i < options.workers; i++) workers.push(start(i));
-    for (const w of workers) await w.waitFor(/worker \d+ runs/);
-    // Every worker heartbeats its membership; once all are there, each refreshes its view of the
-    // group within a heartbeat (2 s): 3 s later the partitions are split as they will stay.
-    for (;;) {
-      const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM tributary.stream_members WHERE seen_at > now() - interval '10 seconds'`).catch(() => ({ rows: [{ n: '0' }] }));
-      if (Number(rows[0]!.n) >= options.workers) break;
-      if (performance.now() - started > 120_000) throw new Error(`${options.workers} workers: not all members after 120 s:\n${workers.map((w) => w.output()).join('\n---\n')}`);
-      await sleep(100);
+    try {
+      for (let i = 0; i < options.workers; i++) workers.push(start(i));
+      for (const w of workers) await w.waitFor(/worker \d+ runs/);
+      for (;;) {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM tributary.stream_members WHERE grp = $1 AND member NOT LIKE '0-bench-gate-%' AND seen_at > now() - interval '10 seconds'`, [JOB]);
+        if (Number(rows[0]!.n) >= options.workers) break;
+        if (performance.now() - started > 120_000) throw new Error(`${options.workers} workers: not all members after 120 s:\n${workers.map((w) => w.output()).join('\n---\n')}`);
+        await sleep(100);
+      }
+    } finally {
+      clearInterval(gate);
     }
-    await sleep(3000);
-    const settleSeconds = (performance.now() - started) / 1000;
+    const beforeGate = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM main.live_operations').catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+    if (beforeGate !== 0) throw new Error(`${options.workers} workers: ${beforeGate} events committed while the gate was closed`);
+    await client.query(`DELETE FROM tributary.stream_members WHERE grp = $1 AND member LIKE '0-bench-gate-%'`, [JOB]);
+    // Each worker sees the group without the gate within its heartbeat (2 s); the window opens after that.
+    await sleep(2500);
+    const settleSeconds = (performance.now() - started) / 1000 - 2.5;
     const countServing = async () => Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM main.live_operations').catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
 
     // The window opens: rows committed so far, the machine's CPU, the workers' CPU, the catalog's clock.
@@ -292,7 +311,7 @@ async function streamRun(
     };
     log(
       `  ${options.workers} worker(s): ${fmt(windowEvents)} events in ${windowSeconds.toFixed(1)} s = ${fmt(eventsPerSecond)} events/s ` +
-        `(${fmt(run.perWorkerEventsPerSecond)} per worker; settled after ${settleSeconds.toFixed(1)} s with ${fmt(rowsBefore)} already committed); ` +
+        `(${fmt(run.perWorkerEventsPerSecond)} per worker; all joined after ${settleSeconds.toFixed(1)} s, ${fmt(rowsBefore)} committed before the window); ` +
         `${commits} commits (${run.commitsPerSecond.toFixed(1)}/s), lock busy ${(run.lockBusy * 100).toFixed(0)} %, CPU ${(run.machineCpuBusy * 100).toFixed(0)} %, ` +
         `workers ${run.workerCores.toFixed(2)} cores; by worker ${committedByWorker.map(fmt).join(' / ')}, ${conflicts} conflicts; exactly once: ${check.exactlyOnce}`,
     );
@@ -470,6 +489,7 @@ async function run(context: SuiteContext): Promise<void> {
   const maxBatch = positiveIntegerEnv('BENCH_SCALE_MAX_BATCH', DEFAULTS.maxBatch);
   const commits = positiveIntegerEnv('BENCH_SCALE_COMMITS', DEFAULTS.commits);
   const rows = positiveIntegerEnv('BENCH_ROWS', DEFAULTS.rows);
+  const parts = (process.env.BENCH_SCALE_PARTS ?? 'stream,commits,batch').split(',').map((s) => s.trim());
   const workerCounts = (process.env.BENCH_SCALE_WORKERS ?? '1,2,3').split(',').map((s) => Number(s.trim()));
   if (workerCounts.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`BENCH_SCALE_WORKERS must be positive integers separated by commas, got '${process.env.BENCH_SCALE_WORKERS}'`);
   let cli = ['--import', 'tsx', join(root, 'test', 'cli-entry.ts')];
@@ -485,37 +505,43 @@ async function run(context: SuiteContext): Promise<void> {
   const workerRuns: WorkerRun[] = [];
   const probes: CommitProbe[] = [];
   let publishSeconds = 0;
-  let batch!: Awaited<ReturnType<typeof batchRuns>>;
+  let batch: Awaited<ReturnType<typeof batchRuns>> = { runs: [], inputBytes: 0, s3: '' };
   try {
     // 1. Workers on NATS.
-    log(`scale: publishing ${fmt(events)} events to NATS stream ${stream} over ${partitions} subjects`);
-    const backlog = await publishBacklog(stream, partitions, events, sample);
-    publishSeconds = backlog.seconds;
-    log(`  published in ${backlog.seconds.toFixed(1)} s (${fmt(events / backlog.seconds)} events/s)`);
-    try {
-      const project = brokerProject(root, join(scratch, 'nats-project'), `input: { kind: 'nats', servers: '${NATS}', stream: '${stream}', subject: '${stream}.{partition}', partitions: ${partitions} }`);
-      for (const workers of workerCounts) {
-        log(`scale: ${workers} worker(s) on the backlog, catalog in PostgreSQL`);
-        workerRuns.push(await streamRun(context, cli, { workers, project, stream, ends: backlog.ends, events, maxBatch, scratch }));
+    if (parts.includes('stream')) {
+      log(`scale: publishing ${fmt(events)} events to NATS stream ${stream} over ${partitions} subjects`);
+      const backlog = await publishBacklog(stream, partitions, events, sample);
+      publishSeconds = backlog.seconds;
+      log(`  published in ${backlog.seconds.toFixed(1)} s (${fmt(events / backlog.seconds)} events/s)`);
+      try {
+        const project = brokerProject(root, join(scratch, 'nats-project'), `input: { kind: 'nats', servers: '${NATS}', stream: '${stream}', subject: '${stream}.{partition}', partitions: ${partitions} }`);
+        for (const workers of workerCounts) {
+          log(`scale: ${workers} worker(s) on the backlog, catalog in PostgreSQL`);
+          workerRuns.push(await streamRun(context, cli, { workers, project, stream, ends: backlog.ends, events, maxBatch, scratch }));
+        }
+      } finally {
+        await backlog.close();
       }
-    } finally {
-      await backlog.close();
     }
 
     // 2. The catalog's commit rate.
-    for (const processes of [1, 3]) {
-      log(`scale: commit rate, ${processes} process(es) × ${commits} offset commits`);
-      probes.push(await commitProbe(context, processes, commits, scratch));
+    if (parts.includes('commits')) {
+      for (const processes of [1, 3]) {
+        log(`scale: commit rate, ${processes} process(es) × ${commits} offset commits`);
+        probes.push(await commitProbe(context, processes, commits, scratch));
+      }
     }
 
     // 3. Batch: the lake on local disk against the lake on S3.
-    log(`scale: the clickstream batch (${fmt(rows)} rows), lake on local disk and on S3`);
-    batch = await batchRuns(context, cli, rows, scratch);
+    if (parts.includes('batch')) {
+      log(`scale: the clickstream batch (${fmt(rows)} rows), lake on local disk and on S3`);
+      batch = await batchRuns(context, cli, rows, scratch);
+    }
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
 
-  const changed = events !== DEFAULTS.events || rows !== DEFAULTS.rows || partitions !== DEFAULTS.partitions || maxBatch !== DEFAULTS.maxBatch;
+  const changed = !!process.env.BENCH_SCALE_PARTS || events !== DEFAULTS.events || rows !== DEFAULTS.rows || partitions !== DEFAULTS.partitions || maxBatch !== DEFAULTS.maxBatch;
   const base = join(resultsDir, changed ? `scale-${events}x${rows}` : 'scale');
   const name = relative(resultsDir, base);
   const command = [
@@ -523,6 +549,7 @@ async function run(context: SuiteContext): Promise<void> {
       .filter(([k, v]) => v !== DEFAULTS[({ BENCH_SCALE_EVENTS: 'events', BENCH_SCALE_PARTITIONS: 'partitions', BENCH_SCALE_MAX_BATCH: 'maxBatch', BENCH_ROWS: 'rows' } as const)[k as 'BENCH_ROWS']])
       .map(([k, v]) => `${k}=${v}`),
     ...(process.env.BENCH_SCALE_WORKERS ? [`BENCH_SCALE_WORKERS=${process.env.BENCH_SCALE_WORKERS}`] : []),
+    ...(process.env.BENCH_SCALE_PARTS ? [`BENCH_SCALE_PARTS=${process.env.BENCH_SCALE_PARTS}`] : []),
     ...(process.env.BENCH_CLI ? [`BENCH_CLI=${process.env.BENCH_CLI}`] : []),
     'npm run bench -- scale',
   ].join(' ');
@@ -570,9 +597,9 @@ function markdown(
     '',
     '## Stream workers',
     '',
-    `The clickstream job (rules, lake sink \`events_raw\`, serving sink in PostgreSQL, dead letters; every sink commits its rows and offsets in one transaction) run by \`tributary worker\` processes sharing one catalog in PostgreSQL (a fresh database per row) and one lake folder on local disk. Input: a NATS JetStream stream of ${fmt(report.events)} events spread round-robin over ${report.partitions} subjects (\`….{partition}\`, \`partitions: ${report.partitions}\`), published before the workers start (${report.publishSeconds.toFixed(1)} s, ${fmt(report.events / report.publishSeconds)} events/s); \`--max-batch ${report.maxBatch}\`. The window opens once every worker is a member of the job's group and the group has settled (3 s after the last joined), and closes when every sink has committed every partition to its end; events/s is the rows of \`live_operations\` counted in PostgreSQL at the close minus at the open, over the window. Lock busy: share of samples (every ~20 ms, \`pg_locks\`) in which a commit held the catalog's advisory commit lock. CPU: the machine's busy share over all cores (/proc/stat), and the workers' own CPU in cores.`,
+    `The clickstream job (rules, lake sink \`events_raw\`, serving sink in PostgreSQL, dead letters; every sink commits its rows and offsets in one transaction) run by \`tributary worker\` processes sharing one catalog in PostgreSQL (a fresh database per row) and one lake folder on local disk. Input: a NATS JetStream stream of ${fmt(report.events)} events spread round-robin over ${report.partitions} subjects (\`….{partition}\`, \`partitions: ${report.partitions}\`), published before the workers start (${report.publishSeconds.toFixed(1)} s, ${fmt(report.events / report.publishSeconds)} events/s); \`--max-batch ${report.maxBatch}\`. The workers start behind a gate (placeholder members of the job's group in the catalog, ranked first, leave every worker an empty share of the partitions); once every worker is a member the gate is removed, and the window opens 2.5 s later (every worker has seen the group by then, its heartbeat being 2 s) and closes when every sink has committed every partition to its end; events/s is the rows of \`live_operations\` counted in PostgreSQL at the close minus at the open, over the window. Lock busy: share of samples (every ~20 ms, \`pg_locks\`) in which a commit held the catalog's advisory commit lock. CPU: the machine's busy share over all cores (/proc/stat), and the workers' own CPU in cores.`,
     '',
-    '| workers | events/s | per worker | × 1 worker | window events | window s | committed before | commits/s | events per batch | lock busy | machine CPU | workers’ cores | load avg | events by worker | conflicts | every id once (serving, lake) |',
+    '| workers | events/s | per worker | × 1 worker | window events | window s | committed before | commits/s | ≈ events a batch (window events ÷ (commits ÷ 3 sinks)) | lock busy | machine CPU | workers’ cores | load avg | events by worker | conflicts | every id once (serving, lake) |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|',
     ...report.workerRuns.map(
       (r) =>
