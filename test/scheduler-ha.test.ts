@@ -204,8 +204,8 @@ async function expectEachRunOnce(effectsFile: string): Promise<RunRow[]> {
 }
 
 describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQL', () => {
-  it('one leads: each due run is created and executed once; kill -9 of the leader: the other takes over, retries the run it had running, and runs the next ones', async () => {
-    const { leader, standby, epoch, hold, effectsFile } = await pair();
+  it('one leads: each due run is created and executed once; a change sent to the standby is refused, naming the leader; kill -9 of the leader: the other takes over, retries the run it had running, and runs the next ones', async () => {
+    const { leader, standby, epoch, hold, effectsFile, dir, env } = await pair();
     // Several due runs, each once.
     await expect.poll(async () => (await runs()).filter((r) => r.state === 'success').length, { timeout: 60_000, interval: 250 }).toBeGreaterThanOrEqual(5);
     const before = await runs();
@@ -216,6 +216,13 @@ describe.runIf(canRun)('two `tributary up` processes on one catalog in PostgreSQ
     }
     expect((await attempts()).filter((a) => before.some((r) => r.id === a.run_id && r.state === 'success')).every((a) => a.attempt === 1 && a.state === 'success')).toBe(true);
     expect(standby.stderr()).not.toMatch(/this process leads the scheduler/);
+
+    // A change sent to the standby's server is refused, naming the leader's, not forwarded: nothing changes.
+    const refused = await command(['pause', 'ticks', '--project', dir, '--server', `http://127.0.0.1:${standby.port}`], env);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain(`this server stands by: the scheduler of the shared catalog is led by`);
+    expect(refused.stderr).toContain(`--server http://127.0.0.1:${leader.port}`);
+    expect(await catalog!.query(`SELECT job FROM tributary.job_state WHERE paused`)).toEqual([]);
 
     // The leader's next execution holds; kill -9 under it.
     writeFileSync(path.join(hold, 'arm'), '');

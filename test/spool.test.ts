@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spoolInput } from '../src/connectors/inputs/spool.js';
@@ -436,6 +437,28 @@ async function readDirectly(dir: string, input: Record<string, unknown>, committ
 }
 
 describe('spool input, read directly', () => {
+  it('one reader per folder: a folder another live process reads (here or on another host) is refused with who; a dead reader’s lock is taken over', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'incoming'));
+    writeFileSync(path.join(dir, 'incoming', 'orders-1.txt'), '1,latte\n');
+    const lock = path.join(dir, 'incoming', '.tributary-reader.lock');
+    const format = { format: { delimiter: ',', fields: ['customer_id', 'menu'] } };
+    writeFileSync(lock, `${hostname()}\n${process.ppid}`);
+    await expect(readDirectly(dir, format)).rejects.toThrow(`spool folder ${path.join(dir, 'incoming')} is read by process ${process.ppid} on ${hostname()}`);
+    writeFileSync(lock, `another-host\n${process.pid}`);
+    await expect(readDirectly(dir, format)).rejects.toThrow(`is read by process ${process.pid} on another-host`);
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    writeFileSync(lock, `${hostname()}\n${gone}`);
+    const input = await readDirectly(dir, format);
+    try {
+      expect(readFileSync(lock, 'utf8')).toBe(`${hostname()}\n${process.pid}`);
+      expect(await input.batch()).toEqual([{ __p: 0, __o: 0, customer_id: '1', menu: 'latte' }]);
+    } finally {
+      await input.close();
+    }
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it('splits at a delimiter of several characters and writes each value as JSON text, whatever it holds', async () => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'incoming'));

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
+import { WorkQueue } from './work-queue.js';
 
 /**
  * The catalog in PostgreSQL, shared by every process of a project: each process's DuckDB attaches
@@ -52,9 +53,20 @@ export class SharedCatalog {
     await engine.setSession([`USE ${SHARED_DATABASE}`, `SET search_path = '${SHARED_DATABASE}.main,${OWN_DATABASE}.main'`], `${OWN_DATABASE}.main`);
   }
 
-  /** Joins a stream job's consumer group as `member` (this process). */
+  /** Joins a group of the project's processes as `member` (this process): a stream job's consumer group, or the processes that take batch work. */
   joinGroup(group: string, member: string): Promise<GroupMembership> {
     return GroupMembership.join(this.url, group, member);
+  }
+
+  /** The batch work the scheduler's leader hands to the other processes, as `member` (this process) sees it. */
+  async openWorkQueue(member: string): Promise<WorkQueue> {
+    try {
+      return await WorkQueue.open(this.url, member);
+    } catch (error) {
+      throw new TributaryError(`could not open the batch work queue in the shared catalog at ${this.shown}: ${redact((error as Error).message)}`, {
+        hint: 'check that PostgreSQL is reachable there (TRIBUTARY_CATALOG)',
+      });
+    }
   }
 
   /** The first statement of every commit: waits for any other process's commit to end. */
@@ -128,9 +140,10 @@ const MEMBER_TTL_MS = 10_000;
 const HEARTBEAT_MS = 2_000;
 
 /**
- * This process's membership in a stream job's consumer group, kept in the catalog: every worker
- * heartbeats a row, and the live members (seen within the TTL) split the input's partitions by
- * rank. Only who reads what depends on it, never what is committed: offsets are compared-and-set
+ * This process's membership in a group of the project's processes, kept in the catalog: every
+ * member heartbeats a row. The live members (seen within the TTL) of a stream job's consumer group
+ * split the input's partitions by rank; the scheduler's leader hands batch work out only while
+ * another process takes it. Only who reads what depends on it, never what is committed: offsets are compared-and-set
  * at commit, so a worker that still reads a partition it lost cannot commit it again.
  */
 export class GroupMembership {
@@ -171,6 +184,20 @@ export class GroupMembership {
    * modulo their number. The members are asked at most once a heartbeat (an idle input asks often).
    */
   async share(partitions: readonly number[]): Promise<number[]> {
+    const members = await this.live();
+    const rank = members.indexOf(this.member);
+    // Not seen yet (a heartbeat lost): read everything rather than nothing; commits stay exact.
+    if (rank < 0) return [...partitions];
+    return [...partitions].sort((a, b) => a - b).filter((_, i) => i % members.length === rank);
+  }
+
+  /** The other live members of the group. */
+  async others(): Promise<string[]> {
+    return (await this.live()).filter((name) => name !== this.member);
+  }
+
+  /** The live members (seen within the TTL), in a fixed order; asked at most once a heartbeat. */
+  private async live(): Promise<string[]> {
     if (!this.members || Date.now() - this.members.at > HEARTBEAT_MS) {
       const { rows } = await this.client.query<{ member: string }>(
         `SELECT member FROM tributary.stream_members WHERE grp = $1 AND seen_at > now() - make_interval(secs => $2) ORDER BY member`,
@@ -178,11 +205,7 @@ export class GroupMembership {
       );
       this.members = { at: Date.now(), names: rows.map((r) => r.member) };
     }
-    const members = this.members.names;
-    const rank = members.indexOf(this.member);
-    // Not seen yet (a heartbeat lost): read everything rather than nothing; commits stay exact.
-    if (rank < 0) return [...partitions];
-    return [...partitions].sort((a, b) => a - b).filter((_, i) => i % members.length === rank);
+    return this.members.names;
   }
 
   /** Leaves at once, so the others take its partitions without waiting for the TTL. */

@@ -18,6 +18,8 @@ interface ProjectFlags {
   target?: string;
   vars?: string;
   source?: string[];
+  /** A running server to send the command to (`--server`, TRIBUTARY_SERVER). */
+  server?: string;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -66,7 +68,7 @@ function projectOf(flags: ProjectFlags): Promise<Project> {
 async function execute(name: string, input: unknown, flags: ProjectFlags, quiet = false): Promise<void> {
   const project = await projectOf(flags);
   const io = terminalIO(quiet);
-  const server = runningServer(project);
+  const server = flags.server ? { url: flags.server, target: project.target.name } : runningServer(project);
   if (server) {
     if (server.target !== project.target.name) {
       throw new TributaryError(`the server running this project (${server.url}) works on target '${server.target}', not '${project.target.name}'`, {
@@ -88,7 +90,8 @@ function projectOptions(command: Command): Command {
     .option('-p, --project <dir>', 'project folder (default: the current folder)')
     .addOption(new Option('--data-dir <dir>', 'keep the lake and the warehouse under this folder instead of the project'))
     .addOption(new Option('-t, --target <name>', 'the target to run against (its stores; a dbt project: its profile’s output); default: TRIBUTARY_TARGET, else the project’s target').env('TRIBUTARY_TARGET'))
-    .option('--vars <yaml>', 'a dbt project’s vars, as a YAML mapping over those of dbt_project.yml, e.g. \'{until: "2024-03-31"}\'');
+    .option('--vars <yaml>', 'a dbt project’s vars, as a YAML mapping over those of dbt_project.yml, e.g. \'{until: "2024-03-31"}\'')
+    .addOption(new Option('--server <url>', 'run the command in this running Tributary server (e.g. the scheduler’s leader on a shared catalog); default: the one `up` started with this data folder').env('TRIBUTARY_SERVER'));
 }
 
 type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; format: OutputFormat };
@@ -411,7 +414,7 @@ export function buildProgram(): Command {
     });
 
   projectOptions(program.command('worker'))
-    .description('join the project through its shared catalog (TRIBUTARY_CATALOG) and run its stream jobs with the other workers, splitting their partitions')
+    .description('join the project through its shared catalog (TRIBUTARY_CATALOG): run its stream jobs with the other workers, splitting their partitions, and take the scheduler leader’s model runs')
     .option('--stream <name...>', 'only these stream jobs')
     .option('--max-batch <n>', 'events per micro-batch instead of the configured maxBatch', count)
     .action(async (flags: ProjectFlags & { stream?: string[]; maxBatch?: number }) => {

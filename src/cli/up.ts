@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { renderRows } from '../commands/index.js';
 import type { Project } from '../config/project.js';
 import { TributaryError } from '../core/errors.js';
+import { BatchWorkTaker } from '../owner/batch-work.js';
+import { schedulerPlatform, sharedLeaseMs } from '../owner/scheduler.js';
 import { openWorkspace } from '../state/workspace.js';
 import type { BatchDurations, GroupOffsets, JobStatus } from '../stream/job.js';
 import { openLog, startStreams } from '../stream/runtime.js';
@@ -54,12 +58,20 @@ export async function work(project: Project, flags: { stream?: string[]; maxBatc
   for (const stream of Object.values(project.config.streams)) if (flags.maxBatch) stream.maxBatch = flags.maxBatch;
   const ws = await openWorkspace(project, { onSyncError: (error) => console.error(`catalog: ${error.message}`) });
   const log = openLog(ws);
-  const runtime = await startStreams(ws, log, { only: flags.stream }).catch(async (error: unknown) => {
+  const runtime = await startStreams(ws, log, { only: flags.stream, withoutLocalInputs: true }).catch(async (error: unknown) => {
     log.close();
     await ws.close();
     throw error;
   });
-  console.error(`worker ${process.pid} runs ${runtime.jobs.map((j) => j.name).join(', ')} of ${project.config.name} on the catalog at ${ws.shared!.shown}. Ctrl+C stops it.`);
+  const member = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const taker = await BatchWorkTaker.start(ws, member, schedulerPlatform(ws, (m) => console.error(m)), { leaseMs: sharedLeaseMs(), log: (m) => console.error(m) }).catch(async (error: unknown) => {
+    await runtime.stop();
+    log.close();
+    await ws.close();
+    throw error;
+  });
+  const streams = runtime.jobs.length ? `runs ${runtime.jobs.map((j) => j.name).join(', ')} and ` : '';
+  console.error(`worker ${process.pid} ${streams}takes the scheduler's model runs of ${project.config.name} on the catalog at ${ws.shared!.shown}. Ctrl+C stops it.`);
   await new Promise<void>((resolve, reject) => {
     const report = setInterval(() => {
       for (const job of runtime.jobs) {
@@ -72,8 +84,9 @@ export async function work(project: Project, flags: { stream?: string[]; maxBatc
       clearInterval(report);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      runtime
+      taker
         .stop()
+        .then(() => runtime.stop())
         .then(() => {
           for (const s of runtime.jobs.map((j) => j.snapshot())) {
             console.error(`${s.job}: ${s.events} events committed by this worker, ${s.conflicts} batches left to another worker`);

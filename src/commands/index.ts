@@ -39,5 +39,5 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
 export { intervalOf } from './run.js';
-export { jobsView, runsView, taskView, runJson, dsOf } from './jobs.js';
+export { jobsView, runsView, taskView, runJson, dsOf, requireLeading } from './jobs.js';
 export type { CommandContext, CommandIO, CommandSpec, ProjectScheduler, SchedulerOpener, ServerServices } from './types.js';

@@ -90,8 +90,16 @@ function knownJob(context: CommandContext, job: string): void {
  * command, narrowed to `only` (run in the foreground: its runs go from start to end before the
  * command returns), and closed after.
  */
-async function withScheduler<T>(context: CommandContext, only: string | undefined, body: (ps: ProjectScheduler, foreground: boolean) => Promise<T>): Promise<T> {
-  if (context.server?.scheduler) return body(context.server.scheduler, false);
+async function withScheduler<T>(
+  context: CommandContext,
+  only: string | undefined,
+  body: (ps: ProjectScheduler, foreground: boolean) => Promise<T>,
+  options: { changes?: boolean } = {},
+): Promise<T> {
+  if (context.server?.scheduler) {
+    if (options.changes) await requireLeading(context.server.scheduler);
+    return body(context.server.scheduler, false);
+  }
   if (!context.openScheduler) throw new TributaryError('no scheduler: this command needs the server’s, or one it may open', { hint: 'run it from the CLI, or while `tributary up` runs' });
   const ps = await context.openScheduler({ only, log: (m) => context.io.err(m) });
   const unsubscribe = ps.scheduler.subscribe((event) => {
@@ -110,6 +118,24 @@ async function withScheduler<T>(context: CommandContext, only: string | undefine
     await ps.scheduler.stop();
     await ps.close?.();
   }
+}
+
+/**
+ * A change to the jobs is the leader's to make: a standby's server refuses it, naming the leader's
+ * server, rather than forwarding it (a forwarded change could land twice, or after a takeover).
+ */
+export async function requireLeading(ps: ProjectScheduler): Promise<void> {
+  const lead = await ps.leadership?.();
+  if (!lead || lead.role === 'leader') return;
+  const leader = lead.leader?.live ? lead.leader : undefined;
+  throw Object.assign(
+    new TributaryError(`this server stands by: the scheduler of the shared catalog is led by ${leader ? `${leader.holder}${leader.url ? ` at ${leader.url}` : ''}` : 'no process right now'}`, {
+      hint: leader?.url
+        ? `send it to the leader's server: --server ${leader.url} (or TRIBUTARY_SERVER)`
+        : 'a standby takes the lead within the lease (TRIBUTARY_SCHEDULER_LEASE_SECONDS); send it again then',
+    }),
+    { statusCode: 409 },
+  );
 }
 
 function secondsFrom(from: Date, to: Date): string {
@@ -193,7 +219,7 @@ export const triggerCommand = defineCommand<{ job: string; date?: string }>({
             : `${run.id} already exists (${run.state})${foreground ? '; running it here' : ' (the server runs it)'}`,
       );
       await reportRuns(context, ps, [run], foreground);
-    });
+    }, { changes: true });
   },
 });
 
@@ -211,7 +237,7 @@ export const backfillCommand = defineCommand<{ job: string; from: string; to: st
           (finished && !input.rerunFailed ? ' (--rerun-failed runs the failed ones again)' : ''),
       );
       await reportRuns(context, ps, [...result.created, ...result.rerun, ...unfinished], foreground);
-    });
+    }, { changes: true });
   },
 });
 
@@ -223,7 +249,7 @@ export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
       if (input.paused) await ps.scheduler.pause(input.job);
       else await ps.scheduler.unpause(input.job);
       context.io.out(`${input.job}: ${input.paused ? 'paused' : 'running on its schedule'}`);
-    });
+    }, { changes: true });
   },
 });
 
@@ -242,7 +268,7 @@ export const clearCommand = defineCommand<{ run: string; task: string; downstrea
         context.io.err(`${input.task}${input.downstream ? ' and what follows it' : ''} in ${input.run} cleared; ${foreground ? 'running it here' : 'the server runs it'}`);
       }
       if (run) await reportRuns(context, ps, [run], foreground);
-    });
+    }, { changes: true });
   },
 });
 

@@ -41,6 +41,11 @@ export function openInput(list: readonly InputComponent[], config: { kind: strin
   return componentFor(list, config.kind).create(config, context);
 }
 
+/** Whether a stream's input is the reading process's own (see InputComponent.local). */
+export function inputIsLocal(list: readonly InputComponent[], config: { kind: string }): boolean {
+  return componentFor(list, config.kind).local === true;
+}
+
 export function openStore(list: readonly StoreComponent[], config: { kind: string }, context: StoreContext): Store {
   return componentFor(list, config.kind).create(config, context);
 }

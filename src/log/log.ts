@@ -1,6 +1,7 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
+import { lockFolder } from '../core/folder-lock.js';
 import { Partition, type RetentionPolicy } from './partition.js';
 import { hashPartitioner, hotKeyPartitioner, type Partitioner } from './partitioner.js';
 import type { AppendInput, LogRecord, RecordView } from './segment.js';
@@ -154,31 +155,18 @@ export class Topic {
  */
 export class Log {
   private readonly topics = new Map<string, Topic>();
-  private lockFd: number | undefined;
+  private readonly unlock: () => void;
 
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
-    this.lock();
-  }
-
-  private lock(): void {
-    const file = path.join(this.root, 'LOCK');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        this.lockFd = openSync(file, 'wx');
-        writeSync(this.lockFd, String(process.pid));
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        const owner = Number(readFileSync(file, 'utf8'));
-        if (owner && owner !== process.pid && isAlive(owner)) {
-          throw new TributaryError(`the log at ${this.root} is in use by process ${owner}`, {
-            hint: 'send events through that process (tributary produce --to http://127.0.0.1:PORT) or stop it first',
-          });
-        }
-        rmSync(file, { force: true }); // left by a process that died
-      }
-    }
+    this.unlock = lockFolder(
+      root,
+      'LOCK',
+      (owner) =>
+        new TributaryError(`the log at ${this.root} is in use by process ${owner.pid} on ${owner.host}`, {
+          hint: 'send events through that process (tributary produce --to http://127.0.0.1:PORT) or stop it first',
+        }),
+    );
   }
 
   topic(name: string, options?: TopicOptions): Topic {
@@ -214,11 +202,7 @@ export class Log {
   close(): void {
     for (const t of this.topics.values()) t.close();
     this.topics.clear();
-    if (this.lockFd !== undefined) {
-      closeSync(this.lockFd);
-      rmSync(path.join(this.root, 'LOCK'), { force: true });
-      this.lockFd = undefined;
-    }
+    this.unlock();
   }
 }
 
@@ -245,11 +229,3 @@ function writeMeta(dir: string, meta: TopicMeta): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

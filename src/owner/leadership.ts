@@ -50,7 +50,7 @@ export class SchedulerLeadership {
       const leader = await this.lease.leader().catch(() => undefined);
       await this.lease.close();
       throw new TributaryError(`the scheduler is led by another process (${leader?.holder ?? 'unknown'}${leader?.url ? ` at ${leader.url}` : ''})`, {
-        hint: 'run the job through that process’s server (--url), or stop it first',
+        hint: leader?.url ? `send the command to that process’s server: --server ${leader.url} (or TRIBUTARY_SERVER)` : 'send the command to that process’s server (--server URL), or stop it first',
       });
     }
     this.arm();

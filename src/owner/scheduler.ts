@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { DuckDBSchedulerStore, SchedulerLease, type RunTrigger } from '../catalog/index.js';
+import { DuckDBSchedulerStore, SchedulerLease, type GroupMembership, type RunTrigger, type WorkQueue } from '../catalog/index.js';
+import { BATCH_GROUP, BatchWorkTaker, sharingModelRuns } from './batch-work.js';
 import { TributaryError } from '../core/errors.js';
 import { SchedulerLeadership } from './leadership.js';
 import { importModule } from '../config/project.js';
@@ -81,6 +82,14 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
 /** The leader lease's and the task leases' time with a shared catalog (seconds); a standby takes over within it. */
 const LEASE_ENV = 'TRIBUTARY_SCHEDULER_LEASE_SECONDS';
 
+/** The scheduler's own default (SchedulerOptions.leaseSeconds). */
+const DEFAULT_LEASE_SECONDS = 30;
+
+/** The leases of a shared catalog's processes (the leader's, the tasks', batch work's heartbeats), in ms. */
+export function sharedLeaseMs(): number {
+  return (leaseSecondsFromEnv() ?? DEFAULT_LEASE_SECONDS) * 1000;
+}
+
 function leaseSecondsFromEnv(): number | undefined {
   const text = process.env[LEASE_ENV];
   if (text === undefined || text === '') return undefined;
@@ -106,10 +115,13 @@ export async function openScheduler(
   const leaseSeconds = options.leaseSeconds ?? leaseSecondsFromEnv();
   const log = options.log ?? (() => undefined);
   const owner = shared ? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}` : `${hostname()}:${ws.project.stateDir}`;
+  const platform = schedulerPlatform(ws, options.log);
+  // With a shared catalog the leader hands its model runs to the other processes that take them.
+  const work = shared ? await openBatchWork(ws, owner) : undefined;
   const scheduler = new Scheduler({
     jobs,
     store,
-    platform: schedulerPlatform(ws, options.log),
+    platform: work ? sharingModelRuns(platform, work.queue, work.takers, (leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000) : platform,
     // Embedded, one process owns the state at a time (the warehouse's lock): a lease of this owner
     // that no running attempt holds belongs to a previous life of it (kill -9) and is retried at
     // once. With a shared catalog several live processes run schedulers: each is its own owner.
@@ -121,16 +133,48 @@ export async function openScheduler(
   if (!shared) {
     return { scheduler, store, start: () => scheduler.start(), stop: () => scheduler.stop() };
   }
-  const lease = new SchedulerLease(ws.project.catalogUrl!, owner, (leaseSeconds ?? 30) * 1000);
+  const lease = new SchedulerLease(ws.project.catalogUrl!, owner, (leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000);
   const leadership = new SchedulerLeadership(lease, store, scheduler, log, options.serverUrl);
-  // A foreground run leads for as long as it runs, or is refused; `up` leads or stands by.
-  if (options.only) await leadership.start({ required: true });
+  // A foreground run leads for as long as it runs, or is refused; `up` leads or stands by, and
+  // while it stands by it takes the leader's model runs.
+  let taker: BatchWorkTaker | undefined;
+  const stop = async () => {
+    await leadership.stop();
+    await taker?.stop();
+    await work!.close();
+  };
+  if (options.only) await leadership.start({ required: true }).catch(async (error: unknown) => {
+    await work!.close();
+    throw error;
+  });
   return {
     scheduler,
     store,
     leadership: () => leadership.status(),
-    start: () => (options.only ? Promise.resolve() : leadership.start()),
-    stop: () => leadership.stop(),
-    close: () => leadership.stop(),
+    start: async () => {
+      if (options.only) return;
+      await leadership.start();
+      taker = await BatchWorkTaker.start(ws, owner, platform, { leaseMs: (leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000, paused: () => leadership.leading, log });
+    },
+    stop,
+    close: stop,
+  };
+}
+
+/** The leader's side of the batch work queue: the queue, and the group of the processes that take from it. */
+async function openBatchWork(ws: Workspace, member: string): Promise<{ queue: WorkQueue; takers: GroupMembership; close(): Promise<void> }> {
+  const queue = await ws.shared!.openWorkQueue(member);
+  // Under the name its own taker has: the leader hands work out only to other processes.
+  const takers = await ws.shared!.joinGroup(BATCH_GROUP, member).catch(async (error: unknown) => {
+    await queue.close();
+    throw error;
+  });
+  return {
+    queue,
+    takers,
+    async close() {
+      await takers.leave();
+      await queue.close();
+    },
   };
 }

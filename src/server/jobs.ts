@@ -1,4 +1,4 @@
-import { jobsView, runJson, runsView, taskView } from '../commands/index.js';
+import { jobsView, requireLeading, runJson, runsView, taskView } from '../commands/index.js';
 import { TributaryError } from '../core/errors.js';
 import type { ProjectScheduler } from '../commands/index.js';
 import type { SchedulerEvent } from '../scheduler/index.js';
@@ -47,6 +47,7 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     });
     app.post<{ Params: { job: string }; Body: string }>('/api/jobs/:job/trigger', async (request) => {
       known(request.params.job);
+      await requireLeading(ps);
       const date = body(request.body).date;
       if (date !== undefined && (typeof date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(date))) throw new TributaryError(`date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
       const { run, created } = await ps.scheduler.trigger(request.params.job, date as string | undefined);
@@ -55,17 +56,20 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     for (const action of ['pause', 'unpause'] as const) {
       app.post<{ Params: { job: string } }>(`/api/jobs/:job/${action}`, async (request) => {
         known(request.params.job);
+        await requireLeading(ps);
         await ps.scheduler[action](request.params.job);
         return { paused: action === 'pause' };
       });
     }
     app.post<{ Params: { job: string; run: string; task: string }; Body: string }>('/api/jobs/:job/runs/:run/tasks/:task/clear', async (request) => {
       known(request.params.job);
+      await requireLeading(ps);
       const run = await ps.scheduler.clearTask(request.params.run, request.params.task, { downstream: body(request.body).downstream === true });
       return { run: runJson(run, await timezoneOf(run.job)) };
     });
     app.post<{ Params: { job: string; run: string; task: string }; Body: string }>('/api/jobs/:job/runs/:run/tasks/:task/mark', async (request) => {
       known(request.params.job);
+      await requireLeading(ps);
       const state = body(request.body).state;
       if (state !== 'success' && state !== 'failed') throw new TributaryError(`state must be 'success' or 'failed', got ${JSON.stringify(state)}`);
       await ps.scheduler.markTask(request.params.run, request.params.task, state);

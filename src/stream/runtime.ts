@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { GroupMembership } from '../catalog/index.js';
-import { openInput } from '../connectors/index.js';
+import { inputIsLocal, openInput } from '../connectors/index.js';
 import { TributaryError } from '../core/errors.js';
 import { Log } from '../log/index.js';
 import type { Engine } from '../engine/index.js';
@@ -62,7 +62,13 @@ function assertDistinctGroups(ws: Workspace): void {
 export async function startStreams(
   ws: Workspace,
   log: Log,
-  options: { start?: boolean; only?: string[]; say?: (message: string) => void } = {},
+  options: {
+    start?: boolean;
+    only?: string[];
+    say?: (message: string) => void;
+    /** A worker: it leaves the jobs whose input is a process's own (its collector's log, its spool folder) to `tributary up`. */
+    withoutLocalInputs?: boolean;
+  } = {},
 ): Promise<StreamRuntime> {
   assertDistinctGroups(ws);
   const say = options.say ?? ((message: string) => process.stderr.write(`${message}\n`));
@@ -87,13 +93,20 @@ export async function startStreams(
       await detector.detect();
       stopWatching = detector.watch();
     }
-    for (const [name, config] of Object.entries(ws.project.config.streams)) {
+    for (const [name, declared] of Object.entries(ws.project.config.streams)) {
       if (options.only && !options.only.includes(name)) continue;
+      const local = ws.shared !== undefined && inputIsLocal(ws.project.components.inputs, declared.input);
+      if (local && options.withoutLocalInputs) {
+        say(`${name}: its ${declared.input.kind} input belongs to the process that reads it (a collector’s log, a spool folder): left to \`tributary up\``);
+        continue;
+      }
+      // Each process's own input on a shared catalog is a group of its own: its offsets are that input's.
+      const config = local ? { ...declared, group: `${groupOf(name, declared)}@${hostname()}:${ws.project.stateDir}` } : declared;
       const engine = await ws.engine.fork();
       engines.push(engine);
       const group = groupOf(name, config);
       // Workers on a shared catalog split the job's partitions; each is a member of its group there.
-      const membership = ws.shared && (await ws.shared.joinGroup(group, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`));
+      const membership = ws.shared && !local && (await ws.shared.joinGroup(group, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`));
       if (membership) memberships.push(membership);
       const input = await openInput(ws.project.components.inputs, config.input, {
         job: name,

@@ -58,5 +58,6 @@ export const logInput = defineInput({
   kind: 'log',
   description: "a topic of the project's embedded log (the collector and `tributary produce` write to it)",
   config: schema,
+  local: true,
   create: async (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readTopic(context.log.topic(config.topic), openFormat(config.format)),
 });

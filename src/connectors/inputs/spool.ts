@@ -4,6 +4,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, read
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import { z } from 'zod';
+import { lockFolder } from '../../core/folder-lock.js';
 import { TributaryError } from '../../core/errors.js';
 import { failpoint } from '../../core/failpoints.js';
 import { formatSchema, openFormat, type LineLocation, type RecordReader } from '../formats/index.js';
@@ -141,6 +142,8 @@ const TAB = 0x09;
 /** Bytes read at a time; grown for a longer line. */
 const CHUNK_BYTES = 4 << 20;
 const REGISTRY_FILE = 'spool-registry.json';
+/** In the spool folder itself (a dot file, never read as data): which process reads the folder. */
+const LOCK_FILE = '.tributary-reader.lock';
 /** Bytes of a file's start that, with its inode, identify it. */
 const HEAD_BYTES = 64;
 
@@ -205,6 +208,7 @@ function writeDurably(file: string, text: string): void {
 class SpoolInput implements StreamInput {
   private readonly dir: string;
   private readonly registryFile: string;
+  private readonly unlock: () => void;
   private registry: Registry;
   private readonly progress = new Map<number, FileProgress>();
   /** Per file, the inode, size and time it was last recognised by: unchanged, its head needs no second look. */
@@ -245,8 +249,22 @@ class SpoolInput implements StreamInput {
     mkdirSync(stateDir, { recursive: true });
     this.registryFile = path.join(stateDir, REGISTRY_FILE);
     this.registry = this.load();
+    // The registry, and the files it moves when done, are this reader's: one reader per folder.
+    this.unlock = lockFolder(
+      this.dir,
+      LOCK_FILE,
+      (owner) =>
+        new TributaryError(`spool folder ${this.dir} is read by process ${owner.pid} on ${owner.host}`, {
+          hint: 'one process reads a spool folder (on a shared catalog: the `tributary up` whose folder it is; workers leave it to it); stop that one first, or give this one a folder of its own',
+        }),
+    );
     // A move a crash interrupted is finished before anything else looks at the folder.
-    for (const file of this.registry.files.filter((f) => f.state === 'completing')) this.finishMove(file);
+    try {
+      for (const file of this.registry.files.filter((f) => f.state === 'completing')) this.finishMove(file);
+    } catch (error) {
+      this.unlock();
+      throw error;
+    }
   }
 
   describe(): string {
@@ -293,7 +311,9 @@ class SpoolInput implements StreamInput {
     return [...ranges.values()].sort((a, b) => a.partition - b.partition);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.unlock();
+  }
 
   private noteCommitted(positions: ReadonlyMap<number, number>): void {
     for (const [partition, offset] of positions) this.committed.set(partition, Math.max(this.committed.get(partition) ?? 0, offset));
@@ -639,5 +659,7 @@ export const spoolInput = defineInput({
   kind: 'spool',
   description: 'text files dropped into (or appended to in) a folder, one event per line; completed files are kept, renamed or moved',
   config: schema,
+  // Its registry and its moves of finished files are one process's: the folder is that process's own.
+  local: true,
   create: async (config: SpoolConfig, context: InputContext): Promise<StreamInput> => new SpoolInput(config, context.baseDir, context.stateDir),
 });

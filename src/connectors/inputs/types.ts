@@ -62,13 +62,19 @@ export interface InputContext {
   stateDir: string;
   /**
    * Set when several processes run the job (workers on a shared catalog): they split the input's
-   * partitions. `share` says which of them this process reads now; a Kafka input leaves that to the
-   * broker's consumer group instead.
+   * partitions. `share` says which of them this process reads now.
    */
   workers?: { share(partitions: readonly number[]): Promise<number[]> };
 }
 
-export type InputComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, InputContext, Promise<StreamInput>>;
+export type InputComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType> = Component<Kind, Config, InputContext, Promise<StreamInput>> & {
+  /**
+   * What it reads belongs to the process that reads it (the embedded log, written by that
+   * process's collector): on a shared catalog each process reads all of its own, under offsets of
+   * its own, and a worker without a collector does not run the job.
+   */
+  readonly local?: boolean;
+};
 
 /** A stream input (Tributary's or a project's): `kind` names it in a stream's `input`. */
 export function defineInput<const Kind extends string, Config extends z.ZodType>(component: InputComponent<Kind, Config>) {

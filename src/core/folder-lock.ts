@@ -1,0 +1,60 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+
+/** The process that holds a folder's lock: its host and pid. */
+export interface LockOwner {
+  host: string;
+  pid: number;
+}
+
+/**
+ * Takes a folder for this process alone: a lock file made with O_EXCL, naming this host and pid.
+ * A lock left by a process of this host that is gone is taken over; one held by a live process,
+ * or by a process of another host (whose life cannot be checked from here), makes `refuse` throw.
+ * Returns what gives the folder back.
+ */
+export function lockFolder(dir: string, name: string, refuse: (owner: LockOwner, file: string) => Error): () => void {
+  const file = path.join(dir, name);
+  const here = hostname();
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, `${here}\n${process.pid}`);
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        closeSync(fd);
+        rmSync(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = ownerOf(file);
+      if (owner && (owner.host !== here || (owner.pid !== process.pid && isAlive(owner.pid)))) throw refuse(owner, file);
+      rmSync(file, { force: true }); // left by a process of this host that died
+    }
+  }
+  throw refuse(ownerOf(file) ?? { host: 'unknown', pid: 0 }, file);
+}
+
+function ownerOf(file: string): LockOwner | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Earlier versions wrote the pid alone.
+  const [first, second] = text.split('\n');
+  return second === undefined ? { host: hostname(), pid: Number(first) } : { host: first!, pid: Number(second) };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
