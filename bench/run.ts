@@ -16,12 +16,13 @@ import { loyaltySuite } from './suites/loyalty.js';
 import { modelsSuite } from './suites/models.js';
 import { retailSuite } from './suites/retail.js';
 import { retailStreamSuite } from './suites/retail-stream.js';
+import { scaleSuite } from './suites/scale.js';
 import { schedulerSuite } from './suites/scheduler.js';
 import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
