@@ -12,6 +12,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'examples/**/*.test.ts'],
     // A cap against hangs, not a performance assertion: CLI tests spawn real processes.
     testTimeout: 120_000,
+    // Vitest runs one file at a time on a 2-core machine (CPUs − 1); the tests mostly wait on the
+    // processes and services they start, so two at once halve the wall time without starving them.
+    maxWorkers: 2,
     hookTimeout: 120_000,
     // expect.poll waits for something to happen (a push, a render); under a loaded CI machine that
     // can take seconds. A deadline against hangs, not a performance assertion.
