@@ -1,4 +1,3 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,17 +32,6 @@ function cli(args: string[], env: Record<string, string>, project = CLICKSTREAM)
   return { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
-async function keys(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((c) => c.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out.sort();
-}
-
 /** A read-only query of the project's state in `dataDir`, as JSON rows. */
 function query(sql: string, dataDir: string, env: Record<string, string>): Record<string, unknown>[] {
   const result = cli(['sql', sql, '--format', 'json', '--data-dir', dataDir], env);
@@ -69,7 +57,7 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
   });
 
   it('committed files are in the table folders, one day a folder; nothing is left in staging', async () => {
-    const lake = await keys('batch/');
+    const lake = await s3.keys('batch/');
     const events = lake.filter((k) => k.startsWith('batch/events/'));
     expect(new Set(events.map((k) => k.split('/')[2])).size).toBe(30);
     expect(events.every((k) => /^batch\/events\/dt=2019-11-\d\d\/part-[^/]+\.parquet$/.test(k))).toBe(true);
@@ -100,10 +88,10 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     const drained = cli(['drain', '--data-dir', dataDir, '--json'], env);
     expect(drained.code, drained.stderr).toBe(0);
     expect(query('SELECT count(*)::INTEGER AS n, count(DISTINCT id)::INTEGER AS ids FROM events_raw', dataDir, env)).toEqual([{ n: 3_000, ids: 3_000 }]);
-    const written = await keys('stream/events_raw/');
+    const written = await s3.keys('stream/events_raw/');
     expect(written.length).toBeGreaterThan(0);
     expect(written.every((k) => /^stream\/events_raw\/dt=[^/]+\/hour=\d+\/part-[^/]+\.parquet$/.test(k))).toBe(true);
-    expect(await keys('stream/_staging/')).toEqual([]);
+    expect(await s3.keys('stream/_staging/')).toEqual([]);
   });
 
   it('kill -9 while a load uploads leaves no visible file: the table keeps its rows, its folders hold only committed files, vacuum removes what was staged', async () => {
@@ -114,7 +102,7 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     const big = path.join(project, 'big.csv');
     writeFileSync(big, `${HEADER}\n${Array.from({ length: 40 }, () => sampleRows()).flat().join('\n')}\n`);
     expect(cli(['run', 'events', '--quiet', '--data-dir', dataDir], env).code).toBe(0);
-    const committed = await keys('kill/events/');
+    const committed = await s3.keys('kill/events/');
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'run', 'events', '--quiet', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${big}`], {
       cwd: REPO,
       stdio: 'ignore',
@@ -124,17 +112,17 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     let ended = false;
     void exited.then(() => (ended = true));
     // The moment: its first staged objects are in the bucket, the upload under way.
-    await expect.poll(async () => ended || (await keys('kill/_staging/')).length > 0, { interval: 20, timeout: 60_000 }).toBe(true);
+    await expect.poll(async () => ended || (await s3.keys('kill/_staging/')).length > 0, { interval: 20, timeout: 60_000 }).toBe(true);
     child.kill('SIGKILL');
     expect(await exited).toBeNull();
     // Visible: the table as before the killed run, its folders exactly the committed files.
-    expect(await keys('kill/events/')).toEqual(committed);
+    expect(await s3.keys('kill/events/')).toEqual(committed);
     expect(query('SELECT count(*)::INTEGER AS n FROM events', dataDir, env)).toEqual([{ n: 10_034 }]);
-    expect((await keys('kill/_staging/')).length).toBeGreaterThan(0);
+    expect((await s3.keys('kill/_staging/')).length).toBeGreaterThan(0);
     const vacuum = cli(['vacuum', '--older-than', '0', '--data-dir', dataDir], env);
     expect(vacuum.code, vacuum.stderr).toBe(0);
-    expect(await keys('kill/_staging/')).toEqual([]);
-    expect(await keys('kill/events/')).toEqual(committed);
+    expect(await s3.keys('kill/_staging/')).toEqual([]);
+    expect(await s3.keys('kill/events/')).toEqual(committed);
   });
 
   it('a crash right after the commit, before the replaced files are retired: the next command sees every committed row once', async () => {
@@ -144,8 +132,8 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     expect(killed.signal).toBe('SIGKILL');
     // Files are published before the catalog commits them, so the commit is the only step that makes them visible.
     expect(query('SELECT count(*)::INTEGER AS n FROM events', dataDir, env)).toEqual([{ n: 10_034 }]);
-    expect(await keys('publish/_staging/')).toEqual([]);
-    expect(new Set((await keys('publish/events/')).map((k) => k.split('/')[2])).size).toBe(30);
+    expect(await s3.keys('publish/_staging/')).toEqual([]);
+    expect(new Set((await s3.keys('publish/events/')).map((k) => k.split('/')[2])).size).toBe(30);
   });
 });
 

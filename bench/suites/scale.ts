@@ -35,7 +35,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +51,7 @@ import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
 import { MB, positiveIntegerEnv, type Suite, type SuiteContext } from '../lib/suite.js';
 import type { CommitReport, CommitSpec } from '../lib/commit-writer.js';
+import { clickstreamOnBroker } from '../lib/broker-project.js';
 
 const JOB = 'clickstream_live';
 /** The catalog's commit lock (src/catalog/shared.ts COMMIT_LOCK), as pg_locks shows an advisory lock on one 32-bit key. */
@@ -132,24 +133,6 @@ function processCpuSeconds(pid: number): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-/** The clickstream example reading `input`, with its dashboards left out (the workers serve nothing). */
-function brokerProject(root: string, dir: string, input: string): string {
-  const example = join(root, 'examples', 'ecommerce-clickstream');
-  mkdirSync(dir, { recursive: true });
-  const config = readFileSync(join(example, 'tributary.config.ts'), 'utf8');
-  const from = "input: { kind: 'log', topic: 'clickstream' }";
-  if (!config.includes(from)) throw new Error(`examples/ecommerce-clickstream/tributary.config.ts no longer says ${from}: update bench/suites/scale.ts`);
-  writeFileSync(
-    join(dir, 'tributary.config.ts'),
-    config
-      .replace(from, input)
-      .replaceAll("'models/", `'${join(example, 'models')}/`)
-      .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(join(example, 'macros.sql'))}`)
-      .replace("dashboards: { clickstream: 'dashboards/clickstream.ts' },", ''),
-  );
-  return dir;
-}
 
 async function pgClient(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -514,7 +497,7 @@ async function run(context: SuiteContext): Promise<void> {
       publishSeconds = backlog.seconds;
       log(`  published in ${backlog.seconds.toFixed(1)} s (${fmt(events / backlog.seconds)} events/s)`);
       try {
-        const project = brokerProject(root, join(scratch, 'nats-project'), `input: { kind: 'nats', servers: '${NATS}', stream: '${stream}', subject: '${stream}.{partition}', partitions: ${partitions} }`);
+        const project = clickstreamOnBroker(join(root, 'examples', 'ecommerce-clickstream'), join(scratch, 'nats-project'), `input: { kind: 'nats', servers: '${NATS}', stream: '${stream}', subject: '${stream}.{partition}', partitions: ${partitions} }`);
         for (const workers of workerCounts) {
           log(`scale: ${workers} worker(s) on the backlog, catalog in PostgreSQL`);
           workerRuns.push(await streamRun(context, cli, { workers, project, stream, ends: backlog.ends, events, maxBatch, scratch }));

@@ -22,6 +22,7 @@ import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { spawnMeasured } from '../lib/measure.js';
 import { MB, type Suite, type SuiteContext } from '../lib/suite.js';
+import { clickstreamOnBroker } from '../lib/broker-project.js';
 
 interface DrainOutput {
   results: Record<string, { events: number; seconds: number }>;
@@ -116,7 +117,7 @@ export const streamSuite: Suite = {
           await producer.send({ topic: 'clicks', messages: Array.from({ length: 2000 }, (_, k) => ({ key: String(i + k), value: stamp(sample[(i + k) % sample.length]!) })) });
         }
         await producer.disconnect();
-        const project = brokerProject(example, work, 'kafka', `input: { kind: 'kafka', brokers: ['${mock.bootstrap}'], topic: 'clicks' }`);
+        const project = clickstreamOnBroker(example, join(work, 'kafka-project'), `input: { kind: 'kafka', brokers: ['${mock.bootstrap}'], topic: 'clicks' }`);
         const dir = join(work, 'kafka-data');
         rmSync(dir, { recursive: true, force: true });
         rows.push(await drain('Kafka (mock cluster)', project, dir));
@@ -136,7 +137,7 @@ export const streamSuite: Suite = {
       for (let i = 0; i < natsEvents; i += 1000) {
         await Promise.all(Array.from({ length: 1000 }, (_, k) => js.publish('bench.clicks', stamp(sample[(i + k) % sample.length]!))));
       }
-      const project = brokerProject(example, work, 'nats', `input: { kind: 'nats', servers: '127.0.0.1:4222', stream: 'BENCH_CLICKS' }`);
+      const project = clickstreamOnBroker(example, join(work, 'nats-project'), `input: { kind: 'nats', servers: '127.0.0.1:4222', stream: 'BENCH_CLICKS' }`);
       const dir = join(work, 'nats-data');
       rmSync(dir, { recursive: true, force: true });
       rows.push(await drain('NATS JetStream', project, dir));
@@ -195,25 +196,6 @@ export const streamSuite: Suite = {
     log(`stream: wrote ${join(resultsDir, 'stream.md')}`);
   },
 };
-
-/** A copy of the example project reading from a broker instead of the embedded log. */
-function brokerProject(example: string, work: string, name: string, input: string): string {
-  const dir = join(work, `${name}-project`);
-  mkdirSync(dir, { recursive: true });
-  const config = readFileSync(join(example, 'tributary.config.ts'), 'utf8');
-  // A replacement that no longer matches would leave the job reading the embedded log (empty here).
-  const from = "input: { kind: 'log', topic: 'clickstream' }";
-  if (!config.includes(from)) throw new Error(`the example's stream input is no longer ${from}: update brokerProject in bench/suites/stream.ts`);
-  writeFileSync(
-    join(dir, 'tributary.config.ts'),
-    config
-      .replace(from, input)
-      .replaceAll("'models/", `'${join(example, 'models')}/`)
-      .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(join(example, 'macros.sql'))}`)
-      .replace("dashboards: { clickstream: 'dashboards/clickstream.ts' },", ''),
-  );
-  return dir;
-}
 
 async function checkOnce(project: string, dataDir: string, events: number): Promise<boolean> {
   const ws = await openWorkspace(await loadProject(project, { dataDir }));

@@ -1,3 +1,4 @@
+import { isAlive } from '../core/folder-lock.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -409,7 +410,7 @@ export class Metastore {
       `SELECT run_id, pid FROM tributary.runs WHERE status = 'running' AND (host IS NULL OR host = $1)`,
       [hostname()],
     );
-    const orphans = running.filter((r) => !this.runsInProcess.has(r.run_id) && !(r.pid !== null && r.pid !== process.pid && alive(r.pid)));
+    const orphans = running.filter((r) => !this.runsInProcess.has(r.run_id) && !(r.pid !== null && r.pid !== process.pid && isAlive(r.pid)));
     for (const orphan of orphans) {
       await this.lock.run(() =>
         this.engine.run(`UPDATE tributary.runs SET status = 'failed', finished_at = now(), error = $2 WHERE run_id = $1 AND status = 'running'`, [
@@ -698,15 +699,6 @@ async function readFiles(engine: Engine | Transaction, table: string, snapshot?:
     schemaVersion: r.schema_version === null ? null : Number(r.schema_version),
     partition: Object.fromEntries((r.keys ?? []).map((k, i) => [k, r.vals?.[i] ?? null])),
   }));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

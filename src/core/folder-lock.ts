@@ -50,7 +50,8 @@ function ownerOf(file: string): LockOwner | undefined {
   return second === undefined ? { host: hostname(), pid: Number(first) } : { host: first!, pid: Number(second) };
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of this host with this pid is running. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

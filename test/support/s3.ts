@@ -1,4 +1,4 @@
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,8 @@ export interface S3Server {
   client: S3Client;
   /** Request lines the server has logged so far ("GET /bucket/key HTTP/1.1" 200). */
   requests(): string[];
+  /** Every key of the bucket under `prefix`, sorted (all pages of ListObjectsV2). */
+  keys(prefix: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,16 @@ export async function startS3(bucket = 'lake'): Promise<S3Server> {
     env,
     client,
     requests: () => lines().filter((line) => /"(GET|PUT|POST|HEAD|DELETE) /.test(line)),
+    async keys(prefix) {
+      const out: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        out.push(...(page.Contents ?? []).map((c) => c.Key!));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return out.sort();
+    },
     async stop() {
       client.destroy();
       if (child.exitCode === null) {
