@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { projectSchema } from '../src/config/config.js';
 import { REPO, cli, tempDir, writeTree } from './helpers.js';
 
 /**
@@ -114,5 +115,26 @@ describe('components of a project’s own', () => {
     const retail = cli(['components', 'checks', '--project', path.join(REPO, 'examples', 'retail-sales')]);
     expect(retail.stdout).toMatch(/^ {2}totals_match — /m);
     expect(retail.stdout).toMatch(/^ {4}against: \{ table, measure \} {2}\(required\)$/m);
+  });
+});
+
+describe('a stream input given by URL', () => {
+  const inputOf = (input: unknown) => {
+    const parsed = projectSchema.safeParse({ name: 'p', streams: { live: { input, binds: 'clicks', columns: { id: 'UUID' }, sinks: {} } } });
+    return parsed.success ? { input: parsed.data.streams.live!.input } : { error: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+  };
+
+  it('is the config its scheme’s component makes of it', () => {
+    expect(inputOf('kafka://k1:9092,k2:9092/clickstream')).toEqual({ input: { kind: 'kafka', brokers: ['k1:9092', 'k2:9092'], topic: 'clickstream', format: { kind: 'json' } } });
+    expect(inputOf('nats://127.0.0.1:4222/CLICKS?subject=clicks.{partition}&partitions=4')).toMatchObject({
+      input: { kind: 'nats', servers: '127.0.0.1:4222', stream: 'CLICKS', subject: 'clicks.{partition}', partitions: 4 },
+    });
+  });
+
+  it('that names no component, or lacks what its component needs, is refused with the shape expected', () => {
+    expect(inputOf('kafak://k1:9092/clickstream')).toEqual({ error: 'streams.live.input: expected a URL of kafka://… or nats://… (or { kind: … })' });
+    expect(inputOf('kafka://k1:9092')).toEqual({ error: 'streams.live.input: expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC' });
+    expect(inputOf('nats://h:4222/S?partitions=4').error).toMatch(/^streams\.live\.input\.subject: with partitions, subject must name each partition's subject with \{partition\}/);
+    expect(inputOf('nats://h:4222/S?partitions=many').error).toMatch(/^streams\.live\.input\.partitions: /);
   });
 });

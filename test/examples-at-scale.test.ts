@@ -1,9 +1,13 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import { Log } from '../src/log/index.js';
 import { REPO, tempDir } from './helpers.js';
+import { requireService } from './services.js';
+import { startKafkaMock } from './support/kafka-mock.js';
+import { startCommand, type LiveCommand } from './support/live-command.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
 
@@ -15,25 +19,35 @@ import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
  * database. Every step is the shipped CLI as the examples' READMEs give it, and the examples' own
  * headline tables are compared between the two, cell by cell.
  *
- * Workers. Both examples' streams read inputs that belong to one process: ecommerce-clickstream's
- * job reads the embedded log its collector writes, retail-sales' `access_log` a spool folder
- * (RETAIL_ACCESS_LOGS), whose files its one reader registers and moves (a lock file in the folder
- * refuses a second reader). So their live parts run at scale as one process (`tributary drain`)
- * whose sinks are the shared lake on S3 and the shared catalog; a `tributary worker` leaves such
- * jobs to `up` (test/batch-workers.test.ts). The model runs of a scheduled job are what workers share for
- * these examples: test/batch-workers.test.ts backfills the clickstream's daily job on two workers.
+ * Workers. The clickstream's live job reads the embedded log on a laptop and, at scale, the
+ * broker its CLICKSTREAM_INPUT names (`kafka://…/clickstream`, the original system's topic): two
+ * `tributary worker` processes share its partitions through their group in the catalog, and both
+ * must have committed events. retail-sales' `access_log` reads a spool folder
+ * (RETAIL_ACCESS_LOGS), whose files its one reader registers and moves (a lock file refuses a
+ * second reader): it runs at scale as one process (`tributary drain`) whose sinks are the shared
+ * lake and catalog. Model runs of a scheduled job are shared by workers too
+ * (test/batch-workers.test.ts backfills the clickstream's daily job on two).
  */
 
-const canRun = (await s3TestsCanRun()) && (await postgresCatalogCanRun());
+let kafka: Awaited<ReturnType<typeof startKafkaMock>> | undefined;
+const canRun =
+  (await s3TestsCanRun()) &&
+  (await postgresCatalogCanRun()) &&
+  (await requireService('Kafka (librdkafka mock cluster via kcat)', async () => {
+    kafka = await startKafkaMock();
+  }));
 let s3: S3Server;
 const catalogs: CatalogDatabase[] = [];
+const workers: LiveCommand[] = [];
 
 beforeAll(async () => {
   if (canRun) s3 = await startS3('examples');
 });
 afterAll(async () => {
+  for (const worker of workers) await worker.stop();
   for (const catalog of catalogs) await catalog.drop();
   await s3?.stop();
+  kafka?.process.kill();
 });
 
 type Env = Record<string, string | undefined>;
@@ -80,17 +94,6 @@ async function atScale(prefix: string): Promise<{ env: Env; catalog: CatalogData
   return { catalog, env: { ...LAPTOP, ...s3.env, TRIBUTARY_LAKE: `s3://${s3.bucket}/${prefix}`, TRIBUTARY_CATALOG: catalog.url } };
 }
 
-async function keys(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: token }));
-    out.push(...(page.Contents ?? []).map((c) => c.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return out;
-}
-
 /**
  * A table's rows as text lines, in a fixed order, measures cast to exact types: the laptop's
  * DuckDB file and PostgreSQL may store a sum as another type (a DOUBLE count, NUMERIC(38,2)).
@@ -132,7 +135,9 @@ const RETAIL_NUMBERS = `SELECT
   ${lines('store_skew', `${count('rank')}, store_id, ${count('lines')}, round(share, 9), is_hot`)} AS store_skew,
   (SELECT ${money('sum(net_sales)')} FROM brand_daily_sales WHERE brand = 'LEGO')::VARCHAR AS lego,
   ${lines("(SELECT * FROM rec_evaluation WHERE model = 'popularity' OR metric = 'customers_evaluated')", 'model, metric, round(value, 9)')} AS rec_evaluation,
-  ${lines('(SELECT status, count(*) AS n, sum(bytes) AS bytes, count(DISTINCT remote_user) AS shoppers, min(time) AS first, max(time) AS last FROM web_requests GROUP BY status)', 'status, n, bytes, shoppers, first, last')} AS web_requests`;
+  ${lines('(SELECT status, count(*) AS n, sum(bytes) AS bytes, count(DISTINCT remote_user) AS shoppers, min(time) AS first, max(time) AS last FROM web_requests GROUP BY status)', 'status, n, bytes, shoppers, first, last')} AS web_requests,
+  ${lines('(SELECT channel, count(DISTINCT order_id) AS orders, count(*) AS n, sum(quantity) AS units, sum(quantity * unit_price) AS revenue FROM online_order_lines GROUP BY channel)', `channel, orders, n, units, ${money('revenue')}`)} AS online_order_lines,
+  ${lines('(SELECT dt, count(*) AS n, count(DISTINCT order_id) AS orders, sum(total) AS total FROM online_orders_archive GROUP BY dt)', `dt, n, orders, ${money('total')}`)} AS online_orders_archive`;
 
 interface Letter {
   partition: number;
@@ -149,48 +154,127 @@ async function deadLetters(project: string, environment: Env): Promise<string[]>
 /** The sum of one column of a `lines` answer. */
 const total = (text: string, column: number) => text.split('\n').reduce((sum, line) => sum + Number(line.split('|')[column]), 0);
 
+/** A topic on the Kafka mock, made on first use as a producer's first send makes it: four partitions. */
+async function kafkaTopic(name: string): Promise<string> {
+  const client = new Kafka({ brokers: [kafka!.bootstrap], logLevel: logLevel.NOTHING });
+  const producer = client.producer();
+  await producer.connect();
+  await producer.send({ topic: name, messages: [] });
+  await producer.disconnect();
+  return name;
+}
+
+/**
+ * Sends every record of an embedded log's topic to a Kafka topic, each to the partition it has
+ * in the log, in order: a Kafka producer of the same events.
+ */
+async function publishLog(logDir: string, from: string, to: string): Promise<void> {
+  const log = new Log(logDir);
+  const producer = new Kafka({ brokers: [kafka!.bootstrap], logLevel: logLevel.NOTHING }).producer();
+  try {
+    const source = log.topic(from);
+    await producer.connect();
+    for (const { id } of source.partitions) {
+      const records = source.read(id, 0, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      if (records.length) await producer.send({ topic: to, messages: records.map((r) => ({ partition: id, value: r.value, timestamp: String(r.timestamp) })) });
+    }
+  } finally {
+    await producer.disconnect();
+    log.close();
+  }
+}
+
+/**
+ * Two `tributary worker` processes on a project. The events are published once each worker says
+ * it reads its share of every job's partitions among the two, so both have work; the workers stop
+ * once `done()` holds. Per job, the events each worker committed. (`expect` is the test's own: the tests run concurrently.)
+ */
+async function twoWorkers(expect: ExpectStatic, project: string, env: Env, jobs: string[], publish: () => Promise<void>, done: () => Promise<boolean>): Promise<Record<string, number[]>> {
+  const pair = [0, 1].map(() => startCommand(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'worker', '--project', project], { cwd: REPO, env }));
+  workers.push(...pair);
+  for (const worker of pair) for (const job of jobs) await worker.waitFor(new RegExp(`${job}: reads partitions? [0-9, ]+ of \\d+ \\(2 workers`));
+  await publish();
+  await expect.poll(done, { interval: 250, timeout: 120_000, message: pair.map((w) => w.output()).join('\n---\n') }).toBe(true);
+  const committed: Record<string, number[]> = Object.fromEntries(jobs.map((job) => [job, []]));
+  for (const worker of pair) {
+    expect(await worker.stop(), worker.output()).toBe(0);
+    for (const job of jobs) committed[job]!.push(Number(new RegExp(`${job}: (\\d+) events committed by this worker`).exec(worker.output())?.[1]));
+  }
+  return committed;
+}
+
+/** Whether every partition of a Kafka topic is committed up to its end by `sinks`, each a sink of the consumer group it names (`group/sink`). */
+async function caughtUp(catalog: CatalogDatabase, topic: string, sinks: string[]): Promise<boolean> {
+  const admin = new Kafka({ brokers: [kafka!.bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const ends = (await admin.fetchTopicOffsets(topic)).filter((o) => Number(o.high) > 0);
+  await admin.disconnect();
+  const rows = await catalog.query<{ at: string; partition: number; next: string }>(`SELECT job || '/' || sink AS at, partition, next_offset::TEXT AS next FROM tributary.stream_offsets`).catch(() => []);
+  return sinks.every((sink) => ends.every((o) => rows.some((r) => r.at === sink && r.partition === o.partition && r.next === o.high)));
+}
+
 describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL catalog by environment variables alone', () => {
-  it('ecommerce-clickstream: the batch load and the live job give the laptop’s tables on S3 + PostgreSQL', { timeout: 170_000 }, async ({ expect }) => {
+  it('ecommerce-clickstream: the batch load, and the live job on Kafka shared by two workers, give the laptop’s tables on S3 + PostgreSQL', { timeout: 170_000 }, async ({ expect }) => {
     const laptop = copyExample('ecommerce-clickstream');
     // The live events: the example's own replayer (random sample rows, stamped now), once, into the
-    // laptop copy's log; the at-scale copy gets the same log folder, so both drain the same events.
+    // laptop copy's log; the same records, partition for partition, go to the Kafka topic the
+    // at-scale copy reads.
     const produced = await ok(['produce', 'sample', '--into-log', '--count', '3000', '--rate', '100000', '--project', laptop], LAPTOP);
     expect(produced.stderr).toMatch(/done: 3,000 events appended to clickstream/);
+    const topic = await kafkaTopic(`clickstream_${Date.now()}`);
+    // The events as they are now, for the Kafka producer: the laptop's own drain takes its log.
+    const events = tempDir('tributary-clickstream-events-');
+    cpSync(path.join(laptop, '.tributary', 'log'), events, { recursive: true });
     const scaled = copyExample('ecommerce-clickstream');
-    cpSync(path.join(laptop, '.tributary', 'log'), path.join(scaled, '.tributary', 'log'), { recursive: true });
-    const { env, catalog } = await atScale('clickstream');
+    const { env: lakeAndCatalog, catalog } = await atScale('clickstream');
+    const env = { ...lakeAndCatalog, CLICKSTREAM_INPUT: `kafka://${kafka!.bootstrap}/${topic}` };
 
-    // The README's steps, in each copy (the two copies at once: nothing is shared between them).
-    const [onLaptop, onS3] = await Promise.all(
-      ([[laptop, LAPTOP], [scaled, env]] as const).map(async ([project, environment]) => {
-        const run = await ok(['run', '--project', project], environment);
-        expect(run.stderr).toMatch(/✔ events \(lake\).*read 10,034, wrote 10,034, quarantined 0/);
-        const drained = await ok(['drain', '--project', project], environment);
-        expect(drained.stderr).toMatch(/✔ clickstream_live: 3,000 events/);
-        return (await sql<Record<string, string>>(CLICKSTREAM_NUMBERS, project, environment))[0]!;
-      }),
-    );
+    const onLaptop = (async () => {
+      const run = await ok(['run', '--project', laptop], LAPTOP);
+      expect(run.stderr).toMatch(/✔ events \(lake\).*read 10,034, wrote 10,034, quarantined 0/);
+      const drained = await ok(['drain', '--project', laptop], LAPTOP);
+      expect(drained.stderr).toMatch(/✔ clickstream_live: 3,000 events/);
+      return (await sql<Record<string, string>>(CLICKSTREAM_NUMBERS, laptop, LAPTOP))[0]!;
+    })();
+    // At scale: the batch load by `run`, the live job by two workers at once until every
+    // partition's offset is the topic's end in both sinks.
+    const onS3 = (async () => {
+      const run = await ok(['run', '--project', scaled], env);
+      expect(run.stderr).toMatch(/✔ events \(lake\).*read 10,034, wrote 10,034, quarantined 0/);
+      const committed = await twoWorkers(expect, scaled, env, ['clickstream_live'], () => publishLog(events, 'clickstream', topic), () => caughtUp(catalog, topic, ['clickstream_live/lake', 'clickstream_live/serving']));
+      // The work was shared: each worker committed some of the events, together each once.
+      expect(committed.clickstream_live!.every((n) => n > 0), String(committed.clickstream_live)).toBe(true);
+      expect(committed.clickstream_live![0]! + committed.clickstream_live![1]!).toBe(3000);
+      return (await sql<Record<string, string>>(CLICKSTREAM_NUMBERS, scaled, env))[0]!;
+    })();
+    const [lap, scale] = await Promise.all([onLaptop, onS3]);
     // Not two empty answers: the README's numbers of the real sample, and every live event once.
-    expect(onLaptop!.kpis).toBe('10034|41989.74|151|9397|486');
-    expect(onLaptop!.events_per_day!.split('\n')).toHaveLength(30);
-    expect(onLaptop!.live_kpis).toMatch(/^3000\|/);
-    expect([onLaptop!.events_raw, onLaptop!.live_ids]).toEqual(['3000', '3000']);
-    for (const table of Object.keys(onLaptop!)) expect(onS3![table], table).toEqual(onLaptop![table]);
+    expect(lap.kpis).toBe('10034|41989.74|151|9397|486');
+    expect(lap.events_per_day!.split('\n')).toHaveLength(30);
+    expect(lap.live_kpis).toMatch(/^3000\|/);
+    expect([lap.events_raw, lap.live_ids]).toEqual(['3000', '3000']);
+    for (const table of Object.keys(lap)) expect(scale[table], table).toEqual(lap[table]);
 
     // Where the at-scale copy's tables are: the lake's files in the bucket (a folder a day), the
     // warehouse's tables and the stream's offsets in the PostgreSQL database.
-    const lake = await keys('clickstream/');
+    const lake = await s3.keys('clickstream/');
     expect(new Set(lake.filter((k) => k.startsWith('clickstream/events/dt=')).map((k) => k.split('/')[2])).size).toBe(30);
     expect(lake.some((k) => /^clickstream\/events_raw\/dt=[^/]+\/hour=\d+\/[^/]+\.parquet$/.test(k))).toBe(true);
     expect(await catalog.query('SELECT operations::TEXT AS operations, revenue::TEXT AS revenue FROM main.kpis')).toEqual([{ operations: '10034', revenue: '41989.74' }]);
-    const offsets = await catalog.query<{ n: string }>("SELECT sum(next_offset)::TEXT AS n FROM tributary.stream_offsets WHERE job LIKE 'clickstream_live@%' AND sink = 'serving'");
-    expect(offsets).toEqual([{ n: '3000' }]);
   });
 
-  it('retail-sales: the drift-mapped load and its models, and the access log read from a spool folder, give the laptop’s tables', { timeout: 170_000 }, async ({ expect }) => {
+  it('retail-sales: the drift-mapped load and its models, the orders on Kafka shared by two workers, and the access log read from a spool folder, give the laptop’s tables', { timeout: 170_000 }, async ({ expect }) => {
     const laptop = copyExample('retail-sales');
     const scaled = copyExample('retail-sales');
-    const { env, catalog } = await atScale('retail');
+    // The online orders: the example's replayer, once, into the laptop copy's log; the same
+    // records go to the Kafka topic the at-scale copy's two consumer groups read.
+    const produced = await ok(['produce', 'online_orders', '--into-log', '--count', '600', '--rate', '100000', '--project', laptop], LAPTOP);
+    expect(produced.stderr).toMatch(/done: 600 events appended to online_orders/);
+    const orders = tempDir('tributary-retail-orders-');
+    cpSync(path.join(laptop, '.tributary', 'log'), orders, { recursive: true });
+    const topic = await kafkaTopic(`online_orders_${Date.now()}`);
+    const { env: lakeAndCatalog, catalog } = await atScale('retail');
+    const env = { ...lakeAndCatalog, RETAIL_ORDERS_INPUT: `kafka://${kafka!.bootstrap}/${topic}` };
     const day = path.join(laptop, 'data', 'sample', 'streams', 'access_log', 'dt=2024-12-06', 'access_log');
     expect(readFileSync(day, 'utf8').split('\n').filter((l) => l.trim())).toHaveLength(600);
 
@@ -200,6 +284,7 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL
       expect(run.stderr).toMatch(/✔ sales_lines \(lake\).*read 5,175, wrote 5,169, quarantined 6/);
       const drained = await ok(['drain', '--project', laptop], LAPTOP);
       expect(drained.stderr).toMatch(/✔ access_log: 600 events/);
+      expect(drained.stderr).toMatch(/✔ orders_live: 600 events/);
       return { numbers: (await sql<Record<string, string>>(RETAIL_NUMBERS, laptop, LAPTOP))[0]!, letters: await deadLetters(laptop, LAPTOP) };
     })();
 
@@ -208,16 +293,23 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL
     const onS3 = (async () => {
       const run = await ok(['run', '--project', scaled], env);
       expect(run.stderr).toMatch(/✔ sales_lines \(lake\).*read 5,175, wrote 5,169, quarantined 6/);
+      const jobs = ['orders_archive', 'orders_live'];
+      const committed = await twoWorkers(expect, scaled, env, jobs, () => publishLog(orders, 'online_orders', topic), () => caughtUp(catalog, topic, ['lake-archive/archive', 'live-sales/sales']));
+      // Each consumer group's orders were shared by the two workers, each order once.
+      for (const job of jobs) {
+        expect(committed[job]!.every((n) => n > 0), `${job}: ${committed[job]}`).toBe(true);
+        expect(committed[job]![0]! + committed[job]![1]!).toBe(600);
+      }
       const spool = tempDir('tributary-access-logs-');
       const spoolEnv = { ...env, RETAIL_ACCESS_LOGS: spool };
       writeFileSync(path.join(spool, '.access_log'), readFileSync(day));
       renameSync(path.join(spool, '.access_log'), path.join(spool, 'access_log'));
       const drained = await ok(['drain', '--project', scaled], spoolEnv);
       expect(drained.stderr).toMatch(/✔ access_log: 600 events/);
-      const committed = (await catalog.query<{ sink: string; n: string }>("SELECT sink, next_offset::TEXT AS n FROM tributary.stream_offsets WHERE job LIKE 'access_log@%' ORDER BY sink")).map(
+      const accessLog = (await catalog.query<{ sink: string; n: string }>("SELECT sink, next_offset::TEXT AS n FROM tributary.stream_offsets WHERE job LIKE 'access_log@%' ORDER BY sink")).map(
         (r) => `${r.sink}=${r.n}`,
       );
-      expect(committed).toEqual(['__dead_letters=600', 'serving=600']);
+      expect(accessLog).toEqual(['__dead_letters=600', 'serving=600']);
       return { numbers: (await sql<Record<string, string>>(RETAIL_NUMBERS, scaled, env))[0]!, letters: await deadLetters(scaled, env) };
     })();
 
@@ -227,6 +319,7 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL
     expect(lap.numbers.lego).toBe('77133.45');
     expect(lap.numbers.daily_sales_by_store!.split('\n')).toHaveLength(1404);
     expect(lap.numbers.rec_evaluation!.split('\n')).toHaveLength(7);
+    expect(total(lap.numbers.online_orders_archive!, 1)).toBe(600);
     for (const table of Object.keys(lap.numbers)) expect(scale.numbers[table], table).toEqual(lap.numbers[table]);
     // The access log's lines: rows or dead letters, the same lines refused for the same reasons.
     expect(lap.letters.length).toBeGreaterThan(0);
@@ -234,7 +327,7 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL
     expect(scale.letters).toEqual(lap.letters);
 
     // The at-scale copy's lake is in the bucket, its tables in PostgreSQL.
-    const lake = await keys('retail/');
+    const lake = await s3.keys('retail/');
     expect(new Set(lake.filter((k) => k.startsWith('retail/sales_lines/dt=')).map((k) => k.split('/')[2]))).toEqual(new Set(['dt=2024-12-06', 'dt=2024-12-07', 'dt=2024-12-08']));
     expect(await catalog.query("SELECT sum(net_sales)::NUMERIC(18,2)::TEXT AS lego FROM main.brand_daily_sales WHERE brand = 'LEGO'")).toEqual([{ lego: '77133.45' }]);
   });

@@ -114,14 +114,17 @@ describe('embedded log', () => {
     log.close();
   });
 
-  it('one process owns a log; a second is refused with what to do', () => {
+  it('one process owns a log from its first topic; a second is refused with what to do', () => {
     const root = tempDir();
     const log = new Log(root);
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(REPO, 'src/log/index.ts')}').then(m => { try { new m.Log('${root}'); } catch (e) { console.log(e.message, e.hint); } })`], { cwd: REPO });
+    log.topic('clicks', { partitions: 1 });
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', `import('${path.join(REPO, 'src/log/index.ts')}').then(m => { const log = new m.Log('${root}'); console.log('opened'); try { log.topic('clicks'); } catch (e) { console.log(e.message, e.hint); } })`], { cwd: REPO });
     return new Promise<void>((resolve) => {
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.on('exit', () => {
+        // Opening the folder takes nothing; reading or writing a topic is what needs the log.
+        expect(out).toMatch(/^opened\n/);
         expect(out).toMatch(/in use by process \d+/);
         expect(out).toMatch(/tributary produce --to/);
         log.close();

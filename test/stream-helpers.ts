@@ -14,7 +14,7 @@ export const events = (n: number) => Array.from({ length: n }, (_, i) => stamp(s
 export function brokerProject(input: string): string {
   return writeTree({
     'tributary.config.ts': readFileSync(path.join(CLICKSTREAM, 'tributary.config.ts'), 'utf8')
-      .replace("input: { kind: 'log', topic: 'clickstream' }", input)
+      .replace("input: process.env.CLICKSTREAM_INPUT ?? { kind: 'log', topic: 'clickstream' }", input)
       .replaceAll("'models/", `'${path.join(CLICKSTREAM, 'models')}/`)
       .replace("macros: 'macros.sql'", `macros: ${JSON.stringify(path.join(CLICKSTREAM, 'macros.sql'))}`),
   });

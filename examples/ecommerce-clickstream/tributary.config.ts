@@ -59,7 +59,10 @@ export default defineProject({
     // The real-time half: the original's Kafka topic, 15-second Spark trigger, Cassandra (raw) and
     // MySQL (processed), here as one job with a quarter-second trigger and exactly-once sinks.
     clickstream_live: {
-      input: { kind: 'log', topic: 'clickstream' },
+      // On a laptop the collector's embedded log; at scale a broker the job's workers share, by
+      // URL: CLICKSTREAM_INPUT=kafka://host:9092/clickstream (the original's topic) or
+      // nats://host:4222/CLICKSTREAM?subject=clickstream.{partition}&partitions=4.
+      input: process.env.CLICKSTREAM_INPUT ?? { kind: 'log', topic: 'clickstream' },
       binds: 'clickstream',
       // Live events carry the UUID the producer stamps on each.
       columns: { id: 'UUID', ...eventColumns },

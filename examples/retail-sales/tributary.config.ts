@@ -15,6 +15,11 @@ import { totalsMatch } from './components/totals-match.js';
  */
 const data = process.env.RETAIL_DATA ?? 'data/sample';
 const accessLogs = process.env.RETAIL_ACCESS_LOGS ?? `${data}/streams/access_log/dt=2024-12-06`;
+/**
+ * The online orders: the collector's embedded log on a laptop; at scale the broker topic the
+ * workers share, by URL (RETAIL_ORDERS_INPUT=kafka://host:9092/online_orders).
+ */
+const ordersInput = process.env.RETAIL_ORDERS_INPUT ?? { kind: 'log' as const, topic: 'online_orders' };
 
 const SALES_COLUMNS = {
   sale_id: 'VARCHAR',
@@ -148,7 +153,7 @@ export default defineProject({
     },
     // The original's two Kafka consumer groups on the orders topic, each with offsets of its own.
     orders_archive: {
-      input: { kind: 'log', topic: 'online_orders' },
+      input: ordersInput,
       group: 'lake-archive',
       binds: 'online_orders',
       columns: ORDER_COLUMNS,
@@ -157,7 +162,7 @@ export default defineProject({
       sinks: { archive: { kind: 'lake', tables: { online_orders_archive: { model: 'order_archive', partitionBy: { dt: 'CAST(ordered_at AS DATE)' } } } } },
     },
     orders_live: {
-      input: { kind: 'log', topic: 'online_orders' },
+      input: ordersInput,
       group: 'live-sales',
       binds: 'online_orders',
       columns: ORDER_COLUMNS,

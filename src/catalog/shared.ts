@@ -59,8 +59,8 @@ export class SharedCatalog {
   }
 
   /** Joins a group of the project's processes as `member` (this process): a stream job's consumer group, or the processes that take batch work. */
-  joinGroup(group: string, member: string): Promise<GroupMembership> {
-    return GroupMembership.join(this.url, group, member);
+  joinGroup(group: string, member: string, onShare?: (share: Share) => void): Promise<GroupMembership> {
+    return GroupMembership.join(this.url, group, member, onShare);
   }
 
   /** The batch work the scheduler's leader hands to the other processes, as `member` (this process) sees it. */
@@ -151,24 +151,34 @@ const HEARTBEAT_MS = 2_000;
  * another process takes it. Only who reads what depends on it, never what is committed: offsets are compared-and-set
  * at commit, so a worker that still reads a partition it lost cannot commit it again.
  */
+/** The partitions one member of a group reads, among how many members. */
+export interface Share {
+  partitions: number[];
+  of: number;
+  members: number;
+}
+
 export class GroupMembership {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> = Promise.resolve();
   private members: { at: number; names: string[] } | undefined;
+  private lastShare = '';
 
   private constructor(
     private readonly client: pg.Client,
     readonly group: string,
     readonly member: string,
+    private readonly onShare?: (share: Share) => void,
   ) {}
 
-  static async join(url: string, group: string, member: string): Promise<GroupMembership> {
+  /** `onShare` hears each change of what this member reads (a member joined, left, or expired). */
+  static async join(url: string, group: string, member: string, onShare?: (share: Share) => void): Promise<GroupMembership> {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await client.query(
       `CREATE TABLE IF NOT EXISTS tributary.stream_members (grp TEXT NOT NULL, member TEXT NOT NULL, seen_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (grp, member))`,
     );
-    const membership = new GroupMembership(client, group, member);
+    const membership = new GroupMembership(client, group, member, onShare);
     await membership.heartbeat();
     membership.timer = setInterval(() => {
       membership.beating = membership.heartbeat().catch(() => undefined);
@@ -192,8 +202,14 @@ export class GroupMembership {
     const members = await this.live();
     const rank = members.indexOf(this.member);
     // Not seen yet (a heartbeat lost): read everything rather than nothing; commits stay exact.
-    if (rank < 0) return [...partitions];
-    return [...partitions].sort((a, b) => a - b).filter((_, i) => i % members.length === rank);
+    const mine = rank < 0 ? [...partitions] : [...partitions].sort((a, b) => a - b).filter((_, i) => i % members.length === rank);
+    const share = { partitions: mine, of: partitions.length, members: Math.max(members.length, 1) };
+    const key = JSON.stringify(share);
+    if (partitions.length && key !== this.lastShare) {
+      this.lastShare = key;
+      this.onShare?.(share);
+    }
+    return mine;
   }
 
   /** The other live members of the group. */

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { renderRows } from '../commands/index.js';
 import type { Project } from '../config/project.js';
 import { TributaryError } from '../core/errors.js';
 import { BatchWorkTaker } from '../owner/batch-work.js';
 import { schedulerPlatform, sharedLeaseMs } from '../owner/scheduler.js';
+import { Log } from '../log/index.js';
 import { openWorkspace } from '../state/workspace.js';
 import type { BatchDurations, GroupOffsets, JobStatus } from '../stream/job.js';
 import { openLog, startStreams } from '../stream/runtime.js';
@@ -57,7 +59,8 @@ export async function work(project: Project, flags: { stream?: string[]; maxBatc
   }
   for (const stream of Object.values(project.config.streams)) if (flags.maxBatch) stream.maxBatch = flags.maxBatch;
   const ws = await openWorkspace(project, { onSyncError: (error) => console.error(`catalog: ${error.message}`) });
-  const log = openLog(ws);
+  // Left unopened: a worker reads brokers only, and the log belongs to the `up` that collects into it.
+  const log = new Log(path.join(project.stateDir, 'log'));
   const runtime = await startStreams(ws, log, { only: flags.stream, withoutLocalInputs: true }).catch(async (error: unknown) => {
     log.close();
     await ws.close();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { componentUnion, componentUnionWithShorthand } from '../core/component.js';
+import { componentUnion, componentUnionWithShorthand, componentUnionWithUrl } from '../core/component.js';
 import { columnsSchema, identifier, partitionBySchema, ruleSchema } from '../core/schemas.js';
 import { jobsSchemaFor } from '../scheduler/definitions/index.js';
 import { builtinComponents, type ComponentRegistry } from './components.js';
@@ -71,7 +71,8 @@ function schemasFor<R extends ComponentRegistry>(registry: R) {
     streamMaterializeSchema,
     storeSchema,
     sourceSchema: componentUnion('format', registry.sources as R['sources'], 'source'),
-    inputSchema: componentUnion('kind', registry.inputs as R['inputs'], 'input'),
+    /** A stream's input: its config, or a URL (`kafka://host:9092/topic`) an environment variable can hold. */
+    inputSchema: componentUnionWithUrl('kind', registry.inputs as R['inputs'], 'input'),
     checkSchema: componentUnion('test', registry.checks as R['checks'], 'check'),
     /** A sink: a store and the tables a stream keeps in it. */
     sinkSchema: <T extends z.ZodType>(tables: T) =>

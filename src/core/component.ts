@@ -83,3 +83,50 @@ export function componentUnionWithShorthand<const C extends readonly { readonly 
 }
 
 type ConfigOf<C> = C extends { readonly config: infer S extends z.ZodObject } ? S : never;
+
+/**
+ * A connection URL as a component reads it: `scheme://host:port,host:port/path?options`. Several
+ * hosts after one scheme (Kafka's bootstrap list) are no WHATWG URL, so the parts are split here.
+ */
+export interface ComponentUrl {
+  readonly text: string;
+  readonly scheme: string;
+  readonly hosts: string[];
+  /** The path without its leading slash, decoded. */
+  readonly path: string;
+  readonly options: URLSearchParams;
+}
+
+const URL_SHAPE = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)(?:\/([^?#]*))?(?:\?([^#]*))?$/i;
+
+/**
+ * A union like componentUnion that also takes a URL: its scheme names the component, whose
+ * `fromUrl` turns the rest into its config (`kafka://host:9092/topic` for `{ kind: 'kafka', … }`),
+ * so an environment variable can choose where a project reads from.
+ */
+export function componentUnionWithUrl<
+  const C extends readonly { readonly kind: string; readonly config: z.ZodType; readonly fromUrl?: (url: ComponentUrl) => Record<string, unknown> }[],
+  F extends ComponentFamily,
+>(key: string, list: C, family: F) {
+  const union = componentUnion(key, list, family);
+  const withUrls = list.filter((c) => c.fromUrl);
+  const expected = withUrls.map((c) => `${c.kind}://…`).join(' or ');
+  const fromUrl = (value: unknown, ctx: z.RefinementCtx) => {
+    if (typeof value !== 'string') return value;
+    const parts = URL_SHAPE.exec(value.trim());
+    const component = parts && withUrls.find((c) => c.kind === parts[1]!.toLowerCase());
+    if (!parts || !component) {
+      ctx.addIssue({ code: 'custom', message: `expected a URL of ${expected} (or { ${key}: … })` });
+      return z.NEVER;
+    }
+    try {
+      const url: ComponentUrl = { text: value, scheme: component.kind, hosts: parts[2]!.split(',').filter(Boolean), path: decodeURIComponent(parts[3] ?? ''), options: new URLSearchParams(parts[4] ?? '') };
+      return { ...component.fromUrl!(url), [key]: component.kind };
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  };
+  return z.preprocess(fromUrl, union) as unknown as z.ZodType<z.output<typeof union>, z.input<typeof union> | string>;
+}
+

@@ -151,16 +151,21 @@ export class Topic {
 
 /**
  * The embedded durable log: topics of partitions on local disk, owned by one process at a time
- * (a lock file says which). Kafka's model, without the cluster: for one machine.
+ * (a lock file says which, taken when the first topic is opened: a process that opens none, a
+ * worker reading brokers, leaves the log to the one that does). Kafka's model, without the
+ * cluster: for one machine.
  */
 export class Log {
   private readonly topics = new Map<string, Topic>();
-  private readonly unlock: () => void;
+  private unlock: (() => void) | undefined;
 
-  constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true });
+  constructor(readonly root: string) {}
+
+  private own(): void {
+    if (this.unlock) return;
+    mkdirSync(this.root, { recursive: true });
     this.unlock = lockFolder(
-      root,
+      this.root,
       'LOCK',
       (owner) =>
         new TributaryError(`the log at ${this.root} is in use by process ${owner.pid} on ${owner.host}`, {
@@ -172,6 +177,7 @@ export class Log {
   topic(name: string, options?: TopicOptions): Topic {
     const existing = this.topics.get(name);
     if (existing) return existing;
+    this.own();
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new TributaryError(`invalid topic name '${name}'`, { hint: 'use letters, digits, _ . -' });
     const dir = path.join(this.root, name);
     const metaFile = path.join(dir, 'topic.json');
@@ -202,7 +208,8 @@ export class Log {
   close(): void {
     for (const t of this.topics.values()) t.close();
     this.topics.clear();
-    this.unlock();
+    this.unlock?.();
+    this.unlock = undefined;
   }
 }
 

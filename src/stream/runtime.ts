@@ -86,7 +86,8 @@ export async function startStreams(
     for (const engine of engines) engine.close();
   };
   try {
-    if (HotKeyDetector.needed(ws)) {
+    // Hot keys steer the collector's appends to the log; a worker appends nothing.
+    if (HotKeyDetector.needed(ws) && !options.withoutLocalInputs) {
       const engine = await ws.engine.fork();
       engines.push(engine);
       detector = new HotKeyDetector(ws, log, engine, say);
@@ -106,7 +107,12 @@ export async function startStreams(
       engines.push(engine);
       const group = groupOf(name, config);
       // Workers on a shared catalog split the job's partitions; each is a member of its group there.
-      const membership = ws.shared && !local && (await ws.shared.joinGroup(group, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`));
+      const membership =
+        ws.shared &&
+        !local &&
+        (await ws.shared.joinGroup(group, `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, (share) =>
+          say(`${name}: reads ${share.partitions.length ? `partition${share.partitions.length > 1 ? 's' : ''} ${share.partitions.join(', ')}` : 'no partition'} of ${share.of} (${share.members} worker${share.members > 1 ? 's' : ''} in group ${group})`),
+        ));
       if (membership) memberships.push(membership);
       const input = await openInput(ws.project.components.inputs, config.input, {
         job: name,

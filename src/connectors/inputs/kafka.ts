@@ -144,5 +144,9 @@ export const kafkaInput = defineInput({
   kind: 'kafka',
   description: 'a Kafka topic; positions come from the sinks, nothing is committed to Kafka',
   config: schema,
+  fromUrl: (url) => {
+    if (!url.hosts.length || !url.path) throw new Error('expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC');
+    return { brokers: url.hosts, topic: url.path, clientId: url.options.get('clientId') ?? undefined };
+  },
   create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job, context.workers),
 });

@@ -36,7 +36,7 @@ const schema = z
 async function readNats(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
   const { connect } = await import('@nats-io/transport-node');
-  const nc = await connect({ servers: config.servers });
+  const nc = await connect({ servers: config.servers.split(',') });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   // A partition's end is asked by subject, which does not tell a missing stream from an empty one.
@@ -120,5 +120,10 @@ export const natsInput = defineInput({
   kind: 'nats',
   description: 'a NATS JetStream stream (or one subject per partition), read by sequence from where the sinks left off',
   config: schema,
+  fromUrl: (url) => {
+    if (!url.hosts.length || !url.path) throw new Error(`expected nats://HOST:PORT[,HOST:PORT…]/STREAM[?subject=SUBJECT.${PARTITION}&partitions=N]`);
+    const partitions = url.options.get('partitions');
+    return { servers: url.hosts.join(','), stream: url.path, subject: url.options.get('subject') ?? undefined, partitions: partitions === null ? undefined : Number(partitions) };
+  },
   create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readNats(config, context),
 });

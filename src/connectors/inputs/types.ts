@@ -1,6 +1,6 @@
 import { withFamily } from '../../core/component.js';
 import type { z } from 'zod';
-import type { Component } from '../../core/component.js';
+import type { Component, ComponentUrl } from '../../core/component.js';
 import type { Log } from '../../log/index.js';
 
 /**
@@ -74,6 +74,8 @@ export type InputComponent<Kind extends string = string, Config extends z.ZodTyp
    * its own, and a worker without a collector does not run the job.
    */
   readonly local?: boolean;
+  /** Its config from a URL whose scheme is its kind (`kafka://host:9092/topic`), where it has one. */
+  readonly fromUrl?: (url: ComponentUrl) => Omit<z.input<Config>, 'kind'>;
 };
 
 /** A stream input (Tributary's or a project's): `kind` names it in a stream's `input`. */
