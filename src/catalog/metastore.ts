@@ -567,6 +567,11 @@ export class Metastore {
 
   // ── lineage, quarantine, dead letters ───────────────────────────────────────────────────
 
+  /** The batches of a microbatch model processed so far (UTC instants, start included, end excluded), in order. */
+  async processedBatches(model: string): Promise<{ start: string; end: string }[]> {
+    return this.engine.queryJson(`SELECT batch_start AS start, batch_end AS "end" FROM tributary.model_batches WHERE model = $1 ORDER BY batch_start`, [model]);
+  }
+
   async lineage(): Promise<{ model: string; upstream: string; upstream_kind: string }[]> {
     return this.engine.queryJson(`SELECT model, upstream, upstream_kind FROM tributary.lineage ORDER BY model, upstream`);
   }
@@ -842,6 +847,22 @@ export class CatalogTransaction {
     const unique = [...new Map(upstream.map((u) => [u.name, u])).values()];
     if (unique.length) {
       await this.tx.run(`INSERT INTO tributary.lineage VALUES ${unique.map((u) => `(${quoteLiteral(model)}, ${quoteLiteral(u.name)}, ${quoteLiteral(u.kind)})`).join(', ')}`);
+    }
+  }
+
+  /**
+   * Records `batches` of a microbatch model as processed by `runId`, in the commit of their rows;
+   * `replaceAll` forgets every batch recorded before (a whole rebuild processed them again).
+   */
+  async recordBatches(model: string, batches: readonly { start: string; end: string }[], runId: string, replaceAll: boolean): Promise<void> {
+    if (replaceAll) await this.tx.run(`DELETE FROM tributary.model_batches WHERE model = $1`, [model]);
+    const CHUNK = 1000;
+    for (let i = 0; i < batches.length; i += CHUNK) {
+      const chunk = batches.slice(i, i + CHUNK);
+      await this.tx.run(`DELETE FROM tributary.model_batches WHERE model = $1 AND batch_start IN (${chunk.map((b) => quoteLiteral(b.start)).join(', ')})`, [model]);
+      await this.tx.run(
+        `INSERT INTO tributary.model_batches (model, batch_start, batch_end, run_id) VALUES ${chunk.map((b) => `(${quoteLiteral(model)}, ${quoteLiteral(b.start)}, ${quoteLiteral(b.end)}, ${quoteLiteral(runId)})`).join(', ')}`,
+      );
     }
   }
 

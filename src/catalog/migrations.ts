@@ -51,6 +51,15 @@ export const MIGRATIONS: readonly Migration[] = [
       await tx.run('ALTER TABLE tributary.tables ALTER COLUMN partition_by DROP DEFAULT');
     },
   },
+  {
+    from: 5,
+    description: 'adds tributary.model_batches: the processed batches of each microbatch model, committed with its rows',
+    up: async (tx) => {
+      await tx.run(`CREATE TABLE tributary.model_batches (
+        model VARCHAR NOT NULL, batch_start VARCHAR NOT NULL, batch_end VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        processed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (model, batch_start))`);
+    },
+  },
 ];
 
 export interface MigrateOptions {

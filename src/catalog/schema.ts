@@ -16,8 +16,9 @@
  * 5: tables.definition (a view's SQL, which every process derives its view from), runs.host
  *    (with pid, which process on which machine runs it: the catalog may be shared), and no
  *    default for tables.partition_by (PostgreSQL, where a shared catalog lives, takes no `[]`).
+ * 6: model_batches, the batches of a microbatch model that are processed (committed with its rows).
  */
-export const METASTORE_VERSION = 5;
+export const METASTORE_VERSION = 6;
 
 export const METASTORE_DDL = `
 CREATE SCHEMA IF NOT EXISTS tributary;
@@ -71,6 +72,9 @@ CREATE TABLE IF NOT EXISTS tributary.stream_offsets (
 CREATE TABLE IF NOT EXISTS tributary.stream_state (
   job VARCHAR NOT NULL, sink VARCHAR NOT NULL, key VARCHAR NOT NULL, value DOUBLE,
   PRIMARY KEY (job, sink, key));
+CREATE TABLE IF NOT EXISTS tributary.model_batches (
+  model VARCHAR NOT NULL, batch_start VARCHAR NOT NULL, batch_end VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+  processed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (model, batch_start));
 `;
 
 /** Tables of the catalog before the metastore (schema version 1), whose state no migration reads. */
@@ -111,10 +115,12 @@ const SHAPE_V2: Readonly<Record<string, readonly string[]>> = {
 
 const SHAPE_V3 = { ...SHAPE_V2, migrations: ['version', 'from_version', 'description', 'release', 'applied_at'] };
 const SHAPE_V4 = { ...SHAPE_V3, data_files: [...SHAPE_V2.data_files!, 'schema_version'] };
+const SHAPE_V5 = { ...SHAPE_V4, tables: [...SHAPE_V2.tables!, 'definition'], runs: [...SHAPE_V2.runs!, 'host'] };
 
 export const METASTORE_SHAPES: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
   2: SHAPE_V2,
   3: SHAPE_V3,
   4: SHAPE_V4,
-  5: { ...SHAPE_V4, tables: [...SHAPE_V2.tables!, 'definition'], runs: [...SHAPE_V2.runs!, 'host'] },
+  5: SHAPE_V5,
+  6: { ...SHAPE_V5, model_batches: ['model', 'batch_start', 'batch_end', 'run_id', 'processed_at'] },
 };

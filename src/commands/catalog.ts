@@ -46,6 +46,7 @@ export const catalogCommand = defineCommand<{
     const partitions = info.partition_by.length ? (await metastore.partitions(input.table)).map((p) => ({ partition: partitionText(p.partition), files: p.files, rows: p.rows, bytes: p.bytes })) : [];
     const lineage = (await metastore.lineage()).filter((l) => l.model === input.table || l.upstream === input.table);
     const versions = await metastore.schemaVersions(input.table);
+    const batches = await metastore.processedBatches(input.table);
     const format = input.format ?? 'table';
     if (format === 'json') {
       const { columns, ...table } = info;
@@ -61,6 +62,7 @@ export const catalogCommand = defineCommand<{
               downstream: lineage.filter((l) => l.upstream === input.table && l.upstream_kind !== 'source').map((l) => l.model),
             },
             schemaVersions: versions,
+            ...(batches.length ? { batches } : {}),
           },
           null,
           2,
@@ -78,6 +80,7 @@ export const catalogCommand = defineCommand<{
     if (partitions.length) io.out(renderRows(partitions, 'table', undefined, io.tty));
     if (lineage.length) io.out(`lineage:\n${lineage.map((l) => `  ${l.upstream} (${l.upstream_kind}) → ${l.model}`).join('\n')}`);
     if (versions.length > 1) io.out(`schema versions: ${versions.length} (latest ${versions.at(-1)!.detected_at})`);
+    if (batches.length) io.out(`batches processed: ${batches.length}, ${spans(batches).join(', ')}`);
   },
 });
 
@@ -119,3 +122,15 @@ export const crawlCommand = defineCommand<{ path: string; table: string; format?
     }
   },
 });
+
+/** Processed batches as their unbroken runs (`2025-03-08T00:00 to 2025-03-11T00:00`): a gap shows between two. */
+function spans(batches: readonly { start: string; end: string }[]): string[] {
+  const runs: { start: string; end: string }[] = [];
+  for (const b of batches) {
+    const last = runs.at(-1);
+    if (last && last.end === b.start) last.end = b.end;
+    else runs.push({ ...b });
+  }
+  return runs.map((r) => `${r.start.slice(0, 16)} to ${r.end.slice(0, 16)}`);
+}
+

@@ -18,12 +18,19 @@ export type { CompiledTest };
  */
 
 /** How a dbt model lands, in the terms of Tributary's materialisation registry. */
-export type DbtMaterialize = 'view' | 'table' | 'ephemeral' | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[] };
+export type DbtMaterialize =
+  | 'view'
+  | 'table'
+  | 'ephemeral'
+  | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[] }
+  | { kind: 'incremental'; strategy: 'microbatch'; batchSize: 'hour' | 'day' | 'month' | 'year'; lookback: number; begin: string };
 
 /** A model as Tributary's config takes it (the SQL file's path: its rendered text is served by `readText`). */
 export interface DbtModelConfig {
   sql: string;
   materialize: DbtMaterialize;
+  /** A microbatch model's event_time: the column that places its rows in batches. */
+  timeColumn?: string;
   tags: string[];
   description?: string;
 }
@@ -277,9 +284,11 @@ export class DbtSurface {
       refuseLeftovers(text, model.file, this.files.dir);
       text = text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
       sql.set(path.normalize(model.file), text);
+      const materialize = this.materialize(model, current.config, state);
       models[model.name] = {
         sql: model.file,
-        materialize: this.materialize(model, current.config, state),
+        materialize,
+        ...(typeof materialize === 'object' && materialize.strategy === 'microbatch' ? { timeColumn: String(current.config.event_time) } : {}),
         tags: current.config.tags,
         description: this.files.descriptions.get(model.name),
       };
@@ -296,22 +305,45 @@ export class DbtSurface {
         hint: 'materialized may be view, table, ephemeral or incremental',
       });
     }
+    const asked = String(config.incremental_strategy ?? 'default');
+    // Batches keep their own record from the first build on; --full-refresh rebuilds the table whole.
+    if (asked === 'microbatch' && !state.fullRefresh) return this.microbatch(model, config);
     // A first build, or --full-refresh, builds the whole table; later runs add to it.
     if (state.fullRefresh || !state.existing.has(model.name)) return 'table';
-    const asked = String(config.incremental_strategy ?? 'default');
     const uniqueKey = config.unique_key === undefined ? undefined : Array.isArray(config.unique_key) ? config.unique_key.map(String) : String(config.unique_key).split(',').map((k) => k.trim());
     // dbt-duckdb's default strategy is delete+insert, which is an append without a unique key.
     const strategy = asked === 'default' ? (uniqueKey ? 'delete+insert' : 'append') : asked;
     if (strategy !== 'append' && strategy !== 'merge' && strategy !== 'delete+insert') {
       throw new TributaryError(`model '${model.name}' asks for incremental_strategy '${asked}', which Tributary does not run yet`, {
         place: this.place(model.file),
-        hint: 'incremental strategies: append, merge, delete+insert',
+        hint: 'incremental strategies: append, merge, delete+insert, microbatch',
       });
     }
     if (strategy !== 'append' && !uniqueKey?.length) {
       throw new TributaryError(`model '${model.name}' uses incremental_strategy '${strategy}' without a unique_key`, { place: this.place(model.file), hint: "add unique_key='<column>' to its config" });
     }
     return { kind: 'incremental', strategy, uniqueKey: strategy === 'append' ? undefined : uniqueKey };
+  }
+
+  /** dbt's microbatch config as Tributary's: event_time, batch_size, lookback (dbt's default 1) and begin. */
+  private microbatch(model: DbtModelFile, config: NodeConfig): DbtMaterialize {
+    const sizes = ['hour', 'day', 'month', 'year'] as const;
+    const size = sizes.find((s) => s === String(config.batch_size));
+    const missing = [!config.event_time && 'event_time', !size && `batch_size (${sizes.join(', ')})`, !config.begin && 'begin'].filter(Boolean);
+    if (missing.length) {
+      throw new TributaryError(`model '${model.name}' uses incremental_strategy 'microbatch' without ${missing.join(', ')}`, {
+        place: this.place(model.file),
+        hint: "add them to its config, e.g. config(materialized='incremental', incremental_strategy='microbatch', event_time='created_at', batch_size='day', begin='2024-01-01')",
+      });
+    }
+    const lookback = config.lookback === undefined ? 1 : Number(config.lookback);
+    // dbt takes a date or a datetime (UTC unless it says otherwise).
+    const begin = String(config.begin).trim();
+    const instant = /^\d{4}-\d{2}-\d{2}$/.test(begin) ? begin : new Date(Date.parse(`${begin.replace(' ', 'T')}${/([zZ]|[+-]\d\d:?\d\d)$/.test(begin) ? '' : 'Z'}`));
+    if (typeof instant !== 'string' && Number.isNaN(instant.getTime())) {
+      throw new TributaryError(`model '${model.name}' has begin '${begin}', which is no date`, { place: this.place(model.file), hint: "write it as '2024-01-01' or '2024-01-01 06:00:00'" });
+    }
+    return { kind: 'incremental', strategy: 'microbatch', batchSize: size!, lookback, begin: typeof instant === 'string' ? instant : instant.toISOString() };
   }
 
   /** Every test of the project as SQL returning its failing rows, with the nodes it reads. */

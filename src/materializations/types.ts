@@ -45,6 +45,19 @@ export interface Materialization {
   writeMode(scope: ReplaceScope | undefined): WriteMode;
   /** How it shows in run summaries: `lake`, `table (postgres)`. */
   readonly label: string;
+  /**
+   * Set when its table is built in batches of time (dbt's microbatch): a run takes the batches the
+   * catalog has not recorded as processed, and the lookback before its own, as one interval.
+   */
+  readonly batches?: BatchPolicy;
+}
+
+/** How a microbatch model's time is cut: batches of `size` from `begin`, the last `lookback` run again for late rows. */
+export interface BatchPolicy {
+  size: 'hour' | 'day' | 'month' | 'year';
+  lookback: number;
+  /** The first batch's start, an ISO date or instant (UTC). */
+  begin: string;
 }
 
 export interface MaterializationComponent<Kind extends string = string, Config extends z.ZodType = z.ZodType>

@@ -177,6 +177,12 @@ export function compileProject(project: Project, stores: PlanStores, known?: Rea
         hint: "materialize it in the lake (materialize: 'lake'), or declare timeColumn for runs by data interval",
       });
     }
+    if (materialization.batches && !model.config.timeColumn) {
+      throw new TributaryError(`model '${name}' is built in batches of time, but declares no timeColumn`, {
+        place: { file: project.configFile, field: `models.${name}.timeColumn` },
+        hint: 'name the column that places each of its rows in time (dbt: event_time): a batch replaces the rows whose time falls in it',
+      });
+    }
     plans.set(name, { ...model, materialization, placement: placementOf(model.config, materialization) });
   }
   const streamed = streamTables(project);

@@ -11,6 +11,7 @@ import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
+import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
 import { selectModels } from './select.js';
@@ -227,11 +228,21 @@ async function refuseUnplaceable(ws: Workspace, plan: ProjectPlan, selected: rea
   }
 }
 
-async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load' = 'model'): Promise<ModelResult> {
-  const { ws, options, log } = run;
+async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'load' = 'model'): Promise<ModelResult> {
+  const { ws, log } = outer;
   const { metastore } = ws;
-  const runId = metastore.newRunId();
   const started = Date.now();
+  // A model built in batches of time runs for the batches its catalog says are due, whatever the run's interval.
+  const policy = model.materialization.batches;
+  const batches = policy && planBatches(policy, await metastore.processedBatches(model.name), outer.options.interval, started);
+  if (policy && !batches) {
+    log(`✔ ${model.name} (${model.materialization.label}): no batch due (batches begin ${policy.begin})`);
+    return { model: model.name, runId: '', materialize: model.materialization.label, seconds: 0, partitions: 0, skipped: 0, read: null, written: 0, quarantined: 0 };
+  }
+  const run: RunContext = batches ? { ...outer, options: { ...outer.options, interval: batches.whole ? undefined : batches.interval } } : outer;
+  if (batches) log(`  ${model.name}: ${batches.why}`);
+  const { options } = run;
+  const runId = metastore.newRunId();
   await metastore.startRun(runId, {
     target: model.name,
     kind: role,
@@ -248,7 +259,7 @@ async function runModel(run: RunContext, model: ModelPlan, role: 'model' | 'load
   try {
     if (options.signal?.aborted) throw new TributaryError(`model '${model.name}' was stopped before it started`, { hint: 'nothing was committed' });
     await refuseUnwrittenStreamTables(run, model, engine);
-    const step: ModelStep = { run, model, runId, engine, scratchDir };
+    const step: ModelStep = { run, model, runId, engine, scratchDir, batches: batches || undefined };
     let outcome: LoadOutcome | undefined;
     if (run.ownPass?.(model) && model.materialization.store!.holdsRows) {
       mkdirSync(scratchDir, { recursive: true });
@@ -302,6 +313,14 @@ interface ModelStep {
   runId: string;
   engine: Engine;
   scratchDir: string;
+  /** A microbatch model's batches: recorded as processed in the commit of their rows. */
+  batches?: BatchPlan;
+}
+
+/** What a model's commit records beside its rows: its lineage, and the batches it processed. */
+async function recordModel(tx: CatalogTransaction, step: ModelStep): Promise<void> {
+  await tx.setLineage(step.model.table, lineageOf(step.run, step.model));
+  if (step.batches) await tx.recordBatches(step.model.name, step.batches.complete, step.runId, step.batches.whole);
 }
 
 interface LoadOutcome {
@@ -420,7 +439,7 @@ async function transform(step: ModelStep): Promise<RunCounts> {
       operation: 'run',
       runId,
       run: { runId, target: model.name, read: null, written: staged.rows ?? 0, quarantined: 0 },
-      inside: (tx) => tx.setLineage(model.table, lineageOf(run, model)),
+      inside: (tx) => recordModel(tx, step),
     });
     return { read: null, written: counts[model.table] ?? staged.rows ?? 0, quarantined: 0 };
   } catch (error) {
@@ -563,7 +582,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
           runId,
           run: { runId, target: model.name, read, written, quarantined: quarantine.length },
           inside: async (tx: CatalogTransaction) => {
-            await tx.setLineage(model.table, lineageOf(run, model));
+            await recordModel(tx, step);
             await tx.addQuarantine(runId, model.name, sourceName, quarantine);
           },
         });
