@@ -10,6 +10,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'examples/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // A cap against hangs, not a performance assertion: CLI tests spawn real processes.
     testTimeout: 120_000,
     // Vitest runs one file at a time on a 2-core machine (CPUs − 1); the tests mostly wait on the

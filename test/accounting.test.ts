@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, SPARKIFY_DATA, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
+import { cli, CLI, CLICKSTREAM, ECOMMERCE_SAMPLE, tempDir, openProject, REPO, runProject, SPARKIFY_DATA, writeTree } from './helpers.js';
 
 /**
  * Issue 7, "every row accounted for, for real": each test is a defect of the previous main, on the
@@ -509,7 +509,7 @@ describe('13. kill -9 of a batch run', () => {
 
   /** Starts `tributary run` from source and SIGKILLs it at that moment of its load. */
   async function killMidLoad(dir: string, source: string, lakeLocation: string, moment: Moment): Promise<number | null> {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'run', '--project', dir, '--quiet', '--source', `clicks=${source}`], {
+    const child = spawn(process.execPath, [CLI, 'run', '--project', dir, '--quiet', '--source', `clicks=${source}`], {
       cwd: REPO,
       stdio: 'ignore',
     });

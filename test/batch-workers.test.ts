@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, tempDir } from './helpers.js';
+import { CLI, CLICKSTREAM, ECOMMERCE_SAMPLE, tempDir, REPO } from './helpers.js';
 import { freePort } from './services.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
@@ -43,7 +43,7 @@ interface Proc {
 }
 
 function start(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd: REPO,
     env: { ...process.env, FORCE_COLOR: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

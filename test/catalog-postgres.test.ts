@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLICKSTREAM, REPO, tempDir } from './helpers.js';
+import { CLI, CLICKSTREAM, tempDir, REPO } from './helpers.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
 /**
@@ -28,7 +28,7 @@ interface Outcome {
 }
 
 function args(command: string[], dataDir: string): string[] {
-  return ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...command, '--project', CLICKSTREAM, '--data-dir', dataDir];
+  return [CLI, ...command, '--project', CLICKSTREAM, '--data-dir', dataDir];
 }
 
 function environment(shared: boolean): NodeJS.ProcessEnv {

@@ -9,7 +9,7 @@ import { Log } from '../src/log/index.js';
 import { createServer } from '../src/server/app.js';
 import type { GroupOffsets } from '../src/stream/job.js';
 import { openLog, startStreams } from '../src/stream/runtime.js';
-import { REPO, openProject, tempDir, writeTree } from './helpers.js';
+import { CLI, openProject, REPO, tempDir, writeTree } from './helpers.js';
 import { requireService } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { runWorker } from './stream-helpers.js';
@@ -199,7 +199,7 @@ const filesUnder = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recurs
  * is not killed (the result says which).
  */
 async function drainKilledWhen(dir: string, dataDir: string, moment: () => boolean): Promise<{ killed: boolean; code: number | null }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/cli-entry.ts'), 'drain', '--project', dir, '--data-dir', dataDir, '--max-batch', '20'], {
+  const child = spawn(process.execPath, [CLI, 'drain', '--project', dir, '--data-dir', dataDir, '--max-batch', '20'], {
     cwd: REPO,
     stdio: 'ignore',
   });

@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { REPO, cli, tempDir } from './helpers.js';
 
@@ -19,29 +17,20 @@ function copyProject(): string {
   return dir;
 }
 
-/**
- * The CLI run from inside the project folder, as a dbt user runs it (no --project). The loader is
- * named by its file, since a folder outside the repository cannot resolve the package `tsx`.
- */
-function inFolder(args: string[], dir: string): { code: number; stdout: string; stderr: string } {
-  const loader = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  const result = spawnSync(process.execPath, ['--import', loader, path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
 
 const names = (stdout: string) => (JSON.parse(stdout) as { model: string }[]).map((m) => m.model);
 
 describe('a dbt project folder', () => {
   it('lists its nodes in the folder itself, with dbt’s selectors over its tags and its DAG', () => {
     const dir = copyProject();
-    const staging = inFolder(['ls', '--select', 'tag:staging', '--exclude', 'stg_refunds', '--format', 'json'], dir);
+    const staging = cli(['ls', '--select', 'tag:staging', '--exclude', 'stg_refunds', '--format', 'json'], dir);
     expect(staging.code, staging.stderr).toBe(0);
     expect(names(staging.stdout)).toEqual(['stg_customers', 'stg_orders', 'stg_payments']);
     // Seeds are nodes of the DAG: what orders reads goes down to them.
-    const upstream = inFolder(['ls', '+orders', '--format', 'json'], dir);
+    const upstream = cli(['ls', '+orders', '--format', 'json'], dir);
     expect(upstream.code, upstream.stderr).toBe(0);
     expect(names(upstream.stdout).sort()).toEqual(['orders', 'raw_orders', 'raw_payments', 'stg_orders', 'stg_payments', 'stg_refunds']);
-    const ls = JSON.parse(inFolder(['ls', 'order_status', 'orders', '--format', 'json'], dir).stdout) as { model: string; materialize: string; tags: string; file: string }[];
+    const ls = JSON.parse(cli(['ls', 'order_status', 'orders', '--format', 'json'], dir).stdout) as { model: string; materialize: string; tags: string; file: string }[];
     expect(ls).toEqual([
       { model: 'orders', materialize: 'table', runs: 'yes', reads: 'stg_orders, stg_payments, stg_refunds', tags: 'marts', file: 'models/marts/orders.sql' },
       // Before its first build an incremental model is built whole.

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { Log } from '../src/log/index.js';
-import { REPO, tempDir } from './helpers.js';
+import { CLI, tempDir, REPO } from './helpers.js';
 import { requireService } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { startCommand, type LiveCommand } from './support/live-command.js';
@@ -57,7 +57,7 @@ function tributary(args: string[], env: Env): Promise<{ code: number | null; std
   const merged: Env = { ...process.env, FORCE_COLOR: '0', ...env };
   for (const [name, value] of Object.entries(merged)) if (value === undefined) delete merged[name];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd: REPO, env: merged as NodeJS.ProcessEnv });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: merged as NodeJS.ProcessEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -190,7 +190,7 @@ async function publishLog(logDir: string, from: string, to: string): Promise<voi
  * once `done()` holds. Per job, the events each worker committed. (`expect` is the test's own: the tests run concurrently.)
  */
 async function twoWorkers(expect: ExpectStatic, project: string, env: Env, jobs: string[], publish: () => Promise<void>, done: () => Promise<boolean>): Promise<Record<string, number[]>> {
-  const pair = [0, 1].map(() => startCommand(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'worker', '--project', project], { cwd: REPO, env }));
+  const pair = [0, 1].map(() => startCommand(process.execPath, [CLI, 'worker', '--project', project], { cwd: REPO, env }));
   workers.push(...pair);
   for (const worker of pair) for (const job of jobs) await worker.waitFor(new RegExp(`${job}: reads partitions? [0-9, ]+ of \\d+ \\(2 workers`));
   await publish();

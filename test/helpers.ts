@@ -10,6 +10,8 @@ import { runModels } from '../src/models/index.js';
 import { openWorkspace, type Workspace } from '../src/state/workspace.js';
 
 export const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+/** What users run: `bin/tributary.js` over the build in dist/ (test/global-setup.ts builds it when the sources are newer). */
+export const CLI = path.join(REPO, 'bin', 'tributary.js');
 export const CLICKSTREAM = path.join(REPO, 'examples', 'ecommerce-clickstream');
 /** The examples' real data, as the repository ships it. */
 export const ECOMMERCE_SAMPLE = path.join(CLICKSTREAM, 'data', '2019-Nov-sample.csv');
@@ -43,9 +45,9 @@ export async function runProject(dir: string, options: LoadOptions & { date?: st
   return { ws, results };
 }
 
-/** Runs the real CLI in a child process, from source, the way a user's shell would. */
+/** Runs the shipped CLI in a child process, the way a user's shell would. */
 export function cli(args: string[], cwd = REPO, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, FORCE_COLOR: '0', ...env },
@@ -56,7 +58,7 @@ export function cli(args: string[], cwd = REPO, env: Record<string, string> = {}
 /** The CLI without blocking this process: for talking to a server that runs inside the test. */
 export function cliAsync(args: string[], cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, FORCE_COLOR: '0' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

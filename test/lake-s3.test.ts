@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, tempDir } from './helpers.js';
+import { CLI, CLICKSTREAM, ECOMMERCE_SAMPLE, tempDir, REPO } from './helpers.js';
 import { feed } from './stream-helpers.js';
 import { s3TestsCanRun, startS3, type S3Server } from './support/s3.js';
 
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[], env: Record<string, string>, project = CLICKSTREAM) {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args, '--project', project], {
+  const result = spawnSync(process.execPath, [CLI, ...args, '--project', project], {
     cwd: REPO,
     encoding: 'utf8',
     env: { ...process.env, ...s3.env, ...env, FORCE_COLOR: '0' },
@@ -103,7 +103,7 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     writeFileSync(big, `${HEADER}\n${Array.from({ length: 40 }, () => sampleRows()).flat().join('\n')}\n`);
     expect(cli(['run', 'events', '--quiet', '--data-dir', dataDir], env).code).toBe(0);
     const committed = await s3.keys('kill/events/');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'run', 'events', '--quiet', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${big}`], {
+    const child = spawn(process.execPath, [CLI, 'run', 'events', '--quiet', '--project', CLICKSTREAM, '--data-dir', dataDir, '--source', `clickstream=${big}`], {
       cwd: REPO,
       stdio: 'ignore',
       env: { ...process.env, ...s3.env, ...env },

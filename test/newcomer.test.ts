@@ -2,8 +2,8 @@ import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO, tempDir } from './helpers.js';
-import { SHIPPED_CLI, ensureBuilt, run, shipped } from './support/shipped-cli.js';
+import { CLI, REPO, tempDir } from './helpers.js';
+import { ensureBuilt, run, shipped } from './support/shipped-cli.js';
 
 /**
  * Issue 7, item 14: the path a newcomer takes, with what users run: the shipped CLI
@@ -45,7 +45,7 @@ describe('14. a newcomer’s first project', () => {
     const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], dir);
     expect(install.code, install.stderr).toBe(0);
     // npx finds the shipped CLI of the installed package, not a copy from source.
-    expect(realpathSync(path.join(dir, 'node_modules', '.bin', 'tributary'))).toBe(SHIPPED_CLI);
+    expect(realpathSync(path.join(dir, 'node_modules', '.bin', 'tributary'))).toBe(CLI);
 
     const load = run('npx', ['tributary', 'run', '--quiet'], dir);
     expect(load.code, load.stderr).toBe(0);

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO, tempDir, writeTree } from './helpers.js';
+import { CLI, tempDir, REPO, writeTree } from './helpers.js';
 import { freePort } from './services.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
@@ -72,7 +72,7 @@ interface Up {
 
 function start(dir: string, env: Record<string, string>): Promise<Up> {
   return freePort().then((port) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'up', '--project', dir, '--data-dir', tempDir(), '--port', String(port)], {
+    const child = spawn(process.execPath, [CLI, 'up', '--project', dir, '--data-dir', tempDir(), '--port', String(port)], {
       cwd: REPO,
       env: { ...process.env, FORCE_COLOR: '0', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -87,7 +87,7 @@ function start(dir: string, env: Record<string, string>): Promise<Up> {
 /** A CLI command in its own process, without blocking this one (the servers' output keeps flowing). */
 function command(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), ...args], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0', ...env } });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, FORCE_COLOR: '0', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ECOMMERCE_SAMPLE, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { cli, CLI, ECOMMERCE_SAMPLE, tempDir, REPO, writeTree } from './helpers.js';
 import { freePort } from './services.js';
 
 /**
@@ -106,7 +106,7 @@ async function slackReceiver(): Promise<{ url: string; messages: { text: string 
 
 /** `tributary up` in its own process, from source, the way a user's shell starts it; its stderr kept. */
 function start(dir: string, dataDir: string, port: number, env: Record<string, string>): ChildProcess & { stderr(): string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'up', '--project', dir, '--data-dir', dataDir, '--port', String(port)], {
+  const child = spawn(process.execPath, [CLI, 'up', '--project', dir, '--data-dir', dataDir, '--port', String(port)], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -204,7 +204,7 @@ describe('the scheduler, run by tributary up', () => {
     const dataDir = tempDir();
     // Without a server, `trigger` runs the job here, to the end.
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'trigger', 'flaky', '--project', dir, '--data-dir', dataDir], {
+      const child = spawn(process.execPath, [CLI, 'trigger', 'flaky', '--project', dir, '--data-dir', dataDir], {
         cwd: REPO,
         env: { ...process.env, SLACK_URL: slack.url, FORCE_COLOR: '0' },
       });

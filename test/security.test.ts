@@ -10,7 +10,7 @@ import { createServer } from '../src/server/app.js';
 import { DashboardHub } from '../src/server/dashboards.js';
 import { webPlugin } from '../src/server/web.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
-import { CLICKSTREAM, REPO, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
+import { cli, CLI, CLICKSTREAM, tempDir, openProject, REPO, runProject, writeTree } from './helpers.js';
 
 /**
  * Issue 7, security: the SQL paths are read-only and confined to the project's tables whatever the
@@ -274,7 +274,7 @@ export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { s
     });
     const env: NodeJS.ProcessEnv = { ...process.env, FORCE_COLOR: '0' };
     delete env.TRIBUTARY_TOKEN;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'up', '--project', dir, '--host', '0.0.0.0', '--port', '0'], { cwd: REPO, env });
+    const child = spawn(process.execPath, [CLI, 'up', '--project', dir, '--host', '0.0.0.0', '--port', '0'], { cwd: REPO, env });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     // A guard against a server that keeps running, not a timing assertion.

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { spoolInput } from '../src/connectors/inputs/spool.js';
 import { Log } from '../src/log/index.js';
 import { BatchWriter } from '../src/stream/microbatch.js';
-import { LOYALTY_CUSTOMERS, REPO, openProject, tempDir, writeTree } from './helpers.js';
+import { CLI, LOYALTY_CUSTOMERS, openProject, REPO, tempDir, writeTree } from './helpers.js';
 import { runWorker, type WorkerResult } from './stream-helpers.js';
 
 /**
@@ -561,7 +561,7 @@ function lakeFiles(dataDir: string): string[] {
  * moment ends by itself: `killed` is false.
  */
 async function killDuringDrain(projectDir: string, dataDir: string, batchFile: string, commits: number, dropOne: () => void): Promise<{ killed: boolean; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const args = ['--import', 'tsx', path.join(REPO, 'test/cli-entry.ts'), 'drain', '--project', projectDir, '--data-dir', dataDir, '--max-batch', '400'];
+  const args = [CLI, 'drain', '--project', projectDir, '--data-dir', dataDir, '--max-batch', '400'];
   const before = new Set(lakeFiles(dataDir));
   const staged = () => (existsSync(batchFile) ? statSync(batchFile).mtimeMs : 0);
   const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TRIBUTARY_FAILPOINT: '' } });

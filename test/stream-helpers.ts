@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Log } from '../src/log/index.js';
 import { readSample, stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, writeTree } from './helpers.js';
+import { CLI, CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, writeTree } from './helpers.js';
 
 export const sample = readSample(ECOMMERCE_SAMPLE);
 
@@ -42,7 +42,7 @@ export interface WorkerResult {
 /** Runs `tributary drain` in a child process, optionally with a failpoint that kills it. */
 export function runWorker(projectDir: string, dataDir: string, options: { failpoint?: string; maxBatch?: number; env?: Record<string, string> } = {}): WorkerResult {
   const args = ['drain', '--project', projectDir, '--data-dir', dataDir, '--json', ...(options.maxBatch ? ['--max-batch', String(options.maxBatch)] : [])];
-  const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/cli-entry.ts'), ...args], {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
     cwd: REPO,
     encoding: 'utf8',
     env: { ...process.env, ...options.env, TRIBUTARY_FAILPOINT: options.failpoint ?? '' },

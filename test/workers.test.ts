@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, REPO, tempDir } from './helpers.js';
+import { cli, CLI, tempDir, REPO } from './helpers.js';
 import { requireService, tcpOpen } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { startCommand, type LiveCommand } from './support/live-command.js';
@@ -39,7 +39,7 @@ interface Broker {
 const SINKS = ['__dead_letters', 'lake', 'serving'];
 
 function startWorker(dir: string, catalog: CatalogDatabase, lake: string): LiveCommand {
-  return startCommand(process.execPath, ['--import', 'tsx', path.join(REPO, 'test', 'cli-entry.ts'), 'worker', '--project', dir, '--data-dir', tempDir(), '--max-batch', '250'], {
+  return startCommand(process.execPath, [CLI, 'worker', '--project', dir, '--data-dir', tempDir(), '--max-batch', '250'], {
     cwd: REPO,
     env: { TRIBUTARY_CATALOG: catalog.url, TRIBUTARY_LAKE: lake },
   });

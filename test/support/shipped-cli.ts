@@ -1,11 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { REPO } from '../helpers.js';
+import { CLI, REPO } from '../helpers.js';
 import { startCommand } from './live-command.js';
 
-/** What users run: `bin/tributary.js`, which runs the build in dist/. */
-export const SHIPPED_CLI = path.join(REPO, 'bin', 'tributary.js');
 const BUILT_ENTRY = path.join(REPO, 'dist', 'cli', 'main.js');
 
 /** The newest modification time of any file under a folder. */
@@ -25,7 +23,7 @@ export function run(command: string, args: string[], cwd: string): { code: numbe
 }
 
 /** The shipped CLI run in `cwd`. */
-export const shipped = (args: string[], cwd: string) => run(process.execPath, [SHIPPED_CLI, ...args], cwd);
+export const shipped = (args: string[], cwd: string) => run(process.execPath, [CLI, ...args], cwd);
 
 /**
  * Builds dist/ when the sources are newer than it, as `npm install` would have; throws with the
@@ -39,4 +37,4 @@ export function ensureBuilt(): void {
 }
 
 /** The shipped CLI as a long-running command (a demo, `up`) in `cwd`: waited on for what it prints, stopped with Ctrl+C. */
-export const startShipped = (args: string[], cwd: string, env?: Record<string, string | undefined>) => startCommand(process.execPath, [SHIPPED_CLI, ...args], { cwd, env });
+export const startShipped = (args: string[], cwd: string, env?: Record<string, string | undefined>) => startCommand(process.execPath, [CLI, ...args], { cwd, env });

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 // The one helper of this repository's own an example's test uses: the CLI as it ships (bin/,
 // running the build in dist/), built first when the sources are newer. A user's installed
 // package is built already; `runCli` from 'tributary/testing' runs it.
-import { SHIPPED_CLI, ensureBuilt, shipped, startShipped } from '../../../test/support/shipped-cli.js';
+import { ensureBuilt, shipped, startShipped } from '../../../test/support/shipped-cli.js';
 import { RETAIL, money, reference } from './harness.js';
 
 /**
