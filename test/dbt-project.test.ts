@@ -76,6 +76,24 @@ describe('a dbt project folder', () => {
     expect(cli(['sql', '--project', dir, 'select count(*) AS n from raw_payments', '--format', 'json']).stdout).toContain('"n":"54"');
   });
 
+  it('shows the first rows a model computes now, writing nothing; one model at a time', () => {
+    const dir = copyProject();
+    expect(cli(['build', '--select', '+orders'], dir).code).toBe(0);
+    const runs = () => (JSON.parse(cli(['runs', '--format', 'json'], dir).stdout) as unknown[]).length;
+    const before = runs();
+    const shown = cli(['show', 'orders', '--limit', '3', '--format', 'json'], dir);
+    expect(shown.code, shown.stderr).toBe(0);
+    const rows = JSON.parse(shown.stdout) as { order_id: number; amount: number }[];
+    expect(rows).toHaveLength(3);
+    // The rows the model's SQL computes are the built table's rows.
+    const built = JSON.parse(cli(['sql', `SELECT order_id, amount FROM orders WHERE order_id IN (${rows.map((r) => r.order_id).join(', ')})`, '--format', 'json'], dir).stdout) as { order_id: number; amount: number }[];
+    expect(built.sort((a, b) => a.order_id - b.order_id)).toEqual(rows.map(({ order_id, amount }) => ({ order_id, amount })).sort((a, b) => a.order_id - b.order_id));
+    expect(runs()).toBe(before);
+    const several = cli(['show', 'stg_*'], dir);
+    expect(several.code).toBe(1);
+    expect(several.stderr).toContain('show previews one model; the selection picks stg_customers, stg_orders, stg_payments, stg_refunds');
+  });
+
   it('writes to the DuckDB file of the profile target --target names', () => {
     const dir = copyProject();
     const result = cli(['seed', '--project', dir, '--target', 'other']);

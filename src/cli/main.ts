@@ -155,6 +155,17 @@ export function buildProgram(): Command {
   dbtCommand(program, 'seed', 'a dbt project: load its seeds (CSV files) into tables, every row accounted for');
   dbtCommand(program, 'test', 'a dbt project: run its tests (schema.yml generic tests, custom generic tests, singular tests)');
   dbtCommand(program, 'compile', 'a dbt project: print each model’s SQL as the engine receives it (Jinja rendered, refs resolved)');
+  projectOptions(program.command('show'))
+    .argument('[selectors...]', 'the model, as --select takes it')
+    .description('a dbt project: the first rows a model’s SQL computes now, without building it (dbt show)')
+    .option('-s, --select <selectors...>', 'the model to preview')
+    .option('--exclude <selectors...>', 'nodes to leave out')
+    .option('--limit <n>', 'rows to show', count, 5)
+    .addOption(formatOption())
+    .action(async (selectors: string[], flags: DbtFlags & { limit: number }) => {
+      const select = [...selectors, ...(flags.select ?? [])];
+      await execute('show', { select: select.length ? select : undefined, exclude: flags.exclude, limit: flags.limit, format: flags.format }, flags);
+    });
 
   program
     .command('extensions')

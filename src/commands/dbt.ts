@@ -1,12 +1,13 @@
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
-import { renderRows, type OutputFormat } from './output.js';
+import { runReadOnly } from './query.js';
+import { renderRows, streamRows, type OutputFormat } from './output.js';
 import { defineCommand, type CommandIO } from './types.js';
 import { queryableTables } from '../state/workspace.js';
 import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build.js';
 
-/** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile. */
+/** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile, show. */
 
 export interface DbtInput {
   select?: string[];
@@ -56,3 +57,27 @@ export const compileCommand = defineCommand<DbtInput>({
     else io.out(compiled.map((c) => `-- ${c.file} (${c.model})\n${c.sql}\n`).join('\n'));
   },
 });
+
+/**
+ * `tributary show`: a model's rows as its SQL computes them now (dbt show), the first `limit`,
+ * without writing anything: what a change to the model would give before it is built.
+ */
+export const showCommand = defineCommand<DbtInput & { limit: number }>({
+  name: 'show',
+  async run({ ws, io, signal }, input) {
+    const dbt = requireDbt(ws, 'show');
+    const view = await dbtWorkspace(ws, false);
+    const plan = compileProject(view.project, view, await queryableTables(ws.engine));
+    const models = selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name));
+    if (models.length !== 1) {
+      throw new TributaryError(`show previews one model; the selection picks ${models.length ? models.map((m) => m.name).join(', ') : 'none'}`, {
+        hint: 'name one model: tributary show orders (or --select orders)',
+      });
+    }
+    const sql = plan.sql(models[0]!, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined);
+    const writer = streamRows(input.format ?? 'table', (text) => io.out(text), io.tty);
+    await runReadOnly(ws, `SELECT * FROM (${sql}) LIMIT ${input.limit}`, (columns) => writer.columns(columns.map((c) => c.name)), (rows) => writer.rows(rows), { signal });
+    writer.end();
+  },
+});
+
