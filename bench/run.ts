@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchSuite } from './suites/batch.js';
 import { concurrentSuite } from './suites/concurrent.js';
+import { dbtSuite } from './suites/dbt.js';
 import { ducklakeSuite } from './suites/ducklake.js';
 import { dashboardsSuite } from './suites/dashboards.js';
 import { loyaltySuite } from './suites/loyalty.js';
@@ -22,7 +23,7 @@ import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite, dbtSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -129,6 +129,16 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     }
   });
 
+  it('builds two nodes at a time with --threads 2 to the same outcomes and tables', async () => {
+    const dir = copyProject();
+    const build = cli(['build', '--project', dir, '--threads', '2', '--format', 'json']);
+    expect(build.code, build.stderr).toBe(1);
+    expect(sorted(tributaryOutcomes(build.stdout))).toEqual(sorted(dbtOutcomes(dbtDir)));
+    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const ours = await snapshot(path.join(dir, 'shop.duckdb'));
+    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+  });
+
   it('runs incremental models on as dbt does: append, merge, delete+insert and microbatch over what the first build kept', async () => {
     const vars = '{until: "2024-03-31"}';
     const theirRun = dbt(['run', '--vars', vars], dbtDir);

@@ -94,7 +94,7 @@ function projectOptions(command: Command): Command {
     .addOption(new Option('--server <url>', 'run the command in this running Tributary server (e.g. the scheduler’s leader on a shared catalog); default: the one `up` started with this data folder').env('TRIBUTARY_SERVER'));
 }
 
-type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; format: OutputFormat };
+type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; threads?: number; format: OutputFormat };
 
 /** A dbt command: `build`, `seed`, `test`, `compile`, with dbt's selection flags. */
 function dbtCommand(program: Command, name: string, description: string): void {
@@ -104,10 +104,11 @@ function dbtCommand(program: Command, name: string, description: string): void {
     .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
     .option('--exclude <selectors...>', 'nodes to leave out, in the same syntax')
     .option('--full-refresh', 'rebuild incremental models whole')
+    .option('--threads <n>', 'nodes built at the same time (default: the profile target’s threads)', count)
     .addOption(formatOption())
     .action(async (selectors: string[], flags: DbtFlags) => {
       const select = [...selectors, ...(flags.select ?? [])];
-      await execute(name, { select: select.length ? select : undefined, exclude: flags.exclude, fullRefresh: flags.fullRefresh, format: flags.format }, flags);
+      await execute(name, { select: select.length ? select : undefined, exclude: flags.exclude, fullRefresh: flags.fullRefresh, threads: flags.threads, format: flags.format }, flags);
     });
 }
 

@@ -32,6 +32,8 @@ export interface BuildOptions {
   fullRefresh?: boolean;
   /** Which nodes to run: everything (build), seeds, models (run), tests. */
   only?: 'seeds' | 'tests';
+  /** Nodes built at the same time (default: the profile target's threads, as dbt's). */
+  threads?: number;
   log: (message: string) => void;
 }
 
@@ -136,30 +138,50 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     }
   };
 
-  if (options.only !== 'tests') {
-    for (const model of nodes) {
-      const type = seeds.has(model.name) ? 'seed' : 'model';
-      const ancestors = ancestorsOf(plan, model);
-      const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
-      const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
-      if (blockedBy || failedTest) {
-        const because = failedTest ? `test ${failedTest.name} failed` : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
-        status.set(model.name, 'skipped');
-        results.push({ node: model.name, type, status: 'skipped', detail: because });
-        options.log(`⊘ ${type} ${model.name} skipped: ${because}`);
-        await runReadyTests();
-        continue;
-      }
-      try {
-        const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log });
-        status.set(model.name, 'success');
-        results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
-      } catch (error) {
-        status.set(model.name, 'error');
-        results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]! });
-      }
-      await runReadyTests();
+  // Tests run one at a time, after the nodes they read; a node waits for its ancestors and for
+  // the tests over them (a failed one skips it), and up to `threads` nodes build at once.
+  let testing = Promise.resolve();
+  const settleTests = () => (testing = testing.then(runReadyTests));
+  const buildNode = async (model: (typeof nodes)[number], ancestors: ReadonlySet<string>) => {
+    const type = seeds.has(model.name) ? 'seed' : 'model';
+    const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
+    const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
+    if (blockedBy || failedTest) {
+      const because = failedTest ? `test ${failedTest.name} failed` : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
+      status.set(model.name, 'skipped');
+      results.push({ node: model.name, type, status: 'skipped', detail: because });
+      options.log(`⊘ ${type} ${model.name} skipped: ${because}`);
+      return;
     }
+    try {
+      const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log });
+      status.set(model.name, 'success');
+      results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
+    } catch (error) {
+      status.set(model.name, 'error');
+      results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]! });
+    }
+  };
+  if (options.only !== 'tests') {
+    const threads = Math.max(1, options.threads ?? ws.project.config.threads);
+    const pending = nodes.map((model) => ({ model, ancestors: ancestorsOf(plan, model) }));
+    const running = new Set<Promise<void>>();
+    const ready = ({ ancestors }: (typeof pending)[number]) =>
+      [...ancestors].every((a) => !chosen.has(a) || status.has(a)) && tests.every((t) => testsDone.has(t.name) || !t.depends.length || !t.depends.every((d) => ancestors.has(d)));
+    while (pending.length || running.size) {
+      for (const node of pending.filter(ready)) {
+        if (running.size >= threads) break;
+        pending.splice(pending.indexOf(node), 1);
+        const job: Promise<void> = buildNode(node.model, node.ancestors)
+          .then(settleTests)
+          .finally(() => running.delete(job));
+        running.add(job);
+      }
+      if (!running.size) break;
+      await Promise.race(running);
+    }
+    // Not reached while the DAG is acyclic (the planner refuses cycles); said rather than dropped.
+    for (const { model } of pending) results.push({ node: model.name, type: seeds.has(model.name) ? 'seed' : 'model', status: 'skipped', detail: 'its upstream never finished' });
   }
   if (options.only !== 'seeds') await runReadyTests();
   return results;

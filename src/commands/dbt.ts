@@ -14,6 +14,8 @@ export interface DbtInput {
   exclude?: string[];
   fullRefresh?: boolean;
   format?: OutputFormat;
+  /** Nodes built at the same time (build, seed): the profile target's threads by default. */
+  threads?: number;
 }
 
 /** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
@@ -35,7 +37,7 @@ const runner = (name: string, only: 'seeds' | 'tests' | undefined) =>
   defineCommand<DbtInput>({
     name,
     async run({ ws, io }, input) {
-      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, log: (m) => io.err(m) });
+      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, log: (m) => io.err(m) });
       report(io, results, input.format);
     },
   });
