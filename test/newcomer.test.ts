@@ -42,7 +42,9 @@ describe('14. a newcomer’s first project', () => {
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { type?: string; dependencies: Record<string, string> };
     expect(pkg).toMatchObject({ type: 'module', dependencies: { tributary: `file:${REPO}` } });
 
-    const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], dir);
+    // The package is this repository, linked; its build is the one every test runs (its prepare
+    // script would delete dist/ under the CLI of the tests running beside this one).
+    const install = run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts'], dir);
     expect(install.code, install.stderr).toBe(0);
     // npx finds the shipped CLI of the installed package, not a copy from source.
     expect(realpathSync(path.join(dir, 'node_modules', '.bin', 'tributary'))).toBe(CLI);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO, tempDir } from './helpers.js';
-import { run } from './support/shipped-cli.js';
+import { ensureBuilt, run } from './support/shipped-cli.js';
 import { dashboardTiles, startCommand } from './support/live-command.js';
 
 /**
@@ -21,8 +21,11 @@ let user: string;
 beforeAll(() => {
   expect(path.relative(REPO, tmpdir()).startsWith('..')).toBe(true);
   const packed = tempDir('tributary-pack-');
-  // `npm pack` builds dist/ first (the prepare script), as a publish does.
-  const pack = run('npm', ['pack', '--pack-destination', packed, '--json'], REPO);
+  // dist/ is the build every test runs (test/global-setup.ts, which builds it as the prepare
+  // script would); the prepare script is not run again here, since it would delete dist/ under the
+  // CLI of every test running beside this one.
+  ensureBuilt();
+  const pack = run('npm', ['pack', '--ignore-scripts', '--pack-destination', packed, '--json'], REPO);
   expect(pack.code, pack.stderr).toBe(0);
   const [packInfo] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string }[];
   tarball = path.join(packed, packInfo!.filename);

@@ -284,16 +284,22 @@ export class DbtSurface {
       refuseLeftovers(text, model.file, this.files.dir);
       text = text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
       sql.set(path.normalize(model.file), text);
-      const materialize = this.materialize(model, current.config, state);
       models[model.name] = {
         sql: model.file,
-        materialize,
-        ...(typeof materialize === 'object' && materialize.strategy === 'microbatch' ? { timeColumn: String(current.config.event_time) } : {}),
+        ...this.landing(model, current.config, state),
         tags: current.config.tags,
         description: this.files.descriptions.get(model.name),
       };
     }
     return { models, sources, sql };
+  }
+
+  /** How a model's rows land: its materialisation, and for a microbatch its event_time as the time column. */
+  private landing(model: DbtModelFile, config: NodeConfig, state: RenderState): Pick<DbtModelConfig, 'materialize' | 'timeColumn'> {
+    const asked = String(config.incremental_strategy ?? 'default');
+    // Batches keep their own record from the first build on; --full-refresh rebuilds the table whole.
+    if (String(config.materialized) === 'incremental' && asked === 'microbatch' && !state.fullRefresh) return { materialize: this.microbatch(model, config), timeColumn: String(config.event_time) };
+    return { materialize: this.materialize(model, config, state) };
   }
 
   private materialize(model: DbtModelFile, config: NodeConfig, state: RenderState): DbtMaterialize {
@@ -305,11 +311,9 @@ export class DbtSurface {
         hint: 'materialized may be view, table, ephemeral or incremental',
       });
     }
-    const asked = String(config.incremental_strategy ?? 'default');
-    // Batches keep their own record from the first build on; --full-refresh rebuilds the table whole.
-    if (asked === 'microbatch' && !state.fullRefresh) return this.microbatch(model, config);
     // A first build, or --full-refresh, builds the whole table; later runs add to it.
     if (state.fullRefresh || !state.existing.has(model.name)) return 'table';
+    const asked = String(config.incremental_strategy ?? 'default');
     const uniqueKey = config.unique_key === undefined ? undefined : Array.isArray(config.unique_key) ? config.unique_key.map(String) : String(config.unique_key).split(',').map((k) => k.trim());
     // dbt-duckdb's default strategy is delete+insert, which is an append without a unique key.
     const strategy = asked === 'default' ? (uniqueKey ? 'delete+insert' : 'append') : asked;

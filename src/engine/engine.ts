@@ -38,11 +38,14 @@ export class Engine {
     private readonly connection: DuckDBConnection,
     readonly path: string,
     /**
-     * Every open connection to the instance (the database's lock goes only when all are closed),
-     * and the settings each connection starts with (a default catalog, a search path).
+     * Every open engine on the instance (the database's lock goes only when all are closed), the
+     * settings each connection starts with (a default catalog, a search path), and whether the
+     * instance is closing (no statement starts then).
      */
-    private readonly family: { connections: Set<DuckDBConnection>; session: string[]; views: string } = { connections: new Set([connection]), session: [], views: 'main' },
-  ) {}
+    private readonly family: { engines: Set<Engine>; session: string[]; views: string; closing: boolean } = { engines: new Set(), session: [], views: 'main', closing: false },
+  ) {
+    this.family.engines.add(this);
+  }
 
   /**
    * Where the views derived from the catalog live (a lake table's files, a model's view):
@@ -132,7 +135,9 @@ export class Engine {
 
   /** Serialises statements on the connection: DuckDB runs one at a time per connection. */
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(task, task);
+    if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
+    const guarded = () => (this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : task());
+    const next = this.queue.then(guarded, guarded);
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -266,20 +271,27 @@ export class Engine {
   /** A second connection to the same database, for work that must run beside this one. */
   async fork(): Promise<Engine> {
     const connection = await this.instance.connect();
-    this.family.connections.add(connection);
     for (const statement of this.family.session) await connection.run(statement);
     return new Engine(this.instance, connection, this.path, this.family);
   }
 
   close(): void {
-    this.family.connections.delete(this.connection);
+    this.family.engines.delete(this);
     this.connection.closeSync();
   }
 
-  /** Closes every connection and the database, releasing its file for another process. */
-  closeAll(): void {
-    for (const connection of this.family.connections) connection.closeSync();
-    this.family.connections.clear();
+  /**
+   * Closes every connection and the database, releasing its file for another process. What still
+   * runs (a view refresh a commit set off, a catalog sync) is interrupted and waited for first:
+   * DuckDB closing a connection under a running statement deadlocks or crashes the process.
+   */
+  async closeAll(): Promise<void> {
+    this.family.closing = true;
+    const engines = [...this.family.engines];
+    for (const engine of engines) engine.interrupt();
+    await Promise.all(engines.map((engine) => engine.queue));
+    for (const engine of engines) engine.connection.closeSync();
+    this.family.engines.clear();
     this.instance.closeSync();
   }
 }

@@ -78,9 +78,11 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
     await relations.refresh();
     metastore.followCommits(async (committed) => void (await relations.refresh(committed.tables)));
     const sync = async () => void (await metastore.sync());
+    // A sync that close() interrupted is no error of the catalog's.
+    let closing = false;
     stopListening = shared?.listen(
-      () => void sync().catch((error: Error) => options.onSyncError?.(error)),
-      (error) => options.onSyncError?.(error),
+      () => void sync().catch((error: Error) => closing || options.onSyncError?.(error)),
+      (error) => closing || options.onSyncError?.(error),
     );
     const parser = await engine.fork();
     const policy = new ReadOnlyPolicy(parser, () => queryableTables(parser));
@@ -100,11 +102,11 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
       withProject: (other) => make(other),
       shared,
       sync,
-      // The state's lock goes at once (another process may open it next); connections to other stores after.
-      // The engine closes before the first await: callers that do not await still free the lock at once.
+      // The state's lock goes first (another process may open it next); connections to other stores after.
       async close() {
+        closing = true;
         const listening = stopListening?.();
-        engine.closeAll();
+        await engine.closeAll();
         await listening;
         for (const store of stores.values()) await store.close();
         stores.clear();
@@ -113,7 +115,7 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
     return make(project);
   } catch (error) {
     await stopListening?.();
-    engine.closeAll();
+    await engine.closeAll();
     throw error;
   }
 }
