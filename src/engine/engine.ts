@@ -32,6 +32,8 @@ export type Row = Record<string, unknown>;
  */
 export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
+  /** Statements queued or running on this connection. */
+  private pending = 0;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -138,7 +140,8 @@ export class Engine {
     if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
     const guarded = () => (this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : task());
     const next = this.queue.then(guarded, guarded);
-    this.queue = next.catch(() => undefined);
+    this.pending++;
+    this.queue = next.catch(() => undefined).finally(() => this.pending--);
     return next;
   }
 
@@ -285,14 +288,18 @@ export class Engine {
    * runs (a view refresh a commit set off, a catalog sync) is interrupted and waited for first:
    * DuckDB closing a connection under a running statement deadlocks or crashes the process.
    */
-  async closeAll(): Promise<void> {
+  closeAll(): Promise<void> {
     this.family.closing = true;
     const engines = [...this.family.engines];
-    for (const engine of engines) engine.interrupt();
-    await Promise.all(engines.map((engine) => engine.queue));
-    for (const engine of engines) engine.connection.closeSync();
-    this.family.engines.clear();
-    this.instance.closeSync();
+    const close = () => {
+      for (const engine of engines) engine.connection.closeSync();
+      this.family.engines.clear();
+      this.instance.closeSync();
+    };
+    // Idle, it closes at once: a caller that does not wait still frees the database's file now.
+    if (engines.every((engine) => engine.pending === 0)) return Promise.resolve(close());
+    for (const engine of engines) if (engine.pending) engine.interrupt();
+    return Promise.all(engines.map((engine) => engine.queue)).then(close);
   }
 }
 

@@ -102,12 +102,14 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
       withProject: (other) => make(other),
       shared,
       sync,
-      // The state's lock goes first (another process may open it next); connections to other stores after.
+      // The state's lock goes first (another process may open it next), before the first await
+      // when nothing runs; connections to other stores after.
       async close() {
         closing = true;
         const listening = stopListening?.();
-        await engine.closeAll();
+        const engineClosed = engine.closeAll();
         await listening;
+        await engineClosed;
         for (const store of stores.values()) await store.close();
         stores.clear();
       },
