@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CLICKSTREAM, tempDir, REPO } from './helpers.js';
+import { GroupMembership, WorkQueue } from '../src/catalog/index.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
 /**
@@ -121,5 +122,22 @@ describe.runIf(canRun)('the catalog in PostgreSQL, shared by every process of a 
     expect(refused.stderr).toContain(`keeps its lake at ${path.join(lake, 'lake')}`);
     expect(refused.stderr).toContain(`TRIBUTARY_LAKE=${path.join(lake, 'lake')}`);
     expect(refused.stderr).not.toContain('No files found');
+  });
+});
+
+describe.runIf(canRun)('processes starting together on a fresh shared catalog', () => {
+  it('two workers joining a group and opening the work queue at the same moment both start (PostgreSQL’s IF NOT EXISTS loses the race)', async () => {
+    const fresh = await createCatalogDatabase();
+    try {
+      await fresh.query('CREATE SCHEMA tributary');
+      const [a, b] = await Promise.all([GroupMembership.join(fresh.url, 'clicks', 'a'), GroupMembership.join(fresh.url, 'clicks', 'b')]);
+      expect((await a.share([0, 1, 2, 3])).concat(await b.share([0, 1, 2, 3])).sort()).toEqual([0, 1, 2, 3]);
+      await Promise.all([a.leave(), b.leave()]);
+      const queues = await Promise.all([WorkQueue.open(fresh.url, 'a'), WorkQueue.open(fresh.url, 'b')]);
+      expect(queues).toHaveLength(2);
+      for (const queue of queues) await queue.close();
+    } finally {
+      await fresh.drop();
+    }
   });
 });

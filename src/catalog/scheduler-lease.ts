@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { quoteLiteral } from '../engine/index.js';
+import { createConcurrently } from './pg-ddl.js';
 import { SHARED_DATABASE, redact } from './shared.js';
 
 /**
@@ -59,10 +60,7 @@ export class SchedulerLease {
       });
       try {
         await client.connect();
-        await client.query(`CREATE SCHEMA IF NOT EXISTS tributary; ${DDL}`).catch(async (error: Error) => {
-          // Two processes creating the table at once: the other one won.
-          if (!/already exists|duplicate key/.test(error.message)) throw error;
-        });
+        await createConcurrently(client, `CREATE SCHEMA IF NOT EXISTS tributary; ${DDL}`);
         await client.query(`INSERT INTO ${TABLE} VALUES (1, '', 0, clock_timestamp(), '-infinity', NULL) ON CONFLICT (id) DO NOTHING`);
         this.client = client;
         return client;

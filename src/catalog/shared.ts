@@ -2,6 +2,7 @@ import pg from 'pg';
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
+import { createConcurrently } from './pg-ddl.js';
 import { WorkQueue } from './work-queue.js';
 
 /**
@@ -175,7 +176,8 @@ export class GroupMembership {
   static async join(url: string, group: string, member: string, onShare?: (share: Share) => void): Promise<GroupMembership> {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query(
+    await createConcurrently(
+      client,
       `CREATE TABLE IF NOT EXISTS tributary.stream_members (grp TEXT NOT NULL, member TEXT NOT NULL, seen_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (grp, member))`,
     );
     const membership = new GroupMembership(client, group, member, onShare);

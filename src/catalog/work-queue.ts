@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { createConcurrently } from './pg-ddl.js';
 
 /**
  * Batch work that the scheduler's leader hands to the other processes of a shared catalog
@@ -50,7 +51,7 @@ export class WorkQueue {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query(DDL);
+      await createConcurrently(client, DDL);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
