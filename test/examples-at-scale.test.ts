@@ -214,7 +214,7 @@ async function caughtUp(catalog: CatalogDatabase, topic: string, sinks: string[]
 }
 
 describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL catalog by environment variables alone', () => {
-  it('ecommerce-clickstream: the batch load, and the live job on Kafka shared by two workers, give the laptop’s tables on S3 + PostgreSQL', { timeout: 170_000 }, async ({ expect }) => {
+  it('ecommerce-clickstream: the batch load, and the live job on Kafka shared by two workers, give the laptop’s tables on S3 + PostgreSQL', { timeout: 300_000 }, async ({ expect }) => {
     const laptop = copyExample('ecommerce-clickstream');
     // The live events: the example's own replayer (random sample rows, stamped now), once, into the
     // laptop copy's log; the same records, partition for partition, go to the Kafka topic the
@@ -263,7 +263,7 @@ describe.runIf(canRun).concurrent('the examples at scale: S3 lake and PostgreSQL
     expect(await catalog.query('SELECT operations::TEXT AS operations, revenue::TEXT AS revenue FROM main.kpis')).toEqual([{ operations: '10034', revenue: '41989.74' }]);
   });
 
-  it('retail-sales: the drift-mapped load and its models, the orders on Kafka shared by two workers, and the access log read from a spool folder, give the laptop’s tables', { timeout: 170_000 }, async ({ expect }) => {
+  it('retail-sales: the drift-mapped load and its models, the orders on Kafka shared by two workers, and the access log read from a spool folder, give the laptop’s tables', { timeout: 300_000 }, async ({ expect }) => {
     const laptop = copyExample('retail-sales');
     const scaled = copyExample('retail-sales');
     // The online orders: the example's replayer, once, into the laptop copy's log; the same
