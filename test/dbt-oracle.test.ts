@@ -45,14 +45,27 @@ async function snapshot(file: string): Promise<Record<string, { kind: string; co
     const out: Record<string, { kind: string; columns: string[]; rows: unknown[] }> = {};
     for (const t of tables) {
       const name = String(t.name);
-      const columns = (await read(`DESCRIBE main."${name}"`)).map((c) => `${String(c.column_name)} ${String(c.column_type)}`);
-      out[name] = { kind: String(t.kind), columns, rows: await read(`SELECT * FROM main."${name}" ORDER BY ALL`) };
+      const described = await read(`DESCRIBE main."${name}"`);
+      const columns = described.map((c) => `${String(c.column_name)} ${String(c.column_type)}`);
+      out[name] = { kind: String(t.kind), columns, rows: await read(`SELECT ${described.map((c) => runTimeMasked(String(c.column_name))).join(', ')} FROM main."${name}" ORDER BY ALL`) };
     }
     return out;
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+/**
+ * A snapshot's columns that hold the time of the run that wrote them (the fixture's own times are
+ * all before 2025) differ between any two builds: compared as "the run's time", the rest as they are.
+ */
+const SNAPSHOT_TIMES = new Set(['dbt_updated_at', 'dbt_valid_from', 'dbt_valid_to']);
+function runTimeMasked(column: string): string {
+  const runTime = (c: string) => `${c} >= TIMESTAMP '2025-01-01'`;
+  if (SNAPSHOT_TIMES.has(column)) return `CASE WHEN ${runTime(column)} THEN 'the run''s time' ELSE CAST(${column} AS VARCHAR) END AS ${column}`;
+  if (column === 'dbt_scd_id') return `CASE WHEN ${runTime('dbt_valid_from')} THEN 'a hash of the run''s time' ELSE dbt_scd_id END AS dbt_scd_id`;
+  return `"${column}"`;
 }
 
 type Outcome = { type: string; key: string; status: string };
@@ -153,6 +166,32 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     const asOf = new Set((ours.order_status!.rows as { as_of: string }[]).map((r) => r.as_of));
     expect([...asOf].sort()).toEqual(['2024-02-15', '2024-03-31']);
     expect(ours.order_events!.rows).toHaveLength(48);
+  });
+
+  it('records history as dbt snapshots do: timestamp and check strategies, hard deletes invalidated or recorded, a snapshot declared in YAML', async () => {
+    const vars = '{until: "2024-03-31"}';
+    const theirs0 = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const theirSnapshot = dbt(['snapshot', '--vars', vars], dbtDir);
+    expect(theirSnapshot.code, theirSnapshot.output).toBe(0);
+    const ourSnapshot = cli(['snapshot', '--project', ourDir, '--vars', vars, '--format', 'json']);
+    expect(ourSnapshot.code, ourSnapshot.stderr).toBe(0);
+    expect(sorted(tributaryOutcomes(ourSnapshot.stdout))).toEqual(sorted(dbtOutcomes(dbtDir)));
+    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
+    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
+    for (const name of ['orders_snapshot', 'customer_activity', 'order_status_history']) {
+      expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+      // The second snapshot changed each one, so equal tables compare versions closed and added.
+      expect(ours[name]!.rows.length, name).toBeGreaterThan(theirs0[name]!.rows.length);
+    }
+    type Version = { order_id?: number; customer_id?: number; status?: string; dbt_valid_to: string | null; dbt_is_deleted?: string };
+    const orders = ours.orders_snapshot!.rows as Version[];
+    // Order 1 (2024-01-01) left the eight-week window: its only version closed at the run's time.
+    expect(orders.filter((v) => v.order_id === 1).map((v) => v.dbt_valid_to)).toEqual(["the run's time"]);
+    // An order placed in the week before 2024-02-15 settled later: 'placed' closed, its final status current.
+    const settled = orders.filter((v) => v.status === 'placed' && v.dbt_valid_to !== null && v.dbt_valid_to !== "the run's time");
+    expect(settled.length).toBeGreaterThan(0);
+    const activity = ours.customer_activity!.rows as Version[];
+    expect(activity.some((v) => v.dbt_is_deleted === 'True')).toBe(true);
   });
 
   it('rebuilds incremental models whole with --full-refresh, as dbt does', async () => {

@@ -136,3 +136,31 @@ describe('a dbt project folder', () => {
     expect(ls.stderr).toContain(`--vars '{min_order_day: …}'`);
   });
 });
+
+describe('a dbt snapshot', () => {
+  it('is built by `snapshot` and `build`, never by `run`; a query whose unique key repeats is refused and the history kept', () => {
+    const dir = copyProject();
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    const run = cli(['run', '--project', dir, '--quiet'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    // A table's rows, or its absence.
+    const rows = (table: string) => {
+      const result = cli(['sql', '--project', dir, '--format', 'json', `SELECT count(*) AS n FROM ${table}`]);
+      return result.code === 0 ? Number((JSON.parse(result.stdout) as { n: number }[])[0]!.n) : result.stderr;
+    };
+    expect(rows('orders_snapshot')).toContain('orders_snapshot');
+    const first = cli(['snapshot', '--project', dir, 'orders_snapshot', 'customer_activity']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(rows('customer_activity')).toBe(15);
+    const versions = rows('orders_snapshot');
+    expect(versions).toBe(25);
+    // The same order twice in the query: which version is current would be a guess.
+    const file = path.join(dir, 'snapshots', 'orders_snapshot.sql');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("from {{ ref('stg_orders') }}\nwhere", "from {{ ref('stg_orders') }}, (values (1), (2)) as twice(n)\nwhere"));
+    const second = cli(['snapshot', '--project', dir, '--vars', '{until: "2024-03-31"}', 'orders_snapshot']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("the snapshot's unique key (order_id) is not unique in its query");
+    expect(second.stderr).toContain('(2 rows)');
+    expect(rows('orders_snapshot')).toBe(versions);
+  });
+});

@@ -269,13 +269,15 @@ async function recoveryRun(context: SuiteContext, cli: string, example: string, 
   let seed = 20261121;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   let kills = 0;
-  for (let run = 0; run < 40; run++) {
+  // Up to 40 runs killed at random moments; then one left to finish whatever the killed runs did not commit.
+  for (let run = 0; ; run++) {
     const child = spawn(process.execPath, [cli, 'drain', '--project', example, '--data-dir', dir, '--max-batch', '50000'], { cwd: context.root, stdio: 'ignore' });
     const delay = 1200 + random() * 2300;
-    const timer = setTimeout(() => child.kill('SIGKILL'), delay);
+    const timer = run < 40 ? setTimeout(() => child.kill('SIGKILL'), delay) : undefined;
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
     if (code === 0) break;
+    if (run >= 40) throw new Error(`recovery: the final drain, not killed, failed (exit ${code})`);
     kills++;
     context.log(`  recovery: killed run ${run + 1} after ${(delay / 1000).toFixed(1)} s`);
   }

@@ -154,6 +154,7 @@ export function buildProgram(): Command {
 
   dbtCommand(program, 'build', 'a dbt project: seeds, models and tests in DAG order; a failing test skips what reads the node it tests');
   dbtCommand(program, 'seed', 'a dbt project: load its seeds (CSV files) into tables, every row accounted for');
+  dbtCommand(program, 'snapshot', 'a dbt project: record what changed in its snapshots’ rows (SCD type 2: versions closed and added)');
   dbtCommand(program, 'test', 'a dbt project: run its tests (schema.yml generic tests, custom generic tests, singular tests)');
   dbtCommand(program, 'compile', 'a dbt project: print each model’s SQL as the engine receives it (Jinja rendered, refs resolved)');
   projectOptions(program.command('show'))
@@ -201,13 +202,14 @@ export function buildProgram(): Command {
 
   projectOptions(program.command('ls'))
     .argument('[selectors...]', 'models to list, as --select takes them (default: all)')
-    .description('the models a selection picks, in the order a run builds them: how each lands, what it reads, its tags')
+    .description('the models a selection picks, in the order a run builds them: how each lands, what it reads, its tags; with --columns, where each column comes from')
     .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
     .option('--exclude <selectors...>', 'models to leave out, in the same syntax')
+    .option('--columns', 'one row per model column: the upstream columns it derives from, how (copy, transform), its description')
     .addOption(formatOption())
-    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; format: OutputFormat }) => {
+    .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; columns?: boolean; format: OutputFormat }) => {
       const select = [...selectors, ...(flags.select ?? [])];
-      await execute('ls', { select: select.length ? select : undefined, exclude: flags.exclude, format: flags.format }, flags);
+      await execute('ls', { select: select.length ? select : undefined, exclude: flags.exclude, columns: flags.columns, format: flags.format }, flags);
     });
 
   projectOptions(program.command('sql'))

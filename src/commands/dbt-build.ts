@@ -16,7 +16,7 @@ export type NodeStatus = 'success' | 'error' | 'skipped' | 'pass' | 'fail' | 'wa
 
 export interface NodeResult {
   node: string;
-  type: 'seed' | 'model' | 'test';
+  type: 'seed' | 'snapshot' | 'model' | 'test';
   status: NodeStatus;
   /** Tests: the generic test's name (not_null…), or `singular`; its model and column. */
   test?: string;
@@ -30,8 +30,8 @@ export interface BuildOptions {
   select?: string[];
   exclude?: string[];
   fullRefresh?: boolean;
-  /** Which nodes to run: everything (build), seeds, models (run), tests. */
-  only?: 'seeds' | 'tests';
+  /** Which nodes to run: everything (build), seeds, snapshots, tests. */
+  only?: 'seeds' | 'snapshots' | 'tests';
   /** Nodes built at the same time (default: the profile target's threads, as dbt's). */
   threads?: number;
   log: (message: string) => void;
@@ -101,20 +101,21 @@ function ancestorsOf(plan: ProjectPlan, model: ModelPlan): Set<string> {
 }
 
 export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<NodeResult[]> {
-  const dbt = requireDbt(ws, options.only === 'tests' ? 'test' : options.only === 'seeds' ? 'seed' : 'build');
+  const dbt = requireDbt(ws, options.only === 'tests' ? 'test' : options.only === 'seeds' ? 'seed' : options.only === 'snapshots' ? 'snapshot' : 'build');
   const view = await dbtWorkspace(ws, options.fullRefresh);
   const plan = compileProject(view.project, view, await queryableTables(ws.engine));
-  const seeds = dbt.surface.seeds;
+  const { seeds, snapshots } = dbt.surface;
+  const typeOf = (name: string) => (seeds.has(name) ? 'seed' : snapshots.has(name) ? 'snapshot' : 'model');
   let nodes = selectModels(plan, options.select, options.exclude);
   if (options.only === 'seeds') nodes = nodes.filter((m) => seeds.has(m.name));
+  if (options.only === 'snapshots') nodes = nodes.filter((m) => snapshots.has(m.name));
   const chosen = new Set(nodes.map((m) => m.name));
-  // A test runs when every node it reads is selected (a relationships test reads two).
-  const tests = dbt.surface.tests().filter((t) =>
-    // A test that reads no node (a source's file) runs with an unfiltered build or test.
-    t.depends.length === 0
-      ? options.only !== 'seeds' && !options.select?.length
-      : t.depends.every((d) => chosen.has(d) || (options.only === 'tests' && plan.models.has(d))) && t.depends.some((d) => chosen.has(d)),
-  );
+  // `seed` and `snapshot` run no test, as in dbt. A test runs when every node it reads is selected
+  // (a relationships test reads two); one that reads no node (a source's file) with an unfiltered build or test.
+  const withTests = options.only !== 'seeds' && options.only !== 'snapshots';
+  const selectedTest = (t: CompiledTest) =>
+    t.depends.length === 0 ? !options.select?.length : t.depends.every((d) => chosen.has(d) || (options.only === 'tests' && plan.models.has(d))) && t.depends.some((d) => chosen.has(d));
+  const tests = withTests ? dbt.surface.tests().filter(selectedTest) : [];
   const results: NodeResult[] = [];
   const status = new Map<string, NodeStatus>();
   const failedTests: CompiledTest[] = [];
@@ -143,7 +144,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   let testing = Promise.resolve();
   const settleTests = () => (testing = testing.then(runReadyTests));
   const buildNode = async (model: (typeof nodes)[number], ancestors: ReadonlySet<string>) => {
-    const type = seeds.has(model.name) ? 'seed' : 'model';
+    const type = typeOf(model.name);
     const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
     const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
     if (blockedBy || failedTest) {
@@ -181,8 +182,8 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       await Promise.race(running);
     }
     // Not reached while the DAG is acyclic (the planner refuses cycles); said rather than dropped.
-    for (const { model } of pending) results.push({ node: model.name, type: seeds.has(model.name) ? 'seed' : 'model', status: 'skipped', detail: 'its upstream never finished' });
+    for (const { model } of pending) results.push({ node: model.name, type: typeOf(model.name), status: 'skipped', detail: 'its upstream never finished' });
   }
-  if (options.only !== 'seeds') await runReadyTests();
+  if (withTests) await runReadyTests();
   return results;
 }

@@ -33,7 +33,7 @@ function report(io: CommandIO, results: readonly NodeResult[], format: OutputFor
   }
 }
 
-const runner = (name: string, only: 'seeds' | 'tests' | undefined) =>
+const runner = (name: string, only: 'seeds' | 'snapshots' | 'tests' | undefined) =>
   defineCommand<DbtInput>({
     name,
     async run({ ws, io }, input) {
@@ -45,6 +45,7 @@ const runner = (name: string, only: 'seeds' | 'tests' | undefined) =>
 export const buildCommand = runner('build', undefined);
 export const seedCommand = runner('seed', 'seeds');
 export const testCommand = runner('test', 'tests');
+export const snapshotCommand = runner('snapshot', 'snapshots');
 
 /** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
 export const compileCommand = defineCommand<DbtInput>({

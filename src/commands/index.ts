@@ -5,7 +5,7 @@ import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
 import { compactCommand, deadLettersCommand, quarantineCommand, runsCommand, vacuumCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
-import { buildCommand, compileCommand, seedCommand, showCommand, testCommand } from './dbt.js';
+import { buildCommand, compileCommand, seedCommand, showCommand, snapshotCommand, testCommand } from './dbt.js';
 import type { CommandSpec } from './types.js';
 
 /** The commands that work on a project's state: run by the CLI itself, or inside the server that owns the state. */
@@ -14,6 +14,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     runCommand,
     buildCommand,
     seedCommand,
+    snapshotCommand,
     testCommand,
     compileCommand,
     showCommand,
@@ -39,6 +40,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
 
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
+export { modelColumns, type ModelColumn } from './ls.js';
 export { intervalOf } from './run.js';
 export { jobsView, runsView, taskView, runJson, dsOf, requireLeading } from './jobs.js';
 export type { CommandContext, CommandIO, CommandSpec, ProjectScheduler, SchedulerOpener, ServerServices } from './types.js';

@@ -61,7 +61,8 @@ export const runCommand = defineCommand<RunInput>({
   async run({ ws, io }, input) {
     // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.
     const view = await dbtWorkspace(ws.withProject(withSources(ws.project, input.sources)), input.fullRefresh);
-    const seeds = [...(ws.project.dbt?.surface.seeds ?? [])];
+    // Snapshots record history only when asked (`tributary snapshot` or `build`), as in dbt.
+    const seeds = [...(ws.project.dbt?.surface.seeds ?? []), ...(ws.project.dbt?.surface.snapshots ?? [])];
     await refuseUnloadedSeeds(view, input);
     let results: ModelResult[];
     try {

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
-import type { DbtModelFile, DbtProjectFiles, NodeConfig } from './project.js';
+import type { DbtModelFile, DbtProjectFiles, DbtSnapshotFile, NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
 import { compileTests, type CompiledTest } from './tests.js';
 
@@ -23,7 +23,16 @@ export type DbtMaterialize =
   | 'table'
   | 'ephemeral'
   | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[] }
-  | { kind: 'incremental'; strategy: 'microbatch'; batchSize: 'hour' | 'day' | 'month' | 'year'; lookback: number; begin: string };
+  | { kind: 'incremental'; strategy: 'microbatch'; batchSize: 'hour' | 'day' | 'month' | 'year'; lookback: number; begin: string }
+  | {
+      kind: 'snapshot';
+      strategy: 'timestamp' | 'check';
+      uniqueKey: string[];
+      updatedAt?: string;
+      checkCols?: 'all' | string[];
+      hardDeletes: 'ignore' | 'invalidate' | 'new_record';
+      validToCurrent?: string;
+    };
 
 /** A model as Tributary's config takes it (the SQL file's path: its rendered text is served by `readText`). */
 export interface DbtModelConfig {
@@ -100,6 +109,7 @@ export class Relation {
 /** A compiled dbt project: what renders its models and tests for a run. */
 export class DbtSurface {
   readonly seeds: ReadonlySet<string>;
+  readonly snapshots: ReadonlySet<string>;
   readonly modelNames: ReadonlySet<string>;
   private readonly vars: Record<string, unknown>;
   private readonly seedColumns = new Map<string, Record<string, string>>();
@@ -110,7 +120,8 @@ export class DbtSurface {
   ) {
     this.vars = { ...files.vars, ...cliVars };
     this.seeds = new Set(files.seeds.map((s) => s.name));
-    this.modelNames = new Set(files.models.map((m) => m.name));
+    this.snapshots = new Set(files.snapshots.map((s) => s.name));
+    this.modelNames = new Set([...files.models, ...files.snapshots].map((m) => m.name));
   }
 
   get dir() {
@@ -275,15 +286,18 @@ export class DbtSurface {
         description: this.files.descriptions.get(seed.name) ?? `seed ${seed.file}`,
       };
     }
-    for (const model of this.files.models) {
-      current.node = model;
-      current.file = model.file;
-      current.config = { ...model.config, tags: [...model.config.tags] };
+    // A node's SQL with its Jinja rendered (config() calls land in `current.config`) and refs as Tributary's.
+    const renderNode = (node: DbtModelFile | DbtSnapshotFile): string => {
+      current.node = node;
+      current.file = node.file;
+      current.config = { ...node.config, tags: [...node.config.tags] };
       current.refs = new Set();
-      let text = env.render(model.text, model.file).trim().replace(/;\s*$/, '');
-      refuseLeftovers(text, model.file, this.files.dir);
-      text = text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
-      sql.set(path.normalize(model.file), text);
+      const text = env.render(node.text, node.file).trim().replace(/;\s*$/, '');
+      refuseLeftovers(text, node.file, this.files.dir);
+      return text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
+    };
+    for (const model of this.files.models) {
+      sql.set(path.normalize(model.file), renderNode(model));
       models[model.name] = {
         sql: model.file,
         ...this.landing(model, current.config, state),
@@ -291,7 +305,46 @@ export class DbtSurface {
         description: this.files.descriptions.get(model.name),
       };
     }
+    for (const snapshot of this.files.snapshots) {
+      const key = this.snapshotKey(snapshot);
+      sql.set(key, renderNode(snapshot));
+      models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name) };
+    }
     return { models, sources, sql };
+  }
+
+  /** Where a snapshot's SQL is served: its file, or its file and name when the file holds several (or it is declared in YAML). */
+  private snapshotKey(snapshot: DbtSnapshotFile): string {
+    const shared = this.files.snapshots.filter((s) => s.file === snapshot.file).length > 1 || !snapshot.file.endsWith('.sql');
+    return path.normalize(shared ? `${snapshot.file}#${snapshot.name}` : snapshot.file);
+  }
+
+  /** dbt's snapshot config (strategy, unique_key, updated_at, check_cols, hard deletes) as Tributary's. */
+  private snapshot(snapshot: DbtSnapshotFile, config: NodeConfig): DbtMaterialize {
+    const place = this.place(snapshot.file);
+    const strategy = String(config.strategy ?? '');
+    if (strategy !== 'timestamp' && strategy !== 'check') {
+      throw new TributaryError(`snapshot '${snapshot.name}' has strategy '${strategy || '(none)'}'`, { place, hint: "give it strategy='timestamp' (with updated_at) or strategy='check' (with check_cols)" });
+    }
+    const uniqueKey = config.unique_key === undefined ? [] : Array.isArray(config.unique_key) ? config.unique_key.map(String) : [String(config.unique_key)];
+    if (!uniqueKey.length) throw new TributaryError(`snapshot '${snapshot.name}' has no unique_key`, { place, hint: "add unique_key='<column>' to its config" });
+    if (config.snapshot_meta_column_names) {
+      throw new TributaryError(`snapshot '${snapshot.name}' renames its meta columns (snapshot_meta_column_names), which Tributary does not do yet`, { place, hint: 'remove the setting: the columns keep dbt’s names (dbt_scd_id, dbt_valid_from…)' });
+    }
+    const hard = String(config.hard_deletes ?? (config.invalidate_hard_deletes === true ? 'invalidate' : 'ignore'));
+    if (hard !== 'ignore' && hard !== 'invalidate' && hard !== 'new_record') throw new TributaryError(`snapshot '${snapshot.name}' has hard_deletes '${hard}'`, { place, hint: 'hard_deletes may be ignore, invalidate or new_record' });
+    const checkCols = config.check_cols === undefined ? undefined : config.check_cols === 'all' ? 'all' : Array.isArray(config.check_cols) ? config.check_cols.map(String) : [String(config.check_cols)];
+    if (strategy === 'timestamp' && !config.updated_at) throw new TributaryError(`snapshot '${snapshot.name}' uses the timestamp strategy without updated_at`, { place, hint: "add updated_at='<column>' to its config" });
+    if (strategy === 'check' && !checkCols) throw new TributaryError(`snapshot '${snapshot.name}' uses the check strategy without check_cols`, { place, hint: "add check_cols=['a', 'b'] (or 'all') to its config" });
+    return {
+      kind: 'snapshot',
+      strategy,
+      uniqueKey,
+      updatedAt: config.updated_at === undefined ? undefined : String(config.updated_at),
+      checkCols,
+      hardDeletes: hard,
+      validToCurrent: config.dbt_valid_to_current === undefined ? undefined : String(config.dbt_valid_to_current),
+    };
   }
 
   /** How a model's rows land: its materialisation, and for a microbatch its event_time as the time column. */

@@ -108,6 +108,8 @@ export class JinjaEnvironment {
     globals: JinjaContext,
   ) {
     this.env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false });
+    // Jinja's Python spellings of its constants, which nunjucks' lexer knows only in lower case.
+    for (const [name, value] of Object.entries({ True: true, False: false, None: null, none: null })) this.env.addGlobal(name, value);
     for (const [name, value] of Object.entries(globals)) this.env.addGlobal(name, value);
   }
 

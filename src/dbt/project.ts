@@ -32,6 +32,16 @@ export interface DbtModelFile {
   config: NodeConfig;
 }
 
+/** A snapshot: a `{% snapshot %}` block of a SQL file, or a `snapshots:` entry of YAML naming its relation. */
+export interface DbtSnapshotFile {
+  name: string;
+  file: string;
+  /** The block's SQL (Jinja), or `select * from {{ relation }}` for a YAML snapshot. */
+  text: string;
+  package: string;
+  config: NodeConfig;
+}
+
 export interface DbtSeedFile {
   name: string;
   file: string;
@@ -92,6 +102,7 @@ export interface DbtProjectFiles {
   vars: Record<string, unknown>;
   models: DbtModelFile[];
   seeds: DbtSeedFile[];
+  snapshots: DbtSnapshotFile[];
   sources: DbtSourceTable[];
   tests: DbtTestDeclaration[];
   singularTests: DbtSingularTest[];
@@ -158,7 +169,18 @@ function folderConfig(block: unknown, projectName: string, folders: string[], no
 }
 
 /** Config keys dbt reads without a `+` in `dbt_project.yml`. */
-const CONFIG_KEYS = new Set(['materialized', 'tags', 'schema', 'enabled', 'column_types', 'quote_columns', 'incremental_strategy', 'unique_key', 'alias', 'database', 'full_refresh', 'on_schema_change']);
+const CONFIG_KEYS = new Set([
+  'materialized', 'tags', 'schema', 'enabled', 'column_types', 'quote_columns', 'incremental_strategy', 'unique_key', 'alias', 'database', 'full_refresh', 'on_schema_change',
+  'strategy', 'updated_at', 'check_cols', 'target_schema', 'target_database', 'invalidate_hard_deletes', 'hard_deletes', 'dbt_valid_to_current', 'snapshot_meta_column_names',
+]);
+
+/** `{% snapshot name %} … {% endsnapshot %}` blocks of a file, with the line each starts at. */
+function snapshotBlocks(text: string): { name: string; body: string }[] {
+  const blocks: { name: string; body: string }[] = [];
+  const pattern = /\{%-?\s*snapshot\s+([A-Za-z_][A-Za-z0-9_]*)\s*-?%\}([\s\S]*?)\{%-?\s*endsnapshot\s*-?%\}/g;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) blocks.push({ name: match[1]!, body: match[2]! });
+  return blocks;
+}
 
 function readProfile(dir: string, profileName: string, asked: string | undefined, profilesDir: string | undefined): DbtProfileTarget {
   const candidates = [profilesDir, process.env.DBT_PROFILES_DIR, dir, path.join(process.env.HOME ?? '', '.dbt')].filter((d): d is string => !!d);
@@ -239,10 +261,12 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   const seedPaths = stringList(project['seed-paths'] ?? project['data-paths'], ['seeds']);
   const testPaths = stringList(project['test-paths'], ['tests']);
   const macroPaths = stringList(project['macro-paths'], ['macros']);
+  const snapshotPaths = stringList(project['snapshot-paths'], ['snapshots']);
   const packagesDir = String(project['packages-install-path'] ?? 'dbt_packages');
 
   const models: DbtModelFile[] = [];
   const seeds: DbtSeedFile[] = [];
+  const snapshots: DbtSnapshotFile[] = [];
   const sources: DbtSourceTable[] = [];
   const tests: DbtTestDeclaration[] = [];
   const descriptions = new Map<string, string>();
@@ -269,8 +293,42 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     }
     yamlFiles.push(...listFiles(root, '.yml'));
   }
+  for (const snapshotPath of snapshotPaths) {
+    const root = path.join(dir, snapshotPath);
+    for (const file of listFiles(root, '.sql')) {
+      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+      const blocks = snapshotBlocks(readFileSync(file, 'utf8'));
+      if (!blocks.length) warnings.push(`${rel(file)} holds no {% snapshot %} block; it was skipped`);
+      for (const block of blocks) {
+        const config = folderConfig(project.snapshots, name, folders, block.name);
+        if (config.enabled !== false) snapshots.push({ name: block.name, file: rel(file), text: block.body, package: name, config });
+      }
+    }
+    yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
+  }
   for (const file of yamlFiles) {
     const doc = readYaml(file);
+    // dbt 1.9's snapshots in YAML: a relation (ref or source) and a config.
+    for (const node of (doc.snapshots ?? []) as Yaml[]) {
+      const nodeName = String(node.name);
+      if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
+      readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
+      for (const column of (node.columns ?? []) as Yaml[]) {
+        if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
+        readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
+      }
+      const declared = snapshots.find((s) => s.name === nodeName);
+      const config = { ...folderConfig(project.snapshots, name, [], nodeName), ...((node.config ?? {}) as Yaml) } as NodeConfig;
+      if (declared) Object.assign(declared.config, node.config ?? {});
+      else if (typeof node.relation === 'string') {
+        if (config.enabled !== false) snapshots.push({ name: nodeName, file: rel(file), text: `select * from {{ ${node.relation} }}`, package: name, config });
+      } else {
+        throw new TributaryError(`snapshot '${nodeName}' names no relation and no {% snapshot %} block defines it`, {
+          place: { file, field: `snapshots.${nodeName}` },
+          hint: "give it relation: ref('a_model') (or source('a', 'b')) and a config with unique_key and strategy",
+        });
+      }
+    }
     for (const source of (doc.sources ?? []) as Yaml[]) {
       const sourceMeta = (source.meta ?? {}) as Yaml;
       const sourceConfig = (source.config ?? {}) as Yaml;
@@ -336,7 +394,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   for (const model of models) if (model.config.schema) warnings.push(`model '${model.name}' has +schema '${String(model.config.schema)}'; Tributary writes every table to the main schema for now`);
 
   const names = new Map<string, string>();
-  for (const node of [...models, ...seeds]) {
+  for (const node of [...models, ...seeds, ...snapshots]) {
     const seen = names.get(node.name);
     if (seen) throw new TributaryError(`two nodes are named '${node.name}': ${seen} and ${node.file}`, { place: { file: node.file }, hint: 'dbt refuses this too: rename one' });
     names.set(node.name, node.file);
@@ -348,6 +406,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     vars: ((project.vars ?? {}) as Yaml) ?? {},
     models,
     seeds,
+    snapshots,
     sources,
     tests,
     singularTests,

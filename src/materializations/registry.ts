@@ -3,6 +3,7 @@ import { ephemeralMaterialization } from './ephemeral.js';
 import { incrementalMaterialization } from './incremental.js';
 import { lakeMaterialization } from './lake.js';
 import { mergeMaterialization } from './merge.js';
+import { snapshotMaterialization } from './snapshot.js';
 import { tableMaterialization } from './table.js';
 import type { MaterializationComponent } from './types.js';
 import { viewMaterialization } from './view.js';
@@ -12,7 +13,7 @@ import { viewMaterialization } from './view.js';
  * table's `materialize` name one of these (or one a project registers); the runner asks it where
  * and how rows land.
  */
-export const modelMaterializations = [tableMaterialization, lakeMaterialization, viewMaterialization, ephemeralMaterialization, incrementalMaterialization] as const;
+export const modelMaterializations = [tableMaterialization, lakeMaterialization, viewMaterialization, ephemeralMaterialization, incrementalMaterialization, snapshotMaterialization] as const;
 export const streamMaterializations = [appendMaterialization, mergeMaterialization] as const;
 export const materializations = [...modelMaterializations, ...streamMaterializations] as const;
 

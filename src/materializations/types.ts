@@ -50,6 +50,23 @@ export interface Materialization {
    * catalog has not recorded as processed, and the lookback before its own, as one interval.
    */
   readonly batches?: BatchPolicy;
+  /**
+   * Set when a run's rows are computed from the model's query and the table as it stands (a
+   * snapshot keeps every version: it closes those that changed and adds the new ones).
+   */
+  readonly history?: (input: HistoryInput) => Promise<string>;
+}
+
+/** What a materialisation with history is given: the run's query, its table if it exists, and the engine's answers. */
+export interface HistoryInput {
+  query: string;
+  /** The table as it stands (`main."name"`), absent on a first run or a full refresh. */
+  table: string | undefined;
+  /** The run's instant (ISO, UTC): when versions the run closes or opens without a time of their own start or end. */
+  now: string;
+  field: string;
+  describe(sql: string): Promise<{ name: string; type: string }[]>;
+  rows(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 /** How a microbatch model's time is cut: batches of `size` from `begin`, the last `lookback` run again for late rows. */

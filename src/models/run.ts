@@ -11,6 +11,7 @@ import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
+import type { HistoryInput } from '../materializations/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
@@ -428,7 +429,8 @@ async function batchRelations(run: RunContext, model: ModelPlan): Promise<Relati
  */
 async function transform(step: ModelStep): Promise<RunCounts> {
   const { run, model, runId, engine } = step;
-  const sql = run.plan.sql(model, await batchRelations(run, model), run.options.interval);
+  const query = run.plan.sql(model, await batchRelations(run, model), run.options.interval);
+  const sql = model.materialization.history ? await model.materialization.history(await historyInput(run, model, query, engine)) : query;
   const scope = await intervalScope(engine, model, sql, run.options.interval);
   const relation = scope.inside ? `(SELECT * FROM (${sql}) WHERE ${scope.inside})` : `(${sql})`;
   const columns = await engine.describe(`SELECT * FROM ${relation}`);
@@ -446,6 +448,18 @@ async function transform(step: ModelStep): Promise<RunCounts> {
     await store.discard(engine, [staged]);
     throw error;
   }
+}
+
+async function historyInput(run: RunContext, model: ModelPlan, query: string, engine: Engine): Promise<HistoryInput> {
+  const exists = (await queryableTables(engine)).has(model.table);
+  return {
+    query,
+    table: exists ? `main.${quoteIdent(model.table)}` : undefined,
+    now: new Date().toISOString(),
+    field: `models.${model.name}`,
+    describe: (sql) => engine.describe(sql),
+    rows: (sql) => engine.query(sql),
+  };
 }
 
 /**
