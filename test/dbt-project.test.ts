@@ -164,3 +164,26 @@ describe('a dbt snapshot', () => {
     expect(rows('orders_snapshot')).toBe(versions);
   });
 });
+
+describe('on_schema_change', () => {
+  it("'fail' refuses a run whose model lost a column, naming it, and writes nothing; --full-refresh rebuilds the table", () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'order_sizes.sql');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("on_schema_change='sync_all_columns'", "on_schema_change='fail'"));
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    const first = cli(['run', '--project', dir, '--quiet', '+order_sizes']);
+    expect(first.code, first.stderr).toBe(0);
+    const count = () => (JSON.parse(cli(['sql', '--project', dir, '--format', 'json', 'SELECT count(*)::INT AS n, count(whole_dollars)::INT AS w FROM order_sizes']).stdout) as { n: number; w: number }[])[0];
+    expect(count()).toEqual({ n: 25, w: 25 });
+    const vars = '{until: "2024-03-31"}';
+    const refused = cli(['run', '--project', dir, '--quiet', '--vars', vars, 'order_sizes']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("the columns of model 'order_sizes' no longer match its table (gone: whole_dollars), and its on_schema_change is 'fail'");
+    expect(refused.stderr).toContain('--full-refresh');
+    expect(count()).toEqual({ n: 25, w: 25 });
+    const rebuilt = cli(['run', '--project', dir, '--quiet', '--vars', vars, '--full-refresh', '+order_sizes']);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    const after = cli(['sql', '--project', dir, '--format', 'json', 'SELECT count(*)::INT AS n FROM order_sizes']);
+    expect(JSON.parse(after.stdout)).toEqual([{ n: 48 }]);
+  });
+});

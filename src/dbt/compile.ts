@@ -22,8 +22,8 @@ export type DbtMaterialize =
   | 'view'
   | 'table'
   | 'ephemeral'
-  | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[] }
-  | { kind: 'incremental'; strategy: 'microbatch'; batchSize: 'hour' | 'day' | 'month' | 'year'; lookback: number; begin: string }
+  | { kind: 'incremental'; strategy: 'append' | 'merge' | 'delete+insert'; uniqueKey?: string[]; onSchemaChange: SchemaChange }
+  | { kind: 'incremental'; strategy: 'microbatch'; batchSize: 'hour' | 'day' | 'month' | 'year'; lookback: number; begin: string; onSchemaChange: SchemaChange }
   | {
       kind: 'snapshot';
       strategy: 'timestamp' | 'check';
@@ -66,6 +66,9 @@ export interface RenderState {
   fullRefresh: boolean;
 }
 
+
+const SCHEMA_CHANGES = ['ignore', 'fail', 'append_new_columns', 'sync_all_columns'] as const;
+type SchemaChange = (typeof SCHEMA_CHANGES)[number];
 
 /** Sentinels a render leaves where a ref goes; replaced once the text is known to hold no Jinja. */
 const REF_MARK = '\u0001ref:';
@@ -379,7 +382,7 @@ export class DbtSurface {
     if (strategy !== 'append' && !uniqueKey?.length) {
       throw new TributaryError(`model '${model.name}' uses incremental_strategy '${strategy}' without a unique_key`, { place: this.place(model.file), hint: "add unique_key='<column>' to its config" });
     }
-    return { kind: 'incremental', strategy, uniqueKey: strategy === 'append' ? undefined : uniqueKey };
+    return { kind: 'incremental', strategy, uniqueKey: strategy === 'append' ? undefined : uniqueKey, onSchemaChange: this.onSchemaChange(model, config) };
   }
 
   /** dbt's microbatch config as Tributary's: event_time, batch_size, lookback (dbt's default 1) and begin. */
@@ -400,7 +403,14 @@ export class DbtSurface {
     if (typeof instant !== 'string' && Number.isNaN(instant.getTime())) {
       throw new TributaryError(`model '${model.name}' has begin '${begin}', which is no date`, { place: this.place(model.file), hint: "write it as '2024-01-01' or '2024-01-01 06:00:00'" });
     }
-    return { kind: 'incremental', strategy: 'microbatch', batchSize: size!, lookback, begin: typeof instant === 'string' ? instant : instant.toISOString() };
+    return { kind: 'incremental', strategy: 'microbatch', batchSize: size!, lookback, begin: typeof instant === 'string' ? instant : instant.toISOString(), onSchemaChange: this.onSchemaChange(model, config) };
+  }
+
+  private onSchemaChange(model: DbtModelFile, config: NodeConfig): SchemaChange {
+    const asked = String(config.on_schema_change ?? 'ignore');
+    const known = SCHEMA_CHANGES.find((c) => c === asked);
+    if (!known) throw new TributaryError(`model '${model.name}' has on_schema_change '${asked}'`, { place: this.place(model.file), hint: `on_schema_change may be ${SCHEMA_CHANGES.join(', ')}` });
+    return known;
   }
 
   /** Every test of the project as SQL returning its failing rows, with the nodes it reads. */

@@ -20,6 +20,12 @@ const schema = z
     lookback: z.number().int().min(0).default(1),
     /** microbatch: the first batch's start (UTC), such as '2019-11-01'. */
     begin: z.iso.date().or(z.iso.datetime()).optional(),
+    /**
+     * When the model's columns change after its table was made: write the columns both have
+     * (`ignore`; a removed column's new rows are NULL), refuse (`fail`), add the new columns
+     * (`append_new_columns`), or match the table to the model (`sync_all_columns`).
+     */
+    onSchemaChange: z.enum(['ignore', 'fail', 'append_new_columns', 'sync_all_columns']).default('ignore'),
   })
   .strict()
   .refine((c) => c.strategy === 'append' || c.strategy === 'microbatch' || c.uniqueKey, { message: 'merge and delete+insert need uniqueKey', path: ['uniqueKey'] })
@@ -34,7 +40,7 @@ export const incrementalMaterialization = defineMaterialization({
   config: schema,
   create: (config, context) => {
     const store = context.defaultStore();
-    const base = { kind: 'incremental', label: `incremental (${config.strategy})`, reference: store.readable ? 'relation' : 'elsewhere', partitions: false, store, shape: (shape: TableShape) => shape } as const;
+    const base = { kind: 'incremental', label: `incremental (${config.strategy})`, reference: store.readable ? 'relation' : 'elsewhere', partitions: false, store, shape: (shape: TableShape): TableShape => ({ ...shape, onSchemaChange: config.onSchemaChange }) } as const;
     if (config.strategy === 'microbatch') {
       return { ...base, intervals: true, batches: { size: config.batchSize!, lookback: config.lookback, begin: config.begin! }, writeMode: (scope) => ({ kind: 'replace', scope }) };
     }

@@ -4,7 +4,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch } from './merge.js';
-import { type CommitUnit, defineStore, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
+import { type CommitUnit, defineStore, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape, type WriteMode } from './types.js';
 
 const schema = z.object({ kind: z.literal('duckdb') }).strict();
 
@@ -21,6 +21,12 @@ const main = (table: string) => `main.${quoteIdent(table)}`;
 
 /** Where the warehouse's own tables are: `main` of the state's database (the shared catalog's, when there is one). */
 const IN_WAREHOUSE = `database_name = current_database() AND schema_name = 'main' AND NOT temporary`;
+
+/** A warehouse table's columns as it stands, in order; none when it does not exist. */
+function storedColumns(tx: Pick<CatalogTransaction, 'query'>, table: string): Promise<{ name: string; type: string }[]> {
+  // duckdb_columns() has no `temporary` flag: temporary tables live in another database.
+  return tx.query(`SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1 ORDER BY column_index`, [table]);
+}
 
 /**
  * Drops what the warehouse holds under `name`, a table or a view (a model that changed
@@ -127,7 +133,7 @@ class WarehouseStore implements Store {
 
   private async write(tx: CatalogTransaction, s: WarehouseStaged): Promise<number> {
     const target = main(s.table);
-    const columns = s.shape.columns.map((c) => quoteIdent(c.name)).join(', ');
+    const columns = (await this.evolve(tx, s.shape, s.mode)).map(quoteIdent).join(', ');
     const keys = s.shape.keys ?? [];
     switch (s.mode.kind) {
       case 'append':
@@ -172,6 +178,41 @@ class WarehouseStore implements Store {
         return n;
       }
     }
+  }
+
+  /**
+   * The columns a write into an existing table carries, once the table has followed the model's
+   * new columns as its `onSchemaChange` says (a shape without one writes all its columns).
+   */
+  private async evolve(tx: CatalogTransaction, shape: TableShape, mode: WriteMode): Promise<string[]> {
+    const wanted = shape.columns.map((c) => c.name);
+    if (!shape.onSchemaChange || (mode.kind === 'replace' && !mode.scope)) return wanted;
+    const stored = await storedColumns(tx, shape.name);
+    if (!stored.length) return wanted;
+    const added = shape.columns.filter((c) => !stored.some((t) => t.name === c.name));
+    const removed = stored.filter((t) => !wanted.includes(t.name));
+    const retyped = shape.columns.filter((c) => stored.some((t) => t.name === c.name && t.type !== c.type));
+    if (!added.length && !removed.length && !retyped.length) return wanted;
+    const change = shape.onSchemaChange;
+    if (change === 'fail') {
+      const said = [added.length && `new: ${added.map((c) => c.name).join(', ')}`, removed.length && `gone: ${removed.map((c) => c.name).join(', ')}`, retyped.length && `retyped: ${retyped.map((c) => `${c.name} ${c.type}`).join(', ')}`];
+      throw new TributaryError(`the columns of model '${shape.name}' no longer match its table (${said.filter(Boolean).join('; ')}), and its on_schema_change is 'fail'`, {
+        place: { field: this.context.field },
+        hint: "rebuild the table with --full-refresh, or set on_schema_change to 'append_new_columns' or 'sync_all_columns'; nothing was written",
+      });
+    }
+    const target = main(shape.name);
+    if (change === 'append_new_columns' || change === 'sync_all_columns') {
+      for (const c of added) await tx.run(`ALTER TABLE ${target} ADD COLUMN ${quoteIdent(c.name)} ${c.type}`);
+    }
+    if (change === 'sync_all_columns') {
+      for (const c of removed) await tx.run(`ALTER TABLE ${target} DROP COLUMN ${quoteIdent(c.name)}`);
+      for (const c of retyped) await tx.run(`ALTER TABLE ${target} ALTER COLUMN ${quoteIdent(c.name)} TYPE ${c.type}`);
+    }
+    const now = await storedColumns(tx, shape.name);
+    await tx.registerTable({ name: shape.name, kind: 'table', store: 'duckdb', columns: now, timeColumn: shape.timeColumn, lookupKey: shape.lookupKey, description: shape.description });
+    // A column the table has and the model no longer outputs is left out of the write: its new rows hold NULL.
+    return wanted.filter((name) => now.some((c) => c.name === name));
   }
 
   /** A table appended to, or replaced by scope, must exist first (its first write creates it); true when this made it. */

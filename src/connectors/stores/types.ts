@@ -35,7 +35,15 @@ export interface TableShape {
   timeColumn?: string;
   lookupKey?: string;
   description?: string;
+  /**
+   * What a write into an existing table does when the model's columns changed since it was made
+   * (dbt's on_schema_change): writes the columns they share (`ignore`), refuses (`fail`), adds the
+   * new columns (`append_new_columns`), or also drops the removed ones and changes types (`sync_all_columns`).
+   */
+  onSchemaChange?: SchemaChange;
 }
+
+export type SchemaChange = 'ignore' | 'fail' | 'append_new_columns' | 'sync_all_columns';
 
 /**
  * The rows a replace takes the place of: those whose column is one of some values (a day's date
