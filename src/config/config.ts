@@ -104,6 +104,8 @@ const modelSchema = z
     /** Labels a selector picks models by: `tributary run --select tag:daily`. */
     tags: z.array(identifier).default([]),
     description: z.string().optional(),
+    /** Column → what it holds (dbt: a column's description in schema.yml), shown by the catalog and `tributary ls --columns`. */
+    columns: z.record(z.string().min(1), z.string()).optional(),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyRequest } from 'fastify';
+import { modelColumns, type ModelColumn } from '../commands/index.js';
 import type { Dashboard } from '../config/config.js';
 import { TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT } from '../core/package.js';
@@ -11,6 +12,13 @@ import type { ServerPlugin } from './app.js';
 import { FOR_CLIENTS, principalOf } from './auth.js';
 import { DashboardHub, type FilterValues, type LiveEvent, type TileScope } from './dashboards.js';
 import { SqlLab } from './lab.js';
+
+/** A table's column in the catalog: for a model's table, where it comes from (upstream `table.column`s) and what it holds. */
+interface CatalogColumn extends Omit<ModelColumn, 'column' | 'how'> {
+  name: string;
+  type: string;
+  how: ModelColumn['how'] | null;
+}
 
 /** Built by `npm run build` (on install); the server only reads it. */
 const WEB_DIR = path.join(PACKAGE_ROOT, 'dist', 'web');
@@ -158,8 +166,17 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
         return { tables: [...visible].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, t]) => ({ name, columns: t.columns.map((c) => ({ name: c.name, type: clientType(c.type) })) })), lineage: [] };
       }
       const tables = await ws.metastore.tables();
-      const byTable = new Map<string, { name: string; type: string }[]>();
-      for (const c of await ws.metastore.allColumns()) byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), { name: c.name, type: c.type }]);
+      // A model's columns say where each comes from; a project that does not compile still shows its tables.
+      const models = await modelColumns(ws).catch((error: unknown) => {
+        request.log.warn({ err: error }, 'column lineage is not available');
+        return new Map<string, { columns: ModelColumn[] }>();
+      });
+      const byTable = new Map<string, CatalogColumn[]>();
+      for (const c of await ws.metastore.allColumns()) {
+        const origin = models.get(c.table_name)?.columns.find((m) => m.column.toLowerCase() === c.name.toLowerCase());
+        const column = { name: c.name, type: c.type, description: origin?.description ?? null, derived_from: origin?.derived_from ?? [], how: origin?.how ?? null };
+        byTable.set(c.table_name, [...(byTable.get(c.table_name) ?? []), column]);
+      }
       return { tables: tables.map((t) => ({ ...t, columns: byTable.get(t.name) ?? [] })), lineage: await ws.metastore.lineage() };
     });
     app.get<{ Params: { table: string } }>('/api/catalog/:table', async (request, reply) => {

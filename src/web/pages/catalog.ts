@@ -1,6 +1,8 @@
 /**
  * Stable hooks for tests:
  * - `.list a` one link per table; `#lineage` the lineage graph
+ * - `#columns` the selected table's columns: `tr[data-column="<name>"]` with cells name, type, description,
+ *   derived from (`a[data-upstream="<table>.<column>"]` per upstream column), how (copy, transform, unknown)
  * - `#quarantine` quarantined rows (columns model, source, file, line, record, column, reason, raw: `line`
  *   for inputs with lines, `record` for JSON documents and Parquet)
  * - `#dead-letter-origins` `button[data-origin="<origin>"][data-count]` dead letters per origin (click: show only those)
@@ -15,7 +17,8 @@ interface CatalogTable {
   rows: number | null;
   files: number;
   partition_by: string[];
-  columns: { name: string; type: string }[];
+  /** `description`, `derived_from` and `how` are a model's (see tributary ls --columns). */
+  columns: { name: string; type: string; description?: string | null; derived_from?: string[]; how?: string | null }[];
 }
 
 interface QuarantineRow {
@@ -42,6 +45,22 @@ interface Quality {
   quarantine: QuarantineRow[];
   deadLetters: DeadLetter[];
   counts: { quarantined: number | string; dead_letters: number | string; byOrigin?: Record<string, number> };
+}
+
+/** A table's columns; for a model's, where each comes from, each upstream column a link to its table. */
+function columnsTable(columns: CatalogTable['columns']): HTMLTableElement {
+  const names = ['name', 'type', 'description', 'derived from', 'how'];
+  const upstream = (from: string) => {
+    const table = from.slice(0, from.lastIndexOf('.'));
+    // A source is no table of the catalog: it has no page to link to.
+    return table.startsWith('source:') ? el('span', { 'data-upstream': from }, from) : el('a', { href: `/catalog/${table}`, 'data-upstream': from }, from);
+  };
+  const rows = columns.map((c) => {
+    const from = el('td', {});
+    (c.derived_from ?? []).forEach((f, i) => from.append(...(i ? [', '] : []), upstream(f)));
+    return el('tr', { 'data-column': c.name }, el('td', {}, c.name), el('td', {}, c.type), el('td', {}, c.description ?? ''), from, el('td', {}, c.how ?? ''));
+  });
+  return el('table', { class: 'data' }, el('thead', {}, el('tr', {}, ...names.map((n) => el('th', {}, n)))), el('tbody', {}, ...rows));
 }
 
 /** Dead letters per origin ('job:…', 'collector:…'), as buttons that filter the list below them. */
@@ -80,7 +99,7 @@ export async function catalogPage(main: HTMLElement, selected?: string): Promise
   const table = tables.find((t) => t.name === selected) ?? tables[0];
   if (table) {
     detail.append(el('h2', {}, `${table.name} (${table.kind})`), el('p', { class: 'muted' }, `${table.rows ?? '—'} rows · ${table.files} file(s)${table.partition_by.length ? ` · partitioned by ${table.partition_by.join(', ')}` : ''}`));
-    detail.append(el('div', { class: 'scroll' }, dataTable(table.columns)));
+    detail.append(el('div', { class: 'scroll', id: 'columns' }, columnsTable(table.columns)));
     if (table.partition_by.length) {
       const info = await getJson<{ partitions: { partition: Record<string, string>; files: number; rows: number; bytes: number }[] }>(`/api/catalog/${table.name}`);
       detail.append(
