@@ -61,6 +61,8 @@ describe('the dbt shop’s columns', () => {
       amount: { from: ['stg_payments.amount'], how: 'transform' },
       refunded: { from: ['stg_refunds.refund_amount'], how: 'transform' },
     });
+    // schema.yml's column descriptions reach the columns.
+    expect(rows.find((r) => r.model === 'orders' && r.column === 'amount')?.description).toBe('What the customer paid, less refunds, in dollars.');
     // stg_orders renames the seed's columns: orders' customer_id is raw_orders.user_id one hop further up.
     expect(column(rows, 'stg_orders', 'customer_id')).toEqual({ from: ['raw_orders.user_id'], how: 'copy' });
     // customers: a qualified column of a CTE, an aggregate of a CTE over another model, a macro's CASE, constants.

@@ -32,7 +32,7 @@ function dbt(args: string[], cwd: string): { code: number; output: string } {
 }
 
 /** Every table and view of the main schema, with its columns and its rows in a fixed order. */
-async function snapshot(file: string): Promise<Record<string, { kind: string; columns: string[]; rows: unknown[] }>> {
+async function snapshot(file: string, schema = 'main'): Promise<Record<string, { kind: string; columns: string[]; rows: unknown[] }>> {
   const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   const connection = await instance.connect();
   try {
@@ -40,14 +40,14 @@ async function snapshot(file: string): Promise<Record<string, { kind: string; co
     await connection.run(`SET file_search_path = '${path.dirname(file)}'`);
     const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
     const tables = await read(
-      `SELECT table_name AS name, table_type AS kind FROM information_schema.tables WHERE table_schema = 'main' AND NOT starts_with(table_name, '__') ORDER BY 1`,
+      `SELECT table_name AS name, table_type AS kind FROM information_schema.tables WHERE table_schema = '${schema}' AND NOT starts_with(table_name, '__') ORDER BY 1`,
     );
     const out: Record<string, { kind: string; columns: string[]; rows: unknown[] }> = {};
     for (const t of tables) {
       const name = String(t.name);
-      const described = await read(`DESCRIBE main."${name}"`);
+      const described = await read(`DESCRIBE ${schema}."${name}"`);
       const columns = described.map((c) => `${String(c.column_name)} ${String(c.column_type)}`);
-      out[name] = { kind: String(t.kind), columns, rows: await read(`SELECT ${described.map((c) => runTimeMasked(String(c.column_name))).join(', ')} FROM main."${name}" ORDER BY ALL`) };
+      out[name] = { kind: String(t.kind), columns, rows: await read(`SELECT ${described.map((c) => runTimeMasked(String(c.column_name))).join(', ')} FROM ${schema}."${name}" ORDER BY ALL`) };
     }
     return out;
   } finally {
@@ -106,12 +106,15 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
   let dbtDir: string;
   let ourDir: string;
   let dbtBuild: { code: number; output: string };
+  let dbtBuildOutcomes: Outcome[];
   let ourBuild: { code: number; stdout: string; stderr: string };
 
   beforeAll(() => {
     dbtDir = copyProject();
     ourDir = copyProject();
     dbtBuild = dbt(['build'], dbtDir);
+    // Read now: each later dbt command rewrites run_results.json.
+    dbtBuildOutcomes = dbtOutcomes(dbtDir);
     ourBuild = cli(['build', '--project', ourDir, '--format', 'json']);
   });
 
@@ -119,7 +122,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     expect(dbtBuild.code, dbtBuild.output).toBe(1);
     expect(ourBuild.code, ourBuild.stderr).toBe(1);
     const ours = sorted(tributaryOutcomes(ourBuild.stdout));
-    expect(ours).toEqual(sorted(dbtOutcomes(dbtDir)));
+    expect(ours).toEqual(sorted(dbtBuildOutcomes));
     // The fixture exercises each outcome, so an equality of two all-pass lists proves nothing less.
     expect(ours).toContain('test not_null:customer_emails:email → fail');
     expect(ours).toContain('test accepted_values:stg_payments:payment_method → warn');
@@ -142,11 +145,27 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     }
   });
 
+  it('keeps each test’s failing rows as dbt does with --store-failures: the same tables, names and rows', async () => {
+    const theirs = dbt(['test', '--store-failures'], dbtDir);
+    expect(theirs.code, theirs.output).toBe(1);
+    const ours = cli(['test', '--project', ourDir, '--store-failures']);
+    expect(ours.code, ours.stderr).toBe(1);
+    expect(ours.stderr).toContain('3 failing row(s), kept in main_dbt_test__audit.not_null_customer_emails_email');
+    const theirTables = await snapshot(path.join(dbtDir, 'shop.duckdb'), 'main_dbt_test__audit');
+    const ourTables = await snapshot(path.join(ourDir, 'shop.duckdb'), 'main_dbt_test__audit');
+    expect(Object.keys(ourTables)).toEqual(Object.keys(theirTables));
+    expect(Object.keys(ourTables)).toEqual(expect.arrayContaining(['not_null_customer_emails_email', 'accepted_values_stg_payments_af430a532a48c5ae92583a7a51fb90f7']));
+    for (const name of Object.keys(theirTables)) expect({ name, ...ourTables[name] }).toEqual({ name, ...theirTables[name] });
+    // Read back where a user would: the SQL lab reads the audit schema.
+    const read = cli(['sql', '--project', ourDir, '--format', 'json', 'SELECT count(*)::INT AS n FROM main_dbt_test__audit.not_null_customer_emails_email']);
+    expect(JSON.parse(read.stdout)).toEqual([{ n: 3 }]);
+  });
+
   it('builds two nodes at a time with --threads 2 to the same outcomes and tables', async () => {
     const dir = copyProject();
     const build = cli(['build', '--project', dir, '--threads', '2', '--format', 'json']);
     expect(build.code, build.stderr).toBe(1);
-    expect(sorted(tributaryOutcomes(build.stdout))).toEqual(sorted(dbtOutcomes(dbtDir)));
+    expect(sorted(tributaryOutcomes(build.stdout))).toEqual(sorted(dbtBuildOutcomes));
     const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
     const ours = await snapshot(path.join(dir, 'shop.duckdb'));
     for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });

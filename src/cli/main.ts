@@ -94,7 +94,7 @@ function projectOptions(command: Command): Command {
     .addOption(new Option('--server <url>', 'run the command in this running Tributary server (e.g. the scheduler’s leader on a shared catalog); default: the one `up` started with this data folder').env('TRIBUTARY_SERVER'));
 }
 
-type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; threads?: number; format: OutputFormat };
+type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; threads?: number; storeFailures?: boolean; format: OutputFormat };
 
 /** A dbt command: `build`, `seed`, `test`, `compile`, with dbt's selection flags. */
 function dbtCommand(program: Command, name: string, description: string): void {
@@ -105,10 +105,11 @@ function dbtCommand(program: Command, name: string, description: string): void {
     .option('--exclude <selectors...>', 'nodes to leave out, in the same syntax')
     .option('--full-refresh', 'rebuild incremental models whole')
     .option('--threads <n>', 'nodes built at the same time (default: the profile target’s threads)', count)
+    .option('--store-failures', 'build, test: keep every test’s failing rows in a table of <schema>_dbt_test__audit')
     .addOption(formatOption())
     .action(async (selectors: string[], flags: DbtFlags) => {
       const select = [...selectors, ...(flags.select ?? [])];
-      await execute(name, { select: select.length ? select : undefined, exclude: flags.exclude, fullRefresh: flags.fullRefresh, threads: flags.threads, format: flags.format }, flags);
+      await execute(name, { select: select.length ? select : undefined, exclude: flags.exclude, fullRefresh: flags.fullRefresh, threads: flags.threads, storeFailures: flags.storeFailures, format: flags.format }, flags);
     });
 }
 

@@ -1,4 +1,5 @@
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { quoteIdent } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
@@ -34,6 +35,8 @@ export interface BuildOptions {
   only?: 'seeds' | 'snapshots' | 'tests';
   /** Nodes built at the same time (default: the profile target's threads, as dbt's). */
   threads?: number;
+  /** Every test keeps its failing rows (dbt's --store-failures); undefined: as each test's config says. */
+  storeFailures?: boolean;
   log: (message: string) => void;
 }
 
@@ -69,16 +72,23 @@ export function requireDbt(ws: Workspace, command: string): NonNullable<Workspac
   return ws.project.dbt;
 }
 
-/** A test's status from its failing rows: error_if and warn_if against the count, then its severity. */
-async function runTest(engine: Engine, test: CompiledTest): Promise<NodeResult> {
+/**
+ * A test's status from its failing rows: error_if and warn_if against the count, then its
+ * severity. With `audit`, its failing rows are first kept in a table of that schema, as dbt's
+ * store_failures keeps them (replaced by each run, empty when the test passes).
+ */
+async function runTest(engine: Engine, test: CompiledTest, audit: string | undefined): Promise<NodeResult> {
   const base = { node: test.name, type: 'test' as const, test: test.kind, model: test.model, column: test.column };
   try {
+    const stored = audit ? `${quoteIdent(audit)}.${quoteIdent(test.name)}` : undefined;
+    if (stored) await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(audit!)}; CREATE OR REPLACE TABLE ${stored} AS ${test.sql}`);
     const [row] = await engine.query<{ failures: bigint; warn: boolean; error: boolean }>(
-      `SELECT count(*) AS failures, (count(*) ${test.warnIf}) AS warn, (count(*) ${test.errorIf}) AS error FROM (${test.sql}) AS dbt_internal_test`,
+      `SELECT count(*) AS failures, (count(*) ${test.warnIf}) AS warn, (count(*) ${test.errorIf}) AS error FROM ${stored ?? `(${test.sql})`} AS dbt_internal_test`,
     );
     const failures = Number(row!.failures);
     const status: NodeStatus = test.severity === 'error' && row!.error ? 'fail' : row!.warn ? 'warn' : 'pass';
-    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ', a warning' : ''}` : 'ok' };
+    const kept = stored && failures ? `, kept in ${audit}.${test.name}` : '';
+    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ', a warning' : ''}${kept}` : 'ok' };
   } catch (error) {
     return { ...base, status: 'error', detail: `${test.file}: ${errorMessage(error).split('\n')[0]}` };
   }
@@ -115,7 +125,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   const withTests = options.only !== 'seeds' && options.only !== 'snapshots';
   const selectedTest = (t: CompiledTest) =>
     t.depends.length === 0 ? !options.select?.length : t.depends.every((d) => chosen.has(d) || (options.only === 'tests' && plan.models.has(d))) && t.depends.some((d) => chosen.has(d));
-  const tests = withTests ? dbt.surface.tests().filter(selectedTest) : [];
+  const tests = withTests ? dbt.surface.tests(options.storeFailures).filter(selectedTest) : [];
   const results: NodeResult[] = [];
   const status = new Map<string, NodeStatus>();
   const failedTests: CompiledTest[] = [];
@@ -131,7 +141,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
         results.push({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'skipped', detail: 'what it tests was not built' });
         continue;
       }
-      const result = await runTest(ws.engine, test);
+      const result = await runTest(ws.engine, test, test.storeFailures ? `${dbt.surface.files.target.schema}_dbt_test__audit` : undefined);
       results.push(result);
       if (result.status === 'fail' || result.status === 'error') failedTests.push(test);
       const mark = result.status === 'pass' ? '✔' : result.status === 'warn' ? '!' : '✘';

@@ -16,6 +16,8 @@ export interface DbtInput {
   format?: OutputFormat;
   /** Nodes built at the same time (build, seed): the profile target's threads by default. */
   threads?: number;
+  /** build, test: every test keeps its failing rows in the audit schema. */
+  storeFailures?: boolean;
 }
 
 /** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
@@ -37,7 +39,7 @@ const runner = (name: string, only: 'seeds' | 'snapshots' | 'tests' | undefined)
   defineCommand<DbtInput>({
     name,
     async run({ ws, io }, input) {
-      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, log: (m) => io.err(m) });
+      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, storeFailures: input.storeFailures, log: (m) => io.err(m) });
       report(io, results, input.format);
     },
   });

@@ -42,6 +42,8 @@ export interface DbtModelConfig {
   timeColumn?: string;
   tags: string[];
   description?: string;
+  /** Column → its description in schema.yml. */
+  columns?: Record<string, string>;
 }
 
 export interface DbtSourceConfig {
@@ -287,6 +289,7 @@ export class DbtSurface {
         materialize: 'table',
         tags: seed.config.tags,
         description: this.files.descriptions.get(seed.name) ?? `seed ${seed.file}`,
+        columns: this.columnDescriptions(seed.name),
       };
     }
     // A node's SQL with its Jinja rendered (config() calls land in `current.config`) and refs as Tributary's.
@@ -306,14 +309,21 @@ export class DbtSurface {
         ...this.landing(model, current.config, state),
         tags: current.config.tags,
         description: this.files.descriptions.get(model.name),
+        columns: this.columnDescriptions(model.name),
       };
     }
     for (const snapshot of this.files.snapshots) {
       const key = this.snapshotKey(snapshot);
       sql.set(key, renderNode(snapshot));
-      models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name) };
+      models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name), columns: this.columnDescriptions(snapshot.name) };
     }
     return { models, sources, sql };
+  }
+
+  private columnDescriptions(node: string): Record<string, string> | undefined {
+    const prefix = `${node}.`;
+    const found = [...this.files.descriptions].filter(([key]) => key.startsWith(prefix)).map(([key, text]) => [key.slice(prefix.length), text] as const);
+    return found.length ? Object.fromEntries(found) : undefined;
   }
 
   /** Where a snapshot's SQL is served: its file, or its file and name when the file holds several (or it is declared in YAML). */
@@ -413,8 +423,8 @@ export class DbtSurface {
     return known;
   }
 
-  /** Every test of the project as SQL returning its failing rows, with the nodes it reads. */
-  tests(): CompiledTest[] {
-    return compileTests(this);
+  /** Every test of the project as SQL returning its failing rows, with the nodes it reads; `storeAll` overrides each one's store_failures. */
+  tests(storeAll?: boolean): CompiledTest[] {
+    return compileTests(this, storeAll);
   }
 }

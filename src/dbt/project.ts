@@ -71,6 +71,8 @@ export interface DbtTestDeclaration {
   where?: string;
   warnIf: string;
   errorIf: string;
+  /** Its failing rows kept in a table of the audit schema (dbt's store_failures); undefined: the project's default. */
+  storeFailures?: boolean;
   file: string;
 }
 
@@ -107,6 +109,8 @@ export interface DbtProjectFiles {
   tests: DbtTestDeclaration[];
   singularTests: DbtSingularTest[];
   macros: DbtMacroFile[];
+  /** `data_tests:` (or `tests:`) of dbt_project.yml: whether tests keep their failing rows by default. */
+  storeFailures: boolean;
   /** Model descriptions and column descriptions from `schema.yml`. */
   descriptions: Map<string, string>;
   target: DbtProfileTarget;
@@ -171,7 +175,7 @@ function folderConfig(block: unknown, projectName: string, folders: string[], no
 /** Config keys dbt reads without a `+` in `dbt_project.yml`. */
 const CONFIG_KEYS = new Set([
   'materialized', 'tags', 'schema', 'enabled', 'column_types', 'quote_columns', 'incremental_strategy', 'unique_key', 'alias', 'database', 'full_refresh', 'on_schema_change',
-  'strategy', 'updated_at', 'check_cols', 'target_schema', 'target_database', 'invalidate_hard_deletes', 'hard_deletes', 'dbt_valid_to_current', 'snapshot_meta_column_names',
+  'store_failures', 'store_failures_as', 'strategy', 'updated_at', 'check_cols', 'target_schema', 'target_database', 'invalidate_hard_deletes', 'hard_deletes', 'dbt_valid_to_current', 'snapshot_meta_column_names',
 ]);
 
 /** `{% snapshot name %} … {% endsnapshot %}` blocks of a file, with the line each starts at. */
@@ -224,7 +228,7 @@ function readTests(list: unknown, model: string, column: string | undefined, fil
     for (const [key, value] of Object.entries(spec)) {
       if (key === 'config' || key === 'arguments') continue;
       // Older spelling: config keys beside the arguments.
-      if (['severity', 'where', 'warn_if', 'error_if', 'store_failures', 'enabled', 'tags', 'limit'].includes(key)) config[key] = value;
+      if (['severity', 'where', 'warn_if', 'error_if', 'store_failures', 'store_failures_as', 'enabled', 'tags', 'limit'].includes(key)) config[key] = value;
       else args[key] = value;
     }
     const dot = name.lastIndexOf('.');
@@ -239,9 +243,16 @@ function readTests(list: unknown, model: string, column: string | undefined, fil
       where: typeof config.where === 'string' ? config.where : undefined,
       warnIf: String(config.warn_if ?? '!= 0'),
       errorIf: String(config.error_if ?? '!= 0'),
+      storeFailures: storeFailuresOf(config),
       file,
     });
   }
+}
+
+/** Whether a test's config keeps its failing rows: store_failures, or store_failures_as (table or view). */
+export function storeFailuresOf(config: Record<string, unknown>): boolean | undefined {
+  if (config.store_failures_as !== undefined) return config.store_failures_as !== 'ephemeral';
+  return config.store_failures === undefined ? undefined : config.store_failures === true || String(config.store_failures).toLowerCase() === 'true';
 }
 
 export interface ReadOptions {
@@ -411,6 +422,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     tests,
     singularTests,
     macros,
+    storeFailures: storeFailuresOf(folderConfig(project['data_tests'] ?? project.tests, name, [], '')) ?? false,
     descriptions,
     target: readProfile(dir, String(project.profile ?? name), options.target, options.profilesDir),
     warnings,

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { TributaryError } from '../core/errors.js';
 import type { DbtSurface } from './compile.js';
 import { Relation } from './compile.js';
 import { refuseLeftovers } from './jinja.js';
+import { storeFailuresOf } from './project.js';
 
 /**
  * A dbt project's tests as SQL returning the failing rows: the four generic tests dbt ships
@@ -23,13 +25,35 @@ export interface CompiledTest {
   errorIf: string;
   /** The rows that fail the test. */
   sql: string;
+  /** Its failing rows are kept in a table (store_failures), replaced by each run. */
+  storeFailures: boolean;
   /** Nodes (models, seeds) it reads: it runs once they are built. */
   depends: string[];
   file: string;
 }
 
+/**
+ * A generic test's name as dbt gives it (in its output, and as its store_failures table): the
+ * test, the model and the arguments' values in the order of their names; past 63 characters, the
+ * first 30 of test and model and an MD5 of the whole.
+ */
+export function testName(test: string, model: string, args: Record<string, unknown>): string {
+  const python = (value: unknown) => (value === true ? 'True' : value === false ? 'False' : value === null || value === undefined ? 'None' : String(value));
+  const flat = Object.keys(args)
+    .sort()
+    .flatMap((key) => {
+      const value = args[key];
+      return Array.isArray(value) ? value : value && typeof value === 'object' ? Object.values(value) : [value];
+    })
+    .map((part) => python(part).replace(/[^0-9a-zA-Z_]+/g, '_'));
+  const identifier = `${test}_${model}`;
+  const full = `${identifier}_${flat.join('__')}`;
+  return full.length >= 64 ? `${identifier.slice(0, 30)}_${createHash('md5').update(full).digest('hex')}` : full;
+}
+
 /** Every test of the project as SQL returning its failing rows, with the nodes it reads. */
-export function compileTests(surface: DbtSurface): CompiledTest[] {
+export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledTest[] {
+  const keeps = (declared: boolean | undefined) => storeAll ?? declared ?? surface.files.storeFailures;
   const { env, current } = surface.environment({ existing: new Set(), fullRefresh: false }, 'test');
   const out: CompiledTest[] = [];
   const names = new Set<string>();
@@ -57,7 +81,8 @@ export function compileTests(surface: DbtSurface): CompiledTest[] {
     let sql: string;
     switch (test.package ? '' : test.test) {
       case 'not_null':
-        sql = `select ${column} from ${model} where ${column} is null`;
+        // Kept failures hold the whole row, as dbt keeps them.
+        sql = `select ${keeps(test.storeFailures) ? '*' : column} from ${model} where ${column} is null`;
         break;
       case 'unique':
         sql = `select ${column} as unique_field, count(*) as n_records from ${model} where ${column} is not null group by ${column} having count(*) > 1`;
@@ -88,15 +113,15 @@ export function compileTests(surface: DbtSurface): CompiledTest[] {
       }
     }
     refuseLeftovers(sql, test.file, surface.files.dir);
-    const label = [test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), column].filter(Boolean).join('_');
     out.push({
-      name: unique(label),
+      name: unique(testName(test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), { ...test.args, ...(column ? { column_name: column } : {}) })),
       kind: test.test,
       model: test.model,
       column,
       severity: test.severity,
       warnIf: test.warnIf,
       errorIf: test.errorIf,
+      storeFailures: keeps(test.storeFailures),
       sql: sql.trim(),
       depends: [...current.refs],
       file: test.file,
@@ -113,7 +138,8 @@ export function compileTests(surface: DbtSurface): CompiledTest[] {
     const severity = String(current.config.severity ?? 'error').toLowerCase() === 'warn' ? 'warn' : 'error';
     const warnIf = String(current.config.warn_if ?? '!= 0');
     const errorIf = String(current.config.error_if ?? '!= 0');
-    out.push({ name: unique(singular.name), kind: 'singular', model: undefined, column: undefined, severity, warnIf, errorIf, sql, depends: [...current.refs], file: singular.file });
+    const storeFailures = keeps(storeFailuresOf(current.config));
+    out.push({ name: unique(singular.name), kind: 'singular', model: undefined, column: undefined, severity, warnIf, errorIf, storeFailures, sql, depends: [...current.refs], file: singular.file });
   }
   return out;
 }
