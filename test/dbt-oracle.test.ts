@@ -255,3 +255,21 @@ describe('Jinja that cannot be rendered', () => {
     expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
   });
 });
+
+describe.runIf(canRun)('source freshness, checked by dbt and by Tributary', () => {
+  it('gives each source table dbt’s status (error, warn, pass; none for freshness: null) and its newest load', () => {
+    const dbtDir = copyProject();
+    const ourDir = copyProject();
+    const theirs = dbt(['source', 'freshness'], dbtDir);
+    expect(theirs.code, theirs.output).toBe(1);
+    const ours = cli(['source', 'freshness', '--project', ourDir, '--format', 'json']);
+    expect(ours.code).toBe(1);
+    expect(ours.stderr).toContain('1 source table(s) are stale or could not be checked: shop_files.refunds (newest row loaded');
+    const results = JSON.parse(readFileSync(path.join(dbtDir, 'target', 'sources.json'), 'utf8')) as { results: { unique_id: string; status: string; max_loaded_at: string }[] };
+    const expected = results.results.map((r) => ({ table: r.unique_id.split('.').at(-1), status: r.status, max_loaded_at: r.max_loaded_at.slice(0, 19).replace('T', ' ') }));
+    const got = (JSON.parse(ours.stdout) as { table: string; status: string; max_loaded_at: string }[]).map((r) => ({ table: r.table, status: r.status, max_loaded_at: r.max_loaded_at }));
+    const byTable = (rows: { table?: string }[]) => [...rows].sort((a, b) => String(a.table).localeCompare(String(b.table)));
+    expect(byTable(got)).toEqual(byTable(expected));
+    expect(got.map((r) => r.status).sort()).toEqual(['error', 'pass', 'warn']);
+  });
+});

@@ -156,6 +156,13 @@ export function buildProgram(): Command {
   dbtCommand(program, 'build', 'a dbt project: seeds, models and tests in DAG order; a failing test skips what reads the node it tests');
   dbtCommand(program, 'seed', 'a dbt project: load its seeds (CSV files) into tables, every row accounted for');
   dbtCommand(program, 'snapshot', 'a dbt project: record what changed in its snapshots’ rows (SCD type 2: versions closed and added)');
+  projectOptions(program.command('source').description('a dbt project: its sources').command('freshness'))
+    .description('a dbt project: how long ago each source table was last loaded, against its freshness limits')
+    .option('-s, --select <selectors...>', 'source tables: source:name or source:name.table')
+    .addOption(formatOption())
+    .action(async (flags: DbtFlags) => {
+      await execute('source-freshness', { select: flags.select, format: flags.format }, flags);
+    });
   dbtCommand(program, 'test', 'a dbt project: run its tests (schema.yml generic tests, custom generic tests, singular tests)');
   dbtCommand(program, 'compile', 'a dbt project: print each model’s SQL as the engine receives it (Jinja rendered, refs resolved)');
   projectOptions(program.command('show'))

@@ -1,4 +1,4 @@
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, errorMessage } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
 import { runReadOnly } from './query.js';
@@ -48,6 +48,72 @@ export const buildCommand = runner('build', undefined);
 export const seedCommand = runner('seed', 'seeds');
 export const testCommand = runner('test', 'tests');
 export const snapshotCommand = runner('snapshot', 'snapshots');
+
+export interface FreshnessResult {
+  source: string;
+  table: string;
+  status: 'pass' | 'warn' | 'error' | 'runtime error';
+  max_loaded_at: string | null;
+  snapshotted_at: string | null;
+  age_seconds: number | null;
+  warn_after_seconds: number | null;
+  error_after_seconds: number | null;
+  detail: string;
+}
+
+/**
+ * `tributary source freshness` (dbt source freshness): for each source table with a freshness
+ * limit and a loaded_at_field, how long ago its newest row was loaded, against the limits.
+ */
+export const sourceFreshnessCommand = defineCommand<DbtInput>({
+  name: 'source-freshness',
+  async run({ ws, io }, input) {
+    const dbt = requireDbt(ws, 'source freshness');
+    const wanted = (input.select ?? []).map((s) => s.replace(/^source:/, ''));
+    const tables = dbt.surface.files.sources.filter((t) => t.freshness && (!wanted.length || wanted.some((w) => w === t.source || w === `${t.source}.${t.table}`)));
+    const results: FreshnessResult[] = [];
+    for (const t of tables) {
+      const base = { source: t.source, table: t.table, warn_after_seconds: t.freshness!.warnAfter ?? null, error_after_seconds: t.freshness!.errorAfter ?? null };
+      if (!t.loadedAtField) {
+        results.push({ ...base, status: 'runtime error', max_loaded_at: null, snapshotted_at: null, age_seconds: null, detail: `no loaded_at_field: add it to the source or the table in ${t.file}` });
+        continue;
+      }
+      try {
+        const relation = dbt.surface.sourceRelation(t.source, t.table);
+        const [row] = await ws.engine.query<{ max_loaded_at: string | null; snapshotted_at: string; age: number | null }>(
+          `SELECT CAST(max_loaded_at AS VARCHAR) AS max_loaded_at, CAST(snapshotted_at AS VARCHAR) AS snapshotted_at, epoch(snapshotted_at) - epoch(max_loaded_at) AS age
+           FROM (SELECT CAST(max(${t.loadedAtField}) AS TIMESTAMP) AS max_loaded_at, now()::TIMESTAMP AS snapshotted_at FROM ${relation}${t.freshnessFilter ? ` WHERE ${t.freshnessFilter}` : ''})`,
+        );
+        const age = row!.age === null ? null : Number(row!.age);
+        // No row at all is as stale as a source can be.
+        const over = (limit: number | undefined) => limit !== undefined && (age === null || age > limit);
+        const status = over(t.freshness!.errorAfter) ? 'error' : over(t.freshness!.warnAfter) ? 'warn' : 'pass';
+        const said = age === null ? 'no rows' : age < 0 ? `newest row stamped ${formatAge(-age)} in the future` : `newest row loaded ${formatAge(age)} ago`;
+        results.push({ ...base, status, max_loaded_at: row!.max_loaded_at, snapshotted_at: row!.snapshotted_at, age_seconds: age, detail: said });
+      } catch (error) {
+        results.push({ ...base, status: 'runtime error', max_loaded_at: null, snapshotted_at: null, age_seconds: null, detail: `${t.file}: ${errorMessage(error).split('\n')[0]}` });
+      }
+    }
+    if (input.format === 'json') io.out(JSON.stringify(results));
+    else if (results.length) io.out(renderRows(results.map((r) => ({ source: `${r.source}.${r.table}`, status: r.status, max_loaded_at: r.max_loaded_at ?? '', detail: r.detail })), input.format ?? 'table', undefined, io.tty));
+    const count = (s: string) => results.filter((r) => r.status === s).length;
+    io.err(`PASS=${count('pass')} WARN=${count('warn')} ERROR=${count('error') + count('runtime error')} TOTAL=${results.length}`);
+    if (!tables.length) io.err('no source table declares a freshness limit (freshness: {warn_after: {count: 12, period: hour}} with a loaded_at_field in sources.yml)');
+    const failed = results.filter((r) => r.status === 'error' || r.status === 'runtime error');
+    if (failed.length) {
+      throw new TributaryError(`${failed.length} source table(s) are stale or could not be checked: ${failed.map((r) => `${r.source}.${r.table} (${r.detail})`).join('; ')}`, {
+        hint: 'load fresh data into them, or widen error_after in sources.yml if the limit is wrong',
+      });
+    }
+  },
+});
+
+function formatAge(seconds: number): string {
+  const days = Math.floor(seconds / 86_400);
+  const hours = Math.floor((seconds % 86_400) / 3_600);
+  const minutes = Math.floor((seconds % 3_600) / 60);
+  return days ? `${days} d ${hours} h` : hours ? `${hours} h ${minutes} min` : `${minutes} min ${Math.floor(seconds % 60)} s`;
+}
 
 /** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
 export const compileCommand = defineCommand<DbtInput>({

@@ -5,7 +5,7 @@ import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
 import { compactCommand, deadLettersCommand, quarantineCommand, runsCommand, vacuumCommand } from './runs.js';
 import { sqlCommand } from './sql.js';
-import { buildCommand, compileCommand, seedCommand, showCommand, snapshotCommand, testCommand } from './dbt.js';
+import { buildCommand, compileCommand, seedCommand, showCommand, snapshotCommand, sourceFreshnessCommand, testCommand } from './dbt.js';
 import type { CommandSpec } from './types.js';
 
 /** The commands that work on a project's state: run by the CLI itself, or inside the server that owns the state. */
@@ -15,6 +15,7 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     buildCommand,
     seedCommand,
     snapshotCommand,
+    sourceFreshnessCommand,
     testCommand,
     compileCommand,
     showCommand,

@@ -423,6 +423,12 @@ export class DbtSurface {
     return known;
   }
 
+  /** A source table as the engine reads it (its file, its seed, or its table). */
+  sourceRelation(source: string, table: string): string {
+    const { env } = this.environment({ existing: new Set(), fullRefresh: false }, 'test');
+    return env.render(`{{ source(${JSON.stringify(source)}, ${JSON.stringify(table)}) }}`, this.files.sources.find((s) => s.source === source && s.table === table)?.file ?? 'sources.yml');
+  }
+
   /** Every test of the project as SQL returning its failing rows, with the nodes it reads; `storeAll` overrides each one's store_failures. */
   tests(storeAll?: boolean): CompiledTest[] {
     return compileTests(this, storeAll);

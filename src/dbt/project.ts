@@ -56,6 +56,12 @@ export interface DbtSourceTable {
   schema?: string;
   /** dbt-duckdb's `meta.external_location`: a file the source reads, `{name}` standing for the table. */
   externalLocation?: string;
+  /** dbt's source freshness: how old its newest row may be, in seconds, before a warning or an error. */
+  freshness?: { warnAfter?: number; errorAfter?: number };
+  /** The column (or SQL expression) holding when a row was loaded. */
+  loadedAtField?: string;
+  /** SQL narrowing the rows the freshness check reads. */
+  freshnessFilter?: string;
   file: string;
 }
 
@@ -249,6 +255,18 @@ function readTests(list: unknown, model: string, column: string | undefined, fil
   }
 }
 
+const PERIODS: Record<string, number> = { minute: 60, hour: 3_600, day: 86_400 };
+
+/** A freshness limit (`{count: 12, period: hour}`) in seconds. */
+function freshnessLimit(limit: unknown, where: string, file: string): number | undefined {
+  if (limit === undefined || limit === null) return undefined;
+  const { count, period } = limit as Yaml;
+  if (typeof count !== 'number' || !(String(period) in PERIODS)) {
+    throw new TributaryError(`the freshness limit of ${where} is ${JSON.stringify(limit)}`, { place: { file }, hint: 'write it as {count: 12, period: hour} (period: minute, hour or day)' });
+  }
+  return count * PERIODS[String(period)]!;
+}
+
 /** Whether a test's config keeps its failing rows: store_failures, or store_failures_as (table or view). */
 export function storeFailuresOf(config: Record<string, unknown>): boolean | undefined {
   if (config.store_failures_as !== undefined) return config.store_failures_as !== 'ephemeral';
@@ -347,12 +365,22 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
         const meta = { ...sourceMeta, ...((table.meta ?? {}) as Yaml) };
         const config = { ...sourceConfig, ...((table.config ?? {}) as Yaml) };
         const location = (config.external_location ?? meta.external_location) as string | undefined;
+        // A table's own freshness (null: none) wins over its source's; either may sit under config: (dbt 1.9).
+        const own = (key: string) => (key in table ? table[key] : key in ((table.config ?? {}) as Yaml) ? ((table.config as Yaml)[key]) : undefined);
+        const inherited = (key: string) => own(key) ?? (key in source ? source[key] : (sourceConfig as Yaml)[key]);
+        // A table's limits are merged over its source's, key by key, as dbt merges them.
+        const sourceFreshness = ('freshness' in source ? source.freshness : (sourceConfig as Yaml).freshness) as Yaml | null | undefined;
+        const freshness = own('freshness') === null || (own('freshness') === undefined && !sourceFreshness) ? undefined : ({ ...(sourceFreshness ?? {}), ...((own('freshness') as Yaml | undefined) ?? {}) } as Yaml);
+        const where = `${rel(file)}, source ${String(source.name)}, table ${String(table.name)}`;
         sources.push({
           source: String(source.name),
           table: String(table.name),
           identifier: String(table.identifier ?? table.name),
           schema: (source.schema as string | undefined) ?? undefined,
           externalLocation: location,
+          freshness: freshness ? { warnAfter: freshnessLimit(freshness.warn_after, where, file), errorAfter: freshnessLimit(freshness.error_after, where, file) } : undefined,
+          loadedAtField: inherited('loaded_at_field') === undefined ? undefined : String(inherited('loaded_at_field')),
+          freshnessFilter: freshness?.filter === undefined ? undefined : String(freshness.filter),
           file: rel(file),
         });
         for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
