@@ -116,14 +116,13 @@ export class DbtSurface {
   readonly seeds: ReadonlySet<string>;
   readonly snapshots: ReadonlySet<string>;
   readonly modelNames: ReadonlySet<string>;
-  private readonly vars: Record<string, unknown>;
+
   private readonly seedColumns = new Map<string, Record<string, string>>();
 
   constructor(
     readonly files: DbtProjectFiles,
-    cliVars: Record<string, unknown>,
+    private readonly cliVars: Record<string, unknown>,
   ) {
-    this.vars = { ...files.vars, ...cliVars };
     this.seeds = new Set(files.seeds.map((s) => s.name));
     this.snapshots = new Set(files.snapshots.map((s) => s.name));
     this.modelNames = new Set([...files.models, ...files.snapshots].map((m) => m.name));
@@ -181,7 +180,9 @@ export class DbtSurface {
     };
     const varFn = (name: unknown, fallback?: unknown) => {
       const key = String(name);
-      if (key in this.vars) return this.vars[key];
+      const found = this.lookupVar(key, current.node?.package ?? this.files.name);
+      // A value written as Jinja ("{{ source('segment', 'pages') }}") is rendered where it is used, as dbt does.
+      if (found !== undefined) return typeof found === 'string' && /\{\{|\{%/.test(found) ? env.render(found, current.file) : found;
       if (fallback !== undefined) return fallback;
       throw raised(new TributaryError(`var('${key}') has no value and no default`, {
         place: this.place(current.file),
@@ -260,6 +261,21 @@ export class DbtSurface {
     env = new JinjaEnvironment(this.files.dir, globals);
     env.loadMacros(this.files.macros, this.files.name);
     return { env, current };
+  }
+
+  /**
+   * A var as a node of `pkg` sees it, in dbt's order: --vars, the root project's vars scoped to
+   * the package (`vars: {segment: {…}}`), the root project's own, then the package's defaults.
+   */
+  private lookupVar(key: string, pkg: string): unknown {
+    const scoped = (vars: Record<string, unknown> | undefined) => {
+      const block = vars?.[pkg];
+      return block && typeof block === 'object' && !Array.isArray(block) && key in block ? (block as Record<string, unknown>)[key] : undefined;
+    };
+    if (key in this.cliVars) return this.cliVars[key];
+    const root = this.files.vars;
+    const shipped = this.files.packageVars.get(pkg);
+    return scoped(root) ?? (key in root && !this.files.packageVars.has(key) ? root[key] : undefined) ?? scoped(shipped) ?? shipped?.[key];
   }
 
   /** dbt-duckdb's external location as a relation: `{name}` filled in, a relative path made the project's. */

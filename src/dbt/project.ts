@@ -108,6 +108,8 @@ export interface DbtProjectFiles {
   name: string;
   projectFile: string;
   vars: Record<string, unknown>;
+  /** Each package's own `vars:` (the root project's too): defaults for its nodes' var(). */
+  packageVars: Map<string, Record<string, unknown>>;
   models: DbtModelFile[];
   seeds: DbtSeedFile[];
   snapshots: DbtSnapshotFile[];
@@ -286,108 +288,66 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TributaryError(`dbt_project.yml needs a name (letters, digits, _)`, { place: { file: projectFile, field: 'name' } });
   const warnings: string[] = [];
   const rel = (file: string) => path.relative(dir, file);
-  const modelPaths = stringList(project['model-paths'] ?? project['source-paths'], ['models']);
-  const seedPaths = stringList(project['seed-paths'] ?? project['data-paths'], ['seeds']);
-  const testPaths = stringList(project['test-paths'], ['tests']);
-  const macroPaths = stringList(project['macro-paths'], ['macros']);
-  const snapshotPaths = stringList(project['snapshot-paths'], ['snapshots']);
-  const packagesDir = String(project['packages-install-path'] ?? 'dbt_packages');
-
   const models: DbtModelFile[] = [];
   const seeds: DbtSeedFile[] = [];
   const snapshots: DbtSnapshotFile[] = [];
   const sources: DbtSourceTable[] = [];
   const tests: DbtTestDeclaration[] = [];
+  const singularTests: DbtSingularTest[] = [];
+  const macros: DbtMacroFile[] = [];
   const descriptions = new Map<string, string>();
-  const yamlFiles: string[] = [];
-  for (const modelPath of modelPaths) {
-    const root = path.join(dir, modelPath);
-    for (const file of listFiles(root, '.sql')) {
-      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
-      const modelName = path.basename(file, path.extname(file));
-      const config = folderConfig(project.models, name, folders, modelName);
-      if (config.enabled === false) continue;
-      models.push({ name: modelName, file: rel(file), text: readFileSync(file, 'utf8'), package: name, config });
-    }
-    yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
-  }
-  for (const seedPath of seedPaths) {
-    const root = path.join(dir, seedPath);
-    for (const file of listFiles(root, '.csv')) {
-      yamlFiles.push();
-      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
-      const seedName = path.basename(file, '.csv');
-      const config = folderConfig(project.seeds, name, folders, seedName);
-      if (config.enabled !== false) seeds.push({ name: seedName, file: rel(file), config });
-    }
-    yamlFiles.push(...listFiles(root, '.yml'));
-  }
-  for (const snapshotPath of snapshotPaths) {
-    const root = path.join(dir, snapshotPath);
-    for (const file of listFiles(root, '.sql')) {
-      const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
-      const blocks = snapshotBlocks(readFileSync(file, 'utf8'));
-      if (!blocks.length) warnings.push(`${rel(file)} holds no {% snapshot %} block; it was skipped`);
-      for (const block of blocks) {
-        const config = folderConfig(project.snapshots, name, folders, block.name);
-        if (config.enabled !== false) snapshots.push({ name: block.name, file: rel(file), text: block.body, package: name, config });
+  const packageVars = new Map<string, Record<string, unknown>>();
+
+  /**
+   * One package's nodes, macros and YAML, the root project's included. A package's node takes its
+   * own dbt_project.yml's folder configs, then the root project's for that package (`models:
+   * segment: +materialized: table`), as dbt layers them.
+   */
+  const readPackage = (packageDir: string, manifest: Yaml, pkgName: string) => {
+    const own = pkgName === name;
+    const configFor = (block: 'models' | 'seeds' | 'snapshots', folders: string[], nodeName: string): NodeConfig => {
+      const root = folderConfig(project[block], pkgName, folders, nodeName);
+      if (own) return root;
+      const shipped = folderConfig(manifest[block], pkgName, folders, nodeName);
+      return { ...shipped, ...root, tags: [...new Set([...shipped.tags, ...root.tags])] };
+    };
+    const paths = (key: string, legacy: string | undefined, fallback: string) => stringList(manifest[key] ?? (legacy ? manifest[legacy] : undefined), [fallback]).map((p) => path.join(packageDir, p));
+    const yamlFiles: string[] = [];
+    for (const root of paths('model-paths', 'source-paths', 'models')) {
+      for (const file of listFiles(root, '.sql')) {
+        const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+        const modelName = path.basename(file, path.extname(file));
+        const config = configFor('models', folders, modelName);
+        if (config.enabled === false) continue;
+        models.push({ name: modelName, file: rel(file), text: readFileSync(file, 'utf8'), package: pkgName, config });
       }
+      yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
     }
-    yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
-  }
-  for (const file of yamlFiles) {
-    const doc = readYaml(file);
-    // dbt 1.9's snapshots in YAML: a relation (ref or source) and a config.
-    for (const node of (doc.snapshots ?? []) as Yaml[]) {
-      const nodeName = String(node.name);
-      if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
-      readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
-      for (const column of (node.columns ?? []) as Yaml[]) {
-        if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
-        readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
+    for (const root of paths('seed-paths', 'data-paths', 'seeds')) {
+      for (const file of listFiles(root, '.csv')) {
+        const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+        const seedName = path.basename(file, '.csv');
+        const config = configFor('seeds', folders, seedName);
+        if (config.enabled !== false) seeds.push({ name: seedName, file: rel(file), config });
       }
-      const declared = snapshots.find((s) => s.name === nodeName);
-      const config = { ...folderConfig(project.snapshots, name, [], nodeName), ...((node.config ?? {}) as Yaml) } as NodeConfig;
-      if (declared) Object.assign(declared.config, node.config ?? {});
-      else if (typeof node.relation === 'string') {
-        if (config.enabled !== false) snapshots.push({ name: nodeName, file: rel(file), text: `select * from {{ ${node.relation} }}`, package: name, config });
-      } else {
-        throw new TributaryError(`snapshot '${nodeName}' names no relation and no {% snapshot %} block defines it`, {
-          place: { file, field: `snapshots.${nodeName}` },
-          hint: "give it relation: ref('a_model') (or source('a', 'b')) and a config with unique_key and strategy",
-        });
-      }
+      yamlFiles.push(...listFiles(root, '.yml'));
     }
-    for (const source of (doc.sources ?? []) as Yaml[]) {
-      const sourceMeta = (source.meta ?? {}) as Yaml;
-      const sourceConfig = (source.config ?? {}) as Yaml;
-      for (const table of (source.tables ?? []) as Yaml[]) {
-        const meta = { ...sourceMeta, ...((table.meta ?? {}) as Yaml) };
-        const config = { ...sourceConfig, ...((table.config ?? {}) as Yaml) };
-        const location = (config.external_location ?? meta.external_location) as string | undefined;
-        // A table's own freshness (null: none) wins over its source's; either may sit under config: (dbt 1.9).
-        const own = (key: string) => (key in table ? table[key] : key in ((table.config ?? {}) as Yaml) ? ((table.config as Yaml)[key]) : undefined);
-        const inherited = (key: string) => own(key) ?? (key in source ? source[key] : (sourceConfig as Yaml)[key]);
-        // A table's limits are merged over its source's, key by key, as dbt merges them.
-        const sourceFreshness = ('freshness' in source ? source.freshness : (sourceConfig as Yaml).freshness) as Yaml | null | undefined;
-        const freshness = own('freshness') === null || (own('freshness') === undefined && !sourceFreshness) ? undefined : ({ ...(sourceFreshness ?? {}), ...((own('freshness') as Yaml | undefined) ?? {}) } as Yaml);
-        const where = `${rel(file)}, source ${String(source.name)}, table ${String(table.name)}`;
-        sources.push({
-          source: String(source.name),
-          table: String(table.name),
-          identifier: String(table.identifier ?? table.name),
-          schema: (source.schema as string | undefined) ?? undefined,
-          externalLocation: location,
-          freshness: freshness ? { warnAfter: freshnessLimit(freshness.warn_after, where, file), errorAfter: freshnessLimit(freshness.error_after, where, file) } : undefined,
-          loadedAtField: inherited('loaded_at_field') === undefined ? undefined : String(inherited('loaded_at_field')),
-          freshnessFilter: freshness?.filter === undefined ? undefined : String(freshness.filter),
-          file: rel(file),
-        });
-        for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
+    for (const root of paths('snapshot-paths', undefined, 'snapshots')) {
+      for (const file of listFiles(root, '.sql')) {
+        const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
+        const blocks = snapshotBlocks(readFileSync(file, 'utf8'));
+        if (!blocks.length) warnings.push(`${rel(file)} holds no {% snapshot %} block; it was skipped`);
+        for (const block of blocks) {
+          const config = configFor('snapshots', folders, block.name);
+          if (config.enabled !== false) snapshots.push({ name: block.name, file: rel(file), text: block.body, package: pkgName, config });
+        }
       }
+      yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
     }
-    for (const kind of ['models', 'seeds'] as const) {
-      for (const node of (doc[kind] ?? []) as Yaml[]) {
+    for (const file of yamlFiles) {
+      const doc = readYaml(file);
+      // dbt 1.9's snapshots in YAML: a relation (ref or source) and a config.
+      for (const node of (doc.snapshots ?? []) as Yaml[]) {
         const nodeName = String(node.name);
         if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
         readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
@@ -395,39 +355,83 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
           if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
           readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
         }
-        // A model's `config:` in YAML applies as if it were in the model's folder config.
-        const target = kind === 'models' ? models.find((m) => m.name === nodeName) : seeds.find((s) => s.name === nodeName);
-        if (target && node.config && typeof node.config === 'object') Object.assign(target.config, node.config);
+        const declared = snapshots.find((s) => s.name === nodeName);
+        const config = { ...configFor('snapshots', [], nodeName), ...((node.config ?? {}) as Yaml) } as NodeConfig;
+        if (declared) Object.assign(declared.config, node.config ?? {});
+        else if (typeof node.relation === 'string') {
+          if (config.enabled !== false) snapshots.push({ name: nodeName, file: rel(file), text: `select * from {{ ${node.relation} }}`, package: pkgName, config });
+        } else {
+          throw new TributaryError(`snapshot '${nodeName}' names no relation and no {% snapshot %} block defines it`, {
+            place: { file, field: `snapshots.${nodeName}` },
+            hint: "give it relation: ref('a_model') (or source('a', 'b')) and a config with unique_key and strategy",
+          });
+        }
+      }
+      for (const source of (doc.sources ?? []) as Yaml[]) {
+        const sourceMeta = (source.meta ?? {}) as Yaml;
+        const sourceConfig = (source.config ?? {}) as Yaml;
+        for (const table of (source.tables ?? []) as Yaml[]) {
+          const meta = { ...sourceMeta, ...((table.meta ?? {}) as Yaml) };
+          const config = { ...sourceConfig, ...((table.config ?? {}) as Yaml) };
+          const location = (config.external_location ?? meta.external_location) as string | undefined;
+          // A table's own freshness (null: none) wins over its source's; either may sit under config: (dbt 1.9).
+          const own = (key: string) => (key in table ? table[key] : key in ((table.config ?? {}) as Yaml) ? ((table.config as Yaml)[key]) : undefined);
+          const inherited = (key: string) => own(key) ?? (key in source ? source[key] : (sourceConfig as Yaml)[key]);
+          // A table's limits are merged over its source's, key by key, as dbt merges them.
+          const sourceFreshness = ('freshness' in source ? source.freshness : (sourceConfig as Yaml).freshness) as Yaml | null | undefined;
+          const freshness = own('freshness') === null || (own('freshness') === undefined && !sourceFreshness) ? undefined : ({ ...(sourceFreshness ?? {}), ...((own('freshness') as Yaml | undefined) ?? {}) } as Yaml);
+          const where = `${rel(file)}, source ${String(source.name)}, table ${String(table.name)}`;
+          sources.push({
+            source: String(source.name),
+            table: String(table.name),
+            identifier: String(table.identifier ?? table.name),
+            schema: (source.schema as string | undefined) ?? undefined,
+            externalLocation: location,
+            freshness: freshness ? { warnAfter: freshnessLimit(freshness.warn_after, where, file), errorAfter: freshnessLimit(freshness.error_after, where, file) } : undefined,
+            loadedAtField: inherited('loaded_at_field') === undefined ? undefined : String(inherited('loaded_at_field')),
+            freshnessFilter: freshness?.filter === undefined ? undefined : String(freshness.filter),
+            file: rel(file),
+          });
+          for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
+        }
+      }
+      for (const kind of ['models', 'seeds'] as const) {
+        for (const node of (doc[kind] ?? []) as Yaml[]) {
+          const nodeName = String(node.name);
+          if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
+          readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
+          for (const column of (node.columns ?? []) as Yaml[]) {
+            if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
+            readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
+          }
+          // A model's `config:` in YAML applies as if it were in the model's folder config.
+          const target = kind === 'models' ? models.find((m) => m.name === nodeName) : seeds.find((s) => s.name === nodeName);
+          if (target && node.config && typeof node.config === 'object') Object.assign(target.config, node.config);
+        }
       }
     }
-  }
-
-  const singularTests: DbtSingularTest[] = [];
-  const macros: DbtMacroFile[] = [];
-  for (const testPath of testPaths) {
-    const root = path.join(dir, testPath);
-    for (const file of listFiles(root, '.sql')) {
-      const text = readFileSync(file, 'utf8');
-      // A file under tests/generic (or holding a `{% test %}` block) defines generic tests, like a macro file.
-      if (rel(file).split(path.sep).includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: name, file: rel(file), text });
-      else singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
+    for (const root of paths('test-paths', undefined, 'tests')) {
+      for (const file of listFiles(root, '.sql')) {
+        const text = readFileSync(file, 'utf8');
+        // A file under tests/generic (or holding a `{% test %}` block) defines generic tests, like a macro file.
+        if (path.relative(root, file).split(path.sep).includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: pkgName, file: rel(file), text });
+        else if (own) singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
+      }
     }
-  }
-  for (const macroPath of macroPaths) for (const file of listFiles(path.join(dir, macroPath), '.sql')) macros.push({ package: name, file: rel(file), text: readFileSync(file, 'utf8') });
-  // Packages as shipped: each one's own dbt_project.yml says where its macros are.
-  const packagesRoot = path.join(dir, packagesDir);
+    for (const root of paths('macro-paths', undefined, 'macros')) for (const file of listFiles(root, '.sql')) macros.push({ package: pkgName, file: rel(file), text: readFileSync(file, 'utf8') });
+    packageVars.set(pkgName, ((manifest.vars ?? {}) as Yaml) ?? {});
+  };
+
+  readPackage(dir, project, name);
+  // Packages as shipped under dbt_packages/: each one's own dbt_project.yml says where its files are.
+  const packagesRoot = path.join(dir, String(project['packages-install-path'] ?? 'dbt_packages'));
   if (existsSync(packagesRoot)) {
     for (const entry of readdirSync(packagesRoot).sort()) {
       const packageDir = path.join(packagesRoot, entry);
       const packageFile = path.join(packageDir, DBT_PROJECT_FILE);
       if (!statSync(packageDir).isDirectory() || !existsSync(packageFile)) continue;
-      const pkg = readYaml(packageFile);
-      const pkgName = String(pkg.name ?? entry);
-      for (const macroPath of stringList(pkg['macro-paths'], ['macros'])) {
-        for (const file of listFiles(path.join(packageDir, macroPath), '.sql')) macros.push({ package: pkgName, file: rel(file), text: readFileSync(file, 'utf8') });
-      }
-      const packageModels = stringList(pkg['model-paths'], ['models']).flatMap((p) => listFiles(path.join(packageDir, p), '.sql'));
-      if (packageModels.length) warnings.push(`package '${pkgName}' has models (${packageModels.length}); Tributary loads its macros only, for now`);
+      const manifest = readYaml(packageFile);
+      readPackage(packageDir, manifest, String(manifest.name ?? entry));
     }
   }
   for (const model of models) if (model.config.schema) warnings.push(`model '${model.name}' has +schema '${String(model.config.schema)}'; Tributary writes every table to the main schema for now`);
@@ -443,6 +447,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     name,
     projectFile,
     vars: ((project.vars ?? {}) as Yaml) ?? {},
+    packageVars,
     models,
     seeds,
     snapshots,
