@@ -298,6 +298,16 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   const descriptions = new Map<string, string>();
   const packageVars = new Map<string, Record<string, unknown>>();
 
+  /** A node's description, its columns' descriptions and its tests, from a YAML properties file. */
+  const readProperties = (node: Yaml, nodeName: string, file: string) => {
+    if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
+    readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
+    for (const column of (node.columns ?? []) as Yaml[]) {
+      if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
+      readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
+    }
+  };
+
   /**
    * One package's nodes, macros and YAML, the root project's included. A package's node takes its
    * own dbt_project.yml's folder configs, then the root project's for that package (`models:
@@ -349,12 +359,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
       // dbt 1.9's snapshots in YAML: a relation (ref or source) and a config.
       for (const node of (doc.snapshots ?? []) as Yaml[]) {
         const nodeName = String(node.name);
-        if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
-        readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
-        for (const column of (node.columns ?? []) as Yaml[]) {
-          if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
-          readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
-        }
+        readProperties(node, nodeName, file);
         const declared = snapshots.find((s) => s.name === nodeName);
         const config = { ...configFor('snapshots', [], nodeName), ...((node.config ?? {}) as Yaml) } as NodeConfig;
         if (declared) Object.assign(declared.config, node.config ?? {});
@@ -398,12 +403,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
       for (const kind of ['models', 'seeds'] as const) {
         for (const node of (doc[kind] ?? []) as Yaml[]) {
           const nodeName = String(node.name);
-          if (typeof node.description === 'string') descriptions.set(nodeName, node.description);
-          readTests(node.data_tests ?? node.tests, nodeName, undefined, rel(file), tests);
-          for (const column of (node.columns ?? []) as Yaml[]) {
-            if (typeof column.description === 'string') descriptions.set(`${nodeName}.${String(column.name)}`, column.description);
-            readTests(column.data_tests ?? column.tests, nodeName, String(column.name), rel(file), tests);
-          }
+          readProperties(node, nodeName, file);
           // A model's `config:` in YAML applies as if it were in the model's folder config.
           const target = kind === 'models' ? models.find((m) => m.name === nodeName) : seeds.find((s) => s.name === nodeName);
           if (target && node.config && typeof node.config === 'object') Object.assign(target.config, node.config);
