@@ -98,14 +98,16 @@ type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefr
 
 /** A dbt command: `build`, `seed`, `test`, `compile`, with dbt's selection flags. */
 function dbtCommand(program: Command, name: string, description: string): void {
-  projectOptions(program.command(name))
+  const command = projectOptions(program.command(name));
+  // Only the commands that run tests keep their failures.
+  if (name === 'build' || name === 'test') command.option('--store-failures', 'keep every test’s failing rows in a table of <schema>_dbt_test__audit');
+  command
     .argument('[selectors...]', 'nodes, as --select takes them (default: all)')
     .description(description)
     .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
     .option('--exclude <selectors...>', 'nodes to leave out, in the same syntax')
     .option('--full-refresh', 'rebuild incremental models whole')
     .option('--threads <n>', 'nodes built at the same time (default: the profile target’s threads)', count)
-    .option('--store-failures', 'build, test: keep every test’s failing rows in a table of <schema>_dbt_test__audit')
     .addOption(formatOption())
     .action(async (selectors: string[], flags: DbtFlags) => {
       const select = [...selectors, ...(flags.select ?? [])];
