@@ -103,7 +103,7 @@ export default defineProject({
     const run = cli(['run', '--project', config("orders: { sql: \"SELECT * FROM {{ source('orders') }}\", materialize: 'parquet' }")]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
-      "field models.orders.materialize: expected one of 'table', 'lake', 'view', 'ephemeral', 'incremental', or { kind: 'table' | 'lake' | 'view' | 'ephemeral' | 'incremental', … }, got 'parquet'",
+      "field models.orders.materialize: expected one of 'table', 'lake', 'view', 'ephemeral', 'incremental', 'snapshot', or { kind: 'table' | 'lake' | 'view' | 'ephemeral' | 'incremental' | 'snapshot', … }, got 'parquet'",
     );
     expect(run.stderr.match(/models\.orders\.materialize/g)).toHaveLength(1);
     expect(run.stderr).not.toMatch(/Invalid input/);
@@ -113,7 +113,7 @@ export default defineProject({
     const run = cli(['run', '--project', config("orders: { sql: 'x.sql', materialize: { kind: 'pg' } }, totals: { materialize: 'table' }")]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('the config has 2 problems:');
-    expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'table', 'lake', 'view', 'ephemeral', 'incremental', got 'pg'");
+    expect(run.stderr).toContain("models.orders.materialize.kind: expected one of 'table', 'lake', 'view', 'ephemeral', 'incremental', 'snapshot', got 'pg'");
     expect(run.stderr).toContain('models.totals.sql: missing: expected a string');
   });
 });
