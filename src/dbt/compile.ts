@@ -106,6 +106,10 @@ export class Relation {
   get database() {
     return undefined;
   }
+  /** What dbt_utils' _is_relation looks for (`relation.get('metadata', {}).get('type', '').endswith('Relation')`). */
+  get metadata() {
+    return { type: 'DuckDBRelation' };
+  }
   toString() {
     return this.text;
   }
