@@ -106,6 +106,10 @@ export class Relation {
   get database() {
     return undefined;
   }
+  /** What dbt_utils' _is_relation looks for (`relation.get('metadata', {}).get('type', '').endswith('Relation')`). */
+  get metadata() {
+    return { type: 'DuckDBRelation' };
+  }
   toString() {
     return this.text;
   }
@@ -143,11 +147,8 @@ export class DbtSurface {
    * a mark the planner turns into Tributary's ref (models), or the relation itself (tests).
    */
   environment(state: RenderState, mode: 'model' | 'test') {
-    // Errors raised by dbt's context reach nunjucks, which rewraps them; the environment keeps the original.
-    const raised = (error: TributaryError): TributaryError => {
-      env.raised = error;
-      return error;
-    };
+    // Errors raised by dbt's context pass through the template engine as they are; the environment adds the line.
+    const raised = (error: TributaryError): TributaryError => error;
     const current: { node?: DbtModelFile; config: NodeConfig; refs: Set<string>; file: string } = { config: { tags: [] }, refs: new Set(), file: '' };
     const relationOf = (name: string) => (mode === 'model' ? `${REF_MARK}${name}${MARK_END}` : quoteIdent(name));
     const refFn = (...args: unknown[]) => {
@@ -203,8 +204,14 @@ export class DbtSurface {
       }
       return '';
     };
-    // config.get('x') as dbt's macros call it.
-    Object.assign(configFn, { get: (key: string, fallback?: unknown) => current.config[key] ?? fallback, require: (key: string) => current.config[key] });
+    // config.get('x') as dbt's macros call it (the default positional or as default=).
+    Object.assign(configFn, {
+      get: (...args: unknown[]) => {
+        const { positional, keywords } = splitArgs(args);
+        return current.config[String(positional[0] ?? keywords.name)] ?? positional[1] ?? keywords.default ?? null;
+      },
+      require: (key: string) => current.config[key],
+    });
     const isIncremental = () => current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
     const thisRelation = {
       toString: () => (current.node ? `main.${quoteIdent(current.node.name)}` : ''),
@@ -225,8 +232,8 @@ export class DbtSurface {
       dispatch: (name: string, namespace?: string) => {
         const candidates = [`duckdb__${name}`, `default__${name}`, name];
         for (const candidate of candidates) {
-          const fn = (namespace ? (env.global(namespace) as Record<string, unknown> | undefined)?.[candidate] : undefined) ?? env.macro(candidate);
-          if (typeof fn === 'function') return fn;
+          const fn = (namespace ? env.macro(candidate, namespace) : undefined) ?? env.macro(candidate);
+          if (fn) return fn;
         }
         throw raised(new TributaryError(`adapter.dispatch('${name}') found none of ${candidates.join(', ')}`, { place: this.place(current.file), hint: 'define one of them in macros/ or ship the package that has them' }));
       },
@@ -256,7 +263,6 @@ export class DbtSurface {
       },
       run_query: unsupported('run_query()'),
       statement: unsupported('statement()'),
-      return: unsupported('return()'),
     };
     env = new JinjaEnvironment(this.files.dir, globals);
     env.loadMacros(this.files.macros, this.files.name);

@@ -99,8 +99,8 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
         break;
       default: {
         const macroName = `test_${test.test}`;
-        const macro = test.package ? (env.global(test.package) as Record<string, unknown> | undefined)?.[macroName] : env.macro(macroName);
-        if (typeof macro !== 'function') {
+        const macro = env.macro(macroName, test.package || undefined);
+        if (!macro) {
           throw new TributaryError(`the test '${test.package ? `${test.package}.` : ''}${test.test}' on ${test.model}${column ? `.${column}` : ''} is no generic test of this project`, {
             place: surface.place(test.file),
             hint: `define it with {% test ${test.test}(model, column_name) %} in tests/generic/, or ship the package that has it under dbt_packages/`,

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TributaryError } from '../src/core/errors.js';
+import { JinjaEnvironment } from '../src/dbt/jinja.js';
+
+/**
+ * dbt's Jinja as Tributary renders it, against Jinja2's own output: each case of
+ * test/fixtures/jinja/cases.test is a template and what Jinja2 3.1 renders from it.
+ */
+
+const fixture = path.join(import.meta.dirname, 'fixtures', 'jinja', 'cases.test');
+
+function readCases(): { name: string; template: string; expected: string }[] {
+  const text = readFileSync(fixture, 'utf8');
+  const cases: { name: string; template: string; expected: string }[] = [];
+  for (const block of text.split(/^====$/m)) {
+    const match = /^template (.+)\n([\s\S]*?)\n----\n([\s\S]*?)\n?$/.exec(block.replace(/^(#.*\n|\s*\n)*/, ''));
+    if (match) cases.push({ name: match[1]!, template: match[2]!, expected: match[3]! });
+  }
+  return cases;
+}
+
+const environment = (globals: Record<string, unknown> = {}) => new JinjaEnvironment('/project', { cols: ['a', 'b'], d: { k: 1 }, ...globals });
+
+describe('Jinja renders as Jinja2 does', () => {
+  const cases = readCases();
+  it('reads every case of the fixture', () => expect(cases.length).toBeGreaterThanOrEqual(20));
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(environment().render(c.template, 'case.sql')).toBe(c.expected);
+    });
+  }
+});
+
+const thrown = (fn: () => unknown): TributaryError => {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(TributaryError);
+    return error as TributaryError;
+  }
+  throw new Error('no error was thrown');
+};
+
+describe('dbt’s own Jinja', () => {
+  it('return() makes a macro yield the value itself, a list or a dict', () => {
+    const env = environment();
+    env.loadMacros([{ package: 'shop', file: 'macros/cols.sql', text: "{% macro cols() %}{{ return(['a', 'b']) }}{% endmacro %}\n{% macro conf() %}{% do return({'k': 2}) %}{% endmacro %}" }], 'shop');
+    expect(env.render('{% for c in cols() %}{{ c }}{% endfor %} {{ cols() | length }} {{ conf().k }}', 'm.sql')).toBe('ab 2 2');
+  });
+
+  it('adapter.dispatch returns a macro that is then called, duckdb__ before default__', () => {
+    let env!: JinjaEnvironment;
+    const adapter = {
+      dispatch: (name: string, namespace?: string) => env.macro(`duckdb__${name}`, namespace) ?? env.macro(`default__${name}`, namespace),
+    };
+    env = new JinjaEnvironment('/project', { adapter });
+    env.loadMacros(
+      [
+        {
+          package: 'utils',
+          file: 'macros/x.sql',
+          text: "{% macro x(a) %}{{ return(adapter.dispatch('x', 'utils')(a)) }}{% endmacro %}{% macro default__x(a) %}default {{ a }}{% endmacro %}{% macro duckdb__x(a) %}duckdb {{ a }}{% endmacro %}",
+        },
+      ],
+      'shop',
+    );
+    expect(env.render("{{ utils.x(1) }} {{ x(a=2) }}", 'm.sql')).toBe('duckdb 1 duckdb 2');
+  });
+
+  it('context functions take keyword arguments, and objects keep their attributes and text', () => {
+    const seen: unknown[] = [];
+    const config = (...args: unknown[]) => (seen.push(args), '');
+    Object.assign(config, { get: (key: string, fallback?: unknown) => (key === 'materialized' ? 'table' : (fallback ?? null)) });
+    class Relation {
+      constructor(readonly identifier: string) {}
+      toString() {
+        return `main."${this.identifier}"`;
+      }
+    }
+    const env = environment({ config, ref: (name: string) => new Relation(name) });
+    expect(env.render("{{ config(materialized='table', tags=['a']) }}{{ config.get('materialized') }} {{ config.get('x', 'y') }} {{ ref('o') }} {{ ref('o').identifier }}", 'm.sql')).toBe('table y main."o" o');
+    expect(seen).toEqual([[{ materialized: 'table', tags: ['a'], __keywords: true }]]);
+  });
+});
+
+describe('errors name the file and line', () => {
+  it('a syntax error: the line of the statement that does not parse', () => {
+    const error = thrown(() => environment().render('select 1\n{% if x %}\n  a\n{% endfor %}\n', 'models/m.sql'));
+    expect(error.place).toEqual({ file: '/project/models/m.sql', line: 4 });
+    expect(error.message).toContain('does not parse');
+  });
+
+  it('a macro that does not exist: the line of its first call', () => {
+    const error = thrown(() => environment().render("select\n  {{ missing_macro('a') }},\n  2", 'models/m.sql'));
+    expect(error.message).toBe("the macro 'missing_macro' does not exist");
+    expect(error.place).toEqual({ file: '/project/models/m.sql', line: 2 });
+  });
+
+  it('an error raised by dbt’s context: the line of the call with that argument', () => {
+    const env = environment({
+      var: (name: string) => {
+        if (name === 'nope') throw new TributaryError(`var('${name}') has no value`, { place: { file: '/project/models/m.sql' } });
+        return 1;
+      },
+    });
+    const error = thrown(() => env.render("{{ var('ok') }}\n{{ var('ok') }}\n{{ var('nope') }}", 'models/m.sql'));
+    expect(error.place).toEqual({ file: '/project/models/m.sql', line: 3 });
+  });
+
+  it('a macro file that does not parse fails only when one of its macros is called, naming that file and line', () => {
+    const env = environment();
+    env.loadMacros(
+      [
+        { package: 'pkg', file: 'dbt_packages/pkg/macros/bad.sql', text: '{% macro good_name() %}\nok\n{% endmacro %}\n{% macro broken() %}\n{{ 1 + }}\n{% endmacro %}' },
+        { package: 'pkg', file: 'dbt_packages/pkg/macros/fine.sql', text: '{% macro fine() %}fine{% endmacro %}' },
+      ],
+      'shop',
+    );
+    expect(env.render('{{ fine() }}', 'models/m.sql')).toBe('fine');
+    const error = thrown(() => env.render('{{ pkg.broken() }}', 'models/m.sql'));
+    expect(error.message).toContain("the macro 'broken' cannot be called");
+    expect(error.place).toEqual({ file: '/project/dbt_packages/pkg/macros/bad.sql', line: 5 });
+  });
+
+  it('an error inside a macro of another file: that file and line', () => {
+    const env = environment();
+    env.loadMacros([{ package: 'shop', file: 'macros/m.sql', text: '{% macro outer() %}\n  {{ inner_missing() }}\n{% endmacro %}' }], 'shop');
+    const error = thrown(() => env.render('select\n{{ outer() }}', 'models/m.sql'));
+    expect(error.message).toContain("the macro 'inner_missing' does not exist");
+    expect(error.place).toEqual({ file: '/project/macros/m.sql', line: 2 });
+  });
+});
