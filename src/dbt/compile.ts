@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
+import { DBT_BUILTINS } from './builtins.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
 import type { DbtModelFile, DbtProjectFiles, DbtSnapshotFile, NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
@@ -265,7 +266,8 @@ export class DbtSurface {
       statement: unsupported('statement()'),
     };
     env = new JinjaEnvironment(this.files.dir, globals);
-    env.loadMacros(this.files.macros, this.files.name);
+    // dbt's own macros first, so a package's or the project's of the same name win.
+    env.loadMacros([DBT_BUILTINS, ...this.files.macros], this.files.name);
     return { env, current };
   }
 

@@ -218,7 +218,7 @@ export class JinjaEnvironment {
       const name = error.callee;
       return new TributaryError(`the macro '${name}' does not exist${within}`, {
         place: where(name, undefined, macro?.file),
-        hint: `define it in macros/ (or ship the package that has it under dbt_packages/), or correct the name; macros found: ${this.macroNames.slice(0, 20).join(', ') || '(none)'}${this.macroNames.length > 20 ? ', …' : ''}`,
+        hint: `define it in macros/ (or ship the package that has it under dbt_packages/), or correct the name; macros found: ${this.listedMacros()}`,
       });
     }
     if (error instanceof MacroReturn) return new TributaryError(`return() was called outside a macro in ${file}`, { place: where('return'), hint: 'call return() inside a {% macro %}' });
@@ -227,6 +227,13 @@ export class JinjaEnvironment {
       place: where(call?.name, call?.first, call?.file),
       hint: 'fix the template; Tributary renders Jinja with @huggingface/jinja and dbt’s Python methods (see README, Coming from dbt)',
     });
+  }
+
+  /** The macros a missing one might have meant: the project's own first, then its packages', then dbt's. */
+  private listedMacros(): string {
+    const rank = (name: string) => (!name.includes('.') ? 0 : name.startsWith('dbt.') ? 2 : 1);
+    const ordered = [...this.macroNames].sort((a, b) => rank(a) - rank(b));
+    return `${ordered.slice(0, 20).join(', ') || '(none)'}${ordered.length > 20 ? ', …' : ''}`;
   }
 
   /** A macro by name: the root project's (or a package's, when the root has none), or `namespace`'s. */
