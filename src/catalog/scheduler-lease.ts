@@ -1,6 +1,6 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { quoteLiteral } from '../engine/index.js';
-import { createConcurrently } from './pg-ddl.js';
+import { createConcurrently, pgClient } from './pg-ddl.js';
 import { SHARED_DATABASE, redact } from './shared.js';
 
 /**
@@ -52,7 +52,7 @@ export class SchedulerLease {
   private connection(): Promise<pg.Client> {
     if (this.client) return Promise.resolve(this.client);
     this.connecting ??= (async () => {
-      const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: Math.max(1000, this.ttlMs / 2) });
+      const client = await pgClient({ connectionString: this.url, connectionTimeoutMillis: Math.max(1000, this.ttlMs / 2) });
       // A lost connection is made again at the next call; the lease's expiry covers the gap.
       client.on('error', () => {
         if (this.client === client) this.client = undefined;

@@ -1,8 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
-import { createConcurrently } from './pg-ddl.js';
+import { createConcurrently, pgClient } from './pg-ddl.js';
 import { WorkQueue } from './work-queue.js';
 
 /**
@@ -90,7 +90,7 @@ export class SharedCatalog {
    * catalog at once do not both create (or migrate) its tables.
    */
   async whileOpening<T>(body: () => Promise<T>): Promise<T> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = await pgClient({ connectionString: this.url });
     await client.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [OPEN_LOCK]);
@@ -111,7 +111,7 @@ export class SharedCatalog {
     let stopped = false;
     let retry: NodeJS.Timeout | undefined;
     const connect = async () => {
-      const next = new pg.Client({ connectionString: this.url });
+      const next = await pgClient({ connectionString: this.url });
       next.on('notification', () => onCommit());
       next.on('error', (error) => {
         if (stopped) return;
@@ -174,7 +174,7 @@ export class GroupMembership {
 
   /** `onShare` hears each change of what this member reads (a member joined, left, or expired). */
   static async join(url: string, group: string, member: string, onShare?: (share: Share) => void): Promise<GroupMembership> {
-    const client = new pg.Client({ connectionString: url });
+    const client = await pgClient({ connectionString: url });
     await client.connect();
     await createConcurrently(
       client,

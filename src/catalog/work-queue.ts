@@ -1,5 +1,5 @@
-import pg from 'pg';
-import { createConcurrently } from './pg-ddl.js';
+import type pg from 'pg';
+import { createConcurrently, pgClient } from './pg-ddl.js';
 
 /**
  * Batch work that the scheduler's leader hands to the other processes of a shared catalog
@@ -47,7 +47,7 @@ export class WorkQueue {
   ) {}
 
   static async open(url: string, member: string): Promise<WorkQueue> {
-    const client = new pg.Client({ connectionString: url });
+    const client = await pgClient({ connectionString: url });
     client.on('error', () => undefined);
     try {
       await client.connect();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import avro from 'avsc';
+import type avro from 'avsc';
 import type { ColumnInfo, LiveFile, Metastore, TableExport, TableExportFormat } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
 import type { LakeStorage } from './storage.js';
@@ -367,7 +367,9 @@ const MANIFEST_LIST_SCHEMA = {
 async function avroFile(schema: object, records: readonly unknown[], metadata: Record<string, string>): Promise<Buffer> {
   // avsc takes header metadata, and keeps Iceberg's field-id attributes in the header's schema, though its typings know neither.
   const options = { codec: 'null', metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v)])) };
-  const encoder = new avro.streams.BlockEncoder(schema as avro.Schema, options);
+  // Loaded here: only an export to Iceberg writes Avro.
+  const { default: avsc } = await import('avsc');
+  const encoder = new avsc.streams.BlockEncoder(schema as avro.Schema, options);
   const chunks: Buffer[] = [];
   encoder.on('data', (chunk: Buffer) => chunks.push(chunk));
   const done = new Promise<void>((resolve, reject) => {

@@ -1,12 +1,6 @@
-import {
-  CopyObjectCommand,
-  DeleteObjectsCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3';
+import type { ListObjectsV2CommandOutput, S3Client } from '@aws-sdk/client-s3';
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
@@ -71,7 +65,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export class S3LakeStorage implements LakeStorage {
   /** Several processes may share a bucket: an object younger than an hour may be a commit under way elsewhere. */
   readonly graceMs = 3_600_000;
-  private readonly client: S3Client;
+  private connection: ReturnType<S3LakeStorage['s3']> | undefined;
   readonly bucket: string;
   readonly prefix: string;
 
@@ -83,12 +77,26 @@ export class S3LakeStorage implements LakeStorage {
     if (!parsed) throw new TributaryError(`the lake '${url}' is not an s3:// URL`, { hint: "e.g. lake: 's3://my-bucket/lake'" });
     this.bucket = parsed.bucket;
     this.prefix = parsed.prefix;
-    this.client = new S3Client({
-      region: settings.region,
-      endpoint: settings.endpoint?.href,
-      forcePathStyle: settings.urlStyle === 'path',
-      credentials: settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey, sessionToken: settings.sessionToken } : undefined,
-    });
+  }
+
+  /** Sends the command `make` builds from the SDK. */
+  private async send(make: (sdk: S3Sdk) => object): Promise<unknown> {
+    const { sdk, client } = await this.s3();
+    return client.send(make(sdk) as never);
+  }
+
+  /** The S3 client, its SDK loaded on first use: a lake on disk never needs it, and every command starts faster without it. */
+  private s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    const settings = this.settings;
+    return (this.connection ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client({
+        region: settings.region,
+        endpoint: settings.endpoint?.href,
+        forcePathStyle: settings.urlStyle === 'path',
+        credentials: settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey, sessionToken: settings.sessionToken } : undefined,
+      }),
+    })));
   }
 
   get location(): string {
@@ -122,7 +130,7 @@ export class S3LakeStorage implements LakeStorage {
     ];
     await engine.run(`CREATE OR REPLACE SECRET tributary_lake (${fields.join(', ')})`);
     try {
-      await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(''), MaxKeys: 1 }));
+      await this.send((sdk) => new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.objectKey(''), MaxKeys: 1 }));
     } catch (error) {
       throw new TributaryError(`cannot reach the lake ${this.location}: ${(error as Error).name}: ${(error as Error).message}`, {
         hint: 'check that the bucket exists and that AWS_ENDPOINT_URL, AWS_REGION and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment are right',
@@ -180,7 +188,7 @@ export class S3LakeStorage implements LakeStorage {
 
   /** A conditional PUT: the store itself refuses a key that exists, whoever wrote it. */
   async writeNew(key: string, body: Uint8Array): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }));
+    await this.send((sdk) => new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: body, IfNoneMatch: '*' }));
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -196,7 +204,7 @@ export class S3LakeStorage implements LakeStorage {
     const base = this.objectKey(prefix.replace(/\/+$/, ''));
     let token: string | undefined;
     do {
-      const page: ListObjectsV2CommandOutput = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${base}/`, ContinuationToken: token }));
+      const page = (await this.send((sdk) => new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${base}/`, ContinuationToken: token }))) as ListObjectsV2CommandOutput;
       for (const object of page.Contents ?? []) {
         if (!object.Key) continue;
         out.push({ key: this.prefix ? object.Key.slice(this.prefix.length + 1) : object.Key, modifiedMs: object.LastModified?.getTime() ?? 0 });
@@ -212,7 +220,7 @@ export class S3LakeStorage implements LakeStorage {
 
   private async head(objectKey: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
+      await this.send((sdk) => new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: objectKey }));
       return true;
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
@@ -221,13 +229,13 @@ export class S3LakeStorage implements LakeStorage {
   }
 
   private async copy(from: string, to: string): Promise<void> {
-    await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`, Key: to }));
+    await this.send((sdk) => new sdk.CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`, Key: to }));
   }
 
   private async deleteObjects(objectKeys: readonly string[]): Promise<void> {
     for (let i = 0; i < objectKeys.length; i += 1000) {
       const batch = objectKeys.slice(i, i + 1000);
-      if (batch.length) await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      if (batch.length) await this.send((sdk) => new sdk.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
     }
   }
 }

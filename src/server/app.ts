@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
@@ -53,6 +53,8 @@ export async function createServer(context: ServerContext, options: ServerOption
   assertSafeBinding(host, options.token);
   const clients = clientCredentials(context.ws.project.config, options.token, options.env ?? process.env);
   const bodyLimit = options.bodyLimitBytes ?? 16 * 1024 * 1024;
+  // Loaded here: only `up` and `serve` answer HTTP, and every other command starts faster without it.
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({ bodyLimit, logger: false });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
