@@ -187,3 +187,17 @@ describe('on_schema_change', () => {
     expect(JSON.parse(after.stdout)).toEqual([{ n: 48 }]);
   });
 });
+
+describe('a template that reads the warehouse while it renders', () => {
+  it('may query it (run_query, statement, get_columns_in_relation) but never change it', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'daily_revenue.sql');
+    writeFileSync(file, `{% call statement('sneaky') %}create table sneaky as select 1 as x{% endcall %}\n${readFileSync(file, 'utf8')}`);
+    const build = cli(['build', '--project', dir, '--select', '+daily_revenue']);
+    expect(build.code).toBe(1);
+    expect(build.stderr).toContain(`${file}`);
+    expect(build.stderr).toContain("statement('sneaky') would change the warehouse while a template renders: create table sneaky");
+    // Refused as the project loads, before the warehouse is opened: nothing reached it.
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+  });
+});

@@ -4,7 +4,8 @@ import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 import { renderForRun } from '../config/dbt.js';
-import type { CompiledTest } from '../dbt/index.js';
+import type { Project } from '../config/project.js';
+import { questionKey, Unanswered, type Answer, type CompiledTest, type RenderState } from '../dbt/index.js';
 
 /**
  * dbt's `build`, `test` and `seed` over Tributary's runner: seeds and models run through
@@ -40,10 +41,40 @@ export interface BuildOptions {
   log: (message: string) => void;
 }
 
+/**
+ * The project as one run sees it, its templates answered by the warehouse: a render that asks a
+ * question (run_query, statement, get_columns_in_relation) stops, the engine answers it, and the
+ * project renders again with every answer so far, until no question is left. Queries over a node
+ * not built yet read its SQL as dbt's parse renders it (`execute` false).
+ */
+async function renderWithWarehouse(project: Project, state: RenderState, engine: Engine): Promise<Project> {
+  const dbt = project.dbt;
+  if (!dbt) return project;
+  const answers = new Map<string, Answer>();
+  // dbt's parse of every node: enough SQL for a query over a node not built yet.
+  const previous = dbt.surface.render(state).marked;
+  for (let asked = 0; ; asked++) {
+    try {
+      return renderForRun(project, { ...state, answers, previous });
+    } catch (error) {
+      if (!(error instanceof Unanswered)) throw error;
+      if (asked >= MAX_QUESTIONS) {
+        throw new TributaryError(`the templates asked the warehouse more than ${MAX_QUESTIONS} questions while rendering`, { place: { file: project.dir }, hint: 'a macro runs a query per row or per column: compute it in SQL instead' });
+      }
+      const { question } = error;
+      const columns = await engine.describe(question.sql);
+      const rows = question.kind === 'rows' ? (await engine.query<Record<string, unknown>>(question.sql)).map((row) => columns.map((c) => row[c.name])) : [];
+      answers.set(questionKey(question), { columns, rows });
+    }
+  }
+}
+
+const MAX_QUESTIONS = 1_000;
+
 /** The workspace seen through a render of the dbt models for what its warehouse holds now. */
 export async function dbtWorkspace(ws: Workspace, fullRefresh = false): Promise<Workspace> {
   if (!ws.project.dbt) return ws;
-  return ws.withProject(renderForRun(ws.project, { existing: await queryableTables(ws.engine), fullRefresh }));
+  return ws.withProject(await renderWithWarehouse(ws.project, { existing: await queryableTables(ws.engine), fullRefresh }, ws.engine));
 }
 
 /** `tributary run` on a dbt project builds models only, as `dbt run` does: the seeds they read must be loaded already. */

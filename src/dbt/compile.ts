@@ -2,10 +2,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { TributaryError } from '../core/errors.js';
-import { quoteIdent } from '../engine/sql.js';
+import { columnsStruct, quoteIdent, quoteLiteral } from '../engine/sql.js';
+import type { Environment } from '@huggingface/jinja';
 import { DBT_BUILTINS } from './builtins.js';
+import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
+import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
-import type { DbtModelFile, DbtProjectFiles, DbtSnapshotFile, NodeConfig } from './project.js';
+import type { DbtModelFile, DbtProjectFiles, DbtSeedFile, DbtSnapshotFile, NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
 import { compileTests, type CompiledTest } from './tests.js';
 
@@ -61,12 +64,21 @@ export interface DbtRender {
   sources: Record<string, DbtSourceConfig>;
   /** Model file (relative path) → rendered SQL, `{{ ref('x') }}` in place of each ref. */
   sql: Map<string, string>;
+  /** Node name → rendered SQL with each ref as a mark: what the next render's queries read for a node not built yet. */
+  marked: Map<string, string>;
 }
 
 export interface RenderState {
   /** Tables and views the warehouse has now (is_incremental is true for an incremental model among them). */
   existing: ReadonlySet<string>;
   fullRefresh: boolean;
+  /**
+   * What the warehouse answered to the questions earlier renders asked (run_query, statement,
+   * get_columns_in_relation). Absent: dbt's parse, where `execute` is false and queries answer None.
+   */
+  answers?: Answers;
+  /** Each node's SQL from an earlier render, refs as marks: what a query over a node not built yet reads. */
+  previous?: ReadonlyMap<string, string>;
 }
 
 
@@ -225,9 +237,6 @@ export class DbtSurface {
       schema: 'main',
     };
     const target = { name: this.files.target.name, type: 'duckdb', schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
-    const unsupported = (what: string) => () => {
-      throw raised(new TributaryError(`${what} is not supported by Tributary yet`, { place: this.place(current.file), hint: 'see README, Coming from dbt, for what runs as it is' }));
-    };
     let env: JinjaEnvironment;
     const adapter = {
       dispatch: (name: string, namespace?: string) => {
@@ -239,7 +248,53 @@ export class DbtSurface {
         throw raised(new TributaryError(`adapter.dispatch('${name}') found none of ${candidates.join(', ')}`, { place: this.place(current.file), hint: 'define one of them in macros/ or ship the package that has them' }));
       },
       quote: (identifier: string) => quoteIdent(identifier),
+      get_columns_in_relation: (relation: unknown) => {
+        const answer = ask('columns', `SELECT * FROM ${String(relation)}`);
+        return answer ? answer.columns.map((c) => adapterColumn(c.name, c.type)) : [];
+      },
+      get_relation: (...args: unknown[]) => existingRelation(String(splitArgs(args).keywords.identifier ?? splitArgs(args).positional[2] ?? '')),
+      type: () => 'duckdb',
     };
+    /** A relation of the warehouse by name, or None when it holds none (dbt's adapter.get_relation, load_relation). */
+    const existingRelation = (name: string) => (state.existing.has(name) ? new Relation(name, quoteIdent(name)) : null);
+    // What the warehouse answered; a question not yet answered stops the render (see introspect.ts).
+    const ask = (kind: Question['kind'], sql: string): Answer | undefined => {
+      if (!state.answers) return undefined;
+      const question = { kind, sql: resolve(sql) };
+      const answer = state.answers.get(questionKey(question));
+      if (!answer) throw new Unanswered(question);
+      return answer;
+    };
+    // A query a template runs names refs as marks: a table the warehouse has, else the node's own SQL.
+    const resolve = (sql: string, depth = 0): string =>
+      sql.replace(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => {
+        if (state.existing.has(name)) return `main.${quoteIdent(name)}`;
+        const seed = this.files.seeds.find((x) => x.name === name);
+        if (seed) return `(SELECT * FROM read_csv(${quoteLiteral(path.join(this.files.dir, seed.file))}, header = true, columns = ${columnsStruct(this.seedColumnsOf(seed))}))`;
+        const previous = state.previous?.get(name);
+        if (previous !== undefined && depth < 32) return `(${resolve(previous, depth + 1)})`;
+        throw raised(new TributaryError(`a query this template runs while it renders reads '${name}', which is neither built nor rendered yet`, {
+          place: this.place(current.file),
+          hint: `build '${name}' first (tributary run --select +${name})`,
+        }));
+      });
+    const results = new Map<string, Answer>();
+    // {% call statement('name', fetch_result=True) %} … {% endcall %}: the block's SQL, run (once answered) and kept for load_result.
+    const statement = new FunctionValue((args: Value[], scope: Environment) => {
+      const [positional, keywords] = argsOf(args);
+      const name = String(toJs(positional[0] ?? keywords.get('name') ?? toRuntime('main')));
+      const caller = scope.lookupVariable('caller') as Value;
+      const sql = pyStr((caller.value as (a: Value[], s: Environment) => Value)([], scope)).trim().replace(/;\s*$/, '');
+      if (!/^\s*(\(|with\b|select\b|from\b|values\b|describe\b|show\b|summarize\b|pivot\b|unpivot\b)/i.test(sql)) {
+        throw raised(new TributaryError(`statement('${name}') would change the warehouse while a template renders: ${sql.split('\n')[0]!.slice(0, 80)}`, {
+          place: this.place(current.file),
+          hint: 'Tributary runs only queries (select, with, describe…) while rendering; write the change as a model, or as a hook of your own job',
+        }));
+      }
+      const answer = ask('rows', sql);
+      if (answer) results.set(name, answer);
+      return toRuntime('');
+    });
     const globals: JinjaContext = {
       ref: refFn,
       source: sourceFn,
@@ -250,7 +305,18 @@ export class DbtSurface {
       target,
       is_incremental: isIncremental,
       should_full_refresh: () => state.fullRefresh,
-      execute: true,
+      should_store_failures: () => current.config.store_failures === true,
+      execute: state.answers !== undefined,
+      run_query: (sql: unknown) => {
+        const answer = ask('rows', String(sql).trim().replace(/;\s*$/, ''));
+        return answer ? resultTable(answer) : null;
+      },
+      statement,
+      load_result: (name: unknown) => {
+        const answer = results.get(String(name));
+        return answer ? { response: { code: 'SELECT', rows_affected: answer.rows.length }, data: answer.rows, table: resultTable(answer) } : null;
+      },
+      load_relation: (relation: unknown) => existingRelation(String((relation as { identifier?: unknown })?.identifier ?? relation)),
       flags: { FULL_REFRESH: state.fullRefresh },
       adapter,
       project_name: this.files.name,
@@ -262,8 +328,6 @@ export class DbtSurface {
         },
         warn: () => '',
       },
-      run_query: unsupported('run_query()'),
-      statement: unsupported('statement()'),
     };
     env = new JinjaEnvironment(this.files.dir, globals);
     // dbt's own macros first, so a package's or the project's of the same name win.
@@ -301,12 +365,9 @@ export class DbtSurface {
     const models: Record<string, DbtModelConfig> = {};
     const sources: Record<string, DbtSourceConfig> = {};
     const sql = new Map<string, string>();
+    const marked = new Map<string, string>();
     for (const seed of this.files.seeds) {
-      let columns = this.seedColumns.get(seed.name);
-      if (!columns) {
-        columns = inferSeedColumns(readFileSync(path.join(this.files.dir, seed.file), 'utf8'), seed.config.column_types ?? {}, path.join(this.files.dir, seed.file));
-        this.seedColumns.set(seed.name, columns);
-      }
+      const columns = this.seedColumnsOf(seed);
       sources[seedSourceName(seed.name)] = { format: 'csv', path: seed.file, columns, maxQuarantined: 0, description: `seed ${seed.file}` };
       models[seed.name] = {
         sql: `SELECT * FROM {{ source('${seedSourceName(seed.name)}') }}`,
@@ -324,6 +385,7 @@ export class DbtSurface {
       current.refs = new Set();
       const text = env.render(node.text, node.file).trim().replace(/;\s*$/, '');
       refuseLeftovers(text, node.file, this.files.dir);
+      marked.set(node.name, text);
       return text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
     };
     for (const model of this.files.models) {
@@ -341,13 +403,23 @@ export class DbtSurface {
       sql.set(key, renderNode(snapshot));
       models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name), columns: this.columnDescriptions(snapshot.name) };
     }
-    return { models, sources, sql };
+    return { models, sources, sql, marked };
   }
 
   private columnDescriptions(node: string): Record<string, string> | undefined {
     const prefix = `${node}.`;
     const found = [...this.files.descriptions].filter(([key]) => key.startsWith(prefix)).map(([key, text]) => [key.slice(prefix.length), text] as const);
     return found.length ? Object.fromEntries(found) : undefined;
+  }
+
+  /** A seed's columns and types, inferred from its file once (column_types win). */
+  private seedColumnsOf(seed: DbtSeedFile): Record<string, string> {
+    let columns = this.seedColumns.get(seed.name);
+    if (!columns) {
+      columns = inferSeedColumns(readFileSync(path.join(this.files.dir, seed.file), 'utf8'), seed.config.column_types ?? {}, path.join(this.files.dir, seed.file));
+      this.seedColumns.set(seed.name, columns);
+    }
+    return columns;
   }
 
   /** Where a snapshot's SQL is served: its file, or its file and name when the file holds several (or it is declared in YAML). */

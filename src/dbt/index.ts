@@ -6,3 +6,4 @@
 export { loadDbt, hasDbtProject, dbtReadText, type DbtAttachment, type DbtLoad, type ReadText } from './load.js';
 export { DbtSurface, parseVars, seedSourceName, type CompiledTest, type DbtRender, type RenderState } from './compile.js';
 export { DBT_PROJECT_FILE } from './project.js';
+export { questionKey, Unanswered, type Answer } from './introspect.js';

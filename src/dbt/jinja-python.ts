@@ -662,6 +662,11 @@ export class DbtInterpreter extends Base {
       const filterName = String(args[0]!.value);
       return new ArrayValue(asList(operand).map((v) => this.applyWithArgs(v, filterName, args.slice(1))));
     }
+    if (name === 'map' && is(kw.get('attribute'), IntegerValue)) {
+      // map(attribute=0): each item's element at that index (a row of a query's result).
+      const index = kw.get('attribute')!.value as number;
+      return new ArrayValue(asList(operand).map((v) => (is(v, ArrayValue) ? ((v.value as Value[])[index] ?? kw.get('default') ?? NONE()) : (kw.get('default') ?? NONE()))));
+    }
     if (name === 'join' && is(operand, ArrayValue)) {
       const attr = kw.get('attribute')?.value as string | undefined;
       return str((operand.value as Value[]).map((v) => pyStr(attr ? ((v.value as Map<string, Value>).get(attr) ?? NONE()) : v)).join((args[0]?.value as string) ?? kw.get('d')?.value ?? ''));

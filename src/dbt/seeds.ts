@@ -13,7 +13,8 @@ const TESTS: [type: string, fits: (value: string) => boolean][] = [
   ['NUMBER', (v) => /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(v)],
   ['DATE', (v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`))],
   ['TIMESTAMP', (v) => /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$/.test(v) && !Number.isNaN(Date.parse(v.replace(' ', 'T') + 'Z'))],
-  ['BOOLEAN', (v) => v === 'true' || v === 'false'],
+  // dbt's agate reads a boolean in any case: True, FALSE.
+  ['BOOLEAN', (v) => /^(true|false)$/i.test(v)],
 ];
 
 /** Splits CSV text into records of fields (RFC 4180 quoting). */

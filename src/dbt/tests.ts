@@ -68,6 +68,8 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
     current.file = test.file;
     current.node = undefined;
     current.refs = new Set();
+    // What should_store_failures() answers while the test renders.
+    current.config = { tags: [], store_failures: keeps(test.storeFailures) };
     let relation: string;
     if (test.model.startsWith('source:')) {
       const [source, table] = test.model.slice(7).split('.');
