@@ -201,3 +201,20 @@ describe('a template that reads the warehouse while it renders', () => {
     expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
   });
 });
+
+describe('show --inline', () => {
+  it('previews a query of your own with refs and macros, writing nothing; a ref to no model is named', () => {
+    const dir = copyProject();
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    expect(cli(['run', '--project', dir, '--quiet', '+orders']).code).toBe(0);
+    const shown = cli(['show', '--project', dir, '--format', 'json', '--limit', '2', '--inline', "select status, count(*)::INT as n, {{ cents_to_dollars('250') }} as fee from {{ ref('orders') }} group by all order by n desc, status"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toEqual([
+      { status: 'completed', n: 22, fee: 2.5 },
+      { status: 'return_pending', n: 9, fee: 2.5 },
+    ]);
+    const missing = cli(['show', '--project', dir, '--inline', "select * from {{ ref('nope') }}"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("ref('nope') names no model or seed of this project");
+  });
+});

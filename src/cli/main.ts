@@ -173,10 +173,11 @@ export function buildProgram(): Command {
     .option('-s, --select <selectors...>', 'the model to preview')
     .option('--exclude <selectors...>', 'nodes to leave out')
     .option('--limit <n>', 'rows to show', count, 5)
+    .option('--inline <sql>', 'a query of your own instead of a model, with ref(), source(), var() and macros (dbt show --inline)')
     .addOption(formatOption())
-    .action(async (selectors: string[], flags: DbtFlags & { limit: number }) => {
+    .action(async (selectors: string[], flags: DbtFlags & { limit: number; inline?: string }) => {
       const select = [...selectors, ...(flags.select ?? [])];
-      await execute('show', { select: select.length ? select : undefined, exclude: flags.exclude, limit: flags.limit, format: flags.format }, flags);
+      await execute('show', { select: select.length ? select : undefined, exclude: flags.exclude, limit: flags.limit, inline: flags.inline, format: flags.format }, flags);
     });
 
   program

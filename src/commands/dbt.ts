@@ -133,19 +133,26 @@ export const compileCommand = defineCommand<DbtInput>({
  * `tributary show`: a model's rows as its SQL computes them now (dbt show), the first `limit`,
  * without writing anything: what a change to the model would give before it is built.
  */
-export const showCommand = defineCommand<DbtInput & { limit: number }>({
+export const showCommand = defineCommand<DbtInput & { limit: number; inline?: string }>({
   name: 'show',
   async run({ ws, io, signal }, input) {
     const dbt = requireDbt(ws, 'show');
     const view = await dbtWorkspace(ws, false);
     const plan = compileProject(view.project, view, await queryableTables(ws.engine));
-    const models = selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name));
-    if (models.length !== 1) {
+    const models = input.inline === undefined ? selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name)) : [];
+    if (input.inline !== undefined && input.select?.length) {
+      throw new TributaryError('show previews a model or an --inline query, not both', { hint: 'drop the model name, or --inline' });
+    }
+    if (input.inline === undefined && models.length !== 1) {
       throw new TributaryError(`show previews one model; the selection picks ${models.length ? models.map((m) => m.name).join(', ') : 'none'}`, {
-        hint: 'name one model: tributary show orders (or --select orders)',
+        hint: 'name one model: tributary show orders (or --select orders), or give a query: --inline "select …"',
       });
     }
-    const sql = plan.sql(models[0]!, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined);
+    // An inline query is read as a model of its own that nothing builds: its refs resolve as any model's.
+    const anyModel = [...plan.models.values()][0];
+    if (input.inline !== undefined && !anyModel) throw new TributaryError('the project has no model or seed for an --inline query to read', { hint: 'add a model or a seed' });
+    const previewed = input.inline === undefined ? models[0]! : { ...anyModel!, name: '--inline', file: undefined, refs: [], sources: [], template: dbt.surface.renderInline(input.inline) };
+    const sql = plan.sql(previewed, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined);
     const writer = streamRows(input.format ?? 'table', (text) => io.out(text), io.tty);
     await runReadOnly(ws, `SELECT * FROM (${sql}) LIMIT ${input.limit}`, (columns) => writer.columns(columns.map((c) => c.name)), (rows) => writer.rows(rows), { signal });
     writer.end();

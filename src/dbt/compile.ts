@@ -90,6 +90,9 @@ const REF_MARK = '\u0001ref:';
 const MARK_END = '\u0001';
 const SEED_SOURCE = 'seed__';
 
+/** Rendered SQL with each ref mark as Tributary's own `{{ ref('x') }}`, which the planner resolves. */
+const tributaryRefs = (sql: string) => sql.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
+
 export const seedSourceName = (seed: string) => `${SEED_SOURCE}${seed}`;
 
 /** `--vars` as dbt takes it: a YAML (or JSON) mapping. */
@@ -386,7 +389,7 @@ export class DbtSurface {
       const text = env.render(node.text, node.file).trim().replace(/;\s*$/, '');
       refuseLeftovers(text, node.file, this.files.dir);
       marked.set(node.name, text);
-      return text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
+      return tributaryRefs(text);
     };
     for (const model of this.files.models) {
       sql.set(path.normalize(model.file), renderNode(model));
@@ -517,6 +520,15 @@ export class DbtSurface {
     const known = SCHEMA_CHANGES.find((c) => c === asked);
     if (!known) throw new TributaryError(`model '${model.name}' has on_schema_change '${asked}'`, { place: this.place(model.file), hint: `on_schema_change may be ${SCHEMA_CHANGES.join(', ')}` });
     return known;
+  }
+
+  /** A query of the user's own (`show --inline`) rendered as a model is: Jinja, macros, vars, and refs as Tributary's. */
+  renderInline(text: string): string {
+    const { env, current } = this.environment({ existing: new Set(), fullRefresh: false }, 'model');
+    current.file = '--inline';
+    const rendered = env.render(text, '--inline').trim().replace(/;\s*$/, '');
+    refuseLeftovers(rendered, '--inline', this.files.dir);
+    return tributaryRefs(rendered);
   }
 
   /** A source table as the engine reads it (its file, its seed, or its table). */
