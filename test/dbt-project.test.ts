@@ -218,3 +218,18 @@ describe('show --inline', () => {
     expect(missing.stderr).toContain("ref('nope') names no model or seed of this project");
   });
 });
+
+describe('run_query while a model renders', () => {
+  it('answers one select only: a second statement hidden after it is refused and never runs', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'daily_revenue.sql');
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    writeFileSync(file, `{% if execute %}{% set r = run_query("select 1; drop table raw_orders") %}{% endif %}\n${readFileSync(file, 'utf8')}`);
+    const build = cli(['build', '--project', dir, '--select', '+daily_revenue']);
+    expect(build.code).toBe(1);
+    expect(build.stderr).toContain('a template asked the warehouse something other than one query while rendering: select 1; drop table raw_orders');
+    const kept = cli(['sql', '--project', dir, '--format', 'json', 'SELECT count(*)::INT AS n FROM raw_orders']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(JSON.parse(kept.stdout)).toEqual([{ n: 48 }]);
+  });
+});

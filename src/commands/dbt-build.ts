@@ -1,5 +1,5 @@
 import { TributaryError, errorMessage } from '../core/errors.js';
-import { quoteIdent } from '../engine/sql.js';
+import { parseSqlTree, quoteIdent } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
@@ -62,6 +62,14 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
         throw new TributaryError(`the templates asked the warehouse more than ${MAX_QUESTIONS} questions while rendering`, { place: { file: project.dir }, hint: 'a macro runs a query per row or per column: compute it in SQL instead' });
       }
       const { question } = error;
+      // Rendering may run many times: only one read-only query is ever answered (one SELECT, as DuckDB parses it).
+      const tree = await parseSqlTree(engine, question.sql);
+      if (tree.error || tree.statements?.length !== 1) {
+        throw new TributaryError(`a template asked the warehouse something other than one query while rendering: ${question.sql.split('\n')[0]!.slice(0, 80)}`, {
+          place: { file: project.dir },
+          hint: 'run_query() and statement() run only a single select while a model renders; write a change as a model instead',
+        });
+      }
       const columns = await engine.describe(question.sql);
       const rows = question.kind === 'rows' ? (await engine.query<Record<string, unknown>>(question.sql)).map((row) => columns.map((c) => row[c.name])) : [];
       answers.set(questionKey(question), { columns, rows });
