@@ -56,6 +56,46 @@ async function snapshot(file: string, schema = 'main'): Promise<Record<string, {
   }
 }
 
+type Relations = Record<string, { kind: string; columns: string[]; rows: unknown[] }>;
+
+/**
+ * Nodes the fixture has dbt build under another name (an alias) or in another schema (a package's
+ * `+schema`), by their dbt relation; their relation must be the only difference in the schemas.
+ */
+const ELSEWHERE: Record<string, string> = { status_summary: 'customer_status_summary', payment_mix: 'main_utils.payment_mix' };
+
+/** The main schema and the package's schema (its names prefixed), as a dbt user reads them. */
+async function relations(file: string): Promise<Relations> {
+  const utils = Object.entries(await snapshot(file, 'main_utils')).map(([name, relation]) => [`main_utils.${name}`, relation] as const);
+  return { ...(await snapshot(file)), ...Object.fromEntries(utils) };
+}
+
+/**
+ * Tributary's warehouse seen by dbt's names: a node built elsewhere is a view at its dbt relation
+ * over Tributary's table of the node's name, which must hold the same rows; the view stands for it.
+ */
+function asDbtNames(ours: Relations): Relations {
+  const out = { ...ours };
+  for (const [node, relation] of Object.entries(ELSEWHERE)) {
+    const { [node]: table, [relation]: view } = out;
+    expect(table?.kind, `${node} is Tributary's table`).toBe('BASE TABLE');
+    expect(view?.kind, `${relation} is a view of ${node}`).toBe('VIEW');
+    expect(view?.rows).toEqual(table?.rows);
+    delete out[node];
+    out[relation] = { ...table! };
+  }
+  return out;
+}
+
+/** dbt's relations and Tributary's, seen by dbt's names, have the same columns and rows. */
+async function expectSameRelations(dbtFile: string, ourFile: string): Promise<{ theirs: Relations; ours: Relations }> {
+  const theirs = await relations(dbtFile);
+  const ours = asDbtNames(await relations(ourFile));
+  expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+  for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+  return { theirs, ours };
+}
+
 /**
  * A snapshot's columns that hold the time of the run that wrote them (the fixture's own times are
  * all before 2025) differ between any two builds: compared as "the run's time", the rest as they are.
@@ -73,11 +113,10 @@ type Outcome = { type: string; key: string; status: string };
 /** dbt's outcome of each node, from its run_results.json and manifest.json, keyed as Tributary keys them. */
 function dbtOutcomes(dir: string): Outcome[] {
   const results = JSON.parse(readFileSync(path.join(dir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; status: string }[] };
-  const manifest = JSON.parse(readFileSync(path.join(dir, 'target', 'manifest.json'), 'utf8')) as {
-    nodes: Record<string, { name: string; resource_type: string; column_name?: string | null; attached_node?: string | null; test_metadata?: { name: string } }>;
-  };
+  type Node = { name: string; resource_type: string; column_name?: string | null; attached_node?: string | null; test_metadata?: { name: string } };
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'target', 'manifest.json'), 'utf8')) as { nodes: Record<string, Node>; unit_tests: Record<string, Node> };
   return results.results.map((r) => {
-    const node = manifest.nodes[r.unique_id]!;
+    const node = manifest.nodes[r.unique_id] ?? manifest.unit_tests[r.unique_id]!;
     if (node.resource_type !== 'test') return { type: node.resource_type, key: node.name, status: r.status };
     const kind = node.test_metadata?.name ?? 'singular';
     const key = kind === 'singular' ? `singular:${node.name}` : `${kind}:${manifest.nodes[node.attached_node!]!.name}:${node.column_name ?? ''}`;
@@ -133,16 +172,16 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     // A singular test's own config(severity='warn').
     expect(ours).toContain('test singular:assert_few_orders_in_welcome_fortnight → warn');
     expect(ours).toContain('test is_positive:stg_payments:amount → pass');
+    // Unit tests: given rows as mappings, CSV and SQL, overridden env vars, vars and is_incremental().
+    expect(ours).toContain('unit_test customers_add_up_their_orders → pass');
+    expect(ours).toContain('unit_test order_status_rereads_its_last_week → pass');
   });
 
-  it('writes the same tables and views, cell by cell', async () => {
-    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
-    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
-    expect(Object.keys(ours)).toEqual(Object.keys(theirs));
-    expect(Object.keys(ours)).toEqual(expect.arrayContaining(['raw_orders', 'stg_payments', 'orders', 'customers', 'order_status', 'daily_revenue', 'order_events', 'orders_by_year']));
-    for (const name of Object.keys(theirs)) {
-      expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
-    }
+  it('writes the same tables and views, cell by cell, in the schemas and under the aliases dbt uses', async () => {
+    const { ours } = await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(ourDir, 'shop.duckdb'));
+    expect(Object.keys(ours)).toEqual(
+      expect.arrayContaining(['raw_orders', 'stg_payments', 'orders', 'customers', 'order_status', 'daily_revenue', 'order_events', 'orders_by_year', 'customer_status_summary', 'main_utils.payment_mix']),
+    );
   });
 
   it('keeps each test’s failing rows as dbt does with --store-failures: the same tables, names and rows', async () => {
@@ -166,9 +205,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     const build = cli(['build', '--project', dir, '--threads', '2', '--format', 'json']);
     expect(build.code, build.stderr).toBe(1);
     expect(sorted(tributaryOutcomes(build.stdout))).toEqual(sorted(dbtBuildOutcomes));
-    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
-    const ours = await snapshot(path.join(dir, 'shop.duckdb'));
-    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(dir, 'shop.duckdb'));
   });
 
   it('runs incremental models on as dbt does: append, merge, delete+insert and microbatch over what the first build kept', async () => {
@@ -177,9 +214,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     expect(theirRun.code, theirRun.output).toBe(0);
     const ourRun = cli(['run', '--project', ourDir, '--vars', vars, '--quiet']);
     expect(ourRun.code, ourRun.stderr).toBe(0);
-    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
-    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
-    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    const { ours } = await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(ourDir, 'shop.duckdb'));
     // The merge kept the first build's as_of for orders outside its one-week window, so the
     // comparison above covers rows each strategy kept, replaced and added.
     const asOf = new Set((ours.order_status!.rows as { as_of: string }[]).map((r) => r.as_of));
@@ -219,9 +254,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     expect(theirRun.code, theirRun.output).toBe(0);
     const ourRun = cli(['run', '--project', ourDir, '--full-refresh', '--vars', vars, '--select', 'order_status', 'daily_revenue', '--quiet']);
     expect(ourRun.code, ourRun.stderr).toBe(0);
-    const theirs = await snapshot(path.join(dbtDir, 'shop.duckdb'));
-    const ours = await snapshot(path.join(ourDir, 'shop.duckdb'));
-    for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
+    const { ours } = await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(ourDir, 'shop.duckdb'));
     const asOf = new Set((ours.order_status!.rows as { as_of: string }[]).map((r) => r.as_of));
     expect([...asOf]).toEqual(['2024-03-31']);
   });

@@ -1,5 +1,6 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { REPO, cli, tempDir } from './helpers.js';
 
@@ -17,6 +18,21 @@ function copyProject(): string {
   return dir;
 }
 
+
+/** Rows of a query over a warehouse file, read as an outside tool would (read-only, by DuckDB itself). */
+async function readRows(file: string, sql: string): Promise<Record<string, unknown>[]> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+const readRelations = async (file: string) =>
+  (await readRows(file, "SELECT table_schema || '.' || table_name || ' ' || table_type AS r FROM information_schema.tables ORDER BY 1")).map((row) => String(row.r));
 
 const names = (stdout: string) => (JSON.parse(stdout) as { model: string }[]).map((m) => m.model);
 
@@ -231,5 +247,79 @@ describe('run_query while a model renders', () => {
     const kept = cli(['sql', '--project', dir, '--format', 'json', 'SELECT count(*)::INT AS n FROM raw_orders']);
     expect(kept.code, kept.stderr).toBe(0);
     expect(JSON.parse(kept.stdout)).toEqual([{ n: 48 }]);
+  });
+});
+
+describe("dbt's relation names: schemas and aliases", () => {
+  it("puts each node where the project's own generate_schema_name says, as a view of Tributary's table, in the profile target's schema", async () => {
+    const dir = copyProject();
+    // A naming many teams use: a custom schema as it is, the target's schema otherwise.
+    writeFileSync(
+      path.join(dir, 'macros', 'generate_schema_name.sql'),
+      '{% macro generate_schema_name(custom_schema_name, node) -%}{{ custom_schema_name | trim if custom_schema_name else target.schema }}{%- endmacro %}\n',
+    );
+    writeFileSync(path.join(dir, 'profiles.yml'), readFileSync(path.join(dir, 'profiles.yml'), 'utf8').replace('path: shop.duckdb', 'path: shop.duckdb\n      schema: analytics'));
+    const build = cli(['build', '--project', dir, '--select', '+payment_mix', '+status_summary']);
+    expect(build.code, build.stderr).toBe(0);
+    const found = await readRelations(path.join(dir, 'shop.duckdb'));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'analytics.customer_status_summary VIEW',
+        'analytics.orders VIEW',
+        'analytics.raw_orders VIEW',
+        'main.payment_mix BASE TABLE',
+        'main.status_summary BASE TABLE',
+        'utils.payment_mix VIEW',
+      ]),
+    );
+    // Nothing of the project lands beside dbt's names: the models' own names are in main only.
+    expect(found.filter((r) => r.startsWith('analytics.status_summary') || r.startsWith('analytics.payment_mix'))).toEqual([]);
+    const rows = await readRows(path.join(dir, 'shop.duckdb'), 'SELECT (SELECT count(*) FROM utils.payment_mix) = (SELECT count(*) FROM main.payment_mix) AND (SELECT count(*) FROM main.payment_mix) > 0 AS same');
+    expect(rows).toEqual([{ same: true }]);
+  });
+
+  it('refuses two nodes that would be one relation, and a node in the schema of Tributary’s own records, before anything runs', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'status_summary.sql');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("alias='customer_status_summary'", "alias='orders'"));
+    const clash = cli(['build', '--project', dir]);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toContain("'status_summary' and 'orders' would both be main.orders");
+    expect(clash.stderr).toContain('another alias or schema');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("alias='orders'", "schema='x', alias='x'"));
+    writeFileSync(path.join(dir, 'macros', 'generate_schema_name.sql'), "{% macro generate_schema_name(custom_schema_name, node) -%}tributary{%- endmacro %}\n");
+    const metastore = cli(['build', '--project', dir]);
+    expect(metastore.code).toBe(1);
+    expect(metastore.stderr).toContain("'tributary' cannot be its schema");
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+  });
+});
+
+describe('a dbt unit test', () => {
+  it('that fails shows the rows that differ and skips its model; one naming no column of its input is an error', () => {
+    const dir = copyProject();
+    const schema = path.join(dir, 'models', 'marts', 'schema.yml');
+    const text = readFileSync(schema, 'utf8');
+    writeFileSync(schema, text.replace('number_of_orders: 2, customer_lifetime_value: 30.0', 'number_of_orders: 3, customer_lifetime_value: 30.0'));
+    const build = cli(['build', '--project', dir, '--select', '+customers', '--format', 'json']);
+    expect(build.code).toBe(1);
+    const results = JSON.parse(build.stdout) as { node: string; type: string; status: string; detail: string }[];
+    const unit = results.find((r) => r.node === 'customers_add_up_their_orders');
+    expect(unit?.status).toBe('fail');
+    expect(unit?.detail).toContain('2 row(s) differ');
+    expect(unit?.detail).toContain('expected, not output: {"customer_id":1,"first_name":"Ada","number_of_orders":3');
+    expect(unit?.detail).toContain('output, not expected: {"customer_id":1,"first_name":"Ada","number_of_orders":2');
+    expect(results.find((r) => r.node === 'customers')).toMatchObject({ status: 'skipped', detail: 'unit test customers_add_up_their_orders failed' });
+    // Its parents were built, and its own table never was.
+    const tables = cli(['sql', '--project', dir, '--format', 'json', "SELECT count(*)::INT AS n FROM orders"]);
+    expect(tables.code, tables.stderr).toBe(0);
+    expect(cli(['sql', '--project', dir, 'SELECT * FROM customers']).stderr).toContain("no table 'customers'");
+
+    writeFileSync(schema, text.replace('{customer_id: 2, first_name: Brian}', '{customer_id: 2, first_nam: Brian}'));
+    const typo = cli(['test', '--project', dir, '--select', 'customers', '--format', 'json']);
+    expect(typo.code).toBe(1);
+    const error = (JSON.parse(typo.stdout) as { node: string; status: string; detail: string }[]).find((r) => r.node === 'customers_add_up_their_orders');
+    expect(error?.status).toBe('error');
+    expect(error?.detail).toContain("models/marts/schema.yml: unit test customers_add_up_their_orders, input ref('stg_customers'): first_nam is no column here");
   });
 });

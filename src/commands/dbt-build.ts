@@ -1,10 +1,11 @@
 import { TributaryError, errorMessage } from '../core/errors.js';
-import { parseSqlTree, quoteIdent } from '../engine/sql.js';
+import { parseSqlTree, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 import { renderForRun } from '../config/dbt.js';
 import type { Project } from '../config/project.js';
+import { runUnitTest } from './dbt-unit-tests.js';
 import { questionKey, Unanswered, type Answer, type CompiledTest, type RenderState } from '../dbt/index.js';
 
 /**
@@ -18,9 +19,9 @@ export type NodeStatus = 'success' | 'error' | 'skipped' | 'pass' | 'fail' | 'wa
 
 export interface NodeResult {
   node: string;
-  type: 'seed' | 'snapshot' | 'model' | 'test';
+  type: 'seed' | 'snapshot' | 'model' | 'test' | 'unit_test';
   status: NodeStatus;
-  /** Tests: the generic test's name (not_null…), or `singular`; its model and column. */
+  /** Tests: the generic test's name (not_null…), or `singular`; its model (a unit test's too) and column. */
   test?: string;
   model?: string;
   column?: string;
@@ -51,8 +52,9 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
   const dbt = project.dbt;
   if (!dbt) return project;
   const answers = new Map<string, Answer>();
-  // dbt's parse of every node: enough SQL for a query over a node not built yet.
-  const previous = dbt.surface.render(state).marked;
+  // dbt's parse of every node: enough SQL for a query over a node not built yet, rendered only when a query reads one.
+  let parsed: ReadonlyMap<string, string> | undefined;
+  const previous = () => (parsed ??= dbt.surface.render(state).marked);
   for (let asked = 0; ; asked++) {
     try {
       return renderForRun(project, { ...state, answers, previous });
@@ -133,6 +135,29 @@ async function runTest(engine: Engine, test: CompiledTest, audit: string | undef
   }
 }
 
+/**
+ * Each built node also where dbt would have put it: a view in the schema and under the alias its
+ * config names (`+schema`, `alias`, the target's schema, the project's `generate_schema_name`), over
+ * the table Tributary keeps in `main` under the node's name. Tools that read the warehouse file by
+ * dbt's names find the same rows; a dbt-built table left at that name is replaced, as dbt would.
+ */
+export async function publishDbtRelations(ws: Workspace, names: readonly string[]): Promise<void> {
+  const relations = ws.project.dbt?.relations;
+  if (!relations) return;
+  const existing = await queryableTables(ws.engine);
+  for (const name of names) {
+    const relation = relations.get(name);
+    if (!relation || !existing.has(name) || (relation.schema.toLowerCase() === 'main' && relation.identifier === name)) continue;
+    const target = `${quoteIdent(relation.schema)}.${quoteIdent(relation.identifier)}`;
+    const [found] = await ws.engine.query<{ table_type: string }>(
+      `SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = ${quoteLiteral(relation.schema)} AND table_name = ${quoteLiteral(relation.identifier)}`,
+    );
+    await ws.engine.run(
+      `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(relation.schema)}; ${found && found.table_type !== 'VIEW' ? `DROP TABLE ${target}; ` : ''}CREATE OR REPLACE VIEW ${target} AS SELECT * FROM main.${quoteIdent(name)}`,
+    );
+  }
+}
+
 /** Every node a model reads, transitively (models and seeds). */
 function ancestorsOf(plan: ProjectPlan, model: ModelPlan): Set<string> {
   const out = new Set<string>();
@@ -165,6 +190,19 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   const selectedTest = (t: CompiledTest) =>
     t.depends.length === 0 ? !options.select?.length : t.depends.every((d) => chosen.has(d) || (options.only === 'tests' && plan.models.has(d))) && t.depends.some((d) => chosen.has(d));
   const tests = withTests ? dbt.surface.tests(options.storeFailures).filter(selectedTest) : [];
+  // A model's unit tests run before it builds (a failing one skips it), or with `test`, before the data tests.
+  const unitTests = withTests ? dbt.surface.files.unitTests.filter((t) => chosen.has(t.model)) : [];
+  const unitState = { existing: await queryableTables(ws.engine), fullRefresh: options.fullRefresh ?? false };
+  const runUnitTests = async (model: string): Promise<NodeResult | undefined> => {
+    let failed: NodeResult | undefined;
+    for (const test of unitTests.filter((t) => t.model === model)) {
+      const result = await runUnitTest(ws.engine, dbt.surface, test, unitState);
+      results.push(result);
+      options.log(`${result.status === 'pass' ? '✔' : '✘'} unit test ${test.name}: ${result.detail}`);
+      failed ??= result.status === 'pass' ? undefined : result;
+    }
+    return failed;
+  };
   const results: NodeResult[] = [];
   const status = new Map<string, NodeStatus>();
   const failedTests: CompiledTest[] = [];
@@ -196,8 +234,13 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     const type = typeOf(model.name);
     const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
     const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
-    if (blockedBy || failedTest) {
-      const because = failedTest ? `test ${failedTest.name} failed` : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
+    const failedUnit = blockedBy || failedTest ? undefined : await runUnitTests(model.name);
+    if (blockedBy || failedTest || failedUnit) {
+      const because = failedUnit
+        ? `unit test ${failedUnit.node} ${failedUnit.status === 'fail' ? 'failed' : 'could not run'}`
+        : failedTest
+          ? `test ${failedTest.name} failed`
+          : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
       status.set(model.name, 'skipped');
       results.push({ node: model.name, type, status: 'skipped', detail: because });
       options.log(`⊘ ${type} ${model.name} skipped: ${because}`);
@@ -205,6 +248,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     }
     try {
       const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log });
+      await publishDbtRelations(view, [model.name]);
       status.set(model.name, 'success');
       results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
     } catch (error) {
@@ -233,6 +277,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     // Not reached while the DAG is acyclic (the planner refuses cycles); said rather than dropped.
     for (const { model } of pending) results.push({ node: model.name, type: typeOf(model.name), status: 'skipped', detail: 'its upstream never finished' });
   }
+  if (options.only === 'tests') for (const model of chosen) await runUnitTests(model);
   if (withTests) await runReadyTests();
   return results;
 }

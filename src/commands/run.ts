@@ -3,7 +3,7 @@ import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
 import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
-import { dbtWorkspace, refuseUnloadedSeeds } from './dbt-build.js';
+import { dbtWorkspace, publishDbtRelations, refuseUnloadedSeeds } from './dbt-build.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
 
@@ -78,9 +78,13 @@ export const runCommand = defineCommand<RunInput>({
       });
     } catch (error) {
       // What did commit is shown before the failure is reported.
-      if (error instanceof RunFailed) summary(io, error.results);
+      if (error instanceof RunFailed) {
+        await publishDbtRelations(view, error.results.map((r) => r.model));
+        summary(io, error.results);
+      }
       throw error;
     }
+    await publishDbtRelations(view, results.map((r) => r.model));
     const outcome = await runChecks(ws.engine, ws.project.config.checks, ws.project.components.checks, new Set(results.map((r) => r.model)));
     for (const c of outcome) io.err(`${c.passed ? '✔' : c.severity === 'error' ? '✘' : '!'} check ${c.name}: ${c.detail}`);
     summary(io, results);

@@ -2,9 +2,11 @@ import type { DbtMacroFile } from './project.js';
 
 /**
  * dbt's cross-database macros (the `dbt` namespace packages call: `dbt.dateadd`, `dbt.type_string`,
- * `adapter.dispatch('split_part', 'dbt')`…), written here for DuckDB from their documented
+ * `adapter.dispatch('split_part', 'dbt')`…) and the macros that name a node's relation
+ * (`generate_schema_name`, `generate_alias_name`), written here for DuckDB from their documented
  * signatures and meaning. They load as the macros of a package named `dbt`, below the project's
- * and its packages' own, so a project that defines one of them keeps its own.
+ * and its packages' own, so a project that defines one of them (a schema naming of its own, say)
+ * keeps its own.
  */
 const TEXT = String.raw`
 {% macro current_timestamp() -%} now() {%- endmacro %}
@@ -64,6 +66,24 @@ const TEXT = String.raw`
 {% macro array_construct(inputs=[], data_type=none) -%} [{{ inputs | join(', ') }}] {%- endmacro %}
 {% macro array_append(array, new_element) -%} list_append({{ array }}, {{ new_element }}) {%- endmacro %}
 {% macro array_concat(array_1, array_2) -%} list_concat({{ array_1 }}, {{ array_2 }}) {%- endmacro %}
+
+{% macro default__generate_schema_name(custom_schema_name, node) -%}
+  {%- if custom_schema_name is none -%} {{ target.schema }} {%- else -%} {{ target.schema }}_{{ custom_schema_name | trim }} {%- endif -%}
+{%- endmacro %}
+{% macro generate_schema_name(custom_schema_name=none, node=none) -%}
+  {{ default__generate_schema_name(custom_schema_name, node) }}
+{%- endmacro %}
+{% macro generate_schema_name_for_env(custom_schema_name, node) -%}
+  {%- if target.name == 'prod' and custom_schema_name is not none -%} {{ custom_schema_name | trim }} {%- else -%} {{ target.schema }} {%- endif -%}
+{%- endmacro %}
+{% macro default__generate_alias_name(custom_alias_name=none, node=none) -%}
+  {%- if custom_alias_name -%} {{ custom_alias_name | trim }}
+  {%- elif node.version -%} {{ node.name ~ '_v' ~ node.version }}
+  {%- else -%} {{ node.name }} {%- endif -%}
+{%- endmacro %}
+{% macro generate_alias_name(custom_alias_name=none, node=none) -%}
+  {{ default__generate_alias_name(custom_alias_name, node) }}
+{%- endmacro %}
 `;
 
 export const DBT_BUILTINS: DbtMacroFile = { package: 'dbt', file: '(tributary: dbt’s cross-database macros)', text: TEXT };

@@ -8,7 +8,7 @@ import { DBT_BUILTINS } from './builtins.js';
 import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
-import type { DbtModelFile, DbtProjectFiles, DbtSeedFile, DbtSnapshotFile, NodeConfig } from './project.js';
+import { DBT_PROJECT_FILE, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
 import { compileTests, type CompiledTest } from './tests.js';
 
@@ -66,6 +66,31 @@ export interface DbtRender {
   sql: Map<string, string>;
   /** Node name → rendered SQL with each ref as a mark: what the next render's queries read for a node not built yet. */
   marked: Map<string, string>;
+  /** Node name → the relation dbt would build it as (its schema and alias), for every node that has one. */
+  relations: Map<string, DbtRelationName>;
+}
+
+/** Where dbt puts a node: `generate_schema_name` and `generate_alias_name` of its config. */
+export interface DbtRelationName {
+  schema: string;
+  identifier: string;
+}
+
+/** What a model sees in a unit test: its inputs' given rows (by `ref('x')`, `source('a', 'b')`, `this`) and the test's overrides. */
+export interface UnitRendering {
+  /** The relation of an input's given rows; throws when the test gives none. `model`: the node being rendered. */
+  given(input: string, model: string | undefined): string;
+  overrides: DbtUnitTest['overrides'];
+}
+
+/** An input as a unit test names it, in one spelling: `ref('x')` (a package's `ref('p', 'x')` too), `source('a', 'b')`, `this`. */
+export function unitInputKey(input: string): string | undefined {
+  const text = input.trim();
+  if (text === 'this') return text;
+  const call = /^(ref|source)\(\s*(['"])([^'"]+)\2\s*(?:,\s*(['"])([^'"]+)\4\s*)?\)$/.exec(text);
+  if (!call) return undefined;
+  if (call[1] === 'ref') return `ref('${call[5] ?? call[3]}')`;
+  return call[5] === undefined ? undefined : `source('${call[3]}', '${call[5]}')`;
 }
 
 export interface RenderState {
@@ -77,8 +102,8 @@ export interface RenderState {
    * get_columns_in_relation). Absent: dbt's parse, where `execute` is false and queries answer None.
    */
   answers?: Answers;
-  /** Each node's SQL from an earlier render, refs as marks: what a query over a node not built yet reads. */
-  previous?: ReadonlyMap<string, string>;
+  /** Each node's SQL as dbt's parse renders it, refs as marks (computed on first use): what a query over a node not built yet reads. */
+  previous?: () => ReadonlyMap<string, string>;
 }
 
 
@@ -89,6 +114,8 @@ type SchemaChange = (typeof SCHEMA_CHANGES)[number];
 const REF_MARK = '\u0001ref:';
 const MARK_END = '\u0001';
 const SEED_SOURCE = 'seed__';
+/** The warehouse schema of Tributary's own records (the catalog's metastore), which no dbt node may be built into. */
+const METASTORE_SCHEMA = 'tributary';
 
 /** Rendered SQL with each ref mark as Tributary's own `{{ ref('x') }}`, which the planner resolves. */
 const tributaryRefs = (sql: string) => sql.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
@@ -160,9 +187,10 @@ export class DbtSurface {
   /**
    * dbt's context for rendering: ref, source, var, env_var, config, this, target, is_incremental,
    * adapter.dispatch, and macros from macros/ and dbt_packages/. `mode` says what a ref becomes:
-   * a mark the planner turns into Tributary's ref (models), or the relation itself (tests).
+   * a mark the planner turns into Tributary's ref (models), or the relation itself (tests). With
+   * `unit`, each ref, source and `this` is the unit test's given rows, and its overrides win.
    */
-  environment(state: RenderState, mode: 'model' | 'test') {
+  environment(state: RenderState, mode: 'model' | 'test', unit?: UnitRendering) {
     // Errors raised by dbt's context pass through the template engine as they are; the environment adds the line.
     const raised = (error: TributaryError): TributaryError => error;
     const current: { node?: DbtModelFile; config: NodeConfig; refs: Set<string>; file: string } = { config: { tags: [] }, refs: new Set(), file: '' };
@@ -177,9 +205,11 @@ export class DbtSurface {
         }));
       }
       current.refs.add(name);
+      if (unit) return new Relation(name, unit.given(`ref('${name}')`, current.node?.name));
       return new Relation(name, relationOf(name));
     };
     const sourceFn = (sourceName: unknown, tableName: unknown) => {
+      if (unit) return new Relation(String(tableName), unit.given(`source('${String(sourceName)}', '${String(tableName)}')`, current.node?.name));
       const found = this.files.sources.find((s) => s.source === sourceName && s.table === tableName);
       if (!found) {
         throw raised(new TributaryError(`source('${String(sourceName)}', '${String(tableName)}') is not declared in any sources.yml`, {
@@ -197,7 +227,7 @@ export class DbtSurface {
     };
     const varFn = (name: unknown, fallback?: unknown) => {
       const key = String(name);
-      const found = this.lookupVar(key, current.node?.package ?? this.files.name);
+      const found = unit && key in unit.overrides.vars ? unit.overrides.vars[key] : this.lookupVar(key, current.node?.package ?? this.files.name);
       // A value written as Jinja ("{{ source('segment', 'pages') }}") is rendered where it is used, as dbt does.
       if (found !== undefined) return typeof found === 'string' && /\{\{|\{%/.test(found) ? env.render(found, current.file) : found;
       if (fallback !== undefined) return fallback;
@@ -207,7 +237,8 @@ export class DbtSurface {
       }));
     };
     const envVarFn = (name: unknown, fallback?: unknown) => {
-      const value = process.env[String(name)];
+      const overridden = unit?.overrides.envVars[String(name)];
+      const value = overridden === undefined ? process.env[String(name)] : String(overridden);
       if (value !== undefined) return value;
       if (fallback !== undefined) return fallback;
       throw raised(new TributaryError(`env_var('${String(name)}') is not set and has no default`, { place: this.place(current.file), hint: `set ${String(name)} in the environment, or give env_var() a default` }));
@@ -228,9 +259,12 @@ export class DbtSurface {
       },
       require: (key: string) => current.config[key],
     });
-    const isIncremental = () => current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
+    const isIncremental = () =>
+      unit && 'is_incremental' in unit.overrides.macros
+        ? unit.overrides.macros.is_incremental === true
+        : current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
     const thisRelation = {
-      toString: () => (current.node ? `main.${quoteIdent(current.node.name)}` : ''),
+      toString: () => (!current.node ? '' : unit ? unit.given('this', current.node.name) : `main.${quoteIdent(current.node.name)}`),
       get identifier() {
         return current.node?.name;
       },
@@ -274,7 +308,7 @@ export class DbtSurface {
         if (state.existing.has(name)) return `main.${quoteIdent(name)}`;
         const seed = this.files.seeds.find((x) => x.name === name);
         if (seed) return `(SELECT * FROM read_csv(${quoteLiteral(path.join(this.files.dir, seed.file))}, header = true, columns = ${columnsStruct(this.seedColumnsOf(seed))}))`;
-        const previous = state.previous?.get(name);
+        const previous = state.previous?.().get(name);
         if (previous !== undefined && depth < 32) return `(${resolve(previous, depth + 1)})`;
         throw raised(new TributaryError(`a query this template runs while it renders reads '${name}', which is neither built nor rendered yet`, {
           place: this.place(current.file),
@@ -391,6 +425,8 @@ export class DbtSurface {
       marked.set(node.name, text);
       return tributaryRefs(text);
     };
+    const relations = new Map<string, DbtRelationName>();
+    for (const seed of this.files.seeds) relations.set(seed.name, this.relationName(env, { ...seed, package: this.files.name }, seed.config, 'seed'));
     for (const model of this.files.models) {
       sql.set(path.normalize(model.file), renderNode(model));
       models[model.name] = {
@@ -400,13 +436,54 @@ export class DbtSurface {
         description: this.files.descriptions.get(model.name),
         columns: this.columnDescriptions(model.name),
       };
+      if (current.config.materialized !== 'ephemeral') relations.set(model.name, this.relationName(env, model, current.config, 'model'));
     }
     for (const snapshot of this.files.snapshots) {
       const key = this.snapshotKey(snapshot);
       sql.set(key, renderNode(snapshot));
       models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name), columns: this.columnDescriptions(snapshot.name) };
+      relations.set(snapshot.name, this.relationName(env, snapshot, current.config, 'snapshot'));
     }
-    return { models, sources, sql, marked };
+    this.refuseClashingRelations(relations);
+    return { models, sources, sql, marked, relations };
+  }
+
+  /**
+   * A node's relation as dbt names it, by the project's own `generate_schema_name` and
+   * `generate_alias_name` when it has them (a snapshot's legacy `target_schema` is taken as it is).
+   */
+  private relationName(env: JinjaEnvironment, node: { name: string; file: string; package: string }, config: NodeConfig, resourceType: string): DbtRelationName {
+    const described = { name: node.name, resource_type: resourceType, package_name: node.package, config, alias: config.alias ?? null, version: config.version ?? null, original_file_path: node.file };
+    const named = (macro: string, custom: unknown) => env.render(`{{ ${macro}(custom, node) }}`, node.file, { custom: custom ?? null, node: described }).trim();
+    const legacy = resourceType === 'snapshot' && config.schema === undefined && config.target_schema !== undefined;
+    const schema = legacy ? String(config.target_schema) : named('generate_schema_name', config.schema);
+    const identifier = named('generate_alias_name', config.alias);
+    for (const [what, value] of [['schema', schema], ['alias', identifier]] as const) {
+      if (!/^[A-Za-z_][A-Za-z0-9_$]*$/.test(value) || (what === 'schema' && value.toLowerCase() === METASTORE_SCHEMA)) {
+        throw new TributaryError(`'${node.name}' would be built as ${schema}.${identifier}, and '${value}' cannot be its ${what}`, {
+          place: this.place(node.file),
+          hint: what === 'schema' && value.toLowerCase() === METASTORE_SCHEMA ? `the schema '${METASTORE_SCHEMA}' holds Tributary's own records: give the node (or the target) another schema` : 'name it with letters, digits and _',
+        });
+      }
+    }
+    return { schema, identifier };
+  }
+
+  /** Two nodes dbt would build as one relation, or a relation that is another node's table, are refused before anything runs. */
+  private refuseClashingRelations(relations: ReadonlyMap<string, DbtRelationName>): void {
+    const taken = new Map<string, string>();
+    const fileOf = (name: string) => [...this.files.models, ...this.files.seeds, ...this.files.snapshots].find((n) => n.name === name)?.file ?? DBT_PROJECT_FILE;
+    for (const [name, relation] of relations) {
+      const key = `${relation.schema}.${relation.identifier}`.toLowerCase();
+      const clash = taken.get(key) ?? (relation.schema.toLowerCase() === 'main' && relation.identifier.toLowerCase() !== name.toLowerCase() && relations.has(relation.identifier) ? relation.identifier : undefined);
+      if (clash !== undefined) {
+        throw new TributaryError(`'${name}' and '${clash}' would both be ${relation.schema}.${relation.identifier}`, {
+          place: this.place(fileOf(name)),
+          hint: 'give one of them another alias or schema (dbt refuses this too)',
+        });
+      }
+      taken.set(key, name);
+    }
   }
 
   private columnDescriptions(node: string): Record<string, string> | undefined {
@@ -538,6 +615,28 @@ export class DbtSurface {
   }
 
   /** Every test of the project as SQL returning its failing rows, with the nodes it reads; `storeAll` overrides each one's store_failures. */
+  /** A model's SQL for one of its unit tests: every input read from its given rows, the test's overrides applied. */
+  renderUnitTest(test: DbtUnitTest, state: RenderState, unit: UnitRendering): string {
+    const model = this.files.models.find((m) => m.name === test.model);
+    if (!model) {
+      throw new TributaryError(`unit test '${test.name}' tests '${test.model}', which is no model of this project`, { place: this.place(test.file), hint: `models: ${this.files.models.map((m) => m.name).join(', ')}` });
+    }
+    const { env, current } = this.environment(state, 'test', unit);
+    current.node = model;
+    current.file = model.file;
+    current.config = { ...model.config, tags: [...model.config.tags] };
+    const text = env.render(model.text, model.file).trim().replace(/;\s*$/, '');
+    refuseLeftovers(text, model.file, this.files.dir);
+    return text;
+  }
+
+  /** The relation an input of a unit test names, in the warehouse (whose columns type the given rows). */
+  inputRelation(input: string, model: string): string {
+    if (input === 'this') return `main.${quoteIdent(model)}`;
+    const { env } = this.environment({ existing: new Set(), fullRefresh: false }, 'test');
+    return env.render(`{{ ${input} }}`, DBT_PROJECT_FILE).trim();
+  }
+
   tests(storeAll?: boolean): CompiledTest[] {
     return compileTests(this, storeAll);
   }

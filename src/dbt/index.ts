@@ -4,6 +4,7 @@
  * Jinja; it knows nothing of Tributary's runner, which takes what it renders as models.
  */
 export { loadDbt, hasDbtProject, dbtReadText, type DbtAttachment, type DbtLoad, type ReadText } from './load.js';
-export { DbtSurface, parseVars, seedSourceName, type CompiledTest, type DbtRender, type RenderState } from './compile.js';
-export { DBT_PROJECT_FILE } from './project.js';
+export { DbtSurface, parseVars, seedSourceName, unitInputKey, type CompiledTest, type DbtRender, type RenderState } from './compile.js';
+export { DBT_PROJECT_FILE, type DbtFixtureRows, type DbtUnitTest } from './project.js';
+export { parseCsv } from './seeds.js';
 export { questionKey, Unanswered, type Answer } from './introspect.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
-import { DbtSurface, parseVars } from './compile.js';
+import { DbtSurface, parseVars, type DbtRelationName } from './compile.js';
 import { DBT_PROJECT_FILE, readDbtProject } from './project.js';
 
 /**
@@ -19,6 +19,8 @@ export interface DbtAttachment {
   names: ReadonlySet<string>;
   /** Model file → rendered SQL of the current render. */
   sql: ReadonlyMap<string, string>;
+  /** Node name → the relation dbt would build it as, where `publishDbtRelations` puts a view of it. */
+  relations: ReadonlyMap<string, DbtRelationName>;
 }
 
 export function hasDbtProject(dir: string): boolean {
@@ -61,7 +63,7 @@ export function loadDbt(dir: string, exported: Record<string, unknown> | undefin
   };
   return {
     raw,
-    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql },
+    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations },
     warehouseFile: files.target.path,
     targetName: files.target.name,
     warnings: files.warnings,

@@ -88,6 +88,24 @@ export interface DbtSingularTest {
   text: string;
 }
 
+/**
+ * Rows a unit test gives a model's input or expects of its output: a list of mappings (`dict`,
+ * dbt's default), CSV text, or a query (`sql`), written inline or in a fixture file.
+ */
+export type DbtFixtureRows = { format: 'dict'; rows: Record<string, unknown>[] } | { format: 'csv'; text: string } | { format: 'sql'; text: string };
+
+/** A unit test of `schema.yml` (dbt 1.8): a model's SQL over given input rows, whose output must be the expected rows. */
+export interface DbtUnitTest {
+  name: string;
+  model: string;
+  /** Each input as the model names it (`ref('stg_orders')`, `source('shop', 'raw')`, `this`) and its rows. */
+  given: { input: string; rows: DbtFixtureRows }[];
+  expect: DbtFixtureRows;
+  /** `overrides:` what the model sees instead of the project's: `macros` (is_incremental), `vars`, `env_vars`. */
+  overrides: { macros: Record<string, unknown>; vars: Record<string, unknown>; envVars: Record<string, unknown> };
+  file: string;
+}
+
 export interface DbtMacroFile {
   package: string;
   file: string;
@@ -116,6 +134,7 @@ export interface DbtProjectFiles {
   sources: DbtSourceTable[];
   tests: DbtTestDeclaration[];
   singularTests: DbtSingularTest[];
+  unitTests: DbtUnitTest[];
   macros: DbtMacroFile[];
   /** `data_tests:` (or `tests:`) of dbt_project.yml: whether tests keep their failing rows by default. */
   storeFailures: boolean;
@@ -224,6 +243,53 @@ function readProfile(dir: string, profileName: string, asked: string | undefined
   return { name: String(name), type: 'duckdb', path: path.resolve(dir, dbPath), threads: typeof output.threads === 'number' ? output.threads : undefined, schema: String(output.schema ?? 'main') };
 }
 
+/** A unit test as `schema.yml` declares it (undefined when disabled); what cannot be a unit test is refused with its place. */
+function readUnitTest(spec: Yaml, field: string, file: string, relFile: string, packageDir: string): DbtUnitTest | undefined {
+  const place = (sub: string) => ({ file, field: `${field}${sub}` });
+  const name = String(spec.name ?? '');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new TributaryError(`a unit test needs a name (letters, digits, _)`, { place: place('.name') });
+  if (typeof spec.model !== 'string') throw new TributaryError(`unit test '${name}' names no model`, { place: place('.model'), hint: 'add model: <the model it tests>' });
+  const rowsOf = (block: unknown, where: string): DbtFixtureRows => {
+    const b = (block ?? {}) as Yaml;
+    const format = String(b.format ?? 'dict');
+    let rows = b.rows;
+    if (b.fixture !== undefined) {
+      // dbt looks for fixtures in the test paths' fixtures/ folder.
+      const extension = format === 'sql' ? '.sql' : '.csv';
+      const fixtureFile = path.join(packageDir, 'tests', 'fixtures', `${String(b.fixture)}${extension}`);
+      if (!existsSync(fixtureFile)) throw new TributaryError(`unit test '${name}': fixture '${String(b.fixture)}' is not at ${fixtureFile}`, { place: place(where), hint: `put the rows in tests/fixtures/${String(b.fixture)}${extension}` });
+      rows = readFileSync(fixtureFile, 'utf8');
+    }
+    if (format === 'dict') {
+      if (rows === undefined || rows === null) return { format, rows: [] };
+      if (!Array.isArray(rows) || rows.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
+        throw new TributaryError(`unit test '${name}': rows must be a list of mappings (column: value)`, { place: place(`${where}.rows`), hint: 'write - {id: 1, name: a}, or set format: csv' });
+      }
+      return { format, rows: rows as Record<string, unknown>[] };
+    }
+    if (format === 'csv' || format === 'sql') {
+      if (typeof rows !== 'string') throw new TributaryError(`unit test '${name}': ${format} rows must be text`, { place: place(`${where}.rows`), hint: 'write rows: | followed by the lines' });
+      return { format, text: rows };
+    }
+    throw new TributaryError(`unit test '${name}' has format '${format}'`, { place: place(`${where}.format`), hint: 'format may be dict, csv or sql' });
+  };
+  const given = ((spec.given ?? []) as Yaml[]).map((g, i) => {
+    if (typeof g.input !== 'string') throw new TributaryError(`unit test '${name}': given[${i}] names no input`, { place: place(`.given[${i}].input`), hint: "write input: ref('a_model') or source('a', 'b')" });
+    return { input: g.input.trim(), rows: rowsOf(g, `.given[${i}]`) };
+  });
+  if (!spec.expect) throw new TributaryError(`unit test '${name}' expects nothing`, { place: place('.expect'), hint: 'add expect: rows: [...] with the rows the model must output' });
+  const overrides = (spec.overrides ?? {}) as Yaml;
+  if (((spec.config ?? {}) as Yaml).enabled === false) return undefined;
+  return {
+    name,
+    model: spec.model,
+    given,
+    expect: rowsOf(spec.expect, '.expect'),
+    overrides: { macros: (overrides.macros ?? {}) as Yaml, vars: (overrides.vars ?? {}) as Yaml, envVars: (overrides.env_vars ?? {}) as Yaml },
+    file: relFile,
+  };
+}
+
 /** Generic tests of one column or model, in either spelling dbt accepts (`arguments:` or the arguments beside `config:`). */
 function readTests(list: unknown, model: string, column: string | undefined, file: string, out: DbtTestDeclaration[]): void {
   if (!Array.isArray(list)) return;
@@ -294,6 +360,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   const sources: DbtSourceTable[] = [];
   const tests: DbtTestDeclaration[] = [];
   const singularTests: DbtSingularTest[] = [];
+  const unitTests: DbtUnitTest[] = [];
   const macros: DbtMacroFile[] = [];
   const descriptions = new Map<string, string>();
   const packageVars = new Map<string, Record<string, unknown>>();
@@ -400,6 +467,13 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
           for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
         }
       }
+      // A package's unit tests test its own logic: dbt runs the installing project's only.
+      if (own) {
+        for (const [index, spec] of ((doc.unit_tests ?? []) as Yaml[]).entries()) {
+          const test = readUnitTest(spec, `unit_tests[${index}]`, file, rel(file), packageDir);
+          if (test) unitTests.push(test);
+        }
+      }
       for (const kind of ['models', 'seeds'] as const) {
         for (const node of (doc[kind] ?? []) as Yaml[]) {
           const nodeName = String(node.name);
@@ -434,7 +508,6 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
       readPackage(packageDir, manifest, String(manifest.name ?? entry));
     }
   }
-  for (const model of models) if (model.config.schema) warnings.push(`model '${model.name}' has +schema '${String(model.config.schema)}'; Tributary writes every table to the main schema for now`);
 
   const names = new Map<string, string>();
   for (const node of [...models, ...seeds, ...snapshots]) {
@@ -454,6 +527,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     sources,
     tests,
     singularTests,
+    unitTests,
     macros,
     storeFailures: storeFailuresOf(folderConfig(project['data_tests'] ?? project.tests, name, [], '')) ?? false,
     descriptions,
