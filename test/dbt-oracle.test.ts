@@ -87,9 +87,9 @@ function asDbtNames(ours: Relations): Relations {
   return out;
 }
 
-/** dbt's relations and Tributary's, seen by dbt's names, have the same columns and rows. */
-async function expectSameRelations(dbtFile: string, ourFile: string): Promise<{ theirs: Relations; ours: Relations }> {
-  const theirs = await relations(dbtFile);
+/** dbt's relations (its warehouse file, or what it held earlier) and Tributary's, seen by dbt's names, have the same columns and rows. */
+async function expectSameRelations(dbt: string | Relations, ourFile: string): Promise<{ theirs: Relations; ours: Relations }> {
+  const theirs = typeof dbt === 'string' ? await relations(dbt) : dbt;
   const ours = asDbtNames(await relations(ourFile));
   expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
   for (const name of Object.keys(theirs)) expect({ name, ...ours[name] }).toEqual({ name, ...theirs[name] });
@@ -146,14 +146,16 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
   let ourDir: string;
   let dbtBuild: { code: number; output: string };
   let dbtBuildOutcomes: Outcome[];
+  let dbtBuilt: Relations;
   let ourBuild: { code: number; stdout: string; stderr: string };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     dbtDir = copyProject();
     ourDir = copyProject();
     dbtBuild = dbt(['build'], dbtDir);
-    // Read now: each later dbt command rewrites run_results.json.
+    // Read now: each later dbt command rewrites run_results.json, and adds to the hooks' log.
     dbtBuildOutcomes = dbtOutcomes(dbtDir);
+    dbtBuilt = await relations(path.join(dbtDir, 'shop.duckdb'));
     ourBuild = cli(['build', '--project', ourDir, '--format', 'json']);
   });
 
@@ -177,11 +179,13 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     expect(ours).toContain('unit_test order_status_rereads_its_last_week → pass');
   });
 
-  it('writes the same tables and views, cell by cell, in the schemas and under the aliases dbt uses', async () => {
-    const { ours } = await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(ourDir, 'shop.duckdb'));
+  it('writes the same tables and views, cell by cell, in the schemas and under the aliases dbt uses, with the rows its hooks add', async () => {
+    const { ours } = await expectSameRelations(dbtBuilt, path.join(ourDir, 'shop.duckdb'));
     expect(Object.keys(ours)).toEqual(
-      expect.arrayContaining(['raw_orders', 'stg_payments', 'orders', 'customers', 'order_status', 'daily_revenue', 'order_events', 'orders_by_year', 'customer_status_summary', 'main_utils.payment_mix']),
+      expect.arrayContaining(['raw_orders', 'stg_payments', 'orders', 'customers', 'order_status', 'daily_revenue', 'order_events', 'orders_by_year', 'customer_status_summary', 'main_utils.payment_mix', 'hook_log']),
     );
+    // on-run-end, the orders model's own pre- and post-hooks and its folder's post-hook each left their row.
+    expect(ours.hook_log!.rows).toEqual(expect.arrayContaining([{ node: '(run)', stage: 'end' }, { node: 'orders', stage: 'pre' }, { node: 'orders', stage: 'post: 48' }, { node: 'orders', stage: 'marts folder' }]));
   });
 
   it('keeps each test’s failing rows as dbt does with --store-failures: the same tables, names and rows', async () => {
@@ -205,7 +209,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     const build = cli(['build', '--project', dir, '--threads', '2', '--format', 'json']);
     expect(build.code, build.stderr).toBe(1);
     expect(sorted(tributaryOutcomes(build.stdout))).toEqual(sorted(dbtBuildOutcomes));
-    await expectSameRelations(path.join(dbtDir, 'shop.duckdb'), path.join(dir, 'shop.duckdb'));
+    await expectSameRelations(dbtBuilt, path.join(dir, 'shop.duckdb'));
   });
 
   it('runs incremental models on as dbt does: append, merge, delete+insert and microbatch over what the first build kept', async () => {

@@ -83,8 +83,9 @@ describe('a dbt project folder', () => {
     writeFileSync(project, readFileSync(project, 'utf8').replace('        status: varchar(20)', '        status: varchar(20)\n        user_id: integer'));
     const result = cli(['seed', '--project', dir, '--format', 'json']);
     expect(result.code).toBe(1);
-    const outcome = Object.fromEntries((JSON.parse(result.stdout) as { node: string; status: string }[]).map((r) => [r.node, r.status]));
-    expect(outcome).toEqual({ raw_customers: 'success', raw_orders: 'error', raw_payments: 'success' });
+    const outcome = Object.fromEntries((JSON.parse(result.stdout) as { node: string; type: string; status: string }[]).map((r) => [r.node, r.status]));
+    // The project's on-run-start and on-run-end run around the seeds, as dbt runs them.
+    expect(outcome).toEqual({ raw_customers: 'success', raw_orders: 'error', raw_payments: 'success', 'shop-on-run-start-0': 'success', 'shop-on-run-end-0': 'success' });
     const quarantine = cli(['quarantine', '--project', dir, '--all', '--format', 'json']);
     const rows = JSON.parse(quarantine.stdout) as { model: string; file: string; line: number; column_name: string }[];
     expect(rows.map((r) => ({ model: r.model, file: r.file, line: r.line, column: r.column_name }))).toEqual([{ model: 'raw_orders', file: seed, line: 8, column: 'user_id' }]);
@@ -321,5 +322,27 @@ describe('a dbt unit test', () => {
     const error = (JSON.parse(typo.stdout) as { node: string; status: string; detail: string }[]).find((r) => r.node === 'customers_add_up_their_orders');
     expect(error?.status).toBe('error');
     expect(error?.detail).toContain("models/marts/schema.yml: unit test customers_add_up_their_orders, input ref('stg_customers'): first_nam is no column here");
+  });
+});
+
+describe('dbt hooks', () => {
+  it('run around each node and the command; a post-hook that fails fails its model, and what reads it is skipped', () => {
+    const dir = copyProject();
+    const file = path.join(dir, 'models', 'marts', 'orders.sql');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("'post: ' || count(*) from {{ this }}", "'post' from no_such_table"));
+    const build = cli(['build', '--project', dir, '--select', '+customers', '--format', 'json']);
+    expect(build.code).toBe(1);
+    const results = JSON.parse(build.stdout) as { node: string; status: string; detail: string }[];
+    expect(results.find((r) => r.node === 'orders')).toMatchObject({ status: 'error' });
+    expect(results.find((r) => r.node === 'orders')?.detail).toContain("a post-hook of 'orders' failed");
+    expect(results.find((r) => r.node === 'customers')).toMatchObject({ status: 'skipped', detail: "it reads 'orders', which failed" });
+    // The pre-hook, the folder's post-hook (before the model's own, as dbt orders them) and the command's end ran.
+    // Unlike dbt, which runs hooks inside the model's transaction, their rows stay: hooks run around the model's commit.
+    const log = JSON.parse(cli(['sql', '--project', dir, '--format', 'json', 'SELECT node, stage FROM hook_log ORDER BY ALL']).stdout) as { node: string; stage: string }[];
+    expect(log).toEqual([
+      { node: '(run)', stage: 'end' },
+      { node: 'orders', stage: 'marts folder' },
+      { node: 'orders', stage: 'pre' },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { parseSqlTree, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
-import { compileProject, runModels, selectModels, type ModelPlan, type ProjectPlan } from '../models/index.js';
+import { compileProject, runModels, selectModels, type ModelHooks, type ModelPlan, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 import { renderForRun } from '../config/dbt.js';
 import type { Project } from '../config/project.js';
@@ -19,7 +19,7 @@ export type NodeStatus = 'success' | 'error' | 'skipped' | 'pass' | 'fail' | 'wa
 
 export interface NodeResult {
   node: string;
-  type: 'seed' | 'snapshot' | 'model' | 'test' | 'unit_test';
+  type: 'seed' | 'snapshot' | 'model' | 'test' | 'unit_test' | 'operation';
   status: NodeStatus;
   /** Tests: the generic test's name (not_null…), or `singular`; its model (a unit test's too) and column. */
   test?: string;
@@ -158,6 +158,54 @@ export async function publishDbtRelations(ws: Workspace, names: readonly string[
   }
 }
 
+/**
+ * What a dbt project does around each node a run builds: its pre-hooks, then, once it committed,
+ * its post-hooks and its relation where dbt puts it. A hook that fails fails the node.
+ */
+export function dbtModelHooks(ws: Workspace): ModelHooks | undefined {
+  const dbt = ws.project.dbt;
+  if (!dbt) return undefined;
+  return {
+    before: (model) => runHooks(ws, dbt.hooks.get(model)?.pre ?? [], `a pre-hook of '${model}'`),
+    after: async (model) => {
+      await runHooks(ws, dbt.hooks.get(model)?.post ?? [], `a post-hook of '${model}'`);
+      await publishDbtRelations(ws, [model]);
+    },
+  };
+}
+
+/**
+ * on-run-start (`start`) or on-run-end of a dbt project, around a command's nodes, each an
+ * operation as dbt reports it. Before the start, every schema a node is built in exists (as dbt
+ * creates them first), so a hook may write there.
+ */
+export async function runOnRunHooks(ws: Workspace, when: 'start' | 'end'): Promise<NodeResult[]> {
+  const dbt = ws.project.dbt;
+  const hooks = dbt?.hooks.get('');
+  if (!dbt || !hooks) return [];
+  if (when === 'start') for (const schema of new Set([...dbt.relations.values()].map((r) => r.schema))) await ws.engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+  const statements = when === 'start' ? hooks.pre : hooks.post;
+  const results: NodeResult[] = [];
+  for (const [index, sql] of statements.entries()) {
+    await runHooks(ws, [sql], `on-run-${when}`);
+    results.push({ node: `${dbt.surface.files.name}-on-run-${when}-${index}`, type: 'operation', status: 'success', detail: 'ok' });
+  }
+  return results;
+}
+
+async function runHooks(ws: Workspace, statements: readonly string[], what: string): Promise<void> {
+  for (const sql of statements) {
+    try {
+      await ws.engine.run(sql);
+    } catch (error) {
+      throw new TributaryError(`${what} failed: ${errorMessage(error).split('\n')[0]}`, {
+        place: { file: ws.project.dir },
+        hint: `the hook ran as: ${sql.split('\n')[0]!.slice(0, 120)}; fix it in its config (tributary compile shows the models' SQL)`,
+      });
+    }
+  }
+}
+
 /** Every node a model reads, transitively (models and seeds). */
 function ancestorsOf(plan: ProjectPlan, model: ModelPlan): Set<string> {
   const out = new Set<string>();
@@ -247,8 +295,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       return;
     }
     try {
-      const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log });
-      await publishDbtRelations(view, [model.name]);
+      const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view) });
       status.set(model.name, 'success');
       results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
     } catch (error) {
@@ -256,6 +303,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]! });
     }
   };
+  results.push(...(await runOnRunHooks(view, 'start')));
   if (options.only !== 'tests') {
     const threads = Math.max(1, options.threads ?? ws.project.config.threads);
     const pending = nodes.map((model) => ({ model, ancestors: ancestorsOf(plan, model) }));
@@ -279,5 +327,6 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   }
   if (options.only === 'tests') for (const model of chosen) await runUnitTests(model);
   if (withTests) await runReadyTests();
+  results.push(...(await runOnRunHooks(view, 'end')));
   return results;
 }

@@ -3,7 +3,7 @@ import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
 import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
-import { dbtWorkspace, publishDbtRelations, refuseUnloadedSeeds } from './dbt-build.js';
+import { dbtModelHooks, dbtWorkspace, refuseUnloadedSeeds, runOnRunHooks } from './dbt-build.js';
 import { withSources } from './project.js';
 import { defineCommand, type CommandIO } from './types.js';
 
@@ -65,6 +65,7 @@ export const runCommand = defineCommand<RunInput>({
     const seeds = [...(ws.project.dbt?.surface.seeds ?? []), ...(ws.project.dbt?.surface.snapshots ?? [])];
     await refuseUnloadedSeeds(view, input);
     let results: ModelResult[];
+    await runOnRunHooks(view, 'start');
     try {
       results = await runModels(view, {
         select: input.select,
@@ -75,16 +76,17 @@ export const runCommand = defineCommand<RunInput>({
         quiet: input.quiet,
         log: (m) => io.err(m),
         progress: (label, bytes) => io.progress(label, bytes),
+        hooks: dbtModelHooks(view),
       });
     } catch (error) {
       // What did commit is shown before the failure is reported.
       if (error instanceof RunFailed) {
-        await publishDbtRelations(view, error.results.map((r) => r.model));
+        await runOnRunHooks(view, 'end');
         summary(io, error.results);
       }
       throw error;
     }
-    await publishDbtRelations(view, results.map((r) => r.model));
+    await runOnRunHooks(view, 'end');
     const outcome = await runChecks(ws.engine, ws.project.config.checks, ws.project.components.checks, new Set(results.map((r) => r.model)));
     for (const c of outcome) io.err(`${c.passed ? '✔' : c.severity === 'error' ? '✘' : '!'} check ${c.name}: ${c.detail}`);
     summary(io, results);

@@ -8,7 +8,7 @@ import { DBT_BUILTINS } from './builtins.js';
 import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
-import { DBT_PROJECT_FILE, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
+import { DBT_PROJECT_FILE, addHooks, hooksOf, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
 import { compileTests, type CompiledTest } from './tests.js';
 
@@ -68,6 +68,8 @@ export interface DbtRender {
   marked: Map<string, string>;
   /** Node name → the relation dbt would build it as (its schema and alias), for every node that has one. */
   relations: Map<string, DbtRelationName>;
+  /** Node name → its pre- and post-hooks, rendered (`this` its table); `''`: the command's on-run-start and on-run-end. */
+  hooks: Map<string, { pre: string[]; post: string[] }>;
 }
 
 /** Where dbt puts a node: `generate_schema_name` and `generate_alias_name` of its config. */
@@ -247,7 +249,7 @@ export class DbtSurface {
       const { keywords } = splitArgs(args);
       for (const [key, value] of Object.entries(keywords)) {
         if (key === 'tags') current.config.tags = [...new Set([...current.config.tags, ...(Array.isArray(value) ? value.map(String) : [String(value)])])];
-        else current.config[key] = value;
+        else if (!addHooks(current.config, key, value)) current.config[key] = value;
       }
       return '';
     };
@@ -263,15 +265,19 @@ export class DbtSurface {
       unit && 'is_incremental' in unit.overrides.macros
         ? unit.overrides.macros.is_incremental === true
         : current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
+    // `{{ this }}` is the table Tributary builds; its name and schema are dbt's (an alias, a custom schema), as templates print them.
+    const dbtRelation = () => (current.node ? this.relationName(env, current.node, current.config, this.snapshots.has(current.node.name) ? 'snapshot' : 'model') : undefined);
     const thisRelation = {
       toString: () => (!current.node ? '' : unit ? unit.given('this', current.node.name) : `main.${quoteIdent(current.node.name)}`),
       get identifier() {
-        return current.node?.name;
+        return dbtRelation()?.identifier;
       },
       get name() {
-        return current.node?.name;
+        return dbtRelation()?.identifier;
       },
-      schema: 'main',
+      get schema() {
+        return dbtRelation()?.schema;
+      },
     };
     const target = { name: this.files.target.name, type: 'duckdb', schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
     let env: JinjaEnvironment;
@@ -426,6 +432,13 @@ export class DbtSurface {
       return tributaryRefs(text);
     };
     const relations = new Map<string, DbtRelationName>();
+    const hooks = new Map<string, { pre: string[]; post: string[] }>();
+    // A hook runs as it is, outside the planner: its refs are the tables themselves.
+    const hookSql = (text: string) => text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `main.${quoteIdent(name)}`).trim();
+    const renderHooks = (name: string, file: string) => {
+      const [pre, post] = (['pre', 'post'] as const).map((which) => hooksOf(current.config, which).map((h) => hookSql(env.render(h, file))).filter(Boolean));
+      if (pre!.length || post!.length) hooks.set(name, { pre: pre!, post: post! });
+    };
     for (const seed of this.files.seeds) relations.set(seed.name, this.relationName(env, { ...seed, package: this.files.name }, seed.config, 'seed'));
     for (const model of this.files.models) {
       sql.set(path.normalize(model.file), renderNode(model));
@@ -437,15 +450,25 @@ export class DbtSurface {
         columns: this.columnDescriptions(model.name),
       };
       if (current.config.materialized !== 'ephemeral') relations.set(model.name, this.relationName(env, model, current.config, 'model'));
+      renderHooks(model.name, model.file);
     }
     for (const snapshot of this.files.snapshots) {
       const key = this.snapshotKey(snapshot);
       sql.set(key, renderNode(snapshot));
       models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name), columns: this.columnDescriptions(snapshot.name) };
       relations.set(snapshot.name, this.relationName(env, snapshot, current.config, 'snapshot'));
+      renderHooks(snapshot.name, snapshot.file);
     }
+    for (const seed of this.files.seeds) {
+      current.node = { name: seed.name, file: seed.file, text: '', package: this.files.name, config: seed.config };
+      current.config = seed.config;
+      renderHooks(seed.name, seed.file);
+    }
+    current.node = undefined;
+    current.config = { tags: [] };
+    hooks.set('', { pre: this.files.onRun.start.map((h) => hookSql(env.render(h, DBT_PROJECT_FILE))), post: this.files.onRun.end.map((h) => hookSql(env.render(h, DBT_PROJECT_FILE, { results: [], schemas: [this.files.target.schema] }))) });
     this.refuseClashingRelations(relations);
-    return { models, sources, sql, marked, relations };
+    return { models, sources, sql, marked, relations, hooks };
   }
 
   /**

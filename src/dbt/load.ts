@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
-import { DbtSurface, parseVars, type DbtRelationName } from './compile.js';
+import { DbtSurface, parseVars, type DbtRelationName, type DbtRender } from './compile.js';
 import { DBT_PROJECT_FILE, readDbtProject } from './project.js';
 
 /**
@@ -21,6 +21,8 @@ export interface DbtAttachment {
   sql: ReadonlyMap<string, string>;
   /** Node name → the relation dbt would build it as, where `publishDbtRelations` puts a view of it. */
   relations: ReadonlyMap<string, DbtRelationName>;
+  /** Node name → its rendered pre- and post-hooks; `''`: on-run-start and on-run-end. */
+  hooks: DbtRender['hooks'];
 }
 
 export function hasDbtProject(dir: string): boolean {
@@ -63,7 +65,7 @@ export function loadDbt(dir: string, exported: Record<string, unknown> | undefin
   };
   return {
     raw,
-    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations },
+    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations, hooks: render.hooks },
     warehouseFile: files.target.path,
     targetName: files.target.name,
     warnings: files.warnings,

@@ -136,6 +136,8 @@ export interface DbtProjectFiles {
   singularTests: DbtSingularTest[];
   unitTests: DbtUnitTest[];
   macros: DbtMacroFile[];
+  /** `on-run-start` and `on-run-end` of dbt_project.yml: SQL (Jinja) run before and after a command's nodes. */
+  onRun: { start: string[]; end: string[] };
   /** `data_tests:` (or `tests:`) of dbt_project.yml: whether tests keep their failing rows by default. */
   storeFailures: boolean;
   /** Model descriptions and column descriptions from `schema.yml`. */
@@ -168,6 +170,31 @@ function listFiles(dir: string, ext: string): string[] {
   return out;
 }
 
+/**
+ * dbt's hooks add up from every level (a folder, YAML, the node's own config()), as `pre_hook` and
+ * `post_hook` lists of SQL; each may be text or `{sql: …}`. False when `key` is no hook.
+ */
+export function addHooks(config: NodeConfig, key: string, value: unknown): boolean {
+  const which = /^(pre|post)[-_]hook$/.exec(key)?.[1] as 'pre' | 'post' | undefined;
+  if (!which) return false;
+  const field = `${which}_hook`;
+  const hooks = (Array.isArray(value) ? value : [value]).map((h) => String(h && typeof h === 'object' ? ((h as Yaml).sql ?? '') : (h ?? ''))).filter((h) => h.trim());
+  config[field] = [...hooksOf(config, which), ...hooks];
+  return true;
+}
+
+export const hooksOf = (config: NodeConfig, which: 'pre' | 'post'): string[] => (config[`${which}_hook`] as string[] | undefined) ?? [];
+
+/** A config merged over another, as dbt layers them: tags and hooks add up, other keys are replaced. */
+function layered(base: NodeConfig, over: Yaml): NodeConfig {
+  const out: NodeConfig = { ...base, tags: [...base.tags] };
+  for (const [key, value] of Object.entries(over)) {
+    if (key === 'tags') out.tags = [...new Set([...out.tags, ...stringList(value, [])])];
+    else if (!addHooks(out, key, value)) out[key] = value;
+  }
+  return out;
+}
+
 function stringList(value: unknown, fallback: string[]): string[] {
   if (value === undefined) return fallback;
   return (Array.isArray(value) ? value : [value]).map(String);
@@ -178,14 +205,10 @@ function stringList(value: unknown, fallback: string[]): string[] {
  * (or dbt's own keys without it) apply to the folder they sit in and below; other keys are folders.
  */
 function folderConfig(block: unknown, projectName: string, folders: string[], nodeName: string): NodeConfig {
-  const config: NodeConfig = { tags: [] };
+  let config: NodeConfig = { tags: [] };
   const apply = (level: Yaml) => {
-    for (const [key, value] of Object.entries(level)) {
-      const bare = key.startsWith('+') ? key.slice(1) : key;
-      if (!key.startsWith('+') && !CONFIG_KEYS.has(key)) continue;
-      if (bare === 'tags') config.tags = [...new Set([...config.tags, ...stringList(value, [])])];
-      else config[bare] = value;
-    }
+    const own = Object.entries(level).filter(([key]) => key.startsWith('+') || CONFIG_KEYS.has(key));
+    config = layered(config, Object.fromEntries(own.map(([key, value]) => [key.replace(/^\+/, ''), value])));
   };
   let level = (block as Yaml | undefined)?.[projectName] as Yaml | undefined;
   if (!level || typeof level !== 'object') return config;
@@ -202,7 +225,7 @@ function folderConfig(block: unknown, projectName: string, folders: string[], no
 /** Config keys dbt reads without a `+` in `dbt_project.yml`. */
 const CONFIG_KEYS = new Set([
   'materialized', 'tags', 'schema', 'enabled', 'column_types', 'quote_columns', 'incremental_strategy', 'unique_key', 'alias', 'database', 'full_refresh', 'on_schema_change',
-  'store_failures', 'store_failures_as', 'strategy', 'updated_at', 'check_cols', 'target_schema', 'target_database', 'invalidate_hard_deletes', 'hard_deletes', 'dbt_valid_to_current', 'snapshot_meta_column_names',
+  'pre-hook', 'post-hook', 'store_failures', 'store_failures_as', 'strategy', 'updated_at', 'check_cols', 'target_schema', 'target_database', 'invalidate_hard_deletes', 'hard_deletes', 'dbt_valid_to_current', 'snapshot_meta_column_names',
 ]);
 
 /** `{% snapshot name %} … {% endsnapshot %}` blocks of a file, with the line each starts at. */
@@ -385,8 +408,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     const configFor = (block: 'models' | 'seeds' | 'snapshots', folders: string[], nodeName: string): NodeConfig => {
       const root = folderConfig(project[block], pkgName, folders, nodeName);
       if (own) return root;
-      const shipped = folderConfig(manifest[block], pkgName, folders, nodeName);
-      return { ...shipped, ...root, tags: [...new Set([...shipped.tags, ...root.tags])] };
+      return layered(folderConfig(manifest[block], pkgName, folders, nodeName), root);
     };
     const paths = (key: string, legacy: string | undefined, fallback: string) => stringList(manifest[key] ?? (legacy ? manifest[legacy] : undefined), [fallback]).map((p) => path.join(packageDir, p));
     const yamlFiles: string[] = [];
@@ -429,7 +451,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
         readProperties(node, nodeName, file);
         const declared = snapshots.find((s) => s.name === nodeName);
         const config = { ...configFor('snapshots', [], nodeName), ...((node.config ?? {}) as Yaml) } as NodeConfig;
-        if (declared) Object.assign(declared.config, node.config ?? {});
+        if (declared) declared.config = layered(declared.config, (node.config ?? {}) as Yaml);
         else if (typeof node.relation === 'string') {
           if (config.enabled !== false) snapshots.push({ name: nodeName, file: rel(file), text: `select * from {{ ${node.relation} }}`, package: pkgName, config });
         } else {
@@ -480,7 +502,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
           readProperties(node, nodeName, file);
           // A model's `config:` in YAML applies as if it were in the model's folder config.
           const target = kind === 'models' ? models.find((m) => m.name === nodeName) : seeds.find((s) => s.name === nodeName);
-          if (target && node.config && typeof node.config === 'object') Object.assign(target.config, node.config);
+          if (target && node.config && typeof node.config === 'object') target.config = layered(target.config, node.config as Yaml);
         }
       }
     }
@@ -529,6 +551,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     singularTests,
     unitTests,
     macros,
+    onRun: { start: stringList(project['on-run-start'], []), end: stringList(project['on-run-end'], []) },
     storeFailures: storeFailuresOf(folderConfig(project['data_tests'] ?? project.tests, name, [], '')) ?? false,
     descriptions,
     target: readProfile(dir, String(project.profile ?? name), options.target, options.profilesDir),

@@ -36,6 +36,13 @@ export interface RunOptions {
   quiet?: boolean;
   /** Stops the run (a scheduled task's timeout): the statements running are interrupted, nothing more commits. */
   signal?: AbortSignal;
+  /** Work around each model (dbt's pre- and post-hooks): `before` runs first, `after` once it committed; either failing fails the model. */
+  hooks?: ModelHooks;
+}
+
+export interface ModelHooks {
+  before(model: string): Promise<void>;
+  after(model: string): Promise<void>;
 }
 
 export interface ModelResult extends RunCounts {
@@ -126,7 +133,8 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
         if (upstream.some((u) => state.get(u) !== 'done')) continue;
         state.set(model.name, 'running');
         running++;
-        runModel(run, model)
+        const hooks = options.hooks;
+        (hooks ? hooks.before(model.name).then(() => runModel(run, model)).then(async (result) => (await hooks.after(model.name), result)) : runModel(run, model))
           .then((result) => {
             results.push(result);
             state.set(model.name, 'done');
