@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../src/core/errors.js';
 import { JinjaEnvironment } from '../src/dbt/jinja.js';
+import { DBT_MODULES } from '../src/dbt/modules.js';
 
 /**
  * dbt's Jinja as Tributary renders it, against Jinja2's own output: each case of
@@ -11,8 +12,8 @@ import { JinjaEnvironment } from '../src/dbt/jinja.js';
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'jinja', 'cases.test');
 
-function readCases(): { name: string; template: string; expected: string }[] {
-  const text = readFileSync(fixture, 'utf8');
+function readCases(file = fixture): { name: string; template: string; expected: string }[] {
+  const text = readFileSync(file, 'utf8');
   const cases: { name: string; template: string; expected: string }[] = [];
   for (const block of text.split(/^====$/m)) {
     const match = /^template (.+)\n([\s\S]*?)\n----\n([\s\S]*?)\n?$/.exec(block.replace(/^(#.*\n|\s*\n)*/, ''));
@@ -131,4 +132,11 @@ describe('errors name the file and line', () => {
     expect(error.message).toContain("the macro 'inner_missing' does not exist");
     expect(error.place).toEqual({ file: '/project/macros/m.sql', line: 2 });
   });
+});
+
+describe("dbt's modules (datetime, pytz, re) render as Python's do", () => {
+  const file = path.join(import.meta.dirname, 'fixtures', 'jinja', 'modules.test');
+  const cases = readCases(file);
+  it('reads every case of the fixture', () => expect(cases.length).toBeGreaterThanOrEqual(6));
+  for (const c of cases) it(c.name, () => expect(environment({ modules: DBT_MODULES }).render(c.template, 'case.sql')).toBe(c.expected));
 });

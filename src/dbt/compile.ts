@@ -5,6 +5,7 @@ import { TributaryError } from '../core/errors.js';
 import { columnsStruct, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Environment } from '@huggingface/jinja';
 import { DBT_BUILTINS } from './builtins.js';
+import { DBT_MODULES } from './modules.js';
 import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
@@ -363,6 +364,7 @@ export class DbtSurface {
       flags: { FULL_REFRESH: state.fullRefresh },
       adapter,
       project_name: this.files.name,
+      modules: DBT_MODULES,
       log: () => '',
       print: () => '',
       exceptions: {
