@@ -69,21 +69,41 @@ async function generate(dir: string, rows: number, models: number, firstDay: str
   instance.closeSync();
 }
 
-/** Each table's rows and the sum of its `amount` (where it has one), as a peer's DuckDB file holds them. */
-async function tablesOf(file: string): Promise<Record<string, string>> {
+/**
+ * Each table's rows and the sum of its `amount` (where it has one), as a peer's DuckDB file holds
+ * them, by dbt's relation names (`schema.name`): dbt's tables, or `names` (Tributary keeps a node
+ * built elsewhere, an alias or a custom schema, as a view there over its own table).
+ */
+async function tablesOf(file: string, names?: readonly string[]): Promise<Record<string, string>> {
   const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
   const connection = await instance.connect();
-  const names = (await connection.runAndReadAll(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1`)).getRows().map((r) => String(r[0]));
+  const relations =
+    names ??
+    (
+      await connection.runAndReadAll(
+        `SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema <> 'tributary' AND NOT ends_with(table_schema, '_dbt_test__audit') ORDER BY 1`,
+      )
+    )
+      .getRows()
+      .map((r) => String(r[0]));
   const out: Record<string, string> = {};
-  for (const name of names) {
-    const columns = (await connection.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = '${name}'`)).getRows().map((r) => String(r[0]));
+  for (const relation of relations) {
+    const [schema, name] = relation.split('.') as [string, string];
+    const columns = (await connection.runAndReadAll(`SELECT column_name FROM information_schema.columns WHERE table_schema = '${schema}' AND table_name = '${name}'`)).getRows().map((r) => String(r[0]));
+    if (!columns.length) continue;
     const sum = columns.includes('amount') ? `, sum(amount)::VARCHAR` : `, ''`;
-    const [row] = (await connection.runAndReadAll(`SELECT count(*)::VARCHAR${sum} FROM main."${name}"`)).getRows();
-    out[name] = `${row![0]} rows${row![1] ? `, amount ${row![1]}` : ''}`;
+    const [row] = (await connection.runAndReadAll(`SELECT count(*)::VARCHAR${sum} FROM "${schema}"."${name}"`)).getRows();
+    out[relation] = `${row![0]} rows${row![1] ? `, amount ${row![1]}` : ''}`;
   }
   connection.closeSync();
   instance.closeSync();
   return out;
+}
+
+/** The two peers' tables, by dbt's names. */
+async function compared(tributaryFile: string, dbtFile: string): Promise<string[]> {
+  const theirs = await tablesOf(dbtFile);
+  return differences(await tablesOf(tributaryFile, Object.keys(theirs)), theirs);
 }
 
 function differences(a: Record<string, string>, b: Record<string, string>): string[] {
@@ -123,7 +143,7 @@ async function run(context: SuiteContext): Promise<void> {
       await measure('shop', `cold build ${i}`, peer, dir, ['build']);
     }
     if (i === 1) {
-      const diff = differences(await tablesOf(join(copies.tributary, 'shop.duckdb')), await tablesOf(join(copies.dbt, 'shop.duckdb')));
+      const diff = await compared(join(copies.tributary, 'shop.duckdb'), join(copies.dbt, 'shop.duckdb'));
       comparisons.push(diff.length ? `shop: ${diff.join('; ')}` : 'shop: every table the same rows and sums');
     }
   }
@@ -140,7 +160,7 @@ async function run(context: SuiteContext): Promise<void> {
     const m = await measure('generated', 'cold build', peer, dir, ['build']);
     if (m.exitCode !== 0) throw new Error(`${peer} build of the generated project exited ${m.exitCode}: ${readFileSync(m.logFile, 'utf8').split('\n').slice(-15).join('\n')}`);
   }
-  const afterBuild = differences(await tablesOf(join(gen.tributary, 'gen.duckdb')), await tablesOf(join(gen.dbt, 'gen.duckdb')));
+  const afterBuild = await compared(join(gen.tributary, 'gen.duckdb'), join(gen.dbt, 'gen.duckdb'));
   comparisons.push(afterBuild.length ? `generated, cold build: ${afterBuild.join('; ')}` : `generated, cold build: all ${models + 1} tables the same rows and sums`);
   for (const peer of ['tributary', 'dbt'] as const) {
     const started = results.length;
@@ -154,7 +174,7 @@ async function run(context: SuiteContext): Promise<void> {
     const days = results.splice(started);
     results.push({ project: 'generated', phase: `${DAYS} days, one run each`, peer, wallSeconds: days.reduce((s, r) => s + r.wallSeconds, 0), peakRssBytes: Math.max(...days.map((r) => r.peakRssBytes)), exitCode: 0 });
   }
-  const afterDays = differences(await tablesOf(join(gen.tributary, 'gen.duckdb')), await tablesOf(join(gen.dbt, 'gen.duckdb')));
+  const afterDays = await compared(join(gen.tributary, 'gen.duckdb'), join(gen.dbt, 'gen.duckdb'));
   comparisons.push(afterDays.length ? `generated, after the days: ${afterDays.join('; ')}` : 'generated, after the days: every table the same rows and sums');
 
   const machine = machineInfo();
