@@ -322,6 +322,12 @@ describe('a dbt unit test', () => {
     const error = (JSON.parse(typo.stdout) as { node: string; status: string; detail: string }[]).find((r) => r.node === 'customers_add_up_their_orders');
     expect(error?.status).toBe('error');
     expect(error?.detail).toContain("models/marts/schema.yml: unit test customers_add_up_their_orders, input ref('stg_customers'): first_nam is no column here");
+
+    // A unit test of a model that is not there is refused as the project loads, not skipped.
+    writeFileSync(schema, text.replace('    model: customers\n', '    model: customer\n'));
+    const lost = cli(['test', '--project', dir]);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain("unit test 'customers_add_up_their_orders' tests 'customer', which is no model of this project");
   });
 });
 

@@ -531,6 +531,14 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     }
   }
 
+  for (const test of unitTests) {
+    if (!models.some((m) => m.name === test.model)) {
+      throw new TributaryError(`unit test '${test.name}' tests '${test.model}', which is no model of this project (or is disabled)`, {
+        place: { file: path.join(dir, test.file) },
+        hint: `name one of its models: ${models.map((m) => m.name).slice(0, 12).join(', ')}${models.length > 12 ? ', …' : ''}`,
+      });
+    }
+  }
   const names = new Map<string, string>();
   for (const node of [...models, ...seeds, ...snapshots]) {
     const seen = names.get(node.name);
