@@ -29,6 +29,12 @@ const tileSchema = z
     /** Columns of a 12-column grid. */
     width: z.number().int().min(1).max(12).default(4),
     format: z.enum(['number', 'currency', 'percent']).optional(),
+    /**
+     * A timeseries of live data: its time axis spans the last `window` minutes up to the viewer's
+     * clock, and moves with it. Times are read as UTC (events are stamped in UTC). The query should
+     * keep to the same window (`WHERE minute >= timezone('UTC', now()) - INTERVAL 60 MINUTE`).
+     */
+    window: z.number().int().min(1).optional(),
   })
   .strict();
 
