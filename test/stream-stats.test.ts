@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { replay } from '../src/stream/replay.js';
 import { LatencyHistogram } from '../src/stream/stats.js';
 
 describe('event-to-commit histogram', () => {
@@ -9,5 +10,25 @@ describe('event-to-commit histogram', () => {
     expect(snapshot.cumulative).toEqual([2, 4, 5]);
     expect(snapshot.count).toBe(6);
     expect(snapshot.sum).toBeCloseTo(5.67);
+  });
+});
+
+describe('replay at a rate', () => {
+  it('catches up on its schedule in sends no larger than the collector takes', async () => {
+    const sizes: number[] = [];
+    // A rate no sender keeps up with: every send after the first is catching up.
+    const sent = await replay({
+      next: (count) => Array.from({ length: count }, () => '{}'),
+      bursts: { minEvents: 1, maxEvents: 1, minMs: 0, maxMs: 0 },
+      rate: 100_000_000,
+      count: 120_000,
+      maxPerSend: 50_000,
+      send: async (events) => {
+        sizes.push(events.length);
+      },
+    });
+    expect(sent).toBe(120_000);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(120_000);
+    expect(Math.max(...sizes)).toBe(50_000);
   });
 });
