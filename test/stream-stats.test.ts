@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { replay } from '../src/stream/replay.js';
-import { LatencyHistogram } from '../src/stream/stats.js';
+import { LatencyHistogram, LatencyWindow } from '../src/stream/stats.js';
 
 describe('event-to-commit histogram', () => {
   it('counts each sample in the first bucket whose bound it does not exceed, cumulatively, and beyond the last bound only in the total', () => {
@@ -30,5 +30,16 @@ describe('replay at a rate', () => {
     expect(sent).toBe(120_000);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(120_000);
     expect(Math.max(...sizes)).toBe(50_000);
+  });
+});
+
+describe('latency window', () => {
+  it('answers percentiles over its most recent samples, and a sample added after a question changes the next answer', () => {
+    const window = new LatencyWindow(4);
+    for (const ms of [900, 10, 30, 20]) window.add(ms);
+    expect([window.percentile(50), window.percentile(99)]).toEqual([30, 900]);
+    // The ring drops 900, its oldest.
+    window.add(40);
+    expect([window.percentile(50), window.percentile(99)]).toEqual([30, 40]);
   });
 });
