@@ -43,7 +43,7 @@ describe.runIf(canRun)('the web UI in a real browser', () => {
 
   /** The chart drawn in a tile, as ECharts holds it (empty when the tile has no chart yet). */
   const tileChart = async (id: string): Promise<ChartContent> =>
-    (await chartContent(page.locator(`[data-tile="${id}"] .chart`))) ?? { series: [], xAxis: [], yAxis: [] };
+    (await chartContent(page.locator(`[data-tile="${id}"] .chart`))) ?? { series: [], xAxis: [], yAxis: [], xRange: [] };
   /** A bar chart's bars: label and number. */
   const barsOf = (chart: ChartContent) => (chart.yAxis[0] ?? []).map((label, i) => [String(label), Number(chart.series[0]?.data[i])] as const);
   /** A treemap's leaves: 'parent › child' and number. */
@@ -96,9 +96,13 @@ describe.runIf(canRun)('the web UI in a real browser', () => {
       await expect.poll(async () => pointsOf(await tileChart(id)), { message: id }).toEqual(byX(rows));
     } else if (kind === 'timeseries' && id === 'live_per_minute') {
       const rows = await sql<{ s: string; x: string; y: string }>(
-        `SELECT minute AS x, event_type AS s, operations AS y FROM live_operations_per_minute WHERE minute >= (SELECT max(minute) FROM live_operations_per_minute) - INTERVAL 60 MINUTE`,
+        `SELECT minute AS x, event_type AS s, operations AS y FROM live_operations_per_minute WHERE minute >= timezone('UTC', now()) - INTERVAL 60 MINUTE`,
       );
       await expect.poll(async () => pointsOf(await tileChart(id)), { message: id }).toEqual(byX(rows));
+      // The axis is the live hour up to the browser's clock, not the span of whatever minutes the table holds.
+      const [from, to] = (await tileChart(id)).xRange;
+      expect(to! - from!, id).toBe(60 * 60_000);
+      expect(to!, id).toBeGreaterThanOrEqual(Date.parse(`${rows.map((r) => r.x).sort().pop()!.replace(' ', 'T')}Z`));
     } else if (kind === 'funnel' && id === 'live_funnel') {
       const [k] = await sql('SELECT views, carts, purchases FROM live_kpis');
       await expect.poll(async () => ((await tileChart(id)).series[0]?.data ?? []).map((d) => [(d as { name: string }).name, Number((d as { value: number }).value)]), { message: id }).toEqual([

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLICKSTREAM, cli, tempDir, writeTree } from './helpers.js';
+import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 
 describe('tributary CLI', () => {
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL', () => {
@@ -101,6 +101,12 @@ describe('tributary CLI', () => {
     expect(JSON.parse(drained.stdout).results.clickstream_live.events).toBe(500);
     const kpis = cli(['sql', 'SELECT operations FROM live_kpis', '--project', CLICKSTREAM, '--data-dir', dataDir, '--format', 'json']);
     expect(JSON.parse(kpis.stdout)).toEqual([{ operations: '500' }]);
+  });
+
+  it('drain of a project without a stream job fails instead of succeeding with nothing written', () => {
+    const drained = cli(['drain', '--project', path.join(REPO, 'examples', 'sparkify'), '--data-dir', tempDir()]);
+    expect(drained.code).not.toBe(0);
+    expect(drained.stderr).toMatch(/has no stream job to drain/);
   });
 
   it('the compact_live job makes each partition of the stream-written table one file, every row kept', () => {

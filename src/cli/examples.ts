@@ -10,6 +10,7 @@ import { loadProject, type Project } from '../config/project.js';
 import { Log } from '../log/index.js';
 import { runModels } from '../models/index.js';
 import { openWorkspace } from '../state/workspace.js';
+import { MAX_EVENTS_PER_REQUEST } from '../server/collector.js';
 import { replay } from '../stream/replay.js';
 import { request, runningServer } from './remote.js';
 
@@ -106,6 +107,7 @@ export async function produce(project: Project, name: string | undefined, flags:
   const report = progressReport(`sent to ${topicName}`, flags.rate);
   const sent = await replay({
     ...base,
+    maxPerSend: MAX_EVENTS_PER_REQUEST,
     send: async (events) => {
       const response = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: events.join('\n') });
       const body = (await response.json()) as { accepted?: number; error?: string; hint?: string };

@@ -19,6 +19,11 @@ export async function drain(project: Project, flags: { maxBatch?: number; json?:
   const log = openLog(ws);
   try {
     const runtime = await startStreams(ws, log, { start: false });
+    // A drain that ran nothing would exit 0 with no table written: a replay that silently did nothing.
+    if (!runtime.jobs.length) {
+      await runtime.stop();
+      throw new TributaryError(`project ${project.config.name} has no stream job to drain`, { hint: 'declare one under streams in the project file' });
+    }
     // Stopped on failure too: an input's open connection (Kafka, NATS) would keep the process alive.
     try {
       const results: Record<string, { events: number; seconds: number }> = {};

@@ -29,6 +29,12 @@ const tileSchema = z
     /** Columns of a 12-column grid. */
     width: z.number().int().min(1).max(12).default(4),
     format: z.enum(['number', 'currency', 'percent']).optional(),
+    /**
+     * A timeseries of live data: its time axis spans the last `window` minutes up to the viewer's
+     * clock, and moves with it. Times are read as UTC (events are stamped in UTC). The query should
+     * keep to the same window (`WHERE minute >= timezone('UTC', now()) - INTERVAL 60 MINUTE`).
+     */
+    window: z.number().int().min(1).optional(),
   })
   .strict();
 
@@ -189,7 +195,7 @@ const streamSchema = z
     /** How events' fields are read: empty strings as missing, camelCase keys. */
     json: z.object({ emptyAsNull: z.boolean().optional(), keys: z.enum(['as-named', 'camelCase']).optional() }).strict().optional(),
     rules: z.array(ruleSchema).optional(),
-    /** Milliseconds between micro-batches; 0 runs the next batch as soon as one commits. */
+    /** Milliseconds from one micro-batch's start to the next's (a batch that takes longer is followed at once); 0 runs the next batch as soon as one commits. */
     triggerMs: z.number().int().min(0).default(1000),
     /** Most events in one micro-batch; the input holds the rest (backpressure). */
     maxBatch: z.number().int().positive().default(200_000),

@@ -271,9 +271,14 @@ export class StreamJob {
     this.running = (async () => {
       try {
         while (!this.stopping) {
+          const started = Date.now();
           const n = await this.step();
           if (this.stopping) break;
-          if (n < this.config.maxBatch) await sleep(n === 0 ? Math.max(this.config.triggerMs, 20) : this.config.triggerMs);
+          // The trigger is an interval from one batch's start to the next (Spark's processing
+          // time): counted from the commit instead, every event waited the trigger on top of the
+          // commit, and at a steady rate a batch's latency was the two added.
+          if (n === 0) await sleep(Math.max(this.config.triggerMs, 20));
+          else if (n < this.config.maxBatch) await sleep(this.config.triggerMs - (Date.now() - started));
         }
         this.status.state = 'stopped';
       } catch (error) {
@@ -341,5 +346,5 @@ function wholeMs(value: number): number {
 }
 
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

@@ -8,6 +8,8 @@ export interface ReplayOptions {
   /** Stop after this many events. */
   count?: number;
   send: (events: string[]) => Promise<void>;
+  /** Most events in one send (a collector's request limit): a replay behind its schedule catches up in several. */
+  maxPerSend?: number;
   signal?: AbortSignal;
   random?: () => number;
 }
@@ -25,8 +27,8 @@ export async function replay(options: ReplayOptions): Promise<number> {
     if (options.rate) {
       // Send in ticks of 50 ms, catching up to the schedule if a send ran long.
       const due = Math.floor(((Date.now() - started + 50) / 1000) * options.rate);
-      size = Math.max(0, Math.min(due - sent, left()));
-      wait = 50;
+      size = Math.max(0, Math.min(due - sent, left(), options.maxPerSend ?? Infinity));
+      wait = due - sent > size ? 0 : 50;
     } else {
       size = Math.min(minEvents + Math.floor(random() * (maxEvents - minEvents + 1)), left());
       wait = minMs + random() * (maxMs - minMs);

@@ -170,8 +170,16 @@ ${amount(p)}` }, itemStyle: { borderWidth: 0 } },
   };
 }
 
+/** How often a live window's time axis moves with the clock when no commit redraws it. */
+const WINDOW_TICK_MS = 5_000;
+
+/** The time axis of a live window: the last `minutes` up to `now`, times read as UTC. */
+function windowAxis(minutes: number, now: number): { useUTC: true; xAxis: { type: 'time'; min: number; max: number } } {
+  return { useUTC: true, xAxis: { type: 'time', min: now - minutes * 60_000, max: now } };
+}
+
 /** ECharts options for a tile's rows, by the column conventions documented on Tile.kind. */
-export function chartOption(tile: TileView, format?: string): echarts.EChartsCoreOption {
+export function chartOption(tile: TileView, format?: string, window?: number): echarts.EChartsCoreOption {
   const [a, b, c] = tile.columns;
   switch (tile.kind) {
     case 'timeseries': {
@@ -187,7 +195,8 @@ export function chartOption(tile: TileView, format?: string): echarts.EChartsCor
         tooltip: { trigger: 'axis' },
         legend: { top: 0 },
         grid: { left: 50, right: 16, top: 30, bottom: 30 },
-        xAxis: { type: 'time' },
+        // Without a window the axis spans the rows: one stray old minute would squeeze the live ones into a corner.
+        ...(window ? windowAxis(window, Date.now()) : { xAxis: { type: 'time' } }),
         yAxis: { type: 'value' },
         // A new stream has one or two minutes: show the points until there are enough to draw lines.
         series: [...groups].map(([name, data]) => ({ name, type: 'line', showSymbol: data.length < 30, data: data.sort((x, y) => (x[0] < y[0] ? -1 : 1)) })),
@@ -225,6 +234,7 @@ export class TileWidget {
   readonly node: HTMLElement;
   private body: HTMLElement;
   private chart: echarts.ECharts | undefined;
+  private clock: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     readonly id: string,
@@ -232,6 +242,7 @@ export class TileWidget {
     kind: TileView['kind'],
     width: number,
     private readonly format?: string,
+    private readonly window?: number,
   ) {
     this.body = el('div', { class: kind === 'kpi' ? 'kpi' : kind === 'table' ? 'scroll' : 'chart' });
     this.node = el('section', { class: `tile${kind === 'kpi' ? ' kpi-tile' : ''}`, 'data-tile': id, 'data-kind': kind, style: `grid-column: span ${width}` }, el('h3', {}, title), this.body);
@@ -255,8 +266,13 @@ export class TileWidget {
       return;
     }
     this.chart ??= echarts.init(this.body, undefined, { renderer: 'canvas' });
-    this.chart.setOption(chartOption(tile, this.format), { notMerge: false, lazyUpdate: true });
+    this.chart.setOption(chartOption(tile, this.format, this.window), { notMerge: false, lazyUpdate: true });
     this.node.dataset.rows = String(tile.rows.length);
+    // A quiet stream pushes nothing: the window still has to move with the clock.
+    if (this.window && !this.clock) {
+      const minutes = this.window;
+      this.clock = setInterval(() => this.chart?.setOption(windowAxis(minutes, Date.now()), { lazyUpdate: true }), WINDOW_TICK_MS);
+    }
   }
 
   resize(): void {
@@ -264,6 +280,7 @@ export class TileWidget {
   }
 
   dispose(): void {
+    clearInterval(this.clock);
     this.chart?.dispose();
   }
 }

@@ -48,11 +48,12 @@ export async function recordCharts(context: BrowserContext): Promise<void> {
   });
 }
 
-/** A chart's content as ECharts holds it: each series' type, name, data (and links, for a graph), and the category axes. */
+/** A chart's content as ECharts holds it: each series' type, name, data (and links, for a graph), the category axes, and the first x axis's bounds when it has some. */
 export interface ChartContent {
   series: { type: string; name?: string; data: unknown[]; links?: { source: string; target: string }[] }[];
   xAxis: unknown[][];
   yAxis: unknown[][];
+  xRange: [number?, number?];
 }
 
 /** What the chart drawn in `target` (the element it was initialised on) holds; null when no live chart is there. */
@@ -61,7 +62,7 @@ export function chartContent(target: Locator): Promise<ChartContent | null> {
     interface Chart {
       getDom(): Element;
       isDisposed(): boolean;
-      getOption(): { series?: ChartContent['series']; xAxis?: { data?: unknown[] }[]; yAxis?: { data?: unknown[] }[] };
+      getOption(): { series?: ChartContent['series']; xAxis?: { data?: unknown[]; min?: number; max?: number }[]; yAxis?: { data?: unknown[] }[] };
     }
     const charts = (window as unknown as { __charts?: Chart[] }).__charts ?? [];
     const chart = charts.find((c) => !c.isDisposed() && c.getDom() === element);
@@ -71,6 +72,7 @@ export function chartContent(target: Locator): Promise<ChartContent | null> {
       series: (option.series ?? []).map((s) => ({ type: s.type, name: s.name, data: s.data, links: s.links })),
       xAxis: (option.xAxis ?? []).map((a) => a.data ?? []),
       yAxis: (option.yAxis ?? []).map((a) => a.data ?? []),
+      xRange: [option.xAxis?.[0]?.min, option.xAxis?.[0]?.max],
     };
     // Plain data only: the option also holds formatter functions.
     return JSON.parse(JSON.stringify(content)) as ChartContent;

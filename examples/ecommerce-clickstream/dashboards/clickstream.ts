@@ -39,8 +39,9 @@ export default defineDashboard({
           id: 'live_per_minute',
           title: 'Operations per minute by event type',
           kind: 'timeseries',
-          sql: 'SELECT minute, event_type, operations FROM live_operations_per_minute WHERE minute >= (SELECT max(minute) FROM live_operations_per_minute) - INTERVAL 60 MINUTE ORDER BY 1',
+          sql: "SELECT minute, event_type, operations FROM live_operations_per_minute WHERE minute >= timezone('UTC', now()) - INTERVAL 60 MINUTE ORDER BY 1",
           width: 8,
+          window: 60,
         },
         {
           id: 'live_funnel',

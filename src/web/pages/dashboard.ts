@@ -14,7 +14,7 @@ interface DashboardSpec {
   description?: string;
   filters: { id: string; label: string; kind: 'date' | 'select' }[];
   options: Record<string, string[]>;
-  tabs: { title: string; tiles: { id: string; title: string; kind: TileView['kind']; width: number; format?: string }[] }[];
+  tabs: { title: string; tiles: { id: string; title: string; kind: TileView['kind']; width: number; format?: string; window?: number }[] }[];
 }
 
 /** Tiles as the server computed them; `seq` orders snapshots. */
@@ -93,7 +93,7 @@ export async function dashboardPage(main: HTMLElement, name: string): Promise<()
   spec.tabs.forEach((tab, i) => {
     const grid = el('div', { class: 'grid', 'data-tab': String(i) });
     for (const tile of tab.tiles) {
-      const widget = new TileWidget(tile.id, tile.title, tile.kind, tile.width, tile.format);
+      const widget = new TileWidget(tile.id, tile.title, tile.kind, tile.width, tile.format, tile.window);
       widgets.set(tile.id, widget);
       grid.append(widget.node);
     }

@@ -11,6 +11,8 @@ import { defineDashboard } from 'tributary';
  *   heatmap      an x, a y, then a value
  *   table        any columns
  * format ('number' | 'currency' | 'percent') formats numbers; width is out of 12 columns (default 4).
+ * window (minutes, timeseries) makes a live chart: its time axis is the last N minutes up to now,
+ * following the clock; its query keeps to them: WHERE t >= timezone('UTC', now()) - INTERVAL N MINUTE.
  */
 export default defineDashboard({
   title: 'Sales',
