@@ -14,6 +14,7 @@ import { NOVEMBER_2019 } from '../../examples/ecommerce-clickstream/generators/e
 import { barChartSvg } from '../lib/chart.js';
 import { benchRows, ensureEcommerceFile, type Dataset } from '../lib/dataset.js';
 import { machineInfo } from '../lib/machine.js';
+import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { runCapture, spawnMeasured, type Measurement } from '../lib/measure.js';
 import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
 import type { ClickstreamSpec, PeerKpis, SourceRule } from '../peers/spec.js';
@@ -38,14 +39,6 @@ interface Peer {
 }
 
 const readKpisFile = async (out: string): Promise<PeerKpis> => JSON.parse(readFileSync(join(out, 'kpis.json'), 'utf8')) as PeerKpis;
-
-/** The Python peers' interpreter, in the venv .ci/bench-tools.sh makes (pinned versions). */
-const BENCH_PYTHON = '.tools/bench-venv/bin/python';
-
-/** Untimed: installs the pinned Python peers from PyPI once (the script is idempotent). */
-async function installPythonPeers(context: SuiteContext): Promise<void> {
-  await runCapture('bash', ['.ci/bench-tools.sh'], { cwd: context.root });
-}
 
 const tributaryArgs = (out: string) => ['--project', PROJECT, '--data-dir', out];
 
