@@ -55,8 +55,19 @@ export function machineInfo(extra: { python?: string; pythonPackages?: string } 
   };
 }
 
-/** The repository's HEAD, marked when files differ from it: a figure belongs to the code that made it. */
+let atStart: string | undefined;
+
+/**
+ * The repository's HEAD, marked when files differ from it: a figure belongs to the code that made
+ * it. Read once, at the first call (bench/run.ts makes it before any suite), so a commit made
+ * while a long suite runs is not named as the one it measured.
+ */
 export function commitMeasured(): string {
+  atStart ??= readCommit();
+  return atStart;
+}
+
+function readCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();
