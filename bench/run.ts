@@ -21,6 +21,7 @@ import { scaleSuite } from './suites/scale.js';
 import { schedulerSuite } from './suites/scheduler.js';
 import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
+import { commitMeasured } from './lib/machine.js';
 import type { Suite } from './lib/suite.js';
 
 const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite, dbtSuite];
@@ -34,6 +35,7 @@ if (unknown.length) {
 }
 const selected = requested.length ? suites.filter((s) => requested.includes(s.name)) : suites;
 
+commitMeasured();
 const started = Date.now();
 const log = (line: string) => {
   const t = ((Date.now() - started) / 1000).toFixed(0).padStart(5);

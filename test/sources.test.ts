@@ -161,6 +161,35 @@ describe('file sources', () => {
     }
   });
 
+  it('locates failing JSON lines in the gzipped files that hold them, the clean file between them loaded as it is', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: n % 2 ? 'a' : 'b' });
+    const lines = (from: number) => Array.from({ length: 3000 }, (_, i) => line(from + i));
+    const first = lines(0);
+    first[1499] = '{"id": 1499, "kind": "a"'; // cut off
+    const third = lines(6000);
+    third[9] = JSON.stringify({ id: 6009, kind: 'z' }); // breaks the rule
+    third[2999] = JSON.stringify({ kind: 'a' }); // no id
+    const dir = writeTree({
+      'tributary.config.ts': config(
+        `{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' }, rules: [{ column: 'id', notNull: true }, { column: 'kind', accepted: ['a', 'b'] }] }`,
+      ),
+      'in/1.jsonl.gz': gzipSync(`${first.join('\n')}\n`),
+      'in/2.jsonl.gz': gzipSync(`${lines(3000).join('\n')}\n`),
+      'in/3.jsonl.gz': gzipSync(`${third.join('\n')}\n`),
+    });
+    const { ws, results } = await runProject(dir);
+    expect(results[0]).toMatchObject({ read: 9000, written: 8997, quarantined: 3 });
+    const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+    expect(quarantined.map((q) => [path.basename(q.file!), q.line, q.column_name]).sort()).toEqual([
+      ['1.jsonl.gz', 1500, null],
+      ['3.jsonl.gz', 10, 'kind'],
+      ['3.jsonl.gz', 3000, 'id'],
+    ]);
+    const ids = await ws.engine.queryJson<{ n: string; low: string; high: string }>('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM loaded WHERE id BETWEEN 3000 AND 5999');
+    expect(ids[0]).toEqual({ n: '3000', low: '3000', high: '5999' });
+    await ws.close();
+  });
+
   it('reads Parquet and enforces a declared schema', async () => {
     const dir = tempDir();
     const engine = await Engine.open();

@@ -12,7 +12,8 @@ export interface MachineInfo {
   duckdb: string;
   nodejsPolars: string;
   python: string;
-  pandas: string;
+  /** The Python peers' packages and versions, e.g. "pandas 3.1.1, pyarrow 26.0.1". */
+  pythonPackages: string;
   date: string;
   /** The commit measured (with "+changes" when the work tree differed from it). */
   commit: string;
@@ -38,7 +39,7 @@ function osName(): string {
 }
 
 /** Versions of the tools in the race, and the machine they ran on. */
-export function machineInfo(extra: { python?: string; pandas?: string } = {}): MachineInfo {
+export function machineInfo(extra: { python?: string; pythonPackages?: string } = {}): MachineInfo {
   return {
     nproc: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -48,14 +49,25 @@ export function machineInfo(extra: { python?: string; pandas?: string } = {}): M
     duckdb: packageVersion('@duckdb/node-api'),
     nodejsPolars: packageVersion('nodejs-polars'),
     python: extra.python ?? 'unknown',
-    pandas: extra.pandas ?? 'unknown',
+    pythonPackages: extra.pythonPackages ?? 'unknown',
     date: new Date().toISOString(),
     commit: commitMeasured(),
   };
 }
 
-/** The repository's HEAD, marked when files differ from it: a figure belongs to the code that made it. */
+let atStart: string | undefined;
+
+/**
+ * The repository's HEAD, marked when files differ from it: a figure belongs to the code that made
+ * it. Read once, at the first call (bench/run.ts makes it before any suite), so a commit made
+ * while a long suite runs is not named as the one it measured.
+ */
 export function commitMeasured(): string {
+  atStart ??= readCommit();
+  return atStart;
+}
+
+function readCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim();

@@ -1,19 +1,15 @@
-"""Peer "pandas": the clickstream batch job with pandas (Debian's python3-pandas).
+"""Peer "pandas": the clickstream batch job with pandas, writing Parquet through pyarrow.
 
 Same rules as the example project: department = first segment of category_code, product = last
 segment, a missing value (null, empty or blank, or the text 'nan' in any case) becomes 'other'
 (also for brand in operations), revenue = price for purchases else 0. Events are written
-partitioned by date (Hive layout dt=YYYY-MM-DD); the four dashboard tables are computed and
-written beside them.
-
-pandas cannot write Parquet here: Debian 12 packages neither pyarrow nor fastparquet, and
-nothing else may be installed. The partitioned events are therefore written as HDF5 (PyTables,
-python3-tables, table format: typed, columnar per chunk, appendable) unless --events-format csv
-is given. The file is read in chunks so memory stays bounded, and the dashboard aggregates are
-combined from per-chunk partial aggregates. Text columns are read as pandas categoricals, so the
+partitioned by date as Parquet (Hive layout dt=YYYY-MM-DD, one file per day that each chunk
+appends a row group to, with the project's compression); the four dashboard tables are
+computed and written beside them. The file is read in chunks so memory stays bounded, and the
+dashboard aggregates are combined from per-chunk partial aggregates. Text columns are read as pandas categoricals, so the
 per-value rules run once per distinct value, not once per row. Prices are float64 (no DECIMAL).
 
-    /usr/bin/python3 bench/peers/pandas_job.py --input FILE.csv --out DIR --spec spec.json
+    .tools/bench-venv/bin/python bench/peers/pandas_job.py --input FILE.csv --out DIR --spec spec.json
 """
 
 import argparse
@@ -23,11 +19,9 @@ import sys
 import time
 import warnings
 
-try:
-    import pandas as pd
-    import tables  # noqa: F401  (PyTables: the HDF5 writer this peer uses)
-except ImportError as missing:
-    sys.exit(f"pandas peer: {missing}. Install Debian's packages: apt-get install python3-pandas python3-tables")
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 warnings.filterwarnings("ignore", category=pd.errors.PerformanceWarning)
 
@@ -103,7 +97,6 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--spec", required=True)
     parser.add_argument("--chunk-rows", type=int, default=2_000_000)
-    parser.add_argument("--events-format", choices=["hdf5", "csv"], default="hdf5")
     args = parser.parse_args()
 
     with open(args.spec) as f:
@@ -124,7 +117,7 @@ def main():
     per_minute = []
     by_department_brand = []
     by_product = []
-    partitions = set()
+    writers = {}
 
     reader = pd.read_csv(
         args.input,
@@ -146,23 +139,15 @@ def main():
 
         for day, part in chunk.groupby(dt, sort=False, observed=True):
             name = day.strftime("%Y-%m-%d")
-            directory = os.path.join(lake, f"dt={name}")
-            os.makedirs(directory, exist_ok=True)
-            if args.events_format == "hdf5":
-                frame = part.copy()
-                for c in frame.columns:
-                    if isinstance(frame[c].dtype, pd.CategoricalDtype):
-                        frame[c] = frame[c].astype("object").fillna("")
-                    elif frame[c].dtype == object:
-                        frame[c] = frame[c].fillna("")
-                frame.to_hdf(
-                    os.path.join(directory, "part-0.h5"), key="events", mode="a", format="table", append=True, index=False,
-                    min_itemsize={"event_type": 8, "category_code": 64, "brand": 64, "user_session": 36, "department": 32, "product": 32},
-                )
-            else:
-                path = os.path.join(directory, "part-0.csv")
-                part.to_csv(path, mode="a", header=name not in partitions, index=False, date_format="%Y-%m-%d %H:%M:%S")
-            partitions.add(name)
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            # Categoricals become dictionaries whose index width follows each chunk's category
+            # count; the files hold plain strings, one schema for every chunk.
+            table = table.cast(pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]))
+            if name not in writers:
+                directory = os.path.join(lake, f"dt={name}")
+                os.makedirs(directory, exist_ok=True)
+                writers[name] = pq.ParquetWriter(os.path.join(directory, "part-0.parquet"), table.schema, compression=spec["compression"])
+            writers[name].write_table(table)
 
         # operations (no ids, brand 'other' when missing) and partial aggregates
         ops = pd.DataFrame(
@@ -191,6 +176,10 @@ def main():
         by_product.append(ops.groupby(["product"], observed=True)[sums].sum())
         step(f"chunk {number}: {kpi['operations']:,} rows")
 
+    for writer in writers.values():
+        writer.close()
+    step(f"lake: {len(writers)} partitions")
+
     def combine(parts):
         frame = pd.concat(parts)
         return frame.groupby(level=list(range(frame.index.nlevels)), observed=True).sum()
@@ -202,10 +191,10 @@ def main():
     renames = {"purchase": "purchases", "view": "views", "cart": "carts"}
     department_brand_table = department_brand_table.rename(columns=renames)
     product_table = product_table.rename(columns=renames)
-    pd.DataFrame([kpi]).to_csv(os.path.join(tables, "kpis.csv"), index=False)
-    minute_table.to_csv(os.path.join(tables, "operations_per_minute.csv"), index=False)
-    department_brand_table.to_csv(os.path.join(tables, "by_department_brand.csv"), index=False)
-    product_table.to_csv(os.path.join(tables, "by_product.csv"), index=False)
+    pd.DataFrame([kpi]).to_parquet(os.path.join(tables, "kpis.parquet"), index=False)
+    minute_table.to_parquet(os.path.join(tables, "operations_per_minute.parquet"), index=False)
+    department_brand_table.to_parquet(os.path.join(tables, "by_department_brand.parquet"), index=False)
+    product_table.to_parquet(os.path.join(tables, "by_product.parquet"), index=False)
     step("dashboard tables")
 
     result = dict(kpi)
@@ -214,8 +203,6 @@ def main():
     result["productRows"] = int(len(product_table))
     with open(os.path.join(out, "kpis.json"), "w") as f:
         json.dump(result, f, indent=2)
-    with open(os.path.join(out, "format.json"), "w") as f:
-        json.dump({"events": args.events_format, "pandas": pd.__version__}, f)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@
  *
  * Polars has no partitioned sink in the Node binding, so events are streamed once to a staging
  * Parquet file and then split per day (the file is in time order, so each day reads only its
- * own row groups). Every query runs on polars' streaming engine (the in-memory default needs
- * ~15 GB at full size). Parquet is snappy-compressed like DuckDB's default. Prices are Float64: polars' CSV reader has no DECIMAL.
+ * own row groups, found by the staging file's statistics). Every query runs on polars' streaming
+ * engine (the in-memory default needs ~15 GB at full size). Parquet is compressed as the project
+ * declares its lake's. Prices are Float64: polars' CSV reader has no DECIMAL.
  *
  *   node --import tsx bench/peers/polars.ts --input FILE.csv --out DIR --spec spec.json
  */
@@ -29,6 +30,19 @@ mkdirSync(tables, { recursive: true });
 const started = performance.now();
 /** polars' streaming engine for every query: bounded memory, like the other peers. */
 const streaming = { engine: 'streaming' } as const;
+/**
+ * Streams a query into a Parquet file. The binding's sinkParquet (0.24) returns its native lazy
+ * frame, whose collectSync takes the engine's name, not the options object its type declares;
+ * order, folders and syncing are sink options, not top-level ones.
+ */
+function sinkParquet(query: pl.LazyDataFrame, file: string, maintainOrder: boolean): void {
+  const sink = query.sinkParquet(file, {
+    compression: spec.compression,
+    statistics: true,
+    sinkOptions: { maintainOrder, mkdir: true, syncOnClose: 'none' },
+  }) as unknown as { collectSync(engine: 'streaming'): unknown };
+  sink.collectSync(streaming.engine);
+}
 const step = (label: string) => console.error(`[polars] ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 /** The example's column types, in polars terms; timestamps are parsed after reading. */
@@ -73,19 +87,13 @@ const events = pl
 
 // 1. Events → staging Parquet (streaming), then one Parquet file per day.
 const staging = join(out, 'events-staging.parquet');
-// Snappy, like DuckDB's default, rather than polars' zstd: the same compression work for both.
-events.sinkParquet(staging, { maintainOrder: true, compression: 'snappy' }).collectSync(streaming);
+sinkParquet(events, staging, true);
 step('events → staging parquet');
 const days = pl.scanParquet(staging).select(pl.col('dt').unique()).collectSync(streaming).getColumn('dt').toArray() as unknown as Date[];
 for (const day of days.sort((a, b) => a.getTime() - b.getTime())) {
   const name = day.toISOString().slice(0, 10);
   const dir = join(lake, `dt=${name}`);
-  mkdirSync(dir, { recursive: true });
-  pl.scanParquet(staging)
-    .filter(pl.col('dt').eq(pl.lit(day).cast(pl.Date)))
-    .drop('dt')
-    .sinkParquet(join(dir, 'part-0.parquet'), { compression: 'snappy' })
-    .collectSync(streaming);
+  sinkParquet(pl.scanParquet(staging).filter(pl.col('dt').eq(pl.lit(day).cast(pl.Date))).drop('dt'), join(dir, 'part-0.parquet'), false);
 }
 rmSync(staging);
 step(`lake: ${days.length} partitions`);

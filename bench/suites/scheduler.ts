@@ -4,11 +4,13 @@
  * state change is a DuckDB write) and, for the scheduler's own cost, with the memory store.
  * Overhead per task = from a dependency's end to the start of the task waiting for it.
  *
- * Airflow, Temporal and Windmill cannot be installed on this machine (no internet but the npm and
- * Debian mirrors); their figures are the published ones from windmill.dev's benchmark of
- * competitors (10 sequential small tasks), shown beside ours and marked as published.
+ * Apache Airflow 3 runs the same two shapes beside it (bench/peers/airflow_bench.py: its
+ * scheduler, DAG processor and API server, the LocalExecutor with the same number of slots, its
+ * own SQLite metadata database), installed from PyPI by .ci/bench-tools.sh; its figures come
+ * from its metadata database, measured the same way.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadProject } from '../../src/config/project.js';
@@ -19,6 +21,8 @@ import { createTestPlatform } from '../../src/scheduler/testing.js';
 import type { TaskContext } from '../../src/scheduler/tasks/types.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
+import { spawnMeasured } from '../lib/measure.js';
+import { AIRFLOW_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import type { Suite } from '../lib/suite.js';
 
 interface Span {
@@ -45,14 +49,9 @@ interface StoreResult {
   fanTasksPerSecond: number;
   fanRootToFirstMs: number;
   fanLastToJoinMs: number;
+  /** 1-minute load average just before this scheduler's runs: other work on the machine. */
+  loadBefore?: number;
 }
-
-/** Published figures for 10 sequential small tasks (windmill.dev, "benchmarks of competitors"). */
-const PUBLISHED = [
-  { name: 'Airflow 2.7 (published)', chainSeconds: 54.7 },
-  { name: 'Temporal (published)', chainSeconds: 7.2 },
-  { name: 'Windmill (published)', chainSeconds: 8.3 },
-];
 
 function jobs(module: string): Record<string, unknown> {
   const task = (after: string[] = []) => ({ kind: 'function', module, export: 'step', after });
@@ -124,8 +123,9 @@ async function measure(store: string, scheduler: Scheduler, log: (line: string) 
 export const schedulerSuite: Suite = {
   name: 'scheduler',
   description: 'overhead per task over 10 sequential no-op tasks and a 200-task fan-out, metastore and memory stores',
-  async run({ dataDir, resultsDir, log }) {
+  async run({ root, dataDir, resultsDir, log }) {
     const results: StoreResult[] = [];
+    const load = () => Number(loadavg()[0]!.toFixed(2));
 
     // As shipped: a project's jobs, state in the metastore, tasks through the project platform.
     const dir = join(dataDir, 'work', 'scheduler');
@@ -137,7 +137,8 @@ export const schedulerSuite: Suite = {
     try {
       const { scheduler } = await openScheduler(ws, { maxConcurrentTasks: SLOTS });
       await scheduler.start();
-      results.push(await measure('metastore (DuckDB), as `tributary up` runs it', scheduler, log));
+      const loadBefore = load();
+      results.push({ ...(await measure('metastore (DuckDB), as `tributary up` runs it', scheduler, log)), loadBefore });
       await scheduler.stop();
     } finally {
       await ws.close();
@@ -151,23 +152,42 @@ export const schedulerSuite: Suite = {
     };
     const scheduler = new Scheduler({ jobs: jobs('noop.js'), store: memory, platform: createTestPlatform({ modules: { 'noop.js': { step } } }), owner: 'bench', maxConcurrentTasks: SLOTS });
     await scheduler.start();
-    results.push(await measure('memory store (scheduler only)', scheduler, log));
+    const loadBefore = load();
+    results.push({ ...(await measure('memory store (scheduler only)', scheduler, log)), loadBefore });
     await scheduler.stop();
 
+    log('  Airflow: installing the pinned peers if missing (.ci/bench-tools.sh), untimed');
+    await installPythonPeers({ root });
+    const airflowHome = join(dir, 'airflow');
+    const airflowResult = join(dir, 'airflow.json');
+    const airflowLoad = load();
+    log(`  Airflow: start (load average ${airflowLoad})`);
+    const airflow = await spawnMeasured(AIRFLOW_PYTHON, ['bench/peers/airflow_bench.py', '--home', airflowHome, '--slots', String(SLOTS), '--out', airflowResult], {
+      cwd: root,
+      logFile: join(dir, 'airflow.log'),
+      timeoutSeconds: 3600,
+    });
+    if (airflow.exitCode !== 0) throw new Error(`Airflow peer exited with ${airflow.exitCode ?? airflow.signal}; see ${airflow.logFile}`);
+    const measured = { ...(JSON.parse(readFileSync(airflowResult, 'utf8')) as StoreResult), loadBefore: airflowLoad };
+    log(
+      `  ${measured.store}: 10 sequential ${measured.chainSeconds.toFixed(1)} s (overhead per task: mean ${measured.chainGapMeanMs.toFixed(0)} ms); ` +
+        `200-task fan-out ${measured.fanSeconds.toFixed(1)} s`,
+    );
+    results.push(measured);
+
     const machine = machineInfo();
-    writeFileSync(join(resultsDir, 'scheduler.json'), JSON.stringify({ machine, results, published: PUBLISHED }, null, 2));
-    const [shipped] = results;
-    const categories = [...results.map((r) => (r === shipped ? 'Tributary' : 'Tributary (memory store)')), ...PUBLISHED.map((p) => p.name)];
+    writeFileSync(join(resultsDir, 'scheduler.json'), JSON.stringify({ machine, results }, null, 2));
+    const categories = ['Tributary', 'Tributary (memory store)', 'Airflow'];
     writeFileSync(
       join(resultsDir, 'scheduler.svg'),
       barChartSvg({
         title: 'Scheduler: 10 sequential small tasks, and a 200-task fan-out',
-        subtitle: `${machine.nproc} cores, Node ${machine.node}; Airflow, Temporal and Windmill: published figures (windmill.dev), not run here`,
+        subtitle: `${machine.nproc} cores, Node ${machine.node}; Airflow measured in the same run · lower is better`,
         categories,
         series: [
-          { name: '10 sequential tasks', unit: 's', values: [...results.map((r) => r.chainSeconds), ...PUBLISHED.map((p) => p.chainSeconds)] },
-          { name: 'overhead per task', unit: 'ms', values: [...results.map((r) => r.chainGapMeanMs), ...PUBLISHED.map(() => null)] },
-          { name: '200-task fan-out', unit: 's', values: [...results.map((r) => r.fanSeconds), ...PUBLISHED.map(() => null)] },
+          { name: '10 sequential tasks', unit: 's', values: results.map((r) => r.chainSeconds) },
+          { name: 'overhead per task', unit: 'ms', values: results.map((r) => r.chainGapMeanMs) },
+          { name: '200-task fan-out', unit: 's', values: results.map((r) => r.fanSeconds) },
         ],
       }),
     );
@@ -175,23 +195,21 @@ export const schedulerSuite: Suite = {
     const md = [
       '# Scheduler overhead',
       '',
-      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Run at ${machine.date}.`,
+      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Commit ${machine.commit}. Run at ${machine.date}.`,
+      `Load average (1 min) before each: ${results.map((r) => `${r.store.split(',')[0]} ${r.loadBefore ?? '–'}`).join('; ')} (other work on the machine shows here).`,
       '',
       'Command: `npm run bench -- scheduler`. Tasks are no-op `function` tasks in a project; ' +
-        `${SLOTS} task slots. Overhead per task is the time from a task's end to the start of the task that waits for it.`,
+        `${SLOTS} task slots. Overhead per task is the time from a task's end to the start of the task that waits for it. ` +
+        'Airflow: `bench/peers/airflow_bench.py`, the same shapes as PythonOperator no-op tasks (bench/peers/airflow/dags.py), its scheduler, DAG processor and API server, ' +
+        `the LocalExecutor with ${SLOTS} slots (parallelism and max active tasks), a fresh SQLite metadata database; each DAG triggered with \`airflow dags trigger\`, its run timed from queued to end, ` +
+        'the task spans read from its metadata database; a warm-up run of the chain first, as for Tributary.',
       '',
-      '| Store | 10 sequential (s) | overhead per task: mean / median / max (ms) | 200-task fan-out (s) | tasks/s | root end → first of 198 starts (ms) | last of 198 ends → join starts (ms) |',
+      '| Scheduler | 10 sequential (s) | overhead per task: mean / median / max (ms) | 200-task fan-out (s) | tasks/s | root end → first of 198 starts (ms) | last of 198 ends → join starts (ms) |',
       '|---|---:|---:|---:|---:|---:|---:|',
       ...results.map(
         (r) =>
           `| ${r.store} | ${r.chainSeconds.toFixed(3)} | ${ms(r.chainGapMeanMs)} / ${ms(r.chainGapMedianMs)} / ${ms(r.chainGapMaxMs)} | ${r.fanSeconds.toFixed(3)} | ${r.fanTasksPerSecond.toFixed(0)} | ${ms(r.fanRootToFirstMs)} | ${ms(r.fanLastToJoinMs)} |`,
       ),
-      '',
-      'Published figures for 10 sequential small tasks, for comparison (windmill.dev, not run here: these tools cannot be installed on this machine):',
-      '',
-      '| Tool | 10 sequential (s) |',
-      '|---|---:|',
-      ...PUBLISHED.map((p) => `| ${p.name} | ${p.chainSeconds} |`),
       '',
       'Goal (issue 9): overhead under 20 ms per task, the 200-task DAG under 5 s.',
       '',

@@ -8,7 +8,7 @@ import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
@@ -81,6 +81,8 @@ const OUTSIDE = 'outside';
  * been written, every day's run would write it again, and no day's run would replace it).
  */
 const UNPLACED = 'unplaced';
+/** Joins a failing row's verdict to its file's hash, when the source labels rows with their file. */
+const FILE_MARK = '_in_';
 /** A run may repair its input this many times (a runaway quote per file, say) before it gives up. */
 const MAX_REPAIRS = 20;
 
@@ -529,12 +531,12 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   const setAside: RejectedRow[] = [];
   try {
     for (let attempt = 0; ; attempt++) {
-      const judged = (located: boolean) =>
+      const judged = (located: boolean, files?: readonly string[]) =>
         `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}
-          FROM ${scan.relation({ located })})`;
+          FROM ${scan.relation({ located, files })})`;
       const modelSql = run.plan.sql(model, (kind) => (kind === 'source' ? placeholder : undefined), options.interval);
       await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(false)}`);
-      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT], model.name);
+      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT, ...(scan.labelsFiles ? ['__file'] : [])], model.name);
       if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
@@ -542,7 +544,11 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const verdict = scope.inside
         ? `CASE WHEN ${scope.place} IS NULL AND ${VERDICT} = 'ok' THEN '${UNPLACED}' WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END`
         : VERDICT;
-      const relation = `(SELECT ${output.map((c) => quoteIdent(c.name)).join(', ')}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
+      const outputs = output.map((c) => quoteIdent(c.name)).join(', ');
+      // A failing row's verdict names its file, so the writer's counts tell which files to read again.
+      const relation = scan.labelsFiles
+        ? `(SELECT ${outputs}, CASE WHEN __v IN ('ok', '${OUTSIDE}') THEN __v ELSE __v || '${FILE_MARK}' || hash(__file)::VARCHAR END AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${carried})))`
+        : `(SELECT ${outputs}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       const shape = shapeOf(model, output);
       let staged: Staged;
@@ -574,7 +580,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
           setAside.push(...repair.setAside);
           continue;
         }
-        const located = failed ? await locateFailed(run, scan, modelSql, placeholder, judged(true), checks, scope, output, model, engine) : [];
+        const failing = scan.labelsFiles ? await filesHoldingFailures(engine, scan.files, [...staged.diverted.keys()]) : undefined;
+        const located = failed ? await locateFailed(run, scan, modelSql, placeholder, judged(true, failing), checks, scope, output, model, engine) : [];
         if (located.length !== failed) {
           throw new TributaryError(`the writer diverted ${failed} rows but ${located.length} were found again in the source; nothing was committed`, {
             hint: 'the source changed during the run, or the model is not deterministic; run again',
@@ -649,7 +656,15 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
   return preserves((JSON.parse(rows[0]!.explain_value) as PlanNode[])[0]);
 }
 
-/** Finds the file and line of each row that failed a rule, by a numbered re-read of the source. */
+/** The files whose hashes the failing verdicts name (`r0_in_<hash>`), in the scan's order. */
+async function filesHoldingFailures(engine: Engine, files: readonly string[], verdicts: readonly string[]): Promise<string[]> {
+  const hashes = new Set(verdicts.filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
+  if (!hashes.size || !files.length) return [];
+  const hashed = await engine.queryJson<{ file: string; hash: string }>(`SELECT f AS file, hash(f)::VARCHAR AS hash FROM unnest(${quoteList(files)}) AS t(f)`);
+  return hashed.filter((h) => hashes.has(h.hash)).map((h) => h.file);
+}
+
+/** Finds the file and line of each row that failed a rule, by a numbered re-read of the files that hold them. */
 async function locateFailed(
   run: RunContext,
   scan: SourceScan,

@@ -33,29 +33,30 @@ export const jsonlSource = defineSource({
     let scanned = false;
     const read = (from: readonly string[], options: string) =>
       `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes}, ${options})`;
-    const lines = (located: boolean) => {
+    const lines = (located: boolean, only?: readonly string[]) => {
       if (located) {
         // A record is a line: each file is numbered as one thread reads it, by a streaming window
         // (no sort, nothing held), and the files are read side by side.
-        const numbered = files.map(
-          (file) => `SELECT ${quoteLiteral(file)} AS __file, row_number() OVER () AS __record, __line FROM ${read([file], 'parallel = false, ignore_errors = true')}`,
-        );
-        return `(${numbered.join('\n UNION ALL ')})`;
+        const numbered = files
+          .filter((file) => !only || only.includes(file))
+          .map((file) => `SELECT ${quoteLiteral(file)} AS __file, row_number() OVER () AS __record, __line FROM ${read([file], 'parallel = false, ignore_errors = true')}`);
+        return numbered.length ? `(${numbered.join('\n UNION ALL ')})` : `(SELECT NULL::VARCHAR AS __file, NULL::BIGINT AS __record, NULL::VARCHAR AS __line WHERE false)`;
       }
       scanned = true;
-      return `(SELECT __line FROM ${read(files, `store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`)})`;
+      return `(SELECT __line, filename AS __file FROM ${read(files, `filename = true, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}'`)})`;
     };
     return {
       files,
       bytes,
       columns: columns.map((c) => ({ name: c.name, type: c.type })),
       hasParseError: true,
+      labelsFiles: true,
       // A located read is for finding the records that fail: it reads what the verdict needs from
       // every record and the rest only from those.
-      relation: ({ located } = {}) =>
+      relation: ({ located, files: only } = {}) =>
         located
-          ? typeJsonFailures(lines(true), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [])
-          : typeJson(lines(false), '__line', columns, [], config.json),
+          ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [])
+          : typeJson(lines(false), '__line', columns, ['__file'], config.json),
       rejects: async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []),
       async reconcile(yielded, rejects) {
         const outcome = await counts;

@@ -45,9 +45,16 @@ export interface SourceScan {
   hasParseError: boolean;
   /**
    * The rows as a SQL relation. `located` numbers them: it adds `__file` and `__record` (1-based
-   * record number within its file) and reads in file order, for finding quarantined rows' lines.
+   * record number within its file) and reads in file order, for finding quarantined rows' lines;
+   * `files` limits that read to these of `files`.
    */
-  relation(options?: { located?: boolean }): string;
+  relation(options?: { located?: boolean; files?: readonly string[] }): string;
+  /**
+   * True when the relation, unlocated too, carries `__file` (the file of `files` a row came from):
+   * a load then learns in its own pass which files hold failing rows, and reads only those again
+   * to locate them.
+   */
+  labelsFiles?: boolean;
   /** Rows the reader itself refused during scans of `relation()`; read after the scan ran. */
   rejects(): Promise<RejectedRow[]>;
   /**
