@@ -245,7 +245,7 @@ function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseRe
   const md = [
     '# Stream latency while CLI commands run against `tributary up`',
     '',
-    `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Run at ${machine.date}.`,
+    `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Commit ${machine.commit}, run at ${machine.date}.`,
     '',
     'Command: `npm run bench -- concurrent`. The clickstream example is copied to a temporary folder with a fresh data folder, ' +
       `its batch is built once (\`tributary run\`, ${firstRun.wallSeconds.toFixed(1)} s, before the server starts), then \`tributary up\` serves it on embedded defaults ` +

@@ -170,7 +170,7 @@ export const dashboardsSuite: Suite = {
     const md = [
       '# Dashboard benchmark',
       '',
-      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Run at ${new Date().toISOString()}.`,
+      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Commit ${machine.commit}, run at ${new Date().toISOString()}.`,
       '',
       '## From `tributary demo` to live numbers',
       '',

@@ -273,7 +273,7 @@ export const loyaltySuite: Suite = {
     const md = [
       '# Loyalty: lookups and spool ingest',
       '',
-      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Run at ${machine.date}.`,
+      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Commit ${machine.commit}, run at ${machine.date}.`,
       '',
       `Command: \`npm run bench -- loyalty\`${suffix ? ` with BENCH_LOYALTY_LINES=${lines}` : ''}, ${seconds} s per load point. The example project \`examples/customer-loyalty\` on a fresh data folder.`,
       '',

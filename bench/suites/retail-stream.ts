@@ -84,7 +84,7 @@ export const retailStreamSuite: Suite = {
     const md = [
       '# Retail stream: store orders skewed by store, with and without hot-key partitions',
       '',
-      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Run at ${new Date().toISOString()}.`,
+      `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Commit ${machine.commit}, run at ${new Date().toISOString()}.`,
       `${events.toLocaleString('en-US')} sales lines of one day (${DAY}) from the retail generator's world (${DEFAULT_WORLD.stores.toLocaleString('en-US')} stores; flagships ${world.hotStoreIds.join(', ')}), keyed by store, in a topic of ${PARTITIONS} partitions; one stream job (micro-batches of up to ${MAX_BATCH.toLocaleString('en-US')}, read round-robin over the partitions) commits each batch to a lake table and a serving table merged by store, exactly once. The events are appended before the job starts; the job runs in the suite's process and its lag per partition is sampled after each batch.`,
       '',
       '| run | hot keys | events/s | seconds | batches | cold stores done at (s) | every line exactly once |',

@@ -270,7 +270,7 @@ function markdown(report: Report, chart: string): string {
   return [
     '# Retail: a month of skewed store drops, the sales models, the recommender and the skewed stream',
     '',
-    `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Run at ${new Date().toISOString()}.`,
+    `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Commit ${machine.commit}, run at ${new Date().toISOString()}.`,
     `Data: the retail generator, ${size.days} days from ${size.start} × ${fmtInt(size.linesPerDay)} sales lines a day (seed ${size.seed}): ${fmtInt(month.lines)} lines in ${fmtInt(month.files)} files (${(month.bytes / 1e9).toFixed(2)} GB), ${month.incomplete} incomplete, ${fmtInt(month.behaviourEvents)} behaviour events. Hot stores (≥ 5 % of lines): ${report.hotStores.map((h) => `${h.store_id} (${(h.share * 100).toFixed(1)} %)`).join(', ')}.`,
     '',
     '| step | wall (s) | peak RSS (MB) | peak private (MB) | rows/s | load avg before | slowest models |',
