@@ -106,15 +106,17 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
     const asked = await finished(backfill);
     expect(asked.code, asked.output).toBe(0);
 
-    // SIGKILL the first worker the moment it holds a day's `events` run (a task with retries).
+    // SIGKILL the first worker seen holding a day's `events` run (a task with retries): which of the
+    // two takes the work first is theirs to decide, so the victim is whichever does.
     const pidOf = (member: string) => Number(member.split(':')[1]);
-    const victim = workers[0]!;
-    await expect
-      .poll(async () => (await catalog.query<WorkRow>(`SELECT taker, state, label FROM tributary.work_items WHERE state = 'taken' AND label LIKE 'daily.events %'`)).some((w) => pidOf(w.taker!) === victim.child.pid), {
-        timeout: 60_000,
-        interval: 50,
-      })
-      .toBe(true);
+    const holder = async () => {
+      const taken = await catalog.query<WorkRow>(`SELECT taker, state, label FROM tributary.work_items WHERE state = 'taken' AND label LIKE 'daily.events %'`);
+      return workers.findIndex((worker) => taken.some((w) => pidOf(w.taker!) === worker.child.pid));
+    };
+    let held = -1;
+    await expect.poll(async () => (held = await holder()), { timeout: 60_000, interval: 50 }).toBeGreaterThanOrEqual(0);
+    const victim = workers[held]!;
+    const survivor = workers[1 - held]!;
     victim.child.kill('SIGKILL');
 
     const runStates = async () =>
@@ -123,7 +125,7 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
       .poll(async () => (await runStates()).map((r) => r.state), { timeout: 110_000, interval: 500 })
       .toEqual(DAYS.map(() => 'success'))
       .catch((error: unknown) => {
-        throw new Error(`the backfill did not finish; leader:\n${up.output().slice(-4000)}\nworker:\n${workers[1]!.output().slice(-3000)}`, { cause: error });
+        throw new Error(`the backfill did not finish; leader:\n${up.output().slice(-4000)}\nworker:\n${survivor.output().slice(-3000)}`, { cause: error });
       });
 
     // Every day of the lake holds that day's rows of the file, once; no other day.
@@ -136,7 +138,7 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
     // The work as the catalog's queue records it: taken by both workers, and the killed one's run cancelled, then retried.
     const work = await catalog.query<WorkRow>(`SELECT taker, state, label FROM tributary.work_items`);
     const doneBy = new Set(work.filter((w) => w.state === 'done').map((w) => pidOf(w.taker!)));
-    expect(doneBy.has(workers[1]!.child.pid!), JSON.stringify(work)).toBe(true);
+    expect(doneBy.has(survivor.child.pid!), JSON.stringify(work)).toBe(true);
     const killed = work.filter((w) => w.taker && pidOf(w.taker) === victim.child.pid && w.state !== 'done');
     expect(killed.map((w) => w.state), JSON.stringify(work)).toEqual(['cancelled']);
     const attempts = await catalog.query<{ run_id: string; task: string; attempt: number; state: string; error: string | null }>(
@@ -151,7 +153,7 @@ describe.skipIf(!canRun)('model runs shared by the workers of a catalog in Postg
     );
 
     up.child.kill('SIGTERM');
-    workers[1]!.child.kill('SIGTERM');
-    await Promise.all([finished(up), finished(workers[1]!)]);
+    survivor.child.kill('SIGTERM');
+    await Promise.all([finished(up), finished(survivor)]);
   }, 240_000);
 });
