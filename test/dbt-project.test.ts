@@ -323,6 +323,13 @@ describe('a dbt unit test', () => {
     expect(error?.status).toBe('error');
     expect(error?.detail).toContain("models/marts/schema.yml: unit test customers_add_up_their_orders, input ref('stg_customers'): first_nam is no column here");
 
+    // A 64-bit id as a bare YAML number would be rounded: refused, naming the row and column.
+    writeFileSync(schema, text.replace('{customer_id: 2, first_name: Brian}', '{customer_id: 9007199254740993, first_name: Brian}'));
+    const wide = cli(['test', '--project', dir]);
+    expect(wide.code).toBe(1);
+    expect(wide.stderr).toContain("unit test 'customers_add_up_their_orders': customer_id 9007199254740992 is past 2^53");
+    expect(wide.stderr).toContain('given[0].rows[1].customer_id');
+
     // A unit test of a model that is not there is refused as the project loads, not skipped.
     writeFileSync(schema, text.replace('    model: customers\n', '    model: customer\n'));
     const lost = cli(['test', '--project', dir]);

@@ -288,6 +288,17 @@ function readUnitTest(spec: Yaml, field: string, file: string, relFile: string, 
       if (!Array.isArray(rows) || rows.some((r) => !r || typeof r !== 'object' || Array.isArray(r))) {
         throw new TributaryError(`unit test '${name}': rows must be a list of mappings (column: value)`, { place: place(`${where}.rows`), hint: 'write - {id: 1, name: a}, or set format: csv' });
       }
+      // YAML reads a number past 2^53 rounded: a 64-bit id would be compared as another id.
+      for (const [index, row] of (rows as Record<string, unknown>[]).entries()) {
+        for (const [column, value] of Object.entries(row)) {
+          if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+            throw new TributaryError(`unit test '${name}': ${column} ${value} is past 2^53, where YAML rounds numbers: it was read as this`, {
+              place: place(`${where}.rows[${index}].${column}`),
+              hint: "quote it as written (a quoted id is read as the column's type), or give the rows with format: csv",
+            });
+          }
+        }
+      }
       return { format, rows: rows as Record<string, unknown>[] };
     }
     if (format === 'csv' || format === 'sql') {
