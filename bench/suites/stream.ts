@@ -37,7 +37,7 @@ interface DrainOutput {
 interface LastBatch {
   events: number;
   ms: number;
-  durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> };
+  durationMs: { read: number; stage: number; load: number; sinks: Record<string, number>; commit: number };
 }
 
 interface ThroughputRow {
@@ -420,8 +420,8 @@ function goalLines(rows: ThroughputRow[], floor: number, latencies: Latency[]): 
   const GOAL = 300_000;
   const percent = (a: number, b: number) => `${Math.round((a / b) * 100)} %`;
   const largest = (batch: LastBatch) => {
-    const { read, load, sinks } = batch.durationMs;
-    const stages: [string, number][] = [['read', read], ['load', load], ...Object.entries(sinks).map(([k, v]): [string, number] => [`sink ${k.replace(/^__/, '')}`, v])];
+    const { read, load, sinks, commit } = batch.durationMs;
+    const stages: [string, number][] = [['read', read], ['load', load], ...Object.entries(sinks).map(([k, v]): [string, number] => [`sink ${k.replace(/^__/, '')}`, v]), ['commit', commit]];
     return stages.sort((a, b) => b[1] - a[1])[0]!;
   };
   const bars: [number, number][] = [
@@ -450,13 +450,13 @@ function phaseLines(rows: ThroughputRow[]): string[] {
   const sinks = [...new Set(measured.flatMap((r) => Object.keys(r.lastBatch!.durationMs.sinks)))];
   return [
     '',
-    "Where each input's last batch spent its time, in ms (read and stage overlap the previous batch's commit while there is a backlog):",
+    "Where each input's last batch spent its time, in ms (read and stage overlap the previous batch's commit while there is a backlog; a sink's column is its models run over the batch and its rows staged, and the commit is one transaction for all of them):",
     '',
-    `| input | events in the batch | load to commit | read | stage | load (type and judge) | ${sinks.map((k) => `sink ${k.replace(/^__/, '')}`).join(' | ')} |`,
-    `|---|${'---:|'.repeat(5 + sinks.length)}`,
+    `| input | events in the batch | load to commit | read | stage | load (type and judge) | ${sinks.map((k) => `sink ${k.replace(/^__/, '')}`).join(' | ')} | commit |`,
+    `|---|${'---:|'.repeat(6 + sinks.length)}`,
     ...measured.map((r) => {
       const { events, ms, durationMs: d } = r.lastBatch!;
-      return `| ${r.input} | ${events.toLocaleString('en-US')} | ${ms} | ${d.read} | ${d.stage} | ${d.load} | ${sinks.map((k) => d.sinks[k] ?? '–').join(' | ')} |`;
+      return `| ${r.input} | ${events.toLocaleString('en-US')} | ${ms} | ${d.read} | ${d.stage} | ${d.load} | ${sinks.map((k) => d.sinks[k] ?? '–').join(' | ')} | ${d.commit} |`;
     }),
   ];
 }

@@ -19,6 +19,7 @@ class ViewWriter implements Store {
   readonly kind = 'view';
   readonly readable = true;
   readonly holdsRows = false;
+  readonly commitsWithCatalog = true;
 
   constructor(private readonly metastore: Metastore) {}
 

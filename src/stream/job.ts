@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { CatalogTransaction } from '../catalog/index.js';
 import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
 import { errorMessage } from '../core/errors.js';
@@ -12,7 +13,7 @@ import { camelCase } from '../connectors/sources/json-options.js';
 import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
 import { DeadLetterSink } from './sinks/dead-letters.js';
 import { ModelSink } from './sinks/model-sink.js';
-import type { StreamSink } from './sinks/types.js';
+import type { SinkCommit, StagedBatch, StreamSink } from './sinks/types.js';
 import { LatencyHistogram, LatencyWindow, RollingRate, type HistogramSnapshot } from './stats.js';
 
 export interface JobStatus {
@@ -39,14 +40,17 @@ export interface JobStatus {
 
 /**
  * Where a micro-batch's time went (like Spark's `durationMs` in a query's progress): reading the
- * input into the batch, writing it to the engine's scratch file, typing and judging it, then each
- * sink's commit. While there is a backlog, a batch is read and staged during the previous commit.
+ * input into the batch, writing it to the engine's scratch file, typing and judging it, each
+ * sink's staging, then the commit. While there is a backlog, a batch is read and staged during the previous commit.
  */
 export interface BatchDurations {
   read: number;
   stage: number;
   load: number;
+  /** Per sink, its models run over the batch and its rows staged (files written, tables built). */
   sinks: Record<string, number>;
+  /** Every sink's commit: one transaction for the sinks that share the catalog's, one each for the others. */
+  commit: number;
 }
 
 /**
@@ -215,7 +219,7 @@ export class StreamJob {
     const started = Date.now();
     const loading = performance.now();
     const batch = await loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json);
-    const durations: BatchDurations = { read: wholeMs(prepared.readMs), stage: wholeMs(prepared.stageMs), load: wholeMs(performance.now() - loading), sinks: {} };
+    const durations: BatchDurations = { read: wholeMs(prepared.readMs), stage: wholeMs(prepared.stageMs), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
     const after = new Map(this.positions);
     for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
     const committing = this.commit(batch, durations);
@@ -246,15 +250,46 @@ export class StreamJob {
     return batch.count;
   }
 
-  /** Commits the batch to every sink in turn; returns the tables that changed. */
+  /**
+   * Stages the batch in every sink, then commits it: the sinks whose stores commit in the
+   * catalog's transaction (the lake, the warehouse, the dead letters) as one transaction, each
+   * other sink in its store's own. Returns the tables that changed.
+   */
   private async commit(batch: MicroBatch, durations: BatchDurations): Promise<Set<string>> {
+    const staged: { sink: StreamSink; batch: StagedBatch }[] = [];
+    try {
+      for (const sink of this.sinks) {
+        failpoint(`before-sink:${sink.name}`);
+        const started = performance.now();
+        staged.push({ sink, batch: await sink.stage(batch) });
+        durations.sinks[sink.name] = wholeMs(performance.now() - started);
+      }
+    } catch (error) {
+      for (const s of staged) await s.batch.discard().catch(() => undefined);
+      throw error;
+    }
+    const started = performance.now();
+    const results = new Map<StreamSink, SinkCommit>();
+    // One sink whose commit can carry others carries every sink that can write inside it.
+    const carrier = staged.find((s) => s.batch.carries && !s.batch.writeIn) ?? staged.find((s) => s.batch.carries);
+    const riders = carrier ? staged.filter((s) => s !== carrier && s.batch.writeIn) : [];
+    for (const s of staged) {
+      if (riders.includes(s)) continue;
+      const alongside =
+        s === carrier && riders.length
+          ? async (tx: CatalogTransaction) => {
+              for (const rider of riders) results.set(rider.sink, await rider.batch.writeIn!(tx));
+            }
+          : undefined;
+      results.set(s.sink, await s.batch.commit(alongside));
+      s.batch.settle();
+      if (s === carrier) for (const rider of riders) rider.batch.settle();
+    }
+    durations.commit = wholeMs(performance.now() - started);
     const tables = new Set<string>();
-    for (const sink of this.sinks) {
-      failpoint(`before-sink:${sink.name}`);
-      const started = performance.now();
-      const result = await sink.commit(batch);
-      durations.sinks[sink.name] = wholeMs(performance.now() - started);
+    for (const { sink } of staged) {
       failpoint(`after-sink:${sink.name}`);
+      const result = results.get(sink)!;
       const entry = this.status.sinks.find((s) => s.name === sink.name)!;
       for (const [table, n] of Object.entries(result.rows)) {
         entry.rows[table] = (entry.rows[table] ?? 0) + n;

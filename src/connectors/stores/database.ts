@@ -100,6 +100,8 @@ export function databaseUrl(field: string, urlEnv: string | undefined, example: 
 export class DatabaseStore implements Store {
   readonly holdsRows = true;
   readonly readable = false;
+  /** Its rows commit in its database; the catalog's bookkeeping follows in a transaction of its own. */
+  readonly commitsWithCatalog = false;
   private connection: DatabaseConnection | undefined;
   /** Tables this store has made (or checked) since it opened. */
   private readonly made = new Set<string>();

@@ -50,6 +50,7 @@ class WarehouseStore implements Store {
   readonly kind = 'duckdb';
   readonly holdsRows = true;
   readonly readable = true;
+  readonly commitsWithCatalog = true;
 
   constructor(private readonly context: StoreContext) {}
 
@@ -110,24 +111,27 @@ class WarehouseStore implements Store {
   }
 
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
-    const counts: Record<string, number> = {};
     // A stream's commit only adds rows to tables its prepare made; a model's may make, replace or drop them.
-    await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId, makesTables: !unit.progress }, async (tx) => {
-      for (const s of staged as WarehouseStaged[]) {
-        counts[s.table] = await this.write(tx, s);
-        tx.changed(s.table, 'rows');
-      }
-      if (unit.late) {
-        const n = await tx.run(`INSERT INTO ${main(unit.late.table)} SELECT ${unit.late.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${unit.late.relation}`);
-        if (n) tx.changed(unit.late.table, 'rows');
-      }
-      if (unit.progress) {
-        await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.move);
-        for (const [key, value] of Object.entries(unit.progress.state ?? {})) await tx.writeState(unit.progress.job, unit.progress.sink, key, value);
-      }
-      if (unit.run) await tx.finishRun(unit.run.runId, 'success', { ...unit.run, written: counts[unit.run.target] ?? unit.run.written });
-      if (unit.inside) await unit.inside(tx);
-    });
+    const { result } = await this.context.metastore.commit(engine, { operation: unit.operation, runId: unit.runId, makesTables: !unit.progress }, (tx) => this.writeIn(tx, staged, unit));
+    return result;
+  }
+
+  async writeIn(tx: CatalogTransaction, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const s of staged as WarehouseStaged[]) {
+      counts[s.table] = await this.write(tx, s);
+      tx.changed(s.table, 'rows');
+    }
+    if (unit.late) {
+      const n = await tx.run(`INSERT INTO ${main(unit.late.table)} SELECT ${unit.late.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${unit.late.relation}`);
+      if (n) tx.changed(unit.late.table, 'rows');
+    }
+    if (unit.progress) {
+      await tx.writeOffsets(unit.progress.job, unit.progress.sink, unit.progress.move);
+      for (const [key, value] of Object.entries(unit.progress.state ?? {})) await tx.writeState(unit.progress.job, unit.progress.sink, key, value);
+    }
+    if (unit.run) await tx.finishRun(unit.run.runId, 'success', { ...unit.run, written: counts[unit.run.target] ?? unit.run.written });
+    if (unit.inside) await unit.inside(tx);
     return counts;
   }
 

@@ -29,6 +29,7 @@ class LakeStore implements Store {
   readonly kind = 'lake';
   readonly holdsRows = true;
   readonly readable = true;
+  readonly commitsWithCatalog = true;
   private lastCompaction = Date.now();
 
   constructor(private readonly context: StoreContext) {}

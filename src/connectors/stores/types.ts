@@ -118,6 +118,17 @@ export interface Store {
   stage(engine: Engine, request: StageRequest): Promise<Staged>;
   /** Commits staged tables and `unit` atomically; returns rows written per table. */
   commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>>;
+  /**
+   * True when `commit` is one transaction of the catalog on the engine it is given, with
+   * `unit.inside` in it: other writes of the catalog's database can ride in the same commit.
+   */
+  readonly commitsWithCatalog?: boolean;
+  /**
+   * The writes of `commit`, inside a catalog transaction another store's commit opened, for a
+   * store whose rows live in the catalog's database (the warehouse): several stream sinks then
+   * commit a micro-batch as one transaction instead of one each.
+   */
+  writeIn?(tx: CatalogTransaction, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>>;
   discard(engine: Engine, staged: readonly Staged[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,9 +1,9 @@
-import type { Metastore } from '../../catalog/index.js';
+import type { CatalogTransaction, Metastore } from '../../catalog/index.js';
 import type { Engine } from '../../engine/index.js';
 import { VERDICT } from '../../quality/index.js';
 import { BATCH_COLUMNS, freshFor, type MicroBatch } from '../microbatch.js';
 import { afterMove, offsetMove } from '../../core/offsets.js';
-import type { SinkCommit, StreamSink } from './types.js';
+import type { SinkCommit, StagedBatch, StreamSink } from './types.js';
 
 /**
  * Events that could not be used (not JSON, wrong types, failing a rule) with the reason, the text
@@ -34,18 +34,32 @@ export class DeadLetterSink implements StreamSink {
     return new Map(this.next);
   }
 
-  async commit(batch: MicroBatch): Promise<SinkCommit> {
+  async stage(batch: MicroBatch): Promise<StagedBatch> {
     const { partition, offset, reason, raw } = BATCH_COLUMNS;
     const move = offsetMove(this.next, batch.ranges);
     const relation = `(SELECT ${partition} AS partition, ${offset} AS "offset", ${reason} AS reason, ${raw} AS raw FROM ${batch.table}
                        WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
-    const { result: count } = await this.metastore.commit(this.engine, { operation: 'stream' }, async (tx) => {
-      const n = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
+    const writeIn = async (tx: CatalogTransaction): Promise<SinkCommit> => {
+      const count = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
       await tx.writeOffsets(this.group, this.name, move);
-      return n;
-    });
-    this.next = afterMove(this.next, move);
-    return { rows: { dead_letters: count }, late: 0 };
+      return { rows: { dead_letters: count }, late: 0 };
+    };
+    return {
+      carries: true,
+      writeIn,
+      commit: async (alongside) => {
+        const { result } = await this.metastore.commit(this.engine, { operation: 'stream' }, async (tx) => {
+          const written = await writeIn(tx);
+          if (alongside) await alongside(tx);
+          return written;
+        });
+        return result;
+      },
+      settle: () => {
+        this.next = afterMove(this.next, move);
+      },
+      discard: async () => {},
+    };
   }
 
   async close(): Promise<void> {}

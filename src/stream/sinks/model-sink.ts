@@ -1,5 +1,5 @@
 import type { ColumnInfo } from '../../catalog/index.js';
-import type { Store, TableShape } from '../../connectors/index.js';
+import type { CommitUnit, Staged, Store, TableShape } from '../../connectors/index.js';
 import type { StreamSinkConfig, StreamTableConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/index.js';
 import { TributaryError } from '../../core/errors.js';
@@ -9,7 +9,7 @@ import type { Workspace } from '../../state/workspace.js';
 import type { MicroBatch } from '../microbatch.js';
 import { BatchModels } from './plan.js';
 import { afterMove, offsetMove } from '../../core/offsets.js';
-import type { SinkCommit, StreamSink } from './types.js';
+import type { StagedBatch, StreamSink } from './types.js';
 import { lateCondition, sinkWindow, watermarkOf, type SinkWindow } from './window.js';
 
 /** The state key a sink keeps its event-time watermark under. */
@@ -110,7 +110,7 @@ export class ModelSink implements StreamSink {
     return new Map(this.next);
   }
 
-  async commit(batch: MicroBatch): Promise<SinkCommit> {
+  async stage(batch: MicroBatch): Promise<StagedBatch> {
     const all = await this.models.evaluate(this.engine, batch, this.next);
     const base = this.models.baseView;
     let onTime = all;
@@ -132,20 +132,33 @@ export class ModelSink implements StreamSink {
     }
     const move = offsetMove(this.next, batch.ranges);
     const runId = `${this.job}-${Date.now()}-${this.batchNumber++}`;
-    const staged = [];
-    for (const { shape, config, materialization } of this.shapes) {
-      const relation = (config.window ? onTime : all).get(config.model)!;
-      staged.push(await this.store.stage(this.engine, { shape, relation, mode: materialization.writeMode(undefined), runId }));
+    const staged: Staged[] = [];
+    try {
+      for (const { shape, config, materialization } of this.shapes) {
+        const relation = (config.window ? onTime : all).get(config.model)!;
+        staged.push(await this.store.stage(this.engine, { shape, relation, mode: materialization.writeMode(undefined), runId }));
+      }
+    } catch (error) {
+      await this.store.discard(this.engine, staged).catch(() => undefined);
+      throw error;
     }
-    const rows = await this.store.commit(this.engine, staged, {
+    const unit: CommitUnit = {
       operation: 'stream',
       runId,
       progress: { job: this.group, sink: this.name, move, state: watermark !== undefined ? { [WATERMARK]: watermark } : undefined },
       late: lateRelation ? { table: this.lateTable, relation: lateRelation, columns: this.lateColumns } : undefined,
-    });
-    this.next = afterMove(this.next, move);
-    this.watermark = watermark;
-    return { rows, late };
+    };
+    const store = this.store;
+    return {
+      carries: Boolean(store.commitsWithCatalog),
+      writeIn: store.writeIn ? async (tx) => ({ rows: await store.writeIn!(tx, staged, unit), late }) : undefined,
+      commit: async (alongside) => ({ rows: await store.commit(this.engine, staged, { ...unit, inside: alongside }), late }),
+      settle: () => {
+        this.next = afterMove(this.next, move);
+        this.watermark = watermark;
+      },
+      discard: () => store.discard(this.engine, staged),
+    };
   }
 
   async close(): Promise<void> {}

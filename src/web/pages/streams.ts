@@ -16,13 +16,13 @@ interface JobStatus {
   deadLetters: number;
   late: number;
   latencyMs: { p50: number | null; p99: number | null };
-  lastBatch: { events: number; ms: number; at: string; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> } } | null;
+  lastBatch: { events: number; ms: number; at: string; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number>; commit: number } } | null;
   error: string | null;
 }
 
 /** Where a batch's time went, in the order it is spent. */
 function phases(d: NonNullable<JobStatus['lastBatch']>['durationMs']): string {
-  return [`read ${d.read}`, `stage ${d.stage}`, `load ${d.load}`, ...Object.entries(d.sinks).map(([sink, ms]) => `${sink.replace(/^__/, '')} ${ms}`)].join(' · ') + ' ms';
+  return [`read ${d.read}`, `stage ${d.stage}`, `load ${d.load}`, ...Object.entries(d.sinks).map(([sink, ms]) => `${sink.replace(/^__/, '')} ${ms}`), `commit ${d.commit}`].join(' · ') + ' ms';
 }
 
 /** Per stream job: state, lag, rate and latency (charted over time); batch runs with their counts. */
