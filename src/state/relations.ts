@@ -9,6 +9,13 @@ import type { Lake } from '../lake/index.js';
  * every other process's too), so that whoever hears of a commit reads what it committed.
  */
 export class Relations {
+  /**
+   * Tables this process has seen to have no derived view of their name. Views are this process's
+   * own (or, embedded, its database's, which no other process has open), so one look is enough
+   * until the table becomes derived: a stream's commits then skip a lookup per table.
+   */
+  private readonly viewless = new Set<string>();
+
   constructor(
     /** A connection of its own: a commit's followers must not wait behind a long query. */
     private readonly engine: Engine,
@@ -20,8 +27,12 @@ export class Relations {
   async refresh(names?: readonly string[]): Promise<{ table: string; error: string }[]> {
     const wanted = names ? new Set(names) : undefined;
     const tables = (await this.metastore.tables()).filter((t) => !wanted || wanted.has(t.name));
+    for (const table of tables.filter((t) => derived(t))) this.viewless.delete(table.name);
     for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name);
-    for (const table of tables.filter((t) => !derived(t))) await this.metastore.write(() => this.engine.dropView(table.name));
+    for (const table of tables.filter((t) => !derived(t) && !this.viewless.has(t.name))) {
+      await this.metastore.write(() => this.engine.dropView(table.name));
+      this.viewless.add(table.name);
+    }
     return this.defineViews(tables.filter((t) => derived(t) && t.kind !== 'lake' && t.definition !== null));
   }
 

@@ -31,6 +31,8 @@ class LakeStore implements Store {
   readonly readable = true;
   readonly commitsWithCatalog = true;
   private lastCompaction = Date.now();
+  private compacting: Promise<void> | undefined;
+  private compactionError: unknown;
 
   constructor(private readonly context: StoreContext) {}
 
@@ -122,19 +124,42 @@ class LakeStore implements Store {
         if (unit.inside) await unit.inside(tx);
       },
     });
-    if (unit.progress && Date.now() - this.lastCompaction > COMPACT_EVERY_MS) {
-      // Streams write a file per partition per batch; compaction is its own commit (files, never rows).
+    if (this.compactionError !== undefined) {
+      const error = this.compactionError;
+      this.compactionError = undefined;
+      throw error;
+    }
+    if (unit.progress && !this.compacting && Date.now() - this.lastCompaction > COMPACT_EVERY_MS) {
       this.lastCompaction = Date.now();
-      for (const s of staged) await this.context.lake.compact(engine, s.table, `${unit.runId ?? s.table}-compact-${Date.now()}`, COMPACT_AT_FILES);
+      this.compacting = this.compactApart(engine, staged.map((s) => s.table), unit.runId)
+        .catch((error: unknown) => void (this.compactionError = error))
+        .finally(() => (this.compacting = undefined));
     }
     return Object.fromEntries(staged.map((s) => [s.table, s.rows ?? 0]));
+  }
+
+  /**
+   * Streams write a file per partition per batch; compaction rewrites them as one, in a commit of
+   * its own (files, never rows). It runs on a connection of its own while the stream goes on: a
+   * batch waiting on it waited for a rewrite of whole partitions, and its events were late by as
+   * much. A failure surfaces at the next commit.
+   */
+  private async compactApart(engine: Engine, tables: readonly string[], runId: string | undefined): Promise<void> {
+    const own = await engine.fork();
+    try {
+      for (const table of tables) await this.context.lake.compact(own, table, `${runId ?? table}-compact-${Date.now()}`, COMPACT_AT_FILES);
+    } finally {
+      own.close();
+    }
   }
 
   async discard(_engine: Engine, staged: readonly Staged[]): Promise<void> {
     for (const s of staged as LakeStaged[]) await this.context.lake.discard(s.write);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.compacting;
+  }
 }
 
 export const lakeStore = defineStore({
