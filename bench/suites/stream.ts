@@ -13,7 +13,6 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { startKafkaMock } from '../../test/support/kafka-mock.js';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -27,6 +26,7 @@ import { machineInfo } from '../lib/machine.js';
 import { spawnMeasured } from '../lib/measure.js';
 import { MB, type Suite, type SuiteContext } from '../lib/suite.js';
 import { clickstreamOnBroker } from '../lib/broker-project.js';
+import { startKafkaMockCluster } from '../lib/kafka-mock-cluster.js';
 import { streamEngineFloor } from '../lib/stream-floor.js';
 
 interface DrainOutput {
@@ -117,11 +117,12 @@ export const streamSuite: Suite = {
     log(`  appended at ${Math.round(appendRate).toLocaleString('en-US')} events/s (stamping included)`);
     rows.push(await drain('embedded log', example, logDir));
 
-    // 2. Kafka through librdkafka's mock cluster. It keeps about 5 MiB a partition and drops the
-    // oldest beyond (kcat cannot set more partitions on an auto-created topic): a smaller replay,
-    // whose figure is mostly the consumer group's join, not the throughput.
-    const kafkaEvents = 40_000;
-    const mock = await startKafkaMock().catch((error: Error) => {
+    // 2. Kafka through librdkafka's mock cluster, as many events as the embedded log. The mock keeps
+    // about 5 MiB a partition and drops the oldest beyond: the topic gets partitions for 4 MiB each.
+    const kafkaEvents = events;
+    const eventBytes = sample.slice(0, 1000).reduce((sum, line) => sum + stamp(line).length, 0) / Math.min(1000, sample.length);
+    const kafkaPartitions = Math.max(16, Math.ceil((kafkaEvents * eventBytes) / (4 * 1024 * 1024)));
+    const mock = await startKafkaMockCluster(root, join(dataDir, 'bin'), 'clicks', kafkaPartitions).catch((error: Error) => {
       log(`  Kafka skipped: ${error.message}`);
       return undefined;
     });
@@ -130,10 +131,17 @@ export const streamSuite: Suite = {
         const kafka = new Kafka({ brokers: [mock.bootstrap], logLevel: logLevel.NOTHING });
         const producer = kafka.producer();
         await producer.connect();
-        for (let i = 0; i < kafkaEvents; i += 2000) {
-          await producer.send({ topic: 'clicks', messages: Array.from({ length: 2000 }, (_, k) => ({ key: String(i + k), value: stamp(sample[(i + k) % sample.length]!) })) });
+        const producing = performance.now();
+        for (let i = 0; i < kafkaEvents; i += 5000) {
+          await producer.send({ topic: 'clicks', messages: Array.from({ length: Math.min(5000, kafkaEvents - i) }, (_, k) => ({ key: String(i + k), value: stamp(sample[(i + k) % sample.length]!) })) });
         }
         await producer.disconnect();
+        const admin = kafka.admin();
+        await admin.connect();
+        const kept = (await admin.fetchTopicOffsets('clicks')).reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+        await admin.disconnect();
+        if (kept !== kafkaEvents) throw new Error(`the mock cluster kept ${kept} of ${kafkaEvents} events over ${kafkaPartitions} partitions: give the topic more partitions`);
+        log(`  produced ${kafkaEvents.toLocaleString('en-US')} events to ${kafkaPartitions} partitions in ${((performance.now() - producing) / 1000).toFixed(1)} s`);
         const project = clickstreamOnBroker(example, join(work, 'kafka-project'), `input: { kind: 'kafka', brokers: ['${mock.bootstrap}'], topic: 'clicks' }`);
         const dir = join(work, 'kafka-data');
         rmSync(dir, { recursive: true, force: true });
@@ -142,7 +150,7 @@ export const streamSuite: Suite = {
         log(`  Kafka pass-through consumer (kafkajs): ${Math.round(row.passThrough).toLocaleString('en-US')} events/s`);
         rows.push(row);
       } finally {
-        mock.process.kill();
+        mock.stop();
       }
     }
 
