@@ -1,7 +1,8 @@
 /**
  * One owner, many clients (issue 8): while `tributary up` streams the clickstream example at a
- * steady 1,000 events/s, `tributary run`, `tributary compact events` and `tributary runs` are
- * forwarded to it, each in its own phase, and the stream's event-to-commit latency is read per
+ * steady 1,000 events/s, `tributary run`, `tributary compact events`, `tributary backfill daily`
+ * (two days of the sample's month at a time) and `tributary runs` are forwarded to it, each in its
+ * own phase, and the stream's event-to-commit latency is read per
  * phase from the server's Prometheus histogram (the difference of the cumulative buckets at the
  * phase's start and end). Every forwarded command must exit 0.
  *
@@ -57,15 +58,22 @@ interface PhaseResult {
 
 interface Phase {
   name: string;
-  /** The CLI arguments repeated back to back through the phase; none for a streaming-only phase. */
-  command?: string[];
+  /** The CLI arguments of each repetition, run back to back through the phase; none for a streaming-only phase. */
+  command?: (repetition: number) => string[];
 }
+
+/** Two days of the sample's month per repetition: a backfill leaves the days it already ran as they are. */
+const backfillDays = (repetition: number) => {
+  const day = (n: number) => `2019-11-${String(n).padStart(2, '0')}`;
+  return ['backfill', 'daily', '--from', day(2 * (repetition % 15) + 1), '--to', day(2 * (repetition % 15) + 2)];
+};
 
 const PHASES: Phase[] = [
   { name: 'idle streaming (baseline)' },
-  { name: 'during tributary run', command: ['run'] },
-  { name: 'during tributary compact events', command: ['compact', 'events'] },
-  { name: 'during tributary runs (repeated)', command: ['runs'] },
+  { name: 'during tributary run', command: () => ['run'] },
+  { name: 'during tributary compact events', command: () => ['compact', 'events'] },
+  { name: 'during tributary backfill daily', command: backfillDays },
+  { name: 'during tributary runs (repeated)', command: () => ['runs'] },
   { name: 'after' },
 ];
 
@@ -110,7 +118,7 @@ export const concurrentSuite: Suite = {
       for (const phase of PHASES) {
         const before = await scrape(url);
         const started = performance.now();
-        const commands = await Promise.race([phase.command ? repeatFor(phaseSeconds, () => tributary(phase.command!)) : sleep(phaseSeconds * 1000).then(() => []), producerExit]);
+        const commands = await Promise.race([phase.command ? repeatFor(phaseSeconds, (repetition) => tributary(phase.command!(repetition))) : sleep(phaseSeconds * 1000).then(() => []), producerExit]);
         const seconds = (performance.now() - started) / 1000;
         const result = phaseResult(phase.name, seconds, commands, before, await scrape(url));
         results.push(result);
@@ -140,10 +148,10 @@ function copyExample(root: string): string {
   return project;
 }
 
-async function repeatFor(seconds: number, command: () => Promise<CommandRun>): Promise<CommandRun[]> {
+async function repeatFor(seconds: number, command: (repetition: number) => Promise<CommandRun>): Promise<CommandRun[]> {
   const until = performance.now() + seconds * 1000;
   const runs: CommandRun[] = [];
-  do runs.push(await command());
+  do runs.push(await command(runs.length));
   while (performance.now() < until);
   return runs;
 }
@@ -240,7 +248,10 @@ function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseRe
     }),
   );
   const cell = (value: number | null) => (value === null ? `> ${LAST_BOUND_MS}` : String(value));
-  const commandsCell = (r: PhaseResult) => (r.commands.length ? `${r.commands.length} × \`${r.commands[0]!.command}\`` : 'none');
+  const commandsCell = (r: PhaseResult) => {
+    const distinct = [...new Set(r.commands.map((c) => c.command))];
+    return distinct.length ? `${r.commands.length} × ${distinct.map((c) => `\`${c}\``).join(', ')}` : 'none';
+  };
   const wallCell = (r: PhaseResult) => (r.commands.length ? r.commands.map((c) => c.wallSeconds.toFixed(1)).join(', ') : '');
   const md = [
     '# Stream latency while CLI commands run against `tributary up`',
