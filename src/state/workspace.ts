@@ -6,6 +6,7 @@ import type { Project } from '../config/project.js';
 import { TributaryError } from '../core/errors.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
 import { Lake, LocalLakeStorage, S3LakeStorage, parseS3Url, type LakeStorage } from '../lake/index.js';
+import { Checkpointer } from './checkpoints.js';
 import { Relations } from './relations.js';
 
 /**
@@ -48,9 +49,10 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
   const shared = project.catalogUrl ? new SharedCatalog(project.catalogUrl) : undefined;
   // A lake folder other processes write too (a shared catalog) keeps what they stage, for a grace period.
   const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation, { shared: Boolean(shared) });
+  // A shared catalog keeps the warehouse in PostgreSQL; this process's own views need no file.
+  const warehouseFile = shared ? undefined : (project.warehouseFile ?? path.join(project.stateDir, 'warehouse.duckdb'));
   const engine = await Engine.open({
-    // A shared catalog keeps the warehouse in PostgreSQL; this process's own views need no file.
-    path: shared ? ':memory:' : (project.warehouseFile ?? path.join(project.stateDir, 'warehouse.duckdb')),
+    path: warehouseFile ?? ':memory:',
     threads: project.config.engine?.threads,
     memoryLimit: project.config.engine?.memoryLimit,
     tempDirectory: path.join(project.stateDir, 'spill'),
@@ -77,6 +79,10 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
     const relations = new Relations(await engine.fork(), metastore, lake);
     await relations.refresh();
     metastore.followCommits(async (committed) => void (await relations.refresh(committed.tables)));
+    if (warehouseFile) {
+      const checkpointer = new Checkpointer(await engine.fork(), `${warehouseFile}.wal`);
+      metastore.onCommit(() => checkpointer.afterCommit());
+    }
     const sync = async () => void (await metastore.sync());
     // A sync that close() interrupted is no error of the catalog's.
     let closing = false;
