@@ -260,7 +260,7 @@ describe.runIf(canRun)('the web UI in a real browser', () => {
     await page.goto(`${stack.url}/streams`);
     await expect.poll(() => page.locator('[data-job="clickstream_live"]').textContent()).toMatch(/running/);
     // Where the last batch's time went, phase by phase, down to each sink.
-    expect(await page.locator('[data-job="clickstream_live"] [data-phases]').textContent()).toMatch(/read \d+ · stage \d+ · load \d+ · dead_letters \d+ · lake \d+ · serving \d+ ms/);
+    expect(await page.locator('[data-job="clickstream_live"] [data-phases]').textContent()).toMatch(/read \d+ · stage \d+ · load \d+ · dead_letters \d+ · lake \d+ · serving \d+ · commit \d+ ms/);
     await page.screenshot({ path: path.join(SCREENSHOTS, 'streams.png'), fullPage: true });
   });
 });

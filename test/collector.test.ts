@@ -90,6 +90,7 @@ describe('collector', () => {
     expect(metrics).toMatch(/tributary_stream_events_total\{job="clickstream_live"\} 250/);
     expect(metrics).toMatch(/tributary_stream_latency_ms\{job="clickstream_live",quantile="0.99"\} \d+/);
     expect(metrics).toMatch(/tributary_stream_last_batch_phase_ms\{job="clickstream_live",phase="sink:serving"\} \d+/);
+    expect(metrics).toMatch(/tributary_stream_last_batch_phase_ms\{job="clickstream_live",phase="commit"\} \d+/);
     // Every committed event is in the event-to-commit histogram, whose buckets are cumulative.
     const buckets = [...metrics.matchAll(/tributary_stream_event_to_commit_seconds_bucket\{job="clickstream_live",le="([^"]+)"\} (\d+)/g)].map((m) => ({ le: m[1], count: Number(m[2]) }));
     expect(buckets.at(-1)).toEqual({ le: '+Inf', count: 250 });

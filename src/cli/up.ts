@@ -160,6 +160,6 @@ export function renderStatus(status: ServerStatus): string {
 export function batchStages(durations: BatchDurations): string {
   // The job's own sinks by their names; the ones every job has (`__dead_letters`) in words.
   const sinks = Object.entries(durations.sinks).map(([name, ms]): [string, number] => [name.startsWith('__') ? name.slice(2).replaceAll('_', ' ') : name, ms]);
-  const stages: [string, number][] = [['read', durations.read], ['stage', durations.stage], ['load', durations.load], ...sinks];
+  const stages: [string, number][] = [['read', durations.read], ['stage', durations.stage], ['load', durations.load], ...sinks, ['commit', durations.commit]];
   return stages.map(([name, ms]) => `${name} ${ms}`).join(', ');
 }

@@ -32,12 +32,12 @@ export function metricsText(jobs: JobStatus[], quality: { quarantined: number; d
   }
   metric(
     'stream_last_batch_phase_ms',
-    'Where the last micro-batch spent its time: read, stage, load, then each sink.',
+    "Where the last micro-batch spent its time: read, stage, load, each sink's staging, then the commit.",
     'gauge',
     jobs.flatMap((j) => {
       if (!j.lastBatch) return [];
-      const { read, stage, load, sinks } = j.lastBatch.durationMs;
-      const phases: [string, number][] = [['read', read], ['stage', stage], ['load', load], ...Object.entries(sinks).map(([sink, ms]): [string, number] => [`sink:${sink}`, ms])];
+      const { read, stage, load, sinks, commit } = j.lastBatch.durationMs;
+      const phases: [string, number][] = [['read', read], ['stage', stage], ['load', load], ...Object.entries(sinks).map(([sink, ms]): [string, number] => [`sink:${sink}`, ms]), ['commit', commit]];
       return phases.map(([phase, ms]) => [{ job: j.job, phase }, ms] as [Record<string, string>, number | null]);
     }),
   );
