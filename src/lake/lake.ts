@@ -233,11 +233,9 @@ export class Lake {
     return committed;
   }
 
-  /** Points a table's view at exactly its live files, as the catalog lists them. */
-  async refreshView(engine: Engine, table: string): Promise<void> {
-    const info = await this.metastore.table(table);
-    if (!info) return;
-    const relation = await this.relation(engine, table, await this.metastore.liveFiles(table), info.columns, info.partition_by);
+  /** Points a table's view at exactly its live files, as the catalog lists them (`partitionBy` as it records it). */
+  async refreshView(engine: Engine, table: string, partitionBy: readonly string[]): Promise<void> {
+    const relation = await this.relation(engine, table, await this.metastore.liveFiles(table), await this.metastore.columns(table), partitionBy);
     await this.metastore.write(() => engine.defineView(table, relation));
   }
 

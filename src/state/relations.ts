@@ -28,7 +28,7 @@ export class Relations {
     const wanted = names ? new Set(names) : undefined;
     const tables = (await this.metastore.tables()).filter((t) => !wanted || wanted.has(t.name));
     for (const table of tables.filter((t) => derived(t))) this.viewless.delete(table.name);
-    for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name);
+    for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name, table.partition_by);
     for (const table of tables.filter((t) => !derived(t) && !this.viewless.has(t.name))) {
       await this.metastore.write(() => this.engine.dropView(table.name));
       this.viewless.add(table.name);
