@@ -22,10 +22,9 @@ import sys
 import time
 from urllib.parse import urlparse
 
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from spark_job import passes_rules
+from spark_job import local_session, passes_rules
 
 # DuckDB's spelling in the models → Spark SQL's. Each is a rename or a reshaping of the same
 # computation; none changes what a model means.
@@ -82,30 +81,25 @@ def main():
     parser.add_argument("--spec", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--jdbc-jar", required=True)
-    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--driver-memory", default="2g")
     args = parser.parse_args()
     with open(args.spec) as f:
         spec = json.load(f)
     out = os.path.abspath(args.out)
     lake = os.path.join(out, "lake")
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("tributary-bench-segment")
-        .config("spark.driver.memory", args.driver_memory)
-        # The JDBC driver writes timestamps in the JVM's zone; UTC, like the drops and the other peers.
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.jars", os.path.abspath(args.jdbc_jar))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "8")
-        # The models' regular expressions are written for DuckDB, where a backslash in a literal is itself.
-        .config("spark.sql.parser.escapedStringLiterals", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.local.dir", os.path.join(out, "spark-tmp"))
-        .getOrCreate()
+    spark = local_session(
+        "tributary-bench-segment",
+        out,
+        args.driver_memory,
+        {
+            # The JDBC driver writes timestamps in the JVM's zone; UTC, like the drops and the other peers.
+            "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+            "spark.jars": os.path.abspath(args.jdbc_jar),
+            # The models' regular expressions are written for DuckDB, where a backslash in a literal is itself.
+            "spark.sql.parser.escapedStringLiterals": "true",
+        },
     )
-    spark.sparkContext.setLogLevel("ERROR")
     log("session")
 
     schema = ", ".join(f"`{c['key']}` {spark_type(c['type'])}" for c in spec["columns"])
