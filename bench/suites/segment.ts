@@ -1,22 +1,26 @@
 /**
- * Segment suite (issue 10): a month of generated Segment drops (gzipped JSON lines, 30 × 1,050,000
- * events at full size) through the segment-warehouse example's load and fifteen transformations
- * into PostgreSQL, by `tributary run` and by the same SQL run by bare DuckDB then loaded with
- * PostgreSQL's COPY; then the load alone, reading only the declared columns against reading every
- * field, by both. Each step runs alone as a child process, one after another; the bench measures
- * its wall time and the peak memory of its process tree (PostgreSQL's own server processes are not
- * part of it, for either side).
+ * Segment suite (issues 10 and 23): a month of generated Segment drops (gzipped JSON lines, 30 ×
+ * 1,050,000 events at full size) through the segment-warehouse example's load and fifteen
+ * transformations into PostgreSQL, by `tributary run`, by the same SQL run by bare DuckDB then
+ * loaded with PostgreSQL's COPY, by dbt-duckdb (the example as a dbt project, then the same COPY)
+ * and by PySpark in local mode (bench/peers/segment_spark.py, JDBC into PostgreSQL); then the load
+ * alone, reading only the declared columns against reading every field, by Tributary and bare
+ * DuckDB. Each step runs alone as a child process, one after another; the bench measures its wall
+ * time and the peak memory of its process tree (PostgreSQL's own server processes are not part of
+ * it, for any side). Every peer's warehouse tables are compared with Tributary's.
  *
- * The bare-DuckDB peer is this file run as a script (no Tributary code: @duckdb/node-api, pg and
- * pg-copy-streams only):
+ * The bare-DuckDB peer and the dbt peer's wrapper are this file run as a script (no Tributary code:
+ * @duckdb/node-api, pg and pg-copy-streams only):
  *
  *   node --import tsx bench/suites/segment.ts duckdb --spec spec.json --out DIR [--only events] [--all-fields]
+ *   node --import tsx bench/suites/segment.ts dbt --spec spec.json --project DIR --out DIR
  *
  * Environment: BENCH_SEGMENT_DAYS (30), BENCH_SEGMENT_EVENTS_PER_DAY (1,050,000); a smaller month
  * writes its results to segment-<days>x<events>.*. BENCH_PG_URL: a PostgreSQL database the bench
  * may create databases from (postgres://root@127.0.0.1:5432/test). BENCH_CLI=source runs
  * Tributary from its TypeScript sources instead of building it first. BENCH_KEEP=1 keeps the
- * output folders and the two warehouse databases.
+ * output folders and the warehouse databases. BENCH_SEGMENT_STEPS=tributary,duckdb,… runs only the
+ * named steps. BENCH_PG_JDBC_JAR: PostgreSQL's JDBC driver for Spark (else the newest in ~/.m2).
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { spawn } from 'node:child_process';
