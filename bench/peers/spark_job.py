@@ -82,6 +82,25 @@ def passes_rules(rules):
     return condition
 
 
+def local_session(app, out, driver_memory, config):
+    """The bench's Spark: local mode on two cores, UTC, no UI, scratch space under the peer's output; `config` on top."""
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName(app)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.local.dir", os.path.join(out, "spark-tmp"))
+    )
+    for key, value in config.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--input", required=True)
@@ -95,19 +114,7 @@ def main():
     lake = os.path.join(out, "lake", "events")
     tables = os.path.join(out, "tables")
 
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("tributary-bench-clickstream")
-        .config("spark.driver.memory", args.driver_memory)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.parquet.compression.codec", spec["compression"])
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.local.dir", os.path.join(out, "spark-tmp"))
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = local_session("tributary-bench-clickstream", out, args.driver_memory, {"spark.sql.parquet.compression.codec": spec["compression"]})
     step("session")
 
     schema = T.StructType([T.StructField(name, spark_type(t), True) for name, t in spec["columns"].items()])

@@ -1,24 +1,29 @@
 /**
- * Segment suite (issue 10): a month of generated Segment drops (gzipped JSON lines, 30 × 1,050,000
- * events at full size) through the segment-warehouse example's load and fifteen transformations
- * into PostgreSQL, by `tributary run` and by the same SQL run by bare DuckDB then loaded with
- * PostgreSQL's COPY; then the load alone, reading only the declared columns against reading every
- * field, by both. Each step runs alone as a child process, one after another; the bench measures
- * its wall time and the peak memory of its process tree (PostgreSQL's own server processes are not
- * part of it, for either side).
+ * Segment suite (issues 10 and 23): a month of generated Segment drops (gzipped JSON lines, 30 ×
+ * 1,050,000 events at full size) through the segment-warehouse example's load and fifteen
+ * transformations into PostgreSQL, by `tributary run`, by the same SQL run by bare DuckDB then
+ * loaded with PostgreSQL's COPY, by dbt-duckdb (the example as a dbt project, then the same COPY)
+ * and by PySpark in local mode (bench/peers/segment_spark.py, JDBC into PostgreSQL); then the load
+ * alone, reading only the declared columns against reading every field, by Tributary and bare
+ * DuckDB. Each step runs alone as a child process, one after another; the bench measures its wall
+ * time and the peak memory of its process tree (PostgreSQL's own server processes are not part of
+ * it, for any side). Every peer's warehouse tables are compared with Tributary's.
  *
- * The bare-DuckDB peer is this file run as a script (no Tributary code: @duckdb/node-api, pg and
- * pg-copy-streams only):
+ * The bare-DuckDB peer and the dbt peer's wrapper are this file run as a script (no Tributary code:
+ * @duckdb/node-api, pg and pg-copy-streams only):
  *
  *   node --import tsx bench/suites/segment.ts duckdb --spec spec.json --out DIR [--only events] [--all-fields]
+ *   node --import tsx bench/suites/segment.ts dbt --spec spec.json --project DIR --out DIR
  *
  * Environment: BENCH_SEGMENT_DAYS (30), BENCH_SEGMENT_EVENTS_PER_DAY (1,050,000); a smaller month
  * writes its results to segment-<days>x<events>.*. BENCH_PG_URL: a PostgreSQL database the bench
  * may create databases from (postgres://root@127.0.0.1:5432/test). BENCH_CLI=source runs
  * Tributary from its TypeScript sources instead of building it first. BENCH_KEEP=1 keeps the
- * output folders and the two warehouse databases.
+ * output folders and the warehouse databases. BENCH_SEGMENT_STEPS=tributary,duckdb,… runs only the
+ * named steps. BENCH_PG_JDBC_JAR: PostgreSQL's JDBC driver for Spark (else the newest in ~/.m2).
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -31,6 +36,7 @@ import { generateSegment } from '../../examples/segment-warehouse/generators/seg
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
+import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { rulesSql, type SourceRule } from '../peers/spec.js';
 
@@ -217,7 +223,8 @@ function peerSpec(root: string, config: ExampleConfig, drops: Drops, warehouse: 
 interface PeerStep {
   model: string;
   materialize: Materialize;
-  rows: number;
+  /** Rows written, where the peer counts them (the bare-DuckDB peer). */
+  rows?: number;
   /** DuckDB's time for the model (Parquet, table, or the CSV file for PostgreSQL). */
   seconds: number;
   /** PostgreSQL's COPY of the file, for warehouse tables. */
@@ -242,6 +249,17 @@ function pgType(duck: string): string {
   return found;
 }
 
+/**
+ * The drops read by DuckDB's own JSON reader, typed by the declared columns; lines it cannot read
+ * come out as rows of NULLs (ignore_errors), which the source's rules then drop. The bare-DuckDB
+ * and dbt peers both read the source through it.
+ */
+function sourceSql(spec: SegmentSpec): string {
+  const declared = `{${spec.columns.map((c) => `${lit(c.key)}: ${lit(c.type)}`).join(', ')}}`;
+  const renamed = spec.columns.map((c) => (c.key === c.name ? ident(c.name) : `${ident(c.key)} AS ${ident(c.name)}`)).join(', ');
+  return `(SELECT * FROM (SELECT ${renamed} FROM read_json(${lit(spec.drops)}, format = 'newline_delimited', columns = ${declared}, ignore_errors = true)) WHERE ${rulesSql(spec.rules)})`;
+}
+
 async function duckdbPeer(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, out: { type: 'string' }, only: { type: 'string' }, 'all-fields': { type: 'boolean' } } });
   if (!values.spec || !values.out) throw new Error('usage: segment.ts duckdb --spec spec.json --out DIR [--only model] [--all-fields]');
@@ -252,11 +270,7 @@ async function duckdbPeer(argv: string[]): Promise<void> {
   const instance = await DuckDBInstance.create(join(out, 'peer.duckdb'), { memory_limit: spec.memoryLimit, temp_directory: join(out, 'spill') });
   const db = await instance.connect();
   await db.run("SET preserve_insertion_order = false; SET TimeZone = 'UTC'");
-  // The drops read by DuckDB's own JSON reader, typed by the declared columns; lines it cannot read
-  // come out as rows of NULLs (ignore_errors), which the source's rules then drop.
-  const declared = `{${spec.columns.map((c) => `${lit(c.key)}: ${lit(c.type)}`).join(', ')}}`;
-  const renamed = spec.columns.map((c) => (c.key === c.name ? ident(c.name) : `${ident(c.key)} AS ${ident(c.name)}`)).join(', ');
-  const source = `(SELECT * FROM (SELECT ${renamed} FROM read_json(${lit(spec.drops)}, format = 'newline_delimited', columns = ${declared}, ignore_errors = true)) WHERE ${rulesSql(spec.rules)})`;
+  const source = sourceSql(spec);
   const lakeTables = new Set(spec.models.filter((m) => m.materialize === 'lake').map((m) => m.name));
   const render = (sql: string) =>
     sql
@@ -326,6 +340,87 @@ async function loadWarehouseTable(db: DuckDBConnection, client: pg.Client, name:
   return { model: name, materialize: 'warehouse', rows, seconds: (computed - started) / 1000, copySeconds: (performance.now() - computed) / 1000 };
 }
 
+// ─── the dbt peer (this file as a script, around dbt run) ─────────────────────────────────────
+
+const DBT = join('.tools', 'venv', 'bin', 'dbt');
+
+/**
+ * The example as a dbt project for dbt-duckdb, written before the step (untimed): the source is the
+ * drops through the bare-DuckDB peer's read_json (sourceSql), each model its own SQL with dbt's
+ * `source()`; lake models use dbt-duckdb's external materialization (Parquet, partitioned as the
+ * example's partitionBy), pipeline tables are DuckDB tables, and warehouse tables are views that the
+ * peer computes into PostgreSQL after `dbt run`, as the bare-DuckDB peer does.
+ */
+function writeDbtProject(dir: string, spec: SegmentSpec, out: string): void {
+  mkdirSync(join(dir, 'models'), { recursive: true });
+  writeFileSync(join(dir, 'dbt_project.yml'), `name: segment_bench\nversion: '1.0.0'\nconfig-version: 2\nprofile: segment_bench\nmodel-paths: ["models"]\n`);
+  const settings = { memory_limit: spec.memoryLimit, temp_directory: join(out, 'spill'), preserve_insertion_order: false, TimeZone: 'UTC' };
+  // threads: 1, Tributary's default; DuckDB's own threads stay at its default in both.
+  writeFileSync(join(dir, 'profiles.yml'), `segment_bench:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n      path: ${JSON.stringify(join(out, 'dbt.duckdb'))}\n      threads: 1\n      settings: ${JSON.stringify(settings)}\n`);
+  // oldstyle: dbt-duckdb formats external_location with str.format by default, which takes the declared columns' {…} for a placeholder.
+  writeFileSync(
+    join(dir, 'models', 'sources.yml'),
+    `version: 2\nsources:\n  - name: segment\n    tables:\n      - name: ${SOURCE}\n        meta:\n          formatter: oldstyle\n          external_location: ${JSON.stringify(sourceSql(spec))}\n`,
+  );
+  for (const model of spec.models) {
+    const sql = model.sql.replace(/\{\{\s*source\(\s*'(\w+)'\s*\)\s*\}\}/g, "{{ source('segment', '$1') }}");
+    let body = sql;
+    let config = `materialized='${model.materialize === 'table' ? 'table' : 'view'}'`;
+    if (model.materialize === 'lake') {
+      const partition = Object.entries(model.partitionBy ?? {});
+      const derived = partition.filter(([key, expression]) => key !== expression);
+      if (derived.length) body = `SELECT *, ${derived.map(([key, expression]) => `${expression} AS ${ident(key)}`).join(', ')} FROM (\n${sql}\n)`;
+      const location = join(out, 'lake', partition.length ? model.name : `${model.name}.parquet`);
+      config = `materialized='external', format='parquet', location=${JSON.stringify(location)}${partition.length ? `, options={'partition_by': '${partition.map(([key]) => key).join(', ')}'}` : ''}`;
+    }
+    writeFileSync(join(dir, 'models', `${model.name}.sql`), `{{ config(${config}) }}\n${body}\n`);
+  }
+}
+
+/** `dbt run` of the project, then each warehouse view computed into CSV and loaded by PostgreSQL's COPY. */
+async function dbtPeer(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, project: { type: 'string' }, out: { type: 'string' } } });
+  if (!values.spec || !values.project || !values.out) throw new Error('usage: segment.ts dbt --spec spec.json --project DIR --out DIR');
+  const spec = JSON.parse(readFileSync(values.spec, 'utf8')) as SegmentSpec;
+  const out = resolve(values.out);
+  const project = resolve(values.project);
+  // dbt-duckdb's COPY makes a partitioned model's folder, not its parents.
+  mkdirSync(join(out, 'lake'), { recursive: true });
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn(DBT, ['run', '--project-dir', project, '--profiles-dir', project], { stdio: 'inherit', env: { ...process.env, DO_NOT_TRACK: '1', FORCE_COLOR: '0' } });
+    child.on('error', fail);
+    child.on('exit', done);
+  });
+  if (code !== 0) throw new Error(`dbt run exited with ${code}`);
+  const dbtSeconds = new Map(
+    (JSON.parse(readFileSync(join(project, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; execution_time: number }[] }).results.map((r) => [
+      r.unique_id.split('.').at(-1)!,
+      r.execution_time,
+    ]),
+  );
+  const instance = await DuckDBInstance.create(join(out, 'dbt.duckdb'), { memory_limit: spec.memoryLimit, temp_directory: join(out, 'spill') });
+  const db = await instance.connect();
+  await db.run("SET preserve_insertion_order = false; SET TimeZone = 'UTC'");
+  const client = new pg.Client({ connectionString: spec.warehouse });
+  await client.connect();
+  const steps: PeerStep[] = [];
+  for (const model of spec.models) {
+    const seconds = dbtSeconds.get(model.name) ?? 0;
+    if (model.materialize !== 'warehouse') {
+      steps.push({ model: model.name, materialize: model.materialize, seconds });
+      continue;
+    }
+    const step = await loadWarehouseTable(db, client, model.name, `SELECT * FROM ${ident(model.name)}`, out, performance.now());
+    // The view's creation by dbt and its computation into CSV here: the model's own time.
+    steps.push({ ...step, seconds: step.seconds + seconds });
+    console.error(`[dbt] ${model.name}: ${steps.at(-1)!.seconds.toFixed(2)} s + COPY ${step.copySeconds!.toFixed(2)} s`);
+  }
+  await client.end();
+  writeFileSync(join(out, 'steps.json'), `${JSON.stringify(steps, null, 2)}\n`);
+  db.closeSync();
+  instance.closeSync();
+}
+
 // ─── the suite ───────────────────────────────────────────────────────────────────────────────
 
 interface StepResult {
@@ -351,8 +446,8 @@ interface ModelTiming {
   where: string;
   rows: number | null;
   tributarySeconds: number | null;
-  duckdbSeconds: number | null;
-  copySeconds: number | null;
+  /** Each peer's own clock for the model, and its COPY into PostgreSQL apart where it has one. */
+  peers: Record<Peer, { seconds: number | null; copySeconds: number | null }>;
 }
 
 const fmtInt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -376,14 +471,47 @@ async function freshDatabase(name: string): Promise<string> {
   return PG_ADMIN.replace(/\/[^/]*$/, `/${name}`);
 }
 
-async function tableCounts(url: string, tables: readonly string[]): Promise<Record<string, number | null>> {
+/** A warehouse table as one peer wrote it: its rows, and one sum per column (null when the table cannot be read). */
+interface Fingerprint {
+  rows: number;
+  sums: Record<string, number | null>;
+}
+
+/** The peers whose warehouses are compared with Tributary's. */
+const PEERS = ['duckdb', 'dbt', 'spark'] as const;
+type Peer = (typeof PEERS)[number];
+
+/**
+ * The sum every peer's table can be reduced to alike, by the column's type in Tributary's
+ * warehouse: numbers as they are, dates and times as epoch seconds, text as its total length,
+ * booleans as the count of true. JSON is left out: jsonb (Tributary, DuckDB, dbt) and the text
+ * Spark writes spell the same value differently.
+ */
+function sumOf(column: string, type: string): string | undefined {
+  const c = ident(column);
+  if (/^(smallint|integer|bigint|numeric|real|double precision)$/.test(type)) return `sum(${c})::float8`;
+  if (/^(date|timestamp)/.test(type)) return `sum(extract(epoch FROM ${c}))::float8`;
+  if (/^(text|character varying)$/.test(type)) return `sum(length(${c}))::float8`;
+  if (type === 'boolean') return `(count(*) FILTER (WHERE ${c}))::float8`;
+  return undefined;
+}
+
+/** Each table's fingerprint in a warehouse database, over `columns` (Tributary's columns and types, table by table). */
+async function fingerprints(url: string, columns: Record<string, WarehouseColumn[]>): Promise<Record<string, Fingerprint | null>> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const out: Record<string, number | null> = {};
-    for (const table of tables) {
-      out[table] = await client.query(`SELECT count(*) AS n FROM ${ident(table)}`).then(
-        (r) => Number((r.rows[0] as { n: string }).n),
+    const out: Record<string, Fingerprint | null> = {};
+    for (const [table, cols] of Object.entries(columns)) {
+      const summed = cols.flatMap((c) => {
+        const sql = sumOf(c.name, c.type);
+        return sql ? [{ name: c.name, sql }] : [];
+      });
+      out[table] = await client.query(`SELECT count(*)::float8 AS rows${summed.map((c, i) => `, ${c.sql} AS s${i}`).join('')} FROM ${ident(table)}`).then(
+        (r) => {
+          const row = r.rows[0] as Record<string, number | null>;
+          return { rows: row.rows!, sums: Object.fromEntries(summed.map((c, i) => [c.name, row[`s${i}`] ?? null])) };
+        },
         () => null,
       );
     }
@@ -391,6 +519,47 @@ async function tableCounts(url: string, tables: readonly string[]): Promise<Reco
   } finally {
     await client.end();
   }
+}
+
+interface WarehouseColumn {
+  name: string;
+  /** PostgreSQL's data_type. */
+  type: string;
+  /** Digits after the point of a numeric(p, s) column. */
+  scale: number | null;
+}
+
+/** Tributary's warehouse tables, their columns and PostgreSQL types: what every peer's tables are held to. */
+async function warehouseColumns(url: string, tables: readonly string[]): Promise<Record<string, WarehouseColumn[]>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(`SELECT table_name, column_name, data_type, numeric_scale FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position`);
+    const all = rows as { table_name: string; column_name: string; data_type: string; numeric_scale: number | null }[];
+    return Object.fromEntries(
+      tables.map((t) => [t, all.filter((r) => r.table_name === t).map((r) => ({ name: r.column_name, type: r.data_type, scale: r.data_type === 'numeric' ? r.numeric_scale : null }))]),
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Where a peer's table differs from Tributary's: the row count, or the columns whose sums differ by
+ * more than rounding: floating-point sums added in another order (one part in a million), and for a
+ * numeric(p, s) column, half a unit of its last place per row (Tributary rounds a median or an
+ * average to the column's scale; a peer may keep a double).
+ */
+function differences(reference: Fingerprint | null | undefined, peer: Fingerprint | null | undefined, columns: WarehouseColumn[]): string | undefined {
+  if (!reference || !peer) return reference === peer ? undefined : peer ? 'no table on the Tributary side' : 'table missing or unreadable';
+  if (reference.rows !== peer.rows) return `${fmtInt(peer.rows)} rows vs ${fmtInt(reference.rows)}`;
+  const differing = columns.filter(({ name, scale }) => {
+    const [a, b] = [reference.sums[name], peer.sums[name]];
+    if (a === null || a === undefined || b === null || b === undefined) return a !== b;
+    const rounding = scale === null ? 0 : (reference.rows * 10 ** -scale) / 2;
+    return Math.abs(a - b) > Math.max(rounding, 1e-6 * Math.max(1, Math.abs(a), Math.abs(b)));
+  });
+  return differing.length ? `sums of ${differing.map((c) => c.name).join(', ')}` : undefined;
 }
 
 /**
@@ -455,23 +624,35 @@ async function run(context: SuiteContext): Promise<void> {
   context.log(`page cache: reading the drops once (${(drops.bytes / 1e9).toFixed(2)} GB)`);
   for (const file of dropFiles(drops.dir)) for await (const chunk of createReadStream(file, { highWaterMark: 8 << 20 })) void chunk;
 
-  const tributaryDb = await freshDatabase('segment_bench_tributary');
-  const duckdbDb = await freshDatabase('segment_bench_duckdb');
-  const specFile = join(work, 'spec.json');
-  writeFileSync(specFile, `${JSON.stringify(peerSpec(context.root, config, drops, duckdbDb), null, 2)}\n`);
+  const databases = {
+    tributary: await freshDatabase('segment_bench_tributary'),
+    duckdb: await freshDatabase('segment_bench_duckdb'),
+    dbt: await freshDatabase('segment_bench_dbt'),
+    spark: await freshDatabase('segment_bench_spark'),
+  };
+  const specFile = (peer: Peer) => join(work, `spec-${peer}.json`);
+  const specs = Object.fromEntries(PEERS.map((peer) => [peer, peerSpec(context.root, config, drops, databases[peer])])) as Record<Peer, SegmentSpec>;
+  for (const peer of PEERS) writeFileSync(specFile(peer), `${JSON.stringify(specs[peer], null, 2)}\n`);
   const allFieldsProject = join(work, 'all-fields-project');
   writeAllFieldsProject(allFieldsProject, drops, await allFieldColumns(drops), config);
+  const dbtProject = join(work, 'dbt-project');
+  writeDbtProject(dbtProject, specs.dbt, join(work, 'dbt'));
+  const jdbcJar = postgresJdbcJar();
+  const versions = await pythonVersions(context.root);
 
-  const peer = (out: string, extra: string[]) => ({ command: process.execPath, args: ['--import', 'tsx', 'bench/suites/segment.ts', 'duckdb', '--spec', specFile, '--out', out, ...extra] });
+  const peer = (out: string, extra: string[]) => ({ command: process.execPath, args: ['--import', 'tsx', 'bench/suites/segment.ts', 'duckdb', '--spec', specFile('duckdb'), '--out', out, ...extra] });
   const tributary = (project: string, out: string, extra: string[]) => ({ command: process.execPath, args: [...cli, 'run', ...extra, '--project', project, '--data-dir', out, '--quiet'] });
-  const steps: { step: string; label: string; note: string; project?: string; run: (out: string) => { command: string; args: string[] }; env?: NodeJS.ProcessEnv }[] = [
+  const sparkMemory = specs.spark.memoryLimit.replace(/^(\d+)\s*GB$/i, '$1g');
+  // The example's prod target: its warehouse tables in PostgreSQL (the default target keeps them in the embedded DuckDB).
+  const prod = { TRIBUTARY_TARGET: 'prod', WAREHOUSE_URL: databases.tributary };
+  const allSteps: { step: string; label: string; note: string; project?: string; run: (out: string) => { command: string; args: string[] }; env?: NodeJS.ProcessEnv }[] = [
     {
       step: 'tributary',
       label: 'tributary run',
       note: '`tributary run` of the example: the load (exact typing, quarantine with file and line, reconciliation against an independent line count), 13 pipeline tables, 17 PostgreSQL tables each committed with its run record, and the checks.',
       project: PROJECT,
       run: (out) => tributary(PROJECT, out, sourceFlag),
-      env: { WAREHOUSE_URL: tributaryDb },
+      env: prod,
     },
     {
       step: 'duckdb',
@@ -480,12 +661,24 @@ async function run(context: SuiteContext): Promise<void> {
       run: (out) => peer(out, []),
     },
     {
+      step: 'dbt',
+      label: 'dbt-duckdb + COPY',
+      note: `\`dbt run\` (dbt-core ${versions.dbtCore}, dbt-duckdb ${versions.dbtDuckdb}, threads 1) of the example as a dbt project the bench writes beforehand (untimed): the source is the drops through the bare-DuckDB peer’s read_json (declared columns, rules as a filter), the same model SQL with dbt’s source()/ref(); lake models by dbt-duckdb’s external materialization (a DuckDB table, then Parquet partitioned by dt), pipeline tables as DuckDB tables, warehouse tables as views; then, in the same timed step, each view computed into CSV and loaded by PostgreSQL COPY as the bare-DuckDB peer does. Timed: spawn of the wrapper to exit (dbt’s start-up and parsing, the run, the COPYs). No tests, no quarantine.`,
+      run: (out) => ({ command: process.execPath, args: ['--import', 'tsx', 'bench/suites/segment.ts', 'dbt', '--spec', specFile('dbt'), '--project', dbtProject, '--out', out] }),
+    },
+    {
+      step: 'spark',
+      label: 'pyspark, local[2]',
+      note: `PySpark ${versions.pyspark} in local mode (\`local[2]\`, ${sparkMemory} driver heap, the example’s memory limit, Java 17; bench/peers/segment_spark.py): the drops by Spark’s JSON reader with the declared columns as the schema (PERMISSIVE), the rules as a filter, the same model SQL in Spark SQL after a few rewrites of DuckDB’s function names (SPARK_DIALECT in the script); lake and pipeline tables as Parquet, warehouse tables to PostgreSQL by JDBC (${jdbcJar ? relative(process.env.HOME ?? '/', jdbcJar) : 'no driver found'}, batched INSERTs, tables created by Spark, JSON as text). Its wall time includes starting the JVM.`,
+      run: (out) => ({ command: BENCH_PYTHON, args: ['bench/peers/segment_spark.py', '--spec', specFile('spark'), '--out', out, '--jdbc-jar', jdbcJar ?? 'none', '--driver-memory', sparkMemory] }),
+    },
+    {
       step: 'tributary-needed',
       label: 'tributary load, declared columns',
       note: '`tributary run events`: the load with the example’s declared columns (11 fields, context as a STRUCT of the 7 it uses).',
       project: PROJECT,
       run: (out) => tributary(PROJECT, out, ['events', ...sourceFlag]),
-      env: { WAREHOUSE_URL: tributaryDb },
+      env: prod,
     },
     {
       step: 'tributary-all',
@@ -497,10 +690,12 @@ async function run(context: SuiteContext): Promise<void> {
     { step: 'duckdb-needed', label: 'duckdb load, declared columns', note: 'bare DuckDB: the `events` model over read_json with the declared columns, into Parquet.', run: (out) => peer(out, ['--only', 'events']) },
     { step: 'duckdb-all', label: 'duckdb load, every field', note: 'bare DuckDB: `SELECT *` of read_json (every field, types inferred), into Parquet.', run: (out) => peer(out, ['--only', 'events', '--all-fields']) },
   ];
+  const chosen = process.env.BENCH_SEGMENT_STEPS?.split(',').map((s) => s.trim());
+  const steps = chosen ? allSteps.filter((s) => chosen.includes(s.step)) : allSteps;
 
   const results: StepResult[] = [];
   let tributaryTimings = new Map<string, { seconds: number; written: number }>();
-  let duckdbSteps: PeerStep[] = [];
+  const peerSteps: Partial<Record<Peer, PeerStep[]>> = {};
   for (const [index, step] of steps.entries()) {
     const out = join(work, step.step);
     mkdirSync(out, { recursive: true });
@@ -533,9 +728,9 @@ async function run(context: SuiteContext): Promise<void> {
         result.loadSeconds = timings.get('events')?.seconds;
         if (step.step === 'tributary') tributaryTimings = timings;
       } else {
-        const peerSteps = JSON.parse(readFileSync(join(out, 'steps.json'), 'utf8')) as PeerStep[];
-        result.loadSeconds = peerSteps.find((p) => p.model === 'events')?.seconds;
-        if (step.step === 'duckdb') duckdbSteps = peerSteps;
+        const own = JSON.parse(readFileSync(join(out, 'steps.json'), 'utf8')) as PeerStep[];
+        result.loadSeconds = own.find((p) => p.model === 'events')?.seconds;
+        if ((PEERS as readonly string[]).includes(step.step)) peerSteps[step.step as Peer] = own;
       }
       result.ok = true;
       context.log(`step ${index + 1}/${steps.length} ${step.label}: ${formatSeconds(m.wallSeconds)} s, peak RSS ${(m.peakRssBytes / MB).toFixed(0)} MB, ${fmtInt(result.eventsPerSecond)} events/s`);
@@ -547,33 +742,38 @@ async function run(context: SuiteContext): Promise<void> {
     }
   }
 
-  // Do the two warehouses hold the same tables?
-  const counts = {
-    tributary: await tableCounts(tributaryDb, warehouseTables),
-    duckdb: await tableCounts(duckdbDb, warehouseTables),
+  // Do the peers' warehouses hold Tributary's tables: rows, and a sum per column?
+  context.log('comparing the warehouses (rows and sums per table)');
+  const columns = await warehouseColumns(databases.tributary, warehouseTables);
+  const tables: Record<'tributary' | Peer, Record<string, Fingerprint | null>> = {
+    tributary: await fingerprints(databases.tributary, columns),
+    duckdb: await fingerprints(databases.duckdb, columns),
+    dbt: await fingerprints(databases.dbt, columns),
+    spark: await fingerprints(databases.spark, columns),
   };
-  const disagreements = warehouseTables.filter((t) => counts.tributary[t] !== counts.duckdb[t]);
-  if (disagreements.length) context.log(`warehouse tables with different row counts: ${disagreements.map((t) => `${t} ${counts.tributary[t]} vs ${counts.duckdb[t]}`).join(', ')}`);
+  const disagreements = PEERS.flatMap((p) => warehouseTables.flatMap((t) => {
+    const why = differences(tables.tributary[t], tables[p][t], columns[t] ?? []);
+    return why ? [{ peer: p, table: t, why }] : [];
+  }));
+  for (const d of disagreements) context.log(`  DISAGREES: ${d.peer} ${d.table}: ${d.why}`);
   if (!keep) {
     await withAdmin(async (admin) => {
-      await admin.query('DROP DATABASE IF EXISTS segment_bench_tributary');
-      await admin.query('DROP DATABASE IF EXISTS segment_bench_duckdb');
+      for (const url of Object.values(databases)) await admin.query(`DROP DATABASE IF EXISTS ${url.slice(url.lastIndexOf('/') + 1)}`);
     });
   }
 
   const timings: ModelTiming[] = Object.entries(config.models).map(([name, m]) => {
     const t = tributaryTimings.get(name);
-    const d = duckdbSteps.find((s) => s.model === name);
+    const own = (p: Peer) => peerSteps[p]?.find((s) => s.model === name);
     return {
       model: name,
       where: typeof m.materialize === 'string' ? m.materialize : m.materialize.kind,
-      rows: t?.written ?? d?.rows ?? null,
+      rows: t?.written ?? own('duckdb')?.rows ?? null,
       tributarySeconds: t?.seconds ?? null,
-      duckdbSeconds: d?.seconds ?? null,
-      copySeconds: d?.copySeconds ?? null,
+      peers: Object.fromEntries(PEERS.map((p) => [p, { seconds: own(p)?.seconds ?? null, copySeconds: own(p)?.copySeconds ?? null }])) as ModelTiming['peers'],
     };
   });
-  const machine = machineInfo();
+  const machine = machineInfo({ python: versions.python, pythonPackages: `pyspark ${versions.pyspark}; dbt-core ${versions.dbtCore}, dbt-duckdb ${versions.dbtDuckdb}` });
   const base = join(context.resultsDir, full ? 'segment' : `segment-${size.days}x${size.eventsPerDay}`);
   const report = {
     suite: 'segment',
@@ -585,17 +785,17 @@ async function run(context: SuiteContext): Promise<void> {
     machine,
     steps: results,
     models: timings,
-    warehouseRowCounts: counts,
+    warehouseTables: tables,
     disagreements,
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdown(report, drops, results, timings, counts, disagreements, relative(context.resultsDir, `${base}.svg`)));
+  writeFileSync(`${base}.md`, markdown(report, drops, results, timings, tables, disagreements, relative(context.resultsDir, `${base}.svg`)));
   const ran = results.filter((r) => r.wallSeconds !== undefined);
   writeFileSync(
     `${base}.svg`,
     barChartSvg({
       title: `Segment warehouse: ${fmtInt(drops.lines)} events (${size.days} days, ${(drops.bytes / 1e9).toFixed(2)} GB gzipped JSON lines) → lake → PostgreSQL`,
-      subtitle: `${machine.nproc} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM · lower is better`,
+      subtitle: `${machine.nproc} cores, ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM · commit ${machine.commit} · lower is better`,
       // The step keys: short enough for every bar to keep its label.
       categories: ran.map((r) => (r.ok ? r.step : `${r.step} (failed)`)),
       series: [
@@ -606,6 +806,25 @@ async function run(context: SuiteContext): Promise<void> {
     }),
   );
   context.log(`results: ${relative(context.root, base)}.{md,svg,json}`);
+}
+
+/** The PostgreSQL JDBC driver for the Spark peer: BENCH_PG_JDBC_JAR, else the newest in the local Maven repository (no download). */
+function postgresJdbcJar(): string | undefined {
+  if (process.env.BENCH_PG_JDBC_JAR) return resolve(process.env.BENCH_PG_JDBC_JAR);
+  const repository = join(process.env.HOME ?? '/root', '.m2', 'repository', 'org', 'postgresql', 'postgresql');
+  if (!existsSync(repository)) return undefined;
+  const versions = readdirSync(repository).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return versions.map((v) => join(repository, v, `postgresql-${v}.jar`)).filter((jar) => existsSync(jar)).at(-1);
+}
+
+/** The Python peers' versions, for the report: PySpark from the bench venv, dbt from the test tools' venv. */
+async function pythonVersions(root: string): Promise<{ python: string; pyspark: string; dbtCore: string; dbtDuckdb: string }> {
+  await installPythonPeers({ root });
+  const version = (python: string, packages: string[]) =>
+    runCapture(join(root, python), ['-c', `import sys, importlib.metadata as m; print(sys.version.split()[0], *(m.version(p) for p in ${JSON.stringify(packages)}))`], { cwd: root }).then((text) => text.trim().split(' '));
+  const [python, pyspark] = await version(BENCH_PYTHON, ['pyspark']);
+  const [, dbtCore, dbtDuckdb] = await version(join('.tools', 'venv', 'bin', 'python'), ['dbt-core', 'dbt-duckdb']);
+  return { python: python!, pyspark: pyspark!, dbtCore: dbtCore!, dbtDuckdb: dbtDuckdb! };
 }
 
 /** Seconds and rows written per model of the last `tributary run`, from its run records. */
@@ -622,8 +841,8 @@ function markdown(
   drops: Drops,
   results: StepResult[],
   timings: ModelTiming[],
-  counts: Record<'tributary' | 'duckdb', Record<string, number | null>>,
-  disagreements: string[],
+  tables: Record<'tributary' | Peer, Record<string, Fingerprint | null>>,
+  disagreements: { peer: Peer; table: string; why: string }[],
   chart: string,
 ): string {
   const m = report.machine;
@@ -634,23 +853,50 @@ function markdown(
     '',
     `Input: ${report.size.days} days from ${report.size.start} × ${fmtInt(report.size.eventsPerDay)} events a day on average (seed ${report.size.seed}): ${fmtInt(drops.lines)} lines (${fmtInt(drops.malformed)} malformed on purpose) in ${drops.files} gzipped JSON-lines files, ${(drops.bytes / 1e9).toFixed(2)} GB` +
       (drops.generatedSeconds !== null ? `, generated in ${drops.generatedSeconds.toFixed(1)} s during this run.` : ', reused from an earlier run.'),
-    `Machine: ${m.nproc} cores (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os}; Node ${m.node}, @duckdb/node-api ${m.duckdb}. Commit ${m.commit}, run at ${m.date}.`,
+    `Machine: ${m.nproc} cores (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os}; Node ${m.node}, @duckdb/node-api ${m.duckdb}; Python ${m.python} with ${m.pythonPackages}. Commit ${m.commit}, run at ${m.date}.`,
     `Load average (1 min) before each step: ${results.map((r) => `${r.step} ${r.loadBefore ?? '–'}`).join(', ')} (other work on the machine shows here).`,
     'Each step ran alone as a child process, one after another, with the drops in the page cache. Peak MB: the highest sum of resident memory (VmRSS) over the step’s process tree, sampled every 100 ms (or a single process’s VmHWM if higher); PostgreSQL’s server processes are not counted. MB = 10^6 bytes; events/s = lines of the drops / wall time.',
     '',
-    '## The whole job: load, fifteen transformations, PostgreSQL',
+    '## The whole job: load, the transformations, PostgreSQL',
     '',
-    '| step | wall s | events/s | peak MB | private MB |',
-    '|---|---:|---:|---:|---:|',
+    '| step | wall s | events/s | peak MB | private MB | load s |',
+    '|---|---:|---:|---:|---:|---:|',
   ];
   const row = (r: StepResult | undefined) =>
     r
-      ? `| ${r.label}${r.ok ? '' : ' (failed)'} | ${r.wallSeconds === undefined ? '–' : formatSeconds(r.wallSeconds)} | ${r.eventsPerSecond === undefined ? '–' : fmtInt(r.eventsPerSecond)} | ${r.peakRssBytes === undefined ? '–' : (r.peakRssBytes / MB).toFixed(0)} | ${r.peakAnonBytes === undefined ? '–' : (r.peakAnonBytes / MB).toFixed(0)} |`
+      ? `| ${r.label}${r.ok ? '' : ' (failed)'} | ${r.wallSeconds === undefined ? '–' : formatSeconds(r.wallSeconds)} | ${r.eventsPerSecond === undefined ? '–' : fmtInt(r.eventsPerSecond)} | ${r.peakRssBytes === undefined ? '–' : (r.peakRssBytes / MB).toFixed(0)} | ${r.peakAnonBytes === undefined ? '–' : (r.peakAnonBytes / MB).toFixed(0)} | ${s(r.loadSeconds)} |`
       : '';
-  lines.push(row(step('tributary')), row(step('duckdb')));
-  lines.push('', '## Each model', '', 'Tributary: from its run records (`tributary runs --format json`); bare DuckDB: its own clock, with PostgreSQL’s COPY apart.', '');
-  lines.push('| model | materialized | rows | tributary s | duckdb s | COPY s |', '|---|---|---:|---:|---:|---:|');
-  for (const t of timings) lines.push(`| ${t.model} | ${t.where} | ${t.rows === null ? '–' : fmtInt(t.rows)} | ${s(t.tributarySeconds)} | ${s(t.duckdbSeconds)} | ${s(t.copySeconds)} |`);
+  lines.push(...['tributary', ...PEERS].filter((k) => step(k)).map((k) => row(step(k))));
+  lines.push('', 'load s: the `events` model inside the step (Tributary’s run record, each peer’s own clock).');
+  // Issue 23's goals for Tributary, as this run measured them.
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+  const t = step('tributary');
+  const d = step('duckdb');
+  lines.push(
+    '',
+    'Goals (Tributary against bare DuckDB): ' +
+      [
+        `whole job ${ratio(t?.wallSeconds, d?.wallSeconds)} DuckDB + COPY (goal ≤ 1.1×)`,
+        `the load inside it ${ratio(t?.loadSeconds, d?.loadSeconds)} (goal ≤ 1.2×)`,
+        ...(step('tributary-needed') && step('duckdb-needed') ? [`the load alone ${ratio(step('tributary-needed')?.loadSeconds, step('duckdb-needed')?.loadSeconds)} (wall ${ratio(step('tributary-needed')?.wallSeconds, step('duckdb-needed')?.wallSeconds)})`] : []),
+        `peak ${t?.peakRssBytes === undefined ? '–' : `${(t.peakRssBytes / 1e9).toFixed(2)} GB`} (goal ≤ 4 GB)`,
+      ].join('; ') +
+      '.',
+  );
+  lines.push(
+    '',
+    '## Each model',
+    '',
+    'Tributary: from its run records (`tributary runs --format json`); bare DuckDB and Spark: their own clocks; dbt: `execution_time` from `target/run_results.json`, plus the peer’s computation of a warehouse view into CSV. COPY apart.',
+    '',
+  );
+  lines.push('| model | materialized | rows | tributary s | duckdb s | duckdb COPY s | dbt s | dbt COPY s | spark s |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const t of timings) {
+    lines.push(
+      `| ${t.model} | ${t.where} | ${t.rows === null ? '–' : fmtInt(t.rows)} | ${s(t.tributarySeconds)} | ${s(t.peers.duckdb.seconds)} | ${s(t.peers.duckdb.copySeconds)} | ${s(t.peers.dbt.seconds)} | ${s(t.peers.dbt.copySeconds)} | ${s(t.peers.spark.seconds)} |`,
+    );
+  }
+  lines.push('', 'spark s of a warehouse table includes its JDBC write into PostgreSQL.');
   lines.push('', '## Reading only the needed columns', '', 'The load alone (drops → `events` in the lake): the example’s declared columns against every field of the drops.', '');
   lines.push('| step | wall s | load s | load events/s | peak MB | private MB |', '|---|---:|---:|---:|---:|---:|');
   for (const key of ['tributary-needed', 'tributary-all', 'duckdb-needed', 'duckdb-all']) {
@@ -669,29 +915,39 @@ function markdown(
     lines.push('', 'Failures:', '');
     for (const r of failed) lines.push(`- **${r.label}**: ${(r.error ?? '').split('\n')[0]}`);
   }
-  lines.push('', '## Agreement of the two warehouses', '');
-  lines.push('| table | tributary rows | duckdb rows |', '|---|---:|---:|');
-  for (const table of Object.keys(counts.tributary)) {
-    const a = counts.tributary[table];
-    const b = counts.duckdb[table];
-    lines.push(`| ${table} | ${a === null || a === undefined ? '–' : fmtInt(a)} | ${b === null || b === undefined ? '–' : fmtInt(b)}${a !== b ? ' ≠' : ''} |`);
-  }
   lines.push(
     '',
-    disagreements.length
-      ? `Tables that differ: ${disagreements.join(', ')}. DuckDB’s reader with ignore_errors also drops the valid line that follows some malformed lines (it resumes past it); Tributary quarantines only the malformed line, with its file, line and reason, and loads its neighbour. The history tables that follow from those events differ with them.`
-      : 'Every warehouse table has the same number of rows on both sides.',
+    '## Agreement of the warehouses',
+    '',
+    'Each peer’s PostgreSQL tables against Tributary’s: the row count, and per column a sum (numbers as they are, dates and times as epoch seconds, text as its total length, booleans as the count of true; JSON columns left out), equal to 1 part in a million, or for a numeric(p, s) column to half a unit of its last place per row (Tributary rounds a median or an average to the column’s scale, a peer may keep a double). ≠ marks a disagreement.',
+    '',
   );
+  lines.push(`| table | tributary rows | ${PEERS.map((p) => `${p} rows`).join(' | ')} |`, `|---|---:|${PEERS.map(() => '---:').join('|')}|`);
+  const rows = (f: Fingerprint | null | undefined) => (f ? fmtInt(f.rows) : '–');
+  for (const table of Object.keys(tables.tributary)) {
+    const cells = PEERS.map((p) => `${rows(tables[p][table])}${disagreements.some((x) => x.peer === p && x.table === table) ? ' ≠' : ''}`);
+    lines.push(`| ${table} | ${rows(tables.tributary[table])} | ${cells.join(' | ')} |`);
+  }
+  lines.push('');
+  if (disagreements.length) {
+    lines.push('Disagreements:', '');
+    for (const x of disagreements) lines.push(`- ${x.peer}, ${x.table}: ${x.why}`);
+    lines.push(
+      '',
+      'DuckDB’s reader with ignore_errors (the bare-DuckDB and dbt peers) also drops the valid line that follows some malformed lines (it resumes past it); Tributary quarantines only the malformed line, with its file, line and reason, and loads its neighbour. The history tables that follow from those events differ with them.',
+    );
+  } else lines.push('Every peer’s warehouse tables have Tributary’s rows and sums.');
   lines.push('', `![segment chart](./${chart})`, '');
   return lines.join('\n');
 }
 
 export const segmentSuite: Suite = {
   name: 'segment',
-  description: 'a month of Segment drops → the segment-warehouse load and 15 models → PostgreSQL: tributary vs bare duckdb + COPY; needed vs all columns',
+  description: 'a month of Segment drops → the segment-warehouse load and 15 models → PostgreSQL: tributary vs bare duckdb + COPY, dbt-duckdb + COPY and PySpark; needed vs all columns',
   run,
 };
 
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv[2] === 'duckdb') {
-  await duckdbPeer(process.argv.slice(3));
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === 'duckdb') await duckdbPeer(process.argv.slice(3));
+  else if (process.argv[2] === 'dbt') await dbtPeer(process.argv.slice(3));
 }
