@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { readHead, splitHeader } from '../../catalog/crawl.js';
+import { readHeads, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
@@ -83,19 +83,23 @@ async function inferColumns(context: SourceContext, config: CsvConfig, files: st
 async function checkHeaders(name: string, config: CsvConfig, files: string[], expected: string[]): Promise<void> {
   if (config.csv?.header === false) return;
   const delimiter = config.csv?.delimiter ?? ',';
-  for (const file of files) {
-    const found = splitHeader((await readHead(file, 0)).header, delimiter, config.csv?.quote ?? '"');
-    if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
-      const hint =
-        found.length === 1 && expected.length > 1
-          ? `the header does not split on '${delimiter}': if the file uses another delimiter, set sources.${name}.csv.delimiter`
-          : `make the file's header match sources.${name}.columns, declare the columns the file really has, or declare how files drift in sources.${name}.drift`;
-      throw new TributaryError(`header has ${found.length} column(s) [${found.join(', ')}], expected [${expected.join(', ')}]`, {
-        place: { file, line: 1 },
-        hint,
-      });
-    }
-  }
+  await readHeads(
+    files,
+    ({ header }, file) => {
+      const found = splitHeader(header, delimiter, config.csv?.quote ?? '"');
+      if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
+        const hint =
+          found.length === 1 && expected.length > 1
+            ? `the header does not split on '${delimiter}': if the file uses another delimiter, set sources.${name}.csv.delimiter`
+            : `make the file's header match sources.${name}.columns, declare the columns the file really has, or declare how files drift in sources.${name}.drift`;
+        throw new TributaryError(`header has ${found.length} column(s) [${found.join(', ')}], expected [${expected.join(', ')}]`, {
+          place: { file, line: 1 },
+          hint,
+        });
+      }
+    },
+    0,
+  );
 }
 
 /** The text of some physical lines of a file (for a quarantined runaway-quote line). */

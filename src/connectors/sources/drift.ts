@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { delimiterName, readHead, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
+import { delimiterName, readHeads, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
 import { capText, RAW_KEEP_CHARS } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import type { DeclaredColumn } from '../../core/schemas.js';
@@ -198,8 +198,7 @@ export async function planDrift(options: {
   const candidates = [options.delimiter, ...SNIFFED_DELIMITERS.filter((d) => d !== options.delimiter)];
   const plan: DriftPlan = { mapped: new Map(), unmappable: new Map() };
   const notesOf = new Map<string, string[]>();
-  for (const file of options.files) {
-    const head = await readHead(file);
+  await readHeads(options.files, (head, file) => {
     let delimiter = options.delimiter;
     let header = splitHeader(head.header, delimiter, quote);
     const conforming = () => header.length === keys.length && header.every((h, i) => h === keys[i]);
@@ -216,7 +215,7 @@ export async function planDrift(options: {
     if (mapping && 'reason' in mapping) {
       const hint = header.length === 1 && keys.length > 1 && drift.delimiter !== 'sniff' ? `; the header does not split on ${delimiterName(delimiter)}: if the file uses another delimiter, set sources.${source}.drift.delimiter: 'sniff'` : '';
       plan.unmappable.set(file, `${mapping.reason}${hint}`);
-      continue;
+      return;
     }
     if (mapping) notes.push(...mapping.notes);
     const target = (field: string) => (keys.includes(field) ? declared.columns[keys.indexOf(field)]!.name : drift.renames?.[field]);
@@ -225,7 +224,7 @@ export async function planDrift(options: {
       plan.mapped.set(file, { delimiter, header });
       notesOf.set(file, notes);
     }
-  }
+  });
   const shown = (file: string) => (path.relative(options.baseDir, file).startsWith('..') ? file : path.relative(options.baseDir, file));
   if (notesOf.size) {
     options.log(`source '${source}': schema drift mapped in ${notesOf.size} of ${options.files.length} file(s) by sources.${source}.drift:`);
