@@ -225,7 +225,9 @@ export async function readHeads(files: readonly string[], onHead: (head: FileHea
         cause: error,
       });
     }
-    const lines = head.text.split('\n');
+    const newline = head.text.indexOf('\n');
+    // A header alone (sampleBytes 0): the other lines of the first read are not split.
+    const lines = sampleBytes || newline < 0 ? head.text.split('\n') : [head.text.slice(0, newline), ''];
     // A line the sample cut short is not a line of the file; the file's own last line is.
     if (!head.ended || lines.at(-1) === '') lines.pop();
     const [header = '', ...rest] = lines.map((l) => l.replace(/\r$/, ''));
@@ -246,10 +248,11 @@ const enough = (bytes: number, headerEnded: boolean, sampleBytes: number, maxHea
 function plainHead(file: string, sampleBytes: number, maxHeaderBytes: number): HeadText {
   const fd = openSync(file, 'r');
   try {
-    let buffer = Buffer.allocUnsafe(Math.max(HEAD_CHUNK, sampleBytes));
+    // A header alone (sampleBytes 0) is a line of a few dozen bytes: a small first read finds it.
+    let buffer = Buffer.allocUnsafe(Math.max(sampleBytes, 4096));
     let length = 0;
     for (;;) {
-      if (buffer.length - length < HEAD_CHUNK) buffer = Buffer.concat([buffer.subarray(0, length), Buffer.allocUnsafe(buffer.length)]);
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
       const read = readSync(fd, buffer, length, buffer.length - length, length);
       if (read === 0) return { text: buffer.toString('utf8', 0, length), ended: true };
       length += read;

@@ -162,18 +162,23 @@ function mapHeader(header: string[], columns: DeclaredColumn[], drift: DriftOpti
 
 /** Values in a file's first lines that only a declared cast reads, e.g. "12,99" for a DECIMAL. */
 function castsSeen(layout: FileLayout, lines: readonly string[], quote: string, drift: DriftOptions, target: (field: string) => string | undefined, canonical: Map<string, string>): string[] {
+  const cast = layout.header.flatMap((field, f) => {
+    const column = target(field);
+    const rule = column === undefined ? undefined : drift.casts?.[column];
+    return column !== undefined && rule ? [{ f, column, rule }] : [];
+  });
   const seen = new Map<string, string>();
   for (const [i, line] of lines.entries()) {
-    const values = splitHeader(line, layout.delimiter, quote);
+    if (seen.size === cast.length) break;
+    // A drop folder's samples are millions of lines: one without a quote splits natively.
+    const values = quote && line.includes(quote) ? splitHeader(line, layout.delimiter, quote) : line.split(layout.delimiter);
     if (values.length !== layout.header.length) continue;
-    layout.header.forEach((field, f) => {
-      const column = target(field);
-      const cast = column === undefined ? undefined : drift.casts?.[column];
-      if (column === undefined || !cast || seen.has(column)) return;
-      const value = values[f]!;
-      if (cast.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
-      if (cast.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
-    });
+    for (const { f, column, rule } of cast) {
+      if (seen.has(column)) continue;
+      const value = values[f]!.trim();
+      if (rule.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
+      if (rule.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
+    }
   }
   return [...seen.values()];
 }
