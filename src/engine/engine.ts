@@ -8,10 +8,10 @@ export function engineVersion(): string {
 }
 
 /**
- * A list of text as one parameter (`$1::VARCHAR[]`): the parser takes seconds over tens of
- * thousands of quoted literals (90,000 file names: about 3 s), and a bound list is no text to parse.
+ * A list as one parameter (`$1::VARCHAR[]`, `$2::BIGINT[]`): the parser takes seconds over tens
+ * of thousands of literals (90,000 file names: about 3 s), and a bound list is no text to parse.
  */
-export function textListParameter(values: readonly string[]): DuckDBValue {
+export function listParameter(values: readonly (string | number | null)[]): DuckDBValue {
   return listValue([...values]);
 }
 
