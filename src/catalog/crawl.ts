@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
@@ -205,35 +205,78 @@ export interface FileHead {
   lines: string[];
 }
 
-/** Reads a file's header (up to `maxHeaderBytes`) and the lines that come with it, without reading the rest. */
-export async function readHead(file: string, sampleBytes = 64 * 1024, maxHeaderBytes = 1 << 20): Promise<FileHead> {
-  const raw = createReadStream(file, { highWaterMark: 64 * 1024 });
-  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
-  let text = '';
-  let ended = true;
-  try {
-    for await (const chunk of stream) {
-      text += (chunk as Buffer).toString('utf8');
-      const headerEnd = text.indexOf('\n');
-      if ((headerEnd >= 0 && text.length >= sampleBytes) || (headerEnd < 0 && text.length > maxHeaderBytes)) {
-        ended = false;
-        break;
-      }
+/**
+ * Reads each file's header (up to `maxHeaderBytes`) and the lines that come with it, without
+ * reading the rest, and hands each to `onHead` in the files' order (a drop folder's samples
+ * together would not fit in memory). A drop folder is tens of thousands of small files: a stream
+ * per file costs about 20 times the three system calls of a plain read, so plain files are read
+ * that way, and the event loop gets a turn every few hundred files.
+ */
+export async function readHeads(files: readonly string[], onHead: (head: FileHead, file: string, index: number) => void, sampleBytes = 64 * 1024, maxHeaderBytes = 1 << 20): Promise<void> {
+  for (const [i, file] of files.entries()) {
+    if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
+    let head: HeadText;
+    try {
+      head = /\.gz$/i.test(file) ? await gzipHead(file, sampleBytes, maxHeaderBytes) : plainHead(file, sampleBytes, maxHeaderBytes);
+    } catch (error) {
+      throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
+        place: { file, line: 1 },
+        hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
+        cause: error,
+      });
     }
-  } catch (error) {
-    throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
-      place: { file, line: 1 },
-      hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
-      cause: error,
-    });
+    const newline = head.text.indexOf('\n');
+    // A header alone (sampleBytes 0): the other lines of the first read are not split.
+    const lines = sampleBytes || newline < 0 ? head.text.split('\n') : [head.text.slice(0, newline), ''];
+    // A line the sample cut short is not a line of the file; the file's own last line is.
+    if (!head.ended || lines.at(-1) === '') lines.pop();
+    const [header = '', ...rest] = lines.map((l) => l.replace(/\r$/, ''));
+    onHead({ header, lines: rest }, file, i);
+  }
+}
+
+/** The text a head is cut from, and whether it is the whole file. */
+interface HeadText {
+  text: string;
+  ended: boolean;
+}
+
+const HEAD_CHUNK = 64 * 1024;
+const enough = (bytes: number, headerEnded: boolean, sampleBytes: number, maxHeaderBytes: number) =>
+  (headerEnded && bytes >= sampleBytes) || (!headerEnded && bytes > maxHeaderBytes);
+
+function plainHead(file: string, sampleBytes: number, maxHeaderBytes: number): HeadText {
+  const fd = openSync(file, 'r');
+  try {
+    // A header alone (sampleBytes 0) is a line of a few dozen bytes: a small first read finds it.
+    let buffer = Buffer.allocUnsafe(Math.max(sampleBytes, 4096));
+    let length = 0;
+    for (;;) {
+      if (length === buffer.length) buffer = Buffer.concat([buffer, Buffer.allocUnsafe(buffer.length)]);
+      const read = readSync(fd, buffer, length, buffer.length - length, length);
+      if (read === 0) return { text: buffer.toString('utf8', 0, length), ended: true };
+      length += read;
+      if (enough(length, buffer.subarray(0, length).includes(0x0a), sampleBytes, maxHeaderBytes)) return { text: buffer.toString('utf8', 0, length), ended: false };
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function gzipHead(file: string, sampleBytes: number, maxHeaderBytes: number): Promise<HeadText> {
+  const raw = createReadStream(file, { highWaterMark: HEAD_CHUNK });
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of raw.pipe(createGunzip())) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (enough(length, chunks.some((c) => c.includes(0x0a)), sampleBytes, maxHeaderBytes)) return { text: Buffer.concat(chunks).toString('utf8'), ended: false };
+    }
+    return { text: Buffer.concat(chunks).toString('utf8'), ended: true };
   } finally {
     raw.destroy();
   }
-  const lines = text.split('\n');
-  // A line the sample cut short is not a line of the file; the file's own last line is.
-  if (!ended || lines.at(-1) === '') lines.pop();
-  const [header = '', ...rest] = lines.map((l) => l.replace(/\r$/, ''));
-  return { header, lines: rest };
 }
 
 /** Splits one CSV line into its fields, honouring quotes (a header, or a sample line). */
@@ -281,15 +324,24 @@ export function delimiterName(delimiter: string): string {
 
 // ── CSV crawl ────────────────────────────────────────────────────────────────────────────────
 
-/** Types a crawl gives a CSV column, each value's text tested in SQL; a column without values has none. */
-const TYPE_TESTS: { type: string; test: (v: string) => string }[] = [
-  { type: 'BOOLEAN', test: (v) => `lower(${v}) IN ('true', 'false')` },
-  { type: 'BIGINT', test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS BIGINT) IS NOT NULL` },
+/** A number as the DOUBLE type test takes it: digits, one point, an exponent. */
+const isNumber = (v: string) => `regexp_full_match(${v}, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?')`;
+
+/**
+ * Types a crawl gives a CSV column, each value's text tested in SQL; a column without values has
+ * none. `number`: whether the type's values are numbers in `isNumber`'s sense. A number is no
+ * boolean and no date (a date needs two separators), and a value that is not a number is no
+ * integer either, so a value is tested only against the types on its side.
+ */
+const TYPE_TESTS: { type: string; number: boolean; test: (v: string) => string }[] = [
+  { type: 'BOOLEAN', number: false, test: (v) => `lower(${v}) IN ('true', 'false')` },
+  { type: 'BIGINT', number: true, test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS BIGINT) IS NOT NULL` },
   // Ids past 2^63 stay whole numbers: a DOUBLE would round them.
-  { type: 'HUGEINT', test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS HUGEINT) IS NOT NULL` },
-  { type: 'DOUBLE', test: (v) => `regexp_full_match(${v}, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?')` },
-  { type: 'DATE', test: (v) => `regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(${v} AS DATE) IS NOT NULL` },
-  { type: 'TIMESTAMP', test: (v) => `TRY_CAST(${v} AS TIMESTAMP) IS NOT NULL` },
+  { type: 'HUGEINT', number: true, test: (v) => `regexp_full_match(${v}, '[+-]?[0-9]+') AND TRY_CAST(${v} AS HUGEINT) IS NOT NULL` },
+  { type: 'DOUBLE', number: true, test: isNumber },
+  // The length first: most values are not ten characters long, and the expression is costly.
+  { type: 'DATE', number: false, test: (v) => `length(${v}) = 10 AND regexp_full_match(${v}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND TRY_CAST(${v} AS DATE) IS NOT NULL` },
+  { type: 'TIMESTAMP', number: false, test: (v) => `TRY_CAST(${v} AS TIMESTAMP) IS NOT NULL` },
 ];
 
 /** Whether values of type `narrow` are also values of type `wide`, exactly (a whole number is a number). */
@@ -313,8 +365,8 @@ interface CsvFileFacts {
   header: string[];
   /** Records: rows read plus rows the reader refused. */
   rows: number;
-  /** Per column: values present, the narrowest type they share, and a value that is not of each type. */
-  columns: Map<string, { values: number; type: string | null; misfits: Map<string, string> }>;
+  /** Per column: values present, and the narrowest type they share. */
+  columns: Map<string, { values: number; type: string | null }>;
   refused: { rows: number; first: string };
 }
 
@@ -344,15 +396,18 @@ async function crawlCsv(
   where: { folder: string; partitionOf: (file: string) => Record<string, string>; store: (file: string) => string },
 ): Promise<Crawled> {
   const layouts = new Map<string, { delimiter: string; header: string[]; files: string[] }>();
-  for (const file of files) {
-    const { header: line } = await readHead(file, 0);
-    const delimiter = sniffDelimiter(line, SNIFFED_DELIMITERS, '"');
-    const header = splitHeader(line, delimiter, '"');
-    const key = JSON.stringify([delimiter, header]);
-    const layout = layouts.get(key) ?? { delimiter, header, files: [] };
-    layout.files.push(file);
-    layouts.set(key, layout);
-  }
+  await readHeads(
+    files,
+    ({ header: line }, file) => {
+      const delimiter = sniffDelimiter(line, SNIFFED_DELIMITERS, '"');
+      const header = splitHeader(line, delimiter, '"');
+      const key = JSON.stringify([delimiter, header]);
+      const layout = layouts.get(key) ?? { delimiter, header, files: [] };
+      layout.files.push(file);
+      layouts.set(key, layout);
+    },
+    0,
+  );
   const facts = new Map<string, CsvFileFacts>();
   let layoutNumber = 0;
   for (const layout of layouts.values()) {
@@ -385,6 +440,7 @@ async function crawlCsv(
   }
 
   const storeDrift: StoreDrift[] = [];
+  const retyped: Retyped[] = [];
   for (const file of files) {
     const f = facts.get(file)!;
     const say = (change: DriftChange, column: string | null, detail: string, rows = f.rows) =>
@@ -411,8 +467,8 @@ async function crawlCsv(
       // A renamed column is compared with the column it stands for.
       const expected = referenceType(renamed.get(name) ?? name);
       if (c.type !== null && expected !== null && !fitsIn(c.type, expected)) {
-        const example = c.misfits.get(expected);
-        say('retyped', name, `${c.type} instead of ${expected}${example !== undefined ? `, e.g. '${example}'` : ''}`);
+        say('retyped', name, `${c.type} instead of ${expected}`);
+        retyped.push({ finding: storeDrift.at(-1)!, file, delimiter: f.delimiter, header: f.header, column: name, expected });
       }
       const empty = f.rows - f.refused.rows - c.values;
       const filled = filledIn.get(name) ?? 0;
@@ -423,6 +479,7 @@ async function crawlCsv(
     }
     if (f.refused.rows) say('refused rows', null, f.refused.first, f.refused.rows);
   }
+  for (const [i, example] of (await misfitExamples(engine, retyped)).entries()) if (example !== null) retyped[i]!.finding.detail += `, e.g. '${example}'`;
 
   // Each layout read with its own delimiter and header, typed by its files' values; united by name.
   const relation = `(${[...layouts.values()]
@@ -457,19 +514,26 @@ function csvDialect(delimiter: string): string {
   return `delim = ${quoteLiteral(delimiter)}, quote = '"', escape = '"', header = true, auto_detect = false`;
 }
 
-/** One scan of the files of one layout: per file, its records, and per column its values' type. */
+/**
+ * One scan of the files of one layout: per file, its records, and per column its values' type.
+ * Each value is tested against the types on its side, and a file's column keeps the tests all its
+ * values pass (a bit each, ANDed): a row per file, where keeping a failing value per type made
+ * every value of every column a row of its own to group.
+ */
 async function scanLayout(engine: Engine, layout: { delimiter: string; header: string[]; files: string[] }, tables: string): Promise<CsvFileFacts[]> {
   const text = columnsStruct(Object.fromEntries(layout.header.map((name) => [name, 'VARCHAR'])));
   const read = `read_csv(${quoteList(layout.files)}, columns = ${text}, ${csvDialect(layout.delimiter)}, strict_mode = true, hive_partitioning = false,
                  store_rejects = true, rejects_table = '${tables}_rejects', rejects_scan = '${tables}_scans')`;
-  const misfitColumns = TYPE_TESTS.map((t, i) => `min(v) FILTER (WHERE NOT (${t.test('v')})) AS misfit_${i}`).join(', ');
+  const side = (v: string, number: boolean) =>
+    TYPE_TESTS.map((t, i) => (t.number !== number ? '' : t.test === isNumber ? `${1 << i}` : `CASE WHEN ${t.test(v)} THEN ${1 << i} ELSE 0 END`))
+      .filter(Boolean)
+      .join(' + ');
+  const passes = (v: string) => `CASE WHEN ${v} IS NULL THEN NULL WHEN ${isNumber(v)} THEN ${side(v, true)} ELSE ${side(v, false)} END`;
   try {
-    const rows = await engine.queryJson<{ file: string; n_rows: number; column_number: string | null; n_values: number } & Record<string, string | null>>(
-      `WITH t AS (SELECT filename AS file, ${layout.header.map((n, i) => `${quoteIdent(n)} AS c${i}`).join(', ')} FROM ${read}),
-            per_file AS (SELECT file, count(*)::DOUBLE AS n_rows FROM t GROUP BY file),
-            cells AS (UNPIVOT t ON ${layout.header.map((_, i) => `c${i}`).join(', ')} INTO NAME column_number VALUE v),
-            per_column AS (SELECT file, column_number, count(*)::DOUBLE AS n_values, ${misfitColumns} FROM cells GROUP BY file, column_number)
-       SELECT * FROM per_file LEFT JOIN per_column USING (file)`,
+    const rows = await engine.queryJson<{ file: string; n_rows: number } & Record<string, number | null>>(
+      `SELECT filename AS file, count(*)::DOUBLE AS n_rows,
+              ${layout.header.map((n, i) => `count(${quoteIdent(n)})::DOUBLE AS v${i}, bit_and(${passes(quoteIdent(n))})::DOUBLE AS m${i}`).join(', ')}
+       FROM ${read} GROUP BY filename`,
     );
     const refused = await engine.queryJson<{ file: string; n_rows: number; first: string }>(
       `SELECT s.file_path AS file, count(DISTINCT e.line)::DOUBLE AS n_rows,
@@ -486,17 +550,48 @@ async function scanLayout(engine: Engine, layout: { delimiter: string; header: s
     for (const r of rows) {
       const f = facts.get(r.file)!;
       f.rows = r.n_rows + f.refused.rows;
-      if (r.column_number === null) continue;
-      const misfits = new Map(TYPE_TESTS.flatMap((t, i) => (r[`misfit_${i}`] != null ? [[t.type, r[`misfit_${i}`]!] as const] : [])));
-      const type = TYPE_TESTS.find((t) => !misfits.has(t.type))?.type ?? 'VARCHAR';
-      f.columns.set(layout.header[Number(r.column_number.slice(1))]!, { values: r.n_values, type, misfits });
+      layout.header.forEach((name, i) => {
+        const passed = r[`m${i}`];
+        // A column without values has no type; otherwise the first type every value passes.
+        const type = passed === null || passed === undefined ? null : (TYPE_TESTS.find((_, t) => passed & (1 << t))?.type ?? 'VARCHAR');
+        f.columns.set(name, { values: r[`v${i}`] ?? 0, type });
+      });
     }
-    // A file whose every row was refused, or whose columns never had a value, still has its columns.
-    for (const f of facts.values()) for (const name of layout.header) if (!f.columns.has(name)) f.columns.set(name, { values: 0, type: null, misfits: new Map() });
+    // A file whose every row was refused still has its columns.
+    for (const f of facts.values()) for (const name of layout.header) if (!f.columns.has(name)) f.columns.set(name, { values: 0, type: null });
     return [...facts.values()];
   } finally {
     await engine.run(`DROP TABLE IF EXISTS ${tables}_rejects; DROP TABLE IF EXISTS ${tables}_scans`);
   }
+}
+
+/** A column of a file whose values are not of the type most files give it, for its finding's example. */
+interface Retyped {
+  finding: StoreDrift;
+  file: string;
+  delimiter: string;
+  header: string[];
+  column: string;
+  expected: string;
+}
+
+/** Per retyped column, its least value that is not of the expected type (null when none is): one read of just those files. */
+async function misfitExamples(engine: Engine, retyped: readonly Retyped[]): Promise<(string | null)[]> {
+  if (!retyped.length) return [];
+  const test = (type: string, v: string) => TYPE_TESTS.find((t) => t.type === type)!.test(v);
+  const rows = await engine.queryJson<{ i: number; example: string | null }>(
+    retyped
+      .map((r, i) => {
+        const text = columnsStruct(Object.fromEntries(r.header.map((name) => [name, 'VARCHAR'])));
+        const v = quoteIdent(r.column);
+        return `SELECT ${i} AS i, min(${v}) FILTER (WHERE ${v} IS NOT NULL AND NOT (${test(r.expected, v)})) AS example
+                FROM read_csv(${quoteList([r.file])}, columns = ${text}, ${csvDialect(r.delimiter)}, strict_mode = true, ignore_errors = true, hive_partitioning = false)`;
+      })
+      .join(' UNION ALL '),
+  );
+  const examples = new Array<string | null>(retyped.length).fill(null);
+  for (const r of rows) examples[r.i] = r.example;
+  return examples;
 }
 
 function statSafe(p: string) {

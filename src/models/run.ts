@@ -8,7 +8,7 @@ import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
@@ -660,8 +660,10 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
 async function filesHoldingFailures(engine: Engine, files: readonly string[], verdicts: readonly string[]): Promise<string[]> {
   const hashes = new Set(verdicts.filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
   if (!hashes.size || !files.length) return [];
-  const hashed = await engine.queryJson<{ file: string; hash: string }>(`SELECT f AS file, hash(f)::VARCHAR AS hash FROM unnest(${quoteList(files)}) AS t(f)`);
-  return hashed.filter((h) => hashes.has(h.hash)).map((h) => h.file);
+  // Tens of thousands of files, a few holding failures: only those come back.
+  const holding = await engine.queryJson<{ file: string }>(`SELECT f AS file FROM unnest($1::VARCHAR[]) AS t(f) WHERE hash(f)::VARCHAR IN (${[...hashes].map(quoteLiteral).join(', ')})`, [listParameter(files)]);
+  const found = new Set(holding.map((h) => h.file));
+  return files.filter((file) => found.has(file));
 }
 
 /** Finds the file and line of each row that failed a rule, by a numbered re-read of the files that hold them. */

@@ -48,7 +48,8 @@ export class Relations {
       const next: TableInfo[] = [];
       for (const view of pending) {
         try {
-          await this.metastore.write(() => this.engine.defineView(view.name, view.definition!));
+          // A crawled table's view reads files only: while its SQL is the same, so is the view.
+          await this.metastore.write(() => this.engine.defineView(view.name, view.definition!, { keepSame: view.kind === 'external' }));
         } catch (error) {
           failures.push({ table: view.name, error: (error as Error).message.split('\n')[0]! });
           next.push(view);

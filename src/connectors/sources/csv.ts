@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { readHead, splitHeader } from '../../catalog/crawl.js';
+import { readHeads, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
@@ -83,19 +83,23 @@ async function inferColumns(context: SourceContext, config: CsvConfig, files: st
 async function checkHeaders(name: string, config: CsvConfig, files: string[], expected: string[]): Promise<void> {
   if (config.csv?.header === false) return;
   const delimiter = config.csv?.delimiter ?? ',';
-  for (const file of files) {
-    const found = splitHeader((await readHead(file, 0)).header, delimiter, config.csv?.quote ?? '"');
-    if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
-      const hint =
-        found.length === 1 && expected.length > 1
-          ? `the header does not split on '${delimiter}': if the file uses another delimiter, set sources.${name}.csv.delimiter`
-          : `make the file's header match sources.${name}.columns, declare the columns the file really has, or declare how files drift in sources.${name}.drift`;
-      throw new TributaryError(`header has ${found.length} column(s) [${found.join(', ')}], expected [${expected.join(', ')}]`, {
-        place: { file, line: 1 },
-        hint,
-      });
-    }
-  }
+  await readHeads(
+    files,
+    ({ header }, file) => {
+      const found = splitHeader(header, delimiter, config.csv?.quote ?? '"');
+      if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
+        const hint =
+          found.length === 1 && expected.length > 1
+            ? `the header does not split on '${delimiter}': if the file uses another delimiter, set sources.${name}.csv.delimiter`
+            : `make the file's header match sources.${name}.columns, declare the columns the file really has, or declare how files drift in sources.${name}.drift`;
+        throw new TributaryError(`header has ${found.length} column(s) [${found.join(', ')}], expected [${expected.join(', ')}]`, {
+          place: { file, line: 1 },
+          hint,
+        });
+      }
+    },
+    0,
+  );
 }
 
 /** The text of some physical lines of a file (for a quarantined runaway-quote line). */
@@ -307,8 +311,8 @@ function openScan(read: CsvRead): SourceScan {
     return outcome.counts;
   };
 
-  /** The typed reader's rows, as declared (the fast path every conforming file stays on). */
-  const typedRelation = (located: boolean): string => {
+  /** The typed reader's rows of `from`, as declared (the fast path every conforming file stays on). */
+  const typedRelation = (from: readonly string[], located: boolean): string => {
     // One column read wider (the clickstream's price) needs no joining of reasons: its own check is
     // the reason or NULL, and skipping concat_ws and nullif on every row is ~6 % of the load's scan.
     const reasons = problems.length === 1 ? problems[0] : `nullif(concat_ws('; ', ${problems.join(', ')}), '')`;
@@ -318,14 +322,14 @@ function openScan(read: CsvRead): SourceScan {
     if (located) {
       // One thread in file order, so row_number() is the record number within each file.
       return `(SELECT ${label('__scan_file')} AS __file, __record, ${renames}${error}, ${others(['__scan_file', '__scan_position', '__record'])}
-               FROM ${numberedInFileOrder(`read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
+               FROM ${numberedInFileOrder(`read_csv(${quoteList(from)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
     }
-    const scan = `read_csv(${quoteList(typedFiles)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
-    return headerNames.every((h, i) => h === columns[i]!.name) && !error && !exact.some(Boolean) ? scan : `(SELECT ${renames}${error}, ${others([])} FROM ${scan})`;
+    const scan = `read_csv(${quoteList(from)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
+    return `(SELECT ${renames}${error}, filename AS __file, ${others([])} FROM ${scan})`;
   };
 
   /** The rows of the files of one drifted layout, mapped onto the declared columns. */
-  const mappedLayoutRelation = (group: { layout: FileLayout; files: string[] }, i: number, located: boolean): string =>
+  const mappedLayoutRelation = (group: { layout: FileLayout; files: readonly string[] }, i: number, located: boolean): string =>
     mappedRelation({
       files: group.files,
       layout: group.layout,
@@ -334,7 +338,9 @@ function openScan(read: CsvRead): SourceScan {
       source: context.name,
       read: { options: (delimiter) => readerOptions(config.csv, delimiter), timestampFormat: config.csv?.timestampFormat, dateFormat: config.csv?.dateFormat },
       scan: located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectTables[i + 1]!.rejects}', rejects_scan = '${rejectTables[i + 1]!.scans}'`,
-      wrap: located ? { relation: numberedInFileOrder, added: ['__scan_file', '__scan_position', '__record'], leading: `${label('__scan_file')} AS __file, __record, ` } : undefined,
+      wrap: located
+        ? { relation: numberedInFileOrder, added: ['__scan_file', '__scan_position', '__record'], leading: `${label('__scan_file')} AS __file, __record, ` }
+        : { relation: (scan) => scan, added: [], leading: 'filename AS __file, ' },
     });
 
   /** A reject of a field read in a wider type, told in the declared type (the reader names the one it read). */
@@ -346,16 +352,27 @@ function openScan(read: CsvRead): SourceScan {
 
   /** No file to read (every one was quarantined whole): the declared columns, no rows. */
   const noRows = (located: boolean) =>
-    `(SELECT ${located ? 'NULL::VARCHAR AS __file, NULL::BIGINT AS __record, ' : ''}${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false)`;
+    `(SELECT NULL::VARCHAR AS __file, ${located ? 'NULL::BIGINT AS __record, ' : ''}${columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false)`;
 
   return {
     files,
     bytes,
     columns,
     hasParseError,
-    relation({ located } = {}) {
+    // Each row carries the file it was read from (its read name), so a load reads again only the files holding failing rows.
+    labelsFiles: true,
+    relation({ located, files: only } = {}) {
       if (!located) scanned = true;
-      const parts = [...(typedFiles.length ? [typedRelation(Boolean(located))] : []), ...mapped.map((g, i) => mappedLayoutRelation(g, i, Boolean(located)))];
+      const wanted = located && only ? new Set(only) : undefined;
+      const reading = (of: readonly string[]) => (wanted ? of.filter((f) => wanted.has(f)) : of);
+      const typed = reading(typedFiles);
+      const parts = [
+        ...(typed.length ? [typedRelation(typed, Boolean(located))] : []),
+        ...mapped.flatMap((g, i) => {
+          const groupFiles = reading(g.files);
+          return groupFiles.length ? [mappedLayoutRelation({ layout: g.layout, files: groupFiles }, i, Boolean(located))] : [];
+        }),
+      ];
       if (parts.length <= 1) return parts[0] ?? noRows(Boolean(located));
       return `(${parts.map((p) => `SELECT * FROM ${p}`).join(' UNION ALL BY NAME ')})`;
     },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
-import { delimiterName, readHead, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
+import { delimiterName, readHeads, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
 import { capText, RAW_KEEP_CHARS } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import type { DeclaredColumn } from '../../core/schemas.js';
@@ -162,18 +162,23 @@ function mapHeader(header: string[], columns: DeclaredColumn[], drift: DriftOpti
 
 /** Values in a file's first lines that only a declared cast reads, e.g. "12,99" for a DECIMAL. */
 function castsSeen(layout: FileLayout, lines: readonly string[], quote: string, drift: DriftOptions, target: (field: string) => string | undefined, canonical: Map<string, string>): string[] {
+  const cast = layout.header.flatMap((field, f) => {
+    const column = target(field);
+    const rule = column === undefined ? undefined : drift.casts?.[column];
+    return column !== undefined && rule ? [{ f, column, rule }] : [];
+  });
   const seen = new Map<string, string>();
   for (const [i, line] of lines.entries()) {
-    const values = splitHeader(line, layout.delimiter, quote);
+    if (seen.size === cast.length) break;
+    // A drop folder's samples are millions of lines: one without a quote splits natively.
+    const values = quote && line.includes(quote) ? splitHeader(line, layout.delimiter, quote) : line.split(layout.delimiter);
     if (values.length !== layout.header.length) continue;
-    layout.header.forEach((field, f) => {
-      const column = target(field);
-      const cast = column === undefined ? undefined : drift.casts?.[column];
-      if (column === undefined || !cast || seen.has(column)) return;
-      const value = values[f]!;
-      if (cast.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
-      if (cast.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
-    });
+    for (const { f, column, rule } of cast) {
+      if (seen.has(column)) continue;
+      const value = values[f]!.trim();
+      if (rule.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
+      if (rule.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
+    }
   }
   return [...seen.values()];
 }
@@ -198,8 +203,7 @@ export async function planDrift(options: {
   const candidates = [options.delimiter, ...SNIFFED_DELIMITERS.filter((d) => d !== options.delimiter)];
   const plan: DriftPlan = { mapped: new Map(), unmappable: new Map() };
   const notesOf = new Map<string, string[]>();
-  for (const file of options.files) {
-    const head = await readHead(file);
+  await readHeads(options.files, (head, file) => {
     let delimiter = options.delimiter;
     let header = splitHeader(head.header, delimiter, quote);
     const conforming = () => header.length === keys.length && header.every((h, i) => h === keys[i]);
@@ -216,7 +220,7 @@ export async function planDrift(options: {
     if (mapping && 'reason' in mapping) {
       const hint = header.length === 1 && keys.length > 1 && drift.delimiter !== 'sniff' ? `; the header does not split on ${delimiterName(delimiter)}: if the file uses another delimiter, set sources.${source}.drift.delimiter: 'sniff'` : '';
       plan.unmappable.set(file, `${mapping.reason}${hint}`);
-      continue;
+      return;
     }
     if (mapping) notes.push(...mapping.notes);
     const target = (field: string) => (keys.includes(field) ? declared.columns[keys.indexOf(field)]!.name : drift.renames?.[field]);
@@ -225,7 +229,7 @@ export async function planDrift(options: {
       plan.mapped.set(file, { delimiter, header });
       notesOf.set(file, notes);
     }
-  }
+  });
   const shown = (file: string) => (path.relative(options.baseDir, file).startsWith('..') ? file : path.relative(options.baseDir, file));
   if (notesOf.size) {
     options.log(`source '${source}': schema drift mapped in ${notesOf.size} of ${options.files.length} file(s) by sources.${source}.drift:`);

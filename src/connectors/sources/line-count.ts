@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 
@@ -56,23 +56,43 @@ function countBlank(chunk: Buffer, previous: number, beforePrevious: number): nu
   return blank;
 }
 
-/** Its modules come as an argument: the worker gets this function's source, not its imports. */
-async function countFile(file: string, io: { createReadStream: typeof createReadStream; createGunzip: typeof createGunzip }): Promise<LineCount> {
-  const raw = io.createReadStream(file, { highWaterMark: 4 << 20 });
-  const stream = /\.gz$/i.test(file) ? raw.pipe(io.createGunzip({ chunkSize: 1 << 20 })) : raw;
+/** What counting a file needs, as an argument: the worker gets this module's functions as source, not its imports. */
+interface CountIo {
+  createReadStream: typeof createReadStream;
+  createGunzip: typeof createGunzip;
+  openSync: typeof openSync;
+  readSync: typeof readSync;
+  closeSync: typeof closeSync;
+  /** One buffer for every plain file's reads, used within a synchronous loop. */
+  buffer: Buffer;
+}
+
+async function countFile(file: string, io: CountIo): Promise<LineCount> {
   let newlines = 0;
   let blank = 0;
   let bytes = 0;
   let previous = NEWLINE; // the start of a file counts as after a line ending
   let beforePrevious = NEWLINE;
-  for await (const data of stream) {
-    const chunk = data as Buffer;
-    if (!chunk.length) continue;
+  const take = (chunk: Buffer) => {
+    if (!chunk.length) return;
     newlines += countNewlines(chunk);
     blank += countBlank(chunk, previous, beforePrevious);
     bytes += chunk.length;
     beforePrevious = chunk.length > 1 ? chunk[chunk.length - 2]! : previous;
     previous = chunk[chunk.length - 1]!;
+  };
+  if (/\.gz$/i.test(file)) {
+    const raw = io.createReadStream(file, { highWaterMark: 4 << 20 });
+    for await (const data of raw.pipe(io.createGunzip({ chunkSize: 1 << 20 }))) take(data as Buffer);
+  } else {
+    // A drop folder is tens of thousands of small files: a stream each, with a buffer of its own,
+    // cost more than their bytes (about 55 s for 90,000 files, against 4 s for the engine's read).
+    const fd = io.openSync(file, 'r');
+    try {
+      for (let read = io.readSync(fd, io.buffer); read > 0; read = io.readSync(fd, io.buffer)) take(io.buffer.subarray(0, read));
+    } finally {
+      io.closeSync(fd);
+    }
   }
   // A last line without a line ending is a line too.
   const unterminated = bytes > 0 && previous !== NEWLINE ? 1 : 0;
@@ -108,7 +128,7 @@ async function countAll(files: readonly string[], count: (file: string) => Promi
 const WORKER_SOURCE = `
 // Run from source, the transpiler names functions through a helper the worker does not have.
 var __name = (target) => target;
-const { createReadStream } = require('node:fs');
+const { closeSync, createReadStream, openSync, readSync } = require('node:fs');
 const { createGunzip } = require('node:zlib');
 const { parentPort, workerData } = require('node:worker_threads');
 const NEWLINE = ${NEWLINE}, RETURN = ${RETURN};
@@ -116,7 +136,8 @@ ${countNewlines.toString()}
 ${countBlank.toString()}
 ${countFile.toString()}
 ${countAll.toString()}
-countAll(workerData.files, (file) => countFile(file, { createReadStream, createGunzip })).then(
+const io = { createReadStream, createGunzip, openSync, readSync, closeSync, buffer: Buffer.allocUnsafe(1 << 20) };
+countAll(workerData.files, (file) => countFile(file, io)).then(
   (counts) => parentPort.postMessage({ counts }),
   (error) => parentPort.postMessage({ error: error.message }),
 );`;
