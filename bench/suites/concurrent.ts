@@ -14,6 +14,7 @@ import { cpSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { loadProject } from '../../src/config/project.js';
 import { EVENT_TO_COMMIT_BUCKETS } from '../../src/stream/stats.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
@@ -128,7 +129,8 @@ export const concurrentSuite: Suite = {
       const state = (await (await fetch(`${url}/v1/status`)).json()) as { jobs: { job: string; state: string; error: string | null }[] };
       const job = state.jobs.find((j) => j.job === JOB);
       if (job?.state !== 'running') throw new Error(`the stream job is ${job?.state ?? 'missing'} after the phases: ${job?.error ?? ''}`);
-      writeReports(resultsDir, firstRun, results, phaseSeconds);
+      const triggerMs = (await loadProject(project)).config.streams[JOB]!.triggerMs;
+      writeReports(resultsDir, firstRun, results, phaseSeconds, triggerMs);
       log(`concurrent: wrote ${join(resultsDir, 'concurrent.md')}`);
     } finally {
       if (producer) await stop(producer, 'SIGINT');
@@ -235,9 +237,9 @@ function ms(value: number | null): string {
   return value === null ? `> ${LAST_BOUND_MS} ms` : `≤ ${value} ms`;
 }
 
-function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseResult[], phaseSeconds: number): void {
+function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseResult[], phaseSeconds: number, triggerMs: number): void {
   const machine = machineInfo();
-  writeFileSync(join(resultsDir, 'concurrent.json'), JSON.stringify({ machine, rate: RATE, phaseSeconds, goalP99Seconds: GOAL_P99_SECONDS, firstRun, phases: results }, null, 2));
+  writeFileSync(join(resultsDir, 'concurrent.json'), JSON.stringify({ machine, rate: RATE, triggerMs, phaseSeconds, goalP99Seconds: GOAL_P99_SECONDS, firstRun, phases: results }, null, 2));
   writeFileSync(
     join(resultsDir, 'concurrent.svg'),
     barChartSvg({
@@ -263,7 +265,7 @@ function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseRe
       `and \`tributary produce sample --rate ${RATE}\` sends ${RATE.toLocaleString('en-US')} events/s to its collector for the whole measurement (after a 10 s warm-up). ` +
       `Each phase lasts about ${phaseSeconds} s; a phase with a command runs it back to back, through the server, until the phase is over. Every command exited 0.`,
     '',
-    `Latency is each event's time from the collector's append to the commit of its micro-batch (trigger 250 ms), from the server's \`${HISTOGRAM}\` histogram: ` +
+    `Latency is each event's time from the collector's append to the commit of its micro-batch (trigger ${triggerMs} ms), from the server's \`${HISTOGRAM}\` histogram: ` +
       "the difference of its cumulative buckets at the phase's start and end. Percentiles are the upper bounds of the buckets that hold them (25–50 ms wide below 0.5 s, 100 ms up to 1 s), so they are never understated. " +
       'Events/s is the events committed in the phase over its length.',
     '',
