@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { loadProject } from '../../src/config/project.js';
 import { openWorkspace } from '../../src/state/workspace.js';
-import { loadDashboards, type LiveEvent } from '../../src/server/dashboards.js';
+import { loadDashboards, PUSH_COALESCE_MS, type LiveEvent } from '../../src/server/dashboards.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
@@ -207,7 +207,7 @@ export const dashboardsSuite: Suite = {
       '|---:|---:|---:|---:|---:|---:|',
       ...fanout.map((f) => `| ${f.viewers} | ${f.commits} | ${f.queries} | ${f.perCommit.toFixed(1)} | ${f.pushesPerViewer.toFixed(1)} | ${f.load.toFixed(2)} |`),
       '',
-      'Viewers with the same filters share one computation per push; commits that land within 150 ms are coalesced into one push.',
+      `Viewers with the same filters share one computation per push; commits that land within ${PUSH_COALESCE_MS} ms are coalesced into one push.`,
       '',
       ...pixelLines(pixel, ms),
       '',
@@ -238,7 +238,7 @@ interface KpiChange {
   value: number;
   /** When the MutationObserver saw the new data-value: the end of the push's handler. */
   mutatedAt: number;
-  /** When the next animation frame began its callbacks: the frame that paints the number. */
+  /** When the next animation frame, the one that paints the number (and the charts updated with it), had been rendered. */
   frameAt: number;
 }
 
@@ -249,6 +249,9 @@ interface CommittedBatch {
   committedAt: number;
   /** When its read of the log began: the last event it holds was appended before. */
   readAt: number;
+  /** Its read and stage, and its load (typing and judging), in ms; the sinks' commits take the rest. */
+  readMs: number;
+  loadMs: number;
 }
 
 /** A push of the live dashboard as the page received it. */
@@ -353,7 +356,8 @@ async function eventToPixel(root: string, cli: string, example: string, work: st
         last = value;
         const change = { value: Number(value), mutatedAt: performance.timeOrigin + performance.now(), frameAt: Number.NaN };
         w.changes.push(change);
-        requestAnimationFrame(() => (change.frameAt = performance.timeOrigin + performance.now()));
+        // A task queued from the frame's callbacks runs once that frame has been rendered.
+        requestAnimationFrame(() => setTimeout(() => (change.frameAt = performance.timeOrigin + performance.now())));
       }).observe(node, { attributes: true, attributeFilter: ['data-value'] });
     }, KPI);
     const clockOffset = async () => {
@@ -398,7 +402,7 @@ async function eventToPixel(root: string, cli: string, example: string, work: st
 
 /** Every micro-batch the job commits, from `/v1/status` every 100 ms (a batch takes longer than that). */
 function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
-  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number } } | null }[] };
+  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number; load: number } } | null }[] };
   const batches: CommittedBatch[] = [];
   let polling = true;
   const done = (async () => {
@@ -407,7 +411,8 @@ function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
       const last = job.lastBatch;
       if (last && batches.at(-1)?.events !== job.events) {
         const committedAt = Date.parse(last.at);
-        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - last.durationMs.read - last.durationMs.stage });
+        const { read, stage, load } = last.durationMs;
+        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - read - stage, readMs: read + stage, loadMs: load });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -443,12 +448,14 @@ function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], ba
   const steps: Record<string, number[]> = {};
   const STEPS = [
     'sent → its batch starts reading the log (the trigger)',
-    'read → committed (read, stage, load, sinks)',
+    'batch read and staged',
+    'batch loaded (typed and judged)',
+    'sinks committed (dead letters, lake, serving, in turn)',
     'committed → tile queries start (coalescing, queue)',
     'tile queries (every tile the commit changed)',
     'computed → push received by the page',
     'received → number in the DOM',
-    'DOM → next frame',
+    'DOM → next frame rendered',
   ];
   let joined = 0;
   changes.forEach((change, i) => {
@@ -461,7 +468,7 @@ function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], ba
     if (!batch || !push) return;
     joined++;
     const computeStart = push.at - push.tilesMs;
-    const parts = [batch.readAt - latest.sentAt, batch.committedAt - batch.readAt, computeStart - batch.committedAt, push.tilesMs, push.receivedAt - push.at, change.mutatedAt - push.receivedAt, change.frameAt - change.mutatedAt];
+    const parts = [batch.readAt - latest.sentAt, batch.readMs, batch.loadMs, batch.committedAt - batch.readAt - batch.readMs - batch.loadMs, computeStart - batch.committedAt, push.tilesMs, push.receivedAt - push.at, change.mutatedAt - push.receivedAt, change.frameAt - change.mutatedAt];
     parts.forEach((ms, k) => (steps[STEPS[k]!] ??= []).push(ms));
   });
   const measured = pushes.filter((p) => p.receivedAt >= from);
@@ -487,7 +494,7 @@ function pixelLines(pixel: PixelResult, ms: (n: number) => string): string[] {
   return [
     '## Event to pixel at 10,000 events/s',
     '',
-    `\`tributary up\` of examples/ecommerce-clickstream (its batch built first by \`tributary run\`, fresh data folder) with one Debian Chromium page on the live dashboard, while bench/lib/paced-load.ts, a process of its own, sent ${pixel.rate.toLocaleString('en-US')} live-stamped sample events/s to the HTTP collector for ${pixel.seconds} s (${pixel.events.toLocaleString('en-US')} events; a request every 50 ms, one in flight, as \`tributary produce --rate\` paces them). For each request the load process kept its cumulative event count and Date.now() when it was sent and when the collector acknowledged it (the append lies between). In the page a MutationObserver records each change of the "Total operations" tile's \`data-value\` and the next animation frame after it (the frame that paints it); an event is on screen at the first frame whose number counts it. The first ${PIXEL_WARMUP_MS / 1000} s are not counted: ${pixel.counted.toLocaleString('en-US')} events${pixel.unseen ? `, ${pixel.unseen.toLocaleString('en-US')} of them never shown` : ', every one shown'}.`,
+    `\`tributary up\` of examples/ecommerce-clickstream (its batch built first by \`tributary run\`, fresh data folder) with one Debian Chromium page on the live dashboard, while bench/lib/paced-load.ts, a process of its own, sent ${pixel.rate.toLocaleString('en-US')} live-stamped sample events/s to the HTTP collector for ${pixel.seconds} s (${pixel.events.toLocaleString('en-US')} events; a request every 50 ms, one in flight, as \`tributary produce --rate\` paces them). For each request the load process kept its cumulative event count and Date.now() when it was sent and when the collector acknowledged it (the append lies between). In the page a MutationObserver records each change of the "Total operations" tile's \`data-value\` and the end of the next animation frame after it (requestAnimationFrame, then a task queued from it: the frame that paints the number, and the charts updated in the same push, has been rendered); an event is on screen at the end of the first frame whose number counts it. The first ${PIXEL_WARMUP_MS / 1000} s are not counted: ${pixel.counted.toLocaleString('en-US')} events${pixel.unseen ? `, ${pixel.unseen.toLocaleString('en-US')} of them never shown` : ', every one shown'}.`,
     '',
     `One clock: the machine's wall clock, Date.now() in Node and performance.timeOrigin + performance.now() in the page; the page's clock read from Node differed by ${pixel.clockOffsetMs.map((o) => `${o.toFixed(1)} ms`).join(' before and ')} after the run (half a round trip of uncertainty). Load average (1 min) ${pixel.loadBefore.toFixed(2)} as the load started, ${pixel.loadAfter.toFixed(2)} as it ended.`,
     '',
