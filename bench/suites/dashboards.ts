@@ -249,9 +249,10 @@ interface CommittedBatch {
   committedAt: number;
   /** When its read of the log began: the last event it holds was appended before. */
   readAt: number;
-  /** Its read and stage, and its load (typing and judging), in ms; the sinks' commits take the rest. */
+  /** Its read and stage, its load (typing and judging) and each sink's commit, in turn, in ms. */
   readMs: number;
   loadMs: number;
+  sinkMs: Record<string, number>;
 }
 
 /** A push of the live dashboard as the page received it. */
@@ -272,8 +273,10 @@ interface Percentiles {
   samples: number;
 }
 
-export interface PixelResult {
+interface PixelResult {
   rate: number;
+  /** The stream job's trigger: the least time from one batch's start to the next. */
+  triggerMs: number;
   seconds: number;
   events: number;
   /** Events sent after the warm-up: the ones the per-event figures are over. */
@@ -285,6 +288,8 @@ export interface PixelResult {
   /** Per change of the number: the newest event it shows, and the oldest one it brought (the longest wait). */
   newest: Percentiles;
   oldest: Percentiles;
+  /** For the oldest event of each change: sent → its batch starts reading (it waited for the batch before to commit). */
+  oldestWait: Percentiles;
   unseen: number;
   steps: { step: string; ms: Percentiles }[];
   joined: number;
@@ -393,7 +398,8 @@ async function eventToPixel(root: string, cli: string, example: string, work: st
       const value = event.tiles.find((t) => t.id === 'live_operations')?.rows[0]?.value;
       return { receivedAt, at: Date.parse(event.at), tiles: event.tiles.length, tilesMs: event.tiles.reduce((n, t) => n + t.ms, 0), value: value === undefined ? undefined : Number(value) };
     });
-    return { ...pixelFigures(requests, recorded.changes, pushes, batches), rate: PIXEL_RATE, seconds, events, clockOffsetMs, loadBefore, loadAfter };
+    const { triggerMs } = (await loadProject(example, { dataDir: dir })).config.streams.clickstream_live!;
+    return { ...pixelFigures(requests, recorded.changes, pushes, batches), rate: PIXEL_RATE, triggerMs, seconds, events, clockOffsetMs, loadBefore, loadAfter };
   } finally {
     await context.close();
     await stop(up);
@@ -402,7 +408,7 @@ async function eventToPixel(root: string, cli: string, example: string, work: st
 
 /** Every micro-batch the job commits, from `/v1/status` every 100 ms (a batch takes longer than that). */
 function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
-  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number; load: number } } | null }[] };
+  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> } } | null }[] };
   const batches: CommittedBatch[] = [];
   let polling = true;
   const done = (async () => {
@@ -411,8 +417,8 @@ function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
       const last = job.lastBatch;
       if (last && batches.at(-1)?.events !== job.events) {
         const committedAt = Date.parse(last.at);
-        const { read, stage, load } = last.durationMs;
-        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - read - stage, readMs: read + stage, loadMs: load });
+        const { read, stage, load, sinks } = last.durationMs;
+        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - read - stage, readMs: read + stage, loadMs: load, sinkMs: sinks });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -427,7 +433,7 @@ function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
 }
 
 /** The figures of one run: per event, per change of the number, and per step for the changes whose batch and push were both seen. */
-function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], batches: CommittedBatch[]): Omit<PixelResult, 'rate' | 'seconds' | 'events' | 'clockOffsetMs' | 'loadBefore' | 'loadAfter'> {
+function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], batches: CommittedBatch[]): Omit<PixelResult, 'rate' | 'triggerMs' | 'seconds' | 'events' | 'clockOffsetMs' | 'loadBefore' | 'loadAfter'> {
   const from = requests[0]!.sentAt + PIXEL_WARMUP_MS;
   const counted = requests.filter((r) => r.sentAt >= from);
   const holding = (event: number) => requests.find((r) => r.from <= event && event < r.to)!;
@@ -445,31 +451,33 @@ function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], ba
   }
   const newest: number[] = [];
   const oldest: number[] = [];
-  const steps: Record<string, number[]> = {};
-  const STEPS = [
-    'sent → its batch starts reading the log (the trigger)',
-    'batch read and staged',
-    'batch loaded (typed and judged)',
-    'sinks committed (dead letters, lake, serving, in turn)',
-    'committed → tile queries start (coalescing, queue)',
-    'tile queries (every tile the commit changed)',
-    'computed → push received by the page',
-    'received → number in the DOM',
-    'DOM → next frame rendered',
-  ];
+  const oldestWait: number[] = [];
+  const steps = new Map<string, number[]>();
+  const add = (step: string, ms: number) => (steps.get(step) ?? steps.set(step, []).get(step)!).push(ms);
   let joined = 0;
   changes.forEach((change, i) => {
     if (i === 0 || change.value - 1 < counted[0]!.from) return;
     const latest = holding(change.value - 1);
     newest.push(change.frameAt - latest.sentAt);
-    oldest.push(change.frameAt - holding(changes[i - 1]!.value).sentAt);
+    const first = holding(changes[i - 1]!.value);
+    oldest.push(change.frameAt - first.sentAt);
     const batch = batches.find((b) => b.events === change.value);
     const push = pushes.find((p) => p.value === change.value);
     if (!batch || !push) return;
     joined++;
+    oldestWait.push(batch.readAt - first.sentAt);
+    add('sent → its batch starts reading the log (the trigger)', batch.readAt - latest.sentAt);
+    add('batch read and staged', batch.readMs);
+    add('batch loaded (typed and judged)', batch.loadMs);
+    for (const [sink, ms] of Object.entries(batch.sinkMs)) add(`sink ${sink.replace(/^__/, '')} committed`, ms);
+    const sinksMs = Object.values(batch.sinkMs).reduce((n, ms) => n + ms, 0);
+    add('the rest of the batch (offsets, status)', batch.committedAt - batch.readAt - batch.readMs - batch.loadMs - sinksMs);
     const computeStart = push.at - push.tilesMs;
-    const parts = [batch.readAt - latest.sentAt, batch.readMs, batch.loadMs, batch.committedAt - batch.readAt - batch.readMs - batch.loadMs, computeStart - batch.committedAt, push.tilesMs, push.receivedAt - push.at, change.mutatedAt - push.receivedAt, change.frameAt - change.mutatedAt];
-    parts.forEach((ms, k) => (steps[STEPS[k]!] ??= []).push(ms));
+    add('committed → tile queries start (coalescing, queue)', computeStart - batch.committedAt);
+    add('tile queries (every tile the commit changed)', push.tilesMs);
+    add('computed → push received by the page', push.receivedAt - push.at);
+    add('received → number in the DOM', change.mutatedAt - push.receivedAt);
+    add('DOM → next frame rendered', change.frameAt - change.mutatedAt);
   });
   const measured = pushes.filter((p) => p.receivedAt >= from);
   return {
@@ -479,7 +487,8 @@ function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], ba
     newest: once(newest),
     oldest: once(oldest),
     unseen,
-    steps: STEPS.filter((s) => steps[s]).map((step) => ({ step, ms: once(steps[step]!) })),
+    oldestWait: once(oldestWait),
+    steps: [...steps].map(([step, ms]) => ({ step, ms: once(ms) })),
     joined,
     pushes: measured.length,
     tilesPerPush: measured.reduce((n, p) => n + p.tiles, 0) / Math.max(1, measured.length),
@@ -512,5 +521,7 @@ function pixelLines(pixel: PixelResult, ms: (n: number) => string): string[] {
     '| step | p50 ms | p99 ms | mean ms |',
     '|---|---:|---:|---:|',
     ...pixel.steps.map(({ step, ms: p }) => `| ${step} | ${ms(p.p50)} | ${ms(p.p99)} | ${ms(p.mean)} |`),
+    '',
+    `The oldest event of each change waited longer before its batch began to read the log: p50 ${ms(pixel.oldestWait.p50)} ms, p99 ${ms(pixel.oldestWait.p99)} ms, max ${ms(pixel.oldestWait.max)} ms. A batch reads what the log holds when it starts; while a batch commits for longer than the trigger (\`triggerMs\` ${ms(pixel.triggerMs)} ms here), the next starts as soon as it is done, so an event appended just after a read waits a whole batch before its own begins.`,
   ];
 }
