@@ -50,7 +50,7 @@ async function waitUp(url: string): Promise<void> {
 
 export const dashboardsSuite: Suite = {
   name: 'dashboards',
-  description: 'demo start-up to live numbers, query fan-out with 1–20 viewers, chart query times at full size',
+  description: 'demo start-up to live numbers, query fan-out with 1–20 viewers, event to pixel at 10,000 events/s, chart query times at full size',
   async run({ root, dataDir, resultsDir, log }) {
     const cli = join(root, 'bin', 'tributary.js');
     const example = join(root, 'examples', 'ecommerce-clickstream');
