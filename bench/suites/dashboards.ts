@@ -249,10 +249,11 @@ interface CommittedBatch {
   committedAt: number;
   /** When its read of the log began: the last event it holds was appended before. */
   readAt: number;
-  /** Its read and stage, its load (typing and judging) and each sink's commit, in turn, in ms. */
+  /** Its read and stage, its load (typing and judging), each sink's staging and the commit, in ms. */
   readMs: number;
   loadMs: number;
   sinkMs: Record<string, number>;
+  commitMs: number;
 }
 
 /** A push of the live dashboard as the page received it. */
@@ -408,7 +409,7 @@ async function eventToPixel(root: string, cli: string, example: string, work: st
 
 /** Every micro-batch the job commits, from `/v1/status` every 100 ms (a batch takes longer than that). */
 function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
-  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number> } } | null }[] };
+  type Status = { jobs: { events: number; lastBatch: { at: string; ms: number; durationMs: { read: number; stage: number; load: number; sinks: Record<string, number>; commit: number } } | null }[] };
   const batches: CommittedBatch[] = [];
   let polling = true;
   const done = (async () => {
@@ -417,8 +418,8 @@ function pollBatches(url: string): { stop(): Promise<CommittedBatch[]> } {
       const last = job.lastBatch;
       if (last && batches.at(-1)?.events !== job.events) {
         const committedAt = Date.parse(last.at);
-        const { read, stage, load, sinks } = last.durationMs;
-        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - read - stage, readMs: read + stage, loadMs: load, sinkMs: sinks });
+        const { read, stage, load, sinks, commit } = last.durationMs;
+        batches.push({ events: job.events, committedAt, readAt: committedAt - last.ms - read - stage, readMs: read + stage, loadMs: load, sinkMs: sinks, commitMs: commit });
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -469,9 +470,10 @@ function pixelFigures(requests: Sent[], changes: KpiChange[], pushes: Push[], ba
     add('sent → its batch starts reading the log (the trigger)', batch.readAt - latest.sentAt);
     add('batch read and staged', batch.readMs);
     add('batch loaded (typed and judged)', batch.loadMs);
-    for (const [sink, ms] of Object.entries(batch.sinkMs)) add(`sink ${sink.replace(/^__/, '')} committed`, ms);
+    for (const [sink, ms] of Object.entries(batch.sinkMs)) add(`sink ${sink.replace(/^__/, '')} staged (its models run, files written)`, ms);
+    add('the commit (one transaction for the sinks that share the catalog)', batch.commitMs);
     const sinksMs = Object.values(batch.sinkMs).reduce((n, ms) => n + ms, 0);
-    add('the rest of the batch (offsets, status)', batch.committedAt - batch.readAt - batch.readMs - batch.loadMs - sinksMs);
+    add('the rest of the batch (status)', batch.committedAt - batch.readAt - batch.readMs - batch.loadMs - sinksMs - batch.commitMs);
     const computeStart = push.at - push.tilesMs;
     add('committed → tile queries start (coalescing, queue)', computeStart - batch.committedAt);
     add('tile queries (every tile the commit changed)', push.tilesMs);
@@ -522,6 +524,6 @@ function pixelLines(pixel: PixelResult, ms: (n: number) => string): string[] {
     '|---|---:|---:|---:|',
     ...pixel.steps.map(({ step, ms: p }) => `| ${step} | ${ms(p.p50)} | ${ms(p.p99)} | ${ms(p.mean)} |`),
     '',
-    `The oldest event of each change waited longer before its batch began to read the log: p50 ${ms(pixel.oldestWait.p50)} ms, p99 ${ms(pixel.oldestWait.p99)} ms, max ${ms(pixel.oldestWait.max)} ms. A batch reads what the log holds when it starts; while a batch commits for longer than the trigger (\`triggerMs\` ${ms(pixel.triggerMs)} ms here), the next starts as soon as it is done, so an event appended just after a read waits a whole batch before its own begins.`,
+    `The oldest event of each change waited longer before its batch began to read the log: p50 ${ms(pixel.oldestWait.p50)} ms, p99 ${ms(pixel.oldestWait.p99)} ms, max ${ms(pixel.oldestWait.max)} ms. A batch reads what the log holds when it starts; while a batch takes longer than the trigger (\`triggerMs\` ${ms(pixel.triggerMs)} ms here), the next starts as soon as it is done, so an event appended just after a read waits a whole batch before its own begins.`,
   ];
 }
