@@ -807,7 +807,7 @@ export class CatalogTransaction {
     // the parser took 8 s over them.
     await this.tx.run(
       `INSERT INTO tributary.data_files (file_id, table_name, path, rows, bytes, run_id, begin_snapshot, staged_path, schema_version)
-       SELECT unnest($1::BIGINT[]), $2::VARCHAR, unnest($3::VARCHAR[]), unnest($4::BIGINT[]), unnest($5::BIGINT[]), $6::VARCHAR, $7::BIGINT, unnest($8::VARCHAR[]), $9::INTEGER`,
+       SELECT unnest($1::JSON::BIGINT[]), $2::VARCHAR, unnest($3::JSON::VARCHAR[]), unnest($4::JSON::BIGINT[]), unnest($5::JSON::BIGINT[]), $6::VARCHAR, $7::BIGINT, unnest($8::JSON::VARCHAR[]), $9::INTEGER`,
       [
         listParameter(ids),
         table,
@@ -822,7 +822,7 @@ export class CatalogTransaction {
     );
     const parts = files.flatMap((file, i) => Object.entries(file.partition).map(([key, value], position) => ({ id: ids[i]!, position, key, value })));
     if (parts.length) {
-      await this.tx.run(`INSERT INTO tributary.file_partition_values SELECT unnest($1::BIGINT[]), unnest($2::INTEGER[]), unnest($3::VARCHAR[]), unnest($4::VARCHAR[])`, [
+      await this.tx.run(`INSERT INTO tributary.file_partition_values SELECT unnest($1::JSON::BIGINT[]), unnest($2::JSON::INTEGER[]), unnest($3::JSON::VARCHAR[]), unnest($4::JSON::VARCHAR[])`, [
         listParameter(parts.map((p) => p.id)),
         listParameter(parts.map((p) => p.position)),
         listParameter(parts.map((p) => p.key)),
@@ -831,7 +831,7 @@ export class CatalogTransaction {
     }
     const stats = files.flatMap((file, i) => Object.entries(file.stats ?? {}).map(([column, s]) => ({ id: ids[i]!, column, ...s })));
     if (stats.length) {
-      await this.tx.run(`INSERT INTO tributary.file_column_stats SELECT unnest($1::BIGINT[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]), unnest($4::VARCHAR[]), unnest($5::BIGINT[])`, [
+      await this.tx.run(`INSERT INTO tributary.file_column_stats SELECT unnest($1::JSON::BIGINT[]), unnest($2::JSON::VARCHAR[]), unnest($3::JSON::VARCHAR[]), unnest($4::JSON::VARCHAR[]), unnest($5::JSON::BIGINT[])`, [
         listParameter(stats.map((s) => s.id)),
         listParameter(stats.map((s) => s.column)),
         listParameter(stats.map((s) => s.min ?? null)),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DuckDBInstance, listValue, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { EXTENSIONS, extensionDirectory, missingExtension, type ExtensionName } from './extensions.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
@@ -9,11 +9,14 @@ export function engineVersion(): string {
 }
 
 /**
- * A list as one parameter (`$1::VARCHAR[]`, `$2::BIGINT[]`): the parser takes seconds over tens
- * of thousands of literals (90,000 file names: about 3 s), and a bound list is no text to parse.
+ * A list as one parameter, read as `$1::JSON::VARCHAR[]` (or `BIGINT[]`…): the parser takes
+ * seconds over tens of thousands of literals (90,000 file names: about 3 s), and a bound value is
+ * no text to parse. It is bound as JSON text, not as a DuckDB list: the client types a list by its
+ * first item, so a list that starts with NULL bound every item as NULL (a file's statistics and
+ * staged path were lost that way).
  */
 export function listParameter(values: readonly (string | number | null)[]): DuckDBValue {
-  return listValue([...values]);
+  return JSON.stringify(values);
 }
 
 /** Tuning that decides whether a full-size job fits the machine; every field has a safe default. */

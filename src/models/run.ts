@@ -661,7 +661,7 @@ async function filesHoldingFailures(engine: Engine, files: readonly string[], ve
   const hashes = new Set(verdicts.filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
   if (!hashes.size || !files.length) return [];
   // Tens of thousands of files, a few holding failures: only those come back.
-  const holding = await engine.queryJson<{ file: string }>(`SELECT f AS file FROM unnest($1::VARCHAR[]) AS t(f) WHERE hash(f)::VARCHAR IN (${[...hashes].map(quoteLiteral).join(', ')})`, [listParameter(files)]);
+  const holding = await engine.queryJson<{ file: string }>(`SELECT f AS file FROM unnest($1::JSON::VARCHAR[]) AS t(f) WHERE hash(f)::VARCHAR IN (${[...hashes].map(quoteLiteral).join(', ')})`, [listParameter(files)]);
   const found = new Set(holding.map((h) => h.file));
   return files.filter((file) => found.has(file));
 }
