@@ -273,17 +273,26 @@ export class StreamJob {
     // One sink whose commit can carry others carries every sink that can write inside it.
     const carrier = staged.find((s) => s.batch.carries && !s.batch.writeIn) ?? staged.find((s) => s.batch.carries);
     const riders = carrier ? staged.filter((s) => s !== carrier && s.batch.writeIn) : [];
-    for (const s of staged) {
-      if (riders.includes(s)) continue;
-      const alongside =
-        s === carrier && riders.length
-          ? async (tx: CatalogTransaction) => {
-              for (const rider of riders) results.set(rider.sink, await rider.batch.writeIn!(tx));
-            }
-          : undefined;
-      results.set(s.sink, await s.batch.commit(alongside));
-      s.batch.settle();
-      if (s === carrier) for (const rider of riders) rider.batch.settle();
+    const settled = new Set<StagedBatch>();
+    try {
+      for (const s of staged) {
+        if (riders.includes(s)) continue;
+        const alongside =
+          s === carrier && riders.length
+            ? async (tx: CatalogTransaction) => {
+                for (const rider of riders) results.set(rider.sink, await rider.batch.writeIn!(tx));
+              }
+            : undefined;
+        results.set(s.sink, await s.batch.commit(alongside));
+        for (const done of s === carrier ? [s, ...riders] : [s]) {
+          done.batch.settle();
+          settled.add(done.batch);
+        }
+      }
+    } catch (error) {
+      // What a failed or later commit staged goes; the batch is read again from each sink's offsets.
+      for (const s of staged) if (!settled.has(s.batch)) await s.batch.discard().catch(() => undefined);
+      throw error;
     }
     durations.commit = wholeMs(performance.now() - started);
     const tables = new Set<string>();
