@@ -3,6 +3,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { countLines } from '../src/connectors/sources/line-count.js';
+import type { TributaryError } from '../src/core/errors.js';
 import { Engine } from '../src/engine/index.js';
 import { ECOMMERCE_SAMPLE, SPARKIFY_DATA, runProject, tempDir, writeTree } from './helpers.js';
 
@@ -188,6 +189,44 @@ describe('file sources', () => {
     const ids = await ws.engine.queryJson<{ n: string; low: string; high: string }>('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM loaded WHERE id BETWEEN 3000 AND 5999');
     expect(ids[0]).toEqual({ n: '3000', low: '3000', high: '5999' });
     await ws.close();
+  });
+
+  it('gzipped JSON lines: blank lines are no rows (LF, CRLF, at the end), and a missing last line ending, a file of two gzip members and a refused overlong line all reconcile', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
+    const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i));
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' }, json: { maxRecordBytes: 2000 } }`),
+      // Blank lines, LF: two in the middle, one at the end.
+      'in/1.jsonl.gz': gzipSync(`${lines(0, 100).join('\n')}\n\n\n${lines(100, 100).join('\n')}\n\n`),
+      // CRLF with a blank line, and no line ending after the last line.
+      'in/2.jsonl.gz': gzipSync(`${lines(200, 100).join('\r\n')}\r\n\r\n${lines(300, 100).join('\r\n')}`),
+      // Two gzip members, as `cat a.gz b.gz` makes.
+      'in/3.jsonl.gz': Buffer.concat([gzipSync(`${lines(400, 100).join('\n')}\n`), gzipSync(`${lines(500, 100).join('\n')}\n`)]),
+      // A line longer than the reader takes: refused, with its line.
+      'in/4.jsonl.gz': gzipSync(`${lines(600, 50).join('\n')}\n${JSON.stringify({ id: 650, kind: 'x'.repeat(5000) })}\n${lines(651, 49).join('\n')}\n`),
+    });
+    const { ws, results } = await runProject(dir);
+    // Blank lines are no rows: 700 lines of records, one refused.
+    expect(results[0]).toMatchObject({ read: 700, written: 699, quarantined: 1 });
+    const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+    expect(quarantined.map((q) => [path.basename(q.file!), q.line])).toEqual([['4.jsonl.gz', 51]]);
+    const ids = await ws.engine.queryJson<{ n: string; distinct: string }>('SELECT count(*) AS n, count(DISTINCT id) AS distinct FROM loaded WHERE id IS NOT NULL');
+    expect(ids[0]).toEqual({ n: '699', distinct: '699' });
+    await ws.close();
+  });
+
+  it('a gzipped JSON-lines file cut short fails the load naming the file, though the engine reads it without complaint', async () => {
+    const whole = gzipSync(`${Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ id: i })).join('\n')}\n`);
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`),
+      'in/whole.jsonl.gz': whole,
+      'in/cut.jsonl.gz': whole.subarray(0, Math.floor(whole.length / 2)),
+    });
+    const error = await runProject(dir).then(
+      () => undefined,
+      (e: TributaryError) => e,
+    );
+    expect(error?.format()).toMatch(/cut\.jsonl\.gz: cannot read the file to its end \(a truncated or corrupt \.gz\?\): .*; nothing was committed\n {2}→ fetch or copy the file again/);
   });
 
   it('reads Parquet and enforces a declared schema', async () => {

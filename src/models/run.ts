@@ -9,7 +9,7 @@ import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
-import { PARSE_ERROR, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
+import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
@@ -275,6 +275,8 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     if (run.ownPass?.(model) && model.materialization.store!.holdsRows) {
       mkdirSync(scratchDir, { recursive: true });
       outcome = await loadInOnePass(step);
+      // A source's own load reads it through `SELECT *`; were that refused, the load would wait on itself.
+      if (!outcome && role === 'load') throw new TributaryError(`source '${model.sources[0]}' cannot be loaded row for row: its reader's plan adds or drops rows`, { hint: 'report this with the source\'s config' });
     }
     outcome ??= { counts: await transform(step), skipped: 0 };
     const seconds = (Date.now() - started) / 1000;
@@ -546,9 +548,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         : VERDICT;
       const outputs = output.map((c) => quoteIdent(c.name)).join(', ');
       // A failing row's verdict names its file, so the writer's counts tell which files to read again.
-      const relation = scan.labelsFiles
-        ? `(SELECT ${outputs}, CASE WHEN __v IN ('ok', '${OUTSIDE}') THEN __v ELSE __v || '${FILE_MARK}' || hash(__file)::VARCHAR END AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${carried})))`
-        : `(SELECT ${outputs}, ${verdict} AS ${ROW_VERDICT} FROM (${carried}))`;
+      const rowVerdict = scan.labelsFiles ? `CASE WHEN __v IN ('ok', '${OUTSIDE}', '${SKIPPED}') THEN __v ELSE __v || '${FILE_MARK}' || hash(__file)::VARCHAR END` : '__v';
+      const relation = `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${carried})))`;
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       const shape = shapeOf(model, output);
       let staged: Staged;
@@ -567,10 +568,12 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       try {
         const written = staged.rows ?? 0;
         const skipped = staged.diverted.get(OUTSIDE) ?? 0;
-        const failed = [...staged.diverted].filter(([v]) => v !== OUTSIDE).reduce((s, [, n]) => s + n, 0);
+        const blank = staged.diverted.get(SKIPPED) ?? 0;
+        const failed = [...staged.diverted].filter(([v]) => v !== OUTSIDE && v !== SKIPPED).reduce((s, [, n]) => s + n, 0);
         const rejects = await scan.rejects();
-        // Every record the reader produced is written, diverted or outside the interval (the plan proved it).
-        const yielded = written + skipped + failed;
+        // Every record the reader produced is written, diverted, outside the interval or no row at
+        // all (a blank line); the plan proved it.
+        const yielded = written + skipped + blank + failed;
         const repair = await scan.reconcile(yielded, rejects);
         if (repair) {
           if (attempt >= MAX_REPAIRS) throw new TributaryError(`the input of source '${sourceName}' needed more than ${MAX_REPAIRS} repairs; nothing was committed`, { hint: 'fix the files' });
@@ -588,7 +591,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
           });
         }
         const quarantine: QuarantineRow[] = [...setAside, ...rejects, ...located].map((r) => ({ file: r.file, line: r.line, record: r.record ?? null, column: r.column, reason: r.reason, raw: r.raw, rawBytes: r.rawBytes }));
-        const read = yielded + rejects.length + setAside.length;
+        const read = yielded - blank + rejects.length + setAside.length;
         const counts: RunCounts = { read, written, quarantined: quarantine.length };
         try {
           assertLoadAcceptable({
@@ -688,13 +691,13 @@ async function locateFailed(
     const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION], model.name);
     if (carried === undefined) throw new Error(`model '${model.name}' no longer keeps its source's rows one for one`);
     const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
-    const outside = scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : '';
+    const counted = `${VERDICT} <> '${SKIPPED}'${scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : ''}`;
     const unplaced = scope.unplaced ? `${VERDICT} = 'ok' AND ${scope.place} IS NULL` : 'false';
     const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
       `SELECT __file AS file, __record::DOUBLE AS record,
               CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.reason ?? '')} ELSE __why END AS reason,
               CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.column ?? '')} ELSE __rule_column END AS column, ${raw} AS raw
-       FROM (${carried}) WHERE (${VERDICT} <> 'ok' OR ${unplaced})${outside} ORDER BY file, record`,
+       FROM (${carried}) WHERE (${VERDICT} <> 'ok' OR ${unplaced}) AND ${counted} ORDER BY file, record`,
     );
     const rejects = await scan.rejects();
     const byFile = new Map<string, number[]>();

@@ -1,6 +1,6 @@
 import type { DeclaredColumn, Rule } from '../core/schemas.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
-import { PARSE_ERROR, ruleChecks, verdictExpression } from './rules.js';
+import { BLANK_LINE, PARSE_ERROR, ruleChecks, SKIPPED, verdictExpression } from './rules.js';
 
 /**
  * The one way JSON values become typed columns, for batch JSON sources and stream micro-batches
@@ -132,8 +132,19 @@ function typedFields(
  * lines, and the rare valid ones that are no object, are parsed again to word their reason. A
  * transform gives NULL for valid JSON only when it is `null` or when something else went wrong;
  * then it runs once more without try(), so that the real error surfaces instead of a wrong reason.
+ *
+ * `blankLines: 'skip'` is for the lines of a file, where a blank one (NULL text) holds no record:
+ * its `__error` is BLANK_LINE, which a verdict skips. Elsewhere (a message with no value) NULL text
+ * is a record that is not JSON.
  */
-export function typeJson(relation: string, textColumn: string, columns: readonly DeclaredColumn[], keep: readonly string[], options: JsonOptions = {}): string {
+export function typeJson(
+  relation: string,
+  textColumn: string,
+  columns: readonly DeclaredColumn[],
+  keep: readonly string[],
+  options: JsonOptions = {},
+  blankLines: 'skip' | 'fail' = 'fail',
+): string {
   const v = quoteIdent(textColumn);
   const structure = quoteLiteral(fieldStructure(columns));
   const { select, problems } = typedFields(columns, (c) => `__fields.${quoteIdent(c.key)}`, transformsItself, options);
@@ -143,7 +154,7 @@ export function typeJson(relation: string, textColumn: string, columns: readonly
   const notObject = `'expected a JSON object, got ' || lower(json_type(${v}))`;
   return `(
     SELECT ${kept}${select.join(', ')},
-      CASE
+      CASE${blankLines === 'skip' ? `\n        WHEN ${v} IS NULL THEN ${quoteLiteral(BLANK_LINE)}` : ''}
         WHEN __fields IS NULL THEN CASE WHEN coalesce(json_valid(${v}), false) THEN ${notObject} ELSE 'not valid JSON: ' || left(coalesce(${v}, ''), 100) END
         WHEN NOT ${object} THEN ${notObject}
         ELSE ${problems}
@@ -172,16 +183,17 @@ export function typeJsonFailures(
   keep: readonly string[],
   options: JsonOptions,
   rules: readonly Rule[],
+  blankLines: 'skip' | 'fail' = 'fail',
 ): string {
   const ruled = new Set(rules.map((r) => r.column));
   const later = columns.filter((c) => !ruled.has(c.name) && cannotFail(c));
   // The first transform needs a field to read, even when no column could fail.
   if (later.length === columns.length) later.shift();
-  if (!later.length) return typeJson(relation, textColumn, columns, keep, options);
-  const judged = typeJson(relation, textColumn, columns.filter((c) => !later.includes(c)), [...keep, textColumn], options);
+  if (!later.length) return typeJson(relation, textColumn, columns, keep, options, blankLines);
+  const judged = typeJson(relation, textColumn, columns.filter((c) => !later.includes(c)), [...keep, textColumn], options, blankLines);
   const typedLater = typedFields(later, (c) => `__later.${quoteIdent(c.key)}`, transformsItself, options);
   const laterSelect = new Map(later.map((c, i) => [c, typedLater.select[i]!]));
-  const failing = `${verdictExpression(ruleChecks(rules), true)} <> 'ok'`;
+  const failing = `${verdictExpression(ruleChecks(rules), true)} NOT IN ('ok', '${SKIPPED}')`;
   return `(
     SELECT ${keep.map((k) => `${quoteIdent(k)}, `).join('')}${columns.map((c) => laterSelect.get(c) ?? quoteIdent(c.name)).join(', ')}, ${PARSE_ERROR}
     FROM (SELECT *, CASE WHEN ${failing} THEN try(json_transform(${quoteIdent(textColumn)}, ${quoteLiteral(fieldStructure(later))})) END AS __later FROM ${judged}))`;

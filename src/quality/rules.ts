@@ -13,6 +13,10 @@ export interface RuleCheck {
 export const VERDICT = '__rule';
 /** A connector's own per-row failure (a line that is not JSON, say), NULL when the row parsed. */
 export const PARSE_ERROR = '__error';
+/** The `__error` of a record that is no row at all (a blank line of a JSON-lines file): skipped, not quarantined. */
+export const BLANK_LINE = 'blank line';
+/** The verdict of a record that is skipped by its nature, not failed: a blank line. */
+export const SKIPPED = 'skipped';
 
 function literal(value: string | number): string {
   return typeof value === 'number' ? String(value) : quoteLiteral(value);
@@ -41,7 +45,7 @@ export function ruleChecks(rules: readonly Rule[]): RuleCheck[] {
 /** The SQL expression that computes a row's verdict. */
 export function verdictExpression(checks: readonly RuleCheck[], hasParseError: boolean): string {
   const branches = [
-    ...(hasParseError ? [`WHEN ${PARSE_ERROR} IS NOT NULL THEN 'parse'`] : []),
+    ...(hasParseError ? [`WHEN ${PARSE_ERROR} = '${BLANK_LINE}' THEN '${SKIPPED}'`, `WHEN ${PARSE_ERROR} IS NOT NULL THEN 'parse'`] : []),
     ...checks.map((c) => `WHEN NOT ${c.passes} THEN '${c.key}'`),
   ];
   return branches.length ? `CASE ${branches.join(' ')} ELSE 'ok' END` : `'ok'`;

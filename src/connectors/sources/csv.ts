@@ -12,7 +12,7 @@ import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
 import { resolveFiles } from './files.js';
-import { countLines, type LineCount } from './line-count.js';
+import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
 import { defineSource, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
@@ -303,7 +303,7 @@ function openScan(read: CsvRead): SourceScan {
     if (!outcome.ok) {
       const gz = /gz|gunzip|unexpected end|incorrect header/i.test(outcome.error.message);
       throw new TributaryError(`cannot read ${gz ? 'the .gz file (truncated or corrupt)' : 'an input file'}: ${outcome.error.message}; nothing was committed`, {
-        place: { file: files.length === 1 ? original.get(files[0]!) : undefined },
+        place: { file: outcome.error instanceof UnreadableFile && outcome.error.file ? original.get(outcome.error.file) : files.length === 1 ? original.get(files[0]!) : undefined },
         hint: gz ? 'fetch or copy the file again, then re-run' : 'check the files the source matches',
       });
     }

@@ -4,7 +4,7 @@ import { quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
-import { countLines, type LineCount } from './line-count.js';
+import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { locateRecords, readRejects } from './located.js';
 import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
@@ -55,18 +55,21 @@ export const jsonlSource = defineSource({
       // every record and the rest only from those.
       relation: ({ located, files: only } = {}) =>
         located
-          ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [])
-          : typeJson(lines(false), '__line', columns, ['__file'], config.json),
+          ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [], 'skip')
+          : typeJson(lines(false), '__line', columns, ['__file'], config.json, 'skip'),
       rejects: async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []),
       async reconcile(yielded, rejects) {
         const outcome = await counts;
         if ('error' in outcome) {
-          throw new TributaryError(`cannot read an input file (a truncated or corrupt .gz?): ${outcome.error.message}; nothing was committed`, {
+          const file = outcome.error instanceof UnreadableFile ? outcome.error.file : undefined;
+          throw new TributaryError(`cannot read ${file ? 'the file' : 'an input file'} to its end (a truncated or corrupt .gz?): ${outcome.error.message}; nothing was committed`, {
+            place: file ? { file } : undefined,
             hint: 'fetch or copy the file again, then re-run',
           });
         }
         lineCounts = outcome.c;
-        const physical = outcome.c.reduce((s, f) => s + f.lines, 0);
+        // The reader yields a blank line too, as NULL; the load skips it.
+        const physical = outcome.c.reduce((s, f) => s + f.lines + f.blank, 0);
         if (physical !== yielded + rejects.length) {
           throw new TributaryError(`counts do not reconcile: the files hold ${physical} lines but the reader produced ${yielded + rejects.length} records; nothing was committed`, {
             place: { file: files[0] },

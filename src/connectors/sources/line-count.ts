@@ -112,7 +112,9 @@ async function countAll(files: readonly string[], count: (file: string) => Promi
       (async () => {
         while (next < files.length) {
           const i = next++;
-          counts[i] = await count(files[i]!);
+          counts[i] = await count(files[i]!).catch((error: Error) => {
+            throw Object.assign(error, { file: files[i] });
+          });
         }
       })(),
     );
@@ -139,15 +141,25 @@ ${countAll.toString()}
 const io = { createReadStream, createGunzip, openSync, readSync, closeSync, buffer: Buffer.allocUnsafe(1 << 20) };
 countAll(workerData.files, (file) => countFile(file, io)).then(
   (counts) => parentPort.postMessage({ counts }),
-  (error) => parentPort.postMessage({ error: error.message }),
+  (error) => parentPort.postMessage({ error: error.message, file: error.file }),
 );`;
+
+/** A file the count could not read to its end (a truncated .gz), named. */
+export class UnreadableFile extends Error {
+  constructor(
+    message: string,
+    readonly file: string | undefined,
+  ) {
+    super(message);
+  }
+}
 
 /** Counts the lines of every file in a worker thread. */
 export function countLines(files: readonly string[]): Promise<LineCount[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files } });
-    worker.once('message', (message: { counts?: LineCount[]; error?: string }) => {
-      if (message.error) reject(new Error(message.error));
+    worker.once('message', (message: { counts?: LineCount[]; error?: string; file?: string }) => {
+      if (message.error) reject(new UnreadableFile(message.error, message.file));
       else resolve(message.counts!);
     });
     worker.once('error', reject);
