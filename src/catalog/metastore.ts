@@ -362,6 +362,7 @@ export class Metastore {
       ]);
       const tx = new CatalogTransaction(raw, snapshot, fileIds, changed);
       const value = await body(tx);
+      await tx.writePendingOffsets();
       const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
       if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
       if (this.shared) await raw.query(this.shared.notify(snapshot));
@@ -711,6 +712,9 @@ async function readFiles(engine: Engine | Transaction, table: string, snapshot?:
  * (serving tables in `main`) through `run`.
  */
 export class CatalogTransaction {
+  /** Offset moves checked and written together when the commit's body is done (`writeOffsets`). */
+  private readonly offsetMoves: { job: string; sink: string; move: OffsetMove }[] = [];
+
   constructor(
     private readonly tx: Transaction,
     readonly snapshot: number,
@@ -923,20 +927,35 @@ export class CatalogTransaction {
   }
 
   /**
-   * Moves a sink's offsets if they still stand where its batch started; else throws OffsetConflict
-   * and the commit rolls back. Read under the commit's lock (a shared catalog) or the process's
-   * own (embedded), so no other commit moves them between the check and the write.
+   * Moves a sink's offsets if they still stand where its batch started; else the commit throws
+   * OffsetConflict and rolls back. The check and the write wait for the end of the commit's body:
+   * a micro-batch moves the offsets of every sink it commits (three in the clickstream example),
+   * and one read and one write for all of them cost a third of a read and a write each. They are
+   * still inside the transaction, under the commit's lock (a shared catalog) or the process's own
+   * (embedded), so no other commit moves them between the check and the write.
    */
   async writeOffsets(job: string, sink: string, move: OffsetMove): Promise<void> {
     if (!move.to.size) return;
-    const rows = await this.tx.query<{ partition: number; next_offset: bigint }>(
-      `SELECT partition, next_offset FROM tributary.stream_offsets WHERE job = $1 AND sink = $2 AND partition IN (${[...move.to.keys()].join(', ')})`,
-      [job, sink],
+    // A second move of one sink in a commit starts where the first ends: the first is written first.
+    if (this.offsetMoves.some((m) => m.job === job && m.sink === sink)) await this.writePendingOffsets();
+    this.offsetMoves.push({ job, sink, move });
+  }
+
+  /** Checks and writes the offset moves of `writeOffsets`; the commit calls it after its body. */
+  async writePendingOffsets(): Promise<void> {
+    const moves = this.offsetMoves.splice(0);
+    if (!moves.length) return;
+    const rows = await this.tx.query<{ job: string; sink: string; partition: number; next_offset: bigint }>(
+      `SELECT job, sink, partition, next_offset FROM tributary.stream_offsets
+       WHERE ${moves.map((m) => `(job = ${quoteLiteral(m.job)} AND sink = ${quoteLiteral(m.sink)} AND partition IN (${[...m.move.to.keys()].join(', ')}))`).join(' OR ')}`,
     );
-    const mismatch = offsetMismatch(move, new Map(rows.map((r) => [r.partition, Number(r.next_offset)])));
-    if (mismatch) throw new OffsetConflict(job, sink, mismatch);
+    for (const { job, sink, move } of moves) {
+      const found = new Map(rows.filter((r) => r.job === job && r.sink === sink).map((r) => [r.partition, Number(r.next_offset)]));
+      const mismatch = offsetMismatch(move, found);
+      if (mismatch) throw new OffsetConflict(job, sink, mismatch);
+    }
     await this.tx.run(
-      `INSERT INTO tributary.stream_offsets VALUES ${[...move.to].map(([p, o]) => `(${quoteLiteral(job)}, ${quoteLiteral(sink)}, ${p}, ${o})`).join(', ')}
+      `INSERT INTO tributary.stream_offsets VALUES ${moves.flatMap(({ job, sink, move }) => [...move.to].map(([p, o]) => `(${quoteLiteral(job)}, ${quoteLiteral(sink)}, ${p}, ${o})`)).join(', ')}
        ON CONFLICT (job, sink, partition) DO UPDATE SET next_offset = excluded.next_offset`,
     );
   }
