@@ -94,6 +94,25 @@ describe('lake', () => {
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
   });
 
+  it('appends registered as before move only the table\'s snapshot; a commit that changes its columns or description records them', async () => {
+    const first = await commit(await stage(batch(0, 10), 'a1'), 'append');
+    const second = await commit(await stage(batch(10, 20), 'a2'), 'append');
+    const info = await metastore.table('t');
+    expect(info!.updated_snapshot).toBe(second.snapshot);
+    expect(info!.columns.map((c) => c.name)).toEqual(['id', 'day', 'label', 'dt']);
+    expect((await metastore.schemaVersions('t')).map((v) => v.version)).toEqual([1]);
+    expect(first.tables).toContain('t');
+    expect(second.tables).toContain('t');
+    const wider = await lake.stage(engine, 't', `SELECT *, id * 2 AS twice FROM (${batch(20, 30)})`, { runId: 'a3', partitionBy: { dt: 'day' } });
+    const third = await lake.commit(engine, [{ staged: wider, replace: 'append' }], { operation: 'test', description: 'now with twice' });
+    const after = await metastore.table('t');
+    expect(after!.updated_snapshot).toBe(third.snapshot);
+    expect(after!.description).toBe('now with twice');
+    expect(after!.columns.map((c) => c.name)).toEqual(['id', 'day', 'label', 'twice', 'dt']);
+    expect((await metastore.schemaVersions('t')).map((v) => v.version)).toEqual([1, 2]);
+    expect(await engine.queryJson(`SELECT count(*) AS n, count(twice) AS twice FROM t`)).toEqual([{ n: '30', twice: '10' }]);
+  });
+
   it('every commit is a snapshot; a replaced table is still readable at an earlier snapshot while its files are in history', async () => {
     const kept = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 24 });
     const first = await kept.commit(engine, [{ staged: await kept.stage(engine, 't', batch(0, 30), { runId: 'h1', partitionBy: { dt: 'day' } }), replace: 'all' }], { operation: 'test' });

@@ -739,6 +739,13 @@ export class CatalogTransaction {
   }
 
   async registerTable(table: TableRegistration): Promise<void> {
+    // A stream registers its lake table as it is with every micro-batch: then only the snapshot
+    // that changed it moves. The upsert and the columns' read cost that commit more than the check.
+    if (await this.registeredAs(table)) {
+      await this.tx.run(`UPDATE tributary.tables SET updated_snapshot = $1, updated_at = now() WHERE name = $2`, [this.snapshot, table.name]);
+      this.changed(table.name, 'registered');
+      return;
+    }
     await this.tx.run(
       // The defaulted columns are given: an upsert into the catalog in PostgreSQL, by a process that
       // did not create its tables, would write them NULL (DuckDB's postgres extension does not
@@ -774,6 +781,39 @@ export class CatalogTransaction {
       await this.recordSchemaVersion(table.name, table.columns);
     }
     this.changed(table.name, 'registered');
+  }
+
+  /** The catalog already records `table` exactly so (its kind, place, partitioning, description, columns). */
+  private async registeredAs(table: TableRegistration): Promise<boolean> {
+    const [row] = await this.tx.query<{
+      kind: string;
+      store: string | null;
+      location: string | null;
+      format: string | null;
+      partition_by: string[];
+      time_column: string | null;
+      lookup_key: string | null;
+      description: string | null;
+      definition: string | null;
+    }>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table.name]);
+    if (!row) return false;
+    const partitionBy = table.partitionBy ?? [];
+    // Read apart: a correlated list of the columns in the query above took longer than both.
+    const columns = await this.tx.query<{ name: string; type: string }>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table.name]);
+    return (
+      row.kind === table.kind &&
+      row.store === (table.store ?? null) &&
+      row.location === (table.location ?? null) &&
+      row.format === (table.format ?? null) &&
+      row.partition_by.length === partitionBy.length &&
+      row.partition_by.every((p, i) => p === partitionBy[i]) &&
+      row.time_column === (table.timeColumn ?? null) &&
+      row.lookup_key === (table.lookupKey ?? null) &&
+      row.description === (table.description ?? null) &&
+      row.definition === (table.definition ?? null) &&
+      columns.length === table.columns.length &&
+      columns.every((c, i) => c.name === table.columns[i]!.name && c.type === table.columns[i]!.type)
+    );
   }
 
   /**
