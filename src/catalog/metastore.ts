@@ -449,6 +449,17 @@ export class Metastore {
     );
   }
 
+  /**
+   * What each process derives a table's view from (its kind, partitioning and SQL), for `names` or
+   * every table: `tables()` without counting rows and files, which views follow after every commit.
+   */
+  async viewSources(names?: readonly string[]): Promise<Pick<TableInfo, 'name' | 'kind' | 'partition_by' | 'definition'>[]> {
+    if (names && !names.length) return [];
+    return this.engine.queryJson(
+      `SELECT name, kind, partition_by, definition FROM tributary.tables ${names ? `WHERE name IN (${names.map(quoteLiteral).join(', ')})` : ''} ORDER BY name`,
+    );
+  }
+
   async table(name: string): Promise<(TableInfo & { columns: ColumnInfo[] }) | undefined> {
     const info = (await this.tables()).find((t) => t.name === name);
     if (!info) return undefined;

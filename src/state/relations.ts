@@ -2,6 +2,8 @@ import type { Metastore, TableInfo } from '../catalog/index.js';
 import type { Engine } from '../engine/index.js';
 import type { Lake } from '../lake/index.js';
 
+type ViewSource = Pick<TableInfo, 'name' | 'kind' | 'partition_by' | 'definition'>;
+
 /**
  * The engine's views of the catalog's tables, as each process derives them from the catalog: a
  * lake table's view over exactly its live files, a model's view and a crawled table's view from
@@ -25,8 +27,7 @@ export class Relations {
 
   /** Brings the views of `names` (every table when absent) in line with the catalog; returns the views that could not be made, with why. */
   async refresh(names?: readonly string[]): Promise<{ table: string; error: string }[]> {
-    const wanted = names ? new Set(names) : undefined;
-    const tables = (await this.metastore.tables()).filter((t) => !wanted || wanted.has(t.name));
+    const tables = await this.metastore.viewSources(names);
     for (const table of tables.filter((t) => derived(t))) this.viewless.delete(table.name);
     for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name, table.partition_by);
     for (const table of tables.filter((t) => !derived(t) && !this.viewless.has(t.name))) {
@@ -40,12 +41,12 @@ export class Relations {
    * Views read other views: each is made once what it reads exists, so the views are made in
    * rounds until a round makes none; what is left could not be made (it reads what is gone).
    */
-  private async defineViews(views: TableInfo[]): Promise<{ table: string; error: string }[]> {
+  private async defineViews(views: ViewSource[]): Promise<{ table: string; error: string }[]> {
     let pending = views;
     let failures: { table: string; error: string }[] = [];
     while (pending.length) {
       failures = [];
-      const next: TableInfo[] = [];
+      const next: ViewSource[] = [];
       for (const view of pending) {
         try {
           // A crawled table's view reads files only: while its SQL is the same, so is the view.
@@ -63,6 +64,6 @@ export class Relations {
 }
 
 /** Tables this process reads through a view it makes: lake tables, models' views, crawled files. */
-function derived(table: TableInfo): boolean {
+function derived(table: ViewSource): boolean {
   return table.kind === 'lake' || table.kind === 'view' || table.kind === 'external';
 }
