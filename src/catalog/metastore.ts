@@ -480,6 +480,19 @@ export class Metastore {
     return readFiles(this.engine, table, snapshot);
   }
 
+  /**
+   * The table's live files as its view reads them (path and schema version, in `liveFiles`'
+   * order): without the partition values and statistics, whose join cost the view's refresh after
+   * every stream commit more than the rest of it.
+   */
+  async liveFilePaths(table: string): Promise<Pick<LiveFile, 'path' | 'schemaVersion'>[]> {
+    const rows = await this.engine.query<{ path: string; schema_version: number | null }>(
+      `SELECT path, schema_version FROM tributary.data_files WHERE table_name = $1 AND end_snapshot IS NULL ORDER BY path`,
+      [table],
+    );
+    return rows.map((r) => ({ path: r.path, schemaVersion: r.schema_version === null ? null : Number(r.schema_version) }));
+  }
+
   async partitions(table: string): Promise<{ partition: Record<string, string | null>; files: number; rows: number; bytes: number }[]> {
     const byKey = new Map<string, { partition: Record<string, string | null>; files: number; rows: number; bytes: number }>();
     for (const file of await this.liveFiles(table)) {

@@ -235,7 +235,7 @@ export class Lake {
 
   /** Points a table's view at exactly its live files, as the catalog lists them (`partitionBy` as it records it). */
   async refreshView(engine: Engine, table: string, partitionBy: readonly string[]): Promise<void> {
-    const relation = await this.relation(engine, table, await this.metastore.liveFiles(table), await this.metastore.columns(table), partitionBy);
+    const relation = await this.relation(engine, table, await this.metastore.liveFilePaths(table), await this.metastore.columns(table), partitionBy);
     await this.metastore.write(() => engine.defineView(table, relation));
   }
 
