@@ -10,7 +10,7 @@ import type { MicroBatch } from '../microbatch.js';
 import { BatchModels } from './plan.js';
 import { afterMove, offsetMove } from '../../core/offsets.js';
 import type { StagedBatch, StreamSink } from './types.js';
-import { lateCondition, sinkWindow, watermarkOf, type SinkWindow } from './window.js';
+import { lateCondition, sinkWindow, windowScan, type SinkWindow } from './window.js';
 
 /** The state key a sink keeps its event-time watermark under. */
 const WATERMARK = 'watermark';
@@ -118,17 +118,16 @@ export class ModelSink implements StreamSink {
     let watermark = this.watermark;
     let lateRelation: string | undefined;
     if (this.window) {
-      if (this.watermark !== undefined) {
+      // The late rows and the newest event time in one pass: each statement costs the batch's latency.
+      const [scan] = await this.engine.query<{ late: bigint | number; w: number | bigint | null }>(windowScan(this.window, this.watermark, base));
+      late = Number(scan!.late);
+      // Late rows are rare: only a batch that has some pays for the on-time pass.
+      if (late && this.watermark !== undefined) {
         const condition = lateCondition(this.window, this.watermark);
-        late = Number(await this.engine.scalar<bigint>(`SELECT count(*) FROM ${base} WHERE ${condition}`));
-        // Late rows are rare: only a batch that has some pays for the on-time pass.
-        if (late) {
-          lateRelation = `(SELECT * EXCLUDE (__rule, __reason, __raw) FROM ${base} WHERE ${condition})`;
-          onTime = await this.models.evaluateOnTime(this.engine, `NOT (${condition})`);
-        }
+        lateRelation = `(SELECT * EXCLUDE (__rule, __reason, __raw) FROM ${base} WHERE ${condition})`;
+        onTime = await this.models.evaluateOnTime(this.engine, `NOT (${condition})`);
       }
-      const seen = await this.engine.scalar<number | null>(watermarkOf(this.window, base));
-      if (seen !== null && seen !== undefined) watermark = Math.max(watermark ?? -Infinity, Number(seen));
+      if (scan!.w !== null) watermark = Math.max(watermark ?? -Infinity, Number(scan!.w));
     }
     const move = offsetMove(this.next, batch.ranges);
     const runId = `${this.job}-${Date.now()}-${this.batchNumber++}`;

@@ -27,7 +27,11 @@ export function lateCondition(window: SinkWindow, watermarkMs: number): string {
   return `(${t} - (${t} % ${window.sizeMs}) + ${window.sizeMs} <= ${watermarkMs})`;
 }
 
-/** SQL: the newest event time in a relation, in ms, minus the allowed lateness. */
-export function watermarkOf(window: SinkWindow, relation: string): string {
-  return `SELECT max(epoch_ms(${quoteIdent(window.time)})) - ${window.latenessMs} AS w FROM ${relation}`;
+/**
+ * SQL, one pass over a relation: `late`, its rows whose window ended at or before `watermarkMs` (0
+ * without one), and `w`, its newest event time in ms minus the allowed lateness.
+ */
+export function windowScan(window: SinkWindow, watermarkMs: number | undefined, relation: string): string {
+  const late = watermarkMs === undefined ? '0' : `count(*) FILTER (WHERE ${lateCondition(window, watermarkMs)})`;
+  return `SELECT ${late} AS late, max(epoch_ms(${quoteIdent(window.time)})) - ${window.latenessMs} AS w FROM ${relation}`;
 }
