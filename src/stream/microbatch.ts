@@ -17,6 +17,8 @@ export interface MicroBatch {
   ranges: Map<number, { first: number; last: number }>;
   /** Oldest log timestamp in the batch (ms), for latency. */
   oldestTimestamp: number;
+  /** Every record loaded and passed its rules: the batch has no dead letters. */
+  clean: boolean;
 }
 
 const NEWLINE = 0x0a;
@@ -326,9 +328,9 @@ export async function loadPreparedBatch(
   const loadedRows = async () =>
     (await engine.query<{ rows: bigint; bad: bigint }>(`SELECT count(*) AS rows, count(*) FILTER (WHERE ${VERDICT} <> 'ok') AS bad FROM ${table}`))[0]!;
   const inFile = prepared.count - prepared.refused;
-  const done = async () => {
+  const done = async (clean = false) => {
     if (prepared.refused) await addRefused(engine, table, prepared.refusedFile);
-    return located(table, prepared);
+    return located(table, prepared, clean && !prepared.refused);
   };
 
   if (inFile && !prepared.asIs && !prepared.rejected) {
@@ -337,7 +339,7 @@ export async function loadPreparedBatch(
     const typed = `(SELECT ${[partition, offset, timestamp].join(', ')}, NULL::VARCHAR AS v, ${select.join(', ')}, ${problems} AS ${PARSE_ERROR}
       FROM read_ndjson(${file}, columns = {'${partition}': 'INTEGER', '${offset}': 'BIGINT', '${timestamp}': 'DOUBLE', ${fields}}, maximum_object_size = 16000000))`;
     const fast = await engine.run(judge(typed)).then(loadedRows, () => undefined);
-    if (fast && Number(fast.rows) === inFile && Number(fast.bad) === 0) return done();
+    if (fast && Number(fast.rows) === inFile && Number(fast.bad) === 0) return done(true);
   }
 
   // A line refused as not UTF-8 holds `?`, its reason as a JSON string, then its value shown lossily.
@@ -375,10 +377,10 @@ async function addRefused(engine: Engine, table: string, refusedFile: string): P
   );
 }
 
-function located(table: string, prepared: PreparedBatch): MicroBatch {
+function located(table: string, prepared: PreparedBatch, clean: boolean): MicroBatch {
   let oldest = Infinity;
   for (const t of prepared.timestamps) if (t < oldest) oldest = t;
-  return { table, count: prepared.count, ranges: prepared.ranges, oldestTimestamp: oldest };
+  return { table, count: prepared.count, ranges: prepared.ranges, oldestTimestamp: oldest, clean };
 }
 
 /** SQL condition: the row is one a sink with these next-offsets has not committed yet. */

@@ -40,7 +40,8 @@ export class DeadLetterSink implements StreamSink {
     const relation = `(SELECT ${partition} AS partition, ${offset} AS "offset", ${reason} AS reason, ${raw} AS raw FROM ${batch.table}
                        WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
     const writeIn = async (tx: CatalogTransaction): Promise<SinkCommit> => {
-      const count = await tx.addDeadLettersFrom(`job:${this.job}`, relation);
+      // A clean batch has none to write: its commit is spared the statement.
+      const count = batch.clean ? 0 : await tx.addDeadLettersFrom(`job:${this.job}`, relation);
       await tx.writeOffsets(this.group, this.name, move);
       return { rows: { dead_letters: count }, late: 0 };
     };
