@@ -6,14 +6,18 @@
  *   1. `tributary crawl`  infers the drops' schema, registers a partition per day, reports drift;
  *   2. ETL                `tributary run stores products customers sales_lines`: the drift-mapped
  *                          load, incomplete lines quarantined, a lake partition per day;
+ *      ETL, PySpark        the same load by the peer in bench/peers/retail_spark.py: PySpark in local
+ *                          mode (local[2]), installed by .ci/bench-tools.sh, told the example's
+ *                          declared columns, rules and drift mapping; Parquet partitioned by day;
  *   3. sales models       sales_enriched (the skewed join with the broadcast reference tables),
  *                          the daily/weekly/brand aggregations and store_skew;
  *   4. recommender        behaviour, the item-item recommender and its hold-out evaluation.
  *
  * Each step is a child process measured for wall time and peak memory (bench/lib/measure.ts);
  * rows/s is sales lines (behaviour events for the recommender) over the step's wall time. The
- * load is reconciled with the generator's manifest (lines, net sales per day); the recommender's
- * metrics are reported against popularity. Then the skewed stream of the retail-stream suite
+ * load is reconciled with the generator's manifest (lines, net sales per day), and the Spark peer's
+ * counts and net sales per day with the manifest and Tributary's; the recommender's metrics are
+ * reported against popularity. Then the skewed stream of the retail-stream suite
  * (keys hashed vs hot keys learned from sales_lines: per-partition lag and events/s).
  *
  * Environment: BENCH_RETAIL_DAYS (30), BENCH_RETAIL_LINES_PER_DAY (1,000,000); a smaller month
@@ -23,10 +27,12 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PRESETS, generateRetail, type DriftManifest } from '../../examples/retail-sales/generators/index.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured } from '../lib/measure.js';
+import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { PARTITIONS, skewedStreamRuns, streamEvents, type RunResult } from './retail-stream.js';
 import { modelTimings } from './segment.js';
@@ -34,6 +40,8 @@ import { modelTimings } from './segment.js';
 const PROJECT = 'examples/retail-sales';
 const FULL = PRESETS.benchmark;
 const GENERATOR = 'retail/1';
+/** The Spark peer's heap: local mode runs every task in the driver; Tributary's load peaks near 4.3 GB. */
+const SPARK_DRIVER_MEMORY = '4g';
 const SALES_MODELS = [
   'sales_enriched',
   'daily_sales_by_store',
@@ -123,6 +131,55 @@ export async function ensureMonth(dataDir: string, size: MonthSize, log: (line: 
   return { ...record, manifest: result.manifest };
 }
 
+/** What the Spark peer is told of the example's config. */
+interface RetailConfig {
+  lakeCompression?: string;
+  sources: Record<string, { path: string; columns: Record<string, string>; rules?: { column: string; notNull?: boolean }[]; drift?: Record<string, unknown> }>;
+  models: Record<string, { sql: string }>;
+}
+
+/** The reference tables the ETL step loads beside the drops, and the drops' source. */
+const REFERENCE_MODELS = ['stores', 'products', 'customers'];
+const DROPS_SOURCE = 'store_drops';
+
+/**
+ * The Spark peer's spec, from the example's own declarations: the drops' columns, required
+ * columns and drift mapping, and the reference models' sources, with the month's folder for the
+ * example's data folder.
+ */
+async function sparkSpec(root: string, monthDir: string) {
+  const config = ((await import(pathToFileURL(join(root, PROJECT, 'tributary.config.ts')).href)) as { default: RetailConfig }).default;
+  // The config's paths start with its data folder (RETAIL_DATA, else the committed sample).
+  const data = process.env.RETAIL_DATA ?? 'data/sample';
+  const inMonth = (path: string) => join(monthDir, relative(data, path));
+  const required = (rules: { column: string; notNull?: boolean }[] = []) => rules.filter((r) => r.notNull).map((r) => r.column);
+  const drops = config.sources[DROPS_SOURCE]!;
+  const dropsDir = join(monthDir, 'drops');
+  return {
+    // Spark's lz4 is Hadoop's framing; the project's lz4 is LZ4_RAW.
+    compression: config.lakeCompression === 'lz4' ? 'lz4_raw' : (config.lakeCompression ?? 'snappy'),
+    reference: REFERENCE_MODELS.map((name) => {
+      const sourceName = /\{\{\s*source\('(\w+)'\)\s*\}\}/.exec(config.models[name]!.sql)![1]!;
+      const source = config.sources[sourceName]!;
+      return { name, path: inMonth(source.path), columns: source.columns, required: required(source.rules) };
+    }),
+    sales: { drops: dropsDir, pattern: relative(dropsDir, inMonth(drops.path)), columns: drops.columns, required: required(drops.rules), drift: drops.drift ?? {} },
+  };
+}
+
+/** What bench/peers/retail_spark.py writes to result.json. */
+interface SparkResult {
+  read: number;
+  loaded: number;
+  rejected: number;
+  netSalesCentsByDt: Record<string, number>;
+  reference: Record<string, number>;
+  files: number;
+  layouts: { delimiter: string; header: string[]; files: number }[];
+  unmappable: Record<string, string>;
+  seconds: Record<string, number>;
+}
+
 interface StepResult {
   step: string;
   command: string;
@@ -136,6 +193,8 @@ interface StepResult {
   loadAverageBefore: number;
   /** Seconds per model of the step's run, from its run records. */
   models?: Record<string, { seconds: number; written: number }>;
+  /** Seconds per part of a peer's run, by its own clock. */
+  parts?: Record<string, number>;
 }
 
 async function run(context: SuiteContext): Promise<void> {
@@ -155,19 +214,34 @@ async function run(context: SuiteContext): Promise<void> {
   const out = join(work, 'project-data');
   const env = { ...process.env, RETAIL_DATA: month.dir };
   const tributary = (...args: string[]) => [...cli, ...args, '--project', PROJECT, '--data-dir', out];
+  context.log('  PySpark: installing the pinned peers if missing (.ci/bench-tools.sh), untimed');
+  await installPythonPeers(context);
+  const pyspark = (await runCapture(join(context.root, BENCH_PYTHON), ['-c', 'import importlib.metadata as m; print(m.version("pyspark"))'])).trim();
+  const sparkOut = join(work, 'spark');
+  const sparkSpecFile = join(work, 'spark-spec.json');
+  writeFileSync(sparkSpecFile, `${JSON.stringify(await sparkSpec(context.root, month.dir), null, 2)}\n`);
 
-  const steps: { step: string; args: string[]; unit: string; rows: number; models?: boolean }[] = [
+  const steps: { step: string; command?: string; args: string[]; unit: string; rows: number; models?: boolean; spark?: boolean }[] = [
     { step: 'crawl', args: tributary('crawl', join(month.dir, 'drops'), '--table', 'sales_raw'), unit: 'sales lines', rows: month.lines },
-    { step: 'ETL (drift-mapped load)', args: tributary('run', 'stores', 'products', 'customers', 'sales_lines', '--quiet'), unit: 'sales lines', rows: month.lines, models: true },
+    { step: 'ETL (drift-mapped load)', args: tributary('run', ...REFERENCE_MODELS, 'sales_lines', '--quiet'), unit: 'sales lines', rows: month.lines, models: true },
+    {
+      step: 'ETL, PySpark local[2]',
+      command: BENCH_PYTHON,
+      args: ['bench/peers/retail_spark.py', '--spec', sparkSpecFile, '--out', sparkOut, '--driver-memory', SPARK_DRIVER_MEMORY],
+      unit: 'sales lines',
+      rows: month.lines,
+      spark: true,
+    },
     { step: 'sales models', args: tributary('run', ...SALES_MODELS, '--quiet'), unit: 'sales lines', rows: month.lines - month.incomplete, models: true },
     { step: 'recommender', args: tributary('run', ...RECOMMENDER_MODELS, '--quiet'), unit: 'behaviour events', rows: month.behaviourEvents, models: true },
   ];
   const results: StepResult[] = [];
+  let spark: SparkResult | undefined;
   for (const [index, step] of steps.entries()) {
     const loadAverageBefore = Number(loadavg()[0]!.toFixed(2));
     context.log(`step ${index + 1}/${steps.length} ${step.step}: start (load average ${loadAverageBefore})`);
     const logFile = join(work, `step-${index + 1}.log`);
-    const m = await spawnMeasured(process.execPath, step.args, {
+    const m = await spawnMeasured(step.command ?? process.execPath, step.args, {
       cwd: context.root,
       env,
       logFile,
@@ -191,6 +265,10 @@ async function run(context: SuiteContext): Promise<void> {
       loadAverageBefore,
     };
     if (step.models) result.models = Object.fromEntries(await modelTimings(context, cli, PROJECT, out));
+    if (step.spark) {
+      spark = JSON.parse(readFileSync(join(sparkOut, 'result.json'), 'utf8')) as SparkResult;
+      result.parts = spark.seconds;
+    }
     results.push(result);
     context.log(`step ${index + 1}/${steps.length} ${step.step}: ${formatSeconds(m.wallSeconds)} s, peak RSS ${(m.peakRssBytes / MB).toFixed(0)} MB, ${fmtInt(result.rowsPerSecond)} ${step.unit}/s`);
   }
@@ -215,11 +293,15 @@ async function run(context: SuiteContext): Promise<void> {
     everyLineAccounted: Number(load.read) === month.manifest.totals.rows && counts.loaded + counts.quarantined === month.manifest.totals.rows && counts.quarantined === month.manifest.totals.incompleteRows,
     netSalesPerDayEqual: JSON.stringify(Object.fromEntries(netByDay.map((d) => [d.dt, d.cents]))) === JSON.stringify(month.manifest.totals.netSalesCentsByDt),
   };
+  const sparkAgreement = agreement(spark!, month.manifest, counts, Object.fromEntries(netByDay.map((d) => [d.dt, d.cents])), (target) =>
+    Number(runs.find((r) => r.target === target && r.status === 'success')?.written ?? Number.NaN),
+  );
   const hot = await sql<{ store_id: number; share: number }>(`SELECT store_id, share::DOUBLE AS share FROM store_skew WHERE is_hot ORDER BY rank`);
   const evaluation = await sql<{ metric: string; item_item: number; popularity: number }>(
     `SELECT metric, max(value::DOUBLE) FILTER (WHERE model = 'item_item') AS item_item, max(value::DOUBLE) FILTER (WHERE model = 'popularity') AS popularity FROM rec_evaluation GROUP BY 1 ORDER BY 1`,
   );
   context.log(`reconciliation: ${JSON.stringify(reconciliation)}`);
+  context.log(`spark: ${fmtInt(spark!.loaded)} loaded, ${fmtInt(spark!.rejected)} rejected; ${sparkAgreement.agrees ? 'agrees with the manifest and Tributary' : `DISAGREES: ${sparkAgreement.differences.join('; ')}`}`);
   context.log(`recommender: ${evaluation.map((e) => `${e.metric} ${e.item_item.toFixed(4)} vs ${e.popularity.toFixed(4)}`).join('; ')}`);
 
   const events = streamEvents();
@@ -228,7 +310,14 @@ async function run(context: SuiteContext): Promise<void> {
 
   const machine = machineInfo();
   const { manifest: _manifest, ...monthRecord } = month;
-  const report: Report = { machine, size: { ...size, seed: FULL.seed, start: FULL.start }, month: monthRecord, steps: results, reconciliation, hotStores: hot, evaluation, stream: { events, partitions: PARTITIONS, runs: stream.runs } };
+  const report: Report = {
+    machine,
+    size: { ...size, seed: FULL.seed, start: FULL.start },
+    month: monthRecord,
+    steps: results,
+    reconciliation,
+    spark: { pyspark, driverMemory: SPARK_DRIVER_MEMORY, result: spark!, agreement: sparkAgreement },
+    hotStores: hot, evaluation, stream: { events, partitions: PARTITIONS, runs: stream.runs } };
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   const chart = `${base.split('/').pop()}.svg`;
   writeFileSync(
@@ -248,12 +337,45 @@ async function run(context: SuiteContext): Promise<void> {
   context.log(`results: ${relative(context.root, base)}.{md,svg,json}`);
 }
 
+interface SparkAgreement {
+  netSalesPerDayEqualManifest: boolean;
+  netSalesPerDayEqualTributary: boolean;
+  /** Every difference from the manifest or from Tributary's load, in words; none when they agree. */
+  differences: string[];
+  agrees: boolean;
+}
+
+/** The Spark peer's load against the generator's manifest and Tributary's: lines, rejects, net sales per day, reference rows. */
+function agreement(
+  spark: SparkResult,
+  manifest: DriftManifest,
+  tributary: { loaded: number; quarantined: number },
+  tributaryNet: Record<string, number>,
+  tributaryWritten: (model: string) => number,
+): SparkAgreement {
+  const differences: string[] = [];
+  if (spark.read !== manifest.totals.rows) differences.push(`read ${fmtInt(spark.read)} lines, the manifest has ${fmtInt(manifest.totals.rows)}`);
+  if (spark.loaded !== tributary.loaded) differences.push(`loaded ${fmtInt(spark.loaded)} lines, Tributary ${fmtInt(tributary.loaded)}`);
+  if (spark.rejected !== tributary.quarantined) differences.push(`rejected ${fmtInt(spark.rejected)} lines, Tributary quarantined ${fmtInt(tributary.quarantined)}`);
+  const netDiffers = (other: Record<string, number>) =>
+    [...new Set([...Object.keys(other), ...Object.keys(spark.netSalesCentsByDt)])].sort().filter((dt) => spark.netSalesCentsByDt[dt] !== other[dt]);
+  const fromManifest = netDiffers(manifest.totals.netSalesCentsByDt);
+  const fromTributary = netDiffers(tributaryNet);
+  if (fromManifest.length) differences.push(`net sales differ from the manifest's on ${fromManifest.join(', ')}`);
+  if (fromTributary.length) differences.push(`net sales differ from Tributary's on ${fromTributary.join(', ')}`);
+  for (const model of REFERENCE_MODELS) {
+    if (spark.reference[model] !== tributaryWritten(model)) differences.push(`${model}: ${spark.reference[model]} rows, Tributary ${tributaryWritten(model)}`);
+  }
+  return { netSalesPerDayEqualManifest: fromManifest.length === 0, netSalesPerDayEqualTributary: fromTributary.length === 0, differences, agrees: differences.length === 0 };
+}
+
 interface Report {
   machine: ReturnType<typeof machineInfo>;
   size: MonthSize & { seed: number; start: string };
   month: Omit<Month, 'manifest'>;
   steps: StepResult[];
   reconciliation: { lines: number; loaded: number; quarantined: number; incompleteInManifest: number; everyLineAccounted: boolean; netSalesPerDayEqual: boolean };
+  spark: { pyspark: string; driverMemory: string; result: SparkResult; agreement: SparkAgreement };
   hotStores: { store_id: number; share: number }[];
   evaluation: { metric: string; item_item: number; popularity: number }[];
   stream: { events: number; partitions: number; runs: RunResult[] };
@@ -262,24 +384,29 @@ interface Report {
 function markdown(report: Report, chart: string): string {
   const { machine, size, month, steps, reconciliation: rec } = report;
   const slowest = (r: StepResult) =>
-    Object.entries(r.models ?? {})
-      .sort((a, b) => b[1].seconds - a[1].seconds)
+    Object.entries(r.parts ?? Object.fromEntries(Object.entries(r.models ?? {}).map(([model, t]) => [model, t.seconds])))
+      .sort((a, b) => b[1] - a[1])
       .slice(0, 3)
-      .map(([model, t]) => `${model} ${t.seconds.toFixed(1)} s`)
+      .map(([part, seconds]) => `${part} ${seconds.toFixed(1)} s`)
       .join(', ');
+  const { result: spark, agreement: sa } = report.spark;
   return [
     '# Retail: a month of skewed store drops, the sales models, the recommender and the skewed stream',
     '',
     `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}. Commit ${machine.commit}, run at ${new Date().toISOString()}.`,
     `Data: the retail generator, ${size.days} days from ${size.start} × ${fmtInt(size.linesPerDay)} sales lines a day (seed ${size.seed}): ${fmtInt(month.lines)} lines in ${fmtInt(month.files)} files (${(month.bytes / 1e9).toFixed(2)} GB), ${month.incomplete} incomplete, ${fmtInt(month.behaviourEvents)} behaviour events. Hot stores (≥ 5 % of lines): ${report.hotStores.map((h) => `${h.store_id} (${(h.share * 100).toFixed(1)} %)`).join(', ')}.`,
     '',
-    '| step | wall (s) | peak RSS (MB) | peak private (MB) | rows/s | load avg before | slowest models |',
+    '| step | wall (s) | peak RSS (MB) | peak private (MB) | rows/s | load avg before | slowest models (Spark: parts) |',
     '|---|---:|---:|---:|---:|---:|---|',
     ...steps.map(
       (r) => `| ${r.step} | ${formatSeconds(r.wallSeconds)} | ${(r.peakRssBytes / MB).toFixed(0)} | ${(r.peakAnonBytes / MB).toFixed(0)} | ${fmtInt(r.rowsPerSecond)} ${r.unit}/s | ${r.loadAverageBefore} | ${slowest(r) || '—'} |`,
     ),
     '',
     `Reconciliation with the generator's manifest: ${fmtInt(rec.loaded)} loaded + ${fmtInt(rec.quarantined)} quarantined of ${fmtInt(rec.lines)} lines (manifest: ${rec.incompleteInManifest} incomplete): ${rec.everyLineAccounted ? 'every line accounted for' : '**MISMATCH**'}; net sales per day ${rec.netSalesPerDayEqual ? 'equal the manifest’s' : '**differ from the manifest’s**'}.`,
+    '',
+    `PySpark peer (PySpark ${report.spark.pyspark}, \`local[2]\`, ${report.spark.driverMemory} driver heap, Java 17; bench/peers/retail_spark.py): the same load as the ETL step, told the example’s declared columns, required columns and drift mapping (the spec the suite writes from tributary.config.ts). It reads each drop’s header line in the driver and groups the ${fmtInt(spark.files)} files by layout (${spark.layouts.length} layouts${Object.keys(spark.unmappable).length ? `, ${Object.keys(spark.unmappable).length} unmappable` : ''}: ${spark.layouts.map((l) => `${fmtInt(l.files)} × ${l.delimiter === ',' ? '' : `'${l.delimiter}' `}[${l.header.join(', ')}]`).join('; ')}); Spark’s CSV reader reads each layout as text (the main one as the drops folder, files filtered by name; 64 KB as the cost of opening a file, Spark’s small-files setting), each column is typed exactly or its line rejected, as are lines too short or too long and empty required values; shuffled by day and written as Parquet partitioned by dt (a file a day), snappy; lines read and rejected counted in the same pass; net sales per day from the Parquet written. Its wall time includes starting the JVM; the rejected lines are counted, not kept (Tributary quarantines each with file, line and reason).`,
+    '',
+    `Spark: ${fmtInt(spark.read)} lines read, ${fmtInt(spark.loaded)} loaded, ${fmtInt(spark.rejected)} rejected; net sales per day ${sa.netSalesPerDayEqualManifest ? 'equal' : '**differ from**'} the manifest’s and ${sa.netSalesPerDayEqualTributary ? 'equal' : '**differ from**'} Tributary’s; ${sa.agrees ? 'agrees with Tributary (lines loaded and quarantined, reference rows) and the manifest' : `**differs**: ${sa.differences.join('; ')}`}.`,
     '',
     '## Recommender: hold-out evaluation at 10',
     '',
