@@ -24,7 +24,14 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
     backgroundColor: '#ffffff',
     title: { text: options.title, subtext: options.subtitle, left: 'center', textStyle: { fontSize: 16 } },
     grid: options.series.map((_, i) => ({ left: 90, right: 40, top: top + i * panelHeight + 30, height: panelHeight - 80 })),
-    xAxis: options.series.map((_, i) => ({ type: 'category', gridIndex: i, data: options.categories, axisLabel: { fontSize: 12 } })),
+    // Every category named, wrapped to its slot: echarts otherwise drops labels that would overlap,
+    // and a bar without its name cannot be read.
+    xAxis: options.series.map((_, i) => ({
+      type: 'category',
+      gridIndex: i,
+      data: options.categories,
+      axisLabel: { fontSize: 12, interval: 0, width: Math.floor((width - 130) / Math.max(1, options.categories.length)) - 8, overflow: 'break' },
+    })),
     yAxis: options.series.map((s, i) => ({
       type: 'value',
       gridIndex: i,
