@@ -809,17 +809,7 @@ export class CatalogTransaction {
 
   /** The catalog already records `table` exactly so (its kind, place, partitioning, description, columns). */
   private async registeredAs(table: TableRegistration): Promise<boolean> {
-    const [row] = await this.tx.query<{
-      kind: string;
-      store: string | null;
-      location: string | null;
-      format: string | null;
-      partition_by: string[];
-      time_column: string | null;
-      lookup_key: string | null;
-      description: string | null;
-      definition: string | null;
-    }>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table.name]);
+    const [row] = await this.tx.query<Pick<TableInfo, 'kind' | 'store' | 'location' | 'format' | 'partition_by' | 'time_column' | 'lookup_key' | 'description' | 'definition'>>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table.name]);
     if (!row) return false;
     const partitionBy = table.partitionBy ?? [];
     // Read apart: a correlated list of the columns in the query above took longer than both.
