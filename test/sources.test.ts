@@ -196,8 +196,8 @@ describe('file sources', () => {
     const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i));
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' }, json: { maxRecordBytes: 2000 } }`),
-      // Blank lines, LF: two in the middle, one at the end.
-      'in/1.jsonl.gz': gzipSync(`${lines(0, 100).join('\n')}\n\n\n${lines(100, 100).join('\n')}\n\n`),
+      // Blank lines, LF: two in the middle, one at the end; the line after the two is not JSON.
+      'in/1.jsonl.gz': gzipSync(`${lines(0, 100).join('\n')}\n\n\n{"id": 100,\n${lines(101, 99).join('\n')}\n\n`),
       // CRLF with a blank line, and no line ending after the last line.
       'in/2.jsonl.gz': gzipSync(`${lines(200, 100).join('\r\n')}\r\n\r\n${lines(300, 100).join('\r\n')}`),
       // Two gzip members, as `cat a.gz b.gz` makes.
@@ -206,13 +206,28 @@ describe('file sources', () => {
       'in/4.jsonl.gz': gzipSync(`${lines(600, 50).join('\n')}\n${JSON.stringify({ id: 650, kind: 'x'.repeat(5000) })}\n${lines(651, 49).join('\n')}\n`),
     });
     const { ws, results } = await runProject(dir);
-    // Blank lines are no rows: 700 lines of records, one refused.
-    expect(results[0]).toMatchObject({ read: 700, written: 699, quarantined: 1 });
+    // Blank lines are no rows: 700 lines of records, one not JSON, one refused; each at its physical line.
+    expect(results[0]).toMatchObject({ read: 700, written: 698, quarantined: 2 });
     const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
-    expect(quarantined.map((q) => [path.basename(q.file!), q.line])).toEqual([['4.jsonl.gz', 51]]);
+    expect(quarantined.map((q) => [path.basename(q.file!), q.line]).sort()).toEqual([
+      ['1.jsonl.gz', 103],
+      ['4.jsonl.gz', 51],
+    ]);
     const ids = await ws.engine.queryJson<{ n: string; distinct: string }>('SELECT count(*) AS n, count(DISTINCT id) AS distinct FROM loaded WHERE id IS NOT NULL');
-    expect(ids[0]).toEqual({ n: '699', distinct: '699' });
+    expect(ids[0]).toEqual({ n: '698', distinct: '698' });
     await ws.close();
+  });
+
+  it('a JSON-lines file mixing LF and CRLF fails the load naming the file and how to fix it', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`),
+      'in/mixed.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2}\r\n{"id": 3}\n'),
+    });
+    const error = await runProject(dir).then(
+      () => undefined,
+      (e: TributaryError) => e,
+    );
+    expect(error?.format()).toMatch(/mixed\.jsonl\.gz: the file mixes line endings \(LF and CRLF\); nothing was committed\n {2}→ give every line the same ending/);
   });
 
   it('a gzipped JSON-lines file cut short fails the load naming the file, though the engine reads it without complaint', async () => {

@@ -4,7 +4,7 @@ import { quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
-import { countLines, UnreadableFile, type LineCount } from './line-count.js';
+import { countLines, UnreadableFile } from './line-count.js';
 import { locateRecords, readRejects } from './located.js';
 import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
@@ -29,7 +29,6 @@ export const jsonlSource = defineSource({
     const rejectsTable = `tributary_rejects_${suffix}`;
     const scansTable = `tributary_reject_scans_${suffix}`;
     const counts = countLines(files).then((c) => ({ c }), (error: Error) => ({ error }));
-    let lineCounts: LineCount[] | undefined;
     let scanned = false;
     const read = (from: readonly string[], options: string) =>
       `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes}, ${options})`;
@@ -67,7 +66,6 @@ export const jsonlSource = defineSource({
             hint: 'fetch or copy the file again, then re-run',
           });
         }
-        lineCounts = outcome.c;
         // The reader yields a blank line too, as NULL; the load skips it.
         const physical = outcome.c.reduce((s, f) => s + f.lines + f.blank, 0);
         if (physical !== yielded + rejects.length) {
@@ -78,8 +76,18 @@ export const jsonlSource = defineSource({
         }
         return undefined;
       },
+      async recover(error) {
+        // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
+        if (!/state machine reached an invalid state/i.test(error.message)) return undefined;
+        const file = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim();
+        throw new TributaryError('the file mixes line endings (LF and CRLF); nothing was committed', {
+          place: file ? { file } : undefined,
+          hint: 'give every line the same ending (e.g. `dos2unix` or `sed -i "s/\\r$//"` on the uncompressed file), then re-run',
+        });
+      },
       locate: async (file, records, rejects) =>
-        locateRecords({ read: file, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === file), multiLine: undefined, dialect: PLAIN_LINES }),
+        // The reader yields every line as a record, a blank one as NULL: record n is line n, past refused lines.
+        locateRecords({ read: file, known: file, records, rejects, counted: undefined, multiLine: undefined, dialect: PLAIN_LINES, everyLineARecord: true }),
       async close() {
         await context.engine.run(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
       },

@@ -129,8 +129,9 @@ function conciseReason(reasons: string[]): string {
 
 /**
  * The physical line of records numbered by a located scan (which skips refused records). With one
- * line per record (no blank lines, no multi-line values) it is arithmetic; otherwise the file is
- * read again, byte by byte, for just the records asked.
+ * line per record (no blank lines, no multi-line values; or `everyLineARecord`, a reader that
+ * yields a blank line as a record too) it is arithmetic; otherwise the file is read again, byte by
+ * byte, for just the records asked.
  */
 export async function locateRecords(options: {
   read: string;
@@ -140,11 +141,12 @@ export async function locateRecords(options: {
   counted: LineCount | undefined;
   multiLine: readonly MultiLineRecord[] | undefined;
   dialect: CsvDialect;
+  everyLineARecord?: boolean;
 }): Promise<Map<number, { line: number | null; record: number | null }>> {
   const header = options.dialect.header ? 1 : 0;
   const rejected = options.rejects.filter((r) => r.file === options.known && r.line !== null).map((r) => r.line!);
   const out = new Map<number, { line: number | null; record: number | null }>();
-  if (options.counted && options.counted.blank === 0 && !options.multiLine?.length) {
+  if (options.everyLineARecord || (options.counted && options.counted.blank === 0 && !options.multiLine?.length)) {
     const sorted = [...rejected].sort((a, b) => a - b);
     for (const record of options.records) {
       let line = record + header;
