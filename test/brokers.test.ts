@@ -7,6 +7,8 @@ import { openProject, tempDir } from './helpers.js';
 import { requireService, tcpOpen } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { brokerProject, events, runWorker } from './stream-helpers.js';
+import { natsInput } from '../src/connectors/inputs/nats.js';
+import type { RecordSink, StreamInput } from '../src/connectors/inputs/types.js';
 
 let kafkaMock: Awaited<ReturnType<typeof startKafkaMock>> | undefined;
 const kafkaUp = await requireService('Kafka (librdkafka mock cluster via kcat)', async () => {
@@ -52,15 +54,40 @@ describe.runIf(kafkaUp)('Kafka source', () => {
   });
 });
 
+/** A new JetStream stream holding `values` under `PREFIX_xxxxxx.events`, removed by `remove`. */
+async function natsStream(prefix: string, values: readonly string[]) {
+  const stream = `${prefix}_${randomBytes(3).toString('hex')}`;
+  const nc = await connect({ servers: '127.0.0.1:4222' });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: stream, subjects: [`${stream}.events`] });
+  const js = jetstream(nc);
+  for (let i = 0; i < values.length; i += 2000) await Promise.all(values.slice(i, i + 2000).map((v) => js.publish(`${stream}.events`, v)));
+  const remove = async () => {
+    await jsm.streams.delete(stream);
+    await nc.close();
+  };
+  return { stream, jsm, remove };
+}
+
+/** What the NATS input reads from `from` into a sink that keeps each offset and value. */
+async function readInto(input: StreamInput, from: number, max: number): Promise<{ offset: number; value: string }[]> {
+  const read: { offset: number; value: string }[] = [];
+  const batch: RecordSink = {
+    get count() {
+      return read.length;
+    },
+    add: (_partition, offset, _timestamp, source, start = 0, end = source.length) => void read.push({ offset, value: Buffer.from(source.subarray(start, end)).toString() }),
+    reject: () => expect.unreachable('a JSON message is never rejected'),
+  };
+  await input.read(new Map([[0, from]]), max, batch);
+  return read;
+}
+
+const openNats = (stream: string) => natsInput.create(natsInput.config.parse({ kind: 'nats', servers: '127.0.0.1:4222', stream }), { job: 'test', log: undefined as never, baseDir: '.', stateDir: '.' });
+
 describe.runIf(natsUp)('NATS JetStream source', () => {
   it('reads a JetStream stream by sequence with offsets held in the sinks: exactly once through SIGKILLs', async () => {
-    const stream = `CLICKS_${randomBytes(3).toString('hex')}`;
-    const nc = await connect({ servers: '127.0.0.1:4222' });
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: stream, subjects: [`${stream}.events`] });
-    const js = jetstream(nc);
-    const values = events(3000);
-    for (let i = 0; i < values.length; i += 250) await Promise.all(values.slice(i, i + 250).map((v) => js.publish(`${stream}.events`, v)));
+    const { stream, remove } = await natsStream('CLICKS', events(3000));
     const dir = brokerProject(`input: { kind: 'nats', servers: '127.0.0.1:4222', stream: '${stream}' }`);
     const dataDir = tempDir();
     try {
@@ -72,8 +99,41 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
       expect(done.code, done.stderr).toBe(0);
       await assertOnce(dir, dataDir, 3000);
     } finally {
-      await jsm.streams.delete(stream);
-      await nc.close();
+      await remove();
+    }
+  });
+
+  it('reads from the position it is given, and makes its consumer again when the server deleted it; closing leaves no consumer behind', async () => {
+    const values = events(1000);
+    const { stream, jsm, remove } = await natsStream('READ', values);
+    const input = await openNats(stream);
+    const expected = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, value: values[from + i - 1] }));
+    try {
+      expect(await readInto(input, 1, 400)).toEqual(expected(1, 400));
+      for await (const consumer of await jsm.consumers.list(stream)) await jsm.consumers.delete(stream, consumer.name);
+      expect(await readInto(input, 401, 1000)).toEqual(expected(401, 1000));
+      expect(await readInto(input, 250, 100)).toEqual(expected(250, 349));
+      expect(await readInto(input, 1001, 100)).toEqual([]);
+      await input.close();
+      const left: string[] = [];
+      for await (const consumer of await jsm.consumers.list(stream)) left.push(consumer.name);
+      expect(left).toEqual([]);
+    } finally {
+      await remove();
+    }
+  });
+
+  it('reads a backlog of many pull requests in one read, every sequence once and in order', async () => {
+    const values = Array.from({ length: 130_000 }, (_, i) => `{"n":${i + 1}}`);
+    const { stream, remove } = await natsStream('BACKLOG', values);
+    const input = await openNats(stream);
+    try {
+      const read = await readInto(input, 1, values.length);
+      expect(read.length).toBe(values.length);
+      expect(read.every((r, i) => r.offset === i + 1 && r.value === values[i])).toBe(true);
+    } finally {
+      await input.close();
+      await remove();
     }
   });
 });

@@ -1,12 +1,17 @@
-import type { Consumer } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
 import { formatSchema, openFormat } from '../formats/index.js';
-import { defineInput, type InputContext, type StreamInput } from './types.js';
+import type { RecordReader } from '../formats/types.js';
+import { defineInput, type InputContext, type RecordSink, type StreamInput } from './types.js';
 
-/** Messages asked for in one pull request. */
-const FETCH_MESSAGES = 50_000;
 const PARTITION = '{partition}';
+/** Messages asked for in one pull request: with the next request, at most about 30 MB of clickstream events in flight. */
+const PULL_MESSAGES = 50_000;
+/** A pull that has delivered nothing for this long is abandoned and its consumer made again. */
+const STALLED_MS = 2_000;
+/** The server deletes a consumer idle this long, so one a killed job left behind goes away by itself. */
+const INACTIVE_NANOS = 5 * 60 * 1e9;
 
 const schema = z
   .object({
@@ -24,20 +29,81 @@ const schema = z
     path: ['subject'],
   });
 
+/** A partition's consumer: its server-side name, the stream sequence it delivers next and the last consumer sequence seen. */
+interface PartitionConsumer {
+  name: string;
+  from: number;
+  delivered: number;
+}
+
+/**
+ * Pulls up to `want` messages of one consumer straight off a core subscription, each handed to the
+ * format as bytes with the stream sequence and time its reply subject carries: no message object,
+ * no async iterator, no acknowledgement (the consumer acknowledges nothing). Requests ask for
+ * `PULL_MESSAGES` at a time, the next sent when the one before is half delivered: one request for
+ * a whole batch had the server push more than its outbound limit to a client busy with the
+ * engine, and it dropped the connection as a slow consumer. It stops early at a status (the
+ * server has no more), at a gap in the consumer's sequence (messages lost between server and
+ * client: the consumer is made again from the last one read) or when the server stops answering
+ * (a consumer it deleted, a request lost with a dropped connection).
+ */
+function pull(nc: NatsConnection, inbox: string, stream: string, consumer: PartitionConsumer, partition: number, want: number, readRecord: RecordReader, batch: RecordSink) {
+  return new Promise<{ got: number; broken: boolean }>((resolve) => {
+    let got = 0;
+    let asked = 0;
+    let seen = -1;
+    const ask = () => {
+      const size = Math.min(PULL_MESSAGES, want - asked);
+      asked += size;
+      nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer.name}`, JSON.stringify({ batch: size, no_wait: true }), { reply: inbox });
+    };
+    const finish = (broken: boolean) => {
+      clearInterval(watchdog);
+      subscription.unsubscribe();
+      resolve({ got, broken });
+    };
+    const subscription = nc.subscribe(inbox, {
+      callback: (error, message) => {
+        if (error) return finish(true);
+        const reply = message.reply;
+        // A message without a reply is a status: 404 or 408 once the server has no more, 409 when the consumer went away.
+        if (!reply) return finish(message.headers?.code === 409);
+        const tokens = reply.split('.');
+        // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time ns>.<pending>, with
+        // <domain>.<account hash> after ACK and a token at the end from NATS 2.10 on.
+        const at = tokens.length === 9 ? 5 : 7;
+        const sequence = Number(tokens[at]);
+        const consumerSequence = Number(tokens[at + 1]);
+        if (consumerSequence !== consumer.delivered + 1) return finish(true);
+        consumer.delivered = consumerSequence;
+        consumer.from = sequence + 1;
+        readRecord(batch, partition, sequence, Number(tokens[at + 2]) / 1e6, message.data, 0, message.data.length);
+        if (++got >= want) return finish(false);
+        if (asked < want && asked - got <= PULL_MESSAGES / 2) ask();
+      },
+    });
+    const watchdog = setInterval(() => {
+      if (got === seen) finish(true);
+      seen = got;
+    }, STALLED_MS);
+    ask();
+    if (asked < want) ask();
+  });
+}
+
 /**
  * Reads a NATS JetStream stream. A partition's offsets are stream sequence numbers: the whole
  * stream is one partition, or each subject `subject` names with `{partition}` is one, read in
- * sequence order by an ordered consumer that starts exactly where the job says (its sinks'
- * committed sequence), so nothing is acknowledged to the server and nothing depends on a durable
- * consumer's state. Workers of one job split the partitions through their group in the catalog:
- * NATS 2.9's durable pull consumers hand out messages, not partitions, so they cannot keep a
- * partition's order within one worker.
+ * sequence order by an ephemeral consumer that starts exactly where the job says (its sinks'
+ * committed sequence) and acknowledges nothing, so nothing depends on a durable consumer's state.
+ * Workers of one job split the partitions through their group in the catalog: NATS 2.9's durable
+ * pull consumers hand out messages, not partitions, so they cannot keep a partition's order within
+ * one worker.
  */
 async function readNats(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
-  const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
-  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { connect, createInbox } = await import('@nats-io/transport-node');
   const nc = await connect({ servers: config.servers.split(',') });
-  const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   // A partition's end is asked by subject, which does not tell a missing stream from an empty one.
   await jsm.streams.info(config.stream).catch(async (error: Error) => {
@@ -49,18 +115,33 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
   const readRecord = openFormat(config.format);
   const all = Array.from({ length: config.partitions }, (_, p) => p);
   const subjectOf = (partition: number) => (config.partitions > 1 ? config.subject!.replaceAll(PARTITION, String(partition)) : config.subject);
-  /** Per partition, its ordered consumer and the sequence it delivers next. */
-  const consumers = new Map<number, { consumer: Consumer; from: number }>();
-  const open = async (partition: number, start: number) => {
+  const consumers = new Map<number, PartitionConsumer>();
+  const drop = (partition: number) => {
+    const current = consumers.get(partition);
+    consumers.delete(partition);
+    if (current) void jsm.consumers.delete(config.stream, current.name).catch(() => undefined);
+  };
+  /** The partition's consumer from `start` on, and how many messages it has to deliver. */
+  const consumerFrom = async (partition: number, start: number): Promise<{ consumer: PartitionConsumer; pending: number }> => {
+    const current = consumers.get(partition);
+    if (current?.from === start) {
+      const info = await jsm.consumers.info(config.stream, current.name).catch(() => null);
+      if (info) return { consumer: current, pending: info.num_pending };
+    }
+    drop(partition);
     const subject = subjectOf(partition);
-    const consumer = await js.consumers.get(config.stream, {
-      opt_start_seq: Math.max(start, 1),
+    const info = await jsm.consumers.add(config.stream, {
+      ack_policy: 'none' as never,
       deliver_policy: 'by_start_sequence' as never,
-      ...(subject ? { filter_subjects: subject } : {}),
+      opt_start_seq: Math.max(start, 1),
+      inactive_threshold: INACTIVE_NANOS,
+      mem_storage: true,
+      num_replicas: 1,
+      ...(subject ? { filter_subject: subject } : {}),
     });
-    const opened = { consumer, from: start };
-    consumers.set(partition, opened);
-    return opened;
+    const consumer = { name: info.name, from: start, delivered: 0 };
+    consumers.set(partition, consumer);
+    return { consumer, pending: info.num_pending };
   };
   /** The sequence after a partition's last message (0 when it has none). */
   const endOf = async (partition: number): Promise<number> => {
@@ -75,26 +156,14 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
       for (const partition of await mine()) {
         if (batch.count >= max) break;
         const start = positions.get(partition) ?? 1;
-        // Ask only for what is there: a pull that waits for more would hold the job for the
-        // client's minimum expiry (1 s), and with nothing there the trigger polls again soon.
+        // Ask only for what is there: a pull that waits for more would hold the job, and with
+        // nothing there the trigger polls again soon.
         if ((await endOf(partition)) <= start) continue;
-        let current = consumers.get(partition);
-        if (!current || current.from !== start) current = await open(partition, start);
-        const pending = (await current.consumer.info()).num_pending;
-        const available = Math.min(max - batch.count, pending);
-        let got = 0;
-        while (got < available) {
-          const want = Math.min(available - got, FETCH_MESSAGES);
-          const messages = await current.consumer.fetch({ max_messages: want, expires: 5_000 });
-          let fetched = 0;
-          for await (const m of messages) {
-            readRecord(batch, partition, m.seq, m.info.timestampNanos / 1e6, m.data, 0, m.data.length);
-            current.from = m.seq + 1;
-            if (++fetched >= want) break;
-          }
-          got += fetched;
-          if (fetched < want) break;
-        }
+        const { consumer, pending } = await consumerFrom(partition, start);
+        const want = Math.min(max - batch.count, pending);
+        if (want <= 0) continue;
+        const { broken } = await pull(nc, createInbox(), config.stream, consumer, partition, want, readRecord, batch);
+        if (broken) drop(partition);
       }
     },
     async lag(positions) {
@@ -111,6 +180,7 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
       return Promise.all(all.map(async (partition) => ({ partition, start, end: Math.max(await endOf(partition), start) })));
     },
     async close() {
+      await Promise.all([...consumers.values()].map((c) => jsm.consumers.delete(config.stream, c.name).catch(() => undefined)));
       await nc.close();
     },
   };
