@@ -70,13 +70,16 @@ async function natsStream(prefix: string, values: readonly string[]) {
 }
 
 /** What the NATS input reads from `from` into a sink that keeps each offset and value. */
-async function readInto(input: StreamInput, from: number, max: number): Promise<{ offset: number; value: string }[]> {
+async function readInto(input: StreamInput, from: number, max: number, timestamps: number[] = []): Promise<{ offset: number; value: string }[]> {
   const read: { offset: number; value: string }[] = [];
   const batch: RecordSink = {
     get count() {
       return read.length;
     },
-    add: (_partition, offset, _timestamp, source, start = 0, end = source.length) => void read.push({ offset, value: Buffer.from(source.subarray(start, end)).toString() }),
+    add: (_partition, offset, timestamp, source, start = 0, end = source.length) => {
+      read.push({ offset, value: Buffer.from(source.subarray(start, end)).toString() });
+      timestamps.push(timestamp);
+    },
     reject: () => expect.unreachable('a JSON message is never rejected'),
   };
   await input.read(new Map([[0, from]]), max, batch);
@@ -105,11 +108,16 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
 
   it('reads from the position it is given, and makes its consumer again when the server deleted it; closing leaves no consumer behind', async () => {
     const values = events(1000);
+    const publishing = Date.now();
     const { stream, jsm, remove } = await natsStream('READ', values);
+    const published = Date.now();
     const input = await openNats(stream);
     const expected = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, value: values[from + i - 1] }));
     try {
-      expect(await readInto(input, 1, 400)).toEqual(expected(1, 400));
+      const timestamps: number[] = [];
+      expect(await readInto(input, 1, 400, timestamps)).toEqual(expected(1, 400));
+      // Each message's time is when the server stored it, in ms (the server runs on this machine's clock).
+      expect(timestamps.filter((t) => t < publishing - 5 || t > published + 5)).toEqual([]);
       for await (const consumer of await jsm.consumers.list(stream)) await jsm.consumers.delete(stream, consumer.name);
       expect(await readInto(input, 401, 1000)).toEqual(expected(401, 1000));
       expect(await readInto(input, 250, 100)).toEqual(expected(250, 349));
