@@ -80,10 +80,18 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
   }
   if (INTEGER.test(upper) || DECIMAL.test(upper)) {
     const value = `TRY_CAST(${t} AS ${type})`;
-    // The common case compares as text; otherwise as exact numbers ("22.1" is 22.10).
+    // The value's text as written, and again without trailing fractional zeros ("22.1" is 22.10,
+    // "42.0" is 42); only a text neither settles (an exponent, a plus sign) is compared as an
+    // exact number, which costs some 16 µs a value. A CASE, not an OR: DuckDB evaluates every
+    // branch of an OR for every row, and a CASE only for the rows that reach it.
+    const written = `CAST(${value} AS VARCHAR)`;
+    const trimmed = (text: string) => `CASE WHEN contains(${text}, '.') THEN rtrim(rtrim(${text}, '0'), '.') ELSE ${text} END`;
     return {
       value,
-      problem: refuseUnless(`${value} IS NOT NULL AND (CAST(${value} AS VARCHAR) = ${t} OR TRY_CAST(${value} AS DECIMAL(38,18)) = TRY_CAST(${t} AS DECIMAL(38,18)))`),
+      problem: refuseUnless(
+        `CASE WHEN ${value} IS NULL THEN false WHEN ${written} = ${t} THEN true WHEN ${trimmed(written)} = ${trimmed(t)} THEN true
+          ELSE coalesce(TRY_CAST(${value} AS DECIMAL(38,18)) = TRY_CAST(${t} AS DECIMAL(38,18)), false) END`,
+      ),
     };
   }
   if (FLOAT.test(upper)) {
