@@ -1,17 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { createRequire } from 'node:module';
+import type { Admin, Kafka } from 'kafkajs';
 import { z } from 'zod';
+import { TributaryError } from '../../core/errors.js';
 import { formatSchema, openFormat } from '../formats/index.js';
+import { readFetchResponse, type PartitionRead } from './kafka-records.js';
 import { defineInput, type InputContext, type StreamInput } from './types.js';
-
-interface Fetched {
-  partition: number;
-  offset: number;
-  timestamp: number;
-  value: Buffer;
-}
-
-const BUFFER_LIMIT = 500_000;
 
 const schema = z
   .object({
@@ -23,126 +16,224 @@ const schema = z
   })
   .strict();
 
+/** Bytes a fetch asks of one partition: Java's consumer default is 1 MiB; a backlog reads faster with more. */
+const PARTITION_BYTES = 4 * 1024 * 1024;
+/** Bytes a fetch asks of one broker at most (Java's fetch.max.bytes). */
+const FETCH_BYTES = 50 * 1024 * 1024;
+/** How long a broker holds a fetch that finds nothing: the job polls again on its trigger. */
+const FETCH_WAIT_MS = 10;
+const READ_COMMITTED = 1;
+/** Kafka's error codes a fetch answers with when the metadata is stale: the partition moved. */
+const STALE_METADATA = new Set([3, 5, 6, 74, 75, 100]);
+const OFFSET_OUT_OF_RANGE = 1;
+/** How long reads may find no broker before the job fails saying so. */
+const BROKER_LOSS_MS = 30_000;
+
+/** A broker gone or not answering: kafkajs's connection, request-timeout and metadata errors. */
+function isBrokerLoss(error: unknown): boolean {
+  const name = (error as Error | undefined)?.name ?? '';
+  return /KafkaJS(Connection|ConnectionClosed|RequestTimeout|BrokerNotFound|MetadataNotLoaded|TopicMetadataNotLoaded|NumberOfRetriesExceeded|Protocol)Error/.test(name) && !(error instanceof TributaryError);
+}
+
 /**
- * Reads a Kafka topic. The job decides where each partition starts: its Tributary consumer
- * group's offsets, committed with its sinks' rows, not a Kafka group's; nothing is committed to
- * Kafka. Each process is a Kafka group of one, new each run (named after the Tributary group, for
- * the broker's client lists): no stale member of a killed run holds partitions hostage until its
- * session expires. Workers of one job (a shared catalog) split the partitions by their group in
- * the catalog, as NATS workers do, and pause the rest: a Kafka group's rebalances left new
- * members without partitions for as long as a busy one held them.
+ * What of kafkajs the input uses beyond its public API: a cluster (connections, TLS, SASL,
+ * metadata, leaders, API versions) and a broker's connection pool, to send Fetch requests whose
+ * responses are read in place (kafka-records.ts) instead of being decoded into an object per
+ * record. kafkajs is pinned exactly; the broker tests run this path against a real broker.
  */
-async function readKafka(config: z.output<typeof schema>, group: string, workers: InputContext['workers']): Promise<StreamInput> {
+interface KafkaCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(node: { nodeId: string }): Promise<KafkaBroker>;
+}
+
+interface KafkaBroker {
+  lookupRequest(apiKey: number, definition: unknown): (request: FetchArguments) => ProtocolRequest;
+  connectionPool: { send(request: ProtocolRequest): Promise<Buffer> };
+}
+
+interface FetchArguments {
+  isolationLevel: number;
+  maxWaitTime: number;
+  minBytes: number;
+  maxBytes: number;
+  topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+}
+
+interface ProtocolRequest {
+  request: { apiVersion: number };
+  response: { decode(payload: Buffer): Promise<unknown>; parse(decoded: unknown): Promise<unknown> };
+}
+
+const require = createRequire(import.meta.url);
+
+function clusterOf(kafka: Kafka): KafkaCluster {
+  const create = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
+  if (!create) throw new TributaryError('the installed kafkajs has no cluster to fetch with', { hint: 'reinstall Tributary: it pins kafkajs 2.2.4' });
+  const make = (kafka as unknown as Record<symbol, (options: object) => KafkaCluster>)[create]!;
+  return make({ allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED, maxInFlightRequests: null });
+}
+
+const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Fetch: unknown } };
+const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Fetch: number };
+const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode(code: number): Error };
+
+/** The response handed back as it came: readFetchResponse reads it. */
+const RAW_RESPONSE: ProtocolRequest['response'] = { decode: async (payload) => payload, parse: async (payload) => payload };
+
+/**
+ * Reads a Kafka topic by partition and offset, as Spark's and Flink's Kafka sources do: the job
+ * says where each partition starts (its Tributary consumer group's offsets, committed with its
+ * sinks' rows) and nothing is committed to Kafka, so no Kafka consumer group is joined and no
+ * rebalance can hold partitions hostage. Workers of one job split the partitions through their
+ * group in the catalog. Fetches go to each partition's leader; the records of a response are
+ * handed to the format straight from its bytes.
+ */
+async function readKafka(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const group = context.group ?? context.job;
   const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${group}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const consumer: Consumer = kafka.consumer({
-    groupId: `tributary-${group}-${randomUUID()}`,
-    allowAutoTopicCreation: false,
-    // Java's consumer fetches up to 50 MB; kafkajs's 10 MB (1 MB a partition) kept a backlog's
-    // reads to two thirds of the rate its client reaches with these (2 M events, 143 partitions).
-    maxBytes: 50 * 1024 * 1024,
-    maxBytesPerPartition: 4 * 1024 * 1024,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  const admin: Admin = kafka.admin();
+  const cluster = clusterOf(kafka);
+  try {
+    await admin.connect();
+    await cluster.connect();
+    await cluster.addTargetTopic(config.topic);
+  } catch (error) {
+    await Promise.allSettled([admin.disconnect(), cluster.disconnect()]);
+    throw new TributaryError(`Kafka topic ${config.topic} at ${config.brokers.join(',')}: ${(error as Error).message}`, {
+      hint: 'check that the brokers are reachable and the topic exists (Tributary does not create topics)',
+    });
+  }
   const readRecord = openFormat(config.format);
-  let buffer: Fetched[] = [];
-  let paused = false;
-  let assigned: number[] = [];
-  /** The partitions this process reads: all it is assigned, or its share of them among the job's workers. */
-  let reading = new Set<number>();
-  /** Per partition, the offset the next fetched record must have: refetches after a seek are dropped. */
-  const expected = new Map<number, number>();
-  /** Per partition, the first buffered offset (the expected one when nothing is buffered). */
-  const buffered = new Map<number, number>();
-  const seek = (partition: number, offset: number) => {
-    buffer = buffer.filter((r) => r.partition !== partition);
-    expected.set(partition, offset);
-    consumer.seek({ topic: config.topic, partition, offset: String(offset) });
-  };
-  /** Pauses the partitions another worker now reads; the ones this worker takes over are fetched again from their positions. */
-  const share = async () => {
-    const next = new Set(workers ? await workers.share(assigned) : assigned);
-    const given = [...reading].filter((p) => !next.has(p));
-    const taken = [...next].filter((p) => !reading.has(p));
-    if (given.length) {
-      consumer.pause([{ topic: config.topic, partitions: given }]);
-      buffer = buffer.filter((r) => next.has(r.partition));
+  /**
+   * Per partition, where only records without a row (transaction markers, aborted records) lie:
+   * a job at `from` may read on from `to`. Without this a topic ending in a marker never drains.
+   */
+  const markers = new Map<number, { from: number; to: number }>();
+  /** Bytes a record took in the last responses, to ask for about as many as a batch still needs. */
+  let bytesPerRecord = 512;
+  let lows: Map<number, number> | undefined;
+
+  const offsets = async () => (await admin.fetchTopicOffsets(config.topic)).map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }));
+  const allPartitions = () => cluster.findTopicPartitionMetadata(config.topic).map((p) => p.partitionId).sort((a, b) => a - b);
+  const mine = async () => (context.workers ? context.workers.share(allPartitions()) : allPartitions());
+  /** Where a partition's read starts: the job's position (past markers it has reached), else the topic's first offset. */
+  const startOf = async (partition: number, positions: ReadonlyMap<number, number>): Promise<number> => {
+    let position = positions.get(partition);
+    if (position === undefined) {
+      lows ??= new Map((await offsets()).map((o) => [o.partition, o.start]));
+      position = lows.get(partition) ?? 0;
     }
-    for (const p of taken) expected.delete(p);
-    if (taken.length && !paused) consumer.resume([{ topic: config.topic, partitions: taken }]);
-    reading = next;
+    const marker = markers.get(partition);
+    return marker && marker.from === position ? marker.to : position;
   };
-  consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    assigned = event.payload.memberAssignment[config.topic] ?? [];
-    // Read again from the job's positions once assigned (share() decides which).
-    reading = new Set();
-    expected.clear();
-  });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: true,
-    eachBatch: async ({ batch }: EachBatchPayload) => {
-      for (const m of batch.messages) {
-        const offset = Number(m.offset);
-        if (offset < (expected.get(batch.partition) ?? 0)) continue;
-        expected.set(batch.partition, offset + 1);
-        buffer.push({ partition: batch.partition, offset, timestamp: Number(m.timestamp), value: m.value ?? Buffer.alloc(0) });
+
+  /** One fetch from one broker for its partitions; returns what each partition read. */
+  const fetchFrom = async (nodeId: string, starts: Map<number, number>, room: number, batch: Parameters<StreamInput['read']>[2]): Promise<PartitionRead[]> => {
+    const broker = await cluster.findBroker({ nodeId });
+    const request = broker.lookupRequest(apiKeys.Fetch, requests.Fetch)({
+      isolationLevel: READ_COMMITTED,
+      maxWaitTime: FETCH_WAIT_MS,
+      minBytes: 1,
+      maxBytes: Math.min(FETCH_BYTES, Math.max(PARTITION_BYTES, Math.ceil(room * bytesPerRecord * 1.25))),
+      topics: [{ topic: config.topic, partitions: [...starts].map(([partition, offset]) => ({ partition, fetchOffset: String(offset), maxBytes: PARTITION_BYTES })) }],
+    });
+    const response = await broker.connectionPool.send({ ...request, response: RAW_RESPONSE });
+    const reads = readFetchResponse(response, request.request.apiVersion, starts, room, (p, offset, timestamp, source, start, end) =>
+      readRecord(batch, p, offset, timestamp, source, start, end),
+    );
+    const records = reads.reduce((sum, r) => sum + r.records, 0);
+    if (records) bytesPerRecord = Math.max(64, response.length / records);
+    return reads;
+  };
+
+  /**
+   * Moves each partition of a fetch round on; false when the metadata is stale (a leader moved)
+   * and the read should end for a refresh.
+   */
+  const settle = async (reads: PartitionRead[], wanted: Map<number, number>): Promise<boolean> => {
+    let fresh = true;
+    for (const read of reads) {
+      const asked = wanted.get(read.partition)!;
+      if (read.errorCode === OFFSET_OUT_OF_RANGE) {
+        lows = new Map((await offsets()).map((o) => [o.partition, o.start]));
+        const first = lows.get(read.partition) ?? 0;
+        if (asked < first) {
+          // Retention deleted records the job had not read: it goes on from the first one left, as the embedded log does.
+          wanted.set(read.partition, first);
+          continue;
+        }
       }
-      if (buffer.length > BUFFER_LIMIT && !paused) {
-        consumer.pause([{ topic: config.topic, partitions: [...reading] }]);
-        paused = true;
+      if (STALE_METADATA.has(read.errorCode)) {
+        fresh = false;
+        continue;
       }
-    },
-  });
+      if (read.errorCode) {
+        throw new TributaryError(`Kafka topic ${config.topic} partition ${read.partition} at offset ${asked}: ${createErrorFromCode(read.errorCode).message}`, {
+          hint: 'the job retries from its committed offsets when restarted; see the broker’s log for the cause',
+        });
+      }
+      if (read.next > read.afterData) markers.set(read.partition, { from: read.afterData, to: read.next });
+      // A partition that gave nothing, or all it has, is done for this read.
+      if (read.next === asked || read.next >= read.highWatermark) wanted.delete(read.partition);
+      else wanted.set(read.partition, read.next);
+    }
+    if (!fresh) await cluster.refreshMetadata();
+    return fresh;
+  };
+
+  /** Since when fetches have failed for want of a broker (0: they do not). */
+  let failingSince = 0;
+
   return {
     describe: () => `kafka ${config.brokers.join(',')} topic ${config.topic}`,
     async read(positions, max, batch) {
-      await share();
-      // A partition whose position lies outside what is buffered (the first read, a partition
-      // taken over, another worker committed it meanwhile) is fetched again from there.
-      buffered.clear();
-      for (const r of buffer) if (!buffered.has(r.partition)) buffered.set(r.partition, r.offset);
-      let starts: Map<number, number> | undefined;
-      for (const partition of reading) {
-        const next = expected.get(partition);
-        let position = positions.get(partition);
-        if (position === undefined) {
-          // Never committed: it starts at the topic's beginning, where a consumer not moved since it was assigned already is.
-          if (next !== undefined || !workers) continue;
-          starts ??= new Map((await admin.fetchTopicOffsets(config.topic)).map((o) => [o.partition, Number(o.low)]));
-          position = starts.get(partition) ?? 0;
+      const wanted = new Map<number, number>();
+      try {
+        await cluster.refreshMetadataIfNecessary();
+        for (const partition of await mine()) wanted.set(partition, await startOf(partition, positions));
+        // Fetch rounds until the batch is full or every partition has given what it has.
+        while (wanted.size && batch.count < max) {
+          const leaders = Object.entries(cluster.findLeaderForPartitions(config.topic, [...wanted.keys()]));
+          const room = max - batch.count;
+          const rounds = await Promise.all(
+            leaders.map(([nodeId, partitions], i) =>
+              fetchFrom(nodeId, new Map(partitions.map((p) => [p, wanted.get(p)!])), Math.floor(room / leaders.length) + (i < room % leaders.length ? 1 : 0), batch),
+            ),
+          );
+          if (!(await settle(rounds.flat(), wanted))) break;
         }
-        if (next === undefined || position > next || position < (buffered.get(partition) ?? next)) seek(partition, position);
+        failingSince = 0;
+      } catch (error) {
+        if (!isBrokerLoss(error)) throw error;
+        // A broker restarting or a leader moving: the next read tries again with fresh metadata.
+        failingSince ||= Date.now();
+        if (Date.now() - failingSince > BROKER_LOSS_MS) {
+          throw new TributaryError(`Kafka topic ${config.topic}: no broker has answered for ${BROKER_LOSS_MS / 1000} s (${(error as Error).message})`, {
+            hint: `check the brokers ${config.brokers.join(',')}; the job resumes from its committed offsets when restarted`,
+          });
+        }
+        await cluster.refreshMetadata().catch(() => undefined);
       }
-      // Drop anything before the job's positions: a replay after a seek, or a partition given away.
-      let keep = 0;
-      for (let i = 0; i < buffer.length; i++) {
-        const r = buffer[i]!;
-        if (!reading.has(r.partition) || r.offset < (positions.get(r.partition) ?? 0)) continue;
-        if (batch.count < max) readRecord(batch, r.partition, r.offset, r.timestamp, r.value, 0, r.value.length);
-        else buffer[keep++] = r;
-      }
-      buffer.length = keep;
-      if (paused && buffer.length < BUFFER_LIMIT / 2) {
-        consumer.resume([{ topic: config.topic, partitions: [...reading] }]);
-        paused = false;
-      }
-      if (!batch.count) await new Promise((resolve) => setTimeout(resolve, 20));
     },
     async lag(positions) {
-      const offsets = await admin.fetchTopicOffsets(config.topic);
-      return offsets.reduce((sum, o) => sum + Math.max(0, Number(o.high) - (positions.get(o.partition) ?? Number(o.low))), 0);
+      let lag = 0;
+      for (const o of await offsets()) {
+        const position = positions.get(o.partition) ?? o.start;
+        const marker = markers.get(o.partition);
+        lag += Math.max(0, o.end - (marker && marker.from === position ? marker.to : position));
+      }
+      return lag;
     },
-    async partitions() {
-      const offsets = await admin.fetchTopicOffsets(config.topic);
-      return offsets.map((o) => ({ partition: o.partition, start: Number(o.low), end: Number(o.high) }));
-    },
+    partitions: offsets,
     async close() {
-      await consumer.disconnect();
-      await admin.disconnect();
+      await Promise.allSettled([cluster.disconnect(), admin.disconnect()]);
     },
   };
 }
@@ -155,5 +246,5 @@ export const kafkaInput = defineInput({
     if (!url.hosts.length || !url.path) throw new Error('expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC');
     return { brokers: url.hosts, topic: url.path, clientId: url.options.get('clientId') ?? undefined };
   },
-  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context.group ?? context.job, context.workers),
+  create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context),
 });
