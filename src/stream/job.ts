@@ -41,7 +41,8 @@ export interface JobStatus {
 /**
  * Where a micro-batch's time went (like Spark's `durationMs` in a query's progress): reading the
  * input into the batch, writing it to the engine's scratch file, typing and judging it, each
- * sink's staging, then the commit. While there is a backlog, a batch is read and staged during the previous commit.
+ * sink's staging, then the commit. While there is a backlog, a batch is read while the engine
+ * loads and commits the one before.
  */
 export interface BatchDurations {
   read: number;
@@ -103,13 +104,18 @@ export class StreamJob {
   private readonly eventToCommit = new LatencyHistogram();
   private readonly status: JobStatus;
   /**
-   * One staging area is enough: the engine has loaded a batch into a temp table before the next
-   * one is staged over it.
+   * One staging area is enough: a batch is written to it only once the engine has loaded the one
+   * before into a temp table.
    */
   private readonly scratchFile: string;
-  private readonly writer = new BatchWriter();
-  /** The next batch, read and written to scratch while the engine commits the current one. */
-  private ahead: ReturnType<StreamJob['prepare']> | undefined;
+  /**
+   * Two batches in memory: while the engine loads and commits one, the input reads the next into
+   * the other. A batch's writer is read into again only after that batch committed.
+   */
+  private readonly writers = [new BatchWriter(), new BatchWriter()];
+  private nextWriter = 0;
+  /** The next batch, read while the engine works on the current one (with a backlog). */
+  private ahead: ReturnType<StreamJob['read']> | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
@@ -198,34 +204,36 @@ export class StreamJob {
     this.positions = positions;
   }
 
-  private async prepare(positions: ReadonlyMap<number, number>): Promise<(PreparedBatch & { readMs: number; stageMs: number }) | undefined> {
+  /** Reads up to a batch from the positions into the next writer; nothing when the input has nothing. */
+  private async read(positions: ReadonlyMap<number, number>): Promise<{ writer: BatchWriter; readMs: number } | undefined> {
+    const writer = this.writers[this.nextWriter]!;
+    this.nextWriter ^= 1;
     const started = performance.now();
-    this.writer.reset();
-    await this.input.read(positions, this.config.maxBatch, this.writer);
-    if (!this.writer.count) return undefined;
-    const read = performance.now();
-    const prepared = this.writer.finish(this.scratchFile);
-    return { ...prepared, readMs: read - started, stageMs: performance.now() - read };
+    writer.reset();
+    await this.input.read(positions, this.config.maxBatch, writer);
+    return writer.count ? { writer, readMs: performance.now() - started } : undefined;
   }
 
   /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
   async step(): Promise<number> {
-    const prepared = (await this.ahead) ?? (await this.prepare(this.positions));
+    const read = (await this.ahead) ?? (await this.read(this.positions));
     this.ahead = undefined;
-    if (!prepared) {
+    if (!read) {
       this.status.lag = await this.input.lag(this.positions);
       return 0;
     }
     const started = Date.now();
+    const staging = performance.now();
+    const prepared = read.writer.finish(this.scratchFile);
+    const after = new Map(this.positions);
+    for (const [p, range] of prepared.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
+    // With a backlog, read the next batch while the engine loads and commits this one. Without
+    // one, waiting lets the next batch take what arrives meanwhile.
+    if (!this.stopping && prepared.count >= this.config.maxBatch) this.ahead = this.read(after).catch(() => undefined);
     const loading = performance.now();
     const batch = await loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json);
-    const durations: BatchDurations = { read: wholeMs(prepared.readMs), stage: wholeMs(prepared.stageMs), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
-    const after = new Map(this.positions);
-    for (const [p, range] of batch.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
+    const durations: BatchDurations = { read: wholeMs(read.readMs), stage: wholeMs(loading - staging), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
     const committing = this.commit(batch, durations);
-    // With a backlog, read and stage the next batch while the engine works on this one. Without
-    // one, waiting lets the next batch take what arrives meanwhile.
-    if (!this.stopping && batch.count >= this.config.maxBatch) this.ahead = this.prepare(after).catch(() => undefined);
     let tables: Set<string>;
     try {
       tables = await committing;
