@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
@@ -34,6 +35,11 @@ interface PartitionConsumer {
   name: string;
   from: number;
   delivered: number;
+}
+
+/** Eight random letters and digits: unique enough for a consumer of a stream or an inbox of a connection. */
+function shortName(): string {
+  return randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
 }
 
 /** Where the dots of a reply subject are (it has 8, or 11 from NATS 2.10 on). */
@@ -89,7 +95,10 @@ function pull(nc: NatsConnection, inbox: string, stream: string, consumer: Parti
         if (consumerSequence !== consumer.delivered + 1) return finish(true);
         consumer.delivered = consumerSequence;
         consumer.from = sequence + 1;
-        readRecord(batch, partition, sequence, digitsAt(reply, DOTS[first + 2]! + 1, DOTS[first + 3]!) / 1e6, message.data, 0, message.data.length);
+        // Whole milliseconds, as every other input's times: messages of one millisecond then share its text in the batch.
+        const time = Math.floor(digitsAt(reply, DOTS[first + 2]! + 1, DOTS[first + 3]!) / 1e6);
+        const data = message.data;
+        readRecord(batch, partition, sequence, time, data, 0, data.length);
         if (++got >= want) return finish(false);
         if (asked < want && asked - got <= PULL_MESSAGES / 2) ask();
       },
@@ -114,7 +123,7 @@ function pull(nc: NatsConnection, inbox: string, stream: string, consumer: Parti
  */
 async function readNats(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { jetstreamManager } = await import('@nats-io/jetstream');
-  const { connect, createInbox } = await import('@nats-io/transport-node');
+  const { connect } = await import('@nats-io/transport-node');
   const nc = await connect({ servers: config.servers.split(',') });
   const jsm = await jetstreamManager(nc);
   // A partition's end is asked by subject, which does not tell a missing stream from an empty one.
@@ -143,6 +152,8 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
     drop(partition);
     const subject = subjectOf(partition);
     const info = await jsm.consumers.add(config.stream, {
+      // A short name: it is in every message's reply subject, which the client parses byte by byte.
+      name: shortName(),
       ack_policy: 'none' as never,
       deliver_policy: 'by_start_sequence' as never,
       opt_start_seq: Math.max(start, 1),
@@ -174,7 +185,7 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
         const { consumer, pending } = await consumerFrom(partition, start);
         const want = Math.min(max - batch.count, pending);
         if (want <= 0) continue;
-        const { broken } = await pull(nc, createInbox(), config.stream, consumer, partition, want, readRecord, batch);
+        const { broken } = await pull(nc, `_INBOX.${shortName()}`, config.stream, consumer, partition, want, readRecord, batch);
         if (broken) drop(partition);
       }
     },
