@@ -25,6 +25,8 @@ afterAll(async () => {
   await ws.close();
 });
 
+const idOf = (event: string) => (JSON.parse(event) as { id: string }).id;
+
 const post = (body: string, type = 'application/x-ndjson', topic = 'clickstream') =>
   fetch(`${base}/v1/topics/${topic}`, { method: 'POST', headers: { 'content-type': type }, body });
 
@@ -101,6 +103,22 @@ describe('collector', () => {
 });
 
 describe('server security', () => {
+  it('NDJSON bytes go to the log as sent: CRLF endings, blank and padded lines, a byte-order mark; text that is not UTF-8 reaches the job and is its dead letter, never rewritten', async () => {
+    const [a, b, c, d] = [0, 1, 2, 3].map((i) => stamp(sample[40 + i]!));
+    // A brand of `caf` and one byte 0xE9 (Latin-1 é), as a producer in the wrong encoding sends it.
+    const broken = Buffer.concat([Buffer.from(`{"id":"${idOf(d!)}","event_time":"2026-11-25 10:00:00","event_type":"view","brand":"caf`), Buffer.from([0xe9]), Buffer.from('","price":1}')]);
+    const body = Buffer.concat([Buffer.from(`\ufeff${a}\r\n\r\n   ${b}  \r\n\u00a0\n${c}\n`), broken, Buffer.from('\n')]);
+    const response = await fetch(`${base}/v1/topics/clickstream`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { accepted: number; rejected: unknown[] }).rejected).toEqual([]);
+    await streams.jobs[0]!.drain();
+    const ids = [a, b, c].map((e) => `'${idOf(e!)}'`).join(', ');
+    expect(await ws.engine.queryJson(`SELECT count(*)::INTEGER AS n FROM events_raw WHERE id IN (${ids})`)).toEqual([{ n: 3 }]);
+    const letter = (await ws.metastore.deadLetters({ origin: 'job:clickstream_live', limit: 1000 })).find((l) => l.raw?.includes(idOf(d!)));
+    expect(letter?.reason).toMatch(/not UTF-8 text/);
+    expect(letter?.raw).toContain('caf\ufffd');
+  });
+
   it('will not listen beyond loopback without a token', () => {
     expect(() => assertSafeBinding('0.0.0.0', undefined)).toThrow(/refusing to listen on 0.0.0.0 without a token/);
     expect(() => assertSafeBinding('0.0.0.0', 'secret')).not.toThrow();

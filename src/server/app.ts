@@ -57,7 +57,9 @@ export async function createServer(context: ServerContext, options: ServerOption
   const { default: Fastify } = await import('fastify');
   const app = Fastify({ bodyLimit, logger: false });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // NDJSON stays bytes: the collector appends its events as slices of the body.
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   /** Host names this server answers to: what it is bound to, and loopback names when it is loopback. */
   const hosts = new Set<string>();
@@ -98,7 +100,7 @@ export async function createServer(context: ServerContext, options: ServerOption
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  app.post<{ Params: { topic: string }; Body: string }>('/v1/topics/:topic', async (request, reply) => {
+  app.post<{ Params: { topic: string }; Body: string | Buffer }>('/v1/topics/:topic', async (request, reply) => {
     const topics = context.ws.project.config.topics;
     const name = request.params.topic;
     const config = Object.hasOwn(topics, name) ? topics[name] : undefined;

@@ -1,5 +1,6 @@
 import type { TopicConfig } from '../config/config.js';
 import type { Log } from '../log/index.js';
+import { isJsonObject } from './json-bytes.js';
 
 export interface Rejection {
   /** 1-based position of the event in the request (its line for NDJSON). */
@@ -91,40 +92,85 @@ function keyOf(text: string, field: string | undefined): string | null {
   return match[1]!.startsWith('"') ? (JSON.parse(match[1]!) as string) : match[1]!;
 }
 
+/** One event to append: its text as sent (bytes of the request, or a string after a closer look). */
+interface Event {
+  key: string | null;
+  value: Buffer | string;
+}
+
 /**
  * Validates a batch of events and appends the good ones in one durable write, exactly as they
  * were sent (a JSON array and NDJSON take the same path); each bad one gets a reason in the reply
  * and comes back for the dead-letter table. The caller replies only after this returns.
+ *
+ * NDJSON arrives as bytes and its events go to the log as slices of them: an event checked to be
+ * a JSON object byte by byte (isJsonObject) is never decoded, parsed or encoded again. A line the
+ * check cannot vouch for is read as text and judged as a JSON array's elements are, so its reason
+ * is JSON.parse's.
  */
-export function ingest(log: Log, topicName: string, config: TopicConfig, body: string, ndjson: boolean): IngestResult | { error: string; hint?: string; status: number } {
-  let texts: string[];
-  if (ndjson) {
-    texts = body.split('\n').map((line) => line.trim());
-    // A trailing newline ends the last event; it does not start another.
-    if (texts.length && texts.at(-1) === '') texts.pop();
-  } else {
-    const split = splitJsonArray(body);
-    if ('error' in split) {
-      return { status: 400, error: `the body is not a JSON array of events: ${split.error}`, hint: 'send a JSON array of objects, or NDJSON (one object a line) with Content-Type application/x-ndjson' };
-    }
-    texts = split.items;
-  }
-  if (texts.length > MAX_EVENTS_PER_REQUEST) {
-    return { status: 413, error: `${texts.length} events in one request; the limit is ${MAX_EVENTS_PER_REQUEST}`, hint: 'split the batch' };
-  }
+export function ingest(log: Log, topicName: string, config: TopicConfig, body: string | Buffer, ndjson: boolean): IngestResult | { error: string; hint?: string; status: number } {
   const rejected: Rejection[] = [];
   const dead: IngestResult['dead'] = [];
-  const good: { key: string | null; value: string }[] = [];
-  texts.forEach((text, i) => {
-    if (ndjson && !text) return; // a blank line between events
+  const good: Event[] = [];
+  const judge = (text: string, index: number) => {
     const problem = problemWith(text);
     if (problem) {
-      rejected.push({ index: i + 1, reason: problem });
-      dead.push({ reason: `event ${i + 1} of a request to ${topicName}: ${problem}`, raw: text });
+      rejected.push({ index, reason: problem });
+      dead.push({ reason: `event ${index} of a request to ${topicName}: ${problem}`, raw: text });
     } else {
       good.push({ key: keyOf(text, config.keyField), value: text });
     }
-  });
+  };
+  if (ndjson) {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    const lines = lineCount(bytes);
+    if (lines > MAX_EVENTS_PER_REQUEST) return tooMany(lines);
+    let index = 0;
+    for (let start = 0; start < bytes.length; ) {
+      let end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) end = bytes.length;
+      const next = end + 1;
+      index++;
+      while (start < end && isSpace(bytes[start]!)) start++;
+      while (end > start && isSpace(bytes[end - 1]!)) end--;
+      if (start < end) {
+        if (isJsonObject(bytes, start, end)) {
+          good.push({ key: config.keyField ? keyOf(bytes.toString('utf8', start, end), config.keyField) : null, value: bytes.subarray(start, end) });
+        } else {
+          // What JSON.parse and String.trim say, as for every event before: a blank line of other whitespace is no event.
+          const text = bytes.toString('utf8', start, end).trim();
+          if (text) judge(text, index);
+        }
+      }
+      start = next;
+    }
+  } else {
+    const split = splitJsonArray(typeof body === 'string' ? body : body.toString('utf8'));
+    if ('error' in split) {
+      return { status: 400, error: `the body is not a JSON array of events: ${split.error}`, hint: 'send a JSON array of objects, or NDJSON (one object a line) with Content-Type application/x-ndjson' };
+    }
+    if (split.items.length > MAX_EVENTS_PER_REQUEST) return tooMany(split.items.length);
+    split.items.forEach((text, i) => judge(text, i + 1));
+  }
   const appended = good.length ? log.topic(topicName).append(good) : { offsets: new Map<number, { first: number; count: number }>() };
   return { topic: topicName, accepted: good.length, rejected, partitions: Object.fromEntries(appended.offsets), dead };
+}
+
+const NEWLINE = 0x0a;
+
+/** ASCII whitespace around an NDJSON line (String.trim's others are seen on the slow path). */
+function isSpace(b: number): boolean {
+  return b === 0x20 || b === 0x09 || b === 0x0d;
+}
+
+/** Lines of an NDJSON body: a trailing newline ends the last event, it does not start another. */
+function lineCount(bytes: Buffer): number {
+  if (!bytes.length) return 0;
+  let lines = 1;
+  for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) lines++;
+  return bytes[bytes.length - 1] === NEWLINE ? lines - 1 : lines;
+}
+
+function tooMany(events: number) {
+  return { status: 413, error: `${events} events in one request; the limit is ${MAX_EVENTS_PER_REQUEST}`, hint: 'split the batch' };
 }
