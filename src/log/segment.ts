@@ -30,25 +30,39 @@ const INDEX_EVERY = 4096;
 const BODY_FIXED = 8 + 8 + 4;
 
 export function encodeRecords(firstOffset: number, inputs: readonly AppendInput[], now = Date.now()): Buffer {
-  const parts: Buffer[] = [];
+  // One buffer for the whole append, each record written in place: the collector appends batches of
+  // hundreds of events, and a buffer per record (then a concatenation) cost more than the bytes.
+  let size = 0;
+  for (const input of inputs) size += HEADER + BODY_FIXED + byteLength(input.key) + byteLength(input.value);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
   let offset = firstOffset;
   for (const input of inputs) {
-    const key = input.key === undefined || input.key === null ? null : Buffer.isBuffer(input.key) ? input.key : Buffer.from(input.key);
-    const value = Buffer.isBuffer(input.value) ? input.value : Buffer.from(input.value);
-    const bodyLength = BODY_FIXED + (key?.length ?? 0) + value.length;
-    const record = Buffer.allocUnsafe(HEADER + bodyLength);
-    record.writeUInt32LE(bodyLength, 0);
-    record.writeBigUInt64LE(BigInt(offset), 8);
-    record.writeDoubleLE(input.timestamp ?? now, 16);
-    record.writeInt32LE(key ? key.length : -1, 24);
-    let at = 28;
-    if (key) at += key.copy(record, at);
-    value.copy(record, at);
-    record.writeUInt32LE(crc32(record.subarray(HEADER)), 4);
-    parts.push(record);
+    const start = at;
+    at += HEADER;
+    // The offset as two 32-bit halves: exact up to 2^53, no BigInt per record.
+    out.writeUInt32LE(offset % 0x1_0000_0000, at);
+    out.writeUInt32LE(Math.floor(offset / 0x1_0000_0000), at + 4);
+    out.writeDoubleLE(input.timestamp ?? now, at + 8);
+    const key = input.key;
+    const keyAt = at + 20;
+    const valueAt = key === undefined || key === null ? keyAt : keyAt + writeBytes(out, keyAt, key);
+    out.writeInt32LE(key === undefined || key === null ? -1 : valueAt - keyAt, at + 16);
+    at = valueAt + writeBytes(out, valueAt, input.value);
+    out.writeUInt32LE(at - start - HEADER, start);
+    out.writeUInt32LE(crc32(out.subarray(start + HEADER, at)), start + 4);
     offset++;
   }
-  return Buffer.concat(parts);
+  return out;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  return value === undefined || value === null ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** Writes `value` at `at`; returns its length in bytes. */
+function writeBytes(out: Buffer, at: number, value: Buffer | string): number {
+  return typeof value === 'string' ? out.write(value, at) : value.copy(out, at);
 }
 
 /**
