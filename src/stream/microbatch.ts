@@ -383,9 +383,14 @@ function located(table: string, prepared: PreparedBatch, clean: boolean): MicroB
   return { table, count: prepared.count, ranges: prepared.ranges, oldestTimestamp: oldest, clean };
 }
 
-/** SQL condition: the row is one a sink with these next-offsets has not committed yet. */
-export function freshFor(next: ReadonlyMap<number, number>): string {
+/**
+ * SQL condition: the row is one a sink with these next-offsets has not committed yet. Given the
+ * batch's ranges, it is `true` when the sink has committed none of them (the usual case), so the
+ * text is the same from batch to batch.
+ */
+export function freshFor(next: ReadonlyMap<number, number>, ranges?: ReadonlyMap<number, { first: number }>): string {
   if (!next.size) return 'true';
+  if (ranges && [...ranges].every(([p, range]) => (next.get(p) ?? 0) <= range.first)) return 'true';
   const { partition, offset } = BATCH_COLUMNS;
   return `${offset} >= CASE ${partition} ${[...next].map(([p, o]) => `WHEN ${p} THEN ${o}`).join(' ')} ELSE 0 END`;
 }

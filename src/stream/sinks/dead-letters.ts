@@ -38,7 +38,7 @@ export class DeadLetterSink implements StreamSink {
     const { partition, offset, reason, raw } = BATCH_COLUMNS;
     const move = offsetMove(this.next, batch.ranges);
     const relation = `(SELECT ${partition} AS partition, ${offset} AS "offset", ${reason} AS reason, ${raw} AS raw FROM ${batch.table}
-                       WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next)})`;
+                       WHERE ${VERDICT} <> 'ok' AND ${freshFor(this.next, batch.ranges)})`;
     const writeIn = async (tx: CatalogTransaction): Promise<SinkCommit> => {
       // A clean batch has none to write: its commit is spared the statement.
       const count = batch.clean ? 0 : await tx.addDeadLettersFrom(`job:${this.job}`, relation);

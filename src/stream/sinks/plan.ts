@@ -22,8 +22,8 @@ export class BatchModels {
   private readonly materialized = new Set<string>();
   /** Shared models whose plan was looked at. */
   private readonly decided = new Set<string>();
-  /** What each relation of a chain was made as last. */
-  private readonly kinds = new Map<string, 'TABLE' | 'VIEW'>();
+  /** What each relation of a chain was made as last, and from which SQL. */
+  private readonly defined = new Map<string, { kind: 'TABLE' | 'VIEW'; sql: string }>();
   /** Models on the path to a windowed table: the only ones the on-time chain needs. */
   private readonly windowed = new Set<string>();
   /** Batch tables the stream's models join, for lineage. */
@@ -100,7 +100,7 @@ export class BatchModels {
    * Returns the relation holding each model's rows for this batch.
    */
   async evaluate(engine: Engine, batch: MicroBatch, next: ReadonlyMap<number, number>): Promise<Map<string, string>> {
-    await engine.run(`CREATE OR REPLACE TEMP VIEW ${this.baseView} AS SELECT * FROM ${batch.table} WHERE ${VERDICT} = 'ok' AND ${freshFor(next)}`);
+    await this.define(engine, 'VIEW', this.baseView, `SELECT * FROM ${batch.table} WHERE ${VERDICT} = 'ok' AND ${freshFor(next, batch.ranges)}`);
     return this.chain(engine, this.baseView, 'all');
   }
 
@@ -120,15 +120,24 @@ export class BatchModels {
         if (simple === false) this.materialized.add(model.name);
         if (simple !== undefined) this.decided.add(model.name);
       }
-      const kind = this.materialized.has(model.name) ? 'TABLE' : 'VIEW';
-      // The engine replaces a view only by a view: a model decided after the empty first batch changes kind once.
-      const before = this.kinds.get(relation);
-      if (before && before !== kind) await engine.run(`DROP ${before} IF EXISTS ${relation}`);
-      this.kinds.set(relation, kind);
-      await engine.run(`CREATE OR REPLACE TEMP ${kind} ${relation} AS ${sql}`);
+      await this.define(engine, this.materialized.has(model.name) ? 'TABLE' : 'VIEW', relation, sql);
       made.set(model.name, relation);
     }
     return made;
+  }
+
+  /**
+   * Makes `relation` from `sql`: a temp table afresh for every batch, a view only when its SQL
+   * changed. A view is bound when read, so one made for an earlier batch reads this one's rows, and
+   * a live job's batches of a few thousand events no longer pay a statement per view.
+   */
+  private async define(engine: Engine, kind: 'TABLE' | 'VIEW', relation: string, sql: string): Promise<void> {
+    const before = this.defined.get(relation);
+    if (kind === 'VIEW' && before?.kind === 'VIEW' && before.sql === sql) return;
+    // The engine replaces a view only by a view: a model decided after the empty first batch changes kind once.
+    if (before && before.kind !== kind) await engine.run(`DROP ${before.kind} IF EXISTS ${relation}`);
+    await engine.run(`CREATE OR REPLACE TEMP ${kind} ${relation} AS ${sql}`);
+    this.defined.set(relation, { kind, sql });
   }
 
   /** Columns a batch carries for bookkeeping (all named `__…`, like BATCH_COLUMNS): never written to a table. */
