@@ -95,7 +95,7 @@ export const snapshotsCommand = defineCommand<{ limit: number; format: OutputFor
 export const crawlCommand = defineCommand<{ path: string; table: string; format?: OutputFormat; store?: string }>({
   name: 'crawl',
   async run({ ws, io }, input) {
-    const engine = await ws.engine.fork();
+    const engine = await ws.engine.fork({ background: true });
     try {
       const report = await crawl(engine, ws.metastore, input.path, input.table, { store: input.store });
       if (input.format === 'json') {

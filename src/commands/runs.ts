@@ -57,7 +57,7 @@ export const deadLettersCommand = defineCommand<{ origin?: string; limit: number
 export const compactCommand = defineCommand<{ table: string }>({
   name: 'compact',
   async run({ ws, io }, input) {
-    const engine = await ws.engine.fork();
+    const engine = await ws.engine.fork({ background: true });
     try {
       const result = await ws.lake.compact(engine, input.table, ws.metastore.newRunId());
       io.out(`${input.table}: compacted ${result.partitions} partition(s), ${result.filesBefore} → ${result.filesAfter} files`);

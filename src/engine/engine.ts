@@ -56,7 +56,9 @@ export class Engine {
      * settings each connection starts with (a default catalog, a search path), and whether the
      * instance is closing (no statement starts then).
      */
-    private readonly family: { engines: Set<Engine>; session: string[]; views: string; closing: boolean } = { engines: new Set(), session: [], views: 'main', closing: false },
+    private readonly family: Family = { engines: new Set(), session: [], views: 'main', closing: false, streaming: new StreamTurns() },
+    /** Background work (a model run, a compaction): its statements wait while a stream micro-batch works. */
+    private readonly background = false,
   ) {
     this.family.engines.add(this);
   }
@@ -163,10 +165,14 @@ export class Engine {
     await this.run(`INSTALL ${EXTENSIONS[name].file}`);
   }
 
-  /** Serialises statements on the connection: DuckDB runs one at a time per connection. */
-  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Serialises statements on the connection: DuckDB runs one at a time per connection. A
+   * background engine's statement first lets a running stream micro-batch finish (`yields`).
+   */
+  private enqueue<T>(task: () => Promise<T>, yields = this.background): Promise<T> {
     if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
-    const guarded = () => (this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : task());
+    const start = () => (this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : task());
+    const guarded = yields ? () => this.family.streaming.clear().then(start) : start;
     const next = this.queue.then(guarded, guarded);
     this.pending++;
     this.queue = next.catch(() => undefined).finally(() => this.pending--);
@@ -253,6 +259,8 @@ export class Engine {
    * Statements from elsewhere wait, so nothing interleaves with the transaction.
    */
   async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+    // A transaction never waits on a stream batch: it may be a commit under the catalog's lock,
+    // which the stream's own commit waits for.
     return this.enqueue(async () => {
       await this.connection.run('BEGIN TRANSACTION');
       const tx: Transaction = {
@@ -268,7 +276,7 @@ export class Engine {
         await this.connection.run('ROLLBACK').catch(() => undefined);
         throw error;
       }
-    });
+    }, false);
   }
 
   /** The kind of each statement in `sql` (SELECT, INSERT, …), found by preparing, not running, them. */
@@ -299,11 +307,29 @@ export class Engine {
     this.connection.interrupt();
   }
 
-  /** A second connection to the same database, for work that must run beside this one. */
-  async fork(): Promise<Engine> {
+  /**
+   * A second connection to the same database, for work that must run beside this one. A
+   * `background` one (model runs, compactions) gives way to stream micro-batches: each of its
+   * statements starts once none is working, or after waiting STREAM_FIRST_MS at most.
+   */
+  async fork(options: { background?: boolean } = {}): Promise<Engine> {
     const connection = await this.instance.connect();
     for (const statement of this.family.session) await connection.run(statement);
-    return new Engine(this.instance, connection, this.path, this.family);
+    return new Engine(this.instance, connection, this.path, this.family, options.background ?? false);
+  }
+
+  /**
+   * Runs a stream micro-batch's engine work (its load and staging): background engines of the
+   * instance start no statement meanwhile, so the batch has the cores to itself but for a
+   * statement already running. Commits are not covered: they may wait on the catalog's lock.
+   */
+  async streamBatch<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.family.streaming.begin();
+    try {
+      return await work();
+    } finally {
+      done();
+    }
   }
 
   close(): void {
@@ -328,6 +354,50 @@ export class Engine {
     if (engines.every((engine) => engine.pending === 0)) return Promise.resolve(close());
     for (const engine of engines) if (engine.pending) engine.interrupt();
     return Promise.all(engines.map((engine) => engine.queue)).then(close);
+  }
+}
+
+/** The connections of one database and what they share. */
+interface Family {
+  engines: Set<Engine>;
+  session: string[];
+  views: string;
+  closing: boolean;
+  streaming: StreamTurns;
+}
+
+/** How long a background statement waits for stream micro-batches at most: batch work is slowed, never stopped. */
+const STREAM_FIRST_MS = 1_000;
+
+/** Stream micro-batches working now, and the background statements waiting for none to be. */
+class StreamTurns {
+  private working = 0;
+  private waiting: (() => void)[] = [];
+
+  begin(): () => void {
+    this.working++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.working === 0) for (const wake of this.waiting.splice(0)) wake();
+    };
+  }
+
+  /** Resolves when no micro-batch is working, or after STREAM_FIRST_MS. */
+  clear(): Promise<void> {
+    if (this.working === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((w) => w !== wake);
+        resolve();
+      }, STREAM_FIRST_MS);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiting.push(wake);
+    });
   }
 }
 

@@ -262,8 +262,9 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     attempt: options.attempt,
     params: options.interval ? { interval: options.interval } : undefined,
   });
-  // Its own connection: a run works beside other models, stream commits and dashboard queries.
-  const engine = await ws.engine.fork();
+  // Its own connection: a run works beside other models, stream commits and dashboard queries,
+  // and gives way to stream micro-batches.
+  const engine = await ws.engine.fork({ background: true });
   const interrupt = () => engine.interrupt();
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);

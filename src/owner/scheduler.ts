@@ -49,7 +49,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       const reports = [];
       for (const table of request.tables) {
         request.signal.throwIfAborted();
-        const engine = await ws.engine.fork();
+        const engine = await ws.engine.fork({ background: true });
         try {
           reports.push({ table, ...(await ws.lake.compact(engine, table, ws.metastore.newRunId())) });
         } finally {
@@ -59,7 +59,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
       return reports;
     },
     async query(sql, options) {
-      const engine = await ws.engine.fork();
+      const engine = await ws.engine.fork({ background: true });
       const interrupt = () => engine.interrupt();
       options.signal.addEventListener('abort', interrupt, { once: true });
       try {

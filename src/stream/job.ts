@@ -231,7 +231,7 @@ export class StreamJob {
     // one, waiting lets the next batch take what arrives meanwhile.
     if (!this.stopping && prepared.count >= this.config.maxBatch) this.ahead = this.read(after).catch(() => undefined);
     const loading = performance.now();
-    const batch = await loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json);
+    const batch = await this.engine.streamBatch(() => loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json));
     const durations: BatchDurations = { read: wholeMs(read.readMs), stage: wholeMs(loading - staging), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
     const committing = this.commit(batch, durations);
     let tables: Set<string>;
@@ -266,12 +266,14 @@ export class StreamJob {
   private async commit(batch: MicroBatch, durations: BatchDurations): Promise<Set<string>> {
     const staged: { sink: StreamSink; batch: StagedBatch }[] = [];
     try {
-      for (const sink of this.sinks) {
-        failpoint(`before-sink:${sink.name}`);
-        const started = performance.now();
-        staged.push({ sink, batch: await sink.stage(batch) });
-        durations.sinks[sink.name] = wholeMs(performance.now() - started);
-      }
+      await this.engine.streamBatch(async () => {
+        for (const sink of this.sinks) {
+          failpoint(`before-sink:${sink.name}`);
+          const started = performance.now();
+          staged.push({ sink, batch: await sink.stage(batch) });
+          durations.sinks[sink.name] = wholeMs(performance.now() - started);
+        }
+      });
     } catch (error) {
       for (const s of staged) await s.batch.discard().catch(() => undefined);
       throw error;

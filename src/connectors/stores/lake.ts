@@ -145,7 +145,7 @@ class LakeStore implements Store {
    * much. A failure surfaces at the next commit.
    */
   private async compactApart(engine: Engine, tables: readonly string[], runId: string | undefined): Promise<void> {
-    const own = await engine.fork();
+    const own = await engine.fork({ background: true });
     try {
       for (const table of tables) await this.context.lake.compact(own, table, `${runId ?? table}-compact-${Date.now()}`, COMPACT_AT_FILES);
     } finally {
