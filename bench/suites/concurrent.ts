@@ -6,8 +6,12 @@
  * phase from the server's Prometheus histogram (the difference of the cumulative buckets at the
  * phase's start and end). Every forwarded command must exit 0.
  *
- * BENCH_CONCURRENT_SECONDS=N sets each phase's length (default 25). BENCH_KEEP=1 keeps the
- * temporary project.
+ * The machine is loaded as a team's would be: the project's own test suite (`vitest run`) runs
+ * beside the whole measurement, started again whenever it ends, so the stream and the forwarded
+ * commands share the two cores with it (load 3–5).
+ *
+ * BENCH_CONCURRENT_SECONDS=N sets each phase's length (default 25). BENCH_CONCURRENT_BESIDE=none
+ * runs without the test suite beside. BENCH_KEEP=1 keeps the temporary project.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +106,7 @@ export const concurrentSuite: Suite = {
 
     let up: ChildProcess | undefined;
     let producer: ChildProcess | undefined;
+    const beside = process.env.BENCH_CONCURRENT_BESIDE === 'none' ? undefined : testSuiteBeside(root, logs);
     try {
       const firstRun = await tributary(['run']);
       log(`  batch built before the server starts: ${firstRun.wallSeconds.toFixed(1)} s`);
@@ -130,15 +135,45 @@ export const concurrentSuite: Suite = {
       const job = state.jobs.find((j) => j.job === JOB);
       if (job?.state !== 'running') throw new Error(`the stream job is ${job?.state ?? 'missing'} after the phases: ${job?.error ?? ''}`);
       const triggerMs = (await loadProject(project)).config.streams[JOB]!.triggerMs;
-      writeReports(resultsDir, firstRun, results, phaseSeconds, triggerMs);
+      writeReports(resultsDir, firstRun, results, phaseSeconds, triggerMs, beside?.runs() ?? 0);
       log(`concurrent: wrote ${join(resultsDir, 'concurrent.md')}`);
     } finally {
+      await beside?.stop();
       if (producer) await stop(producer, 'SIGINT');
       if (up) await stop(up, 'SIGTERM');
       if (!process.env.BENCH_KEEP) rmSync(dirname(project), { recursive: true, force: true });
     }
   },
 };
+
+/**
+ * The project's test suite, run over and over beside the measurement until stopped: the load a
+ * team's machine has while CI or a developer's tests run. Its outcome is not this suite's to judge.
+ */
+function testSuiteBeside(root: string, logs: string): { runs: () => number; stop: () => Promise<void> } {
+  let stopping = false;
+  let runs = 0;
+  let current: ChildProcess | undefined;
+  const next = () => {
+    if (stopping) return;
+    runs++;
+    const out = openSync(join(logs, `tests-beside-${runs}.log`), 'w');
+    // In a process group of its own: the processes its tests start go with it.
+    current = spawn(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--maxWorkers', '1'], { cwd: root, stdio: ['ignore', out, out], detached: true });
+    current.once('exit', next);
+  };
+  next();
+  return {
+    runs: () => runs,
+    stop: async () => {
+      stopping = true;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => current!.once('exit', () => resolve()));
+      process.kill(-current.pid!, 'SIGKILL');
+      await exited;
+    },
+  };
+}
 
 /** The example in a temporary folder outside the repository (it carries its own sample). */
 function copyExample(root: string): string {
@@ -237,9 +272,9 @@ function ms(value: number | null): string {
   return value === null ? `> ${LAST_BOUND_MS} ms` : `≤ ${value} ms`;
 }
 
-function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseResult[], phaseSeconds: number, triggerMs: number): void {
+function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseResult[], phaseSeconds: number, triggerMs: number, testRuns: number): void {
   const machine = machineInfo();
-  writeFileSync(join(resultsDir, 'concurrent.json'), JSON.stringify({ machine, rate: RATE, triggerMs, phaseSeconds, goalP99Seconds: GOAL_P99_SECONDS, firstRun, phases: results }, null, 2));
+  writeFileSync(join(resultsDir, 'concurrent.json'), JSON.stringify({ machine, rate: RATE, triggerMs, phaseSeconds, goalP99Seconds: GOAL_P99_SECONDS, testSuiteBeside: testRuns > 0, firstRun, phases: results }, null, 2));
   writeFileSync(
     join(resultsDir, 'concurrent.svg'),
     barChartSvg({
@@ -263,7 +298,10 @@ function writeReports(resultsDir: string, firstRun: CommandRun, results: PhaseRe
     'Command: `npm run bench -- concurrent`. The clickstream example is copied to a temporary folder with a fresh data folder, ' +
       `its batch is built once (\`tributary run\`, ${firstRun.wallSeconds.toFixed(1)} s, before the server starts), then \`tributary up\` serves it on embedded defaults ` +
       `and \`tributary produce sample --rate ${RATE}\` sends ${RATE.toLocaleString('en-US')} events/s to its collector for the whole measurement (after a 10 s warm-up). ` +
-      `Each phase lasts about ${phaseSeconds} s; a phase with a command runs it back to back, through the server, until the phase is over. Every command exited 0.`,
+      `Each phase lasts about ${phaseSeconds} s; a phase with a command runs it back to back, through the server, until the phase is over. Every command exited 0. ` +
+      (testRuns
+        ? `The project's own test suite (\`vitest run --maxWorkers 1\`, ${testRuns} run${testRuns > 1 ? 's' : ''}, started again whenever it ended) ran beside the whole measurement, as on a team's machine while tests run: the load column shows what it took.`
+        : 'Nothing else ran beside it (`BENCH_CONCURRENT_BESIDE=none`).'),
     '',
     `Latency is each event's time from the collector's append to the commit of its micro-batch (trigger ${triggerMs} ms), from the server's \`${HISTOGRAM}\` histogram: ` +
       "the difference of its cumulative buckets at the phase's start and end. Percentiles are the upper bounds of the buckets that hold them (25–50 ms wide below 0.5 s, 100 ms up to 1 s), so they are never understated. " +
