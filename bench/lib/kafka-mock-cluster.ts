@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * topic spread over more partitions than that. Needs gcc and librdkafka's headers
  * (`apt-get install gcc librdkafka-dev`); fails saying so when they are missing.
  */
-export async function startKafkaMockCluster(root: string, binDir: string, topic: string, partitions: number): Promise<{ bootstrap: string; stop: () => void }> {
+export async function startKafkaMockCluster(root: string, binDir: string, topic: string, partitions: number): Promise<{ bootstrap: string; pid: number; stop: () => void }> {
   const source = join(root, 'bench', 'lib', 'kafka-mock-cluster.c');
   const binary = join(binDir, 'kafka-mock-cluster');
   if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
@@ -29,5 +29,5 @@ export async function startKafkaMockCluster(root: string, binDir: string, topic:
     child.once('exit', (code) => reject(new Error(`the Kafka mock cluster exited with ${code}: ${said.trim()}`)));
     child.once('error', reject);
   });
-  return { bootstrap, stop: () => child.stdin!.end() };
+  return { bootstrap, pid: child.pid!, stop: () => child.stdin!.end() };
 }

@@ -21,8 +21,21 @@ export interface Measurement {
   peakAnonBytes: number;
   peakTreeRssBytes: number;
   peakSingleHwmBytes: number;
+  /**
+   * CPU seconds (user + system) of the child and the descendants it waited for, from this
+   * process's own count of its reaped children: exact when no other child of the bench ended
+   * meanwhile.
+   */
+  cpuSeconds: number;
   samples: number;
   logFile: string;
+}
+
+/** CPU seconds of this process's reaped children so far (cutime + cstime of /proc/self/stat). */
+async function childrenCpuSeconds(): Promise<number> {
+  const fields = (await readFile('/proc/self/stat', 'utf8')).split(') ')[1]!.split(' ');
+  // After the command name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14; ticks of 1/100 s.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
 export interface SpawnOptions {
@@ -75,6 +88,7 @@ async function tree(root: number): Promise<number[]> {
 export async function spawnMeasured(command: string, args: string[], options: SpawnOptions): Promise<Measurement> {
   const log = createWriteStream(options.logFile);
   log.write(`$ ${[command, ...args].join(' ')}\n`);
+  const cpuBefore = await childrenCpuSeconds();
   const started = performance.now();
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -131,6 +145,7 @@ export async function spawnMeasured(command: string, args: string[], options: Sp
   if (killer) clearTimeout(killer);
   await closed; // the pipes have drained into the log
   await new Promise<void>((resolve) => log.end(() => resolve()));
+  const cpuSeconds = (await childrenCpuSeconds()) - cpuBefore;
   return {
     command: [command, ...args].join(' '),
     exitCode,
@@ -140,6 +155,7 @@ export async function spawnMeasured(command: string, args: string[], options: Sp
     peakAnonBytes: peakAnon,
     peakTreeRssBytes: peakTree,
     peakSingleHwmBytes: peakHwm,
+    cpuSeconds,
     samples,
     logFile: options.logFile,
   };
