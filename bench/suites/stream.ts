@@ -493,6 +493,8 @@ function waitForExit(child: ChildProcess): Promise<number | null> {
 }
 
 async function measureLatency(context: SuiteContext, cli: string, example: string, work: string, rate: number, seconds: number) {
+  // The steps before wrote gigabytes: their writeback, flushed by each commit's fsync, is not this step's latency.
+  execFileSync('sync');
   const up = await startUp(context, cli, example, join(work, 'latency'), 7191, join(work, `up-${rate}.log`));
   try {
     return await latencyOf(up.url, cli, example, context.root, rate, seconds);
@@ -587,7 +589,8 @@ async function recoveryRun(context: SuiteContext, cli: string, example: string, 
   // Up to 40 runs killed at random moments; then one left to finish whatever the killed runs did not commit.
   for (let run = 0; ; run++) {
     const child = spawn(process.execPath, [cli, 'drain', '--project', example, '--data-dir', dir, '--max-batch', '50000'], { cwd: context.root, stdio: 'ignore' });
-    const delay = 1200 + random() * 2300;
+    // The job starts in about a second and drains the million in a few more: kills fall in between.
+    const delay = 800 + random() * 1600;
     const timer = run < 40 ? setTimeout(() => child.kill('SIGKILL'), delay) : undefined;
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
