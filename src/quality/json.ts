@@ -75,7 +75,10 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
     // as the instant it names, in UTC. Zone names (rare, and slow to read) are read when the
     // plain cast cannot.
     const instant = `TRY_CAST(TRY_CAST(${t} AS TIMESTAMPTZ) AS ${type})`;
-    const value = `CASE WHEN regexp_matches(${t}, ':\\d\\d(\\.\\d+)?\\s*[+-]\\d\\d(:?\\d\\d)?$') THEN ${instant} ELSE coalesce(TRY_CAST(${t} AS ${type}), ${instant}) END`;
+    // A time in UTC ('…Z', as JavaScript and most APIs write it) has no offset to look for: the
+    // regular expression runs only on the others.
+    const value = `CASE WHEN ends_with(${t}, 'Z') THEN coalesce(TRY_CAST(${t} AS ${type}), ${instant})
+      WHEN regexp_matches(${t}, ':\\d\\d(\\.\\d+)?\\s*[+-]\\d\\d(:?\\d\\d)?$') THEN ${instant} ELSE coalesce(TRY_CAST(${t} AS ${type}), ${instant}) END`;
     return { value, problem: refuseUnless(`${value} IS NOT NULL`) };
   }
   if (INTEGER.test(upper) || DECIMAL.test(upper)) {
