@@ -57,7 +57,7 @@ export default defineProject({
   },
   streams: {
     // The real-time half: the original's Kafka topic, 15-second Spark trigger, Cassandra (raw) and
-    // MySQL (processed), here as one job with a quarter-second trigger and exactly-once sinks.
+    // MySQL (processed), here as one job with a fifth-of-a-second trigger and exactly-once sinks.
     clickstream_live: {
       // On a laptop the collector's embedded log; at scale a broker the job's workers share, by
       // URL: CLICKSTREAM_INPUT=kafka://host:9092/clickstream (the original's topic) or
