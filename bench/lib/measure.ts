@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 /**
@@ -174,4 +174,11 @@ export async function runCapture(command: string, args: string[], options: { cwd
   });
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`);
   return out;
+}
+
+/** Reads inputs once so that every step starts with them in the page cache, not only the first; returns the seconds it took. */
+export async function warmPageCache(files: readonly string[]): Promise<number> {
+  const started = performance.now();
+  for (const file of files) for await (const chunk of createReadStream(file, { highWaterMark: 8 << 20 })) void chunk;
+  return (performance.now() - started) / 1000;
 }

@@ -6,7 +6,7 @@
  * own child process, one after another; the bench measures wall time and the peak memory of
  * the child's process tree, then checks that every peer computed the same dashboard numbers.
  */
-import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,7 +15,7 @@ import { barChartSvg } from '../lib/chart.js';
 import { benchRows, ensureEcommerceFile, type Dataset } from '../lib/dataset.js';
 import { machineInfo } from '../lib/machine.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
-import { runCapture, spawnMeasured, type Measurement } from '../lib/measure.js';
+import { runCapture, spawnMeasured, warmPageCache, type Measurement } from '../lib/measure.js';
 import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
 import type { ClickstreamSpec, PeerKpis, SourceRule } from '../peers/spec.js';
 
@@ -164,13 +164,6 @@ async function writeSpec(context: SuiteContext, file: string): Promise<Clickstre
   return spec;
 }
 
-/** Reads the input once so that every peer starts with it in the page cache, not only the first. */
-async function warmPageCache(file: string): Promise<number> {
-  const started = performance.now();
-  for await (const chunk of createReadStream(file, { highWaterMark: 8 << 20 })) void chunk;
-  return (performance.now() - started) / 1000;
-}
-
 const KPI_FIELDS: (keyof PeerKpis)[] = ['operations', 'revenue', 'purchases', 'views', 'carts', 'minuteRows', 'departmentBrandRows', 'productRows'];
 
 function compare(reference: PeerKpis, other: PeerKpis): string[] {
@@ -204,7 +197,7 @@ async function run(context: SuiteContext): Promise<void> {
   const specFile = join(work, 'spec.json');
   const spec = await writeSpec(context, specFile);
   context.log(`page cache: reading the input once (${(dataset.bytes / 1e9).toFixed(2)} GB)`);
-  const warm = await warmPageCache(dataset.file);
+  const warm = await warmPageCache([dataset.file]);
   context.log(`page cache: warm in ${warm.toFixed(1)} s`);
 
   const results: PeerResult[] = [];

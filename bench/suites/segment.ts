@@ -35,7 +35,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { generateSegment } from '../../examples/segment-warehouse/generators/segment.js';
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
-import { runCapture, spawnMeasured } from '../lib/measure.js';
+import { runCapture, spawnMeasured, warmPageCache } from '../lib/measure.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { rulesSql, type SourceRule } from '../peers/spec.js';
@@ -622,7 +622,7 @@ async function run(context: SuiteContext): Promise<void> {
   const cli = fromSource ? ['--import', 'tsx', 'test/cli-entry.ts'] : ['bin/tributary.js'];
   const sourceFlag = ['--source', `${SOURCE}=${join(drops.dir, 'drops', '{yyyy}', '{mm}', '{dd}', '*.json.gz')}`];
   context.log(`page cache: reading the drops once (${(drops.bytes / 1e9).toFixed(2)} GB)`);
-  for (const file of dropFiles(drops.dir)) for await (const chunk of createReadStream(file, { highWaterMark: 8 << 20 })) void chunk;
+  await warmPageCache(dropFiles(drops.dir));
 
   const databases = {
     tributary: await freshDatabase('segment_bench_tributary'),
