@@ -133,6 +133,8 @@ interface PeerResult {
   disagreements?: string[];
   /** 1-minute load average just before the peer started: other work on the machine. */
   loadBefore?: number;
+  /** Seconds per step, as the peer's own log says (Tributary's models, bare DuckDB's statements). */
+  steps?: Record<string, number>;
   command?: string;
   log?: string;
 }
@@ -234,6 +236,7 @@ async function run(context: SuiteContext): Promise<void> {
         throw new Error(`exited with ${m.exitCode ?? m.signal}; last lines of ${result.log}:\n${tail}`);
       }
       result.kpis = await peer.kpis(out, context);
+      result.steps = stepsOf(readFileSync(m.logFile, 'utf8'));
       result.ok = true;
       context.log(
         `peer ${index + 1}/${list.length} ${peer.name}: done in ${formatSeconds(m.wallSeconds)} s, peak RSS ${(m.peakRssBytes / MB).toFixed(0)} MB ` +
@@ -324,6 +327,7 @@ function markdown(report: { machine: ReturnType<typeof machineInfo>; memoryLimit
         `${r.peakAnonBytes === undefined ? '–' : (r.peakAnonBytes / MB).toFixed(0)} | ${agrees} |`,
     );
   }
+  lines.push(...profile(results), ...goals(results));
   lines.push('', 'Peers:', '');
   for (const r of results) lines.push(`- **${r.peer}**: ${r.note}${r.command ? ` Command: \`${r.command}\`.` : ''}`);
   const failed = results.filter((r) => !r.ok);
@@ -341,6 +345,48 @@ function markdown(report: { machine: ReturnType<typeof machineInfo>; memoryLimit
   }
   lines.push('', '![batch chart](./' + (dataset.rows === NOVEMBER_2019.rows ? 'batch' : `batch-${dataset.rows}`) + '.svg)', '');
   return lines.join('\n');
+}
+
+/**
+ * A peer's steps from its log: Tributary prints `✔ MODEL (kind) in 35.9s: …` per model, bare
+ * DuckDB `[duckdb] STEP: 32.9 s` per statement.
+ */
+function stepsOf(log: string): Record<string, number> {
+  const steps: Record<string, number> = {};
+  for (const m of log.matchAll(/^✔ (\w+) \([^)]*\) in ([\d.]+)s/gm)) steps[m[1]!] = Number(m[2]);
+  for (const m of log.matchAll(/^\[duckdb\] (.+?): ([\d.]+) s$/gm)) steps[m[1]!.replace(' → lake', '').replace(' view', '')] = Number(m[2]);
+  return steps;
+}
+
+/** Where Tributary's and bare DuckDB's time went, step by step, and the rest of each wall time. */
+function profile(results: PeerResult[]): string[] {
+  const shown = results.filter((r) => (r.peer === 'tributary' || r.peer === 'duckdb') && r.steps && r.wallSeconds !== undefined);
+  if (shown.length < 2) return [];
+  const names = [...new Set(shown.flatMap((r) => Object.keys(r.steps!)))].filter((n) => shown.every((r) => r.steps![n] !== undefined));
+  const rest = (r: PeerResult) => r.wallSeconds! - names.reduce((sum, n) => sum + r.steps![n]!, 0);
+  return [
+    '',
+    'Where the time goes, Tributary against bare DuckDB (seconds, each from its own log; the rest is start-up, the catalog, the checks):',
+    '',
+    `| step | ${shown.map((r) => r.peer).join(' | ')} |`,
+    `|---|${shown.map(() => '---:').join('|')}|`,
+    ...names.map((n) => `| ${n} | ${shown.map((r) => r.steps![n]!.toFixed(1)).join(' | ')} |`),
+    `| the rest | ${shown.map((r) => rest(r).toFixed(1)).join(' | ')} |`,
+  ];
+}
+
+/** The product's bars for this job (issue 23), against this run. */
+function goals(results: PeerResult[]): string[] {
+  const tributary = results.find((r) => r.peer === 'tributary' && r.ok);
+  const duckdb = results.find((r) => r.peer === 'duckdb' && r.ok);
+  if (!tributary?.wallSeconds || !duckdb?.wallSeconds) return [];
+  const ratio = tributary.wallSeconds / duckdb.wallSeconds;
+  const peakGB = (tributary.peakRssBytes ?? 0) / 1e9;
+  const mark = (met: boolean) => (met ? 'met' : 'short');
+  return [
+    '',
+    `Goals: at most 0.9× bare DuckDB: ${ratio.toFixed(2)}× (${mark(ratio <= 0.9)}); at most 40 s on a quiet machine: ${tributary.wallSeconds.toFixed(1)} s at load ${tributary.loadBefore ?? '–'} (${mark(tributary.wallSeconds <= 40)}); at most 1 GB: ${peakGB.toFixed(2)} GB peak (${mark(peakGB <= 1)}).`,
+  ];
 }
 
 export const batchSuite: Suite = {
