@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
 import type { DeclaredColumn, Rule } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
-import { quoteIdent, quoteLiteral } from '../engine/index.js';
+import { lineReadLimit, quoteIdent, quoteLiteral } from '../engine/index.js';
 import { PARSE_ERROR, VERDICT, fieldTextColumns, reasonExpression, ruleChecks, typeJson, typedColumns, verdictExpression, type JsonOptions } from '../quality/index.js';
 import type { RecordSink } from '../connectors/index.js';
 
@@ -348,7 +348,7 @@ export async function loadPreparedBatch(
         json_extract_string(refused.reason, '$') AS ${REJECTED_REASON}
       FROM (SELECT m, CASE WHEN starts_with(m.rest, '?') THEN regexp_extract(m.rest, '^[?]("(?:[^"\\\\]|\\\\.)*")(.*)$', ['reason', 'raw']) END AS refused
             FROM (SELECT regexp_extract(line, '^[{]"${partition}":([0-9]+),"${offset}":([0-9]+),"${timestamp}":([^,]+),(.*)$', ['p', 'o', 'ts', 'rest']) AS m
-                  FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, max_line_size = 16000000))))`;
+                  FROM read_csv(${file}, columns = {'line': 'VARCHAR'}, delim = '\x01', quote = '', escape = '', header = false, auto_detect = false, ${lineReadLimit(16_000_000)}))))`;
   const typed = typeJson(lines, 'v', columns, [partition, offset, timestamp, 'v', REJECTED_REASON], options);
   const careful = async () => {
     await engine.run(judge(`(SELECT * EXCLUDE (${REJECTED_REASON}) REPLACE (coalesce(${REJECTED_REASON}, ${PARSE_ERROR}) AS ${PARSE_ERROR}) FROM ${typed})`));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
-import { quoteList, quoteLiteral } from '../../engine/index.js';
+import { lineReadLimit, quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
@@ -31,7 +31,7 @@ export const jsonlSource = defineSource({
     const counts = countLines(files).then((c) => ({ c }), (error: Error) => ({ error }));
     let scanned = false;
     const read = (from: readonly string[], options: string) =>
-      `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, max_line_size = ${maxBytes}, ${options})`;
+      `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, ${lineReadLimit(maxBytes)}, ${options})`;
     const lines = (located: boolean, only?: readonly string[]) => {
       if (located) {
         // A record is a line: each file is numbered as one thread reads it, by a streaming window
