@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { globSync } from 'tinyglobby';
@@ -9,7 +9,7 @@ import { Log } from '../src/log/index.js';
 import { createServer } from '../src/server/app.js';
 import type { GroupOffsets } from '../src/stream/job.js';
 import { openLog, startStreams } from '../src/stream/runtime.js';
-import { CLI, openProject, REPO, tempDir, writeTree } from './helpers.js';
+import { CLI, lastStaged, openProject, REPO, tempDir, writeTree } from './helpers.js';
 import { requireService } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { runWorker } from './stream-helpers.js';
@@ -222,8 +222,7 @@ function archiveCommits(dataDir: string): () => number {
 
 /** Counts the batches the live job stages (its scratch file rewritten), as often as they are seen. */
 function liveBatches(dataDir: string): () => number {
-  const scratch = path.join(dataDir, 'state', 'stream', 'orders_live', 'batch.txt');
-  const stamp = () => (existsSync(scratch) ? statSync(scratch).mtimeMs : 0);
+  const stamp = () => lastStaged(dataDir, 'orders_live');
   let last = stamp();
   let changes = 0;
   return () => {

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,4 +75,23 @@ export function readSampleRows(text: string): Record<string, string>[] {
     const values = line.split(',').map((v) => v.replace(/^"(.*)"$/, '$1'));
     return Object.fromEntries(names.map((n, i) => [n, values[i] ?? '']));
   });
+}
+
+/**
+ * When a stream job of `dataDir` last staged a batch: the newest change of its scratch files (one
+ * per running job, `batch-<host>-<pid>-<id>.txt`), 0 before the first.
+ */
+export function lastStaged(dataDir: string, job: string): number {
+  const dir = path.join(dataDir, 'state', 'stream', job);
+  if (!existsSync(dir)) return 0;
+  const stamps = readdirSync(dir)
+    .filter((f) => /^batch-.*\.txt$/.test(f))
+    .map((f) => {
+      try {
+        return statSync(path.join(dir, f)).mtimeMs;
+      } catch {
+        return 0; // removed by a job that stopped meanwhile
+      }
+    });
+  return Math.max(0, ...stamps);
 }

@@ -1,12 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spoolInput } from '../src/connectors/inputs/spool.js';
 import { Log } from '../src/log/index.js';
 import { BatchWriter } from '../src/stream/microbatch.js';
-import { CLI, LOYALTY_CUSTOMERS, openProject, REPO, tempDir, writeTree } from './helpers.js';
+import { CLI, lastStaged, LOYALTY_CUSTOMERS, openProject, REPO, tempDir, writeTree } from './helpers.js';
 import { runWorker, type WorkerResult } from './stream-helpers.js';
 
 /**
@@ -337,7 +337,6 @@ describe('spool-directory input', () => {
     const incoming = path.join(dir, 'incoming');
     const archive = path.join(dir, 'archive');
     const dataDir = tempDir();
-    const batchFile = path.join(dataDir, 'state', 'stream', 'orders', 'batch.txt');
     let files = 0;
     /** A file of order lines with the odd malformed or blank line, dropped into place. */
     const dropOne = () => {
@@ -380,7 +379,7 @@ describe('spool-directory input', () => {
     // first ends cleanly and does not count; the deadline on the drains is against hangs only.
     for (let kills = 0, drains = 0; kills < 10; drains++) {
       if (drains === 40) throw new Error(`only ${kills} of 40 drains reached their kill moment`);
-      const result = await killDuringDrain(dir, dataDir, batchFile, 1 + Math.floor(random() * 2), dropOne);
+      const result = await killDuringDrain(dir, dataDir, 1 + Math.floor(random() * 2), dropOne);
       if (result.killed) kills++;
       else expect(result.code, result.stderr).toBe(0);
       dropOne();
@@ -397,6 +396,8 @@ describe('spool-directory input', () => {
     expect(expected.dead.length).toBeGreaterThan(50);
     await expectExactlyOnce(dir, dataDir, expected);
     expect(registryOf(dataDir).files).toEqual([]);
+    // Each killed drain left its scratch file; the next drain removed them, and a clean one its own.
+    expect(readdirSync(path.join(dataDir, 'state', 'stream', 'orders')).filter((f) => f.startsWith('batch-'))).toEqual([]);
   }, 600_000);
 });
 
@@ -560,10 +561,10 @@ function lakeFiles(dataDir: string): string[] {
  * scratch file rewritten), in the middle of the work. A drain that runs out of lines before that
  * moment ends by itself: `killed` is false.
  */
-async function killDuringDrain(projectDir: string, dataDir: string, batchFile: string, commits: number, dropOne: () => void): Promise<{ killed: boolean; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+async function killDuringDrain(projectDir: string, dataDir: string, commits: number, dropOne: () => void): Promise<{ killed: boolean; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const args = [CLI, 'drain', '--project', projectDir, '--data-dir', dataDir, '--max-batch', '400'];
   const before = new Set(lakeFiles(dataDir));
-  const staged = () => (existsSync(batchFile) ? statSync(batchFile).mtimeMs : 0);
+  const staged = () => lastStaged(dataDir, 'orders');
   const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, TRIBUTARY_FAILPOINT: '' } });
   let stderr = '';
   let exited = false;

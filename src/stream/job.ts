@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { CatalogTransaction } from '../catalog/index.js';
 import type { StreamInput } from '../connectors/index.js';
@@ -97,6 +99,35 @@ export function createSinks(ws: Workspace, engine: Engine, job: string, config: 
  * The job is one consumer group: the offsets its sinks commit belong to the group, so another
  * job reading the same topic as another group receives every record too, from offsets of its own.
  */
+/** Scratch files are named by host and process, so that a worker knows which ones it may remove. */
+function hostPrefix(): string {
+  return `batch-${hostname().replace(/[^\w.-]/g, '_')}-`;
+}
+
+/**
+ * A worker killed with SIGKILL leaves its scratch file (up to a whole batch) behind; the next one
+ * on the same host removes those of processes that no longer run. Files of other hosts (a project
+ * folder on shared storage) are left to their own workers.
+ */
+function removeDeadWorkersFiles(scratch: string): void {
+  const host = hostPrefix();
+  for (const file of readdirSync(scratch)) {
+    if (!file.startsWith(host)) continue;
+    const pid = Number(/^(\d+)-/.exec(file.slice(host.length))?.[1]);
+    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    rmSync(path.join(scratch, file), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class StreamJob {
   private positions = new Map<number, number>();
   private readonly rate = new RollingRate();
@@ -136,7 +167,11 @@ export class StreamJob {
     this.sinks = createSinks(ws, engine, name, config);
     const scratch = path.join(ws.project.stateDir, 'stream', name);
     mkdirSync(scratch, { recursive: true });
-    this.scratchFile = path.join(scratch, 'batch.txt');
+    // A file of this job's own: workers of one job on one machine share its project's folder, and
+    // one that loaded another's batch from a shared file committed that worker's events under its
+    // own offsets (duplicates and gaps, caught by test/examples-at-scale.test.ts under load).
+    removeDeadWorkersFiles(scratch);
+    this.scratchFile = path.join(scratch, `${hostPrefix()}${process.pid}-${randomBytes(4).toString('hex')}.txt`);
     this.status = {
       job: name,
       group: this.group,
@@ -392,6 +427,7 @@ export class StreamJob {
     await this.running;
     for (const sink of this.sinks) await sink.close();
     await this.input.close();
+    for (const file of [this.scratchFile, `${this.scratchFile}.refused`]) rmSync(file, { force: true });
   }
 }
 
