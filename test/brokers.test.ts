@@ -1,10 +1,11 @@
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openProject, tempDir } from './helpers.js';
-import { requireService, tcpOpen } from './services.js';
+import { freePort, requireService, tcpOpen } from './services.js';
 import { startKafkaMock } from './support/kafka-mock.js';
 import { brokerProject, events, runWorker } from './stream-helpers.js';
 import { natsInput } from '../src/connectors/inputs/nats.js';
@@ -55,9 +56,9 @@ describe.runIf(kafkaUp)('Kafka source', () => {
 });
 
 /** A new JetStream stream holding `values` under `PREFIX_xxxxxx.events`, removed by `remove`. */
-async function natsStream(prefix: string, values: readonly string[]) {
+async function natsStream(prefix: string, values: readonly string[], options: { servers: string; user?: string; pass?: string } = { servers: '127.0.0.1:4222' }) {
   const stream = `${prefix}_${randomBytes(3).toString('hex')}`;
-  const nc = await connect({ servers: '127.0.0.1:4222' });
+  const nc = await connect(options);
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: stream, subjects: [`${stream}.events`] });
   const js = jetstream(nc);
@@ -86,7 +87,7 @@ async function readInto(input: StreamInput, from: number, max: number, timestamp
   return read;
 }
 
-const openNats = (stream: string) => natsInput.create(natsInput.config.parse({ kind: 'nats', servers: '127.0.0.1:4222', stream }), { job: 'test', log: undefined as never, baseDir: '.', stateDir: '.' });
+const openNats = (stream: string, servers = '127.0.0.1:4222') => natsInput.create(natsInput.config.parse({ kind: 'nats', servers, stream }), { job: 'test', log: undefined as never, baseDir: '.', stateDir: '.' });
 
 describe.runIf(natsUp)('NATS JetStream source', () => {
   it('reads a JetStream stream by sequence with offsets held in the sinks: exactly once through SIGKILLs', async () => {
@@ -128,6 +129,36 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
       expect(left).toEqual([]);
     } finally {
       await remove();
+    }
+  });
+
+  it('reads from a server that asks for a user and password, given in the URL, and keeps them out of what it shows', async () => {
+    const port = await freePort();
+    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', tempDir(), '--user', 'reader', '--pass', 'se:cret'], { stdio: 'ignore' });
+    try {
+      for (const deadline = Date.now() + 10_000; ; ) {
+        if (await tcpOpen('127.0.0.1', port).then(() => true, () => false)) break;
+        if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const values = events(3000);
+      const { stream, remove } = await natsStream('SECURED', values, { servers: `127.0.0.1:${port}`, user: 'reader', pass: 'se:cret' });
+      const input = await openNats(stream, `nats://reader:se%3Acret@127.0.0.1:${port}`);
+      try {
+        const read = await readInto(input, 1, values.length);
+        expect(read.map((r) => r.offset)).toEqual(values.map((_, i) => i + 1));
+        expect(read.map((r) => r.value)).toEqual(values);
+        expect(input.describe()).toBe(`nats nats://127.0.0.1:${port} stream ${stream}`);
+      } finally {
+        await input.close();
+        await remove();
+      }
+      // A wrong password is refused, naming the server but not the password.
+      const refused = await openNats(stream, `nats://reader:wrong@127.0.0.1:${port}`).then(() => 'opened', (error: Error) => error.message);
+      expect(refused).toMatch(/Authorization Violation/i);
+      expect(refused).not.toMatch(/wrong/);
+    } finally {
+      server.kill();
     }
   });
 
