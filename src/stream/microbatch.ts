@@ -185,7 +185,9 @@ export class BatchWriter implements RecordSink {
 
   private reserve(bytes: number): void {
     if (this.at + bytes <= this.buffer.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + bytes));
+    // Four times as large: a writer grows only in its first batches, and doubling copied as many
+    // bytes as a big batch holds (a third of a second for a 2 M-event drain's first batches).
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 4, this.at + bytes));
     this.buffer.copy(bigger, 0, 0, this.at);
     this.buffer = bigger;
   }
