@@ -4,38 +4,49 @@
 -- landing page's; utm_* are the first non-null values on its page views; device_type is its first
 -- event's. A session without page views (its page calls arrived in another day's drop, or were
 -- malformed) has null landing, exit, referrer and source.
--- First and last values are arg_min_null/arg_max_null over (timestamp, message_id), the same values
--- as first(… ORDER BY …) but held as one row per session: ordered aggregates keep every value of a
--- group until the end and cannot spill, and a month of 30 M events ran out of 6 GB with them.
+-- First and last values come from windows over each session in (timestamp, message_id) order, read
+-- on its first row: a window sorts and spills to disk. Aggregates holding texts (first(… ORDER BY
+-- …), arg_min_null over (timestamp, message_id)) keep them for every session at once and cannot
+-- spill: a month of 30 M events ran out of 8 GB with them.
 WITH bounds AS (
-  SELECT
-    session_id,
-    anonymous_id,
-    session_index,
-    min(timestamp) AS started_at,
-    max(timestamp) AS ended_at,
-    count(*) AS events,
-    arg_min_null(device_type, (timestamp, message_id)) FILTER (WHERE device_type IS NOT NULL) AS device_type
-  FROM {{ ref('int_session_events') }}
-  GROUP BY session_id, anonymous_id, session_index
+  SELECT * EXCLUDE (rank)
+  FROM (
+    SELECT
+      session_id,
+      anonymous_id,
+      session_index,
+      row_number() OVER session AS rank,
+      timestamp AS started_at,
+      last_value(timestamp) OVER session AS ended_at,
+      count(*) OVER session AS events,
+      first_value(device_type IGNORE NULLS) OVER session AS device_type
+    FROM {{ ref('int_session_events') }}
+    WINDOW session AS (PARTITION BY session_id ORDER BY timestamp, message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  )
+  WHERE rank = 1
 ),
 views AS (
-  SELECT
-    e.session_id,
-    count(*) AS page_views,
-    arg_min_null(v.url, (v.timestamp, v.message_id)) AS landing_url,
-    arg_min_null(v.path, (v.timestamp, v.message_id)) AS landing_path,
-    arg_max_null(v.path, (v.timestamp, v.message_id)) AS exit_path,
-    arg_min_null(v.referrer_host, (v.timestamp, v.message_id)) AS referrer_host,
-    arg_min_null(v.referrer_type, (v.timestamp, v.message_id)) AS referrer_type,
-    arg_min_null(v.source, (v.timestamp, v.message_id)) AS source,
-    arg_min_null(v.medium, (v.timestamp, v.message_id)) AS medium,
-    arg_min_null(v.utm_source, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_source IS NOT NULL) AS utm_source,
-    arg_min_null(v.utm_medium, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_medium IS NOT NULL) AS utm_medium,
-    arg_min_null(v.utm_campaign, (v.timestamp, v.message_id)) FILTER (WHERE v.utm_campaign IS NOT NULL) AS utm_campaign
-  FROM {{ ref('int_session_events') }} e
-  JOIN {{ ref('int_page_views') }} v USING (message_id)
-  GROUP BY e.session_id
+  SELECT * EXCLUDE (rank)
+  FROM (
+    SELECT
+      e.session_id,
+      row_number() OVER session AS rank,
+      count(*) OVER session AS page_views,
+      v.url AS landing_url,
+      v.path AS landing_path,
+      last_value(v.path) OVER session AS exit_path,
+      v.referrer_host,
+      v.referrer_type,
+      v.source,
+      v.medium,
+      first_value(v.utm_source IGNORE NULLS) OVER session AS utm_source,
+      first_value(v.utm_medium IGNORE NULLS) OVER session AS utm_medium,
+      first_value(v.utm_campaign IGNORE NULLS) OVER session AS utm_campaign
+    FROM {{ ref('int_session_events') }} e
+    JOIN {{ ref('int_page_views') }} v USING (message_id)
+    WINDOW session AS (PARTITION BY e.session_id ORDER BY v.timestamp, v.message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  )
+  WHERE rank = 1
 )
 SELECT
   b.session_id,
