@@ -3,6 +3,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
 import { formatSchema, openFormat } from '../formats/index.js';
+import { KafkaFetchConnection } from './kafka-fetch.js';
 import { readFetchResponse, type PartitionRead } from './kafka-records.js';
 import { defineInput, type InputContext, type StreamInput } from './types.js';
 
@@ -54,7 +55,7 @@ interface KafkaCluster {
 
 interface KafkaBroker {
   lookupRequest(apiKey: number, definition: unknown): (request: FetchArguments) => ProtocolRequest;
-  connectionPool: { send(request: ProtocolRequest): Promise<Buffer> };
+  connectionPool: { host: string; port: number; send(request: ProtocolRequest): Promise<Buffer> };
 }
 
 interface FetchArguments {
@@ -66,7 +67,7 @@ interface FetchArguments {
 }
 
 interface ProtocolRequest {
-  request: { apiVersion: number };
+  request: { apiKey: number; apiVersion: number; encode(): Promise<unknown> };
   response: { decode(payload: Buffer): Promise<unknown>; parse(decoded: unknown): Promise<unknown> };
 }
 
@@ -82,6 +83,8 @@ function clusterOf(kafka: Kafka): KafkaCluster {
 const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Fetch: unknown } };
 const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Fetch: number };
 const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode(code: number): Error };
+/** kafkajs's framing of a request: size, API key and version, correlation id, client id, body. */
+const encodeRequest = require('kafkajs/src/protocol/request.js') as (options: { correlationId: number; clientId: string; request: ProtocolRequest['request'] }) => Promise<{ buffer: Buffer }>;
 
 /** The response handed back as it came: readFetchResponse reads it. */
 const RAW_RESPONSE: ProtocolRequest['response'] = { decode: async (payload) => payload, parse: async (payload) => payload };
@@ -97,7 +100,8 @@ const RAW_RESPONSE: ProtocolRequest['response'] = { decode: async (payload) => p
 async function readKafka(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
   const group = context.group ?? context.job;
-  const kafka = new Kafka({ clientId: config.clientId ?? `tributary-${group}`, brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const clientId = config.clientId ?? `tributary-${group}`;
+  const kafka = new Kafka({ clientId, brokers: config.brokers, logLevel: logLevel.NOTHING });
   const admin: Admin = kafka.admin();
   const cluster = clusterOf(kafka);
   try {
@@ -134,6 +138,30 @@ async function readKafka(config: z.output<typeof schema>, context: InputContext)
     return marker && marker.from === position ? marker.to : position;
   };
 
+  /** Per broker, the input's own connection for its fetches (made again after a break). */
+  const fetchConnections = new Map<string, Promise<KafkaFetchConnection>>();
+  let correlationId = 0;
+  /**
+   * A Fetch's response after its correlation id, read through the broker's fetch connection (a
+   * buffer reused by its next fetch), or through kafkajs's where that connection cannot be made.
+   */
+  const fetchResponse = async (nodeId: string, broker: KafkaBroker, request: ProtocolRequest): Promise<Buffer> => {
+    let opening = fetchConnections.get(nodeId);
+    const current = opening ? await opening.catch(() => undefined) : undefined;
+    if (!current || current.broken) {
+      current?.close();
+      opening = KafkaFetchConnection.open(broker.connectionPool.host, broker.connectionPool.port);
+      fetchConnections.set(nodeId, opening);
+    }
+    const connection = await opening!.catch(() => undefined);
+    if (!connection) return broker.connectionPool.send({ ...request, response: RAW_RESPONSE });
+    const id = (correlationId = (correlationId + 1) % 0x7fff_ffff);
+    const { buffer } = await encodeRequest({ correlationId: id, clientId, request: request.request });
+    // A connection that broke (the broker restarted, or closed it when idle) gives way to kafkajs's
+    // for this fetch, whose errors say what happened to the broker; the next fetch connects anew.
+    return connection.request(buffer, id).catch(() => broker.connectionPool.send({ ...request, response: RAW_RESPONSE }));
+  };
+
   /** One fetch from one broker for its partitions; returns what each partition read. */
   const fetchFrom = async (nodeId: string, starts: Map<number, number>, room: number, batch: Parameters<StreamInput['read']>[2]): Promise<PartitionRead[]> => {
     const broker = await cluster.findBroker({ nodeId });
@@ -144,7 +172,7 @@ async function readKafka(config: z.output<typeof schema>, context: InputContext)
       maxBytes: Math.min(FETCH_BYTES, Math.max(PARTITION_BYTES, Math.ceil(room * bytesPerRecord * 1.25))),
       topics: [{ topic: config.topic, partitions: [...starts].map(([partition, offset]) => ({ partition, fetchOffset: String(offset), maxBytes: PARTITION_BYTES })) }],
     });
-    const response = await broker.connectionPool.send({ ...request, response: RAW_RESPONSE });
+    const response = await fetchResponse(nodeId, broker, request);
     const reads = readFetchResponse(response, request.request.apiVersion, starts, room, (p, offset, timestamp, source, start, end) =>
       readRecord(batch, p, offset, timestamp, source, start, end),
     );
@@ -233,6 +261,7 @@ async function readKafka(config: z.output<typeof schema>, context: InputContext)
     },
     partitions: offsets,
     async close() {
+      for (const opening of fetchConnections.values()) void opening.then((c) => c.close(), () => undefined);
       await Promise.allSettled([cluster.disconnect(), admin.disconnect()]);
     },
   };
