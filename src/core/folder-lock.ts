@@ -50,12 +50,12 @@ function ownerOf(file: string): LockOwner | undefined {
   return second === undefined ? { host: hostname(), pid: Number(first) } : { host: first!, pid: Number(second) };
 }
 
-/** Whether a process of this host with this pid is running. */
+/** Whether a process of this host with this pid is running (one of another user's counts: it cannot be signalled, but it runs). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -7,6 +7,7 @@ import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
 import { errorMessage } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
+import { isAlive } from '../core/folder-lock.js';
 import { OffsetConflict } from '../core/offsets.js';
 import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
@@ -91,14 +92,6 @@ export function createSinks(ws: Workspace, engine: Engine, job: string, config: 
   ];
 }
 
-/**
- * A stream job: micro-batches from an input through the project's models into every sink. Each
- * sink commits its rows with its own offsets; the job reads from the least advanced sink, and a
- * sink skips what it already has, so a crash anywhere replays into exactly-once tables.
- *
- * The job is one consumer group: the offsets its sinks commit belong to the group, so another
- * job reading the same topic as another group receives every record too, from offsets of its own.
- */
 /** Scratch files are named by host and process, so that a worker knows which ones it may remove. */
 function hostPrefix(): string {
   return `batch-${hostname().replace(/[^\w.-]/g, '_')}-`;
@@ -114,20 +107,19 @@ function removeDeadWorkersFiles(scratch: string): void {
   for (const file of readdirSync(scratch)) {
     if (!file.startsWith(host)) continue;
     const pid = Number(/^(\d+)-/.exec(file.slice(host.length))?.[1]);
-    if (!pid || pid === process.pid || isRunning(pid)) continue;
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
     rmSync(path.join(scratch, file), { force: true });
   }
 }
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
+/**
+ * A stream job: micro-batches from an input through the project's models into every sink. Each
+ * sink commits its rows with its own offsets; the job reads from the least advanced sink, and a
+ * sink skips what it already has, so a crash anywhere replays into exactly-once tables.
+ *
+ * The job is one consumer group: the offsets its sinks commit belong to the group, so another
+ * job reading the same topic as another group receives every record too, from offsets of its own.
+ */
 export class StreamJob {
   private positions = new Map<number, number>();
   private readonly rate = new RollingRate();

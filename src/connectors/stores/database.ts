@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
+import { isAlive } from '../../core/folder-lock.js';
 import { OffsetConflict, offsetMismatch, type OffsetMove } from '../../core/offsets.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../../engine/index.js';
@@ -386,19 +387,11 @@ async function bulkFile(engine: Engine, table: string): Promise<string> {
   mkdirSync(folder, { recursive: true });
   for (const name of readdirSync(folder)) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (pid && pid !== process.pid && !alive(pid)) rmSync(path.join(folder, name), { force: true });
+    if (pid && pid !== process.pid && !isAlive(pid)) rmSync(path.join(folder, name), { force: true });
   }
   return path.join(folder, `${process.pid}-${randomBytes(6).toString('hex')}-${table.replace(/[^\w-]/g, '_')}.csv`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** JSON-safe values as a driver takes them. */
 function plain(value: unknown): unknown {
