@@ -354,7 +354,9 @@ const DBT = join('.tools', 'venv', 'bin', 'dbt');
 function writeDbtProject(dir: string, spec: SegmentSpec, out: string): void {
   mkdirSync(join(dir, 'models'), { recursive: true });
   writeFileSync(join(dir, 'dbt_project.yml'), `name: segment_bench\nversion: '1.0.0'\nconfig-version: 2\nprofile: segment_bench\nmodel-paths: ["models"]\n`);
-  const settings = { memory_limit: spec.memoryLimit, temp_directory: join(out, 'spill'), preserve_insertion_order: false, TimeZone: 'UTC' };
+  // No temp_directory: dbt-duckdb applies its settings on every new connection, and DuckDB refuses
+  // to move the spill folder once a model has spilled; it spills beside dbt.duckdb by default.
+  const settings = { memory_limit: spec.memoryLimit, preserve_insertion_order: false, TimeZone: 'UTC' };
   // threads: 1, Tributary's default; DuckDB's own threads stay at its default in both.
   writeFileSync(join(dir, 'profiles.yml'), `segment_bench:\n  target: bench\n  outputs:\n    bench:\n      type: duckdb\n      path: ${JSON.stringify(join(out, 'dbt.duckdb'))}\n      threads: 1\n      settings: ${JSON.stringify(settings)}\n`);
   // oldstyle: dbt-duckdb formats external_location with str.format by default, which takes the declared columns' {…} for a placeholder.
