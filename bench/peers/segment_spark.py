@@ -35,6 +35,8 @@ SPARK_DIALECT = [
     (re.compile(r"\bfirst\((\w+) ORDER BY (\w+), (\w+)\)", re.I), r"min_by(\1, struct(\2, \3))"),
     # arg_min_null / arg_max_null(x, (a, b)): the same, with DuckDB's row value for the ordering.
     (re.compile(r"\barg_(min|max)_null\(([\w.]+), \(([\w.]+), ([\w.]+)\)\)"), r"\1_by(\2, struct(\3, \4))"),
+    # first_value(x IGNORE NULLS): Spark takes whether to ignore nulls as an argument.
+    (re.compile(r"\b(first|last)_value\(([\w.]+) IGNORE NULLS\)", re.I), r"\1_value(\2, true)"),
     # JSON text: DuckDB's ->> operator is Spark's get_json_object.
     (re.compile(r"(\w+) ->> ('\$\.\w+')"), r"get_json_object(\1, \2)"),
     (re.compile(r"\bepoch_ms\("), "unix_millis("),

@@ -9,44 +9,48 @@
 -- …), arg_min_null over (timestamp, message_id)) keep them for every session at once and cannot
 -- spill: a month of 30 M events ran out of 8 GB with them.
 WITH bounds AS (
-  SELECT * EXCLUDE (rank)
+  SELECT session_id, anonymous_id, session_index, started_at, ended_at, events, device_type
   FROM (
     SELECT
       session_id,
       anonymous_id,
       session_index,
-      row_number() OVER session AS rank,
+      row_number() OVER event_order AS event_rank,
       timestamp AS started_at,
-      last_value(timestamp) OVER session AS ended_at,
-      count(*) OVER session AS events,
-      first_value(device_type IGNORE NULLS) OVER session AS device_type
+      last_value(timestamp) OVER whole_session AS ended_at,
+      count(*) OVER whole_session AS events,
+      first_value(device_type IGNORE NULLS) OVER whole_session AS device_type
     FROM {{ ref('int_session_events') }}
-    WINDOW session AS (PARTITION BY session_id ORDER BY timestamp, message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-  )
-  WHERE rank = 1
+    WINDOW
+      event_order AS (PARTITION BY session_id ORDER BY timestamp, message_id),
+      whole_session AS (PARTITION BY session_id ORDER BY timestamp, message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  ) events
+  WHERE event_rank = 1
 ),
 views AS (
-  SELECT * EXCLUDE (rank)
+  SELECT session_id, page_views, landing_url, landing_path, exit_path, referrer_host, referrer_type, source, medium, utm_source, utm_medium, utm_campaign
   FROM (
     SELECT
       e.session_id,
-      row_number() OVER session AS rank,
-      count(*) OVER session AS page_views,
+      row_number() OVER view_order AS view_rank,
+      count(*) OVER whole_session AS page_views,
       v.url AS landing_url,
       v.path AS landing_path,
-      last_value(v.path) OVER session AS exit_path,
+      last_value(v.path) OVER whole_session AS exit_path,
       v.referrer_host,
       v.referrer_type,
       v.source,
       v.medium,
-      first_value(v.utm_source IGNORE NULLS) OVER session AS utm_source,
-      first_value(v.utm_medium IGNORE NULLS) OVER session AS utm_medium,
-      first_value(v.utm_campaign IGNORE NULLS) OVER session AS utm_campaign
+      first_value(v.utm_source IGNORE NULLS) OVER whole_session AS utm_source,
+      first_value(v.utm_medium IGNORE NULLS) OVER whole_session AS utm_medium,
+      first_value(v.utm_campaign IGNORE NULLS) OVER whole_session AS utm_campaign
     FROM {{ ref('int_session_events') }} e
     JOIN {{ ref('int_page_views') }} v USING (message_id)
-    WINDOW session AS (PARTITION BY e.session_id ORDER BY v.timestamp, v.message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-  )
-  WHERE rank = 1
+    WINDOW
+      view_order AS (PARTITION BY e.session_id ORDER BY v.timestamp, v.message_id),
+      whole_session AS (PARTITION BY e.session_id ORDER BY v.timestamp, v.message_id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  ) page_views
+  WHERE view_rank = 1
 )
 SELECT
   b.session_id,
