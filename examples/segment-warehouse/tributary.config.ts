@@ -51,7 +51,7 @@ export default defineProject({
   // Sized up front (the original's third lesson). Every model holds bounded state: sessions are
   // found with windows, which sort and spill to disk, never with aggregates that keep a text per
   // session (those ran out of 8 GB on a month). A month of 30.6 M events, load to warehouse, ran
-  // in 3.8 GB of memory at most with this limit (434 s on 2 cores; npm run bench -- segment for
+  // in 3.71 GB of memory at most with this limit (429 s on 2 cores; npm run bench -- segment for
   // the full comparison); a day needs far less.
   engine: { memoryLimit: '3GB' },
   // #region targets
