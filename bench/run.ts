@@ -4,8 +4,9 @@
  *
  * Environment: BENCH_ROWS=N runs on a smaller generated file (results go to <suite>-<N>.*),
  * BENCH_PEERS=a,b runs only those peers, BENCH_KEEP=1 keeps each peer's output folder.
+ * TRIBUTARY_EXTENSIONS defaults to .duckdb-extensions (made by `bash .ci/duckdb-extensions.sh`).
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchSuite } from './suites/batch.js';
@@ -21,6 +22,7 @@ import { scaleSuite } from './suites/scale.js';
 import { schedulerSuite } from './suites/scheduler.js';
 import { segmentSuite } from './suites/segment.js';
 import { streamSuite } from './suites/stream.js';
+import { EXTENSIONS_ENV } from '../src/engine/extensions.js';
 import { commitMeasured } from './lib/machine.js';
 import type { Suite } from './lib/suite.js';
 
@@ -41,6 +43,9 @@ const log = (line: string) => {
   const t = ((Date.now() - started) / 1000).toFixed(0).padStart(5);
   console.log(`[${t}s] ${line}`);
 };
+// DuckDB's own extensions (postgres, httpfs, ducklake) where .ci/duckdb-extensions.sh unpacks them, as the tests find them.
+const extensions = join(root, '.duckdb-extensions');
+if (!process.env[EXTENSIONS_ENV] && existsSync(extensions)) process.env[EXTENSIONS_ENV] = extensions;
 const dataDir = join(root, 'bench', 'data');
 const resultsDir = join(root, 'bench', 'results');
 mkdirSync(dataDir, { recursive: true });
