@@ -851,7 +851,7 @@ function markdown(
   const s = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(2));
   const step = (key: string) => results.find((r) => r.step === key);
   const lines = [
-    `# Segment benchmark: a month of Segment drops → lake → PostgreSQL`,
+    `# Segment benchmark: ${report.size.days === 30 ? 'a month' : `${report.size.days} days`} of Segment drops → lake → PostgreSQL`,
     '',
     `Input: ${report.size.days} days from ${report.size.start} × ${fmtInt(report.size.eventsPerDay)} events a day on average (seed ${report.size.seed}): ${fmtInt(drops.lines)} lines (${fmtInt(drops.malformed)} malformed on purpose) in ${drops.files} gzipped JSON-lines files, ${(drops.bytes / 1e9).toFixed(2)} GB` +
       (drops.generatedSeconds !== null ? `, generated in ${drops.generatedSeconds.toFixed(1)} s during this run.` : ', reused from an earlier run.'),

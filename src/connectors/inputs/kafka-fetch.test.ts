@@ -82,4 +82,19 @@ describe('a Kafka fetch connection', () => {
     await expect(crossed.request(request(5), 5)).rejects.toThrow(/answered request 6, not 5/);
     expect(crossed.broken).toBeInstanceOf(Error);
   });
+
+  it('breaks at once, naming the size, on a size prefix no Kafka response has (negative, no room for a correlation id, past 1 GiB)', async () => {
+    const prefixes = [-96, 0, 3, 0x7fff_ffff];
+    const port = await broker((socket, id) => {
+      const head = Buffer.alloc(8);
+      head.writeInt32BE(prefixes[id]!, 0);
+      head.writeInt32BE(id, 4);
+      socket.write(head);
+    });
+    for (const [id, size] of prefixes.entries()) {
+      const connection = await KafkaFetchConnection.open('127.0.0.1', port);
+      await expect(connection.request(request(id), id), `prefix ${size}`).rejects.toThrow(new RegExp(`127\\.0\\.0\\.1:${port} sent a response of ${size} bytes.*a Kafka broker's`));
+      expect(connection.broken).toBeInstanceOf(Error);
+    }
+  });
 });

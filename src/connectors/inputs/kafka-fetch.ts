@@ -11,6 +11,13 @@ import { connect as connectTcp, type Socket } from 'node:net';
  * its encoders. The connection speaks plain TCP, as the input's brokers do (it has no TLS or SASL
  * settings).
  */
+/**
+ * The largest response taken: a Fetch asks for at most 50 MB, and a broker may exceed that by one
+ * oversized record batch (its message.max.bytes). A size prefix beyond this, or too small to hold
+ * a correlation id, is not a Kafka response.
+ */
+const MAX_RESPONSE_BYTES = 1 << 30;
+
 export class KafkaFetchConnection {
   private response = Buffer.allocUnsafe(1 << 20);
   /** Bytes of the response assembled so far, its size prefix included. */
@@ -18,7 +25,11 @@ export class KafkaFetchConnection {
   private waiting: { correlationId: number; resolve: (payload: Buffer) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
 
-  private constructor(private readonly socket: Socket) {}
+  private constructor(
+    private readonly socket: Socket,
+    /** `host:port`, for messages. */
+    private readonly peer: string,
+  ) {}
 
   static open(host: string, port: number): Promise<KafkaFetchConnection> {
     return new Promise((resolve, reject) => {
@@ -30,14 +41,14 @@ export class KafkaFetchConnection {
         noDelay: true,
         onread: { buffer: readInto, callback: (bytes: number) => (connection?.take(readInto, bytes), true) },
       });
-      connection = new KafkaFetchConnection(socket);
+      connection = new KafkaFetchConnection(socket, `${host}:${port}`);
       const opened = connection;
       socket.once('connect', () => resolve(opened));
       socket.once('error', (error) => {
         opened.fail(error);
         reject(error);
       });
-      socket.once('close', () => opened.fail(new Error(`the broker ${host}:${port} closed the connection`)));
+      socket.once('close', () => opened.fail(new Error(`the broker ${opened.peer} closed the connection`)));
     });
   }
 
@@ -75,7 +86,13 @@ export class KafkaFetchConnection {
       chunk.copy(this.response, this.received, at, at + n);
       this.received += n;
       at += n;
-      if (this.received >= 4 && this.received === 4 + this.response.readInt32BE(0)) {
+      if (this.received < 4) continue;
+      const size = this.response.readInt32BE(0);
+      if (size < 4 || size > MAX_RESPONSE_BYTES) {
+        this.fail(new Error(`the broker ${this.peer} sent a response of ${size} bytes, which no Kafka broker sends (4 to ${MAX_RESPONSE_BYTES}): check that the address is a Kafka broker's`));
+        return;
+      }
+      if (this.received === 4 + size) {
         const waiting = this.waiting;
         this.waiting = undefined;
         const correlationId = this.response.readInt32BE(4);

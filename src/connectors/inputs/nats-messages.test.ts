@@ -94,4 +94,24 @@ describe('NATS frames read in place', () => {
     expect(() => reader().r.push(Buffer.from('MSG _INBOX.x 1 $JS.ACK.a 9x\r\n'))).toThrow(/malformed/);
     expect(() => reader().r.push(Buffer.from('MSG _INBOX.x 1\rX\n'))).toThrow(/CRLF/);
   });
+
+  it('refuses bytes that cannot be NATS instead of holding them for a frame that never ends', () => {
+    // A payload longer than its line says: what follows it is not the frame's CRLF.
+    const { r, seen } = reader();
+    expect(() => r.push(Buffer.from(`MSG _INBOX.x 1 ${reply(1)} 2\r\n{"a":1}\r\n`))).toThrow(/not ended by CRLF after the 2 bytes/);
+    expect(seen).toEqual([]);
+    // A size past NATS's 64 MB cap, read whole or cut after the line.
+    const huge = `MSG _INBOX.x 1 ${reply(1)} 1000000000000\r\n`;
+    expect(() => reader().r.push(Buffer.from(huge))).toThrow(/malformed message line \(a size is at most 67108864 bytes\): MSG _INBOX.x 1/);
+    const cut = reader();
+    cut.r.push(Buffer.from(huge.slice(0, 20)));
+    expect(() => cut.r.push(Buffer.from(huge.slice(20)))).toThrow(/at most 67108864 bytes/);
+    // 64 KiB and more with no control line's end, in one read or many.
+    const noLine = Buffer.alloc(70_000, 0x41);
+    expect(() => reader().r.push(noLine)).toThrow(/70000 bytes without a control line's end/);
+    const pieces = reader();
+    expect(() => {
+      for (let at = 0; at < noLine.length; at += 4096) pieces.r.push(noLine.subarray(at, at + 4096));
+    }).toThrow(/without a control line's end/);
+  });
 });

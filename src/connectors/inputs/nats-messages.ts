@@ -32,6 +32,13 @@ const TAB = 0x09;
 const ZERO = 0x30;
 /** The header block's first line: `NATS/1.0` then a status code for a status message. */
 const HEADER_VERSION = Buffer.from('NATS/1.0');
+/**
+ * The most a message may hold (NATS caps max_payload at 64 MB) and a control line may run without
+ * its CRLF (the server's own limit is 4 KB): past them the bytes are not NATS, and waiting for a
+ * frame's end would only hold ever more of them.
+ */
+const MAX_MESSAGE_BYTES = 64 << 20;
+const MAX_CONTROL_LINE_BYTES = 64 << 10;
 
 export class NatsProtocolError extends Error {}
 
@@ -53,6 +60,11 @@ function statusOf(source: Buffer, start: number, end: number): number {
   const at = start + HEADER_VERSION.length + 1;
   const code = numberAt(source, at, at + 3);
   return code < 0 ? 0 : code;
+}
+
+function malformedLine(source: Uint8Array, start: number, cr: number): NatsProtocolError {
+  const line = Buffer.from(source.buffer, source.byteOffset + start, cr - start).toString('latin1');
+  return new NatsProtocolError(`a malformed message line (a size is at most ${MAX_MESSAGE_BYTES} bytes): ${line}`);
 }
 
 /** Where the (up to five) space-separated arguments of a control line lie. */
@@ -126,7 +138,7 @@ export class NatsFrameReader {
     let head = partial;
     if (line < 0) {
       const cr = chunk.indexOf(CR);
-      if (cr < 0 || cr + 1 >= chunk.length) return { taken: 0, partial: Buffer.concat([partial, chunk]) };
+      if (cr < 0 || cr + 1 >= chunk.length) return { taken: 0, partial: this.unfinishedLine(Buffer.concat([partial, chunk])) };
       head = Buffer.concat([partial, chunk.subarray(0, cr + 2)]);
       line = partial.length + cr;
     } else if (line + 1 >= partial.length) {
@@ -147,14 +159,25 @@ export class NatsFrameReader {
     if (op !== 0x6d73 && op !== 0x686d) return cr + 2;
     const count = splitArguments(source, op === 0x686d ? 4 : 3, cr, op === 0x686d ? 5 : 4);
     const total = count > 0 ? numberAt(source, ARGS[(count - 1) * 2]!, ARGS[(count - 1) * 2 + 1]!) : -1;
-    if (total < 0) throw new NatsProtocolError(`a malformed message line: ${source.toString('latin1', 0, cr)}`);
+    if (total < 0 || total > MAX_MESSAGE_BYTES) throw malformedLine(source, 0, cr);
     return cr + 2 + total + 2;
+  }
+
+  /** Bytes that hold no control line's end yet: kept for the next read while they could still be one. */
+  private unfinishedLine(bytes: Buffer): Buffer {
+    if (bytes.length > MAX_CONTROL_LINE_BYTES) {
+      throw new NatsProtocolError(`${bytes.length} bytes without a control line's end (CRLF) from the server: ${bytes.toString('latin1', 0, 80)}…`);
+    }
+    return bytes;
   }
 
   /** Reads the frame at `at`; returns where the next one starts, or -1 when it is not complete yet. */
   private frame(source: Buffer, at: number): number {
     const cr = source.indexOf(CR, at);
-    if (cr < 0 || cr + 1 >= source.length) return -1;
+    if (cr < 0 || cr + 1 >= source.length) {
+      this.unfinishedLine(source.subarray(at));
+      return -1;
+    }
     if (source[cr + 1] !== LF) throw new NatsProtocolError(`a control line not ended by CRLF: ${source.toString('latin1', at, Math.min(cr + 2, at + 80))}`);
     const op = ((source[at]! | 0x20) << 8) | (source[at + 1]! | 0x20);
     const lineEnd = cr + 2;
@@ -170,9 +193,10 @@ export class NatsFrameReader {
         const hasReply = count > least;
         const total = numberAt(source, ARGS[(count - 1) * 2]!, ARGS[(count - 1) * 2 + 1]!);
         const headerBytes = headers ? numberAt(source, ARGS[(count - 2) * 2]!, ARGS[(count - 2) * 2 + 1]!) : 0;
-        if (sid < 0 || total < 0 || headerBytes < 0 || headerBytes > total) throw new NatsProtocolError(`a malformed message line: ${source.toString('latin1', at, cr)}`);
+        if (sid < 0 || total < 0 || total > MAX_MESSAGE_BYTES || headerBytes < 0 || headerBytes > total) throw malformedLine(source, at, cr);
         const end = lineEnd + total;
         if (end + 2 > source.length) return -1;
+        if (source[end] !== CR || source[end + 1] !== LF) throw new NatsProtocolError(`a message not ended by CRLF after the ${total} bytes its line gives: ${source.toString('latin1', at, cr)}`);
         const d = this.delivery;
         d.source = source;
         d.replySource = source;
