@@ -1,6 +1,13 @@
 import { connect as connectTcp, type Socket } from 'node:net';
 
 /**
+ * The largest response taken: a Fetch asks for at most 50 MB, and a broker may exceed that by one
+ * oversized record batch (its message.max.bytes). A size prefix beyond this, or too small to hold
+ * a correlation id, is not a Kafka response.
+ */
+const MAX_RESPONSE_BYTES = 1 << 30;
+
+/**
  * A connection of the Kafka input's own to one broker, for its Fetch requests: each response is
  * assembled in one buffer reused from response to response, and handed over in place. Through
  * kafkajs's connection every response became a buffer of its own (a concatenation of the socket's
@@ -11,13 +18,6 @@ import { connect as connectTcp, type Socket } from 'node:net';
  * its encoders. The connection speaks plain TCP, as the input's brokers do (it has no TLS or SASL
  * settings).
  */
-/**
- * The largest response taken: a Fetch asks for at most 50 MB, and a broker may exceed that by one
- * oversized record batch (its message.max.bytes). A size prefix beyond this, or too small to hold
- * a correlation id, is not a Kafka response.
- */
-const MAX_RESPONSE_BYTES = 1 << 30;
-
 export class KafkaFetchConnection {
   private response = Buffer.allocUnsafe(1 << 20);
   /** Bytes of the response assembled so far, its size prefix included. */

@@ -62,9 +62,8 @@ function statusOf(source: Buffer, start: number, end: number): number {
   return code < 0 ? 0 : code;
 }
 
-function malformedLine(source: Uint8Array, start: number, cr: number): NatsProtocolError {
-  const line = Buffer.from(source.buffer, source.byteOffset + start, cr - start).toString('latin1');
-  return new NatsProtocolError(`a malformed message line (a size is at most ${MAX_MESSAGE_BYTES} bytes): ${line}`);
+function malformedLine(source: Buffer, start: number, cr: number): NatsProtocolError {
+  return new NatsProtocolError(`a malformed message line (a size is at most ${MAX_MESSAGE_BYTES} bytes): ${source.toString('latin1', start, cr)}`);
 }
 
 /** Where the (up to five) space-separated arguments of a control line lie. */
