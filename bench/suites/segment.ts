@@ -405,18 +405,40 @@ async function dbtPeer(argv: string[]): Promise<void> {
   const project = resolve(values.project);
   // dbt-duckdb's COPY makes a partitioned model's folder, not its parents.
   mkdirSync(join(out, 'lake'), { recursive: true });
-  const code = await new Promise<number | null>((done, fail) => {
-    const child = spawn(DBT, ['run', '--project-dir', project, '--profiles-dir', project], { stdio: 'inherit', env: { ...process.env, DO_NOT_TRACK: '1', FORCE_COLOR: '0' } });
-    child.on('error', fail);
-    child.on('exit', done);
-  });
-  if (code !== 0) throw new Error(`dbt run exited with ${code}`);
-  const dbtSeconds = new Map(
-    (JSON.parse(readFileSync(join(project, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string; execution_time: number }[] }).results.map((r) => [
-      r.unique_id.split('.').at(-1)!,
-      r.execution_time,
-    ]),
-  );
+  const dbt = (args: string[]) =>
+    new Promise<number | null>((done, fail) => {
+      const child = spawn(DBT, [...args, '--project-dir', project, '--profiles-dir', project], { stdio: 'inherit', env: { ...process.env, DO_NOT_TRACK: '1', FORCE_COLOR: '0' } });
+      child.on('error', fail);
+      child.on('exit', done);
+    });
+  type RunResult = { unique_id: string; status: string; message: string | null; execution_time: number };
+  const runResults = () => (JSON.parse(readFileSync(join(project, 'target', 'run_results.json'), 'utf8')) as { results: RunResult[] }).results.map((r) => ({ ...r, model: r.unique_id.split('.').at(-1)! }));
+  const dbtSeconds = new Map<string, number>();
+  const retried = new Map<string, PeerStep['retried']>();
+  if ((await dbt(['run'])) !== 0) {
+    // What a dbt user does when a model runs out of memory: run that model again with DuckDB on one
+    // thread (half the operator state), then the models its failure skipped, as configured.
+    const first = runResults();
+    const failed = first.filter((r) => r.status === 'error');
+    if (!failed.length || failed.some((r) => !/out of memory/i.test(r.message ?? ''))) throw new Error(`dbt run failed: ${failed.map((r) => `${r.model}: ${r.message}`).join('; ')}`);
+    for (const r of first) if (r.status === 'success') dbtSeconds.set(r.model, r.execution_time);
+    const profile = join(project, 'profiles.yml');
+    const configured = readFileSync(profile, 'utf8');
+    writeFileSync(profile, configured.replace('"memory_limit":', '"threads":1,"memory_limit":'));
+    const again = await dbt(['run', '--select', ...failed.map((r) => r.model)]);
+    writeFileSync(profile, configured);
+    if (again !== 0) throw new Error(`dbt run of ${failed.map((r) => r.model).join(', ')} on one thread exited with ${again}`);
+    for (const r of runResults()) {
+      dbtSeconds.set(r.model, r.execution_time);
+      const failure = failed.find((f) => f.model === r.model)!;
+      retried.set(r.model, { failedSeconds: failure.execution_time, error: (failure.message ?? '').split('\n')[0]! });
+    }
+    const skipped = first.filter((r) => r.status === 'skipped').map((r) => r.model);
+    if (skipped.length && (await dbt(['run', '--select', ...skipped])) !== 0) throw new Error(`dbt run of the models skipped after ${failed.map((r) => r.model).join(', ')} failed`);
+    if (skipped.length) for (const r of runResults()) dbtSeconds.set(r.model, r.execution_time);
+  } else {
+    for (const r of runResults()) dbtSeconds.set(r.model, r.execution_time);
+  }
   const instance = await DuckDBInstance.create(join(out, 'dbt.duckdb'), { memory_limit: spec.memoryLimit, temp_directory: join(out, 'spill') });
   const db = await instance.connect();
   await db.run("SET preserve_insertion_order = false; SET TimeZone = 'UTC'");
@@ -426,7 +448,7 @@ async function dbtPeer(argv: string[]): Promise<void> {
   for (const model of spec.models) {
     const seconds = dbtSeconds.get(model.name) ?? 0;
     if (model.materialize !== 'warehouse') {
-      steps.push({ model: model.name, materialize: model.materialize, seconds });
+      steps.push({ model: model.name, materialize: model.materialize, seconds, ...(retried.has(model.name) ? { retried: retried.get(model.name) } : {}) });
       continue;
     }
     const step = await loadWarehouseTable(db, client, model.name, `SELECT * FROM ${ident(model.name)}`, out, performance.now());
