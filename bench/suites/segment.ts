@@ -761,8 +761,10 @@ async function run(context: SuiteContext): Promise<void> {
       result.peakAnonBytes = m.peakAnonBytes;
       result.eventsPerSecond = drops.lines / m.wallSeconds;
       if (m.exitCode !== 0) {
-        const tail = readFileSync(m.logFile, 'utf8').trim().split('\n').slice(-8).join('\n');
-        throw new Error(`exited with ${m.exitCode ?? m.signal}; last lines of ${result.log}:\n${tail}`);
+        const lines = readFileSync(m.logFile, 'utf8').trim().split('\n');
+        // The results show the error's first line: the thrown error's own, not the log's framing.
+        const reason = [...lines].reverse().find((line) => /^\w*Error: /.test(line)) ?? lines.at(-1) ?? '';
+        throw new Error(`exited with ${m.exitCode ?? m.signal}: ${reason}; last lines of ${result.log}:\n${lines.slice(-8).join('\n')}`);
       }
       if (step.project) {
         const timings = await modelTimings(context, cli, step.project, out);
