@@ -737,6 +737,17 @@ async function run(context: SuiteContext): Promise<void> {
   const results: StepResult[] = [];
   let tributaryTimings = new Map<string, { seconds: number; written: number }>();
   const peerSteps: Partial<Record<Peer, PeerStep[]>> = {};
+  // Each warehouse is fingerprinted once its step is over, then dropped: a month's is some 22 GB in
+  // PostgreSQL, and four of them side by side filled the disk. Tributary's comes first and gives
+  // the columns every peer's is compared on.
+  type Warehouse = 'tributary' | Peer;
+  let columns: Record<string, WarehouseColumn[]> | undefined;
+  const tables: Partial<Record<Warehouse, Record<string, Fingerprint | null>>> = {};
+  const fingerprint = async (warehouse: Warehouse) => {
+    columns ??= await warehouseColumns(databases.tributary, warehouseTables);
+    tables[warehouse] = await fingerprints(databases[warehouse], columns);
+    if (!keep) await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS ${databases[warehouse].slice(databases[warehouse].lastIndexOf('/') + 1)}`));
+  };
   for (const [index, step] of steps.entries()) {
     const out = join(work, step.step);
     mkdirSync(out, { recursive: true });
@@ -782,22 +793,19 @@ async function run(context: SuiteContext): Promise<void> {
       context.log(`step ${index + 1}/${steps.length} ${step.label}: FAILED: ${result.error}`);
     } finally {
       if (!keep) rmSync(out, { recursive: true, force: true });
+      // Do the peers' warehouses hold Tributary's tables: rows, and a sum per column?
+      if (step.step in databases) {
+        context.log(`  ${step.step}: fingerprinting its warehouse (rows and sums per table)`);
+        await fingerprint(step.step as Warehouse);
+      }
     }
   }
-
-  // Do the peers' warehouses hold Tributary's tables: rows, and a sum per column?
-  context.log('comparing the warehouses (rows and sums per table)');
-  const columns = await warehouseColumns(databases.tributary, warehouseTables);
-  const tables: Record<'tributary' | Peer, Record<string, Fingerprint | null>> = {
-    tributary: await fingerprints(databases.tributary, columns),
-    duckdb: await fingerprints(databases.duckdb, columns),
-    dbt: await fingerprints(databases.dbt, columns),
-    spark: await fingerprints(databases.spark, columns),
-  };
+  const warehouses = Object.fromEntries((['tributary', ...PEERS] as Warehouse[]).map((w) => [w, tables[w] ?? {}])) as Record<Warehouse, Record<string, Fingerprint | null>>;
+  const comparedOn = columns ?? {};
   // A peer left out of the run (BENCH_SEGMENT_STEPS) has no warehouse to compare.
   const compared = PEERS.filter((p) => results.some((r) => r.step === p));
   const disagreements = compared.flatMap((p) => warehouseTables.flatMap((t) => {
-    const why = differences(tables.tributary[t], tables[p][t], columns[t] ?? []);
+    const why = differences(warehouses.tributary[t], warehouses[p][t], comparedOn[t] ?? []);
     return why ? [{ peer: p, table: t, why }] : [];
   }));
   for (const d of disagreements) context.log(`  DISAGREES: ${d.peer} ${d.table}: ${d.why}`);
@@ -830,11 +838,11 @@ async function run(context: SuiteContext): Promise<void> {
     machine,
     steps: results,
     models: timings,
-    warehouseTables: tables,
+    warehouseTables: warehouses,
     disagreements,
   };
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdown(report, drops, results, timings, tables, disagreements, relative(context.resultsDir, `${base}.svg`)));
+  writeFileSync(`${base}.md`, markdown(report, drops, results, timings, warehouses, disagreements, relative(context.resultsDir, `${base}.svg`)));
   const ran = results.filter((r) => r.wallSeconds !== undefined);
   writeFileSync(
     `${base}.svg`,
