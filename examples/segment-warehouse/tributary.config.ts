@@ -50,9 +50,10 @@ export default defineProject({
   description: 'Segment events of a health start-up: warehouse SQL moved into the pipeline, loaded into PostgreSQL with types, reconciled daily',
   // Sized up front (the original's third lesson). Every model holds bounded state: sessions are
   // found with windows, which sort and spill to disk, never with aggregates that keep a text per
-  // session (those ran out of 8 GB on a month). A month of 30.6 M events, load to warehouse, ran
-  // in 3.71 GB of memory at most with this limit (429 s on 2 cores; npm run bench -- segment for
-  // the full comparison); a day needs far less.
+  // session (those ran out of 8 GB on a month). A month of 30.6 M events, load to the PostgreSQL
+  // warehouse, ran in 3.96 GB of memory at most with this limit (836 s on 2 cores; bare DuckDB with
+  // the same limit ran out of memory in int_sessions on two threads: npm run bench -- segment);
+  // a day needs far less.
   engine: { memoryLimit: '3GB' },
   // #region targets
   targets: {
