@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ColumnInfo } from '../../catalog/index.js';
 import type { CommitUnit, Staged, Store, TableShape } from '../../connectors/index.js';
 import type { StreamSinkConfig, StreamTableConfig } from '../../config/config.js';
@@ -32,6 +33,12 @@ export class ModelSink implements StreamSink {
   /** Where the sink is declared, for messages. */
   private readonly field: string;
   private batchNumber = 0;
+  /**
+   * Names this sink's batches apart from another worker's of the same job: a batch's files are
+   * named by its run id, and two workers whose batches shared one (same job, same millisecond, same
+   * batch number) wrote the same keys in a shared lake, one's files replacing the other's.
+   */
+  private readonly instance = randomUUID().slice(0, 8);
 
   /** `group` is the job's consumer group: the offsets committed with the rows are its own. */
   constructor(
@@ -130,7 +137,7 @@ export class ModelSink implements StreamSink {
       if (scan!.w !== null) watermark = Math.max(watermark ?? -Infinity, Number(scan!.w));
     }
     const move = offsetMove(this.next, batch.ranges);
-    const runId = `${this.job}-${Date.now()}-${this.batchNumber++}`;
+    const runId = `${this.job}-${Date.now()}-${this.instance}-${this.batchNumber++}`;
     const staged: Staged[] = [];
     try {
       for (const { shape, config, materialization } of this.shapes) {
