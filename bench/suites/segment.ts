@@ -425,8 +425,8 @@ async function dbtPeer(argv: string[]): Promise<void> {
     const profile = join(project, 'profiles.yml');
     const configured = readFileSync(profile, 'utf8');
     writeFileSync(profile, configured.replace('"memory_limit":', '"threads":1,"memory_limit":'));
-    const again = await dbt(['run', '--select', ...failed.map((r) => r.model)]);
-    writeFileSync(profile, configured);
+    // The project is kept (BENCH_KEEP) and rerun by hand: it must not stay on one thread if dbt cannot start.
+    const again = await dbt(['run', '--select', ...failed.map((r) => r.model)]).finally(() => writeFileSync(profile, configured));
     if (again !== 0) throw new Error(`dbt run of ${failed.map((r) => r.model).join(', ')} on one thread exited with ${again}`);
     for (const r of runResults()) {
       dbtSeconds.set(r.model, r.execution_time);
