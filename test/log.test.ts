@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { logInput } from '../src/connectors/inputs/log.js';
+import type { RecordSink } from '../src/connectors/inputs/types.js';
 import { Log, hashKey, hotKeyPartitioner } from '../src/log/index.js';
 import { REPO, tempDir } from './helpers.js';
 
@@ -163,6 +165,67 @@ describe('embedded log', () => {
     expect(ends[1]).toBe(500);
     expect(ends.slice(2).reduce((a, b) => a + b, 0)).toBe(400);
     expect(ends.slice(2).every((n) => n > 50)).toBe(true);
+    log.close();
+  });
+
+  it("the log input follows the topic: a read ahead takes what is appended until the job asks for the batch, a read without it only what is there", async () => {
+    const log = new Log(tempDir());
+    const topic = log.topic('live', { partitions: 3 });
+    const input = await logInput.create(logInput.config.parse({ kind: 'log', topic: 'live' }), { job: 'reader', log, baseDir: REPO, stateDir: tempDir() });
+    expect(input.follows).toBe(true);
+    const batch = () => {
+      const offsets: { partition: number; offset: number }[] = [];
+      const sink: RecordSink = {
+        get count() {
+          return offsets.length;
+        },
+        add: (partition, offset) => offsets.push({ partition, offset }),
+        reject: () => {
+          throw new Error('no record is refused here');
+        },
+      };
+      return { offsets, sink };
+    };
+    const until = (condition: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const poll = () => (condition() ? resolve() : setImmediate(poll));
+        poll();
+      });
+
+    topic.append(values(30));
+    const now = batch();
+    await input.read(new Map(), 1000, now.sink);
+    expect(now.offsets.length).toBe(30);
+
+    // A read ahead from where that batch ended: it takes what is appended while it waits.
+    const positions = new Map(topic.partitions.map((p) => [p.id, p.endOffset]));
+    const ahead = batch();
+    const asked = new AbortController();
+    let done = false;
+    const reading = input.read(positions, 1000, ahead.sink, asked.signal).then(() => (done = true));
+    topic.append(values(20, 'second'));
+    await until(() => ahead.offsets.length === 20);
+    topic.append(values(10, 'third'));
+    await until(() => ahead.offsets.length === 30);
+    expect(done).toBe(false);
+    asked.abort();
+    await reading;
+    expect(ahead.offsets.length).toBe(30);
+    // Every record once, each partition in order from where the first batch ended.
+    for (const p of topic.partitions) {
+      const mine = ahead.offsets.filter((o) => o.partition === p.id).map((o) => o.offset);
+      expect(mine).toEqual(Array.from({ length: mine.length }, (_, i) => positions.get(p.id)! + i));
+    }
+    expect(await input.lag(new Map(topic.partitions.map((p) => [p.id, p.endOffset])))).toBe(0);
+
+    // Asked before anything came: it hands over nothing, at once.
+    const idle = batch();
+    const early = new AbortController();
+    const waiting = input.read(new Map(topic.partitions.map((p) => [p.id, p.endOffset])), 1000, idle.sink, early.signal);
+    early.abort();
+    await waiting;
+    expect(idle.offsets.length).toBe(0);
+    await input.close();
     log.close();
   });
 });

@@ -43,6 +43,8 @@ export class Topic {
   readonly partitions: Partition[];
 
   private partitioner: Partitioner;
+  /** Readers waiting for the next append (see nextAppend). */
+  private waiters: (() => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -124,7 +126,24 @@ export class Topic {
     }
     const offsets = new Map<number, { first: number; count: number }>();
     for (const [p, group] of groups) offsets.set(p, { first: this.partitions[p]!.append(group, now), count: group.length });
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const wake of waiting) wake();
     return { offsets, count: records.length };
+  }
+
+  /** Resolves at the topic's next append, or when `signal` aborts: a reader following the topic waits here, not on a timer. */
+  nextAppend(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        signal?.removeEventListener('abort', wake);
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      };
+      this.waiters.push(wake);
+      signal?.addEventListener('abort', wake, { once: true });
+    });
   }
 
   read(partition: number, offset: number, maxBytes?: number, maxRecords?: number): LogRecord[] {

@@ -137,8 +137,12 @@ export class StreamJob {
    */
   private readonly writers = [new BatchWriter(), new BatchWriter()];
   private nextWriter = 0;
-  /** The next batch, read while the engine works on the current one (with a backlog). */
+  /**
+   * The next batch, read while the engine works on the current one: with a backlog, or always
+   * from an input that follows (taking what arrives until `aheadUntil` says the job wants it).
+   */
   private ahead: ReturnType<StreamJob['read']> | undefined;
+  private aheadUntil: AbortController | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
@@ -215,8 +219,7 @@ export class StreamJob {
    * read again.
    */
   private async rejoin(): Promise<void> {
-    await this.ahead;
-    this.ahead = undefined;
+    await this.takeAhead();
     for (const sink of this.sinks) await sink.refresh();
     await this.refreshPositions();
     this.status.conflicts++;
@@ -231,20 +234,32 @@ export class StreamJob {
     this.positions = positions;
   }
 
-  /** Reads up to a batch from the positions into the next writer; nothing when the input has nothing. */
-  private async read(positions: ReadonlyMap<number, number>): Promise<{ writer: BatchWriter; readMs: number } | undefined> {
+  /**
+   * Reads up to a batch from the positions into the next writer; nothing when the input has
+   * nothing. Its time is the read's whole wall time: for a read ahead from an input that follows,
+   * until the job asked for the batch.
+   */
+  private async read(positions: ReadonlyMap<number, number>, until?: AbortSignal): Promise<{ writer: BatchWriter; readMs: number } | undefined> {
     const writer = this.writers[this.nextWriter]!;
     this.nextWriter ^= 1;
     const started = performance.now();
     writer.reset();
-    await this.input.read(positions, this.config.maxBatch, writer);
+    await this.input.read(positions, this.config.maxBatch, writer, until);
     return writer.count ? { writer, readMs: performance.now() - started } : undefined;
+  }
+
+  /** The batch read ahead, if any, asked for now: an input that follows hands over what it has. */
+  private takeAhead(): ReturnType<StreamJob['read']> | undefined {
+    const ahead = this.ahead;
+    this.aheadUntil?.abort();
+    this.ahead = undefined;
+    this.aheadUntil = undefined;
+    return ahead;
   }
 
   /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
   async step(): Promise<number> {
-    const read = (await this.ahead) ?? (await this.read(this.positions));
-    this.ahead = undefined;
+    const read = (await this.takeAhead()) ?? (await this.read(this.positions));
     if (!read) {
       this.status.lag = await this.input.lag(this.positions);
       return 0;
@@ -255,8 +270,12 @@ export class StreamJob {
     const after = new Map(this.positions);
     for (const [p, range] of prepared.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
     // With a backlog, read the next batch while the engine loads and commits this one. Without
-    // one, waiting lets the next batch take what arrives meanwhile.
-    if (!this.stopping && prepared.count >= this.config.maxBatch) this.ahead = this.read(after).catch(() => undefined);
+    // one, waiting lets the next batch take what arrives meanwhile; an input that follows takes
+    // it as it arrives, so the next batch is ready when the engine is.
+    if (!this.stopping && (prepared.count >= this.config.maxBatch || this.input.follows)) {
+      this.aheadUntil = new AbortController();
+      this.ahead = this.read(after, this.aheadUntil.signal).catch(() => undefined);
+    }
     const loading = performance.now();
     const batch = await this.engine.streamBatch(() => loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json));
     const durations: BatchDurations = { read: wholeMs(read.readMs), stage: wholeMs(loading - staging), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
@@ -417,6 +436,7 @@ export class StreamJob {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.running;
+    await this.takeAhead();
     for (const sink of this.sinks) await sink.close();
     await this.input.close();
     for (const file of [this.scratchFile, `${this.scratchFile}.refused`]) rmSync(file, { force: true });

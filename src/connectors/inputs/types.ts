@@ -30,8 +30,17 @@ export interface RecordSink {
  */
 export interface StreamInput {
   describe(): string;
-  /** Adds up to `max` records at or after each partition's position to `batch`. */
-  read(positions: ReadonlyMap<number, number>, max: number, batch: RecordSink): Promise<void>;
+  /**
+   * Adds up to `max` records at or after each partition's position to `batch`: what the input
+   * holds now. With `until` (an input that `follows`), it goes on taking records as they arrive
+   * until the signal says the job wants the batch, and returns then with what it has.
+   */
+  read(positions: ReadonlyMap<number, number>, max: number, batch: RecordSink, until?: AbortSignal): Promise<void>;
+  /**
+   * `read` honours `until`: a batch read while the engine works on the one before takes every
+   * record that arrives meanwhile, so the job reads ahead at any rate, not only with a backlog.
+   */
+  readonly follows?: boolean;
   /** Records available beyond the positions. */
   lag(positions: ReadonlyMap<number, number>): Promise<number>;
   /**
