@@ -40,6 +40,8 @@ interface DrainOutput {
 interface LastBatch {
   events: number;
   ms: number;
+  /** When it committed (ISO). */
+  at: string;
   durationMs: { read: number; stage: number; load: number; sinks: Record<string, number>; commit: number };
 }
 
@@ -428,10 +430,11 @@ async function collectorThroughput(context: SuiteContext, cli: string, example: 
     // A deadline, not a wait: the job commits what was acknowledged, or the run fails.
     for (const deadline = Date.now() + 600_000; job.events < events || job.lag > 0; job = await status()) {
       if (Date.now() > deadline) throw new Error(`the collector's job committed ${job.events} of ${events} events in 10 minutes`);
-      await new Promise((r) => setTimeout(r, 50));
+      // Each status asks the engine for counts: polled gently, and the end is the last commit's own time.
+      await new Promise((r) => setTimeout(r, 250));
     }
-    // From the load's first request (its bodies are made before it), as its own clock says.
-    const seconds = (Date.now() - sent.startedAt) / 1000;
+    // From the load's first request (its bodies are made before it) to the commit of the last event.
+    const seconds = (Date.parse(job.lastBatch!.at) - sent.startedAt) / 1000;
     const upCpu = processCpuSeconds(up.pid) - cpuBefore;
     await up.stop();
     const row: ThroughputRow = {
