@@ -191,6 +191,33 @@ describe('file sources', () => {
     await ws.close();
   });
 
+  it('identical failing JSON lines, three in one file and one in another, are each quarantined at their own line, into the lake and into a table', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
+    const bad = '{"id": "seven", "kind": "a"}';
+    const body = Array.from({ length: 2000 }, (_, i) => line(i));
+    for (const at of [10, 11, 1500]) body[at] = bad;
+    const other = Array.from({ length: 500 }, (_, i) => line(5000 + i));
+    other[499] = bad;
+    for (const materialize of ['lake', 'table']) {
+      const dir = writeTree({
+        'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' } }`, undefined, materialize),
+        'in/1.jsonl.gz': gzipSync(`${body.join('\r\n')}\r\n`),
+        // The last line has no line ending.
+        'in/2.jsonl.gz': gzipSync(other.join('\n')),
+      });
+      const { ws, results } = await runProject(dir);
+      expect(results[0], materialize).toMatchObject({ read: 2500, written: 2496, quarantined: 4 });
+      const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(quarantined.map((q) => [path.basename(q.file!), q.line, q.column_name, q.reason]).sort(), materialize).toEqual([
+        ['1.jsonl.gz', 11, 'id', 'id: expected BIGINT, got seven'],
+        ['1.jsonl.gz', 12, 'id', 'id: expected BIGINT, got seven'],
+        ['1.jsonl.gz', 1501, 'id', 'id: expected BIGINT, got seven'],
+        ['2.jsonl.gz', 500, 'id', 'id: expected BIGINT, got seven'],
+      ]);
+      await ws.close();
+    }
+  });
+
   it('gzipped JSON lines: blank lines are no rows (LF, CRLF, at the end), and a missing last line ending, a file of two gzip members and a refused overlong line all reconcile', async () => {
     const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
     const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i));

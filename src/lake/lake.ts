@@ -27,6 +27,8 @@ export interface StageOptions {
   partitionBy?: Record<string, string>;
   /** A column whose value 'ok' marks rows for the table; rows with other values are counted, not kept. */
   divertBy?: string;
+  /** A data column whose value in each diverted row is handed back (see StageRequest.noteIn). */
+  noteIn?: string;
 }
 
 export interface StagedWrite {
@@ -36,6 +38,8 @@ export interface StagedWrite {
   rows: number;
   /** Rows the write routed elsewhere, by the value of the `divertBy` column (e.g. rule verdicts). */
   diverted: Map<string, number>;
+  /** The `noteIn` column of each diverted row, with its verdict. */
+  noted?: { verdict: string; note: string | null }[];
   /** Data columns then partition columns, as the table's readers see them. */
   columns: ColumnInfo[];
   partitionBy: string[];
@@ -125,11 +129,15 @@ export class Lake {
     const files: DataFile[] = [];
     const diverted = new Map<string, number>();
     const unwanted: string[] = [];
+    /** Files of diverted rows, by verdict: read for their notes before they go. */
+    const divertedFiles = new Map<string, string>();
     for (const stat of stats) {
       const rows = Number(stat.count);
       const values = Object.fromEntries((stat.partition_keys ?? []).map((kv) => [kv.key, kv.value]));
       if (divert && values[divert] !== 'ok') {
-        if (rows) diverted.set(String(values[divert] ?? 'unknown'), (diverted.get(String(values[divert] ?? 'unknown')) ?? 0) + rows);
+        const verdict = String(values[divert] ?? 'unknown');
+        if (rows) diverted.set(verdict, (diverted.get(verdict) ?? 0) + rows);
+        if (rows && options.noteIn) divertedFiles.set(stat.filename, verdict);
         unwanted.push(stat.filename);
         continue;
       }
@@ -149,6 +157,7 @@ export class Lake {
         stagedPath: stat.filename,
       });
     }
+    const noted = options.noteIn ? await this.notes(engine, divertedFiles, options.noteIn) : undefined;
     await this.storage.removeStaged(unwanted);
     return {
       table,
@@ -156,9 +165,19 @@ export class Lake {
       files,
       rows: files.reduce((s, f) => s + f.rows, 0),
       diverted,
+      noted,
       columns: [...dataColumns, ...partitionColumns],
       partitionBy: partitionNames,
     };
+  }
+
+  /** The `column` of every row of diverted files (few rows: the failing ones), with each file's verdict. */
+  private async notes(engine: Engine, files: ReadonlyMap<string, string>, column: string): Promise<{ verdict: string; note: string | null }[]> {
+    if (!files.size) return [];
+    const rows = await engine.queryJson<{ file: string; note: string | null }>(
+      `SELECT filename AS file, ${quoteIdent(column)}::VARCHAR AS note FROM read_parquet(${quoteList([...files.keys()])}, filename = true, hive_partitioning = false)`,
+    );
+    return rows.map((r) => ({ verdict: files.get(r.file)!, note: r.note }));
   }
 
   /**

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, QuarantineRow, RunCounts, RunTrigger } from '../catalog/index.js';
-import { openSource, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
+import { openSource, type DivertedNote, type LineFingerprint, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { intervalDays, type DataInterval } from '../core/interval.js';
@@ -534,28 +534,37 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   const setAside: RejectedRow[] = [];
   try {
     for (let attempt = 0; ; attempt++) {
-      const judged = (located: boolean, files?: readonly string[]) =>
+      const judged = (relation: string) =>
         `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}
-          FROM ${scan.relation({ located, files })})`;
+          FROM ${relation})`;
+      const raw = scan.labelsFiles ? scan.rawColumn : undefined;
       const modelSql = run.plan.sql(model, (kind) => (kind === 'source' ? placeholder : undefined), options.interval);
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(false)}`);
-      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT, ...(scan.labelsFiles ? ['__file'] : [])], model.name);
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`);
+      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT, ...(scan.labelsFiles ? ['__file'] : []), ...(raw ? [raw] : [])], model.name);
       if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
-      const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION]);
+      const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION, ...(scan.rawColumn ? [scan.rawColumn] : [])]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
       const scope = await intervalScope(engine, model, `SELECT * FROM (${carried})`, options.interval);
       const verdict = scope.inside
         ? `CASE WHEN ${scope.place} IS NULL AND ${VERDICT} = 'ok' THEN '${UNPLACED}' WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END`
         : VERDICT;
-      const outputs = output.map((c) => quoteIdent(c.name)).join(', ');
-      // A failing row's verdict names its file, so the writer's counts tell which files to read again.
-      const rowVerdict = scan.labelsFiles ? `CASE WHEN __v IN ('ok', '${OUTSIDE}', '${SKIPPED}') THEN __v ELSE __v || '${FILE_MARK}' || hash(__file)::VARCHAR END` : '__v';
+      const shape = shapeOf(model, output);
+      const failing = `__v NOT IN ('ok', '${OUTSIDE}', '${SKIPPED}')`;
+      // A failing row is never written: where the source keeps each record's text, one of its text
+      // columns carries the text's fingerprint instead, handed back by the writer, so that the read
+      // that counts the files finds its line. A CASE branch runs for the rows that reach it: the few
+      // that fail. The column is one no partition of the table is computed from.
+      const note = raw ? output.find((c) => c.type === 'VARCHAR' && !Object.values(shape.partitionBy ?? {}).some((expr) => expr.includes(c.name)))?.name : undefined;
+      const outputs = output
+        .map((c) => (c.name === note ? `CASE WHEN ${failing} THEN strlen(${quoteIdent(raw!)}) || '.' || md5(${quoteIdent(raw!)}) ELSE ${quoteIdent(c.name)} END AS ${quoteIdent(c.name)}` : quoteIdent(c.name)))
+        .join(', ');
+      // A failing row's verdict names its file, so the writer's counts tell which files hold them.
+      const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
       const relation = `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${carried})))`;
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
-      const shape = shapeOf(model, output);
       let staged: Staged;
       try {
-        staged = await withQueryProgress(store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT }), () => engine.progress(), progress);
+        staged = await withQueryProgress(store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
       } catch (error) {
         const recovered = attempt < MAX_REPAIRS ? await scan.recover?.(error as Error) : undefined;
         if (!recovered) throw error;
@@ -575,6 +584,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         // Every record the reader produced is written, diverted, outside the interval or no row at
         // all (a blank line); the plan proved it.
         const yielded = written + skipped + blank + failed;
+        // Found by their texts in the read that counts the files, before that count reconciles.
+        const found = note && failed && staged.noted && scan.find ? await scan.find(await fingerprintsByFile(engine, scan.files, staged.noted)) : undefined;
         const repair = await scan.reconcile(yielded, rejects);
         if (repair) {
           if (attempt >= MAX_REPAIRS) throw new TributaryError(`the input of source '${sourceName}' needed more than ${MAX_REPAIRS} repairs; nothing was committed`, { hint: 'fix the files' });
@@ -584,8 +595,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
           setAside.push(...repair.setAside);
           continue;
         }
-        const failing = scan.labelsFiles ? await filesHoldingFailures(engine, scan.files, [...staged.diverted.keys()]) : undefined;
-        const located = failed ? await locateFailed(run, scan, modelSql, placeholder, judged(true, failing), checks, scope, output, model, engine) : [];
+        const holding = found || !scan.labelsFiles ? undefined : [...(await filesByHash(engine, scan.files, staged.diverted.keys())).keys()];
+        const located = failed ? await locateFailed(run, scan, modelSql, placeholder, judged(found ?? scan.relation({ located: true, files: holding })), checks, scope, output, model, engine) : [];
         if (located.length !== failed) {
           throw new TributaryError(`the writer diverted ${failed} rows but ${located.length} were found again in the source; nothing was committed`, {
             hint: 'the source changed during the run, or the model is not deterministic; run again',
@@ -660,14 +671,33 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
   return preserves((JSON.parse(rows[0]!.explain_value) as PlanNode[])[0]);
 }
 
-/** The files whose hashes the failing verdicts name (`r0_in_<hash>`), in the scan's order. */
-async function filesHoldingFailures(engine: Engine, files: readonly string[], verdicts: readonly string[]): Promise<string[]> {
-  const hashes = new Set(verdicts.filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
-  if (!hashes.size || !files.length) return [];
+/** The files whose hashes the failing verdicts name (`r0_in_<hash>`), in the scan's order, each with its hash. */
+async function filesByHash(engine: Engine, files: readonly string[], verdicts: Iterable<string>): Promise<Map<string, string>> {
+  const hashes = new Set([...verdicts].filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
+  if (!hashes.size || !files.length) return new Map();
   // Tens of thousands of files, a few holding failures: only those come back.
-  const holding = await engine.queryJson<{ file: string }>(`SELECT f AS file FROM unnest($1::JSON::VARCHAR[]) AS t(f) WHERE hash(f)::VARCHAR IN (${[...hashes].map(quoteLiteral).join(', ')})`, [listParameter(files)]);
-  const found = new Set(holding.map((h) => h.file));
-  return files.filter((file) => found.has(file));
+  const holding = await engine.queryJson<{ file: string; hash: string }>(
+    `SELECT f AS file, hash(f)::VARCHAR AS hash FROM unnest($1::JSON::VARCHAR[]) AS t(f) WHERE hash(f)::VARCHAR IN (${[...hashes].map(quoteLiteral).join(', ')})`,
+    [listParameter(files)],
+  );
+  const byFile = new Map(holding.map((h) => [h.file, h.hash]));
+  return new Map(files.filter((file) => byFile.has(file)).map((file) => [file, byFile.get(file)!]));
+}
+
+/** Per file, the fingerprints (`<bytes>.<md5>`) the writer handed back for its failing rows, counted. */
+async function fingerprintsByFile(engine: Engine, files: readonly string[], noted: readonly DivertedNote[]): Promise<Map<string, LineFingerprint[]>> {
+  const hashOf = (verdict: string) => verdict.slice(verdict.lastIndexOf(FILE_MARK) + FILE_MARK.length);
+  const fileOf = new Map([...(await filesByHash(engine, files, noted.map((n) => n.verdict)))].map(([file, hash]) => [hash, file]));
+  const wanted = new Map<string, Map<string, LineFingerprint>>();
+  for (const { verdict, note } of noted) {
+    const file = fileOf.get(hashOf(verdict));
+    const [bytes, md5] = (note ?? '').split('.');
+    if (!file || !md5) continue;
+    const byText = wanted.get(file) ?? new Map<string, LineFingerprint>();
+    byText.set(note!, { bytes: Number(bytes), md5, count: (byText.get(note!)?.count ?? 0) + 1 });
+    wanted.set(file, byText);
+  }
+  return new Map([...wanted].map(([file, byText]) => [file, [...byText.values()]]));
 }
 
 /** Finds the file and line of each row that failed a rule, by a numbered re-read of the files that hold them. */

@@ -1,18 +1,20 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
-import { lineReadLimit, quoteList, quoteLiteral } from '../../engine/index.js';
+import { lineReadLimit, listParameter, quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
-import { countLines, UnreadableFile } from './line-count.js';
+import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { locateRecords, readRejects } from './located.js';
-import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, sourceBase, type LineFingerprint, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('jsonl'), ...sourceBase, json: jsonOptions.optional() }).strict();
 
 /** Lines are read as text, with no quoting: a line is a record, and a bad one is quarantined, never fatal. */
 const LINES = `header = false, delim = '\\x01', quote = '', escape = '', auto_detect = false, strict_mode = true`;
 const PLAIN_LINES = { delimiter: '\x01', quote: '', escape: '', header: false };
+/** Most failing lines a load finds by their texts in the files' count; more are numbered by the engine. */
+const FIND_AT_MOST = 100_000;
 
 /** JSON lines: one object a line, typed exactly by the declared columns. */
 export const jsonlSource = defineSource({
@@ -28,8 +30,17 @@ export const jsonlSource = defineSource({
     const suffix = context.runId.replace(/[^a-z0-9]/gi, '_');
     const rejectsTable = `tributary_rejects_${suffix}`;
     const scansTable = `tributary_reject_scans_${suffix}`;
-    const counts = countLines(files).then((c) => ({ c }), (error: Error) => ({ error }));
+    const foundTable = `tributary_found_${suffix}`;
+    // The independent count of every file's lines, made once, after the scan: given the
+    // fingerprints of the lines that failed, the same read of the files finds them.
+    let counting: Promise<{ c: LineCount[] } | { error: Error }> | undefined;
+    const count = (wanted?: ReadonlyMap<string, readonly LineFingerprint[]>) =>
+      (counting ??= countLines(files, wanted).then(
+        (c) => ({ c }),
+        (error: Error) => ({ error }),
+      ));
     let scanned = false;
+    const rejects = async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []);
     const read = (from: readonly string[], options: string) =>
       `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, ${lineReadLimit(maxBytes)}, ${options})`;
     const lines = (located: boolean, only?: readonly string[]) => {
@@ -55,10 +66,35 @@ export const jsonlSource = defineSource({
       relation: ({ located, files: only } = {}) =>
         located
           ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [], 'skip')
-          : typeJson(lines(false), '__line', columns, ['__file'], config.json, 'skip'),
-      rejects: async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []),
+          : typeJson(lines(false), '__line', columns, ['__file', '__line'], config.json, 'skip'),
+      rawColumn: '__line',
+      async find(wanted) {
+        // Many failing lines are the engine's to number: their texts would all cross over here.
+        if ([...wanted.values()].flat().reduce((n, w) => n + w.count, 0) > FIND_AT_MOST) return undefined;
+        const outcome = await count(wanted);
+        // An unreadable file fails the load when it reconciles, with its name.
+        if ('error' in outcome) return undefined;
+        const refused = await rejects();
+        const rows: { file: string; record: number; text: string }[] = [];
+        for (const counted of outcome.c) {
+          const asked = wanted.get(counted.file);
+          if (!asked) continue;
+          const found = counted.found ?? [];
+          if (found.length !== asked.reduce((n, w) => n + w.count, 0)) return undefined;
+          // A located read numbers records past the lines the reader refused, as `locate` expects.
+          const refusedLines = refused.filter((r) => r.file === counted.file && r.line !== null).map((r) => r.line!);
+          for (const { line, text } of found) rows.push({ file: counted.file, record: line - refusedLines.filter((l) => l < line).length, text });
+        }
+        await context.engine.run(
+          `CREATE OR REPLACE TEMP TABLE ${foundTable} AS
+           SELECT unnest($1::JSON::VARCHAR[]) AS __file, unnest($2::JSON::BIGINT[]) AS __record, unnest($3::JSON::VARCHAR[]) AS __line`,
+          [listParameter(rows.map((r) => r.file)), listParameter(rows.map((r) => r.record)), listParameter(rows.map((r) => r.text))],
+        );
+        return typeJson(foundTable, '__line', columns, ['__file', '__record'], config.json ?? {}, 'skip');
+      },
+      rejects,
       async reconcile(yielded, rejects) {
-        const outcome = await counts;
+        const outcome = await count();
         if ('error' in outcome) {
           const file = outcome.error instanceof UnreadableFile ? outcome.error.file : undefined;
           throw new TributaryError(`cannot read ${file ? 'the file' : 'an input file'} to its end (a truncated or corrupt .gz?): ${outcome.error.message}; nothing was committed`, {
@@ -89,7 +125,7 @@ export const jsonlSource = defineSource({
         // The reader yields every line as a record, a blank one as NULL: record n is line n, past refused lines.
         locateRecords({ read: file, known: file, records, rejects, counted: undefined, multiLine: undefined, dialect: PLAIN_LINES, everyLineARecord: true }),
       async close() {
-        await context.engine.run(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}`);
+        await context.engine.run(`DROP TABLE IF EXISTS ${rejectsTable}; DROP TABLE IF EXISTS ${scansTable}; DROP TABLE IF EXISTS ${foundTable}`);
       },
     };
   },

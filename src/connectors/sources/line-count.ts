@@ -2,6 +2,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import { LINE_FEEDS_WASM } from './line-feeds.js';
+import type { LineFingerprint } from './types.js';
 
 /**
  * The independent count a load is reconciled against: the physical lines of each input file,
@@ -19,6 +20,14 @@ export interface LineCount {
   blank: number;
   /** Decompressed bytes (for .gz) or file bytes. */
   bytes: number;
+  /** The lines asked for by fingerprint, with their number and text, in file order. */
+  found?: FoundLine[];
+}
+
+export interface FoundLine {
+  /** Physical line, 1-based. */
+  line: number;
+  text: string;
 }
 
 const NEWLINE = 0x0a;
@@ -70,6 +79,72 @@ export function countNewlines(chunk: Uint8Array): number {
   return count;
 }
 
+/**
+ * Finds the lines `wanted` names as a file's chunks go by, each line's text checked only when its
+ * length is one of theirs: most lines cost a search for their end. `take` may be given a buffer
+ * that is overwritten afterwards (a line it splits is copied).
+ */
+function lineFinder(wanted: readonly LineFingerprint[], md5: (bytes: Uint8Array) => string) {
+  const lengths = new Set(wanted.map((w) => w.bytes));
+  // A longer line cannot be one of them, whatever its ending and mark: it is not kept.
+  const room = Math.max(...lengths) + 4;
+  const left = new Map<string, number>();
+  for (const w of wanted) left.set(`${w.bytes}.${w.md5}`, (left.get(`${w.bytes}.${w.md5}`) ?? 0) + w.count);
+  const found: FoundLine[] = [];
+  let line = 1;
+  /** The start of a line a chunk ended in, while it is short enough to be one of them. */
+  let carried: Buffer[] = [];
+  let carriedBytes = 0;
+  let partial = false;
+  const check = (text: Buffer) => {
+    let end = text.length;
+    if (end && text[end - 1] === RETURN) end--;
+    const start = line === 1 && end >= 3 && text[0] === 0xef && text[1] === 0xbb && text[2] === 0xbf ? 3 : 0;
+    if (!lengths.has(end - start)) return;
+    const body = text.subarray(start, end);
+    const key = `${end - start}.${md5(body)}`;
+    const n = left.get(key);
+    if (!n) return;
+    left.set(key, n - 1);
+    found.push({ line, text: body.toString('utf8') });
+  };
+  const carry = (piece: Buffer) => {
+    if (carriedBytes + piece.length <= room) carried.push(Buffer.from(piece));
+    carriedBytes += piece.length;
+    partial = true;
+  };
+  const endCarried = () => {
+    if (carriedBytes <= room) check(Buffer.concat(carried));
+    carried = [];
+    carriedBytes = 0;
+    partial = false;
+    line++;
+  };
+  return {
+    take(bytes: Uint8Array) {
+      const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      let at = 0;
+      if (partial) {
+        const end = chunk.indexOf(NEWLINE);
+        if (end < 0) return carry(chunk);
+        carry(chunk.subarray(0, end));
+        endCarried();
+        at = end + 1;
+      }
+      for (let end = chunk.indexOf(NEWLINE, at); end >= 0; at = end + 1, end = chunk.indexOf(NEWLINE, at)) {
+        if (line === 1 || lengths.has(end - at) || lengths.has(end - at - 1)) check(chunk.subarray(at, end));
+        line++;
+      }
+      if (at < chunk.length) carry(chunk.subarray(at));
+    },
+    /** The lines found; a last line without a line ending is checked here. */
+    end(): FoundLine[] {
+      if (partial) endCarried();
+      return found;
+    },
+  };
+}
+
 /** What counting a file needs, as an argument: the worker gets this module's functions as source, not its imports. */
 interface CountIo {
   createReadStream: typeof createReadStream;
@@ -78,15 +153,18 @@ interface CountIo {
   readSync: typeof readSync;
   closeSync: typeof closeSync;
   counter: ReturnType<typeof lineFeedCounter>;
+  md5: (bytes: Uint8Array) => string;
 }
 
-async function countFile(file: string, io: CountIo): Promise<LineCount> {
+async function countFile(file: string, io: CountIo, wanted?: readonly LineFingerprint[]): Promise<LineCount> {
   const { counter } = io;
   const tail = counter.start();
+  const finder = wanted?.length ? lineFinder(wanted, io.md5) : undefined;
   let newlines = 0;
   let blank = 0;
   let bytes = 0;
   const take = (length: number) => {
+    finder?.take(counter.memory.subarray(0, length));
     const counted = counter.count(length, tail);
     newlines += counted.lineFeeds;
     blank += counted.blank;
@@ -115,7 +193,7 @@ async function countFile(file: string, io: CountIo): Promise<LineCount> {
   }
   // A last line without a line ending is a line too.
   const unterminated = bytes > 0 && tail.previous !== NEWLINE ? 1 : 0;
-  return { file, lines: newlines + unterminated - blank, blank, bytes };
+  return { file, lines: newlines + unterminated - blank, blank, bytes, ...(finder ? { found: finder.end() } : {}) };
 }
 
 /**
@@ -150,14 +228,17 @@ const WORKER_SOURCE = `
 // Run from source, the transpiler names functions through a helper the worker does not have.
 var __name = (target) => target;
 const { closeSync, createReadStream, openSync, readSync } = require('node:fs');
+const { createHash } = require('node:crypto');
 const { createGunzip } = require('node:zlib');
 const { parentPort, workerData } = require('node:worker_threads');
 const NEWLINE = ${NEWLINE}, RETURN = ${RETURN}, CHUNK = ${CHUNK};
 ${lineFeedCounter.toString()}
+${lineFinder.toString()}
 ${countFile.toString()}
 ${countAll.toString()}
-const io = { createReadStream, createGunzip, openSync, readSync, closeSync, counter: lineFeedCounter(Buffer.from(workerData.wasm, 'base64')) };
-countAll(workerData.files, (file) => countFile(file, io)).then(
+const md5 = (bytes) => createHash('md5').update(bytes).digest('hex');
+const io = { createReadStream, createGunzip, openSync, readSync, closeSync, md5, counter: lineFeedCounter(Buffer.from(workerData.wasm, 'base64')) };
+countAll(workerData.files, (file) => countFile(file, io, workerData.wanted[file])).then(
   (counts) => parentPort.postMessage({ counts }),
   (error) => parentPort.postMessage({ error: error.message, file: error.file }),
 );`;
@@ -172,10 +253,13 @@ export class UnreadableFile extends Error {
   }
 }
 
-/** Counts the lines of every file in a worker thread. */
-export function countLines(files: readonly string[]): Promise<LineCount[]> {
+/**
+ * Counts the lines of every file in a worker thread; in the files `wanted` names, it also finds
+ * the lines with those fingerprints in the same read.
+ */
+export function countLines(files: readonly string[], wanted: ReadonlyMap<string, readonly LineFingerprint[]> = new Map()): Promise<LineCount[]> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files, wasm: LINE_FEEDS_WASM } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files, wasm: LINE_FEEDS_WASM, wanted: Object.fromEntries(wanted) } });
     worker.once('message', (message: { counts?: LineCount[]; error?: string; file?: string }) => {
       if (message.error) reject(new UnreadableFile(message.error, message.file));
       else resolve(message.counts!);

@@ -20,6 +20,17 @@ export interface RejectedRow {
   rawBytes?: number;
 }
 
+/**
+ * A record a load looks for by its text (a line of a file): the byte length and MD5 (hex) of its text, and how many lines hold that
+ * text. The text is what the engine's line reader gives: without the line ending (LF or CRLF), and
+ * the first line without a UTF-8 byte-order mark.
+ */
+export interface LineFingerprint {
+  bytes: number;
+  md5: string;
+  count: number;
+}
+
 export interface SourceContext {
   /** The source's name in the project. */
   name: string;
@@ -55,6 +66,19 @@ export interface SourceScan {
    * to locate them.
    */
   labelsFiles?: boolean;
+  /**
+   * A column of the unlocated relation holding each record's text as it stands in its file (a
+   * JSON-lines file's line), beside `__file`: a load puts a fingerprint of each failing record's
+   * text in its writer's verdict, and asks `find` for them instead of a located scan.
+   */
+  rawColumn?: string;
+  /**
+   * The records with these fingerprints (per file), found by reading each file's bytes once (the
+   * independent count's read), as a located relation of just them: the rows `relation({ located:
+   * true })` would give for them. Undefined when some could not be found; the load then reads the
+   * files holding them again.
+   */
+  find?(wanted: ReadonlyMap<string, readonly LineFingerprint[]>): Promise<string | undefined>;
   /** Rows the reader itself refused during scans of `relation()`; read after the scan ran. */
   rejects(): Promise<RejectedRow[]>;
   /**

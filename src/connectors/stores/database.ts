@@ -9,7 +9,7 @@ import { OffsetConflict, offsetMismatch, type OffsetMove } from '../../core/offs
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent, quoteLiteral } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch, type MergeDialect } from './merge.js';
-import { scopeCondition, type CommitUnit, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
+import { divertedNotes, scopeCondition, type CommitUnit, type Staged, type StageRequest, type Store, type StoreContext, type TableShape } from './types.js';
 
 /**
  * What a relational database outside the warehouse must provide: its spelling of names, types and
@@ -245,7 +245,8 @@ export class DatabaseStore implements Store {
       rows ??= 0;
       relation = `(SELECT * FROM ${judged} WHERE ${quoteIdent(request.divertBy)} = 'ok')`;
     }
-    return { table: request.shape.name, rows, diverted, columns: request.shape.columns, shape: request.shape, mode: request.mode, relation, judged };
+    const noted = judged && request.noteIn ? await divertedNotes(engine, judged, request.divertBy!, request.noteIn) : undefined;
+    return { table: request.shape.name, rows, diverted, noted, columns: request.shape.columns, shape: request.shape, mode: request.mode, relation, judged };
   }
 
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {

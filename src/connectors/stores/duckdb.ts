@@ -4,7 +4,7 @@ import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { quoteIdent } from '../../engine/index.js';
 import { mergeAssignments, mergeProblem, reduceBatch } from './merge.js';
-import { type CommitUnit, defineStore, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape, type WriteMode } from './types.js';
+import { type CommitUnit, defineStore, divertedNotes, scopeCondition, type Staged, type StageRequest, type Store, type StoreContext, type TableShape, type WriteMode } from './types.js';
 
 const schema = z.object({ kind: z.literal('duckdb') }).strict();
 
@@ -118,6 +118,7 @@ class WarehouseStore implements Store {
       await engine.run(`CREATE OR REPLACE TEMP TABLE ${judged} AS SELECT ${columns}, ${quoteIdent(divertBy)} FROM ${request.relation}`);
       const counts = await engine.query<{ v: string; n: bigint }>(`SELECT ${quoteIdent(divertBy)} AS v, count(*) AS n FROM ${judged} GROUP BY 1`);
       for (const c of counts) if (c.v !== 'ok') base.diverted.set(c.v, Number(c.n));
+      if (request.noteIn) Object.assign(base, { noted: await divertedNotes(engine, judged, divertBy, request.noteIn) });
       await engine.run(`CREATE OR REPLACE TABLE ${main(built)} AS SELECT ${columns} FROM ${judged} WHERE ${quoteIdent(divertBy)} = 'ok'; DROP TABLE ${judged}`);
     } else {
       await engine.run(`CREATE OR REPLACE TABLE ${main(built)} AS SELECT ${columns} FROM ${request.relation}`);

@@ -85,8 +85,8 @@ class LakeStore implements Store {
         replace = (file) => ids.has(file.fileId);
       }
     }
-    const write = await this.context.lake.stage(engine, shape.name, relation, { runId: request.runId, partitionBy: shape.partitionBy, divertBy: request.divertBy });
-    return { table: shape.name, rows: write.rows - keptRows, diverted: write.diverted, columns: write.columns, write, replace, shape };
+    const write = await this.context.lake.stage(engine, shape.name, relation, { runId: request.runId, partitionBy: shape.partitionBy, divertBy: request.divertBy, noteIn: request.noteIn });
+    return { table: shape.name, rows: write.rows - keptRows, diverted: write.diverted, noted: write.noted, columns: write.columns, write, replace, shape };
   }
 
   /** Live files that may hold rows of the scope: by their column statistics, or all when they have none. */

@@ -4,6 +4,7 @@ import type { CatalogTransaction, ColumnInfo, Metastore } from '../../catalog/in
 import type { Component } from '../../core/component.js';
 import { identifier } from '../../core/schemas.js';
 import type { Engine } from '../../engine/index.js';
+import { quoteIdent } from '../../engine/index.js';
 import type { OffsetMove } from '../../core/offsets.js';
 import type { Lake } from '../../lake/index.js';
 
@@ -78,6 +79,12 @@ export interface StageRequest {
   runId: string;
   /** A column whose value 'ok' marks rows to keep; others are counted by value and dropped. */
   divertBy?: string;
+  /**
+   * With `divertBy`: a column whose value in each diverted row the stage hands back (`Staged.noted`).
+   * Diverted rows are never written, so a load may put a note of its own in it (the fingerprint of
+   * a failing record's text).
+   */
+  noteIn?: string;
 }
 
 export interface Staged {
@@ -85,8 +92,15 @@ export interface Staged {
   /** Rows the commit will write, when known before it. */
   rows: number | undefined;
   diverted: Map<string, number>;
+  /** The `noteIn` column of each diverted row, with its verdict. */
+  noted?: DivertedNote[];
   /** Columns as the table will have them (a lake table's partition columns come last). */
   columns: ColumnInfo[];
+}
+
+export interface DivertedNote {
+  verdict: string;
+  note: string | null;
 }
 
 /** Bookkeeping that commits with the rows, atomically. */
@@ -152,4 +166,9 @@ export function defineStore<const Kind extends string, Config extends z.ZodType>
 export function mergeFunctions(shape: TableShape): Record<string, MergeFunction> {
   const keys = new Set(shape.keys ?? []);
   return Object.fromEntries(shape.columns.filter((c) => !keys.has(c.name)).map((c) => [c.name, shape.merge?.[c.name] ?? 'sum']));
+}
+
+/** The `noteIn` column of a judged table's diverted rows (few: the failing ones), with their verdicts. */
+export function divertedNotes(engine: Engine, judged: string, divertBy: string, noteIn: string): Promise<DivertedNote[]> {
+  return engine.queryJson<DivertedNote>(`SELECT ${quoteIdent(divertBy)} AS verdict, ${quoteIdent(noteIn)}::VARCHAR AS note FROM ${judged} WHERE ${quoteIdent(divertBy)} <> 'ok'`);
 }
