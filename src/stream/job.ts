@@ -45,7 +45,8 @@ export interface JobStatus {
  * Where a micro-batch's time went (like Spark's `durationMs` in a query's progress): reading the
  * input into the batch, writing it to the engine's scratch file, typing and judging it, each
  * sink's staging, then the commit. While there is a backlog, a batch is read while the engine
- * loads and commits the one before.
+ * loads and commits the one before; from an input that follows (the embedded log) it always is,
+ * and `read` is then what the job waited for it once it asked.
  */
 export interface BatchDurations {
   read: number;
@@ -234,11 +235,7 @@ export class StreamJob {
     this.positions = positions;
   }
 
-  /**
-   * Reads up to a batch from the positions into the next writer; nothing when the input has
-   * nothing. Its time is the read's whole wall time: for a read ahead from an input that follows,
-   * until the job asked for the batch.
-   */
+  /** Reads up to a batch from the positions into the next writer; nothing when the input has nothing. */
   private async read(positions: ReadonlyMap<number, number>, until?: AbortSignal): Promise<{ writer: BatchWriter; readMs: number } | undefined> {
     const writer = this.writers[this.nextWriter]!;
     this.nextWriter ^= 1;
@@ -259,7 +256,11 @@ export class StreamJob {
 
   /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
   async step(): Promise<number> {
-    const read = (await this.takeAhead()) ?? (await this.read(this.positions));
+    const asked = performance.now();
+    const ahead = await this.takeAhead();
+    // Following the input, a read ahead waits for records: what the batch waited is from here.
+    if (ahead && this.input.follows) ahead.readMs = performance.now() - asked;
+    const read = ahead ?? (await this.read(this.positions));
     if (!read) {
       this.status.lag = await this.input.lag(this.positions);
       return 0;
