@@ -51,9 +51,9 @@ export default defineProject({
   // Sized up front (the original's third lesson). Every model holds bounded state: sessions are
   // found with windows, which sort and spill to disk, never with aggregates that keep a text per
   // session (those ran out of 8 GB on a month). A month of 30.6 M events, load to the PostgreSQL
-  // warehouse, ran in 3.96 GB of memory at most with this limit (836 s on 2 cores; bare DuckDB with
-  // the same limit ran out of memory in int_sessions on two threads: npm run bench -- segment);
-  // a day needs far less.
+  // warehouse, ran in 3.93 GB of memory at most with this limit (589 s on 2 cores; bare DuckDB and
+  // dbt-duckdb with the same limit ran out of memory in int_sessions on two threads:
+  // npm run bench -- segment); a day needs far less.
   engine: { memoryLimit: '3GB' },
   // #region targets
   targets: {
