@@ -64,6 +64,22 @@ describe.runIf(canRun)('the lake on S3-compatible object storage', () => {
     expect(lake.filter((k) => k.startsWith('batch/_staging/'))).toEqual([]);
   });
 
+  it('a JSON-lines load into the bucket quarantines each malformed line of the Segment sample at its file and line, as a local load does', () => {
+    const project = path.join(REPO, 'examples', 'segment-warehouse');
+    const env = { TRIBUTARY_LAKE: 's3://lake/segment' };
+    const quarantined = (dataDir: string, lake: Record<string, string>) => {
+      const run = cli(['run', 'events', '--quiet', '--data-dir', dataDir], lake, project);
+      expect(run.code, run.stderr).toBe(0);
+      const rows = cli(['quarantine', '--format', 'json', '--data-dir', dataDir], lake, project);
+      expect(rows.code, rows.stderr).toBe(0);
+      return (JSON.parse(rows.stdout) as { file: string; line: number; reason: string }[]).map((q) => [path.basename(q.file), q.line, q.reason]).sort();
+    };
+    const onS3 = quarantined(tempDir(), env);
+    expect(onS3.length).toBeGreaterThan(0);
+    expect(onS3.every(([, line]) => typeof line === 'number' && line > 0)).toBe(true);
+    expect(onS3).toEqual(quarantined(tempDir(), { TRIBUTARY_LAKE: '' }));
+  });
+
   it('a one-day query fetches that day’s objects only (and the table’s schema file): counted in the server’s log', () => {
     const dataDir = tempDir();
     const env = { TRIBUTARY_LAKE: 's3://lake/oneday' };
