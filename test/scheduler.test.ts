@@ -302,4 +302,60 @@ describe('the scheduler, run by tributary up', () => {
     const counts = sql<{ dt: string; n: string }>(dir, dataDir, 'SELECT dt::VARCHAR AS dt, count(*) AS n FROM events GROUP BY 1 ORDER BY 1');
     expect(counts.map((c) => [c.dt, Number(c.n)])).toEqual(DAYS.map((d) => [d, rowsOf(d).length]));
   }, 300_000);
+
+  it('a job on table changes runs at start for the commits made while no server listened, once', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineJob, defineProject } from 'tributary';
+export default defineProject({
+  name: 'on_changes',
+  sources: { orders: { format: 'csv', path: 'drops/*.csv', columns: { id: 'BIGINT', amount: 'INTEGER' } } },
+  models: {
+    orders_cln: { sql: "SELECT * FROM {{ source('orders') }}", materialize: 'lake' },
+    totals: { sql: "SELECT count(*) AS orders, sum(amount) AS amount FROM {{ ref('orders_cln') }}", materialize: 'table' },
+  },
+  jobs: { refresh: defineJob({ schedule: { onTablesChanged: ['orders_cln'] }, tasks: { build: { kind: 'models', select: ['totals'] } } }) },
+});
+`,
+      'drops/a.csv': 'id,amount\n1,10\n2,20\n',
+    });
+    const dataDir = tempDir();
+    const port = await freePort();
+    const totals = () => sql<{ orders: string; amount: string }>(dir, dataDir, 'SELECT orders::VARCHAR AS orders, amount::VARCHAR AS amount FROM totals')[0];
+    type Triggered = RunView & { triggeredBy: { tables: string[]; snapshot?: number } | null };
+    const refreshes = async () => (await runs(port, 'refresh')) as Triggered[];
+
+    // The server hears the commit of a run forwarded to it, and the refresh job runs for it.
+    let server = await up(dir, dataDir, port, {});
+    const forwarded = cli(['run', 'orders_cln', '--project', dir, '--data-dir', dataDir]);
+    expect(forwarded.code, forwarded.stderr).toBe(0);
+    await expect.poll(async () => (await refreshes()).map((r) => r.state), { timeout: 60_000 }).toEqual(['success']);
+    const [heard] = await refreshes();
+    expect(heard!.triggeredBy).toMatchObject({ tables: ['orders_cln'], snapshot: expect.any(Number) });
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+    expect(totals()).toEqual({ orders: '2', amount: '30' });
+
+    // Down, a file lands and a run commits it in the foreground: nobody listens.
+    writeFileSync(path.join(dir, 'drops', 'b.csv'), 'id,amount\n3,5\n');
+    const alone = cli(['run', 'orders_cln', '--project', dir, '--data-dir', dataDir]);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(totals()).toEqual({ orders: '2', amount: '30' });
+
+    // Up again: one run for what it missed, and the totals follow the orders.
+    server = await up(dir, dataDir, port, {});
+    await expect.poll(async () => (await refreshes()).map((r) => r.state), { timeout: 60_000 }).toEqual(['success', 'success']);
+    const [caughtUp] = await refreshes();
+    expect(caughtUp!.triggeredBy!.snapshot).toBeGreaterThan(heard!.triggeredBy!.snapshot!);
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+    expect(totals()).toEqual({ orders: '3', amount: '35' });
+
+    // Up once more with nothing new: no run.
+    server = await up(dir, dataDir, port, {});
+    const healthy = await fetch(`http://127.0.0.1:${port}/api/jobs`).then((r) => r.ok);
+    expect(healthy).toBe(true);
+    expect((await refreshes()).length).toBe(2);
+    server.kill('SIGTERM');
+    await once(server, 'exit');
+  }, 300_000);
 });

@@ -572,6 +572,16 @@ export class Metastore {
     return this.seen;
   }
 
+  /** The newest snapshot that changed any of these tables (names compared case-insensitively), if one did. */
+  async lastChange(tables: readonly string[]): Promise<number | undefined> {
+    if (tables.length === 0) return undefined;
+    const last = await this.engine.scalar<bigint | null>(
+      `SELECT max(snapshot_id) FROM tributary.snapshot_changes WHERE lower(table_name) IN (${tables.map((_, i) => `lower($${i + 1})`).join(', ')})`,
+      [...tables],
+    );
+    return last === null || last === undefined ? undefined : Number(last);
+  }
+
   async schemaVersions(table: string): Promise<SchemaVersion[]> {
     const rows = await this.engine.queryJson<{ version: number; columns: string; detected_at: string }>(
       `SELECT version, columns::VARCHAR AS columns, detected_at::VARCHAR AS detected_at FROM tributary.schema_versions WHERE table_name = $1 ORDER BY version`,

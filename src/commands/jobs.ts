@@ -60,6 +60,8 @@ export function runJson(run: JobRun, timezone: string) {
     createdAt: run.createdAt,
     startedAt: run.startedAt ?? null,
     endedAt: run.endedAt ?? null,
+    // What started it beyond its schedule: the tables and commit of a change, for instance.
+    triggeredBy: run.triggeredBy ?? null,
   };
 }
 

@@ -73,6 +73,7 @@ export function schedulerPlatform(ws: Workspace, log: (message: string) => void 
     importModule: (file) => importModule(path.resolve(ws.project.dir, file)),
     log: (level, message) => log(`[scheduler] ${level}: ${message}`),
     now: () => new Date(),
+    lastChange: (tables) => ws.metastore.lastChange(tables),
     projectDir: ws.project.dir,
     env: process.env,
   };

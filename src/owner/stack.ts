@@ -63,16 +63,17 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     closers.push(() => streams.stop());
     let url: string | undefined;
     const ps = await openScheduler(ws, { log, serverUrl: () => url });
-    // With a shared catalog, this process leads the scheduler or stands by until it may.
-    await ps.start();
-    closers.push(() => ps.stop());
     // Jobs scheduled on table changes hear of every commit (a stream batch, a batch run); a
     // standby's scheduler is not running and creates nothing (the leader hears of the commit too).
+    // Listening before the scheduler starts: what it commits until then, start() catches up on.
     ws.metastore.onCommit((committed) => {
-      if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables).catch((error: unknown) => {
+      if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables, committed.snapshot).catch((error: unknown) => {
         if (!(error instanceof NotLeading)) log(`[scheduler] error: ${(error as Error).message}`);
       });
     });
+    // With a shared catalog, this process leads the scheduler or stands by until it may.
+    await ps.start();
+    closers.push(() => ps.stop());
     const hub = new DashboardHub(await ws.engine.fork(), await loadDashboards(project), undefined, firstWriters(ws));
     const app = await createServer({ ws, streams }, options, [
       webPlugin(hub),

@@ -144,6 +144,13 @@ const taskKey = (runId: string, task: string): string => `${runId}\u0000${task}`
 const tickKey = (job: string): string => `tick:${job}`;
 const runWakeKey = (runId: string): string => `run:${runId}`;
 
+/** The commit a run of a job scheduled on table changes was triggered by (`triggeredBy.snapshot`), if recorded. */
+function snapshotOf(triggeredBy: JsonValue | undefined): number | undefined {
+  if (typeof triggeredBy !== 'object' || triggeredBy === null || Array.isArray(triggeredBy)) return undefined;
+  const snapshot = triggeredBy.snapshot;
+  return typeof snapshot === 'number' ? snapshot : undefined;
+}
+
 /** Settles with the task's promise, or rejects with the abort reason as soon as the signal aborts. */
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   work.catch(() => undefined); // a runner that ignores its signal may reject later: nobody listens then
@@ -233,6 +240,8 @@ export class Scheduler {
   private slotsInUse = 0;
   /** Per key (run or job), at most one evaluation at a time; a request during one makes it go again. */
   private readonly serials = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** Per job scheduled on table changes: the last decision whether a change gets a run (see runOnTables). */
+  private readonly tableDecisions = new Map<string, Promise<unknown>>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly wakeups = new Map<string, number>();
   private cancelTimer: (() => void) | undefined;
@@ -277,6 +286,7 @@ export class Scheduler {
       ...active.map((run) => this.requestEvaluation(run.id)),
       ...[...this.jobs.values()].map((job) => this.requestScheduling(job)),
     ]);
+    await Promise.all([...this.jobs.values()].map((job) => this.catchUpOnTables(job)));
   }
 
   /**
@@ -413,22 +423,58 @@ export class Scheduler {
   }
 
   /**
-   * Called by the platform after commits: jobs scheduled `onTablesChanged` for any of these tables get a
-   * run, unless one is already queued (changes arriving faster than runs coalesce into it).
+   * Called by the platform after commits (`snapshot`: the commit's id, recorded in the run's
+   * `triggeredBy`): jobs scheduled `onTablesChanged` for any of these tables get a run, unless one is
+   * already queued (changes arriving faster than runs coalesce into it). A scheduler not started
+   * hears nothing: `start()` catches up on the commits it missed.
    */
-  async tablesChanged(tables: readonly string[]): Promise<JobRun[]> {
+  async tablesChanged(tables: readonly string[], snapshot?: number): Promise<JobRun[]> {
+    if (!this.started || this.stopping) return [];
     const changed = new Set(tables.map((table) => table.toLowerCase()));
     const created: JobRun[] = [];
     for (const job of this.jobs.values()) {
-      if (job.schedule.kind !== 'tables' || this.stopping) continue;
+      if (job.schedule.kind !== 'tables') continue;
       const matched = job.schedule.tables.filter((table) => changed.has(table.toLowerCase()));
-      if (matched.length === 0 || (await this.store.getJobState(job.name)).paused) continue;
-      if ((await this.store.listRuns({ job: job.name, states: ['queued'], limit: 1 })).length > 0) continue;
-      const now = this.platform.now();
-      const { run, created: isNew } = await this.createRun(job, 'event', { start: now, end: now }, { tables: matched });
-      if (isNew) created.push(run);
+      if (matched.length === 0) continue;
+      const run = await this.runOnTables(job, matched, snapshot);
+      if (run) created.push(run);
     }
     return created;
+  }
+
+  /**
+   * A run for a change of `tables`, unless the job is paused or has a run queued (it reads the
+   * tables when it starts, so it covers this change too). One decision at a time per job, so two
+   * commits heard at once queue one run.
+   */
+  private runOnTables(job: CompiledJob, tables: readonly string[], snapshot: number | undefined): Promise<JobRun | undefined> {
+    const decide = async (): Promise<JobRun | undefined> => {
+      if (this.stopping || (await this.store.getJobState(job.name)).paused) return undefined;
+      if ((await this.store.listRuns({ job: job.name, states: ['queued'], limit: 1 })).length > 0) return undefined;
+      const now = this.platform.now();
+      const { run, created } = await this.createRun(job, 'event', { start: now, end: now }, { tables: [...tables], ...(snapshot === undefined ? {} : { snapshot }) });
+      return created ? run : undefined;
+    };
+    const decided = (this.tableDecisions.get(job.name) ?? Promise.resolve()).then(decide);
+    this.tableDecisions.set(job.name, decided.catch(() => undefined));
+    return decided;
+  }
+
+  /**
+   * At start, a job scheduled on table changes whose last run was triggered by an older commit than
+   * the newest one of its tables gets a run: that commit came while no scheduler listened (the
+   * process died between the commit and the run, or committed while it was starting). A job that
+   * never ran on a change has nothing to compare with and waits for the next commit.
+   */
+  private async catchUpOnTables(job: CompiledJob): Promise<void> {
+    if (job.schedule.kind !== 'tables' || !this.platform.lastChange) return;
+    const [last] = await this.store.listRuns({ job: job.name, kinds: ['event'], limit: 1 });
+    const seen = snapshotOf(last?.triggeredBy);
+    if (seen === undefined) return;
+    const latest = await this.platform.lastChange(job.schedule.tables);
+    if (latest === undefined || latest <= seen) return;
+    const run = await this.runOnTables(job, job.schedule.tables, latest);
+    if (run) this.platform.log('info', `job '${job.name}': run ${run.id} for the commits to ${job.schedule.tables.join(', ')} made while no scheduler listened (snapshot ${seen} to ${latest})`);
   }
 
   // ── runs and scheduling ────────────────────────────────────────────────────────────────────────────

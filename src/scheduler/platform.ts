@@ -51,6 +51,12 @@ export interface Platform {
   /** The scheduler's own diagnostics (not task logs, which go to the store and to events). */
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
   now(): Date;
+  /**
+   * The newest commit (a snapshot id) that changed any of these tables, if one did. A job scheduled
+   * on table changes compares it at start with what its last run was triggered by, so commits made
+   * while no scheduler listened (the process was down, or starting) still get their run.
+   */
+  lastChange?(tables: readonly string[]): Promise<number | undefined>;
   /** Relative file globs, shell working directories and module paths resolve against it. */
   projectDir: string;
   /** Where secrets such as webhook URLs are read from (process.env, possibly with a .env file merged in). */

@@ -70,6 +70,7 @@ export interface TestPlatformOptions {
   runModels?: Platform['runModels'];
   runChecks?: Platform['runChecks'];
   compactTables?: Platform['compactTables'];
+  lastChange?: Platform['lastChange'];
   env?: Record<string, string | undefined>;
   projectDir?: string;
 }
@@ -89,6 +90,7 @@ export function createTestPlatform(options: TestPlatformOptions = {}): TestPlatf
     runModels: options.runModels ?? missing('runModels'),
     runChecks: options.runChecks ?? ((): Promise<ChecksReport> => Promise.resolve({ passed: 0, failures: [] })),
     compactTables: options.compactTables ?? missing('compactTables'),
+    ...(options.lastChange ? { lastChange: options.lastChange } : {}),
     query: async (sql) => (options.query ?? missing('query'))(sql),
     lakeObjectExists: async (key) => options.lakeObjects?.has(key) ?? false,
     importModule: async (path) => {

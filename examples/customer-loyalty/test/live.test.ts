@@ -122,12 +122,16 @@ describe('customer-loyalty through tributary up', () => {
 
     const server = await up(work);
     let seen = 0;
+    let refreshes: RunView[] = [];
     await waitFor(
-      () => `transactions_cln to reach ${expected.transactions.length} rows (seen ${seen}) and loyalty to hold every order's spend`,
+      () =>
+        `transactions_cln to reach ${expected.transactions.length} rows (seen ${seen}) and loyalty to hold every order's spend ` +
+        `(the refresh job's newest runs: ${JSON.stringify(refreshes.slice(0, 3))})`,
       async () => {
         seen = await count(server, 'SELECT count(*) AS n FROM transactions_cln');
         // More rows than lines would be a duplicate: stop waiting, the comparison below shows it.
         if (seen !== expected.transactions.length) return seen > expected.transactions.length;
+        refreshes = await jobRuns(server, 'refresh');
         return (await count(server, 'SELECT sum(spnd_amt) AS n FROM loyalty')) === spendOf(expected.transactions);
       },
     );
