@@ -218,6 +218,39 @@ describe('file sources', () => {
     }
   });
 
+  it('more failing JSON lines than the line count looks for by text (110,000 of 130,000): the engine numbers them, each at its own line', async () => {
+    const good = (n: number) => JSON.stringify({ id: n, kind: 'a' });
+    const bad = (n: number) => JSON.stringify({ id: `x${n}`, kind: 'a' });
+    // Six of every seven lines fail.
+    const body = (from: number, count: number) => Array.from({ length: count }, (_, i) => ((from + i) % 7 === 0 ? good(from + i) : bad(from + i)));
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' }, maxQuarantined: '90%' }`),
+      'in/1.jsonl.gz': gzipSync(`${body(0, 70_000).join('\n')}\n`),
+      'in/2.jsonl.gz': gzipSync(`${body(70_000, 60_000).join('\n')}\n`),
+    });
+    const { ws, results } = await runProject(dir);
+    try {
+      const goodIds = Array.from({ length: 130_000 }, (_, n) => n).filter((n) => n % 7 === 0);
+      expect(results[0]).toMatchObject({ read: 130_000, written: goodIds.length, quarantined: 130_000 - goodIds.length });
+      const lines = await ws.engine.queryJson<{ file: string; lines: number[] }>(
+        `SELECT regexp_extract(file, '[^/]+$') AS file, list(line::INTEGER ORDER BY line) AS lines FROM tributary.quarantine WHERE model = 'loaded' GROUP BY 1 ORDER BY 1`,
+      );
+      const failing = (from: number, count: number) => Array.from({ length: count }, (_, i) => i + 1).filter((line) => (from + line - 1) % 7 !== 0);
+      expect(lines).toEqual([
+        { file: '1.jsonl.gz', lines: failing(0, 70_000) },
+        { file: '2.jsonl.gz', lines: failing(70_000, 60_000) },
+      ]);
+      const raw = await ws.engine.queryJson<{ line: number; raw: string; expected: string }>(
+        `SELECT line, raw, '{"id":"x' || ((CASE WHEN file LIKE '%2.jsonl.gz' THEN 70000 ELSE 0 END) + line - 1) || '","kind":"a"}' AS expected FROM tributary.quarantine WHERE raw IS DISTINCT FROM expected LIMIT 3`,
+      );
+      expect(raw).toEqual([]);
+      const loaded = await ws.engine.queryJson<{ ids: number[] }>('SELECT list(id::INTEGER ORDER BY id) AS ids FROM loaded');
+      expect(loaded[0]!.ids).toEqual(goodIds);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('gzipped JSON lines: blank lines are no rows (LF, CRLF, at the end), and a missing last line ending, a file of two gzip members and a refused overlong line all reconcile', async () => {
     const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
     const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i));

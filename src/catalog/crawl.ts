@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { glob } from 'tinyglobby';
 import { TributaryError } from '../core/errors.js';
+import { groupBy } from '../core/collections.js';
 import type { Engine } from '../engine/index.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import { diffColumns, type ColumnInfo, type DataFile, type Metastore, type SchemaDrift } from './metastore.js';
@@ -116,11 +117,7 @@ export async function crawl(engine: Engine, metastore: Metastore, root: string, 
     ) as Record<string, string>;
   const partitionBy = Object.keys(partitionOf(files[0]!));
   const hive = partitionBy.length > 0;
-  const drops = new Map<string, string[]>();
-  for (const f of files) {
-    const key = JSON.stringify(partitionOf(f));
-    drops.set(key, [...(drops.get(key) ?? []), f]);
-  }
+  const drops = groupBy(files, (f) => JSON.stringify(partitionOf(f)));
 
   const found =
     format === 'csv'

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles, TableExport } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
+import { groupBy } from '../core/collections.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
@@ -283,8 +284,7 @@ export class Lake {
     const hive = partitionBy.length
       ? `hive_partitioning = true, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)!.type)}`).join(', ')}}`
       : 'hive_partitioning = false';
-    const groups = new Map<number | null, string[]>();
-    for (const file of files) groups.set(file.schemaVersion, [...(groups.get(file.schemaVersion) ?? []), this.storage.readPath(file.path)]);
+    const groups = new Map([...groupBy(files, (file) => file.schemaVersion)].map(([version, group]) => [version, group.map((file) => this.storage.readPath(file.path))]));
     const versions = new Map((await this.metastore.schemaVersions(table)).map((v) => [v.version, v.columns]));
     const parts: string[] = [];
     for (const [version, paths] of groups) {
@@ -348,11 +348,7 @@ export class Lake {
     if (!info) return { partitions: 0, filesBefore: 0, filesAfter: 0 };
     if (info.kind !== 'lake') throw new Error(`'${table}' is a ${info.kind}, not a lake table: only lake tables have files to compact`);
     const files = await this.metastore.liveFiles(table);
-    const groups = new Map<string, LiveFile[]>();
-    for (const f of files) {
-      const key = JSON.stringify(f.partition);
-      groups.set(key, [...(groups.get(key) ?? []), f]);
-    }
+    const groups = groupBy(files, (f) => JSON.stringify(f.partition));
     const dataColumns = info.columns.filter((c) => !info.partition_by.includes(c.name));
     this.staging.add(runId);
     const dir = await this.storage.stagingLocation(runId);

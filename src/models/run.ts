@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { CatalogTransaction, ColumnInfo, QuarantineRow, RunCounts, RunTrigger } from '../catalog/index.js';
+import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type QuarantineRow, type RunCounts, type RunTrigger } from '../catalog/index.js';
 import { openSource, type DivertedNote, type LineFingerprint, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
+import { groupBy } from '../core/collections.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
@@ -719,25 +720,28 @@ async function locateFailed(
   const { reason, column } = reasonExpression(checks, scan.hasParseError);
   await engine.run(`CREATE OR REPLACE TEMP VIEW ${located} AS SELECT *, ${reason} AS __why, ${column} AS __rule_column FROM ${judgedLocated}`);
   try {
-    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION], model.name);
+    const text = scan.rawColumn;
+    const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION, ...(text ? [text] : [])], model.name);
     if (carried === undefined) throw new Error(`model '${model.name}' no longer keeps its source's rows one for one`);
-    const raw = `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR`;
+    // The record as it stands in its file where the source keeps its text (what to fix and load
+    // again; a long one cut, with its size); otherwise the row as the model saw it.
+    const raw = text
+      ? `left(${quoteIdent(text)}, ${RAW_KEEP_CHARS}) AS raw, strlen(${quoteIdent(text)})::DOUBLE AS raw_bytes`
+      : `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR AS raw, NULL AS raw_bytes`;
     const counted = `${VERDICT} <> '${SKIPPED}'${scope.inside ? ` AND NOT (${scope.place} IS NOT NULL AND NOT ${scope.inside})` : ''}`;
     const unplaced = scope.unplaced ? `${VERDICT} = 'ok' AND ${scope.place} IS NULL` : 'false';
-    const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string }>(
+    const rows = await engine.queryJson<{ file: string; record: number; reason: string; column: string | null; raw: string | null; raw_bytes: number | null }>(
       `SELECT __file AS file, __record::DOUBLE AS record,
               CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.reason ?? '')} ELSE __why END AS reason,
-              CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.column ?? '')} ELSE __rule_column END AS column, ${raw} AS raw
+              CASE WHEN ${unplaced} THEN ${quoteLiteral(scope.unplaced?.column ?? '')} ELSE __rule_column END AS column, ${raw}
        FROM (${carried}) WHERE (${VERDICT} <> 'ok' OR ${unplaced}) AND ${counted} ORDER BY file, record`,
     );
     const rejects = await scan.rejects();
-    const byFile = new Map<string, number[]>();
-    for (const r of rows) byFile.set(r.file, [...(byFile.get(r.file) ?? []), r.record]);
     const places = new Map<string, Map<number, { line: number | null; record: number | null }>>();
-    for (const [file, records] of byFile) places.set(file, await scan.locate(file, records, rejects));
+    for (const [file, failing] of groupBy(rows, (r) => r.file)) places.set(file, await scan.locate(file, failing.map((r) => r.record), rejects));
     return rows.map((r) => {
       const place = places.get(r.file)?.get(r.record);
-      return { file: r.file, line: place?.line ?? null, record: place?.record ?? r.record, column: r.column, reason: r.reason, raw: r.raw };
+      return { file: r.file, line: place?.line ?? null, record: place?.record ?? r.record, column: r.column, reason: r.reason, raw: r.raw, ...(r.raw_bytes === null ? {} : { rawBytes: r.raw_bytes }) };
     });
   } finally {
     await engine.run(`DROP VIEW IF EXISTS ${located}`);

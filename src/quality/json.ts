@@ -201,7 +201,7 @@ export function typeJsonFailures(
   // The first transform needs a field to read, even when no column could fail.
   if (later.length === columns.length) later.shift();
   if (!later.length) return typeJson(relation, textColumn, columns, keep, options, blankLines);
-  const judged = typeJson(relation, textColumn, columns.filter((c) => !later.includes(c)), [...keep, textColumn], options, blankLines);
+  const judged = typeJson(relation, textColumn, columns.filter((c) => !later.includes(c)), [...new Set([...keep, textColumn])], options, blankLines);
   const typedLater = typedFields(later, (c) => `__later.${quoteIdent(c.key)}`, transformsItself, options);
   const laterSelect = new Map(later.map((c, i) => [c, typedLater.select[i]!]));
   const failing = `${verdictExpression(ruleChecks(rules), true)} NOT IN ('ok', '${SKIPPED}')`;

@@ -121,7 +121,10 @@ function heatmapOption(tile: TileView, format?: string): echarts.EChartsCoreOpti
 function treemapOption(tile: TileView, format?: string): echarts.EChartsCoreOption {
   const [parentName, childName, valueName] = tile.columns as [string, string, string];
   const parents = new Map<string, { name: string; value: number }[]>();
-  for (const row of tile.rows) parents.set(String(row[parentName]), [...(parents.get(String(row[parentName])) ?? []), { name: String(row[childName]), value: num(row[valueName]) }]);
+  for (const row of tile.rows) {
+    const parent = String(row[parentName]);
+    parents.set(parent, parents.get(parent) ?? []).get(parent)!.push({ name: String(row[childName]), value: num(row[valueName]) });
+  }
   const amount = (params: unknown) => formatNumber((params as { value: unknown }).value, format);
   return {
     tooltip: {
@@ -188,7 +191,7 @@ export function chartOption(tile: TileView, format?: string, window?: number): e
       for (const row of tile.rows) {
         const key = hasSeries ? String(row[b!]) : (b ?? 'value');
         const point: [string, number] = [String(row[a!]), num(row[hasSeries ? c! : b!])];
-        groups.set(key, [...(groups.get(key) ?? []), point]);
+        groups.set(key, groups.get(key) ?? []).get(key)!.push(point);
       }
       return {
         animation: false,

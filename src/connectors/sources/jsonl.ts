@@ -65,7 +65,7 @@ export const jsonlSource = defineSource({
       // every record and the rest only from those.
       relation: ({ located, files: only } = {}) =>
         located
-          ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record'], config.json ?? {}, config.rules ?? [], 'skip')
+          ? typeJsonFailures(lines(true, only), '__line', columns, ['__file', '__record', '__line'], config.json ?? {}, config.rules ?? [], 'skip')
           : typeJson(lines(false), '__line', columns, ['__file', '__line'], config.json, 'skip'),
       rawColumn: '__line',
       async find(wanted) {
@@ -90,7 +90,7 @@ export const jsonlSource = defineSource({
            SELECT unnest($1::JSON::VARCHAR[]) AS __file, unnest($2::JSON::BIGINT[]) AS __record, unnest($3::JSON::VARCHAR[]) AS __line`,
           [listParameter(rows.map((r) => r.file)), listParameter(rows.map((r) => r.record)), listParameter(rows.map((r) => r.text))],
         );
-        return typeJson(foundTable, '__line', columns, ['__file', '__record'], config.json ?? {}, 'skip');
+        return typeJson(foundTable, '__line', columns, ['__file', '__record', '__line'], config.json ?? {}, 'skip');
       },
       rejects,
       async reconcile(yielded, rejects) {

@@ -67,9 +67,10 @@ export interface SourceScan {
    */
   labelsFiles?: boolean;
   /**
-   * A column of the unlocated relation holding each record's text as it stands in its file (a
-   * JSON-lines file's line), beside `__file`: a load puts a fingerprint of each failing record's
-   * text in its writer's verdict, and asks `find` for them instead of a located scan.
+   * A column of the relation, located or not, holding each record's text as it stands in its file
+   * (a JSON-lines file's line), beside `__file`: a load puts a fingerprint of each failing record's
+   * text in its writer's verdict, and asks `find` for them instead of a located scan; a record
+   * quarantined keeps that text.
    */
   rawColumn?: string;
   /**
