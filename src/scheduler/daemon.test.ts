@@ -153,7 +153,7 @@ describe('schedules', () => {
     await scheduler.whenIdle();
     expect(runs).toBe(2);
   });
-  it('catches up at start on commits to its tables that no scheduler heard of; one that never ran on a change waits for the next', async () => {
+  it('catches up at start and unpause on commits to its tables it did not run for; one that never ran on a change waits for the next', async () => {
     let runs = 0;
     let lastCommit: number | undefined = 7;
     const store = new MemorySchedulerStore();
@@ -190,7 +190,18 @@ describe('schedules', () => {
     expect(runs).toBe(2);
     const [caughtUp] = await third.scheduler.runs({ job: 'refresh', limit: 1 });
     expect(caughtUp).toMatchObject({ kind: 'event', state: 'success', triggeredBy: { tables: ['orders'], snapshot: 10 } });
-    expect(third.platform.logs.map((log) => log.message)).toContainEqual(expect.stringContaining('made while no scheduler listened (snapshot 8 to 10)'));
+    expect(third.platform.logs.map((log) => log.message)).toContainEqual(expect.stringContaining("made since its last run's (snapshot 8 to 10)"));
+
+    // Paused, a change gets no run; unpaused, the job runs once for it.
+    await third.scheduler.pause('refresh');
+    lastCommit = 11;
+    expect(await third.scheduler.tablesChanged(['orders'], 11)).toEqual([]);
+    await third.clock.advance(1_000);
+    await third.scheduler.unpause('refresh');
+    await third.scheduler.whenIdle();
+    expect(runs).toBe(3);
+    const [afterPause] = await third.scheduler.runs({ job: 'refresh', limit: 1 });
+    expect(afterPause).toMatchObject({ state: 'success', triggeredBy: { snapshot: 11 } });
   });
 });
 

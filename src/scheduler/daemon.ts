@@ -354,7 +354,7 @@ export class Scheduler {
   async unpause(jobName: string): Promise<void> {
     const job = this.job(jobName);
     await this.store.setPaused(jobName, false);
-    await Promise.all([this.requestScheduling(job), this.promoteQueuedRuns(job)]);
+    await Promise.all([this.requestScheduling(job), this.promoteQueuedRuns(job), this.catchUpOnTables(job)]);
   }
 
   /** Resets a task (and with `downstream`, everything downstream of it) to run again; aborts it if running here. */
@@ -461,10 +461,11 @@ export class Scheduler {
   }
 
   /**
-   * At start, a job scheduled on table changes whose last run was triggered by an older commit than
-   * the newest one of its tables gets a run: that commit came while no scheduler listened (the
-   * process died between the commit and the run, or committed while it was starting). A job that
-   * never ran on a change has nothing to compare with and waits for the next commit.
+   * At start and unpause, a job scheduled on table changes whose last run was triggered by an older
+   * commit than the newest one of its tables gets a run: that commit came while no scheduler
+   * listened (the process died between the commit and the run, or committed while it was starting),
+   * or while the job was paused. A job that never ran on a change has nothing to compare with and
+   * waits for the next commit.
    */
   private async catchUpOnTables(job: CompiledJob): Promise<void> {
     if (job.schedule.kind !== 'tables' || !this.platform.lastChange) return;
@@ -474,7 +475,7 @@ export class Scheduler {
     const latest = await this.platform.lastChange(job.schedule.tables);
     if (latest === undefined || latest <= seen) return;
     const run = await this.runOnTables(job, job.schedule.tables, latest);
-    if (run) this.platform.log('info', `job '${job.name}': run ${run.id} for the commits to ${job.schedule.tables.join(', ')} made while no scheduler listened (snapshot ${seen} to ${latest})`);
+    if (run) this.platform.log('info', `job '${job.name}': run ${run.id} for the commits to ${job.schedule.tables.join(', ')} made since its last run's (snapshot ${seen} to ${latest})`);
   }
 
   // ── runs and scheduling ────────────────────────────────────────────────────────────────────────────
