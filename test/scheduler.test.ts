@@ -326,6 +326,8 @@ export default defineProject({
 
     // The server hears the commit of a run forwarded to it, and the refresh job runs for it.
     let server = await up(dir, dataDir, port, {});
+    // Whichever server is up when a failure ends the test.
+    cleanups.push(() => server.kill('SIGKILL'));
     const forwarded = cli(['run', 'orders_cln', '--project', dir, '--data-dir', dataDir]);
     expect(forwarded.code, forwarded.stderr).toBe(0);
     await expect.poll(async () => (await refreshes()).map((r) => r.state), { timeout: 60_000 }).toEqual(['success']);

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,9 +100,24 @@ export interface Up {
   stop(): Promise<void>;
 }
 
+/** The servers `up` started that have not exited: a test that fails before it stops one leaves it to `killServers`. */
+const servers = new Set<ChildProcess>();
+
+/** Kills what a failed test left running (an afterEach), so that it takes no CPU from the tests after it. */
+export async function killServers(): Promise<void> {
+  await Promise.all(
+    [...servers].map(async (child) => {
+      child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    }),
+  );
+}
+
 /** `tributary up` on the example in its own process, on a free port; resolves once it says it is up. */
 export async function up(work: Workdir): Promise<Up> {
   const server = startCli(['up', '--project', LOYALTY, '--data-dir', work.dataDir, '--port', '0'], { env: { ...work.env, TRIBUTARY_DEBUG: '1' } });
+  servers.add(server.child);
+  void server.exited.then(() => servers.delete(server.child));
   const [, url] = await server.waitFor(/Tributary is up at (http:\/\/\S+)/);
   return {
     url: url!,

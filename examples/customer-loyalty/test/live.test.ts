@@ -1,7 +1,7 @@
 import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from 'tributary/testing';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { generateOrders } from '../generators/orders.js';
 import {
   CUSTOMERS_CSV,
@@ -12,6 +12,7 @@ import {
   customers,
   deadLetterLines,
   drop,
+  killServers,
   loyaltyByDay,
   mulberry32,
   openLoyalty,
@@ -85,6 +86,8 @@ async function progress(server: Up, work: Workdir): Promise<{ batches: number; r
 }
 
 describe('customer-loyalty through tributary up', () => {
+  afterEach(killServers);
+
   it('commits every order line exactly once through repeated kill -9 of tributary up, and the rebuilds catch up', async () => {
     const work = workdir('loyalty-kill-');
     await tributary(work, ['run', ...STATIC_MODELS, '--quiet']);
