@@ -286,7 +286,12 @@ export class Scheduler {
       ...active.map((run) => this.requestEvaluation(run.id)),
       ...[...this.jobs.values()].map((job) => this.requestScheduling(job)),
     ]);
-    await Promise.all([...this.jobs.values()].map((job) => this.catchUpOnTables(job)));
+    // A catch-up that fails (the catalog unreachable a moment) leaves the job to the next commit; the scheduler starts.
+    await Promise.all(
+      [...this.jobs.values()].map((job) =>
+        this.catchUpOnTables(job).catch((error: unknown) => this.platform.log('error', `job '${job.name}': could not compare its last run with its tables' commits: ${errorMessage(error)}`)),
+      ),
+    );
   }
 
   /**
