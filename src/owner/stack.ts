@@ -65,7 +65,8 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     const ps = await openScheduler(ws, { log, serverUrl: () => url });
     // Jobs scheduled on table changes hear of every commit (a stream batch, a batch run); a
     // standby's scheduler is not running and creates nothing (the leader hears of the commit too).
-    // Listening before the scheduler starts: what it commits until then, start() catches up on.
+    // Listening before the scheduler starts, so that no commit falls between the catch-up of its
+    // start (on the commits it did not hear of) and the first commit it hears of.
     ws.metastore.onCommit((committed) => {
       if (committed.tables.length) void ps.scheduler.tablesChanged(committed.tables, committed.snapshot).catch((error: unknown) => {
         if (!(error instanceof NotLeading)) log(`[scheduler] error: ${(error as Error).message}`);
