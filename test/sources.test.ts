@@ -251,6 +251,32 @@ describe('file sources', () => {
     }
   });
 
+  it('a day of JSON lines loaded from files that hold three: the other days are skipped, the day\'s failing line quarantined at its line with its text', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: 'a', ts: `2024-01-0${1 + (n % 3)}T10:00:00Z` });
+    const body = Array.from({ length: 900 }, (_, n) => line(n));
+    body[400] = JSON.stringify({ id: 'four hundred', kind: 'a', ts: '2024-01-02T10:00:00Z' });
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'sources',
+  sources: { src: { format: 'jsonl', path: 'in/*.jsonl', columns: { id: 'BIGINT', kind: 'VARCHAR', ts: 'TIMESTAMP' } } },
+  models: { loaded: { sql: "SELECT * FROM {{ source('src') }}", materialize: 'lake', partitionBy: { dt: 'CAST(ts AS DATE)' } } },
+});
+`,
+      'in/days.jsonl': `${body.join('\n')}\n`,
+    });
+    const { ws, results } = await runProject(dir, { date: '2024-01-02' });
+    try {
+      expect(results[0]).toMatchObject({ read: 900, written: 299, quarantined: 1, skipped: 600 });
+      const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(quarantined.map((q) => [path.basename(q.file!), q.line, q.column_name, q.raw])).toEqual([['days.jsonl', 401, 'id', body[400]]]);
+      const kinds = await ws.engine.queryJson<{ n: string }>(`SELECT count(*) AS n FROM loaded WHERE dt = DATE '2024-01-02' AND kind = 'a'`);
+      expect(kinds).toEqual([{ n: '299' }]);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('gzipped JSON lines: blank lines are no rows (LF, CRLF, at the end), and a missing last line ending, a file of two gzip members and a refused overlong line all reconcile', async () => {
     const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
     const lines = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i));

@@ -39,8 +39,8 @@ export interface StagedWrite {
   rows: number;
   /** Rows the write routed elsewhere, by the value of the `divertBy` column (e.g. rule verdicts). */
   diverted: Map<string, number>;
-  /** The `noteIn` column of each diverted row, with its verdict. */
-  noted?: { verdict: string; note: string | null }[];
+  /** The `noteIn` column of each diverted row where it is not NULL, with its verdict. */
+  noted?: { verdict: string; note: string }[];
   /** Data columns then partition columns, as the table's readers see them. */
   columns: ColumnInfo[];
   partitionBy: string[];
@@ -172,11 +172,15 @@ export class Lake {
     };
   }
 
-  /** The `column` of every row of diverted files (few rows: the failing ones), with each file's verdict. */
-  private async notes(engine: Engine, files: ReadonlyMap<string, string>, column: string): Promise<{ verdict: string; note: string | null }[]> {
+  /**
+   * The `column` of the rows of diverted files where it is not NULL (few: the failing ones), with
+   * each file's verdict; a file of rows with no note is skipped by its statistics.
+   */
+  private async notes(engine: Engine, files: ReadonlyMap<string, string>, column: string): Promise<{ verdict: string; note: string }[]> {
     if (!files.size) return [];
-    const rows = await engine.queryJson<{ file: string; note: string | null }>(
-      `SELECT filename AS file, ${quoteIdent(column)}::VARCHAR AS note FROM read_parquet(${quoteList([...files.keys()])}, filename = true, hive_partitioning = false)`,
+    const rows = await engine.queryJson<{ file: string; note: string }>(
+      `SELECT filename AS file, ${quoteIdent(column)}::VARCHAR AS note FROM read_parquet(${quoteList([...files.keys()])}, filename = true, hive_partitioning = false)
+       WHERE ${quoteIdent(column)} IS NOT NULL`,
     );
     return rows.map((r) => ({ verdict: files.get(r.file)!, note: r.note }));
   }

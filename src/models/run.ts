@@ -554,10 +554,15 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       // A failing row is never written: where the source keeps each record's text, one of its text
       // columns carries the text's fingerprint instead, handed back by the writer, so that the read
       // that counts the files finds its line. A CASE branch runs for the rows that reach it: the few
-      // that fail. The column is one no partition of the table is computed from.
+      // that fail. The column is one no partition of the table is computed from. Other diverted
+      // rows (outside the interval, blank lines), never written either, carry no note.
       const note = raw ? output.find((c) => c.type === 'VARCHAR' && !Object.values(shape.partitionBy ?? {}).some((expr) => expr.includes(c.name)))?.name : undefined;
       const outputs = output
-        .map((c) => (c.name === note ? `CASE WHEN ${failing} THEN strlen(${quoteIdent(raw!)}) || '.' || md5(${quoteIdent(raw!)}) ELSE ${quoteIdent(c.name)} END AS ${quoteIdent(c.name)}` : quoteIdent(c.name)))
+        .map((c) =>
+          c.name === note
+            ? `CASE WHEN __v = 'ok' THEN ${quoteIdent(c.name)} WHEN ${failing} THEN strlen(${quoteIdent(raw!)}) || '.' || md5(${quoteIdent(raw!)}) END AS ${quoteIdent(c.name)}`
+            : quoteIdent(c.name),
+        )
         .join(', ');
       // A failing row's verdict names its file, so the writer's counts tell which files hold them.
       const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
@@ -692,10 +697,10 @@ async function fingerprintsByFile(engine: Engine, files: readonly string[], note
   const wanted = new Map<string, Map<string, LineFingerprint>>();
   for (const { verdict, note } of noted) {
     const file = fileOf.get(hashOf(verdict));
-    const [bytes, md5] = (note ?? '').split('.');
+    const [bytes, md5] = note.split('.');
     if (!file || !md5) continue;
     const byText = wanted.get(file) ?? new Map<string, LineFingerprint>();
-    byText.set(note!, { bytes: Number(bytes), md5, count: (byText.get(note!)?.count ?? 0) + 1 });
+    byText.set(note, { bytes: Number(bytes), md5, count: (byText.get(note)?.count ?? 0) + 1 });
     wanted.set(file, byText);
   }
   return new Map([...wanted].map(([file, byText]) => [file, [...byText.values()]]));

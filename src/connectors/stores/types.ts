@@ -80,9 +80,9 @@ export interface StageRequest {
   /** A column whose value 'ok' marks rows to keep; others are counted by value and dropped. */
   divertBy?: string;
   /**
-   * With `divertBy`: a column whose value in each diverted row the stage hands back (`Staged.noted`).
-   * Diverted rows are never written, so a load may put a note of its own in it (the fingerprint of
-   * a failing record's text).
+   * With `divertBy`: a column whose value in each diverted row the stage hands back (`Staged.noted`)
+   * unless it is NULL. Diverted rows are never written, so a load may put a note of its own in it
+   * (the fingerprint of a failing record's text), and NULL in the diverted rows it needs none of.
    */
   noteIn?: string;
 }
@@ -92,7 +92,7 @@ export interface Staged {
   /** Rows the commit will write, when known before it. */
   rows: number | undefined;
   diverted: Map<string, number>;
-  /** The `noteIn` column of each diverted row, with its verdict. */
+  /** The `noteIn` column of each diverted row where it is not NULL, with its verdict. */
   noted?: DivertedNote[];
   /** Columns as the table will have them (a lake table's partition columns come last). */
   columns: ColumnInfo[];
@@ -100,7 +100,7 @@ export interface Staged {
 
 export interface DivertedNote {
   verdict: string;
-  note: string | null;
+  note: string;
 }
 
 /** Bookkeeping that commits with the rows, atomically. */
@@ -168,7 +168,9 @@ export function mergeFunctions(shape: TableShape): Record<string, MergeFunction>
   return Object.fromEntries(shape.columns.filter((c) => !keys.has(c.name)).map((c) => [c.name, shape.merge?.[c.name] ?? 'sum']));
 }
 
-/** The `noteIn` column of a judged table's diverted rows (few: the failing ones), with their verdicts. */
+/** The `noteIn` column of a judged table's diverted rows where it is not NULL (few: the failing ones), with their verdicts. */
 export function divertedNotes(engine: Engine, judged: string, divertBy: string, noteIn: string): Promise<DivertedNote[]> {
-  return engine.queryJson<DivertedNote>(`SELECT ${quoteIdent(divertBy)} AS verdict, ${quoteIdent(noteIn)}::VARCHAR AS note FROM ${judged} WHERE ${quoteIdent(divertBy)} <> 'ok'`);
+  return engine.queryJson<DivertedNote>(
+    `SELECT ${quoteIdent(divertBy)} AS verdict, ${quoteIdent(noteIn)}::VARCHAR AS note FROM ${judged} WHERE ${quoteIdent(divertBy)} <> 'ok' AND ${quoteIdent(noteIn)} IS NOT NULL`,
+  );
 }
