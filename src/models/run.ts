@@ -677,9 +677,12 @@ async function isRowPreserving(engine: Engine, sql: string): Promise<boolean> {
   return preserves((JSON.parse(rows[0]!.explain_value) as PlanNode[])[0]);
 }
 
-/** The files whose hashes the failing verdicts name (`r0_in_<hash>`), in the scan's order, each with its hash. */
+/** The hash of the file a failing row's verdict names (`r0_in_<hash>`). */
+const fileHashOf = (verdict: string): string => verdict.slice(verdict.lastIndexOf(FILE_MARK) + FILE_MARK.length);
+
+/** The files whose hashes the failing verdicts name, in the scan's order, each with its hash. */
 async function filesByHash(engine: Engine, files: readonly string[], verdicts: Iterable<string>): Promise<Map<string, string>> {
-  const hashes = new Set([...verdicts].filter((v) => v.includes(FILE_MARK)).map((v) => v.slice(v.lastIndexOf(FILE_MARK) + FILE_MARK.length)));
+  const hashes = new Set([...verdicts].filter((v) => v.includes(FILE_MARK)).map(fileHashOf));
   if (!hashes.size || !files.length) return new Map();
   // Tens of thousands of files, a few holding failures: only those come back.
   const holding = await engine.queryJson<{ file: string; hash: string }>(
@@ -692,11 +695,10 @@ async function filesByHash(engine: Engine, files: readonly string[], verdicts: I
 
 /** Per file, the fingerprints (`<bytes>.<md5>`) the writer handed back for its failing rows, counted. */
 async function fingerprintsByFile(engine: Engine, files: readonly string[], noted: readonly DivertedNote[]): Promise<Map<string, LineFingerprint[]>> {
-  const hashOf = (verdict: string) => verdict.slice(verdict.lastIndexOf(FILE_MARK) + FILE_MARK.length);
   const fileOf = new Map([...(await filesByHash(engine, files, noted.map((n) => n.verdict)))].map(([file, hash]) => [hash, file]));
   const wanted = new Map<string, Map<string, LineFingerprint>>();
   for (const { verdict, note } of noted) {
-    const file = fileOf.get(hashOf(verdict));
+    const file = fileOf.get(fileHashOf(verdict));
     const [bytes, md5] = note.split('.');
     if (!file || !md5) continue;
     const byText = wanted.get(file) ?? new Map<string, LineFingerprint>();
