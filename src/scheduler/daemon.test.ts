@@ -153,16 +153,22 @@ describe('schedules', () => {
     await scheduler.whenIdle();
     expect(runs).toBe(2);
   });
+
   it('catches up at start and unpause on commits to its tables it did not run for; one that never ran on a change waits for the next', async () => {
     let runs = 0;
     let lastCommit: number | undefined = 7;
     const store = new MemorySchedulerStore();
     const jobs = { refresh: { schedule: { onTablesChanged: ['orders'] }, tasks: { build: { kind: 'function', module: 'm.ts', export: 'build' } } } };
     const platform = { modules: { 'm.ts': { build: () => void runs++ } }, lastChange: async (tables: readonly string[]) => (tables.includes('orders') ? lastCommit : undefined) };
-    const first = setup({ jobs, store, platform });
+    /** A scheduler process on the same store, started at `now` and idle. */
+    const startedAt = async (now: string) => {
+      const started = setup({ jobs, store, platform, now });
+      await started.scheduler.start();
+      await started.scheduler.whenIdle();
+      return started;
+    };
     // Never ran on a change: no run at start, whatever the tables hold.
-    await first.scheduler.start();
-    await first.scheduler.whenIdle();
+    const first = await startedAt('2024-01-10T06:00:00Z');
     expect(runs).toBe(0);
     // Heard before it started: nothing (start() is what catches up).
     await first.scheduler.stop();
@@ -176,17 +182,13 @@ describe('schedules', () => {
 
     // Restarted with no commit since the run's: nothing to do.
     lastCommit = 8;
-    const second = setup({ jobs, store, platform, now: '2024-01-10T07:00:00Z' });
-    await second.scheduler.start();
-    await second.scheduler.whenIdle();
+    const second = await startedAt('2024-01-10T07:00:00Z');
     expect(runs).toBe(1);
     await second.scheduler.stop();
 
     // Commits 9 and 10 landed while it was down: one run for them at start.
     lastCommit = 10;
-    const third = setup({ jobs, store, platform, now: '2024-01-10T08:00:00Z' });
-    await third.scheduler.start();
-    await third.scheduler.whenIdle();
+    const third = await startedAt('2024-01-10T08:00:00Z');
     expect(runs).toBe(2);
     const [caughtUp] = await third.scheduler.runs({ job: 'refresh', limit: 1 });
     expect(caughtUp).toMatchObject({ kind: 'event', state: 'success', triggeredBy: { tables: ['orders'], snapshot: 10 } });
