@@ -14,6 +14,7 @@ import { concurrentSuite } from './suites/concurrent.js';
 import { dbtSuite } from './suites/dbt.js';
 import { ducklakeSuite } from './suites/ducklake.js';
 import { dashboardsSuite } from './suites/dashboards.js';
+import { loadProfileSuite } from './suites/load-profile.js';
 import { loyaltySuite } from './suites/loyalty.js';
 import { modelsSuite } from './suites/models.js';
 import { retailSuite } from './suites/retail.js';
@@ -26,7 +27,7 @@ import { EXTENSIONS_ENV } from '../src/engine/extensions.js';
 import { commitMeasured } from './lib/machine.js';
 import type { Suite } from './lib/suite.js';
 
-const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite, dbtSuite];
+const suites: Suite[] = [batchSuite, streamSuite, dashboardsSuite, schedulerSuite, loyaltySuite, retailSuite, retailStreamSuite, segmentSuite, concurrentSuite, modelsSuite, ducklakeSuite, scaleSuite, dbtSuite, loadProfileSuite];
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -8,7 +8,7 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parsePeerArgs, rulesSql, type ClickstreamSpec, type PeerKpis } from './spec.js';
+import { clickstreamSourceSql, parsePeerArgs, type ClickstreamSpec, type PeerKpis } from './spec.js';
 
 const lit = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
@@ -26,10 +26,7 @@ const db = await instance.connect();
 await db.run('SET preserve_insertion_order = false');
 await db.run(readFileSync(spec.macrosFile, 'utf8'));
 
-const columns = `{${Object.entries(spec.columns)
-  .map(([name, type]) => `${lit(name)}: ${lit(type)}`)
-  .join(', ')}}`;
-const source = `(SELECT * FROM read_csv(${lit(resolve(args.input))}, header = true, columns = ${columns}, timestampformat = ${lit(spec.timestampFormat)}) WHERE ${rulesSql(spec.rules)})`;
+const source = clickstreamSourceSql(spec, resolve(args.input));
 const eventsScan = `read_parquet(${lit(join(lake, '*', '*.parquet'))}, hive_partitioning = true)`;
 
 const model = (name: string) =>

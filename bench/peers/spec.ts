@@ -21,6 +21,9 @@ export interface ClickstreamSpec {
   rules: SourceRule[];
 }
 
+/** A SQL string literal. */
+const lit = (value: string) => `'${value.replace(/'/g, "''")}'`;
+
 export interface SourceRule {
   column: string;
   notNull?: boolean;
@@ -31,17 +34,24 @@ export interface SourceRule {
 
 /** The rules as one SQL condition, with Tributary's meaning: only notNull rejects a NULL. */
 export function rulesSql(rules: SourceRule[]): string {
-  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const conditions = rules.flatMap((r) => {
     const c = `"${r.column}"`;
     return [
       ...(r.notNull ? [`${c} IS NOT NULL`] : []),
-      ...(r.accepted ? [`(${c} IS NULL OR ${c} IN (${r.accepted.map(quote).join(', ')}))`] : []),
+      ...(r.accepted ? [`(${c} IS NULL OR ${c} IN (${r.accepted.map(lit).join(', ')}))`] : []),
       ...(r.min !== undefined ? [`(${c} IS NULL OR ${c} >= ${r.min})`] : []),
       ...(r.max !== undefined ? [`(${c} IS NULL OR ${c} <= ${r.max})`] : []),
     ];
   });
   return conditions.length ? conditions.join(' AND ') : 'true';
+}
+
+/** Bare DuckDB's read of the clickstream file: the declared types, the declared format, the rules as a filter. */
+export function clickstreamSourceSql(spec: ClickstreamSpec, input: string): string {
+  const columns = `{${Object.entries(spec.columns)
+    .map(([name, type]) => `${lit(name)}: ${lit(type)}`)
+    .join(', ')}}`;
+  return `(SELECT * FROM read_csv(${lit(input)}, header = true, columns = ${columns}, timestampformat = ${lit(spec.timestampFormat)}) WHERE ${rulesSql(spec.rules)})`;
 }
 
 /** The numbers every peer reports and the bench compares. */

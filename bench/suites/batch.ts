@@ -140,7 +140,7 @@ interface PeerResult {
 }
 
 /** The example's source declaration, handed to peers as plain JSON. */
-async function writeSpec(context: SuiteContext, file: string): Promise<ClickstreamSpec> {
+export async function writeSpec(context: SuiteContext, file: string): Promise<ClickstreamSpec> {
   const config = (await import(pathToFileURL(join(context.root, PROJECT, 'tributary.config.ts')).href)) as {
     default: {
       engine?: { memoryLimit?: string };

@@ -85,7 +85,7 @@ interface DropsManifest {
   seconds: number;
 }
 
-function dropFiles(dir: string): string[] {
+export function dropFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (folder: string) => {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
@@ -184,7 +184,7 @@ interface ExampleConfig {
   models: Record<string, { sql: string; materialize: string | { kind: string }; partitionBy?: Record<string, string> }>;
 }
 
-async function exampleConfig(root: string): Promise<ExampleConfig> {
+export async function exampleConfig(root: string): Promise<ExampleConfig> {
   return ((await import(pathToFileURL(join(root, PROJECT, 'tributary.config.ts')).href)) as { default: ExampleConfig }).default;
 }
 
@@ -192,7 +192,7 @@ const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_all, c: strin
 const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const refsOf = (sql: string) => [...sql.matchAll(/\{\{\s*ref\(\s*'(\w+)'\s*\)\s*\}\}/g)].map((m) => m[1]!);
 
-function peerSpec(root: string, config: ExampleConfig, drops: Drops, warehouse: string): SegmentSpec {
+export function peerSpec(root: string, config: ExampleConfig, drops: Drops, warehouse: string): SegmentSpec {
   const source = config.sources[SOURCE]!;
   const keyOf = source.json?.keys === 'camelCase' ? camelCase : (name: string) => name;
   const models = Object.entries(config.models).map(([name, m]): PeerModel => {
@@ -256,7 +256,7 @@ function pgType(duck: string): string {
  * come out as rows of NULLs (ignore_errors), which the source's rules then drop. The bare-DuckDB
  * and dbt peers both read the source through it.
  */
-function sourceSql(spec: SegmentSpec): string {
+export function sourceSql(spec: SegmentSpec): string {
   const declared = `{${spec.columns.map((c) => `${lit(c.key)}: ${lit(c.type)}`).join(', ')}}`;
   const renamed = spec.columns.map((c) => (c.key === c.name ? ident(c.name) : `${ident(c.key)} AS ${ident(c.name)}`)).join(', ');
   return `(SELECT * FROM (SELECT ${renamed} FROM read_json(${lit(spec.drops)}, format = 'newline_delimited', columns = ${declared}, ignore_errors = true)) WHERE ${rulesSql(spec.rules)})`;
