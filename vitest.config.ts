@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import SlowestFirst from './test/support/slowest-first.js';
 
 export default defineConfig({
   resolve: {
@@ -18,7 +17,6 @@ export default defineConfig({
     // processes and services they start. Three files at once: the whole suite in a fresh clone took
     // 1,433 s (584 tests, all passed) against 1,916 s with two.
     maxWorkers: 3,
-    sequence: { sequencer: SlowestFirst },
     hookTimeout: 120_000,
     // expect.poll waits for something to happen (a push, a render); under a loaded CI machine that
     // can take seconds. A deadline against hangs, not a performance assertion.
