@@ -308,6 +308,28 @@ describe('spool-directory input', () => {
     await expectExactlyOnce(dir, dataDir, expected);
   });
 
+  it('a file that grew while a crash held up its move is read to its end before it moves', async () => {
+    const orders = new Orders(mulberry32(37));
+    const dir = project({ ...DELIMITED, completed: { action: 'move', to: 'archive', quietSeconds: 0 } });
+    const incoming = path.join(dir, 'incoming');
+    const archive = path.join(dir, 'archive');
+    const dataDir = tempDir();
+    drop(incoming, 'orders-1.txt', orders.lines(30));
+
+    // Every line committed, the file found complete, and the process killed before it moved it.
+    const crashed = drain(dir, dataDir, { failpoint: 'spool:before-move@1' });
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+    expect(registryOf(dataDir).files.map((f) => [f.name, f.state])).toEqual([['orders-1.txt', 'completing']]);
+    // Its writer, seeing it still in the folder, appends to it.
+    appendFileSync(path.join(incoming, 'orders-1.txt'), text(orders.lines(12)));
+
+    drain(dir, dataDir);
+    expect(readdirSync(archive)).toEqual(['orders-1.txt']);
+    const expected = recount([archive]);
+    expect(expected.orders.length).toBe(42);
+    await expectExactlyOnce(dir, dataDir, expected);
+  });
+
   it('passes JSON lines as they are; a line that is not an object is a dead letter with file and line', async () => {
     const dir = project({ pattern: '*.jsonl', format: 'jsonl' });
     const incoming = path.join(dir, 'incoming');

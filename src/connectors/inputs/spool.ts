@@ -23,8 +23,9 @@ import { defineInput, type InputContext, type PartitionRange, type RecordSink, t
  *
  * Completion. A file is complete when every sink has committed past its last event, it ends with
  * a newline and it has not changed for `quietSeconds`. Completing it renames or moves it through a
- * journal: the registry first records where it is going, then it is renamed, then forgotten; a
- * restart finishes a journalled move. Files are known by inode and first bytes (an inode is
+ * journal: the registry first records where it is going and its size, then it is renamed, then
+ * forgotten; a restart finishes a journalled move, unless the file grew meanwhile (its writer saw
+ * it still there): then it is read on. Files are known by inode and first bytes (an inode is
  * reused as soon as a file is deleted), so a file rotated to another name while it is being read
  * is followed, and a new file under a completed file's name is a new file.
  */
@@ -108,6 +109,8 @@ const registrySchema = z
            */
           state: z.enum(['active', 'completing', 'completed']),
           target: z.string().optional(),
+          /** Its size in bytes when it was found complete: grown past it before it moved, it is read on. */
+          completedSize: z.number().int().min(0).optional(),
         })
         .strict(),
     ),
@@ -631,17 +634,30 @@ class SpoolInput implements StreamInput {
     const target = statOf(wanted) ? path.join(folder, `${name}.${file.seq}${suffix}`) : wanted;
     file.state = 'completing';
     file.target = this.relative(target);
+    file.completedSize = progress.size;
     this.save();
     this.finishMove(file);
   }
 
-
-  /** Renames a completing file to its target unless that already happened, then forgets it. */
+  /**
+   * Renames a completing file to its target unless that already happened, then forgets it. A file
+   * its writer appended to after it was found complete (while a crash held up the move, or in the
+   * moment before it) is not complete: it goes back to being read, on its own lane, from where its
+   * sinks committed.
+   */
   private finishMove(file: SpoolFile): void {
     const target = this.absolute(file.target!);
     if (!this.isAt(file, target)) {
       const current = this.absolute(file.path);
-      if (this.isAt(file, current)) {
+      const stats = statOf(current);
+      if (stats && this.isSame(file, current, stats)) {
+        if (file.completedSize !== undefined && Number(stats.size) > file.completedSize) {
+          file.state = 'active';
+          delete file.target;
+          delete file.completedSize;
+          this.save();
+          return;
+        }
         failpoint('spool:before-move');
         renameSync(current, target);
         syncFolder(path.dirname(current));
