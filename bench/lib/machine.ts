@@ -55,6 +55,11 @@ export function machineInfo(extra: { python?: string; pythonPackages?: string } 
   };
 }
 
+/** The Python peers' interpreter and packages as a results page names them, or that none ran. */
+export function pythonPeers(m: MachineInfo): string {
+  return m.pythonPackages && m.pythonPackages !== 'unknown' ? `Python ${m.python} with ${m.pythonPackages}` : 'no Python peers installed';
+}
+
 let atStart: string | undefined;
 
 /**

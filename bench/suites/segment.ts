@@ -34,7 +34,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { generateSegment } from '../../examples/segment-warehouse/generators/segment.js';
 import { barChartSvg } from '../lib/chart.js';
-import { machineInfo } from '../lib/machine.js';
+import { machineInfo, pythonPeers } from '../lib/machine.js';
 import { runCapture, spawnMeasured, warmPageCache } from '../lib/measure.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
@@ -906,7 +906,7 @@ function markdown(
     '',
     `Input: ${report.size.days} days from ${report.size.start} × ${fmtInt(report.size.eventsPerDay)} events a day on average (seed ${report.size.seed}): ${fmtInt(drops.lines)} lines (${fmtInt(drops.malformed)} malformed on purpose) in ${drops.files} gzipped JSON-lines files, ${(drops.bytes / 1e9).toFixed(2)} GB` +
       (drops.generatedSeconds !== null ? `, generated in ${drops.generatedSeconds.toFixed(1)} s during this run.` : ', reused from an earlier run.'),
-    `Machine: ${m.nproc} cores (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os}; Node ${m.node}, @duckdb/node-api ${m.duckdb}; Python ${m.python} with ${m.pythonPackages}. Commit ${m.commit}, run at ${m.date}.`,
+    `Machine: ${m.nproc} cores (${m.cpuModel}), ${(m.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, ${m.os}; Node ${m.node}, @duckdb/node-api ${m.duckdb}; ${pythonPeers(m)}. Commit ${m.commit}, run at ${m.date}.`,
     `Load average (1 min) before each step: ${results.map((r) => `${r.step} ${r.loadBefore ?? '–'}`).join(', ')} (other work on the machine shows here).`,
     'Each step ran alone as a child process, one after another, with the drops in the page cache. Peak MB: the highest sum of resident memory (VmRSS) over the step’s process tree, sampled every 100 ms (or a single process’s VmHWM if higher); PostgreSQL’s server processes are not counted. MB = 10^6 bytes; events/s = lines of the drops / wall time.',
     '',
