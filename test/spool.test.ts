@@ -308,26 +308,39 @@ describe('spool-directory input', () => {
     await expectExactlyOnce(dir, dataDir, expected);
   });
 
-  it('a file that grew while a crash held up its move is read to its end before it moves', async () => {
+  it('a move a crash held up never goes over a file that came to its target, and a file that grew meanwhile is read to its end first', async () => {
     const orders = new Orders(mulberry32(37));
     const dir = project({ ...DELIMITED, completed: { action: 'move', to: 'archive', quietSeconds: 0 } });
     const incoming = path.join(dir, 'incoming');
     const archive = path.join(dir, 'archive');
     const dataDir = tempDir();
+    /** A drain killed once every line is committed and the file is found complete, before it moves. */
+    const crashBeforeMove = (name: string) => {
+      const crashed = drain(dir, dataDir, { failpoint: 'spool:before-move@1' });
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      expect(registryOf(dataDir).files.map((f) => [f.name, f.state])).toEqual([[name, 'completing']]);
+    };
+
+    // Someone puts a file of the same name where the first file was going.
     drop(incoming, 'orders-1.txt', orders.lines(30));
-
-    // Every line committed, the file found complete, and the process killed before it moved it.
-    const crashed = drain(dir, dataDir, { failpoint: 'spool:before-move@1' });
-    expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
-    expect(registryOf(dataDir).files.map((f) => [f.name, f.state])).toEqual([['orders-1.txt', 'completing']]);
-    // Its writer, seeing it still in the folder, appends to it.
-    appendFileSync(path.join(incoming, 'orders-1.txt'), text(orders.lines(12)));
-
+    crashBeforeMove('orders-1.txt');
+    writeFileSync(path.join(archive, 'orders-1.txt'), 'kept by hand\n');
     drain(dir, dataDir);
-    expect(readdirSync(archive)).toEqual(['orders-1.txt']);
-    const expected = recount([archive]);
-    expect(expected.orders.length).toBe(42);
+    expect(readdirSync(archive).sort()).toEqual(['orders-1.txt', 'orders-1.txt.0']);
+    expect(readFileSync(path.join(archive, 'orders-1.txt'), 'utf8')).toBe('kept by hand\n');
+
+    // The second file's writer, seeing it still in the folder, appends to it.
+    drop(incoming, 'orders-2.txt', orders.lines(20));
+    crashBeforeMove('orders-2.txt');
+    appendFileSync(path.join(incoming, 'orders-2.txt'), text(orders.lines(12)));
+    drain(dir, dataDir);
+    expect(readdirSync(archive).sort()).toEqual(['orders-1.txt', 'orders-1.txt.0', 'orders-2.txt']);
+
+    rmSync(path.join(archive, 'orders-1.txt'));
+    const expected = recount([archive], (name) => name.replace(/\.0$/, ''));
+    expect(expected.orders.length).toBe(30 + 20 + 12);
     await expectExactlyOnce(dir, dataDir, expected);
+    expect(registryOf(dataDir).files).toEqual([]);
   });
 
   it('passes JSON lines as they are; a line that is not an object is a dead letter with file and line', async () => {

@@ -624,19 +624,28 @@ class SpoolInput implements StreamInput {
       this.save();
       return;
     }
+    file.state = 'completing';
+    file.target = this.relative(this.freeTarget(file));
+    file.completedSize = progress.size;
+    this.save();
+    this.finishMove(file);
+  }
+
+  /**
+   * Where a completed file goes: its name (with the suffix) in the folder it goes to, or, never
+   * over another file of that name, the name with its discovery number.
+   */
+  private freeTarget(file: SpoolFile): string {
+    const { completed } = this.config;
     const current = this.absolute(file.path);
     const folder = completed.action === 'move' ? path.resolve(this.baseDir, completed.to) : path.dirname(current);
     mkdirSync(folder, { recursive: true });
     const name = path.basename(current);
     const suffix = completed.action === 'rename' ? completed.suffix : '';
-    // Never over an earlier file of the same name: the discovery number tells them apart.
-    const wanted = path.join(folder, `${name}${suffix}`);
-    const target = statOf(wanted) ? path.join(folder, `${name}.${file.seq}${suffix}`) : wanted;
-    file.state = 'completing';
-    file.target = this.relative(target);
-    file.completedSize = progress.size;
-    this.save();
-    this.finishMove(file);
+    const taken = (candidate: string) => statOf(path.join(folder, candidate)) !== undefined;
+    let candidate = `${name}${suffix}`;
+    for (let n = 1; taken(candidate); n++) candidate = `${name}.${file.seq}${n > 1 ? `.${n}` : ''}${suffix}`;
+    return path.join(folder, candidate);
   }
 
   /**
@@ -658,10 +667,15 @@ class SpoolInput implements StreamInput {
           this.save();
           return;
         }
+        // A restart's move never goes over a file that came to the target meanwhile.
+        if (statOf(target)) {
+          file.target = this.relative(this.freeTarget(file));
+          this.save();
+        }
         failpoint('spool:before-move');
-        renameSync(current, target);
+        renameSync(current, this.absolute(file.target!));
         syncFolder(path.dirname(current));
-        syncFolder(path.dirname(target));
+        syncFolder(path.dirname(this.absolute(file.target!)));
         failpoint('spool:after-move');
       }
     }
