@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -493,6 +493,23 @@ describe('spool input, read directly', () => {
       await input.close();
     }
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it('completed files cannot move into the folder they are read from', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'incoming'));
+    const input = { format: { delimiter: ',', fields: ['customer_id', 'menu'] } };
+    const refusal = `spool folder ${path.join(dir, 'incoming')} is also where its completed files move: they would be read again, as new files`;
+    await expect(readDirectly(dir, { ...input, completed: { action: 'move', to: './incoming/' } })).rejects.toThrow(refusal);
+    symlinkSync(path.join(dir, 'incoming'), path.join(dir, 'link'));
+    await expect(readDirectly(dir, { ...input, completed: { action: 'move', to: 'link' } })).rejects.toThrow(refusal);
+    // A subfolder is never read: files may move there.
+    const reader = await readDirectly(dir, { ...input, completed: { action: 'move', to: 'incoming/done' } });
+    try {
+      expect(statSync(path.join(dir, 'incoming', 'done')).isDirectory()).toBe(true);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('splits at a delimiter of several characters and writes each value as JSON text, whatever it holds', async () => {

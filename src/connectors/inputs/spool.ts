@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, realpathSync, renameSync, statSync, writeFileSync, type BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
 import { z } from 'zod';
@@ -60,7 +60,7 @@ const schema = z
      * and it has gone `quietSeconds` (default 60) without changing; lines appended until then are
      * still read. keep (the default): it stays where it is and is read no more; rename: `suffix`
      * (default '.done') is added to its name, and names ending with it are never read; move: into
-     * the folder `to`, relative to the project, on the same file system as `dir`. A name already
+     * the folder `to`, relative to the project, on the same file system as `dir` and not `dir` itself. A name already
      * taken gets the file's discovery number too (`orders.txt.7.done`): nothing is overwritten.
      */
     completed: z
@@ -241,6 +241,12 @@ class SpoolInput implements StreamInput {
     if (config.completed.action === 'move') {
       const to = path.resolve(baseDir, config.completed.to);
       mkdirSync(to, { recursive: true });
+      // The same folder by another path (a link) too.
+      if (realpathSync(to) === realpathSync(this.dir)) {
+        throw new TributaryError(`spool folder ${this.dir} is also where its completed files move: they would be read again, as new files`, {
+          hint: "give `completed.to` a folder of its own (a subfolder of `dir` is never read), or use action 'rename' or 'keep'",
+        });
+      }
       // A move is a rename, the one step a crash cannot leave half done; across file systems it would be a copy.
       if (statOf(to)!.dev !== statOf(this.dir)!.dev) {
         throw new TributaryError(`spool folder ${this.dir} and ${to}, where completed files move, are on different file systems`, {
