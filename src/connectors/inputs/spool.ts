@@ -60,8 +60,9 @@ const schema = z
      * and it has gone `quietSeconds` (default 60) without changing; lines appended until then are
      * still read. keep (the default): it stays where it is and is read no more; rename: `suffix`
      * (default '.done') is added to its name, and names ending with it are never read; move: into
-     * the folder `to`, relative to the project, on the same file system as `dir` and not `dir` itself. A name already
-     * taken gets the file's discovery number too (`orders.txt.7.done`): nothing is overwritten.
+     * the folder `to`, relative to the project, on the same file system as `dir` and not `dir`
+     * itself. A name already taken gets the file's discovery number too (`orders.txt.7.done`):
+     * nothing is overwritten.
      */
     completed: z
       .discriminatedUnion('action', [
@@ -673,15 +674,17 @@ class SpoolInput implements StreamInput {
           this.save();
           return;
         }
-        // A restart's move never goes over a file that came to the target meanwhile.
-        if (statOf(target)) {
-          file.target = this.relative(this.freeTarget(file));
+        // Never over a file that came to the target since it was chosen (across a crash, say).
+        let to = target;
+        if (statOf(to)) {
+          to = this.freeTarget(file);
+          file.target = this.relative(to);
           this.save();
         }
         failpoint('spool:before-move');
-        renameSync(current, this.absolute(file.target!));
+        renameSync(current, to);
         syncFolder(path.dirname(current));
-        syncFolder(path.dirname(this.absolute(file.target!)));
+        syncFolder(path.dirname(to));
         failpoint('spool:after-move');
       }
     }
