@@ -1,7 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, CLICKSTREAM, tempDir, REPO } from './helpers.js';
+import { CLI, CLICKSTREAM, openProject, tempDir, REPO } from './helpers.js';
+import { openLog } from '../src/stream/runtime.js';
+import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
+import { sample } from './stream-helpers.js';
 import { GroupMembership, WorkQueue } from '../src/catalog/index.js';
 import { createCatalogDatabase, postgresCatalogCanRun, type CatalogDatabase } from './support/postgres.js';
 
@@ -122,6 +125,26 @@ describe.runIf(canRun)('the catalog in PostgreSQL, shared by every process of a 
     expect(refused.stderr).toContain(`keeps its lake at ${path.join(lake, 'lake')}`);
     expect(refused.stderr).toContain(`TRIBUTARY_LAKE=${path.join(lake, 'lake')}`);
     expect(refused.stderr).not.toContain('No files found');
+  });
+
+  it('stream events holding a NUL commit, though PostgreSQL’s text cannot hold one: as ␀ in its tables, exactly in the lake', async () => {
+    // The log is the project's own, beside the lake; only the catalog is shared.
+    const ws = await openProject(CLICKSTREAM, { dataDir: lake });
+    const log = openLog(ws);
+    const escaped: Record<string, unknown> = { ...(JSON.parse(stamp(sample[1]!)) as Record<string, unknown>), brand: 'a\0b' };
+    const events = [stamp(sample[0]!), '{"id": "n", "event_type": "a\0b"}', JSON.stringify(escaped)];
+    log.topic('clickstream').append(events.map((e) => ({ key: null, value: Buffer.from(e) })));
+    log.close();
+    await ws.close();
+    const drained = cli(['drain'], lake);
+    expect(drained.code, drained.stderr).toBe(0);
+    // The NUL byte itself makes invalid JSON: a dead letter, its text shown with ␀.
+    const letters = await catalog.query<{ raw: string; raw_bytes: string }>(`SELECT raw, raw_bytes FROM tributary.dead_letters WHERE origin = 'job:clickstream_live'`);
+    expect(letters.map((l) => [l.raw, Number(l.raw_bytes)])).toEqual([['{"id": "n", "event_type": "a␀b"}', 32]]);
+    // A NUL spelled \u0000 in a string is valid: the lake keeps it, the serving table in PostgreSQL shows ␀.
+    expect(rows(`SELECT brand, length(brand)::INTEGER AS n FROM events_raw WHERE id = '${escaped.id as string}'`, lake)).toEqual([{ brand: 'a\0b', n: 3 }]);
+    const served = await catalog.query<{ brand: string }>(`SELECT brand FROM main.live_operations WHERE id = '${escaped.id as string}'`);
+    expect(served).toEqual([{ brand: 'a␀b' }]);
   });
 });
 

@@ -67,6 +67,20 @@ describe('collector', () => {
     expect((await ws.metastore.deadLetters({ origin: 'collector:clickstream' })).length).toBe(before + 2);
   });
 
+  it('an event holding a NUL byte is refused with its reason, and the good events of its request are acknowledged', async () => {
+    // The answer comes after the append: a 500 here would have the client send the good events again.
+    const before = (await ws.metastore.deadLetters({ origin: 'collector:clickstream' })).length;
+    const response = await post([stamp(sample[4]!), '{"bad": "a\0b"}'].join('\n'));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { accepted: number; rejected: { index: number; reason: string }[] };
+    expect(body.accepted).toBe(1);
+    expect(body.rejected).toEqual([{ index: 2, reason: expect.stringMatching(/^not valid JSON/) }]);
+    const letters = await ws.metastore.deadLetters({ origin: 'collector:clickstream' });
+    expect(letters.length).toBe(before + 1);
+    // Neither a SQL text nor PostgreSQL's text can hold a NUL: the catalog shows it as its picture.
+    expect(letters[0]!.raw).toBe('{"bad": "a␀b"}');
+  });
+
   it('a batch with nothing usable is a 400 that says why', async () => {
     const response = await post('nope\n{"unterminated": ');
     expect(response.status).toBe(400);

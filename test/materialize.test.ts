@@ -31,7 +31,8 @@ export default defineProject({
       materialize: { kind: 'table', store: 'target' },
       sql: \`SELECT 2053013555631882655::BIGINT AS big_id, CAST('-9223372036854775808' AS BIGINT) AS min_id, 12345678901.23::DECIMAL(13,2) AS amount,
               0.1::DECIMAL(18,6) AS small, TIMESTAMP '2019-11-01 08:14:53.123456' AS at, DATE '2019-11-30' AS day, true AS flag,
-              1.5::DOUBLE AS ratio, '${LONG}' AS long_text, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS uid\`,
+              1.5::DOUBLE AS ratio, '${LONG}' AS long_text, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::UUID AS uid,
+              'a' || chr(0) || 'b' AS nul_text\`,
     },
     daily_orders: {
       materialize: { kind: 'table', store: 'target' },
@@ -77,6 +78,8 @@ for (const [kind, up] of [['postgres', pgUp], ['mysql', mysqlUp]] as const) {
       expect(Number(row!.ratio)).toBe(1.5);
       expect(row!.long_text).toBe(LONG);
       expect(String(row!.uid)).toBe('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
+      // PostgreSQL's text cannot hold a NUL: it arrives as ␀ (U+2400); MySQL's keeps it.
+      expect(row!.nul_text).toBe(kind === 'postgres' ? 'a␀b' : 'a\0b');
 
       const types = await db.query(
         kind === 'postgres'

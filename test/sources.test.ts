@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { countLines } from '../src/connectors/sources/line-count.js';
 import type { TributaryError } from '../src/core/errors.js';
 import { Engine } from '../src/engine/index.js';
-import { ECOMMERCE_SAMPLE, SPARKIFY_DATA, runProject, tempDir, writeTree } from './helpers.js';
+import { ECOMMERCE_SAMPLE, SPARKIFY_DATA, cli, runProject, tempDir, writeTree } from './helpers.js';
 
 const sample = readFileSync(ECOMMERCE_SAMPLE, 'utf8').trim().split('\n');
 
@@ -188,6 +188,33 @@ describe('file sources', () => {
     ]);
     const ids = await ws.engine.queryJson<{ n: string; low: string; high: string }>('SELECT count(*) AS n, min(id) AS low, max(id) AS high FROM loaded WHERE id BETWEEN 3000 AND 5999');
     expect(ids[0]).toEqual({ n: '3000', low: '3000', high: '5999' });
+    await ws.close();
+  });
+
+  it('a line holding a NUL or terminal escapes is quarantined with its text shown, and never reaches the terminal as control characters', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
+    // A NUL byte makes the line invalid JSON; ESC and CR are inside a string, escaped: valid, but the rule refuses the value.
+    const nul = Buffer.from('{"id": 2, "kind": "a\0b"}');
+    const escapes = JSON.stringify({ id: 3, kind: '\u001b[2J\u001b]0;owned\u0007\rc' });
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl', columns: { id: 'BIGINT', kind: 'VARCHAR' }, rules: [{ column: 'kind', accepted: ['a'] }] }`),
+      'in/a.jsonl': Buffer.concat([Buffer.from(`${line(1)}\n`), nul, Buffer.from(`\n${escapes}\n${line(4)}\n`)]),
+    });
+    const run = cli(['run', '--project', dir, '--data-dir', path.join(dir, 'data')]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/2 row\(s\) quarantined, e\.g\. .*a\.jsonl:2 not valid JSON: \{"id": 2, "kind": "a␀b"\}/);
+    const shown = cli(['quarantine', '--project', dir, '--data-dir', path.join(dir, 'data')]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('a␀b');
+    expect(shown.stdout).toContain('␛[2J␛]0;owned␇␍c');
+    for (const output of [run.stdout, run.stderr, shown.stdout, shown.stderr]) expect(output).not.toMatch(/[\x00\x07\x1b\r]/);
+    // The catalog keeps the escaped line as it came, and the NUL as its picture (neither a SQL text nor PostgreSQL's can hold one).
+    const { ws } = await runProject(dir, { dataDir: path.join(dir, 'again') });
+    const rows = await ws.metastore.quarantine({ model: 'loaded' });
+    expect(rows.map((r) => [r.line, r.raw]).sort()).toEqual([
+      [2, '{"id": 2, "kind": "a␀b"}'],
+      [3, escapes],
+    ]);
     await ws.close();
   });
 

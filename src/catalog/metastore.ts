@@ -198,7 +198,13 @@ export const RAW_KEEP_CHARS = 10_000;
 export const REASON_KEEP_CHARS = 1_000;
 
 export function capText(text: string, keep: number): string {
-  return text.length <= keep ? text : `${text.slice(0, keep)}… (${text.length.toLocaleString('en-US')} characters in all)`;
+  const shown = withoutNul(text);
+  return shown.length <= keep ? shown : `${shown.slice(0, keep)}… (${shown.length.toLocaleString('en-US')} characters in all)`;
+}
+
+/** A NUL ends a statement's text where DuckDB's parser meets it, and PostgreSQL's text cannot hold one: the catalog shows it as ␀ (U+2400). */
+function withoutNul(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '\u2400') : text;
 }
 
 /**
@@ -956,10 +962,10 @@ export class CatalogTransaction {
     for (let i = 0; i < rows.length; i += CHUNK) {
       const values = rows.slice(i, i + CHUNK).map((r) => {
         const rawBytes = r.raw === null ? null : Math.max(r.rawBytes ?? 0, Buffer.byteLength(r.raw));
-        const kept = r.raw === null ? null : rawBytes! > Buffer.byteLength(r.raw) ? `${r.raw.slice(0, RAW_KEEP_CHARS)}… (${rawBytes!.toLocaleString('en-US')} bytes in all)` : capText(r.raw, RAW_KEEP_CHARS);
+        const kept = r.raw === null ? null : rawBytes! > Buffer.byteLength(r.raw) ? `${withoutNul(r.raw.slice(0, RAW_KEEP_CHARS))}… (${rawBytes!.toLocaleString('en-US')} bytes in all)` : capText(r.raw, RAW_KEEP_CHARS);
         const raw = kept === null ? 'NULL' : quoteLiteral(kept);
         return `(${quoteLiteral(runId)}, ${quoteLiteral(model)}, ${quoteLiteral(source)}, ${r.file === null ? 'NULL' : quoteLiteral(r.file)}, ${r.line ?? 'NULL'}, ${r.record ?? 'NULL'},
-          ${r.column === null ? 'NULL' : quoteLiteral(r.column)}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${raw}, ${rawBytes ?? 'NULL'})`;
+          ${r.column === null ? 'NULL' : quoteLiteral(withoutNul(r.column))}, ${quoteLiteral(capText(r.reason, REASON_KEEP_CHARS))}, ${raw}, ${rawBytes ?? 'NULL'})`;
       });
       await this.tx.run(`INSERT INTO tributary.quarantine (run_id, model, source, file, line, record, column_name, reason, raw, raw_bytes) VALUES ${values.join(', ')}`);
     }
@@ -981,10 +987,10 @@ export class CatalogTransaction {
   async addDeadLettersFrom(origin: string, relation: string): Promise<number> {
     const n = await this.tx.run(
       `INSERT INTO tributary.dead_letters (origin, partition, "offset", reason, raw, raw_bytes)
-       SELECT ${quoteLiteral(origin)}, partition, "offset", left(reason, ${REASON_KEEP_CHARS}),
-              CASE WHEN length(raw) > ${RAW_KEEP_CHARS} THEN left(raw, ${RAW_KEEP_CHARS}) || '… (' || length(raw) || ' characters in all)' ELSE raw END,
+       SELECT ${quoteLiteral(origin)}, partition, "offset", left(replace(reason, chr(0), '\u2400'), ${REASON_KEEP_CHARS}),
+              CASE WHEN length(raw) > ${RAW_KEEP_CHARS} THEN left(shown, ${RAW_KEEP_CHARS}) || '… (' || length(raw) || ' characters in all)' ELSE shown END,
               octet_length(encode(raw))
-       FROM ${relation}`,
+       FROM (SELECT *, replace(raw, chr(0), '\u2400') AS shown FROM ${relation})`,
     );
     if (n) this.changed('dead_letters', 'added');
     return n;

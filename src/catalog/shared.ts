@@ -42,6 +42,10 @@ export class SharedCatalog {
    */
   async attach(engine: Engine): Promise<void> {
     await engine.load('postgres');
+    // PostgreSQL's text cannot hold a NUL, which JSON may spell (\u0000) in any value: refused, one
+    // such event would fail every commit of its stream. It is written as ␀ (U+2400), as the
+    // catalog's dead letters and quarantine show it.
+    await engine.run(`SET GLOBAL pg_null_byte_replacement = '\u2400'`);
     try {
       // READ COMMITTED: a commit that waited for the lock reads what the commit before it wrote.
       await engine.run(`ATTACH ${quoteLiteral(this.url)} AS ${SHARED_DATABASE} (TYPE postgres, ISOLATION_LEVEL 'READ COMMITTED')`);

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { commands, type CommandContext, type OutputFormat } from '../commands/index.js';
 import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
+import { printable } from '../core/printable.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
 import { findConfigFile, loadProject, type Project } from '../config/project.js';
@@ -265,7 +266,7 @@ export function buildProgram(): Command {
             if (url) await runOnServer(url, 'sql', input, io);
             else await (commands.sql!.run as (context: object, input: unknown) => Promise<void>)({ ws, io }, input);
           } catch (error) {
-            console.error(errorMessage(error));
+            console.error(printable(errorMessage(error)));
           }
           buffer = '';
           rl.prompt();
@@ -480,7 +481,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = (error as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return 2;
-    console.error(`${pc.red('error:')} ${errorMessage(error)}`);
+    // A message may quote data (a value, a line): printed safe for the terminal.
+    console.error(`${pc.red('error:')} ${printable(errorMessage(error))}`);
     if (process.env.TRIBUTARY_DEBUG && error instanceof Error) console.error(error.stack);
     return 1;
   }

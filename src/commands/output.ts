@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import { printable } from '../core/printable.js';
 
 export type OutputFormat = 'table' | 'csv' | 'json';
 
@@ -19,7 +20,8 @@ function table(names: string[], rows: readonly Record<string, unknown>[], colour
     style: { head: colour ? ['cyan'] : [], border: colour ? ['grey'] : [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  for (const row of rows) t.push(names.map((n) => cell(row[n])));
+  // Cells hold data: a control character in one would act on the terminal instead of showing.
+  for (const row of rows) t.push(names.map((n) => printable(cell(row[n]))));
   return `${t.toString()}\n(${rows.length.toLocaleString('en-US')} row${rows.length === 1 ? '' : 's'})`;
 }
 

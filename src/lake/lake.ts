@@ -454,7 +454,9 @@ function columnStats(raw: CopyStats['column_statistics']): Record<string, { min?
   for (const entry of raw ?? []) {
     const name = entry.key.replace(/^"(.*)"$/, '$1').replace(/""/g, '"');
     const stat = Object.fromEntries(entry.value.map((kv) => [kv.key, kv.value]));
-    out[name] = { min: stat.min ?? null, max: stat.max ?? null, nulls: stat.null_count === undefined || stat.null_count === null ? null : Number(stat.null_count) };
+    // A bound holding a NUL is no bound: a catalog in PostgreSQL keeps it as ␀, which sorts elsewhere.
+    const bound = (value: string | null | undefined) => (value === undefined || value === null || value.includes('\0') ? null : value);
+    out[name] = { min: bound(stat.min), max: bound(stat.max), nulls: stat.null_count === undefined || stat.null_count === null ? null : Number(stat.null_count) };
   }
   return out;
 }

@@ -17,6 +17,7 @@ import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
 import { selectModels } from './select.js';
+import { printable } from '../core/printable.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 
 export interface RunOptions {
@@ -638,7 +639,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         });
         if (quarantine.length) {
           const sample = quarantine[0]!;
-          log(`  ${fmt(quarantine.length)} row(s) quarantined, e.g. ${sample.file ?? '?'}:${sample.line ?? `record ${sample.record ?? '?'}`} ${sample.reason}`);
+          log(`  ${fmt(quarantine.length)} row(s) quarantined, e.g. ${sample.file ?? '?'}:${sample.line ?? `record ${sample.record ?? '?'}`} ${printable(sample.reason)}`);
           log(`  → see them with \`tributary quarantine --run ${runId}\``);
         }
         return { counts, skipped };

@@ -36,6 +36,8 @@ function transport(duck: string, expr: string): string {
   const t = duck.toUpperCase();
   if (/^(DATE|TIME|TIMESTAMP|UUID|DECIMAL|INTERVAL)/.test(t)) return `CAST(${expr} AS VARCHAR)`;
   if (/[[\]]|^(STRUCT|MAP|UNION)/.test(t)) return `CAST(to_json(${expr}) AS VARCHAR)`;
+  // PostgreSQL's text cannot hold a NUL: it arrives as ␀ (U+2400), as in a catalog in PostgreSQL.
+  if (/^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)\b/.test(t)) return `replace(${expr}, chr(0), '\u2400')`;
   return expr;
 }
 
