@@ -13,9 +13,10 @@
  * REPEATS times and the median counts. Samples, since the stages cost per line: a 5,000,000-row
  * clickstream file and two days of Segment drops (BENCH_PROFILE_ROWS, BENCH_PROFILE_SEGMENT_DAYS).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { loadProject } from '../../src/config/project.js';
 import { openSource } from '../../src/connectors/registry.js';
 import { countLines } from '../../src/connectors/sources/line-count.js';
@@ -36,8 +37,11 @@ const REPEATS = 5;
 interface Stage {
   label: string;
   short: string;
-  /** Who runs it: the bare-DuckDB peer's read, or a prefix of Tributary's load. */
-  side: 'duckdb' | 'tributary';
+  /**
+   * Who runs it: the bare-DuckDB peer's read, a prefix of Tributary's load, or one of the two over
+   * the same input already decompressed (what decompression costs each: it is not a load's option).
+   */
+  side: 'duckdb' | 'tributary' | 'uncompressed';
   wallSeconds: number;
   cpuSeconds: number;
   /** The least and most CPU seconds of its rounds: how much the machine moved. */
@@ -168,6 +172,16 @@ async function profileSegment(context: SuiteContext, scratch: string): Promise<L
   await warmPageCache(files);
   mkdirSync(scratch, { recursive: true });
   const { engine, scan, rules } = await openScan(context, 'examples/segment-warehouse', 'segment_events', files, scratch);
+  // The same lines decompressed beforehand, untimed, for what decompression costs each read.
+  const uncompressedDir = join(scratch, 'uncompressed');
+  mkdirSync(uncompressedDir, { recursive: true });
+  const uncompressed = files.map((file) => {
+    const to = join(uncompressedDir, basename(file).replace(/\.gz$/, ''));
+    writeFileSync(to, gunzipSync(readFileSync(file)));
+    return to;
+  });
+  await warmPageCache(uncompressed);
+  const plain = await openScan(context, 'examples/segment-warehouse', 'segment_events', uncompressed, join(scratch, 'plain'));
   const columns = scan.columns.map((c) => c.name);
   // Fields whose typing cannot refuse a value: asking for them costs the JSON parse and nothing more.
   const parsedOnly = columns.filter((name) => !/TIMESTAMP|DATE|INT|DECIMAL|DOUBLE|FLOAT|BOOL/i.test(scan.columns.find((c) => c.name === name)!.type));
@@ -195,6 +209,14 @@ async function profileSegment(context: SuiteContext, scratch: string): Promise<L
           work: () => countColumns(engine, judged(scan, rules), ['__line', ...columns], [`count(${PARSE_ERROR})`, `count_if(__verdict = 'ok')`]),
         },
         { label: LINE_COUNT, short: 'JSON: line count', side: 'tributary', work: () => countedLines(files) },
+        {
+          label: 'bare DuckDB’s read (1) over the same files decompressed beforehand',
+          short: 'JSON: bare, decompressed',
+          side: 'uncompressed',
+          work: () => countColumns(engine, sourceSql({ ...spec, drops: join(uncompressedDir, '*.json') }), columns),
+        },
+        { label: 'Tributary’s line split (2) over the same files decompressed beforehand', short: 'JSON: lines, decompressed', side: 'uncompressed', work: () => countColumns(plain.engine, plain.scan.relation(), ['__line']) },
+        { label: 'the line count (5) over the same files decompressed beforehand', short: 'JSON: count, decompressed', side: 'uncompressed', work: () => countedLines(uncompressed) },
       ],
       context.log,
     );
@@ -202,7 +224,22 @@ async function profileSegment(context: SuiteContext, scratch: string): Promise<L
   } finally {
     await scan.close();
     engine.close();
+    await plain.scan.close();
+    plain.engine.close();
   }
+}
+
+/** What decompression costs each read, from the stages over the input decompressed beforehand: the gzipped input is read twice in a load, by the engine and by the line count. */
+function decompression(p: LoadProfile): string[] {
+  const decompressed = p.stages.filter((s) => s.side === 'uncompressed');
+  if (decompressed.length !== 3) return [];
+  const [bare, lines, count] = [p.stages[0]!, p.stages[1]!, p.stages[p.stages.indexOf(decompressed[0]!) - 1]!];
+  const [bareAfter, linesAfter, countAfter] = decompressed as [Stage, Stage, Stage];
+  const share = (whole: Stage, after: Stage) => `${(whole.cpuSeconds - after.cpuSeconds).toFixed(2)} of its ${whole.cpuSeconds.toFixed(2)} CPU s`;
+  return [
+    `Decompression: ${share(bare, bareAfter)} in the bare read (1), ${share(lines, linesAfter)} in Tributary's line split (2), ${share(count, countAfter)} in the line count (5), which decompresses every file a second time. Past decompression, Tributary's read with its verdict costs ${((p.stages[3]!.cpuSeconds - (lines.cpuSeconds - linesAfter.cpuSeconds)) / bareAfter.cpuSeconds).toFixed(2)}× the bare read's parse.`,
+    '',
+  ];
 }
 
 function report(context: SuiteContext, profiles: LoadProfile[]): void {
@@ -235,11 +272,12 @@ function report(context: SuiteContext, profiles: LoadProfile[]): void {
         // Tributary's scan stages each include the one before; the line count stands apart.
         const added = s.side === 'tributary' && s !== count ? s.cpuSeconds - before : s.cpuSeconds;
         if (s.side === 'tributary' && s !== count) before = s.cpuSeconds;
-        return `| ${i + 1} | ${s.label} | ${formatSeconds(s.wallSeconds)} | ${s.cpuSeconds.toFixed(2)} | ${s.cpuRange.map((c) => c.toFixed(2)).join('–')} | ${perMillion(p, s).toFixed(2)} | ${s === bare ? '–' : added.toFixed(2)} | ${s.result} |`;
+        return `| ${i + 1} | ${s.label} | ${formatSeconds(s.wallSeconds)} | ${s.cpuSeconds.toFixed(2)} | ${s.cpuRange.map((c) => c.toFixed(2)).join('–')} | ${perMillion(p, s).toFixed(2)} | ${s === bare || s.side === 'uncompressed' ? '–' : added.toFixed(2)} | ${s.result} |`;
       }),
       '',
       `Tributary's read with everything a load judges costs ${(read.cpuSeconds / bare.cpuSeconds).toFixed(2)}× the CPU of the bare read, ${((read.cpuSeconds + count.cpuSeconds) / bare.cpuSeconds).toFixed(2)}× with the line count.`,
       '',
+      ...decompression(p),
     ];
   });
   const md = [
