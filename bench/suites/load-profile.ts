@@ -211,12 +211,12 @@ async function profileSegment(context: SuiteContext, scratch: string): Promise<L
         { label: LINE_COUNT, short: 'JSON: line count', side: 'tributary', work: () => countedLines(files) },
         {
           label: 'bare DuckDB’s read (1) over the same files decompressed beforehand',
-          short: 'JSON: bare, decompressed',
+          short: 'JSON: bare, plain',
           side: 'uncompressed',
           work: () => countColumns(engine, sourceSql({ ...spec, drops: join(uncompressedDir, '*.json') }), columns),
         },
-        { label: 'Tributary’s line split (2) over the same files decompressed beforehand', short: 'JSON: lines, decompressed', side: 'uncompressed', work: () => countColumns(plain.engine, plain.scan.relation(), ['__line']) },
-        { label: 'the line count (5) over the same files decompressed beforehand', short: 'JSON: count, decompressed', side: 'uncompressed', work: () => countedLines(uncompressed) },
+        { label: 'Tributary’s line split (2) over the same files decompressed beforehand', short: 'JSON: lines, plain', side: 'uncompressed', work: () => countColumns(plain.engine, plain.scan.relation(), ['__line']) },
+        { label: 'the line count (5) over the same files decompressed beforehand', short: 'JSON: count, plain', side: 'uncompressed', work: () => countedLines(uncompressed) },
       ],
       context.log,
     );
