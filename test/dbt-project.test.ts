@@ -152,6 +152,25 @@ describe('a dbt project folder', () => {
     expect(ls.stderr).toContain(`${file}:${line}: var('min_order_day') has no value and no default`);
     expect(ls.stderr).toContain(`--vars '{min_order_day: …}'`);
   });
+
+  it('renders range() as dbt’s Jinja sandbox does: a step down works, a zero step or a range past 100,000 items is an error at its model, not a crash', () => {
+    const dir = copyProject();
+    const model = path.join(dir, 'models', 'staging', 'loop.sql');
+    const compile = (range: string) => {
+      writeFileSync(model, `select {% for i in ${range} %}{{ i }}, {% endfor %}0 as x\n`);
+      return cli(['compile', 'loop', '--project', dir]);
+    };
+    const down = compile('range(10, 0, -3)');
+    expect(down.code, down.stderr).toBe(0);
+    expect(down.stdout).toContain('select 10, 7, 4, 1, 0 as x');
+    // dbt: "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)."; a range of 10^9 items crashed Node.
+    const big = compile('range(1000000000)');
+    expect(big.code).toBe(1);
+    expect(big.stderr).toContain(`${model}:1: the Jinja of models/staging/loop.sql could not be rendered: range too big: 1,000,000,000 items, and dbt's Jinja sandbox allows at most 100,000`);
+    const zero = compile('range(0, 10, 0)');
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toContain('range() arg 3 must not be zero');
+  });
 });
 
 describe('a dbt snapshot', () => {

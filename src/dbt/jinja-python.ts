@@ -731,12 +731,19 @@ export function compileTemplate(text: string): unknown {
   return parse(tokenize(rewrite(text)));
 }
 
-/** Python's range() (the engine's own has no negative steps). */
+/** The most items a range may have: Jinja's sandbox, which dbt renders in, refuses more (jinja2.sandbox.MAX_RANGE). */
+const MAX_RANGE = 100_000;
+
+/** Python's range() (the engine's own has no negative steps), as dbt's sandbox allows it. */
 function range(...args: number[]): number[] {
+  if (args.length < 1 || args.length > 3) throw new Error(`range expected 1 to 3 arguments, got ${args.length}`);
+  const notInteger = args.find((a) => !Number.isSafeInteger(a));
+  if (notInteger !== undefined) throw new Error(`range() takes integers, got ${String(notInteger)}`);
   const [start, stop, step] = args.length === 1 ? [0, args[0]!, 1] : [args[0]!, args[1]!, args[2] ?? 1];
-  const out: number[] = [];
-  for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
-  return out;
+  if (step === 0) throw new Error('range() arg 3 must not be zero');
+  const length = Math.max(0, Math.ceil((stop - start) / step));
+  if (length > MAX_RANGE) throw new Error(`range too big: ${length.toLocaleString('en-US')} items, and dbt's Jinja sandbox allows at most ${MAX_RANGE.toLocaleString('en-US')}`);
+  return Array.from({ length }, (_, i) => start + i * step);
 }
 
 /** Globals of every dbt template that are Jinja's or Python's rather than dbt's. */
