@@ -27,6 +27,10 @@ describe('job definitions', () => {
       }
     };
     expect(message({ schedule: '0 25 * * *', ...minimal })).toMatch(/invalid schedule "0 25 \* \* \*".*hour/);
+    // Well-formed, but no February has a 31st: a job that would never run. A 29 February comes every fourth year.
+    expect(message({ schedule: '0 0 31 2 *', ...minimal })).toMatch(/invalid schedule "0 0 31 2 \*": it names no date that exists/);
+    expect(message({ schedule: { cron: '0 0 30 2 *', timezone: 'Europe/Paris' }, ...minimal })).toMatch(/never run/);
+    expect(message({ schedule: '0 0 29 2 *', ...minimal })).toBe('');
     expect(message({ timezone: 'Mars/Olympus', ...minimal })).toMatch(/unknown time zone "Mars\/Olympus"/);
     expect(message({ start: '2024-13-01', ...minimal })).toMatch(/not a date/);
     expect(message({ start: '2024-02-01', end: '2024-01-01', ...minimal })).toMatch(/end 2024-01-01 is before start/);

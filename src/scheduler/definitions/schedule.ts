@@ -24,7 +24,8 @@ export function cronExpressionOf(schedule: string): string {
 /** Croner's own parser decides (never a hand-rolled one); its message names the bad field. */
 export function cronError(expression: string): string | undefined {
   try {
-    new Cron(cronExpressionOf(expression), { paused: true });
+    // A well-formed expression can still name no date (31 February): its job would never run.
+    if (!new Cron(cronExpressionOf(expression), { paused: true }).nextRun()) return 'it names no date that exists (a day its months never have?), so it would never run';
     return undefined;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
