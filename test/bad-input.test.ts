@@ -95,6 +95,18 @@ describe('bad input', () => {
     expect(error.format()).toMatch(/events\.csv:1: header has 9 column\(s\) \[.*cost.*\], expected \[.*price.*\]/);
   });
 
+  it('an empty file, or a blank line where the header should be, is named as such, not as a wrong delimiter', async () => {
+    const dir = withLines(GOOD);
+    for (const text of ['', '\uFEFF', `\n${[HEADER, ...GOOD].join('\n')}`]) {
+      writeFileSync(path.join(dir, 'data/events.csv'), text);
+      const error = await failure(dir);
+      expect(error.place).toMatchObject({ file: path.join(dir, 'data/events.csv'), line: 1 });
+      expect(error.message).toMatch(/^no header: the file's first line is empty \(or the file is\), expected \[event_time, /);
+      expect(error.hint).toMatch(/writer has not finished/);
+      expect(error.hint).not.toMatch(/delimiter/);
+    }
+  });
+
   it('a truncated .gz fails the run with the file named, and commits nothing', async () => {
     const dir = writeTree({ 'tributary.config.ts': project('data/events.csv.gz'), 'data/.keep': '' });
     const gz = gzipSync(Buffer.from(`${[HEADER, ...sampleLines.slice(1, 3000)].join('\n')}\n`));

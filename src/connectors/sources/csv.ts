@@ -86,6 +86,12 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
   await readHeads(
     files,
     ({ header }, file) => {
+      if (!header.replace(/^\uFEFF/, '').trim()) {
+        throw new TributaryError(`no header: the file's first line is empty (or the file is), expected [${expected.join(', ')}]`, {
+          place: { file, line: 1 },
+          hint: `if its writer has not finished, run once it has (a job's sensor task waits until files stop changing); a file meant to hold no rows still needs its header line, and a blank line above the header must go`,
+        });
+      }
       const found = splitHeader(header, delimiter, config.csv?.quote ?? '"');
       if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
         const hint =
