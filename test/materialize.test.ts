@@ -117,5 +117,25 @@ for (const [kind, up] of [['postgres', pgUp], ['mysql', mysqlUp]] as const) {
       const norm = (rows: Record<string, unknown>[]) => rows.map((r) => [String(r.day).slice(0, 10), Number(r.orders), String(r.amount)]);
       expect(norm(after)).toEqual([norm(before)[0], ['2024-05-02', 2, '43.10'], norm(before)[2]]);
     });
+
+    it('a database that cannot be reached, or a URL that is none, stops the run before any model commits, and the URL is never shown', () => {
+      const dir = project(kind);
+      const dataDir = tempDir();
+      const secret = 's3cret-pw';
+      const scheme = kind === 'postgres' ? 'postgres' : 'mysql';
+      for (const [url, says] of [
+        [`${scheme}://user:${secret}@127.0.0.1:1/db`, /field targets\.prod\.stores\.target: cannot connect to (PostgreSQL|MySQL): .*ECONNREFUSED/],
+        [`${scheme}://user:${secret}@[127.0.0.1/db`, new RegExp(`the environment variable TARGET_URL holds no ${scheme}://`)],
+        [`host=127.0.0.1 password=${secret}`, /the environment variable TARGET_URL holds no/],
+      ] as const) {
+        const run = cli(['run', '--project', dir, '--data-dir', dataDir, '--quiet'], undefined, { TARGET_URL: url });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(says);
+        expect(run.stderr + run.stdout).not.toContain(secret);
+        // The lake model before the database's models never ran: the run stopped at the check.
+        expect(run.stderr).not.toMatch(/orders \(lake\)|committed \d+ of/);
+      }
+      expect(cli(['runs', '--project', dir, '--data-dir', dataDir, '--format', 'json']).stdout.trim()).toBe('[]');
+    });
   });
 }

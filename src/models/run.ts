@@ -102,8 +102,9 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
   const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
   const plan = compileProject(ws.project, ws, await queryableTables(ws.engine));
   const selected = selectModels(plan, options.select, options.exclude).filter((m) => m.materialization.store);
-  // Every store a run writes to is checked first: a missing database URL stops the run before any model commits.
-  for (const model of selected) model.materialization.store!.check();
+  // Every store a run writes to is checked first: a missing database URL, or a database that cannot
+  // be reached, stops the run before any model commits (not after the models before it ran).
+  for (const store of new Set(selected.map((m) => m.materialization.store!))) await store.check();
   if (options.interval) await refuseUnplaceable(ws, plan, selected, options.interval);
   const run: RunContext = { ws, plan, options: { ...options, group: options.group ?? ws.metastore.newRunId() }, log, loads: new Map(), loaded: [] };
   const readers = new Map<string, number>();

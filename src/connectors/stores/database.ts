@@ -80,12 +80,19 @@ interface DatabaseStaged extends Staged {
 }
 
 /** A URL from the environment: secrets stay out of the config, and out of every message. */
-export function databaseUrl(field: string, urlEnv: string | undefined, example: string): string {
+export function databaseUrl(field: string, urlEnv: string | undefined, example: string, schemes: readonly string[]): string {
   const name = urlEnv ?? 'TRIBUTARY_DATABASE_URL';
   const url = process.env[name];
   if (!url) {
     throw new TributaryError(`${field} needs a database URL in the environment variable ${name}`, {
       hint: `export ${name}=${example} (it is read from the environment so that secrets stay out of the project)`,
+    });
+  }
+  // The value is never shown: it may hold a password.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (!scheme || !schemes.includes(scheme) || !URL.canParse(url)) {
+    throw new TributaryError(`${field}: the environment variable ${name} holds no ${schemes.map((s) => `${s}://`).join(' or ')} URL`, {
+      hint: `set it to a URL such as ${example}, with the password percent-encoded if it has characters such as @ : / # ?`,
     });
   }
   return url;
@@ -113,8 +120,10 @@ export class DatabaseStore implements Store {
     private readonly context: StoreContext,
   ) {}
 
-  check(): void {
+  /** The URL and a connection, before a run's first model: a database that cannot be reached fails the run before anything else ran. */
+  async check(): Promise<void> {
     this.dialect.url();
+    await this.db();
   }
 
   private async db(): Promise<DatabaseConnection> {

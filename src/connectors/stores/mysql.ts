@@ -127,5 +127,5 @@ export const mysqlStore = defineStore({
   description: 'tables in MySQL or MariaDB, each commit one transaction with its offsets or run record',
   config: schema,
   create: (config: z.output<typeof schema>, context: StoreContext): Store =>
-    new DatabaseStore('mysql', dialect(() => databaseUrl(context.field, config.urlEnv, 'mysql://root@127.0.0.1:3306/db')), context),
+    new DatabaseStore('mysql', dialect(() => databaseUrl(context.field, config.urlEnv, 'mysql://root@127.0.0.1:3306/db', ['mysql'])), context),
 });

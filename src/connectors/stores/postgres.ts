@@ -96,5 +96,5 @@ export const postgresStore = defineStore({
   description: 'tables in PostgreSQL, each commit one transaction with its offsets or run record',
   config: schema,
   create: (config: z.output<typeof schema>, context: StoreContext): Store =>
-    new DatabaseStore('postgres', dialect(() => databaseUrl(context.field, config.urlEnv, 'postgres://user@127.0.0.1:5432/db')), context),
+    new DatabaseStore('postgres', dialect(() => databaseUrl(context.field, config.urlEnv, 'postgres://user@127.0.0.1:5432/db', ['postgres', 'postgresql'])), context),
 });

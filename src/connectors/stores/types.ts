@@ -123,8 +123,11 @@ export interface Store {
   readonly readable: boolean;
   /** It keeps the rows a write stages (false for a view, computed when read): a load may divert bad rows on the way in. */
   readonly holdsRows: boolean;
-  /** Checks what it needs before a run writes anything (a database URL in the environment); throws with what to do. */
-  check(): void;
+  /**
+   * Checks what it needs before a run writes anything (a database URL in the environment, a
+   * connection to its database); throws with what to do.
+   */
+  check(): void | Promise<void>;
   /** Creates or evolves what the tables need (idempotent). */
   prepare(engine: Engine, shapes: readonly TableShape[], options: { late?: { table: string; columns: ColumnInfo[] } }): Promise<void>;
   offsets(job: string, sink: string): Promise<Map<number, number>>;
