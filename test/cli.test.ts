@@ -4,11 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 
 describe('tributary CLI', () => {
-  it('init scaffolds a project that runs, quarantines its bad row and answers SQL', () => {
-    const dir = path.join(tempDir(), 'shop');
+  it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {
+    const dir = path.join(tempDir(), 'my shop');
     const init = cli(['init', dir]);
     expect(init.code).toBe(0);
     expect(existsSync(path.join(dir, 'tributary.config.ts'))).toBe(true);
+    // The next steps it prints can be pasted into a shell.
+    expect(init.stdout).toContain(`Next: cd '${dir}' && npm install`);
 
     const run = cli(['run', '--project', dir, '--quiet']);
     expect(run.stderr).toMatch(/✔ orders \(lake\).*read 5, wrote 4, quarantined 1/);

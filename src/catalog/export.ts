@@ -1,4 +1,5 @@
 import { TributaryError } from '../core/errors.js';
+import { shellQuoted } from '../core/shell.js';
 import type { ColumnInfo } from './metastore.js';
 
 export type ExportDialect = 'athena' | 'spark' | 'trino';
@@ -33,7 +34,6 @@ function hiveType(duck: string): string {
 }
 
 const sqlText = (text: string) => `'${text.replace(/'/g, "''")}'`;
-const shellText = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The statements that register an exported table in another engine, reading exactly the files of
@@ -56,7 +56,7 @@ export function exportDdl(exported: TableExport, dialect: ExportDialect, options
       };
       return [
         `-- Athena reads Iceberg tables of the Glue Data Catalog; Glue registers this one by its metadata file, as Iceberg's Glue catalog does:`,
-        `aws glue create-table --database-name ${shellText(database)} --table-input ${shellText(JSON.stringify(input))}`,
+        `aws glue create-table --database-name ${shellQuoted(database)} --table-input ${shellQuoted(JSON.stringify(input))}`,
       ].join('\n');
     }
     if (dialect === 'spark') {

@@ -6,6 +6,7 @@ import { commands, type CommandContext, type OutputFormat } from '../commands/in
 import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { printable } from '../core/printable.js';
+import { shellWord } from '../core/shell.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
 import { findConfigFile, loadProject, type Project } from '../config/project.js';
@@ -131,7 +132,7 @@ export function buildProgram(): Command {
     .action((dir: string) => {
       const created = scaffoldProject(path.resolve(dir));
       console.log(`Created a Tributary project in ${path.resolve(dir)}:\n${created.map((f) => `  ${f}`).join('\n')}`);
-      console.log(`\nNext: cd ${dir} && npm install && npx tributary run && npx tributary sql "select * from daily_revenue"`);
+      console.log(`\nNext: cd ${shellWord(dir)} && npm install && npx tributary run && npx tributary sql "select * from daily_revenue"`);
     });
 
   projectOptions(program.command('run'))
