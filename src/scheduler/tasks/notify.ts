@@ -40,6 +40,16 @@ export const notifyConfigSchema = z.strictObject({
   blocks: z.array(z.json()).optional(),
 });
 
+/**
+ * Why a request never reached the webhook, without its URL: fetch names the URL it could not
+ * parse, and a webhook's URL is its secret (Slack's carries the token in its path).
+ */
+function withoutUrl(error: unknown, url: string): string {
+  if (!URL.canParse(url)) return 'the variable holds no URL (it should start with https://)';
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : error instanceof Error ? error.message : String(error);
+  return cause.replaceAll(url, 'the URL');
+}
+
 /** POSTs a message about the run to a webhook. Jobs' and tasks' hooks use this same component. */
 export const notifyTask = defineTaskComponent({
   kind: 'notify',
@@ -61,6 +71,9 @@ export const notifyTask = defineTaskComponent({
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
         signal: ctx.signal,
+      }).catch((error: unknown) => {
+        if (ctx.signal.aborted) throw error;
+        throw new TaskFailure(`cannot post to the webhook from ${config.urlEnv}: ${withoutUrl(error, url)}`);
       });
       const reply = await response.text();
       if (!response.ok) {

@@ -177,6 +177,14 @@ describe('notify', () => {
     const error = await failing.run(createTaskContext(createTestPlatform({ env: { HOOK_URL: receiver.url } }))).catch((e: Error) => e);
     receiver.status = 200;
     expect((error as Error).message).toBe('webhook from HOOK_URL answered 500: no_service');
+    // fetch's own errors name the URL; a Slack webhook's carries its token in the path.
+    const secret = 'T000/B000/s3cretToken';
+    const unsent = async (url: string) => (await failing.run(createTaskContext(createTestPlatform({ env: { HOOK_URL: url } }))).catch((e: Error) => e)) as Error;
+    const noScheme = await unsent(`hooks.slack.com/services/${secret}`);
+    expect(noScheme.message).toBe('cannot post to the webhook from HOOK_URL: the variable holds no URL (it should start with https://)');
+    const refused = await unsent(`http://127.0.0.1:1/services/${secret}`);
+    expect(refused.message).toMatch(/^cannot post to the webhook from HOOK_URL: /);
+    for (const e of [noScheme, refused]) expect(`${e.message} ${String(e.cause ?? '')}`).not.toContain(secret);
   });
 });
 
