@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectSchema } from '../src/config/config.js';
-import { REPO, cli, tempDir, writeTree } from './helpers.js';
+import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 
 /**
  * The public component API: a project registers components of its own from its config (here a
@@ -136,5 +136,21 @@ describe('a stream input given by URL', () => {
     expect(inputOf('kafka://k1:9092')).toEqual({ error: 'streams.live.input: expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC' });
     expect(inputOf('nats://h:4222/S?partitions=4').error).toMatch(/^streams\.live\.input\.subject: with partitions, subject must name each partition's subject with \{partition\}/);
     expect(inputOf('nats://h:4222/S?partitions=many').error).toMatch(/^streams\.live\.input\.partitions: /);
+  });
+
+  it('from the environment, with a password, never shows the password: not when refused, not when its broker cannot be reached', () => {
+    const secret = 's3cretpw';
+    const run = (url: string, command = ['ls']) => cli([...command, '--project', CLICKSTREAM, '--data-dir', tempDir()], undefined, { CLICKSTREAM_INPUT: url });
+    const noStream = run(`nats://user:${secret}@127.0.0.1:1`);
+    expect(noStream.code).toBe(1);
+    expect(noStream.stderr).toContain("expected nats://HOST:PORT[,HOST:PORT…]/STREAM[?subject=SUBJECT.{partition}&partitions=N], got 'nats://user:***@127.0.0.1:1'");
+    // The Kafka input connects without SASL: a user and password were taken for a broker's host.
+    const kafka = run(`kafka://user:${secret}@127.0.0.1:1/clickstream`);
+    expect(kafka.code).toBe(1);
+    expect(kafka.stderr).toContain('a kafka:// URL names brokers only: the Kafka input takes no user or password');
+    const unreachable = run(`nats://user:${secret}@127.0.0.1:1/CLICKS`, ['drain']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('cannot connect to NATS at 127.0.0.1:1: ');
+    for (const r of [noStream, kafka, unreachable]) expect(r.stderr + r.stdout).not.toContain(secret);
   });
 });

@@ -28,7 +28,7 @@ export {
 } from './metastore.js';
 export { MIGRATIONS, openSchema, type Migration, type MigrateOptions, type OpenedSchema } from './migrations.js';
 export { METASTORE_VERSION } from './schema.js';
-export { GroupMembership, SharedCatalog, redact } from './shared.js';
+export { GroupMembership, SharedCatalog } from './shared.js';
 export { WorkQueue, type WorkState, type WorkStatus, type TakenWork } from './work-queue.js';
 export { crawl, type CrawlReport } from './crawl.js';
 export { exportDdl, type ExportDialect, type TableExport, type TableExportFormat } from './export.js';

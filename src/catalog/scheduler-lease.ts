@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { quoteLiteral } from '../engine/index.js';
 import { createConcurrently, pgClient } from './pg-ddl.js';
-import { SHARED_DATABASE, redact } from './shared.js';
+import { redact } from '../core/redact.js';
+import { SHARED_DATABASE } from './shared.js';
 
 /**
  * Who leads the scheduler of a project whose catalog is shared in PostgreSQL: one row, taken and

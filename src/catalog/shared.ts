@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { TributaryError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
 import type { Engine } from '../engine/index.js';
 import { quoteLiteral } from '../engine/index.js';
 import { createConcurrently, pgClient } from './pg-ddl.js';
@@ -244,7 +245,3 @@ export class GroupMembership {
   }
 }
 
-/** A connection URL or message with any password replaced by `***`. */
-export function redact(text: string): string {
-  return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/g, '$1***@').replace(/(password=)\S+/g, '$1***');
-}

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { redact } from './redact.js';
 
 /**
  * What is wrong with a config value, in words a person acts on: where (the key, once), what was
@@ -92,7 +93,8 @@ function article(type: string): string {
 
 function shown(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return `'${value}'`;
+  // A value may be a URL from the environment, with its password.
+  if (typeof value === 'string') return `'${redact(value)}'`;
   if (value === null || typeof value !== 'object') return String(value);
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}…` : text;

@@ -273,6 +273,8 @@ export const kafkaInput = defineInput({
   config: schema,
   fromUrl: (url) => {
     if (!url.hosts.length || !url.path) throw new Error('expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC');
+    // The input connects without SASL: a user and password would be read as a broker's host.
+    if (url.hosts.some((host) => host.includes('@'))) throw new Error('a kafka:// URL names brokers only: the Kafka input takes no user or password (it connects without SASL)');
     return { brokers: url.hosts, topic: url.path, clientId: url.options.get('clientId') ?? undefined };
   },
   create: (config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> => readKafka(config, context),

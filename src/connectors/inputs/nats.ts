@@ -245,7 +245,11 @@ async function readNats(config: z.output<typeof schema>, context: InputContext):
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const { connect } = await import('@nats-io/transport-node');
   const { servers, credentials } = serversOf(config.servers);
-  const nc = await connect({ servers, ...credentials });
+  const nc = await connect({ servers, ...credentials }).catch((error: Error) => {
+    throw new TributaryError(`cannot connect to NATS at ${servers.join(',')}: ${error.message}`, {
+      hint: "check that a NATS server with JetStream (nats-server -js) answers there, and the input's servers",
+    });
+  });
   const jsm = await jetstreamManager(nc);
   // A partition's end is asked by subject, which does not tell a missing stream from an empty one.
   await jsm.streams.info(config.stream).catch(async (error: Error) => {
