@@ -4,6 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
 
 describe('tributary CLI', () => {
+  it('colours its errors only when asked: FORCE_COLOR=0 and NO_COLOR turn them off (picocolors took FORCE_COLOR=0 as on)', () => {
+    const nowhere = path.join(tempDir(), 'nowhere');
+    expect(cli(['run', '--project', nowhere], undefined, { FORCE_COLOR: '0' }).stderr).toMatch(/^error: .*no Tributary project here/);
+    expect(cli(['run', '--project', nowhere], undefined, { FORCE_COLOR: '1', NO_COLOR: '1' }).stderr).toMatch(/^error: /);
+    expect(cli(['run', '--project', nowhere], undefined, { FORCE_COLOR: '1' }).stderr).toMatch(/^\x1b\[31merror:\x1b\[39m /);
+  });
+
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {
     const dir = path.join(tempDir(), 'my shop');
     const init = cli(['init', dir]);

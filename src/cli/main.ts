@@ -119,6 +119,17 @@ function dbtCommand(program: Command, name: string, description: string): void {
 
 const formatOption = () => new Option('-f, --format <format>', 'output format').choices(['table', 'csv', 'json']).default('table');
 
+/**
+ * Colours on stderr as Node decides them for a terminal (FORCE_COLOR=0, NO_COLOR and TERM=dumb turn
+ * them off), and elsewhere only when FORCE_COLOR asks: picocolors alone took FORCE_COLOR=0, and CI,
+ * as asking for them.
+ */
+function stderrColours(): ReturnType<typeof pc.createColors> {
+  const stderr = process.stderr;
+  const forced = process.env.FORCE_COLOR;
+  return pc.createColors(stderr.isTTY ? stderr.hasColors() : forced !== undefined && !['', '0', 'false'].includes(forced) && !process.env.NO_COLOR);
+}
+
 export function buildProgram(): Command {
   const program = new Command('tributary')
     .description('Batch files and event streams in; clean, modelled, reconciled tables out.')
@@ -483,7 +494,7 @@ export async function main(argv: string[]): Promise<number> {
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
     if (code?.startsWith('commander.')) return 2;
     // A message may quote data (a value, a line): printed safe for the terminal.
-    console.error(`${pc.red('error:')} ${printable(errorMessage(error))}`);
+    console.error(`${stderrColours().red('error:')} ${printable(errorMessage(error))}`);
     if (process.env.TRIBUTARY_DEBUG && error instanceof Error) console.error(error.stack);
     return 1;
   }
