@@ -375,6 +375,22 @@ export default defineProject({
     expect((await ws.metastore.table('loaded'))!.columns[1]).toEqual({ name: 'amount', type: 'DECIMAL(10,2)' });
     ws.close();
   });
+
+  it('refuses a Parquet file that lacks a declared column, naming it and the file’s columns (read by name, it loaded as NULL with no reason)', async () => {
+    const dir = tempDir();
+    const engine = await Engine.open();
+    await engine.run(`COPY (SELECT 1 AS id, 2.5 AS amount) TO '${path.join(dir, 'a.parquet')}' (FORMAT parquet)`);
+    // Another table's file: a nested column whose fields must not pass for top-level columns, and a renamed one.
+    await engine.run(`COPY (SELECT 2 AS id, {'amount': 1, 'deep': {'x': 1}} AS detail, 3.5 AS total) TO '${path.join(dir, 'b.parquet')}' (FORMAT parquet)`);
+    engine.closeAll();
+    writeFileSync(path.join(dir, 'tributary.config.ts'), config(`{ format: 'parquet', path: '*.parquet', columns: { id: 'BIGINT', amount: 'DECIMAL(10,2)' } }`));
+    const error = await runProject(dir).then(
+      () => undefined,
+      (e: TributaryError) => e,
+    );
+    expect(error?.place).toMatchObject({ file: path.join(dir, 'b.parquet'), field: 'sources.src.columns' });
+    expect(error?.message).toBe("the file has no column 'amount' of sources.src.columns; its columns: id, detail, total");
+  });
 });
 
 describe('the independent line count', () => {

@@ -9,6 +9,38 @@ import { defineSource, sourceBase, type SourceContext, type SourceScan } from '.
 const schema = z.object({ format: z.literal('parquet'), ...sourceBase }).strict();
 
 /**
+ * Each file must hold every declared column: read by name across files, a column one file lacks
+ * would load as NULL for all its rows, with no reason anywhere (a renamed column, a file of another
+ * table). Each file's top-level columns come from its footer's schema, a tree listed depth first.
+ */
+async function refuseMissingColumns(context: SourceContext, files: readonly string[], keys: readonly string[]): Promise<void> {
+  const rows = await context.engine.queryJson<{ file_name: string; name: string; num_children: number | null }>(
+    `SELECT file_name, name, num_children FROM parquet_schema(${quoteList(files)})`,
+  );
+  const byFile = new Map<string, typeof rows>();
+  for (const row of rows) byFile.set(row.file_name, [...(byFile.get(row.file_name) ?? []), row]);
+  for (const [file, tree] of byFile) {
+    let at = 1;
+    const skip = (): void => {
+      const children = tree[at++]!.num_children ?? 0;
+      for (let k = 0; k < children; k++) skip();
+    };
+    const names: string[] = [];
+    for (let k = 0; k < (tree[0]!.num_children ?? 0); k++) {
+      names.push(tree[at]!.name);
+      skip();
+    }
+    const missing = keys.filter((key) => !names.includes(key));
+    if (missing.length) {
+      throw new TributaryError(`the file has no column ${missing.map((m) => `'${m}'`).join(', ')} of sources.${context.name}.columns; its columns: ${names.join(', ')}`, {
+        place: { file, field: `sources.${context.name}.columns` },
+        hint: 'declare only the columns every file has (a model can add one that later files have from a source of their own), or correct the file',
+      });
+    }
+  }
+}
+
+/**
  * Parquet files. A declared schema is enforced value by value: a value that does not convert is a
  * quarantined row with its reason, not a failed load. The independent count is the files' own
  * row counts from their footers.
@@ -22,6 +54,7 @@ export const parquetSource = defineSource({
     const read = `read_parquet(${quoteList(files)}, union_by_name = true)`;
     const stored = await context.engine.describe(`SELECT * FROM ${read}`);
     const declared = config.columns ? declaredColumns(config.columns) : undefined;
+    if (declared) await refuseMissingColumns(context, files, declared.map((c) => c.key));
     const columns = declared ? declared.map((c) => ({ name: c.name, type: c.type, key: c.key })) : stored.map((c) => ({ ...c, key: c.name }));
     const projection = columns.map((c) => (declared ? `TRY_CAST(${quoteIdent(c.key)} AS ${c.type}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
     const problems = declared
