@@ -152,4 +152,17 @@ describe('tributary CLI', () => {
     expect(lines).toHaveLength(20_001);
     expect(lines[1]).toMatch(/^2019-11-01 \d\d:\d\d:\d\d UTC,(view|cart|purchase),/);
   });
+
+  it('generate refuses a --set option its generator does not read, before writing (ignored, it wrote the full 9 GB file)', () => {
+    const out = path.join(tempDir(), 'nov.csv');
+    const run = cli(['generate', 'ecommerce', '--project', CLICKSTREAM, '--set', 'rows=20000', '--out', out]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("generator 'ecommerce' has no option 'rows'");
+    expect(run.stderr).toContain('its --set options: sample (the real rows the data is learned from');
+    expect(run.stderr).toContain('how much it writes is --size');
+    expect(existsSync(out)).toBe(false);
+    const sample = cli(['generate', 'ecommerce', '--project', CLICKSTREAM, '--set', `sample=${path.join(CLICKSTREAM, 'data', '2019-Nov-sample.csv')}`, '--rows', '10', '--out', out]);
+    expect(sample.code, sample.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8').trimEnd().split('\n')).toHaveLength(11);
+  });
 });

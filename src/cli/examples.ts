@@ -40,6 +40,16 @@ export async function generate(project: Project, name: string | undefined, flags
   const generator = await loadGenerator(project, name);
   const out = path.resolve(flags.out ?? project.resolvePath(generator.defaultOut));
   const size = flags.size ?? flags.rows ?? generator.defaultSize;
+  const asked = options(flags.set);
+  // A key the generator does not read would be ignored, and it would write its default instead (9 GB, for one).
+  const known = generator.options ?? {};
+  const unknown = Object.keys(asked).filter((key) => !Object.hasOwn(known, key));
+  if (unknown.length) {
+    const takes = Object.entries(known).map(([key, what]) => `${key} (${what})`);
+    throw new TributaryError(`generator '${name}' has no option ${unknown.map((k) => `'${k}'`).join(', ')}`, {
+      hint: `${takes.length ? `its --set options: ${takes.join('; ')}` : 'it takes no --set option'}; how much it writes is --size`,
+    });
+  }
   const progress = createProgress({ label: `generate ${name}` });
   const started = Date.now();
   const result = await generator.run({
@@ -47,7 +57,7 @@ export async function generate(project: Project, name: string | undefined, flags
     out,
     size,
     seed: flags.seed,
-    options: options(flags.set),
+    options: asked,
     progress: (update) => progress.update(update),
     log: (m) => console.error(m),
   });

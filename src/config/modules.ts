@@ -33,6 +33,8 @@ export interface GeneratorDefinition {
   /** Where it writes when no --out is given, relative to the project. */
   defaultOut: string;
   defaultSize: number;
+  /** The `--set` keys it reads, each with what it sets: `generate` refuses any other key. */
+  options?: Record<string, string>;
   run(context: GeneratorContext): Promise<GeneratorResult>;
   /**
    * Live data as it would arrive: keeps writing into `out` (files dropped into a folder a stream

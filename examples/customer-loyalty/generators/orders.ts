@@ -312,6 +312,13 @@ export default defineGenerator({
   unit: 'order lines a day',
   defaultOut: 'spool/incoming',
   defaultSize: 2000,
+  options: {
+    days: 'how many days of files (default: 7)',
+    files: 'files a day (default: 24)',
+    start: 'the first day, YYYY-MM-DD (default: 2024-03-01)',
+    customers: 'the customers CSV whose ids the orders use',
+    malformedEvery: 'one malformed line every N (default: none)',
+  },
   async run(context) {
     const filesPerDay = positiveInteger(context.options, 'files', 24);
     const days = positiveInteger(context.options, 'days', 7);

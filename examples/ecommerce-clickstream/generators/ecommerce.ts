@@ -483,6 +483,7 @@ export default defineGenerator({
   unit: 'rows',
   defaultOut: 'data/2019-Nov.csv',
   defaultSize: NOVEMBER_2019.rows,
+  options: { sample: `the real rows the data is learned from (default: ${SAMPLE})` },
   async run(context) {
     const out = resolve(context.out);
     const result = await generateEcommerce({

@@ -1726,6 +1726,7 @@ export default {
   unit: 'events per day',
   defaultOut: 'data/generated',
   defaultSize: FULL_SIZE.eventsPerDay,
+  options: { days: `how many days of drops (default: ${FULL_SIZE.days})`, start: `the first day, YYYY-MM-DD (default: ${FULL_SIZE.start})` },
   async run(context) {
     const result = await generateSegment({
       out: resolve(context.out),
