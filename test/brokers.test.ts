@@ -56,7 +56,7 @@ describe.runIf(kafkaUp)('Kafka source', () => {
 });
 
 /** A new JetStream stream holding `values` under `PREFIX_xxxxxx.events`, removed by `remove`. */
-async function natsStream(prefix: string, values: readonly string[], options: { servers: string; user?: string; pass?: string } = { servers: '127.0.0.1:4222' }) {
+async function natsStream(prefix: string, values: readonly string[], options: { servers: string; user?: string; pass?: string; token?: string } = { servers: '127.0.0.1:4222' }) {
   const stream = `${prefix}_${randomBytes(3).toString('hex')}`;
   const nc = await connect(options);
   const jsm = await jetstreamManager(nc);
@@ -157,6 +157,33 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
       const refused = await openNats(stream, `nats://reader:wrong@127.0.0.1:${port}`).then(() => 'opened', (error: Error) => error.message);
       expect(refused).toMatch(/Authorization Violation/i);
       expect(refused).not.toMatch(/wrong/);
+    } finally {
+      server.kill();
+    }
+  });
+
+  it('reads from a server that asks for a token, given in the URL as NATS writes it (nats://TOKEN@host), and keeps it out of what it shows', async () => {
+    const port = await freePort();
+    const token = 's3cret-token';
+    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', tempDir(), '--auth', token], { stdio: 'ignore' });
+    try {
+      for (const deadline = Date.now() + 10_000; ; ) {
+        if (await tcpOpen('127.0.0.1', port).then(() => true, () => false)) break;
+        if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const values = events(2000);
+      const { stream, remove } = await natsStream('TOKENED', values, { servers: `127.0.0.1:${port}`, token });
+      // It was taken for a user with no password, which the server refused.
+      const input = await openNats(stream, `nats://${token}@127.0.0.1:${port}`);
+      try {
+        const read = await readInto(input, 1, values.length);
+        expect(read.map((r) => r.value)).toEqual(values);
+        expect(input.describe()).toBe(`nats nats://127.0.0.1:${port} stream ${stream}`);
+      } finally {
+        await input.close();
+        await remove();
+      }
     } finally {
       server.kill();
     }

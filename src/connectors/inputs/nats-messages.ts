@@ -223,10 +223,11 @@ export class NatsFrameReader {
   }
 }
 
-/** A user and password the server asks for (`auth_required`). */
+/** What the server asks for (`auth_required`): a user and password, or a token. */
 export interface NatsCredentials {
   user?: string;
   pass?: string;
+  token?: string;
 }
 
 /** What the server says of itself when a client connects. */
@@ -239,7 +240,7 @@ interface ServerInfo {
 /**
  * A connection of its own for a pull consumer's deliveries, read with NatsFrameReader; the client
  * library keeps the other work (streams, consumers, their state). It speaks plain TCP, with a user
- * and password where the server asks for them: `open` answers undefined for a server that asks for
+ * and password or a token where the server asks for them: `open` answers undefined for a server that asks for
  * TLS or for credentials it was not given, and the input then reads through the library.
  */
 export class NatsDataConnection {
@@ -302,14 +303,14 @@ export class NatsDataConnection {
         info: (json) => {
           if (stage !== 'info') return;
           const info = JSON.parse(json) as ServerInfo;
-          if (info.tls_required || (info.auth_required && !credentials.user) || info.headers === false) {
+          if (info.tls_required || (info.auth_required && !credentials.user && !credentials.token) || info.headers === false) {
             socket.destroy();
             resolve(undefined);
             return;
           }
           stage = 'pong';
           connection = new NatsDataConnection(socket);
-          const auth = info.auth_required ? { user: credentials.user, pass: credentials.pass } : {};
+          const auth = !info.auth_required ? {} : credentials.token ? { auth_token: credentials.token } : { user: credentials.user, pass: credentials.pass };
           socket.write(`CONNECT ${JSON.stringify({ verbose: false, pedantic: false, lang: 'node', name: 'tributary', protocol: 1, headers: true, no_responders: true, ...auth })}\r\nPING\r\n`);
         },
         error: (message) => {

@@ -226,7 +226,8 @@ function serversOf(text: string): { servers: string[]; credentials: NatsCredenti
   let credentials: NatsCredentials = {};
   const servers = text.split(',').map((server) => {
     const url = new URL(server.includes('://') ? server : `nats://${server}`);
-    if (url.username) credentials = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+    // nats://user:password@host, or nats://token@host: NATS's own URL forms.
+    if (url.username) credentials = url.password ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : { token: decodeURIComponent(url.username) };
     return server.includes('://') ? `${url.protocol}//${url.host}` : url.host;
   });
   return { servers, credentials };
