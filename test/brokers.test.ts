@@ -56,6 +56,21 @@ describe.runIf(kafkaUp)('Kafka source', () => {
 });
 
 /** A new JetStream stream holding `values` under `PREFIX_xxxxxx.events`, removed by `remove`. */
+/** A NATS server of this test's own (JetStream, on a free port) started with `auth` (its user and password, or token), once it listens. */
+async function natsServer(auth: readonly string[]) {
+  const port = await freePort();
+  const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', tempDir(), ...auth], { stdio: 'ignore' });
+  for (const deadline = Date.now() + 10_000; ; ) {
+    if (await tcpOpen('127.0.0.1', port).then(() => true, () => false)) break;
+    if (Date.now() > deadline) {
+      server.kill();
+      throw new Error(`nats-server did not start on port ${port}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port, server };
+}
+
 async function natsStream(prefix: string, values: readonly string[], options: { servers: string; user?: string; pass?: string; token?: string } = { servers: '127.0.0.1:4222' }) {
   const stream = `${prefix}_${randomBytes(3).toString('hex')}`;
   const nc = await connect(options);
@@ -133,14 +148,8 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
   });
 
   it('reads from a server that asks for a user and password, given in the URL, and keeps them out of what it shows', async () => {
-    const port = await freePort();
-    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', tempDir(), '--user', 'reader', '--pass', 'se:cret'], { stdio: 'ignore' });
+    const { port, server } = await natsServer(['--user', 'reader', '--pass', 'se:cret']);
     try {
-      for (const deadline = Date.now() + 10_000; ; ) {
-        if (await tcpOpen('127.0.0.1', port).then(() => true, () => false)) break;
-        if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${port}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
       const values = events(3000);
       const { stream, remove } = await natsStream('SECURED', values, { servers: `127.0.0.1:${port}`, user: 'reader', pass: 'se:cret' });
       const input = await openNats(stream, `nats://reader:se%3Acret@127.0.0.1:${port}`);
@@ -163,15 +172,9 @@ describe.runIf(natsUp)('NATS JetStream source', () => {
   });
 
   it('reads from a server that asks for a token, given in the URL as NATS writes it (nats://TOKEN@host), and keeps it out of what it shows', async () => {
-    const port = await freePort();
     const token = 's3cret-token';
-    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', tempDir(), '--auth', token], { stdio: 'ignore' });
+    const { port, server } = await natsServer(['--auth', token]);
     try {
-      for (const deadline = Date.now() + 10_000; ; ) {
-        if (await tcpOpen('127.0.0.1', port).then(() => true, () => false)) break;
-        if (Date.now() > deadline) throw new Error(`nats-server did not start on port ${port}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
       const values = events(2000);
       const { stream, remove } = await natsStream('TOKENED', values, { servers: `127.0.0.1:${port}`, token });
       // It was taken for a user with no password, which the server refused.

@@ -18,7 +18,11 @@ async function refuseMissingColumns(context: SourceContext, files: readonly stri
     `SELECT file_name, name, num_children FROM parquet_schema(${quoteList(files)})`,
   );
   const byFile = new Map<string, typeof rows>();
-  for (const row of rows) byFile.set(row.file_name, [...(byFile.get(row.file_name) ?? []), row]);
+  for (const row of rows) {
+    const tree = byFile.get(row.file_name);
+    if (tree) tree.push(row);
+    else byFile.set(row.file_name, [row]);
+  }
   for (const [file, tree] of byFile) {
     let at = 1;
     const skip = (): void => {
@@ -30,7 +34,9 @@ async function refuseMissingColumns(context: SourceContext, files: readonly stri
       names.push(tree[at]!.name);
       skip();
     }
-    const missing = keys.filter((key) => !names.includes(key));
+    // Names bind as DuckDB binds them, whatever their case: a file's `Name` is the declared `name`.
+    const found = new Set(names.map((n) => n.toLowerCase()));
+    const missing = keys.filter((key) => !found.has(key.toLowerCase()));
     if (missing.length) {
       throw new TributaryError(`the file has no column ${missing.map((m) => `'${m}'`).join(', ')} of sources.${context.name}.columns; its columns: ${names.join(', ')}`, {
         place: { file, field: `sources.${context.name}.columns` },
