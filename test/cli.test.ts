@@ -120,7 +120,8 @@ describe('tributary CLI', () => {
 
   it('the compact_live job makes each partition of the stream-written table one file, every row kept', () => {
     const dataDir = tempDir();
-    // Three drains, three commits: three files in each hour partition the events fall in.
+    // Three drains, three commits: a file for each hour partition a drain's events fall in (the
+    // drains may straddle an hour on the clock, so a partition may hold fewer than three).
     for (let round = 0; round < 3; round++) {
       expect(cli(['produce', 'sample', '--into-log', '--project', CLICKSTREAM, '--data-dir', dataDir, '--count', '200', '--rate', '5000']).code).toBe(0);
       expect(cli(['drain', '--project', CLICKSTREAM, '--data-dir', dataDir]).code).toBe(0);
@@ -134,7 +135,8 @@ describe('tributary CLI', () => {
     };
     const before = shape();
     expect(before).toMatchObject({ n: '600', ids: '600' });
-    expect(Number(before.files)).toBeGreaterThanOrEqual(3 * Number(before.partitions));
+    expect(Number(before.files)).toBeGreaterThanOrEqual(3);
+    expect(Number(before.files)).toBeGreaterThan(Number(before.partitions));
     const triggered = cli(['trigger', 'compact_live', '--project', CLICKSTREAM, '--data-dir', dataDir]);
     expect(triggered.code, triggered.stderr).toBe(0);
     expect(triggered.stderr).toMatch(/events_raw: \d+ partition\(s\) compacted, \d+ → \d+ files/);

@@ -12,6 +12,7 @@ import { engineVersion } from '../engine/index.js';
 import { findConfigFile, loadProject, type Project } from '../config/project.js';
 import { openWorkspace } from '../state/workspace.js';
 import { scaffoldProject } from './init.js';
+import { interruptOnSignals, interruptedExitCode } from './interrupt.js';
 import { runOnServer, runningServer, terminalIO } from './remote.js';
 
 interface ProjectFlags {
@@ -80,9 +81,12 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
     return runOnServer(server.url, name, input, io);
   }
   const ws = await openWorkspace(project);
+  const spec = commands[name]!;
+  const interrupt = spec.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
   try {
-    await (commands[name]!.run as (context: CommandContext, input: unknown) => Promise<void>)({ ws, io, openScheduler: (options) => openScheduler(ws, options) }, input);
+    await (spec.run as (context: CommandContext, input: unknown) => Promise<void>)({ ws, io, signal: interrupt?.signal, openScheduler: (options) => openScheduler(ws, options) }, input);
   } finally {
+    interrupt?.dispose();
     await ws.close();
   }
 }
@@ -490,12 +494,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (error) {
-    const code = (error as { code?: string }).code;
+    // Only commander's own codes are strings of this form (a DOMException's code is a number).
+    const code = (error as { code?: unknown }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
-    if (code?.startsWith('commander.')) return 2;
+    if (typeof code === 'string' && code.startsWith('commander.')) return 2;
     // A message may quote data (a value, a line): printed safe for the terminal.
     console.error(`${stderrColours().red('error:')} ${printable(errorMessage(error))}`);
     if (process.env.TRIBUTARY_DEBUG && error instanceof Error) console.error(error.stack);
-    return 1;
+    return interruptedExitCode() ?? 1;
   }
 }

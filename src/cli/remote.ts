@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CommandIO } from '../commands/index.js';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, abortReason } from '../core/errors.js';
+import { interruptOnSignals } from './interrupt.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import type { Project } from '../config/project.js';
 import { serverFile } from '../owner/stack.js';
@@ -39,15 +40,14 @@ export async function request(url: string, init?: RequestInit): Promise<Response
  * and progress here as they stream back.
  */
 export async function runOnServer(url: string, command: string, input: unknown, io: CommandIO): Promise<void> {
-  const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  process.once('SIGINT', onInterrupt);
+  // Ctrl+C closes the request: the server stops the command as when it runs here.
+  const interrupt = interruptOnSignals((message) => io.err(message));
   try {
     const response = await request(`${url.replace(/\/$/, '')}/api/commands`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ command, input, tty: io.tty }),
-      signal: abort.signal,
+      signal: interrupt.signal,
     });
     if (!response.ok || !response.body) {
       const body = (await response.json().catch(() => ({}))) as { error?: string; hint?: string };
@@ -67,18 +67,23 @@ export async function runOnServer(url: string, command: string, input: unknown, 
         if ('out' in frame) io.out(frame.out);
         else if ('err' in frame) io.err(frame.err);
         else if ('progress' in frame) {
-          const { id, label, totalBytes, update, done } = frame.progress;
+          const { id, label, totalBytes, update, done, end } = frame.progress;
           let reporter = reporters.get(id);
           if (!reporter) reporters.set(id, (reporter = io.progress(label, totalBytes)));
           if (update) reporter.update(update);
-          if (done !== undefined) reporter.done(done || undefined);
+          if (done !== undefined) reporter.done(done || undefined, end);
         } else exit = frame;
       }
     }
     if (!exit) throw new TributaryError(`the server at ${url} stopped before the command finished`, { hint: 'look at the server’s log, then run the command again' });
     if (exit.exit !== 0) throw new TributaryError(exit.error ?? 'the command failed on the server', { hint: exit.hint });
+  } catch (error) {
+    if (!interrupt.signal.aborted) throw error;
+    throw new TributaryError(`stopped (${abortReason(interrupt.signal)}): the server at ${url} was told to stop the command`, {
+      hint: 'work it had not committed is dropped; `tributary runs` shows how each run ended',
+    });
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
+    interrupt.dispose();
   }
 }
 

@@ -1,4 +1,4 @@
-import { TributaryError, errorMessage } from '../core/errors.js';
+import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
 import { parseSqlTree, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelHooks, type ModelPlan, type ProjectPlan } from '../models/index.js';
@@ -40,6 +40,8 @@ export interface BuildOptions {
   /** Every test keeps its failing rows (dbt's --store-failures); undefined: as each test's config says. */
   storeFailures?: boolean;
   log: (message: string) => void;
+  /** Stops the build: the nodes running are interrupted and commit nothing, the rest are skipped. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -262,6 +264,10 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       const states = test.depends.map((d) => (chosen.has(d) && options.only !== 'tests' ? status.get(d) : 'success'));
       if (states.some((s) => s === undefined)) continue;
       testsDone.add(test.name);
+      if (options.signal?.aborted) {
+        results.push({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'skipped', detail: `the build was stopped (${abortReason(options.signal)})` });
+        continue;
+      }
       if (states.some((s) => s !== 'success')) {
         results.push({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'skipped', detail: 'what it tests was not built' });
         continue;
@@ -282,9 +288,12 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     const type = typeOf(model.name);
     const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
     const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
-    const failedUnit = blockedBy || failedTest ? undefined : await runUnitTests(model.name);
-    if (blockedBy || failedTest || failedUnit) {
-      const because = failedUnit
+    const stopped = options.signal?.aborted ? abortReason(options.signal) : undefined;
+    const failedUnit = blockedBy || failedTest || stopped ? undefined : await runUnitTests(model.name);
+    if (blockedBy || failedTest || failedUnit || stopped) {
+      const because = stopped
+        ? `the build was stopped (${stopped})`
+        : failedUnit
         ? `unit test ${failedUnit.node} ${failedUnit.status === 'fail' ? 'failed' : 'could not run'}`
         : failedTest
           ? `test ${failedTest.name} failed`
@@ -295,7 +304,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       return;
     }
     try {
-      const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view) });
+      const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view), signal: options.signal });
       status.set(model.name, 'success');
       results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
     } catch (error) {

@@ -1,4 +1,4 @@
-import { TributaryError, errorMessage } from '../core/errors.js';
+import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
 import { runReadOnly } from './query.js';
@@ -21,12 +21,15 @@ export interface DbtInput {
 }
 
 /** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
-function report(io: CommandIO, results: readonly NodeResult[], format: OutputFormat = 'table'): void {
+function report(io: CommandIO, results: readonly NodeResult[], format: OutputFormat = 'table', signal?: AbortSignal): void {
   const rows = results.map((r) => ({ node: r.node, type: r.type, status: r.status, failures: r.failures ?? '', detail: r.detail, test: r.test ?? '', model: r.model ?? '', column: r.column ?? '' }));
   if (format === 'json') io.out(JSON.stringify(results));
   else if (rows.length) io.out(renderRows(rows.map(({ test: _t, model: _m, column: _c, ...rest }) => rest), format, undefined, io.tty));
   const count = (s: string) => results.filter((r) => r.status === s).length;
   io.err(`PASS=${count('success') + count('pass')} WARN=${count('warn')} ERROR=${count('error') + count('fail')} SKIP=${count('skipped')} TOTAL=${results.length}`);
+  if (signal?.aborted) {
+    throw new TributaryError(`stopped (${abortReason(signal)}) before every node ran`, { hint: 'what passed was committed; an interrupted node committed nothing: run the command again for the rest' });
+  }
   const failed = results.filter((r) => r.status === 'error' || r.status === 'fail');
   if (failed.length) {
     throw new TributaryError(`${failed.length} node(s) failed: ${failed.map((r) => `${r.type} ${r.node} (${r.detail})`).join('; ')}`, {
@@ -38,9 +41,10 @@ function report(io: CommandIO, results: readonly NodeResult[], format: OutputFor
 const runner = (name: string, only: 'seeds' | 'snapshots' | 'tests' | undefined) =>
   defineCommand<DbtInput>({
     name,
-    async run({ ws, io }, input) {
-      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, storeFailures: input.storeFailures, log: (m) => io.err(m) });
-      report(io, results, input.format);
+    stoppable: true,
+    async run({ ws, io, signal }, input) {
+      const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, storeFailures: input.storeFailures, log: (m) => io.err(m), signal });
+      report(io, results, input.format, signal);
     },
   });
 

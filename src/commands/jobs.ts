@@ -1,4 +1,4 @@
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, abortReason } from '../core/errors.js';
 import { DuckDBSchedulerStore } from '../catalog/index.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
 import { renderRows, type OutputFormat } from './output.js';
@@ -112,10 +112,15 @@ async function withScheduler<T>(
     }
     if (event.type === 'log') context.io.err(`    ${event.task}: ${event.line}`);
   });
+  // Ctrl+C here: the attempts running are interrupted and handed back unfinished, for the next
+  // trigger, backfill or scheduler to run again (as when `up` stops).
+  const stop = () => void ps.scheduler.stop({ abort: true });
+  context.signal?.addEventListener('abort', stop, { once: true });
   try {
     if (only) await ps.scheduler.start();
     return await body(ps, Boolean(only));
   } finally {
+    context.signal?.removeEventListener('abort', stop);
     unsubscribe();
     await ps.scheduler.stop();
     await ps.close?.();
@@ -146,27 +151,32 @@ function secondsFrom(from: Date, to: Date): string {
 }
 
 /** Until every run has finished (retries and sensor pokes included), woken by the scheduler's run events. */
-async function finished(ps: ProjectScheduler, runs: readonly JobRun[]): Promise<void> {
+async function finished(ps: ProjectScheduler, runs: readonly JobRun[], signal: AbortSignal | undefined): Promise<void> {
   const pending = new Set(runs.map((r) => r.id));
   const settle = async () => {
     for (const run of await ps.scheduler.runs({ limit: 100_000 })) if (pending.has(run.id) && (run.state === 'success' || run.state === 'failed')) pending.delete(run.id);
   };
   await settle();
-  while (pending.size) {
+  while (pending.size && !signal?.aborted) {
     await new Promise<void>((resolve) => {
-      const stop = ps.scheduler.subscribe((event) => {
-        if (event.type === 'run' && pending.has(event.run.id)) {
-          stop();
-          resolve();
-        }
+      const done = () => {
+        unsubscribe();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const unsubscribe = ps.scheduler.subscribe((event) => {
+        if (event.type === 'run' && pending.has(event.run.id)) done();
       });
+      signal?.addEventListener('abort', done, { once: true });
     });
     await settle();
   }
+  // What was running is handed back before the runs are shown as they were left.
+  if (signal?.aborted) await ps.scheduler.stop({ abort: true });
 }
 
 async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: JobRun[], foreground: boolean): Promise<void> {
-  if (foreground) await finished(ps, runs);
+  if (foreground) await finished(ps, runs, context.signal);
   const zones = new Map((await ps.scheduler.listJobs()).map((j) => [j.name, j.timezone]));
   const rows = await Promise.all(
     runs.map(async (r) => {
@@ -177,6 +187,12 @@ async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: J
     }),
   );
   context.io.out(renderRows(rows, 'table', undefined, context.io.tty));
+  if (foreground && context.signal?.aborted) {
+    const unfinished = rows.filter((r) => r.state !== 'success' && r.state !== 'failed').length;
+    throw new TributaryError(`stopped (${abortReason(context.signal)}); ${unfinished} run(s) left unfinished`, {
+      hint: 'their running tasks were interrupted and handed back, not failed: the same trigger or backfill (or `tributary up`) runs them again',
+    });
+  }
   const failed = rows.filter((r) => r.state === 'failed');
   if (foreground && failed.length) {
     throw new TributaryError(`${failed.length} of ${rows.length} run(s) failed`, { hint: 'see each task’s log with `tributary runs --job JOB` or in the jobs page of `tributary up`' });
@@ -208,6 +224,7 @@ export const jobsCommand = defineCommand<{ format: OutputFormat }>({
 
 export const triggerCommand = defineCommand<{ job: string; date?: string }>({
   name: 'trigger',
+  stoppable: true,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
@@ -227,6 +244,7 @@ export const triggerCommand = defineCommand<{ job: string; date?: string }>({
 
 export const backfillCommand = defineCommand<{ job: string; from: string; to: string; rerunFailed?: boolean }>({
   name: 'backfill',
+  stoppable: true,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
@@ -257,6 +275,7 @@ export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
 
 export const clearCommand = defineCommand<{ run: string; task: string; downstream?: boolean; mark?: 'success' | 'failed' }>({
   name: 'clear',
+  stoppable: true,
   async run(context, input) {
     // Without a server, nothing else would run what is cleared: it runs here, to the end, as `trigger` does.
     const job = context.server?.scheduler ? undefined : await jobOfRun(context, input.run);

@@ -58,7 +58,8 @@ function summary(io: CommandIO, results: readonly ModelResult[]): void {
 
 export const runCommand = defineCommand<RunInput>({
   name: 'run',
-  async run({ ws, io }, input) {
+  stoppable: true,
+  async run({ ws, io, signal }, input) {
     // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.
     const view = await dbtWorkspace(ws.withProject(withSources(ws.project, input.sources)), input.fullRefresh);
     // Snapshots record history only when asked (`tributary snapshot` or `build`), as in dbt.
@@ -73,6 +74,7 @@ export const runCommand = defineCommand<RunInput>({
         threads: input.threads,
         interval: intervalOf(input),
         trigger: 'cli',
+        signal,
         quiet: input.quiet,
         log: (m) => io.err(m),
         progress: (label, bytes) => io.progress(label, bytes),

@@ -54,6 +54,8 @@ export interface CommandContext {
  */
 export interface CommandSpec<Input = Record<string, unknown>> {
   name: string;
+  /** It stops early when its context's signal aborts (Ctrl+C stops it cleanly; others end the process). */
+  stoppable?: boolean;
   run(context: CommandContext, input: Input): Promise<void>;
 }
 

@@ -31,3 +31,9 @@ export function errorMessage(error: unknown): string {
   if (error instanceof TributaryError) return error.format();
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Why work was stopped, as its abort said it (a timeout, Ctrl+C, a client gone). */
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error && reason.name !== 'AbortError' ? reason.message : typeof reason === 'string' ? reason : 'asked to stop';
+}

@@ -7,9 +7,12 @@ export interface ProgressUpdate {
   fraction?: number;
 }
 
+/** How long work ended: done, or stopped part way (Ctrl+C, a timeout) or failed, when it did not finish. */
+export type ProgressEnd = 'done' | 'stopped' | 'failed';
+
 export interface Progress {
   update(update: ProgressUpdate): void;
-  done(summary?: string): void;
+  done(summary?: string, end?: ProgressEnd): void;
 }
 
 export interface ProgressOptions {
@@ -56,8 +59,8 @@ export function createProgress(options: ProgressOptions): Progress {
         const d = describe();
         bar.update(Math.round((last.fraction ?? 0) * 100), d);
       },
-      done(summary) {
-        bar.update(100, { ...describe(), eta: 'done' });
+      done(summary, end = 'done') {
+        bar.update(end === 'done' ? 100 : Math.round((last.fraction ?? 0) * 100), { ...describe(), eta: end });
         bar.stop();
         if (summary) stream.write(`${summary}\n`);
       },
@@ -75,9 +78,9 @@ export function createProgress(options: ProgressOptions): Progress {
       const pct = last.fraction !== undefined ? `${(last.fraction * 100).toFixed(0)}%` : '';
       stream.write(`${options.label}: ${[pct, d.rows, d.rate, d.eta].filter(Boolean).join(', ')}\n`);
     },
-    done(summary) {
+    done(summary, end = 'done') {
       const d = describe();
-      stream.write(`${options.label}: done in ${d.seconds.toFixed(1)}s${summary ? `, ${summary}` : ''}\n`);
+      stream.write(`${options.label}: ${end} ${end === 'done' ? 'in' : 'after'} ${d.seconds.toFixed(1)}s${summary ? `, ${summary}` : ''}\n`);
     },
   };
 }

@@ -46,6 +46,9 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   /** Statements queued or running on this connection. */
   private pending = 0;
+  /** Interrupted: no statement starts any more. */
+  private halted = false;
+  private reinterrupt: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -171,7 +174,8 @@ export class Engine {
    */
   private enqueue<T>(task: () => Promise<T>, yields = this.background): Promise<T> {
     if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
-    const start = () => (this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : task());
+    const start = () =>
+      this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : this.halted ? Promise.reject(new Error(INTERRUPTED)) : task();
     const guarded = yields ? () => this.family.streaming.clear().then(start) : start;
     const next = this.queue.then(guarded, guarded);
     this.pending++;
@@ -302,9 +306,25 @@ export class Engine {
     return { percentage: p.percentage, rowsProcessed: Number(p.rows_processed), totalRows: Number(p.total_rows_to_process) };
   }
 
-  /** Stops the running statement; it fails with an "Interrupted" error. */
+  /**
+   * Stops this engine's work: the running statement fails with an "Interrupted" error, and so does
+   * every statement after it. DuckDB forgets an interrupt that comes before a statement reaches it
+   * (between two statements of a model, say), so it is repeated while one is under way.
+   */
   interrupt(): void {
+    this.halted = true;
     this.connection.interrupt();
+    if (this.reinterrupt) return;
+    this.reinterrupt = setInterval(() => {
+      if (this.pending) this.connection.interrupt();
+      else this.stopReinterrupting();
+    }, REINTERRUPT_MS);
+    this.reinterrupt.unref();
+  }
+
+  private stopReinterrupting(): void {
+    clearInterval(this.reinterrupt);
+    this.reinterrupt = undefined;
   }
 
   /**
@@ -333,6 +353,7 @@ export class Engine {
   }
 
   close(): void {
+    this.stopReinterrupting();
     this.family.engines.delete(this);
     this.connection.closeSync();
   }
@@ -365,6 +386,11 @@ interface Family {
   closing: boolean;
   streaming: StreamTurns;
 }
+
+/** What a statement asked of an interrupted engine fails with: DuckDB's own words for one it interrupted. */
+const INTERRUPTED = 'INTERRUPT Error: Interrupted! (its work was stopped before this statement)';
+/** How often an interrupt is repeated while a statement is under way. */
+const REINTERRUPT_MS = 50;
 
 /** How long a background statement waits for stream micro-batches at most: batch work is slowed, never stopped. */
 const STREAM_FIRST_MS = 1_000;

@@ -4,7 +4,7 @@ import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type Quaranti
 import { openSource, type DivertedNote, type LineFingerprint, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { groupBy } from '../core/collections.js';
-import { TributaryError, errorMessage } from '../core/errors.js';
+import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
 import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
@@ -126,6 +126,11 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
       for (const model of selected) {
         if (running >= threads) break;
         if (state.get(model.name) !== 'waiting') continue;
+        if (options.signal?.aborted) {
+          state.set(model.name, 'skipped');
+          skipped.push({ model: model.name, because: `the run was stopped (${abortReason(options.signal)})` });
+          continue;
+        }
         const upstream = [...dependencies.get(model.name)!];
         const blocked = upstream.find((u) => state.get(u) === 'failed' || state.get(u) === 'skipped');
         if (blocked) {
@@ -164,15 +169,23 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
   const committed = results.length;
   // Sources loaded for several models come first, as they ran.
   results.unshift(...run.loaded);
-  if (!failed.length) return results;
+  // Models are skipped without a failure only when the run was stopped.
+  if (!failed.length && !skipped.length) return results;
+  const stopped = options.signal?.aborted ? abortReason(options.signal) : undefined;
   const only = failed.length === 1 ? failed[0]! : undefined;
-  const message = only
+  const message = stopped
+    ? `the run was stopped (${stopped})${failed.length ? `: ${failed.map((f) => f.model).join(', ')} interrupted` : ''}`
+    : only
     ? only.error instanceof TributaryError
       ? only.error.message
       : errorMessage(only.error)
     : `${failed.length} models failed: ${failed.map((f) => `${f.model} (${errorMessage(f.error).split('\n')[0]})`).join('; ')}`;
-  const outcome = `this run committed ${committed} of ${selected.length} model(s)${skipped.length ? `; not run because of the failure: ${skipped.map((s) => s.model).join(', ')}` : ''}`;
-  const hint = only?.error instanceof TributaryError && only.error.hint ? `${only.error.hint}. ${outcome}` : `${outcome}; a failed model committed nothing: fix the cause and run again`;
+  const outcome = `this run committed ${committed} of ${selected.length} model(s)${skipped.length ? `; not run because of the ${stopped ? 'stop' : 'failure'}: ${skipped.map((s) => s.model).join(', ')}` : ''}`;
+  const hint = stopped
+    ? `${outcome}; an interrupted model committed nothing: run again to build what was not`
+    : only?.error instanceof TributaryError && only.error.hint
+      ? `${only.error.hint}. ${outcome}`
+      : `${outcome}; a failed model committed nothing: fix the cause and run again`;
   throw new RunFailed(message, hint, results, failed, skipped);
 }
 
@@ -256,6 +269,8 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
   const run: RunContext = batches ? { ...outer, options: { ...outer.options, interval: batches.whole ? undefined : batches.interval } } : outer;
   if (batches) log(`  ${model.name}: ${batches.why}`);
   const { options } = run;
+  // A transform shows no bar: its start says what the run is busy with (as dbt's START lines do).
+  log(`… ${model.name} (${role === 'load' ? 'source' : model.materialization.label}) started`);
   const runId = metastore.newRunId();
   await metastore.startRun(runId, {
     target: model.name,
@@ -272,8 +287,8 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
   options.signal?.addEventListener('abort', interrupt, { once: true });
   const scratchDir = path.join(ws.project.stateDir, 'scratch', runId);
   try {
-    if (options.signal?.aborted) throw new TributaryError(`model '${model.name}' was stopped before it started`, { hint: 'nothing was committed' });
-    await refuseUnwrittenStreamTables(run, model, engine);
+    options.signal?.throwIfAborted();
+    await refuseUnbuiltReads(run, model, engine);
     const step: ModelStep = { run, model, runId, engine, scratchDir, batches: batches || undefined };
     let outcome: LoadOutcome | undefined;
     if (run.ownPass?.(model) && model.materialization.store!.holdsRows) {
@@ -295,7 +310,10 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     const mark = counts.read !== null && counts.written === 0 ? '!' : '✔';
     log(`${mark} ${model.name} (${label})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
     return { model: model.name, runId, materialize: role === 'load' ? 'source load' : label, seconds, partitions, skipped, ...counts };
-  } catch (error) {
+  } catch (caught) {
+    const error = options.signal?.aborted
+      ? new TributaryError(`model '${model.name}' was stopped (${abortReason(options.signal)})`, { hint: 'it committed nothing; run it again to build it', cause: caught })
+      : caught;
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof TributaryError) throw error;
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
@@ -310,17 +328,33 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
   }
 }
 
-/** A model reading a table a stream keeps, before the stream's first commit made it, says so and what to do. */
-async function refuseUnwrittenStreamTables(run: RunContext, model: ModelPlan, engine: Engine): Promise<void> {
-  const streamed = model.refs.filter((ref) => run.plan.streamTables.has(ref) && !run.plan.models.has(ref));
-  if (!streamed.length) return;
+/**
+ * A model reading a table that does not exist yet (a model this run does not build and no run
+ * built, or a stream's table before its first commit) says so and what to do, not the engine's
+ * "Table … does not exist".
+ */
+async function refuseUnbuiltReads(run: RunContext, model: ModelPlan, engine: Engine): Promise<void> {
+  const tableOf = (ref: string) => {
+    const upstream = run.plan.models.get(ref);
+    if (upstream) return upstream.materialization.reference === 'relation' ? upstream.table : undefined;
+    return run.plan.streamTables.has(ref) ? ref : undefined;
+  };
+  const reads = model.refs.filter((ref) => tableOf(ref) !== undefined);
+  if (!reads.length) return;
   const existing = await queryableTables(engine);
-  const missing = streamed.find((ref) => !existing.has(ref));
+  const missing = reads.find((ref) => !existing.has(tableOf(ref)!.toLowerCase()));
   if (!missing) return;
-  const job = run.plan.streamTables.get(missing)!;
-  throw new TributaryError(`model '${model.name}' reads '${missing}', which stream job '${job}' keeps and has not written yet`, {
-    place: { file: run.ws.project.configFile, field: `models.${model.name}.sql` },
-    hint: `start the stream first (\`tributary up\`, or \`tributary drain\` to run it until its input is empty), then run '${model.name}' again`,
+  const place = { file: run.ws.project.configFile, field: `models.${model.name}.sql` };
+  const job = run.plan.models.has(missing) ? undefined : run.plan.streamTables.get(missing);
+  if (job) {
+    throw new TributaryError(`model '${model.name}' reads '${missing}', which stream job '${job}' keeps and has not written yet`, {
+      place,
+      hint: `start the stream first (\`tributary up\`, or \`tributary drain\` to run it until its input is empty), then run '${model.name}' again`,
+    });
+  }
+  throw new TributaryError(`model '${model.name}' reads model '${missing}', which has not been built yet`, {
+    place,
+    hint: `build what it reads with it: \`tributary run +${model.name}\` (or run '${missing}' first)`,
   });
 }
 
@@ -573,15 +607,17 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       let staged: Staged;
       try {
         staged = await withQueryProgress(store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
+        progress.done();
       } catch (error) {
-        const recovered = attempt < MAX_REPAIRS ? await scan.recover?.(error as Error) : undefined;
+        // An interrupted statement is no input to repair.
+        const stopped = options.signal?.aborted === true;
+        const recovered = attempt < MAX_REPAIRS && !stopped ? await scan.recover?.(error as Error) : undefined;
+        progress.done(undefined, stopped ? 'stopped' : recovered ? 'done' : 'failed');
         if (!recovered) throw error;
         await scan.close();
         scan = recovered.scan;
         setAside.push(...recovered.setAside);
         continue;
-      } finally {
-        progress.done();
       }
       try {
         const written = staged.rows ?? 0;

@@ -1,13 +1,13 @@
 import { commands, type CommandIO, type ServerServices } from '../commands/index.js';
 import { errorMessage, TributaryError } from '../core/errors.js';
-import type { ProgressUpdate } from '../core/progress.js';
+import type { ProgressEnd, ProgressUpdate } from '../core/progress.js';
 import type { ServerPlugin } from './app.js';
 
 /** A frame of a command's answer, one JSON object a line. */
 export type CommandFrame =
   | { out: string }
   | { err: string }
-  | { progress: { id: number; label: string; totalBytes?: number; update?: ProgressUpdate; done?: string } }
+  | { progress: { id: number; label: string; totalBytes?: number; update?: ProgressUpdate; done?: string; end?: ProgressEnd } }
   | { exit: number; error?: string; hint?: string };
 
 /** Frames of progress are sent at most this often per reporter. */
@@ -40,7 +40,7 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
       // request's own 'close' only says its body was read.
       const abort = new AbortController();
       res.on('close', () => {
-        if (!res.writableEnded) abort.abort();
+        if (!res.writableEnded) abort.abort(new Error('the client that sent it stopped waiting'));
       });
       let reporters = 0;
       const io: CommandIO = {
@@ -57,8 +57,8 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
               last = Date.now();
               send({ progress: { id, label, update } });
             },
-            done(summary) {
-              send({ progress: { id, label, done: summary ?? '' } });
+            done(summary, end) {
+              send({ progress: { id, label, done: summary ?? '', end } });
             },
           };
         },
