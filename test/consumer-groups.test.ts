@@ -282,7 +282,8 @@ describe('consumer groups on the embedded log', () => {
       expect(committedOf(group)).toBe(ORDERS.length + 1);
       expect(final.metrics).toContain(`tributary_consumer_group_committed_offset{group="${group.group}",job="${group.job}",partition="0"} ${group.partitions[0]!.end}`);
     }
-  });
+    // Eleven worker processes and their status checks: minutes on a slow, shared machine.
+  }, 360_000);
 
   it('two jobs cannot read as one group', async () => {
     const dir = project("{ kind: 'log', topic: 'orders' }", "topics: { orders: { partitions: 3 } },", 'lake-archive');
