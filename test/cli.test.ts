@@ -11,6 +11,21 @@ describe('tributary CLI', () => {
     expect(cli(['run', '--project', nowhere], undefined, { FORCE_COLOR: '1' }).stderr).toMatch(/^\x1b\[31merror:\x1b\[39m /);
   });
 
+  it('a usage error exits 2, as shells and CI tell it from a failed run (1); a day the calendar lacks is one', () => {
+    const dir = path.join(tempDir(), 'shop');
+    expect(cli(['init', dir]).code).toBe(0);
+    const noThreads = cli(['run', '--project', dir, '--threads', '0']);
+    expect(noThreads.code).toBe(2);
+    expect(noThreads.stderr).toMatch(/argument '0' is invalid\. expected a whole number above 0/);
+    // Date.parse takes 2024-02-30 as March 1st: the run built a day nobody asked for, under the wrong name.
+    const february30 = cli(['run', '--project', dir, '--date', '2024-02-30']);
+    expect(february30.code).toBe(2);
+    expect(february30.stderr).toMatch(/expected a day of the calendar like 2019-11-05, got '2024-02-30'/);
+    expect(cli(['backfill', 'nightly', '--project', dir, '--from', '2023-04-31', '--to', '2023-05-02']).code).toBe(2);
+    expect(cli(['nosuch', '--project', dir]).code).toBe(2);
+    expect(cli(['run', '--project', dir, '--date', '2024-02-29', '--quiet']).code).toBe(0);
+  });
+
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {
     const dir = path.join(tempDir(), 'my shop');
     const init = cli(['init', dir]);
@@ -34,6 +49,12 @@ describe('tributary CLI', () => {
 
     const q = cli(['quarantine', '--project', dir, '--format', 'json']);
     expect(JSON.parse(q.stdout)).toMatchObject([{ model: 'orders', line: 5, column_name: 'amount', reason: 'amount: expected >= 0, got -3.00' }]);
+    // A mistyped run, model or table is said to be one, not answered with an empty, clean-looking result.
+    expect(cli(['quarantine', '--project', dir, '--run', '20240101000000-nosuch']).stderr).toMatch(/no run '20240101000000-nosuch'\n  → `tributary runs` lists the runs/);
+    expect(cli(['quarantine', '--project', dir, '--model', 'order']).stderr).toMatch(/no run of 'order' is recorded/);
+    const compactTypo = cli(['compact', 'order', '--project', dir]);
+    expect(compactTypo.code).toBe(1);
+    expect(compactTypo.stderr).toMatch(/no table 'order' in the catalog/);
 
     const csv = cli(['sql', 'SELECT customer, amount FROM orders ORDER BY order_id LIMIT 2', '--project', dir, '--format', 'csv']);
     expect(csv.stdout.trim()).toBe('customer,amount\nada,19.90\ngrace,5.00');

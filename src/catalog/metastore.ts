@@ -429,8 +429,12 @@ export class Metastore {
     return orphans.length;
   }
 
-  async runs(options: { limit?: number; target?: string; group?: string } = {}): Promise<RunRecord[]> {
-    const where = [options.target && `target = ${quoteLiteral(options.target)}`, options.group && `run_group = ${quoteLiteral(options.group)}`].filter(Boolean);
+  async runs(options: { limit?: number; target?: string; group?: string; runId?: string } = {}): Promise<RunRecord[]> {
+    const where = [
+      options.target && `target = ${quoteLiteral(options.target)}`,
+      options.group && `run_group = ${quoteLiteral(options.group)}`,
+      options.runId && `run_id = ${quoteLiteral(options.runId)}`,
+    ].filter(Boolean);
     return this.engine.queryJson<RunRecord>(
       `SELECT run_id, run_group, attempt, trigger, kind, target, status, params, started_at::VARCHAR AS started_at, finished_at::VARCHAR AS finished_at,
               read::DOUBLE AS read, written::DOUBLE AS written, quarantined::DOUBLE AS quarantined, error, snapshot_id::DOUBLE AS snapshot_id

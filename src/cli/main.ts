@@ -7,6 +7,7 @@ import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { shellWord } from '../core/shell.js';
+import { isCalendarDay } from '../core/interval.js';
 import { packageInfo } from '../core/package.js';
 import { engineVersion } from '../engine/index.js';
 import { findConfigFile, loadProject, type Project } from '../config/project.js';
@@ -42,9 +43,7 @@ function parseSources(values: string[] | undefined): Record<string, string> | un
 }
 
 function isoDate(value: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
-    throw new InvalidArgumentError(`expected a date like 2019-11-05, got '${value}'`);
-  }
+  if (!isCalendarDay(value)) throw new InvalidArgumentError(`expected a day of the calendar like 2019-11-05, got '${value}'`);
   return value;
 }
 
@@ -489,7 +488,13 @@ export function buildProgram(): Command {
 
 /** Runs the CLI and returns the exit code; errors print as file:line, what, and what to do next. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
+  // Every command's usage error comes back here (exit 2); commander's own would exit 1 on the spot.
+  const throwUsageErrors = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(throwUsageErrors);
+  };
+  throwUsageErrors(program);
   try {
     await program.parseAsync(argv);
     return 0;

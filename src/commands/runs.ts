@@ -1,3 +1,4 @@
+import { TributaryError } from '../core/errors.js';
 import { renderRows, type OutputFormat } from './output.js';
 import { defineCommand } from './types.js';
 
@@ -41,6 +42,13 @@ export const quarantineCommand = defineCommand<{ model?: string; run?: string; a
   name: 'quarantine',
   async run({ ws, io }, input) {
     const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, current: !input.all, limit: input.limit });
+    // Nothing quarantined, or a name that was never there: a typo must not read as a clean load.
+    if (!rows.length && input.run && !(await ws.metastore.runs({ runId: input.run, limit: 1 })).length) {
+      throw new TributaryError(`no run '${input.run}'`, { hint: '`tributary runs` lists the runs, newest first' });
+    }
+    if (!rows.length && input.model && !(await ws.metastore.runs({ target: input.model, limit: 1 })).length) {
+      throw new TributaryError(`no run of '${input.model}' is recorded`, { hint: '`tributary runs` lists what ran; `tributary ls` the project’s models' });
+    }
     io.out(renderRows(shortRaw(rows, input.format), input.format, undefined, io.tty));
   },
 });
@@ -57,6 +65,9 @@ export const deadLettersCommand = defineCommand<{ origin?: string; limit: number
 export const compactCommand = defineCommand<{ table: string }>({
   name: 'compact',
   async run({ ws, io }, input) {
+    if (!(await ws.metastore.table(input.table))) {
+      throw new TributaryError(`no table '${input.table}' in the catalog`, { hint: '`tributary catalog` lists the tables; only lake tables have files to compact' });
+    }
     const engine = await ws.engine.fork({ background: true });
     try {
       const result = await ws.lake.compact(engine, input.table, ws.metastore.newRunId());

@@ -20,12 +20,21 @@ export function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+/**
+ * Whether `text` is a day of the calendar written YYYY-MM-DD. Date.parse alone takes 2024-02-30 or
+ * 2023-04-31 and rolls them into the next month.
+ */
+export function isCalendarDay(text: string): boolean {
+  const ms = Date.parse(`${text}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(ms) && isoDay(ms) === text;
+}
+
 /** The UTC day `ds` as an interval. */
 export function dayInterval(ds: string): DataInterval {
-  const start = Date.parse(`${ds}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(ds) || Number.isNaN(start)) {
-    throw new TributaryError(`expected a date like 2019-11-05, got '${ds}'`, { hint: 'dates are YYYY-MM-DD' });
+  if (!isCalendarDay(ds)) {
+    throw new TributaryError(`expected a day of the calendar like 2019-11-05, got '${ds}'`, { hint: 'dates are YYYY-MM-DD' });
   }
+  const start = Date.parse(`${ds}T00:00:00Z`);
   return { start: new Date(start).toISOString(), end: new Date(start + DAY_MS).toISOString(), ds };
 }
 
