@@ -112,15 +112,10 @@ async function withScheduler<T>(
     }
     if (event.type === 'log') context.io.err(`    ${event.task}: ${event.line}`);
   });
-  // Ctrl+C here: the attempts running are interrupted and handed back unfinished, for the next
-  // trigger, backfill or scheduler to run again (as when `up` stops).
-  const stop = () => void ps.scheduler.stop({ abort: true });
-  context.signal?.addEventListener('abort', stop, { once: true });
   try {
     if (only) await ps.scheduler.start();
     return await body(ps, Boolean(only));
   } finally {
-    context.signal?.removeEventListener('abort', stop);
     unsubscribe();
     await ps.scheduler.stop();
     await ps.close?.();
@@ -171,7 +166,8 @@ async function finished(ps: ProjectScheduler, runs: readonly JobRun[], signal: A
     });
     await settle();
   }
-  // What was running is handed back before the runs are shown as they were left.
+  // Ctrl+C: the attempts running are interrupted and handed back unfinished, for the next trigger,
+  // backfill or scheduler to run again (as when `up` stops), before the runs are shown as left.
   if (signal?.aborted) await ps.scheduler.stop({ abort: true });
 }
 
