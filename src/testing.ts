@@ -35,7 +35,7 @@ import pg from 'pg';
 import { DuckDBSchedulerStore } from './catalog/index.js';
 import type { CrawlReport } from './catalog/crawl.js';
 import { startStack as startUp, type Stack } from './owner/stack.js';
-import { commands, type CommandSpec } from './commands/index.js';
+import { commandInput, commands } from './commands/index.js';
 import { withSources } from './commands/project.js';
 import { dayInterval, type DataInterval } from './core/interval.js';
 import { PACKAGE_ROOT } from './core/package.js';
@@ -133,7 +133,7 @@ export function runChecks(ws: Workspace): Promise<CheckResult[]> {
  * with what the command wrote.
  */
 export async function runCommand(ws: Workspace, name: string, input: Record<string, unknown> = {}): Promise<{ out: string; err: string }> {
-  const command = commands[name] as CommandSpec<Record<string, unknown>> | undefined;
+  const command = commands[name];
   if (!command) throw new Error(`no command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
   const out: string[] = [];
   const err: string[] = [];
@@ -143,7 +143,7 @@ export async function runCommand(ws: Workspace, name: string, input: Record<stri
       io: { out: (text) => out.push(text), err: (text) => err.push(text), progress: (label) => createProgress({ label, quiet: true }), tty: false },
       openScheduler: (options) => openScheduler(ws, options),
     },
-    input,
+    commandInput(command, input),
   );
   return { out: out.join('\n'), err: err.join('\n') };
 }

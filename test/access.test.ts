@@ -379,6 +379,53 @@ describe('who may connect', () => {
   });
 });
 
+describe('the command API checks what it is sent, as the CLI does', () => {
+  const post = (command: string, input: unknown) => send('POST', '/api/commands', ADMIN_TOKEN, { command, input });
+
+  it('an input a command does not take is refused with 400 naming the field, and nothing runs', async () => {
+    const recorded = async () => (await ws.metastore.runs({ limit: 100_000 })).length;
+    const before = await recorded();
+    const refused: [string, unknown, RegExp][] = [
+      ['run', { select: 'store_daily' }, /^run: select: expected an array, got 'store_daily'$/],
+      ['run', { threads: 'many' }, /^run: threads: expected a number, got 'many'$/],
+      ['run', { threads: 0 }, /^run: threads: /],
+      ['run', { date: '2024-02-30' }, /^run: date: expected a day of the calendar like 2019-11-05, got '2024-02-30'$/],
+      ['run', { sources: { sales: 'data/elsewhere' } }, /^run: sources\.sales: expected an absolute path/],
+      ['runs', { limit: '1; DROP TABLE x' }, /^runs: limit: expected a number, got '1; DROP TABLE x'$/],
+      ['runs', { limit: 2.5 }, /^runs: limit: .*2\.5/],
+      ['sql', { query: 'SELECT 1', fromat: 'json' }, /^sql: unknown key `fromat`: remove it or check the spelling$/],
+      ['sql', { query: '   ' }, /^sql: query: expected a query/],
+      ['catalog', { format: 'xml' }, /^catalog: format: expected one of 'table', 'csv', 'json', got 'xml'$/],
+      ['compact', {}, /^compact: table: missing: expected a string$/],
+      ['pause', { job: 'nightly' }, /^pause: paused: missing: expected a boolean$/],
+      ['runs', [20], /^runs: expected an object/],
+      ['run', { select: [''], exclude: 'x' }, /^the input of run has 2 problems:\n {4}select\.0: .*\n {4}exclude: expected an array, got 'x'$/],
+    ];
+    for (const [command, input, error] of refused) {
+      const answer = await post(command, input);
+      expect(answer.status, `${command} ${JSON.stringify(input)}`).toBe(400);
+      expect(answer.json.error, `${command} ${JSON.stringify(input)}`).toMatch(error);
+      expect(answer.json.hint).toMatch(/camelCase/);
+    }
+    expect(await recorded()).toBe(before);
+  });
+
+  it('what it leaves out takes the CLI’s defaults', async () => {
+    const outOf = (text: string) => {
+      const frames = text.trim().split('\n').map((line) => JSON.parse(line) as { out?: string; exit?: number });
+      expect(frames.at(-1)).toEqual({ exit: 0 });
+      return frames.filter((f) => f.out !== undefined).map((f) => f.out).join('\n');
+    };
+    const total = (await ws.metastore.runs({ limit: 100_000 })).length;
+    const json = await post('runs', { format: 'json' });
+    expect(json.status).toBe(200);
+    // The CLI's --limit: the 20 newest.
+    expect((JSON.parse(outOf(json.text)) as unknown[]).length).toBe(Math.min(20, total));
+    const table = await post('runs', {});
+    expect(outOf(table.text)).toMatch(/run +│ target +│ trigger/);
+  });
+});
+
 describe('the SQL lab, as LEGO', () => {
   const lego = () => legoLines();
   const legoCount = () => String(lego().length);

@@ -23,6 +23,10 @@ describe('tributary CLI', () => {
     expect(february30.stderr).toMatch(/expected a day of the calendar like 2019-11-05, got '2024-02-30'/);
     expect(cli(['backfill', 'nightly', '--project', dir, '--from', '2023-04-31', '--to', '2023-05-02']).code).toBe(2);
     expect(cli(['nosuch', '--project', dir]).code).toBe(2);
+    // What the command itself refuses (its declared input, the same check the server's API makes) is a usage error too.
+    const noQuery = cli(['sql', '  ', '--project', dir]);
+    expect(noQuery.code).toBe(2);
+    expect(noQuery.stderr).toMatch(/sql: query: expected a query/);
     expect(cli(['run', '--project', dir, '--date', '2024-02-29', '--quiet']).code).toBe(0);
   });
 

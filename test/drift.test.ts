@@ -220,7 +220,7 @@ describe('schema drift in the retail sample drops', () => {
     expect(raw).toEqual({ n: manifest.totals.rows, promo: expect.any(Number) as number, qty: 97 });
 
     const table = io();
-    await crawlCommand.run({ ws, io: table }, { path: DROPS, table: 'sales_raw' });
+    await crawlCommand.run({ ws, io: table }, { path: DROPS, table: 'sales_raw', format: 'table' });
     const shown = table.text.join('\n');
     expect(shown).toMatch(new RegExp(`drift by store and day: ${findings.length} finding\\(s\\) in \\d+ of 1404 file\\(s\\)`));
     expect(shown).toMatch(/dt=2024-12-07 *│ store_2235 *│ renamed *│ quantity *│ exported as qty/);

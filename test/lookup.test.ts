@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withSources } from '../src/commands/project.js';
-import { lookupCommand, type LookupInput } from '../src/commands/lookup.js';
+import { lookupCommand } from '../src/commands/lookup.js';
 import type { CommandIO } from '../src/commands/types.js';
 import { runModels } from '../src/models/index.js';
 import type { Workspace } from '../src/state/workspace.js';
@@ -354,7 +354,7 @@ describe('lookup command', () => {
       ['categories', category!.id.toString()],
       ['customer_points', customerIds[0]!],
     ] as const) {
-      const input: LookupInput = { table, key, format: 'json' };
+      const input = { table, key, format: 'json' } as const;
       const api = await (await lookup(table, key)).text();
       const local = capture();
       await lookupCommand.run({ ws, io: local.io }, input);

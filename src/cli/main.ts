@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { commands, type CommandContext, type OutputFormat } from '../commands/index.js';
+import { commandInput, CommandInputError, commands, type OutputFormat } from '../commands/index.js';
 import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { printable } from '../core/printable.js';
@@ -68,6 +68,9 @@ function projectOf(flags: ProjectFlags): Promise<Project> {
  * here, opening the state for the length of the command.
  */
 async function execute(name: string, input: unknown, flags: ProjectFlags, quiet = false): Promise<void> {
+  const spec = commands[name]!;
+  // Refused here, before a project is opened or a server asked; a server checks what it is sent again.
+  const checked = commandInput(spec, input);
   const project = await projectOf(flags);
   const io = terminalIO(quiet);
   const server = flags.server ? { url: flags.server, target: project.target.name } : runningServer(project);
@@ -77,13 +80,12 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
         hint: `run the command without --target (or with --target ${server.target}), or stop the server and run it here`,
       });
     }
-    return runOnServer(server.url, name, input, io);
+    return runOnServer(server.url, name, checked, io);
   }
   const ws = await openWorkspace(project);
-  const spec = commands[name]!;
   const interrupt = spec.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
   try {
-    await (spec.run as (context: CommandContext, input: unknown) => Promise<void>)({ ws, io, signal: interrupt?.signal, openScheduler: (options) => openScheduler(ws, options) }, input);
+    await spec.run({ ws, io, signal: interrupt?.signal, openScheduler: (options) => openScheduler(ws, options) }, checked);
   } finally {
     interrupt?.dispose();
     await ws.close();
@@ -112,7 +114,7 @@ function dbtCommand(program: Command, name: string, description: string): void {
     .option('-s, --select <selectors...>', 'name, name+, +name, 2+name, @name, tag:x, path:dir, source:x, globs')
     .option('--exclude <selectors...>', 'nodes to leave out, in the same syntax')
     .option('--full-refresh', 'rebuild incremental models whole')
-    .option('--threads <n>', 'nodes built at the same time (default: the profile target’s threads)', count)
+    .option('--threads <n>', 'nodes built at the same time (default: the profile target’s threads)', positive)
     .addOption(formatOption())
     .action(async (selectors: string[], flags: DbtFlags) => {
       const select = [...selectors, ...(flags.select ?? [])];
@@ -279,7 +281,7 @@ export function buildProgram(): Command {
           const input = { query: buffer.trim().replace(/;$/, ''), format: 'table' };
           try {
             if (url) await runOnServer(url, 'sql', input, io);
-            else await (commands.sql!.run as (context: object, input: unknown) => Promise<void>)({ ws, io }, input);
+            else await commands.sql!.run({ ws: ws!, io }, commandInput(commands.sql!, input));
           } catch (error) {
             console.error(printable(errorMessage(error)));
           }
@@ -506,6 +508,7 @@ export async function main(argv: string[]): Promise<number> {
     // A message may quote data (a value, a line): printed safe for the terminal.
     console.error(`${stderrColours().red('error:')} ${printable(errorMessage(error))}`);
     if (process.env.TRIBUTARY_DEBUG && error instanceof Error) console.error(error.stack);
+    if (error instanceof CommandInputError) return 2;
     return interruptedExitCode() ?? 1;
   }
 }

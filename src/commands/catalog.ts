@@ -1,20 +1,24 @@
 import { crawl, exportDdl, type ExportDialect, type TableExportFormat } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
-import { renderRows, type OutputFormat } from './output.js';
+import { z } from 'zod';
+import { absolutePath, format, limit, name } from './input.js';
+import { renderRows } from './output.js';
 import { defineCommand } from './types.js';
 
 const partitionText = (p: Record<string, string | null>) => Object.entries(p).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('/') || '(none)';
 
-export const catalogCommand = defineCommand<{
-  table?: string;
-  export?: ExportDialect;
-  tableFormat?: TableExportFormat;
-  snapshot?: number;
-  database?: string;
-  location?: string;
-  format?: OutputFormat;
-}>({
+export const catalogCommand = defineCommand({
   name: 'catalog',
+  /** No table: the list; `export` and what goes with it: the table's metadata for another engine. */
+  input: z.strictObject({
+    table: name.optional(),
+    export: z.enum(['athena', 'spark', 'trino'] satisfies ExportDialect[]).optional(),
+    tableFormat: z.enum(['iceberg', 'symlink'] satisfies TableExportFormat[]).optional(),
+    snapshot: z.number().int().min(0).optional(),
+    database: name.optional(),
+    location: name.optional(),
+    format,
+  }),
   async run({ ws, io }, input) {
     const { metastore } = ws;
     if (input.export) {
@@ -34,7 +38,7 @@ export const catalogCommand = defineCommand<{
       io.out(
         renderRows(
           tables.map((t) => ({ table: t.name, kind: t.kind, store: t.store ?? '', rows: t.rows ?? '', files: t.files || '', partitioned_by: t.partition_by.join(', '), snapshot: t.updated_snapshot ?? '', updated: t.updated_at.slice(0, 19) })),
-          input.format ?? 'table',
+          input.format,
           undefined,
           io.tty,
         ),
@@ -47,7 +51,7 @@ export const catalogCommand = defineCommand<{
     const lineage = (await metastore.lineage()).filter((l) => l.model === input.table || l.upstream === input.table);
     const versions = await metastore.schemaVersions(input.table);
     const batches = await metastore.processedBatches(input.table);
-    const format = input.format ?? 'table';
+    const { format } = input;
     if (format === 'json') {
       const { columns, ...table } = info;
       io.out(
@@ -84,16 +88,19 @@ export const catalogCommand = defineCommand<{
   },
 });
 
-export const snapshotsCommand = defineCommand<{ limit: number; format: OutputFormat }>({
+export const snapshotsCommand = defineCommand({
   name: 'snapshots',
+  input: z.strictObject({ limit: limit(30), format }),
   async run({ ws, io }, input) {
     const snapshots = await ws.metastore.snapshots(input.limit);
     io.out(renderRows(snapshots.map((s) => ({ snapshot: s.snapshot_id, committed: s.committed_at.slice(0, 23), operation: s.operation, run: s.run_id ?? '', tables: s.tables.join(', ') })), input.format, undefined, io.tty));
   },
 });
 
-export const crawlCommand = defineCommand<{ path: string; table: string; format?: OutputFormat; store?: string }>({
+export const crawlCommand = defineCommand({
   name: 'crawl',
+  /** `store`: a regular expression over a file's name whose first group names its store. */
+  input: z.strictObject({ path: absolutePath, table: name, store: z.string().optional(), format }),
   async run({ ws, io }, input) {
     const engine = await ws.engine.fork({ background: true });
     try {
@@ -102,7 +109,7 @@ export const crawlCommand = defineCommand<{ path: string; table: string; format?
         io.out(JSON.stringify(report, null, 2));
         return;
       }
-      const format = input.format ?? 'table';
+      const { format } = input;
       io.out(
         `${report.table}: ${report.files} ${report.format} file(s), ${report.rows.toLocaleString('en-US')} rows, ` +
           `${report.partitions} partition(s)${report.partitionBy.length ? ` by ${report.partitionBy.join(', ')}` : ''}`,

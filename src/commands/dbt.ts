@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
 import { runReadOnly } from './query.js';
+import { format, limit, selectors, threads } from './input.js';
 import { renderRows, streamRows, type OutputFormat } from './output.js';
 import { defineCommand, type CommandIO } from './types.js';
 import { queryableTables } from '../state/workspace.js';
@@ -9,16 +11,17 @@ import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build
 
 /** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile, show. */
 
-export interface DbtInput {
-  select?: string[];
-  exclude?: string[];
-  fullRefresh?: boolean;
-  format?: OutputFormat;
+/** What dbt's commands take: a selection of nodes, and how the ones that run are built. */
+const dbtInput = z.strictObject({
+  select: selectors,
+  exclude: selectors,
+  fullRefresh: z.boolean().optional(),
+  format,
   /** Nodes built at the same time (build, seed): the profile target's threads by default. */
-  threads?: number;
+  threads,
   /** build, test: every test keeps its failing rows in the audit schema. */
-  storeFailures?: boolean;
-}
+  storeFailures: z.boolean().optional(),
+});
 
 /** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
 function report(io: CommandIO, results: readonly NodeResult[], format: OutputFormat = 'table', signal?: AbortSignal): void {
@@ -39,8 +42,9 @@ function report(io: CommandIO, results: readonly NodeResult[], format: OutputFor
 }
 
 const runner = (name: string, only: 'seeds' | 'snapshots' | 'tests' | undefined) =>
-  defineCommand<DbtInput>({
+  defineCommand({
     name,
+    input: dbtInput,
     stoppable: true,
     async run({ ws, io, signal }, input) {
       const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, storeFailures: input.storeFailures, log: (m) => io.err(m), signal });
@@ -69,8 +73,9 @@ export interface FreshnessResult {
  * `tributary source freshness` (dbt source freshness): for each source table with a freshness
  * limit and a loaded_at_field, how long ago its newest row was loaded, against the limits.
  */
-export const sourceFreshnessCommand = defineCommand<DbtInput>({
+export const sourceFreshnessCommand = defineCommand({
   name: 'source-freshness',
+  input: z.strictObject({ select: selectors, format }),
   async run({ ws, io }, input) {
     const dbt = requireDbt(ws, 'source freshness');
     const wanted = (input.select ?? []).map((s) => s.replace(/^source:/, ''));
@@ -99,7 +104,7 @@ export const sourceFreshnessCommand = defineCommand<DbtInput>({
       }
     }
     if (input.format === 'json') io.out(JSON.stringify(results));
-    else if (results.length) io.out(renderRows(results.map((r) => ({ source: `${r.source}.${r.table}`, status: r.status, max_loaded_at: r.max_loaded_at ?? '', detail: r.detail })), input.format ?? 'table', undefined, io.tty));
+    else if (results.length) io.out(renderRows(results.map((r) => ({ source: `${r.source}.${r.table}`, status: r.status, max_loaded_at: r.max_loaded_at ?? '', detail: r.detail })), input.format, undefined, io.tty));
     const count = (s: string) => results.filter((r) => r.status === s).length;
     io.err(`PASS=${count('pass')} WARN=${count('warn')} ERROR=${count('error') + count('runtime error')} TOTAL=${results.length}`);
     if (!tables.length) io.err('no source table declares a freshness limit (freshness: {warn_after: {count: 12, period: hour}} with a loaded_at_field in sources.yml)');
@@ -120,8 +125,9 @@ function formatAge(seconds: number): string {
 }
 
 /** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
-export const compileCommand = defineCommand<DbtInput>({
+export const compileCommand = defineCommand({
   name: 'compile',
+  input: dbtInput,
   async run({ ws, io }, input) {
     const dbt = requireDbt(ws, 'compile');
     const view = await dbtWorkspace(ws, input.fullRefresh);
@@ -137,8 +143,10 @@ export const compileCommand = defineCommand<DbtInput>({
  * `tributary show`: a model's rows as its SQL computes them now (dbt show), the first `limit`,
  * without writing anything: what a change to the model would give before it is built.
  */
-export const showCommand = defineCommand<DbtInput & { limit: number; inline?: string }>({
+export const showCommand = defineCommand({
   name: 'show',
+  /** `inline`: a query of the user's own instead of a model. */
+  input: z.strictObject({ select: selectors, exclude: selectors, limit: limit(5), inline: z.string().optional(), format }),
   async run({ ws, io, signal }, input) {
     const dbt = requireDbt(ws, 'show');
     const view = await dbtWorkspace(ws, false);
@@ -157,7 +165,7 @@ export const showCommand = defineCommand<DbtInput & { limit: number; inline?: st
     if (input.inline !== undefined && !anyModel) throw new TributaryError('the project has no model or seed for an --inline query to read', { hint: 'add a model or a seed' });
     const previewed = input.inline === undefined ? models[0]! : { ...anyModel!, name: '--inline', file: undefined, refs: [], sources: [], template: dbt.surface.renderInline(input.inline) };
     const sql = plan.sql(previewed, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined);
-    const writer = streamRows(input.format ?? 'table', (text) => io.out(text), io.tty);
+    const writer = streamRows(input.format, (text) => io.out(text), io.tty);
     await runReadOnly(ws, `SELECT * FROM (${sql}) LIMIT ${input.limit}`, (columns) => writer.columns(columns.map((c) => c.name)), (rows) => writer.rows(rows), { signal });
     writer.end();
   },

@@ -9,7 +9,7 @@ import { buildCommand, compileCommand, seedCommand, showCommand, snapshotCommand
 import type { CommandSpec } from './types.js';
 
 /** The commands that work on a project's state: run by the CLI itself, or inside the server that owns the state. */
-export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
+export const commands: Record<string, CommandSpec> = Object.fromEntries(
   [
     runCommand,
     buildCommand,
@@ -36,9 +36,10 @@ export const commands: Record<string, CommandSpec<never>> = Object.fromEntries(
     pauseCommand,
     clearCommand,
     jobRunsCommand,
-  ].map((c) => [c.name, c as CommandSpec<never>]),
+  ].map((c): [string, CommandSpec] => [c.name, c]),
 );
 
+export { commandInput, CommandInputError } from './input.js';
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
 export { modelColumns, type ModelColumn } from './ls.js';

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { TributaryError, abortReason } from '../core/errors.js';
 import { DuckDBSchedulerStore } from '../catalog/index.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
+import { day, format, limit, name } from './input.js';
 import { renderRows, type OutputFormat } from './output.js';
 import type { CommandContext, ProjectScheduler } from './types.js';
 import { defineCommand } from './types.js';
@@ -195,8 +197,9 @@ async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: J
   }
 }
 
-export const jobsCommand = defineCommand<{ format: OutputFormat }>({
+export const jobsCommand = defineCommand({
   name: 'jobs',
+  input: z.strictObject({ format }),
   async run(context, input) {
     await withScheduler(context, undefined, async (ps) => {
       const jobs = await jobsView(ps, context.ws.project.config.jobs);
@@ -218,8 +221,10 @@ export const jobsCommand = defineCommand<{ format: OutputFormat }>({
   },
 });
 
-export const triggerCommand = defineCommand<{ job: string; date?: string }>({
+export const triggerCommand = defineCommand({
   name: 'trigger',
+  /** `date`: the run's logical day (default: the schedule's latest). */
+  input: z.strictObject({ job: name, date: day.optional() }),
   stoppable: true,
   async run(context, input) {
     knownJob(context, input.job);
@@ -238,8 +243,9 @@ export const triggerCommand = defineCommand<{ job: string; date?: string }>({
   },
 });
 
-export const backfillCommand = defineCommand<{ job: string; from: string; to: string; rerunFailed?: boolean }>({
+export const backfillCommand = defineCommand({
   name: 'backfill',
+  input: z.strictObject({ job: name, from: day, to: day, rerunFailed: z.boolean().optional() }),
   stoppable: true,
   async run(context, input) {
     knownJob(context, input.job);
@@ -257,8 +263,9 @@ export const backfillCommand = defineCommand<{ job: string; from: string; to: st
   },
 });
 
-export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
+export const pauseCommand = defineCommand({
   name: 'pause',
+  input: z.strictObject({ job: name, paused: z.boolean() }),
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, undefined, async (ps) => {
@@ -269,8 +276,10 @@ export const pauseCommand = defineCommand<{ job: string; paused: boolean }>({
   },
 });
 
-export const clearCommand = defineCommand<{ run: string; task: string; downstream?: boolean; mark?: 'success' | 'failed' }>({
+export const clearCommand = defineCommand({
   name: 'clear',
+  /** `mark`: the task is marked so instead of run again. */
+  input: z.strictObject({ run: name, task: name, downstream: z.boolean().optional(), mark: z.enum(['success', 'failed']).optional() }),
   stoppable: true,
   async run(context, input) {
     // Without a server, nothing else would run what is cleared: it runs here, to the end, as `trigger` does.
@@ -298,8 +307,9 @@ async function jobOfRun(context: CommandContext, runId: string): Promise<string>
   return run.job;
 }
 
-export const jobRunsCommand = defineCommand<{ job: string; limit: number; format: OutputFormat }>({
+export const jobRunsCommand = defineCommand({
   name: 'job-runs',
+  input: z.strictObject({ job: name, limit: limit(20), format }),
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, undefined, async (ps) => {

@@ -1,14 +1,11 @@
+import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import { ambiguousKey, lookupIndexOf, noRow, notLookupTable, readRows, type LookupMiss } from '../state/lookup-index.js';
-import { renderRows, type OutputFormat } from './output.js';
+import { format, name } from './input.js';
+import { renderRows } from './output.js';
 import { defineCommand } from './types.js';
 
-export interface LookupInput {
-  table: string;
-  key: string;
-  format: OutputFormat;
-}
 
 function fail(miss: LookupMiss): never {
   throw new TributaryError(miss.error, { hint: miss.hint });
@@ -37,8 +34,9 @@ async function pointLookup(ws: Workspace, table: string, key: string): Promise<s
  * keeps in step with each commit (the same answer as `GET /v1/lookup/<table>/<key>`); run here, by
  * a point query, with the same JSON and the same errors.
  */
-export const lookupCommand = defineCommand<LookupInput>({
+export const lookupCommand = defineCommand({
   name: 'lookup',
+  input: z.strictObject({ table: name, key: z.string(), format }),
   async run({ ws, io, server }, input) {
     const index = server ? lookupIndexOf(ws.metastore) : undefined;
     const row = index ? index.find(input.table, input.key) : await pointLookup(ws, input.table, input.key);

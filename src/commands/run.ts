@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js';
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
@@ -5,21 +6,23 @@ import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
 import { dbtModelHooks, dbtWorkspace, refuseUnloadedSeeds, runOnRunHooks } from './dbt-build.js';
 import { withSources } from './project.js';
+import { absolutePath, day, name, selectors, threads } from './input.js';
 import { defineCommand, type CommandIO } from './types.js';
 
-export interface RunInput {
-  /** Selectors (`orders+`, `tag:daily`…); none: every model. */
-  select?: string[];
-  exclude?: string[];
-  threads?: number;
-  date?: string;
-  from?: string;
-  to?: string;
-  quiet?: boolean;
-  sources?: Record<string, string>;
+const runInput = z.strictObject({
+  /** None: every model. */
+  select: selectors,
+  exclude: selectors,
+  threads,
+  date: day.optional(),
+  from: day.optional(),
+  to: day.optional(),
+  quiet: z.boolean().optional(),
+  /** Sources read from another path, by name. */
+  sources: z.record(name, absolutePath).optional(),
   /** dbt's --full-refresh: incremental models are rebuilt whole. */
-  fullRefresh?: boolean;
-}
+  fullRefresh: z.boolean().optional(),
+});
 
 /** The interval of `--date D` or `--from A --to B` (both days included). */
 export function intervalOf(input: { date?: string; from?: string; to?: string }): DataInterval | undefined {
@@ -56,8 +59,9 @@ function summary(io: CommandIO, results: readonly ModelResult[]): void {
   );
 }
 
-export const runCommand = defineCommand<RunInput>({
+export const runCommand = defineCommand({
   name: 'run',
+  input: runInput,
   stoppable: true,
   async run({ ws, io, signal }, input) {
     // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.

@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { Progress } from '../core/progress.js';
 import type { DuckDBSchedulerStore } from '../catalog/index.js';
 import type { Scheduler } from '../scheduler/index.js';
@@ -49,16 +50,19 @@ export interface CommandContext {
 }
 
 /**
- * A command that works on a project's state. Its input is plain JSON (what the CLI parsed), so it
- * can be sent to the server that owns the state and run there exactly as it would run here.
+ * A command that works on a project's state. Its input is plain JSON (what the CLI parsed, or what
+ * a client of the server's API sent), so it can be sent to the server that owns the state and run
+ * there exactly as it would run here. The command declares that input as a schema: it is checked
+ * wherever it comes from, and the command's code gets it typed, with defaults filled in.
  */
-export interface CommandSpec<Input = Record<string, unknown>> {
+export interface CommandSpec<Input extends z.ZodType = z.ZodType> {
   name: string;
+  input: Input;
   /** It stops early when its context's signal aborts (Ctrl+C stops it cleanly; others end the process). */
   stoppable?: boolean;
-  run(context: CommandContext, input: Input): Promise<void>;
+  run(context: CommandContext, input: z.output<Input>): Promise<void>;
 }
 
-export function defineCommand<Input>(spec: CommandSpec<Input>): CommandSpec<Input> {
+export function defineCommand<Input extends z.ZodType>(spec: CommandSpec<Input>): CommandSpec<Input> {
   return spec;
 }

@@ -1,4 +1,4 @@
-import { commands, type CommandIO, type ServerServices } from '../commands/index.js';
+import { commandInput, CommandInputError, commands, type CommandIO, type ServerServices } from '../commands/index.js';
 import { errorMessage, TributaryError } from '../core/errors.js';
 import type { ProgressEnd, ProgressUpdate } from '../core/progress.js';
 import type { ServerPlugin } from './app.js';
@@ -30,6 +30,13 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
       }
       const spec = typeof body.command === 'string' && Object.hasOwn(commands, body.command) ? commands[body.command] : undefined;
       if (!spec) return reply.code(404).send({ error: `no command '${String(body.command)}' runs on the server`, hint: `commands: ${Object.keys(commands).join(', ')}` });
+      let input: unknown;
+      try {
+        input = commandInput(spec, body.input);
+      } catch (error) {
+        if (!(error instanceof CommandInputError)) throw error;
+        return reply.code(400).send({ error: error.message, hint: error.hint });
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
@@ -63,7 +70,7 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
           };
         },
       };
-      (spec.run as (context: object, input: unknown) => Promise<void>)({ ws, io, server: services, signal: abort.signal }, body.input ?? {}).then(
+      spec.run({ ws, io, server: services, signal: abort.signal }, input).then(
         () => {
           send({ exit: 0 });
           res.end();
