@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, ECOMMERCE_SAMPLE, cli, writeTree } from './helpers.js';
+import { CLI, ECOMMERCE_SAMPLE, REPO, cli, tempDir, writeTree } from './helpers.js';
 import { startCommand } from './support/live-command.js';
 
 // Ctrl+C on a long run, as a user presses it in the shell (SIGINT to the process group): the
@@ -87,5 +88,21 @@ describe('Ctrl+C on a run', () => {
     const [jobRun] = json<{ state: string; tasks: string }[]>(['runs', '--job', 'nightly', '--project', dir]);
     expect(jobRun!.state).not.toBe('failed');
     expect(jobRun!.tasks).not.toMatch(/build:(failed|up_for_retry)/);
+  });
+
+  it('a dbt build stops as dbt does: what follows is skipped and its on-run-end hooks do not run', async () => {
+    const dir = path.join(tempDir('tributary-dbt-'), 'shop');
+    cpSync(path.join(REPO, 'test', 'fixtures', 'dbt', 'shop'), dir, { recursive: true, filter: (src) => !/(^|\/)(target|logs|\.tributary)$|\.duckdb(\.wal)?$/.test(src) });
+    writeFileSync(path.join(dir, 'models', 'endless.sql'), "{{ config(materialized='table') }}\nselect count(*) as n from range(1000000000000)\n");
+    writeFileSync(path.join(dir, 'models', 'after_endless.sql'), "select n from {{ ref('endless') }}\n");
+    const build = startCommand(process.execPath, [CLI, 'build', 'endless+', '--project', dir], { cwd: dir });
+    await build.waitFor(/… endless \(table\) started/);
+    expect(await build.stop()).toBe(130);
+    expect(build.output()).toMatch(/⊘ model after_endless skipped: the build was stopped \(Ctrl\+C\)/);
+    expect(build.output()).toMatch(/on-run-end hooks not run: the build was stopped \(Ctrl\+C\)/);
+    // on-run-start made the hook's table; on-run-end would have added its row.
+    const log = cli(['sql', '--project', dir, '--format', 'json', 'SELECT node, stage FROM hook_log']);
+    expect(log.code, log.stderr).toBe(0);
+    expect(JSON.parse(log.stdout)).toEqual([]);
   });
 });

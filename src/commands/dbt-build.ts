@@ -336,6 +336,8 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   }
   if (options.only === 'tests') for (const model of chosen) await runUnitTests(model);
   if (withTests) await runReadyTests();
-  results.push(...(await runOnRunHooks(view, 'end')));
+  // As dbt: a stopped command does not run its on-run-end hooks (they often grant or record a finished run).
+  if (options.signal?.aborted) options.log(`on-run-end hooks not run: the build was stopped (${abortReason(options.signal)})`);
+  else results.push(...(await runOnRunHooks(view, 'end')));
   return results;
 }

@@ -86,8 +86,9 @@ export const runCommand = defineCommand({
       });
     } catch (error) {
       // What did commit is shown before the failure is reported.
+      // A failed model still ends the run with its hooks; a stopped run does not, as in dbt.
       if (error instanceof RunFailed) {
-        await runOnRunHooks(view, 'end');
+        if (!signal?.aborted) await runOnRunHooks(view, 'end');
         summary(io, error.results);
       }
       throw error;
