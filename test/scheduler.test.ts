@@ -180,6 +180,23 @@ describe('the scheduler, run by tributary up', () => {
     const detail = (await (await fetch(`http://127.0.0.1:${port}/api/jobs/daily/runs/${(await runs(port))[0]!.id}/tasks/reconcile`)).json()) as { log: string };
     expect(detail.log).toMatch(/source rows = \d+, target rows = \d+ \(difference \+0/);
 
+    // The jobs page's operations check their bodies as the command API does: 400, naming the field, and nothing runs.
+    const task = `/api/jobs/daily/runs/${(await runs(port))[0]!.id}/tasks/reconcile`;
+    const refused: [string, string, RegExp][] = [
+      ['/api/jobs/daily/trigger', 'null', /^trigger: expected an object, got null$/],
+      ['/api/jobs/daily/trigger', '{"date": "2024-02-30"}', /^trigger: date: expected a day of the calendar like 2019-11-05, got '2024-02-30'$/],
+      ['/api/jobs/daily/trigger', '{"day": "2024-02-01"}', /^trigger: unknown key `day`: remove it or check the spelling$/],
+      [`${task}/mark`, '{"state": "done"}', /^mark: state: expected one of 'success', 'failed', got 'done'$/],
+      [`${task}/clear`, '{"downstream": "yes"}', /^clear: downstream: expected a boolean, got 'yes'$/],
+      [`${task}/clear`, '{not json', /^clear: expected a JSON body$/],
+    ];
+    for (const [url, body, error] of refused) {
+      const answer = await fetch(`http://127.0.0.1:${port}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      expect(answer.status, `${url} ${body}`).toBe(400);
+      expect(((await answer.json()) as { error: string }).error, `${url} ${body}`).toMatch(error);
+    }
+    expect((await runs(port)).map((r) => `${r.ds} ${r.state}`).sort()).toEqual(DAYS.map((day) => `${day} success`));
+
     // A restart finds nothing missed: still one run per interval, and nothing written twice.
     server.kill('SIGTERM');
     await once(server, 'exit');

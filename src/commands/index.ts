@@ -39,7 +39,7 @@ export const commands: Record<string, CommandSpec> = Object.fromEntries(
   ].map((c): [string, CommandSpec] => [c.name, c]),
 );
 
-export { commandInput, CommandInputError } from './input.js';
+export { commandInput, CommandInputError, day } from './input.js';
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';
 export { renderRows, streamRows, type OutputFormat } from './output.js';
 export { modelColumns, type ModelColumn } from './ls.js';

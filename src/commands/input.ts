@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import { isCalendarDay } from '../core/interval.js';
-import { describeIssues, problemsText } from '../core/issues.js';
+import { describeIssues, inputProblemsText } from '../core/issues.js';
 import type { CommandSpec } from './types.js';
 
 /**
@@ -32,9 +32,7 @@ export class CommandInputError extends TributaryError {}
 export function commandInput<Input extends z.ZodType>(spec: CommandSpec<Input>, input: unknown): z.output<Input> {
   const parsed = spec.input.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
-  const problems = describeIssues(parsed.error.issues, input);
-  const one = problems.length === 1 ? problems[0]! : undefined;
-  throw new CommandInputError(one ? `${spec.name}: ${one.key ? `${one.key}: ` : ''}${one.message}` : problemsText(problems, `the input of ${spec.name}`), {
+  throw new CommandInputError(inputProblemsText(describeIssues(parsed.error.issues, input), spec.name), {
     hint: 'each field is one of the command’s options (`tributary help COMMAND`), named in camelCase over HTTP: --full-refresh is fullRefresh',
   });
 }

@@ -24,6 +24,12 @@ export function problemsText(problems: readonly ConfigProblem[], what: string): 
   return `${what} has ${problems.length} problems:\n${problems.map((p) => `    ${p.key || '(the value)'}: ${p.message}`).join('\n')}`;
 }
 
+/** The problems of a request's input to `what` (a command, an operation), as one message naming each field. */
+export function inputProblemsText(problems: readonly ConfigProblem[], what: string): string {
+  const one = problems.length === 1 ? problems[0]! : undefined;
+  return one ? `${what}: ${one.key ? `${one.key}: ` : ''}${one.message}` : problemsText(problems, `the input of ${what}`);
+}
+
 function describeIssue(issue: Issue, prefix: PropertyKey[], input: unknown): ConfigProblem {
   const path = [...prefix, ...issue.path];
   const got = valueAt(input, path);
@@ -39,6 +45,9 @@ function describeIssue(issue: Issue, prefix: PropertyKey[], input: unknown): Con
       return { key, message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling` };
     case 'invalid_union':
       return describeUnion(issue, path, input, got);
+    case 'too_small':
+    case 'too_big':
+      return { key, message: `${boundOf(issue)}${got === undefined || typeof got === 'object' ? '' : `, got ${shown(got)}`}` };
     default:
       return { key, message: `${issue.message}${got === undefined || typeof got === 'object' ? '' : `, got ${shown(got)}`}` };
   }
@@ -82,7 +91,21 @@ function oneOf(values: readonly unknown[]): string {
 
 /** A schema may word what it expects (a store: its kinds); zod's own words only name the type. */
 function expectedType(issue: Extract<Issue, { code: 'invalid_type' }>): string {
-  return /^Invalid input/.test(issue.message) ? article(issue.expected) : issue.message;
+  if (!/^Invalid input/.test(issue.message)) return issue.message;
+  return issue.expected === 'int' ? 'a whole number' : article(issue.expected);
+}
+
+/** A bound a value crossed, in words; a schema's own message stands. */
+function boundOf(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string {
+  if (!/^Too (small|big)/.test(issue.message)) return issue.message;
+  const small = issue.code === 'too_small';
+  const bound = Number(small ? issue.minimum : issue.maximum);
+  if (issue.origin === 'string' && small && bound === 1) return 'expected a non-empty string';
+  const side = small ? (issue.inclusive ? 'at least' : 'more than') : issue.inclusive ? 'at most' : 'less than';
+  if (issue.origin === 'string') return `expected ${side} ${bound} character${bound === 1 ? '' : 's'}`;
+  if (issue.origin === 'array' || issue.origin === 'set') return `expected ${side} ${bound} item${bound === 1 ? '' : 's'}`;
+  if (issue.origin === 'number' || issue.origin === 'int' || issue.origin === 'bigint') return `expected ${side} ${bound}`;
+  return issue.message;
 }
 
 function article(type: string): string {

@@ -1,5 +1,7 @@
-import { jobsView, requireLeading, runJson, runsView, taskView } from '../commands/index.js';
+import { z } from 'zod';
+import { day, jobsView, requireLeading, runJson, runsView, taskView } from '../commands/index.js';
 import { TributaryError } from '../core/errors.js';
+import { describeIssues, inputProblemsText } from '../core/issues.js';
 import type { ProjectScheduler } from '../commands/index.js';
 import type { SchedulerEvent } from '../scheduler/index.js';
 import type { ServerPlugin } from './app.js';
@@ -16,12 +18,17 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     const known = (job: string) => {
       if (!Object.hasOwn(jobs, job)) throw Object.assign(new TributaryError(`no job '${job}'`, { hint: `jobs: ${Object.keys(jobs).join(', ') || '(none declared)'}` }), { statusCode: 404 });
     };
-    const body = (raw: string | undefined): Record<string, unknown> => {
+    /** An operation's JSON body, checked against what the operation takes (an empty body is `{}`). */
+    const body = <Schema extends z.ZodType>(operation: string, schema: Schema, raw: string | undefined): z.output<Schema> => {
+      let value: unknown;
       try {
-        return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+        value = raw ? JSON.parse(raw) : {};
       } catch {
-        throw new TributaryError('expected a JSON body', { hint: 'send {} or the fields the operation takes' });
+        throw new TributaryError(`${operation}: expected a JSON body`, { hint: 'send {} or the fields the operation takes' });
       }
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) throw new TributaryError(inputProblemsText(describeIssues(parsed.error.issues, value), operation), { hint: 'send {} or the fields the operation takes' });
+      return parsed.data;
     };
 
     app.get('/api/jobs', async () => ({ jobs: await jobsView(ps, jobs) }));
@@ -48,9 +55,8 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     app.post<{ Params: { job: string }; Body: string }>('/api/jobs/:job/trigger', async (request) => {
       known(request.params.job);
       await requireLeading(ps);
-      const date = body(request.body).date;
-      if (date !== undefined && (typeof date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(date))) throw new TributaryError(`date must be YYYY-MM-DD, got ${JSON.stringify(date)}`);
-      const { run, created } = await ps.scheduler.trigger(request.params.job, date as string | undefined);
+      const { date } = body('trigger', z.strictObject({ date: day.optional() }), request.body);
+      const { run, created } = await ps.scheduler.trigger(request.params.job, date);
       return { run: runJson(run, await timezoneOf(run.job)), created };
     });
     for (const action of ['pause', 'unpause'] as const) {
@@ -64,14 +70,13 @@ export function jobsPlugin(ps: ProjectScheduler): ServerPlugin {
     app.post<{ Params: { job: string; run: string; task: string }; Body: string }>('/api/jobs/:job/runs/:run/tasks/:task/clear', async (request) => {
       known(request.params.job);
       await requireLeading(ps);
-      const run = await ps.scheduler.clearTask(request.params.run, request.params.task, { downstream: body(request.body).downstream === true });
+      const run = await ps.scheduler.clearTask(request.params.run, request.params.task, { downstream: body('clear', z.strictObject({ downstream: z.boolean().optional() }), request.body).downstream });
       return { run: runJson(run, await timezoneOf(run.job)) };
     });
     app.post<{ Params: { job: string; run: string; task: string }; Body: string }>('/api/jobs/:job/runs/:run/tasks/:task/mark', async (request) => {
       known(request.params.job);
       await requireLeading(ps);
-      const state = body(request.body).state;
-      if (state !== 'success' && state !== 'failed') throw new TributaryError(`state must be 'success' or 'failed', got ${JSON.stringify(state)}`);
+      const { state } = body('mark', z.strictObject({ state: z.enum(['success', 'failed']) }), request.body);
       await ps.scheduler.markTask(request.params.run, request.params.task, state);
       return taskView(ps, request.params.run, request.params.task);
     });
