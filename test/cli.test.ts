@@ -27,6 +27,17 @@ describe('tributary CLI', () => {
     const noQuery = cli(['sql', '  ', '--project', dir]);
     expect(noQuery.code).toBe(2);
     expect(noQuery.stderr).toMatch(/sql: query: expected a query/);
+    // A --source without its path said nothing at all; a server address that is none was tried as one.
+    const noPath = cli(['run', '--project', dir, '--source', 'orders']);
+    expect(noPath.code).toBe(2);
+    expect(noPath.stderr).toMatch(/argument 'orders' is invalid\. expected NAME=PATH, got 'orders'/);
+    const noServer = cli(['runs', '--project', dir, '--server', 'localhost7070']);
+    expect(noServer.code).toBe(2);
+    expect(noServer.stderr).toMatch(/expected the server's address like http:\/\/127\.0\.0\.1:7070, got 'localhost7070'/);
+    // --vars is a dbt project's: on another it was ignored, a typo in it unseen.
+    const vars = cli(['run', '--project', dir, '--vars', '{until: 2024-03-31}']);
+    expect(vars.code).toBe(1);
+    expect(vars.stderr).toMatch(/--vars sets a dbt project's vars, and .* has no dbt_project\.yml/);
     expect(cli(['run', '--project', dir, '--date', '2024-02-29', '--quiet']).code).toBe(0);
   });
 

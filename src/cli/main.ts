@@ -21,7 +21,8 @@ interface ProjectFlags {
   dataDir?: string;
   target?: string;
   vars?: string;
-  source?: string[];
+  /** `--source NAME=PATH` flags, by name. */
+  source?: Record<string, string>;
   /** A running server to send the command to (`--server`, TRIBUTARY_SERVER). */
   server?: string;
 }
@@ -30,16 +31,26 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** `--source NAME=PATH` flags, with paths made absolute here (a server has another working folder). */
-function parseSources(values: string[] | undefined): Record<string, string> | undefined {
-  if (!values?.length) return undefined;
-  const out: Record<string, string> = {};
-  for (const value of values) {
-    const eq = value.indexOf('=');
-    if (eq <= 0) throw new InvalidArgumentError(`expected NAME=PATH, got '${value}'`);
-    out[value.slice(0, eq)] = path.resolve(value.slice(eq + 1));
+/**
+ * One `--source NAME=PATH` flag (repeatable), its path made absolute here (a server has another
+ * working folder). Checked as commander parses it, so a wrong one is reported as a usage error.
+ */
+function sourceFlag(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = value.indexOf('=');
+  if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected NAME=PATH, got '${value}'`);
+  return { ...previous, [value.slice(0, eq)]: path.resolve(value.slice(eq + 1)) };
+}
+
+/** The address of a running Tributary server. */
+function serverUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`expected the server's address like http://127.0.0.1:7070, got '${value}'`);
   }
-  return out;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError(`expected an http:// or https:// address, got '${value}'`);
+  return value.replace(/\/+$/, '');
 }
 
 function isoDate(value: string): string {
@@ -98,7 +109,7 @@ function projectOptions(command: Command): Command {
     .addOption(new Option('--data-dir <dir>', 'keep the lake and the warehouse under this folder instead of the project'))
     .addOption(new Option('-t, --target <name>', 'the target to run against (its stores; a dbt project: its profile’s output); default: TRIBUTARY_TARGET, else the project’s target').env('TRIBUTARY_TARGET'))
     .option('--vars <yaml>', 'a dbt project’s vars, as a YAML mapping over those of dbt_project.yml, e.g. \'{until: "2024-03-31"}\'')
-    .addOption(new Option('--server <url>', 'run the command in this running Tributary server (e.g. the scheduler’s leader on a shared catalog); default: the one `up` started with this data folder').env('TRIBUTARY_SERVER'));
+    .addOption(new Option('--server <url>', 'run the command in this running Tributary server (e.g. the scheduler’s leader on a shared catalog); default: the one `up` started with this data folder').env('TRIBUTARY_SERVER').argParser(serverUrl));
 }
 
 type DbtFlags = ProjectFlags & { select?: string[]; exclude?: string[]; fullRefresh?: boolean; threads?: number; storeFailures?: boolean; format: OutputFormat };
@@ -160,14 +171,14 @@ export function buildProgram(): Command {
     .option('--date <date>', 'rebuild only this day: its partitions and the rows of its time (the data interval)', isoDate)
     .option('--from <date>', 'first day of a backfill', isoDate)
     .option('--to <date>', 'last day of a backfill', isoDate)
-    .option('--source <name=path>', 'read a source from another path (repeatable)', collect)
+    .option('--source <name=path>', 'read a source from another path (repeatable)', sourceFlag)
     .option('--full-refresh', 'a dbt project: rebuild incremental models whole')
     .option('--quiet', 'no progress bars')
     .action(async (selectors: string[], flags: ProjectFlags & { select?: string[]; exclude?: string[]; threads?: number; date?: string; from?: string; to?: string; quiet?: boolean; fullRefresh?: boolean }) => {
       const select = [...selectors, ...(flags.select ?? [])];
       await execute(
         'run',
-        { select: select.length ? select : undefined, exclude: flags.exclude, threads: flags.threads, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: parseSources(flags.source), fullRefresh: flags.fullRefresh },
+        { select: select.length ? select : undefined, exclude: flags.exclude, threads: flags.threads, date: flags.date, from: flags.from, to: flags.to, quiet: flags.quiet, sources: flags.source, fullRefresh: flags.fullRefresh },
         flags,
         flags.quiet,
       );
@@ -425,7 +436,7 @@ export function buildProgram(): Command {
   projectOptions(program.command('produce'))
     .argument('[name]', 'a replayer of the project (none: list them)')
     .description('send live events with a replayer the project declares: bursts like the original producer, or --rate N per second')
-    .option('--to <url>', 'the Tributary server to send to (default: the project’s running server)')
+    .option('--to <url>', 'the Tributary server to send to (default: the project’s running server)', serverUrl)
     .option('--rate <n>', 'events per second', count)
     .option('--count <n>', 'stop after this many events', count)
     .option('--into-log', 'append straight into the project’s log instead of sending to a server (the server must not be running)')
@@ -467,7 +478,7 @@ export function buildProgram(): Command {
 
   projectOptions(program.command('status'))
     .description('per stream job: lag, events/s, last batch, latency, dead letters, late events')
-    .option('--url <url>', 'the running Tributary server (default: the project’s)')
+    .option('--url <url>', 'the running Tributary server (default: the project’s)', serverUrl)
     .action(async (flags: ProjectFlags & { url?: string }) => {
       const { showStatus } = await import('./up.js');
       await showStatus(flags.url ?? runningServer(await projectOf(flags))?.url ?? 'http://127.0.0.1:7070');

@@ -30,7 +30,7 @@ export async function request(url: string, init?: RequestInit): Promise<Response
     return await fetch(url, { ...init, headers: { ...authHeaders(), ...(init?.headers ?? {}) } });
   } catch (error) {
     throw new TributaryError(`cannot reach ${url}: ${String((error as Error).cause ?? (error as Error).message)}`, {
-      hint: 'start the server with `tributary up` (or pass --to / --url)',
+      hint: 'is a Tributary server running there? Start one with `tributary up`, or check the address (--server or TRIBUTARY_SERVER for a command, --to for produce, --url for status)',
     });
   }
 }

@@ -141,6 +141,12 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     });
   }
   const configFile = tsConfig ?? path.join(dir, 'dbt_project.yml');
+  // Ignored, a typo in them would go unseen: a Tributary project's settings live in its config and the environment.
+  if (options.vars !== undefined && !dbtHere) {
+    throw new TributaryError(`--vars sets a dbt project's vars, and ${dir} has no dbt_project.yml`, {
+      hint: 'drop --vars; a Tributary project reads its settings from its config, which may read the environment (process.env)',
+    });
+  }
   let exported: unknown;
   try {
     if (tsConfig) exported = await importDefault(tsConfig);
