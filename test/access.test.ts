@@ -410,6 +410,18 @@ describe('the command API checks what it is sent, as the CLI does', () => {
     expect(await recorded()).toBe(before);
   });
 
+  it('a body that is no JSON object is a 400 for the command API and the lab alike (null was a 500)', async () => {
+    for (const url of ['/api/commands', '/api/sql']) {
+      for (const body of ['null', '[]', '"run"', '{"command": "runs"']) {
+        const answer = await send('POST', url, ADMIN_TOKEN, body);
+        expect(answer.status, `${url} ${body}`).toBe(400);
+        expect(answer.json.error, `${url} ${body}`).toMatch(/^expected a JSON body \{"(command|sql)": "\.\.\."/);
+      }
+    }
+    const attach = await send('POST', '/api/sql', ADMIN_TOKEN, { sql: "ATTACH 'x.duckdb'" });
+    expect(attach.json.error).toBe('refused: an ATTACH statement would change data or settings, and SQL here is read-only');
+  });
+
   it('what it leaves out takes the CLI’s defaults', async () => {
     const outOf = (text: string) => {
       const frames = text.trim().split('\n').map((line) => JSON.parse(line) as { out?: string; exit?: number });

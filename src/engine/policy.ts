@@ -166,7 +166,7 @@ export class ReadOnlyPolicy {
       if (/only select/i.test(message)) {
         const keyword = refusedKeyword(body);
         const writes = /^(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|COPY|MERGE|TRUNCATE|EXPORT|IMPORT|ATTACH|DETACH|INSTALL|LOAD|SET|RESET|CHECKPOINT|VACUUM|CALL|PRAGMA|USE)$/.test(keyword);
-        throw new TributaryError(`refused: a ${keyword} statement ${writes ? 'would change data or settings' : 'is not a query'}, and SQL here is read-only`, {
+        throw new TributaryError(`refused: ${/^([AEIO]|UPD)/.test(keyword) ? 'an' : 'a'} ${keyword} statement ${writes ? 'would change data or settings' : 'is not a query'}, and SQL here is read-only`, {
           hint: writes ? 'write changes as models in the project and run them with `tributary run`' : 'only SELECT (and EXPLAIN, DESCRIBE, SUMMARIZE, SHOW TABLES) run here',
         });
       }

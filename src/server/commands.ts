@@ -2,6 +2,7 @@ import { commandInput, CommandInputError, commands, type CommandIO, type ServerS
 import { errorMessage, TributaryError } from '../core/errors.js';
 import type { ProgressEnd, ProgressUpdate } from '../core/progress.js';
 import type { ServerPlugin } from './app.js';
+import { jsonObject } from './json-bytes.js';
 
 /** A frame of a command's answer, one JSON object a line. */
 export type CommandFrame =
@@ -22,12 +23,8 @@ const PROGRESS_EVERY_MS = 200;
 export function commandsPlugin(services: ServerServices): ServerPlugin {
   return async (app, { ws }) => {
     app.post<{ Body: string }>('/api/commands', (request, reply) => {
-      let body: { command?: unknown; input?: unknown; tty?: unknown };
-      try {
-        body = JSON.parse(request.body) as typeof body;
-      } catch {
-        return reply.code(400).send({ error: 'expected a JSON body {"command": "...", "input": {...}}' });
-      }
+      const body = jsonObject<{ command?: unknown; input?: unknown; tty?: unknown }>(request.body);
+      if (!body) return reply.code(400).send({ error: 'expected a JSON body {"command": "...", "input": {...}}' });
       const spec = typeof body.command === 'string' && Object.hasOwn(commands, body.command) ? commands[body.command] : undefined;
       if (!spec) return reply.code(404).send({ error: `no command '${String(body.command)}' runs on the server`, hint: `commands: ${Object.keys(commands).join(', ')}` });
       let input: unknown;

@@ -167,3 +167,14 @@ function matches(bytes: Uint8Array, at: number, end: number, word: readonly numb
   for (let i = 0; i < word.length; i++) if (bytes[at + i] !== word[i]) return false;
   return true;
 }
+
+/** A request's body as a JSON object of the fields it may carry, or nothing when it is not JSON or not an object (`null`, an array). */
+export function jsonObject<Fields extends Record<string, unknown>>(body: string): Partial<Fields> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Partial<Fields>) : undefined;
+}

@@ -8,6 +8,7 @@ import { TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT } from '../core/package.js';
 import { clientType, type RowScope } from '../engine/policy.js';
 import type { Workspace } from '../state/workspace.js';
+import { jsonObject } from './json-bytes.js';
 import type { ServerPlugin } from './app.js';
 import { FOR_CLIENTS, principalOf } from './auth.js';
 import { DashboardHub, type FilterValues, type LiveEvent, type TileScope } from './dashboards.js';
@@ -143,12 +144,8 @@ export function webPlugin(hub: DashboardHub): ServerPlugin {
     app.get('/api/hub', async () => ({ queries: hub.queries, commits: hub.commits, viewers: hub.viewers }));
 
     app.post<{ Body: string }>('/api/sql', FOR_CLIENTS, async (request, reply) => {
-      let body: { sql?: unknown; limit?: unknown; id?: unknown };
-      try {
-        body = JSON.parse(request.body) as typeof body;
-      } catch {
-        return reply.code(400).send({ error: 'expected a JSON body {"sql": "..."}', hint: 'send {"sql": "SELECT …", "limit": 1000}' });
-      }
+      const body = jsonObject<{ sql?: unknown; limit?: unknown; id?: unknown }>(request.body);
+      if (!body) return reply.code(400).send({ error: 'expected a JSON body {"sql": "..."}', hint: 'send {"sql": "SELECT …", "limit": 1000}' });
       if (typeof body.sql !== 'string' || !body.sql.trim()) return reply.code(400).send({ error: 'no SQL to run', hint: 'type a query first' });
       const limit = body.limit ?? 1000;
       if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > lab.limits.maxRows) {
