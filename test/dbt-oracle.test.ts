@@ -308,5 +308,9 @@ describe.runIf(canRun)('source freshness, checked by dbt and by Tributary', () =
     const byTable = (rows: { table?: string }[]) => [...rows].sort((a, b) => String(a.table).localeCompare(String(b.table)));
     expect(byTable(got)).toEqual(byTable(expected));
     expect(got.map((r) => r.status).sort()).toEqual(['error', 'pass', 'warn']);
+    // A selection that picks nothing says so (dbt: "does not match any enabled nodes"), not that nothing declares a limit.
+    const none = cli(['source', 'freshness', '--project', ourDir, '--select', 'source:nosuch']);
+    expect(none.code).toBe(0);
+    expect(none.stderr).toMatch(/nothing selected: no source table with a freshness limit matches source:nosuch \(those with one: source:shop_files\.refunds, /);
   });
 });

@@ -71,6 +71,11 @@ describe('a dbt project folder', () => {
     expect(sql.customers).toContain(`'EUR' as currency`);
     expect(sql.customers).toContain(`'dev' as built_for`);
     for (const text of Object.values(sql)) expect(text).not.toMatch(/\{\{|\{%|\{#/);
+    // A selection that picks nothing prints nothing and says so.
+    const none = cli(['compile', '--project', dir, '--select', 'tag:nosuch'], REPO);
+    expect(none.code).toBe(0);
+    expect(none.stdout.trim()).toBe('');
+    expect(none.stderr).toContain('nothing selected: no model matches the selection');
   });
 
   it('loads seeds as any other load: a row that does not fit its column type fails the seed with its file and line, and nothing of it commits', () => {

@@ -107,7 +107,10 @@ export const sourceFreshnessCommand = defineCommand({
     else if (results.length) io.out(renderRows(results.map((r) => ({ source: `${r.source}.${r.table}`, status: r.status, max_loaded_at: r.max_loaded_at ?? '', detail: r.detail })), input.format, undefined, io.tty));
     const count = (s: string) => results.filter((r) => r.status === s).length;
     io.err(`PASS=${count('pass')} WARN=${count('warn')} ERROR=${count('error') + count('runtime error')} TOTAL=${results.length}`);
-    if (!tables.length) io.err('no source table declares a freshness limit (freshness: {warn_after: {count: 12, period: hour}} with a loaded_at_field in sources.yml)');
+    if (!tables.length && wanted.length) {
+      const known = dbt.surface.files.sources.filter((t) => t.freshness).map((t) => `source:${t.source}.${t.table}`);
+      io.err(`nothing selected: no source table with a freshness limit matches ${(input.select ?? []).join(' ')}${known.length ? ` (those with one: ${known.join(', ')})` : ''}`);
+    } else if (!tables.length) io.err('no source table declares a freshness limit (freshness: {warn_after: {count: 12, period: hour}} with a loaded_at_field in sources.yml)');
     const failed = results.filter((r) => r.status === 'error' || r.status === 'runtime error');
     if (failed.length) {
       throw new TributaryError(`${failed.length} source table(s) are stale or could not be checked: ${failed.map((r) => `${r.source}.${r.table} (${r.detail})`).join('; ')}`, {
@@ -134,6 +137,7 @@ export const compileCommand = defineCommand({
     const plan = compileProject(view.project, view, await queryableTables(ws.engine));
     const models = selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name));
     const compiled = models.map((m) => ({ model: m.name, file: m.file ?? '', sql: plan.sql(m, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined) }));
+    if (!compiled.length) io.err('nothing selected: no model matches the selection');
     if (input.format === 'json') io.out(JSON.stringify(compiled));
     else io.out(compiled.map((c) => `-- ${c.file} (${c.model})\n${c.sql}\n`).join('\n'));
   },
