@@ -106,7 +106,7 @@ describe('manual triggers and backfills', () => {
     ]);
     // Intervals not complete yet are left out.
     expect(backfillIntervals(daily, { from: '2024-01-08', to: '2024-01-20' }, { now, limit: 100 })).toHaveLength(2);
-    expect(() => backfillIntervals(daily, { from: '2024-01-05', to: '2024-01-01' }, { now, limit: 100 })).toThrow(/empty/);
-    expect(() => backfillIntervals(hourly, { from: '2023-01-01', to: '2024-01-01' }, { now, limit: 100 })).toThrow(/split it/);
+    expect(() => backfillIntervals(daily, { from: '2024-01-05', to: '2024-01-01' }, { now, limit: 100 })).toThrow('backfill range is empty: it starts at 2024-01-05, after its end 2024-01-01; give the earlier day first');
+    expect(() => backfillIntervals(hourly, { from: '2023-01-01', to: '2024-01-01' }, { now, limit: 100 })).toThrow('backfill 2023-01-01..2024-01-01 spans more than 100 intervals; split it into backfills of at most 100 intervals each');
   });
 });

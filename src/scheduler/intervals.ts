@@ -171,14 +171,14 @@ export function backfillIntervals(
       })();
   if (!from) throw new RangeError(`backfill start ${JSON.stringify(range.from)} is not a date or an ISO date-time`);
   if (!toExclusive) throw new RangeError(`backfill end ${JSON.stringify(range.to)} is not a date or an ISO date-time`);
-  if (toExclusive <= from) throw new RangeError(`backfill range is empty: ${range.from} is after ${range.to}`);
+  if (toExclusive <= from) throw new RangeError(`backfill range is empty: it starts at ${range.from}, after its end ${range.to}; give the earlier day first`);
   const intervals: DataInterval[] = [];
   let start = timetable.tickAtOrAfter(from);
   while (start && start < toExclusive) {
     const interval = timetable.intervalStartingAt(start);
     if (!interval || interval.end > options.now) break;
     if (intervals.length === options.limit) {
-      throw new RangeError(`backfill ${range.from}..${range.to} spans more than ${options.limit} intervals; split it`);
+      throw new RangeError(`backfill ${range.from}..${range.to} spans more than ${options.limit} intervals; split it into backfills of at most ${options.limit} intervals each`);
     }
     intervals.push(interval);
     start = interval.end;
