@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { CLI, CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { startCommand } from './support/live-command.js';
 
 describe('tributary CLI', () => {
   it('colours its errors only when asked: FORCE_COLOR=0 and NO_COLOR turn them off (picocolors took FORCE_COLOR=0 as on)', () => {
@@ -39,6 +40,21 @@ describe('tributary CLI', () => {
     expect(vars.code).toBe(1);
     expect(vars.stderr).toMatch(/--vars sets a dbt project's vars, and .* has no dbt_project\.yml/);
     expect(cli(['run', '--project', dir, '--date', '2024-02-29', '--quiet']).code).toBe(0);
+  });
+
+  it('a second `up` on a project a server already runs is refused, naming where the first one answers', async () => {
+    const dir = path.join(tempDir(), 'shop');
+    expect(cli(['init', dir]).code).toBe(0);
+    const first = startCommand(process.execPath, [CLI, 'up', '--project', dir, '--port', '0'], { cwd: dir });
+    try {
+      const [, url] = await first.waitFor(/is up at (http:\/\/\S+) /);
+      // It failed on DuckDB's file lock, with "run this command against it" as the way out.
+      const second = cli(['up', '--project', dir, '--port', '0']);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`a Tributary server already runs this project at ${url}`);
+    } finally {
+      await first.stop();
+    }
   });
 
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {

@@ -450,8 +450,15 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on; anything but loopback needs TRIBUTARY_TOKEN', '127.0.0.1')
     .option('--port <port>', 'port to listen on', count, 7070)
     .action(async (flags: ProjectFlags & { host: string; port: number }) => {
+      const project = await projectOf(flags);
+      const running = runningServer(project);
+      if (running) {
+        throw new TributaryError(`a Tributary server already runs this project at ${running.url}`, {
+          hint: 'use that one, or stop it (Ctrl+C where it runs) first; a second server of a shared catalog needs a data folder of its own (--data-dir)',
+        });
+      }
       const { startStack } = await import('../owner/stack.js');
-      const stack = await startStack(await projectOf(flags), { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN });
+      const stack = await startStack(project, { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN });
       console.error(`Tributary is up at ${stack.url} (project ${stack.project}). Ctrl+C stops it.`);
     });
 
