@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles, TableExport } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
@@ -317,7 +318,11 @@ export class Lake {
     }
     const data = columns.filter((c) => !partitionBy.includes(c.name));
     await this.storage.prepareFolder(this.storage.readPath(folder));
-    await engine.run(`COPY (SELECT ${data.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false) TO ${quoteLiteral(location)} (${this.parquetOptions})`);
+    // Written aside and moved into place: another process (a worker of the same stream job) that
+    // finds the file reads it whole; it read one still being written ("too small to be a Parquet file").
+    const aside = `${folder}/schema.${randomUUID()}.tmp`;
+    await engine.run(`COPY (SELECT ${data.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false) TO ${quoteLiteral(this.storage.readPath(aside))} (${this.parquetOptions})`);
+    await this.storage.move(aside, key);
     this.schemaFiles.add(location);
     return location;
   }
