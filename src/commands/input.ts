@@ -3,14 +3,14 @@ import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import { isCalendarDay } from '../core/interval.js';
 import { describeIssues, inputProblemsText } from '../core/issues.js';
+import type { OutputFormat } from './output.js';
 import type { CommandSpec } from './types.js';
 
 /**
  * The fields commands share, declared once: a client of the server's API gets the same checks,
  * words and defaults as the CLI's flags.
  */
-export const outputFormat = z.enum(['table', 'csv', 'json']);
-export const format = outputFormat.default('table');
+export const format = z.enum(['table', 'csv', 'json'] satisfies OutputFormat[]).default('table');
 /** Selectors as `--select` takes them (`orders+`, `tag:daily`…). */
 export const selectors = z.array(z.string().min(1)).optional();
 /** How many rows or runs to show. */
