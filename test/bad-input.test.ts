@@ -107,6 +107,31 @@ describe('bad input', () => {
     }
   });
 
+  it('a UTF-16 file is named as not UTF-8 with how to convert it, not as a wrong header; control characters of a header reach no terminal', async () => {
+    const dir = withLines(GOOD);
+    const text = `${[HEADER, ...GOOD].join('\n')}\n`;
+    const file = path.join(dir, 'data/events.csv');
+    for (const [bytes, said] of [
+      [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), /byte-order mark of UTF-16 or UTF-32/],
+      [Buffer.from(text, 'utf16le'), /UTF-16 or UTF-32 text, or a binary file/],
+    ] as const) {
+      writeFileSync(file, bytes);
+      const error = await failure(dir);
+      expect(error.place).toMatchObject({ file, line: 1 });
+      expect(error.message).toMatch(/^the file is not UTF-8 text: its first line holds NUL bytes/);
+      expect(error.message).toMatch(said);
+      expect(error.hint).toMatch(/iconv -f UTF-16 -t UTF-8/);
+    }
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/✘ events: the file is not UTF-8 text/);
+    // A header that would retitle the terminal is shown, not obeyed, on every line that quotes it.
+    writeFileSync(file, [HEADER.replace('price', '\u001b]0;owned\u0007price'), ...GOOD].join('\n'));
+    const escaped = cli(['run', '--project', dir]);
+    expect(escaped.stderr).toMatch(/✘ events: header has 9 column\(s\) \[.*␛\]0;owned␇price/);
+    expect(escaped.stderr).not.toContain('\u001b]');
+  });
+
   it('a truncated .gz fails the run with the file named, and commits nothing', async () => {
     const dir = writeTree({ 'tributary.config.ts': project('data/events.csv.gz'), 'data/.keep': '' });
     const gz = gzipSync(Buffer.from(`${[HEADER, ...sampleLines.slice(1, 3000)].join('\n')}\n`));

@@ -228,8 +228,22 @@ export async function readHeads(files: readonly string[], onHead: (head: FileHea
     // A line the sample cut short is not a line of the file; the file's own last line is.
     if (!head.ended || lines.at(-1) === '') lines.pop();
     const [header = '', ...rest] = lines.map((l) => l.replace(/\r$/, ''));
+    if (header.includes('\u0000')) throw notUtf8(file, header);
     onHead({ header, lines: rest }, file, i);
   }
+}
+
+/**
+ * A first line holding NUL bytes is no UTF-8 text: UTF-16 or UTF-32 puts a NUL beside every ASCII
+ * character (a header read byte by byte would show as garbage, or as a wrong delimiter).
+ */
+function notUtf8(file: string, header: string): TributaryError {
+  // FF FE or FE FF, the byte-order marks of UTF-16 and UTF-32, are no UTF-8: each reads as U+FFFD.
+  const marked = header.startsWith('\uFFFD\uFFFD');
+  return new TributaryError(`the file is not UTF-8 text: its first line holds NUL bytes (${marked ? 'it starts with the byte-order mark of UTF-16 or UTF-32' : 'UTF-16 or UTF-32 text, or a binary file'})`, {
+    place: { file, line: 1 },
+    hint: 'Tributary reads UTF-8 (ASCII is UTF-8): convert the file, e.g. `iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8`, or make the path match only text files',
+  });
 }
 
 /** The text a head is cut from, and whether it is the whole file. */
