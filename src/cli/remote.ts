@@ -3,6 +3,7 @@ import type { CommandIO } from '../commands/index.js';
 import { TributaryError, abortReason } from '../core/errors.js';
 import { interruptOnSignals } from './interrupt.js';
 import { createProgress, type Progress } from '../core/progress.js';
+import { printable } from '../core/printable.js';
 import type { Project } from '../config/project.js';
 import { serverFile } from '../owner/stack.js';
 import type { CommandFrame } from '../server/commands.js';
@@ -92,7 +93,9 @@ export function terminalIO(quiet = false): CommandIO {
   return {
     tty: Boolean(process.stdout.isTTY),
     out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
+    // What a command says to people may quote the data (a header, a value, a check's error):
+    // its control characters are shown, not obeyed. Data asked for goes to stdout as it is.
+    err: (text) => process.stderr.write(`${printable(text)}\n`),
     progress: (label, totalBytes) => createProgress({ label, totalBytes, quiet }),
   };
 }

@@ -152,8 +152,7 @@ export async function runModels(ws: Workspace, options: RunOptions = {}): Promis
           .catch((error: unknown) => {
             failed.push({ model: model.name, error });
             state.set(model.name, 'failed');
-            // The message may quote the data (a header, a value): shown safe for a terminal.
-            log(`✘ ${model.name}: ${printable((error instanceof Error ? error.message : String(error)).split('\n')[0]!)}`);
+            log(`✘ ${model.name}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
           })
           .finally(() => {
             running--;
