@@ -156,6 +156,25 @@ describe('bad input', () => {
     expect(rows[0]!.raw).toContain('surplus');
   });
 
+  it('a line with a byte that is not UTF-8 (Latin-1) is quarantined with its whole text, the bad byte a replacement character', async () => {
+    const dir = withLines(GOOD);
+    const file = path.join(dir, 'data/events.csv');
+    // Line 8's brand in Latin-1 (é is the single byte E9), then the delimiter: the reader's own text lost both.
+    const lines = [HEADER, ...GOOD].map((line) => Buffer.from(line));
+    const fields = GOOD[6]!.split(',');
+    fields[5] = 'Jos\u0001';
+    lines[7] = Buffer.from(fields.join(','));
+    lines[7][lines[7].indexOf(0x01)] = 0xe9;
+    writeFileSync(file, Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\n')])));
+    const { result, rows } = await quarantineOf(dir);
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 8 });
+    expect(rows[0]!.reason).toMatch(/INVALID ENCODING/);
+    expect(rows[0]!.raw).toBe(lines[7]!.toString('utf8'));
+    expect(rows[0]!.raw).toContain('Jos\uFFFD,');
+    expect(rows[0]!.raw!.split(',')).toHaveLength(9);
+  });
+
   it('a non-numeric price is quarantined naming the field', async () => {
     const lines = [...GOOD];
     lines[9] = lines[9]!.replace(/,(\d+\.\d+),(\d+),/, ',twelve,$2,');

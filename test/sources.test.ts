@@ -331,6 +331,29 @@ export default defineProject({
     await ws.close();
   });
 
+  it('a JSON line with a byte that is not UTF-8 (Latin-1) is refused at its line with its whole text, naming no field (the reader\'s column is the line)', async () => {
+    const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
+    const latin1 = Buffer.concat([Buffer.from('{"id": 5, "kind": "Jos'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const text = Buffer.concat([Buffer.from(`${[0, 1, 2, 3, 4].map(line).join('\n')}\n`), latin1, Buffer.from(`\n${[6, 7].map(line).join('\n')}\n`)]);
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*', columns: { id: 'BIGINT', kind: 'VARCHAR' } }`),
+      'in/plain.jsonl': text,
+      'in/packed.jsonl.gz': gzipSync(text),
+    });
+    const { ws, results } = await runProject(dir);
+    try {
+      expect(results[0]).toMatchObject({ read: 16, written: 14, quarantined: 2 });
+      const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(quarantined.map((q) => [path.basename(q.file!), q.line, q.column_name, q.raw]).sort()).toEqual([
+        ['packed.jsonl.gz', 6, null, '{"id": 5, "kind": "Jos\uFFFD"}'],
+        ['plain.jsonl', 6, null, '{"id": 5, "kind": "Jos\uFFFD"}'],
+      ]);
+      expect(quarantined[0]!.reason).toMatch(/INVALID ENCODING/);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('a JSON-lines file mixing LF and CRLF fails the load naming the file and how to fix it', async () => {
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`),

@@ -1,7 +1,4 @@
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { readHeads, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
@@ -13,7 +10,7 @@ import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type Mul
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
 import { resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
-import { locateRecords, numberedInFileOrder, readRejects } from './located.js';
+import { locateRecords, numberedInFileOrder, readLines, readRejects } from './located.js';
 import { defineSource, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
@@ -106,21 +103,6 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
     },
     0,
   );
-}
-
-/** The text of some physical lines of a file (for a quarantined runaway-quote line). */
-async function readLines(file: string, wanted: ReadonlySet<number>): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  const raw = createReadStream(file);
-  const lines = createInterface({ input: /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw, crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (wanted.has(n)) out.set(n, line);
-    if (out.size === wanted.size) break;
-  }
-  raw.destroy();
-  return out;
 }
 
 /**

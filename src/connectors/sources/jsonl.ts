@@ -40,7 +40,8 @@ export const jsonlSource = defineSource({
         (error: Error) => ({ error }),
       ));
     let scanned = false;
-    const rejects = async () => (scanned ? readRejects(context.engine, rejectsTable, scansTable, (sql) => sql) : []);
+    // The reader's one column is the line itself, a name of Tributary's: a refused line names no field.
+    const rejects = async () => (scanned ? (await readRejects(context.engine, rejectsTable, scansTable, (sql) => sql)).map((r) => ({ ...r, column: null })) : []);
     const read = (from: readonly string[], options: string) =>
       `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, ${lineReadLimit(maxBytes)}, ${options})`;
     const lines = (located: boolean, only?: readonly string[]) => {

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { createInterface } from 'node:readline';
 import type { Engine } from '../../engine/index.js';
 import { scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { countNewlines, type LineCount } from './line-count.js';
@@ -43,20 +44,44 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
   }
   const lines = new Map<string, Map<number, number>>();
   for (const [file, offsets] of byFile) lines.set(file, await linesAtOffsets(file, offsets));
+  // The reader's text of a line that is not UTF-8 has lost bytes around each bad one (a delimiter
+  // too): the line is read again from the file, each bad byte a replacement character.
+  const undecoded = new Map<string, Map<number, string>>();
+  for (const [file, offsets] of byFile) {
+    const bad = new Set(rows.filter((r) => r.read === file && r.reasons.some((reason) => reason.startsWith('INVALID ENCODING'))).map((r) => lines.get(file)?.get(r.offset) ?? 0));
+    bad.delete(0);
+    if (bad.size) undecoded.set(file, await readLines(file, bad));
+  }
   return rows
     .map((r) => {
+      const line = lines.get(r.read)?.get(r.offset) ?? null;
       // The reader keeps the start of an overlong line; its message states the whole size.
       const overlong = r.reasons.map((reason) => /^LINE SIZE OVER MAXIMUM:.*Actual Size: ?(\d+) bytes/.exec(reason)?.[1]).find(Boolean);
       return {
         file: r.file,
-        line: lines.get(r.read)?.get(r.offset) ?? null,
+        line,
         column: r.column,
         reason: conciseReason(r.reasons),
-        raw: r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, ''),
+        raw: (line !== null ? undecoded.get(r.read)?.get(line)?.replace(/\r$/, '') : undefined) ?? (r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, '')),
         ...(overlong ? { rawBytes: Number(overlong) } : {}),
       };
     })
     .sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
+}
+
+/** The text of some physical lines of a file (a quarantined runaway-quote line, a line not in UTF-8), decoded as UTF-8: a byte that is none shows as U+FFFD. */
+export async function readLines(file: string, wanted: ReadonlySet<number>): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  const raw = createReadStream(file);
+  const lines = createInterface({ input: /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw, crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of lines) {
+    n++;
+    if (wanted.has(n)) out.set(n, line);
+    if (out.size === wanted.size) break;
+  }
+  raw.destroy();
+  return out;
 }
 
 const NEWLINE = 0x0a;
