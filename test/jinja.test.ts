@@ -125,6 +125,22 @@ describe('errors name the file and line', () => {
     expect(error.place).toEqual({ file: '/project/dbt_packages/pkg/macros/bad.sql', line: 5 });
   });
 
+  it('a macro that calls itself without end: said so, at its file; a deep recursion dbt renders (100 levels) renders', () => {
+    const env = environment();
+    env.loadMacros(
+      [
+        { package: 'shop', file: 'macros/loop.sql', text: '{% macro forever(n) %}{{ forever(n + 1) }}{% endmacro %}' },
+        { package: 'shop', file: 'macros/down.sql', text: '{% macro down(n) %}{% if n <= 0 %}0{% else %}{{ down(n - 1) }}{% endif %}{% endmacro %}' },
+      ],
+      'shop',
+    );
+    const error = thrown(() => env.render('select {{ forever(1) }}', 'models/m.sql'));
+    expect(error.message).toMatch(/macros nested more than 200 deep: 'forever' calls itself, or macros call each other, without end\?/);
+    expect(error.message).not.toMatch(/does not exist/);
+    expect(error.place.file).toBe('/project/macros/loop.sql');
+    expect(env.render('select {{ down(100) }}', 'models/m.sql')).toBe('select 0');
+  });
+
   it('an error inside a macro of another file: that file and line', () => {
     const env = environment();
     env.loadMacros([{ package: 'shop', file: 'macros/m.sql', text: '{% macro outer() %}\n  {{ inner_missing() }}\n{% endmacro %}' }], 'shop');

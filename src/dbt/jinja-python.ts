@@ -481,6 +481,13 @@ const calleeName = (node: Node): string | undefined => {
   return undefined;
 };
 
+/**
+ * How deep macros may call each other. dbt stops at about 100 (Python's recursion limit): a
+ * project dbt renders renders here too. Without a bound, an endless recursion ran out of
+ * JavaScript's stack, and where that happened in a name lookup, the macro was said not to exist.
+ */
+const MAX_MACRO_DEPTH = 200;
+
 /** Statements print nothing; only what an expression evaluates to is output (None as `None`). */
 const STATEMENTS = new Set(['Set', 'If', 'For', 'Macro', 'CallStatement', 'FilterStatement', 'Comment', 'Break', 'Continue', 'Program']);
 
@@ -499,6 +506,9 @@ export class DbtInterpreter extends Base {
     const origin: MacroOrigin = { name: node.name.value, file: this.definingFile ?? '' };
     fn[ORIGIN] = origin;
     fn.value = (args: Value[], scope: Environment) => {
+      if (this.stack.length >= MAX_MACRO_DEPTH) {
+        throw new Error(`macros nested more than ${MAX_MACRO_DEPTH} deep: '${origin.name}' calls itself, or macros call each other, without end? (dbt stops at about 100, Python's recursion limit)`);
+      }
       this.stack.push(origin);
       try {
         const out = body(args, scope);
