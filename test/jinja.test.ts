@@ -141,6 +141,13 @@ describe('errors name the file and line', () => {
     expect(env.render('select {{ down(100) }}', 'models/m.sql')).toBe('select 0');
   });
 
+  it('a repetition past 10,000,000 items or characters is refused, not made (a list of 10⁹ took the process down)', () => {
+    const env = environment();
+    expect(thrown(() => env.render("select {{ [1, 2] * 10**9 }}", 'models/m.sql')).message).toMatch(/a list of 2 × 1000000000 items is more than a template may make \(10,000,000\)/);
+    expect(thrown(() => env.render("select {{ 'x' * 10**10 }}", 'models/m.sql')).message).toMatch(/a text of 1 × 10000000000 characters is more than a template may make/);
+    expect(env.render("{{ ('-' * 3) ~ ([0] * 2) | length ~ ('x' * -1) }}", 'models/m.sql')).toBe('---2');
+  });
+
   it('an error inside a macro of another file: that file and line', () => {
     const env = environment();
     env.loadMacros([{ package: 'shop', file: 'macros/m.sql', text: '{% macro outer() %}\n  {{ inner_missing() }}\n{% endmacro %}' }], 'shop');

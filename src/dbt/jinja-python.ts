@@ -482,6 +482,21 @@ const calleeName = (node: Node): string | undefined => {
 };
 
 /**
+ * Most items (or characters) `'-' * n` or `[x] * n` may make. Python makes any size it has the
+ * memory for; here a list past a few million items took the process down with it (V8's heap).
+ */
+const MAX_REPEATED = 10_000_000;
+
+/** n for `sequence * n`, as Python takes it (none below zero), or an error past MAX_REPEATED. */
+function repetitions(sequence: string | readonly unknown[], n: number): number {
+  const times = Math.max(0, n);
+  if (sequence.length * times > MAX_REPEATED) {
+    throw new Error(`${typeof sequence === 'string' ? 'a text' : 'a list'} of ${sequence.length} × ${n} ${typeof sequence === 'string' ? 'characters' : 'items'} is more than a template may make (${MAX_REPEATED.toLocaleString('en')})`);
+  }
+  return times;
+}
+
+/**
  * How deep macros may call each other. dbt stops at about 100 (Python's recursion limit): a
  * project dbt renders renders here too. Without a bound, an endless recursion ran out of
  * JavaScript's stack, and where that happened in a name lookup, the macro was said not to exist.
@@ -591,8 +606,8 @@ export class DbtInterpreter extends Base {
         const items = is(right, ArrayValue) ? (right.value as Value[]) : [right];
         return FILTERS.format!(left, items, is(right, ObjectValue) ? (right.value as Map<string, Value>) : new Map());
       }
-      if (op === '*' && is(left, StringValue) && is(right, IntegerValue)) return str((left.value as string).repeat(Math.max(0, right.value as number)));
-      if (op === '*' && is(left, ArrayValue) && is(right, IntegerValue)) return new ArrayValue(Array.from({ length: Math.max(0, right.value as number) }, () => left.value as Value[]).flat());
+      if (op === '*' && is(left, StringValue) && is(right, IntegerValue)) return str((left.value as string).repeat(repetitions(left.value as string, right.value as number)));
+      if (op === '*' && is(left, ArrayValue) && is(right, IntegerValue)) return new ArrayValue(Array.from({ length: repetitions(left.value as Value[], right.value as number) }, () => left.value as Value[]).flat());
       const env2 = new Environment(env);
       env2.setVariable('__l', left as never);
       env2.setVariable('__r', right as never);
