@@ -97,6 +97,29 @@ describe('file sources', () => {
     ws.close();
   });
 
+  it("a project in a folder whose name holds glob characters (it's a [test]/shop*{1}) finds its files: by its own paths, by --source relative to the shell, and by crawl", async () => {
+    const folder = "it's a [test]/shop*{1}";
+    const root = writeTree({
+      [`${folder}/tributary.config.ts`]: config(`{ format: 'csv', path: 'in/*.csv', columns: { id: 'BIGINT', kind: 'VARCHAR' } }`),
+      [`${folder}/in/a.csv`]: 'id,kind\n1,a\n2,b\n',
+      [`${folder}/other [x]/b.csv`]: 'id,kind\n3,c\n',
+    });
+    const project = path.join(root, folder);
+    const { ws, results } = await runProject(project);
+    expect(results[0]).toMatchObject({ read: 2, written: 2, quarantined: 0 });
+    ws.close();
+    const own = cli(['run', '--project', project, '--quiet'], project);
+    expect(own.code, own.stderr).toBe(0);
+    const run = cli(['run', '--project', project, '--source', 'src=other [x]/*.csv', '--quiet'], project);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/✔ loaded \(table\).*read 1, wrote 1/);
+    const loaded = cli(['sql', 'SELECT list(id ORDER BY id) AS ids FROM loaded', '--project', project, '--format', 'json'], project);
+    expect(JSON.parse(loaded.stdout)).toEqual([{ ids: ['3'] }]);
+    const crawled = cli(['crawl', 'other [x]', '--table', 'other', '--project', project], project);
+    expect(crawled.code, crawled.stderr).toBe(0);
+    expect(crawled.stdout + crawled.stderr).toMatch(/kind/);
+  });
+
   it('reads .zip archives of CSV files', async () => {
     const header = sample[0]!;
     const dir = writeTree({

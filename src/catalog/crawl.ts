@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
-import { glob } from 'tinyglobby';
+import { convertPathToPattern, glob } from 'tinyglobby';
 import { TributaryError } from '../core/errors.js';
 import { groupBy } from '../core/collections.js';
 import type { Engine } from '../engine/index.js';
@@ -91,8 +91,8 @@ const partitionText = (partition: Record<string, string>) => Object.entries(part
 export async function crawl(engine: Engine, metastore: Metastore, root: string, table: string, options: CrawlOptions = {}): Promise<CrawlReport> {
   const base = path.resolve(root);
   const single = statSafe(base)?.isFile() ?? false;
-  const pattern = single ? base : `${base}/**/*.{csv,tsv,txt,csv.gz,jsonl,ndjson,json,jsonl.gz,parquet}`;
-  const files = (await glob(pattern, { absolute: true, onlyFiles: true })).filter((f) => single || !hidden(f)).sort();
+  // The folder's own name is no pattern ('drops [old]' is a name, not a character class).
+  const files = single ? [base] : (await glob(`${convertPathToPattern(base)}/**/*.{csv,tsv,txt,csv.gz,jsonl,ndjson,json,jsonl.gz,parquet}`, { absolute: true, onlyFiles: true })).filter((f) => !hidden(f)).sort();
   if (!files.length) {
     throw new TributaryError(`nothing to crawl: no data files under ${base}`, {
       hint: 'point crawl at a folder of .csv, .jsonl or .parquet files (optionally in key=value folders)',

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { convertPathToPattern } from 'tinyglobby';
 import { commandInput, CommandInputError, commands, type OutputFormat } from '../commands/index.js';
 import { openScheduler } from '../owner/scheduler.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
@@ -38,7 +39,10 @@ function collect(value: string, previous: string[] = []): string[] {
 function sourceFlag(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf('=');
   if (eq <= 0 || eq === value.length - 1) throw new InvalidArgumentError(`expected NAME=PATH, got '${value}'`);
-  return { ...previous, [value.slice(0, eq)]: path.resolve(value.slice(eq + 1)) };
+  // A relative path is the user's from here: the folder it is relative to is a name, not a pattern
+  // (a server, elsewhere, matches it).
+  const given = value.slice(eq + 1);
+  return { ...previous, [value.slice(0, eq)]: path.isAbsolute(given) ? given : `${convertPathToPattern(process.cwd())}/${given.split(path.sep).join('/')}` };
 }
 
 /** The address of a running Tributary server. */

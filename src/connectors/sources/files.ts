@@ -27,11 +27,14 @@ export async function resolveFiles(
   scratchDir: string,
   interval?: DataInterval,
 ): Promise<ResolvedFiles> {
-  const list = (Array.isArray(patterns) ? patterns : [patterns]).flatMap((p) => fillPaths(p, interval).map((f) => ({ ...f, path: path.resolve(baseDir, f.path) })));
+  const list = (Array.isArray(patterns) ? patterns : [patterns]).flatMap((p) => fillPaths(p, interval).map((f) => ({ ...f, relative: f.path, path: path.resolve(baseDir, f.path) })));
   const matched: string[] = [];
   const daysFound = new Map<string, number>();
-  for (const { day, path: pattern } of list) {
-    const found = existsSync(pattern) && statSync(pattern).isFile() ? [pattern] : (await glob(pattern.split(path.sep).join('/'), { absolute: true, onlyFiles: true })).sort();
+  for (const { day, path: pattern, relative } of list) {
+    // A relative pattern is matched from the project folder, whose own name may hold characters a
+    // glob reads as a pattern ('[test]', '*'): only the part the user wrote is one.
+    const [toMatch, cwd] = path.isAbsolute(relative) ? [pattern, undefined] : [relative, baseDir];
+    const found = existsSync(pattern) && statSync(pattern).isFile() ? [pattern] : (await glob(toMatch.split(path.sep).join('/'), { absolute: true, onlyFiles: true, ...(cwd ? { cwd } : {}) })).sort();
     matched.push(...found);
     if (day) daysFound.set(day, (daysFound.get(day) ?? 0) + found.length);
   }
