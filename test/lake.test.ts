@@ -128,6 +128,15 @@ describe('lake', () => {
     expect(snapshots[0]!.tables).toContain('t');
   });
 
+  it('a snapshot the catalog never had, or one from before the table, is refused with the range there is (it read as a table of no rows, or as today\'s)', async () => {
+    const other = await lake.commit(engine, [{ staged: await lake.stage(engine, 'u', batch(0, 3), { runId: 'o1' }), replace: 'all' }], { operation: 'test' });
+    const first = await commit(await stage(batch(0, 30), 'r1'), 'all');
+    await expect(lake.relationAt(engine, 't', first.snapshot + 1)).rejects.toThrow(`there is no snapshot ${first.snapshot + 1}: the newest is ${first.snapshot}`);
+    await expect(lake.relationAt(engine, 't', -1)).rejects.toThrow(`there is no snapshot -1: the newest is ${first.snapshot}`);
+    await expect(lake.relationAt(engine, 't', other.snapshot)).rejects.toThrow(`'t' did not exist yet at snapshot ${other.snapshot}: its first is snapshot ${first.snapshot}`);
+    expect(await engine.queryJson(`SELECT count(*) AS n FROM (${await lake.relationAt(engine, 't', first.snapshot)})`)).toEqual([{ n: '30' }]);
+  });
+
   it('kill -9 while the files are published (before the commit) or right after the commit: the next command sees exactly the committed rows', () => {
     const rows = (n: number, from: number) => ['id,day', ...Array.from({ length: n }, (_, i) => `${from + i},2024-01-0${1 + (i % 3)}`)].join('\n') + '\n';
     // Killed while publishing, the second load committed nothing: the first load's rows stay.

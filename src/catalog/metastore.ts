@@ -583,13 +583,22 @@ export class Metastore {
   }
 
   /** The newest snapshot that changed any of these tables (names compared case-insensitively), if one did. */
-  async lastChange(tables: readonly string[]): Promise<number | undefined> {
+  lastChange(tables: readonly string[]): Promise<number | undefined> {
+    return this.changedAt('max', tables);
+  }
+
+  /** The snapshot that first changed the table (created it), if one did. */
+  firstChange(table: string): Promise<number | undefined> {
+    return this.changedAt('min', [table]);
+  }
+
+  private async changedAt(which: 'min' | 'max', tables: readonly string[]): Promise<number | undefined> {
     if (tables.length === 0) return undefined;
-    const last = await this.engine.scalar<bigint | null>(
-      `SELECT max(snapshot_id) FROM tributary.snapshot_changes WHERE lower(table_name) IN (${tables.map((_, i) => `lower($${i + 1})`).join(', ')})`,
+    const found = await this.engine.scalar<bigint | null>(
+      `SELECT ${which}(snapshot_id) FROM tributary.snapshot_changes WHERE lower(table_name) IN (${tables.map((_, i) => `lower($${i + 1})`).join(', ')})`,
       [...tables],
     );
-    return last === null || last === undefined ? undefined : Number(last);
+    return found === null || found === undefined ? undefined : Number(found);
   }
 
   async schemaVersions(table: string): Promise<SchemaVersion[]> {

@@ -331,6 +331,13 @@ export class Lake {
   async relationAt(engine: Engine, table: string, snapshot: number): Promise<string> {
     const info = await this.metastore.table(table);
     if (!info || info.kind !== 'lake') throw new Error(`'${table}' is not a lake table; only lake tables keep their history`);
+    // A snapshot the catalog never had, or one from before the table, would read as a table of no rows.
+    if (!(await this.metastore.snapshot(snapshot))) {
+      const newest = (await this.metastore.snapshots(1))[0]?.snapshot_id;
+      throw new Error(`there is no snapshot ${snapshot}: ${newest === undefined ? 'the catalog has none yet' : `the newest is ${newest}`}`);
+    }
+    const first = await this.metastore.firstChange(table);
+    if (first !== undefined && snapshot < first) throw new Error(`'${table}' did not exist yet at snapshot ${snapshot}: its first is snapshot ${first}`);
     const { files, missing } = await this.metastore.snapshotFiles(table, snapshot);
     if (missing) {
       throw new Error(`snapshot ${snapshot} of '${table}' is no longer kept (${missing} of its files left history after lakeHistoryHours); pick a later snapshot`);
