@@ -30,4 +30,9 @@ describe('problems in words a person acts on', () => {
       "the input of runs has 3 problems:\n    limit: missing: expected a number\n    format: expected one of 'table', 'json', got nothing\n    (the value): unknown key `limt`: remove it or check the spelling",
     );
   });
+
+  it('names a refused name (a record key) and says why, where zod says only "Invalid key in record"', () => {
+    const schema = z.strictObject({ models: z.record(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier'), z.number()) });
+    expect(problems(schema, { models: { ok: 1, 'daily-revenue': 2 } })).toEqual([{ key: 'models.daily-revenue', message: "the name 'daily-revenue' is refused: expected a lower-case SQL identifier" }]);
+  });
 });

@@ -45,6 +45,9 @@ function describeIssue(issue: Issue, prefix: PropertyKey[], input: unknown): Con
       return { key, message: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `\`${k}\``).join(', ')}: remove ${issue.keys.length > 1 ? 'them' : 'it'} or check the spelling` };
     case 'invalid_union':
       return describeUnion(issue, path, input, got);
+    case 'invalid_key':
+      // A name (a key of a record: a model's, a source's) that is refused; zod says only "Invalid key in record".
+      return { key, message: `the name ${shown(path.at(-1))} is refused: ${issue.issues.map((i) => i.message).join('; ')}` };
     case 'too_small':
     case 'too_big':
       return { key, message: `${boundOf(issue)}${got === undefined || typeof got === 'object' ? '' : `, got ${shown(got)}`}` };
