@@ -135,26 +135,27 @@ describe('server security', () => {
 
   it('will not listen beyond loopback without a token', () => {
     expect(() => assertSafeBinding('0.0.0.0', undefined)).toThrow(/refusing to listen on 0.0.0.0 without a token/);
-    expect(() => assertSafeBinding('0.0.0.0', 'secret')).not.toThrow();
+    expect(() => assertSafeBinding('0.0.0.0', 'secret-0d4c7b19e2a8')).not.toThrow();
+    expect(() => assertSafeBinding('0.0.0.0', 'secret')).toThrow('TRIBUTARY_TOKEN is too short to keep anyone out: 6 characters, at least 16 needed');
     expect(() => assertSafeBinding('127.0.0.1', undefined)).not.toThrow();
   });
 
   it('with a token, every request must carry it', async () => {
-    const secured = await createServer({ ws, streams }, { token: 's3cret' });
+    const secured = await createServer({ ws, streams }, { token: 's3cret-token-7d41c09e' });
     const url = await secured.listen({ host: '127.0.0.1', port: 0 });
     try {
       expect((await fetch(`${url}/v1/status`)).status).toBe(401);
       expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer wrong!' } })).status).toBe(401);
-      expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+      expect((await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret-token-7d41c09e' } })).status).toBe(200);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       // A browser opens the UI once with the token and then carries it in an HttpOnly cookie.
-      const opened = await fetch(`${url}/v1/status?token=s3cret`);
+      const opened = await fetch(`${url}/v1/status?token=s3cret-token-7d41c09e`);
       expect(opened.status).toBe(200);
       const setCookie = opened.headers.get('set-cookie')!;
-      expect(setCookie).toMatch(/^tributary_token=s3cret; HttpOnly; SameSite=Strict/);
+      expect(setCookie).toMatch(/^tributary_token=s3cret-token-7d41c09e; HttpOnly; SameSite=Strict/);
       expect((await fetch(`${url}/v1/status`, { headers: { cookie: setCookie.split(';')[0]! } })).status).toBe(200);
       expect((await fetch(`${url}/v1/status?token=nope`)).status).toBe(401);
-      const cors = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret', origin: 'https://evil.example' } });
+      const cors = await fetch(`${url}/v1/status`, { headers: { authorization: 'Bearer s3cret-token-7d41c09e', origin: 'https://evil.example' } });
       expect(cors.status).toBe(403);
       expect(cors.headers.get('access-control-allow-origin')).toBeNull();
     } finally {

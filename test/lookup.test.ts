@@ -304,13 +304,13 @@ describe('lookup API', () => {
   });
 
   it('needs the token when the server has one', async () => {
-    const secured = await createServer({ ws, streams }, { token: 's3cret' }, [lookupPlugin()]);
+    const secured = await createServer({ ws, streams }, { token: 's3cret-token-7d41c09e' }, [lookupPlugin()]);
     const url = await secured.listen({ host: '127.0.0.1', port: 0 });
     try {
       expect((await fetch(`${url}/v1/lookup/customers_cln/1`)).status).toBe(401);
       expect((await fetch(`${url}/v1/lookup`)).status).toBe(401);
       expect((await fetch(`${url}/v1/lookup/customers_cln/1`, { headers: { authorization: 'Bearer wrong!' } })).status).toBe(401);
-      const allowed = await fetch(`${url}/v1/lookup/customers_cln/1`, { headers: { authorization: 'Bearer s3cret' } });
+      const allowed = await fetch(`${url}/v1/lookup/customers_cln/1`, { headers: { authorization: 'Bearer s3cret-token-7d41c09e' } });
       expect(allowed.status).toBe(200);
       expect(((await allowed.json()) as { cust_nm: string }).cust_nm).toBe('Kelly Key');
     } finally {

@@ -290,6 +290,19 @@ export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { s
     const other = await openProject(dir);
     await other.close();
   });
+
+  it('a token short enough to guess is refused before anything listens, naming its variable, never its value', () => {
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { sql: 'SELECT 1 AS n', materialize: 'table' } } });
+`,
+    });
+    const short = cli(['up', '--project', dir, '--host', '0.0.0.0', '--port', '0'], REPO, { TRIBUTARY_TOKEN: 'hunter2' });
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toMatch(/TRIBUTARY_TOKEN is too short to keep anyone out: 7 characters, at least 16 needed\n {2}→ give it a random value, e.g. TRIBUTARY_TOKEN=\$\(openssl rand -hex 16\)/);
+    expect(short.stderr).not.toContain('hunter2');
+    expect(existsSync(path.join(dir, '.tributary', 'server.json'))).toBe(false);
+  });
 });
 
 describe('12. lab limits', () => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
-import { clientCredentials, installAuth } from './auth.js';
+import { assertStrongToken, clientCredentials, installAuth } from './auth.js';
 import { MAX_EVENTS_PER_REQUEST, ingest } from './collector.js';
 import { metricsText } from './metrics.js';
 
@@ -36,6 +36,7 @@ export function assertSafeBinding(host: string, token: string | undefined): void
       hint: 'set TRIBUTARY_TOKEN in the environment (clients send it as "Authorization: Bearer <token>"), or keep the default 127.0.0.1',
     });
   }
+  if (token) assertStrongToken(token, 'TRIBUTARY_TOKEN');
 }
 
 /**

@@ -70,6 +70,7 @@ export function clientCredentials(config: ResolvedConfig, adminToken: string | u
     if (!token) {
       throw new TributaryError(`client '${name}' has no token: ${client.tokenEnv} is not set`, { hint: `set ${client.tokenEnv} in the environment of the server (access.clients.${name}.tokenEnv names it)` });
     }
+    assertStrongToken(token, client.tokenEnv);
     const other = seen.get(token);
     if (other) throw new TributaryError(`client '${name}' has the same token as ${other}`, { hint: `give ${client.tokenEnv} a value of its own: a token must say who is asking` });
     seen.set(token, client.tokenEnv);
@@ -81,6 +82,18 @@ export function clientCredentials(config: ResolvedConfig, adminToken: string | u
     const scope: RowScope = { rows: client.rows, public: client.public };
     return { token, principal: { kind: 'client', name, scope, scopeKey: scopeKey(scope), dashboards: new Set(client.dashboards) } };
   });
+}
+
+/** Fewer characters than this can be guessed by a client that keeps trying. */
+const MIN_TOKEN_LENGTH = 16;
+
+/** Refuses a token short enough to guess, naming its variable, never its value. */
+export function assertStrongToken(token: string, variable: string): void {
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new TributaryError(`${variable} is too short to keep anyone out: ${token.length} character${token.length === 1 ? '' : 's'}, at least ${MIN_TOKEN_LENGTH} needed`, {
+      hint: `give it a random value, e.g. ${variable}=$(openssl rand -hex 16)`,
+    });
+  }
 }
 
 function cookie(header: string | undefined, name: string): string | undefined {
