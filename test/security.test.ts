@@ -11,6 +11,7 @@ import { DashboardHub } from '../src/server/dashboards.js';
 import { webPlugin } from '../src/server/web.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
 import { cli, CLI, CLICKSTREAM, tempDir, openProject, REPO, runProject, writeTree } from './helpers.js';
+import { startCommand } from './support/live-command.js';
 
 /**
  * Issue 7, security: the SQL paths are read-only and confined to the project's tables whatever the
@@ -291,7 +292,7 @@ export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { s
     await other.close();
   });
 
-  it('a token short enough to guess is refused before anything listens, naming its variable, never its value', () => {
+  it('a token short enough to guess is refused before anything listens, naming its variable, never its value; with one long enough, up says it answers other machines', async () => {
     const dir = writeTree({
       'tributary.config.ts': `import { defineProject } from 'tributary';
 export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { sql: 'SELECT 1 AS n', materialize: 'table' } } });
@@ -302,6 +303,13 @@ export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { s
     expect(short.stderr).toMatch(/TRIBUTARY_TOKEN is too short to keep anyone out: 7 characters, at least 16 needed\n {2}→ give it a random value, e.g. TRIBUTARY_TOKEN=\$\(openssl rand -hex 16\)/);
     expect(short.stderr).not.toContain('hunter2');
     expect(existsSync(path.join(dir, '.tributary', 'server.json'))).toBe(false);
+    // With a token long enough it serves, and says it answers other machines, not only loopback.
+    const up = startCommand(process.execPath, [CLI, 'up', '--project', dir, '--host', '0.0.0.0', '--port', '0'], { cwd: REPO, env: { TRIBUTARY_TOKEN: 'a-long-enough-token-5e0c' } });
+    try {
+      await up.waitFor(/is up at http:\/\/127\.0\.0\.1:\d+ \(project exposed\), and on 0\.0\.0\.0 for other machines \(every request needs TRIBUTARY_TOKEN\)/);
+    } finally {
+      await up.stop();
+    }
   });
 });
 

@@ -463,7 +463,9 @@ export function buildProgram(): Command {
       }
       const { startStack } = await import('../owner/stack.js');
       const stack = await startStack(project, { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN });
-      console.error(`Tributary is up at ${stack.url} (project ${stack.project}). Ctrl+C stops it.`);
+      // Bound beyond loopback, the address a listener reports is only one of those it answers on.
+      const exposed = !['127.0.0.1', 'localhost', '::1'].includes(flags.host);
+      console.error(`Tributary is up at ${stack.url} (project ${stack.project})${exposed ? `, and on ${flags.host} for other machines (every request needs TRIBUTARY_TOKEN)` : ''}. Ctrl+C stops it.`);
     });
 
   projectOptions(program.command('drain'))
