@@ -1,10 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../src/core/errors.js';
 import { runModels } from '../src/models/index.js';
-import { ECOMMERCE_SAMPLE, cli, openProject, runProject, writeTree } from './helpers.js';
+import { ECOMMERCE_SAMPLE, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
+import { requireService } from './services.js';
 
 /**
  * Each kind of bad input from the issue, on real sample rows: a clear error naming the place, or a
@@ -144,6 +147,36 @@ describe('bad input', () => {
     const run = cli(['run', '--project', dir, '--quiet']);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(said);
+  });
+
+  it('a full disk fails the load naming the file and what to do, commits nothing and leaves no staged file filling it', async () => {
+    // A disk of 3 MB: a tmpfs, which only root may mount (CI runs as root).
+    const disk = tempDir();
+    const mounted = await requireService('a 3 MB tmpfs for a full disk (mount -t tmpfs needs root)', async () => execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', disk], { stdio: 'pipe' }));
+    if (!mounted) return;
+    try {
+      // Notes that do not compress: more Parquet than the disk holds.
+      const rows = Array.from({ length: 200_000 }, (_, i) => `${i},${createHash('sha1').update(String(i)).digest('hex')}`);
+      const dir = writeTree({
+        'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'full_disk',
+  sources: { notes: { format: 'csv', path: 'data/notes.csv', columns: { id: 'BIGINT', note: 'VARCHAR' } } },
+  models: { notes: { sql: "SELECT * FROM {{ source('notes') }}", materialize: 'lake', partitionBy: { bucket: 'id % 8' } } },
+});
+`,
+        'data/notes.csv': `id,note\n${rows.join('\n')}\n`,
+      });
+      const run = cli(['run', '--project', dir, '--data-dir', disk, '--quiet']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/model 'notes' failed: IO Error: Could not write file "[^"]+\.parquet": No space left on device\n {2}→ the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above, or give --data-dir a larger disk/);
+      const staged = readdirSync(disk, { recursive: true }).map(String).filter((f) => f.includes('_staging') && f.endsWith('.parquet'));
+      expect(staged).toEqual([]);
+      const left = cli(['catalog', '--project', dir, '--data-dir', disk, '--format', 'json']);
+      expect(JSON.parse(left.stdout)).toEqual([]);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
   });
 
   it('a row with extra columns is quarantined with its line, the rest load', async () => {

@@ -123,11 +123,18 @@ export class Lake {
     const keys = [...(divert ? [divert] : []), ...partitionNames];
     const target = keys.length ? tableDir : this.storage.join(tableDir, `part-${options.runId}-0.parquet`);
     if (!keys.length) await this.storage.prepareFolder(tableDir);
-    const stats = await engine.queryJson<CopyStats>(
-      `COPY (${full}) TO ${quoteLiteral(target)} (${this.parquetOptions}, ROW_GROUP_SIZE 122880,
+    const stats = await engine
+      .queryJson<CopyStats>(
+        `COPY (${full}) TO ${quoteLiteral(target)} (${this.parquetOptions}, ROW_GROUP_SIZE 122880,
         ${keys.length ? `PARTITION_BY (${keys.map(quoteIdent).join(', ')}), FILENAME_PATTERN 'part-${options.runId}-{i}',` : ''}
         RETURN_STATS)`,
-    );
+      )
+      .catch(async (error: unknown) => {
+        // What a failed write left (a full disk keeps its partial files) goes now, not at the next
+        // start: the run's other staged writes are discarded with it anyway.
+        await this.endStaging(options.runId).catch(() => undefined);
+        throw error;
+      });
     const files: DataFile[] = [];
     const diverted = new Map<string, number>();
     const unwanted: string[] = [];

@@ -316,9 +316,12 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
       : caught;
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof TributaryError) throw error;
+    const full = /No space left on device/i.test((error as Error).message);
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
       place: { file: ws.project.configFile, field: `models.${model.name}` },
-      hint: 'it committed nothing; fix the cause and run it again',
+      hint: full
+        ? 'the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above, or give --data-dir a larger disk, then run it again'
+        : 'it committed nothing; fix the cause and run it again',
       cause: error,
     });
   } finally {
