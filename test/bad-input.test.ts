@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -177,6 +177,24 @@ export default defineProject({
     } finally {
       execFileSync('umount', [disk]);
     }
+  });
+
+  it('a damaged state database (cut short, or overwritten) is named with what to do; moved aside as told, the next run loads anew', () => {
+    const dir = withLines(GOOD);
+    expect(cli(['run', '--project', dir, '--quiet']).code).toBe(0);
+    const state = path.join(dir, '.tributary', 'warehouse.duckdb');
+    const whole = readFileSync(state);
+    for (const damaged of [whole.subarray(0, 10_000), Buffer.alloc(5_000, 7)]) {
+      writeFileSync(state, damaged);
+      const run = cli(['sql', 'SELECT 1', '--project', dir]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`${state}: the state database is damaged: IO Error:`);
+      expect(run.stderr).toMatch(/; nothing was changed\n {2}→ restore it from a backup, or move it aside \(mv \S+ \S+\.damaged\) and run again: the sources load anew/);
+    }
+    renameSync(state, `${state}.damaged`);
+    const again = cli(['run', '--project', dir, '--quiet']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/✔ events \(lake\).*read 20, wrote 20, quarantined 0/);
   });
 
   it('a row with extra columns is quarantined with its line, the rest load', async () => {

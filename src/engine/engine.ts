@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DuckDBInstance, StatementType, version, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { TributaryError } from '../core/errors.js';
+import { shellWord } from '../core/shell.js';
 import { EXTENSIONS, extensionDirectory, missingExtension, type ExtensionName } from './extensions.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
@@ -133,6 +135,13 @@ export class Engine {
           `The database ${path} is in use by another Tributary process (${message.split('\n')[0]}). ` +
             'Stop that process (for example `tributary up`) or run this command against it.',
         );
+      }
+      // Cut short (a full disk, a copy stopped halfway) or overwritten: DuckDB says only what it could not read.
+      if (/not a valid DuckDB database file|Could not read enough bytes|corrupt|checksum/i.test(message)) {
+        throw new TributaryError(`the state database is damaged: ${message.split('\n')[0]}; nothing was changed`, {
+          place: { file: path },
+          hint: `restore it from a backup, or move it aside (mv ${shellWord(path)} ${shellWord(`${path}.damaged`)}) and run again: the sources load anew`,
+        });
       }
       throw error;
     }
