@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -436,6 +436,33 @@ export default defineProject({
     );
     expect(error?.place).toMatchObject({ file: path.join(dir, 'b.parquet'), field: 'sources.src.columns' });
     expect(error?.message).toBe("the file has no column 'amount' of sources.src.columns; its columns: id, detail, total");
+  });
+
+  it('a file that is not Parquet (a CSV named .parquet, a file cut short while written) is named, with what to do', async () => {
+    const dir = tempDir();
+    const engine = await Engine.open();
+    await engine.run(`COPY (SELECT range AS id FROM range(1000)) TO '${path.join(dir, 'whole.parquet')}' (FORMAT parquet)`);
+    engine.closeAll();
+    const whole = readFileSync(path.join(dir, 'whole.parquet'));
+    writeFileSync(path.join(dir, 'tributary.config.ts'), config(`{ format: 'parquet', path: 'in/*.parquet' }`));
+    for (const [name, bytes, said] of [
+      ['orders.parquet', Buffer.from('order_id,amount\n1,2.50\n'), /No magic bytes found at end of file/],
+      ['cut.parquet', whole.subarray(0, 10), /too small to be a Parquet file/],
+      ['half.parquet', whole.subarray(0, whole.length >> 1), /No magic bytes found at end of file/],
+    ] as const) {
+      rmSync(path.join(dir, 'in'), { recursive: true, force: true });
+      mkdirSync(path.join(dir, 'in'));
+      writeFileSync(path.join(dir, 'in', 'whole.parquet'), whole);
+      writeFileSync(path.join(dir, 'in', name), bytes);
+      const error = await runProject(dir).then(
+        () => undefined,
+        (e: TributaryError) => e,
+      );
+      expect(error?.place, name).toMatchObject({ file: path.join(dir, 'in', name) });
+      expect(error?.message, name).toMatch(/^the file is not Parquet: /);
+      expect(error?.message, name).toMatch(said);
+      expect(error?.hint, name).toMatch(/make sources\.src\.path match only whole Parquet files, or declare the format the files have/);
+    }
   });
 });
 

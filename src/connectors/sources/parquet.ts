@@ -47,6 +47,19 @@ async function refuseMissingColumns(context: SourceContext, files: readonly stri
 }
 
 /**
+ * A file the reader cannot take for Parquet (no `PAR1` mark at its end: another format, or a file
+ * cut short), named, where DuckDB's error quotes its own SQL.
+ */
+function notParquet(error: Error, source: string): TributaryError | undefined {
+  if (!/No magic bytes|too small to be a Parquet file/i.test(error.message)) return undefined;
+  const file = /file '([^']+)'/i.exec(error.message)?.[1];
+  return new TributaryError(`the file is not Parquet: ${error.message.split('\n')[0]}`, {
+    place: file ? { file } : {},
+    hint: `a file of another format (CSV, JSON) or one cut short while it was written: make sources.${source}.path match only whole Parquet files, or declare the format the files have`,
+  });
+}
+
+/**
  * Parquet files. A declared schema is enforced value by value: a value that does not convert is a
  * quarantined row with its reason, not a failed load. The independent count is the files' own
  * row counts from their footers.
@@ -58,7 +71,9 @@ export const parquetSource = defineSource({
   async create(config: z.output<typeof schema>, context: SourceContext): Promise<SourceScan> {
     const { files, bytes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
     const read = `read_parquet(${quoteList(files)}, union_by_name = true)`;
-    const stored = await context.engine.describe(`SELECT * FROM ${read}`);
+    const stored = await context.engine.describe(`SELECT * FROM ${read}`).catch((error: Error) => {
+      throw notParquet(error, context.name) ?? error;
+    });
     const declared = config.columns ? declaredColumns(config.columns) : undefined;
     if (declared) await refuseMissingColumns(context, files, declared.map((c) => c.key));
     const columns = declared ? declared.map((c) => ({ name: c.name, type: c.type, key: c.key })) : stored.map((c) => ({ ...c, key: c.name }));
