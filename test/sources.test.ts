@@ -403,6 +403,23 @@ export default defineProject({
     expect(error?.format()).toMatch(/cut\.jsonl\.gz: cannot read the file to its end \(a truncated or corrupt \.gz\?\): .*; nothing was committed\n {2}→ fetch or copy the file again/);
   });
 
+  it('a plain file named .gz, JSON lines or CSV, is named as no gzip at all, not as one cut short to fetch again', async () => {
+    const lines = `${Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i })).join('\n')}\n`;
+    for (const [source, name, text] of [
+      [`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`, 'plain.jsonl.gz', lines],
+      [`{ format: 'csv', path: 'in/*.csv.gz', columns: { id: 'BIGINT' } }`, 'plain.csv.gz', 'id\n1\n2\n'],
+    ] as const) {
+      const dir = writeTree({ 'tributary.config.ts': config(source), [`in/${name}`]: text, [`in/good${name.slice(5)}`]: gzipSync(text) });
+      const error = await runProject(dir).then(
+        () => undefined,
+        (e: TributaryError) => e,
+      );
+      expect(error?.format(), name).toContain(
+        `${path.join(dir, 'in', name)}: the file is named .gz but is not gzip (it does not start with gzip's bytes 1f 8b); nothing was committed\n  → if it is plain text, rename it without .gz; otherwise compress it (gzip -c FILE > FILE.gz)`,
+      );
+    }
+  });
+
   it('reads Parquet and enforces a declared schema', async () => {
     const dir = tempDir();
     const engine = await Engine.open();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { convertPathToPattern, glob } from 'tinyglobby';
 import { TributaryError } from '../core/errors.js';
+import { notGzipError } from '../core/gzip.js';
 import { groupBy } from '../core/collections.js';
 import type { Engine } from '../engine/index.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
@@ -216,6 +217,10 @@ export async function readHeads(files: readonly string[], onHead: (head: FileHea
     try {
       head = /\.gz$/i.test(file) ? await gzipHead(file, sampleBytes, maxHeaderBytes) : plainHead(file, sampleBytes, maxHeaderBytes);
     } catch (error) {
+      if (/\.gz$/i.test(file)) {
+        const plain = notGzipError(file);
+        if (plain) throw plain;
+      }
       throw new TributaryError(`cannot read the file: ${(error as Error).message}`, {
         place: { file, line: 1 },
         hint: /\.gz$/i.test(file) ? 'the .gz file may be truncated or corrupt; fetch it again' : 'check the file',
