@@ -146,6 +146,8 @@ describe('errors name the file and line', () => {
     expect(thrown(() => env.render("select {{ [1, 2] * 10**9 }}", 'models/m.sql')).message).toMatch(/a list of 2 × 1000000000 items is more than a template may make \(10,000,000\)/);
     expect(thrown(() => env.render("select {{ 'x' * 10**10 }}", 'models/m.sql')).message).toMatch(/a text of 1 × 10000000000 characters is more than a template may make/);
     expect(env.render("{{ ('-' * 3) ~ ([0] * 2) | length ~ ('x' * -1) }}", 'models/m.sql')).toBe('---2');
+    // Nothing repeated is nothing, at any count (it made 10⁹ empty lists first).
+    expect(env.render("{{ ([] * 10**9) | length }}{{ '' * 10**10 }}", 'models/m.sql')).toBe('0');
   });
 
   it('an error inside a macro of another file: that file and line', () => {

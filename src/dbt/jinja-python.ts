@@ -489,7 +489,8 @@ const MAX_REPEATED = 10_000_000;
 
 /** n for `sequence * n`, as Python takes it (none below zero), or an error past MAX_REPEATED. */
 function repetitions(sequence: string | readonly unknown[], n: number): number {
-  const times = Math.max(0, n);
+  // An empty sequence repeated is empty however many times: none is made.
+  const times = sequence.length ? Math.max(0, n) : 0;
   if (sequence.length * times > MAX_REPEATED) {
     throw new Error(`${typeof sequence === 'string' ? 'a text' : 'a list'} of ${sequence.length} × ${n} ${typeof sequence === 'string' ? 'characters' : 'items'} is more than a template may make (${MAX_REPEATED.toLocaleString('en')})`);
   }
