@@ -403,11 +403,13 @@ export default defineProject({
     expect(error?.format()).toMatch(/cut\.jsonl\.gz: cannot read the file to its end \(a truncated or corrupt \.gz\?\): .*; nothing was committed\n {2}→ fetch or copy the file again/);
   });
 
-  it('a plain file named .gz, JSON lines or CSV, is named as no gzip at all, not as one cut short to fetch again', async () => {
+  it('a plain file named .gz, JSON lines or CSV with a header or none, is named as no gzip at all, not as one cut short to fetch again', async () => {
     const lines = `${Array.from({ length: 100 }, (_, i) => JSON.stringify({ id: i })).join('\n')}\n`;
     for (const [source, name, text] of [
       [`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`, 'plain.jsonl.gz', lines],
       [`{ format: 'csv', path: 'in/*.csv.gz', columns: { id: 'BIGINT' } }`, 'plain.csv.gz', 'id\n1\n2\n'],
+      // No header to read first: the engine meets the file.
+      [`{ format: 'csv', path: 'in/*.csv.gz', csv: { header: false }, columns: { id: 'BIGINT' } }`, 'plain.csv.gz', '1\n2\n'],
     ] as const) {
       const dir = writeTree({ 'tributary.config.ts': config(source), [`in/${name}`]: text, [`in/good${name.slice(5)}`]: gzipSync(text) });
       const error = await runProject(dir).then(

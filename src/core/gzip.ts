@@ -25,3 +25,9 @@ export function notGzipError(file: string): TributaryError | undefined {
     hint: 'if it is plain text, rename it without .gz; otherwise compress it (gzip -c FILE > FILE.gz)',
   });
 }
+
+/** notGzipError for the file the engine's error names when it could not inflate one ("Input is not a GZIP stream: FILE"). */
+export function engineGzipError(error: unknown): TributaryError | undefined {
+  const file = /Input is not a GZIP stream: (.+)$/m.exec(error instanceof Error ? error.message : String(error))?.[1];
+  return file ? notGzipError(file.trim()) : undefined;
+}

@@ -17,6 +17,7 @@ import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
 import { selectModels } from './select.js';
+import { engineGzipError } from '../core/gzip.js';
 import { printable } from '../core/printable.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 
@@ -313,7 +314,8 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
   } catch (caught) {
     const error = options.signal?.aborted
       ? new TributaryError(`model '${model.name}' was stopped (${abortReason(options.signal)})`, { hint: 'it committed nothing; run it again to build it', cause: caught })
-      : caught;
+      : // Any reader of any source may meet a plain file named .gz: said once, here.
+        (engineGzipError(caught) ?? caught);
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof TributaryError) throw error;
     const full = /No space left on device/i.test((error as Error).message);

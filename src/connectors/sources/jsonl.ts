@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
-import { notGzipError } from '../../core/gzip.js';
 import { lineReadLimit, listParameter, quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
@@ -115,8 +114,6 @@ export const jsonlSource = defineSource({
         return undefined;
       },
       async recover(error) {
-        const plain = /Input is not a GZIP stream: (.+)$/m.exec(error.message)?.[1];
-        if (plain) throw notGzipError(plain.trim()) ?? error;
         // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
         if (!/state machine reached an invalid state/i.test(error.message)) return undefined;
         const file = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim();
