@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
@@ -54,6 +54,40 @@ describe('tributary CLI', () => {
       expect(second.stderr).toContain(`a Tributary server already runs this project at ${url}`);
     } finally {
       await first.stop();
+    }
+  });
+
+  it('a command for a running server goes to it without compiling the config; a copy of the folder is another project', async () => {
+    const dir = path.join(tempDir(), 'shop');
+    expect(cli(['init', dir]).code).toBe(0);
+    expect(cli(['run', '--project', dir, '--quiet']).code).toBe(0);
+    const up = startCommand(process.execPath, [CLI, 'up', '--project', dir, '--port', '0'], { cwd: dir });
+    try {
+      await up.waitFor(/is up at (http:\/\/\S+) /);
+      // The server works on the config it started with: a command sent to it never read the file
+      // (compiling it was most of a sent command's CPU, taken from the server's streams).
+      const config = path.join(dir, 'tributary.config.ts');
+      const text = readFileSync(config, 'utf8');
+      writeFileSync(config, `${text}\nthis is not TypeScript(`);
+      const sent = cli(['runs', '--project', dir]);
+      expect(sent.stderr).toBe('');
+      expect(sent.code).toBe(0);
+      expect(sent.stdout).toMatch(/orders/);
+      writeFileSync(config, text);
+      // A copy made while the server ran carries its record, but the server serves the original.
+      const copy = path.join(tempDir(), 'copy');
+      cpSync(dir, copy, { recursive: true, filter: (from) => !from.startsWith(path.join(dir, '.tributary')) });
+      mkdirSync(path.join(copy, '.tributary'));
+      cpSync(path.join(dir, '.tributary', 'server.json'), path.join(copy, '.tributary', 'server.json'));
+      const own = cli(['runs', '--project', copy]);
+      expect(own.code).toBe(0);
+      expect(own.stdout).toContain('(0 rows)');
+      // A target other than the server's is still refused by name.
+      const other = cli(['runs', '--project', dir, '--target', 'prod']);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(/no target named 'prod'/);
+    } finally {
+      await up.stop();
     }
   });
 

@@ -15,7 +15,7 @@ import { findConfigFile, loadProject, type Project } from '../config/project.js'
 import { openWorkspace } from '../state/workspace.js';
 import { scaffoldProject } from './init.js';
 import { interruptOnSignals, interruptedExitCode } from './interrupt.js';
-import { runOnServer, runningServer, terminalIO } from './remote.js';
+import { runOnServer, runningServer, serverForCommand, terminalIO } from './remote.js';
 
 interface ProjectFlags {
   project?: string;
@@ -86,8 +86,11 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
   const spec = commands[name]!;
   // Refused here, before a project is opened or a server asked; a server checks what it is sent again.
   const checked = commandInput(spec, input);
-  const project = await projectOf(flags);
   const io = terminalIO(quiet);
+  // --vars is checked against the project before anything runs.
+  const sent = flags.server || flags.vars !== undefined ? undefined : serverForCommand(flags);
+  if (sent) return runOnServer(sent.url, name, checked, io);
+  const project = await projectOf(flags);
   const server = flags.server ? { url: flags.server, target: project.target.name } : runningServer(project);
   if (server) {
     if (server.target !== project.target.name) {
@@ -462,7 +465,7 @@ export function buildProgram(): Command {
         });
       }
       const { startStack } = await import('../owner/stack.js');
-      const stack = await startStack(project, { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN });
+      const stack = await startStack(project, { host: flags.host, port: flags.port, token: process.env.TRIBUTARY_TOKEN, targetNamed: Boolean(flags.target ?? process.env.TRIBUTARY_TARGET) });
       // Bound beyond loopback, the address a listener reports is only one of those it answers on.
       const exposed = !['127.0.0.1', 'localhost', '::1'].includes(flags.host);
       console.error(`Tributary is up at ${stack.url} (project ${stack.project})${exposed ? `, and on ${flags.host} for other machines (every request needs TRIBUTARY_TOKEN)` : ''}. Ctrl+C stops it.`);

@@ -130,6 +130,11 @@ function catalogUrlOf(config: ResolvedConfig, configFile: string): string | unde
   return url;
 }
 
+/** The project's state folder: in the data folder when one is given, else the config's `state`, else `.tributary`. */
+export function stateDirOf(dir: string, dataDir: string | undefined, state = '.tributary'): string {
+  return dataDir ? path.join(path.resolve(dataDir), 'state') : path.resolve(dir, state);
+}
+
 export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
   const dir = path.resolve(dirArg ?? process.cwd());
   const tsConfig = findConfigFile(dir);
@@ -202,7 +207,7 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     dbt: dbt?.attachment,
     components,
     lakeLocation: lakeLocationOf(process.env.TRIBUTARY_LAKE || (dataDir ? path.join(dataDir, 'lake') : (config.lake ?? 'lake')), resolvePath),
-    stateDir: dataDir ? path.join(dataDir, 'state') : resolvePath(config.state ?? '.tributary'),
+    stateDir: stateDirOf(dir, options.dataDir, config.state),
     catalogUrl: catalogUrlOf(config, configFile),
     resolvePath,
     readText: dbt ? dbtReadText(dbt.attachment.sql, readText) : readText,

@@ -1,5 +1,3 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Project } from '../config/project.js';
 import { loadReplayer } from '../config/modules.js';
 import { runModels } from '../models/index.js';
@@ -16,11 +14,7 @@ import { replay } from '../stream/replay.js';
 import { openLog, startStreams } from '../stream/runtime.js';
 import { openScheduler } from './scheduler.js';
 import { NotLeading } from '../catalog/index.js';
-
-/** Where a running server announces itself, in the project's state folder: other commands find it there. */
-export function serverFile(project: Project): string {
-  return path.join(project.stateDir, 'server.json');
-}
+import { writeServerRecord } from './server-record.js';
 
 export interface StackOptions extends ServerOptions {
   /** Run the project's batch models before serving (the demo loads its data this way). */
@@ -28,6 +22,8 @@ export interface StackOptions extends ServerOptions {
   /** Send this replayer's events into the log, the way the original producer did. */
   replay?: { name: string; rate?: number };
   log?: (message: string) => void;
+  /** The target was named (--target, TRIBUTARY_TARGET) rather than taken as the project's default. */
+  targetNamed?: boolean;
 }
 
 export interface Stack {
@@ -85,9 +81,8 @@ export async function startStack(project: Project, options: StackOptions = {}): 
     closers.push(() => app.close());
     url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
     // Other commands find the running server here and work through it.
-    const file = serverFile(project);
-    writeFileSync(file, JSON.stringify({ url, pid: process.pid, target: project.target.name }));
-    closers.push(() => rmSync(file, { force: true }));
+    const target = project.target.name;
+    closers.push(writeServerRecord(project.stateDir, { url, pid: process.pid, target, dir: project.dir, ...(options.targetNamed ? {} : { defaultTarget: target }) }));
     if (options.replay) {
       const replayer = await loadReplayer(project, options.replay.name);
       const topic = eventLog.topic(project.config.replayers[options.replay.name]!.topic);
