@@ -41,7 +41,7 @@ export const hello = defineTask({
 });
 `;
 
-function project(overrides: { checks?: string; models?: string; jobs?: string; components?: string } = {}): string {
+function project(overrides: { checks?: string; models?: string; jobs?: string; components?: string; moduleType?: 'module' | 'commonjs' } = {}): string {
   return writeTree({
     'components.ts': components,
     'tributary.config.ts': `import { defineJob, defineProject } from 'tributary';
@@ -57,7 +57,7 @@ export default defineProject({
   components: ${overrides.components ?? '[even, history, hello]'},
 });
 `,
-    'package.json': JSON.stringify({ type: 'module', private: true }),
+    'package.json': JSON.stringify({ type: overrides.moduleType ?? 'module', private: true }),
   });
 }
 
@@ -76,6 +76,18 @@ describe('components of a project’s own', () => {
     const greeted = cli(['trigger', 'greet', '--project', dir, '--data-dir', dataDir]);
     expect(greeted.code, greeted.stderr).toBe(0);
     expect(`${greeted.stdout}${greeted.stderr}`).toMatch(/hello, world/);
+  });
+
+  it('a project whose package.json makes its files CommonJS requires the same Tributary, components and all', () => {
+    const dir = project({ moduleType: 'commonjs' });
+    const dataDir = tempDir();
+    const run = cli(['run', '--project', dir, '--data-dir', dataDir]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/✔ check even\(numbers\.n\): ok/);
+    expect(run.stderr).toMatch(/✔ log \(history\)/);
+    const bad = cli(['run', '--project', project({ moduleType: 'commonjs', jobs: "{ kind: 'hello', to: '' }" }), '--data-dir', tempDir()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/jobs\.greet\.tasks\.say\.to/);
   });
 
   it('its check fails a run when the data breaks it, naming the check', () => {

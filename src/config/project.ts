@@ -50,17 +50,21 @@ export interface LoadOptions {
   vars?: string;
 }
 
-let resolverRegistered = false;
+let serving: Promise<void> | undefined;
 
 /**
  * Config files import `defineProject` from 'tributary'. A project folder need not have the
  * package installed, so the loader answers that import with the running Tributary itself, both
  * for a project whose files are ES modules and for one whose package.json makes them CommonJS
- * (no "type": "module"), where the import becomes a require.
+ * (no "type": "module"), where the import becomes a require. Both get the very module this
+ * process runs: a require of it read through tsx was the whole package again, every file
+ * converted to CommonJS on each command (0.4 s of its start).
  */
-function serveOwnPackage(): void {
-  if (resolverRegistered) return;
-  resolverRegistered = true;
+function serveOwnPackage(): Promise<void> {
+  return (serving ??= serve());
+}
+
+async function serve(): Promise<void> {
   const compiled = fileURLToPath(new URL('../index.js', import.meta.url));
   // From source (tests, tsx) the entry is the TypeScript file beside where the build puts it.
   const self = existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
@@ -71,11 +75,14 @@ function serveOwnPackage(): void {
     return next(specifier, context);
   }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
-  // require() has no loader hooks: CommonJS resolution is redirected the way module-alias does it.
+  // require() has no loader hooks: CommonJS resolution is redirected the way module-alias does it,
+  // to a module that hands over this process's own.
+  (globalThis as Record<symbol, unknown>)[Symbol.for('tributary.own-package')] = await import(pathToFileURL(self).href);
+  const required = fileURLToPath(new URL(`./own-package.${existsSync(compiled) ? 'cjs' : 'cts'}`, import.meta.url));
   const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolveFilename = resolver._resolveFilename;
   resolver._resolveFilename = function (request: string, ...rest: unknown[]) {
-    return names.includes(request) ? self : resolveFilename.call(this, request, ...rest);
+    return names.includes(request) ? required : resolveFilename.call(this, request, ...rest);
   };
   registerCommonJs();
 }
@@ -86,7 +93,7 @@ export function findConfigFile(dir: string): string | undefined {
 
 /** Imports a TypeScript or JavaScript module of the project (a scheduled task's functions, say). */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
-  serveOwnPackage();
+  await serveOwnPackage();
   const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
   // A module compiled as CommonJS arrives with all its exports under `default`.
   const keys = Object.keys(mod).filter((k) => k !== 'module.exports');
@@ -95,7 +102,7 @@ export async function importModule(file: string): Promise<Record<string, unknown
 
 /** Imports a TypeScript or JavaScript module of the project (config, dashboards) and returns its default export. */
 export async function importDefault(file: string): Promise<unknown> {
-  serveOwnPackage();
+  await serveOwnPackage();
   const mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as { default?: unknown };
   let exported = mod.default;
   // A module compiled as CommonJS (a project without "type": "module") arrives wrapped once more:
