@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
@@ -88,6 +88,22 @@ describe('tributary CLI', () => {
       expect(other.stderr).toMatch(/no target named 'prod'/);
     } finally {
       await up.stop();
+    }
+  });
+
+  it('a server record found in a folder sends nothing elsewhere: another machine, no folder or another folder, and the command runs here', () => {
+    const dir = path.join(tempDir(), 'shop');
+    expect(cli(['init', dir]).code).toBe(0);
+    mkdirSync(path.join(dir, '.tributary'), { recursive: true });
+    const planted = (record: Record<string, unknown>) =>
+      writeFileSync(path.join(dir, '.tributary', 'server.json'), JSON.stringify({ pid: process.pid, target: 'default', defaultTarget: 'default', ...record }));
+    // A documentation address (TEST-NET-3): were the command sent there, it would fail to connect.
+    for (const record of [{ url: 'http://203.0.113.7:7070', dir: realpathSync(dir) }, { url: 'http://127.0.0.1:9' }, { url: 'http://127.0.0.1:9', dir: '/elsewhere' }]) {
+      planted(record);
+      const runs = cli(['runs', '--project', dir], undefined, { TRIBUTARY_TOKEN: 'a-token-that-stays-on-this-machine' });
+      expect(runs.stderr, JSON.stringify(record)).toBe('');
+      expect(runs.code).toBe(0);
+      expect(runs.stdout).toContain('(0 rows)');
     }
   });
 

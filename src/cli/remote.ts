@@ -25,7 +25,7 @@ export function runningServer(project: Project): { url: string; target: string }
 export function serverForCommand(flags: { project?: string; dataDir?: string; target?: string }): { url: string } | undefined {
   const dir = path.resolve(flags.project ?? process.cwd());
   const record = liveServerRecord(stateDirOf(dir, flags.dataDir), dir);
-  if (!record?.target || record.dir === undefined) return undefined;
+  if (!record?.target) return undefined;
   const asked = flags.target ?? process.env.TRIBUTARY_TARGET ?? record.defaultTarget;
   return asked === record.target ? { url: record.url } : undefined;
 }

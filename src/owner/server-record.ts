@@ -28,15 +28,21 @@ export function writeServerRecord(stateDir: string, record: ServerRecord): () =>
   return () => rmSync(file, { force: true });
 }
 
+/** Where a server of this machine answers: the record is a file anyone may have put in a folder. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]']);
+
 /**
- * The record of a server that still runs, if any, and serves the project in `dir` (a record
- * written before servers named their folder is taken as this project's).
+ * The record of a server that still runs on this machine and serves the project in `dir`, if any.
+ * A record that names no folder, another one or another machine is no server of this project: a
+ * folder cloned or unpacked with a record in it would otherwise have its commands, and the
+ * token they carry, sent wherever the record said.
  */
-export function liveServerRecord(stateDir: string, dir: string): (Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid'>) | undefined {
+export function liveServerRecord(stateDir: string, dir: string): (Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>) | undefined {
   try {
-    const record = JSON.parse(readFileSync(recordFile(stateDir), 'utf8')) as Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid'>;
+    const record = JSON.parse(readFileSync(recordFile(stateDir), 'utf8')) as Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>;
+    if (record.dir !== realpathSync(dir) || !LOCAL_HOSTS.has(new URL(record.url).hostname)) return undefined;
     process.kill(record.pid, 0);
-    return record.dir === undefined || record.dir === realpathSync(dir) ? record : undefined;
+    return record;
   } catch {
     return undefined;
   }
