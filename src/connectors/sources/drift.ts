@@ -168,14 +168,27 @@ function castsSeen(layout: FileLayout, lines: readonly string[], quote: string, 
     return column !== undefined && rule ? [{ f, column, rule }] : [];
   });
   const seen = new Map<string, string>();
+  const { delimiter } = layout;
+  const fields = layout.header.length;
+  /** Where each field of an unquoted line ends: a drop folder's samples are millions of lines, and a split made strings of every field. */
+  const ends = new Int32Array(fields);
   for (const [i, line] of lines.entries()) {
     if (seen.size === cast.length) break;
-    // A drop folder's samples are millions of lines: one without a quote splits natively.
-    const values = quote && line.includes(quote) ? splitHeader(line, layout.delimiter, quote) : line.split(layout.delimiter);
-    if (values.length !== layout.header.length) continue;
+    let valueAt: (f: number) => string;
+    if (quote && line.includes(quote)) {
+      const values = splitHeader(line, delimiter, quote);
+      if (values.length !== fields) continue;
+      valueAt = (f) => values[f]!;
+    } else {
+      let found = 0;
+      for (let at = line.indexOf(delimiter); at !== -1 && found < fields; at = line.indexOf(delimiter, at + delimiter.length)) ends[found++] = at;
+      if (found !== fields - 1) continue;
+      ends[fields - 1] = line.length;
+      valueAt = (f) => line.slice(f === 0 ? 0 : ends[f - 1]! + delimiter.length, ends[f]);
+    }
     for (const { f, column, rule } of cast) {
       if (seen.has(column)) continue;
-      const value = values[f]!.trim();
+      const value = valueAt(f).trim();
       if (rule.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
       if (rule.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
     }
