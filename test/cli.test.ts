@@ -1,4 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
@@ -105,6 +107,24 @@ describe('tributary CLI', () => {
       expect(runs.code).toBe(0);
       expect(runs.stdout).toContain('(0 rows)');
     }
+  });
+
+  it('a record of a server killed without removing it, its process number now another program’s, is named with what to do', async () => {
+    const dir = path.join(tempDir(), 'shop');
+    expect(cli(['init', dir]).code).toBe(0);
+    // A port nothing listens on any more.
+    const listener = createServer().listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    const { port } = listener.address() as AddressInfo;
+    await new Promise((done) => listener.close(done));
+    const record = path.join(dir, '.tributary', 'server.json');
+    mkdirSync(path.dirname(record), { recursive: true });
+    writeFileSync(record, JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid, target: 'default', dir: realpathSync(dir), defaultTarget: 'default' }));
+    const runs = cli(['runs', '--project', dir]);
+    expect(runs.code).toBe(1);
+    expect(runs.stderr).toContain(`cannot reach http://127.0.0.1:${port}/api/commands`);
+    expect(runs.stderr).toContain(`the address comes from ${record}, which a server writes while it runs`);
+    expect(runs.stderr).toMatch(/remove the file and run again/);
   });
 
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {

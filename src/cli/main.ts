@@ -89,7 +89,7 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
   const io = terminalIO(quiet);
   // --vars is checked against the project before anything runs.
   const sent = flags.server || flags.vars !== undefined ? undefined : serverForCommand(flags);
-  if (sent) return runOnServer(sent.url, name, checked, io);
+  if (sent) return runOnServer(sent.url, name, checked, io, sent.record);
   const project = await projectOf(flags);
   const server = flags.server ? { url: flags.server, target: project.target.name } : runningServer(project);
   if (server) {
@@ -98,7 +98,7 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
         hint: `run the command without --target (or with --target ${server.target}), or stop the server and run it here`,
       });
     }
-    return runOnServer(server.url, name, checked, io);
+    return runOnServer(server.url, name, checked, io, 'record' in server ? server.record : undefined);
   }
   const ws = await openWorkspace(project);
   const interrupt = spec.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
@@ -283,7 +283,8 @@ export function buildProgram(): Command {
     .action(async (flags: ProjectFlags) => {
       const project = await projectOf(flags);
       const io = terminalIO();
-      const url = runningServer(project)?.url;
+      const running = runningServer(project);
+      const url = running?.url;
       const ws = url ? undefined : await openWorkspace(project);
       const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'tributary> ' });
       let buffer = '';
@@ -298,7 +299,7 @@ export function buildProgram(): Command {
           }
           const input = { query: buffer.trim().replace(/;$/, ''), format: 'table' };
           try {
-            if (url) await runOnServer(url, 'sql', input, io);
+            if (url) await runOnServer(url, 'sql', input, io, running?.record);
             else await commands.sql!.run({ ws: ws!, io }, commandInput(commands.sql!, input));
           } catch (error) {
             console.error(printable(errorMessage(error)));
@@ -477,7 +478,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the jobs’ final status as JSON')
     .action(async (flags: ProjectFlags & { maxBatch?: number; json?: boolean }) => {
       const project = await projectOf(flags);
-      const url = runningServer(project)?.url;
+      const running = runningServer(project);
+      const url = running?.url;
       if (url) throw new TributaryError(`the server at ${url} runs this project's stream jobs`, { hint: 'see them with `tributary status`, or stop the server to drain here' });
       const { drain } = await import('./up.js');
       await drain(project, flags);

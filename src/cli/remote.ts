@@ -5,15 +5,15 @@ import { interruptOnSignals } from './interrupt.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { printable } from '../core/printable.js';
 import { stateDirOf, type Project } from '../config/project.js';
-import { liveServerRecord } from '../owner/server-record.js';
+import { liveServerRecord, serverRecordFile } from '../owner/server-record.js';
 import type { CommandFrame } from '../server/commands.js';
 
 
 /** The server running for a project, if any (written by `up`, removed when it stops): where it answers and the target it works on. */
-export function runningServer(project: Project): { url: string; target: string } | undefined {
+export function runningServer(project: Project): { url: string; target: string; record: string } | undefined {
   const record = liveServerRecord(project.stateDir, project.dir);
   if (!record) return undefined;
-  return { url: record.url, target: record.target ?? project.target.name };
+  return { url: record.url, target: record.target ?? project.target.name, record: serverRecordFile(project.stateDir) };
 }
 
 /**
@@ -22,12 +22,13 @@ export function runningServer(project: Project): { url: string; target: string }
  * server in the default state folder (or the data folder given), serving this very folder, on
  * the target the command would work on; otherwise undefined, and the command loads the project.
  */
-export function serverForCommand(flags: { project?: string; dataDir?: string; target?: string }): { url: string } | undefined {
+export function serverForCommand(flags: { project?: string; dataDir?: string; target?: string }): { url: string; record: string } | undefined {
   const dir = path.resolve(flags.project ?? process.cwd());
-  const record = liveServerRecord(stateDirOf(dir, flags.dataDir), dir);
+  const stateDir = stateDirOf(dir, flags.dataDir);
+  const record = liveServerRecord(stateDir, dir);
   if (!record?.target) return undefined;
   const asked = flags.target ?? process.env.TRIBUTARY_TARGET ?? record.defaultTarget;
-  return asked === record.target ? { url: record.url } : undefined;
+  return asked === record.target ? { url: record.url, record: serverRecordFile(stateDir) } : undefined;
 }
 
 function authHeaders(): Record<string, string> {
@@ -35,13 +36,18 @@ function authHeaders(): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-/** A request to a Tributary server, with the token from the environment and a clear error when it is not there. */
-export async function request(url: string, init?: RequestInit): Promise<Response> {
+/**
+ * A request to a Tributary server, with the token from the environment and a clear error when it
+ * is not there; `record` is the server record the address came from, if it did.
+ */
+export async function request(url: string, init?: RequestInit, record?: string): Promise<Response> {
   try {
     return await fetch(url, { ...init, headers: { ...authHeaders(), ...(init?.headers ?? {}) } });
   } catch (error) {
     throw new TributaryError(`cannot reach ${url}: ${String((error as Error).cause ?? (error as Error).message)}`, {
-      hint: 'is a Tributary server running there? Start one with `tributary up`, or check the address (--server or TRIBUTARY_SERVER for a command, --to for produce, --url for status)',
+      hint: record
+        ? `the address comes from ${record}, which a server writes while it runs: if it was stopped without removing it (kill -9) and its process number is now another program's, remove the file and run again`
+        : 'is a Tributary server running there? Start one with `tributary up`, or check the address (--server or TRIBUTARY_SERVER for a command, --to for produce, --url for status)',
     });
   }
 }
@@ -50,16 +56,20 @@ export async function request(url: string, init?: RequestInit): Promise<Response
  * Runs a command inside the server that owns the project's state, showing its output, messages
  * and progress here as they stream back.
  */
-export async function runOnServer(url: string, command: string, input: unknown, io: CommandIO): Promise<void> {
+export async function runOnServer(url: string, command: string, input: unknown, io: CommandIO, record?: string): Promise<void> {
   // Ctrl+C closes the request: the server stops the command as when it runs here.
   const interrupt = interruptOnSignals((message) => io.err(message));
   try {
-    const response = await request(`${url.replace(/\/$/, '')}/api/commands`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ command, input, tty: io.tty }),
-      signal: interrupt.signal,
-    });
+    const response = await request(
+      `${url.replace(/\/$/, '')}/api/commands`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ command, input, tty: io.tty }),
+        signal: interrupt.signal,
+      },
+      record,
+    );
     if (!response.ok || !response.body) {
       const body = (await response.json().catch(() => ({}))) as { error?: string; hint?: string };
       throw new TributaryError(`the server at ${url} refused the command: ${body.error ?? response.status}`, { hint: body.hint ?? 'is TRIBUTARY_TOKEN set to the server’s token?' });

@@ -20,10 +20,10 @@ export interface ServerRecord {
   defaultTarget?: string;
 }
 
-const recordFile = (stateDir: string) => path.join(stateDir, 'server.json');
+export const serverRecordFile = (stateDir: string) => path.join(stateDir, 'server.json');
 
 export function writeServerRecord(stateDir: string, record: ServerRecord): () => void {
-  const file = recordFile(stateDir);
+  const file = serverRecordFile(stateDir);
   writeFileSync(file, JSON.stringify({ ...record, dir: realpathSync(record.dir) }));
   return () => rmSync(file, { force: true });
 }
@@ -39,7 +39,7 @@ const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]
  */
 export function liveServerRecord(stateDir: string, dir: string): (Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>) | undefined {
   try {
-    const record = JSON.parse(readFileSync(recordFile(stateDir), 'utf8')) as Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>;
+    const record = JSON.parse(readFileSync(serverRecordFile(stateDir), 'utf8')) as Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>;
     if (record.dir !== realpathSync(dir) || !LOCAL_HOSTS.has(new URL(record.url).hostname)) return undefined;
     process.kill(record.pid, 0);
     return record;
