@@ -100,7 +100,14 @@ describe('tributary CLI', () => {
     const planted = (record: Record<string, unknown>) =>
       writeFileSync(path.join(dir, '.tributary', 'server.json'), JSON.stringify({ pid: process.pid, target: 'default', defaultTarget: 'default', ...record }));
     // A documentation address (TEST-NET-3): were the command sent there, it would fail to connect.
-    for (const record of [{ url: 'http://203.0.113.7:7070', dir: realpathSync(dir) }, { url: 'http://127.0.0.1:9' }, { url: 'http://127.0.0.1:9', dir: '/elsewhere' }]) {
+    const records = [
+      { url: 'http://203.0.113.7:7070', dir: realpathSync(dir) },
+      { url: 'http://127.0.0.1:9' },
+      { url: 'http://127.0.0.1:9', dir: '/elsewhere' },
+      // Not a record `up` writes: no target.
+      { url: 'http://127.0.0.1:9', dir: realpathSync(dir), target: null },
+    ];
+    for (const record of records) {
       planted(record);
       const runs = cli(['runs', '--project', dir], undefined, { TRIBUTARY_TOKEN: 'a-token-that-stays-on-this-machine' });
       expect(runs.stderr, JSON.stringify(record)).toBe('');

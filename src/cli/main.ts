@@ -91,14 +91,14 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
   const sent = flags.server || flags.vars !== undefined ? undefined : serverForCommand(flags);
   if (sent) return runOnServer(sent.url, name, checked, io, sent.record);
   const project = await projectOf(flags);
-  const server = flags.server ? { url: flags.server, target: project.target.name } : runningServer(project);
+  const server = flags.server ? { url: flags.server, target: project.target.name, record: undefined } : runningServer(project);
   if (server) {
     if (server.target !== project.target.name) {
       throw new TributaryError(`the server running this project (${server.url}) works on target '${server.target}', not '${project.target.name}'`, {
         hint: `run the command without --target (or with --target ${server.target}), or stop the server and run it here`,
       });
     }
-    return runOnServer(server.url, name, checked, io, 'record' in server ? server.record : undefined);
+    return runOnServer(server.url, name, checked, io, server.record);
   }
   const ws = await openWorkspace(project);
   const interrupt = spec.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
@@ -478,8 +478,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the jobs’ final status as JSON')
     .action(async (flags: ProjectFlags & { maxBatch?: number; json?: boolean }) => {
       const project = await projectOf(flags);
-      const running = runningServer(project);
-      const url = running?.url;
+      const url = runningServer(project)?.url;
       if (url) throw new TributaryError(`the server at ${url} runs this project's stream jobs`, { hint: 'see them with `tributary status`, or stop the server to drain here' });
       const { drain } = await import('./up.js');
       await drain(project, flags);

@@ -5,15 +5,17 @@ import { interruptOnSignals } from './interrupt.js';
 import { createProgress, type Progress } from '../core/progress.js';
 import { printable } from '../core/printable.js';
 import { stateDirOf, type Project } from '../config/project.js';
-import { liveServerRecord, serverRecordFile } from '../owner/server-record.js';
+import { liveServerRecord } from '../owner/server-record.js';
 import type { CommandFrame } from '../server/commands.js';
 
 
-/** The server running for a project, if any (written by `up`, removed when it stops): where it answers and the target it works on. */
+/**
+ * The server running for a project, if any (written by `up`, removed when it stops): where it
+ * answers, the target it works on and the record that says so.
+ */
 export function runningServer(project: Project): { url: string; target: string; record: string } | undefined {
   const record = liveServerRecord(project.stateDir, project.dir);
-  if (!record) return undefined;
-  return { url: record.url, target: record.target ?? project.target.name, record: serverRecordFile(project.stateDir) };
+  return record && { url: record.url, target: record.target, record: record.file };
 }
 
 /**
@@ -24,11 +26,10 @@ export function runningServer(project: Project): { url: string; target: string; 
  */
 export function serverForCommand(flags: { project?: string; dataDir?: string; target?: string }): { url: string; record: string } | undefined {
   const dir = path.resolve(flags.project ?? process.cwd());
-  const stateDir = stateDirOf(dir, flags.dataDir);
-  const record = liveServerRecord(stateDir, dir);
-  if (!record?.target) return undefined;
+  const record = liveServerRecord(stateDirOf(dir, flags.dataDir), dir);
+  if (!record) return undefined;
   const asked = flags.target ?? process.env.TRIBUTARY_TARGET ?? record.defaultTarget;
-  return asked === record.target ? { url: record.url, record: serverRecordFile(stateDir) } : undefined;
+  return asked === record.target ? { url: record.url, record: record.file } : undefined;
 }
 
 function authHeaders(): Record<string, string> {

@@ -67,7 +67,8 @@ function serveOwnPackage(): Promise<void> {
 async function serve(): Promise<void> {
   const compiled = fileURLToPath(new URL('../index.js', import.meta.url));
   // From source (tests, tsx) the entry is the TypeScript file beside where the build puts it.
-  const self = existsSync(compiled) ? compiled : compiled.replace(/\.js$/, '.ts');
+  const built = existsSync(compiled);
+  const self = built ? compiled : compiled.replace(/\.js$/, '.ts');
   // Projects import it as 'tributary' (the name `tributary init` installs it under) or by its registry name.
   const names = [...new Set(['tributary', packageInfo().name])];
   const hook = `export async function resolve(specifier, context, next) {
@@ -78,7 +79,7 @@ async function serve(): Promise<void> {
   // require() has no loader hooks: CommonJS resolution is redirected the way module-alias does it,
   // to a module that hands over this process's own.
   (globalThis as Record<symbol, unknown>)[Symbol.for('tributary.own-package')] = await import(pathToFileURL(self).href);
-  const required = fileURLToPath(new URL(`./own-package.${existsSync(compiled) ? 'cjs' : 'cts'}`, import.meta.url));
+  const required = fileURLToPath(new URL(`./own-package.${built ? 'cjs' : 'cts'}`, import.meta.url));
   const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolveFilename = resolver._resolveFilename;
   resolver._resolveFilename = function (request: string, ...rest: unknown[]) {

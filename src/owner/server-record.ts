@@ -20,7 +20,7 @@ export interface ServerRecord {
   defaultTarget?: string;
 }
 
-export const serverRecordFile = (stateDir: string) => path.join(stateDir, 'server.json');
+const serverRecordFile = (stateDir: string) => path.join(stateDir, 'server.json');
 
 export function writeServerRecord(stateDir: string, record: ServerRecord): () => void {
   const file = serverRecordFile(stateDir);
@@ -32,17 +32,19 @@ export function writeServerRecord(stateDir: string, record: ServerRecord): () =>
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::]']);
 
 /**
- * The record of a server that still runs on this machine and serves the project in `dir`, if any.
- * A record that names no folder, another one or another machine is no server of this project: a
- * folder cloned or unpacked with a record in it would otherwise have its commands, and the
- * token they carry, sent wherever the record said.
+ * The record of a server that still runs on this machine and serves the project in `dir`, if any,
+ * with the file it was read from. A record that names no folder, another one or another machine
+ * is no server of this project: a folder cloned or unpacked with a record in it would otherwise
+ * have its commands, and the token they carry, sent wherever the record said.
  */
-export function liveServerRecord(stateDir: string, dir: string): (Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>) | undefined {
+export function liveServerRecord(stateDir: string, dir: string): (ServerRecord & { file: string }) | undefined {
+  const file = serverRecordFile(stateDir);
   try {
-    const record = JSON.parse(readFileSync(serverRecordFile(stateDir), 'utf8')) as Partial<ServerRecord> & Pick<ServerRecord, 'url' | 'pid' | 'dir'>;
+    const record = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerRecord>;
+    if (typeof record.url !== 'string' || typeof record.pid !== 'number' || typeof record.target !== 'string') return undefined;
     if (record.dir !== realpathSync(dir) || !LOCAL_HOSTS.has(new URL(record.url).hostname)) return undefined;
     process.kill(record.pid, 0);
-    return record;
+    return { ...(record as ServerRecord), file };
   } catch {
     return undefined;
   }
