@@ -45,6 +45,10 @@ describe('the package npm pack makes', () => {
     }
     const development = files.filter((f) => /^(src|test|bench|docs|\.ci)\//.test(f) || /^examples\/[^/]+\/(test|lake|\.tributary)\//.test(f) || /\.map$/.test(f) || /\.test\.js$/.test(f));
     expect(development).toEqual([]);
+    // Beside the build, only what the repository holds: a file a running example or a test made in
+    // the working tree (a lock, a log) would ship, and would be named here.
+    const tracked = new Set(execFileSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf8' }).split('\n'));
+    expect(files.filter((f) => !f.startsWith('dist/') && !tracked.has(f))).toEqual([]);
   });
 
   it('is the size and the number of files the README says, with the template `tributary init` writes', () => {

@@ -1,3 +1,4 @@
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProject, tempDir, type ModelResult, type Workspace } from 'tributary/testing';
@@ -11,6 +12,13 @@ import { computeReference, type ReferenceResult } from './reference.js';
 export const RETAIL = fileURLToPath(new URL('..', import.meta.url));
 export const SAMPLE = path.join(RETAIL, 'data', 'sample');
 export const DROPS = path.join(SAMPLE, 'drops');
+
+// The access-log spool's reader keeps a lock file in the folder it reads: every test that starts the
+// example's streams (in process, or the demo in a child, which inherits this) reads a copy, as a
+// deployment names its folder, so the example's own folder, which the package ships, never holds
+// one while another test packs the package.
+process.env.RETAIL_ACCESS_LOGS = tempDir('retail-access-logs-');
+cpSync(path.join(SAMPLE, 'streams', 'access_log', 'dt=2024-12-06'), process.env.RETAIL_ACCESS_LOGS, { recursive: true });
 
 export const reference: ReferenceResult = computeReference(SAMPLE);
 

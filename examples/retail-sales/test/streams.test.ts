@@ -1,7 +1,7 @@
-import { cpSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { globSync } from 'tinyglobby';
-import { openProject, openStreams, runCli, serve, tempDir, type GroupOffsets } from 'tributary/testing';
+import { openProject, openStreams, runCli, serve, type GroupOffsets } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETAIL, SAMPLE, buildExample, reference, type Built } from './harness.js';
 
@@ -26,11 +26,6 @@ const ORDERS = ORDER_TEXTS.map((t) => JSON.parse(t) as Order);
 const cents = (amount: number) => Math.round(amount * 100);
 
 const ACCESS_LOG = path.join(SAMPLE, 'streams', 'access_log', 'dt=2024-12-06', 'access_log');
-// The spool's reader keeps a lock file in the folder it reads: it reads a copy (RETAIL_ACCESS_LOGS,
-// as a deployment names its folder), so the example's own folder, which the package ships, never
-// holds one while another test packs the package.
-process.env.RETAIL_ACCESS_LOGS = tempDir('retail-access-logs-');
-cpSync(path.dirname(ACCESS_LOG), process.env.RETAIL_ACCESS_LOGS, { recursive: true });
 
 /** The stores above 5 % of the valid lines, busiest first (at most 4): the hot keys the topic must learn. */
 const HOT_STORES = Object.entries(reference.rowsByStore)
