@@ -100,4 +100,33 @@ module.exports = defineProject({
     expect(result.stderr).not.toMatch(/TypeScript error/);
     expect(result.stderr).not.toMatch(/Cannot find (module|package) 'tributary'/);
   }, 300_000);
+
+  it('a config that refuses to load with Tributary’s own error is heard in its words: the class it imports is the running package’s, ES module or CommonJS', () => {
+    const parent = tempDir('tributary-refusing-');
+    expect(shipped(['init', 'project'], parent).code).toBe(0);
+    const dir = path.join(parent, 'project');
+    const config = path.join(dir, 'tributary.config.ts');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        `import { defineProject } from 'tributary';`,
+        `import { defineProject, TributaryError } from 'tributary';\nif (!process.env.SHOP_WAREHOUSE) throw new TributaryError('SHOP_WAREHOUSE is not set', { hint: 'export SHOP_WAREHOUSE=postgres://…, then run again' });`,
+      ),
+    );
+    const refused = shipped(['ls'], dir);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${config}: SHOP_WAREHOUSE is not set\n  → export SHOP_WAREHOUSE=postgres://…, then run again`);
+    expect(refused.stderr).not.toMatch(/could not be loaded/);
+
+    const legacy = path.join(tempDir('tributary-refusing-cjs-'), 'legacy');
+    mkdirSync(legacy);
+    writeFileSync(path.join(legacy, 'package.json'), `${JSON.stringify({ name: 'legacy', private: true })}\n`);
+    writeFileSync(
+      path.join(legacy, 'tributary.config.js'),
+      `const { TributaryError } = require('tributary');\nthrow new TributaryError('LEGACY_BUCKET is not set', { hint: 'export LEGACY_BUCKET=s3://…' });\n`,
+    );
+    const refusedCommonJs = shipped(['ls'], legacy);
+    expect(refusedCommonJs.code).toBe(1);
+    expect(refusedCommonJs.stderr).toContain('LEGACY_BUCKET is not set\n  → export LEGACY_BUCKET=s3://…');
+  }, 300_000);
 });

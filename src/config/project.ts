@@ -51,6 +51,8 @@ export interface LoadOptions {
 }
 
 let serving: Promise<void> | undefined;
+/** Where the running package is handed over to a config's import or require of it (own-package.cts reads it too). */
+const OWN_PACKAGE = Symbol.for('tributary.own-package');
 
 /**
  * Config files import `defineProject` from 'tributary'. A project folder need not have the
@@ -58,7 +60,8 @@ let serving: Promise<void> | undefined;
  * for a project whose files are ES modules and for one whose package.json makes them CommonJS
  * (no "type": "module"), where the import becomes a require. Both get the very module this
  * process runs: a require of it read through tsx was the whole package again, every file
- * converted to CommonJS on each command (0.4 s of its start).
+ * converted to CommonJS on each command (0.4 s of its start), and an import of its file a second
+ * copy too (0.3 s; and a TributaryError the config threw was not this process's class).
  */
 function serveOwnPackage(): Promise<void> {
   return (serving ??= serve());
@@ -69,16 +72,27 @@ async function serve(): Promise<void> {
   // From source (tests, tsx) the entry is the TypeScript file beside where the build puts it.
   const built = existsSync(compiled);
   const self = built ? compiled : compiled.replace(/\.js$/, '.ts');
-  // Projects import it as 'tributary' (the name `tributary init` installs it under) or by its registry name.
+  const own = (await import(pathToFileURL(self).href)) as Record<string, unknown>;
+  (globalThis as Record<symbol, unknown>)[OWN_PACKAGE] = own;
+  // Projects import it as 'tributary' (the name `tributary init` installs it under) or by its
+  // registry name; a tsconfig's `paths` (this repository's, for its examples) may have turned the
+  // name into the entry's own file first.
   const names = [...new Set(['tributary', packageInfo().name])];
+  const entries = [self, compiled.replace(/[\\/]dist[\\/]index\.js$/, `${path.sep}src${path.sep}index.ts`)].map((file) => pathToFileURL(file).href);
+  // An ES module that exports the running package's own bindings: tsx keeps a config's imports
+  // apart (a query on each file's URL), so the entry's file would be evaluated again, whole.
+  const handOver = [
+    `const own = globalThis[Symbol.for(${JSON.stringify(OWN_PACKAGE.description)})];`,
+    ...Object.keys(own).map((name, i) => `const binding${i} = own[${JSON.stringify(name)}];\nexport { binding${i} as ${JSON.stringify(name)} };`),
+  ].join('\n');
   const hook = `export async function resolve(specifier, context, next) {
-    if (${JSON.stringify(names)}.includes(specifier)) return { url: ${JSON.stringify(pathToFileURL(self).href)}, shortCircuit: true };
+    const url = specifier.startsWith('file:') ? specifier : specifier.startsWith('/') ? 'file://' + specifier : undefined;
+    if (${JSON.stringify(names)}.includes(specifier) || ${JSON.stringify(entries)}.includes(url)) return { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(handOver)}`)}, shortCircuit: true };
     return next(specifier, context);
   }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
   // require() has no loader hooks: CommonJS resolution is redirected the way module-alias does it,
   // to a module that hands over this process's own.
-  (globalThis as Record<symbol, unknown>)[Symbol.for('tributary.own-package')] = await import(pathToFileURL(self).href);
   const required = fileURLToPath(new URL(`./own-package.${built ? 'cjs' : 'cts'}`, import.meta.url));
   const resolver = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
   const resolveFilename = resolver._resolveFilename;
@@ -164,6 +178,8 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
   try {
     if (tsConfig) exported = await importDefault(tsConfig);
   } catch (error) {
+    // The config's own refusal (a setting missing from the environment, say) is said as it says it.
+    if (error instanceof TributaryError) throw error.place.file ? error : new TributaryError(error.message, { place: { file: configFile }, hint: error.hint, cause: error });
     const message = (error as Error).message;
     const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
     throw new TributaryError(`the config file could not be loaded: ${message.split('\n')[0]}`, {

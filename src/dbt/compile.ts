@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { TributaryError } from '../core/errors.js';
 import { columnsStruct, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Environment } from '@huggingface/jinja';
@@ -9,7 +8,7 @@ import { DBT_MODULES } from './modules.js';
 import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
-import { DBT_PROJECT_FILE, addHooks, hooksOf, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
+import { DBT_PROJECT_FILE, addHooks, hooksOf, parseYaml, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
 import { compileTests, type CompiledTest } from './tests.js';
 

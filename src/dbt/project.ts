@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { TributaryError } from '../core/errors.js';
 
 /**
@@ -147,6 +147,13 @@ export interface DbtProjectFiles {
 }
 
 type Yaml = Record<string, unknown>;
+
+const require = createRequire(import.meta.url);
+
+/** YAML text's value; the parser is loaded by the first dbt file or `--vars` read, not by every command (some 20 ms of a CLI's start). */
+export function parseYaml(text: string): unknown {
+  return (require('yaml') as typeof import('yaml')).parse(text);
+}
 
 function readYaml(file: string): Yaml {
   let parsed: unknown;

@@ -80,11 +80,24 @@ function clusterOf(kafka: Kafka): KafkaCluster {
   return make({ allowAutoTopicCreation: false, isolationLevel: READ_COMMITTED, maxInFlightRequests: null });
 }
 
-const { requests } = require('kafkajs/src/protocol/requests/index.js') as { requests: { Fetch: unknown } };
-const apiKeys = require('kafkajs/src/protocol/requests/apiKeys.js') as { Fetch: number };
-const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode(code: number): Error };
-/** kafkajs's framing of a request: size, API key and version, correlation id, client id, body. */
-const encodeRequest = require('kafkajs/src/protocol/request.js') as (options: { correlationId: number; clientId: string; request: ProtocolRequest['request'] }) => Promise<{ buffer: Buffer }>;
+interface KafkaProtocol {
+  requests: { Fetch: unknown };
+  apiKeys: { Fetch: number };
+  createErrorFromCode(code: number): Error;
+  /** kafkajs's framing of a request: size, API key and version, correlation id, client id, body. */
+  encodeRequest(options: { correlationId: number; clientId: string; request: ProtocolRequest['request'] }): Promise<{ buffer: Buffer }>;
+}
+
+let protocol: KafkaProtocol | undefined;
+/** Loaded by the first Kafka input, not by every command (kafkajs is some 30 ms of a CLI's start). */
+function kafkaProtocol(): KafkaProtocol {
+  return (protocol ??= {
+    requests: (require('kafkajs/src/protocol/requests/index.js') as { requests: KafkaProtocol['requests'] }).requests,
+    apiKeys: require('kafkajs/src/protocol/requests/apiKeys.js') as KafkaProtocol['apiKeys'],
+    createErrorFromCode: (require('kafkajs/src/protocol/error.js') as Pick<KafkaProtocol, 'createErrorFromCode'>).createErrorFromCode,
+    encodeRequest: require('kafkajs/src/protocol/request.js') as KafkaProtocol['encodeRequest'],
+  });
+}
 
 /** The response handed back as it came: readFetchResponse reads it. */
 const RAW_RESPONSE: ProtocolRequest['response'] = { decode: async (payload) => payload, parse: async (payload) => payload };
@@ -99,6 +112,7 @@ const RAW_RESPONSE: ProtocolRequest['response'] = { decode: async (payload) => p
  */
 async function readKafka(config: z.output<typeof schema>, context: InputContext): Promise<StreamInput> {
   const { Kafka, logLevel } = (await import('kafkajs')).default;
+  const { requests, apiKeys, createErrorFromCode, encodeRequest } = kafkaProtocol();
   const group = context.group ?? context.job;
   const clientId = config.clientId ?? `tributary-${group}`;
   const kafka = new Kafka({ clientId, brokers: config.brokers, logLevel: logLevel.NOTHING });
