@@ -117,6 +117,11 @@ module.exports = defineProject({
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`${config}: SHOP_WAREHOUSE is not set\n  → export SHOP_WAREHOUSE=postgres://…, then run again`);
     expect(refused.stderr).not.toMatch(/could not be loaded/);
+    // A name the package does not export is answered with the names it does.
+    writeFileSync(config, readFileSync(config, 'utf8').replace('defineProject, TributaryError }', 'defineProject, TributaryError, defineWidget }').replace('if (!process.env', 'void defineWidget;\nif (!process.env'));
+    const misnamed = shipped(['ls'], dir);
+    expect(misnamed.code).toBe(1);
+    expect(misnamed.stderr).toMatch(/does not provide an export named 'defineWidget'\n  → Tributary [\d.]+ exports .*defineDashboard, .*defineProject, .*: fix the name 'defineWidget'/);
 
     const legacy = path.join(tempDir('tributary-refusing-cjs-'), 'legacy');
     mkdirSync(legacy);

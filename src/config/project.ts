@@ -182,11 +182,15 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     if (error instanceof TributaryError) throw error.place.file ? error : new TributaryError(error.message, { place: { file: configFile }, hint: error.hint, cause: error });
     const message = (error as Error).message;
     const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
+    const [, from, unexported] = /The requested module '([^']+)' does not provide an export named '([^']+)'/.exec(message) ?? [];
+    const own = globalThis as Record<symbol, Record<string, unknown> | undefined>;
     throw new TributaryError(`the config file could not be loaded: ${message.split('\n')[0]}`, {
       place: { file: configFile },
       hint: missing
         ? `the config imports '${missing}', which is not installed where the project is: run \`npm install ${missing}\` in ${dir} (or fix the import)`
-        : /SyntaxError|Transform failed|Expected/.test(message)
+        : from && (from === 'tributary' || from === packageInfo().name) && own[OWN_PACKAGE]
+          ? `Tributary ${packageInfo().version} exports ${Object.keys(own[OWN_PACKAGE]).sort().join(', ')}: fix the name '${unexported}'`
+          : /SyntaxError|Transform failed|Expected/.test(message)
           ? 'fix the TypeScript error above; the file must `export default defineProject({...})`'
           : 'the file must `export default defineProject({...})`; run with TRIBUTARY_DEBUG=1 to see the whole error',
       cause: error,
