@@ -47,7 +47,7 @@ describe('the package npm pack makes', () => {
     expect(development).toEqual([]);
     // Beside the build, only what the repository holds: a file a running example or a test made in
     // the working tree (a lock, a log) would ship, and would be named here.
-    const tracked = new Set(execFileSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf8' }).split('\n'));
+    const tracked = new Set(execFileSync('git', ['ls-files', '-z'], { cwd: REPO, encoding: 'utf8' }).split('\0'));
     expect(files.filter((f) => !f.startsWith('dist/') && !tracked.has(f))).toEqual([]);
   });
 
