@@ -53,6 +53,11 @@ export interface LoadOptions {
 let serving: Promise<void> | undefined;
 /** Where the running package is handed over to a config's import or require of it (own-package.cts reads it too). */
 const OWN_PACKAGE = Symbol.for('tributary.own-package');
+/** The running package's exports, once a config has been given them. */
+let ownPackage: Record<string, unknown> | undefined;
+
+/** The names projects import the package by: 'tributary' (what `tributary init` installs it as) and its registry name. */
+const ownNames = () => [...new Set(['tributary', packageInfo().name])];
 
 /**
  * Config files import `defineProject` from 'tributary'. A project folder need not have the
@@ -73,21 +78,22 @@ async function serve(): Promise<void> {
   const built = existsSync(compiled);
   const self = built ? compiled : compiled.replace(/\.js$/, '.ts');
   const own = (await import(pathToFileURL(self).href)) as Record<string, unknown>;
+  ownPackage = own;
   (globalThis as Record<symbol, unknown>)[OWN_PACKAGE] = own;
-  // Projects import it as 'tributary' (the name `tributary init` installs it under) or by its
-  // registry name; a tsconfig's `paths` (this repository's, for its examples) may have turned the
-  // name into the entry's own file first.
-  const names = [...new Set(['tributary', packageInfo().name])];
-  const entries = [self, compiled.replace(/[\\/]dist[\\/]index\.js$/, `${path.sep}src${path.sep}index.ts`)].map((file) => pathToFileURL(file).href);
+  const names = ownNames();
+  // A tsconfig's `paths` (this repository's, for its examples) may have turned the name into the
+  // entry's own file first.
+  const entries = [self, compiled.replace(/[\\/]dist[\\/]index\.js$/, `${path.sep}src${path.sep}index.ts`)];
   // An ES module that exports the running package's own bindings: tsx keeps a config's imports
   // apart (a query on each file's URL), so the entry's file would be evaluated again, whole.
   const handOver = [
     `const own = globalThis[Symbol.for(${JSON.stringify(OWN_PACKAGE.description)})];`,
     ...Object.keys(own).map((name, i) => `const binding${i} = own[${JSON.stringify(name)}];\nexport { binding${i} as ${JSON.stringify(name)} };`),
   ].join('\n');
-  const hook = `export async function resolve(specifier, context, next) {
-    const url = specifier.startsWith('file:') ? specifier : specifier.startsWith('/') ? 'file://' + specifier : undefined;
-    if (${JSON.stringify(names)}.includes(specifier) || ${JSON.stringify(entries)}.includes(url)) return { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(handOver)}`)}, shortCircuit: true };
+  const hook = `import { fileURLToPath } from 'node:url';
+  export async function resolve(specifier, context, next) {
+    const file = specifier.startsWith('file:') ? fileURLToPath(specifier) : specifier;
+    if (${JSON.stringify(names)}.includes(specifier) || ${JSON.stringify(entries)}.includes(file)) return { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(handOver)}`)}, shortCircuit: true };
     return next(specifier, context);
   }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
@@ -183,13 +189,12 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     const message = (error as Error).message;
     const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
     const [, from, unexported] = /The requested module '([^']+)' does not provide an export named '([^']+)'/.exec(message) ?? [];
-    const own = globalThis as Record<symbol, Record<string, unknown> | undefined>;
     throw new TributaryError(`the config file could not be loaded: ${message.split('\n')[0]}`, {
       place: { file: configFile },
       hint: missing
         ? `the config imports '${missing}', which is not installed where the project is: run \`npm install ${missing}\` in ${dir} (or fix the import)`
-        : from && (from === 'tributary' || from === packageInfo().name) && own[OWN_PACKAGE]
-          ? `Tributary ${packageInfo().version} exports ${Object.keys(own[OWN_PACKAGE]).sort().join(', ')}: fix the name '${unexported}'`
+        : from && ownNames().includes(from) && ownPackage
+          ? `Tributary ${packageInfo().version} exports ${Object.keys(ownPackage).sort().join(', ')}: fix the name '${unexported}'`
           : /SyntaxError|Transform failed|Expected/.test(message)
           ? 'fix the TypeScript error above; the file must `export default defineProject({...})`'
           : 'the file must `export default defineProject({...})`; run with TRIBUTARY_DEBUG=1 to see the whole error',
