@@ -263,7 +263,27 @@ export default defineProject({
     const byLine = new Map(rows.map((r) => [r.line, r]));
     expect(byLine.get(5)).toMatchObject({ column_name: 'event_type', reason: 'event_type: expected one of view, cart, purchase, got refund', file: path.join(dir, 'data/events.csv') });
     expect(byLine.get(9)).toMatchObject({ column_name: 'price', reason: 'price: expected >= 0, got -5.00' });
-    expect(JSON.parse(byLine.get(9)!.raw!)).toMatchObject({ price: -5 });
+    expect(byLine.get(9)!.raw).toBe(lines[7]);
+    expect(byLine.get(5)).toMatchObject({ raw: lines[3], raw_bytes: Buffer.byteLength(lines[3]!) });
+  });
+
+  it('a value that does not fit its type is quarantined as the file has it, not as the type would round it', async () => {
+    const lines = [...GOOD];
+    lines[4] = lines[4]!.replace(/,(\d+)\.(\d+),(\d+),/, ',$1.$25,$3,');
+    expect(lines[4]).toMatch(/,\d+\.\d{3},/);
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 6, column_name: 'price', raw: lines[4] });
+    expect(rows[0]!.reason).toBe(`price: expected DECIMAL(12,2), got ${/,(\d+\.\d{3}),/.exec(lines[4]!)![1]}`);
+  });
+
+  it('a failing record of a gzipped CRLF file that spans lines is quarantined as its lines, at its first', async () => {
+    const lines = [...GOOD];
+    lines[2] = lines[2]!.replace(/,(view|cart|purchase),/, ',"re\r\nfund",');
+    const dir = writeTree({ 'tributary.config.ts': project('data/events.csv.gz'), 'data/events.csv.gz': gzipSync(`${[HEADER, ...lines].join('\r\n')}\r\n`) });
+    const { result, rows } = await quarantineOf(dir);
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 4, column_name: 'event_type', raw: lines[2]!.replace('\r\n', '\n') });
   });
 
   it('lines after a rejected line keep their true line numbers', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type QuarantineRow, type RunCounts, type RunTrigger } from '../catalog/index.js';
-import { openSource, type DivertedNote, type LineFingerprint, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
+import { openSource, type DivertedNote, type LineFingerprint, type RecordPlace, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { groupBy } from '../core/collections.js';
 import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
@@ -773,8 +773,9 @@ async function locateFailed(
     const text = scan.rawColumn;
     const carried = await carrySourceColumns(engine, modelSql.replaceAll(placeholder, located), located, [VERDICT, '__why', '__rule_column', ...LOCATION, ...(text ? [text] : [])], model.name);
     if (carried === undefined) throw new Error(`model '${model.name}' no longer keeps its source's rows one for one`);
-    // The record as it stands in its file where the source keeps its text (what to fix and load
-    // again; a long one cut, with its size); otherwise the row as the model saw it.
+    // The record as it stands in its file where the source keeps its text or reads it back at its
+    // line (what to fix and load again; a long one cut, with its size); otherwise the row as the
+    // model saw it.
     const raw = text
       ? `left(${quoteIdent(text)}, ${RAW_KEEP_CHARS}) AS raw, strlen(${quoteIdent(text)})::DOUBLE AS raw_bytes`
       : `to_json(json_object(${output.map((c) => `${quoteLiteral(c.name)}, ${quoteIdent(c.name)}`).join(', ')}))::VARCHAR AS raw, NULL AS raw_bytes`;
@@ -787,11 +788,13 @@ async function locateFailed(
        FROM (${carried}) WHERE (${VERDICT} <> 'ok' OR ${unplaced}) AND ${counted} ORDER BY file, record`,
     );
     const rejects = await scan.rejects();
-    const places = new Map<string, Map<number, { line: number | null; record: number | null }>>();
+    const places = new Map<string, Map<number, RecordPlace>>();
     for (const [file, failing] of groupBy(rows, (r) => r.file)) places.set(file, await scan.locate(file, failing.map((r) => r.record), rejects));
     return rows.map((r) => {
       const place = places.get(r.file)?.get(r.record);
-      return { file: r.file, line: place?.line ?? null, record: place?.record ?? r.record, column: r.column, reason: r.reason, raw: r.raw, ...(r.raw_bytes === null ? {} : { rawBytes: r.raw_bytes }) };
+      const fields = { file: r.file, line: place?.line ?? null, record: place?.record ?? r.record, column: r.column, reason: r.reason };
+      if (place?.text !== undefined) return { ...fields, raw: place.text, rawBytes: Buffer.byteLength(place.text) };
+      return { ...fields, raw: r.raw, ...(r.raw_bytes === null ? {} : { rawBytes: r.raw_bytes }) };
     });
   } finally {
     await engine.run(`DROP VIEW IF EXISTS ${located}`);

@@ -11,7 +11,7 @@ import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unma
 import { resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { locateRecords, numberedInFileOrder, readLines, readRejects } from './located.js';
-import { defineSource, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
+import { defineSource, type RecordPlace, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
 
@@ -457,7 +457,18 @@ function openScan(read: CsvRead): SourceScan {
     },
     async locate(file, records, rejects) {
       const readFile = [...original].find(([, known]) => known === file)?.[0] ?? file;
-      return locateRecords({ read: readFile, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === readFile), multiLine: multiLine.get(readFile), dialect: dialect(readFile) });
+      const places: Map<number, RecordPlace> = await locateRecords({ read: readFile, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === readFile), multiLine: multiLine.get(readFile), dialect: dialect(readFile) });
+      // The record as the file has it, not as typed: a value that failed its type reads NULL or
+      // rounded in the row, and the quarantine is for seeing what to fix.
+      const spans = new Map((multiLine.get(readFile) ?? []).map((m) => [m.line, m.span]));
+      const linesOf = (first: number) => Array.from({ length: spans.get(first) ?? 1 }, (_, i) => first + i);
+      const located = [...places.values()].filter((p): p is RecordPlace & { line: number } => p.line !== null);
+      const texts = await readLines(readFile, new Set(located.flatMap((p) => linesOf(p.line))));
+      for (const place of located) {
+        const lines = linesOf(place.line).map((line) => texts.get(line));
+        if (lines.every((line) => line !== undefined)) place.text = lines.join('\n');
+      }
+      return places;
     },
     async close() {
       await context.engine.run(rejectTables.map((t) => `DROP TABLE IF EXISTS ${t.rejects}; DROP TABLE IF EXISTS ${t.scans}`).join('; '));

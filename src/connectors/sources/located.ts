@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Engine } from '../../engine/index.js';
 import { scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { countNewlines, type LineCount } from './line-count.js';
@@ -62,30 +61,67 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
         line,
         column: r.column,
         reason: conciseReason(r.reasons),
-        raw: (line !== null ? undecoded.get(r.read)?.get(line)?.replace(/\r$/, '') : undefined) ?? (r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, '')),
+        raw: (line !== null ? undecoded.get(r.read)?.get(line) : undefined) ?? (r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, '')),
         ...(overlong ? { rawBytes: Number(overlong) } : {}),
       };
     })
     .sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
 }
 
-/** The text of some physical lines of a file (a quarantined runaway-quote line, a line not in UTF-8), decoded as UTF-8: a byte that is none shows as U+FFFD. */
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+/**
+ * The text of some physical lines of a file (1-based, counted by line feeds as the line count
+ * counts them), decoded as UTF-8 without the line ending: a byte that is none shows as U+FFFD.
+ * Reads the file only as far as the last wanted line, a chunk at a time: a failing record near the
+ * end of a large file costs one pass at the speed of a newline search, not a string per line.
+ */
 export async function readLines(file: string, wanted: ReadonlySet<number>): Promise<Map<number, string>> {
   const out = new Map<number, string>();
-  const raw = createReadStream(file);
-  const lines = createInterface({ input: /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw, crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n++;
-    if (wanted.has(n)) out.set(n, line);
-    if (out.size === wanted.size) break;
+  const lines = [...wanted].sort((a, b) => a - b);
+  if (!lines.length) return out;
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
+  const stream = /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw;
+  let line = 1;
+  let next = 0; // index in `lines` of the next wanted line
+  let parts: Buffer[] = []; // the wanted line's bytes so far, when it spans chunks
+  const keep = () => {
+    const text = Buffer.concat(parts).toString('utf8');
+    out.set(line, text.endsWith('\r') ? text.slice(0, -1) : text);
+    parts = [];
+    next++;
+  };
+  try {
+    for await (const data of stream) {
+      const chunk = data as Buffer;
+      let at = 0;
+      while (next < lines.length) {
+        // Skip to the wanted line by counting line feeds, no string made.
+        while (line < lines[next]!) {
+          const feed = chunk.indexOf(NEWLINE, at);
+          if (feed < 0) break;
+          at = feed + 1;
+          line++;
+        }
+        if (line < lines[next]!) break;
+        const feed = chunk.indexOf(NEWLINE, at);
+        parts.push(chunk.subarray(at, feed < 0 ? chunk.length : feed));
+        if (feed < 0) break;
+        keep();
+        at = feed + 1;
+        line++;
+      }
+      if (next === lines.length) break;
+    }
+    // The last line, with no line feed after it.
+    if (next < lines.length && line === lines[next] && parts.some((part) => part.length)) keep();
+  } finally {
+    raw.destroy();
   }
-  raw.destroy();
   return out;
 }
 
-const NEWLINE = 0x0a;
-const RETURN = 0x0d;
 
 /**
  * The physical line (1-based) of the record at each byte offset of a (possibly gzipped) file:

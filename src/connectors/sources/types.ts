@@ -97,9 +97,19 @@ export interface SourceScan {
    * undefined when it does not, and the error stands.
    */
   recover?(error: Error): Promise<Repair | undefined>;
-  /** Physical lines (or record numbers) of records from a located scan, in one file. */
-  locate(file: string, records: readonly number[], rejects: readonly RejectedRow[]): Promise<Map<number, { line: number | null; record: number | null }>>;
+  /**
+   * Physical lines (or record numbers) of records from a located scan, in one file; with `text`, the
+   * record as it stands in the file (its lines joined), for a source whose scan does not carry it.
+   */
+  locate(file: string, records: readonly number[], rejects: readonly RejectedRow[]): Promise<Map<number, RecordPlace>>;
   close(): Promise<void>;
+}
+
+/** Where a record of a located scan stands in its file. */
+export interface RecordPlace {
+  line: number | null;
+  record: number | null;
+  text?: string;
 }
 
 export interface Repair {
