@@ -82,6 +82,27 @@ describe('bad input', () => {
     expect(run.stderr).toMatch(/matched no files/);
   });
 
+  it('a data, lake or project folder that is a file, or lies under one, is named as such with what to do; the file is left as it was', () => {
+    const dir = withLines(GOOD);
+    const blocker = path.join(tempDir(), 'not-a-folder');
+    writeFileSync(blocker, 'a file');
+    for (const dataDir of [blocker, path.join(blocker, 'deeper', 'still')]) {
+      const run = cli(['run', '--project', dir, '--data-dir', dataDir, '--quiet']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`cannot make the state folder ${path.join(dataDir, 'state')}: ${blocker} is a file, not a folder`);
+      expect(run.stderr).toMatch(/→ give --data-dir .* a folder that can be written/);
+    }
+    const lakeBlocked = tempDir();
+    writeFileSync(path.join(lakeBlocked, 'lake'), 'a file');
+    const run = cli(['run', '--project', dir, '--data-dir', lakeBlocked, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`cannot make the lake folder ${path.join(lakeBlocked, 'lake')}: ${path.join(lakeBlocked, 'lake')} is a file, not a folder`);
+    const init = cli(['init', path.join(blocker, 'project')]);
+    expect(init.code).toBe(1);
+    expect(init.stderr).toContain(`cannot make the project folder ${path.join(blocker, 'project')}: ${blocker} is a file, not a folder`);
+    expect(readFileSync(blocker, 'utf8')).toBe('a file');
+  });
+
   it('a wrong delimiter is caught at the header, with a hint to set csv.delimiter', async () => {
     const dir = withLines(GOOD.map((l) => l.replaceAll(',', ';')));
     writeFileSync(path.join(dir, 'data/events.csv'), [HEADER.replaceAll(',', ';'), ...GOOD.map((l) => l.replaceAll(',', ';'))].join('\n'));

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TributaryError } from '../core/errors.js';
+import { makeFolder, TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
 import { CONFIG_FILES } from '../config/project.js';
 
@@ -49,6 +49,7 @@ export function scaffoldProject(dir: string): string[] {
   if (existing) {
     throw new TributaryError(`a project already exists here (${existing})`, { place: { file: dir }, hint: 'choose an empty folder: `tributary init my-project`' });
   }
+  makeFolder(dir, 'the project folder', 'choose a folder that can be written: `tributary init my-project`');
   const files = { ...templateFiles(), ...(existsSync(path.join(dir, 'package.json')) ? {} : { 'package.json': packageJson(path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, '-') || 'tributary-project') }) };
   for (const [file, text] of Object.entries(files)) {
     const target = path.join(dir, file);

@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
 /**
  * An error a person can act on: where it happened (file, line, field), what was expected, and
  * what to do next. The CLI prints these without a stack trace.
@@ -36,4 +39,26 @@ export function errorMessage(error: unknown): string {
 export function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return reason instanceof Error && reason.name !== 'AbortError' ? reason.message : typeof reason === 'string' ? reason : 'asked to stop';
+}
+
+/**
+ * Makes a folder Tributary writes to (and its parents), or fails saying which path stands in the
+ * way: Node names the folder asked for, while the cause is its nearest existing ancestor (a file
+ * where a folder should be, or a folder that cannot be written).
+ */
+export function makeFolder(dir: string, role: string, hint: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    let existing = dir;
+    while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+    const why =
+      existsSync(existing) && !statSync(existing).isDirectory()
+        ? `${existing} is a file, not a folder`
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? `${existing} cannot be written (${code === 'EROFS' ? 'a read-only file system' : 'no permission'})`
+          : errorMessage(error);
+    throw new TributaryError(`cannot make ${role} ${dir}: ${why}`, { hint, cause: error });
+  }
 }

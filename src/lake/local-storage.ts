@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LakeStorage } from './storage.js';
+import { makeFolder } from '../core/errors.js';
 
 /**
  * The lake in a local folder: staging under `_staging/`, publishing by rename (atomic on one
@@ -15,7 +16,7 @@ export class LocalLakeStorage implements LakeStorage {
     readonly root: string,
     private readonly options: { shared?: boolean } = {},
   ) {
-    mkdirSync(root, { recursive: true });
+    makeFolder(root, 'the lake folder', 'give --data-dir (or the config’s lake, or TRIBUTARY_LAKE) a folder that can be written; it is made if missing');
     this.graceMs = options.shared ? 3_600_000 : 0;
   }
 

@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Metastore, SharedCatalog } from '../catalog/index.js';
 import { openStore, type Store, type StoreConfig } from '../connectors/index.js';
 import type { Project } from '../config/project.js';
-import { TributaryError } from '../core/errors.js';
+import { makeFolder, TributaryError } from '../core/errors.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
 import { Lake, LocalLakeStorage, S3LakeStorage, parseS3Url, type LakeStorage } from '../lake/index.js';
 import { Checkpointer } from './checkpoints.js';
@@ -45,7 +44,7 @@ export async function queryableTables(engine: Engine): Promise<Set<string>> {
 }
 
 export async function openWorkspace(project: Project, options: { onSyncError?: (error: Error) => void } = {}): Promise<Workspace> {
-  mkdirSync(project.stateDir, { recursive: true });
+  makeFolder(project.stateDir, 'the state folder', 'give --data-dir (or the config’s state) a folder that can be written; it is made if missing');
   const shared = project.catalogUrl ? new SharedCatalog(project.catalogUrl) : undefined;
   // A lake folder other processes write too (a shared catalog) keeps what they stage, for a grace period.
   const storage: LakeStorage = parseS3Url(project.lakeLocation) ? new S3LakeStorage(project.lakeLocation) : new LocalLakeStorage(project.lakeLocation, { shared: Boolean(shared) });
