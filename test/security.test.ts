@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReadOnly } from '../src/commands/query.js';
@@ -288,6 +289,31 @@ export default defineProject({ name: 'exposed', sources: {}, models: { kpis: { s
     expect(stderr).toMatch(/TRIBUTARY_TOKEN/);
     expect(existsSync(path.join(dir, '.tributary', 'server.json'))).toBe(false);
     // The warehouse is free: another process opens it at once.
+    const other = await openProject(dir);
+    await other.close();
+  });
+
+  it('a port taken by another program, or one that is no port, is named with what to do; the warehouse is left free', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({ name: 'crowded', sources: {}, models: { kpis: { sql: 'SELECT 1 AS n', materialize: 'table' } } });
+`,
+    });
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const busy = cli(['up', '--project', dir, '--port', String(port)]);
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`port ${port} on 127.0.0.1 is in use by another program`);
+      expect(busy.stderr).toMatch(/→ stop that program, or choose another port with --port/);
+      expect(existsSync(path.join(dir, '.tributary', 'server.json'))).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+    const wrong = cli(['up', '--project', dir, '--port', '99999']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/expected a port from 0 to 65535 .* got '99999'/);
     const other = await openProject(dir);
     await other.close();
   });

@@ -74,6 +74,12 @@ function count(value: string): number {
   return n;
 }
 
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0: any free one), got '${value}'`);
+  return n;
+}
+
 function projectOf(flags: ProjectFlags): Promise<Project> {
   return loadProject(flags.project, { dataDir: flags.dataDir, target: flags.target, vars: flags.vars });
 }
@@ -456,7 +462,7 @@ export function buildProgram(): Command {
   projectOptions(program.command('up'))
     .description('run the server (UI, API, collector, status, metrics), the log, the stream jobs and the scheduler in one process')
     .option('--host <host>', 'address to listen on; anything but loopback needs TRIBUTARY_TOKEN', '127.0.0.1')
-    .option('--port <port>', 'port to listen on', count, 7070)
+    .option('--port <port>', 'port to listen on', portNumber, 7070)
     .action(async (flags: ProjectFlags & { host: string; port: number }) => {
       const project = await projectOf(flags);
       const running = runningServer(project);
@@ -505,7 +511,7 @@ export function buildProgram(): Command {
     .command('demo')
     .argument('[example]', 'which example to run (its folder under examples/; default: the package’s demo)')
     .description('an example end to end on embedded defaults: batch load, log, stream job, live events, dashboard')
-    .option('--port <port>', 'port for the dashboard', count, 7070)
+    .option('--port <port>', 'port for the dashboard', portNumber, 7070)
     .option('--rate <n>', 'events per second instead of the example’s bursts', count)
     .option('--data-dir <dir>', 'keep the lake and warehouse here (default: inside the example; for an installed package, in its copy under ~/.tributary/demos)')
     .action(async (example: string | undefined, flags: { port: number; rate?: number; dataDir?: string }) => {

@@ -14,6 +14,7 @@ import { replay } from '../stream/replay.js';
 import { openLog, startStreams } from '../stream/runtime.js';
 import { openScheduler } from './scheduler.js';
 import { NotLeading } from '../catalog/index.js';
+import { TributaryError } from '../core/errors.js';
 import { writeServerRecord } from './server-record.js';
 
 export interface StackOptions extends ServerOptions {
@@ -79,7 +80,14 @@ export async function startStack(project: Project, options: StackOptions = {}): 
       lookupPlugin(),
     ]);
     closers.push(() => app.close());
-    url = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 7070 });
+    const host = options.host ?? '127.0.0.1';
+    const port = options.port ?? 7070;
+    url = await app.listen({ host, port }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') throw new TributaryError(`port ${port} on ${host} is in use by another program`, { hint: 'stop that program, or choose another port with --port' });
+      if (error.code === 'EACCES') throw new TributaryError(`port ${port} on ${host} needs privileges this process lacks`, { hint: 'choose --port 1024 or above' });
+      if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new TributaryError(`cannot listen on ${host}: no such address on this machine`, { hint: 'give --host an address of this machine (127.0.0.1 by default, 0.0.0.0 for every one)' });
+      throw error;
+    });
     // Other commands find the running server here and work through it.
     const target = project.target.name;
     closers.push(writeServerRecord(project.stateDir, { url, pid: process.pid, target, dir: project.dir, ...(options.targetNamed ? {} : { defaultTarget: target }) }));
