@@ -227,6 +227,11 @@ describe('tributary CLI', () => {
     expect(JSON.parse(sum.stdout)).toEqual([{ q: '9', p: '1', d: '2' }]);
     const listed = cli(['catalog', '--project', project]);
     expect(listed.stdout).toMatch(/sales\s*│\s*external/);
+    // A name SQL could reach only quoted, and no ref() at all, is refused before anything is read.
+    const odd = cli(['crawl', drops, '--table', 'sales; 2', '--project', project]);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toContain("table: expected a table name of letters, digits and _, not starting with a digit, got 'sales; 2'");
+    expect(cli(['catalog', '--project', project]).stdout).not.toMatch(/sales; 2/);
   });
 
   it('produce --into-log, drain and sql run the stream path from the command line', () => {

@@ -1,7 +1,7 @@
 import { crawl, exportDdl, type ExportDialect, type TableExportFormat } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
 import { z } from 'zod';
-import { absolutePath, format, limit, name } from './input.js';
+import { absolutePath, format, limit, name, newTableName } from './input.js';
 import { renderRows } from './output.js';
 import { defineCommand } from './types.js';
 
@@ -100,7 +100,7 @@ export const snapshotsCommand = defineCommand({
 export const crawlCommand = defineCommand({
   name: 'crawl',
   /** `store`: a regular expression over a file's name whose first group names its store. */
-  input: z.strictObject({ path: absolutePath, table: name, store: z.string().optional(), format }),
+  input: z.strictObject({ path: absolutePath, table: newTableName, store: z.string().optional(), format }),
   async run({ ws, io }, input) {
     const engine = await ws.engine.fork({ background: true });
     try {

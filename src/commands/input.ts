@@ -19,6 +19,8 @@ export const threads = z.number().int().min(1).max(1024).optional();
 export const day = z.string().refine(isCalendarDay, 'expected a day of the calendar like 2019-11-05');
 /** A name the command looks up (a table, a job, a run). */
 export const name = z.string().min(1);
+/** The name of a table the command makes: one that SQL and ref() reach without quoting. */
+export const newTableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a table name of letters, digits and _, not starting with a digit');
 /**
  * A path on the machine that runs the command. The CLI makes paths absolute before it sends them:
  * a server has a working folder of its own, so a relative path would name another file there.
