@@ -408,6 +408,29 @@ describe('15. quarantined rows say what they were, briefly and exactly', () => {
     }
   });
 
+  it('one-character lines the reader refuses are named at their own lines: after the header, after a blank line, the last, in LF and CRLF files', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const lines = [...GOOD];
+      lines.splice(0, 0, '7');
+      lines.splice(6, 0, '', '8');
+      lines.push('9');
+      const dir = writeTree({ 'tributary.config.ts': csvProject(), 'data/events.csv': csvFile(lines, eol) });
+      const { ws, results } = await runProject(dir);
+      try {
+        expect(results[0]).toMatchObject({ read: 23, written: 20, quarantined: 3 });
+        const rows = await ws.metastore.quarantine({ model: 'events' });
+        // Physical lines: the header is line 1, so entry i of `lines` is line i + 2.
+        expect(rows.map((r) => [r.line, r.raw])).toEqual([
+          [2, '7'],
+          [9, '8'],
+          [lines.length + 1, '9'],
+        ]);
+      } finally {
+        await ws.close();
+      }
+    }
+  });
+
   it('a 10 MB line: the reason is a sentence, the raw text is capped, and raw_bytes states the line’s full size', async () => {
     const lines = [...GOOD];
     lines[2] = lines[2]!.replace(',view,', `,${'x'.repeat(10 * 1024 * 1024)},`);

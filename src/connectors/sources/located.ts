@@ -21,16 +21,17 @@ export function numberedInFileOrder(scan: string): string {
  * reason once (a line may fail in several columns, and the reader repeats itself).
  *
  * The reader's own `line` counts records, not lines: a quoted value holding a line break makes
- * every later number short by one. Its byte offset of the record is exact, so the physical line
- * is counted from the file's bytes up to there. The offset may point at the line ending before
- * the record (CRLF files, blank lines), which the reader also puts at the start of its text of
- * the line; both are skipped.
+ * every later number short by one. Its byte offset of the record is one past where the reader
+ * began the record, so the physical line is counted from the file's bytes up to the byte before.
+ * The reader may begin a record at the line ending before it (CRLF files, blank lines), which it
+ * also puts at the start of its text of the line; both are skipped. (Taken as it is, the offset is
+ * the line ending of a one-character record, and named the line after it.)
  */
 export async function readRejects(engine: Engine, rejectsTable: string, scansTable: string, fileLabel: (sql: string) => string): Promise<RejectedRow[]> {
   const exists = await engine.scalar<number>(`SELECT count(*)::INTEGER FROM duckdb_tables() WHERE table_name = '${rejectsTable}'`);
   if (!exists) return [];
   const rows = await engine.queryJson<{ read: string; file: string; offset: number; column: string | null; reasons: string[]; raw: string | null }>(
-    `SELECT s.file_path AS read, ${fileLabel('s.file_path')} AS file, e.line_byte_position::DOUBLE AS "offset", string_agg(DISTINCT e.column_name, ', ') AS column,
+    `SELECT s.file_path AS read, ${fileLabel('s.file_path')} AS file, greatest(e.line_byte_position - 1, 0)::DOUBLE AS "offset", string_agg(DISTINCT e.column_name, ', ') AS column,
             list(e.error_type || ': ' || e.error_message ORDER BY e.column_idx) AS reasons, any_value(e.csv_line) AS raw
      FROM ${rejectsTable} e JOIN ${scansTable} s USING (scan_id, file_id)
      GROUP BY ALL ORDER BY file, "offset"`,
