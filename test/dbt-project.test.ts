@@ -88,6 +88,10 @@ describe('a dbt project folder', () => {
     writeFileSync(project, readFileSync(project, 'utf8').replace('        status: varchar(20)', '        status: varchar(20)\n        user_id: integer'));
     const result = cli(['seed', '--project', dir, '--format', 'json']);
     expect(result.code).toBe(1);
+    // The failure says where the seed's refused rows are, as a load's does.
+    const run = /seed raw_orders: look at them with `tributary quarantine --run ([\w-]+)`/.exec(result.stderr)?.[1];
+    expect(run, result.stderr).toBeDefined();
+    expect((JSON.parse(cli(['quarantine', '--project', dir, '--run', run!, '--format', 'json']).stdout) as { line: number }[]).map((r) => r.line)).toEqual([8]);
     const outcome = Object.fromEntries((JSON.parse(result.stdout) as { node: string; type: string; status: string }[]).map((r) => [r.node, r.status]));
     // The project's on-run-start and on-run-end run around the seeds, as dbt runs them.
     expect(outcome).toEqual({ raw_customers: 'success', raw_orders: 'error', raw_payments: 'success', 'shop-on-run-start-0': 'success', 'shop-on-run-end-0': 'success' });

@@ -27,6 +27,8 @@ export interface NodeResult {
   column?: string;
   failures?: number;
   detail: string;
+  /** A failed node: what its error said to do (where its quarantined rows are, say). */
+  hint?: string;
 }
 
 export interface BuildOptions {
@@ -309,7 +311,8 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
     } catch (error) {
       status.set(model.name, 'error');
-      results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]! });
+      const hint = error instanceof TributaryError ? error.hint : undefined;
+      results.push({ node: model.name, type, status: 'error', detail: errorMessage(error).split('\n')[0]!, ...(hint ? { hint } : {}) });
     }
   };
   results.push(...(await runOnRunHooks(view, 'start')));
