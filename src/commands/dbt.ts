@@ -38,7 +38,7 @@ function report(io: CommandIO, results: readonly NodeResult[], format: OutputFor
     // Each failed node's own advice first (a load's names the run whose rows were quarantined), one a line.
     const advice = failed.flatMap((r) => (r.hint ? [`${r.type} ${r.node}: ${r.hint}`] : []));
     throw new TributaryError(`${failed.length} node(s) failed: ${failed.map((r) => `${r.type} ${r.node} (${r.detail})`).join('; ')}`, {
-      hint: [...advice, 'what passed was committed; fix the model or the data and run again (a failed test’s rows: run its SQL from `tributary compile`)'].join('\n  → '),
+      hint: [...advice, 'what passed was committed; fix the model or the data and run again (a failed test’s rows: run its SQL from `tributary compile`)'].join('\n'),
     });
   }
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import { isCalendarDay } from '../core/interval.js';
+import { PLAIN_IDENTIFIER } from '../engine/sql.js';
 import { describeIssues, inputProblemsText } from '../core/issues.js';
 import type { OutputFormat } from './output.js';
 import type { CommandSpec } from './types.js';
@@ -20,7 +21,7 @@ export const day = z.string().refine(isCalendarDay, 'expected a day of the calen
 /** A name the command looks up (a table, a job, a run). */
 export const name = z.string().min(1);
 /** The name of a table the command makes: one that SQL and ref() reach without quoting. */
-export const newTableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a table name of letters, digits and _, not starting with a digit');
+export const newTableName = z.string().regex(PLAIN_IDENTIFIER, 'expected a table name of letters, digits and _, not starting with a digit');
 /**
  * A path on the machine that runs the command. The CLI makes paths absolute before it sends them:
  * a server has a working folder of its own, so a relative path would name another file there.

@@ -26,7 +26,7 @@ export class TributaryError extends Error {
   format(): string {
     const { file, line, field } = this.place;
     const where = [file && (line ? `${file}:${line}` : file), field && `field ${field}`].filter(Boolean).join(' ');
-    return `${where ? `${where}: ` : ''}${this.message}${this.hint ? `\n  → ${this.hint}` : ''}`;
+    return `${where ? `${where}: ` : ''}${this.message}${this.hint ? `\n  → ${this.hint.split('\n').join('\n  → ')}` : ''}`;
   }
 }
 

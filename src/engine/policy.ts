@@ -1,6 +1,6 @@
 import { TributaryError } from '../core/errors.js';
 import type { Engine } from './engine.js';
-import { parseSqlTree, printSqlTree, quoteIdent, quoteLiteral, type SqlNode } from './sql.js';
+import { PLAIN_IDENTIFIER, parseSqlTree, printSqlTree, quoteIdent, quoteLiteral, type SqlNode } from './sql.js';
 
 /**
  * The one read-only policy for SQL that people type (the CLI's `sql`, the shell, the SQL lab): a
@@ -30,7 +30,6 @@ const DENIED_FUNCTIONS = new Set(['getenv', 'current_setting', 'read_text', 'rea
  * check time.
  */
 const CLIENT_DENIED_FUNCTIONS = new Set(['stats', 'error']);
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A leading EXPLAIN (ANALYZE) before comments and blanks: the rest must pass on its own. */
 const EXPLAIN = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*explain(?:\s+analyze)?\b/i;
 
@@ -337,7 +336,7 @@ function visitQuery(n: Node, scope: ReadonlySet<string>, walk: Walk): void {
   const inner = new Set(scope);
   for (const entry of entries) {
     const name = entry.key.toLowerCase();
-    if (!IDENTIFIER.test(entry.key)) {
+    if (!PLAIN_IDENTIFIER.test(entry.key)) {
       throw new TributaryError(`refused: '${entry.key}' is not a plain name for a WITH query`, { hint: 'name CTEs with letters, digits and _' });
     }
     const definition = entry.value.query?.node;
@@ -359,7 +358,7 @@ function checkTableName(n: Node, scope: ReadonlySet<string>, walk: Walk): void {
   const name = String(n.table_name ?? '');
   const schema = String(n.schema_name ?? '');
   const catalog = String(n.catalog_name ?? '');
-  if (!IDENTIFIER.test(name)) {
+  if (!PLAIN_IDENTIFIER.test(name)) {
     throw new TributaryError(
       /[./\\]/.test(name) ? `refused: '${name}' is a file, and SQL here only reads the project's tables` : `refused: '${name}' is not a table name`,
       { hint: 'the catalog lists the tables you can query' },

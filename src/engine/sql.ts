@@ -1,5 +1,8 @@
 /** SQL text helpers: every identifier or literal built from user input passes through these. */
 
+/** A name SQL reaches without quoting (and `ref()` at all). */
+export const PLAIN_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

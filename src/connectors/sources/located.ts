@@ -123,7 +123,6 @@ export async function readLines(file: string, wanted: ReadonlySet<number>): Prom
   return out;
 }
 
-
 /**
  * The physical line (1-based) of the record at each byte offset of a (possibly gzipped) file:
  * one more than the line endings before its first byte, line endings at the offset skipped.
