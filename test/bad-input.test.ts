@@ -298,6 +298,20 @@ export default defineProject({
     expect(rows[0]!.reason).toBe(`price: expected DECIMAL(12,2), got ${/,(\d+\.\d{3}),/.exec(lines[4]!)![1]}`);
   });
 
+  it('a row failing a rule after a quote that never closes is placed and shown from the repaired read, not from the file as found', async () => {
+    const lines = [...GOOD];
+    lines[2] = lines[2]!.replace(',view,', ',"view,');
+    lines[9] = lines[9]!.replace(/,(view|cart|purchase),/, ',refund,');
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 18, quarantined: 2 });
+    expect(rows.map((r) => [r.line, r.raw])).toEqual([
+      [4, lines[2]],
+      [11, lines[9]],
+    ]);
+    expect(rows[0]!.reason).toMatch(/unbalanced quote/);
+    expect(rows[1]!.reason).toBe('event_type: expected one of view, cart, purchase, got refund');
+  });
+
   it('a failing record of a gzipped CRLF file that spans lines is quarantined as its lines, at its first', async () => {
     const lines = [...GOOD];
     lines[2] = lines[2]!.replace(/,(view|cart|purchase),/, ',"re\r\nfund",');

@@ -456,7 +456,9 @@ function openScan(read: CsvRead): SourceScan {
       return mixed ? { scan: openScan({ ...read, files: unified, original: names }), setAside: [] } : undefined;
     },
     async locate(file, records, rejects) {
-      const readFile = [...original].find(([, known]) => known === file)?.[0] ?? file;
+      // The file this scan reads under that name: after a repair, the repaired copy (`original`
+      // still names the file as found too, which holds what the repair took out).
+      const readFile = files.find((f) => original.get(f) === file) ?? file;
       const places: Map<number, RecordPlace> = await locateRecords({ read: readFile, known: file, records, rejects, counted: lineCounts?.find((c) => c.file === readFile), multiLine: multiLine.get(readFile), dialect: dialect(readFile) });
       // The record as the file has it, not as typed: a value that failed its type reads NULL or
       // rounded in the row, and the quarantine is for seeing what to fix.
