@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
-import { DbtSurface, parseVars, type DbtRelationName, type DbtRender } from './compile.js';
+import { DbtSurface, parseVars, seedSourceName, type DbtRelationName, type DbtRender } from './compile.js';
 import { DBT_PROJECT_FILE, readDbtProject } from './project.js';
 
 /**
@@ -23,6 +23,8 @@ export interface DbtAttachment {
   relations: ReadonlyMap<string, DbtRelationName>;
   /** Node name → its rendered pre- and post-hooks; `''`: on-run-start and on-run-end. */
   hooks: DbtRender['hooks'];
+  /** The source each seed loads through → the seed's CSV file: dbt gives a seed no quarantine limit to raise. */
+  seeds: ReadonlyMap<string, string>;
 }
 
 export function hasDbtProject(dir: string): boolean {
@@ -65,7 +67,7 @@ export function loadDbt(dir: string, exported: Record<string, unknown> | undefin
   };
   return {
     raw,
-    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations, hooks: render.hooks },
+    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations, hooks: render.hooks, seeds: new Map(files.seeds.map((seed) => [seedSourceName(seed.name), seed.file])) },
     warehouseFile: files.target.path,
     targetName: files.target.name,
     warnings: files.warnings,

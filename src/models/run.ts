@@ -663,6 +663,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
             written,
             quarantined: quarantine.length,
             reasons: quarantine.map((q) => q.reason),
+            advice: seedAdvice(ws.project.dbt?.seeds.get(sourceName)),
           });
         } catch (error) {
           // Nothing of the data commits; the rows that failed are kept so they can be looked at.
@@ -799,4 +800,9 @@ async function locateFailed(
   } finally {
     await engine.run(`DROP VIEW IF EXISTS ${located}`);
   }
+}
+
+/** What to do about a dbt seed's refused rows: dbt has no quarantine limit to raise, a seed loads whole or not at all. */
+function seedAdvice(seedFile: string | undefined): string | undefined {
+  return seedFile && `fix those rows in ${seedFile}, or give the column the type its values have (the seed's column_types, in dbt_project.yml or its properties file): a dbt seed loads all of its rows or none`;
 }

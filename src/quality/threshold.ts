@@ -25,6 +25,8 @@ export function assertLoadAcceptable(options: {
   written: number;
   quarantined: number;
   reasons: readonly string[];
+  /** What to do instead of the usual advice (fix the input, or raise the source's limit): a source whose limit the user cannot set. */
+  advice?: string;
 }): void {
   const { considered, written, quarantined } = options;
   const allowed = allowedQuarantine(options.max, considered);
@@ -34,7 +36,9 @@ export function assertLoadAcceptable(options: {
   throw new TributaryError(
     `${nothing ? 'nothing loaded' : 'too many rows quarantined'}: ${quarantined.toLocaleString('en-US')} of ${considered.toLocaleString('en-US')} rows of source '${options.source}' failed (the limit is ${allowed.toLocaleString('en-US')}); nothing was committed. Top reasons: ${top}`,
     {
-      hint: `see the rows with \`tributary run ${options.model}\` after fixing the input, or raise sources.${options.source}.maxQuarantined (a count such as 500, or a share such as '5%') if these rows are expected`,
+      hint:
+        options.advice ??
+        `see the rows with \`tributary run ${options.model}\` after fixing the input, or raise sources.${options.source}.maxQuarantined (a count such as 500, or a share such as '5%') if these rows are expected`,
     },
   );
 }
