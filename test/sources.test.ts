@@ -241,6 +241,40 @@ describe('file sources', () => {
     await ws.close();
   });
 
+  it('a CSV line holding a carriage return that ends no line (a stray byte, binary data) is set aside at its line with its text, in LF, CRLF and gzipped files; one inside quotes is a value\'s; the other lines load', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'csv', path: 'in/*', columns: { id: 'BIGINT', name: 'VARCHAR' }, maxQuarantined: 5 }`),
+      'in/a.csv': 'id,name\n1,ann\n2,bo\rb\n3,"c\rc"\n4,dan\n',
+      'in/b.csv': 'id,name\r\n5,eve\r\n6,f\ry\r\n7,gil\r\n',
+      'in/c.csv.gz': gzipSync('id,name\n8,hal\n\r9,ida\n10,jo\n'),
+    });
+    const { ws, results } = await runProject(dir);
+    expect(results.find((r) => r.model === 'loaded')).toMatchObject({ read: 10, written: 7, quarantined: 3 });
+    expect(await ws.engine.query('SELECT id::INTEGER AS id, name FROM loaded ORDER BY id')).toEqual([
+      { id: 1, name: 'ann' },
+      { id: 3, name: 'c\rc' },
+      { id: 4, name: 'dan' },
+      { id: 5, name: 'eve' },
+      { id: 7, name: 'gil' },
+      { id: 8, name: 'hal' },
+      { id: 10, name: 'jo' },
+    ]);
+    const rows = await ws.metastore.quarantine({ model: 'loaded' });
+    expect(rows.map((r) => [path.basename(r.file!), r.line, r.raw]).sort()).toEqual([
+      ['a.csv', 3, '2,bo\rb'],
+      ['b.csv', 3, '6,f\ry'],
+      ['c.csv.gz', 3, '\r9,ida'],
+    ]);
+    expect(rows[0]!.reason).toMatch(/^a carriage return that ends no line, outside quotes/);
+    await ws.close();
+    // With no columns declared, the schema cannot be inferred past such a byte: the file is named, with what to declare.
+    writeFileSync(path.join(dir, 'tributary.config.ts'), config(`{ format: 'csv', path: 'in/*' }`));
+    const run = cli(['run', '--project', dir, '--data-dir', path.join(dir, 'data2')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/in\/a\.csv: cannot infer the columns of this file: the CSV sniffer found no dialect that reads it whole; nothing was committed\n {2}→ declare sources\.src\.columns/);
+    expect(run.stderr).not.toContain('strict_mode');
+  });
+
   it('identical failing JSON lines, three in one file and one in another, are each quarantined at their own line, into the lake and into a table', async () => {
     const line = (n: number) => JSON.stringify({ id: n, kind: 'a' });
     const bad = '{"id": "seven", "kind": "a"}';

@@ -223,12 +223,22 @@ export async function blankLines(file: string, blank: ReadonlySet<number>, into:
 /**
  * Copies `file` (decompressed) with every CRLF line ending made LF, and says how many lines ended
  * each way: a file that mixes them stops the reader's strict mode, and once copied it reads like
- * any other, each line where it was.
+ * any other, each line where it was. It also names the lines holding a carriage return that ends
+ * no line outside a quoted value (a stray byte, binary data), which stops the reader too.
  */
-export async function unifyLineEndings(file: string, into: string): Promise<{ crlf: number; lf: number }> {
+export async function unifyLineEndings(file: string, into: string, dialect: CsvDialect): Promise<{ crlf: number; lf: number; strayReturns: number[] }> {
   let crlf = 0;
   let lf = 0;
   let pendingReturn = false;
+  /** Whether the pending carriage return was inside a quoted value. */
+  let returnQuoted = false;
+  let line = 1;
+  const strayReturns: number[] = [];
+  const quote = dialect.quote ? dialect.quote.charCodeAt(0) : -1;
+  const record = new QuoteState(quote, dialect.escape ? dialect.escape.charCodeAt(0) : quote, dialect.delimiter.charCodeAt(0));
+  const stray = () => {
+    if (!returnQuoted && strayReturns.at(-1) !== line) strayReturns.push(line);
+  };
   const unify = new Transform({
     transform(data: Buffer, _encoding, done) {
       const out = Buffer.allocUnsafe(data.length + 1);
@@ -240,23 +250,33 @@ export async function unifyLineEndings(file: string, into: string): Promise<{ cr
           if (b === NEWLINE) {
             crlf++;
             out[n++] = NEWLINE;
+            if (!record.read(b)) record.reset();
+            line++;
             continue;
           }
+          stray();
           out[n++] = RETURN;
         }
-        if (b === RETURN) pendingReturn = true;
-        else {
-          if (b === NEWLINE) lf++;
+        if (b === RETURN) {
+          pendingReturn = true;
+          returnQuoted = record.read(b);
+        } else {
           out[n++] = b;
+          if (b === NEWLINE) {
+            lf++;
+            if (!record.read(b)) record.reset();
+            line++;
+          } else record.read(b);
         }
       }
       done(null, out.subarray(0, n));
     },
     flush(done) {
+      // A carriage return that ends the file ends its last line, as readers take it.
       done(null, pendingReturn ? Buffer.from([RETURN]) : null);
     },
   });
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   await pipeline(/\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw, unify, createWriteStream(into));
-  return { crlf, lf };
+  return { crlf, lf, strayReturns };
 }

@@ -63,9 +63,16 @@ async function inferColumns(context: SourceContext, config: CsvConfig, files: st
   ].filter(Boolean);
   const columns = new Map<string, string>();
   for (const file of files) {
-    const rows = await context.engine.queryJson<{ name: string; type: string }>(
-      `SELECT c.name, c.type FROM (SELECT unnest(Columns) AS c FROM sniff_csv(${quoteLiteral(file)}, ${options.join(', ')}))`,
-    );
+    const rows = await context.engine
+      .queryJson<{ name: string; type: string }>(`SELECT c.name, c.type FROM (SELECT unnest(Columns) AS c FROM sniff_csv(${quoteLiteral(file)}, ${options.join(', ')}))`)
+      .catch((error: Error) => {
+        if (!/Error when sniffing file/i.test(error.message)) throw error;
+        // The sniffer's own advice (strict mode off, another encoding) is about its options, not Tributary's.
+        throw new TributaryError(`cannot infer the columns of this file: the CSV sniffer found no dialect that reads it whole; nothing was committed`, {
+          place: { file },
+          hint: `declare sources.${context.name}.columns (and csv.delimiter, csv.quote if they are not , and "): with declared columns a line that cannot be read (a stray carriage return, binary data) is quarantined and the rest loads`,
+        });
+      });
     for (const r of rows) {
       const seen = columns.get(r.name);
       // Files that disagree widen to text rather than mistype one of them.
@@ -438,22 +445,58 @@ function openScan(read: CsvRead): SourceScan {
       return { scan: openScan({ ...read, files: repairedFiles, original: names }), setAside };
     },
     async recover(error) {
-      // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
+      // DuckDB's strict reader stops at the first line whose ending differs from the file's first,
+      // and at a carriage return that ends no line.
       if (!/state machine reached an invalid state/i.test(error.message)) return undefined;
       const unified: string[] = [];
       const names = new Map(original);
+      const setAside: RejectedRow[] = [];
       let mixed = 0;
       for (const file of files) {
         const copy = path.join(context.scratchDir, `lf-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`);
-        const endings = await unifyLineEndings(file, copy);
+        const endings = await unifyLineEndings(file, copy, dialect(file));
         if (endings.crlf && endings.lf) {
           mixed++;
           context.log(`source '${context.name}': ${original.get(file)} mixes line endings (${endings.crlf.toLocaleString('en-US')} CRLF, ${endings.lf.toLocaleString('en-US')} LF); reading it with LF endings`);
         }
         names.set(copy, original.get(file)!);
-        unified.push(copy);
+        if (!endings.strayReturns.length) {
+          unified.push(copy);
+          continue;
+        }
+        const known = original.get(file)!;
+        if (endings.strayReturns[0] === 1 && dialect(file).header) {
+          throw new TributaryError('the header line holds a carriage return that ends no line (a stray byte, or binary data); nothing was committed', {
+            place: { file: known, line: 1 },
+            hint: 'remove the character from the header (e.g. `sed -i "1s/\\r//" FILE` on the uncompressed file), then re-run',
+          });
+        }
+        const lines = new Set(endings.strayReturns);
+        const text = await readLines(copy, lines);
+        for (const line of endings.strayReturns) {
+          setAside.push({
+            file: known,
+            line,
+            column: null,
+            reason: 'a carriage return that ends no line, outside quotes (a stray byte, or binary data): the reader cannot read past it; this line was set aside and the lines after it were read',
+            raw: text.get(line) ?? null,
+          });
+        }
+        const repaired = path.join(context.scratchDir, `cr-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`);
+        await blankLines(copy, lines, repaired);
+        names.set(repaired, known);
+        unified.push(repaired);
       }
-      return mixed ? { scan: openScan({ ...read, files: unified, original: names }), setAside: [] } : undefined;
+      if (setAside.length) {
+        const first = setAside[0]!;
+        context.log(`source '${context.name}': ${setAside.length} line(s) with a stray carriage return set aside, e.g. ${first.file}:${first.line}; reading the rest again`);
+      }
+      if (mixed || setAside.length) return { scan: openScan({ ...read, files: unified, original: names }), setAside };
+      const file = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim();
+      throw new TributaryError(`the CSV reader stopped: ${error.message.split('\n')[0]}; nothing was committed`, {
+        place: file ? { file: names.get(file) ?? file } : undefined,
+        hint: 'look for a character the file’s dialect does not allow where it stands (csv.delimiter, csv.quote, csv.escape in the source), fix the file or the dialect, then re-run',
+      });
     },
     async locate(file, records, rejects) {
       // The file this scan reads under that name: after a repair, the repaired copy (`original`
