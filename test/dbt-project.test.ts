@@ -107,7 +107,11 @@ describe('a dbt project folder', () => {
 
   it('shows the first rows a model computes now, writing nothing; one model at a time', () => {
     const dir = copyProject();
-    expect(cli(['build', '--select', '+orders'], dir).code).toBe(0);
+    const build = cli(['build', '--select', '+orders', '--format', 'json'], dir);
+    expect(build.code).toBe(0);
+    // A view defines a query and keeps no rows: its detail says so, where it said "0 row(s)".
+    const details = Object.fromEntries((JSON.parse(build.stdout) as { node: string; detail: string }[]).map((r) => [r.node, r.detail]));
+    expect([details.stg_orders, details.orders]).toEqual(['view: defined', 'table: 48 row(s)']);
     const runs = () => (JSON.parse(cli(['runs', '--format', 'json'], dir).stdout) as unknown[]).length;
     const before = runs();
     const shown = cli(['show', 'orders', '--limit', '3', '--format', 'json'], dir);

@@ -308,7 +308,7 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     try {
       const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view), signal: options.signal });
       status.set(model.name, 'success');
-      results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.written} row(s)` : 'done' });
+      results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.holdsRows ? `${result.written} row(s)` : 'defined'}` : 'done' });
     } catch (error) {
       status.set(model.name, 'error');
       const hint = error instanceof TributaryError ? error.hint : undefined;

@@ -46,7 +46,7 @@ function summary(io: CommandIO, results: readonly ModelResult[]): void {
         model: r.model,
         materialize: r.materialize,
         read: r.read ?? '',
-        written: r.written,
+        written: r.holdsRows ? r.written : '',
         quarantined: r.read === null ? '' : r.quarantined,
         skipped: r.skipped || '',
         partitions: r.partitions || '',

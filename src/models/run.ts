@@ -57,6 +57,8 @@ export interface ModelResult extends RunCounts {
   partitions: number;
   /** Rows of the source outside the run's interval: another run's business. */
   skipped: number;
+  /** False for a model that defines a query and keeps no rows (a view): its `written` counts nothing. */
+  holdsRows: boolean;
 }
 
 /** A run in which some models failed: what committed, what failed and why, and what was not run because of it. */
@@ -265,7 +267,7 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
   const batches = policy && planBatches(policy, await metastore.processedBatches(model.name), outer.options.interval, started);
   if (policy && !batches) {
     log(`✔ ${model.name} (${model.materialization.label}): no batch due (batches begin ${policy.begin})`);
-    return { model: model.name, runId: '', materialize: model.materialization.label, seconds: 0, partitions: 0, skipped: 0, read: null, written: 0, quarantined: 0 };
+    return { model: model.name, runId: '', materialize: model.materialization.label, seconds: 0, partitions: 0, skipped: 0, read: null, written: 0, quarantined: 0, holdsRows: true };
   }
   const run: RunContext = batches ? { ...outer, options: { ...outer.options, interval: batches.whole ? undefined : batches.interval } } : outer;
   if (batches) log(`  ${model.name}: ${batches.why}`);
@@ -305,12 +307,13 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     const interval = options.interval ? ` for ${describeInterval(options.interval)}` : '';
     const label = role === 'load' ? 'source' : model.materialization.label;
     const wrote = role === 'load' ? 'loaded' : 'wrote';
-    const what = !model.materialization.store!.holdsRows
+    const holdsRows = model.materialization.store!.holdsRows;
+    const what = !holdsRows
       ? 'defined'
       : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}${wrote} ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}${skipped ? `, skipped ${fmt(skipped)} outside the interval` : ''}`;
     const mark = counts.read !== null && counts.written === 0 ? '!' : '✔';
     log(`${mark} ${model.name} (${label})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
-    return { model: model.name, runId, materialize: role === 'load' ? 'source load' : label, seconds, partitions, skipped, ...counts };
+    return { model: model.name, runId, materialize: role === 'load' ? 'source load' : label, seconds, partitions, skipped, holdsRows, ...counts };
   } catch (caught) {
     const error = options.signal?.aborted
       ? new TributaryError(`model '${model.name}' was stopped (${abortReason(options.signal)})`, { hint: 'it committed nothing; run it again to build it', cause: caught })
