@@ -217,6 +217,24 @@ describe('a dbt snapshot', () => {
   });
 });
 
+describe('an incremental model', () => {
+  it('with a strategy Tributary does not know, or merge without a unique_key, is refused on its first build, before anything runs (dbt finds out on the run after)', () => {
+    const dir = copyProject();
+    expect(cli(['seed', '--project', dir]).code).toBe(0);
+    const file = path.join(dir, 'models', 'marts', 'misspelt.sql');
+    for (const [config, expected] of [
+      ["materialized='incremental', unique_key='order_id', incremental_strategy='delete_insert'", "model 'misspelt' asks for incremental_strategy 'delete_insert', which Tributary does not run yet\n  → incremental strategies: append, merge, delete+insert, microbatch"],
+      ["materialized='incremental', incremental_strategy='merge'", "model 'misspelt' uses incremental_strategy 'merge' without a unique_key\n  → add unique_key='<column>' to its config"],
+    ]) {
+      writeFileSync(file, `{{ config(${config}) }}\nselect order_id from {{ ref('stg_orders') }}\n`);
+      const build = cli(['build', '--project', dir, '--select', 'misspelt']);
+      expect(build.code).toBe(1);
+      expect(build.stderr).toContain(`${file}: ${expected}`);
+      expect(cli(['sql', '--project', dir, 'select count(*) from misspelt']).code).toBe(1);
+    }
+  });
+});
+
 describe('on_schema_change', () => {
   it("'fail' refuses a run whose model lost a column, naming it, and writes nothing; --full-refresh rebuilds the table", () => {
     const dir = copyProject();

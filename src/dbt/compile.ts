@@ -577,21 +577,23 @@ export class DbtSurface {
         hint: 'materialized may be view, table, ephemeral or incremental',
       });
     }
-    // A first build, or --full-refresh, builds the whole table; later runs add to it.
-    if (state.fullRefresh || !state.existing.has(model.name)) return 'table';
     const asked = String(config.incremental_strategy ?? 'default');
     const uniqueKey = config.unique_key === undefined ? undefined : Array.isArray(config.unique_key) ? config.unique_key.map(String) : String(config.unique_key).split(',').map((k) => k.trim());
     // dbt-duckdb's default strategy is delete+insert, which is an append without a unique key.
     const strategy = asked === 'default' ? (uniqueKey ? 'delete+insert' : 'append') : asked;
-    if (strategy !== 'append' && strategy !== 'merge' && strategy !== 'delete+insert') {
+    // Checked on the first build too (dbt checks once the table exists): a misspelt strategy or a
+    // missing key is found then, not on the run after it.
+    if (strategy !== 'append' && strategy !== 'merge' && strategy !== 'delete+insert' && strategy !== 'microbatch') {
       throw new TributaryError(`model '${model.name}' asks for incremental_strategy '${asked}', which Tributary does not run yet`, {
         place: this.place(model.file),
         hint: 'incremental strategies: append, merge, delete+insert, microbatch',
       });
     }
-    if (strategy !== 'append' && !uniqueKey?.length) {
+    if ((strategy === 'merge' || strategy === 'delete+insert') && !uniqueKey?.length) {
       throw new TributaryError(`model '${model.name}' uses incremental_strategy '${strategy}' without a unique_key`, { place: this.place(model.file), hint: "add unique_key='<column>' to its config" });
     }
+    // A first build, or --full-refresh (a microbatch model's too), builds the whole table; later runs add to it.
+    if (state.fullRefresh || !state.existing.has(model.name) || strategy === 'microbatch') return 'table';
     return { kind: 'incremental', strategy, uniqueKey: strategy === 'append' ? undefined : uniqueKey, onSchemaChange: this.onSchemaChange(model, config) };
   }
 
