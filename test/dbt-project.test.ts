@@ -105,6 +105,20 @@ describe('a dbt project folder', () => {
     expect(cli(['sql', '--project', dir, 'select count(*) AS n from raw_payments', '--format', 'json']).stdout).toContain('"n":"54"');
   });
 
+  it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1', () => {
+    const dir = copyProject();
+    const seed = path.join(dir, 'seeds', 'twice.csv');
+    for (const [header, expected] of [
+      ['id,ID,name', "the seed's header names column 'ID' twice (columns 1 and 2)\n  → give each column a name of its own in the header line"],
+      ['id,name,', "column 3 of the seed's header has no name\n  → name every column in the header line"],
+    ]) {
+      writeFileSync(seed, `${header}\n1,2,a\n`);
+      const result = cli(['seed', '--project', dir, '--select', 'twice']);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`${seed}:1: ${expected}`);
+    }
+  });
+
   it('shows the first rows a model computes now, writing nothing; one model at a time', () => {
     const dir = copyProject();
     const build = cli(['build', '--select', '+orders', '--format', 'json'], dir);

@@ -53,6 +53,17 @@ export function parseCsv(text: string): string[][] {
 export function inferSeedColumns(text: string, columnTypes: Record<string, string>, file: string): Record<string, string> {
   const [header, ...rows] = parseCsv(text);
   if (!header?.length) throw new TributaryError('the seed has no header row', { place: { file }, hint: 'a seed is a CSV file whose first line names its columns' });
+  const seen = new Map<string, number>();
+  header.forEach((name, i) => {
+    const place = { file, line: 1 };
+    if (!name.trim()) throw new TributaryError(`column ${i + 1} of the seed's header has no name`, { place, hint: 'name every column in the header line' });
+    // The warehouse's names ignore case: `ID` and `id` would be one column.
+    const first = seen.get(name.toLowerCase());
+    if (first !== undefined) {
+      throw new TributaryError(`the seed's header names column '${name}' twice (columns ${first + 1} and ${i + 1})`, { place, hint: 'give each column a name of its own in the header line' });
+    }
+    seen.set(name.toLowerCase(), i);
+  });
   const columns: Record<string, string> = {};
   header.forEach((name, i) => {
     const values = rows.map((r) => r[i] ?? '').filter((v) => !NULLS.has(v.toLowerCase()));
