@@ -105,7 +105,7 @@ describe('a dbt project folder', () => {
     expect(cli(['sql', '--project', dir, 'select count(*) AS n from raw_payments', '--format', 'json']).stdout).toContain('"n":"54"');
   });
 
-  it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1', () => {
+  it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1; reads one a spreadsheet saved (BOM, CRLF)', () => {
     const dir = copyProject();
     const seed = path.join(dir, 'seeds', 'twice.csv');
     for (const [header, expected] of [
@@ -117,6 +117,13 @@ describe('a dbt project folder', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`${seed}:1: ${expected}`);
     }
+    // A spreadsheet's CSV: a byte-order mark before the header, CRLF endings, a quoted comma.
+    writeFileSync(seed, '\uFEFFid,name\r\n1,ann\r\n2,"b,c"\r\n');
+    expect(cli(['seed', '--project', dir, '--select', 'twice']).code).toBe(0);
+    expect(JSON.parse(cli(['sql', '--project', dir, '--format', 'json', 'select id::INT AS id, name from twice order by id']).stdout)).toEqual([
+      { id: 1, name: 'ann' },
+      { id: 2, name: 'b,c' },
+    ]);
   });
 
   it('shows the first rows a model computes now, writing nothing; one model at a time', () => {

@@ -51,7 +51,8 @@ export function parseCsv(text: string): string[][] {
 }
 
 export function inferSeedColumns(text: string, columnTypes: Record<string, string>, file: string): Record<string, string> {
-  const [header, ...rows] = parseCsv(text);
+  // A spreadsheet's "CSV UTF-8" starts with a byte-order mark, which names no column.
+  const [header, ...rows] = parseCsv(text.replace(/^\uFEFF/, ''));
   if (!header?.length) throw new TributaryError('the seed has no header row', { place: { file }, hint: 'a seed is a CSV file whose first line names its columns' });
   const seen = new Map<string, number>();
   header.forEach((name, i) => {
