@@ -423,6 +423,18 @@ export default defineProject({
     expect(error?.format()).toMatch(/mixed\.jsonl\.gz: the file mixes line endings \(LF and CRLF\); nothing was committed\n {2}→ give every line the same ending/);
   });
 
+  it('a JSON line holding a raw carriage return fails the load at its file and line, not as mixed line endings', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', n: 'VARCHAR' } }`),
+      'in/cr.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2, "n": "a\rb"}\n{"id": 3}\n{"id": 4, "n": "c\rd"}\n'),
+    });
+    const error = await runProject(dir).then(
+      () => undefined,
+      (e: TributaryError) => e,
+    );
+    expect(error?.format()).toMatch(/cr\.jsonl\.gz:2: the line holds a carriage return that ends no line, which JSON writes as \\r inside a string \(line 4 too\); nothing was committed\n {2}→ have its writer escape it/);
+  });
+
   it('a gzipped JSON-lines file cut short fails the load naming the file, though the engine reads it without complaint', async () => {
     const whole = gzipSync(`${Array.from({ length: 50_000 }, (_, i) => JSON.stringify({ id: i })).join('\n')}\n`);
     const dir = writeTree({

@@ -1,7 +1,9 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
 import { lineReadLimit, listParameter, quoteList, quoteLiteral } from '../../engine/index.js';
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
+import { unifyLineEndings } from './csv-records.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
@@ -114,13 +116,29 @@ export const jsonlSource = defineSource({
         return undefined;
       },
       async recover(error) {
-        // DuckDB's strict reader stops at the first line whose ending differs from the file's first.
+        // DuckDB's strict reader stops at the first line whose ending differs from the file's first,
+        // and at a carriage return that ends no line.
         if (!/state machine reached an invalid state/i.test(error.message)) return undefined;
-        const file = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim();
-        throw new TributaryError('the file mixes line endings (LF and CRLF); nothing was committed', {
-          place: file ? { file } : undefined,
-          hint: 'give every line the same ending (e.g. `dos2unix` or `sed -i "s/\\r$//"` on the uncompressed file), then re-run',
-        });
+        const named = /^\s*file = (.+)$/m.exec(error.message)?.[1]?.trim();
+        for (const file of named ? [named] : files) {
+          const endings = await unifyLineEndings(file, path.join(context.scratchDir, 'line-endings.jsonl'), PLAIN_LINES);
+          if (endings.crlf && endings.lf) {
+            throw new TributaryError('the file mixes line endings (LF and CRLF); nothing was committed', {
+              place: { file },
+              hint: 'give every line the same ending (e.g. `dos2unix` or `sed -i "s/\\r$//"` on the uncompressed file), then re-run',
+            });
+          }
+          const line = endings.strayReturns[0];
+          if (line !== undefined) {
+            const others = endings.strayReturns.slice(1);
+            const also = others.length ? ` (line${others.length > 1 ? 's' : ''} ${others.slice(0, 5).join(', ')}${others.length > 5 ? ` and ${others.length - 5} more` : ''} too)` : '';
+            throw new TributaryError(`the line holds a carriage return that ends no line, which JSON writes as \\r inside a string${also}; nothing was committed`, {
+              place: { file, line },
+              hint: 'have its writer escape it, or remove the stray bytes from those lines, then re-run',
+            });
+          }
+        }
+        return undefined;
       },
       locate: async (file, records, rejects) =>
         // The reader yields every line as a record, a blank one as NULL: record n is line n, past refused lines.
