@@ -411,28 +411,51 @@ export default defineProject({
     }
   });
 
-  it('a JSON-lines file mixing LF and CRLF fails the load naming the file and how to fix it', async () => {
+  it('a JSON-lines file mixing LF and CRLF loads every line, read with LF endings', async () => {
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT' } }`),
-      'in/mixed.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2}\r\n{"id": 3}\n'),
+      'in/mixed.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2}\r\n{"id": 3}\n{"id": "four"}\r\n'),
     });
-    const error = await runProject(dir).then(
-      () => undefined,
-      (e: TributaryError) => e,
-    );
-    expect(error?.format()).toMatch(/mixed\.jsonl\.gz: the file mixes line endings \(LF and CRLF\); nothing was committed\n {2}→ give every line the same ending/);
+    const { ws, results } = await runProject(dir);
+    try {
+      expect(results[0]).toMatchObject({ read: 4, written: 3, quarantined: 1 });
+      expect(await ws.engine.query('SELECT id::INTEGER AS id FROM loaded ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+      // The failing line is named by the file as found, not by the copy read.
+      const rows = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(rows.map((r) => [r.file, r.line, r.raw])).toEqual([[path.join(dir, 'in', 'mixed.jsonl.gz'), 4, '{"id": "four"}']]);
+    } finally {
+      await ws.close();
+    }
   });
 
-  it('a JSON line holding a raw carriage return fails the load at its file and line, not as mixed line endings', async () => {
+  it('a JSON line holding a raw carriage return is set aside at its file and line with its text; the other lines load', async () => {
     const dir = writeTree({
-      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl.gz', columns: { id: 'BIGINT', n: 'VARCHAR' } }`),
-      'in/cr.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2, "n": "a\rb"}\n{"id": 3}\n{"id": 4, "n": "c\rd"}\n'),
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*', columns: { id: 'BIGINT', n: 'VARCHAR' } }`),
+      'in/cr.jsonl.gz': gzipSync('{"id": 1}\n{"id": 2, "n": "a\rb"}\n{"id": 3}\n{"id": 4, "n": "c\rd"}\n{"id": "five"}\n'),
+      'in/crlf.jsonl': '{"id": 6}\r\n{"id": 7, "n": "\\r is how"}\r\n\r{"id": 8}\r\n',
+      'in/clean.jsonl': '{"id": 9}\n',
     });
-    const error = await runProject(dir).then(
-      () => undefined,
-      (e: TributaryError) => e,
-    );
-    expect(error?.format()).toMatch(/cr\.jsonl\.gz:2: the line holds a carriage return that ends no line, which JSON writes as \\r inside a string \(line 4 too\); nothing was committed\n {2}→ have its writer escape it/);
+    const { ws, results } = await runProject(dir);
+    try {
+      expect(results[0]).toMatchObject({ read: 9, written: 5, quarantined: 4 });
+      expect(await ws.engine.query('SELECT id::INTEGER AS id, n FROM loaded ORDER BY id')).toEqual([
+        { id: 1, n: null },
+        { id: 3, n: null },
+        { id: 6, n: null },
+        { id: 7, n: '\r is how' },
+        { id: 9, n: null },
+      ]);
+      const rows = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(rows.map((r) => [path.relative(dir, r.file!), r.line, r.raw]).sort()).toEqual([
+        ['in/cr.jsonl.gz', 2, '{"id": 2, "n": "a\rb"}'],
+        ['in/cr.jsonl.gz', 4, '{"id": 4, "n": "c\rd"}'],
+        ['in/cr.jsonl.gz', 5, '{"id": "five"}'],
+        ['in/crlf.jsonl', 3, '\r{"id": 8}'],
+      ]);
+      expect(rows.find((r) => r.line === 2)!.reason).toMatch(/^a carriage return that ends no line \(JSON writes one inside a string as \\r\)/);
+    } finally {
+      await ws.close();
+    }
   });
 
   it('a gzipped JSON-lines file cut short fails the load naming the file, though the engine reads it without complaint', async () => {

@@ -6,11 +6,11 @@ import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
-import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
+import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
 import { resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
-import { locateRecords, numberedInFileOrder, readLines, readRejects } from './located.js';
+import { locateRecords, numberedInFileOrder, readableCopy, readLines, readRejects } from './located.js';
 import { defineSource, type RecordPlace, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
@@ -453,39 +453,29 @@ function openScan(read: CsvRead): SourceScan {
       const setAside: RejectedRow[] = [];
       let mixed = 0;
       for (const file of files) {
-        const copy = path.join(context.scratchDir, `lf-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`);
-        const endings = await unifyLineEndings(file, copy, dialect(file));
-        if (endings.crlf && endings.lf) {
-          mixed++;
-          context.log(`source '${context.name}': ${original.get(file)} mixes line endings (${endings.crlf.toLocaleString('en-US')} CRLF, ${endings.lf.toLocaleString('en-US')} LF); reading it with LF endings`);
-        }
-        names.set(copy, original.get(file)!);
-        if (!endings.strayReturns.length) {
-          unified.push(copy);
-          continue;
-        }
         const known = original.get(file)!;
-        if (endings.strayReturns[0] === 1 && dialect(file).header) {
+        const copy = await readableCopy(file, (step) => path.join(context.scratchDir, `${step}-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`), dialect(file));
+        unified.push(copy.read);
+        names.set(copy.read, known);
+        if (copy.crlf && copy.lf) {
+          mixed++;
+          context.log(`source '${context.name}': ${known} mixes line endings (${copy.crlf.toLocaleString('en-US')} CRLF, ${copy.lf.toLocaleString('en-US')} LF); reading it with LF endings`);
+        }
+        if (copy.stray[0]?.line === 1 && dialect(file).header) {
           throw new TributaryError('the header line holds a carriage return that ends no line (a stray byte, or binary data); nothing was committed', {
             place: { file: known, line: 1 },
             hint: 'remove the character from the header (e.g. `sed -i "1s/\\r//" FILE` on the uncompressed file), then re-run',
           });
         }
-        const lines = new Set(endings.strayReturns);
-        const text = await readLines(copy, lines);
-        for (const line of endings.strayReturns) {
+        for (const { line, text } of copy.stray) {
           setAside.push({
             file: known,
             line,
             column: null,
             reason: 'a carriage return that ends no line, outside quotes (a stray byte, or binary data): the reader cannot read past it; this line was set aside and the lines after it were read',
-            raw: text.get(line) ?? null,
+            raw: text,
           });
         }
-        const repaired = path.join(context.scratchDir, `cr-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`);
-        await blankLines(copy, lines, repaired);
-        names.set(repaired, known);
-        unified.push(repaired);
       }
       if (setAside.length) {
         const first = setAside[0]!;

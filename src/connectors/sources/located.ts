@@ -1,7 +1,7 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Engine } from '../../engine/index.js';
-import { scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
+import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { countNewlines, type LineCount } from './line-count.js';
 import type { RejectedRow } from './types.js';
 
@@ -71,6 +71,32 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
 
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
+
+/**
+ * A file the strict reader can read to its end, each line where it was: `file` itself when it
+ * needs nothing, else a copy in `copyPath(step)` with LF endings throughout and every line that
+ * holds a carriage return ending no line (outside quotes) blanked. Those lines come back with their
+ * text, for the caller to set aside.
+ */
+export async function readableCopy(
+  file: string,
+  copyPath: (step: 'lf' | 'cr') => string,
+  dialect: CsvDialect,
+): Promise<{ read: string; crlf: number; lf: number; stray: { line: number; text: string | null }[] }> {
+  const unified = copyPath('lf');
+  const { crlf, lf, strayReturns } = await unifyLineEndings(file, unified, dialect);
+  if (!strayReturns.length) {
+    if (crlf && lf) return { read: unified, crlf, lf, stray: [] };
+    rmSync(unified, { force: true });
+    return { read: file, crlf, lf, stray: [] };
+  }
+  const lines = new Set(strayReturns);
+  const text = await readLines(unified, lines);
+  const blanked = copyPath('cr');
+  await blankLines(unified, lines, blanked);
+  rmSync(unified, { force: true });
+  return { read: blanked, crlf, lf, stray: strayReturns.map((line) => ({ line, text: text.get(line) ?? null })) };
+}
 
 /**
  * The text of some physical lines of a file (1-based, counted by line feeds as the line count
