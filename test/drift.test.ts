@@ -54,6 +54,17 @@ const DRIFT = {
   delimiter: 'sniff',
 };
 
+/** A project loading data/*.csv of four sales columns into one table, with these further source options. */
+function renamingProject(options: string): string {
+  return `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'renaming',
+  sources: { sales: { format: 'csv', path: 'data/*.csv', columns: { sale_id: 'VARCHAR', store_id: 'INTEGER', sku: 'VARCHAR', quantity: 'INTEGER' }, ${options} } },
+  models: { sales: { sql: "SELECT * FROM {{ source('sales') }}", materialize: 'table' } },
+});
+`;
+}
+
 function salesProject(drops: string, drift: object | undefined = DRIFT): string {
   const source = {
     format: 'csv',
@@ -304,14 +315,7 @@ describe('drift mapping on the load path', () => {
       'data/store_1.csv': 'sale_id,store_id,sku,quantity\n1-1,1,SKU1,2\n',
       'data/store_2.csv': 'sale_id;store_id;sku;quantity\n2-1;2;"SKU1;3\n2-2;2;SKU3;1\n2-3;2;SKU4;1\n',
       'data/store_3.csv': 'sale_id,store_id,sku,qty\r\n3-1,3,SKU1,3\r\n3-2,3,SKU2,1\n3-3,3,SKU3,1\n',
-      'tributary.config.ts': `import { defineProject } from 'tributary';
-export default defineProject({
-  name: 'repairs',
-  sources: { sales: { format: 'csv', path: 'data/*.csv', columns: { sale_id: 'VARCHAR', store_id: 'INTEGER', sku: 'VARCHAR', quantity: 'INTEGER' },
-    drift: { renames: { qty: 'quantity' }, delimiter: 'sniff' } } },
-  models: { sales: { sql: "SELECT * FROM {{ source('sales') }}", materialize: 'table' } },
-});
-`,
+      'tributary.config.ts': renamingProject(`drift: { renames: { qty: 'quantity' }, delimiter: 'sniff' }`),
     });
     const { ws, results } = await runProject(project, { dataDir: tempDir() });
     try {
@@ -320,6 +324,26 @@ export default defineProject({
       expect({ file: path.basename(q!.file!), line: q!.line, column: q!.column_name, raw: q!.raw }).toEqual({ file: 'store_2.csv', line: 2, column: 'sku', raw: '2-1;2;"SKU1;3' });
       const rows = await ws.engine.queryJson<{ sale_id: string; quantity: number }>(`SELECT sale_id, quantity FROM sales ORDER BY sale_id`);
       expect(rows.map((r) => `${r.sale_id}:${r.quantity}`)).toEqual(['1-1:2', '2-2:1', '2-3:1', '3-1:3', '3-2:1', '3-3:1']);
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('quarantines an unmappable file line by line feed: a carriage return in its header or a row starts no line', async () => {
+    const project = writeTree({
+      'data/store_1.csv': 'sale_id,store_id,sku,quantity\n1-1,1,SKU1,2\n',
+      'data/store_3.csv': 'sale_id,store_id,sku,q\rty\r\n3-1,3,SKU\r1,3\r\n\r\n3-2,3,SKU2,1',
+      'tributary.config.ts': renamingProject(`drift: { renames: { qty: 'quantity' } }, maxQuarantined: 5`),
+    });
+    const { ws, results } = await runProject(project, { dataDir: tempDir() });
+    try {
+      expect(results[0]).toMatchObject({ read: 3, written: 1, quarantined: 2 });
+      const rows = await ws.metastore.quarantine();
+      expect(rows.map((q) => [path.basename(q.file!), q.line, q.raw]).sort()).toEqual([
+        ['store_3.csv', 2, '3-1,3,SKU\r1,3'],
+        ['store_3.csv', 4, '3-2,3,SKU2,1'],
+      ]);
+      expect(rows[0]!.reason).toMatch(/^the header \[sale_id, store_id, sku, q\rty\] cannot be mapped onto the declared columns/);
     } finally {
       await ws.close();
     }

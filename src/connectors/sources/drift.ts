@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { delimiterName, readHeads, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
@@ -11,6 +10,8 @@ import { columnsStruct, quoteIdent, quoteList, quoteLiteral, type Engine } from 
 import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import type { RejectedRow } from './types.js';
+
+const NEWLINE = 0x0a;
 
 /**
  * Schema drift in CSV drops, mapped by declared rules. Each file's header (and delimiter) is read
@@ -324,15 +325,30 @@ export function mappedRelation(options: {
  * dropped unseen.
  */
 export async function unmappableRows(file: string, reason: string): Promise<RejectedRow[]> {
-  const raw = createReadStream(file);
-  const lines = createInterface({ input: /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw, crlfDelay: Infinity });
+  const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   const rows: RejectedRow[] = [];
-  let line = 0;
+  // Lines end at line feeds, as the line count and the reader count them: a carriage return that
+  // ends no line is a byte of its line (Node's readline would start another line there).
+  let line = 1;
+  let pending: Buffer[] = [];
+  const endLine = () => {
+    const text = Buffer.concat(pending).toString('utf8').replace(/\r$/, '');
+    pending = [];
+    if (line > 1 && text !== '') rows.push({ file, line, column: null, reason, raw: capText(text, RAW_KEEP_CHARS) });
+    line++;
+  };
   try {
-    for await (const text of lines) {
-      line++;
-      if (line > 1 && text.replace(/\r$/, '') !== '') rows.push({ file, line, column: null, reason, raw: capText(text, RAW_KEEP_CHARS) });
+    for await (const data of /\.gz$/i.test(file) ? raw.pipe(createGunzip()) : raw) {
+      const chunk = data as Buffer;
+      let at = 0;
+      for (let feed = chunk.indexOf(NEWLINE); feed >= 0; feed = chunk.indexOf(NEWLINE, at)) {
+        pending.push(chunk.subarray(at, feed));
+        endLine();
+        at = feed + 1;
+      }
+      if (at < chunk.length) pending.push(chunk.subarray(at));
     }
+    if (pending.length) endLine();
   } finally {
     raw.destroy();
   }
