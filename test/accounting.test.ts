@@ -472,7 +472,7 @@ describe('15. quarantined rows say what they were, briefly and exactly', () => {
     }
   });
 
-  it('a JSON document source: a quarantined record has no line, and its record number within the file', async () => {
+  it('a JSON document source: a quarantined record has no line, its record number within the file, and its text as it came', async () => {
     const songs = readdirRecursive(SONG_FILES).filter((f) => f.endsWith('.json')).slice(0, 3).map((f) => JSON.parse(readFileSync(f, 'utf8')) as Record<string, unknown>);
     const bad = { ...songs[1]!, year: 'nineteen sixty-nine' };
     const dir = writeTree({
@@ -486,13 +486,18 @@ export default defineProject({
       // Pretty-printed, as song dumps are: record 2 of the array spans many lines.
       'data/songs.json': JSON.stringify([songs[0], bad, songs[2]], null, 2),
       'data/broken.json': '{"song_id": "SO1", "title": ',
+      'data/mixed.json': '[{"song_id": "SO9", "title": "t", "year": 1999}, 5]',
     });
     const { ws, results } = await runProject(dir);
     try {
-      expect(results[0]).toMatchObject({ read: 4, written: 2, quarantined: 2 });
+      expect(results[0]).toMatchObject({ read: 6, written: 3, quarantined: 3 });
       const rows = await ws.metastore.quarantine({ model: 'songs' });
-      expect(rows.find((r) => r.file!.endsWith('songs.json'))).toMatchObject({ line: null, record: 2, column_name: 'year', reason: expect.stringMatching(/year: expected INTEGER, got nineteen/) });
+      const record = rows.find((r) => r.file!.endsWith('songs.json'));
+      expect(record).toMatchObject({ line: null, record: 2, column_name: 'year', reason: expect.stringMatching(/year: expected INTEGER, got nineteen/) });
+      // The record as the file has it, the failing value in place (not the row as typed, where it reads NULL).
+      expect(JSON.parse(record!.raw!)).toEqual(bad);
       expect(rows.find((r) => r.file!.endsWith('broken.json'))).toMatchObject({ line: null, record: 1, reason: expect.stringMatching(/not valid JSON/) });
+      expect(rows.find((r) => r.file!.endsWith('mixed.json'))).toMatchObject({ line: null, record: 2, reason: 'expected a JSON object, got a number', raw: '5' });
     } finally {
       await ws.close();
     }

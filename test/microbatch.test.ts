@@ -72,7 +72,7 @@ describe('a micro-batch on its way into the engine', () => {
       null,
       null,
       'id: expected a value (not null), got NULL',
-      'expected a JSON object, got array',
+      'expected a JSON object, got an array',
       expect.stringMatching(/^not valid JSON: not json/),
       'id: expected BIGINT, got seven',
       'event_type: expected one of view, cart, purchase, got refund',

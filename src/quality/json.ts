@@ -162,7 +162,8 @@ export function typeJson(
   const kept = keep.map((k) => `${quoteIdent(k)}, `).join('');
   // Valid JSON is an object exactly when its first character past whitespace is a brace.
   const object = `CASE WHEN starts_with(${v}, '{') THEN true ELSE regexp_matches(${v}, '^[ \\t\\n\\r]*[{]') END`;
-  const notObject = `'expected a JSON object, got ' || lower(json_type(${v}))`;
+  // In JSON's words, not the engine's (UBIGINT, VARCHAR).
+  const notObject = `'expected a JSON object, got ' || CASE json_type(${v}) WHEN 'ARRAY' THEN 'an array' WHEN 'VARCHAR' THEN 'a string' WHEN 'BOOLEAN' THEN 'a boolean' WHEN 'NULL' THEN 'null' ELSE 'a number' END`;
   return `(
     SELECT ${kept}${select.join(', ')},
       CASE${blankLines === 'skip' ? `\n        WHEN ${v} IS NULL THEN ${quoteLiteral(BLANK_LINE)}` : ''}

@@ -63,7 +63,9 @@ export const jsonSource = defineSource({
       bytes,
       columns: columns.map((c) => ({ name: c.name, type: c.type })),
       hasParseError: true,
-      relation: ({ located } = {}) => typeJson(objects(Boolean(located)), '__doc', columns, located ? ['__file', '__record'] : [], config.json),
+      // A located record carries its text, for the quarantine to keep the record as it came.
+      relation: ({ located } = {}) => typeJson(objects(Boolean(located)), '__doc', columns, located ? ['__file', '__record', '__doc'] : [], config.json),
+      rawColumn: '__doc',
       rejects: async () => setAside,
       async reconcile(yielded, rejects) {
         if (yielded + rejects.length !== expected + setAside.length) {
