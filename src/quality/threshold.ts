@@ -43,18 +43,27 @@ export function assertLoadAcceptable(options: {
   );
 }
 
-/** The most frequent reasons, with counts; a reason's values are masked so like reasons group. */
+/**
+ * The most frequent reasons, with counts; a reason's values are masked so like reasons group. A
+ * group of reasons that differ in what they got shows one of them as an example, not as all.
+ */
 export function topReasons(reasons: readonly string[], limit = 3): string {
-  const counts = new Map<string, { n: number; example: string }>();
+  const counts = new Map<string, { n: number; example: string; alike: boolean }>();
   for (const reason of reasons) {
     const kind = reason.replace(/got .*$/, 'got …').replace(/\d+/g, '#').slice(0, 160);
-    const entry = counts.get(kind) ?? { n: 0, example: reason.slice(0, 160) };
+    const entry = counts.get(kind) ?? { n: 0, example: reason.slice(0, 160), alike: true };
     entry.n++;
+    entry.alike &&= gotPart(reason) === gotPart(entry.example);
     counts.set(kind, entry);
   }
   return [...counts.values()]
     .sort((a, b) => b.n - a.n)
     .slice(0, limit)
-    .map((e) => `${e.n.toLocaleString('en-US')} × ${e.example}`)
+    .map((e) => `${e.n.toLocaleString('en-US')} × ${e.alike ? e.example : e.example.replace(/got (.*)$/, 'got … (e.g. $1)')}`)
     .join('; ');
+}
+
+/** What a reason says the value was (after its `got`), as far as a listed reason shows it. */
+function gotPart(reason: string): string | undefined {
+  return /got (.*)$/.exec(reason.slice(0, 160))?.[1];
 }
