@@ -487,10 +487,11 @@ export default defineProject({
       'data/songs.json': JSON.stringify([songs[0], bad, songs[2]], null, 2),
       'data/broken.json': '{"song_id": "SO1", "title": ',
       'data/mixed.json': '[{"song_id": "SO9", "title": "t", "year": 1999}, 5]',
+      'data/lines.json': '{"song_id": "SO7"}\n{"song_id": "SO8"}\n',
     });
     const { ws, results } = await runProject(dir);
     try {
-      expect(results[0]).toMatchObject({ read: 6, written: 3, quarantined: 3 });
+      expect(results[0]).toMatchObject({ read: 7, written: 3, quarantined: 4 });
       const rows = await ws.metastore.quarantine({ model: 'songs' });
       const record = rows.find((r) => r.file!.endsWith('songs.json'));
       expect(record).toMatchObject({ line: null, record: 2, column_name: 'year', reason: expect.stringMatching(/year: expected INTEGER, got nineteen/) });
@@ -498,6 +499,8 @@ export default defineProject({
       expect(JSON.parse(record!.raw!)).toEqual(bad);
       expect(rows.find((r) => r.file!.endsWith('broken.json'))).toMatchObject({ line: null, record: 1, reason: expect.stringMatching(/not valid JSON/) });
       expect(rows.find((r) => r.file!.endsWith('mixed.json'))).toMatchObject({ line: null, record: 2, reason: 'expected a JSON object, got a number', raw: '5' });
+      // JSON lines in a .json file: the whole file, with the format that reads it.
+      expect(rows.find((r) => r.file!.endsWith('lines.json'))).toMatchObject({ record: 1, reason: expect.stringMatching(/^not valid JSON: .*\(the file holds a JSON value a line: declare sources\.song_files\.format 'jsonl'/) });
     } finally {
       await ws.close();
     }

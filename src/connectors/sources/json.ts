@@ -18,6 +18,22 @@ function recordsIn(text: string): number {
   return Array.isArray(parsed) ? parsed.length : 1;
 }
 
+/** Whether a text that is not one JSON document starts with two lines that each are one (JSON lines). */
+function holdsJsonLines(text: string): boolean {
+  const lines = text.slice(0, 1 << 20).split('\n').filter((line) => line.trim()).slice(0, 2);
+  return (
+    lines.length === 2 &&
+    lines.every((line) => {
+      try {
+        JSON.parse(line);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+  );
+}
+
 /**
  * JSON documents: one object, or an array of objects, per file, pretty-printed or not (the layout
  * of song files in a data lake). Each file is parsed once on its own to count its records
@@ -39,13 +55,21 @@ export const jsonSource = defineSource({
         const raw = readFileSync(file);
         text = (/\.gz$/i.test(file) ? gunzipSync(raw) : raw).toString('utf8');
       } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ERR_STRING_TOO_LONG' || code === 'ERR_FS_FILE_TOO_LARGE' || (error instanceof RangeError && /buffer|string/i.test(error.message))) {
+          throw new TributaryError(`the file is too large to read as one JSON document (${(error as Error).message}); a JSON source parses each file whole; nothing was committed`, {
+            place: { file },
+            hint: `a file of one record a line reads at any size as format 'jsonl' (sources.${context.name}.format); split a larger document into files`,
+          });
+        }
         throw new TributaryError(`cannot read the file (${(error as Error).message}); nothing was committed`, { place: { file }, hint: 'fetch or copy the file again, then re-run' });
       }
       try {
         expected += recordsIn(text);
         files.push(file);
       } catch (error) {
-        setAside.push({ file, line: null, record: 1, column: null, reason: `not valid JSON: ${(error as Error).message}`, raw: capText(text, RAW_KEEP_CHARS) });
+        const advice = holdsJsonLines(text) ? ` (the file holds a JSON value a line: declare sources.${context.name}.format 'jsonl' to read each line as a record)` : '';
+        setAside.push({ file, line: null, record: 1, column: null, reason: `not valid JSON: ${(error as Error).message}${advice}`, raw: capText(text, RAW_KEEP_CHARS) });
       }
     }
     const columns = await jsonColumns(context, config.columns, config.json, (engine) =>
