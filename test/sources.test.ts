@@ -510,6 +510,35 @@ export default defineProject({
     ws.close();
   });
 
+  it('types a Parquet value exactly or quarantines it with the record as stored: 1.5 is no INTEGER, a timestamp no DATE', async () => {
+    const dir = tempDir();
+    const engine = await Engine.open();
+    await engine.run(`COPY (SELECT * FROM (VALUES
+        (1, 2.0::DOUBLE, '7', TIMESTAMP '2024-03-01 00:00', 0.1::FLOAT, 12.5::DECIMAL(9,1)),
+        (2, 1.5::DOUBLE, '2.5', TIMESTAMP '2024-03-01 10:00', 12.345::FLOAT, 1.5),
+        (3, 1e20::DOUBLE, '2024-03-01', NULL, NULL, NULL)
+      ) t(id, quantity, code, shipped, price, discount)) TO '${path.join(dir, 'in.parquet')}' (FORMAT parquet)`);
+    engine.closeAll();
+    writeFileSync(
+      path.join(dir, 'tributary.config.ts'),
+      config(`{ format: 'parquet', path: 'in.parquet', columns: { id: 'BIGINT', quantity: 'INTEGER', code: 'INTEGER', shipped: 'DATE', price: 'DECIMAL(10,2)', discount: 'DECIMAL(10,2)' } }`),
+    );
+    const { ws, results } = await runProject(dir);
+    try {
+      expect(results[0]).toMatchObject({ read: 3, written: 1, quarantined: 2 });
+      expect(await ws.engine.queryJson('SELECT * FROM loaded')).toEqual([{ id: '1', quantity: 2, code: 7, shipped: '2024-03-01', price: '0.10', discount: '12.50' }]);
+      const q = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(q.map((r) => [r.record, r.reason])).toEqual([
+        [2, 'quantity: expected INTEGER, got 1.5; code: expected INTEGER, got 2.5; shipped: expected DATE, got 2024-03-01 10:00:00; price: expected DECIMAL(10,2), got 12.345'],
+        [3, 'quantity: expected INTEGER, got 1e+20; code: expected INTEGER, got 2024-03-01'],
+      ]);
+      // The record as the file stores it, the failing values in place (the typed row has NULL there).
+      expect(JSON.parse(q[0]!.raw!)).toMatchObject({ id: 2, quantity: 1.5, code: '2.5', shipped: '2024-03-01 10:00:00', discount: 1.5 });
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('refuses a Parquet file that lacks a declared column, naming it and the file’s columns (read by name, it loaded as NULL with no reason)', async () => {
     const dir = tempDir();
     const engine = await Engine.open();

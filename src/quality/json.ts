@@ -106,8 +106,40 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
     return { value, problem: refuseUnless(`${value} IS NOT NULL`) };
   }
   if (TEXT.test(upper) || upper === 'JSON') return { value: upper === 'JSON' ? t : `CAST(${t} AS ${type})`, problem: 'NULL' };
+  if (upper === 'DATE') {
+    const value = `TRY_CAST(${t} AS DATE)`;
+    // The engine's DATE takes the day of any text that starts with one ('2024-01-01 10:00:00',
+    // '2024-01-01 anything'): a text longer than a date must be that day's midnight.
+    return {
+      value,
+      problem: refuseUnless(`CASE WHEN ${value} IS NULL THEN false WHEN strlen(${t}) <= 10 THEN true ELSE coalesce(TRY_CAST(${t} AS TIMESTAMP) = CAST(${value} AS TIMESTAMP), false) END`),
+    };
+  }
   const value = `TRY_CAST(${t} AS ${type})`;
   return { value, problem: refuseUnless(`${value} IS NOT NULL`) };
+}
+
+/**
+ * Whether every value of a stored type converts to the declared type as it is or not at all (an
+ * overflow fails the cast): a whole number into a wider whole number, a decimal or a double; a
+ * float into a double; a date into a timestamp; anything into text. Other casts round or cut (1.5
+ * into an INTEGER is 2, a timestamp into a DATE its day), so a value is typed from its text.
+ */
+export function castsExactly(stored: string, declared: string): boolean {
+  const from = stored.trim().toUpperCase();
+  const to = declared.trim().toUpperCase();
+  if (from === to || TEXT.test(to)) return true;
+  if (INTEGER.test(from)) return INTEGER.test(to) || DECIMAL.test(to) || to === 'DOUBLE' || to === 'FLOAT8';
+  if (from === 'FLOAT' || from === 'REAL' || from === 'FLOAT4') return to === 'DOUBLE' || to === 'FLOAT8';
+  if (from === 'DATE') return LOCAL_TIMESTAMP.test(to) || to === 'TIMESTAMPTZ' || to === 'TIMESTAMP WITH TIME ZONE';
+  // A decimal into one of at least its scale (DuckDB's bare DECIMAL is DECIMAL(18,3)).
+  const scale = (type: string) => {
+    const sized = /^(?:DECIMAL|NUMERIC)\s*\(\s*\d+\s*(?:,\s*(\d+)\s*)?\)$/.exec(type);
+    return sized ? Number(sized[1] ?? 0) : DECIMAL.test(type) ? 3 : undefined;
+  };
+  const [fromScale, toScale] = [scale(from), scale(to)];
+  if (fromScale !== undefined) return (toScale !== undefined && toScale >= fromScale) || to === 'DOUBLE' || to === 'FLOAT8';
+  return false;
 }
 
 /**

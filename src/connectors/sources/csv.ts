@@ -5,6 +5,7 @@ import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
+import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
@@ -225,6 +226,10 @@ function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
   if (/^(TIMESTAMP|DATETIME)$/.test(upper) && !csv?.timestampFormat) {
     const instant = (f: string) => `TRY_CAST(${f} AS TIMESTAMPTZ)`;
     return { read: 'VARCHAR', value: (f) => `CAST(${instant(f)} AS TIMESTAMP)`, problem: problem((f) => `${instant(f)} IS NOT NULL`) };
+  }
+  if (upper === 'DATE' && !csv?.dateFormat) {
+    // The reader's DATE takes '2024-01-01 10:00:00' for the day: read as text and typed exactly here.
+    return { read: 'VARCHAR', value: (f) => exactValue({ name: '', key: '', type }, f).value, problem: (f, name, declared) => exactValue({ name, key: name, type: declared }, f).problem };
   }
   return undefined;
 }

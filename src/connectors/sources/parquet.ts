@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns } from '../../core/schemas.js';
-import { quoteIdent, quoteList } from '../../engine/index.js';
+import { quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
+import { castsExactly, exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { resolveFiles } from './files.js';
 import { defineSource, sourceBase, type SourceContext, type SourceScan } from './types.js';
@@ -77,17 +78,30 @@ export const parquetSource = defineSource({
     const declared = config.columns ? declaredColumns(config.columns) : undefined;
     if (declared) await refuseMissingColumns(context, files, declared.map((c) => c.key));
     const columns = declared ? declared.map((c) => ({ name: c.name, type: c.type, key: c.key })) : stored.map((c) => ({ ...c, key: c.name }));
-    const projection = columns.map((c) => (declared ? `TRY_CAST(${quoteIdent(c.key)} AS ${c.type}) AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
-    const problems = declared
-      ? `nullif(concat_ws('; ', ${columns.map((c) => `CASE WHEN ${quoteIdent(c.key)} IS NOT NULL AND TRY_CAST(${quoteIdent(c.key)} AS ${c.type}) IS NULL THEN '${c.name}: expected ${c.type}, got ' || left(CAST(${quoteIdent(c.key)} AS VARCHAR), 100) END`).join(', ')}), '')`
-      : 'NULL::VARCHAR';
+    // A stored type that converts exactly is cast (an overflow is the value's problem); any other
+    // value is typed from its text, as a CSV or JSON value is, so 1.5 is no INTEGER here either.
+    const storedTypes = new Map(stored.map((c) => [c.name.toLowerCase(), c.type]));
+    const typed = columns.map((c) => {
+      const field = quoteIdent(c.key);
+      const from = storedTypes.get(c.key.toLowerCase());
+      if (!declared || from === undefined) return { value: field, problem: 'NULL' };
+      if (!castsExactly(from, c.type)) return exactValue(c, `CAST(${field} AS VARCHAR)`);
+      const value = `TRY_CAST(${field} AS ${c.type})`;
+      return { value, problem: `CASE WHEN ${field} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`${c.name}: expected ${c.type}, got `)} || left(CAST(${field} AS VARCHAR), 100) END` };
+    });
+    const projection = typed.map((t, i) => `${t.value} AS ${quoteIdent(columns[i]!.name)}`).join(', ');
+    const checks = typed.map((t) => t.problem).filter((p) => p !== 'NULL');
+    const problems = checks.length ? `nullif(concat_ws('; ', ${checks.join(', ')}), '')` : 'NULL::VARCHAR';
     return {
       files,
       bytes,
       columns: columns.map((c) => ({ name: c.name, type: c.type })),
       hasParseError: true,
+      // A located row carries the record as the file stores it, for the quarantine: the typed row
+      // has NULL where a value failed.
       relation: ({ located } = {}) =>
-        `(SELECT ${located ? 'filename AS __file, file_row_number + 1 AS __record, ' : ''}${projection}, ${problems} AS ${PARSE_ERROR} FROM ${read})`,
+        `(SELECT ${located ? 'filename AS __file, file_row_number + 1 AS __record, to_json(__stored)::VARCHAR AS __stored_row, ' : ''}${projection}, ${problems} AS ${PARSE_ERROR} FROM ${read} __stored)`,
+      rawColumn: '__stored_row',
       rejects: async () => [],
       async reconcile(yielded, rejects) {
         const stored = Number(await context.engine.scalar<bigint>(`SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(${quoteList(files)})`));
