@@ -428,6 +428,25 @@ export default defineProject({
     }
   });
 
+  it('a gzipped file mixing LF and CRLF that is cut short fails naming the file, CSV and JSON lines alike, where the repair met a raw zlib error', async () => {
+    const cut = (lines: string[]) => {
+      const whole = gzipSync(lines.map((line, i) => `${line}${i % 2 ? '\r\n' : '\n'}`).join(''));
+      return whole.subarray(0, whole.length >> 1);
+    };
+    const rows = Array.from({ length: 100_000 }, (_, i) => i);
+    for (const [source, file, bytes] of [
+      [`{ format: 'jsonl', path: 'in/*', columns: { id: 'BIGINT' } }`, 'cut.jsonl.gz', cut(rows.map((i) => JSON.stringify({ id: i })))],
+      [`{ format: 'csv', path: 'in/*', columns: { id: 'BIGINT' } }`, 'cut.csv.gz', cut(['id', ...rows.map(String)])],
+    ] as const) {
+      const dir = writeTree({ 'tributary.config.ts': config(source), [`in/${file}`]: bytes });
+      const error = await runProject(dir).then(
+        () => undefined,
+        (e: TributaryError) => e,
+      );
+      expect(error?.format()).toMatch(new RegExp(`in/${file.replace(/\./g, '\\.')}: cannot read the file to its end \\(a truncated or corrupt \\.gz\\?\\): unexpected end of file; nothing was committed\\n {2}→ fetch or copy the file again`));
+    }
+  });
+
   it('a JSON line holding a raw carriage return is set aside at its file and line with its text; the other lines load', async () => {
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*', columns: { id: 'BIGINT', n: 'VARCHAR' } }`),

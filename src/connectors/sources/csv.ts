@@ -459,7 +459,7 @@ function openScan(read: CsvRead): SourceScan {
       let mixed = 0;
       for (const file of files) {
         const known = original.get(file)!;
-        const copy = await readableCopy(file, (step) => path.join(context.scratchDir, `${step}-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`), dialect(file));
+        const copy = await readableCopy(file, known, (step) => path.join(context.scratchDir, `${step}-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`), dialect(file));
         unified.push(copy.read);
         names.set(copy.read, known);
         if (copy.crlf && copy.lf) {

@@ -150,7 +150,7 @@ function openScan(read: JsonlRead): SourceScan {
       const setAside: RejectedRow[] = [];
       for (const file of files) {
         const name = known(file);
-        const copy = await readableCopy(file, (step) => path.join(context.scratchDir, `${step}-${read.repairs}-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`), PLAIN_LINES);
+        const copy = await readableCopy(file, name, (step) => path.join(context.scratchDir, `${step}-${read.repairs}-${unified.length}-${path.basename(file).replace(/\.gz$/i, '')}`), PLAIN_LINES);
         unified.push(copy.read);
         if (copy.read === file) continue;
         names.set(copy.read, name);

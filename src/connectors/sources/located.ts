@@ -1,5 +1,6 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { countNewlines, type LineCount } from './line-count.js';
@@ -73,18 +74,25 @@ const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 
 /**
- * A file the strict reader can read to its end, each line where it was: `file` itself when it
- * needs nothing, else a copy in `copyPath(step)` with LF endings throughout and every line that
+ * A file the strict reader can read to its end, each line where it was (`known` names it in an
+ * error): `file` itself when it needs nothing, else a copy in `copyPath(step)` with LF endings throughout and every line that
  * holds a carriage return ending no line (outside quotes) blanked. Those lines come back with their
  * text, for the caller to set aside.
  */
 export async function readableCopy(
   file: string,
+  known: string,
   copyPath: (step: 'lf' | 'cr') => string,
   dialect: CsvDialect,
 ): Promise<{ read: string; crlf: number; lf: number; stray: { line: number; text: string | null }[] }> {
   const unified = copyPath('lf');
-  const { crlf, lf, strayReturns } = await unifyLineEndings(file, unified, dialect);
+  const { crlf, lf, strayReturns } = await unifyLineEndings(file, unified, dialect).catch((error: Error) => {
+    rmSync(unified, { force: true });
+    throw new TributaryError(`cannot read the file to its end (a truncated or corrupt .gz?): ${error.message}; nothing was committed`, {
+      place: { file: known },
+      hint: 'fetch or copy the file again, then re-run',
+    });
+  });
   if (!strayReturns.length) {
     if (crlf && lf) return { read: unified, crlf, lf, stray: [] };
     rmSync(unified, { force: true });
