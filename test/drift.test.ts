@@ -1,5 +1,6 @@
 import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CrawlReport, StoreDrift } from '../src/catalog/crawl.js';
 import { crawlCommand } from '../src/commands/catalog.js';
@@ -347,6 +348,17 @@ describe('drift mapping on the load path', () => {
     } finally {
       await ws.close();
     }
+  });
+
+  it('names an unmappable .gz file that is cut short, where zlib’s bare "unexpected end of file" failed the model', async () => {
+    const lines = ['sale_id,store_id,sku,weird', ...Array.from({ length: 100_000 }, (_, i) => `3-${i},3,SKU,1`)];
+    const whole = gzipSync(`${lines.join('\n')}\n`);
+    const project = writeTree({
+      'data/store_1.csv': 'sale_id,store_id,sku,quantity\n1-1,1,SKU1,2\n',
+      'data/store_3.csv.gz': whole.subarray(0, whole.length >> 1),
+      'tributary.config.ts': renamingProject(`drift: { renames: { qty: 'quantity' } }`).replace("path: 'data/*.csv'", "path: 'data/*'"),
+    });
+    await expect(runProject(project, { dataDir: tempDir() })).rejects.toThrow(/^cannot read the file to its end \(a truncated or corrupt \.gz\?\): unexpected end of file; nothing was committed$/);
   });
 
   it('refuses a default that is not a value of its column’s type, before reading a file', async () => {

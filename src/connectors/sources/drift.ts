@@ -9,6 +9,7 @@ import type { DeclaredColumn } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral, type Engine } from '../../engine/index.js';
 import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
+import { unreadableFile } from './line-count.js';
 import type { RejectedRow } from './types.js';
 
 const NEWLINE = 0x0a;
@@ -349,6 +350,8 @@ export async function unmappableRows(file: string, reason: string): Promise<Reje
       if (at < chunk.length) pending.push(chunk.subarray(at));
     }
     if (pending.length) endLine();
+  } catch (error) {
+    throw unreadableFile(file, error as Error);
   } finally {
     raw.destroy();
   }

@@ -6,7 +6,7 @@ import { lineReadLimit, listParameter, quoteList, quoteLiteral } from '../../eng
 import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
-import { countLines, UnreadableFile, type LineCount } from './line-count.js';
+import { countLines, UnreadableFile, unreadableFile, type LineCount } from './line-count.js';
 import { locateRecords, readableCopy, readRejects } from './located.js';
 import { defineSource, sourceBase, type LineFingerprint, type RejectedRow, type SourceContext, type SourceScan } from './types.js';
 
@@ -125,10 +125,7 @@ function openScan(read: JsonlRead): SourceScan {
       const outcome = await count();
       if ('error' in outcome) {
         const file = outcome.error instanceof UnreadableFile ? outcome.error.file : undefined;
-        throw new TributaryError(`cannot read ${file ? 'the file' : 'an input file'} to its end (a truncated or corrupt .gz?): ${outcome.error.message}; nothing was committed`, {
-          place: file ? { file: known(file) } : undefined,
-          hint: 'fetch or copy the file again, then re-run',
-        });
+        throw unreadableFile(file && known(file), outcome.error);
       }
       // The reader yields a blank line too, as NULL; the load skips it.
       const physical = outcome.c.reduce((s, f) => s + f.lines + f.blank, 0);

@@ -1,6 +1,7 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
+import { TributaryError } from '../../core/errors.js';
 import { LINE_FEEDS_WASM } from './line-feeds.js';
 import type { LineFingerprint } from './types.js';
 
@@ -244,6 +245,14 @@ countAll(workerData.files, (file) => countFile(file, io, workerData.wanted[file]
 );`;
 
 /** A file the count could not read to its end (a truncated .gz), named. */
+/** A file that could not be read to its end (a .gz cut short, say), named with what to do; `file` as people know it. */
+export function unreadableFile(file: string | undefined, error: Error): TributaryError {
+  return new TributaryError(`cannot read ${file ? 'the file' : 'an input file'} to its end (a truncated or corrupt .gz?): ${error.message}; nothing was committed`, {
+    place: file ? { file } : undefined,
+    hint: 'fetch or copy the file again, then re-run',
+  });
+}
+
 export class UnreadableFile extends Error {
   constructor(
     message: string,

@@ -1,9 +1,8 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { TributaryError } from '../../core/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
-import { countNewlines, type LineCount } from './line-count.js';
+import { countNewlines, unreadableFile, type LineCount } from './line-count.js';
 import type { RejectedRow } from './types.js';
 
 /**
@@ -88,10 +87,7 @@ export async function readableCopy(
   const unified = copyPath('lf');
   const { crlf, lf, strayReturns } = await unifyLineEndings(file, unified, dialect).catch((error: Error) => {
     rmSync(unified, { force: true });
-    throw new TributaryError(`cannot read the file to its end (a truncated or corrupt .gz?): ${error.message}; nothing was committed`, {
-      place: { file: known },
-      hint: 'fetch or copy the file again, then re-run',
-    });
+    throw unreadableFile(known, error);
   });
   if (!strayReturns.length) {
     if (crlf && lf) return { read: unified, crlf, lf, stray: [] };
