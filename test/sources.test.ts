@@ -447,6 +447,19 @@ export default defineProject({
     }
   });
 
+  it('a JSON-lines file whose columns are inferred and which holds a line that is not JSON is named, with the columns to declare', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*' }`),
+      'in/a.jsonl': '{"id": 1}\n{"id": 2, "n": "a\rb"}\n',
+    });
+    const error = await runProject(dir).then(
+      () => undefined,
+      (e: TributaryError) => e,
+    );
+    expect(error?.format()).toMatch(/in\/a\.jsonl: cannot infer the columns: a line of the file is not JSON \(unexpected control character in string\); nothing was committed\n {2}→ declare sources\.src\.columns/);
+    expect(error?.message).not.toContain('DESCRIBE');
+  });
+
   it('a JSON line holding a raw carriage return is set aside at its file and line with its text; the other lines load', async () => {
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*', columns: { id: 'BIGINT', n: 'VARCHAR' } }`),

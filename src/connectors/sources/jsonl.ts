@@ -26,7 +26,15 @@ export const jsonlSource = defineSource({
   async create(config: z.output<typeof schema>, context: SourceContext): Promise<SourceScan> {
     const { files, bytes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
     const columns = await jsonColumns(context, config.columns, config.json, (engine) =>
-      engine.describe(`SELECT * FROM read_json(${quoteList(files)}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`),
+      engine.describe(`SELECT * FROM read_json(${quoteList(files)}, format = 'newline_delimited', sample_size = -1, union_by_name = true)`).catch((error: Error) => {
+        // Inference reads every line, and the engine's reader stops at the first that is not JSON.
+        const malformed = /Malformed JSON in file "(.+?)", at byte \d+ in line \d+: ([^\n]*?)\.?\s*(?:\n|$)/.exec(error.message);
+        if (!malformed) throw error;
+        throw new TributaryError(`cannot infer the columns: a line of the file is not JSON (${malformed[2]}); nothing was committed`, {
+          place: { file: malformed[1] },
+          hint: `declare sources.${context.name}.columns: with declared columns a line that is not JSON is quarantined at its line and the rest loads`,
+        });
+      }),
     );
     return openScan({ config, context, bytes, columns, files, original: new Map(files.map((f) => [f, f])), repairs: 0 });
   },
