@@ -82,6 +82,21 @@ describe('bad input', () => {
     expect(run.stderr).toMatch(/matched no files/);
   });
 
+  it('a declared type the engine does not know is named at its column before a file is read; one that would end the statement is refused with the config', async () => {
+    const dir = withLines(GOOD);
+    const config = path.join(dir, 'tributary.config.ts');
+    const declared = readFileSync(config, 'utf8');
+    writeFileSync(config, declared.replace("price: 'DECIMAL(12,2)'", "price: 'DECIMAL(50,2)'"));
+    const error = await failure(dir);
+    expect(error.place).toEqual({ field: 'sources.clicks.columns.price' });
+    expect(error.message).toMatch(/^'DECIMAL\(50,2\)' is no type the engine knows \(Binder Error: DECIMAL type width must be between 1 and 38\)$/);
+    expect(error.hint).toMatch(/^declare a DuckDB type, e\.g\. BIGINT/);
+    writeFileSync(config, declared.replace("price: 'DECIMAL(12,2)'", "price: 'INTEGER); DROP TABLE events; --'"));
+    const run = cli(['run', '--project', dir, '--quiet']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/field sources\.clicks\.columns\.price: expected one DuckDB type such as BIGINT or DECIMAL\(10,2\), with no ;, -- or \/\*/);
+  });
+
   it('a data, lake or project folder that is a file, or lies under one, is named as such with what to do; the file is left as it was', () => {
     const dir = withLines(GOOD);
     const blocker = path.join(tempDir(), 'not-a-folder');

@@ -10,7 +10,11 @@ export const identifier = z
   .regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier (letters, digits, _; not starting with a digit)');
 
 /** A DuckDB type name, e.g. 'BIGINT', 'DECIMAL(10,2)', 'TIMESTAMP', "ENUM('a','b')". */
-export const columnType = z.string().min(1, 'expected a DuckDB type such as BIGINT or VARCHAR');
+export const columnType = z
+  .string()
+  .min(1, 'expected a DuckDB type such as BIGINT or VARCHAR')
+  // A type is put into SQL as it is written: it must not end the statement or start a comment.
+  .refine((type) => !/;|--|\/\*/.test(type), 'expected one DuckDB type such as BIGINT or DECIMAL(10,2), with no ;, -- or /*');
 
 /**
  * A declared column: its DuckDB type, or the type plus where the value comes from. `key` names the
