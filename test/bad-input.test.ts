@@ -370,23 +370,38 @@ export default defineProject({
   });
 });
 
+/** A project with one stream job, `live`, of these columns, keeping one table as `table` says. */
+function streamProject(columns: string, table: string): string {
+  return `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'streaming',
+  topics: { clicks: { partitions: 1 } },
+  models: { totals: { sql: "SELECT count(*) AS n FROM {{ source('clicks') }}", materialize: 'ephemeral' } },
+  streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: ${columns},
+    sinks: { serving: { kind: 'duckdb', tables: { live_totals: ${table} } } } } },
+});
+`;
+}
+
 describe('invalid config', () => {
   it('a stream table in the earlier spelling (mode, keys) is refused with the new one', () => {
     const dir = writeTree({
-      'tributary.config.ts': `import { defineProject } from 'tributary';
-export default defineProject({
-  name: 'old_spelling',
-  topics: { clicks: { partitions: 1 } },
-  models: { totals: { sql: "SELECT count(*) AS n FROM {{ source('clicks') }}", materialize: 'ephemeral' } },
-  streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: { id: 'BIGINT' },
-    sinks: { serving: { kind: 'duckdb', tables: { live_totals: { model: 'totals', mode: 'merge' } } } } } },
-});
-`,
+      'tributary.config.ts': streamProject(`{ id: 'BIGINT' }`, `{ model: 'totals', mode: 'merge' }`),
     });
     const run = cli(['run', '--project', dir]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/streams\.live\.sinks\.serving\.tables\.live_totals/);
     expect(run.stderr).toMatch(/mode moved into materialize: write materialize: 'append', or materialize: \{ kind: 'merge'/);
+  });
+
+  it('a stream column of a type the engine does not know is named at its field when the job starts', () => {
+    const dir = writeTree({
+      'tributary.config.ts': streamProject(`{ id: 'BIGINT', seen: 'TIMESTAMPP' }`, `{ model: 'totals', materialize: 'merge' }`),
+    });
+    const run = cli(['drain', '--project', dir]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/tributary\.config\.ts field streams\.live\.columns\.seen: 'TIMESTAMPP' is no type the engine knows \(Catalog Error: Type with name TIMESTAMPP does not exist!/);
+    expect(run.stderr).toMatch(/→ declare a DuckDB type/);
   });
 
   it('names the file, the key and what was expected', async () => {

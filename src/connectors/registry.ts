@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { componentFor } from '../core/component.js';
-import { TributaryError } from '../core/errors.js';
+import { unknownTypeError } from '../core/errors.js';
 import { declaredColumns, type ColumnSpec } from '../core/schemas.js';
 import type { InputComponent, InputContext, StreamInput } from './inputs/types.js';
 import type { SourceComponent, SourceContext, SourceScan } from './sources/types.js';
@@ -45,17 +45,8 @@ export async function openSource(list: readonly SourceComponent[], config: { for
  * load's own statement would fail with the engine's words, under the model's name.
  */
 async function refuseUnknownTypes(columns: Record<string, ColumnSpec>, context: SourceContext): Promise<void> {
-  const declared = declaredColumns(columns);
-  const all = `SELECT ${declared.map((c, i) => `CAST(NULL AS ${c.type}) AS c${i}`).join(', ')}`;
-  if (await context.engine.describe(all).then(() => true, () => false)) return;
-  for (const column of declared) {
-    const problem = await context.engine.describe(`SELECT CAST(NULL AS ${column.type})`).then(() => undefined, (error: Error) => error.message.split('\n')[0]);
-    if (problem === undefined) continue;
-    throw new TributaryError(`'${column.type}' is no type the engine knows (${problem})`, {
-      place: { field: `sources.${context.name}.columns.${column.name}` },
-      hint: 'declare a DuckDB type, e.g. BIGINT, INTEGER, DOUBLE, DECIMAL(10,2), VARCHAR, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ or JSON',
-    });
-  }
+  const unknown = await context.engine.unknownType(declaredColumns(columns));
+  if (unknown) throw unknownTypeError(unknown, `sources.${context.name}.columns.${unknown.name}`);
 }
 
 export function openInput(list: readonly InputComponent[], config: { kind: string }, context: InputContext): Promise<StreamInput> {

@@ -35,6 +35,14 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A declared column whose type the engine does not know (with its reason), named at its field with the types to declare. */
+export function unknownTypeError(column: { type: string; problem: string }, field: string, file?: string): TributaryError {
+  return new TributaryError(`'${column.type}' is no type the engine knows (${column.problem})`, {
+    place: { ...(file ? { file } : {}), field },
+    hint: 'declare a DuckDB type, e.g. BIGINT, INTEGER, DOUBLE, DECIMAL(10,2), VARCHAR, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ or JSON',
+  });
+}
+
 /** Why work was stopped, as its abort said it (a timeout, Ctrl+C, a client gone). */
 export function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;

@@ -261,6 +261,17 @@ export class Engine {
     });
   }
 
+  /** The first of these declared columns whose type the engine does not know, with the engine's reason; nothing when it knows them all. */
+  async unknownType(columns: readonly { name: string; type: string }[]): Promise<{ name: string; type: string; problem: string } | undefined> {
+    const known = (types: readonly string[]) => this.describe(`SELECT ${types.map((type, i) => `CAST(NULL AS ${type}) AS c${i}`).join(', ')}`);
+    if (!columns.length || (await known(columns.map((c) => c.type)).then(() => true, () => false))) return undefined;
+    for (const column of columns) {
+      const problem = await known([column.type]).then(() => undefined, (error: Error) => error.message.split('\n')[0]!);
+      if (problem !== undefined) return { ...column, problem };
+    }
+    return undefined;
+  }
+
   /** Column names and DuckDB types of a query's result, without running it to completion. */
   async describe(sql: string): Promise<{ name: string; type: string }[]> {
     const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { CatalogTransaction } from '../catalog/index.js';
 import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, unknownTypeError } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
 import { isAlive } from '../core/folder-lock.js';
 import { OffsetConflict } from '../core/offsets.js';
@@ -194,6 +194,8 @@ export class StreamJob {
   }
 
   async open(): Promise<void> {
+    const unknown = await this.engine.unknownType(this.columns);
+    if (unknown) throw unknownTypeError(unknown, `streams.${this.name}.columns.${unknown.name}`, this.ws.project.configFile);
     // An empty batch: sinks learn their tables' columns from the models run over it.
     const empty = new BatchWriter(0).finish(this.scratchFile);
     const schema = await loadPreparedBatch(this.engine, empty, this.columns, this.config.rules ?? [], this.config.json, '__microbatch_schema');
