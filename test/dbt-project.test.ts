@@ -105,6 +105,17 @@ describe('a dbt project folder', () => {
     expect(cli(['sql', '--project', dir, 'select count(*) AS n from raw_payments', '--format', 'json']).stdout).toContain('"n":"54"');
   });
 
+  it('names a seed column_types entry the engine does not know at the seed, before a template\'s query meets it in the engine\'s words', () => {
+    const dir = copyProject();
+    const project = path.join(dir, 'dbt_project.yml');
+    writeFileSync(project, readFileSync(project, 'utf8').replace('        status: varchar(20)', '        status: varchr(20)'));
+    const result = cli(['seed', '--project', dir, '--select', 'raw_orders']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("seeds/raw_orders.csv field column_types.status: 'varchr(20)' is no type the engine knows (Catalog Error: Type with name varchr does not exist!");
+    expect(result.stderr).toContain("in the seed's column_types (dbt_project.yml or its properties file)");
+    expect(result.stderr).not.toContain('sources.seed__raw_orders');
+  });
+
   it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1; reads one a spreadsheet saved (BOM, CRLF)', () => {
     const dir = copyProject();
     const seed = path.join(dir, 'seeds', 'twice.csv');

@@ -1,4 +1,5 @@
-import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
+import { TributaryError, abortReason, errorMessage, unknownTypeError } from '../core/errors.js';
+import { declaredColumns } from '../core/schemas.js';
 import { parseSqlTree, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Engine } from '../engine/index.js';
 import { compileProject, runModels, selectModels, type ModelHooks, type ModelPlan, type ProjectPlan } from '../models/index.js';
@@ -85,9 +86,22 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
 
 const MAX_QUESTIONS = 1_000;
 
+/**
+ * A seed's column_types entry the engine does not know, named where a dbt user declares it, before
+ * a template's question about the seed (or its load) meets it in the engine's words.
+ */
+async function refuseUnknownSeedTypes(project: Project, engine: Engine): Promise<void> {
+  for (const [sourceName, seedFile] of project.dbt?.seeds ?? []) {
+    const columns = project.config.sources[sourceName]?.columns;
+    const unknown = columns && (await engine.unknownType(declaredColumns(columns)));
+    if (unknown) throw unknownTypeError(unknown, { file: seedFile, field: `column_types.${unknown.name}` }, "in the seed's column_types (dbt_project.yml or its properties file)");
+  }
+}
+
 /** The workspace seen through a render of the dbt models for what its warehouse holds now. */
 export async function dbtWorkspace(ws: Workspace, fullRefresh = false): Promise<Workspace> {
   if (!ws.project.dbt) return ws;
+  await refuseUnknownSeedTypes(ws.project, ws.engine);
   return ws.withProject(await renderWithWarehouse(ws.project, { existing: await queryableTables(ws.engine), fullRefresh }, ws.engine));
 }
 

@@ -46,7 +46,7 @@ export async function openSource(list: readonly SourceComponent[], config: { for
  */
 async function refuseUnknownTypes(columns: Record<string, ColumnSpec>, context: SourceContext): Promise<void> {
   const unknown = await context.engine.unknownType(declaredColumns(columns));
-  if (unknown) throw unknownTypeError(unknown, `sources.${context.name}.columns.${unknown.name}`);
+  if (unknown) throw unknownTypeError(unknown, { field: `sources.${context.name}.columns.${unknown.name}` });
 }
 
 export function openInput(list: readonly InputComponent[], config: { kind: string }, context: InputContext): Promise<StreamInput> {

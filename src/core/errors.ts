@@ -36,10 +36,10 @@ export function errorMessage(error: unknown): string {
 }
 
 /** A declared column whose type the engine does not know (with its reason), named at its field with the types to declare. */
-export function unknownTypeError(column: { type: string; problem: string }, field: string, file?: string): TributaryError {
+export function unknownTypeError(column: { type: string; problem: string }, place: ErrorPlace & { field: string }, declaredIn?: string): TributaryError {
   return new TributaryError(`'${column.type}' is no type the engine knows (${column.problem})`, {
-    place: { ...(file ? { file } : {}), field },
-    hint: 'declare a DuckDB type, e.g. BIGINT, INTEGER, DOUBLE, DECIMAL(10,2), VARCHAR, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ or JSON',
+    place,
+    hint: `declare a DuckDB type, e.g. BIGINT, INTEGER, DOUBLE, DECIMAL(10,2), VARCHAR, BOOLEAN, DATE, TIMESTAMP, TIMESTAMPTZ or JSON${declaredIn ? `, ${declaredIn}` : ''}`,
   });
 }
 

@@ -195,7 +195,7 @@ export class StreamJob {
 
   async open(): Promise<void> {
     const unknown = await this.engine.unknownType(this.columns);
-    if (unknown) throw unknownTypeError(unknown, `streams.${this.name}.columns.${unknown.name}`, this.ws.project.configFile);
+    if (unknown) throw unknownTypeError(unknown, { file: this.ws.project.configFile, field: `streams.${this.name}.columns.${unknown.name}` });
     // An empty batch: sinks learn their tables' columns from the models run over it.
     const empty = new BatchWriter(0).finish(this.scratchFile);
     const schema = await loadPreparedBatch(this.engine, empty, this.columns, this.config.rules ?? [], this.config.json, '__microbatch_schema');
