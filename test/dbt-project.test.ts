@@ -116,6 +116,15 @@ describe('a dbt project folder', () => {
     expect(result.stderr).not.toContain('sources.seed__raw_orders');
   });
 
+  it('names the template whose query fails while it renders, with the query, where the engine\'s error named no file', () => {
+    const dir = copyProject();
+    writeFileSync(path.join(dir, 'models', 'asks.sql'), `{% set r = run_query("select nosuchcol from " ~ ref('raw_orders')) %}\nselect 1 as one\n`);
+    const result = cli(['build', '--project', dir, '--select', 'asks']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path.join(dir, 'models', 'asks.sql')}: a query this template runs while it renders failed: Binder Error: Referenced column "nosuchcol" not found`);
+    expect(result.stderr).toMatch(/→ the query \(run_query, statement, get_columns_in_relation\) runs in the warehouse as the template writes it: select nosuchcol from /);
+  });
+
   it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1; reads one a spreadsheet saved (BOM, CRLF)', () => {
     const dir = copyProject();
     const seed = path.join(dir, 'seeds', 'twice.csv');

@@ -77,9 +77,17 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
           hint: 'run_query() and statement() run only a single select while a model renders; write a change as a model instead',
         });
       }
-      const columns = await engine.describe(question.sql);
-      const rows = question.kind === 'rows' ? (await engine.query<Record<string, unknown>>(question.sql)).map((row) => columns.map((c) => row[c.name])) : [];
-      answers.set(questionKey(question), { columns, rows });
+      try {
+        const columns = await engine.describe(question.sql);
+        const rows = question.kind === 'rows' ? (await engine.query<Record<string, unknown>>(question.sql)).map((row) => columns.map((c) => row[c.name])) : [];
+        answers.set(questionKey(question), { columns, rows });
+      } catch (failure) {
+        throw new TributaryError(`a query this template runs while it renders failed: ${errorMessage(failure).split('\n')[0]}`, {
+          place: { file: error.file ?? project.dir },
+          hint: `the query (run_query, statement, get_columns_in_relation) runs in the warehouse as the template writes it: ${question.sql.replace(/\s+/g, ' ').slice(0, 200)}`,
+          cause: failure,
+        });
+      }
     }
   }
 }

@@ -305,7 +305,7 @@ export class DbtSurface {
       if (!state.answers) return undefined;
       const question = { kind, sql: resolve(sql) };
       const answer = state.answers.get(questionKey(question));
-      if (!answer) throw new Unanswered(question);
+      if (!answer) throw new Unanswered(question, this.place(current.file).file);
       return answer;
     };
     // A query a template runs names refs as marks: a table the warehouse has, else the node's own SQL.

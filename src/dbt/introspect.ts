@@ -14,7 +14,11 @@ export const questionKey = (q: Question) => `${q.kind}:${q.sql}`;
 
 /** Thrown through the template engine when a render needs an answer it does not have yet. */
 export class Unanswered extends Error {
-  constructor(readonly question: Question) {
+  /** `file`: the template that asked, relative to the project, for a message when the query fails. */
+  constructor(
+    readonly question: Question,
+    readonly file?: string,
+  ) {
     super(`the warehouse has not answered: ${question.sql.slice(0, 80)}`);
   }
 }
