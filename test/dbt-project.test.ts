@@ -125,6 +125,14 @@ describe('a dbt project folder', () => {
     expect(result.stderr).toMatch(/→ the query \(run_query, statement, get_columns_in_relation\) runs in the warehouse as the template writes it: select nosuchcol from /);
   });
 
+  it('names a model whose SQL the engine refuses at the model\'s file, where it named dbt_project.yml', () => {
+    const dir = copyProject();
+    writeFileSync(path.join(dir, 'models', 'broken.sql'), `select nosuch from {{ ref('raw_orders') }}\n`);
+    const result = cli(['build', '--project', dir, '--select', '+broken']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`model broken (${path.join(dir, 'models', 'broken.sql')}: model 'broken' failed: Binder Error: Referenced column "nosuch" not found`);
+  });
+
   it('refuses a seed whose header names a column twice (in any case) or leaves one unnamed, at its file and line 1; reads one a spreadsheet saved (BOM, CRLF)', () => {
     const dir = copyProject();
     const seed = path.join(dir, 'seeds', 'twice.csv');

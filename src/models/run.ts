@@ -323,7 +323,8 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     if (error instanceof TributaryError) throw error;
     const full = /No space left on device/i.test((error as Error).message);
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
-      place: { file: ws.project.configFile, field: `models.${model.name}` },
+      // A model of its own SQL file (a dbt model's, always) is fixed there, not in the config.
+      place: model.file ? { file: path.join(ws.project.dir, model.file) } : { file: ws.project.configFile, field: `models.${model.name}` },
       hint: full
         ? 'the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above, or give --data-dir a larger disk, then run it again'
         : 'it committed nothing; fix the cause and run it again',
