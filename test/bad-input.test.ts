@@ -370,14 +370,14 @@ export default defineProject({
   });
 });
 
-/** A project with one stream job, `live`, of these columns, keeping one table as `table` says. */
-function streamProject(columns: string, table: string): string {
+/** A project with one stream job, `live`, of these columns (and `rules`), keeping one table as `table` says. */
+function streamProject(columns: string, table: string, rules = '[]'): string {
   return `import { defineProject } from 'tributary';
 export default defineProject({
   name: 'streaming',
   topics: { clicks: { partitions: 1 } },
   models: { totals: { sql: "SELECT count(*) AS n FROM {{ source('clicks') }}", materialize: 'ephemeral' } },
-  streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: ${columns},
+  streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: ${columns}, rules: ${rules},
     sinks: { serving: { kind: 'duckdb', tables: { live_totals: ${table} } } } } },
 });
 `;
@@ -402,6 +402,19 @@ describe('invalid config', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/tributary\.config\.ts field streams\.live\.columns\.seen: 'TIMESTAMPP' is no type the engine knows \(Catalog Error: Type with name TIMESTAMPP does not exist!/);
     expect(run.stderr).toMatch(/→ declare a DuckDB type/);
+  });
+
+  it('a rule naming a column the rows do not have is named at its field with the columns there are, for a source and a stream', async () => {
+    const dir = withLines(GOOD);
+    const config = path.join(dir, 'tributary.config.ts');
+    writeFileSync(config, readFileSync(config, 'utf8').replace("rules: [{ column: 'event_type'", "rules: [{ column: 'user_id', notNull: true }, { column: 'evnt_type', notNull: true }, { column: 'event_type'"));
+    const error = await failure(dir);
+    expect(error.place).toEqual({ file: config, field: 'sources.clicks.rules.1.column' });
+    expect(error.message).toBe("the rule names column 'evnt_type', which the rows do not have; their columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session");
+    const stream = writeTree({ 'tributary.config.ts': streamProject(`{ id: 'BIGINT' }`, `{ model: 'totals', materialize: 'merge' }`, `[{ column: 'ident', notNull: true }]`) });
+    const run = cli(['drain', '--project', stream]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/field streams\.live\.rules\.0\.column: the rule names column 'ident', which the rows do not have; their columns: id\n {2}→ name one of those columns/);
   });
 
   it('names the file, the key and what was expected', async () => {

@@ -10,7 +10,7 @@ import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
-import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, verdictExpression } from '../quality/index.js';
+import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, ruleWithoutColumn, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
@@ -585,7 +585,11 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
           FROM ${relation})`;
       const raw = scan.labelsFiles ? scan.rawColumn : undefined;
       const modelSql = run.plan.sql(model, (kind) => (kind === 'source' ? placeholder : undefined), options.interval);
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`);
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`).catch(async (error: Error) => {
+        // The rules are the first to name the source's columns: one naming no column fails here.
+        const columns = (await engine.describe(`SELECT * FROM ${scan.relation()}`).catch(() => [])).map((c) => c.name).filter((name) => !name.startsWith('__'));
+        throw (columns.length && ruleWithoutColumn(config.rules ?? [], columns, `sources.${sourceName}.rules`, ws.project.configFile)) || error;
+      });
       const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT, ...(scan.labelsFiles ? ['__file'] : []), ...(raw ? [raw] : [])], model.name);
       if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION, ...(scan.rawColumn ? [scan.rawColumn] : [])]);

@@ -1,3 +1,4 @@
+import { TributaryError } from '../core/errors.js';
 import type { Rule } from '../core/schemas.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 
@@ -20,6 +21,21 @@ export const SKIPPED = 'skipped';
 
 function literal(value: string | number): string {
   return typeof value === 'number' ? String(value) : quoteLiteral(value);
+}
+
+/**
+ * A rule naming a column the rows do not have, as a field of the config (`sources.x.rules.0.column`)
+ * with the columns there are; nothing when every rule names one. The load would fail with the
+ * engine's binder error and a line of generated SQL.
+ */
+export function ruleWithoutColumn(rules: readonly Rule[], columns: readonly string[], field: string, file?: string): TributaryError | undefined {
+  const known = new Set(columns.map((c) => c.toLowerCase()));
+  const at = rules.findIndex((rule) => !known.has(rule.column.toLowerCase()));
+  if (at < 0) return undefined;
+  return new TributaryError(`the rule names column '${rules[at]!.column}', which the rows do not have; their columns: ${columns.join(', ')}`, {
+    place: { ...(file ? { file } : {}), field: `${field}.${at}.column` },
+    hint: 'name one of those columns, or declare the column',
+  });
 }
 
 export function ruleChecks(rules: readonly Rule[]): RuleCheck[] {
