@@ -383,6 +383,19 @@ export default defineProject({
 `;
 }
 
+/** The sample project with its source's rules edited (`from` replaced by `to`): its config file and the run's failure. */
+async function withRulesEdited(from: string, to: string): Promise<{ config: string; error: TributaryError }> {
+  const dir = withLines(GOOD);
+  const config = path.join(dir, 'tributary.config.ts');
+  writeFileSync(config, readFileSync(config, 'utf8').replace(from, to));
+  return { config, error: await failure(dir) };
+}
+
+/** `tributary drain` of a one-stream project with these columns and rules. */
+function drainWithRules(columns: string, rules: string) {
+  return cli(['drain', '--project', writeTree({ 'tributary.config.ts': streamProject(columns, `{ model: 'totals', materialize: 'merge' }`, rules) })]);
+}
+
 describe('invalid config', () => {
   it('a stream table in the earlier spelling (mode, keys) is refused with the new one', () => {
     const dir = writeTree({
@@ -405,16 +418,22 @@ describe('invalid config', () => {
   });
 
   it('a rule naming a column the rows do not have is named at its field with the columns there are, for a source and a stream', async () => {
-    const dir = withLines(GOOD);
-    const config = path.join(dir, 'tributary.config.ts');
-    writeFileSync(config, readFileSync(config, 'utf8').replace("rules: [{ column: 'event_type'", "rules: [{ column: 'user_id', notNull: true }, { column: 'evnt_type', notNull: true }, { column: 'event_type'"));
-    const error = await failure(dir);
+    const { config, error } = await withRulesEdited("rules: [{ column: 'event_type'", "rules: [{ column: 'user_id', notNull: true }, { column: 'evnt_type', notNull: true }, { column: 'event_type'");
     expect(error.place).toEqual({ file: config, field: 'sources.clicks.rules.1.column' });
     expect(error.message).toBe("the rule names column 'evnt_type', which the rows do not have; their columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session");
-    const stream = writeTree({ 'tributary.config.ts': streamProject(`{ id: 'BIGINT' }`, `{ model: 'totals', materialize: 'merge' }`, `[{ column: 'ident', notNull: true }]`) });
-    const run = cli(['drain', '--project', stream]);
+    const run = drainWithRules(`{ id: 'BIGINT' }`, `[{ column: 'ident', notNull: true }]`);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/field streams\.live\.rules\.0\.column: the rule names column 'ident', which the rows do not have; their columns: id\n {2}→ name one of those columns/);
+  });
+
+  it('a rule its column\'s type cannot check (accepted values of another type, a min on text) is named at its field, for a source and a stream', async () => {
+    const { config, error } = await withRulesEdited("{ column: 'price', min: 0 }", "{ column: 'price', accepted: ['free', 'paid'] }");
+    expect(error.place).toEqual({ file: config, field: 'sources.clicks.rules.1' });
+    expect(error.message).toBe(`the rule on column 'price' (DECIMAL(12,2)) cannot be checked: Conversion Error: Could not convert string "free" to DECIMAL(12,2)`);
+    expect(error.hint).toMatch(/^accepted values must be values of the column's type/);
+    const run = drainWithRules(`{ id: 'BIGINT', name: 'VARCHAR' }`, `[{ column: 'name', min: 3 }]`);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/field streams\.live\.rules\.0: the rule on column 'name' \(VARCHAR\) cannot be checked: Binder Error: Cannot compare values of type VARCHAR and type INTEGER_LITERAL/);
   });
 
   it('names the file, the key and what was expected', async () => {

@@ -10,7 +10,7 @@ import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
 import type { Engine } from '../engine/index.js';
 import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
-import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, ruleWithoutColumn, verdictExpression } from '../quality/index.js';
+import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, ruleTypeProblem, ruleWithoutColumn, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
@@ -579,6 +579,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   });
   const setAside: RejectedRow[] = [];
   try {
+    const ruleProblem = await ruleTypeProblem(engine, config.rules ?? [], scan.columns, `sources.${sourceName}.rules`, ws.project.configFile);
+    if (ruleProblem) throw ruleProblem;
     for (let attempt = 0; ; attempt++) {
       const judged = (relation: string) =>
         `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}

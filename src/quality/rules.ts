@@ -1,6 +1,6 @@
 import { TributaryError } from '../core/errors.js';
 import type { Rule } from '../core/schemas.js';
-import { quoteIdent, quoteLiteral } from '../engine/index.js';
+import { quoteIdent, quoteLiteral, type Engine } from '../engine/index.js';
 
 /** One declared constraint as SQL: `passes` is never NULL, `reason` explains a failure. */
 export interface RuleCheck {
@@ -36,6 +36,38 @@ export function ruleWithoutColumn(rules: readonly Rule[], columns: readonly stri
     place: { ...(file ? { file } : {}), field: `${field}.${at}.column` },
     hint: 'name one of those columns, or declare the column',
   });
+}
+
+/**
+ * A rule that cannot be checked on its column's type (accepted values that are no values of it, a
+ * min on text), as a field of the config with the engine's reason; nothing when every rule can be.
+ * The load would fail with the engine's conversion or binder error under the model's name.
+ */
+export async function ruleTypeProblem(engine: Engine, rules: readonly Rule[], columns: readonly { name: string; type: string }[], field: string, file?: string): Promise<TributaryError | undefined> {
+  const typeOf = new Map(columns.map((c) => [c.name.toLowerCase(), c.type]));
+  for (const [at, rule] of rules.entries()) {
+    const type = typeOf.get(rule.column.toLowerCase());
+    if (!type) continue;
+    // Each comparison on a value of the type: a NULL guard (as the load's checks have) would spare the engine converting the constants.
+    const value = `CAST(NULL AS ${type})`;
+    const comparisons = [
+      ...(rule.accepted ? [`${value} IN (${rule.accepted.map(literal).join(', ')})`] : []),
+      ...(rule.min !== undefined ? [`${value} >= ${rule.min}`] : []),
+      ...(rule.max !== undefined ? [`${value} <= ${rule.max}`] : []),
+    ];
+    if (!comparisons.length) continue;
+    const problem = await engine.query(`SELECT ${comparisons.join(', ')}`).then(
+      () => undefined,
+      (error: Error) => error.message.split('\n')[0],
+    );
+    if (problem) {
+      return new TributaryError(`the rule on column '${rule.column}' (${type}) cannot be checked: ${problem}`, {
+        place: { ...(file ? { file } : {}), field: `${field}.${at}` },
+        hint: "accepted values must be values of the column's type, and min and max apply to a column of numbers: correct the rule, or the column's declared type",
+      });
+    }
+  }
+  return undefined;
 }
 
 export function ruleChecks(rules: readonly Rule[]): RuleCheck[] {

@@ -11,7 +11,7 @@ import { isAlive } from '../core/folder-lock.js';
 import { OffsetConflict } from '../core/offsets.js';
 import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
 import type { Engine } from '../engine/index.js';
-import { ruleWithoutColumn } from '../quality/index.js';
+import { ruleTypeProblem, ruleWithoutColumn } from '../quality/index.js';
 import type { Workspace } from '../state/workspace.js';
 import { camelCase } from '../connectors/sources/json-options.js';
 import { BatchWriter, loadPreparedBatch, type MicroBatch, type PreparedBatch } from './microbatch.js';
@@ -197,7 +197,10 @@ export class StreamJob {
   async open(): Promise<void> {
     const unknown = await this.engine.unknownType(this.columns);
     if (unknown) throw unknownTypeError(unknown, { file: this.ws.project.configFile, field: `streams.${this.name}.columns.${unknown.name}` });
-    const ruleProblem = ruleWithoutColumn(this.config.rules ?? [], this.columns.map((c) => c.name), `streams.${this.name}.rules`, this.ws.project.configFile);
+    const rules = this.config.rules ?? [];
+    const ruleProblem =
+      ruleWithoutColumn(rules, this.columns.map((c) => c.name), `streams.${this.name}.rules`, this.ws.project.configFile) ??
+      (await ruleTypeProblem(this.engine, rules, this.columns, `streams.${this.name}.rules`, this.ws.project.configFile));
     if (ruleProblem) throw ruleProblem;
     // An empty batch: sinks learn their tables' columns from the models run over it.
     const empty = new BatchWriter(0).finish(this.scratchFile);
