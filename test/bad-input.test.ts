@@ -436,6 +436,14 @@ describe('invalid config', () => {
     expect(run.stderr).toMatch(/field streams\.live\.rules\.0: the rule on column 'name' \(VARCHAR\) cannot be checked: Binder Error: Cannot compare values of type VARCHAR and type INTEGER_LITERAL/);
   });
 
+  it('a config that does not compile is named at its line with the compiler\'s words, where only "Transform failed with 1 error:" was shown', () => {
+    const dir = writeTree({ 'tributary.config.ts': project().replace("materialize: 'lake',", "materialize: 'lake',,") });
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(1);
+    const line = project().split('\n').findIndex((l) => l.includes("materialize: 'lake',")) + 1;
+    expect(run.stderr).toMatch(new RegExp(`tributary\\.config\\.ts:${line}: the config file could not be loaded: Expected identifier but found "," \\(column \\d+\\)\\n {2}→ fix the TypeScript at that line`));
+  });
+
   it('names the file, the key and what was expected', async () => {
     const dir = writeTree({ 'tributary.config.ts': project().replace("format: 'csv'", "format: 'xls'") });
     const run = cli(['run', '--project', dir]);

@@ -189,14 +189,16 @@ export async function loadProject(dirArg: string | undefined, options: LoadOptio
     const message = (error as Error).message;
     const missing = /Cannot find (module|package) '([^']+)'/.exec(message)?.[2];
     const [, from, unexported] = /The requested module '([^']+)' does not provide an export named '([^']+)'/.exec(message) ?? [];
-    throw new TributaryError(`the config file could not be loaded: ${message.split('\n')[0]}`, {
-      place: { file: configFile },
+    // The compiler says where on its second line ("FILE:LINE:COLUMN: ERROR: what"); its first only counts the errors.
+    const [, line, column, what] = /^.+?:(\d+):(\d+): ERROR: (.+)$/m.exec(message) ?? [];
+    throw new TributaryError(`the config file could not be loaded: ${what ? `${what} (column ${column})` : message.split('\n')[0]}`, {
+      place: { file: configFile, ...(line ? { line: Number(line) } : {}) },
       hint: missing
         ? `the config imports '${missing}', which is not installed where the project is: run \`npm install ${missing}\` in ${dir} (or fix the import)`
         : from && ownNames().includes(from) && ownPackage
           ? `Tributary ${packageInfo().version} exports ${Object.keys(ownPackage).sort().join(', ')}: fix the name '${unexported}'`
           : /SyntaxError|Transform failed|Expected/.test(message)
-          ? 'fix the TypeScript error above; the file must `export default defineProject({...})`'
+          ? 'fix the TypeScript at that line; the file must `export default defineProject({...})`'
           : 'the file must `export default defineProject({...})`; run with TRIBUTARY_DEBUG=1 to see the whole error',
       cause: error,
     });
