@@ -11,7 +11,7 @@ import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } fro
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
 import { resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
-import { locateRecords, numberedInFileOrder, readableCopy, readLines, readRejects } from './located.js';
+import { knownFileLabel, locateRecords, numberedInFileOrder, readableCopy, readLines, readRejects } from './located.js';
 import { defineSource, type RecordPlace, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
 
 const DEFAULT_MAX_LINE = 2_000_000;
@@ -284,10 +284,7 @@ function openScan(read: CsvRead): SourceScan {
   const dialect = (file: string) => dialectOf(config.csv, layoutOf(file)?.delimiter);
   /** The names of a file's fields, in order. */
   const fieldsOf = (file: string) => layoutOf(file)?.header ?? columns.map((c) => c.name);
-  // Only repaired copies need another name: a CASE over every file would compare each row with
-  // thousands of names (a day of store drops is thousands of files).
-  const renamed = [...original].filter(([read, known]) => read !== known);
-  const label = (sql: string) => (renamed.length ? `CASE ${sql} ${renamed.map(([read, known]) => `WHEN ${quoteLiteral(read)} THEN ${quoteLiteral(known)}`).join(' ')} ELSE ${sql} END` : sql);
+  const label = knownFileLabel(original);
   const counts = countLines(files).then(
     (c) => ({ ok: true as const, counts: c }),
     (error: Error) => ({ ok: false as const, error }),

@@ -7,7 +7,7 @@ import { typeJson, typeJsonFailures } from '../../quality/json.js';
 import { resolveFiles } from './files.js';
 import { jsonColumns, jsonOptions } from './json-options.js';
 import { countLines, UnreadableFile, unreadableFile, type LineCount } from './line-count.js';
-import { locateRecords, readableCopy, readRejects } from './located.js';
+import { knownFileLabel, locateRecords, readableCopy, readRejects } from './located.js';
 import { defineSource, sourceBase, type LineFingerprint, type RejectedRow, type SourceContext, type SourceScan } from './types.js';
 
 const schema = z.object({ format: z.literal('jsonl'), ...sourceBase, json: jsonOptions.optional() }).strict();
@@ -62,9 +62,7 @@ function openScan(read: JsonlRead): SourceScan {
   const scansTable = `tributary_reject_scans_${suffix}`;
   const foundTable = `tributary_found_${suffix}`;
   const known = (file: string) => original.get(file) ?? file;
-  // Only repaired copies need another name, given where rows are labelled with the file they came from.
-  const renamed = [...original].filter(([from, name]) => from !== name);
-  const label = (sql: string) => (renamed.length ? `CASE ${sql} ${renamed.map(([from, name]) => `WHEN ${quoteLiteral(from)} THEN ${quoteLiteral(name)}`).join(' ')} ELSE ${sql} END` : sql);
+  const label = knownFileLabel(original);
   // The independent count of every file's lines, made once, after the scan: given the
   // fingerprints of the lines that failed, the same read of the files finds them.
   let counting: Promise<{ c: LineCount[] } | { error: Error }> | undefined;

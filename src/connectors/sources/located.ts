@@ -1,6 +1,6 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { Engine } from '../../engine/index.js';
+import { quoteLiteral, type Engine } from '../../engine/index.js';
 import { blankLines, scanCsvRecords, unifyLineEndings, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { countNewlines, unreadableFile, type LineCount } from './line-count.js';
 import type { RejectedRow } from './types.js';
@@ -71,6 +71,16 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
 
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
+
+/**
+ * SQL naming each row's file as people know it (`sql` gives the file read): a repaired copy by its
+ * original. Only copies need a CASE branch: one over every file would compare each row with
+ * thousands of names (a day of store drops is thousands of files).
+ */
+export function knownFileLabel(original: ReadonlyMap<string, string>): (sql: string) => string {
+  const renamed = [...original].filter(([read, known]) => read !== known);
+  return (sql) => (renamed.length ? `CASE ${sql} ${renamed.map(([read, known]) => `WHEN ${quoteLiteral(read)} THEN ${quoteLiteral(known)}`).join(' ')} ELSE ${sql} END` : sql);
+}
 
 /**
  * A file the strict reader can read to its end, each line where it was (`known` names it in an
