@@ -370,21 +370,21 @@ export default defineProject({
   });
 });
 
-/** A project with one stream job, `live`, of these columns (and `rules`), keeping one table as `table` says. */
-function streamProject(columns: string, table: string, rules = '[]'): string {
+/** A project with one stream job, `live`, of these columns (and `rules`), keeping one table as `table` says in a `sink` store. */
+function streamProject(columns: string, table: string, rules = '[]', sink = 'duckdb'): string {
   return `import { defineProject } from 'tributary';
 export default defineProject({
   name: 'streaming',
   topics: { clicks: { partitions: 1 } },
   models: { totals: { sql: "SELECT count(*) AS n FROM {{ source('clicks') }}", materialize: 'ephemeral' } },
   streams: { live: { input: { kind: 'log', topic: 'clicks' }, binds: 'clicks', columns: ${columns}, rules: ${rules},
-    sinks: { serving: { kind: 'duckdb', tables: { live_totals: ${table} } } } } },
+    sinks: { serving: { kind: '${sink}', tables: { live_totals: ${table} } } } } },
 });
 `;
 }
 
-/** The sample project with its source's rules edited (`from` replaced by `to`): its config file and the run's failure. */
-async function withRulesEdited(from: string, to: string): Promise<{ config: string; error: TributaryError }> {
+/** The sample project with its config edited (`from` replaced by `to`): its config file and the run's failure. */
+async function withConfigEdited(from: string, to: string): Promise<{ config: string; error: TributaryError }> {
   const dir = withLines(GOOD);
   const config = path.join(dir, 'tributary.config.ts');
   writeFileSync(config, readFileSync(config, 'utf8').replace(from, to));
@@ -418,7 +418,7 @@ describe('invalid config', () => {
   });
 
   it('a rule naming a column the rows do not have is named at its field with the columns there are, for a source and a stream', async () => {
-    const { config, error } = await withRulesEdited("rules: [{ column: 'event_type'", "rules: [{ column: 'user_id', notNull: true }, { column: 'evnt_type', notNull: true }, { column: 'event_type'");
+    const { config, error } = await withConfigEdited("rules: [{ column: 'event_type'", "rules: [{ column: 'user_id', notNull: true }, { column: 'evnt_type', notNull: true }, { column: 'event_type'");
     expect(error.place).toEqual({ file: config, field: 'sources.clicks.rules.1.column' });
     expect(error.message).toBe("the rule names column 'evnt_type', which the rows do not have; their columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session");
     const run = drainWithRules(`{ id: 'BIGINT' }`, `[{ column: 'ident', notNull: true }]`);
@@ -427,13 +427,24 @@ describe('invalid config', () => {
   });
 
   it('a rule its column\'s type cannot check (accepted values of another type, a min on text) is named at its field, for a source and a stream', async () => {
-    const { config, error } = await withRulesEdited("{ column: 'price', min: 0 }", "{ column: 'price', accepted: ['free', 'paid'] }");
+    const { config, error } = await withConfigEdited("{ column: 'price', min: 0 }", "{ column: 'price', accepted: ['free', 'paid'] }");
     expect(error.place).toEqual({ file: config, field: 'sources.clicks.rules.1' });
     expect(error.message).toBe(`the rule on column 'price' (DECIMAL(12,2)) cannot be checked: Conversion Error: Could not convert string "free" to DECIMAL(12,2)`);
     expect(error.hint).toMatch(/^accepted values must be values of the column's type/);
     const run = drainWithRules(`{ id: 'BIGINT', name: 'VARCHAR' }`, `[{ column: 'name', min: 3 }]`);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/field streams\.live\.rules\.0: the rule on column 'name' \(VARCHAR\) cannot be checked: Binder Error: Cannot compare values of type VARCHAR and type INTEGER_LITERAL/);
+  });
+
+  it('a partition key the engine cannot compute is named at its key with the columns there are, for a model and for a stream before any event', async () => {
+    const { config, error } = await withConfigEdited("partitionBy: { dt: 'CAST(event_time AS DATE)' }", "partitionBy: { dt: 'CAST(event_tim AS DATE)' }");
+    expect(error.place).toEqual({ file: config, field: 'models.events.partitionBy.dt' });
+    expect(error.message).toMatch(/^partition key 'dt' cannot be computed from CAST\(event_tim AS DATE\): Binder Error: Referenced column "event_tim" not found in FROM clause! Candidate bindings: "event_time"/);
+    expect(error.hint).toMatch(/^a partition expression reads the table's own columns \(event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session\): correct it in partitionBy/);
+    const run = cli(['drain', '--project', writeTree({ 'tributary.config.ts': streamProject(`{ id: 'BIGINT', seen: 'TIMESTAMP' }`, `{ model: 'clicks', partitionBy: { hour: 'hourz(seen)' } }`, '[]', 'lake').replace("models: {", "models: { clicks: { sql: \"SELECT * FROM {{ source('clicks') }}\", materialize: 'ephemeral' },") })]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/field streams\.live\.sinks\.serving\.tables\.live_totals\.partitionBy\.hour: partition key 'hour' cannot be computed from hourz\(seen\): Catalog Error: Scalar Function with name hourz does not exist!/);
+    expect(run.stderr).toMatch(/→ a partition expression reads the table's own columns \(id, seen\)/);
   });
 
   it('a config that does not compile is named at its line with the compiler\'s words, where only "Transform failed with 1 error:" was shown', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { CatalogTransaction, ColumnInfo, Committed, DataFile, LiveFile, Metastore, RetiredFiles, TableExport } from '../catalog/index.js';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, type ErrorPlace } from '../core/errors.js';
 import { groupBy } from '../core/collections.js';
 import { failpoint } from '../core/failpoints.js';
 import type { Engine } from '../engine/index.js';
@@ -31,6 +31,41 @@ export interface StageOptions {
   divertBy?: string;
   /** A data column whose value in each diverted row is handed back (see StageRequest.noteIn). */
   noteIn?: string;
+}
+
+/**
+ * A partition key whose expression the engine cannot compute over the rows written (a column
+ * misspelt, a function unknown). The lake does not know where the key is declared: `placed`
+ * names it for the caller that does.
+ */
+export class PartitionKeyError extends TributaryError {
+  constructor(
+    readonly key: string,
+    private readonly detail: { expression: string; problem: string; columns: readonly string[] },
+    place: ErrorPlace = {},
+  ) {
+    super(`partition key '${key}' cannot be computed from ${detail.expression}: ${detail.problem}`, {
+      place,
+      hint: `a partition expression reads the table's own columns (${detail.columns.join(', ')}): correct it in partitionBy`,
+    });
+  }
+
+  placed(place: ErrorPlace): PartitionKeyError {
+    return new PartitionKeyError(this.key, this.detail, place);
+  }
+}
+
+/** The first of `partitionBy`'s expressions the engine cannot compute over `query`'s rows, as an error; none when all can. */
+export async function partitionKeyProblem(engine: Engine, query: string, partitionBy: Readonly<Record<string, string>>): Promise<PartitionKeyError | undefined> {
+  for (const [key, expression] of Object.entries(partitionBy)) {
+    const problem = await engine.describe(`SELECT ${expression} FROM (${query}) AS __model`).then(
+      () => undefined,
+      // The engine's first line (and its candidates, when it has some); its LINE 1 shows SQL of Tributary's.
+      (error: Error) => error.message.split(/\n\s*LINE \d+:/)[0]!.trim().replace(/\s*\n\s*/g, ' '),
+    );
+    if (problem) return new PartitionKeyError(key, { expression, problem, columns: (await engine.describe(query)).map((c) => c.name).filter((name) => !name.startsWith('__')) });
+  }
+  return undefined;
 }
 
 export interface StagedWrite {
@@ -115,7 +150,9 @@ export class Lake {
       ...Object.entries(partitionExprs).map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`),
     ].join(', ');
     const full = `SELECT ${projection} FROM (${query}) AS __model`;
-    const described = await engine.describe(full);
+    const described = await engine.describe(full).catch(async (error: unknown) => {
+      throw (await partitionKeyProblem(engine, query, partitionExprs)) ?? error;
+    });
     const dataColumns = described.filter((c) => c.name !== divert && !partitionNames.includes(c.name));
     const partitionColumns = partitionNames.map((name) => ({ name, type: described.find((c) => c.name === name)!.type }));
     this.staging.add(options.runId);

@@ -13,6 +13,7 @@ import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
 import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, ruleTypeProblem, ruleWithoutColumn, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
+import { PartitionKeyError } from '../lake/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';
@@ -320,6 +321,7 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
       : // Any reader of any source may meet a plain file named .gz: said once, here.
         (engineGzipError(caught) ?? caught);
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
+    if (error instanceof PartitionKeyError) throw error.placed({ file: ws.project.configFile, field: `models.${model.name}.partitionBy.${error.key}` });
     if (error instanceof TributaryError) throw error;
     const full = /No space left on device/i.test((error as Error).message);
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {

@@ -4,6 +4,7 @@ import type { CommitUnit, Staged, Store, TableShape } from '../../connectors/ind
 import type { StreamSinkConfig, StreamTableConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/index.js';
 import { TributaryError } from '../../core/errors.js';
+import { partitionKeyProblem } from '../../lake/index.js';
 import type { Materialization } from '../../materializations/index.js';
 import { compileProject, materializationComponent, materializationContext } from '../../models/index.js';
 import type { Workspace } from '../../state/workspace.js';
@@ -84,6 +85,9 @@ export class ModelSink implements StreamSink {
           hint: 'append to a lake sink to partition, or drop partitionBy',
         });
       }
+      // Refused at the start, not at the first event that arrives.
+      const partitionProblem = config.partitionBy && (await partitionKeyProblem(this.engine, `SELECT * FROM ${all.get(config.model)!}`, config.partitionBy));
+      if (partitionProblem) throw partitionProblem.placed({ file: this.ws.project.configFile, field: `${this.field}.tables.${name}.partitionBy.${partitionProblem.key}` });
       this.shapes.push({
         config,
         materialization,
