@@ -10,7 +10,7 @@ import { failpoint } from '../core/failpoints.js';
 import { isAlive } from '../core/folder-lock.js';
 import { OffsetConflict } from '../core/offsets.js';
 import { declaredColumns, type DeclaredColumn } from '../core/schemas.js';
-import type { Engine } from '../engine/index.js';
+import { quoteIdent, type Engine } from '../engine/index.js';
 import { ruleTypeProblem, ruleWithoutColumn } from '../quality/index.js';
 import type { Workspace } from '../state/workspace.js';
 import { camelCase } from '../connectors/sources/json-options.js';
@@ -130,21 +130,31 @@ export class StreamJob {
   private readonly status: JobStatus;
   /**
    * One staging area is enough: a batch is written to it only once the engine has loaded the one
-   * before into a temp table.
+   * before into its table.
    */
   private readonly scratchFile: string;
   /**
-   * Two batches in memory: while the engine loads and commits one, the input reads the next into
-   * the other. A batch's writer is read into again only after that batch committed.
+   * Two batches in memory: while the engine loads one, the input reads the next into the other.
+   * A writer is free again once its batch is loaded: the batch's table holds what the sinks need.
    */
   private readonly writers = [new BatchWriter(), new BatchWriter()];
   private nextWriter = 0;
   /**
-   * The next batch, read while the engine works on the current one: with a backlog, or always
-   * from an input that follows (taking what arrives until `aheadUntil` says the job wants it).
+   * The connection batches load on. With a backlog the next batch is typed and judged while the
+   * job's own connection stages and commits this one: a commit's insert into a serving table and
+   * its transaction keep one core busy, and the load takes the other.
    */
-  private ahead: ReturnType<StreamJob['read']> | undefined;
-  private aheadUntil: AbortController | undefined;
+  private loader: Engine | undefined;
+  /** The two batch tables, taken in turn: one is committed from while the next loads into the other. */
+  private readonly batchTables: [string, string];
+  private nextTable = 0;
+  private readonly schemaTable: string;
+  /**
+   * The next batch, read while the engine works on the current one: with a backlog, or always
+   * from an input that follows (taking what arrives until `until` says the job wants it). With a
+   * backlog it is loaded too, once read.
+   */
+  private ahead: { batch: Promise<Ahead | undefined>; until: AbortController } | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
@@ -169,7 +179,12 @@ export class StreamJob {
     // one that loaded another's batch from a shared file committed that worker's events under its
     // own offsets (duplicates and gaps, caught by test/examples-at-scale.test.ts under load).
     removeDeadWorkersFiles(scratch);
-    this.scratchFile = path.join(scratch, `${hostPrefix()}${process.pid}-${randomBytes(4).toString('hex')}.txt`);
+    const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.scratchFile = path.join(scratch, `${hostPrefix()}${instance}.txt`);
+    // The engine's other jobs (and this job's other workers in one process) have tables of their own.
+    const table = (role: string) => `${BATCH_DATABASE}.${quoteIdent(`${name}_${instance}_${role}`)}`;
+    this.batchTables = [table('batch_0'), table('batch_1')];
+    this.schemaTable = table('schema');
     this.status = {
       job: name,
       group: this.group,
@@ -202,9 +217,11 @@ export class StreamJob {
       ruleWithoutColumn(rules, this.columns.map((c) => c.name), `streams.${this.name}.rules`, this.ws.project.configFile) ??
       (await ruleTypeProblem(this.engine, rules, this.columns, `streams.${this.name}.rules`, this.ws.project.configFile));
     if (ruleProblem) throw ruleProblem;
+    await this.engine.run(`ATTACH IF NOT EXISTS ':memory:' AS ${BATCH_DATABASE}`);
+    this.loader = await this.engine.fork();
     // An empty batch: sinks learn their tables' columns from the models run over it.
     const empty = new BatchWriter(0).finish(this.scratchFile);
-    const schema = await loadPreparedBatch(this.engine, empty, this.columns, this.config.rules ?? [], this.config.json, '__microbatch_schema');
+    const schema = await loadPreparedBatch(this.engine, empty, this.columns, this.config.rules ?? [], this.config.json, this.schemaTable);
     for (const sink of this.sinks) await sink.open(schema);
     await this.ws.metastore.commit(this.engine, { operation: 'lineage' }, async (tx) => {
       for (const [, sink] of Object.entries(this.config.sinks)) {
@@ -228,7 +245,7 @@ export class StreamJob {
    * read again.
    */
   private async rejoin(): Promise<void> {
-    await this.takeAhead();
+    await this.takeAhead()?.catch(() => undefined);
     for (const sink of this.sinks) await sink.refresh();
     await this.refreshPositions();
     this.status.conflicts++;
@@ -244,7 +261,7 @@ export class StreamJob {
   }
 
   /** Reads up to a batch from the positions into the next writer; nothing when the input has nothing. */
-  private async read(positions: ReadonlyMap<number, number>, until?: AbortSignal): Promise<{ writer: BatchWriter; readMs: number } | undefined> {
+  private async read(positions: ReadonlyMap<number, number>, until?: AbortSignal): Promise<Read | undefined> {
     const writer = this.writers[this.nextWriter]!;
     this.nextWriter ^= 1;
     const started = performance.now();
@@ -254,12 +271,33 @@ export class StreamJob {
   }
 
   /** The batch read ahead, if any, asked for now: an input that follows hands over what it has. */
-  private takeAhead(): ReturnType<StreamJob['read']> | undefined {
+  private takeAhead(): Promise<Ahead | undefined> | undefined {
     const ahead = this.ahead;
-    this.aheadUntil?.abort();
     this.ahead = undefined;
-    this.aheadUntil = undefined;
-    return ahead;
+    ahead?.until.abort();
+    return ahead?.batch;
+  }
+
+  /** Writes a read batch to the scratch file: free for the next once this batch is loaded. */
+  private prepare(read: Read): Prepared {
+    const started = Date.now();
+    const staging = performance.now();
+    return { read, started, staging, prepared: read.writer.finish(this.scratchFile) };
+  }
+
+  /**
+   * Has the loader type and judge a prepared batch into the batch table the sinks are not
+   * reading. `ahead`: while they stage and commit the batch before, where background work keeps
+   * the turn it had there.
+   */
+  private async load({ read, started, staging, prepared }: Prepared, ahead: boolean): Promise<LoadedBatch> {
+    const loading = performance.now();
+    this.nextTable ^= 1;
+    const table = this.batchTables[this.nextTable];
+    const loader = this.loader!;
+    const work = () => loadPreparedBatch(loader, prepared, this.columns, this.config.rules ?? [], this.config.json, table);
+    const batch = await (ahead ? work() : loader.streamBatch(work));
+    return { batch, prepared, started, durations: { read: wholeMs(read.readMs), stage: wholeMs(loading - staging), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 } };
   }
 
   /** Runs one micro-batch; returns how many events it committed (0 when there was nothing). */
@@ -267,27 +305,33 @@ export class StreamJob {
     const asked = performance.now();
     const ahead = await this.takeAhead();
     // Following the input, a read ahead waits for records: what the batch waited is from here.
-    if (ahead && this.input.follows) ahead.readMs = performance.now() - asked;
-    const read = ahead ?? (await this.read(this.positions));
+    if (ahead && !ahead.loaded && this.input.follows) ahead.readMs = performance.now() - asked;
+    const read: Ahead | undefined = ahead ?? (await this.read(this.positions));
     if (!read) {
       this.status.lag = await this.input.lag(this.positions);
       return 0;
     }
-    const started = Date.now();
-    const staging = performance.now();
-    const prepared = read.writer.finish(this.scratchFile);
+    const preparing = read.loaded ? undefined : this.prepare(read);
+    const prepared = read.loaded?.prepared ?? preparing!.prepared;
     const after = new Map(this.positions);
     for (const [p, range] of prepared.ranges) after.set(p, Math.max(after.get(p) ?? 0, range.last + 1));
     // With a backlog, read the next batch while the engine loads and commits this one. Without
     // one, waiting lets the next batch take what arrives meanwhile; an input that follows takes
-    // it as it arrives, so the next batch is ready when the engine is.
+    // it as it arrives, so the next batch is ready when the engine is. Only now: an input may
+    // take the positions of one read as committed by the next (the spool completes files so).
+    let next: { batch: Promise<Read | undefined>; until: AbortController } | undefined;
     if (!this.stopping && (prepared.count >= this.config.maxBatch || this.input.follows)) {
-      this.aheadUntil = new AbortController();
-      this.ahead = this.read(after, this.aheadUntil.signal).catch(() => undefined);
+      const until = new AbortController();
+      next = { until, batch: this.read(after, until.signal).catch(() => undefined) };
     }
-    const loading = performance.now();
-    const batch = await this.engine.streamBatch(() => loadPreparedBatch(this.engine, prepared, this.columns, this.config.rules ?? [], this.config.json));
-    const durations: BatchDurations = { read: wholeMs(read.readMs), stage: wholeMs(loading - staging), load: wholeMs(performance.now() - loading), sinks: {}, commit: 0 };
+    const { batch, started, durations } = read.loaded ?? (await this.load(preparing!, false));
+    if (next) {
+      // A full batch read ahead is loaded while this one stages and commits, into the other table.
+      const loaded = next.batch.then(async (r): Promise<Ahead | undefined> => (r && r.writer.count >= this.config.maxBatch && !this.stopping ? { ...r, loaded: await this.load(this.prepare(r), true) } : r));
+      // Handled here too: a job whose commit fails never asks for it.
+      loaded.catch(() => undefined);
+      this.ahead = { until: next.until, batch: loaded };
+    }
     const committing = this.commit(batch, durations);
     let tables: Set<string>;
     try {
@@ -445,12 +489,44 @@ export class StreamJob {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.running;
-    await this.takeAhead();
+    await this.takeAhead()?.catch(() => undefined);
     for (const sink of this.sinks) await sink.close();
     await this.input.close();
+    if (this.loader) {
+      await this.loader.run(`DROP TABLE IF EXISTS ${this.batchTables[0]}; DROP TABLE IF EXISTS ${this.batchTables[1]}; DROP TABLE IF EXISTS ${this.schemaTable}`).catch(() => undefined);
+      this.loader.close();
+    }
     for (const file of [this.scratchFile, `${this.scratchFile}.refused`]) rmSync(file, { force: true });
   }
 }
+
+/** The in-memory database of the engine's batch tables: every connection of the instance sees it, no file holds it. */
+const BATCH_DATABASE = 'tributary_stream';
+
+/** A batch read into a writer. */
+interface Read {
+  writer: BatchWriter;
+  readMs: number;
+}
+
+/** A batch written to the scratch file, with when that started. */
+interface Prepared {
+  read: Read;
+  started: number;
+  staging: number;
+  prepared: PreparedBatch;
+}
+
+/** A batch typed and judged into its table, ready for the sinks. */
+interface LoadedBatch {
+  batch: MicroBatch;
+  prepared: PreparedBatch;
+  started: number;
+  durations: BatchDurations;
+}
+
+/** A batch read ahead, and loaded too when it filled a batch. */
+type Ahead = Read & { loaded?: LoadedBatch };
 
 function wholeMs(value: number): number {
   return Math.round(value);

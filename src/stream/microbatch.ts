@@ -10,7 +10,7 @@ import type { RecordSink } from '../connectors/index.js';
 export const BATCH_COLUMNS = { partition: '__p', offset: '__o', timestamp: '__ts', reason: '__reason', raw: '__raw' } as const;
 
 export interface MicroBatch {
-  /** Temp table with every record of the batch, parsed, judged and located. */
+  /** Table with every record of the batch, parsed, judged and located. */
   table: string;
   count: number;
   /** Offsets the batch covers, per partition. */
@@ -297,8 +297,10 @@ function writeInteger(buffer: Buffer, at: number, value: number): number {
 }
 
 /**
- * The engine half: DuckDB reads the scratch file in parallel into a temp table, typing each event
- * by the stream's declared columns (exactly: see quality/json.ts) and judging it by its rules.
+ * The engine half: DuckDB reads the scratch file in parallel into `table`, typing each event by
+ * the stream's declared columns (exactly: see quality/json.ts) and judging it by its rules. The
+ * table is no temp table: a job loads on a connection of its own while another commits the batch
+ * before, and both read it.
  *
  * The fast load has DuckDB's JSON reader hand over each field's text in one pass, typed by the
  * shared SQL. It accepts a batch only if every record loaded and passed; anything else (a
@@ -321,7 +323,7 @@ export async function loadPreparedBatch(
   const { partition, offset, timestamp, reason: reasonCol, raw } = BATCH_COLUMNS;
   const file = quoteLiteral(prepared.file);
   const judge = (typed: string) => `
-    CREATE OR REPLACE TEMP TABLE ${table} AS
+    CREATE OR REPLACE TABLE ${table} AS
     WITH judged AS (SELECT *, ${verdict} AS ${VERDICT} FROM ${typed})
     SELECT * EXCLUDE (v, ${PARSE_ERROR}),
            CASE WHEN ${VERDICT} <> 'ok' THEN ${reason} END AS ${reasonCol},
