@@ -145,9 +145,8 @@ export class StreamJob {
    * its transaction keep one core busy, and the load takes the other.
    */
   private loader: Engine | undefined;
-  /** The two batch tables, taken in turn: one is committed from while the next loads into the other. */
+  /** The batch tables: a batch loaded ahead goes into the one the batch committing is not in. */
   private readonly batchTables: [string, string];
-  private nextTable = 0;
   private readonly schemaTable: string;
   /**
    * The next batch, read while the engine works on the current one: with a backlog, or always
@@ -290,10 +289,8 @@ export class StreamJob {
    * reading. `ahead`: while they stage and commit the batch before, where background work keeps
    * the turn it had there.
    */
-  private async load({ read, started, staging, prepared }: Prepared, ahead: boolean): Promise<LoadedBatch> {
+  private async load({ read, started, staging, prepared }: Prepared, table: string, ahead: boolean): Promise<LoadedBatch> {
     const loading = performance.now();
-    this.nextTable ^= 1;
-    const table = this.batchTables[this.nextTable];
     const loader = this.loader!;
     const work = () => loadPreparedBatch(loader, prepared, this.columns, this.config.rules ?? [], this.config.json, table);
     const batch = await (ahead ? work() : loader.streamBatch(work));
@@ -324,10 +321,12 @@ export class StreamJob {
       const until = new AbortController();
       next = { until, batch: this.read(after, until.signal).catch(() => undefined) };
     }
-    const { batch, started, durations } = read.loaded ?? (await this.load(preparing!, false));
+    // The first table unless the batch was loaded ahead: a live job's views keep reading the same table.
+    const { batch, started, durations } = read.loaded ?? (await this.load(preparing!, this.batchTables[0], false));
     if (next) {
       // A full batch read ahead is loaded while this one stages and commits, into the other table.
-      const loaded = next.batch.then(async (r): Promise<Ahead | undefined> => (r && r.writer.count >= this.config.maxBatch && !this.stopping ? { ...r, loaded: await this.load(this.prepare(r), true) } : r));
+      const other = this.batchTables[batch.table === this.batchTables[0] ? 1 : 0];
+      const loaded = next.batch.then(async (r): Promise<Ahead | undefined> => (r && r.writer.count >= this.config.maxBatch && !this.stopping ? { ...r, loaded: await this.load(this.prepare(r), other, true) } : r));
       // Handled here too: a job whose commit fails never asks for it.
       loaded.catch(() => undefined);
       this.ahead = { until: next.until, batch: loaded };
