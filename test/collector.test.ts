@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Workspace } from '../src/state/workspace.js';
+import { queryableTables, type Workspace } from '../src/state/workspace.js';
 import { createServer, assertSafeBinding } from '../src/server/app.js';
 import { openLog, startStreams, type StreamRuntime } from '../src/stream/runtime.js';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
@@ -43,6 +43,12 @@ describe('collector', () => {
     await streams.jobs[0]!.drain();
     const kpis = await ws.engine.queryJson('SELECT operations FROM live_kpis');
     expect(kpis).toEqual([{ operations: '250' }]);
+    // The job's batch tables (its schema's, its batch's) are none of the project's tables people may query.
+    const internal = await ws.engine.query<{ name: string }>(`SELECT table_name AS name FROM duckdb_tables() WHERE database_name = 'tributary_stream'`);
+    expect(internal.length).toBe(2);
+    const queryable = await queryableTables(ws.engine);
+    expect(internal.filter(({ name }) => queryable.has(name.toLowerCase()))).toEqual([]);
+    expect(queryable.has('live_kpis')).toBe(true);
   });
 
   it('a JSON array works too', async () => {

@@ -180,8 +180,9 @@ export class StreamJob {
     removeDeadWorkersFiles(scratch);
     const instance = `${process.pid}-${randomBytes(4).toString('hex')}`;
     this.scratchFile = path.join(scratch, `${hostPrefix()}${instance}.txt`);
-    // The engine's other jobs (and this job's other workers in one process) have tables of their own.
-    const table = (role: string) => `${BATCH_DATABASE}.${quoteIdent(`${name}_${instance}_${role}`)}`;
+    // The engine's other jobs (and this job's other workers in one process) have tables of their
+    // own; named `__…`, as Tributary's own tables are, no listing of the project's tables shows them.
+    const table = (role: string) => `${BATCH_DATABASE}.${quoteIdent(`__${name}_${instance}_${role}`)}`;
     this.batchTables = [table('batch_0'), table('batch_1')];
     this.schemaTable = table('schema');
     this.status = {
