@@ -4,3 +4,5 @@ export type { StreamInput, RecordSink, InputContext, InputComponent } from './in
 export type { Store, StoreContext, StoreComponent, TableShape, WriteMode, ReplaceScope, Staged, StageRequest, CommitUnit, MergeFunction, DivertedNote } from './stores/types.js';
 export { mergeFunction, scopeCondition } from './stores/types.js';
 export { dropFromWarehouse } from './stores/duckdb.js';
+// What a store's partitioned write refuses, for the runners that know where the keys are declared.
+export { PartitionKeyError, partitionKeyProblem } from '../lake/index.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type QuarantineRow, type RunCounts, type RunTrigger } from '../catalog/index.js';
-import { openSource, type DivertedNote, type LineFingerprint, type RecordPlace, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
+import { openSource, PartitionKeyError, type DivertedNote, type LineFingerprint, type RecordPlace, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { groupBy } from '../core/collections.js';
 import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
@@ -13,7 +13,6 @@ import { quoteIdent, quoteLiteral, listParameter } from '../engine/index.js';
 import { PARSE_ERROR, SKIPPED, VERDICT, reasonExpression, ruleChecks, ruleTypeProblem, ruleWithoutColumn, verdictExpression } from '../quality/index.js';
 import { assertLoadAcceptable } from '../quality/threshold.js';
 import type { HistoryInput } from '../materializations/index.js';
-import { PartitionKeyError } from '../lake/index.js';
 import { planBatches, type BatchPlan } from './batches.js';
 import { carrySourceColumns } from './carry.js';
 import { compileProject, materializationComponent, materializationContext, type ModelPlan, type ProjectPlan, type Relations } from './plan.js';

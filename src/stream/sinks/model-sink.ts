@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ColumnInfo } from '../../catalog/index.js';
-import type { CommitUnit, Staged, Store, TableShape } from '../../connectors/index.js';
+import { partitionKeyProblem, type CommitUnit, type Staged, type Store, type TableShape } from '../../connectors/index.js';
 import type { StreamSinkConfig, StreamTableConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/index.js';
 import { TributaryError } from '../../core/errors.js';
-import { partitionKeyProblem } from '../../lake/index.js';
 import type { Materialization } from '../../materializations/index.js';
 import { compileProject, materializationComponent, materializationContext } from '../../models/index.js';
 import type { Workspace } from '../../state/workspace.js';
