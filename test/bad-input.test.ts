@@ -5,6 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../src/core/errors.js';
+import { inferSeedColumns } from '../src/dbt/seeds.js';
 import { runModels } from '../src/models/index.js';
 import { ECOMMERCE_SAMPLE, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
 import { requireService } from './services.js';
@@ -311,6 +312,43 @@ export default defineProject({
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 6, column_name: 'price', raw: lines[4] });
     expect(rows[0]!.reason).toBe(`price: expected DECIMAL(12,2), got ${/,(\d+\.\d{3}),/.exec(lines[4]!)![1]}`);
+  });
+
+  it('a text longer than its declared VARCHAR(n) is quarantined from CSV and from JSON lines; a dbt seed\'s varchar(n) keeps it, as dbt-duckdb does', async () => {
+    const brandOf = (line: string) => line.split(',')[5]!;
+    const long = GOOD.filter((line) => brandOf(line).length > 5);
+    expect(long.length).toBeGreaterThan(0);
+    expect(long.length).toBeLessThan(GOOD.length);
+    const csv = writeTree({ 'tributary.config.ts': project().replace("brand: 'VARCHAR'", "brand: 'VARCHAR(5)'"), 'data/events.csv': `${[HEADER, ...GOOD].join('\n')}\n` });
+    const fromCsv = await quarantineOf(csv);
+    expect(fromCsv.result).toMatchObject({ read: 20, written: 20 - long.length, quarantined: long.length });
+    expect(fromCsv.rows.map((r) => r.raw).sort()).toEqual([...long].sort());
+    expect(fromCsv.rows[0]!.reason).toBe(`brand: expected VARCHAR(5), got ${brandOf(fromCsv.rows[0]!.raw!)}`);
+    expect(fromCsv.rows[0]).toMatchObject({ column_name: 'brand', line: GOOD.indexOf(fromCsv.rows[0]!.raw!) + 2 });
+
+    const objects = GOOD.map((line) => JSON.stringify({ event_type: line.split(',')[1], brand: brandOf(line), user_id: Number(line.split(',')[7]) }));
+    const jsonl = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'bad_input',
+  sources: { clicks: { format: 'jsonl', path: 'data/events.jsonl', columns: { event_type: 'VARCHAR', brand: 'VARCHAR(5)', user_id: 'BIGINT' } } },
+  models: { events: { sql: "SELECT * FROM {{ source('clicks') }}", materialize: 'lake' } },
+});
+`,
+      'data/events.jsonl': `${objects.join('\n')}\n`,
+    });
+    const fromJson = await quarantineOf(jsonl);
+    expect(fromJson.result).toMatchObject({ read: 20, written: 20 - long.length, quarantined: long.length });
+    expect(fromJson.rows.map((r) => r.line).sort((a, b) => a! - b!)).toEqual(long.map((line) => GOOD.indexOf(line) + 1).sort((a, b) => a - b));
+    expect(fromJson.rows.every((r) => /^brand: expected VARCHAR\(5\), got \S{6,}$/.test(r.reason))).toBe(true);
+    // The loaded values are the strings, not their JSON text (a sized text was once read as JSON, quotes and all).
+    const ws = await openProject(jsonl);
+    const loaded = await ws.engine.query<{ brand: string }>('SELECT brand FROM events');
+    ws.close();
+    expect(loaded.map((r) => r.brand).sort()).toEqual(GOOD.map(brandOf).filter((brand) => brand.length <= 5).sort());
+
+    // dbt-duckdb makes the seed's table with the type, and DuckDB keeps no length.
+    expect(inferSeedColumns('code,name\nFRA,France\n', { code: 'varchar(2)', name: 'varchr(3)' }, 'seeds/countries.csv')).toEqual({ code: 'VARCHAR', name: 'varchr(3)' });
   });
 
   it('a row failing a rule after a quote that never closes is placed and shown from the repaired read, not from the file as found', async () => {

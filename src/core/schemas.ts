@@ -72,6 +72,12 @@ export interface DeclaredColumn {
   from?: 'epoch_ms' | 'epoch_s';
 }
 
+/** The most characters a declared text type holds (`VARCHAR(3)`), or undefined when it sets none. */
+export function textLength(type: string): number | undefined {
+  const sized = /^(?:VARCHAR|TEXT|STRING|CHAR|BPCHAR)\s*\(\s*(\d+)\s*\)$/.exec(type.trim().toUpperCase());
+  return sized ? Number(sized[1]) : undefined;
+}
+
 export function declaredColumns(columns: Record<string, ColumnSpec>, keyOf: (name: string) => string = (name) => name): DeclaredColumn[] {
   return Object.entries(columns).map(([name, spec]) =>
     typeof spec === 'string'

@@ -1,4 +1,5 @@
 import { TributaryError } from '../core/errors.js';
+import { textLength } from '../core/schemas.js';
 
 /**
  * A seed's column types, decided as dbt decides them, so that a seed loads into the same table
@@ -70,7 +71,9 @@ export function inferSeedColumns(text: string, columnTypes: Record<string, strin
     const values = rows.map((r) => r[i] ?? '').filter((v) => !NULLS.has(v.toLowerCase()));
     const override = columnTypes[name];
     if (override) {
-      columns[name] = override;
+      // dbt-duckdb makes the seed's table with this type, and DuckDB keeps no length: a value
+      // longer than a VARCHAR(2) loads under dbt, so it loads here (a declared source refuses it).
+      columns[name] = textLength(override) === undefined ? override : 'VARCHAR';
       return;
     }
     const found = TESTS.find(([, fits]) => values.every(fits))?.[0] ?? 'VARCHAR';

@@ -1,4 +1,4 @@
-import type { DeclaredColumn, Rule } from '../core/schemas.js';
+import { textLength, type DeclaredColumn, type Rule } from '../core/schemas.js';
 import { quoteIdent, quoteLiteral } from '../engine/index.js';
 import { BLANK_LINE, PARSE_ERROR, ruleChecks, SKIPPED, verdictExpression } from './rules.js';
 
@@ -28,7 +28,7 @@ const NESTED = /[[\](]|^(STRUCT|MAP|UNION)/;
 /** What the JSON reader is asked for, per field: the value's text, or for JSON columns its JSON. */
 export function fieldTextType(column: DeclaredColumn): 'VARCHAR' | 'JSON' {
   const type = column.type.trim().toUpperCase();
-  return type === 'JSON' || (NESTED.test(type) && !DECIMAL.test(type)) ? 'JSON' : 'VARCHAR';
+  return type === 'JSON' || (NESTED.test(type) && !DECIMAL.test(type) && textLength(type) === undefined) ? 'JSON' : 'VARCHAR';
 }
 
 /** read_ndjson's `columns` argument: each field's key → its text type. */
@@ -105,6 +105,10 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
     const value = `CASE lower(${t}) WHEN 'true' THEN true WHEN 'false' THEN false END`;
     return { value, problem: refuseUnless(`${value} IS NOT NULL`) };
   }
+  // The engine keeps no length (its VARCHAR(3) is VARCHAR): a longer value is refused here, as
+  // Spark and PostgreSQL refuse it, not loaded under a type that says it cannot be.
+  const length = textLength(upper);
+  if (length !== undefined) return { value: `CAST(${t} AS ${type})`, problem: refuseUnless(`length(${t}) <= ${length}`) };
   if (TEXT.test(upper) || upper === 'JSON') return { value: upper === 'JSON' ? t : `CAST(${t} AS ${type})`, problem: 'NULL' };
   if (upper === 'DATE') {
     const value = `TRY_CAST(${t} AS DATE)`;
@@ -128,7 +132,7 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
 export function castsExactly(stored: string, declared: string): boolean {
   const from = stored.trim().toUpperCase();
   const to = declared.trim().toUpperCase();
-  if (from === to || TEXT.test(to)) return true;
+  if (from === to || (TEXT.test(to) && textLength(to) === undefined)) return true;
   if (INTEGER.test(from)) return INTEGER.test(to) || DECIMAL.test(to) || to === 'DOUBLE' || to === 'FLOAT8';
   if (from === 'FLOAT' || from === 'REAL' || from === 'FLOAT4') return to === 'DOUBLE' || to === 'FLOAT8';
   if (from === 'DATE') return LOCAL_TIMESTAMP.test(to) || to === 'TIMESTAMPTZ' || to === 'TIMESTAMP WITH TIME ZONE';
@@ -210,7 +214,7 @@ export function typeJson(
 /** A column whose typing never refuses a value: text, JSON, and STRUCTs typed by the transform itself. */
 function cannotFail(column: DeclaredColumn): boolean {
   const type = column.type.trim().toUpperCase();
-  return !column.from && (TEXT.test(type) || type === 'JSON' || transformsItself(column));
+  return !column.from && ((TEXT.test(type) && textLength(type) === undefined) || type === 'JSON' || transformsItself(column));
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { readHeads, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
-import { declaredColumns } from '../../core/schemas.js';
+import { declaredColumns, textLength } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
 import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
@@ -226,6 +226,10 @@ function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
   if (/^(TIMESTAMP|DATETIME)$/.test(upper) && !csv?.timestampFormat) {
     const instant = (f: string) => `TRY_CAST(${f} AS TIMESTAMPTZ)`;
     return { read: 'VARCHAR', value: (f) => `CAST(${instant(f)} AS TIMESTAMP)`, problem: problem((f) => `${instant(f)} IS NOT NULL`) };
+  }
+  // The reader takes a text of any length for a VARCHAR(3): its length is checked here.
+  if (textLength(upper) !== undefined) {
+    return { read: 'VARCHAR', value: (f) => f, problem: (f, name, declared) => exactValue({ name, key: name, type: declared }, f).problem };
   }
   if (upper === 'DATE' && !csv?.dateFormat) {
     // The reader's DATE takes '2024-01-01 10:00:00' for the day: read as text and typed exactly here.
