@@ -5,6 +5,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { TributaryError } from '../src/core/errors.js';
+import { textLength } from '../src/core/schemas.js';
 import { inferSeedColumns } from '../src/dbt/seeds.js';
 import { runModels } from '../src/models/index.js';
 import { ECOMMERCE_SAMPLE, cli, openProject, runProject, tempDir, writeTree } from './helpers.js';
@@ -349,6 +350,9 @@ export default defineProject({
 
     // dbt-duckdb makes the seed's table with the type, and DuckDB keeps no length.
     expect(inferSeedColumns('code,name\nFRA,France\n', { code: 'varchar(2)', name: 'varchr(3)' }, 'seeds/countries.csv')).toEqual({ code: 'VARCHAR', name: 'varchr(3)' });
+    // Every spelling of a sized text the engine takes has its length.
+    expect(['character varying(5)', 'CHAR VARYING (5)', 'nvarchar(5)', 'NCHAR(5)', 'text(5)', 'bpchar( 5 )'].map(textLength)).toEqual(Array(6).fill(5));
+    expect(['VARCHAR', 'DECIMAL(5,2)', "ENUM('a')", 'VARCHAR[]'].map(textLength)).toEqual(Array(4).fill(undefined));
   });
 
   it('a row failing a rule after a quote that never closes is placed and shown from the repaired read, not from the file as found', async () => {

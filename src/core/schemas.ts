@@ -74,7 +74,7 @@ export interface DeclaredColumn {
 
 /** The most characters a declared text type holds (`VARCHAR(3)`), or undefined when it sets none. */
 export function textLength(type: string): number | undefined {
-  const sized = /^(?:VARCHAR|TEXT|STRING|CHAR|BPCHAR)\s*\(\s*(\d+)\s*\)$/.exec(type.trim().toUpperCase());
+  const sized = /^(?:N?VARCHAR|TEXT|STRING|N?CHAR|BPCHAR|CHARACTER|(?:CHAR|CHARACTER)\s+VARYING)\s*\(\s*(\d+)\s*\)$/.exec(type.trim().toUpperCase());
   return sized ? Number(sized[1]) : undefined;
 }
 
