@@ -48,11 +48,18 @@ export async function startS3(bucket = 'lake'): Promise<S3Server> {
   closeSync(out);
   const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n') : []);
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`moto exited (${code}) before it listened:\n${lines().join('\n')}`))));
-  const listening = (async () => {
-    // It says so in its log; the test waits on that line, on the file's growth.
-    while (!lines().some((line) => /Running on http/.test(line))) await new Promise<void>((resolve) => watchFile(log, { interval: 50 }, function once() { unwatchFile(log, once); resolve(); }));
-  })();
-  await Promise.race([listening, exited]);
+  // It says so in its log; the test waits on that line, on the file's growth. The watch starts
+  // before the first look: a line written between a look and a watch would wake nobody.
+  const listening = new Promise<void>((resolve) => {
+    const look = () => {
+      if (!lines().some((line) => /Running on http/.test(line))) return;
+      unwatchFile(log, look);
+      resolve();
+    };
+    watchFile(log, { interval: 50 }, look);
+    look();
+  });
+  await Promise.race([listening, exited]).finally(() => unwatchFile(log));
   const endpoint = `http://127.0.0.1:${port}`;
   const env = { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'tributary-test', AWS_SECRET_ACCESS_KEY: 'tributary-test-secret', AWS_REGION: 'us-east-1', [EXTENSIONS_ENV]: EXTENSIONS };
   const client = new S3Client({ endpoint, region: env.AWS_REGION, forcePathStyle: true, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
