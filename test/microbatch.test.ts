@@ -91,6 +91,20 @@ describe('a micro-batch on its way into the engine', () => {
     ]);
   });
 
+  it('a text longer than its declared VARCHAR(n) is a dead letter with the reason; a shorter one is the string, not its JSON', async () => {
+    const sized = declaredColumns({ id: 'BIGINT', event_type: 'VARCHAR(4)' });
+    const writer = new BatchWriter(16);
+    ['view', 'cart', 'purchase'].forEach((type, i) => writer.add(0, i, 1_795_000_000_000, Buffer.from(`{"id":${i},"event_type":"${type}"}`)));
+    const batch = await loadPreparedBatch(engine, writer.finish(path.join(dir, 'sized.txt')), sized, []);
+    const rows = await engine.queryJson<{ event_type: string | null; __rule: string; __reason: string | null }>(`SELECT event_type, __rule, __reason FROM ${batch.table} ORDER BY __o`);
+    expect(rows.slice(0, 2)).toEqual([
+      { event_type: 'view', __rule: 'ok', __reason: null },
+      { event_type: 'cart', __rule: 'ok', __reason: null },
+    ]);
+    expect(rows[2]!.__rule).not.toBe('ok');
+    expect(rows[2]!.__reason).toBe('event_type: expected VARCHAR(4), got purchase');
+  });
+
   it('an event cannot move itself to another offset by carrying the bookkeeping fields', async () => {
     const rows = await load([good('1', ',"__o":0,"__p":9'), good('2')], 1, 500);
     expect(rows.map((r) => [r.__p, r.__o, r.id, r.__rule])).toEqual([
