@@ -23,12 +23,13 @@ const FLOAT = /^(DOUBLE|FLOAT|REAL|FLOAT4|FLOAT8)$/;
 const BOOLEAN = /^(BOOLEAN|BOOL|LOGICAL)$/;
 const LOCAL_TIMESTAMP = /^(TIMESTAMP|DATETIME)$/;
 const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)(\s*\(\d+\))?$/;
-const NESTED = /[[\](]|^(STRUCT|MAP|UNION)/;
+/** A list or array (brackets), or a STRUCT, MAP or UNION; a scalar's parameters (DECIMAL(12,2), VARCHAR(3), ENUM('a')) make none. */
+const NESTED = /[[\]]|^(STRUCT|MAP|UNION)\s*\(/;
 
 /** What the JSON reader is asked for, per field: the value's text, or for JSON columns its JSON. */
 export function fieldTextType(column: DeclaredColumn): 'VARCHAR' | 'JSON' {
   const type = column.type.trim().toUpperCase();
-  return type === 'JSON' || (NESTED.test(type) && !DECIMAL.test(type) && textLength(type) === undefined) ? 'JSON' : 'VARCHAR';
+  return type === 'JSON' || NESTED.test(type) ? 'JSON' : 'VARCHAR';
 }
 
 /** read_ndjson's `columns` argument: each field's key → its text type. */

@@ -206,6 +206,8 @@ function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
   const upper = type.trim().toUpperCase();
   const problem = (ok: (field: string) => string, shown = (field: string) => `CAST(${field} AS VARCHAR)`) => (field: string, name: string, declared: string) =>
     `CASE WHEN ${field} IS NULL OR (${ok(field)}) THEN NULL ELSE ${quoteLiteral(`${name}: expected ${declared}, got `)} || ${shown(field)} END`;
+  /** The reason JSON's typing gives a text field, for a column the reader takes as text. */
+  const exactProblem = (field: string, name: string, declared: string) => exactValue({ name, key: name, type: declared }, field).problem;
   if (/^(TINYINT|SMALLINT|INTEGER|INT|UTINYINT|USMALLINT|UINTEGER|INT1|INT2|INT4|SHORT)$/.test(upper)) {
     return { read: 'DOUBLE', value: (f) => `TRY_CAST(${f} AS ${type})`, problem: problem((f) => `${f} = trunc(${f}) AND TRY_CAST(${f} AS ${type}) IS NOT NULL`) };
   }
@@ -229,11 +231,11 @@ function exactRead(type: string, csv: CsvConfig['csv']): ExactRead | undefined {
   }
   // The reader takes a text of any length for a VARCHAR(3): its length is checked here.
   if (textLength(upper) !== undefined) {
-    return { read: 'VARCHAR', value: (f) => f, problem: (f, name, declared) => exactValue({ name, key: name, type: declared }, f).problem };
+    return { read: 'VARCHAR', value: (f) => f, problem: exactProblem };
   }
   if (upper === 'DATE' && !csv?.dateFormat) {
     // The reader's DATE takes '2024-01-01 10:00:00' for the day: read as text and typed exactly here.
-    return { read: 'VARCHAR', value: (f) => exactValue({ name: '', key: '', type }, f).value, problem: (f, name, declared) => exactValue({ name, key: name, type: declared }, f).problem };
+    return { read: 'VARCHAR', value: (f) => exactValue({ name: '', key: '', type }, f).value, problem: exactProblem };
   }
   return undefined;
 }
