@@ -22,7 +22,8 @@ const DECIMAL = /^(DECIMAL|NUMERIC)(\s*\(.*\))?$/;
 const FLOAT = /^(DOUBLE|FLOAT|REAL|FLOAT4|FLOAT8)$/;
 const BOOLEAN = /^(BOOLEAN|BOOL|LOGICAL)$/;
 const LOCAL_TIMESTAMP = /^(TIMESTAMP|DATETIME)$/;
-const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)(\s*\(\d+\))?$/;
+/** A text of any length; a sized one (VARCHAR(3)) is textLength's. */
+const TEXT = /^(VARCHAR|TEXT|STRING|CHAR|BPCHAR)$/;
 /** A list or array (brackets), or a STRUCT, MAP or UNION; a scalar's parameters (DECIMAL(12,2), VARCHAR(3), ENUM('a')) make none. */
 const NESTED = /[[\]]|^(STRUCT|MAP|UNION)\s*\(/;
 
@@ -133,7 +134,7 @@ export function exactValue(column: DeclaredColumn, text: string, options: JsonOp
 export function castsExactly(stored: string, declared: string): boolean {
   const from = stored.trim().toUpperCase();
   const to = declared.trim().toUpperCase();
-  if (from === to || (TEXT.test(to) && textLength(to) === undefined)) return true;
+  if (from === to || TEXT.test(to)) return true;
   if (INTEGER.test(from)) return INTEGER.test(to) || DECIMAL.test(to) || to === 'DOUBLE' || to === 'FLOAT8';
   if (from === 'FLOAT' || from === 'REAL' || from === 'FLOAT4') return to === 'DOUBLE' || to === 'FLOAT8';
   if (from === 'DATE') return LOCAL_TIMESTAMP.test(to) || to === 'TIMESTAMPTZ' || to === 'TIMESTAMP WITH TIME ZONE';
@@ -215,7 +216,7 @@ export function typeJson(
 /** A column whose typing never refuses a value: text, JSON, and STRUCTs typed by the transform itself. */
 function cannotFail(column: DeclaredColumn): boolean {
   const type = column.type.trim().toUpperCase();
-  return !column.from && ((TEXT.test(type) && textLength(type) === undefined) || type === 'JSON' || transformsItself(column));
+  return !column.from && (TEXT.test(type) || type === 'JSON' || transformsItself(column));
 }
 
 /**
