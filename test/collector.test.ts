@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryableTables, type Workspace } from '../src/state/workspace.js';
 import { createServer, assertSafeBinding } from '../src/server/app.js';
@@ -119,6 +120,47 @@ describe('collector', () => {
     expect(buckets.map((b) => b.count)).toEqual(buckets.map((b) => b.count).sort((a, b) => a - b));
     expect(metrics).toMatch(/tributary_stream_event_to_commit_seconds_count\{job="clickstream_live"\} 250\n/);
     expect(metrics).toMatch(/# TYPE tributary_stream_event_to_commit_seconds histogram/);
+  });
+
+  it('takes bodies compressed as SDKs send them (gzip, x-gzip, deflate, br), and the job commits their events', async () => {
+    const events = Array.from({ length: 40 }, (_, i) => stamp(sample[100 + i]!));
+    const ndjson = Buffer.from(events.slice(0, 10).join('\n'));
+    const array = Buffer.from(JSON.stringify(events.slice(10, 20).map((e) => JSON.parse(e))));
+    const sent = [
+      { encoding: 'gzip', type: 'application/x-ndjson', body: gzipSync(ndjson) },
+      { encoding: 'X-GZIP', type: 'application/x-ndjson', body: gzipSync(Buffer.from(events.slice(20, 30).join('\n'))) },
+      { encoding: 'deflate', type: 'application/json', body: deflateSync(array) },
+      { encoding: 'br', type: 'application/x-ndjson', body: brotliCompressSync(Buffer.from(events.slice(30).join('\n'))) },
+    ];
+    for (const { encoding, type, body } of sent) {
+      const response = await fetch(`${base}/v1/topics/clickstream`, { method: 'POST', headers: { 'content-type': type, 'content-encoding': encoding }, body });
+      expect({ encoding, status: response.status, body: await response.json() }).toMatchObject({ encoding, status: 200, body: { accepted: 10, rejected: [] } });
+    }
+    await streams.jobs[0]!.drain();
+    const ids = events.map(idOf);
+    const committed = await ws.engine.query<{ n: bigint }>(`SELECT count(DISTINCT id) AS n FROM live_operations WHERE id::VARCHAR IN (${ids.map((id) => `'${id}'`).join(', ')})`);
+    expect(Number(committed[0]!.n)).toBe(40);
+  });
+
+  it('a compressed body it cannot read is refused whole with what to do: a coding it does not know, a cut-off stream, a bomb past the size limit', async () => {
+    const endOffsets = () => streams.log.topic('clickstream').endOffsets().reduce((a, b) => a + b, 0);
+    const before = endOffsets();
+    const send = (encoding: string, body: Uint8Array<ArrayBuffer>) =>
+      fetch(`${base}/v1/topics/clickstream`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'content-encoding': encoding }, body });
+    const packed = gzipSync(Buffer.from(stamp(sample[0]!)));
+    const unknown = await send('zstd', packed);
+    expect(unknown.status).toBe(415);
+    expect(await unknown.json()).toEqual({ error: "Content-Encoding 'zstd' is not one this server decompresses", hint: 'send the body uncompressed or as gzip, deflate, br' });
+    const cut = await send('gzip', new Uint8Array(packed.subarray(0, packed.length - 12)));
+    expect(cut.status).toBe(400);
+    expect(await cut.json()).toMatchObject({ error: expect.stringMatching(/^the body is not valid gzip data \(.+\); nothing of it was appended$/), hint: expect.stringMatching(/uncompressed/) });
+    // 4 MB of zeros packs into a few kilobytes; the limit (1 MB here) counts what it unpacks to.
+    const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const big = await send('gzip', bomb);
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { hint: string }).hint).toMatch(/split the batch/);
+    expect(endOffsets()).toBe(before);
   });
 });
 

@@ -28,6 +28,28 @@ export type ServerPlugin = (app: FastifyInstance, context: ServerContext) => Pro
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 export const JSON_TYPES = ['application/json', 'application/x-ndjson'];
+/** Request bodies the collector takes compressed, as SDKs and log shippers send them (Content-Encoding). */
+export const BODY_ENCODINGS = ['gzip', 'deflate', 'br'] as const;
+
+/**
+ * A refusal with its HTTP status, answered through the server's error handler with its hint. Its
+ * message is enumerable because the decompressing plugin copies a refusal's own properties onto
+ * the stream's error rather than throwing it.
+ */
+const refusal = (status: number, message: string, hint: string) =>
+  Object.defineProperties(new TributaryError(message, { hint }), { statusCode: { value: status, enumerable: true }, message: { value: message, enumerable: true } });
+
+/**
+ * How the collector decompresses a body: given to its route, since a route's options replace the
+ * plugin's own rather than add to them.
+ */
+const decompressBody = {
+  requestEncodings: [...BODY_ENCODINGS, 'identity' as const],
+  onUnsupportedRequestEncoding: (encoding: string) =>
+    refusal(415, `Content-Encoding '${encoding}' is not one this server decompresses`, `send the body uncompressed or as ${BODY_ENCODINGS.join(', ')}`),
+  onInvalidRequestPayload: (encoding: string, _request: unknown, error: Error) =>
+    refusal(400, `the body is not valid ${encoding} data (${error.message}); nothing of it was appended`, `compress the whole body with ${encoding}, or send it uncompressed without Content-Encoding`),
+};
 
 /** Checks the rule before anything listens: a server reachable from elsewhere needs a token. */
 export function assertSafeBinding(host: string, token: string | undefined): void {
@@ -61,6 +83,10 @@ export async function createServer(context: ServerContext, options: ServerOption
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   // NDJSON stays bytes: the collector appends its events as slices of the body.
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  // Only the routes given `decompress` decompress their bodies (the collector); no reply is
+  // compressed. The body limit holds for the decompressed bytes: a small bomb gets 413 like a large body.
+  const { default: compress } = await import('@fastify/compress');
+  await app.register(compress, { globalCompression: false, globalDecompression: false });
 
   /** Host names this server answers to: what it is bound to, and loopback names when it is loopback. */
   const hosts = new Set<string>();
@@ -81,14 +107,20 @@ export async function createServer(context: ServerContext, options: ServerOption
     }
   });
 
+  // Content codings are case-insensitive, and x-gzip is gzip (RFC 9110 §8.4.1.3).
+  app.addHook('onRequest', async (request) => {
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding !== undefined) request.headers['content-encoding'] = encoding === 'x-gzip' ? 'gzip' : encoding;
+  });
+
   installAuth(app, options.token, clients);
-  app.setErrorHandler(async (error: Error & { statusCode?: number }, _request, reply) => {
+  app.setErrorHandler(async (error: Error & { statusCode?: number; hint?: string }, _request, reply) => {
     const status = error.statusCode ?? (error instanceof TributaryError ? 400 : 500);
     const hint =
-      error instanceof TributaryError
+      error instanceof TributaryError || typeof error.hint === 'string'
         ? error.hint
         : status === 413
-          ? `requests are limited to ${bodyLimit / 1024 / 1024} MB; split the batch`
+          ? `requests are limited to ${bodyLimit / 1024 / 1024} MB (a compressed body once decompressed); split the batch`
           : status === 415
             ? `send Content-Type ${JSON_TYPES.join(' or ')}`
             : undefined;
@@ -101,7 +133,7 @@ export async function createServer(context: ServerContext, options: ServerOption
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  app.post<{ Params: { topic: string }; Body: string | Buffer }>('/v1/topics/:topic', async (request, reply) => {
+  app.post<{ Params: { topic: string }; Body: string | Buffer }>('/v1/topics/:topic', { decompress: decompressBody }, async (request, reply) => {
     const topics = context.ws.project.config.topics;
     const name = request.params.topic;
     const config = Object.hasOwn(topics, name) ? topics[name] : undefined;
