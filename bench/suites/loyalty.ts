@@ -211,8 +211,10 @@ export const loyaltySuite: Suite = {
     );
 
     // 2. Lookups against the running server, on the state the ingest built.
-    const up = spawn(process.execPath, [...cli, 'up', '--project', example, '--data-dir', state, '--port', String(PORT)], { cwd: root, env, stdio: 'ignore' });
     const url = `http://127.0.0.1:${PORT}`;
+    // Another server on the port would answer in its place: the lookups would be of some other project.
+    if (await fetch(`${url}/healthz`).then(() => true, () => false)) throw new Error(`port ${PORT} is taken by another server; stop it and run the suite again`);
+    const up = spawn(process.execPath, [...cli, 'up', '--project', example, '--data-dir', state, '--port', String(PORT)], { cwd: root, env, stdio: 'ignore' });
     const points: LoadPoint[] = [];
     try {
       for (let i = 0; !(await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false)); i++) {
