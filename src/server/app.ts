@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
@@ -38,6 +38,12 @@ export const BODY_ENCODINGS = ['gzip', 'deflate', 'br'] as const;
  */
 const refusal = (status: number, message: string, hint: string) =>
   Object.defineProperties(new TributaryError(message, { hint }), { statusCode: { value: status, enumerable: true }, message: { value: message, enumerable: true } });
+
+/** Content codings are case-insensitive, and x-gzip is gzip (RFC 9110 §8.4.1.3); the plugin matches them exactly. */
+async function normaliseEncoding(request: FastifyRequest): Promise<void> {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined) request.headers['content-encoding'] = encoding === 'x-gzip' ? 'gzip' : encoding;
+}
 
 /**
  * How the collector decompresses a body: given to its route, since a route's options replace the
@@ -83,10 +89,6 @@ export async function createServer(context: ServerContext, options: ServerOption
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
   // NDJSON stays bytes: the collector appends its events as slices of the body.
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  // Only the routes given `decompress` decompress their bodies (the collector); no reply is
-  // compressed. The body limit holds for the decompressed bytes: a small bomb gets 413 like a large body.
-  const { default: compress } = await import('@fastify/compress');
-  await app.register(compress, { globalCompression: false, globalDecompression: false });
 
   /** Host names this server answers to: what it is bound to, and loopback names when it is loopback. */
   const hosts = new Set<string>();
@@ -107,17 +109,12 @@ export async function createServer(context: ServerContext, options: ServerOption
     }
   });
 
-  // Content codings are case-insensitive, and x-gzip is gzip (RFC 9110 §8.4.1.3).
-  app.addHook('onRequest', async (request) => {
-    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-    if (encoding !== undefined) request.headers['content-encoding'] = encoding === 'x-gzip' ? 'gzip' : encoding;
-  });
-
   installAuth(app, options.token, clients);
   app.setErrorHandler(async (error: Error & { statusCode?: number; hint?: string }, _request, reply) => {
     const status = error.statusCode ?? (error instanceof TributaryError ? 400 : 500);
+    // A TributaryError's hint, or one a refusal's properties carried onto another error.
     const hint =
-      error instanceof TributaryError || typeof error.hint === 'string'
+      'hint' in error
         ? error.hint
         : status === 413
           ? `requests are limited to ${bodyLimit / 1024 / 1024} MB (a compressed body once decompressed); split the batch`
@@ -133,20 +130,28 @@ export async function createServer(context: ServerContext, options: ServerOption
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  app.post<{ Params: { topic: string }; Body: string | Buffer }>('/v1/topics/:topic', { decompress: decompressBody }, async (request, reply) => {
-    const topics = context.ws.project.config.topics;
-    const name = request.params.topic;
-    const config = Object.hasOwn(topics, name) ? topics[name] : undefined;
-    if (!config) {
-      return reply.code(404).send({ error: `no topic '${name}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
-    }
-    const ndjson = /ndjson/.test(request.headers['content-type'] ?? '');
-    const result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
-    if ('error' in result) return reply.code(result.status).send({ error: result.error, hint: result.hint });
-    // Refused events are kept where every other rejected row is: readable, countable, with the reason.
-    await context.ws.metastore.addDeadLetters(`collector:${name}`, result.dead);
-    const { dead: _dead, ...answer } = result;
-    return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(answer);
+  // The collector in a scope of its own with the decompressing plugin, which hooks every route
+  // registered beside it: the other routes (lookups, the UI) pay nothing for it, and no reply is
+  // compressed. The body limit holds for the decompressed bytes: a small bomb gets 413 like a large body.
+  const { default: compress } = await import('@fastify/compress');
+  await app.register(async (collector) => {
+    await collector.register(compress, { globalCompression: false, globalDecompression: false });
+    const route = { compress: false as const, decompress: decompressBody, onRequest: normaliseEncoding };
+    collector.post<{ Params: { topic: string }; Body: string | Buffer }>('/v1/topics/:topic', route, async (request, reply) => {
+      const topics = context.ws.project.config.topics;
+      const name = request.params.topic;
+      const config = Object.hasOwn(topics, name) ? topics[name] : undefined;
+      if (!config) {
+        return reply.code(404).send({ error: `no topic '${name}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
+      }
+      const ndjson = /ndjson/.test(request.headers['content-type'] ?? '');
+      const result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
+      if ('error' in result) return reply.code(result.status).send({ error: result.error, hint: result.hint });
+      // Refused events are kept where every other rejected row is: readable, countable, with the reason.
+      await context.ws.metastore.addDeadLetters(`collector:${name}`, result.dead);
+      const { dead: _dead, ...answer } = result;
+      return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(answer);
+    });
   });
 
   app.get('/v1/status', async () => ({
