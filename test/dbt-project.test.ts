@@ -346,10 +346,45 @@ describe('run_query while a model renders', () => {
     writeFileSync(file, `{% if execute %}{% set r = run_query("select 1; drop table raw_orders") %}{% endif %}\n${readFileSync(file, 'utf8')}`);
     const build = cli(['build', '--project', dir, '--select', '+daily_revenue']);
     expect(build.code).toBe(1);
-    expect(build.stderr).toContain('a template asked the warehouse something other than one query while rendering: select 1; drop table raw_orders');
+    expect(build.stderr).toContain('a template asked the warehouse something other than one select while rendering (Only SELECT statements can be serialized to json!): select 1; drop table raw_orders');
     const kept = cli(['sql', '--project', dir, '--format', 'json', 'SELECT count(*)::INT AS n FROM raw_orders']);
     expect(kept.code, kept.stderr).toBe(0);
     expect(JSON.parse(kept.stdout)).toEqual([{ n: 48 }]);
+  });
+});
+
+describe('what dbt_utils and other packages ask of the context', () => {
+  it('names the node (`model`), its database (`target.database`), keys a dict by a relation, and finds a relation this node refs before it is built', () => {
+    const dir = copyProject();
+    writeFileSync(
+      path.join(dir, 'models', 'context.sql'),
+      `{{ config(materialized='table') }}{% set by_relation = {} %}{% do by_relation.update({ref('raw_orders'): []}) %}
+{% set found = load_relation(ref('stg_orders')) %}
+select '{{ model.name }}' as name, '{{ model.package_name }}' as package, '{{ model.unique_id }}' as unique_id,
+  '{{ model.config.materialized }}' as materialized, '{{ target.database }}' as database,
+  {{ by_relation | length }} as keys, {{ 'true' if found is not none else 'false' }} as found
+`,
+    );
+    const compiled = cli(['compile', '--project', dir, '--select', 'context', '--format', 'json']);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    const { sql } = (JSON.parse(compiled.stdout) as { sql: string }[])[0]!;
+    expect(sql).toContain(`'context' as name, 'shop' as package, 'model.shop.context' as unique_id`);
+    expect(sql).toContain(`'table' as materialized, 'shop' as database`);
+    // stg_orders is not built yet, but it is by the time this model runs: dbt finds it then.
+    expect(sql).toContain('1 as keys, true as found');
+  });
+
+  it("stops before anything runs when packages.yml asks for a package dbt_packages/ does not hold, as dbt does, saying how to install it", () => {
+    const dir = copyProject();
+    writeFileSync(path.join(dir, 'packages.yml'), 'packages:\n  - local: dbt_packages/shop_utils\n  - package: dbt-labs/dbt_utils\n    version: 1.3.0\n');
+    const result = cli(['build', '--project', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${path.join(dir, 'packages.yml')}: packages.yml asks for 2 package(s) (dbt_packages/shop_utils, dbt-labs/dbt_utils), but dbt_packages/ holds 1`);
+    expect(result.stderr).toContain('install them with `dbt deps`');
+    expect(existsSync(path.join(dir, 'shop.duckdb'))).toBe(false);
+    writeFileSync(path.join(dir, 'packages.yml'), 'packages:\n  - local: dbt_packages/shop_utils\n');
+    const listed = cli(['ls', '--project', dir, 'stg_orders', '--format', 'json']);
+    expect(listed.code, listed.stderr).toBe(0);
   });
 });
 

@@ -72,9 +72,11 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
       // Rendering may run many times: only one read-only query is ever answered (one SELECT, as DuckDB parses it).
       const tree = await parseSqlTree(engine, question.sql);
       if (tree.error || tree.statements?.length !== 1) {
-        throw new TributaryError(`a template asked the warehouse something other than one query while rendering: ${question.sql.split('\n')[0]!.slice(0, 80)}`, {
-          place: { file: project.dir },
-          hint: 'run_query() and statement() run only a single select while a model renders; write a change as a model instead',
+        // The parser's words say why: a syntax error, or a statement that is no select.
+        const why = tree.error ? String(tree.error_message ?? 'the parser refused it').split('\n')[0] : `${tree.statements?.length ?? 0} statements`;
+        throw new TributaryError(`a template asked the warehouse something other than one select while rendering (${why}): ${question.sql.replace(/\s+/g, ' ').trim().slice(0, 200)}`, {
+          place: { file: error.file ?? project.dir },
+          hint: 'run_query() and statement() run one select while a model renders: fix its SQL, or write a change as a model',
         });
       }
       try {

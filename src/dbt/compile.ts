@@ -279,7 +279,49 @@ export class DbtSurface {
         return dbtRelation()?.schema;
       },
     };
-    const target = { name: this.files.target.name, type: 'duckdb', schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
+    // dbt's `model`: the node being rendered, as macros read it (model.name, model.package_name, model.config…).
+    const { snapshots, files } = this;
+    const modelNode = {
+      get name() {
+        return current.node?.name;
+      },
+      get package_name() {
+        return current.node?.package;
+      },
+      get resource_type() {
+        return current.node && (snapshots.has(current.node.name) ? 'snapshot' : 'model');
+      },
+      get unique_id() {
+        return current.node && `${modelNode.resource_type}.${current.node.package}.${current.node.name}`;
+      },
+      get original_file_path() {
+        return current.node?.file;
+      },
+      get alias() {
+        return dbtRelation()?.identifier;
+      },
+      get schema() {
+        return dbtRelation()?.schema;
+      },
+      get config() {
+        return current.config;
+      },
+      get tags() {
+        return current.config.tags;
+      },
+      get description() {
+        return current.node && (files.descriptions.get(current.node.name) ?? '');
+      },
+      get raw_code() {
+        return current.node?.text;
+      },
+      get raw_sql() {
+        return current.node?.text;
+      },
+    };
+    // dbt-duckdb names the database by its file, as the engine does: warehouse.duckdb is `warehouse`.
+    const database = this.files.target.path === ':memory:' ? 'memory' : path.basename(this.files.target.path).replace(/\.[^.]*$/, '');
+    const target = { name: this.files.target.name, type: 'duckdb', database, schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
     let env: JinjaEnvironment;
     const adapter = {
       dispatch: (name: string, namespace?: string) => {
@@ -298,8 +340,13 @@ export class DbtSurface {
       get_relation: (...args: unknown[]) => existingRelation(String(splitArgs(args).keywords.identifier ?? splitArgs(args).positional[2] ?? '')),
       type: () => 'duckdb',
     };
-    /** A relation of the warehouse by name, or None when it holds none (dbt's adapter.get_relation, load_relation). */
-    const existingRelation = (name: string) => (state.existing.has(name) ? new Relation(name, quoteIdent(name)) : null);
+    /**
+     * A relation of the warehouse by name, or None when it holds none (dbt's adapter.get_relation,
+     * load_relation). A node this one refs is built before it, as dbt renders a node only when its
+     * turn comes: it exists by then, though every node here is rendered before the run.
+     */
+    const existingRelation = (name: string) =>
+      state.existing.has(name) ? new Relation(name, quoteIdent(name)) : current.refs.has(name) && name !== current.node?.name ? new Relation(name, relationOf(name)) : null;
     // What the warehouse answered; a question not yet answered stops the render (see introspect.ts).
     const ask = (kind: Question['kind'], sql: string): Answer | undefined => {
       if (!state.answers) return undefined;
@@ -345,6 +392,7 @@ export class DbtSurface {
       env_var: envVarFn,
       config: configFn,
       this: thisRelation,
+      model: modelNode,
       target,
       is_incremental: isIncremental,
       should_full_refresh: () => state.fullRefresh,

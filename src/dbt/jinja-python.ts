@@ -586,6 +586,12 @@ export class DbtInterpreter extends Base {
 
   override evaluate(node: Node | undefined, env: Environment): Value {
     if (node?.type === 'TupleLiteral') return new Tuple((node.value as Node[]).map((x) => this.evaluate(x, env)));
+    // Python keys a dict by any hashable value (dbt_utils keys one by a relation): here by its text.
+    if (node?.type === 'ObjectLiteral') {
+      const entries = new Map<string, Value>();
+      for (const [key, value] of node.value as Map<Node, Node>) entries.set(pyStr(this.evaluate(key, env)), this.evaluate(value, env));
+      return new ObjectValue(entries);
+    }
     return super.evaluate(node, env);
   }
 

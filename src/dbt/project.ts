@@ -382,6 +382,30 @@ export function storeFailuresOf(config: Record<string, unknown>): boolean | unde
   return config.store_failures === undefined ? undefined : config.store_failures === true || String(config.store_failures).toLowerCase() === 'true';
 }
 
+/**
+ * dbt's own check before it parses: the packages a project asks for (packages.yml, or
+ * dependencies.yml since dbt 1.6) must be installed, or a macro of theirs fails later as an
+ * undefined name deep in some model's Jinja.
+ */
+function checkPackagesInstalled(dir: string, packagesRoot: string, installed: number): void {
+  const file = ['packages.yml', 'dependencies.yml'].map((f) => path.join(dir, f)).find((f) => existsSync(f));
+  if (!file) return;
+  const listed = readYaml(file).packages;
+  if (listed !== undefined && !Array.isArray(listed)) {
+    throw new TributaryError(`${path.basename(file)}: 'packages' must be a list`, { place: { file, field: 'packages' }, hint: 'write each package as a list item: packages: [{ package: dbt-labs/dbt_utils, version: 1.3.0 }]' });
+  }
+  const wanted = (listed ?? []) as Yaml[];
+  if (wanted.length <= installed) return;
+  const named = wanted.map((p) => String(p?.package ?? p?.git ?? p?.local ?? p?.tarball ?? p?.private ?? '?')).join(', ');
+  throw new TributaryError(
+    `${path.basename(file)} asks for ${wanted.length} package(s) (${named}), but ${path.relative(dir, packagesRoot) || '.'}/ holds ${installed}`,
+    {
+      place: { file },
+      hint: `install them with \`dbt deps\` (pip install dbt-core), or copy each package's folder, its dbt_project.yml at the top, to ${path.relative(dir, packagesRoot)}/<name>; Tributary reads packages as installed and downloads none`,
+    },
+  );
+}
+
 export interface ReadOptions {
   target?: string;
   profilesDir?: string;
@@ -539,6 +563,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   readPackage(dir, project, name);
   // Packages as shipped under dbt_packages/: each one's own dbt_project.yml says where its files are.
   const packagesRoot = path.join(dir, String(project['packages-install-path'] ?? 'dbt_packages'));
+  let installed = 0;
   if (existsSync(packagesRoot)) {
     for (const entry of readdirSync(packagesRoot).sort()) {
       const packageDir = path.join(packagesRoot, entry);
@@ -546,8 +571,10 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
       if (!statSync(packageDir).isDirectory() || !existsSync(packageFile)) continue;
       const manifest = readYaml(packageFile);
       readPackage(packageDir, manifest, String(manifest.name ?? entry));
+      installed++;
     }
   }
+  checkPackagesInstalled(dir, packagesRoot, installed);
 
   for (const test of unitTests) {
     if (!models.some((m) => m.name === test.model)) {
