@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,93 @@ async function snapshot(file: string, schema = 'main'): Promise<Record<string, {
 }
 
 type Relations = Record<string, { kind: string; columns: string[]; rows: unknown[] }>;
+
+/**
+ * Templates that read the warehouse the way dbt_utils' macros do (union_relations, equality,
+ * not_accepted_values, get_column_values), written for this test: a dict keyed by relations,
+ * set() compared in any order, a test that asks for columns when its turn comes with a fail_calc
+ * of its own, an argument named `values`, a test on an ephemeral model, load_relation, `model`
+ * and `target.database`, a model whose query fails (alone), a singular test over literals, one
+ * switched off in its file, properties of a model that does not exist, and a post-hook that drops
+ * its own table through the adapter.
+ */
+function addWarehouseReaders(dir: string): void {
+  const files: Record<string, string> = {
+    'macros/reads_warehouse.sql': `{% macro column_names(relation) %}
+  {% if not execute %}{{ return([]) }}{% endif %}
+  {{ return(adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list) }}
+{% endmacro %}
+
+{% macro union_of(relations) %}
+  {%- set columns_of = {} -%}
+  {%- for relation in relations -%}{%- do columns_of.update({relation: column_names(relation)}) -%}{%- endfor -%}
+  {%- set shared = columns_of[relations[0]] -%}
+  {%- for relation in relations %}
+  select '{{ relation.name }}' as came_from, '{{ relation.render() }}' as relation, {{ shared | join(', ') }} from {{ relation }}
+  {% if not loop.last %}union all{% endif %}
+  {%- endfor %}
+{% endmacro %}
+`,
+    'tests/generic/same_rows.sql': `{% test same_rows(model, compare_model) %}
+{{ config(fail_calc = 'coalesce(sum(difference), 0)') }}
+{% if not execute %}{{ return('') }}{% endif %}
+{% if set(column_names(model)) != set(column_names(compare_model)) %}
+  {{ exceptions.raise_compiler_error(compare_model ~ ' has other columns than ' ~ model) }}
+{% endif %}
+{% set columns = column_names(model) | join(', ') %}
+select count(*) as difference from (
+  (select {{ columns }} from {{ model }} except all select {{ columns }} from {{ compare_model }})
+  union all
+  (select {{ columns }} from {{ compare_model }} except all select {{ columns }} from {{ model }})
+) differences
+{% endtest %}
+`,
+    'tests/generic/none_of.sql': `{% test none_of(model, column_name, values) %}
+select {{ column_name }} from {{ model }}
+where {{ column_name }} in ({% for value in values %}'{{ value }}'{% if not loop.last %}, {% endif %}{% endfor %})
+{% endtest %}
+`,
+    'models/checks/orders_three.sql': `{{ config(materialized='table') }}\nselect order_id, status, amount from {{ ref('orders') }}\n`,
+    'models/checks/orders_three_again.sql': `{{ config(materialized='view') }}\nselect amount, status, order_id from {{ ref('orders') }}\n`,
+    'models/checks/orders_ephemeral.sql': `{{ config(materialized='ephemeral') }}\nselect order_id, status from {{ ref('orders') }}\n`,
+    'models/checks/orders_union.sql': `{{ config(materialized='table') }}\n{{ union_of([ref('orders_three'), ref('orders_three_again')]) }}\n`,
+    'models/checks/context_echo.sql': `{{ config(materialized='table') }}
+{% set found = load_relation(ref('orders_three')) %}
+select '{{ model.name }}' as name, '{{ model.unique_id }}' as unique_id, '{{ target.database }}' as database,
+  {{ 'true' if found is not none else 'false' }} as found_orders_three
+`,
+    'models/checks/asks_nothing.sql': `{{ config(materialized='table') }}\n{% set answer = run_query('select no_such_column from ' ~ ref('orders_three')) %}\nselect 1 as one\n`,
+    'models/checks/reads_asks.sql': `{{ config(materialized='table') }}\nselect one from {{ ref('asks_nothing') }}\n`,
+    'models/checks/scratch.sql': `{{ config(materialized='table') }}\nselect 1 as x\n`,
+    'models/checks/checks.yml': `version: 2
+models:
+  - name: orders_three
+    data_tests:
+      - same_rows:
+          compare_model: ref('orders_three_again')
+  - name: orders_ephemeral
+    columns:
+      - name: status
+        data_tests:
+          - none_of:
+              values: ['lost', 'stolen']
+  - name: scratch
+    config:
+      post_hook: "{% do adapter.drop_relation(this.incorporate(type='table')) %}"
+  - name: ghost
+    columns:
+      - name: id
+        data_tests: [not_null]
+`,
+    'tests/literal_check.sql': `select 1 as found where 1 = 1\n`,
+    'tests/switched_off.sql': `{{ config(enabled = false) }}\nselect * from {{ ref('no_such_model') }}\n`,
+  };
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  }
+}
+
 
 /**
  * Nodes the fixture has dbt build under another name (an alias) or in another schema (a package's
@@ -202,6 +289,39 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     // Read back where a user would: the SQL lab reads the audit schema.
     const read = cli(['sql', '--project', ourDir, '--format', 'json', 'SELECT count(*)::INT AS n FROM main_dbt_test__audit.not_null_customer_emails_email']);
     expect(JSON.parse(read.stdout)).toEqual([{ n: 3 }]);
+  });
+
+  it('renders what reads the warehouse as dbt does: a test when its turn comes, a node whose query fails alone, dicts keyed by relations, set(), ephemeral models under test', async () => {
+    const theirDir = copyProject();
+    const ourDir2 = copyProject();
+    addWarehouseReaders(theirDir);
+    addWarehouseReaders(ourDir2);
+    const theirs = dbt(['build'], theirDir);
+    expect(theirs.code, theirs.output).toBe(1);
+    const ours = cli(['build', '--project', ourDir2, '--format', 'json']);
+    expect(ours.code, ours.stderr).toBe(1);
+    const outcomes = sorted(tributaryOutcomes(ours.stdout));
+    expect(outcomes).toEqual(sorted(dbtOutcomes(theirDir)));
+    // Each case came out as written, so the equality above is not two lists missing the same nodes.
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        'test same_rows:orders_three: → pass',
+        'test none_of:orders_ephemeral:status → pass',
+        'model orders_union → success',
+        'model asks_nothing → error',
+        'model reads_asks → skipped',
+        'model scratch → success',
+        'test singular:literal_check → fail',
+        // A failing test over literals reads no node: nothing after it was skipped for it.
+        'model customers → success',
+      ]),
+    );
+    expect(outcomes.join('\n')).not.toMatch(/ghost|switched_off|orders_ephemeral →/);
+    expect(ours.stderr).toContain("models/checks/checks.yml describes 'ghost', which is no model, seed or snapshot of this project");
+    const { ours: tables } = await expectSameRelations(path.join(theirDir, 'shop.duckdb'), path.join(ourDir2, 'shop.duckdb'));
+    expect(tables.context_echo!.rows).toEqual([{ name: 'context_echo', unique_id: 'model.shop.context_echo', database: 'shop', found_orders_three: true }]);
+    expect(tables.orders_union!.rows).toHaveLength(2 * tables.orders_three!.rows.length);
+    expect(tables.scratch).toBeUndefined();
   });
 
   it('builds two nodes at a time with --threads 2 to the same outcomes and tables', async () => {

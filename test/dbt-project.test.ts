@@ -116,13 +116,24 @@ describe('a dbt project folder', () => {
     expect(result.stderr).not.toContain('sources.seed__raw_orders');
   });
 
-  it('names the template whose query fails while it renders, with the query, where the engine\'s error named no file', () => {
+  it('fails the node whose template\'s query fails while it renders, naming its file and the query, and builds the rest, as dbt does', () => {
     const dir = copyProject();
     writeFileSync(path.join(dir, 'models', 'asks.sql'), `{% set r = run_query("select nosuchcol from " ~ ref('raw_orders')) %}\nselect 1 as one\n`);
-    const result = cli(['build', '--project', dir, '--select', 'asks']);
+    writeFileSync(path.join(dir, 'models', 'reads_asks.sql'), `select one from {{ ref('asks') }}\n`);
+    const result = cli(['build', '--project', dir, '--select', '+asks+', '+stg_customers', '--format', 'json']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${path.join(dir, 'models', 'asks.sql')}: a query this template runs while it renders failed: Binder Error: Referenced column "nosuchcol" not found`);
-    expect(result.stderr).toMatch(/→ the query \(run_query, statement, get_columns_in_relation\) runs in the warehouse as the template writes it: select nosuchcol from /);
+    expect(result.stderr).toMatch(/→ model asks: the query \(run_query, statement, get_columns_in_relation\) runs in the warehouse as the template writes it: select nosuchcol from /);
+    const nodes = Object.fromEntries((JSON.parse(result.stdout) as { node: string; status: string; detail: string }[]).map((n) => [n.node, n]));
+    expect(nodes.asks!.status).toBe('error');
+    expect(nodes.reads_asks).toMatchObject({ status: 'skipped', detail: "it reads 'asks', which failed" });
+    // What the failed node does not read still builds.
+    expect(nodes.stg_customers!.status).toBe('success');
+    expect(nodes.raw_orders!.status).toBe('success');
+    // Compiling it says why it has no SQL.
+    const compiled = cli(['compile', '--project', dir, 'asks']);
+    expect(compiled.code).toBe(1);
+    expect(compiled.stderr).toContain('a query this template runs while it renders failed');
   });
 
   it('names a model whose SQL the engine refuses at the model\'s file, where it named dbt_project.yml', () => {

@@ -7,7 +7,7 @@ import { queryableTables, type Workspace } from '../state/workspace.js';
 import { renderForRun } from '../config/dbt.js';
 import type { Project } from '../config/project.js';
 import { runUnitTest } from './dbt-unit-tests.js';
-import { questionKey, Unanswered, type Answer, type CompiledTest, type RenderState } from '../dbt/index.js';
+import { QueryFailed, questionKey, Unanswered, type Answer, type CompiledTest, type RenderState } from '../dbt/index.js';
 
 /**
  * dbt's `build`, `test` and `seed` over Tributary's runner: seeds and models run through
@@ -56,17 +56,25 @@ export interface BuildOptions {
 async function renderWithWarehouse(project: Project, state: RenderState, engine: Engine): Promise<Project> {
   const dbt = project.dbt;
   if (!dbt) return project;
-  const answers = new Map<string, Answer>();
   // dbt's parse of every node: enough SQL for a query over a node not built yet, rendered only when a query reads one.
   let parsed: ReadonlyMap<string, string> | undefined;
   const previous = () => (parsed ??= dbt.surface.render(state).marked);
+  return answered(engine, project.dir, (answers) => renderForRun(project, { ...state, answers, previous }));
+}
+
+/**
+ * `render` run until it asks the warehouse nothing it has not answered: a render that asks stops,
+ * the engine answers, and it runs again with every answer so far.
+ */
+async function answered<T>(engine: Engine, dir: string, render: (answers: Map<string, Answer>) => T): Promise<T> {
+  const answers = new Map<string, Answer>();
   for (let asked = 0; ; asked++) {
     try {
-      return renderForRun(project, { ...state, answers, previous });
+      return render(answers);
     } catch (error) {
       if (!(error instanceof Unanswered)) throw error;
       if (asked >= MAX_QUESTIONS) {
-        throw new TributaryError(`the templates asked the warehouse more than ${MAX_QUESTIONS} questions while rendering`, { place: { file: project.dir }, hint: 'a macro runs a query per row or per column: compute it in SQL instead' });
+        throw new TributaryError(`the templates asked the warehouse more than ${MAX_QUESTIONS} questions while rendering`, { place: { file: dir }, hint: 'a macro runs a query per row or per column: compute it in SQL instead' });
       }
       const { question } = error;
       // Rendering may run many times: only one read-only query is ever answered (one SELECT, as DuckDB parses it).
@@ -75,7 +83,7 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
         // The parser's words say why: a syntax error, or a statement that is no select.
         const why = tree.error ? String(tree.error_message ?? 'the parser refused it').split('\n')[0] : `${tree.statements?.length ?? 0} statements`;
         throw new TributaryError(`a template asked the warehouse something other than one select while rendering (${why}): ${question.sql.replace(/\s+/g, ' ').trim().slice(0, 200)}`, {
-          place: { file: error.file ?? project.dir },
+          place: { file: error.file ?? dir },
           hint: 'run_query() and statement() run one select while a model renders: fix its SQL, or write a change as a model',
         });
       }
@@ -84,14 +92,28 @@ async function renderWithWarehouse(project: Project, state: RenderState, engine:
         const rows = question.kind === 'rows' ? (await engine.query<Record<string, unknown>>(question.sql)).map((row) => columns.map((c) => row[c.name])) : [];
         answers.set(questionKey(question), { columns, rows });
       } catch (failure) {
-        throw new TributaryError(`a query this template runs while it renders failed: ${errorMessage(failure).split('\n')[0]}`, {
-          place: { file: error.file ?? project.dir },
+        // The node that asked fails with it when it renders again; the rest render on.
+        const failed = new QueryFailed(`a query this template runs while it renders failed: ${errorMessage(failure).split('\n')[0]}`, {
+          place: { file: error.file ?? dir },
           hint: `the query (run_query, statement, get_columns_in_relation) runs in the warehouse as the template writes it: ${question.sql.replace(/\s+/g, ' ').slice(0, 200)}`,
           cause: failure,
         });
+        answers.set(questionKey(question), { columns: [], rows: [], failed });
       }
     }
   }
+}
+
+/** A test rendered as dbt renders it when its turn comes: what it tests is built, and its templates may query it. */
+async function renderTestNow(ws: Workspace, plan: ProjectPlan, test: CompiledTest, storeAll: boolean | undefined): Promise<CompiledTest> {
+  const surface = ws.project.dbt!.surface;
+  const existing = await queryableTables(ws.engine);
+  let parsed: ReadonlyMap<string, string> | undefined;
+  const previous = () => (parsed ??= surface.render({ existing, fullRefresh: false }).marked);
+  const inlined = new Set([...plan.models.values()].filter((m) => m.materialization.reference === 'inline').map((m) => m.name));
+  const state = { existing, fullRefresh: false, previous, inlined };
+  const [rendered] = await answered(ws.engine, ws.project.dir, (answers) => surface.tests(storeAll, { state: { ...state, answers }, only: test.name }));
+  return rendered ?? test;
 }
 
 const MAX_QUESTIONS = 1_000;
@@ -151,13 +173,16 @@ async function runTest(engine: Engine, test: CompiledTest, audit: string | undef
   try {
     const stored = audit ? `${quoteIdent(audit)}.${quoteIdent(test.name)}` : undefined;
     if (stored) await engine.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(audit!)}; CREATE OR REPLACE TABLE ${stored} AS ${test.sql}`);
-    const [row] = await engine.query<{ failures: bigint; warn: boolean; error: boolean }>(
-      `SELECT count(*) AS failures, (count(*) ${test.warnIf}) AS warn, (count(*) ${test.errorIf}) AS error FROM ${stored ?? `(${test.sql})`} AS dbt_internal_test`,
+    const count = test.failCalc;
+    const [row] = await engine.query<{ failures: bigint | number | null; warn: boolean; error: boolean }>(
+      `SELECT ${count} AS failures, (${count} ${test.warnIf}) AS warn, (${count} ${test.errorIf}) AS error FROM ${stored ?? `(${test.sql})`} AS dbt_internal_test`,
     );
-    const failures = Number(row!.failures);
+    const failures = Number(row!.failures ?? 0);
     const status: NodeStatus = test.severity === 'error' && row!.error ? 'fail' : row!.warn ? 'warn' : 'pass';
     const kept = stored && failures ? `, kept in ${audit}.${test.name}` : '';
-    return { ...base, status, failures, detail: failures ? `${failures} failing row(s)${status === 'warn' ? ', a warning' : ''}${kept}` : 'ok' };
+    // A test may fail on no rows (error_if '<1', a fail_calc of its own): what it counted is said with the bar it missed.
+    const detail = status === 'pass' ? (failures ? `${failures} failing row(s)` : 'ok') : `${failures} failing row(s)${failures ? '' : ` (${status === 'warn' ? `warns if ${test.warnIf}` : `fails if ${test.errorIf}`})`}${status === 'warn' ? ', a warning' : ''}`;
+    return { ...base, status, failures, detail: `${detail}${kept}` };
   } catch (error) {
     return { ...base, status: 'error', detail: `${test.file}: ${errorMessage(error).split('\n')[0]}` };
   }
@@ -194,7 +219,11 @@ export function dbtModelHooks(ws: Workspace): ModelHooks | undefined {
   const dbt = ws.project.dbt;
   if (!dbt) return undefined;
   return {
-    before: (model) => runHooks(ws, dbt.hooks.get(model)?.pre ?? [], `a pre-hook of '${model}'`),
+    before: async (model) => {
+      const failed = dbt.failed.get(model);
+      if (failed) throw failed;
+      await runHooks(ws, dbt.hooks.get(model)?.pre ?? [], `a pre-hook of '${model}'`);
+    },
     after: async (model) => {
       await runHooks(ws, dbt.hooks.get(model)?.post ?? [], `a post-hook of '${model}'`);
       await publishDbtRelations(ws, [model]);
@@ -298,7 +327,10 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
         results.push({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'skipped', detail: 'what it tests was not built' });
         continue;
       }
-      const result = await runTest(ws.engine, test, test.storeFailures ? `${dbt.surface.files.target.schema}_dbt_test__audit` : undefined);
+      const result = await renderTestNow(view, plan, test, options.storeFailures).then(
+        (now) => runTest(ws.engine, now, now.storeFailures ? `${dbt.surface.files.target.schema}_dbt_test__audit` : undefined),
+        (error: unknown): NodeResult => ({ node: test.name, type: 'test', test: test.kind, model: test.model, column: test.column, status: 'error', detail: `${test.file}: ${errorMessage(error).split('\n')[0]}` }),
+      );
       results.push(result);
       if (result.status === 'fail' || result.status === 'error') failedTests.push(test);
       const mark = result.status === 'pass' ? '✔' : result.status === 'warn' ? '!' : '✘';
@@ -313,7 +345,8 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   const buildNode = async (model: (typeof nodes)[number], ancestors: ReadonlySet<string>) => {
     const type = typeOf(model.name);
     const blockedBy = [...ancestors].find((a) => chosen.has(a) && status.get(a) !== 'success');
-    const failedTest = failedTests.find((t) => t.depends.every((d) => ancestors.has(d)));
+    // A test that reads no node (a singular test over literals) is upstream of nothing.
+    const failedTest = failedTests.find((t) => t.depends.length > 0 && t.depends.every((d) => ancestors.has(d)));
     const stopped = options.signal?.aborted ? abortReason(options.signal) : undefined;
     const failedUnit = blockedBy || failedTest || stopped ? undefined : await runUnitTests(model.name);
     if (blockedBy || failedTest || failedUnit || stopped) {
@@ -332,6 +365,8 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     try {
       const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view), signal: options.signal });
       status.set(model.name, 'success');
+      // An ephemeral model is SQL inlined where it is read, not a node dbt runs or reports.
+      if (model.materialization.reference === 'inline') return;
       results.push({ node: model.name, type, status: 'success', detail: result ? `${result.materialize}: ${result.holdsRows ? `${result.written} row(s)` : 'defined'}` : 'done' });
     } catch (error) {
       status.set(model.name, 'error');

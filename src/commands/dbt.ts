@@ -6,7 +6,7 @@ import { runReadOnly } from './query.js';
 import { format, limit, selectors, threads } from './input.js';
 import { renderRows, streamRows, type OutputFormat } from './output.js';
 import { defineCommand, type CommandIO } from './types.js';
-import { queryableTables } from '../state/workspace.js';
+import { queryableTables, type Workspace } from '../state/workspace.js';
 import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build.js';
 
 /** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile, show. */
@@ -129,6 +129,12 @@ function formatAge(seconds: number): string {
   return days ? `${days} d ${hours} h` : hours ? `${hours} h ${minutes} min` : `${minutes} min ${Math.floor(seconds % 60)} s`;
 }
 
+/** A selected node whose template's query failed has no SQL to print or preview: its failure is the answer. */
+function refuseUnrendered(view: Workspace, models: readonly { name: string }[]): void {
+  const failed = models.map((m) => view.project.dbt?.failed.get(m.name)).find((f) => f !== undefined);
+  if (failed) throw failed;
+}
+
 /** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
 export const compileCommand = defineCommand({
   name: 'compile',
@@ -138,6 +144,7 @@ export const compileCommand = defineCommand({
     const view = await dbtWorkspace(ws, input.fullRefresh);
     const plan = compileProject(view.project, view, await queryableTables(ws.engine));
     const models = selectModels(plan, input.select, input.exclude).filter((m) => !dbt.surface.seeds.has(m.name));
+    refuseUnrendered(view, models);
     const compiled = models.map((m) => ({ model: m.name, file: m.file ?? '', sql: plan.sql(m, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined) }));
     if (!compiled.length) io.err('nothing selected: no model matches the selection');
     if (input.format === 'json') io.out(JSON.stringify(compiled));
@@ -169,6 +176,7 @@ export const showCommand = defineCommand({
     // An inline query is read as a model of its own that nothing builds: its refs resolve as any model's.
     const anyModel = [...plan.models.values()][0];
     if (input.inline !== undefined && !anyModel) throw new TributaryError('the project has no model or seed for an --inline query to read', { hint: 'add a model or a seed' });
+    refuseUnrendered(view, models);
     const previewed = input.inline === undefined ? models[0]! : { ...anyModel!, name: '--inline', file: undefined, refs: [], sources: [], template: dbt.surface.renderInline(input.inline) };
     const sql = plan.sql(previewed, (kind, name) => (kind === 'source' ? quoteIdent(name) : undefined), undefined);
     const writer = streamRows(input.format, (text) => io.out(text), io.tty);

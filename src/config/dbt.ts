@@ -13,5 +13,5 @@ export function renderForRun(project: Project, state: RenderState): Project {
   const render = dbt.surface.render(state);
   const raw = { ...dbt.raw, models: { ...(dbt.raw.models as object), ...render.models }, sources: { ...(dbt.raw.sources as object), ...render.sources } };
   const config = projectSchemaFor(project.components).projectSchema.parse(raw) as Project['config'];
-  return { ...project, config, dbt: { ...dbt, sql: render.sql, relations: render.relations, hooks: render.hooks }, readText: dbtReadText(render.sql, project.readText) };
+  return { ...project, config, dbt: { ...dbt, sql: render.sql, relations: render.relations, hooks: render.hooks, failed: render.failed }, readText: dbtReadText(render.sql, project.readText) };
 }

@@ -5,12 +5,12 @@ import { columnsStruct, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Environment } from '@huggingface/jinja';
 import { DBT_BUILTINS } from './builtins.js';
 import { DBT_MODULES } from './modules.js';
-import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
+import { adapterColumn, QueryFailed, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
 import { DBT_PROJECT_FILE, addHooks, hooksOf, parseYaml, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';
 import { inferSeedColumns } from './seeds.js';
-import { compileTests, type CompiledTest } from './tests.js';
+import { compileTests, type CompiledTest, type TestRendering } from './tests.js';
 
 export type { CompiledTest };
 
@@ -70,6 +70,8 @@ export interface DbtRender {
   relations: Map<string, DbtRelationName>;
   /** Node name → its pre- and post-hooks, rendered (`this` its table); `''`: the command's on-run-start and on-run-end. */
   hooks: Map<string, { pre: string[]; post: string[] }>;
+  /** Node name → why it could not be rendered (a query its template runs failed): the node fails when its turn comes. */
+  failed: Map<string, QueryFailed>;
 }
 
 /** Where dbt puts a node: `generate_schema_name` and `generate_alias_name` of its config. */
@@ -106,6 +108,8 @@ export interface RenderState {
   answers?: Answers;
   /** Each node's SQL as dbt's parse renders it, refs as marks (computed on first use): what a query over a node not built yet reads. */
   previous?: () => ReadonlyMap<string, string>;
+  /** Models with no table, their SQL inlined where they are read (ephemeral): a test of one reads its SQL. */
+  inlined?: ReadonlySet<string>;
 }
 
 
@@ -120,6 +124,8 @@ const SEED_SOURCE = 'seed__';
 const METASTORE_SCHEMA = 'tributary';
 
 /** Rendered SQL with each ref mark as Tributary's own `{{ ref('x') }}`, which the planner resolves. */
+/** SQL with each ref as the table itself, as a hook runs it outside the planner. */
+const refsAsTables = (sql: string) => sql.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `main.${quoteIdent(name)}`);
 const tributaryRefs = (sql: string) => sql.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `{{ ref('${name}') }}`);
 
 export const seedSourceName = (seed: string) => `${SEED_SOURCE}${seed}`;
@@ -141,19 +147,28 @@ export class Relation {
   constructor(
     readonly identifier: string,
     private readonly text: string,
+    /** The warehouse's name, as dbt-duckdb names it by its file. */
+    readonly database?: string,
+    /** table or view, when a template says (`this.incorporate(type='table')`). */
+    readonly type: string | null = null,
   ) {}
+  /** The same relation with what a template adds (`type=`), as dbt's Relation.incorporate. */
+  incorporate(options?: { type?: unknown }): Relation {
+    return new Relation(this.identifier, this.text, this.database, options?.type === undefined ? this.type : String(options.type));
+  }
   get name() {
     return this.identifier;
   }
   get schema() {
     return 'main';
   }
-  get database() {
-    return undefined;
-  }
   /** What dbt_utils' _is_relation looks for (`relation.get('metadata', {}).get('type', '').endswith('Relation')`). */
   get metadata() {
     return { type: 'DuckDBRelation' };
+  }
+  /** Its name as text (dbt_utils.union_relations writes it as a column's value), where printing it gives the SQL that reads it. */
+  render() {
+    return [this.database, this.schema, this.identifier].filter((part) => part !== undefined).map((part) => quoteIdent(part)).join('.');
   }
   toString() {
     return this.text;
@@ -181,6 +196,11 @@ export class DbtSurface {
     return this.files.dir;
   }
 
+  /** The warehouse's name: dbt-duckdb names the database by its file, as the engine does (warehouse.duckdb is `warehouse`). */
+  get database(): string {
+    return this.files.target.path === ':memory:' ? 'memory' : path.basename(this.files.target.path).replace(/\.[^.]*$/, '');
+  }
+
   /** Where each node's errors point: its file. */
   place(file: string) {
     return { file: path.join(this.files.dir, file) };
@@ -195,7 +215,20 @@ export class DbtSurface {
   environment(state: RenderState, mode: 'model' | 'test', unit?: UnitRendering) {
     // Errors raised by dbt's context pass through the template engine as they are; the environment adds the line.
     const raised = (error: TributaryError): TributaryError => error;
-    const current: { node?: DbtModelFile; config: NodeConfig; refs: Set<string>; file: string } = { config: { tags: [] }, refs: new Set(), file: '' };
+    const { database } = this;
+    const current: {
+      node?: DbtModelFile;
+      config: NodeConfig;
+      refs: Set<string>;
+      file: string;
+      renderedSql?: (name: string) => string | undefined;
+      /** While a hook renders: what adapter calls in it do to the warehouse, run after its own SQL. */
+      hookStatements?: string[];
+    } = {
+      config: { tags: [] },
+      refs: new Set(),
+      file: '',
+    };
     const relationOf = (name: string) => (mode === 'model' ? `${REF_MARK}${name}${MARK_END}` : quoteIdent(name));
     const refFn = (...args: unknown[]) => {
       const { positional, keywords } = splitArgs(args);
@@ -207,11 +240,13 @@ export class DbtSurface {
         }));
       }
       current.refs.add(name);
-      if (unit) return new Relation(name, unit.given(`ref('${name}')`, current.node?.name));
-      return new Relation(name, relationOf(name));
+      if (unit) return new Relation(name, unit.given(`ref('${name}')`, current.node?.name), database);
+      // An ephemeral model has no table: a test of it reads its SQL, as dbt inlines it.
+      if (mode === 'test' && state.inlined?.has(name)) return new Relation(name, `(${resolve(`${REF_MARK}${name}${MARK_END}`)})`, database);
+      return new Relation(name, relationOf(name), database);
     };
     const sourceFn = (sourceName: unknown, tableName: unknown) => {
-      if (unit) return new Relation(String(tableName), unit.given(`source('${String(sourceName)}', '${String(tableName)}')`, current.node?.name));
+      if (unit) return new Relation(String(tableName), unit.given(`source('${String(sourceName)}', '${String(tableName)}')`, current.node?.name), database);
       const found = this.files.sources.find((s) => s.source === sourceName && s.table === tableName);
       if (!found) {
         throw raised(new TributaryError(`source('${String(sourceName)}', '${String(tableName)}') is not declared in any sources.yml`, {
@@ -219,13 +254,13 @@ export class DbtSurface {
           hint: `declared: ${this.files.sources.map((s) => `${s.source}.${s.table}`).join(', ') || '(none)'}`,
         }));
       }
-      if (found.externalLocation) return new Relation(found.identifier, this.externalLocation(found.externalLocation, found.table));
+      if (found.externalLocation) return new Relation(found.identifier, this.externalLocation(found.externalLocation, found.table), database);
       // A source over a node of the project (a seed, say) reads it, and runs after it.
       if (this.modelNames.has(found.identifier) || this.seeds.has(found.identifier)) {
         current.refs.add(found.identifier);
-        return new Relation(found.identifier, relationOf(found.identifier));
+        return new Relation(found.identifier, relationOf(found.identifier), database);
       }
-      return new Relation(found.identifier, `${quoteIdent(found.schema ?? 'main')}.${quoteIdent(found.identifier)}`);
+      return new Relation(found.identifier, `${quoteIdent(found.schema ?? 'main')}.${quoteIdent(found.identifier)}`, database);
     };
     const varFn = (name: unknown, fallback?: unknown) => {
       const key = String(name);
@@ -278,6 +313,7 @@ export class DbtSurface {
       get schema() {
         return dbtRelation()?.schema;
       },
+      incorporate: (options?: { type?: unknown }) => new Relation(current.node?.name ?? '', String(thisRelation), database, options?.type === undefined ? null : String(options.type)),
     };
     // dbt's `model`: the node being rendered, as macros read it (model.name, model.package_name, model.config…).
     const { snapshots, files } = this;
@@ -319,8 +355,6 @@ export class DbtSurface {
         return current.node?.text;
       },
     };
-    // dbt-duckdb names the database by its file, as the engine does: warehouse.duckdb is `warehouse`.
-    const database = this.files.target.path === ':memory:' ? 'memory' : path.basename(this.files.target.path).replace(/\.[^.]*$/, '');
     const target = { name: this.files.target.name, type: 'duckdb', database, schema: this.files.target.schema, path: this.files.target.path, threads: this.files.target.threads ?? 1, profile_name: this.files.name };
     let env: JinjaEnvironment;
     const adapter = {
@@ -337,8 +371,24 @@ export class DbtSurface {
         const answer = ask('columns', `SELECT * FROM ${String(relation)}`);
         return answer ? answer.columns.map((c) => adapterColumn(c.name, c.type)) : [];
       },
+      // dbt runs these at once; a hook runs them as it runs, and a model's render may not change the warehouse.
+      drop_relation: (relation: unknown) => {
+        const type = (relation as { type?: unknown } | null)?.type ?? (String(relation) === String(thisRelation) ? current.config.materialized : 'table');
+        return hookStatement('drop_relation', `DROP ${String(type).toLowerCase() === 'view' ? 'VIEW' : 'TABLE'} IF EXISTS ${String(relation)}`);
+      },
+      truncate_relation: (relation: unknown) => hookStatement('truncate_relation', `DELETE FROM ${String(relation)}`),
       get_relation: (...args: unknown[]) => existingRelation(String(splitArgs(args).keywords.identifier ?? splitArgs(args).positional[2] ?? '')),
       type: () => 'duckdb',
+    };
+    const hookStatement = (name: string, sql: string) => {
+      if (!current.hookStatements) {
+        throw raised(new TributaryError(`adapter.${name}() would change the warehouse while a model renders`, {
+          place: this.place(current.file),
+          hint: `call it in a hook (pre-hook, post-hook, on-run-start, on-run-end), where it runs in its turn: ${refsAsTables(sql)}`,
+        }));
+      }
+      current.hookStatements.push(sql);
+      return '';
     };
     /**
      * A relation of the warehouse by name, or None when it holds none (dbt's adapter.get_relation,
@@ -346,13 +396,14 @@ export class DbtSurface {
      * turn comes: it exists by then, though every node here is rendered before the run.
      */
     const existingRelation = (name: string) =>
-      state.existing.has(name) ? new Relation(name, quoteIdent(name)) : current.refs.has(name) && name !== current.node?.name ? new Relation(name, relationOf(name)) : null;
+      state.existing.has(name) ? new Relation(name, quoteIdent(name), database) : current.refs.has(name) && name !== current.node?.name ? new Relation(name, relationOf(name), database) : null;
     // What the warehouse answered; a question not yet answered stops the render (see introspect.ts).
     const ask = (kind: Question['kind'], sql: string): Answer | undefined => {
       if (!state.answers) return undefined;
       const question = { kind, sql: resolve(sql) };
       const answer = state.answers.get(questionKey(question));
       if (!answer) throw new Unanswered(question, this.place(current.file).file);
+      if (answer.failed) throw answer.failed;
       return answer;
     };
     // A query a template runs names refs as marks: a table the warehouse has, else the node's own SQL.
@@ -361,7 +412,7 @@ export class DbtSurface {
         if (state.existing.has(name)) return `main.${quoteIdent(name)}`;
         const seed = this.files.seeds.find((x) => x.name === name);
         if (seed) return `(SELECT * FROM read_csv(${quoteLiteral(path.join(this.files.dir, seed.file))}, header = true, columns = ${columnsStruct(this.seedColumnsOf(seed))}))`;
-        const previous = state.previous?.().get(name);
+        const previous = current.renderedSql?.(name) ?? state.previous?.().get(name);
         if (previous !== undefined && depth < 32) return `(${resolve(previous, depth + 1)})`;
         throw raised(new TributaryError(`a query this template runs while it renders reads '${name}', which is neither built nor rendered yet`, {
           place: this.place(current.file),
@@ -480,17 +531,56 @@ export class DbtSurface {
       marked.set(node.name, text);
       return tributaryRefs(text);
     };
+    // A query over a model not built yet reads that model's SQL as it renders now, as dbt renders
+    // it before this one (its parse, where `execute` is false, may be empty: dbt_utils.union_relations).
+    const rendering = new Set<string>();
+    current.renderedSql = (name) => {
+      const model = this.files.models.find((m) => m.name === name);
+      if (!marked.has(name) && model && !rendering.has(name) && state.answers) {
+        const { node, file, config, refs } = current;
+        rendering.add(name);
+        try {
+          renderNode(model);
+        } finally {
+          rendering.delete(name);
+          Object.assign(current, { node, file, config, refs });
+        }
+      }
+      return marked.get(name);
+    };
     const relations = new Map<string, DbtRelationName>();
     const hooks = new Map<string, { pre: string[]; post: string[] }>();
     // A hook runs as it is, outside the planner: its refs are the tables themselves.
-    const hookSql = (text: string) => text.replaceAll(new RegExp(`${REF_MARK}([A-Za-z0-9_]+)${MARK_END}`, 'g'), (_all, name: string) => `main.${quoteIdent(name)}`).trim();
+    const hookSql = (text: string) => refsAsTables(text).trim();
+    const renderHook = (text: string, file: string, context?: JinjaContext) => {
+      current.hookStatements = [];
+      try {
+        return [env.render(text, file, context), ...current.hookStatements].map(hookSql).filter(Boolean).join(';\n');
+      } finally {
+        current.hookStatements = undefined;
+      }
+    };
     const renderHooks = (name: string, file: string) => {
-      const [pre, post] = (['pre', 'post'] as const).map((which) => hooksOf(current.config, which).map((h) => hookSql(env.render(h, file))).filter(Boolean));
+      const [pre, post] = (['pre', 'post'] as const).map((which) => hooksOf(current.config, which).map((h) => renderHook(h, file)).filter(Boolean));
       if (pre!.length || post!.length) hooks.set(name, { pre: pre!, post: post! });
     };
     for (const seed of this.files.seeds) relations.set(seed.name, this.relationName(env, { ...seed, package: this.files.name }, seed.config, 'seed'));
+    const failed = new Map<string, QueryFailed>();
+    // A node whose query fails fails alone, as in dbt; its SQL raises the failure should anything
+    // still read it (an ephemeral model is inlined into what reads it).
+    const renderOrFail = (node: DbtModelFile | DbtSnapshotFile): string => {
+      try {
+        return renderNode(node);
+      } catch (error) {
+        if (!(error instanceof QueryFailed)) throw error;
+        failed.set(node.name, error);
+        // What it read before its query failed stays upstream of it, as dbt's parse records refs.
+        const reads = [...current.refs].map((name) => `{{ ref('${name}') }}`).join(', ');
+        return `SELECT error(${quoteLiteral(`'${node.name}' could not be rendered: ${error.message}`)}) AS not_rendered${reads ? `\n-- depends_on: ${reads}` : ''}`;
+      }
+    };
     for (const model of this.files.models) {
-      sql.set(path.normalize(model.file), renderNode(model));
+      sql.set(path.normalize(model.file), renderOrFail(model));
       models[model.name] = {
         sql: model.file,
         ...this.landing(model, current.config, state),
@@ -503,7 +593,7 @@ export class DbtSurface {
     }
     for (const snapshot of this.files.snapshots) {
       const key = this.snapshotKey(snapshot);
-      sql.set(key, renderNode(snapshot));
+      sql.set(key, renderOrFail(snapshot));
       models[snapshot.name] = { sql: key, materialize: this.snapshot(snapshot, current.config), tags: current.config.tags, description: this.files.descriptions.get(snapshot.name), columns: this.columnDescriptions(snapshot.name) };
       relations.set(snapshot.name, this.relationName(env, snapshot, current.config, 'snapshot'));
       renderHooks(snapshot.name, snapshot.file);
@@ -515,9 +605,9 @@ export class DbtSurface {
     }
     current.node = undefined;
     current.config = { tags: [] };
-    hooks.set('', { pre: this.files.onRun.start.map((h) => hookSql(env.render(h, DBT_PROJECT_FILE))), post: this.files.onRun.end.map((h) => hookSql(env.render(h, DBT_PROJECT_FILE, { results: [], schemas: [this.files.target.schema] }))) });
+    hooks.set('', { pre: this.files.onRun.start.map((h) => renderHook(h, DBT_PROJECT_FILE)), post: this.files.onRun.end.map((h) => renderHook(h, DBT_PROJECT_FILE, { results: [], schemas: [this.files.target.schema] })) });
     this.refuseClashingRelations(relations);
-    return { models, sources, sql, marked, relations, hooks };
+    return { models, sources, sql, marked, relations, hooks, failed };
   }
 
   /**
@@ -711,7 +801,7 @@ export class DbtSurface {
     return env.render(`{{ ${input} }}`, DBT_PROJECT_FILE).trim();
   }
 
-  tests(storeAll?: boolean): CompiledTest[] {
-    return compileTests(this, storeAll);
+  tests(storeAll?: boolean, rendering?: TestRendering): CompiledTest[] {
+    return compileTests(this, storeAll, rendering);
   }
 }

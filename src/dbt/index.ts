@@ -7,4 +7,4 @@ export { loadDbt, hasDbtProject, dbtReadText, type DbtAttachment, type DbtLoad, 
 export { DbtSurface, parseVars, seedSourceName, unitInputKey, type CompiledTest, type DbtRender, type RenderState } from './compile.js';
 export { DBT_PROJECT_FILE, type DbtFixtureRows, type DbtUnitTest } from './project.js';
 export { parseCsv } from './seeds.js';
-export { questionKey, Unanswered, type Answer } from './introspect.js';
+export { QueryFailed, questionKey, Unanswered, type Answer } from './introspect.js';

@@ -7,6 +7,14 @@
  * (`execute` false): queries answer None.
  */
 
+import { TributaryError } from '../core/errors.js';
+
+/**
+ * A query a template ran failed in the warehouse. As in dbt, where a node's queries run when its
+ * turn comes, the node that asked fails and the others build; what reads it is skipped.
+ */
+export class QueryFailed extends TributaryError {}
+
 /** A question a render asked: the rows of a query, or the columns of a relation. */
 export type Question = { kind: 'rows'; sql: string } | { kind: 'columns'; sql: string };
 
@@ -26,6 +34,8 @@ export class Unanswered extends Error {
 export interface Answer {
   columns: { name: string; type: string }[];
   rows: unknown[][];
+  /** The warehouse refused the query: asking it again raises this. */
+  failed?: QueryFailed;
 }
 
 /** Answers kept between renders, by question. */
@@ -45,18 +55,28 @@ class ResultColumn {
   }
 }
 
+/** agate's columns: a list, also by name (`columns.items()`, `columns.get('name')`), as dbt_utils.get_query_results_as_dict reads them. */
+class ResultColumns extends Array<ResultColumn> {
+  items(): [string, ResultColumn][] {
+    return this.map((column) => [column.name, column]);
+  }
+  get(name: string): ResultColumn | null {
+    return this.find((column) => column.name === name) ?? null;
+  }
+}
+
 /**
  * dbt's result table (agate) as templates use it: `table.rows[0][0]`, `table.columns[0].values()`,
  * `table.column_names`, `table.column_types`.
  */
 class ResultTable {
   readonly rows: unknown[][];
-  readonly columns: ResultColumn[];
+  readonly columns: ResultColumns;
   readonly column_names: string[];
   readonly column_types: string[];
   constructor(answer: Answer) {
     this.rows = answer.rows;
-    this.columns = answer.columns.map((c, i) => new ResultColumn(c.name, answer.rows.map((r) => r[i])));
+    this.columns = ResultColumns.from(answer.columns, (c, i) => new ResultColumn(c.name, answer.rows.map((r) => r[i]))) as ResultColumns;
     this.column_names = answer.columns.map((c) => c.name);
     this.column_types = answer.columns.map((c) => c.type);
   }

@@ -64,6 +64,15 @@ class Tuple extends TupleValue {
   }
 }
 
+/** Python's set: its items once each, equal to another set with the same items in any order. */
+class PySet extends ArrayValue {
+  constructor(items: Value[]) {
+    const seen = new Map<string, Value>();
+    for (const item of items) if (!seen.has(pyRepr(item))) seen.set(pyRepr(item), item);
+    super([...seen.values()]);
+  }
+}
+
 export const isValue = (v: unknown): v is Value => v instanceof RuntimeValue;
 const NONE = () => new NullValue(null);
 const str = (s: string) => new StringValue(s);
@@ -170,7 +179,12 @@ export function toRuntime(v: unknown): Value {
       return fromFunction(v as (...args: unknown[]) => unknown);
     case 'object': {
       if (v === null) return NONE();
-      if (Array.isArray(v)) return new ArrayValue(v.map(toRuntime));
+      if (Array.isArray(v)) {
+        const list = new ArrayValue(Array.from(v, toRuntime));
+        // A sequence with methods of its own (a result table's columns: items()) keeps them.
+        if (Object.getPrototypeOf(v) !== Array.prototype) Object.defineProperty(list, 'builtins', { value: new HostMap(v) });
+        return list;
+      }
       if (v instanceof Map) return new ObjectValue(new Map([...v].map(([k, x]) => [String(k), toRuntime(x)])));
       if (v instanceof Date) return str(v.toISOString());
       // Data (vars from YAML, keyword arguments) becomes a real dict; objects with behaviour stay live.
@@ -214,6 +228,7 @@ export function pyRepr(v: Value): string {
     const items = (v.value as Value[]).map(pyRepr);
     return `(${items.join(', ')}${items.length === 1 ? ',' : ''})`;
   }
+  if (v instanceof PySet) return v.value.length ? `{${(v.value as Value[]).map(pyRepr).join(', ')}}` : 'set()';
   if (is(v, ArrayValue)) return `[${(v.value as Value[]).map(pyRepr).join(', ')}]`;
   if (is(v, ObjectValue)) return `{${[...(v.value as Map<string, Value>)].map(([k, x]) => `${pyRepr(str(k))}: ${pyRepr(x)}`).join(', ')}}`;
   if (is(v, NamespaceValue)) return `<Namespace ${[...(v.value as Map<string, Value>)].map(([k, x]) => `${k}=${pyRepr(x)}`).join(', ')}>`;
@@ -222,6 +237,9 @@ export function pyRepr(v: Value): string {
 }
 
 const same = (a: Value, b: Value): boolean => {
+  if (a instanceof PySet || b instanceof PySet) {
+    return a instanceof PySet && b instanceof PySet && a.value.length === b.value.length && (a.value as Value[]).every((x) => (b.value as Value[]).some((y) => same(x, y)));
+  }
   if (is(a, ArrayValue) && is(b, ArrayValue)) return a.value.length === b.value.length && (a.value as Value[]).every((x, i) => same(x, (b.value as Value[])[i]!));
   if (is(a, NullValue) || is(b, NullValue)) return is(a, NullValue) && is(b, NullValue);
   return a.value === b.value;
@@ -655,7 +673,9 @@ export class DbtInterpreter extends Base {
     }
     let found: Value | undefined;
     if (is(object, ObjectValue) || is(object, NamespaceValue)) {
-      found = (object.value as Map<string, Value>).get(String(property.value)) ?? (!expr.computed && is(object, ObjectValue) ? pythonMethod(object, String(property.value)) ?? object.builtins.get(String(property.value)) : undefined);
+      // A dict keyed by a relation (see ObjectLiteral in evaluate) is looked up by its text too.
+      const key = is(property, ObjectValue) ? pyStr(property) : String(property.value);
+      found = (object.value as Map<string, Value>).get(key) ?? (!expr.computed && is(object, ObjectValue) ? pythonMethod(object, String(property.value)) ?? object.builtins.get(String(property.value)) : undefined);
     } else if (is(object, ArrayValue) || is(object, StringValue)) {
       if (is(property, IntegerValue)) {
         const at = (is(object, StringValue) ? [...(object.value as string)] : (object.value as Value[])).at(property.value as number);
@@ -683,6 +703,8 @@ export class DbtInterpreter extends Base {
       const boolean = (args[1] ?? kw.get('boolean'))?.value === true;
       return is(operand, UndefinedValue) || (boolean && !operand.__bool__().value) ? fallback : operand;
     }
+    // Jinja2 maps and filters nothing when given None (`compare_columns|map('lower')` with no columns).
+    if (['map', 'select', 'reject', 'selectattr', 'rejectattr'].includes(name) && (is(operand, NullValue) || is(operand, UndefinedValue))) return new ArrayValue([]);
     if ((name === 'select' || name === 'reject') && args[0]) {
       const test = (Object.hasOwn(EXTRA_TESTS, String(args[0].value)) ? EXTRA_TESTS[String(args[0].value)] : undefined) ?? env.tests.get(String(args[0].value));
       if (!test) throw new Error(`no test named '${String(args[0].value)}'`);
@@ -793,6 +815,8 @@ export function pythonGlobals(env: Environment): void {
       return new ObjectValue(new Map([...(from ? (from.value as Map<string, Value>) : []), ...kw]));
     }),
     list: new FunctionValue(([x]) => new ArrayValue(x ? [...asList(x)] : [])),
+    // dbt's context has set() (None for what is not iterable, as its own does), e.g. dbt_utils.equality.
+    set: new FunctionValue(([x]) => (x && !is(x, NullValue) && !is(x, UndefinedValue) ? new PySet([...asList(x)]) : NONE())),
     zip: new FunctionValue((args) => {
       const lists = argsOf(args)[0].map(asList);
       const n = Math.min(...lists.map((l) => l.length));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Environment } from '@huggingface/jinja';
 import { TributaryError } from '../core/errors.js';
 import { compileTemplate, DbtInterpreter, FunctionValue, MacroReturn, NotCallable, ObjectValue, ORIGIN, pyStr, pythonGlobals, toRuntime, type MacroOrigin, type Value } from './jinja-python.js';
-import { Unanswered } from './introspect.js';
+import { QueryFailed, Unanswered } from './introspect.js';
 import type { DbtMacroFile } from './project.js';
 
 /**
@@ -194,7 +194,7 @@ export class JinjaEnvironment {
       return pyStr(this.interpreter.evaluate(result.program as never, scope));
     } catch (error) {
       // A question for the warehouse is not the template's error: the caller answers it and renders again.
-      if (error instanceof Unanswered) throw error;
+      if (error instanceof Unanswered || error instanceof QueryFailed) throw error;
       throw this.renderError(error, text, file, depth);
     } finally {
       this.calls.length = depth;

@@ -23,6 +23,8 @@ export interface DbtAttachment {
   relations: ReadonlyMap<string, DbtRelationName>;
   /** Node name → its rendered pre- and post-hooks; `''`: on-run-start and on-run-end. */
   hooks: DbtRender['hooks'];
+  /** Node name → why its render failed: it fails when a command builds or compiles it. */
+  failed: DbtRender['failed'];
   /** The source each seed loads through → the seed's CSV file: dbt gives a seed no quarantine limit to raise. */
   seeds: ReadonlyMap<string, string>;
 }
@@ -67,7 +69,7 @@ export function loadDbt(dir: string, exported: Record<string, unknown> | undefin
   };
   return {
     raw,
-    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations, hooks: render.hooks, seeds: new Map(files.seeds.map((seed) => [seedSourceName(seed.name), seed.file])) },
+    attachment: { surface, raw, names: new Set(Object.keys(render.models)), sql: render.sql, relations: render.relations, hooks: render.hooks, failed: render.failed, seeds: new Map(files.seeds.map((seed) => [seedSourceName(seed.name), seed.file])) },
     warehouseFile: files.target.path,
     targetName: files.target.name,
     warnings: files.warnings,

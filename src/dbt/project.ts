@@ -411,6 +411,14 @@ export interface ReadOptions {
   profilesDir?: string;
 }
 
+/**
+ * A node whose own `{{ config(enabled=false) }}` turns it off, as dbt's static parser reads the
+ * call without rendering the rest (which may not render outside a run that builds it).
+ */
+function disablesItself(text: string): boolean {
+  return /\{\{-?\s*config\s*\([^)]*\benabled\s*=\s*false\b/i.test(text.replace(/\{#[\s\S]*?#\}/g, ''));
+}
+
 /** Reads a dbt project folder; throws Tributary's own errors, naming the file, for what it cannot take. */
 export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProjectFiles {
   const projectFile = path.join(dir, DBT_PROJECT_FILE);
@@ -459,8 +467,9 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
         const folders = path.relative(root, path.dirname(file)).split(path.sep).filter(Boolean);
         const modelName = path.basename(file, path.extname(file));
         const config = configFor('models', folders, modelName);
-        if (config.enabled === false) continue;
-        models.push({ name: modelName, file: rel(file), text: readFileSync(file, 'utf8'), package: pkgName, config });
+        const text = readFileSync(file, 'utf8');
+        if (config.enabled === false || disablesItself(text)) continue;
+        models.push({ name: modelName, file: rel(file), text, package: pkgName, config });
       }
       yamlFiles.push(...listFiles(root, '.yml'), ...listFiles(root, '.yaml'));
     }
@@ -553,7 +562,7 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
         const text = readFileSync(file, 'utf8');
         // A file under tests/generic (or holding a `{% test %}` block) defines generic tests, like a macro file.
         if (path.relative(root, file).split(path.sep).includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: pkgName, file: rel(file), text });
-        else if (own) singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
+        else if (own && !disablesItself(text)) singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
       }
     }
     for (const root of paths('macro-paths', undefined, 'macros')) for (const file of listFiles(root, '.sql')) macros.push({ package: pkgName, file: rel(file), text: readFileSync(file, 'utf8') });
@@ -576,6 +585,14 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
   }
   checkPackagesInstalled(dir, packagesRoot, installed);
 
+  // As dbt: properties for a node the project does not have are a warning, and their tests are not made.
+  const nodeNames = new Set([...models, ...seeds, ...snapshots].map((node) => node.name));
+  const orphans = tests.filter((test) => !test.model.startsWith('source:') && !nodeNames.has(test.model));
+  for (const name of new Set(orphans.map((test) => test.model))) {
+    const file = orphans.find((test) => test.model === name)!.file;
+    warnings.push(`${file} describes '${name}', which is no model, seed or snapshot of this project (or is disabled): its tests were not made`);
+  }
+  tests.splice(0, tests.length, ...tests.filter((test) => !orphans.includes(test)));
   for (const test of unitTests) {
     if (!models.some((m) => m.name === test.model)) {
       throw new TributaryError(`unit test '${test.name}' tests '${test.model}', which is no model of this project (or is disabled)`, {

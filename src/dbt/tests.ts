@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TributaryError } from '../core/errors.js';
-import type { DbtSurface } from './compile.js';
+import type { DbtSurface, RenderState } from './compile.js';
 import { Relation } from './compile.js';
 import { refuseLeftovers } from './jinja.js';
 import { storeFailuresOf } from './project.js';
@@ -25,6 +25,8 @@ export interface CompiledTest {
   errorIf: string;
   /** The rows that fail the test. */
   sql: string;
+  /** What counts them (dbt's fail_calc; dbt_utils.equality sets its own), compared by warn_if and error_if. */
+  failCalc: string;
   /** Its failing rows are kept in a table (store_failures), replaced by each run. */
   storeFailures: boolean;
   /** Nodes (models, seeds) it reads: it runs once they are built. */
@@ -51,10 +53,25 @@ export function testName(test: string, model: string, args: Record<string, unkno
   return full.length >= 64 ? `${identifier.slice(0, 30)}_${createHash('md5').update(full).digest('hex')}` : full;
 }
 
-/** Every test of the project as SQL returning its failing rows, with the nodes it reads. */
-export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledTest[] {
+/** dbt's fail_calc from a test's config: `count(*)` unless the test sets its own. */
+function failCalcOf(config: Record<string, unknown>): string {
+  return typeof config.fail_calc === 'string' && config.fail_calc.trim() ? config.fail_calc.trim() : 'count(*)';
+}
+
+export interface TestRendering {
+  /** The warehouse as the test runs: its templates' queries answered (`execute` true), as dbt renders a test when its turn comes. */
+  state?: RenderState;
+  /** Only the test of this name is rendered (the others are named, not rendered). */
+  only?: string;
+}
+
+/**
+ * Every test of the project as SQL returning its failing rows, with the nodes it reads. Without a
+ * state, as dbt's parse renders them (`execute` false): enough for what each reads and its name.
+ */
+export function compileTests(surface: DbtSurface, storeAll?: boolean, rendering: TestRendering = {}): CompiledTest[] {
   const keeps = (declared: boolean | undefined) => storeAll ?? declared ?? surface.files.storeFailures;
-  const { env, current } = surface.environment({ existing: new Set(), fullRefresh: false }, 'test');
+  const { env, current } = surface.environment(rendering.state ?? { existing: new Set(), fullRefresh: false }, 'test');
   const out: CompiledTest[] = [];
   const names = new Set<string>();
   const unique = (name: string) => {
@@ -65,6 +82,9 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
   };
   const renderExpression = (value: unknown): unknown => (typeof value === 'string' && /^\s*(ref|source)\s*\(/.test(value) ? env.render(`{{ ${value} }}`, current.file) : value);
   for (const test of surface.files.tests) {
+    // A namespaced test is named with its package first, as dbt names it (dbt_utils_equality_…).
+    const name = unique(testName(test.package ? `${test.package}_${test.test}` : test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), { ...test.args, ...(test.column ? { column_name: test.column } : {}) }));
+    if (rendering.only !== undefined && name !== rendering.only) continue;
     current.file = test.file;
     current.node = undefined;
     current.refs = new Set();
@@ -108,21 +128,23 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
             hint: `define it with {% test ${test.test}(model, column_name) %} in tests/generic/, or ship the package that has it under dbt_packages/`,
           });
         }
-        const keywords: Record<string, unknown> = { ...args, model: new Relation(test.model, model) };
+        const keywords: Record<string, unknown> = { ...args, model: new Relation(test.model, model, surface.database) };
         if (column) keywords.column_name = column;
-        // Rendered through a template, so its errors and leftovers are the template's.
-        sql = env.render(`{{ __test(${Object.keys(keywords).map((k) => `${k}=__args.${k}`).join(', ')}) }}`, test.file, { __test: macro, __args: keywords });
+        // Rendered through a template, so its errors and leftovers are the template's. Subscripted,
+        // so an argument named as a dict method (dbt_utils' `values`) is the argument.
+        sql = env.render(`{{ __test(${Object.keys(keywords).map((k) => `${k}=__args[${JSON.stringify(k)}]`).join(', ')}) }}`, test.file, { __test: macro, __args: keywords });
       }
     }
     refuseLeftovers(sql, test.file, surface.files.dir);
     out.push({
-      name: unique(testName(test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), { ...test.args, ...(column ? { column_name: column } : {}) })),
+      name,
       kind: test.test,
       model: test.model,
       column,
       severity: test.severity,
       warnIf: test.warnIf,
       errorIf: test.errorIf,
+      failCalc: failCalcOf(current.config),
       storeFailures: keeps(test.storeFailures),
       sql: sql.trim(),
       depends: [...current.refs],
@@ -130,6 +152,8 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
     });
   }
   for (const singular of surface.files.singularTests) {
+    const name = unique(singular.name);
+    if (rendering.only !== undefined && name !== rendering.only) continue;
     current.file = singular.file;
     current.node = undefined;
     current.refs = new Set();
@@ -141,7 +165,7 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean): CompiledT
     const warnIf = String(current.config.warn_if ?? '!= 0');
     const errorIf = String(current.config.error_if ?? '!= 0');
     const storeFailures = keeps(storeFailuresOf(current.config));
-    out.push({ name: unique(singular.name), kind: 'singular', model: undefined, column: undefined, severity, warnIf, errorIf, storeFailures, sql, depends: [...current.refs], file: singular.file });
+    out.push({ name, kind: 'singular', model: undefined, column: undefined, severity, warnIf, errorIf, failCalc: failCalcOf(current.config), storeFailures, sql, depends: [...current.refs], file: singular.file });
   }
   return out;
 }
