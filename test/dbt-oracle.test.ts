@@ -64,8 +64,9 @@ type Relations = Record<string, { kind: string; columns: string[]; rows: unknown
  * set() compared in any order, a test that asks for columns when its turn comes with a fail_calc
  * of its own, an argument named `values`, a test on an ephemeral model, load_relation, `model`
  * and `target.database`, a model whose query fails (alone), a singular test over literals, one
- * switched off in its file, properties of a model that does not exist, and a post-hook that drops
- * its own table through the adapter.
+ * switched off in its file, properties of a model that does not exist, a post-hook that drops
+ * its own table through the adapter, and tests (dbt_expectations-like) with nested lists and
+ * Jinja in their arguments, a fail_calc in their config and an `enabled` template.
  */
 function addWarehouseReaders(dir: string): void {
   const files: Record<string, string> = {
@@ -98,6 +99,11 @@ select count(*) as difference from (
 ) differences
 {% endtest %}
 `,
+    'tests/generic/rows_within.sql': `{% test rows_within(model, bounds, label) %}
+select '{{ label }}' as label, count(*) as n from {{ model }}
+having not ({% for bound in bounds %}count(*) between {{ bound[0] }} and {{ bound[1] }}{% if not loop.last %} or {% endif %}{% endfor %})
+{% endtest %}
+`,
     'tests/generic/none_of.sql': `{% test none_of(model, column_name, values) %}
 select {{ column_name }} from {{ model }}
 where {{ column_name }} in ({% for value in values %}'{{ value }}'{% if not loop.last %}, {% endif %}{% endfor %})
@@ -121,6 +127,19 @@ models:
     data_tests:
       - same_rows:
           compare_model: ref('orders_three_again')
+  - name: orders_union
+    data_tests:
+      - rows_within:
+          bounds: [[1, 10], [90, 100]]
+          label: "{{ target.name }}"
+          config:
+            fail_calc: "count(*) * 2"
+            enabled: "{{ target.type == 'duckdb' }}"
+      - rows_within:
+          bounds: [[1, 10]]
+          label: never
+          config:
+            enabled: "{{ target.type == 'bigquery' }}"
   - name: orders_ephemeral
     columns:
       - name: status
@@ -316,7 +335,16 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
         'model customers → success',
       ]),
     );
+    expect(outcomes).toContain('test rows_within:orders_union: → pass');
+    expect(outcomes.filter((o) => o.includes('rows_within'))).toHaveLength(1);
     expect(outcomes.join('\n')).not.toMatch(/ghost|switched_off|orders_ephemeral →/);
+    // Each generic test is named as dbt names it (its store_failures table): package first, nested arguments as Python prints them.
+    const manifest = JSON.parse(readFileSync(path.join(theirDir, 'target', 'manifest.json'), 'utf8')) as { nodes: Record<string, { resource_type: string; alias: string; test_metadata?: unknown }> };
+    const ran = JSON.parse(readFileSync(path.join(theirDir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string }[] };
+    const dbtTestNames = ran.results.flatMap((r) => manifest.nodes[r.unique_id] ?? []).filter((n) => n.resource_type === 'test' && n.test_metadata).map((n) => n.alias).sort();
+    const ourTestNames = (JSON.parse(ours.stdout) as { node: string; type: string; test?: string }[]).filter((n) => n.type === 'test' && n.test !== 'singular').map((n) => n.node).sort();
+    expect(ourTestNames).toEqual(dbtTestNames);
+    expect(ourTestNames).toContain('rows_within_orders_union__1_10____90_100____target_name_');
     expect(ours.stderr).toContain("models/checks/checks.yml describes 'ghost', which is no model, seed or snapshot of this project");
     const { ours: tables } = await expectSameRelations(path.join(theirDir, 'shop.duckdb'), path.join(ourDir2, 'shop.duckdb'));
     expect(tables.context_echo!.rows).toEqual([{ name: 'context_echo', unique_id: 'model.shop.context_echo', database: 'shop', found_orders_three: true }]);

@@ -236,7 +236,22 @@ export function pyRepr(v: Value): string {
   return String(v.value);
 }
 
+/** Python's operator methods of a context object (`date - timedelta`, `d1 < d2`), tried left then right as Python does. */
+const OPERATORS: Record<string, [string, string?]> = { '+': ['__add__', '__radd__'], '-': ['__sub__', '__rsub__'], '<': ['__lt__', '__gt__'], '>': ['__gt__', '__lt__'], '<=': ['__le__', '__ge__'], '>=': ['__ge__', '__le__'], '==': ['__eq__', '__eq__'] };
+function hostOperator(op: string, left: Value, right: Value): Value | undefined {
+  const [method, reflected] = OPERATORS[op] ?? [];
+  for (const [self, other, name] of [[left, right, method], [right, left, reflected]] as const) {
+    if (!name || !is(self, HostValue)) continue;
+    const fn = ((self as HostValue).host as Record<string, unknown>)[name];
+    const answer = typeof fn === 'function' ? (fn as (x: unknown) => unknown).call((self as HostValue).host, toJs(other)) : undefined;
+    if (answer !== undefined) return toRuntime(answer);
+  }
+  return undefined;
+}
+
 const same = (a: Value, b: Value): boolean => {
+  const equal = hostOperator('==', a, b);
+  if (equal) return equal.value === true;
   if (a instanceof PySet || b instanceof PySet) {
     return a instanceof PySet && b instanceof PySet && a.value.length === b.value.length && (a.value as Value[]).every((x) => (b.value as Value[]).some((y) => same(x, y)));
   }
@@ -452,6 +467,10 @@ interface BinaryNode extends Node {
   right: Node;
 }
 
+interface ForNode extends Node {
+  iterable: Node & { lhs?: Node };
+}
+
 /** The engine's interpreter with its (TypeScript-private) evaluation steps visible to a subclass. */
 interface InterpreterSteps {
   global: Environment;
@@ -466,6 +485,7 @@ interface InterpreterSteps {
   evaluateCallExpression(expr: CallNode, env: Environment): Value;
   evaluateBinaryExpression(node: BinaryNode, env: Environment): Value;
   evaluateTestExpression(node: Node, env: Environment): Value;
+  evaluateFor(node: ForNode, env: Environment): Value;
 }
 const Base = Interpreter as unknown as new (env?: Environment) => InterpreterSteps;
 
@@ -602,6 +622,19 @@ export class DbtInterpreter extends Base {
     return new BooleanValue(node.negate ? !result : result);
   }
 
+  /** A for loop over a string goes through its characters, as Python's does (dbt_expectations' flags); over an undefined value, through nothing. */
+  override evaluateFor(node: ForNode, env: Environment): Value {
+    const selected = node.iterable.type === 'SelectExpression';
+    const iterable = this.evaluate(selected ? node.iterable.lhs : node.iterable, env);
+    // Evaluated once: the engine is handed the value, not the expression again.
+    const scope = new Environment(env);
+    // Jinja2 iterates an undefined value as nothing (a macro argument left out).
+    const items = is(iterable, StringValue) ? new ArrayValue([...(iterable.value as string)].map(str)) : is(iterable, UndefinedValue) ? new ArrayValue([]) : iterable;
+    scope.setVariable('__iterable', items as never);
+    const name = { type: 'Identifier', value: '__iterable' };
+    return super.evaluateFor({ ...node, iterable: selected ? { ...node.iterable, lhs: name } : name }, scope);
+  }
+
   override evaluate(node: Node | undefined, env: Environment): Value {
     if (node?.type === 'TupleLiteral') return new Tuple((node.value as Node[]).map((x) => this.evaluate(x, env)));
     // Python keys a dict by any hashable value (dbt_utils keys one by a relation): here by its text.
@@ -615,9 +648,11 @@ export class DbtInterpreter extends Base {
 
   override evaluateBinaryExpression(node: BinaryNode, env: Environment): Value {
     const op = node.operator.value;
-    if (op === '%' || op === '*' || op === '<' || op === '>' || op === '<=' || op === '>=') {
+    if (op === '%' || op === '*' || op === '<' || op === '>' || op === '<=' || op === '>=' || op === '+' || op === '-') {
       const left = this.evaluate(node.left, env);
       const right = this.evaluate(node.right, env);
+      const operated = hostOperator(op, left, right);
+      if (operated) return operated;
       // Strings compare as Python compares them (dates written as text, versions).
       if (is(left, StringValue) && is(right, StringValue)) {
         const [a, b] = [left.value as string, right.value as string];

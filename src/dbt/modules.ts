@@ -2,9 +2,9 @@ import { splitArgs } from './jinja.js';
 
 /**
  * dbt's `modules` in a template: the parts of Python's `datetime`, `pytz` and `re` that dbt's
- * packages call (dbt_utils' `slugify` and `pretty_time`, dbt_date's `date` and `datetime`). Dates
- * print and format as Python's do; time zones are named and kept, not applied (Python's naive
- * arithmetic is not offered: compute dates in SQL).
+ * packages call (dbt_utils' `slugify` and `pretty_time`, dbt_date's `date`, `datetime` and
+ * `timedelta`). Dates print, format and add up as Python's do (operators through `__add__`,
+ * `__sub__`, `__lt__`… that the template engine calls); time zones are named and kept, not applied.
  */
 
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
@@ -18,6 +18,56 @@ class TimeZone {
   }
 }
 
+const MICROS_A_DAY = 86_400_000_000;
+
+/** Python's `datetime.timedelta`, kept as whole microseconds (Python's own resolution). */
+class PyTimeDelta {
+  constructor(readonly micros: number) {}
+  get days(): number {
+    return Math.floor(this.micros / MICROS_A_DAY);
+  }
+  get seconds(): number {
+    return Math.floor((this.micros - this.days * MICROS_A_DAY) / 1_000_000);
+  }
+  get microseconds(): number {
+    return this.micros - this.days * MICROS_A_DAY - this.seconds * 1_000_000;
+  }
+  total_seconds(): number {
+    return this.micros / 1_000_000;
+  }
+  __add__(other: unknown): unknown {
+    if (other instanceof PyTimeDelta) return new PyTimeDelta(this.micros + other.micros);
+    return other instanceof PyDate ? other.__add__(this) : undefined;
+  }
+  __radd__(other: unknown): unknown {
+    return this.__add__(other);
+  }
+  __sub__(other: unknown): unknown {
+    return other instanceof PyTimeDelta ? new PyTimeDelta(this.micros - other.micros) : undefined;
+  }
+  __lt__(other: PyTimeDelta) {
+    return this.micros < other.micros;
+  }
+  __le__(other: PyTimeDelta) {
+    return this.micros <= other.micros;
+  }
+  __gt__(other: PyTimeDelta) {
+    return this.micros > other.micros;
+  }
+  __ge__(other: PyTimeDelta) {
+    return this.micros >= other.micros;
+  }
+  __eq__(other: unknown) {
+    return other instanceof PyTimeDelta && other.micros === this.micros;
+  }
+  /** As Python prints one: `10 days, 0:00:00`, `-1 day, 23:00:00`, `0:00:00.000001`. */
+  toString() {
+    const { days, seconds, microseconds } = this;
+    const clock = `${Math.floor(seconds / 3600)}:${pad(Math.floor(seconds / 60) % 60)}:${pad(seconds % 60)}${microseconds ? `.${pad(microseconds, 6)}` : ''}`;
+    return days ? `${days} day${Math.abs(days) === 1 ? '' : 's'}, ${clock}` : clock;
+  }
+}
+
 /** Python's `datetime.date`: a calendar day. */
 class PyDate {
   constructor(
@@ -25,6 +75,49 @@ class PyDate {
     readonly month: number,
     readonly day: number,
   ) {}
+  /** Microseconds since 1970 at its midnight (or its time): what its arithmetic counts in. */
+  protected epochMicros(): number {
+    return Date.UTC(this.year, this.month - 1, this.day) * 1000;
+  }
+  /** The same kind of value at `micros` since 1970. */
+  protected at(micros: number): PyDate {
+    const d = new Date(Math.floor(micros / 1000));
+    return new PyDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
+  }
+  /** A date moves by whole days (Python ignores a timedelta's seconds here); a datetime by all of it. */
+  protected step(delta: PyTimeDelta): number {
+    return delta.days * MICROS_A_DAY;
+  }
+  __add__(other: unknown): unknown {
+    return other instanceof PyTimeDelta ? this.at(this.epochMicros() + this.step(other)) : undefined;
+  }
+  __radd__(other: unknown): unknown {
+    return this.__add__(other);
+  }
+  __sub__(other: unknown): unknown {
+    if (other instanceof PyTimeDelta) return this.at(this.epochMicros() - this.step(other));
+    return other instanceof PyDate ? new PyTimeDelta(this.epochMicros() - other.epochMicros()) : undefined;
+  }
+  __lt__(other: PyDate) {
+    return this.epochMicros() < other.epochMicros();
+  }
+  __le__(other: PyDate) {
+    return this.epochMicros() <= other.epochMicros();
+  }
+  __gt__(other: PyDate) {
+    return this.epochMicros() > other.epochMicros();
+  }
+  __ge__(other: PyDate) {
+    return this.epochMicros() >= other.epochMicros();
+  }
+  __eq__(other: unknown) {
+    return other instanceof PyDate && other.constructor === this.constructor && other.epochMicros() === this.epochMicros();
+  }
+  /** A copy with the fields given changed (Python's replace()). */
+  replace(...args: unknown[]): PyDate {
+    const a = named(args, ['year', 'month', 'day']);
+    return new PyDate(Number(a.year ?? this.year), Number(a.month ?? this.month), Number(a.day ?? this.day));
+  }
   /** Python's weekday(): Monday is 0. */
   weekday(): number {
     return (new Date(Date.UTC(this.year, this.month - 1, this.day)).getUTCDay() + 6) % 7;
@@ -56,6 +149,22 @@ class PyDateTime extends PyDate {
   }
   date(): PyDate {
     return new PyDate(this.year, this.month, this.day);
+  }
+  protected override epochMicros(): number {
+    return Date.UTC(this.year, this.month - 1, this.day, this.hour, this.minute, this.second) * 1000 + this.microsecond;
+  }
+  protected override at(micros: number): PyDateTime {
+    const d = new Date(Math.floor(micros / 1000));
+    const microsecond = micros - Math.floor(micros / 1_000_000) * 1_000_000;
+    return new PyDateTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), microsecond, this.tzinfo);
+  }
+  protected override step(delta: PyTimeDelta): number {
+    return delta.micros;
+  }
+  override replace(...args: unknown[]): PyDateTime {
+    const a = named(args, ['year', 'month', 'day', 'hour', 'minute', 'second', 'microsecond', 'tzinfo']);
+    const n = (key: string, now: number) => Number(a[key] ?? now);
+    return new PyDateTime(n('year', this.year), n('month', this.month), n('day', this.day), n('hour', this.hour), n('minute', this.minute), n('second', this.second), n('microsecond', this.microsecond), a.tzinfo === undefined ? this.tzinfo : (a.tzinfo as TimeZone | null));
   }
   override isoformat(sep: unknown = 'T'): string {
     return `${super.isoformat()}${String(sep)}${pad(this.hour)}:${pad(this.minute)}:${pad(this.second)}${this.microsecond ? `.${pad(this.microsecond, 6)}` : ''}${this.offset()}`;
@@ -148,8 +257,14 @@ class PyMatch {
   }
 }
 
+const timedelta = (...args: unknown[]) => {
+  const a = named(args, ['days', 'seconds', 'microseconds', 'milliseconds', 'minutes', 'hours', 'weeks']);
+  const n = (key: string) => Number(a[key] ?? 0);
+  return new PyTimeDelta(Math.round(n('microseconds') + 1000 * n('milliseconds') + 1_000_000 * (n('seconds') + 60 * n('minutes') + 3600 * n('hours')) + MICROS_A_DAY * (n('days') + 7 * n('weeks'))));
+};
+
 export const DBT_MODULES = {
-  datetime: { datetime: datetimeClass, date: dateClass },
+  datetime: { datetime: datetimeClass, date: dateClass, timedelta },
   pytz: { timezone: (zone: unknown) => new TimeZone(String(zone)), utc: new TimeZone('UTC') },
   re: {
     IGNORECASE,

@@ -77,6 +77,10 @@ export interface DbtTestDeclaration {
   where?: string;
   warnIf: string;
   errorIf: string;
+  /** What counts its failures (dbt's fail_calc), when its config says; a test's macro may set its own. */
+  failCalc?: string;
+  /** A template that says whether the test is on (`"{{ target.type in ['bigquery'] }}"`), rendered before the test is made. */
+  enabledWhen?: string;
   /** Its failing rows kept in a table of the audit schema (dbt's store_failures); undefined: the project's default. */
   storeFailures?: boolean;
   file: string;
@@ -343,9 +347,11 @@ function readTests(list: unknown, model: string, column: string | undefined, fil
     for (const [key, value] of Object.entries(spec)) {
       if (key === 'config' || key === 'arguments') continue;
       // Older spelling: config keys beside the arguments.
-      if (['severity', 'where', 'warn_if', 'error_if', 'store_failures', 'store_failures_as', 'enabled', 'tags', 'limit'].includes(key)) config[key] = value;
+      if (['severity', 'where', 'warn_if', 'error_if', 'fail_calc', 'store_failures', 'store_failures_as', 'enabled', 'tags', 'limit'].includes(key)) config[key] = value;
       else args[key] = value;
     }
+    // Off as written (`enabled: false`), or as a template says once rendered (`"{{ target.type != 'bigquery' }}"`).
+    if (config.enabled === false || /^\s*false\s*$/i.test(String(config.enabled ?? ''))) continue;
     const dot = name.lastIndexOf('.');
     const severity = String(config.severity ?? 'error').toLowerCase();
     out.push({
@@ -358,6 +364,8 @@ function readTests(list: unknown, model: string, column: string | undefined, fil
       where: typeof config.where === 'string' ? config.where : undefined,
       warnIf: String(config.warn_if ?? '!= 0'),
       errorIf: String(config.error_if ?? '!= 0'),
+      failCalc: typeof config.fail_calc === 'string' ? config.fail_calc : undefined,
+      enabledWhen: typeof config.enabled === 'string' && /\{\{|\{%/.test(config.enabled) ? config.enabled : undefined,
       storeFailures: storeFailuresOf(config),
       file,
     });

@@ -40,7 +40,17 @@ export interface CompiledTest {
  * first 30 of test and model and an MD5 of the whole.
  */
 export function testName(test: string, model: string, args: Record<string, unknown>): string {
-  const python = (value: unknown) => (value === true ? 'True' : value === false ? 'False' : value === null || value === undefined ? 'None' : String(value));
+  // str() of an argument's part as Python prints it: a nested list or mapping as its repr ([0, 1], {'a': 'b'}).
+  const repr = (value: unknown): string =>
+    typeof value === 'string'
+      ? `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+      : Array.isArray(value)
+        ? `[${value.map(repr).join(', ')}]`
+        : value && typeof value === 'object'
+          ? `{${Object.entries(value).map(([k, v]) => `${repr(k)}: ${repr(v)}`).join(', ')}}`
+          : python(value);
+  const python = (value: unknown): string =>
+    value === true ? 'True' : value === false ? 'False' : value === null || value === undefined ? 'None' : typeof value === 'object' ? repr(value) : String(value);
   const flat = Object.keys(args)
     .sort()
     .flatMap((key) => {
@@ -80,8 +90,18 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean, rendering:
     names.add(candidate);
     return candidate;
   };
-  const renderExpression = (value: unknown): unknown => (typeof value === 'string' && /^\s*(ref|source)\s*\(/.test(value) ? env.render(`{{ ${value} }}`, current.file) : value);
+  // An argument is rendered as dbt renders it: `ref('x')` as the relation, Jinja in a string (`{{ dbt_date.yesterday() }}`), in lists and mappings too.
+  const renderExpression = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      if (/^\s*(ref|source)\s*\(/.test(value)) return env.render(`{{ ${value} }}`, current.file);
+      return /\{\{|\{%/.test(value) ? env.render(value, current.file) : value;
+    }
+    if (Array.isArray(value)) return value.map(renderExpression);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderExpression(v)]));
+    return value;
+  };
   for (const test of surface.files.tests) {
+    if (test.enabledWhen !== undefined && /^\s*false\s*$/i.test(env.render(test.enabledWhen, test.file))) continue;
     // A namespaced test is named with its package first, as dbt names it (dbt_utils_equality_…).
     const name = unique(testName(test.package ? `${test.package}_${test.test}` : test.test, test.model.replace(/^source:/, 'source_').replace('.', '_'), { ...test.args, ...(test.column ? { column_name: test.column } : {}) }));
     if (rendering.only !== undefined && name !== rendering.only) continue;
@@ -89,7 +109,7 @@ export function compileTests(surface: DbtSurface, storeAll?: boolean, rendering:
     current.node = undefined;
     current.refs = new Set();
     // What should_store_failures() answers while the test renders.
-    current.config = { tags: [], store_failures: keeps(test.storeFailures) };
+    current.config = { tags: [], store_failures: keeps(test.storeFailures), ...(test.failCalc ? { fail_calc: test.failCalc } : {}) };
     let relation: string;
     if (test.model.startsWith('source:')) {
       const [source, table] = test.model.slice(7).split('.');
