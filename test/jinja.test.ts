@@ -150,6 +150,13 @@ describe('errors name the file and line', () => {
     expect(env.render("{{ ([] * 10**9) | length }}{{ '' * 10**10 }}", 'models/m.sql')).toBe('0');
   });
 
+  it('a method a value does not have, and a date past year 9999, are said as such', () => {
+    const env = environment({ modules: DBT_MODULES });
+    expect(thrown(() => env.render('{{ modules.datetime.date(2024, 1, 1).nosuch() }}', 'models/m.sql')).message).toBe("the value called in models/m.sql has no method 'nosuch'");
+    expect(thrown(() => env.render('{{ modules.datetime.date(9999, 12, 31) + modules.datetime.timedelta(days=1) }}', 'models/m.sql')).message).toMatch(/date value out of range \(Python keeps dates from year 1 to 9999\)/);
+    expect(thrown(() => env.render('{{ modules.datetime.timedelta(days=10**12) }}', 'models/m.sql')).message).toMatch(/timedelta of more than 999999999 days/);
+  });
+
   it('an error inside a macro of another file: that file and line', () => {
     const env = environment();
     env.loadMacros([{ package: 'shop', file: 'macros/m.sql', text: '{% macro outer() %}\n  {{ inner_missing() }}\n{% endmacro %}' }], 'shop');

@@ -491,7 +491,11 @@ const Base = Interpreter as unknown as new (env?: Environment) => InterpreterSte
 
 /** A call the template made to something that is not a function: a macro or context function that does not exist. */
 export class NotCallable extends Error {
-  constructor(readonly callee: string) {
+  /** `method`: the name called on a value that has no such method (`today().replace`), not a macro's. */
+  constructor(
+    readonly callee: string,
+    readonly method?: string,
+  ) {
     super(`'${callee}' is undefined`);
   }
 }
@@ -601,7 +605,10 @@ export class DbtInterpreter extends Base {
     this.calls.push(entry);
     try {
       const callee = this.evaluate(expr.callee, env);
-      if (!(is(callee, FunctionValue))) throw new NotCallable(calleeName(expr.callee) ?? 'an expression');
+      if (!(is(callee, FunctionValue))) {
+        const member = expr.callee.type === 'MemberExpression' && !(expr.callee as MemberNode).computed ? String((expr.callee as MemberNode).property.value) : undefined;
+        throw new NotCallable(calleeName(expr.callee) ?? (member ? `….${member}` : 'an expression'), calleeName(expr.callee) === undefined ? member : undefined);
+      }
       const [args, kwargs] = this.evaluateArguments(expr.args, env);
       if (kwargs.size > 0) args.push(new KeywordArgumentsValue(kwargs));
       const out = (callee.value as Fn)(args, env);

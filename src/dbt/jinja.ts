@@ -217,6 +217,12 @@ export class JinjaEnvironment {
       if (error.place.line !== undefined) return error;
       return new TributaryError(error.message, { place: { ...error.place, ...where(call?.name, call?.first, call?.file) }, hint: error.hint });
     }
+    if (error instanceof NotCallable && error.method) {
+      return new TributaryError(`the value called in ${file} has no method '${error.method}'${within}`, {
+        place: where(undefined, undefined, macro?.file),
+        hint: "templates offer Python's methods on text, lists, dicts and dates, and dbt's context (README, Coming from dbt): call one of those, or compute it in SQL",
+      });
+    }
     if (error instanceof NotCallable) {
       const name = error.callee;
       return new TributaryError(`the macro '${name}' does not exist${within}`, {

@@ -19,6 +19,22 @@ class TimeZone {
 }
 
 const MICROS_A_DAY = 86_400_000_000;
+/** Milliseconds since 1970 of a UTC wall time; Date.UTC would read the years 0 to 99 as 1900 to 1999. */
+function utc(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  return date.getTime();
+}
+/** Python's dates run from year 1 to 9999; past them its arithmetic raises, as here. */
+const FIRST_DAY = utc(1, 1, 1);
+const LAST_DAY = utc(9999, 12, 31, 23, 59, 59) + 999;
+
+function inRange(micros: number): Date {
+  const millis = Math.floor(micros / 1000);
+  if (!Number.isFinite(millis) || millis < FIRST_DAY || millis > LAST_DAY) throw new Error('date value out of range (Python keeps dates from year 1 to 9999)');
+  return new Date(millis);
+}
 
 /** Python's `datetime.timedelta`, kept as whole microseconds (Python's own resolution). */
 class PyTimeDelta {
@@ -77,11 +93,11 @@ class PyDate {
   ) {}
   /** Microseconds since 1970 at its midnight (or its time): what its arithmetic counts in. */
   protected epochMicros(): number {
-    return Date.UTC(this.year, this.month - 1, this.day) * 1000;
+    return utc(this.year, this.month, this.day) * 1000;
   }
   /** The same kind of value at `micros` since 1970. */
   protected at(micros: number): PyDate {
-    const d = new Date(Math.floor(micros / 1000));
+    const d = inRange(micros);
     return new PyDate(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate());
   }
   /** A date moves by whole days (Python ignores a timedelta's seconds here); a datetime by all of it. */
@@ -120,7 +136,7 @@ class PyDate {
   }
   /** Python's weekday(): Monday is 0. */
   weekday(): number {
-    return (new Date(Date.UTC(this.year, this.month - 1, this.day)).getUTCDay() + 6) % 7;
+    return (new Date(utc(this.year, this.month, this.day)).getUTCDay() + 6) % 7;
   }
   isoformat(): string {
     return `${pad(this.year, 4)}-${pad(this.month)}-${pad(this.day)}`;
@@ -151,10 +167,10 @@ class PyDateTime extends PyDate {
     return new PyDate(this.year, this.month, this.day);
   }
   protected override epochMicros(): number {
-    return Date.UTC(this.year, this.month - 1, this.day, this.hour, this.minute, this.second) * 1000 + this.microsecond;
+    return utc(this.year, this.month, this.day, this.hour, this.minute, this.second) * 1000 + this.microsecond;
   }
   protected override at(micros: number): PyDateTime {
-    const d = new Date(Math.floor(micros / 1000));
+    const d = inRange(micros);
     const microsecond = micros - Math.floor(micros / 1_000_000) * 1_000_000;
     return new PyDateTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), microsecond, this.tzinfo);
   }
@@ -185,7 +201,7 @@ class PyDateTime extends PyDate {
 }
 
 function strftime(format: string, date: PyDate, time: { hour: number; minute: number; second: number; microsecond: number }): string {
-  const dayOfYear = Math.round((Date.UTC(date.year, date.month - 1, date.day) - Date.UTC(date.year, 0, 1)) / 86_400_000) + 1;
+  const dayOfYear = Math.round((utc(date.year, date.month, date.day) - utc(date.year, 1, 1)) / 86_400_000) + 1;
   const codes: Record<string, string> = {
     Y: pad(date.year, 4),
     y: pad(date.year % 100),
@@ -260,6 +276,7 @@ class PyMatch {
 const timedelta = (...args: unknown[]) => {
   const a = named(args, ['days', 'seconds', 'microseconds', 'milliseconds', 'minutes', 'hours', 'weeks']);
   const n = (key: string) => Number(a[key] ?? 0);
+  if (Math.abs(n('days') + 7 * n('weeks') + (n('hours') / 24)) > 999_999_999) throw new Error('timedelta of more than 999999999 days (Python refuses it too)');
   return new PyTimeDelta(Math.round(n('microseconds') + 1000 * n('milliseconds') + 1_000_000 * (n('seconds') + 60 * n('minutes') + 3600 * n('hours')) + MICROS_A_DAY * (n('days') + 7 * n('weeks'))));
 };
 
