@@ -63,10 +63,12 @@ type Relations = Record<string, { kind: string; columns: string[]; rows: unknown
  * not_accepted_values, get_column_values), written for this test: a dict keyed by relations,
  * set() compared in any order, a test that asks for columns when its turn comes with a fail_calc
  * of its own, an argument named `values`, a test on an ephemeral model, load_relation, `model`
- * and `target.database`, a model whose query fails (alone), a singular test over literals, one
+ * and `target.database`, a model whose query fails (alone), one that raises an error only when it
+ * runs (alone too), a singular test over literals, one
  * switched off in its file, properties of a model that does not exist, a post-hook that drops
- * its own table through the adapter, and tests (dbt_expectations-like) with nested lists and
- * Jinja in their arguments, a fail_calc in their config and an `enabled` template.
+ * its own table through the adapter, tests (dbt_expectations-like) with nested lists and Jinja
+ * in their arguments, a fail_calc in their config and an `enabled` template, and a unit test
+ * fixture under tests/fixtures.
  */
 function addWarehouseReaders(dir: string): void {
   const files: Record<string, string> = {
@@ -120,6 +122,7 @@ select '{{ model.name }}' as name, '{{ model.unique_id }}' as unique_id, '{{ tar
 `,
     'models/checks/asks_nothing.sql': `{{ config(materialized='table') }}\n{% set answer = run_query('select no_such_column from ' ~ ref('orders_three')) %}\nselect 1 as one\n`,
     'models/checks/reads_asks.sql': `{{ config(materialized='table') }}\nselect one from {{ ref('asks_nothing') }}\n`,
+    'models/checks/raises_when_run.sql': `{{ config(materialized='table') }}\n{% if execute %}{{ exceptions.raise_compiler_error('raised only when it runs') }}{% endif %}\nselect 1 as one\n`,
     'models/checks/scratch.sql': `{{ config(materialized='table') }}\nselect 1 as x\n`,
     'models/checks/checks.yml': `version: 2
 models:
@@ -156,6 +159,8 @@ models:
 `,
     'tests/literal_check.sql': `select 1 as found where 1 = 1\n`,
     'tests/switched_off.sql': `{{ config(enabled = false) }}\nselect * from {{ ref('no_such_model') }}\n`,
+    // Given rows a unit test may name (fixture:), no test of its own.
+    'tests/fixtures/given_orders.sql': `select 1 as order_id where 1 = 1\n`,
   };
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
@@ -328,6 +333,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
         'test none_of:orders_ephemeral:status → pass',
         'model orders_union → success',
         'model asks_nothing → error',
+        'model raises_when_run → error',
         'model reads_asks → skipped',
         'model scratch → success',
         'test singular:literal_check → fail',
@@ -337,7 +343,7 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     );
     expect(outcomes).toContain('test rows_within:orders_union: → pass');
     expect(outcomes.filter((o) => o.includes('rows_within'))).toHaveLength(1);
-    expect(outcomes.join('\n')).not.toMatch(/ghost|switched_off|orders_ephemeral →/);
+    expect(outcomes.join('\n')).not.toMatch(/ghost|switched_off|given_orders|orders_ephemeral →/);
     // Each generic test is named as dbt names it (its store_failures table): package first, nested arguments as Python prints them.
     const manifest = JSON.parse(readFileSync(path.join(theirDir, 'target', 'manifest.json'), 'utf8')) as { nodes: Record<string, { resource_type: string; alias: string; test_metadata?: unknown }> };
     const ran = JSON.parse(readFileSync(path.join(theirDir, 'target', 'run_results.json'), 'utf8')) as { results: { unique_id: string }[] };

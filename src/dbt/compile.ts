@@ -70,8 +70,8 @@ export interface DbtRender {
   relations: Map<string, DbtRelationName>;
   /** Node name → its pre- and post-hooks, rendered (`this` its table); `''`: the command's on-run-start and on-run-end. */
   hooks: Map<string, { pre: string[]; post: string[] }>;
-  /** Node name → why it could not be rendered (a query its template runs failed): the node fails when its turn comes. */
-  failed: Map<string, QueryFailed>;
+  /** Node name → why it could not be rendered when it ran (a query its template runs failed): the node fails when its turn comes. */
+  failed: Map<string, TributaryError>;
 }
 
 /** Where dbt puts a node: `generate_schema_name` and `generate_alias_name` of its config. */
@@ -565,14 +565,16 @@ export class DbtSurface {
       if (pre!.length || post!.length) hooks.set(name, { pre: pre!, post: post! });
     };
     for (const seed of this.files.seeds) relations.set(seed.name, this.relationName(env, { ...seed, package: this.files.name }, seed.config, 'seed'));
-    const failed = new Map<string, QueryFailed>();
-    // A node whose query fails fails alone, as in dbt; its SQL raises the failure should anything
-    // still read it (an ephemeral model is inlined into what reads it).
+    const failed = new Map<string, TributaryError>();
+    // The project's parse rendered every node when it loaded (`execute` false), so an error now is
+    // one only a run meets (a query that fails, raise_compiler_error under `if execute`): as in
+    // dbt, the node fails alone; its SQL raises the error should anything still read it (an
+    // ephemeral model is inlined into what reads it).
     const renderOrFail = (node: DbtModelFile | DbtSnapshotFile): string => {
       try {
         return renderNode(node);
       } catch (error) {
-        if (!(error instanceof QueryFailed)) throw error;
+        if (!(state.answers && error instanceof TributaryError)) throw error;
         failed.set(node.name, error);
         // What it read before its query failed stays upstream of it, as dbt's parse records refs.
         const reads = [...current.refs].map((name) => `{{ ref('${name}') }}`).join(', ');

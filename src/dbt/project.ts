@@ -567,9 +567,12 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
     }
     for (const root of paths('test-paths', undefined, 'tests')) {
       for (const file of listFiles(root, '.sql')) {
+        const folders = path.relative(root, file).split(path.sep);
+        // tests/fixtures holds unit tests' given rows (`fixture:`), read where a unit test names them: no test of its own.
+        if (folders[0] === 'fixtures') continue;
         const text = readFileSync(file, 'utf8');
         // A file under tests/generic (or holding a `{% test %}` block) defines generic tests, like a macro file.
-        if (path.relative(root, file).split(path.sep).includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: pkgName, file: rel(file), text });
+        if (folders.includes('generic') || /\{%-?\s*test\s/.test(text)) macros.push({ package: pkgName, file: rel(file), text });
         else if (own && !disablesItself(text)) singularTests.push({ name: path.basename(file, '.sql'), file: rel(file), text });
       }
     }
