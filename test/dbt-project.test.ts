@@ -120,13 +120,19 @@ describe('a dbt project folder', () => {
     const dir = copyProject();
     writeFileSync(path.join(dir, 'models', 'asks.sql'), `{% set r = run_query("select nosuchcol from " ~ ref('raw_orders')) %}\nselect 1 as one\n`);
     writeFileSync(path.join(dir, 'models', 'reads_asks.sql'), `select one from {{ ref('asks') }}\n`);
-    const result = cli(['build', '--project', dir, '--select', '+asks+', '+stg_customers', '--format', 'json']);
+    // An ephemeral model fails too, though nothing of it runs: what inlines it is skipped, not failed in the engine's words.
+    writeFileSync(path.join(dir, 'models', 'eph.sql'), `{{ config(materialized='ephemeral') }}{% if execute %}{{ exceptions.raise_compiler_error("it's not ready") }}{% endif %}\nselect 1 as one\n`);
+    writeFileSync(path.join(dir, 'models', 'reads_eph.sql'), `select one from {{ ref('eph') }}\n`);
+    const result = cli(['build', '--project', dir, '--select', '+asks+', '+stg_customers', '+reads_eph', '--format', 'json']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${path.join(dir, 'models', 'asks.sql')}: a query this template runs while it renders failed: Binder Error: Referenced column "nosuchcol" not found`);
     expect(result.stderr).toMatch(/→ model asks: the query \(run_query, statement, get_columns_in_relation\) runs in the warehouse as the template writes it: select nosuchcol from /);
     const nodes = Object.fromEntries((JSON.parse(result.stdout) as { node: string; status: string; detail: string }[]).map((n) => [n.node, n]));
     expect(nodes.asks!.status).toBe('error');
     expect(nodes.reads_asks).toMatchObject({ status: 'skipped', detail: "it reads 'asks', which failed" });
+    expect(nodes.eph!.status).toBe('error');
+    expect(nodes.eph!.detail).toContain("a template raised an error: it's not ready");
+    expect(nodes.reads_eph).toMatchObject({ status: 'skipped', detail: "it reads 'eph', which failed" });
     // What the failed node does not read still builds.
     expect(nodes.stg_customers!.status).toBe('success');
     expect(nodes.raw_orders!.status).toBe('success');

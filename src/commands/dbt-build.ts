@@ -362,6 +362,13 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
       options.log(`⊘ ${type} ${model.name} skipped: ${because}`);
       return;
     }
+    // A node that could not be rendered fails here, an ephemeral one too (nothing of it runs to fail it), so what reads it is skipped.
+    const unrendered = view.project.dbt?.failed.get(model.name);
+    if (unrendered) {
+      status.set(model.name, 'error');
+      results.push({ node: model.name, type, status: 'error', detail: errorMessage(unrendered).split('\n')[0]!, ...(unrendered.hint ? { hint: unrendered.hint } : {}) });
+      return;
+    }
     try {
       const [result] = await runModels(view, { select: [model.name], quiet: true, trigger: 'cli', log: options.log, hooks: dbtModelHooks(view), signal: options.signal });
       status.set(model.name, 'success');
