@@ -67,8 +67,9 @@ type Relations = Record<string, { kind: string; columns: string[]; rows: unknown
  * runs (alone too), a singular test over literals, one
  * switched off in its file, properties of a model that does not exist, a post-hook that drops
  * its own table through the adapter, tests (dbt_expectations-like) with nested lists and Jinja
- * in their arguments, a fail_calc in their config and an `enabled` template, and a unit test
- * fixture under tests/fixtures.
+ * in their arguments, a fail_calc in their config and an `enabled` template, a unit test
+ * fixture under tests/fixtures, and unit tests that override a package's macro, expect no rows,
+ * or meet an error raised only when a template runs.
  */
 function addWarehouseReaders(dir: string): void {
   const files: Record<string, string> = {
@@ -124,6 +125,45 @@ select '{{ model.name }}' as name, '{{ model.unique_id }}' as unique_id, '{{ tar
     'models/checks/reads_asks.sql': `{{ config(materialized='table') }}\nselect one from {{ ref('asks_nothing') }}\n`,
     'models/checks/raises_when_run.sql': `{{ config(materialized='table') }}\n{% if execute %}{{ exceptions.raise_compiler_error('raised only when it runs') }}{% endif %}\nselect 1 as one\n`,
     'models/checks/scratch.sql': `{{ config(materialized='table') }}\nselect 1 as x\n`,
+    'models/checks/bounded_orders.sql': `{{ config(materialized='table') }}
+{% set lowest = shop_utils.single_value('select min(order_id) from ' ~ ref('orders_three'), default=0) %}
+select order_id from {{ ref('orders_three') }} where order_id > {{ lowest }}
+`,
+    'models/checks/needs_execute.sql': `{{ config(materialized='table') }}
+{% if execute and var('refuse_when_run', false) %}{{ exceptions.raise_compiler_error('refused when it runs') }}{% endif %}
+select order_id from {{ ref('orders_three') }}
+`,
+    'models/checks/unit_tests.yml': `unit_tests:
+  - name: bounded_orders_by_package_macro
+    model: bounded_orders
+    overrides:
+      macros:
+        shop_utils.single_value: 2
+    given:
+      - input: ref('orders_three')
+        rows: [{order_id: 1}, {order_id: 2}, {order_id: 3}]
+    expect:
+      rows: [{order_id: 3}]
+  - name: bounded_orders_of_none
+    model: bounded_orders
+    overrides:
+      macros:
+        shop_utils.single_value: 0
+    given:
+      - input: ref('orders_three')
+        rows: []
+    expect:
+      rows: []
+  - name: needs_execute_refuses
+    model: needs_execute
+    overrides:
+      vars: {refuse_when_run: true}
+    given:
+      - input: ref('orders_three')
+        rows: [{order_id: 1}]
+    expect:
+      rows: [{order_id: 1}]
+`,
     'models/checks/checks.yml': `version: 2
 models:
   - name: orders_three
@@ -340,6 +380,10 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
         // A failing test over literals reads no node: nothing after it was skipped for it.
         'model customers → success',
       ]),
+    );
+    // A package's macro overridden by its namespaced name; an expectation of no rows; a template that raises only when it runs (execute is true in a unit test) errors and skips its model.
+    expect(outcomes).toEqual(
+      expect.arrayContaining(['unit_test bounded_orders_by_package_macro → pass', 'unit_test bounded_orders_of_none → pass', 'unit_test needs_execute_refuses → error', 'model needs_execute → skipped']),
     );
     expect(outcomes).toContain('test rows_within:orders_union: → pass');
     expect(outcomes.filter((o) => o.includes('rows_within'))).toHaveLength(1);

@@ -455,7 +455,8 @@ describe('a dbt unit test', () => {
     const dir = copyProject();
     const schema = path.join(dir, 'models', 'marts', 'schema.yml');
     const text = readFileSync(schema, 'utf8');
-    writeFileSync(schema, text.replace('number_of_orders: 2, customer_lifetime_value: 30.0', 'number_of_orders: 3, customer_lifetime_value: 30.0'));
+    const again = text.slice(text.indexOf('  - name: customers_add_up_their_orders'), text.indexOf('  - name: order_status_rereads_its_last_week')).replace('customers_add_up_their_orders', 'customers_again');
+    writeFileSync(schema, text.replace('number_of_orders: 2, customer_lifetime_value: 30.0', 'number_of_orders: 3, customer_lifetime_value: 30.0') + again);
     const build = cli(['build', '--project', dir, '--select', '+customers', '--format', 'json']);
     expect(build.code).toBe(1);
     const results = JSON.parse(build.stdout) as { node: string; type: string; status: string; detail: string }[];
@@ -465,6 +466,8 @@ describe('a dbt unit test', () => {
     expect(unit?.detail).toContain('expected, not output: {"customer_id":1,"first_name":"Ada","number_of_orders":3');
     expect(unit?.detail).toContain('output, not expected: {"customer_id":1,"first_name":"Ada","number_of_orders":2');
     expect(results.find((r) => r.node === 'customers')).toMatchObject({ status: 'skipped', detail: 'unit test customers_add_up_their_orders failed' });
+    // As dbt's build: the model's unit tests after the one that failed are skipped with it.
+    expect(results.find((r) => r.node === 'customers_again')).toMatchObject({ status: 'skipped', detail: 'unit test customers_add_up_their_orders of customers did not pass' });
     // Its parents were built, and its own table never was.
     const tables = cli(['sql', '--project', dir, '--format', 'json', "SELECT count(*)::INT AS n FROM orders"]);
     expect(tables.code, tables.stderr).toBe(0);
@@ -483,6 +486,16 @@ describe('a dbt unit test', () => {
     expect(wide.code).toBe(1);
     expect(wide.stderr).toContain("unit test 'customers_add_up_their_orders': customer_id 9007199254740992 is past 2^53");
     expect(wide.stderr).toContain('given[0].rows[1].customer_id');
+
+    // A model whose template leaves no SQL once it runs (execute is true in a unit test) is an error that says so.
+    writeFileSync(path.join(dir, 'models', 'marts', 'empty_when_run.sql'), "{% if not execute %}select 1 as x{% endif %}\n");
+    writeFileSync(schema, `${text}  - name: empty_when_run_is_refused\n    model: empty_when_run\n    given: []\n    expect:\n      rows: [{x: 1}]\n`);
+    const empty = cli(['test', '--project', dir, '--select', 'empty_when_run', '--format', 'json']);
+    expect(empty.code).toBe(1);
+    expect((JSON.parse(empty.stdout) as { node: string; status: string; detail: string }[]).find((r) => r.node === 'empty_when_run_is_refused')).toMatchObject({
+      status: 'error',
+      detail: expect.stringContaining("unit test 'empty_when_run_is_refused': 'empty_when_run' renders to no SQL with the test's inputs and overrides"),
+    });
 
     // A unit test of a model that is not there is refused as the project loads, not skipped.
     writeFileSync(schema, text.replace('    model: customers\n', '    model: customer\n'));

@@ -298,12 +298,18 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
   // A model's unit tests run before it builds (a failing one skips it), or with `test`, before the data tests.
   const unitTests = withTests ? dbt.surface.files.unitTests.filter((t) => chosen.has(t.model)) : [];
   const unitState = { existing: await queryableTables(ws.engine), fullRefresh: options.fullRefresh ?? false };
-  const runUnitTests = async (model: string): Promise<NodeResult | undefined> => {
+  const withWarehouse = (render: (state: RenderState) => string) => answered(ws.engine, ws.project.dir, (answers) => render({ ...unitState, answers }));
+  /** A model's unit tests, or each skipped for `skip` (why the model is skipped: its unit tests are too, as in dbt). */
+  const runUnitTests = async (model: string, skip?: string): Promise<NodeResult | undefined> => {
     let failed: NodeResult | undefined;
     for (const test of unitTests.filter((t) => t.model === model)) {
-      const result = await runUnitTest(ws.engine, dbt.surface, test, unitState);
+      // As dbt's build: once one unit test of a model fails, the model's other unit tests are skipped with it.
+      const skipped = skip ?? (failed && options.only !== 'tests' ? `unit test ${failed.node} of ${model} did not pass` : undefined);
+      const result: NodeResult = skipped
+        ? { node: test.name, type: 'unit_test', model, status: 'skipped', detail: skipped }
+        : await runUnitTest(ws.engine, dbt.surface, test, withWarehouse);
       results.push(result);
-      options.log(`${result.status === 'pass' ? '✔' : '✘'} unit test ${test.name}: ${result.detail}`);
+      options.log(`${result.status === 'pass' ? '✔' : result.status === 'skipped' ? '⊘' : '✘'} unit test ${test.name}: ${result.detail}`);
       failed ??= result.status === 'pass' ? undefined : result;
     }
     return failed;
@@ -348,15 +354,16 @@ export async function buildDbt(ws: Workspace, options: BuildOptions): Promise<No
     // A test that reads no node (a singular test over literals) is upstream of nothing.
     const failedTest = failedTests.find((t) => t.depends.length > 0 && t.depends.every((d) => ancestors.has(d)));
     const stopped = options.signal?.aborted ? abortReason(options.signal) : undefined;
-    const failedUnit = blockedBy || failedTest || stopped ? undefined : await runUnitTests(model.name);
-    if (blockedBy || failedTest || failedUnit || stopped) {
-      const because = stopped
-        ? `the build was stopped (${stopped})`
-        : failedUnit
-        ? `unit test ${failedUnit.node} ${failedUnit.status === 'fail' ? 'failed' : 'could not run'}`
-        : failedTest
-          ? `test ${failedTest.name} failed`
-          : `it reads '${blockedBy}', which ${status.get(blockedBy!) === 'error' ? 'failed' : 'was skipped'}`;
+    const upstream = stopped
+      ? `the build was stopped (${stopped})`
+      : failedTest
+        ? `test ${failedTest.name} failed`
+        : blockedBy
+          ? `it reads '${blockedBy}', which ${status.get(blockedBy) === 'error' ? 'failed' : 'was skipped'}`
+          : undefined;
+    const failedUnit = await runUnitTests(model.name, upstream);
+    if (upstream || failedUnit) {
+      const because = upstream ?? `unit test ${failedUnit!.node} ${failedUnit!.status === 'fail' ? 'failed' : 'could not run'}`;
       status.set(model.name, 'skipped');
       results.push({ node: model.name, type, status: 'skipped', detail: because });
       options.log(`⊘ ${type} ${model.name} skipped: ${because}`);

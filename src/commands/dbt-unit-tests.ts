@@ -15,7 +15,13 @@ type Column = { name: string; type: string };
 /** How many differing rows a failure shows. */
 const SHOWN = 3;
 
-export async function runUnitTest(engine: Engine, surface: DbtSurface, test: DbtUnitTest, state: RenderState): Promise<NodeResult> {
+/**
+ * `render` run with the warehouse answering what a template asks (run_query, statement,
+ * get_columns_in_relation), with `execute` true as in dbt's unit tests.
+ */
+export type WithWarehouse = (render: (state: RenderState) => string) => Promise<string>;
+
+export async function runUnitTest(engine: Engine, surface: DbtSurface, test: DbtUnitTest, withWarehouse: WithWarehouse): Promise<NodeResult> {
   const base = { node: test.name, type: 'unit_test' as const, model: test.model };
   try {
     const given = new Map<string, string>();
@@ -29,7 +35,7 @@ export async function runUnitTest(engine: Engine, surface: DbtSurface, test: Dbt
       }
       given.set(key, `(${await fixtureSql(engine, rows, await inputColumns(engine, surface, test, key, rows), `${test.name}, input ${input}`, surface.place(test.file))})`);
     }
-    const sql = surface.renderUnitTest(test, state, {
+    const sql = await withWarehouse((state) => surface.renderUnitTest(test, state, {
       given: (input) => {
         const found = given.get(input);
         if (found !== undefined) return found;
@@ -41,9 +47,16 @@ export async function runUnitTest(engine: Engine, surface: DbtSurface, test: Dbt
         });
       },
       overrides: test.overrides,
-    });
+    }));
+    if (!sql) {
+      throw new TributaryError(`unit test '${test.name}': '${test.model}' renders to no SQL with the test's inputs and overrides`, {
+        place: surface.place(test.file),
+        hint: `see what it renders with tributary compile --select ${test.model}`,
+      });
+    }
     const output = await engine.describe(sql);
-    const expected = await fixtureSql(engine, test.expect, output, `${test.name}, expect`, surface.place(test.file), true);
+    // `rows: []` expects no row at all, on every column the model outputs (as dbt compares it).
+    const expected = await fixtureSql(engine, test.expect, output, `${test.name}, expect`, surface.place(test.file), !expectsNothing(test.expect));
     const expectedColumns = (await engine.describe(expected)).map((c) => c.name);
     const missing = expectedColumns.filter((c) => !output.some((o) => o.name === c));
     if (missing.length) {
@@ -112,6 +125,10 @@ async function fixtureSql(engine: Engine, rows: DbtFixtureRows, columns: Column[
     throw new TributaryError(`unit test ${what}: a value does not fit its column: ${errorMessage(error).split('\n')[0]}`, { place, hint: 'write each value as its column’s type reads it (dates as 2024-01-31)' });
   });
   return sql;
+}
+
+function expectsNothing(rows: DbtFixtureRows): boolean {
+  return rows.format === 'dict' ? rows.rows.length === 0 : rows.format === 'csv' && !rows.text.trim();
 }
 
 /** CSV fixture rows: the header names the columns; an empty field is NULL. */

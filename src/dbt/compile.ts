@@ -475,6 +475,7 @@ export class DbtSurface {
     env = new JinjaEnvironment(this.files.dir, globals);
     // dbt's own macros first, so a package's or the project's of the same name win.
     env.loadMacros([DBT_BUILTINS, ...this.files.macros], this.files.name);
+    for (const [name, value] of Object.entries(unit?.overrides.macros ?? {})) if (name !== 'is_incremental') env.overrideMacro(name, value);
     return { env, current };
   }
 
@@ -780,7 +781,6 @@ export class DbtSurface {
     return env.render(`{{ source(${JSON.stringify(source)}, ${JSON.stringify(table)}) }}`, this.files.sources.find((s) => s.source === source && s.table === table)?.file ?? 'sources.yml');
   }
 
-  /** Every test of the project as SQL returning its failing rows, with the nodes it reads; `storeAll` overrides each one's store_failures. */
   /** A model's SQL for one of its unit tests: every input read from its given rows, the test's overrides applied. */
   renderUnitTest(test: DbtUnitTest, state: RenderState, unit: UnitRendering): string {
     const model = this.files.models.find((m) => m.name === test.model);
@@ -803,6 +803,7 @@ export class DbtSurface {
     return env.render(`{{ ${input} }}`, DBT_PROJECT_FILE).trim();
   }
 
+  /** Every test of the project as SQL returning its failing rows, with the nodes it reads; `storeAll` overrides each one's store_failures. */
   tests(storeAll?: boolean, rendering?: TestRendering): CompiledTest[] {
     return compileTests(this, storeAll, rendering);
   }

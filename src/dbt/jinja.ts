@@ -245,6 +245,27 @@ export class JinjaEnvironment {
     return `${ordered.slice(0, 20).join(', ') || '(none)'}${ordered.length > 20 ? ', …' : ''}`;
   }
 
+  /**
+   * A unit test's override: the macro (`name`, or `package.name`) answers `value` whatever it is
+   * called with. As dbt's: a name no macro has is ignored, and an override of one of dbt's own
+   * macros holds for `dbt.name` and `name` alike.
+   */
+  overrideMacro(qualified: string, value: unknown): void {
+    const [pkg, name] = qualified.includes('.') ? qualified.split('.', 2) : [undefined, qualified];
+    const standIn = toRuntime(() => value);
+    const dbtOwn = this.namespaces.get('dbt');
+    if (pkg !== undefined) {
+      const namespace = this.namespaces.get(pkg);
+      if (!namespace?.has(name!)) return;
+      namespace.set(name!, standIn);
+      if (pkg === 'dbt') this.globals.variables.set(name!, standIn);
+      return;
+    }
+    if (!this.globals.variables.has(name!)) return;
+    this.globals.variables.set(name!, standIn);
+    if (dbtOwn?.has(name!)) dbtOwn.set(name!, standIn);
+  }
+
   /** A macro by name: the root project's (or a package's, when the root has none), or `namespace`'s. */
   macro(name: string, namespace?: string): JinjaMacro | undefined {
     const found = namespace ? this.namespaces.get(namespace)?.get(name) : this.globals.variables.get(name);

@@ -274,6 +274,8 @@ export class Engine {
 
   /** Column names and DuckDB types of a query's result, without running it to completion. */
   async describe(sql: string): Promise<{ name: string; type: string }[]> {
+    // A bare DESCRIBE would list the database's tables, whose rows are no query's columns.
+    if (!sql.trim()) throw new TributaryError('there is no query to describe (the SQL is empty)', { hint: 'give the query whose columns you want' });
     const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);
     return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
   }
