@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { logInput } from '../src/connectors/inputs/log.js';
 import type { RecordSink } from '../src/connectors/inputs/types.js';
@@ -82,16 +83,78 @@ describe('embedded log', () => {
     log.close();
   });
 
-  it('a corrupt record in the tail (bad checksum) is cut with everything after it', () => {
+  it('a torn append is cut whole (it was never acknowledged); the appends before it stay', () => {
     const root = tempDir();
     let log = new Log(root);
     log.topic('t', { partitions: 1 }).append(values(10));
+    log.topic('t').append(values(5, 'torn'));
     log.close();
     const segment = path.join(root, 't', '0', `${'0'.repeat(20)}.log`);
-    const size = statSync(segment).size;
-    truncateSync(segment, size - 3); // the last record loses its end
+    truncateSync(segment, statSync(segment).size - 3); // the last append loses its end
     log = new Log(root);
-    expect(log.topic('t').endOffsets()).toEqual([9]);
+    expect(log.topic('t').endOffsets()).toEqual([10]);
+    expect(readAll(log, 't').some((v) => v.includes('torn'))).toBe(false);
+    log.close();
+  });
+
+  it('an append whose bytes changed on disk (bad checksum) is cut with everything after it', () => {
+    const root = tempDir();
+    let log = new Log(root);
+    log.topic('t', { partitions: 1 }).append(values(10));
+    log.topic('t').append(values(10, 'second'));
+    log.topic('t').append(values(10, 'third'));
+    log.close();
+    const segment = path.join(root, 't', '0', `${'0'.repeat(20)}.log`);
+    const bytes = readFileSync(segment);
+    const at = bytes.indexOf('"second"');
+    bytes[at + 1] = 'S'.charCodeAt(0);
+    writeFileSync(segment, bytes);
+    log = new Log(root);
+    expect(log.topic('t').endOffsets()).toEqual([10]);
+    log.close();
+  });
+
+  it('reads and recovers a segment written before appends were framed, record by record, and appends frames after it', () => {
+    const root = tempDir();
+    let log = new Log(root);
+    log.topic('t', { partitions: 1 });
+    log.close();
+    // Records as the log wrote them before frames: u32 body length, u32 CRC-32 of the body, body.
+    const unframed = (offset: number, value: string) => {
+      const body = Buffer.alloc(20 + Buffer.byteLength(value));
+      body.writeUInt32LE(offset, 0);
+      body.writeDoubleLE(1_700_000_000_000, 8);
+      body.writeInt32LE(-1, 16);
+      body.write(value, 20);
+      const header = Buffer.alloc(8);
+      header.writeUInt32LE(body.length, 0);
+      header.writeUInt32LE(crc32(body), 4);
+      return Buffer.concat([header, body]);
+    };
+    const segment = path.join(root, 't', '0', `${'0'.repeat(20)}.log`);
+    writeFileSync(segment, Buffer.concat([...Array.from({ length: 3 }, (_, i) => unframed(i, JSON.stringify({ old: i }))), Buffer.from([50, 0, 0, 0, 1])]));
+    log = new Log(root);
+    const topic = log.topic('t');
+    expect(topic.recoveredBytes).toBe(5);
+    expect(topic.endOffsets()).toEqual([3]);
+    topic.append(values(2, 'framed'));
+    log.close();
+    log = new Log(root);
+    expect(readAll(log, 't').map((v) => JSON.parse(v) as Record<string, unknown>)).toEqual([{ old: 0 }, { old: 1 }, { old: 2 }, { tag: 'framed', i: 0 }, { tag: 'framed', i: 1 }]);
+    log.close();
+  });
+
+  it('recovers an append larger than the chunk it reads a segment by', () => {
+    const root = tempDir();
+    let log = new Log(root);
+    const big = 'x'.repeat(4000);
+    log.topic('t', { partitions: 1, segmentBytes: 64 << 20 }).append(Array.from({ length: 3000 }, (_, i) => ({ value: JSON.stringify({ i, big }) })));
+    log.close();
+    log = new Log(root);
+    const topic = log.topic('t');
+    expect(topic.recoveredBytes).toBe(0);
+    expect(topic.endOffsets()).toEqual([3000]);
+    expect(readAll(log, 't')).toHaveLength(3000);
     log.close();
   });
 
@@ -111,7 +174,7 @@ describe('embedded log', () => {
     const batches = new Map<number, number>();
     for (const r of all) batches.set(r.b, (batches.get(r.b) ?? 0) + 1);
     for (let b = 0; b <= acked; b++) expect(batches.get(b), `batch ${b}`).toBe(1000);
-    // Nothing torn is readable: every batch present is whole or absent (a partition write is atomic per record).
+    // Nothing torn is readable: every batch present is whole or absent (an append to a partition is one frame, kept whole or cut whole).
     expect(all.length).toBeGreaterThanOrEqual((acked + 1) * 1000);
     log.close();
   });

@@ -126,7 +126,7 @@ export class Partition {
       const buffer = segment.readAt(position, Math.max(maxBytes - bytes, 64 * 1024), reuse);
       const readFrom = position;
       let visited = 0;
-      scanRecords(
+      const { checked } = scanRecords(
         buffer,
         (r) => {
           if (count >= maxRecords || bytes >= maxBytes) return false;
@@ -142,7 +142,8 @@ export class Partition {
         undefined,
         segment.verifiedBytes - readFrom,
       );
-      if (readFrom <= segment.verifiedBytes) segment.verifiedBytes = Math.max(segment.verifiedBytes, position);
+      // A frame is checked whole: a later read may start inside it.
+      if (readFrom <= segment.verifiedBytes) segment.verifiedBytes = Math.max(segment.verifiedBytes, readFrom + checked);
       if (!visited) break;
     }
     this.cursor = last >= 0 ? { offset: last + 1, segment, position } : undefined;
