@@ -1,6 +1,6 @@
 import type { TopicConfig } from '../config/config.js';
 import type { Log } from '../log/index.js';
-import { isJsonObject } from './json-bytes.js';
+import { jsonObjectSpans } from './json-bytes.js';
 
 export interface Rejection {
   /** 1-based position of the event in the request (its line for NDJSON). */
@@ -104,7 +104,7 @@ interface Event {
  * and comes back for the dead-letter table. The caller replies only after this returns.
  *
  * NDJSON arrives as bytes and its events go to the log as slices of them: an event checked to be
- * a JSON object byte by byte (isJsonObject) is never decoded, parsed or encoded again. A line the
+ * a JSON object in place (jsonObjectSpans) is never decoded, parsed or encoded again. A line the
  * check cannot vouch for is read as text and judged as a JSON array's elements are, so its reason
  * is JSON.parse's.
  */
@@ -125,6 +125,7 @@ export function ingest(log: Log, topicName: string, config: TopicConfig, body: s
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const lines = lineCount(bytes);
     if (lines > MAX_EVENTS_PER_REQUEST) return tooMany(lines);
+    const isJsonObject = jsonObjectSpans(bytes);
     let index = 0;
     for (let start = 0; start < bytes.length; ) {
       let end = bytes.indexOf(NEWLINE, start);
@@ -134,7 +135,7 @@ export function ingest(log: Log, topicName: string, config: TopicConfig, body: s
       while (start < end && isSpace(bytes[start]!)) start++;
       while (end > start && isSpace(bytes[end - 1]!)) end--;
       if (start < end) {
-        if (isJsonObject(bytes, start, end)) {
+        if (isJsonObject(start, end)) {
           good.push({ key: config.keyField ? keyOf(bytes.toString('utf8', start, end), config.keyField) : null, value: bytes.subarray(start, end) });
         } else {
           // What JSON.parse and String.trim say, as for every event before: a blank line of other whitespace is no event.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isJsonObject } from './json-bytes.js';
+import { isJsonObject, jsonObjectSpans } from './json-bytes.js';
 
 /** JSON.parse's verdict, the reference: a JSON object, or not. */
 function parsesToObject(text: string): boolean {
@@ -91,5 +91,50 @@ describe('isJsonObject, against JSON.parse', () => {
     const line = Buffer.from('{"a":1}.5\n{"b":2e');
     expect(isJsonObject(line, 0, 7)).toBe(true);
     expect(isJsonObject(line, 10, line.length)).toBe(false);
+  });
+
+  it('judges any span of a body by its bytes alone, whatever follows it: 20,000 seeded spans over events whose strings cross 16-byte blocks', () => {
+    const next = random(20261128);
+    const pieces = ['{"id":"', 'x'.repeat(15), 'y'.repeat(17), '\\"', '\\u00e9', '"', '}', ':', ',', ' ', '\n', '\t', '1', '-2.5e3', 'true', 'null', '[', ']', '{', 'é', '\\', '\u0001'];
+    const lines: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const text = Array.from({ length: 2 + Math.floor(next() * 14) }, () => pieces[Math.floor(next() * pieces.length)]!).join('');
+      lines.push(next() < 0.5 ? `{"i":${i},"s":"${'p'.repeat(Math.floor(next() * 40))}","t":${JSON.stringify(text)}}` : `{"i":${i},${text}`);
+    }
+    const body = Buffer.from(lines.join('\n'));
+    const check = jsonObjectSpans(body);
+    let accepted = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const start = Math.floor(next() * body.length);
+      const end = Math.min(body.length, start + Math.floor(next() * 300));
+      const text = body.subarray(start, end).toString('utf8');
+      // Spans that cut a character in two are JSON.parse's replacement characters, not the bytes: left out.
+      if (Buffer.byteLength(text) !== end - start) continue;
+      const verdict = check(start, end);
+      expect(verdict, `${start}-${end}: ${JSON.stringify(text)}`).toBe(parsesToObject(text));
+      if (verdict) accepted++;
+    }
+    // Whole events too: every line as the collector sees it.
+    let at = 0;
+    for (const line of lines) {
+      const end = at + Buffer.byteLength(line);
+      expect(check(at, end), line).toBe(parsesToObject(line));
+      if (parsesToObject(line)) accepted++;
+      at = end + 1;
+    }
+    expect(accepted).toBeGreaterThan(100);
+  });
+
+  it('grows its memory for a body of megabytes, and answers for the body it was last given', () => {
+    const event = JSON.stringify({ id: 'a'.repeat(64), n: 1 });
+    const big = Buffer.from(Array.from({ length: 100_000 }, () => event).join('\n'));
+    const check = jsonObjectSpans(big);
+    const last = big.length - event.length;
+    expect(check(last, big.length)).toBe(true);
+    expect(check(last, big.length - 1)).toBe(false);
+    const small = Buffer.from('[1]\n{"a":1}');
+    const again = jsonObjectSpans(small);
+    expect(again(0, 3)).toBe(false);
+    expect(again(4, small.length)).toBe(true);
   });
 });
