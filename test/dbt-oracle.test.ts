@@ -68,8 +68,8 @@ type Relations = Record<string, { kind: string; columns: string[]; rows: unknown
  * switched off in its file, properties of a model that does not exist, a post-hook that drops
  * its own table through the adapter, tests (dbt_expectations-like) with nested lists and Jinja
  * in their arguments, a fail_calc in their config and an `enabled` template, a unit test
- * fixture under tests/fixtures, and unit tests that override a package's macro, expect no rows,
- * or meet an error raised only when a template runs.
+ * fixture under tests/fixtures, unit tests that override a package's macro, expect no rows,
+ * or meet an error raised only when a template runs, and a package's own unit test.
  */
 function addWarehouseReaders(dir: string): void {
   const files: Record<string, string> = {
@@ -199,6 +199,21 @@ models:
 `,
     'tests/literal_check.sql': `select 1 as found where 1 = 1\n`,
     'tests/switched_off.sql': `{{ config(enabled = false) }}\nselect * from {{ ref('no_such_model') }}\n`,
+    // A package's own unit test, which dbt runs with the project's.
+    'dbt_packages/shop_utils/models/unit_tests.yml': `unit_tests:
+  - name: payment_mix_shares
+    model: payment_mix
+    given:
+      - input: ref('stg_payments')
+        rows:
+          - {payment_method: coupon, amount: 10}
+          - {payment_method: coupon, amount: 60}
+          - {payment_method: credit_card, amount: 5}
+    expect:
+      rows:
+        - {payment_method: coupon, payments: 2, large_payments: 1}
+        - {payment_method: credit_card, payments: 1, large_payments: 0}
+`,
     // Given rows a unit test may name (fixture:), no test of its own.
     'tests/fixtures/given_orders.sql': `select 1 as order_id where 1 = 1\n`,
   };
@@ -383,7 +398,13 @@ describe.runIf(canRun)('a dbt project built by dbt and by Tributary', () => {
     );
     // A package's macro overridden by its namespaced name; an expectation of no rows; a template that raises only when it runs (execute is true in a unit test) errors and skips its model.
     expect(outcomes).toEqual(
-      expect.arrayContaining(['unit_test bounded_orders_by_package_macro → pass', 'unit_test bounded_orders_of_none → pass', 'unit_test needs_execute_refuses → error', 'model needs_execute → skipped']),
+      expect.arrayContaining([
+        'unit_test bounded_orders_by_package_macro → pass',
+        'unit_test bounded_orders_of_none → pass',
+        'unit_test needs_execute_refuses → error',
+        'model needs_execute → skipped',
+        'unit_test payment_mix_shares → pass',
+      ]),
     );
     expect(outcomes).toContain('test rows_within:orders_union: → pass');
     expect(outcomes.filter((o) => o.includes('rows_within'))).toHaveLength(1);

@@ -548,12 +548,10 @@ export function readDbtProject(dir: string, options: ReadOptions = {}): DbtProje
           for (const column of (table.columns ?? []) as Yaml[]) readTests(column.data_tests ?? column.tests, `source:${String(source.name)}.${String(table.name)}`, String(column.name), rel(file), tests);
         }
       }
-      // A package's unit tests test its own logic: dbt runs the installing project's only.
-      if (own) {
-        for (const [index, spec] of ((doc.unit_tests ?? []) as Yaml[]).entries()) {
-          const test = readUnitTest(spec, `unit_tests[${index}]`, file, rel(file), packageDir);
-          if (test) unitTests.push(test);
-        }
+      // A package's unit tests run too, as dbt runs them, over its models.
+      for (const [index, spec] of ((doc.unit_tests ?? []) as Yaml[]).entries()) {
+        const test = readUnitTest(spec, `unit_tests[${index}]`, file, rel(file), packageDir);
+        if (test) unitTests.push(test);
       }
       for (const kind of ['models', 'seeds'] as const) {
         for (const node of (doc[kind] ?? []) as Yaml[]) {
