@@ -29,11 +29,6 @@ export function jsonObjectSpans(bytes: Uint8Array): (start: number, end: number,
   return (start, end, maxDepth = 512) => isObject(STACK_BYTES + start, STACK_BYTES + end, maxDepth) === 1;
 }
 
-/** Whether `bytes[start, end)` is one JSON object (see jsonObjectSpans). */
-export function isJsonObject(bytes: Uint8Array, start: number, end: number, maxDepth = 512): boolean {
-  return jsonObjectSpans(bytes.subarray(start, end))(0, end - start, maxDepth);
-}
-
 /** A request's body as a JSON object of the fields it may carry, or nothing when it is not JSON or not an object (`null`, an array). */
 export function jsonObject<Fields extends Record<string, unknown>>(body: string): Partial<Fields> | undefined {
   let value: unknown;
