@@ -497,6 +497,12 @@ describe('a dbt unit test', () => {
       detail: expect.stringContaining("unit test 'empty_when_run_is_refused': 'empty_when_run' renders to no SQL with the test's inputs and overrides"),
     });
 
+    // is_incremental is overridden by a boolean, as dbt requires, or the project does not load.
+    writeFileSync(schema, text.replace('macros: {is_incremental: true}', "macros: {is_incremental: 'yes'}"));
+    const notBoolean = cli(['test', '--project', dir]);
+    expect(notBoolean.code).toBe(1);
+    expect(notBoolean.stderr).toContain(`unit test 'order_status_rereads_its_last_week': overrides.macros.is_incremental is "yes", not true or false`);
+
     // A unit test of a model that is not there is refused as the project loads, not skipped.
     writeFileSync(schema, text.replace('    model: customers\n', '    model: customer\n'));
     const lost = cli(['test', '--project', dir]);

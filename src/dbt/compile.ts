@@ -296,10 +296,8 @@ export class DbtSurface {
       },
       require: (key: string) => current.config[key],
     });
-    const isIncremental = () =>
-      unit && 'is_incremental' in unit.overrides.macros
-        ? unit.overrides.macros.is_incremental === true
-        : current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
+    // A unit test's `overrides: macros: {is_incremental: …}` replaces it, as any macro (overrideMacro).
+    const isIncremental = () => current.node !== undefined && current.config.materialized === 'incremental' && !state.fullRefresh && state.existing.has(current.node.name);
     // `{{ this }}` is the table Tributary builds; its name and schema are dbt's (an alias, a custom schema), as templates print them.
     const dbtRelation = () => (current.node ? this.relationName(env, current.node, current.config, this.snapshots.has(current.node.name) ? 'snapshot' : 'model') : undefined);
     const thisRelation = {
@@ -475,7 +473,7 @@ export class DbtSurface {
     env = new JinjaEnvironment(this.files.dir, globals);
     // dbt's own macros first, so a package's or the project's of the same name win.
     env.loadMacros([DBT_BUILTINS, ...this.files.macros], this.files.name);
-    for (const [name, value] of Object.entries(unit?.overrides.macros ?? {})) if (name !== 'is_incremental') env.overrideMacro(name, value);
+    for (const [name, value] of Object.entries(unit?.overrides.macros ?? {})) env.overrideMacro(name, value);
     return { env, current };
   }
 

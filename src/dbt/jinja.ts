@@ -247,23 +247,25 @@ export class JinjaEnvironment {
 
   /**
    * A unit test's override: the macro (`name`, or `package.name`) answers `value` whatever it is
-   * called with. As dbt's: a name no macro has is ignored, and an override of one of dbt's own
-   * macros holds for `dbt.name` and `name` alike.
+   * called with. As dbt's: a name no macro or context function has is ignored (so is any part of
+   * a name past `package.name`'s two but the last), and an override of one of dbt's own macros
+   * holds for `dbt.name` and `name` alike.
    */
   overrideMacro(qualified: string, value: unknown): void {
-    const [pkg, name] = qualified.includes('.') ? qualified.split('.', 2) : [undefined, qualified];
+    const parts = qualified.split('.');
+    const name = parts[parts.length - 1]!;
     const standIn = toRuntime(() => value);
-    const dbtOwn = this.namespaces.get('dbt');
-    if (pkg !== undefined) {
-      const namespace = this.namespaces.get(pkg);
-      if (!namespace?.has(name!)) return;
-      namespace.set(name!, standIn);
-      if (pkg === 'dbt') this.globals.variables.set(name!, standIn);
+    if (parts.length === 2) {
+      const namespace = this.namespaces.get(parts[0]!);
+      if (!namespace?.has(name)) return;
+      namespace.set(name, standIn);
+      if (parts[0] === 'dbt') this.globals.variables.set(name, standIn);
       return;
     }
-    if (!this.globals.variables.has(name!)) return;
-    this.globals.variables.set(name!, standIn);
-    if (dbtOwn?.has(name!)) dbtOwn.set(name!, standIn);
+    if (!this.globals.variables.has(name)) return;
+    this.globals.variables.set(name, standIn);
+    const dbtOwn = this.namespaces.get('dbt');
+    if (dbtOwn?.has(name)) dbtOwn.set(name, standIn);
   }
 
   /** A macro by name: the root project's (or a package's, when the root has none), or `namespace`'s. */

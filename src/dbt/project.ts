@@ -324,13 +324,20 @@ function readUnitTest(spec: Yaml, field: string, file: string, relFile: string, 
   });
   if (!spec.expect) throw new TributaryError(`unit test '${name}' expects nothing`, { place: place('.expect'), hint: 'add expect: rows: [...] with the rows the model must output' });
   const overrides = (spec.overrides ?? {}) as Yaml;
+  const macros = (overrides.macros ?? {}) as Yaml;
+  if ('is_incremental' in macros && typeof macros.is_incremental !== 'boolean') {
+    throw new TributaryError(`unit test '${name}': overrides.macros.is_incremental is ${JSON.stringify(macros.is_incremental)}, not true or false`, {
+      place: place('.overrides.macros.is_incremental'),
+      hint: 'write is_incremental: true (the model reads its given `this`) or false, as dbt requires',
+    });
+  }
   if (((spec.config ?? {}) as Yaml).enabled === false) return undefined;
   return {
     name,
     model: spec.model,
     given,
     expect: rowsOf(spec.expect, '.expect'),
-    overrides: { macros: (overrides.macros ?? {}) as Yaml, vars: (overrides.vars ?? {}) as Yaml, envVars: (overrides.env_vars ?? {}) as Yaml },
+    overrides: { macros, vars: (overrides.vars ?? {}) as Yaml, envVars: (overrides.env_vars ?? {}) as Yaml },
     file: relFile,
   };
 }
