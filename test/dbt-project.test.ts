@@ -531,4 +531,29 @@ describe('dbt hooks', () => {
       { node: 'orders', stage: 'pre' },
     ]);
   });
+
+  it('a table or view a post-hook drops is gone from the catalog too, and is not made again when the workspace reopens', () => {
+    const dir = copyProject();
+    const marts = path.join(dir, 'models', 'marts');
+    writeFileSync(path.join(marts, 'scratch_view.sql'), `{{ config(materialized='view', post_hook="{% do adapter.drop_relation(this) %}") }}\nselect 1 as x\n`);
+    writeFileSync(path.join(marts, 'scratch_table.sql'), `{{ config(post_hook='drop table {{ this }}') }}\nselect 2 as y\n`);
+    writeFileSync(path.join(marts, 'kept_view.sql'), `{{ config(materialized='view') }}\nselect 3 as z\n`);
+    const build = cli(['build', '--project', dir, '--select', 'scratch_view', 'scratch_table', 'kept_view', '--format', 'json']);
+    expect(build.code, build.stderr).toBe(0);
+    expect((JSON.parse(build.stdout) as { node: string; status: string }[]).filter((r) => r.node.includes('_view') || r.node.includes('_table'))).toEqual([
+      expect.objectContaining({ node: 'kept_view', status: 'success' }),
+      expect.objectContaining({ node: 'scratch_table', status: 'success' }),
+      expect.objectContaining({ node: 'scratch_view', status: 'success' }),
+    ]);
+    // Each command opens the workspace again, which makes the catalog's views.
+    for (const name of ['scratch_view', 'scratch_table']) expect(cli(['sql', '--project', dir, `SELECT * FROM ${name}`]).stderr).toContain(`no table '${name}'`);
+    expect(JSON.parse(cli(['sql', '--project', dir, '--format', 'json', 'SELECT z FROM kept_view']).stdout)).toEqual([{ z: 3 }]);
+    const listed = (JSON.parse(cli(['catalog', '--project', dir, '--format', 'json']).stdout) as { table: string }[]).map((t) => t.table);
+    expect(listed).toContain('kept_view');
+    expect(listed).not.toContain('scratch_view');
+    expect(listed).not.toContain('scratch_table');
+    // Built again, each is made, registered and dropped again.
+    expect(cli(['build', '--project', dir, '--select', 'scratch_view']).code).toBe(0);
+    expect(cli(['sql', '--project', dir, 'SELECT * FROM scratch_view']).stderr).toContain("no table 'scratch_view'");
+  });
 });

@@ -836,6 +836,20 @@ export class CatalogTransaction {
     this.changed(table.name, 'registered');
   }
 
+  /**
+   * Forgets a table the warehouse no longer holds (a dbt hook dropped it): its registration and
+   * columns go, so no process makes its view again or lists it; its schema history stays. A table
+   * with files (lake, crawled) is refused: its files are the lake's to retire.
+   */
+  async dropTable(table: string): Promise<void> {
+    const [row] = await this.tx.query<{ kind: string }>(`SELECT kind FROM tributary.tables WHERE name = $1`, [table]);
+    if (!row) return;
+    if (row.kind !== 'view' && row.kind !== 'table') throw new Error(`dropTable: '${table}' is a ${row.kind} table, whose files are retired through the lake`);
+    await this.tx.run(`DELETE FROM tributary.columns WHERE table_name = $1`, [table]);
+    await this.tx.run(`DELETE FROM tributary.tables WHERE name = $1`, [table]);
+    this.changed(table, 'dropped');
+  }
+
   /** The catalog already records `table` exactly so (its kind, place, partitioning, description, columns). */
   private async registeredAs(table: TableRegistration): Promise<boolean> {
     const [row] = await this.tx.query<Pick<TableInfo, 'kind' | 'store' | 'location' | 'format' | 'partition_by' | 'time_column' | 'lookup_key' | 'description' | 'definition'>>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table.name]);

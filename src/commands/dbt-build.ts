@@ -251,6 +251,8 @@ export async function runOnRunHooks(ws: Workspace, when: 'start' | 'end'): Promi
 }
 
 async function runHooks(ws: Workspace, statements: readonly string[], what: string): Promise<void> {
+  if (!statements.length) return;
+  const before = await queryableTables(ws.engine);
   for (const sql of statements) {
     try {
       await ws.engine.run(sql);
@@ -261,6 +263,24 @@ async function runHooks(ws: Workspace, statements: readonly string[], what: stri
       });
     }
   }
+  await forgetDropped(ws, before, what);
+}
+
+/**
+ * Tables and views a hook dropped (`adapter.drop_relation`, a `DROP` of its own) are gone from the
+ * catalog too, as from dbt's warehouse: else the view is made again when the workspace next opens
+ * and `tributary catalog` lists both. What the hook dropped is what the engine held before it and
+ * holds no more; a lake or crawled table's view comes back from its files, which a hook does not drop.
+ */
+async function forgetDropped(ws: Workspace, before: ReadonlySet<string>, what: string): Promise<void> {
+  const after = await queryableTables(ws.engine);
+  const dropped = new Set([...before].filter((name) => !after.has(name)));
+  if (!dropped.size) return;
+  const gone = (await ws.metastore.tables()).filter((t) => (t.kind === 'view' || t.kind === 'table') && dropped.has(t.name.toLowerCase()));
+  if (!gone.length) return;
+  await ws.metastore.commit(ws.engine, { operation: 'drop', summary: `${gone.map((t) => t.name).join(', ')} dropped by ${what}` }, async (tx) => {
+    for (const table of gone) await tx.dropTable(table.name);
+  });
 }
 
 /** Every node a model reads, transitively (models and seeds). */
