@@ -72,12 +72,12 @@ export default defineProject({
         { column: 'event_type', accepted: ['view', 'cart', 'purchase'] },
         { column: 'price', min: 0 },
       ],
-      // A small batch costs about the same at any size (some 65 ms at 10,000 events/s), so the
-      // trigger trades latency against the engine's time: an event waits up to a trigger for its
-      // batch, then the batch. At 200 ms the p99 from append to commit stays under 300 ms at
-      // 10,000 events/s (bench/results/stream.md); at 100 ms the job committed back to back even at
-      // 1,000 events/s, and batch work forwarded to the server beside it waited for the cores
-      // (bench/results/concurrent.md).
+      // A small batch costs about the same at any size (65–95 ms at 10,000 events/s, by machine),
+      // so the trigger trades latency against the engine's time: an event waits up to a trigger for
+      // its batch, then the batch. At 200 ms the p99 from append to commit at 10,000 events/s was
+      // 277 ms on one 2-core machine and 304 ms on a slower one (bench/results/stream.md), where 150 ms
+      // gave 274–289 ms; at 100 ms the job committed back to back even at 1,000 events/s, and batch
+      // work forwarded to the server beside it waited for the cores (bench/results/concurrent.md).
       triggerMs: 200,
       // Big batches amortise each commit while there is a backlog; at live rates batches stay small.
       maxBatch: 500_000,
