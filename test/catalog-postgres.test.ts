@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CLICKSTREAM, openProject, tempDir, REPO } from './helpers.js';
@@ -160,6 +161,41 @@ describe.runIf(canRun)('processes starting together on a fresh shared catalog', 
       expect(queues).toHaveLength(2);
       for (const queue of queues) await queue.close();
     } finally {
+      await fresh.drop();
+    }
+  });
+});
+
+describe.runIf(canRun)('a dbt project on a shared catalog', () => {
+  it('a view a post-hook drops in one process is dropped in another that follows the catalog', async () => {
+    const fresh = await createCatalogDatabase();
+    const dir = path.join(tempDir('tributary-dbt-shared-'), 'shop');
+    cpSync(path.join(REPO, 'test', 'fixtures', 'dbt', 'shop'), dir, { recursive: true, filter: (src) => !/(^|\/)(target|logs|\.tributary)$|\.duckdb(\.wal)?$/.test(src) });
+    const model = path.join(dir, 'models', 'marts', 'scratch_view.sql');
+    const dataDir = tempDir();
+    const build = () => spawnSync(process.execPath, [CLI, 'build', '--project', dir, '--data-dir', dataDir, '--select', 'scratch_view'], { cwd: REPO, encoding: 'utf8', env: { ...process.env, TRIBUTARY_CATALOG: fresh.url } });
+    const previous = process.env.TRIBUTARY_CATALOG;
+    let ws: Awaited<ReturnType<typeof openProject>> | undefined;
+    try {
+      writeFileSync(model, `{{ config(materialized='view') }}\nselect 1 as x\n`);
+      const first = build();
+      expect(first.status, first.stderr).toBe(0);
+      // This process opens the project as `tributary up` would, and makes the catalog's views.
+      process.env.TRIBUTARY_CATALOG = fresh.url;
+      ws = await openProject(dir, { dataDir });
+      const views = async () => (await ws!.engine.query<{ n: bigint }>(`SELECT count(*) AS n FROM duckdb_views() WHERE view_name = 'scratch_view' AND NOT temporary`))[0]!.n;
+      expect(await ws.engine.query('SELECT x FROM scratch_view')).toEqual([{ x: 1 }]);
+      // Another process builds it again, and its post-hook drops it.
+      writeFileSync(model, `{{ config(materialized='view', post_hook="{% do adapter.drop_relation(this) %}") }}\nselect 1 as x\n`);
+      const second = build();
+      expect(second.status, second.stderr).toBe(0);
+      await ws.metastore.sync();
+      expect(await views()).toBe(0n);
+      expect((await ws.metastore.tables()).map((t) => t.name)).not.toContain('scratch_view');
+    } finally {
+      await ws?.close();
+      if (previous === undefined) delete process.env.TRIBUTARY_CATALOG;
+      else process.env.TRIBUTARY_CATALOG = previous;
       await fresh.drop();
     }
   });

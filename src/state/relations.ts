@@ -17,6 +17,12 @@ export class Relations {
    * until the table becomes derived: a stream's commits then skip a lookup per table.
    */
   private readonly viewless = new Set<string>();
+  /**
+   * Views this process made from the catalog's SQL. One whose table leaves the catalog (a dbt hook
+   * dropped it, in this process or another sharing the catalog) is dropped here too; any other
+   * name a commit notes without a table (dead letters) is no view of the catalog's and is left.
+   */
+  private readonly defined = new Set<string>();
 
   constructor(
     /** A connection of its own: a commit's followers must not wait behind a long query. */
@@ -28,10 +34,15 @@ export class Relations {
   /** Brings the views of `names` (every table when absent) in line with the catalog; returns the views that could not be made, with why. */
   async refresh(names?: readonly string[]): Promise<{ table: string; error: string }[]> {
     const tables = await this.metastore.viewSources(names);
+    const listed = new Set(tables.map((t) => t.name));
+    for (const name of names ?? []) {
+      if (!listed.has(name) && this.defined.delete(name)) await this.metastore.write(() => this.engine.dropView(name));
+    }
     for (const table of tables.filter((t) => derived(t))) this.viewless.delete(table.name);
     for (const table of tables.filter((t) => t.kind === 'lake')) await this.lake.refreshView(this.engine, table.name, table.partition_by);
     for (const table of tables.filter((t) => !derived(t) && !this.viewless.has(t.name))) {
       await this.metastore.write(() => this.engine.dropView(table.name));
+      this.defined.delete(table.name);
       this.viewless.add(table.name);
     }
     return this.defineViews(tables.filter((t) => derived(t) && t.kind !== 'lake' && t.definition !== null));
@@ -51,6 +62,7 @@ export class Relations {
         try {
           // A crawled table's view reads files only: while its SQL is the same, so is the view.
           await this.metastore.write(() => this.engine.defineView(view.name, view.definition!, { keepSame: view.kind === 'external' }));
+          this.defined.add(view.name);
         } catch (error) {
           failures.push({ table: view.name, error: (error as Error).message.split('\n')[0]! });
           next.push(view);
