@@ -555,5 +555,11 @@ describe('dbt hooks', () => {
     // Built again, each is made, registered and dropped again.
     expect(cli(['build', '--project', dir, '--select', 'scratch_view']).code).toBe(0);
     expect(cli(['sql', '--project', dir, 'SELECT * FROM scratch_view']).stderr).toContain("no table 'scratch_view'");
+    // A model reading it is told the table was dropped, and by what, not to build it first.
+    writeFileSync(path.join(marts, 'reads_scratch.sql'), `select y from {{ ref('scratch_table') }}\n`);
+    const reader = cli(['build', '--project', dir, '--select', 'reads_scratch']);
+    expect(reader.code).toBe(1);
+    expect(reader.stderr).toContain("model 'reads_scratch' reads model 'scratch_table', which was dropped after it was built");
+    expect(reader.stderr).toContain("scratch_table dropped by a post-hook of 'scratch_table'");
   });
 });

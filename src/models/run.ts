@@ -362,6 +362,15 @@ async function refuseUnbuiltReads(run: RunContext, model: ModelPlan, engine: Eng
       hint: `start the stream first (\`tributary up\`, or \`tributary drain\` to run it until its input is empty), then run '${model.name}' again`,
     });
   }
+  // Built, then dropped by a hook (a dbt post-hook's adapter.drop_relation): building it again drops it again.
+  const last = await run.ws.metastore.lastChange([tableOf(missing)!]);
+  const drop = last === undefined ? undefined : await run.ws.metastore.snapshot(last);
+  if (drop?.operation === 'drop') {
+    throw new TributaryError(`model '${model.name}' reads model '${missing}', which was dropped after it was built (snapshot ${drop.snapshot_id}: ${drop.summary})`, {
+      place,
+      hint: `the hook that drops '${missing}' runs each time it is built: keep the table in that hook, or have '${model.name}' read something the hook leaves`,
+    });
+  }
   throw new TributaryError(`model '${model.name}' reads model '${missing}', which has not been built yet`, {
     place,
     hint: `build what it reads with it: \`tributary run +${model.name}\` (or run '${missing}' first)`,
