@@ -1,9 +1,11 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CLI, CLICKSTREAM, REPO, cli, tempDir, writeTree } from './helpers.js';
+import { CLI, CLICKSTREAM, REPO, cli, cliAsync, tempDir, writeTree } from './helpers.js';
 import { startCommand } from './support/live-command.js';
 
 describe('tributary CLI', () => {
@@ -71,10 +73,16 @@ describe('tributary CLI', () => {
       const config = path.join(dir, 'tributary.config.ts');
       const text = readFileSync(config, 'utf8');
       writeFileSync(config, `${text}\nthis is not TypeScript(`);
-      const sent = cli(['runs', '--project', dir]);
+      const modules = path.join(tempDir(), 'modules.txt');
+      const sent = cli(['runs', '--project', dir], REPO, { NODE_OPTIONS: `--import=${pathToFileURL(path.join(REPO, 'test/support/module-log.mjs')).href}`, MODULE_LOG: modules });
       expect(sent.stderr).toBe('');
       expect(sent.code).toBe(0);
       expect(sent.stdout).toMatch(/orders/);
+      // Nor did it load what only a command run here needs: the config's compiler, the engine,
+      // the commands' code (its start-up CPU was taken from the server's streams too).
+      const loaded = readFileSync(modules, 'utf8').trim().split('\n');
+      expect(loaded.some((url) => url.endsWith('/dist/cli/main.js'))).toBe(true);
+      expect(loaded.filter((url) => /\/dist\/(config\/project|engine\/engine|commands\/index|models|connectors|state)\/|node_modules\/(tsx|@duckdb)\//.test(url))).toEqual([]);
       writeFileSync(config, text);
       // A copy made while the server ran carries its record, but the server serves the original.
       const copy = path.join(tempDir(), 'copy');
@@ -132,6 +140,30 @@ describe('tributary CLI', () => {
     expect(runs.stderr).toContain(`cannot reach http://127.0.0.1:${port}/api/commands`);
     expect(runs.stderr).toContain(`the address comes from ${record}, which a server writes while it runs`);
     expect(runs.stderr).toMatch(/remove the file and run again/);
+  });
+
+  it('a server that cuts the connection before a command ends is named, with what to do, not `aborted`', async () => {
+    // Answers the first frame of the command's output, then goes away as a killed server does.
+    const server = createHttpServer((request, response) => {
+      // The request read whole first: a socket closed with unread bytes is reset, and the frame lost.
+      request.resume().on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        response.write(`${JSON.stringify({ out: 'first line' })}\n`, () => response.socket?.destroy());
+      });
+    }).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const dir = path.join(tempDir(), 'shop');
+      expect(cli(['init', dir]).code).toBe(0);
+      const runs = await cliAsync(['runs', '--project', dir, '--server', url]);
+      expect(runs.stdout).toBe('first line\n');
+      expect(runs.stderr).toContain(`the connection to ${url}/api/commands closed before the answer ended`);
+      expect(runs.stderr).toContain('the server stopped or restarted: look at its log, then run the command again');
+      expect(runs.code).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 
   it('init scaffolds a project that runs, quarantines its bad row and answers SQL, in a folder whose name has a space', () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import path from 'node:path';
 import { makeFolder, TributaryError } from '../core/errors.js';
 import { PACKAGE_ROOT, installedAsDependency, packageInfo } from '../core/package.js';
-import { CONFIG_FILES } from '../config/project.js';
+import { CONFIG_FILES } from '../config/folders.js';
 
 /**
  * The project `tributary init` writes: the files of templates/init, which the README shows as they

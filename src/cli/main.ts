@@ -1,18 +1,20 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { convertPathToPattern } from 'tinyglobby';
-import { commandInput, CommandInputError, commands, type OutputFormat } from '../commands/index.js';
-import { openScheduler } from '../owner/scheduler.js';
+import type { CommandSpec, OutputFormat } from '../commands/index.js';
+import { commandDeclarations } from '../commands/declarations.js';
+import { commandInput, CommandInputError } from '../commands/input.js';
 import { TributaryError, errorMessage } from '../core/errors.js';
 import { printable } from '../core/printable.js';
 import { shellWord } from '../core/shell.js';
 import { isCalendarDay } from '../core/interval.js';
 import { packageInfo } from '../core/package.js';
-import { engineVersion } from '../engine/index.js';
-import { findConfigFile, loadProject, type Project } from '../config/project.js';
-import { openWorkspace } from '../state/workspace.js';
+import { engineVersion } from '../engine/version.js';
+import { findConfigFile } from '../config/folders.js';
+import type { Project } from '../config/project.js';
+import type { Workspace } from '../state/workspace.js';
 import { scaffoldProject } from './init.js';
 import { interruptOnSignals, interruptedExitCode } from './interrupt.js';
 import { runOnServer, runningServer, serverForCommand, terminalIO } from './remote.js';
@@ -80,7 +82,13 @@ function portNumber(value: string): number {
   return n;
 }
 
-function projectOf(flags: ProjectFlags): Promise<Project> {
+/*
+ * What only a command run here needs (the project's config, the engine, the commands' code) is
+ * imported when it runs: a command sent to a running server loads none of it.
+ */
+
+async function projectOf(flags: ProjectFlags): Promise<Project> {
+  const { loadProject } = await import('../config/project.js');
   return loadProject(flags.project, { dataDir: flags.dataDir, target: flags.target, vars: flags.vars });
 }
 
@@ -89,9 +97,9 @@ function projectOf(flags: ProjectFlags): Promise<Project> {
  * here, opening the state for the length of the command.
  */
 async function execute(name: string, input: unknown, flags: ProjectFlags, quiet = false): Promise<void> {
-  const spec = commands[name]!;
+  const declaration = commandDeclarations[name]!;
   // Refused here, before a project is opened or a server asked; a server checks what it is sent again.
-  const checked = commandInput(spec, input);
+  const checked = commandInput(declaration, input);
   const io = terminalIO(quiet);
   // --vars is checked against the project before anything runs.
   const sent = flags.server || flags.vars !== undefined ? undefined : serverForCommand(flags);
@@ -106,10 +114,11 @@ async function execute(name: string, input: unknown, flags: ProjectFlags, quiet 
     }
     return runOnServer(server.url, name, checked, io, server.record);
   }
+  const [{ commands }, { openWorkspace }, { openScheduler }] = await Promise.all([import('../commands/index.js'), import('../state/workspace.js'), import('../owner/scheduler.js')]);
   const ws = await openWorkspace(project);
-  const interrupt = spec.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
+  const interrupt = declaration.stoppable ? interruptOnSignals((message) => io.err(message)) : undefined;
   try {
-    await spec.run({ ws, io, signal: interrupt?.signal, openScheduler: (options) => openScheduler(ws, options) }, checked);
+    await commands[name]!.run({ ws, io, signal: interrupt?.signal, openScheduler: (options) => openScheduler(ws, options) }, checked);
   } finally {
     interrupt?.dispose();
     await ws.close();
@@ -162,7 +171,13 @@ function stderrColours(): ReturnType<typeof pc.createColors> {
 export function buildProgram(): Command {
   const program = new Command('tributary')
     .description('Batch files and event streams in; clean, modelled, reconciled tables out.')
-    .version(`tributary ${packageInfo().version} (DuckDB ${engineVersion()})`, '-V, --version', 'the package version and its DuckDB engine')
+    // Not .version(): its text is made before any command runs, and the engine's version loads the engine.
+    .option('-V, --version', 'the package version and its DuckDB engine')
+    .on('option:version', () => {
+      const text = `tributary ${packageInfo().version} (DuckDB ${engineVersion()})`;
+      process.stdout.write(`${text}\n`);
+      throw new CommanderError(0, 'commander.version', text);
+    })
     .showHelpAfterError('(run `tributary --help` for usage)');
 
   program
@@ -249,7 +264,7 @@ export function buildProgram(): Command {
       const { describeComponents } = await import('../commands/components.js');
       const { builtinComponents } = await import('../config/components.js');
       const dir = path.resolve(flags.project ?? '.');
-      const registry = flags.project || findConfigFile(dir) ? (await loadProject(dir)).components : builtinComponents;
+      const registry = flags.project || findConfigFile(dir) ? (await projectOf(flags)).components : builtinComponents;
       console.log(describeComponents(registry, family));
     });
 
@@ -291,7 +306,11 @@ export function buildProgram(): Command {
       const io = terminalIO();
       const running = runningServer(project);
       const url = running?.url;
-      const ws = url ? undefined : await openWorkspace(project);
+      let local: { ws: Workspace; sql: CommandSpec } | undefined;
+      if (!url) {
+        const [{ openWorkspace }, { commands }] = await Promise.all([import('../state/workspace.js'), import('../commands/index.js')]);
+        local = { ws: await openWorkspace(project), sql: commands.sql! };
+      }
       const rl = createInterface({ input: process.stdin, output: process.stdout, prompt: 'tributary> ' });
       let buffer = '';
       try {
@@ -306,7 +325,7 @@ export function buildProgram(): Command {
           const input = { query: buffer.trim().replace(/;$/, ''), format: 'table' };
           try {
             if (url) await runOnServer(url, 'sql', input, io, running?.record);
-            else await commands.sql!.run({ ws: ws!, io }, commandInput(commands.sql!, input));
+            else await local!.sql.run({ ws: local!.ws, io }, commandInput(local!.sql, input));
           } catch (error) {
             console.error(printable(errorMessage(error)));
           }
@@ -314,7 +333,7 @@ export function buildProgram(): Command {
           rl.prompt();
         }
       } finally {
-        await ws?.close();
+        await local?.ws.close();
       }
     });
 

@@ -1,24 +1,13 @@
-import { crawl, exportDdl, type ExportDialect, type TableExportFormat } from '../catalog/index.js';
+import { crawl, exportDdl } from '../catalog/index.js';
 import { TributaryError } from '../core/errors.js';
-import { z } from 'zod';
-import { absolutePath, format, limit, name, newTableName } from './input.js';
 import { renderRows } from './output.js';
+import { declared } from './declarations.js';
 import { defineCommand } from './types.js';
 
 const partitionText = (p: Record<string, string | null>) => Object.entries(p).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('/') || '(none)';
 
 export const catalogCommand = defineCommand({
-  name: 'catalog',
-  /** No table: the list; `export` and what goes with it: the table's metadata for another engine. */
-  input: z.strictObject({
-    table: name.optional(),
-    export: z.enum(['athena', 'spark', 'trino'] satisfies ExportDialect[]).optional(),
-    tableFormat: z.enum(['iceberg', 'symlink'] satisfies TableExportFormat[]).optional(),
-    snapshot: z.number().int().min(0).optional(),
-    database: name.optional(),
-    location: name.optional(),
-    format,
-  }),
+  ...declared.catalog,
   async run({ ws, io }, input) {
     const { metastore } = ws;
     if (input.export) {
@@ -89,8 +78,7 @@ export const catalogCommand = defineCommand({
 });
 
 export const snapshotsCommand = defineCommand({
-  name: 'snapshots',
-  input: z.strictObject({ limit: limit(30), format }),
+  ...declared.snapshots,
   async run({ ws, io }, input) {
     const snapshots = await ws.metastore.snapshots(input.limit);
     io.out(renderRows(snapshots.map((s) => ({ snapshot: s.snapshot_id, committed: s.committed_at.slice(0, 23), operation: s.operation, run: s.run_id ?? '', tables: s.tables.join(', ') })), input.format, undefined, io.tty));
@@ -98,9 +86,7 @@ export const snapshotsCommand = defineCommand({
 });
 
 export const crawlCommand = defineCommand({
-  name: 'crawl',
-  /** `store`: a regular expression over a file's name whose first group names its store. */
-  input: z.strictObject({ path: absolutePath, table: newTableName, store: z.string().optional(), format }),
+  ...declared.crawl,
   async run({ ws, io }, input) {
     const engine = await ws.engine.fork({ background: true });
     try {

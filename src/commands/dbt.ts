@@ -1,27 +1,14 @@
-import { z } from 'zod';
 import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
 import { quoteIdent } from '../engine/sql.js';
 import { compileProject, selectModels } from '../models/index.js';
 import { runReadOnly } from './query.js';
-import { format, limit, selectors, threads } from './input.js';
 import { renderRows, streamRows, type OutputFormat } from './output.js';
+import { declared } from './declarations.js';
 import { defineCommand, type CommandIO } from './types.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
 import { buildDbt, dbtWorkspace, requireDbt, type NodeResult } from './dbt-build.js';
 
 /** The commands a dbt user reaches for, on a dbt project folder: build, seed, test, compile, show. */
-
-/** What dbt's commands take: a selection of nodes, and how the ones that run are built. */
-const dbtInput = z.strictObject({
-  select: selectors,
-  exclude: selectors,
-  fullRefresh: z.boolean().optional(),
-  format,
-  /** Nodes built at the same time (build, seed): the profile target's threads by default. */
-  threads,
-  /** build, test: every test keeps its failing rows in the audit schema. */
-  storeFailures: z.boolean().optional(),
-});
 
 /** Prints what ran and fails the command (non-zero exit) when a node errored or a test failed with severity error. */
 function report(io: CommandIO, results: readonly NodeResult[], format: OutputFormat = 'table', signal?: AbortSignal): void {
@@ -43,21 +30,19 @@ function report(io: CommandIO, results: readonly NodeResult[], format: OutputFor
   }
 }
 
-const runner = (name: string, only: 'seeds' | 'snapshots' | 'tests' | undefined) =>
+const runner = (declaration: typeof declared.build, only: 'seeds' | 'snapshots' | 'tests' | undefined) =>
   defineCommand({
-    name,
-    input: dbtInput,
-    stoppable: true,
+    ...declaration,
     async run({ ws, io, signal }, input) {
       const results = await buildDbt(ws, { select: input.select, exclude: input.exclude, fullRefresh: input.fullRefresh, only, threads: input.threads, storeFailures: input.storeFailures, log: (m) => io.err(m), signal });
       report(io, results, input.format, signal);
     },
   });
 
-export const buildCommand = runner('build', undefined);
-export const seedCommand = runner('seed', 'seeds');
-export const testCommand = runner('test', 'tests');
-export const snapshotCommand = runner('snapshot', 'snapshots');
+export const buildCommand = runner(declared.build, undefined);
+export const seedCommand = runner(declared.seed, 'seeds');
+export const testCommand = runner(declared.test, 'tests');
+export const snapshotCommand = runner(declared.snapshot, 'snapshots');
 
 export interface FreshnessResult {
   source: string;
@@ -76,8 +61,7 @@ export interface FreshnessResult {
  * limit and a loaded_at_field, how long ago its newest row was loaded, against the limits.
  */
 export const sourceFreshnessCommand = defineCommand({
-  name: 'source-freshness',
-  input: z.strictObject({ select: selectors, format }),
+  ...declared.sourceFreshness,
   async run({ ws, io }, input) {
     const dbt = requireDbt(ws, 'source freshness');
     const wanted = (input.select ?? []).map((s) => s.replace(/^source:/, ''));
@@ -137,8 +121,7 @@ function refuseUnrendered(view: Workspace, models: readonly { name: string }[]):
 
 /** `tributary compile`: each selected model's SQL as the engine receives it, Jinja rendered and refs resolved. */
 export const compileCommand = defineCommand({
-  name: 'compile',
-  input: dbtInput,
+  ...declared.compile,
   async run({ ws, io }, input) {
     const dbt = requireDbt(ws, 'compile');
     const view = await dbtWorkspace(ws, input.fullRefresh);
@@ -157,9 +140,7 @@ export const compileCommand = defineCommand({
  * without writing anything: what a change to the model would give before it is built.
  */
 export const showCommand = defineCommand({
-  name: 'show',
-  /** `inline`: a query of the user's own instead of a model. */
-  input: z.strictObject({ select: selectors, exclude: selectors, limit: limit(5), inline: z.string().optional(), format }),
+  ...declared.show,
   async run({ ws, io, signal }, input) {
     const dbt = requireDbt(ws, 'show');
     const view = await dbtWorkspace(ws, false);

@@ -7,37 +7,41 @@ import { compactCommand, deadLettersCommand, quarantineCommand, runsCommand, vac
 import { sqlCommand } from './sql.js';
 import { buildCommand, compileCommand, seedCommand, showCommand, snapshotCommand, sourceFreshnessCommand, testCommand } from './dbt.js';
 import type { CommandSpec } from './types.js';
+import type { declared } from './declarations.js';
 
-/** The commands that work on a project's state: run by the CLI itself, or inside the server that owns the state. */
-export const commands: Record<string, CommandSpec> = Object.fromEntries(
-  [
-    runCommand,
-    buildCommand,
-    seedCommand,
-    snapshotCommand,
-    sourceFreshnessCommand,
-    testCommand,
-    compileCommand,
-    showCommand,
-    lsCommand,
-    sqlCommand,
-    catalogCommand,
-    snapshotsCommand,
-    crawlCommand,
-    runsCommand,
-    quarantineCommand,
-    deadLettersCommand,
-    compactCommand,
-    vacuumCommand,
-    lookupCommand,
-    jobsCommand,
-    triggerCommand,
-    backfillCommand,
-    pauseCommand,
-    clearCommand,
-    jobRunsCommand,
-  ].map((c): [string, CommandSpec] => [c.name, c]),
-);
+/**
+ * The commands that work on a project's state, with their code: run by the CLI itself, or inside
+ * the server that owns the state. Every declared command has its code here (the type says so).
+ */
+const implementations: { readonly [K in keyof typeof declared]: CommandSpec } = {
+  run: runCommand,
+  build: buildCommand,
+  seed: seedCommand,
+  snapshot: snapshotCommand,
+  test: testCommand,
+  sourceFreshness: sourceFreshnessCommand,
+  compile: compileCommand,
+  show: showCommand,
+  ls: lsCommand,
+  sql: sqlCommand,
+  catalog: catalogCommand,
+  snapshots: snapshotsCommand,
+  crawl: crawlCommand,
+  runs: runsCommand,
+  quarantine: quarantineCommand,
+  deadLetters: deadLettersCommand,
+  compact: compactCommand,
+  vacuum: vacuumCommand,
+  lookup: lookupCommand,
+  jobs: jobsCommand,
+  trigger: triggerCommand,
+  backfill: backfillCommand,
+  pause: pauseCommand,
+  clear: clearCommand,
+  jobRuns: jobRunsCommand,
+};
+
+export const commands: Readonly<Record<string, CommandSpec>> = Object.fromEntries(Object.values(implementations).map((c): [string, CommandSpec] => [c.name, c]));
 
 export { commandInput, CommandInputError, day } from './input.js';
 export { runReadOnly, type QueryLimits, type QueryOutcome } from './query.js';

@@ -5,7 +5,7 @@ import { isCalendarDay } from '../core/interval.js';
 import { PLAIN_IDENTIFIER } from '../engine/sql.js';
 import { describeIssues, inputProblemsText } from '../core/issues.js';
 import type { OutputFormat } from './output.js';
-import type { CommandSpec } from './types.js';
+import type { CommandDeclaration } from './types.js';
 
 /**
  * The fields commands share, declared once: a client of the server's API gets the same checks,
@@ -32,7 +32,7 @@ export const absolutePath = z.string().refine((p) => path.isAbsolute(p), 'expect
 export class CommandInputError extends TributaryError {}
 
 /** The input a command was given, checked against what it declares: an error names each field that is wrong. */
-export function commandInput<Input extends z.ZodType>(spec: CommandSpec<Input>, input: unknown): z.output<Input> {
+export function commandInput<Input extends z.ZodType>(spec: CommandDeclaration<Input>, input: unknown): z.output<Input> {
   const parsed = spec.input.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   throw new CommandInputError(inputProblemsText(describeIssues(parsed.error.issues, input), spec.name), {

@@ -1,10 +1,9 @@
-import { z } from 'zod';
 import { TributaryError, abortReason } from '../core/errors.js';
 import { DuckDBSchedulerStore } from '../catalog/index.js';
 import type { JobRun, TaskInstance } from '../scheduler/index.js';
-import { day, format, limit, name } from './input.js';
-import { renderRows, type OutputFormat } from './output.js';
+import { renderRows } from './output.js';
 import type { CommandContext, ProjectScheduler } from './types.js';
+import { declared } from './declarations.js';
 import { defineCommand } from './types.js';
 
 /** The day a run is about, in its job's zone. */
@@ -198,8 +197,7 @@ async function reportRuns(context: CommandContext, ps: ProjectScheduler, runs: J
 }
 
 export const jobsCommand = defineCommand({
-  name: 'jobs',
-  input: z.strictObject({ format }),
+  ...declared.jobs,
   async run(context, input) {
     await withScheduler(context, undefined, async (ps) => {
       const jobs = await jobsView(ps, context.ws.project.config.jobs);
@@ -222,10 +220,7 @@ export const jobsCommand = defineCommand({
 });
 
 export const triggerCommand = defineCommand({
-  name: 'trigger',
-  /** `date`: the run's logical day (default: the schedule's latest). */
-  input: z.strictObject({ job: name, date: day.optional() }),
-  stoppable: true,
+  ...declared.trigger,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
@@ -244,9 +239,7 @@ export const triggerCommand = defineCommand({
 });
 
 export const backfillCommand = defineCommand({
-  name: 'backfill',
-  input: z.strictObject({ job: name, from: day, to: day, rerunFailed: z.boolean().optional() }),
-  stoppable: true,
+  ...declared.backfill,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, input.job, async (ps, foreground) => {
@@ -264,8 +257,7 @@ export const backfillCommand = defineCommand({
 });
 
 export const pauseCommand = defineCommand({
-  name: 'pause',
-  input: z.strictObject({ job: name, paused: z.boolean() }),
+  ...declared.pause,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, undefined, async (ps) => {
@@ -277,10 +269,7 @@ export const pauseCommand = defineCommand({
 });
 
 export const clearCommand = defineCommand({
-  name: 'clear',
-  /** `mark`: the task is marked so instead of run again. */
-  input: z.strictObject({ run: name, task: name, downstream: z.boolean().optional(), mark: z.enum(['success', 'failed']).optional() }),
-  stoppable: true,
+  ...declared.clear,
   async run(context, input) {
     // Without a server, nothing else would run what is cleared: it runs here, to the end, as `trigger` does.
     const job = context.server?.scheduler ? undefined : await jobOfRun(context, input.run);
@@ -308,8 +297,7 @@ async function jobOfRun(context: CommandContext, runId: string): Promise<string>
 }
 
 export const jobRunsCommand = defineCommand({
-  name: 'job-runs',
-  input: z.strictObject({ job: name, limit: limit(20), format }),
+  ...declared.jobRuns,
   async run(context, input) {
     knownJob(context, input.job);
     await withScheduler(context, undefined, async (ps) => {

@@ -1,9 +1,8 @@
-import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import { ambiguousKey, lookupIndexOf, noRow, notLookupTable, readRows, type LookupMiss } from '../state/lookup-index.js';
-import { format, name } from './input.js';
 import { renderRows } from './output.js';
+import { declared } from './declarations.js';
 import { defineCommand } from './types.js';
 
 
@@ -35,8 +34,7 @@ async function pointLookup(ws: Workspace, table: string, key: string): Promise<s
  * a point query, with the same JSON and the same errors.
  */
 export const lookupCommand = defineCommand({
-  name: 'lookup',
-  input: z.strictObject({ table: name, key: z.string(), format }),
+  ...declared.lookup,
   async run({ ws, io, server }, input) {
     const index = server ? lookupIndexOf(ws.metastore) : undefined;
     const row = index ? index.find(input.table, input.key) : await pointLookup(ws, input.table, input.key);

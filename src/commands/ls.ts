@@ -1,14 +1,12 @@
-import { z } from 'zod';
 import { columnLineage, compileProject, selectModels, type Derivation, type ProjectPlan } from '../models/index.js';
 import { queryableTables, type Workspace } from '../state/workspace.js';
-import { format, selectors } from './input.js';
 import { renderRows } from './output.js';
+import { declared } from './declarations.js';
 import { defineCommand } from './types.js';
 
 /** `tributary ls`: the models a selection picks, in the order a run builds them, with what each reads and how it lands; with `columns`, each model's columns. */
 export const lsCommand = defineCommand({
-  name: 'ls',
-  input: z.strictObject({ select: selectors, exclude: selectors, format, columns: z.boolean().optional() }),
+  ...declared.ls,
   async run({ ws, io }, input) {
     const plan = compileProject(ws.project, ws, await queryableTables(ws.engine));
     const models = selectModels(plan, input.select, input.exclude);

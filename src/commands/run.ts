@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
 import { dayInterval, daysBetween, type DataInterval } from '../core/interval.js';
 import { RunFailed, runModels, type ModelResult } from '../models/index.js';
@@ -6,23 +5,8 @@ import { runChecks } from '../quality/index.js';
 import { renderRows } from './output.js';
 import { dbtModelHooks, dbtWorkspace, refuseUnloadedSeeds, runOnRunHooks } from './dbt-build.js';
 import { withSources } from './project.js';
-import { absolutePath, day, name, selectors, threads } from './input.js';
+import { declared } from './declarations.js';
 import { defineCommand, type CommandIO } from './types.js';
-
-const runInput = z.strictObject({
-  /** None: every model. */
-  select: selectors,
-  exclude: selectors,
-  threads,
-  date: day.optional(),
-  from: day.optional(),
-  to: day.optional(),
-  quiet: z.boolean().optional(),
-  /** Sources read from another path, by name. */
-  sources: z.record(name, absolutePath).optional(),
-  /** dbt's --full-refresh: incremental models are rebuilt whole. */
-  fullRefresh: z.boolean().optional(),
-});
 
 /** The interval of `--date D` or `--from A --to B` (both days included). */
 export function intervalOf(input: { date?: string; from?: string; to?: string }): DataInterval | undefined {
@@ -60,9 +44,7 @@ function summary(io: CommandIO, results: readonly ModelResult[]): void {
 }
 
 export const runCommand = defineCommand({
-  name: 'run',
-  input: runInput,
-  stoppable: true,
+  ...declared.run,
   async run({ ws, io, signal }, input) {
     // A dbt project's models render for what the warehouse holds now; its seeds load with `tributary seed`, as dbt's do.
     const view = await dbtWorkspace(ws.withProject(withSources(ws.project, input.sources)), input.fullRefresh);

@@ -1,13 +1,10 @@
-import { z } from 'zod';
 import { TributaryError } from '../core/errors.js';
-import { format, limit, name } from './input.js';
 import { renderRows, type OutputFormat } from './output.js';
+import { declared } from './declarations.js';
 import { defineCommand } from './types.js';
 
 export const runsCommand = defineCommand({
-  name: 'runs',
-  /** `target`: one model's (or source's) runs; `group`: one run of several. */
-  input: z.strictObject({ limit: limit(20), target: name.optional(), group: name.optional(), format }),
+  ...declared.runs,
   async run({ ws, io }, input) {
     const runs = await ws.metastore.runs({ limit: input.limit, target: input.target, group: input.group });
     // Programs get every field; people get the ones that fit a screen.
@@ -43,9 +40,7 @@ function shortRaw<T extends { raw: string | null }>(rows: T[], format: OutputFor
 }
 
 export const quarantineCommand = defineCommand({
-  name: 'quarantine',
-  /** `all`: every run's rows, replaced runs included. */
-  input: z.strictObject({ model: name.optional(), run: name.optional(), all: z.boolean().optional(), limit: limit(50), format }),
+  ...declared.quarantine,
   async run({ ws, io }, input) {
     const rows = await ws.metastore.quarantine({ model: input.model, runId: input.run, current: !input.all, limit: input.limit });
     // Nothing quarantined, or a name that was never there: a typo must not read as a clean load.
@@ -61,8 +56,7 @@ export const quarantineCommand = defineCommand({
 
 /** Events refused by a stream job or the collector (not JSON, mistyped, failing a rule), with the reason. */
 export const deadLettersCommand = defineCommand({
-  name: 'dead-letters',
-  input: z.strictObject({ origin: name.optional(), limit: limit(50), format }),
+  ...declared.deadLetters,
   async run({ ws, io }, input) {
     const rows = await ws.metastore.deadLetters({ origin: input.origin, limit: input.limit });
     io.out(renderRows(shortRaw(rows, input.format), input.format, ['received_at', 'origin', 'partition', 'offset', 'reason', 'raw', 'raw_bytes'], io.tty));
@@ -70,8 +64,7 @@ export const deadLettersCommand = defineCommand({
 });
 
 export const compactCommand = defineCommand({
-  name: 'compact',
-  input: z.strictObject({ table: name }),
+  ...declared.compact,
   async run({ ws, io }, input) {
     if (!(await ws.metastore.table(input.table))) {
       throw new TributaryError(`no table '${input.table}' in the catalog`, { hint: '`tributary catalog` lists the tables; only lake tables have files to compact' });
@@ -87,8 +80,7 @@ export const compactCommand = defineCommand({
 });
 
 export const vacuumCommand = defineCommand({
-  name: 'vacuum',
-  input: z.strictObject({ olderThanSeconds: z.number().int().min(0).optional() }),
+  ...declared.vacuum,
   async run({ ws, io }, input) {
     const result = await ws.lake.vacuum(input.olderThanSeconds === undefined ? undefined : input.olderThanSeconds * 1000);
     io.out(`${ws.lake.storage.location}: removed ${result.removed} unreferenced file(s) and ${result.expired} expired history file(s)`);

@@ -50,16 +50,21 @@ export interface CommandContext {
 }
 
 /**
- * A command that works on a project's state. Its input is plain JSON (what the CLI parsed, or what
- * a client of the server's API sent), so it can be sent to the server that owns the state and run
- * there exactly as it would run here. The command declares that input as a schema: it is checked
- * wherever it comes from, and the command's code gets it typed, with defaults filled in.
+ * A command that works on a project's state, as clients see it: a name and its input. The input is
+ * plain JSON (what the CLI parsed, or what a client of the server's API sent), so it can be sent
+ * to the server that owns the state and run there exactly as it would run here. The command
+ * declares that input as a schema: it is checked wherever it comes from, and the command's code
+ * gets it typed, with defaults filled in. Declarations live apart from the code (declarations.ts).
  */
-export interface CommandSpec<Input extends z.ZodType = z.ZodType> {
+export interface CommandDeclaration<Input extends z.ZodType = z.ZodType> {
   name: string;
   input: Input;
   /** It stops early when its context's signal aborts (Ctrl+C stops it cleanly; others end the process). */
   stoppable?: boolean;
+}
+
+/** A declared command with its code. */
+export interface CommandSpec<Input extends z.ZodType = z.ZodType> extends CommandDeclaration<Input> {
   run(context: CommandContext, input: z.output<Input>): Promise<void>;
 }
 

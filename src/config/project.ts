@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { register as registerCommonJs } from 'tsx/cjs/api';
 import { tsImport } from 'tsx/esm/api';
+import { CONFIG_FILES, findConfigFile, stateDirOf } from './folders.js';
 import { builtinComponents, registryWith, type ComponentRegistry } from './components.js';
 import { projectSchema, projectSchemaFor, type ResolvedConfig } from './config.js';
 import { resolveTarget, type Target } from './targets.js';
@@ -11,8 +12,6 @@ import { TributaryError } from '../core/errors.js';
 import { describeIssues, problemsText } from '../core/issues.js';
 import { packageInfo } from '../core/package.js';
 import { dbtReadText, hasDbtProject, loadDbt, type DbtAttachment } from '../dbt/index.js';
-
-export const CONFIG_FILES = ['tributary.config.ts', 'tributary.config.mts', 'tributary.config.js', 'tributary.config.mjs'];
 
 /** A loaded project: its validated config and where its files, lake and state live. */
 export interface Project {
@@ -108,10 +107,6 @@ async function serve(): Promise<void> {
   registerCommonJs();
 }
 
-export function findConfigFile(dir: string): string | undefined {
-  return CONFIG_FILES.map((f) => path.join(dir, f)).find((f) => existsSync(f));
-}
-
 /** Imports a TypeScript or JavaScript module of the project (a scheduled task's functions, say). */
 export async function importModule(file: string): Promise<Record<string, unknown>> {
   await serveOwnPackage();
@@ -158,10 +153,6 @@ function catalogUrlOf(config: ResolvedConfig, configFile: string): string | unde
   return url;
 }
 
-/** The project's state folder: in the data folder when one is given, else the config's `state`, else `.tributary`. */
-export function stateDirOf(dir: string, dataDir: string | undefined, state = '.tributary'): string {
-  return dataDir ? path.join(path.resolve(dataDir), 'state') : path.resolve(dir, state);
-}
 
 export async function loadProject(dirArg: string | undefined, options: LoadOptions = {}): Promise<Project> {
   const dir = path.resolve(dirArg ?? process.cwd());

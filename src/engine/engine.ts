@@ -11,11 +11,6 @@ import { quoteIdent, quoteLiteral } from './sql.js';
 const duckdb = createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api');
 const { StatementType, version } = duckdb;
 
-/** The embedded DuckDB's version, e.g. v1.5.6. */
-export function engineVersion(): string {
-  return version();
-}
-
 /**
  * A list as one parameter, read as `$1::JSON::VARCHAR[]` (or `BIGINT[]`…): the parser takes
  * seconds over tens of thousands of literals (90,000 file names: about 3 s), and a bound value is
