@@ -4,7 +4,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { startStack, type Stack } from 'tributary/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stamp } from '../examples/ecommerce-clickstream/replayers/sample.js';
-import { CLICKSTREAM, ECOMMERCE_SAMPLE, REPO, cliAsync, tempDir } from './helpers.js';
+import { CLICKSTREAM, ECOMMERCE_SAMPLE, cliAsync, tempDir } from './helpers.js';
 import { browserTestsCanRun, launchBrowser } from './support/browser.js';
 import { sample } from './stream-helpers.js';
 

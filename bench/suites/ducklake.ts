@@ -23,7 +23,7 @@
  *   npm run bench -- ducklake     (DUCKLAKE_WRITERS, DUCKLAKE_COMMITS, DUCKLAKE_ROWS to change the load)
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

@@ -31,7 +31,7 @@
  *   BENCH_CLI=build           run bin/tributary.js after `npm run build` instead of the source (tsx)
  * Results: bench/results/scale.{md,json,svg} (scale-<events>x<rows>.* when a size is changed).
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -311,7 +311,6 @@ async function publishBacklog(stream: string, partitions: number, count: number,
   const nc = await connect({ servers: NATS });
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: stream, subjects: [`${stream}.*`] });
-  const js = jetstream(nc);
   const started = performance.now();
   // Core NATS publishes (no acknowledgement each), flushed every few thousand; the stream stores
   // them, and the backlog counts only once the stream holds every one.

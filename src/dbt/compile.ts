@@ -5,7 +5,7 @@ import { columnsStruct, quoteIdent, quoteLiteral } from '../engine/sql.js';
 import type { Environment } from '@huggingface/jinja';
 import { DBT_BUILTINS } from './builtins.js';
 import { DBT_MODULES } from './modules.js';
-import { adapterColumn, QueryFailed, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
+import { adapterColumn, questionKey, resultTable, Unanswered, type Answer, type Answers, type Question } from './introspect.js';
 import { FunctionValue, argsOf, pyStr, toJs, toRuntime, type Value } from './jinja-python.js';
 import { JinjaEnvironment, refuseLeftovers, splitArgs, type JinjaContext } from './jinja.js';
 import { DBT_PROJECT_FILE, addHooks, hooksOf, parseYaml, type DbtModelFile, type DbtUnitTest, type DbtProjectFiles, type DbtSeedFile, type DbtSnapshotFile, type NodeConfig } from './project.js';

@@ -42,7 +42,6 @@ const DASH = 0x2d;
 const PLUS = 0x2b;
 const ZERO = 0x30;
 const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
 const RETURN = 0x0d;
 const PROTOCOL_PREFIX = Buffer.from('HTTP/');

@@ -47,7 +47,7 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
   // The reader's text of a line that is not UTF-8 has lost bytes around each bad one (a delimiter
   // too): the line is read again from the file, each bad byte a replacement character.
   const undecoded = new Map<string, Map<number, string>>();
-  for (const [file, offsets] of byFile) {
+  for (const file of byFile.keys()) {
     const bad = new Set(rows.filter((r) => r.read === file && r.reasons.some((reason) => reason.startsWith('INVALID ENCODING'))).map((r) => lines.get(file)?.get(r.offset) ?? 0));
     bad.delete(0);
     if (bad.size) undecoded.set(file, await readLines(file, bad));

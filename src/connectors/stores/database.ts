@@ -261,7 +261,6 @@ export class DatabaseStore implements Store {
   async commit(engine: Engine, staged: readonly Staged[], unit: CommitUnit): Promise<Record<string, number>> {
     const db = await this.db();
     const q = (n: string) => this.dialect.quote(n);
-    const p = (n: number) => this.dialect.param(n);
     const counts: Record<string, number> = {};
     await db.begin();
     try {
