@@ -294,6 +294,29 @@ describe('drift mapping on the load path', () => {
     }
   });
 
+  it('binds the shape of every layout from one file of each: the same columns and types as the read of every file', async () => {
+    const engine = await Engine.open();
+    try {
+      const config = { format: 'csv', path: path.join(DROPS, 'dt=*', 'store_*.csv'), columns: SALES_COLUMNS, drift: DRIFT } as SourceConfig;
+      const scan = await openSource(sources, config, { name: 'drops', engine, baseDir: REPO, scratchDir: tempDir(), runId: 'shape', log: () => undefined });
+      try {
+        const whole = scan.relation();
+        const shape = scan.relation({ shapeOnly: true });
+        expect(await engine.describe(`SELECT * FROM ${shape}`)).toEqual(await engine.describe(`SELECT * FROM ${whole}`));
+        const files = async (relation: string) => Number((await engine.query<{ n: bigint }>(`SELECT count(DISTINCT __file) AS n FROM ${relation}`))[0]!.n);
+        // The sample's conforming files and each drifted layout (a rename, a delimiter, a decimal comma…).
+        const layouts = (whole.match(/read_csv\(/g) ?? []).length;
+        expect(layouts).toBeGreaterThan(2);
+        expect(await files(shape)).toBe(layouts);
+        expect(await files(whole)).toBeGreaterThan(1000);
+      } finally {
+        await scan.close();
+      }
+    } finally {
+      engine.close();
+    }
+  });
+
   it('reads a file through the mapping when a cast value first appears past the sampled lines, and loads it exactly', async () => {
     // 1,200 plain lines (~100 kB) put the decimal comma beyond the header sample.
     const lines = Array.from({ length: 1200 }, (_, i) => line(i + 1, '7.97'));

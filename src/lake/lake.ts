@@ -31,6 +31,8 @@ export interface StageOptions {
   divertBy?: string;
   /** A data column whose value in each diverted row is handed back (see StageRequest.noteIn). */
   noteIn?: string;
+  /** A query of the same columns and types, cheaper to bind: what the write learns its columns from (see StageRequest.shapeOf). */
+  shapeOf?: string;
 }
 
 /**
@@ -142,7 +144,8 @@ export class Lake {
     const partitionExprs = options.partitionBy ?? {};
     const partitionNames = Object.keys(partitionExprs);
     const divert = options.divertBy;
-    const model = await engine.describe(`SELECT * FROM (${query})`);
+    const shapeOf = options.shapeOf ?? query;
+    const model = await engine.describe(`SELECT * FROM (${shapeOf})`);
     // A partition key named like a model column replaces that column (Spark's partitionBy('year')).
     const replaced = partitionNames.filter((name) => model.some((c) => c.name === name));
     const projection = [
@@ -150,8 +153,8 @@ export class Lake {
       ...Object.entries(partitionExprs).map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`),
     ].join(', ');
     const full = `SELECT ${projection} FROM (${query}) AS __model`;
-    const described = await engine.describe(full).catch(async (error: unknown) => {
-      throw (await partitionKeyProblem(engine, query, partitionExprs)) ?? error;
+    const described = await engine.describe(`SELECT ${projection} FROM (${shapeOf}) AS __model`).catch(async (error: unknown) => {
+      throw (await partitionKeyProblem(engine, shapeOf, partitionExprs)) ?? error;
     });
     const dataColumns = described.filter((c) => c.name !== divert && !partitionNames.includes(c.name));
     const partitionColumns = partitionNames.map((name) => ({ name, type: described.find((c) => c.name === name)!.type }));

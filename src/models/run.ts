@@ -596,13 +596,19 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         `(SELECT * ${scan.hasParseError ? `EXCLUDE (${PARSE_ERROR})` : ''}, ${verdictExpression(checks, scan.hasParseError)} AS ${VERDICT}${scan.hasParseError ? `, ${PARSE_ERROR}` : ''}
           FROM ${relation})`;
       const raw = scan.labelsFiles ? scan.rawColumn : undefined;
-      const modelSql = run.plan.sql(model, (kind) => (kind === 'source' ? placeholder : undefined), options.interval);
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`).catch(async (error: Error) => {
+      const sqlOver = (view: string) => run.plan.sql(model, (kind) => (kind === 'source' ? view : undefined), options.interval);
+      const modelSql = sqlOver(placeholder);
+      // Each statement that binds the source does its reader's work for every file (seconds for
+      // 90,000 files): those that only learn the model's shape bind a view of one file of each
+      // layout, and the view of every file is made just before the load.
+      const shapeView = `${placeholder}_shape`;
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${shapeView} AS SELECT * FROM ${judged(scan.relation({ shapeOnly: true }))}`).catch(async (error: Error) => {
         // The rules are the first to name the source's columns: one naming no column fails here.
-        const columns = (await engine.describe(`SELECT * FROM ${scan.relation()}`).catch(() => [])).map((c) => c.name).filter((name) => !name.startsWith('__'));
+        const columns = (await engine.describe(`SELECT * FROM ${scan.relation({ shapeOnly: true })}`).catch(() => [])).map((c) => c.name).filter((name) => !name.startsWith('__'));
         throw (columns.length && ruleWithoutColumn(config.rules ?? [], columns, `sources.${sourceName}.rules`, ws.project.configFile)) || error;
       });
-      const carried = await carrySourceColumns(engine, modelSql, placeholder, [VERDICT, ...(scan.labelsFiles ? ['__file'] : []), ...(raw ? [raw] : [])], model.name);
+      const carriedColumns = [VERDICT, ...(scan.labelsFiles ? ['__file'] : []), ...(raw ? [raw] : [])];
+      const carried = await carrySourceColumns(engine, sqlOver(shapeView), shapeView, carriedColumns, model.name);
       if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION, ...(scan.rawColumn ? [scan.rawColumn] : [])]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
@@ -627,11 +633,14 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         .join(', ');
       // A failing row's verdict names its file, so the writer's counts tell which files hold them.
       const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
-      const relation = `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${carried})))`;
+      const relationOver = (rows: string) => `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${rows})))`;
+      // The same rewrite of the same model: it carries the columns from the view of every file.
+      const relation = relationOver((await carrySourceColumns(engine, modelSql, placeholder, carriedColumns, model.name))!);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       let staged: Staged;
       try {
-        staged = await withQueryProgress(store.stage(engine, { shape, relation, mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
+        await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`);
+        staged = await withQueryProgress(store.stage(engine, { shape, relation, shapeOf: relationOver(carried), mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
         progress.done();
       } catch (error) {
         // An interrupted statement is no input to repair.
@@ -712,7 +721,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       }
     }
   } finally {
-    await engine.run(`DROP VIEW IF EXISTS ${placeholder}`).catch(() => undefined);
+    await engine.run(`DROP VIEW IF EXISTS ${placeholder}; DROP VIEW IF EXISTS ${placeholder}_shape`).catch(() => undefined);
     await scan.close();
   }
 }

@@ -364,10 +364,11 @@ function openScan(read: CsvRead): SourceScan {
     hasParseError,
     // Each row carries the file it was read from (its read name), so a load reads again only the files holding failing rows.
     labelsFiles: true,
-    relation({ located, files: only } = {}) {
-      if (!located) scanned = true;
+    relation({ located, files: only, shapeOnly } = {}) {
+      if (!located && !shapeOnly) scanned = true;
       const wanted = located && only ? new Set(only) : undefined;
-      const reading = (of: readonly string[]) => (wanted ? of.filter((f) => wanted.has(f)) : of);
+      // One file of each layout has the shape of them all (only bound, never scanned).
+      const reading = (of: readonly string[]) => (shapeOnly ? of.slice(0, 1) : wanted ? of.filter((f) => wanted.has(f)) : of);
       const typed = reading(typedFiles);
       const parts = [
         ...(typed.length ? [typedRelation(typed, Boolean(located))] : []),

@@ -64,6 +64,8 @@ class LakeStore implements Store {
     const partitions = Object.keys(shape.partitionBy ?? {});
     const columns = [...shape.columns.map((c) => quoteIdent(c.name)), ...(request.divertBy ? [quoteIdent(request.divertBy)] : [])].join(', ');
     let relation = `SELECT ${columns} FROM ${request.relation}`;
+    // Rows kept around a replaced interval (below) come from the table's files: then the write's shape is the union's.
+    let shapeOf = request.shapeOf && `SELECT ${columns} FROM ${request.shapeOf}`;
     let replace: Replace = mode.kind === 'append' ? 'append' : 'all';
     // A partition rewritten around a replaced interval carries rows it keeps: not this write's rows.
     let keptRows = 0;
@@ -79,13 +81,14 @@ class LakeStore implements Store {
           const kept = `SELECT ${shape.columns.map((c) => quoteIdent(c.name)).join(', ')}${request.divertBy ? `, 'ok' AS ${quoteIdent(request.divertBy)}` : ''}
             FROM (${await this.context.lake.relation(engine, shape.name, affected, info!.columns, info!.partition_by)}) WHERE NOT ${scopeCondition(scope, quoteIdent)}`;
           relation = `${relation} UNION ALL BY NAME ${kept}`;
+          shapeOf = undefined;
           keptRows = Number(await engine.scalar<bigint>(`SELECT count(*) FROM (${kept})`));
         }
         const ids = new Set(affected.map((f) => f.fileId));
         replace = (file) => ids.has(file.fileId);
       }
     }
-    const write = await this.context.lake.stage(engine, shape.name, relation, { runId: request.runId, partitionBy: shape.partitionBy, divertBy: request.divertBy, noteIn: request.noteIn });
+    const write = await this.context.lake.stage(engine, shape.name, relation, { runId: request.runId, partitionBy: shape.partitionBy, divertBy: request.divertBy, noteIn: request.noteIn, shapeOf });
     return { table: shape.name, rows: write.rows - keptRows, diverted: write.diverted, noted: write.noted, columns: write.columns, write, replace, shape };
   }
 

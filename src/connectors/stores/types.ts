@@ -85,6 +85,12 @@ export interface StageRequest {
    * (the fingerprint of a failing record's text), and NULL in the diverted rows it needs none of.
    */
   noteIn?: string;
+  /**
+   * A relation of the same columns and types as `relation`, cheaper to bind (a source read over
+   * one file of each layout where `relation` reads 90,000): a store learns the shape from it and
+   * reads the rows from `relation`. A store may ignore it.
+   */
+  shapeOf?: string;
 }
 
 export interface Staged {
