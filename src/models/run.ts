@@ -599,8 +599,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const sqlOver = (view: string) => run.plan.sql(model, (kind) => (kind === 'source' ? view : undefined), options.interval);
       const modelSql = sqlOver(placeholder);
       // Each statement that binds the source does its reader's work for every file (seconds for
-      // 90,000 files): those that only learn the model's shape bind a view of one file of each
-      // layout, and the view of every file is made just before the load.
+      // 90,000 files): those that only learn the model's shape bind a view of the few files that
+      // give it, and the view of every file is made just before the load.
       const shapeView = `${placeholder}_shape`;
       await engine.run(`CREATE OR REPLACE TEMP VIEW ${shapeView} AS SELECT * FROM ${judged(scan.relation({ shapeOnly: true }))}`).catch(async (error: Error) => {
         // The rules are the first to name the source's columns: one naming no column fails here.

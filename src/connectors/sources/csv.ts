@@ -9,7 +9,7 @@ import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
-import { resolveFiles } from './files.js';
+import { filesOfEveryPartitionValue, resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { knownFileLabel, locateRecords, numberedInFileOrder, readableCopy, readLines, readRejects } from './located.js';
 import { defineSource, type RecordPlace, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
@@ -367,8 +367,8 @@ function openScan(read: CsvRead): SourceScan {
     relation({ located, files: only, shapeOnly } = {}) {
       if (!located && !shapeOnly) scanned = true;
       const wanted = located && only ? new Set(only) : undefined;
-      // One file of each layout has the shape of them all (only bound, never scanned).
-      const reading = (of: readonly string[]) => (shapeOnly ? of.slice(0, 1) : wanted ? of.filter((f) => wanted.has(f)) : of);
+      // A few files of each layout have the shape of them all (only bound, never scanned).
+      const reading = (of: readonly string[]) => (shapeOnly ? filesOfEveryPartitionValue(of) : wanted ? of.filter((f) => wanted.has(f)) : of);
       const typed = reading(typedFiles);
       const parts = [
         ...(typed.length ? [typedRelation(typed, Boolean(located))] : []),

@@ -58,7 +58,8 @@ export interface SourceScan {
    * The rows as a SQL relation. `located` numbers them: it adds `__file` and `__record` (1-based
    * record number within its file) and reads in file order, for finding quarantined rows' lines;
    * `files` limits that read to these of `files`. `shapeOnly`: the same columns and types over
-   * as few files as give them, for statements that bind the relation without scanning it (a
+   * as few files as give them (a reader may type a column by every file: Hive partition values),
+   * for statements that bind the relation without scanning it (a
    * view's definition, DESCRIBE, EXPLAIN), which otherwise do the reader's work for every file:
    * seconds for 90,000 files; a source that has no cheaper relation gives the whole one.
    */
