@@ -315,7 +315,7 @@ describe('drift mapping on the load path', () => {
         await scan.close();
       }
       // A partition column is typed by its values: k=1 and k=2 as BIGINT, with k=abc as VARCHAR.
-      const tree = writeTree({ 'k=1/a.csv': 'n\n1\n', 'k=2/a.csv': 'n\n2\n', 'k=2/b.csv': 'n\n3\n', 'k=abc/a.csv': 'n\n4\n' });
+      const tree = writeTree({ 'k=1/a.csv': 'n\n1\n', 'k=2/a.csv': 'n\n2\n', 'k=2/b.csv': 'n\n3\n', 'k=abc/a.csv': 'n\n4\n', 'other/a.csv': 'n\n5\n' });
       const mixed = await openSource(sources, { format: 'csv', path: path.join(tree, 'k=*', '*.csv'), columns: { n: 'INTEGER' } } as SourceConfig, { name: 'mixed', engine, baseDir: REPO, scratchDir: tempDir(), runId: 'mixed', log: () => undefined });
       try {
         const types = await engine.describe(`SELECT * FROM ${mixed.relation({ shapeOnly: true })}`);
@@ -324,6 +324,15 @@ describe('drift mapping on the load path', () => {
         expect(await files(mixed.relation({ shapeOnly: true }))).toBe(3);
       } finally {
         await mixed.close();
+      }
+      // A partition column exists only when every file has its key: with a file outside k=…, none.
+      const partly = await openSource(sources, { format: 'csv', path: [path.join(tree, 'k=*', '*.csv'), path.join(tree, 'other', '*.csv')], columns: { n: 'INTEGER' } } as SourceConfig, { name: 'partly', engine, baseDir: REPO, scratchDir: tempDir(), runId: 'partly', log: () => undefined });
+      try {
+        const types = await engine.describe(`SELECT * FROM ${partly.relation({ shapeOnly: true })}`);
+        expect(types).toEqual(await engine.describe(`SELECT * FROM ${partly.relation()}`));
+        expect(types.map((c) => c.name)).not.toContain('k');
+      } finally {
+        await partly.close();
       }
     } finally {
       engine.close();

@@ -100,20 +100,22 @@ function unzip(archive: string, into: string): Promise<string[]> {
 }
 
 /**
- * The fewest of `files` that hold every Hive partition value (`key=value` folder) of them all:
- * the first file, and each that has a value none before it had. The reader types a partition
- * column by its values (`k=1` and `k=2` read as BIGINT, with `k=abc` as VARCHAR), so a read of
- * these has the columns and types of a read of every file.
+ * The fewest of `files` that hold every Hive partition value (`key=value` folder) and every set of
+ * partition keys of them all: the first file, and each with a value or a set of keys none before
+ * it had. The reader types a partition column by its values (`k=1` and `k=2` read as BIGINT, with
+ * `k=abc` as VARCHAR) and has the column only when every file has its key, so a read of these has
+ * the columns and types of a read of every file.
  */
 export function filesOfEveryPartitionValue(files: readonly string[]): string[] {
   const seen = new Set<string>();
-  return files.filter((file, i) => {
+  return files.filter((file) => {
     const values = path
       .dirname(file)
       .split(/[\\/]/)
       .filter((segment) => segment.includes('='));
-    const fresh = values.filter((value) => !seen.has(value));
+    const keys = `keys:${values.map((value) => value.slice(0, value.indexOf('='))).join('/')}`;
+    const fresh = [keys, ...values].filter((value) => !seen.has(value));
     for (const value of fresh) seen.add(value);
-    return i === 0 || fresh.length > 0;
+    return fresh.length > 0;
   });
 }
