@@ -578,6 +578,10 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   const checks = ruleChecks(config.rules ?? []);
   const store = model.materialization.store!;
   const placeholder = `__source_${runId.replace(/\W/g, '_')}`;
+  // Each statement that binds the source does its reader's work for every file (seconds for
+  // 90,000 files): those that only learn the model's shape bind this view of the few files that
+  // give it, and the view of every file is made just before the load.
+  const shapeView = `${placeholder}_shape`;
   let scan: SourceScan = await openSource(ws.project.components.sources, config, {
     name: sourceName,
     engine,
@@ -598,13 +602,10 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const raw = scan.labelsFiles ? scan.rawColumn : undefined;
       const sqlOver = (view: string) => run.plan.sql(model, (kind) => (kind === 'source' ? view : undefined), options.interval);
       const modelSql = sqlOver(placeholder);
-      // Each statement that binds the source does its reader's work for every file (seconds for
-      // 90,000 files): those that only learn the model's shape bind a view of the few files that
-      // give it, and the view of every file is made just before the load.
-      const shapeView = `${placeholder}_shape`;
-      await engine.run(`CREATE OR REPLACE TEMP VIEW ${shapeView} AS SELECT * FROM ${judged(scan.relation({ shapeOnly: true }))}`).catch(async (error: Error) => {
+      const shapeRelation = scan.relation({ shapeOnly: true });
+      await engine.run(`CREATE OR REPLACE TEMP VIEW ${shapeView} AS SELECT * FROM ${judged(shapeRelation)}`).catch(async (error: Error) => {
         // The rules are the first to name the source's columns: one naming no column fails here.
-        const columns = (await engine.describe(`SELECT * FROM ${scan.relation({ shapeOnly: true })}`).catch(() => [])).map((c) => c.name).filter((name) => !name.startsWith('__'));
+        const columns = (await engine.describe(`SELECT * FROM ${shapeRelation}`).catch(() => [])).map((c) => c.name).filter((name) => !name.startsWith('__'));
         throw (columns.length && ruleWithoutColumn(config.rules ?? [], columns, `sources.${sourceName}.rules`, ws.project.configFile)) || error;
       });
       const carriedColumns = [VERDICT, ...(scan.labelsFiles ? ['__file'] : []), ...(raw ? [raw] : [])];
@@ -634,12 +635,15 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       // A failing row's verdict names its file, so the writer's counts tell which files hold them.
       const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
       const relationOver = (rows: string) => `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${rows})))`;
-      // The same rewrite of the same model: it carries the columns from the view of every file.
-      const relation = relationOver((await carrySourceColumns(engine, modelSql, placeholder, carriedColumns, model.name))!);
+      // The same rewrite of the same model over the view of every file; a source with no cheaper
+      // shape (its relation the same) is read through the view already made, not bound once more.
+      const whole = scan.relation();
+      const loaded = whole === shapeRelation ? carried : (await carrySourceColumns(engine, modelSql, placeholder, carriedColumns, model.name))!;
+      const relation = relationOver(loaded);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       let staged: Staged;
       try {
-        await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(scan.relation())}`);
+        if (loaded !== carried) await engine.run(`CREATE OR REPLACE TEMP VIEW ${placeholder} AS SELECT * FROM ${judged(whole)}`);
         staged = await withQueryProgress(store.stage(engine, { shape, relation, shapeOf: relationOver(carried), mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
         progress.done();
       } catch (error) {
@@ -721,7 +725,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       }
     }
   } finally {
-    await engine.run(`DROP VIEW IF EXISTS ${placeholder}; DROP VIEW IF EXISTS ${placeholder}_shape`).catch(() => undefined);
+    await engine.run(`DROP VIEW IF EXISTS ${placeholder}; DROP VIEW IF EXISTS ${shapeView}`).catch(() => undefined);
     await scan.close();
   }
 }
