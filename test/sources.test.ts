@@ -120,6 +120,34 @@ describe('file sources', () => {
     expect(crawled.stdout + crawled.stderr).toMatch(/kind/);
   });
 
+  it('refuses a column named like a partition folder of every file, which the reader would fill from the folder; loads it renamed', async () => {
+    const files = (column: string) => ({
+      'data/dt=2024-01-01/a.csv': `id,${column},amount\n9223372036854775807,2024-01-01,1.50\n`,
+      'data/dt=2024-01-02/a.csv': `id,${column},amount\n3,2024-01-01,2.50\n`,
+    });
+    const source = (column: string) => `{ format: 'csv', path: 'data/dt=*/*.csv', columns: { id: 'BIGINT', ${column}: 'DATE', amount: 'DECIMAL(10,2)' } }`;
+    const clash = writeTree({ 'tributary.config.ts': config(source('dt')), ...files('dt') });
+    const refused = await runProject(clash).then(
+      () => undefined,
+      (error: TributaryError) => error,
+    );
+    expect(refused?.message).toMatch(/column 'dt' of source 'src' is also a partition folder of every file's path \(dt=… in .*dt=2024-01-01\/a\.csv\): the reader would give it the folder's value, not the file's/);
+    expect(refused?.hint).toMatch(/rename the column in the files' header and in sources\.src\.columns \(e\.g\. dt_in_file\)/);
+    const renamed = writeTree({ 'tributary.config.ts': config(source('day')), ...files('day') });
+    const { ws, results } = await runProject(renamed);
+    try {
+      expect(results[0]).toMatchObject({ read: 2, written: 2, quarantined: 0 });
+      // The file's own day (both 2024-01-01), the folder's beside it.
+      const rows = await ws.engine.queryJson<{ id: string; day: string; dt: string }>('SELECT id::VARCHAR AS id, day::VARCHAR AS day, dt::VARCHAR AS dt FROM loaded ORDER BY dt');
+      expect(rows).toEqual([
+        { id: '9223372036854775807', day: '2024-01-01', dt: '2024-01-01' },
+        { id: '3', day: '2024-01-01', dt: '2024-01-02' },
+      ]);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('reads .zip archives of CSV files', async () => {
     const header = sample[0]!;
     const dir = writeTree({

@@ -9,7 +9,7 @@ import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
 import { castRefusals, checkDrift, driftOptions, mappedRelation, planDrift, unmappableRows, type DriftColumns, type DriftOptions, type DriftPlan, type FileLayout } from './drift.js';
-import { filesOfEveryPartitionValue, resolveFiles } from './files.js';
+import { filesOfEveryPartitionValue, partitionKeyInColumns, resolveFiles } from './files.js';
 import { countLines, UnreadableFile, type LineCount } from './line-count.js';
 import { knownFileLabel, locateRecords, numberedInFileOrder, readableCopy, readLines, readRejects } from './located.js';
 import { defineSource, type RecordPlace, type RejectedRow, type Repair, sourceBase, type SourceContext, type SourceScan } from './types.js';
@@ -149,6 +149,13 @@ export const csvSource = defineSource({
     }
     const columns = declared ?? (await inferColumns(context, config, files));
     const headerNames = declared ? declared.map((c) => c.key) : columns.map((c) => c.name);
+    const clash = partitionKeyInColumns(files, headerNames);
+    if (clash) {
+      throw new TributaryError(`column '${clash.key}' of source '${context.name}' is also a partition folder of every file's path (${clash.key}=… in ${clash.file}): the reader would give it the folder's value, not the file's`, {
+        place: { file: clash.file, field: `sources.${context.name}.columns.${clash.key}` },
+        hint: `rename the column in the files' header and in sources.${context.name}.columns (e.g. ${clash.key}_in_file), or keep the files in folders not named ${clash.key}=…`,
+      });
+    }
     const original = new Map(files.map((f) => [f, f]));
     if (!config.drift) {
       await checkHeaders(context.name, config, files, headerNames);

@@ -99,6 +99,16 @@ function unzip(archive: string, into: string): Promise<string[]> {
   });
 }
 
+/** The Hive partition folders (`key=value`) in a file's path, outermost first. */
+function partitionFolders(file: string): string[] {
+  return path
+    .dirname(file)
+    .split(/[\\/]/)
+    .filter((segment) => segment.includes('='));
+}
+
+const keyOf = (folder: string) => folder.slice(0, folder.indexOf('='));
+
 /**
  * The fewest of `files` that hold every Hive partition value (`key=value` folder) and every set of
  * partition keys of them all: the first file, and each with a value or a set of keys none before
@@ -109,13 +119,20 @@ function unzip(archive: string, into: string): Promise<string[]> {
 export function filesOfEveryPartitionValue(files: readonly string[]): string[] {
   const seen = new Set<string>();
   return files.filter((file) => {
-    const values = path
-      .dirname(file)
-      .split(/[\\/]/)
-      .filter((segment) => segment.includes('='));
-    const keys = `keys:${values.map((value) => value.slice(0, value.indexOf('='))).join('/')}`;
-    const fresh = [keys, ...values].filter((value) => !seen.has(value));
+    const folders = partitionFolders(file);
+    const fresh = [`keys:${folders.map(keyOf).join('/')}`, ...folders].filter((value) => !seen.has(value));
     for (const value of fresh) seen.add(value);
     return fresh.length > 0;
   });
+}
+
+/**
+ * A partition key of every file's path that is also one of `columns`, with a file that has it:
+ * the reader would give that column the folder's value, not the file's.
+ */
+export function partitionKeyInColumns(files: readonly string[], columns: readonly string[]): { key: string; file: string } | undefined {
+  if (!files.length) return undefined;
+  const everyFile = files.map((file) => new Set(partitionFolders(file).map(keyOf))).reduce((common, keys) => new Set([...common].filter((k) => keys.has(k))));
+  const key = columns.find((column) => everyFile.has(column));
+  return key === undefined ? undefined : { key, file: files[0]! };
 }
