@@ -2,8 +2,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import type { CrawlReport } from '../src/catalog/crawl.js';
+import { crawlCommand } from '../src/commands/catalog.js';
+import { openSource, sources } from '../src/connectors/index.js';
 import { countLines } from '../src/connectors/sources/line-count.js';
+import type { SourceConfig } from '../src/config/config.js';
 import type { TributaryError } from '../src/core/errors.js';
+import { createProgress } from '../src/core/progress.js';
 import { Engine } from '../src/engine/index.js';
 import { ECOMMERCE_SAMPLE, SPARKIFY_DATA, cli, runProject, tempDir, writeTree } from './helpers.js';
 
@@ -143,6 +148,73 @@ describe('file sources', () => {
         { id: '9223372036854775807', day: '2024-01-01', dt: '2024-01-01' },
         { id: '3', day: '2024-01-01', dt: '2024-01-02' },
       ]);
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('reads the files that fit one small buffer in a read_csv of their own and the rest as before; each call quarantines its bad lines', async () => {
+    const [header, ...lines] = sample;
+    const columns = `{ event_time: 'VARCHAR', event_type: 'VARCHAR', product_id: 'BIGINT', category_id: 'BIGINT', category_code: 'VARCHAR', brand: 'VARCHAR', price: 'DECIMAL(10,2)', user_id: 'BIGINT', user_session: 'VARCHAR' }`;
+    const bad = (line: string) => line.replace(/,([0-9.]+),(\d+),([^,]+)$/, ',not a price,$2,$3');
+    // Twenty small drops; the sample twice over (2.7 MB, past the small buffer of 2 MB); a gzipped drop, whose size on disk says nothing of what it holds.
+    const small = Array.from({ length: 20 }, (_, i) => lines.slice(i * 50, i * 50 + 50));
+    small[3]![2] = bad(small[3]![2]!);
+    const large = [...lines, ...lines];
+    large[15_000] = `${large[15_000]!},one field too many`;
+    const packed = lines.slice(1000, 1100);
+    const tree: Record<string, string | Buffer> = {
+      'tributary.config.ts': config(`{ format: 'csv', path: ['data/k=*/*.csv', 'data/k=*/*.csv.gz'], columns: ${columns} }`),
+      'data/k=abc/large.csv': `${[header, ...large].join('\n')}\n`,
+      'data/k=2/packed.csv.gz': gzipSync(`${[header, ...packed].join('\n')}\n`),
+    };
+    small.forEach((part, i) => (tree[`data/k=1/drop_${String(i).padStart(2, '0')}.csv`] = `${[header, ...part].join('\n')}\n`));
+    const dir = writeTree(tree);
+    expect(readFileSync(path.join(dir, 'data/k=abc/large.csv')).length).toBeGreaterThan(2_000_001);
+
+    const engine = await Engine.open();
+    const scan = await openSource(sources, { format: 'csv', path: path.join(dir, 'data/k=*/*.csv*'), columns: Object.fromEntries(header!.split(',').map((c) => [c, 'VARCHAR'])) } as SourceConfig, { name: 'src', engine, baseDir: dir, scratchDir: tempDir(), runId: 'split', log: () => undefined });
+    try {
+      const sql = scan.relation();
+      const calls = sql.split('read_csv(').slice(1);
+      expect(calls).toHaveLength(2);
+      const [fitting, rest] = calls;
+      expect(fitting).toMatch(/buffer_size = 2097153/);
+      expect(fitting!.match(/drop_\d\d\.csv/g)).toHaveLength(20);
+      expect(fitting).not.toMatch(/large\.csv|packed/);
+      expect(rest).not.toMatch(/buffer_size|drop_/);
+      expect(rest).toMatch(/packed\.csv\.gz.*large\.csv/);
+      // The partition column is typed over both calls as one read types it: k=1, k=2 and k=abc are VARCHAR.
+      const types = await engine.describe(`SELECT * FROM ${sql}`);
+      expect(types.find((c) => c.name === 'k')?.type).toBe('VARCHAR');
+      expect(await engine.describe(`SELECT * FROM ${scan.relation({ shapeOnly: true })}`)).toEqual(types);
+    } finally {
+      await scan.close();
+      engine.close();
+    }
+
+    const { ws, results } = await runProject(dir);
+    try {
+      const all = [...small.flat(), ...large, ...packed];
+      expect(results[0]).toMatchObject({ read: all.length, written: all.length - 2, quarantined: 2 });
+      const quarantined = await ws.metastore.quarantine({ model: 'loaded' });
+      expect(quarantined.map((q) => [path.relative(dir, q.file ?? ''), q.line, q.column_name]).sort()).toEqual([
+        ['data/k=1/drop_03.csv', 4, 'price'],
+        ['data/k=abc/large.csv', 15_002, null],
+      ]);
+      // What was written is every other line, to the cent (computed here from the lines).
+      const good = all.filter((line) => !line.includes('not a price') && !line.includes('one field too many'));
+      const cents = good.reduce((sum, line) => sum + Math.round(Number(line.split(',')[6]) * 100), 0);
+      const [loaded] = await ws.engine.queryJson<{ n: string; cents: string }>('SELECT count(*)::VARCHAR AS n, (sum(price) * 100)::BIGINT::VARCHAR AS cents FROM loaded');
+      expect(loaded).toEqual({ n: String(good.length), cents: String(cents) });
+      // The crawl reads the same files in the same two calls: every line counted, the refused one named at its store.
+      const out: string[] = [];
+      await crawlCommand.run({ ws, io: { out: (t) => out.push(t), err: (t) => out.push(t), progress: (label) => createProgress({ label, quiet: true }), tty: false } }, { path: path.join(dir, 'data'), table: 'raw', format: 'json' });
+      const report = JSON.parse(out.join('\n')) as CrawlReport;
+      expect(report).toMatchObject({ files: 22, rows: all.length });
+      const refused = report.storeDrift!.filter((d) => d.change === 'refused rows');
+      expect(refused.map((d) => [d.store, d.rows])).toEqual([['large', 1]]);
+      expect(refused[0]!.detail).toMatch(/^line 15002: Expected Number of Columns: 9 Found: 10\b/);
     } finally {
       await ws.close();
     }

@@ -6,7 +6,7 @@ import { TributaryError } from '../core/errors.js';
 import { notGzipError } from '../core/gzip.js';
 import { groupBy } from '../core/collections.js';
 import type { Engine } from '../engine/index.js';
-import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
+import { columnsStruct, csvReadsBySize, quoteIdent, quoteList, quoteLiteral } from '../engine/index.js';
 import { diffColumns, type ColumnInfo, type DataFile, type Metastore, type SchemaDrift } from './metastore.js';
 
 export interface CrawlReport {
@@ -424,10 +424,12 @@ async function crawlCsv(
     },
     0,
   );
+  const sizes = new Map(files.map((file) => [file, statSync(file).size]));
+  const sizeOf = (file: string) => sizes.get(file)!;
   const facts = new Map<string, CsvFileFacts>();
   let layoutNumber = 0;
   for (const layout of layouts.values()) {
-    for (const f of await scanLayout(engine, layout, `tributary_crawl_${process.pid}_${layoutNumber++}`)) facts.set(f.file, f);
+    for (const f of await scanLayout(engine, layout, sizeOf, `tributary_crawl_${process.pid}_${layoutNumber++}`)) facts.set(f.file, f);
   }
 
   // The reference: the layout of most files, and per column the type most files' values have.
@@ -499,9 +501,11 @@ async function crawlCsv(
 
   // Each layout read with its own delimiter and header, typed by its files' values; united by name.
   const relation = `(${[...layouts.values()]
-    .map((layout) => {
+    .flatMap((layout) => {
       const types = Object.fromEntries(layout.header.map((name) => [name, layout.files.reduce<string | null>((t, file) => widen(t, facts.get(file)!.columns.get(name)!.type), null) ?? 'VARCHAR']));
-      return `SELECT * FROM read_csv(${quoteList(layout.files)}, columns = ${columnsStruct(types)}, ${csvDialect(layout.delimiter)}, null_padding = true, hive_partitioning = ${hive})`;
+      return csvReadsBySize(layout.files, sizeOf).map(
+        (read) => `SELECT * FROM read_csv(${quoteList(read.files)}, columns = ${columnsStruct(types)}, ${csvDialect(layout.delimiter, read.bufferSize)}, null_padding = true, hive_partitioning = ${hive})`,
+      );
     })
     .join(' UNION ALL BY NAME ')})`;
   const dropTypes = new Map<string, Map<string, string | null>>();
@@ -514,7 +518,7 @@ async function crawlCsv(
   const dropColumns = new Map([...dropTypes].map(([key, types]) => [key, [...types].map(([name, type]) => ({ name, type: type ?? 'VARCHAR' }))]));
   return {
     relation,
-    committed: files.map((file) => ({ path: file, partition: where.partitionOf(file), rows: facts.get(file)!.rows, bytes: statSync(file).size })),
+    committed: files.map((file) => ({ path: file, partition: where.partitionOf(file), rows: facts.get(file)!.rows, bytes: sizeOf(file) })),
     dropColumns,
     reference: {
       delimiter: reference.delimiter,
@@ -526,8 +530,8 @@ async function crawlCsv(
   };
 }
 
-function csvDialect(delimiter: string): string {
-  return `delim = ${quoteLiteral(delimiter)}, quote = '"', escape = '"', header = true, auto_detect = false`;
+function csvDialect(delimiter: string, bufferSize?: number): string {
+  return `delim = ${quoteLiteral(delimiter)}, quote = '"', escape = '"', header = true, auto_detect = false${bufferSize ? `, buffer_size = ${bufferSize}` : ''}`;
 }
 
 /**
@@ -536,10 +540,16 @@ function csvDialect(delimiter: string): string {
  * values pass (a bit each, ANDed): a row per file, where keeping a failing value per type made
  * every value of every column a row of its own to group.
  */
-async function scanLayout(engine: Engine, layout: { delimiter: string; header: string[]; files: string[] }, tables: string): Promise<CsvFileFacts[]> {
+async function scanLayout(engine: Engine, layout: { delimiter: string; header: string[]; files: string[] }, sizeOf: (file: string) => number, tables: string): Promise<CsvFileFacts[]> {
   const text = columnsStruct(Object.fromEntries(layout.header.map((name) => [name, 'VARCHAR'])));
-  const read = `read_csv(${quoteList(layout.files)}, columns = ${text}, ${csvDialect(layout.delimiter)}, strict_mode = true, hive_partitioning = false,
-                 store_rejects = true, rejects_table = '${tables}_rejects', rejects_scan = '${tables}_scans')`;
+  // Each read_csv call keeps its refusals in tables of its own.
+  const calls = csvReadsBySize(layout.files, sizeOf).map((call, j) => ({ ...call, rejects: `${tables}_rejects_${j}`, scans: `${tables}_scans_${j}` }));
+  const read = `(${calls
+    .map(
+      (call) => `SELECT *, filename FROM read_csv(${quoteList(call.files)}, columns = ${text}, ${csvDialect(layout.delimiter, call.bufferSize)}, strict_mode = true, hive_partitioning = false,
+                 store_rejects = true, rejects_table = '${call.rejects}', rejects_scan = '${call.scans}')`,
+    )
+    .join(' UNION ALL ')})`;
   const side = (v: string, number: boolean) =>
     TYPE_TESTS.map((t, i) => (t.number !== number ? '' : t.test === isNumber ? `${1 << i}` : `CASE WHEN ${t.test(v)} THEN ${1 << i} ELSE 0 END`))
       .filter(Boolean)
@@ -551,11 +561,17 @@ async function scanLayout(engine: Engine, layout: { delimiter: string; header: s
               ${layout.header.map((n, i) => `count(${quoteIdent(n)})::DOUBLE AS v${i}, bit_and(${passes(quoteIdent(n))})::DOUBLE AS m${i}`).join(', ')}
        FROM ${read} GROUP BY filename`,
     );
-    const refused = await engine.queryJson<{ file: string; n_rows: number; first: string }>(
-      `SELECT s.file_path AS file, count(DISTINCT e.line)::DOUBLE AS n_rows,
-              arg_min('line ' || e.line::VARCHAR || ': ' || e.error_message, e.line * 1000 + e.column_idx) AS first
-       FROM ${tables}_rejects e JOIN ${tables}_scans s USING (scan_id, file_id) GROUP BY ALL`,
-    );
+    const refused = (
+      await Promise.all(
+        calls.map((call) =>
+          engine.queryJson<{ file: string; n_rows: number; first: string }>(
+            `SELECT s.file_path AS file, count(DISTINCT e.line)::DOUBLE AS n_rows,
+                    arg_min('line ' || e.line::VARCHAR || ': ' || e.error_message, e.line * 1000 + e.column_idx) AS first
+             FROM ${call.rejects} e JOIN ${call.scans} s USING (scan_id, file_id) GROUP BY ALL`,
+          ),
+        ),
+      )
+    ).flat();
     const refusedBy = new Map(refused.map((r) => [r.file, r]));
     const facts = new Map<string, CsvFileFacts>(
       layout.files.map((file) => {
@@ -577,7 +593,7 @@ async function scanLayout(engine: Engine, layout: { delimiter: string; header: s
     for (const f of facts.values()) for (const name of layout.header) if (!f.columns.has(name)) f.columns.set(name, { values: 0, type: null });
     return [...facts.values()];
   } finally {
-    await engine.run(`DROP TABLE IF EXISTS ${tables}_rejects; DROP TABLE IF EXISTS ${tables}_scans`);
+    await engine.run(calls.map((call) => `DROP TABLE IF EXISTS ${call.rejects}; DROP TABLE IF EXISTS ${call.scans}`).join('; '));
   }
 }
 

@@ -1,10 +1,11 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { readHeads, splitHeader } from '../../catalog/crawl.js';
 import type { ColumnInfo } from '../../catalog/index.js';
 import { TributaryError } from '../../core/errors.js';
 import { declaredColumns, textLength } from '../../core/schemas.js';
-import { columnsStruct, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
+import { columnsStruct, csvReadsBySize, quoteIdent, quoteList, quoteLiteral } from '../../engine/index.js';
 import { exactValue } from '../../quality/json.js';
 import { PARSE_ERROR } from '../../quality/rules.js';
 import { blankLines, scanCsvRecords, type CsvDialect, type MultiLineRecord } from './csv-records.js';
@@ -34,7 +35,7 @@ const schema = z.object({ format: z.literal('csv'), ...sourceBase, csv: csvOptio
 type CsvConfig = z.output<typeof schema>;
 
 /** Reader options that pin the dialect, so nothing is guessed differently from one file to the next. */
-function readerOptions(csv: CsvConfig['csv'] = {}, delimiter = csv.delimiter ?? ','): string {
+function readerOptions(csv: CsvConfig['csv'] = {}, delimiter = csv.delimiter ?? ',', bufferSize?: number): string {
   const parts = [
     `delim = ${quoteLiteral(delimiter)}`,
     `quote = ${quoteLiteral(csv.quote ?? '"')}`,
@@ -44,6 +45,7 @@ function readerOptions(csv: CsvConfig['csv'] = {}, delimiter = csv.delimiter ?? 
     'auto_detect = false',
     'strict_mode = true',
   ];
+  if (bufferSize) parts.push(`buffer_size = ${bufferSize}`);
   if (csv.timestampFormat) parts.push(`timestampformat = ${quoteLiteral(csv.timestampFormat)}`);
   if (csv.dateFormat) parts.push(`dateformat = ${quoteLiteral(csv.dateFormat)}`);
   if (csv.nullString !== undefined) parts.push(`nullstr = ${quoteLiteral(csv.nullString)}`);
@@ -139,7 +141,7 @@ export const csvSource = defineSource({
   description: 'CSV files (globs, .gz, .zip) with a declared or inferred schema; drifted files mapped by declared rules',
   config: schema,
   async create(config: CsvConfig, context: SourceContext): Promise<SourceScan> {
-    const { files, bytes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
+    const { files, bytes, sizes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
     const declared = config.columns ? declaredColumns(config.columns) : undefined;
     if (declared?.some((c) => c.from)) {
       throw new TributaryError(`source '${context.name}': \`from\` (epoch timestamps) applies to JSON sources`, {
@@ -159,7 +161,7 @@ export const csvSource = defineSource({
     const original = new Map(files.map((f) => [f, f]));
     if (!config.drift) {
       await checkHeaders(context.name, config, files, headerNames);
-      return openScan({ config, context, files, bytes, columns, headerNames, original });
+      return openScan({ config, context, files, bytes, sizes, columns, headerNames, original });
     }
     const declaredDrift = await checkDrift(context.engine, context.name, config.drift, declared, config.csv?.header);
     const plan = await planDrift({
@@ -174,7 +176,7 @@ export const csvSource = defineSource({
     });
     const quarantined = (await Promise.all([...plan.unmappable].map(([file, reason]) => unmappableRows(file, reason)))).flat();
     const read = files.filter((f) => !plan.unmappable.has(f));
-    return openScan({ config, context, files: read, bytes, columns, headerNames, original, drift: { options: config.drift, declared: declaredDrift, plan, quarantined } });
+    return openScan({ config, context, files: read, bytes, sizes, columns, headerNames, original, drift: { options: config.drift, declared: declaredDrift, plan, quarantined } });
   },
 });
 
@@ -185,6 +187,8 @@ interface CsvRead {
   /** Files the reader reads (a repaired copy in place of its original). */
   files: string[];
   bytes: number;
+  /** Bytes of the files as found; a copy the scan made (a repair) is measured when read. */
+  sizes: ReadonlyMap<string, number>;
   columns: ColumnInfo[];
   /** The declared header: each column's name in the file. */
   headerNames: string[];
@@ -256,6 +260,14 @@ interface ExactRead {
   problem?(field: string, name: string, declared: string): string;
 }
 
+/** One read_csv of a scan: its files, the buffer it gives them (DuckDB's own when none), its reject tables. */
+interface ReaderCall {
+  files: string[];
+  bufferSize?: number;
+  rejects: string;
+  scans: string;
+}
+
 function openScan(read: CsvRead): SourceScan {
   const { config, context, files, bytes, columns, headerNames, original, drift } = read;
   const layoutOf = (file: string): FileLayout | undefined => drift?.plan.mapped.get(original.get(file)!);
@@ -274,7 +286,13 @@ function openScan(read: CsvRead): SourceScan {
   const suffix = `${context.runId}_${original.size}_${files.length}_${mapped.reduce((n, g) => n + g.files.length, 0)}`.replace(/[^a-z0-9]/gi, '_');
   const rejectsTable = `tributary_rejects_${suffix}`;
   const scansTable = `tributary_reject_scans_${suffix}`;
-  const rejectTables = [{ rejects: rejectsTable, scans: scansTable }, ...mapped.map((_, i) => ({ rejects: `${rejectsTable}_${i}`, scans: `${scansTable}_${i}` }))];
+  const sizeOf = (file: string) => read.sizes.get(file) ?? statSync(file).size;
+  /** A group's files as read_csv calls (csvReadsBySize), each with reject tables of its own. */
+  const readsOf = (of: readonly string[], name: string): ReaderCall[] =>
+    csvReadsBySize(of, sizeOf, config.csv?.maxLineBytes ?? DEFAULT_MAX_LINE).map((call, j) => ({ ...call, rejects: `${rejectsTable}${name}_${j}`, scans: `${scansTable}${name}_${j}` }));
+  const typedReads = readsOf(typedFiles, '');
+  const mappedReads = mapped.map((g, i) => ({ layout: g.layout, reads: readsOf(g.files, `_${i}`) }));
+  const rejectTables = [...typedReads, ...mappedReads.flatMap((g) => g.reads)];
   // read_csv's `columns` names the header's fields; a declared key renames one to its column. A
   // column the reader would round or shift is read in a wider type and typed exactly here.
   const exact = columns.map((c) => exactRead(c.type, config.csv));
@@ -293,7 +311,6 @@ function openScan(read: CsvRead): SourceScan {
   });
   // Mapped rows carry their typing problems; the typed reader's, those of the values it reads wider.
   const hasParseError = mapped.length > 0 || problems.length > 0;
-  const options = readerOptions(config.csv);
   const dialect = (file: string) => dialectOf(config.csv, layoutOf(file)?.delimiter);
   /** The names of a file's fields, in order. */
   const fieldsOf = (file: string) => layoutOf(file)?.header ?? columns.map((c) => c.name);
@@ -321,8 +338,9 @@ function openScan(read: CsvRead): SourceScan {
     return outcome.counts;
   };
 
-  /** The typed reader's rows of `from`, as declared (the fast path every conforming file stays on). */
-  const typedRelation = (from: readonly string[], located: boolean): string => {
+  /** The typed reader's rows of `from` (files of `call`), as declared (the fast path every conforming file stays on). */
+  const typedRelation = (from: readonly string[], call: ReaderCall, located: boolean): string => {
+    const options = readerOptions(config.csv, undefined, call.bufferSize);
     // One column read wider (the clickstream's price) needs no joining of reasons: its own check is
     // the reason or NULL, and skipping concat_ws and nullif on every row is ~6 % of the load's scan.
     const reasons = problems.length === 1 ? problems[0] : `nullif(concat_ws('; ', ${problems.join(', ')}), '')`;
@@ -334,20 +352,20 @@ function openScan(read: CsvRead): SourceScan {
       return `(SELECT ${label('__scan_file')} AS __file, __record, ${renames}${error}, ${others(['__scan_file', '__scan_position', '__record'])}
                FROM ${numberedInFileOrder(`read_csv(${quoteList(from)}, columns = ${struct}, ${options}, parallel = false, ignore_errors = true)`)})`;
     }
-    const scan = `read_csv(${quoteList(from)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${rejectsTable}', rejects_scan = '${scansTable}')`;
+    const scan = `read_csv(${quoteList(from)}, columns = ${struct}, ${options}, store_rejects = true, rejects_table = '${call.rejects}', rejects_scan = '${call.scans}')`;
     return `(SELECT ${renames}${error}, filename AS __file, ${others([])} FROM ${scan})`;
   };
 
-  /** The rows of the files of one drifted layout, mapped onto the declared columns. */
-  const mappedLayoutRelation = (group: { layout: FileLayout; files: readonly string[] }, i: number, located: boolean): string =>
+  /** The rows of files of one drifted layout (of `call`), mapped onto the declared columns. */
+  const mappedLayoutRelation = (group: { layout: FileLayout; files: readonly string[] }, call: ReaderCall, located: boolean): string =>
     mappedRelation({
       files: group.files,
       layout: group.layout,
       declared: drift!.declared,
       drift: drift!.options,
       source: context.name,
-      read: { options: (delimiter) => readerOptions(config.csv, delimiter), timestampFormat: config.csv?.timestampFormat, dateFormat: config.csv?.dateFormat },
-      scan: located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${rejectTables[i + 1]!.rejects}', rejects_scan = '${rejectTables[i + 1]!.scans}'`,
+      read: { options: (delimiter) => readerOptions(config.csv, delimiter, call.bufferSize), timestampFormat: config.csv?.timestampFormat, dateFormat: config.csv?.dateFormat },
+      scan: located ? 'parallel = false, ignore_errors = true' : `store_rejects = true, rejects_table = '${call.rejects}', rejects_scan = '${call.scans}'`,
       wrap: located
         ? { relation: numberedInFileOrder, added: ['__scan_file', '__scan_position', '__record'], leading: `${label('__scan_file')} AS __file, __record, ` }
         : { relation: (scan) => scan, added: [], leading: 'filename AS __file, ' },
@@ -376,13 +394,17 @@ function openScan(read: CsvRead): SourceScan {
       const wanted = located && only ? new Set(only) : undefined;
       // A few files of each layout have the shape of them all (only bound, never scanned).
       const reading = (of: readonly string[]) => (shapeOnly ? filesOfEveryPartitionValue(of) : wanted ? of.filter((f) => wanted.has(f)) : of);
-      const typed = reading(typedFiles);
       const parts = [
-        ...(typed.length ? [typedRelation(typed, Boolean(located))] : []),
-        ...mapped.flatMap((g, i) => {
-          const groupFiles = reading(g.files);
-          return groupFiles.length ? [mappedLayoutRelation({ layout: g.layout, files: groupFiles }, i, Boolean(located))] : [];
+        ...typedReads.flatMap((call) => {
+          const typed = reading(call.files);
+          return typed.length ? [typedRelation(typed, call, Boolean(located))] : [];
         }),
+        ...mappedReads.flatMap((g) =>
+          g.reads.flatMap((call) => {
+            const groupFiles = reading(call.files);
+            return groupFiles.length ? [mappedLayoutRelation({ layout: g.layout, files: groupFiles }, call, Boolean(located))] : [];
+          }),
+        ),
       ];
       if (parts.length <= 1) return parts[0] ?? noRows(Boolean(located));
       return `(${parts.map((p) => `SELECT * FROM ${p}`).join(' UNION ALL BY NAME ')})`;

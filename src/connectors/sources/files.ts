@@ -11,6 +11,8 @@ export interface ResolvedFiles {
   files: string[];
   /** Bytes on disk of what was matched (compressed size for .gz and .zip). */
   bytes: number;
+  /** Bytes on disk of each matched file (an archive's members are not in it). */
+  sizes: ReadonlyMap<string, number>;
 }
 
 const DATA_FILE = /\.(csv|tsv|txt|jsonl|ndjson|json|parquet)(\.gz)?$/i;
@@ -56,8 +58,11 @@ export async function resolveFiles(
   }
   let bytes = 0;
   const files: string[] = [];
+  const sizes = new Map<string, number>();
   for (const file of [...new Set(matched)]) {
-    bytes += statSync(file).size;
+    const size = statSync(file).size;
+    sizes.set(file, size);
+    bytes += size;
     if (/\.zip$/i.test(file)) files.push(...(await unzip(file, path.join(scratchDir, path.basename(file)))));
     else files.push(file);
   }
@@ -67,7 +72,7 @@ export async function resolveFiles(
       hint: 'check what the .zip contains',
     });
   }
-  return { files, bytes };
+  return { files, bytes, sizes };
 }
 
 function unzip(archive: string, into: string): Promise<string[]> {
