@@ -215,6 +215,10 @@ describe('file sources', () => {
       const refused = report.storeDrift!.filter((d) => d.change === 'refused rows');
       expect(refused.map((d) => [d.store, d.rows])).toEqual([['large', 1]]);
       expect(refused[0]!.detail).toMatch(/^line 15002: Expected Number of Columns: 9 Found: 10\b/);
+      // The table registered answers every line: the refused one read without the field past the header (a query of it failed).
+      const [raw] = await ws.engine.queryJson<{ n: number; extra: number }>(`SELECT count(*)::DOUBLE AS n, count(*) FILTER (WHERE user_session = '${large[15_000]!.split(',')[8]}')::DOUBLE AS extra FROM raw`);
+      expect(raw).toEqual({ n: all.length, extra: expect.any(Number) as number });
+      expect(raw!.extra).toBeGreaterThan(0);
     } finally {
       await ws.close();
     }
