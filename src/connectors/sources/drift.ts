@@ -167,32 +167,49 @@ function castsSeen(layout: FileLayout, lines: readonly string[], quote: string, 
   const cast = layout.header.flatMap((field, f) => {
     const column = target(field);
     const rule = column === undefined ? undefined : drift.casts?.[column];
-    return column !== undefined && rule ? [{ f, column, rule }] : [];
+    if (column === undefined || !rule) return [];
+    return [{ f, column, comma: rule.decimalSeparator === ',', integral: Boolean(rule.integral) && INTEGER_TYPES.has(canonical.get(column)!) }];
   });
   const seen = new Map<string, string>();
   const { delimiter } = layout;
   const fields = layout.header.length;
-  /** Where each field of an unquoted line ends: a drop folder's samples are millions of lines, and a split made strings of every field. */
+  /** Where each field of an unquoted line starts and ends: a drop folder's samples are millions of lines, and a split made strings of every field. */
+  const starts = new Int32Array(fields);
   const ends = new Int32Array(fields);
+  /** Whether `text` holds `char` between `start` and `end`. */
+  const holds = (text: string, char: string, start: number, end: number) => {
+    const at = text.indexOf(char, start);
+    return at !== -1 && at < end;
+  };
   for (const [i, line] of lines.entries()) {
     if (seen.size === cast.length) break;
-    let valueAt: (f: number) => string;
+    let text = line;
     if (quote && line.includes(quote)) {
       const values = splitHeader(line, delimiter, quote);
       if (values.length !== fields) continue;
-      valueAt = (f) => values[f]!;
+      // The values one after another, so a field is a range of one string as in an unquoted line.
+      text = values.join('\u0000');
+      for (let f = 0, at = 0; f < fields; at += values[f]!.length + 1, f++) {
+        starts[f] = at;
+        ends[f] = at + values[f]!.length;
+      }
     } else {
       let found = 0;
-      for (let at = line.indexOf(delimiter); at !== -1 && found < fields; at = line.indexOf(delimiter, at + delimiter.length)) ends[found++] = at;
+      for (let at = line.indexOf(delimiter); at !== -1 && found < fields; at = line.indexOf(delimiter, at + delimiter.length)) {
+        ends[found] = at;
+        starts[++found] = at + delimiter.length;
+      }
       if (found !== fields - 1) continue;
+      starts[0] = 0;
       ends[fields - 1] = line.length;
-      valueAt = (f) => line.slice(f === 0 ? 0 : ends[f - 1]! + delimiter.length, ends[f]);
     }
-    for (const { f, column, rule } of cast) {
+    for (const { f, column, comma, integral } of cast) {
       if (seen.has(column)) continue;
-      const value = valueAt(f).trim();
-      if (rule.decimalSeparator === ',' && value.includes(',')) seen.set(column, `${column} with a decimal comma, e.g. '${value}' (line ${i + 2}; casts)`);
-      if (rule.integral && INTEGER_TYPES.has(canonical.get(column)!) && /[.eE]/.test(value)) seen.set(column, `${column} written as a decimal, e.g. '${value}' (line ${i + 2}; casts)`);
+      const start = starts[f]!;
+      const end = ends[f]!;
+      const value = () => text.slice(start, end).trim();
+      if (comma && holds(text, ',', start, end)) seen.set(column, `${column} with a decimal comma, e.g. '${value()}' (line ${i + 2}; casts)`);
+      if (integral && (holds(text, '.', start, end) || holds(text, 'e', start, end) || holds(text, 'E', start, end))) seen.set(column, `${column} written as a decimal, e.g. '${value()}' (line ${i + 2}; casts)`);
     }
   }
   return [...seen.values()];
