@@ -207,9 +207,8 @@ function castsSeen(layout: FileLayout, lines: readonly string[], quote: string, 
       if (seen.has(column)) continue;
       const start = starts[f]!;
       const end = ends[f]!;
-      const value = () => text.slice(start, end).trim();
-      if (comma && holds(text, ',', start, end)) seen.set(column, `${column} with a decimal comma, e.g. '${value()}' (line ${i + 2}; casts)`);
-      if (integral && (holds(text, '.', start, end) || holds(text, 'e', start, end) || holds(text, 'E', start, end))) seen.set(column, `${column} written as a decimal, e.g. '${value()}' (line ${i + 2}; casts)`);
+      if (comma && holds(text, ',', start, end)) seen.set(column, `${column} with a decimal comma, e.g. '${text.slice(start, end).trim()}' (line ${i + 2}; casts)`);
+      if (integral && (holds(text, '.', start, end) || holds(text, 'e', start, end) || holds(text, 'E', start, end))) seen.set(column, `${column} written as a decimal, e.g. '${text.slice(start, end).trim()}' (line ${i + 2}; casts)`);
     }
   }
   return [...seen.values()];
