@@ -505,14 +505,15 @@ async function crawlCsv(
   for (const [i, example] of (await misfitExamples(engine, retyped)).entries()) if (example !== null) retyped[i]!.finding.detail += `, e.g. '${example}'`;
 
   // Each layout read with its own delimiter and header, typed by its files' values; united by name.
-  // Rows are read as a Hive text table reads them, so the table answers whatever a file holds: a
-  // missing field is NULL, one past the header is dropped, and a row whose value its column's type
-  // cannot hold is left out. Those are the rows the report names as refused.
+  // Rows are read as a Hive text table reads them: a missing field is NULL, one past the header is
+  // dropped (the report names the line as refused). A value its column's type cannot hold still
+  // fails the query, naming its line, rather than leave rows out unseen: a quote that never closes
+  // takes the lines after it into one value.
   const relation = `(${[...layouts.values()]
     .flatMap((layout) => {
       const types = Object.fromEntries(layout.header.map((name) => [name, layout.files.reduce<string | null>((t, file) => widen(t, facts.get(file)!.columns.get(name)!.type), null) ?? 'VARCHAR']));
       return csvReadsBySize(layout.files, sizeOf).map(
-        (read) => `SELECT * FROM read_csv(${quoteList(read.files)}, columns = ${columnsStruct(types)}, ${csvDialect(layout.delimiter, read.bufferSize)}, null_padding = true, strict_mode = false, ignore_errors = true, hive_partitioning = ${hive})`,
+        (read) => `SELECT * FROM read_csv(${quoteList(read.files)}, columns = ${columnsStruct(types)}, ${csvDialect(layout.delimiter, read.bufferSize)}, null_padding = true, strict_mode = false, hive_partitioning = ${hive})`,
       );
     })
     .join(' UNION ALL BY NAME ')})`;
