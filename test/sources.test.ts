@@ -224,6 +224,32 @@ describe('file sources', () => {
     }
   });
 
+  it('loads a model that names its columns (the rewrite reaches the source by name) from many files, into a table and into the lake', async () => {
+    const [header, ...lines] = sample;
+    const columns = `{ event_time: 'VARCHAR', event_type: 'VARCHAR', product_id: 'BIGINT', category_id: 'BIGINT', category_code: 'VARCHAR', brand: 'VARCHAR', price: 'DECIMAL(10,2)', user_id: 'BIGINT', user_session: 'VARCHAR' }`;
+    const parts = Array.from({ length: 5 }, (_, i) => lines.slice(i * 200, i * 200 + 200));
+    parts[2]![7] = parts[2]![7]!.replace(/,([0-9.]+),(\d+),([^,]+)$/, ',not a price,$2,$3');
+    const good = parts.flat().filter((line) => !line.includes('not a price'));
+    for (const materialize of ['table', 'lake']) {
+      const tree: Record<string, string> = { 'tributary.config.ts': config(`{ format: 'csv', path: 'data/*.csv', columns: ${columns} }`, "SELECT event_type, upper(brand) AS brand, price, user_id FROM {{ source('src') }}", materialize) };
+      parts.forEach((part, i) => (tree[`data/part_${i}.csv`] = `${[header, ...part].join('\n')}\n`));
+      const { ws, results } = await runProject(writeTree(tree));
+      try {
+        expect(results[0], materialize).toMatchObject({ read: 1000, written: 999, quarantined: 1 });
+        const [bad] = await ws.metastore.quarantine({ model: 'loaded' });
+        expect(bad).toMatchObject({ line: 9, column_name: 'price' });
+        const [row] = await ws.engine.queryJson<{ n: string; cents: string; users: string }>('SELECT count(*)::VARCHAR AS n, (sum(price) * 100)::BIGINT::VARCHAR AS cents, sum(user_id)::VARCHAR AS users FROM loaded');
+        expect(row, materialize).toEqual({
+          n: String(good.length),
+          cents: String(good.reduce((sum, line) => sum + Math.round(Number(line.split(',')[6]) * 100), 0)),
+          users: String(good.reduce((sum, line) => sum + BigInt(line.split(',')[7]!), 0n)),
+        });
+      } finally {
+        await ws.close();
+      }
+    }
+  });
+
   it('reads .zip archives of CSV files', async () => {
     const header = sample[0]!;
     const dir = writeTree({

@@ -580,7 +580,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
   const placeholder = `__source_${runId.replace(/\W/g, '_')}`;
   // Each statement that binds the source does its reader's work for every file (seconds for
   // 90,000 files): those that only learn the model's shape bind this view of the few files that
-  // give it, and the view of every file is made just before the load.
+  // give it; the load names every file's rows in its own statement.
   const shapeView = `${placeholder}_shape`;
   let scan: SourceScan = await openSource(ws.project.components.sources, config, {
     name: sourceName,
@@ -635,12 +635,13 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       // A failing row's verdict names its file, so the writer's counts tell which files hold them.
       const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
       const relationOver = (rows: string) => `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${rows})))`;
-      // The same rewrite of the same model over every file, read in the statement that writes the
-      // rows: a view of them bound the reader over every file once more (2 s over 90,000 files). A
-      // source with no cheaper shape (its relation the same) is read through the shape's view. A
-      // function replaces, since the SQL holds `$'` (a regular expression's end of text).
+      // The same rewrite of the same model over every file, whose rows are named in the statement
+      // that writes them: a view of them bound the reader over every file once more (2 s over
+      // 90,000 files). The rewrite reaches them by that name (`__source_….__verdict`). A source
+      // with no cheaper shape (its relation the same) is read through the shape's view.
       const whole = scan.relation();
-      const loaded = whole === shapeRelation ? carried : (await carrySourceColumns(engine, modelSql, placeholder, carriedColumns, model.name))!.replaceAll(placeholder, () => judged(whole));
+      const loaded =
+        whole === shapeRelation ? carried : `WITH ${placeholder} AS NOT MATERIALIZED ${judged(whole)} ${(await carrySourceColumns(engine, modelSql, placeholder, carriedColumns, model.name))!}`;
       const relation = relationOver(loaded);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       let staged: Staged;
@@ -726,7 +727,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       }
     }
   } finally {
-    await engine.run(`DROP VIEW IF EXISTS ${placeholder}; DROP VIEW IF EXISTS ${shapeView}`).catch(() => undefined);
+    await engine.run(`DROP VIEW IF EXISTS ${shapeView}`).catch(() => undefined);
     await scan.close();
   }
 }
