@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { CrawlReport } from '../src/catalog/crawl.js';
 import { crawlCommand } from '../src/commands/catalog.js';
+import { queryFailure } from '../src/commands/query.js';
 import { openSource, sources } from '../src/connectors/index.js';
 import { countLines } from '../src/connectors/sources/line-count.js';
 import type { SourceConfig } from '../src/config/config.js';
@@ -248,6 +249,35 @@ describe('file sources', () => {
         await ws.close();
       }
     }
+  });
+
+  it('a query of a crawled table over a line that no longer fits its columns names the file, line, column and value, with what to do (it said "CSV Error on Line: 4" and "fix the SQL")', () => {
+    const [header, ...lines] = sample;
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'csv', path: 'drops/*.csv' }`),
+      'drops/day_1.csv': `${[header, ...lines.slice(0, 300)].join('\n')}\n`,
+      'drops/day_2.csv': `${[header, ...lines.slice(300, 600)].join('\n')}\n`,
+    });
+    const crawl = cli(['crawl', path.join(dir, 'drops'), '--table', 'raw', '--project', dir]);
+    expect(crawl.code, crawl.stderr).toBe(0);
+    expect(cli(['sql', 'SELECT sum(price)::VARCHAR AS total FROM raw', '--project', dir, '--format', 'json']).stdout).toMatch(/"total":/);
+    // The store rewrites a drop after the crawl: line 9 (the header is line 1) now has a price the column cannot hold.
+    const changed = lines.slice(300, 600);
+    changed[7] = changed[7]!.replace(/,([0-9.]+),(\d+),([^,]+)$/, ',12.x,$2,$3');
+    writeFileSync(path.join(dir, 'drops/day_2.csv'), `${[header, ...changed].join('\n')}\n`);
+    const query = cli(['sql', 'SELECT sum(price) FROM raw', '--project', dir]);
+    expect(query.code).not.toBe(0);
+    expect(query.stderr).toMatch(/^error: drops\/day_2\.csv:9: Error when converting column "price"\. Could not convert string "12\.x" to 'DOUBLE'/m);
+    expect(query.stderr).toMatch(/→ .*fix or remove the line, or crawl its folder again \(`tributary crawl`\)/);
+    expect(query.stderr).not.toMatch(/fix the SQL|auto-detected/);
+    // A cast the query asks for keeps a value's newline in sight, not cut at it.
+    const cast = cli(['sql', "SELECT CAST('12' || chr(10) || 'x' AS INTEGER)", '--project', dir]);
+    expect(cast.stderr).toMatch(/^error: Conversion Error: Could not convert string '12\\nx' to INT32$/m);
+    expect(cast.stderr).toMatch(/→ .*TRY_CAST/);
+    // A client with a row-scoped token is told no file or line: the line may hold rows outside its scope.
+    const scoped = queryFailure(`Conversion Error: CSV Error on Line: 9\nOriginal Line: ${changed[7]}\nError when converting column "price".\n\n  file = ${path.join(dir, 'drops/day_2.csv')}\n`, { projectDir: dir, scoped: true });
+    expect(scoped.message).not.toMatch(/day_2|12\.x|line 9/);
+    expect(scoped.hint).toMatch(/tributary sql/);
   });
 
   it('reads .zip archives of CSV files', async () => {

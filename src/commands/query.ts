@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { TributaryError } from '../core/errors.js';
 import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
 import type { RowScope } from '../engine/policy.js';
@@ -88,7 +89,7 @@ export async function runReadOnly(
     if (!(stopped && /interrupt/i.test(message))) {
       if (/interrupt/i.test(message)) throw new TributaryError('the query was cancelled', { hint: 'run it again when ready' });
       if (error instanceof TributaryError) throw error;
-      throw new TributaryError(message, { hint: 'fix the SQL and run it again' });
+      throw queryFailure((error as Error).message, { projectDir: ws.project.dir, scoped: limits.scope !== undefined });
     }
   } finally {
     if (timer) clearTimeout(timer);
@@ -96,4 +97,32 @@ export async function runReadOnly(
     engine.close();
   }
   return { rows, truncated, ms: Date.now() - started };
+}
+
+/**
+ * What a person is told when the engine stopped their query. The engine's message spans lines and
+ * its first line alone misled: a file's line that no longer fits its crawled table's columns said
+ * "CSV Error on Line: 4" with no file, and "fix the SQL"; a value with a newline in a failed cast
+ * was cut at the newline. A client (a row-scoped token) is not shown a file's path or its line,
+ * which may hold rows outside its scope.
+ */
+export function queryFailure(message: string, options: { projectDir: string; scoped: boolean }): TributaryError {
+  const fileLine = /CSV Error on Line: (\d+)/.exec(message);
+  if (fileLine) {
+    if (options.scoped) {
+      return new TributaryError('a file behind the query has a line that does not fit its table’s columns', { hint: 'tell the project’s owner: the same query run with `tributary sql` names the file and line' });
+    }
+    const file = /^\s*file = (.+)$/m.exec(message)?.[1]?.trim();
+    const reason = /^(Error when converting column .*)$/m.exec(message)?.[1] ?? /^(.+)\n(?:Possible fixes|Possible solutions):/m.exec(message)?.[1] ?? message.split('\n')[0]!;
+    const shown = file ? (path.relative(options.projectDir, file).startsWith('..') ? file : path.relative(options.projectDir, file)) : 'a file';
+    return new TributaryError(`${shown}:${fileLine[1]}: ${reason.replace(/\.$/, '')}`, {
+      hint: 'the line does not fit the columns of the table that reads it (a file changed after it was crawled?): fix or remove the line, or crawl its folder again (`tributary crawl`) so the table fits every file',
+    });
+  }
+  if (message.startsWith('Conversion Error:')) {
+    // Up to the engine's pointer into the SQL; a newline inside the value is shown, not followed.
+    const text = message.split(/\n\s*\nLINE \d+:/)[0]!.trim().replace(/\r?\n/g, '\\n');
+    return new TributaryError(text, { hint: 'a value does not convert to the type the query asks for: TRY_CAST gives NULL where it does not, or filter those rows out' });
+  }
+  return new TributaryError(message.split('\n')[0]!, { hint: 'fix the SQL and run it again' });
 }
