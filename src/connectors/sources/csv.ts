@@ -142,43 +142,66 @@ export const csvSource = defineSource({
   config: schema,
   async create(config: CsvConfig, context: SourceContext): Promise<SourceScan> {
     const { files, bytes, sizes } = await resolveFiles(context.name, config.path, context.baseDir, context.scratchDir, context.interval);
-    const declared = config.columns ? declaredColumns(config.columns) : undefined;
-    if (declared?.some((c) => c.from)) {
-      throw new TributaryError(`source '${context.name}': \`from\` (epoch timestamps) applies to JSON sources`, {
-        place: { field: `sources.${context.name}.columns` },
-        hint: 'read the column as a number and convert it in the model, e.g. to_timestamp(ts / 1000)',
-      });
+    // The independent count reads every file whole. Begun now, it runs on the other core while
+    // this thread reads the headers and plans the drift (5 s over 90,000 files), not beside the
+    // engine's scan, which wants both cores.
+    const stopCounting = new AbortController();
+    const counting = countLines(files, undefined, stopCounting.signal);
+    counting.catch(() => undefined);
+    try {
+      return await planScan(config, context, files, bytes, sizes, counting);
+    } catch (error) {
+      stopCounting.abort();
+      throw error;
     }
-    const columns = declared ?? (await inferColumns(context, config, files));
-    const headerNames = declared ? declared.map((c) => c.key) : columns.map((c) => c.name);
-    const clash = partitionKeyInColumns(files, headerNames);
-    if (clash) {
-      throw new TributaryError(`column '${clash.key}' of source '${context.name}' is also a partition folder of every file's path (${clash.key}=… in ${clash.file}): the reader would give it the folder's value, not the file's`, {
-        place: { file: clash.file, field: `sources.${context.name}.columns.${clash.key}` },
-        hint: `rename the column in the files' header and in sources.${context.name}.columns (e.g. ${clash.key}_in_file), or keep the files in folders not named ${clash.key}=…`,
-      });
-    }
-    const original = new Map(files.map((f) => [f, f]));
-    if (!config.drift) {
-      await checkHeaders(context.name, config, files, headerNames);
-      return openScan({ config, context, files, bytes, sizes, columns, headerNames, original });
-    }
-    const declaredDrift = await checkDrift(context.engine, context.name, config.drift, declared, config.csv?.header);
-    const plan = await planDrift({
-      source: context.name,
-      files,
-      baseDir: context.baseDir,
-      declared: declaredDrift,
-      drift: config.drift,
-      delimiter: config.csv?.delimiter ?? ',',
-      quote: config.csv?.quote ?? '"',
-      log: context.log,
-    });
-    const quarantined = (await Promise.all([...plan.unmappable].map(([file, reason]) => unmappableRows(file, reason)))).flat();
-    const read = files.filter((f) => !plan.unmappable.has(f));
-    return openScan({ config, context, files: read, bytes, sizes, columns, headerNames, original, drift: { options: config.drift, declared: declaredDrift, plan, quarantined } });
   },
 });
+
+/** How the files are read (their columns, headers and drift), as a scan whose count is `counting`. */
+async function planScan(config: CsvConfig, context: SourceContext, files: string[], bytes: number, sizes: ReadonlyMap<string, number>, counting: Promise<LineCount[]>): Promise<SourceScan> {
+  const declared = config.columns ? declaredColumns(config.columns) : undefined;
+  if (declared?.some((c) => c.from)) {
+    throw new TributaryError(`source '${context.name}': \`from\` (epoch timestamps) applies to JSON sources`, {
+      place: { field: `sources.${context.name}.columns` },
+      hint: 'read the column as a number and convert it in the model, e.g. to_timestamp(ts / 1000)',
+    });
+  }
+  const columns = declared ?? (await inferColumns(context, config, files));
+  const headerNames = declared ? declared.map((c) => c.key) : columns.map((c) => c.name);
+  const clash = partitionKeyInColumns(files, headerNames);
+  if (clash) {
+    throw new TributaryError(`column '${clash.key}' of source '${context.name}' is also a partition folder of every file's path (${clash.key}=… in ${clash.file}): the reader would give it the folder's value, not the file's`, {
+      place: { file: clash.file, field: `sources.${context.name}.columns.${clash.key}` },
+      hint: `rename the column in the files' header and in sources.${context.name}.columns (e.g. ${clash.key}_in_file), or keep the files in folders not named ${clash.key}=…`,
+    });
+  }
+  const original = new Map(files.map((f) => [f, f]));
+  if (!config.drift) {
+    await checkHeaders(context.name, config, files, headerNames);
+    return openScan({ config, context, files, bytes, sizes, columns, headerNames, original, counting });
+  }
+  const declaredDrift = await checkDrift(context.engine, context.name, config.drift, declared, config.csv?.header);
+  const plan = await planDrift({
+    source: context.name,
+    files,
+    baseDir: context.baseDir,
+    declared: declaredDrift,
+    drift: config.drift,
+    delimiter: config.csv?.delimiter ?? ',',
+    quote: config.csv?.quote ?? '"',
+    log: context.log,
+  });
+  const quarantined = (await Promise.all([...plan.unmappable].map(([file, reason]) => unmappableRows(file, reason)))).flat();
+  const read = files.filter((f) => !plan.unmappable.has(f));
+  return openScan({ config, context, files: read, bytes, sizes, columns, headerNames, original, counting, drift: { options: config.drift, declared: declaredDrift, plan, quarantined } });
+}
+
+/** The count of `files` from one begun over them (or more), or a count of their own. */
+async function countsOf(files: readonly string[], begun: Promise<LineCount[]> | undefined): Promise<LineCount[]> {
+  if (!begun) return countLines(files);
+  const byFile = new Map((await begun).map((c) => [c.file, c]));
+  return files.every((f) => byFile.has(f)) ? files.map((f) => byFile.get(f)!) : countLines(files);
+}
 
 /** What a scan reads: the files, how each is laid out, and the names people know them by. */
 interface CsvRead {
@@ -194,6 +217,8 @@ interface CsvRead {
   headerNames: string[];
   /** File read → the file people know it by (a repaired copy names its original). */
   original: Map<string, string>;
+  /** A count begun over these files or more; a scan of files it did not count (repaired copies) counts its own. */
+  counting?: Promise<LineCount[]>;
   drift?: {
     options: DriftOptions;
     declared: DriftColumns;
@@ -315,7 +340,7 @@ function openScan(read: CsvRead): SourceScan {
   /** The names of a file's fields, in order. */
   const fieldsOf = (file: string) => layoutOf(file)?.header ?? columns.map((c) => c.name);
   const label = knownFileLabel(original);
-  const counts = countLines(files).then(
+  const counts = countsOf(files, read.counting).then(
     (c) => ({ ok: true as const, counts: c }),
     (error: Error) => ({ ok: false as const, error }),
   );

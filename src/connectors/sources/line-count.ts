@@ -264,11 +264,13 @@ export class UnreadableFile extends Error {
 
 /**
  * Counts the lines of every file in a worker thread; in the files `wanted` names, it also finds
- * the lines with those fingerprints in the same read.
+ * the lines with those fingerprints in the same read. Aborted, the worker stops and the count fails.
  */
-export function countLines(files: readonly string[], wanted: ReadonlyMap<string, readonly LineFingerprint[]> = new Map()): Promise<LineCount[]> {
+export function countLines(files: readonly string[], wanted: ReadonlyMap<string, readonly LineFingerprint[]> = new Map(), signal?: AbortSignal): Promise<LineCount[]> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files, wasm: LINE_FEEDS_WASM, wanted: Object.fromEntries(wanted) } });
+    // A count nobody will read (the load failed before it) stops rather than read every file to the end.
+    signal?.addEventListener('abort', () => void worker.terminate(), { once: true });
     worker.once('message', (message: { counts?: LineCount[]; error?: string; file?: string }) => {
       if (message.error) reject(new UnreadableFile(message.error, message.file));
       else resolve(message.counts!);
