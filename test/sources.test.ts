@@ -213,6 +213,9 @@ describe('file sources', () => {
       await crawlCommand.run({ ws, io: { out: (t) => out.push(t), err: (t) => out.push(t), progress: (label) => createProgress({ label, quiet: true }), tty: false } }, { path: path.join(dir, 'data'), table: 'raw', format: 'json' });
       const report = JSON.parse(out.join('\n')) as CrawlReport;
       expect(report).toMatchObject({ files: 22, rows: all.length });
+      // Its columns are described over one file of each partition value, as the view reads every file: k=abc makes k text.
+      expect(report.columns.find((c) => c.name === 'k')?.type).toBe('VARCHAR');
+      expect(report.columns).toEqual(await ws.engine.describe('SELECT * FROM raw'));
       const refused = report.storeDrift!.filter((d) => d.change === 'refused rows');
       expect(refused.map((d) => [d.store, d.rows])).toEqual([['large', 1]]);
       expect(refused[0]!.detail).toMatch(/^line 15002: Expected Number of Columns: 9 Found: 10\b/);
