@@ -254,7 +254,7 @@ describe('file sources', () => {
     }
   });
 
-  it('a query of a crawled table over a line that no longer fits its columns names the file, line, column and value, with what to do (it said "CSV Error on Line: 4" and "fix the SQL")', () => {
+  it('a query of a crawled table over a line that no longer fits its columns names the file, line, column and value, with what to do (it said "CSV Error on Line: 4" and "fix the SQL")', async () => {
     const [header, ...lines] = sample;
     const dir = writeTree({
       'tributary.config.ts': config(`{ format: 'csv', path: 'drops/*.csv' }`),
@@ -277,6 +277,16 @@ describe('file sources', () => {
     const cast = cli(['sql', "SELECT CAST('12' || chr(10) || 'x' AS INTEGER)", '--project', dir]);
     expect(cast.stderr).toMatch(/^error: Conversion Error: Could not convert string '12\\nx' to INT32$/m);
     expect(cast.stderr).toMatch(/→ .*TRY_CAST/);
+    // A JSON-lines file cut mid-record names where the reader stopped, with the same advice.
+    writeFileSync(path.join(dir, 'events.jsonl'), '{"a":1}\n{"a":2\n{"a":3}\n');
+    const engine = await Engine.open();
+    const stopped = await engine.query(`SELECT * FROM read_json('${path.join(dir, 'events.jsonl')}', format = 'newline_delimited', columns = {a: 'BIGINT'})`).then(
+      () => undefined,
+      (error: Error) => queryFailure(error.message, { projectDir: dir, scoped: false }),
+    );
+    engine.close();
+    expect(stopped?.message).toMatch(/^events\.jsonl:3: malformed JSON where the reader stopped: unexpected character$/);
+    expect(stopped?.hint).toMatch(/fix or remove the line/);
     // A client with a row-scoped token is told no file or line: the line may hold rows outside its scope.
     const scoped = queryFailure(`Conversion Error: CSV Error on Line: 9\nOriginal Line: ${changed[7]}\nError when converting column "price".\n\n  file = ${path.join(dir, 'drops/day_2.csv')}\n`, { projectDir: dir, scoped: true });
     expect(scoped.message).not.toMatch(/day_2|12\.x|line 9/);

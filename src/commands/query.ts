@@ -107,15 +107,18 @@ export async function runReadOnly(
  * which may hold rows outside its scope.
  */
 export function queryFailure(message: string, options: { projectDir: string; scoped: boolean }): TributaryError {
-  const fileLine = /CSV Error on Line: (\d+)/.exec(message);
-  if (fileLine) {
+  const csv = /CSV Error on Line: (\d+)/.exec(message);
+  const json = /^Invalid Input Error: Malformed JSON in file "(.+)", at byte \d+ in line (\d+): (.*?)\.?\s*$/m.exec(message);
+  if (csv || json) {
     if (options.scoped) {
       return new TributaryError('a file behind the query has a line that does not fit its table’s columns', { hint: 'tell the project’s owner: the same query run with `tributary sql` names the file and line' });
     }
-    const file = /^\s*file = (.+)$/m.exec(message)?.[1]?.trim();
-    const reason = /^(Error when converting column .*)$/m.exec(message)?.[1] ?? /^(.+)\n(?:Possible fixes|Possible solutions):/m.exec(message)?.[1] ?? message.split('\n')[0]!;
+    const file = json ? json[1] : /^\s*file = (.+)$/m.exec(message)?.[1]?.trim();
+    const reason = json
+      ? `malformed JSON where the reader stopped: ${json[3]}`
+      : (/^(Error when converting column .*)$/m.exec(message)?.[1] ?? /^(.+)\n(?:Possible fixes|Possible solutions):/m.exec(message)?.[1] ?? message.split('\n')[0]!);
     const shown = file ? (path.relative(options.projectDir, file).startsWith('..') ? file : path.relative(options.projectDir, file)) : 'a file';
-    return new TributaryError(`${shown}:${fileLine[1]}: ${reason.replace(/\.$/, '')}`, {
+    return new TributaryError(`${shown}:${json ? json[2] : csv![1]}: ${reason.replace(/\.$/, '')}`, {
       hint: 'the line does not fit the columns of the table that reads it (a file changed after it was crawled?): fix or remove the line, or crawl its folder again (`tributary crawl`) so the table fits every file',
     });
   }
