@@ -96,6 +96,12 @@ describe('tributary CLI', () => {
       const other = cli(['runs', '--project', dir, '--target', 'prod']);
       expect(other.code).toBe(1);
       expect(other.stderr).toMatch(/no target named 'prod'/);
+      // A failure on the server names its file and line as the same command run here does.
+      writeFileSync(path.join(dir, 'data', 'orders2.csv'), 'order_id,when,customer,amount\n1,2024-01-01,a,1\n');
+      const failed = cli(['run', '--project', dir, '--quiet']);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/error: \S*\/data\/orders2\.csv:1: header has 4 column\(s\) \[order_id, when, customer, amount\]/);
+      expect(failed.stderr).toContain('→ make the file');
     } finally {
       await up.stop();
     }

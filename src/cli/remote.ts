@@ -134,7 +134,7 @@ export async function runOnServer(url: string, command: string, input: unknown, 
       }
     }
     if (!exit) throw new TributaryError(`the server at ${url} stopped before the command finished`, { hint: 'look at the server’s log, then run the command again' });
-    if (exit.exit !== 0) throw new TributaryError(exit.error ?? 'the command failed on the server', { hint: exit.hint });
+    if (exit.exit !== 0) throw new TributaryError(exit.error ?? 'the command failed on the server', { hint: exit.hint, place: exit.place });
   } catch (error) {
     if (!interrupt.signal.aborted) throw error;
     throw new TributaryError(`stopped (${abortReason(interrupt.signal)}): the server at ${url} was told to stop the command`, {

@@ -1,5 +1,5 @@
 import { commandInput, CommandInputError, commands, type CommandIO, type ServerServices } from '../commands/index.js';
-import { errorMessage, TributaryError } from '../core/errors.js';
+import { errorMessage, TributaryError, type ErrorPlace } from '../core/errors.js';
 import type { ProgressEnd, ProgressUpdate } from '../core/progress.js';
 import type { ServerPlugin } from './app.js';
 import { jsonObject } from './json-bytes.js';
@@ -9,7 +9,7 @@ export type CommandFrame =
   | { out: string }
   | { err: string }
   | { progress: { id: number; label: string; totalBytes?: number; update?: ProgressUpdate; done?: string; end?: ProgressEnd } }
-  | { exit: number; error?: string; hint?: string };
+  | { exit: number; error?: string; hint?: string; place?: ErrorPlace };
 
 /** Frames of progress are sent at most this often per reporter. */
 const PROGRESS_EVERY_MS = 200;
@@ -73,7 +73,9 @@ export function commandsPlugin(services: ServerServices): ServerPlugin {
           res.end();
         },
         (error: unknown) => {
-          send({ exit: 1, error: error instanceof TributaryError ? error.message : errorMessage(error), hint: error instanceof TributaryError ? error.hint : undefined });
+          // The place travels apart from the message, so the CLI prints it as a command run here does.
+          if (error instanceof TributaryError) send({ exit: 1, error: error.message, hint: error.hint, place: error.place });
+          else send({ exit: 1, error: errorMessage(error) });
           res.end();
         },
       );
