@@ -1,5 +1,4 @@
-import path from 'node:path';
-import { TributaryError } from '../core/errors.js';
+import { shownPath, TributaryError } from '../core/errors.js';
 import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
 import type { RowScope } from '../engine/policy.js';
 import type { Workspace } from '../state/workspace.js';
@@ -117,7 +116,7 @@ export function queryFailure(message: string, options: { projectDir: string; sco
     const reason = json
       ? `malformed JSON where the reader stopped: ${json[3]}`
       : (/^(Error when converting column .*)$/m.exec(message)?.[1] ?? /^(.+)\n(?:Possible fixes|Possible solutions):/m.exec(message)?.[1] ?? message.split('\n')[0]!);
-    const shown = file ? (path.relative(options.projectDir, file).startsWith('..') ? file : path.relative(options.projectDir, file)) : 'a file';
+    const shown = file ? shownPath(file, options.projectDir) : 'a file';
     return new TributaryError(`${shown}:${json ? json[2] : csv![1]}: ${reason.replace(/\.$/, '')}`, {
       hint: 'the line does not fit the columns of the table that reads it (a file changed after it was crawled?): fix or remove the line, or crawl its folder again (`tributary crawl`) so the table fits every file',
     });

@@ -35,6 +35,12 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A file as a message shows it: relative to `base` (the project, a source's folder) when inside it, else whole. */
+export function shownPath(file: string, base: string): string {
+  const relative = path.relative(base, file);
+  return relative.startsWith('..') ? file : relative;
+}
+
 /** A declared column whose type the engine does not know (with its reason), named at its field with the types to declare. */
 export function unknownTypeError(column: { type: string; problem: string }, place: ErrorPlace & { field: string }, declaredIn?: string): TributaryError {
   return new TributaryError(`'${column.type}' is no type the engine knows (${column.problem})`, {

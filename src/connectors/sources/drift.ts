@@ -1,10 +1,9 @@
 import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { z } from 'zod';
 import { delimiterName, readHeads, sniffDelimiter, splitHeader, SNIFFED_DELIMITERS } from '../../catalog/crawl.js';
 import { capText, RAW_KEEP_CHARS } from '../../catalog/index.js';
-import { TributaryError } from '../../core/errors.js';
+import { shownPath, TributaryError } from '../../core/errors.js';
 import type { DeclaredColumn } from '../../core/schemas.js';
 import { columnsStruct, quoteIdent, quoteList, quoteLiteral, type Engine } from '../../engine/index.js';
 import { exactValue } from '../../quality/json.js';
@@ -261,7 +260,7 @@ export async function planDrift(options: {
       notesOf.set(file, notes);
     }
   });
-  const shown = (file: string) => (path.relative(options.baseDir, file).startsWith('..') ? file : path.relative(options.baseDir, file));
+  const shown = (file: string) => shownPath(file, options.baseDir);
   if (notesOf.size) {
     options.log(`source '${source}': schema drift mapped in ${notesOf.size} of ${options.files.length} file(s) by sources.${source}.drift:`);
     for (const [file, notes] of notesOf) options.log(`  ${shown(file)}: ${notes.join('; ')}`);
