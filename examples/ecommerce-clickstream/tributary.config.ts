@@ -76,9 +76,10 @@ export default defineProject({
       // so the trigger trades latency against the engine's time: an event waits up to a trigger for
       // its batch, then the batch. At 10,000 events/s the p99 from append to commit was 306–321 ms
       // with a 200 ms trigger and 244–249 ms with this one, on the same 2-core machine; commands
-      // forwarded to the server beside it ran as many times either way (bench/results/concurrent.md).
-      // It makes a third more batches (and lake files, for compaction to merge) than 200 ms; at
-      // 100 ms the job committed back to back even at 1,000 events/s.
+      // forwarded to the server beside it ran as many times either way (`BENCH_CONCURRENT_BESIDE=none
+      // npm run bench -- concurrent`, one run each). It makes a third more batches (and lake files,
+      // for compaction to merge) than 200 ms; at 100 ms the job committed back to back even at
+      // 1,000 events/s.
       triggerMs: 150,
       // Big batches amortise each commit while there is a backlog; at live rates batches stay small.
       maxBatch: 500_000,
