@@ -75,11 +75,12 @@ export default defineProject({
       // A small batch costs about the same at any size (65–95 ms at 10,000 events/s, by machine),
       // so the trigger trades latency against the engine's time: an event waits up to a trigger for
       // its batch, then the batch. At 10,000 events/s the p99 from append to commit was 306–321 ms
-      // with a 200 ms trigger and 244–249 ms with this one, on the same 2-core machine; commands
-      // forwarded to the server beside it ran as many times either way (`BENCH_CONCURRENT_BESIDE=none
-      // npm run bench -- concurrent`, one run each). It makes a third more batches (and lake files,
-      // for compaction to merge) than 200 ms; at 100 ms the job committed back to back even at
-      // 1,000 events/s.
+      // with a 200 ms trigger and 244–249 ms with this one, on the same 2-core machine. The price is a
+      // third more batches (and lake files, for compaction to merge) and the CPU they take: with the
+      // test suite loading the machine beside `tributary up` (load 6–10), forwarded `tributary run`s
+      // completed 9–12 times in 25 s against 15–18 at 200 ms; with nothing beside, as many either way
+      // (`npm run bench -- concurrent`). At 100 ms the job committed back to back even at 1,000
+      // events/s.
       triggerMs: 150,
       // Big batches amortise each commit while there is a backlog; at live rates batches stay small.
       maxBatch: 500_000,
