@@ -120,6 +120,11 @@ describe('collector', () => {
     expect(buckets.map((b) => b.count)).toEqual(buckets.map((b) => b.count).sort((a, b) => a - b));
     expect(metrics).toMatch(/tributary_stream_event_to_commit_seconds_count\{job="clickstream_live"\} 250\n/);
     expect(metrics).toMatch(/# TYPE tributary_stream_event_to_commit_seconds histogram/);
+    // The warehouse's checkpoints, which commits wait for: what lines up with a latency spike.
+    expect(metrics).toMatch(/\ntributary_warehouse_checkpoints_total \d+\n/);
+    expect(metrics).toMatch(/\ntributary_warehouse_checkpoint_seconds_total [\d.e-]+\n/);
+    expect(metrics).toMatch(/\ntributary_warehouse_checkpoint_longest_seconds [\d.e-]+\n/);
+    expect(metrics).toMatch(/\ntributary_warehouse_checkpoints_refused_total \d+\n/);
   });
 
   it('takes bodies compressed as SDKs send them (gzip, x-gzip, deflate, br), and the job commits their events', async () => {

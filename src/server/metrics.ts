@@ -1,7 +1,13 @@
+import type { CheckpointStats } from '../state/checkpoints.js';
 import type { GroupOffsets, JobStatus } from '../stream/job.js';
 
 /** The numbers `tributary status` shows, in the Prometheus text format. */
-export function metricsText(jobs: JobStatus[], quality: { quarantined: number; deadLetters: Record<string, number> }, groups: GroupOffsets[] = []): string {
+export function metricsText(
+  jobs: JobStatus[],
+  quality: { quarantined: number; deadLetters: Record<string, number> },
+  groups: GroupOffsets[] = [],
+  checkpoints?: CheckpointStats,
+): string {
   const lines: string[] = [];
   const sample = (name: string, labels: Record<string, string>, value: number) => {
     const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
@@ -49,5 +55,12 @@ export function metricsText(jobs: JobStatus[], quality: { quarantined: number; d
   metric('consumer_group_lag_events', 'Records in the partition the consumer group has not committed.', 'gauge', perPartition((p) => p.lag));
   metric('dead_letters', 'Events refused, by where they were refused (a job, the collector), in the dead-letter table.', 'gauge', Object.entries(quality.deadLetters).map(([origin, n]) => [{ origin }, n]));
   metric('quarantined_rows', 'Rows of batch loads in the quarantine table.', 'gauge', [[{}, quality.quarantined]]);
+  if (checkpoints) {
+    // Commits wait while the warehouse checkpoints: a stream's latency spikes line up with these.
+    metric('warehouse_checkpoints_total', 'Checkpoints of the embedded warehouse (its write-ahead log written into the database file).', 'counter', [[{}, checkpoints.checkpoints]]);
+    metric('warehouse_checkpoint_seconds_total', 'Seconds the warehouse spent checkpointing; commits wait meanwhile.', 'counter', [[{}, checkpoints.seconds]]);
+    metric('warehouse_checkpoint_longest_seconds', 'The longest checkpoint since the state opened.', 'gauge', [[{}, checkpoints.longestSeconds]]);
+    metric('warehouse_checkpoints_refused_total', 'Checkpoints that found other transactions running, tried again after a later commit.', 'counter', [[{}, checkpoints.refused]]);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,7 @@ import type { Project } from '../config/project.js';
 import { makeFolder, TributaryError } from '../core/errors.js';
 import { Engine, ReadOnlyPolicy } from '../engine/index.js';
 import { Lake, LocalLakeStorage, S3LakeStorage, parseS3Url, type LakeStorage } from '../lake/index.js';
-import { Checkpointer } from './checkpoints.js';
+import { Checkpointer, type CheckpointStats } from './checkpoints.js';
 import { Relations } from './relations.js';
 
 /**
@@ -29,6 +29,8 @@ export interface Workspace {
   withProject(project: Project): Workspace;
   /** The catalog in PostgreSQL every process of the project shares, if it has one (else the state is this process's). */
   shared: SharedCatalog | undefined;
+  /** The embedded warehouse's checkpoints so far (none with a shared catalog, whose warehouse is PostgreSQL). */
+  checkpoints(): CheckpointStats | undefined;
   /** Catches up with the commits of other processes (a shared catalog), views and followers included; nothing to do embedded. */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -78,10 +80,8 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
     const relations = new Relations(await engine.fork(), metastore, lake);
     await relations.refresh();
     metastore.followCommits(async (committed) => void (await relations.refresh(committed.tables)));
-    if (warehouseFile) {
-      const checkpointer = new Checkpointer(await engine.fork(), `${warehouseFile}.wal`);
-      metastore.onCommit(() => checkpointer.afterCommit());
-    }
+    const checkpointer = warehouseFile ? new Checkpointer(await engine.fork(), `${warehouseFile}.wal`) : undefined;
+    if (checkpointer) metastore.onCommit(() => checkpointer.afterCommit());
     const sync = async () => void (await metastore.sync());
     // A sync that close() interrupted is no error of the catalog's.
     let closing = false;
@@ -106,6 +106,7 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
       },
       withProject: (other) => make(other),
       shared,
+      checkpoints: () => checkpointer?.stats(),
       sync,
       // The state's lock goes first (another process may open it next), before the first await
       // when nothing runs; connections to other stores after.
