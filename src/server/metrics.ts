@@ -60,7 +60,7 @@ export function metricsText(
     metric('warehouse_checkpoints_total', 'Checkpoints of the embedded warehouse (its write-ahead log written into the database file).', 'counter', [[{}, checkpoints.checkpoints]]);
     metric('warehouse_checkpoint_seconds_total', 'Seconds the warehouse spent checkpointing; commits wait meanwhile.', 'counter', [[{}, checkpoints.seconds]]);
     metric('warehouse_checkpoint_longest_seconds', 'The longest checkpoint since the state opened.', 'gauge', [[{}, checkpoints.longestSeconds]]);
-    metric('warehouse_checkpoints_refused_total', 'Checkpoints that found other transactions running, tried again after a later commit.', 'counter', [[{}, checkpoints.refused]]);
+    metric('warehouse_checkpoints_refused_total', 'Checkpoints that did not run (a transaction was updating, or the checkpoint failed), tried again after a later commit.', 'counter', [[{}, checkpoints.refused]]);
   }
   return `${lines.join('\n')}\n`;
 }

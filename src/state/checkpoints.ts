@@ -59,7 +59,7 @@ export interface CheckpointStats {
   /** Their seconds in all, and the longest. */
   seconds: number;
   longestSeconds: number;
-  /** Checkpoints that found other transactions running and were tried again after a later commit. */
+  /** Checkpoints that did not run (a transaction was updating, or the checkpoint failed), tried again after a later commit. */
   refused: number;
 }
 
