@@ -207,6 +207,18 @@ const engineSchema = z
   .object({
     threads: z.number().int().positive().optional(),
     memoryLimit: z.string().optional(),
+    /**
+     * Rows per row group in the warehouse file (default 30,720, a quarter of DuckDB's): smaller
+     * groups shorten the checkpoints a stream's commits wait for; larger ones make bulk writes
+     * and scans a little cheaper.
+     */
+    rowGroupSize: z
+      .number()
+      .int()
+      .multipleOf(2048, "a multiple of 2048, DuckDB's vector size (30720, 61440, 122880)")
+      .min(2048)
+      .max(122_880, "at most 122880, DuckDB's own size: larger groups need a newer storage version than the warehouse file's")
+      .optional(),
   })
   .strict();
 

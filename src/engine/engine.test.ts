@@ -1,5 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from './engine.js';
+import { Engine, ROW_GROUP_SIZE } from './engine.js';
 
 // Ctrl+C, a task's timeout or a client gone interrupt an engine's work. DuckDB forgets an
 // interrupt that comes between two statements, so an interrupted engine must refuse what follows.
@@ -35,5 +39,54 @@ describe('an interrupted engine', () => {
     work.interrupt();
     work.close();
     expect(await engine.query('SELECT 41 + 1 AS n')).toEqual([{ n: 42 }]);
+  });
+});
+
+describe('a database file', () => {
+  const rowGroups = async (e: Engine, table: string) =>
+    (
+      await e.query<{ rows: bigint }>(
+        `SELECT max(start + count) - min(start) AS rows FROM pragma_storage_info('${table}') WHERE column_id = 0 GROUP BY row_group_id ORDER BY row_group_id`,
+      )
+    ).map((g) => Number(g.rows));
+
+  it('is attached under the name DuckDB gives the file, on every connection, with row groups of ROW_GROUP_SIZE rows', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'warehouse.duckdb');
+    const first = await Engine.open({ path: file });
+    const fork = await first.fork();
+    await fork.run('CREATE TABLE t AS SELECT range AS i FROM range(100000)');
+    await first.run('CHECKPOINT');
+    expect(await first.query('SELECT current_database() AS d')).toEqual([{ d: 'warehouse' }]);
+    expect(await fork.query('SELECT current_database() AS d')).toEqual([{ d: 'warehouse' }]);
+    expect(await rowGroups(first, 't')).toEqual([ROW_GROUP_SIZE, ROW_GROUP_SIZE, ROW_GROUP_SIZE, 100000 - 3 * ROW_GROUP_SIZE]);
+    await first.closeAll();
+    // The size is kept in no file: the next open asks for its own, and the rows are there.
+    const again = await Engine.open({ path: file, rowGroupSize: 61_440 });
+    await again.run('INSERT INTO t SELECT range FROM range(100000)');
+    await again.run('CHECKPOINT');
+    expect(await again.query('SELECT count(*) AS n FROM t')).toEqual([{ n: 200000n }]);
+    expect(Math.max(...(await rowGroups(again, 't')))).toBe(61_440);
+    await again.closeAll();
+  });
+
+  it('opens a file named as one of DuckDB’s own databases as it is', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'memory.duckdb');
+    const first = await Engine.open({ path: file });
+    await first.run('CREATE TABLE t AS SELECT 1 AS i');
+    await first.closeAll();
+    const again = await Engine.open({ path: file });
+    expect(await again.query('SELECT current_database() AS d, (SELECT count(*) FROM t) AS n')).toEqual([{ d: 'memory', n: 1n }]);
+    await again.closeAll();
+  });
+
+  it('names the process that holds the file', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'held.duckdb');
+    const holder = spawn(process.execPath, ['-e', `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('open'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => holder.stdout!.once('data', resolve));
+    try {
+      await expect(Engine.open({ path: file })).rejects.toThrow(/is in use by another Tributary process/);
+    } finally {
+      holder.kill();
+    }
   });
 });

@@ -14,7 +14,7 @@ const walOf = () => statSync(`${path.join(dir, 'warehouse.duckdb')}.wal`, { thro
 async function fillWal(): Promise<void> {
   await engine.run(`CREATE TABLE IF NOT EXISTS events (id BIGINT, payload VARCHAR)`);
   for (let chunk = 0; walOf() < CHECKPOINT_AT_BYTES; chunk++) {
-    await engine.run(`INSERT INTO events SELECT ${chunk} * 50000 + i, repeat('x', 100) || i FROM range(50000) r(i)`);
+    await engine.run(`INSERT INTO events SELECT ${chunk} * 20000 + i, repeat('x', 100) || i FROM range(20000) r(i)`);
   }
 }
 

@@ -56,6 +56,7 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
     path: warehouseFile ?? ':memory:',
     threads: project.config.engine?.threads,
     memoryLimit: project.config.engine?.memoryLimit,
+    rowGroupSize: project.config.engine?.rowGroupSize,
     tempDirectory: path.join(project.stateDir, 'spill'),
   });
   let stopListening: (() => Promise<void>) | undefined;
