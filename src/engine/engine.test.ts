@@ -69,14 +69,32 @@ describe('a database file', () => {
     await again.closeAll();
   });
 
-  it('opens a file named as one of DuckDB’s own databases as it is', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'memory.duckdb');
-    const first = await Engine.open({ path: file });
-    await first.run('CREATE TABLE t AS SELECT 1 AS i');
-    await first.closeAll();
-    const again = await Engine.open({ path: file });
-    expect(await again.query('SELECT current_database() AS d, (SELECT count(*) FROM t) AS n')).toEqual([{ d: 'memory', n: 1n }]);
-    await again.closeAll();
+  it('takes the name DuckDB would give a file named oddly', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tributary-engine-'));
+    for (const [name, expected] of [
+      ['.duckdb', 'duckdb'],
+      ['my.data.db', 'my'],
+      ["it's here.duckdb", "it's here"],
+    ]) {
+      const engine = await Engine.open({ path: path.join(dir, name!) });
+      expect(await engine.query('SELECT current_database() AS d')).toEqual([{ d: expected }]);
+      await engine.closeAll();
+    }
+  });
+
+  it('opens a file named as one of DuckDB’s own databases as DuckDB opens it, which ATTACH would refuse', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tributary-engine-'));
+    for (const [name, expected] of [
+      ['memory.duckdb', 'memory'],
+      ['main.duckdb', 'main_db'],
+    ]) {
+      const first = await Engine.open({ path: path.join(dir, name!) });
+      await first.run('CREATE TABLE t AS SELECT 1 AS i');
+      await first.closeAll();
+      const again = await Engine.open({ path: path.join(dir, name!) });
+      expect(await again.query('SELECT current_database() AS d, (SELECT count(*) FROM t) AS n')).toEqual([{ d: expected, n: 1n }]);
+      await again.closeAll();
+    }
   });
 
   it('names the process that holds the file', async () => {

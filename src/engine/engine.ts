@@ -44,8 +44,8 @@ export interface EngineOptions {
  */
 export const ROW_GROUP_SIZE = 30_720;
 
-/** Names DuckDB gives its own databases: a file so named is opened as DuckDB's default database, with DuckDB's row groups. */
-const RESERVED_DATABASES = new Set(['memory', 'system', 'temp']);
+/** Names ATTACH refuses or takes already (DuckDB gives its own databases these): a file so named opens as DuckDB's default database, with its row groups. */
+const RESERVED_DATABASES = new Set(['main', 'memory', 'system', 'temp']);
 
 export interface QueryProgress {
   /** 0–100, or -1 when DuckDB cannot estimate. */
@@ -150,7 +150,7 @@ export class Engine {
     // attaching with DuckDB's own size stated measured the same as this one, and attaching without
     // the option like the default database: the option counts there beyond the size, for a reason
     // not found (system calls and CPU profiles alike).
-    const database = path === ':memory:' ? undefined : basename(path).split('.')[0]!;
+    const database = path === ':memory:' ? undefined : basename(path).split('.').find((part) => part !== '');
     const attach = database !== undefined && !RESERVED_DATABASES.has(database.toLowerCase());
     let instance: DuckDBInstance | undefined;
     let connection: DuckDBConnection;
