@@ -144,9 +144,9 @@ export class Engine {
     // The row group size is an option of ATTACH, kept in no file: a database file is attached to an
     // in-memory instance on every open, under the name DuckDB gives the file when it opens it
     // itself. With a stream at 10,000 events/s (30 s runs, 2-core Xeon, interleaved) the
-    // warehouse's longest checkpoint was 100–219 ms this way (median 135) against 243–357 ms
-    // opened as DuckDB's default database, and the stream's p99 event-to-commit 265–334 ms
-    // (median 278) against 282–473 ms (median 324). In that job,
+    // warehouse's longest checkpoint was 124–219 ms this way (median 135, 11 runs) against
+    // 245–357 ms opened as DuckDB's default database (17 runs), and the stream's p99
+    // event-to-commit 265–334 ms (median 278) against 282–473 ms (median 324). In that job,
     // attaching with DuckDB's own size stated measured the same as this one, and attaching without
     // the option like the default database: the option counts there beyond the size, for a reason
     // not found (system calls and CPU profiles alike).
