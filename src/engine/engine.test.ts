@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,12 @@ describe('an interrupted engine', () => {
 });
 
 describe('a database file', () => {
+  const dirs: string[] = [];
+  const freshDir = () => {
+    dirs.push(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')));
+    return dirs.at(-1)!;
+  };
+  afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
   const rowGroups = async (e: Engine, table: string) =>
     (
       await e.query<{ rows: bigint }>(
@@ -51,7 +57,7 @@ describe('a database file', () => {
     ).map((g) => Number(g.rows));
 
   it('is attached under the name DuckDB gives the file, on every connection, with row groups of ROW_GROUP_SIZE rows', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'warehouse.duckdb');
+    const file = path.join(freshDir(), 'warehouse.duckdb');
     const first = await Engine.open({ path: file });
     const fork = await first.fork();
     await fork.run('CREATE TABLE t AS SELECT range AS i FROM range(100000)');
@@ -70,7 +76,7 @@ describe('a database file', () => {
   });
 
   it('takes the name DuckDB would give a file named oddly', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tributary-engine-'));
+    const dir = freshDir();
     for (const [name, expected] of [
       ['.duckdb', 'duckdb'],
       ['my.data.db', 'my'],
@@ -83,7 +89,7 @@ describe('a database file', () => {
   });
 
   it('opens a file named as one of DuckDB’s own databases as DuckDB opens it, which ATTACH would refuse', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tributary-engine-'));
+    const dir = freshDir();
     for (const [name, expected] of [
       ['memory.duckdb', 'memory'],
       ['main.duckdb', 'main_db'],
@@ -98,7 +104,7 @@ describe('a database file', () => {
   });
 
   it('names the process that holds the file', async () => {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tributary-engine-')), 'held.duckdb');
+    const file = path.join(freshDir(), 'held.duckdb');
     const holder = spawn(process.execPath, ['-e', `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('open'); setInterval(() => {}, 1000); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve) => holder.stdout!.once('data', resolve));
     try {
