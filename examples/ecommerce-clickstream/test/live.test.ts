@@ -19,6 +19,19 @@ const at = (i: number) => START + i * 1000;
 const money = (cents: number) => (cents / 100).toFixed(2);
 
 describe('ecommerce-clickstream: the stream job’s live tables equal the reference over the same events', () => {
+  it('a stamped event is its sample row with a fresh id and the moment given, however often the row is sent', () => {
+    const [first, second] = readEvents(SAMPLE);
+    const sent = [stamp(first!, at(0)), stamp(first!, at(1)), stamp(second!, at(1)), stamp(first!, at(0))].map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(sent.map((e) => e.event_time)).toEqual(['2024-06-01 22:00:00.000', '2024-06-01 22:00:01.000', '2024-06-01 22:00:01.000', '2024-06-01 22:00:00.000']);
+    expect(new Set(sent.map((e) => e.id)).size).toBe(4);
+    const row = ({ id: _id, event_time: _time, ...rest }: Record<string, unknown>) => rest;
+    expect(row(sent[1]!)).toEqual(row(sent[0]!));
+    expect(row(sent[0]!)).toEqual({ ...first, product_id: Number(first!.product_id), category_id: Number(first!.category_id), user_id: Number(first!.user_id) });
+    expect(row(sent[2]!).user_session).toBe(second!.user_session);
+    // Ids past 2^53 are written from their text, not through a JS number.
+    expect(stamp(first!, at(0))).toContain(`"category_id":${first!.category_id}`);
+  });
+
   it('live_kpis, live_by_department_brand, live_by_product, live_operations_per_minute and live_operations', async () => {
     const ws = await openProject(CLICKSTREAM, { dataDir: tempDir('tributary-clickstream-live-') });
     try {
