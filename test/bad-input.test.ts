@@ -187,6 +187,34 @@ describe('bad input', () => {
     expect(run.stderr).toMatch(said);
   });
 
+  it('a JSON-lines .gz cut short fails the run with the file named, though the engine alone reads the part before the cut without a word', async () => {
+    const lines = Array.from({ length: 100_000 }, (_, i) => JSON.stringify({ id: i, kind: `k${i % 7}` }));
+    const gz = gzipSync(`${lines.join('\n')}\n`);
+    const dir = writeTree({
+      'tributary.config.ts': `import { defineProject } from 'tributary';
+export default defineProject({
+  name: 'bad_input',
+  sources: { clicks: { format: 'jsonl', path: 'data/*.jsonl.gz', columns: { id: 'BIGINT', kind: 'VARCHAR' } } },
+  models: { events: { sql: "SELECT * FROM {{ source('clicks') }}", materialize: 'lake' } },
+});
+`,
+      'data/clicks.jsonl.gz': gz.subarray(0, gz.length >> 1),
+    });
+    const file = path.join(dir, 'data/clicks.jsonl.gz');
+    // Why the load counts every file's lines itself: DuckDB's reader stops at the cut and reports nothing.
+    const ws = await openProject(dir);
+    try {
+      const read = await ws.engine.scalar<number>(`SELECT count(*)::INTEGER FROM read_csv('${file}', columns = {'line': 'VARCHAR'}, header = false, delim = '\x01', quote = '', escape = '', auto_detect = false)`);
+      expect(read).toBeGreaterThan(0);
+      expect(read).toBeLessThan(lines.length);
+    } finally {
+      ws.close();
+    }
+    const error = await failure(dir);
+    expect(error.format()).toMatch(/clicks\.jsonl\.gz: cannot read the file to its end \(a truncated or corrupt \.gz\?\): unexpected end of file; nothing was committed\n {2}→ fetch or copy the file again, then re-run/);
+    expect(error.format()).toContain(file);
+  });
+
   it('a full disk fails the load naming the file and what to do, commits nothing and leaves no staged file filling it', async () => {
     // A disk of 3 MB: a tmpfs, which only root may mount (CI runs as root).
     const disk = tempDir();
