@@ -5,13 +5,14 @@ import { TributaryError, defineReplayer } from 'tributary';
 import { SAMPLE } from '../generators/ecommerce.js';
 
 /** One row of the e-commerce sample, as the original producer sent it (without time and id). */
-export type SampleEvent = Record<string, string | number | null>;
+export type SampleEvent = Readonly<Record<string, string | number | null>>;
 
 const NUMERIC = new Set(['product_id', 'category_id', 'user_id']);
 
 /**
  * Reads the real sample once. Ids stay text (category ids exceed 2^53; the stream's declared
- * BIGINT types them exactly), prices become numbers, missing values null.
+ * BIGINT types them exactly), prices become numbers, missing values null. The rows are frozen:
+ * `stamp` keeps each row's JSON, which a changed row would leave behind.
  */
 export function readSample(file: string): SampleEvent[] {
   let text: string;
@@ -24,7 +25,7 @@ export function readSample(file: string): SampleEvent[] {
   const names = header!.split(',').filter((n) => n !== 'event_time');
   return lines.map((line) => {
     const values = line.split(',').slice(1);
-    const event: SampleEvent = {};
+    const event: Record<string, string | number | null> = {};
     names.forEach((name, i) => {
       const raw = (values[i] ?? '').replace(/^"(.*)"$/, '$1');
       if (raw === '') event[name] = null;
@@ -32,7 +33,7 @@ export function readSample(file: string): SampleEvent[] {
       else if (NUMERIC.has(name)) event[name] = raw;
       else event[name] = raw;
     });
-    return event;
+    return Object.freeze(event);
   });
 }
 

@@ -30,6 +30,8 @@ describe('ecommerce-clickstream: the stream job’s live tables equal the refere
     expect(row(sent[2]!).user_session).toBe(second!.user_session);
     // Ids past 2^53 are written from their text, not through a JS number.
     expect(stamp(first!, at(0))).toContain(`"category_id":${first!.category_id}`);
+    // A row is kept as its JSON: changing it after a stamp is refused, never sent stale.
+    expect(() => Object.assign(first!, { price: 1 })).toThrow(TypeError);
   });
 
   it('live_kpis, live_by_department_brand, live_by_product, live_operations_per_minute and live_operations', async () => {
