@@ -76,6 +76,8 @@ describe('lake', () => {
     const result = await lake.compact(engine, 't', 'c1');
     expect(result).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
     expect(await fingerprint()).toEqual(before);
+    // The files the view lists, as this process keeps them, are the catalog's.
+    expect((await metastore.liveFilePaths('t')).map((f) => f.path)).toEqual((await metastore.liveFiles('t')).map((f) => f.path));
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
   });
 
@@ -113,6 +115,44 @@ describe('lake', () => {
     expect(await engine.queryJson(`SELECT count(*) AS n, count(twice) AS twice FROM t`)).toEqual([{ n: '30', twice: '10' }]);
   });
 
+
+  // What the catalog itself holds, read apart from what the metastore knows of it.
+  const catalogColumns = () => engine.queryJson<{ name: string }>(`SELECT name FROM tributary.columns WHERE table_name = 't' ORDER BY position`).then((rows) => rows.map((r) => r.name));
+  const catalogVersions = () => engine.queryJson<{ version: number }>(`SELECT version FROM tributary.schema_versions WHERE table_name = 't' ORDER BY version`).then((rows) => rows.map((r) => Number(r.version)));
+  const catalogFiles = () =>
+    engine.query<{ path: string; schemaVersion: number }>(`SELECT path, schema_version AS "schemaVersion" FROM tributary.data_files WHERE table_name = 't' AND end_snapshot IS NULL ORDER BY path`);
+  const wider = (from: number, to: number) => `SELECT *, id * 2 AS twice FROM (${batch(from, to)})`;
+
+  it('a table another committer changed since this process last registered it is compared with the catalog, not with what this process remembers', async () => {
+    await commit(await stage(batch(0, 10), 'm1'), 'append');
+    // A second committer on the same catalog (as a worker of a shared one would) widens the table.
+    const other = await Metastore.open(await engine.fork());
+    const otherLake = new Lake(other, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
+    await otherLake.commit(engine, [{ staged: await otherLake.stage(engine, 't', wider(10, 20), { runId: 'm2', partitionBy: { dt: 'day' } }), replace: 'append' }], { operation: 'test' });
+    expect(await catalogColumns()).toEqual(['id', 'day', 'label', 'twice', 'dt']);
+    // This process registers the table as it last knew it: the catalog takes the narrower columns again, as a new version.
+    await commit(await stage(batch(20, 30), 'm3'), 'append');
+    expect(await catalogColumns()).toEqual(['id', 'day', 'label', 'dt']);
+    expect(await catalogVersions()).toEqual([1, 2, 3]);
+  });
+
+  it('a commit that fails leaves nothing of its registration behind: the next one registers the table again', async () => {
+    await commit(await stage(batch(0, 10), 'f1'), 'append');
+    const failing = lake.commit(engine, [{ staged: await stage(wider(10, 20), 'f2'), replace: 'append' }], {
+      operation: 'test',
+      inside: async () => {
+        throw new Error('refused inside the commit');
+      },
+    });
+    await expect(failing).rejects.toThrow('refused inside the commit');
+    expect(await catalogColumns()).toEqual(['id', 'day', 'label', 'dt']);
+    await commit(await stage(wider(20, 30), 'f3'), 'append');
+    expect(await catalogColumns()).toEqual(['id', 'day', 'label', 'twice', 'dt']);
+    expect(await catalogVersions()).toEqual([1, 2]);
+    expect(await metastore.columns('t')).toEqual(await engine.queryJson(`SELECT name, type FROM tributary.columns WHERE table_name = 't' ORDER BY position`));
+    expect(await metastore.liveFilePaths('t')).toEqual(await catalogFiles());
+    expect(await engine.queryJson(`SELECT count(*) AS n, count(twice) AS twice FROM t`)).toEqual([{ n: '20', twice: '10' }]);
+  });
   it('every commit is a snapshot; a replaced table is still readable at an earlier snapshot while its files are in history', async () => {
     const kept = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 24 });
     const first = await kept.commit(engine, [{ staged: await kept.stage(engine, 't', batch(0, 30), { runId: 'h1', partitionBy: { dt: 'day' } }), replace: 'all' }], { operation: 'test' });

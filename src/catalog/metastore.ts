@@ -46,6 +46,24 @@ export interface TableRegistration {
   columns: ColumnInfo[];
 }
 
+/** A table's row of the catalog, as registerTable compares it. */
+type RegisteredRow = Pick<TableInfo, 'kind' | 'store' | 'location' | 'format' | 'partition_by' | 'time_column' | 'lookup_key' | 'description' | 'definition'>;
+
+/**
+ * What the catalog holds of a table (its row, columns and schema versions) as a commit of this
+ * process left it. A stream registers its tables with every micro-batch and its views are made
+ * again after each: reading this back each time cost a small batch a sixth of its time.
+ */
+interface Registered {
+  /** Undefined: not registered (never, or dropped; its schema history stays). */
+  row: RegisteredRow | undefined;
+  columns: ColumnInfo[];
+  /** Oldest first. */
+  versions: { version: number; columns: ColumnInfo[] }[];
+  /** A lake table's live files as its view lists them (by path), once read; undefined before. */
+  files?: Pick<LiveFile, 'path' | 'schemaVersion'>[];
+}
+
 export interface TableInfo {
   name: string;
   kind: TableKind;
@@ -241,6 +259,9 @@ export class Metastore {
   private committing: { snapshot: number; done: Promise<void> } | undefined;
   private readonly followers: ((committed: Committed) => Promise<void>)[] = [];
   private runsInProcess = new Set<string>();
+  /** Tables as the commit of snapshot `registeredAt` left them: valid while no other commit came after it. */
+  private registered = new Map<string, Registered>();
+  private registeredAt: number;
 
   private constructor(
     /** The metastore's own connection, for reads and small bookkeeping writes. */
@@ -251,7 +272,9 @@ export class Metastore {
     readonly schema: OpenedSchema,
     /** The catalog in PostgreSQL, when it is shared by several processes. */
     readonly shared: SharedCatalog | undefined,
-  ) {}
+  ) {
+    this.registeredAt = seen;
+  }
 
   /**
    * Opens the metastore on the state's first connection, before anything else reads the state:
@@ -346,6 +369,7 @@ export class Metastore {
   ): Promise<{ result: T; committed: Committed }> {
     const changed = new Map<string, string[]>();
     let snapshot = 0;
+    let registered = new Map<string, Registered>();
     const result = await engine.transaction(async (raw) => {
       if (this.shared) {
         await raw.query(this.shared.commitLock);
@@ -366,14 +390,25 @@ export class Metastore {
         meta.operation,
         meta.summary ?? null,
       ]);
-      const tx = new CatalogTransaction(raw, snapshot, fileIds, changed);
+      // What this process knows of the tables holds if the last commit was its own.
+      registered = snapshot - 1 === this.registeredAt ? new Map(this.registered) : new Map();
+      const tx = new CatalogTransaction(raw, snapshot, fileIds, changed, registered);
       const value = await body(tx);
       await tx.writePendingOffsets();
+      // Known before the commit ends, so that what follows it (the views) reads none of it again.
+      // A shared catalog's views read the catalog itself (another process may have changed it).
+      if (!this.shared) for (const table of changed.keys()) await tx.viewed(table);
       const rows = [...changed].flatMap(([table, changes]) => changes.map((c) => `(${snapshot}, ${quoteLiteral(table)}, ${quoteLiteral(c)})`));
       if (rows.length) await raw.run(`INSERT INTO tributary.snapshot_changes (snapshot_id, table_name, change) VALUES ${rows.join(', ')}`);
       if (this.shared) await raw.query(this.shared.notify(snapshot));
       return value;
+    }).catch((error: unknown) => {
+      // Whether the commit took effect is unknown here: what this process knew is read again.
+      this.registered = new Map();
+      throw error;
     });
+    this.registered = registered;
+    this.registeredAt = snapshot;
     // Commits of other processes before this one are this process's to follow first.
     if (snapshot > this.seen + 1) await this.followForeign(this.seen, snapshot - 1);
     this.seen = snapshot;
@@ -465,6 +500,12 @@ export class Metastore {
    */
   async viewSources(names?: readonly string[]): Promise<Pick<TableInfo, 'name' | 'kind' | 'partition_by' | 'definition'>[]> {
     if (names && !names.length) return [];
+    const known = names?.map((name) => ({ name, entry: this.committedEntry(name) }));
+    if (known?.every((k) => k.entry)) {
+      return known
+        .flatMap(({ name, entry }) => (entry!.row ? [{ name, kind: entry!.row.kind, partition_by: [...entry!.row.partition_by], definition: entry!.row.definition }] : []))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    }
     return this.engine.queryJson(
       `SELECT name, kind, partition_by, definition FROM tributary.tables ${names ? `WHERE name IN (${names.map(quoteLiteral).join(', ')})` : ''} ORDER BY name`,
     );
@@ -477,6 +518,8 @@ export class Metastore {
   }
 
   async columns(table: string): Promise<ColumnInfo[]> {
+    const entry = this.committedEntry(table);
+    if (entry) return entry.columns.map((c) => ({ ...c }));
     return this.engine.queryJson<ColumnInfo>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table]);
   }
 
@@ -496,6 +539,8 @@ export class Metastore {
    * every stream commit more than the rest of it.
    */
   async liveFilePaths(table: string): Promise<Pick<LiveFile, 'path' | 'schemaVersion'>[]> {
+    const files = this.committedEntry(table)?.files;
+    if (files) return files.map((f) => ({ ...f }));
     const rows = await this.engine.query<{ path: string; schema_version: number | null }>(
       `SELECT path, schema_version FROM tributary.data_files WHERE table_name = $1 AND end_snapshot IS NULL ORDER BY path`,
       [table],
@@ -607,6 +652,21 @@ export class Metastore {
       [table],
     );
     return rows.map((r) => ({ version: r.version, columns: JSON.parse(r.columns) as ColumnInfo[], detected_at: r.detected_at }));
+  }
+
+  /** The columns of each of the table's schema versions, by version: what its view reads its files as. */
+  async versionColumns(table: string): Promise<Map<number, ColumnInfo[]>> {
+    const entry = this.committedEntry(table);
+    if (entry) return new Map(entry.versions.map((v) => [v.version, v.columns.map((c) => ({ ...c }))]));
+    return new Map((await this.schemaVersions(table)).map((v) => [v.version, v.columns]));
+  }
+
+  /**
+   * The table as this process's last commit left it, when no other process can have changed it
+   * since (a catalog of one process, whose every commit is this one's); else undefined: read it.
+   */
+  private committedEntry(table: string): Registered | undefined {
+    return !this.shared && this.registeredAt === this.seen ? this.registered.get(table) : undefined;
   }
 
   /** Per-file statistics of a column: what hot-key detection and pruning read. */
@@ -773,6 +833,8 @@ export class CatalogTransaction {
     readonly snapshot: number,
     private readonly fileIds: { next: number },
     private readonly changes: Map<string, string[]>,
+    /** The tables as the catalog holds them in this transaction, read once each (see Registered). */
+    private readonly registered: Map<string, Registered>,
   ) {}
 
   /** SQL on the project's own tables (never `tributary.*`), inside this commit. */
@@ -792,9 +854,11 @@ export class CatalogTransaction {
   }
 
   async registerTable(table: TableRegistration): Promise<void> {
+    const entry = await this.registration(table.name);
+    const row = registeredRow(table);
     // A stream registers its lake table as it is with every micro-batch: then only the snapshot
-    // that changed it moves. The upsert and the columns' read cost that commit more than the check.
-    if (await this.registeredAs(table)) {
+    // that changed it moves.
+    if (entry.row && sameRow(entry.row, row) && sameColumns(entry.columns, table.columns)) {
       await this.tx.run(`UPDATE tributary.tables SET updated_snapshot = $1, updated_at = now() WHERE name = $2`, [this.snapshot, table.name]);
       this.changed(table.name, 'registered');
       return;
@@ -810,21 +874,19 @@ export class CatalogTransaction {
          description = excluded.description, updated_snapshot = excluded.updated_snapshot, updated_at = now(), definition = excluded.definition`,
       [
         table.name,
-        table.kind,
-        table.store ?? null,
-        table.location ?? null,
-        table.format ?? null,
-        JSON.stringify(table.partitionBy ?? []),
-        table.timeColumn ?? null,
-        table.lookupKey ?? null,
-        table.description ?? null,
+        row.kind,
+        row.store,
+        row.location,
+        row.format,
+        JSON.stringify(row.partition_by),
+        row.time_column,
+        row.lookup_key,
+        row.description,
         this.snapshot,
-        table.definition ?? null,
+        row.definition,
       ],
     );
-    const current = await this.tx.query<{ name: string; type: string }>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table.name]);
-    const same = current.length === table.columns.length && current.every((c, i) => c.name === table.columns[i]!.name && c.type === table.columns[i]!.type);
-    if (!same) {
+    if (!sameColumns(entry.columns, table.columns)) {
       await this.tx.run(`DELETE FROM tributary.columns WHERE table_name = $1`, [table.name]);
       if (table.columns.length) {
         await this.tx.run(
@@ -833,6 +895,7 @@ export class CatalogTransaction {
       }
       await this.recordSchemaVersion(table.name, table.columns);
     }
+    this.registered.set(table.name, { ...this.registered.get(table.name)!, row, columns: table.columns.map((c) => ({ name: c.name, type: c.type })) });
     this.changed(table.name, 'registered');
   }
 
@@ -842,35 +905,48 @@ export class CatalogTransaction {
    * with files (lake, crawled) is refused: its files are the lake's to retire.
    */
   async dropTable(table: string): Promise<void> {
-    const [row] = await this.tx.query<{ kind: string }>(`SELECT kind FROM tributary.tables WHERE name = $1`, [table]);
-    if (!row) return;
-    if (row.kind !== 'view' && row.kind !== 'table') throw new Error(`dropTable: '${table}' is a ${row.kind} table, whose files are retired through the lake`);
+    const entry = await this.registration(table);
+    if (!entry.row) return;
+    if (entry.row.kind !== 'view' && entry.row.kind !== 'table') throw new Error(`dropTable: '${table}' is a ${entry.row.kind} table, whose files are retired through the lake`);
     await this.tx.run(`DELETE FROM tributary.columns WHERE table_name = $1`, [table]);
     await this.tx.run(`DELETE FROM tributary.tables WHERE name = $1`, [table]);
+    this.registered.set(table, { ...entry, row: undefined, columns: [] });
     this.changed(table, 'dropped');
   }
 
-  /** The catalog already records `table` exactly so (its kind, place, partitioning, description, columns). */
-  private async registeredAs(table: TableRegistration): Promise<boolean> {
-    const [row] = await this.tx.query<Pick<TableInfo, 'kind' | 'store' | 'location' | 'format' | 'partition_by' | 'time_column' | 'lookup_key' | 'description' | 'definition'>>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table.name]);
-    if (!row) return false;
-    const partitionBy = table.partitionBy ?? [];
+  /** The table as the catalog holds it in this transaction: read the first time it is asked for, then kept as this transaction changes it. */
+  async registration(table: string): Promise<Registered> {
+    const known = this.registered.get(table);
+    if (known) return known;
+    const [row] = await this.tx.query<RegisteredRow>(`SELECT kind, store, location, format, partition_by, time_column, lookup_key, description, definition FROM tributary.tables WHERE name = $1`, [table]);
     // Read apart: a correlated list of the columns in the query above took longer than both.
-    const columns = await this.tx.query<{ name: string; type: string }>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table.name]);
-    return (
-      row.kind === table.kind &&
-      row.store === (table.store ?? null) &&
-      row.location === (table.location ?? null) &&
-      row.format === (table.format ?? null) &&
-      row.partition_by.length === partitionBy.length &&
-      row.partition_by.every((p, i) => p === partitionBy[i]) &&
-      row.time_column === (table.timeColumn ?? null) &&
-      row.lookup_key === (table.lookupKey ?? null) &&
-      row.description === (table.description ?? null) &&
-      row.definition === (table.definition ?? null) &&
-      columns.length === table.columns.length &&
-      columns.every((c, i) => c.name === table.columns[i]!.name && c.type === table.columns[i]!.type)
+    const columns = await this.tx.query<ColumnInfo>(`SELECT name, type FROM tributary.columns WHERE table_name = $1 ORDER BY position`, [table]);
+    const versions = await this.tx.query<{ version: number; columns: string }>(
+      `SELECT version, columns::VARCHAR AS columns FROM tributary.schema_versions WHERE table_name = $1 ORDER BY version`,
+      [table],
     );
+    const entry: Registered = { row, columns, versions: versions.map((v) => ({ version: v.version, columns: JSON.parse(v.columns) as ColumnInfo[] })) };
+    this.registered.set(table, entry);
+    return entry;
+  }
+
+  /** The table as its view is made from it: for a lake table, its live files too. */
+  async viewed(table: string): Promise<Registered> {
+    const entry = await this.registration(table);
+    if (entry.row?.kind !== 'lake' || entry.files) return entry;
+    const files = await this.tx.query<{ path: string; schema_version: number | null }>(
+      `SELECT path, schema_version FROM tributary.data_files WHERE table_name = $1 AND end_snapshot IS NULL ORDER BY path`,
+      [table],
+    );
+    const viewed = { ...entry, files: files.map((f) => ({ path: f.path, schemaVersion: f.schema_version === null ? null : Number(f.schema_version) })) };
+    this.registered.set(table, viewed);
+    return viewed;
+  }
+
+  /** Keeps the live files this transaction knows of in step with a change to them. */
+  private filesChanged(table: string, change: (files: Pick<LiveFile, 'path' | 'schemaVersion'>[]) => Pick<LiveFile, 'path' | 'schemaVersion'>[]): void {
+    const entry = this.registered.get(table);
+    if (entry?.files) this.registered.set(table, { ...entry, files: change(entry.files) });
   }
 
   /**
@@ -878,19 +954,14 @@ export class CatalogTransaction {
    * differences so a crawl can report drift between drops.
    */
   async recordSchemaVersion(table: string, columns: ColumnInfo[]): Promise<SchemaDrift | undefined> {
-    const last = await this.tx.query<{ version: number; columns: string }>(
-      `SELECT version, columns::VARCHAR AS columns FROM tributary.schema_versions WHERE table_name = $1 ORDER BY version DESC LIMIT 1`,
-      [table],
-    );
-    const previous = last[0] ? (JSON.parse(last[0].columns) as ColumnInfo[]) : undefined;
-    const drift = previous ? diffColumns(previous, columns) : undefined;
-    if (!previous || (drift && !drift.unchanged)) {
-      await this.tx.run(`INSERT INTO tributary.schema_versions (table_name, version, columns, snapshot_id) VALUES ($1, $2, $3, $4)`, [
-        table,
-        (last[0]?.version ?? 0) + 1,
-        JSON.stringify(columns),
-        this.snapshot,
-      ]);
+    const entry = await this.registration(table);
+    const last = entry.versions.at(-1);
+    const drift = last ? diffColumns(last.columns, columns) : undefined;
+    if (!last || (drift && !drift.unchanged)) {
+      const version = (last?.version ?? 0) + 1;
+      const stored = JSON.stringify(columns);
+      await this.tx.run(`INSERT INTO tributary.schema_versions (table_name, version, columns, snapshot_id) VALUES ($1, $2, $3, $4)`, [table, version, stored, this.snapshot]);
+      this.registered.set(table, { ...entry, versions: [...entry.versions, { version, columns: JSON.parse(stored) as ColumnInfo[] }] });
     }
     return drift;
   }
@@ -902,7 +973,7 @@ export class CatalogTransaction {
   /** Adds files to a table in this snapshot, with their partition values, column statistics and the table's schema version (register the table first). */
   async addFiles(table: string, files: DataFile[], runId: string | null): Promise<void> {
     if (!files.length) return;
-    const [latest] = await this.tx.query<{ version: number | null }>(`SELECT max(version) AS version FROM tributary.schema_versions WHERE table_name = $1`, [table]);
+    const latest = (await this.registration(table)).versions.at(-1);
     const ids = files.map(() => this.fileIds.next++);
     // Columns bound as lists: a crawl registers tens of thousands of files, and as VALUES rows
     // the parser took 8 s over them.
@@ -920,6 +991,9 @@ export class CatalogTransaction {
         listParameter(files.map((f) => f.stagedPath ?? null)),
         latest?.version ?? null,
       ],
+    );
+    this.filesChanged(table, (known) =>
+      [...known, ...files.map((f) => ({ path: f.path, schemaVersion: latest?.version ?? null }))].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     );
     const parts = files.flatMap((file, i) => Object.entries(file.partition).map(([key, value], position) => ({ id: ids[i]!, position, key, value })));
     if (parts.length) {
@@ -956,6 +1030,8 @@ export class CatalogTransaction {
       `UPDATE tributary.data_files SET end_snapshot = ${this.snapshot}, history_path = ${history}
        WHERE file_id IN (${retired.map((f) => f.fileId).join(', ')})`,
     );
+    const gone = new Set(retired.map((f) => f.path));
+    this.filesChanged(table, (known) => known.filter((f) => !gone.has(f.path)));
     this.changed(table, 'removed files');
     return retired;
   }
@@ -1071,6 +1147,40 @@ export class CatalogTransaction {
   async finishRun(runId: string, status: 'success' | 'failed', counts: RunCounts, error?: string): Promise<void> {
     await this.tx.run(FINISH_RUN, finishRunParams(runId, status, counts, error, this.snapshot));
   }
+}
+
+function registeredRow(table: TableRegistration): RegisteredRow {
+  return {
+    kind: table.kind,
+    store: table.store ?? null,
+    location: table.location ?? null,
+    format: table.format ?? null,
+    partition_by: [...(table.partitionBy ?? [])],
+    time_column: table.timeColumn ?? null,
+    lookup_key: table.lookupKey ?? null,
+    description: table.description ?? null,
+    definition: table.definition ?? null,
+  };
+}
+
+function sameRow(a: RegisteredRow, b: RegisteredRow): boolean {
+  return (
+    a.kind === b.kind &&
+    a.store === b.store &&
+    a.location === b.location &&
+    a.format === b.format &&
+    a.partition_by.length === b.partition_by.length &&
+    a.partition_by.every((p, i) => p === b.partition_by[i]) &&
+    a.time_column === b.time_column &&
+    a.lookup_key === b.lookup_key &&
+    a.description === b.description &&
+    a.definition === b.definition
+  );
+}
+
+/** The same columns in the same order. */
+function sameColumns(a: readonly ColumnInfo[], b: readonly ColumnInfo[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i]!.name && c.type === b[i]!.type);
 }
 
 export function diffColumns(before: ColumnInfo[], after: ColumnInfo[]): SchemaDrift {

@@ -337,7 +337,7 @@ export class Lake {
       ? `hive_partitioning = true, hive_types = {${partitionBy.map((p) => `${quoteLiteral(p)}: ${quoteLiteral(columns.find((c) => c.name === p)!.type)}`).join(', ')}}`
       : 'hive_partitioning = false';
     const groups = new Map([...groupBy(files, (file) => file.schemaVersion)].map(([version, group]) => [version, group.map((file) => this.storage.readPath(file.path))]));
-    const versions = new Map((await this.metastore.schemaVersions(table)).map((v) => [v.version, v.columns]));
+    const versions = await this.metastore.versionColumns(table);
     const parts: string[] = [];
     for (const [version, paths] of groups) {
       const versionColumns = version === null ? undefined : versions.get(version);
