@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metastore } from '../src/catalog/index.js';
 import { Engine } from '../src/engine/index.js';
-import { Lake, LocalLakeStorage, type Replace, type StagedWrite } from '../src/lake/index.js';
+import { Lake, LocalLakeStorage, PartitionKeyError, type Replace, type StagedWrite } from '../src/lake/index.js';
 import { Relations } from '../src/state/relations.js';
 import { cli, tempDir, writeTree } from './helpers.js';
 
@@ -166,6 +166,18 @@ describe('lake', () => {
     const snapshots = await metastore.snapshots();
     expect(snapshots.map((s) => s.snapshot_id)).toEqual([...snapshots.map((s) => s.snapshot_id)].sort((a, b) => b - a));
     expect(snapshots[0]!.tables).toContain('t');
+  });
+
+  it('a partition key named like a model column takes its place; a model that cannot run fails with its own error, not a partition key’s', async () => {
+    const staged = await lake.stage(engine, 't', `SELECT i AS id, DATE '2024-01-01' AS dt FROM range(3) r(i)`, { runId: 'p1', partitionBy: { dt: 'dt + 1' } });
+    expect(staged.columns).toEqual([{ name: 'id', type: 'BIGINT' }, { name: 'dt', type: 'DATE' }]);
+    expect(staged.files.map((f) => f.partition)).toEqual([{ dt: '2024-01-02' }]);
+    await lake.discard(staged);
+    const broken = lake.stage(engine, 't', `SELECT nope FROM range(3)`, { runId: 'p2', partitionBy: { dt: 'day' } });
+    await expect(broken).rejects.toThrow(/Referenced column "nope" not found/);
+    await expect(broken).rejects.not.toBeInstanceOf(PartitionKeyError);
+    const misspelt = lake.stage(engine, 't', batch(0, 3), { runId: 'p3', partitionBy: { dt: 'dya' } });
+    await expect(misspelt).rejects.toBeInstanceOf(PartitionKeyError);
   });
 
   it('a snapshot the catalog never had, or one from before the table, is refused with the range there is (it read as a table of no rows, or as today\'s)', async () => {

@@ -145,17 +145,26 @@ export class Lake {
     const partitionNames = Object.keys(partitionExprs);
     const divert = options.divertBy;
     const shapeOf = options.shapeOf ?? query;
-    const model = await engine.describe(`SELECT * FROM (${shapeOf})`);
-    // A partition key named like a model column replaces that column (Spark's partitionBy('year')).
-    const replaced = partitionNames.filter((name) => model.some((c) => c.name === name));
-    const projection = [
-      replaced.length ? `* EXCLUDE (${replaced.map(quoteIdent).join(', ')})` : '*',
-      ...Object.entries(partitionExprs).map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`),
-    ].join(', ');
+    const projectionWithout = (replaced: readonly string[]) =>
+      [replaced.length ? `* EXCLUDE (${replaced.map(quoteIdent).join(', ')})` : '*', ...Object.entries(partitionExprs).map(([name, expr]) => `${expr} AS ${quoteIdent(name)}`)].join(', ');
+    const describe = (projection: string) =>
+      engine.describe(`SELECT ${projection} FROM (${shapeOf}) AS __model`).catch(async (error: unknown) => {
+        // The model's own error, if it has one, before a partition key's.
+        await engine.describe(`SELECT * FROM (${shapeOf})`);
+        throw (await partitionKeyProblem(engine, shapeOf, partitionExprs)) ?? error;
+      });
+    // One look at the write's shape (each costs a stream's micro-batch a few ms): its partition
+    // keys are new columns, after the model's, unless one is named like a model column, which it
+    // then replaces (Spark's partitionBy('year')).
+    let projection = projectionWithout([]);
+    let described = await describe(projection);
+    const modelColumns = described.slice(0, described.length - partitionNames.length);
+    const replaced = partitionNames.filter((name) => modelColumns.some((c) => c.name === name));
+    if (replaced.length) {
+      projection = projectionWithout(replaced);
+      described = await describe(projection);
+    }
     const full = `SELECT ${projection} FROM (${query}) AS __model`;
-    const described = await engine.describe(`SELECT ${projection} FROM (${shapeOf}) AS __model`).catch(async (error: unknown) => {
-      throw (await partitionKeyProblem(engine, shapeOf, partitionExprs)) ?? error;
-    });
     const dataColumns = described.filter((c) => c.name !== divert && !partitionNames.includes(c.name));
     const partitionColumns = partitionNames.map((name) => ({ name, type: described.find((c) => c.name === name)!.type }));
     this.staging.add(options.runId);
