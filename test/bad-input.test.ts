@@ -273,6 +273,20 @@ export default defineProject({
     expect(rows[0]!.raw).toContain('surplus');
   });
 
+  it('a model column named like the load\'s own verdict is refused with the model named, before a row is written; renamed, the row that breaks a rule is quarantined', async () => {
+    const lines = [...GOOD];
+    lines[2] = lines[2]!.replace(/,(view|cart|purchase),/, ',refund,');
+    const clashing = project().replace(`sql: "SELECT * FROM {{ source('clicks') }}"`, `sql: "SELECT *, 'ok' AS __verdict FROM {{ source('clicks') }}"`);
+    const dir = writeTree({ 'tributary.config.ts': clashing, 'data/events.csv': `${[HEADER, ...lines].join('\n')}\n` });
+    const error = await failure(dir);
+    expect(error.message).toBe("model 'events' outputs a column named __verdict, a name the load gives its own bookkeeping of the rules");
+    expect(error.place).toMatchObject({ field: 'models.events.sql' });
+    writeFileSync(path.join(dir, 'tributary.config.ts'), clashing.replace("'ok' AS __verdict", "'ok' AS verdict"));
+    const { result, rows } = await quarantineOf(dir);
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 4, column_name: 'event_type' });
+  });
+
   it('a line with a byte that is not UTF-8 (Latin-1) is quarantined with its whole text, the bad byte a replacement character', async () => {
     const dir = withLines(GOOD);
     const file = path.join(dir, 'data/events.csv');

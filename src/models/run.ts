@@ -80,6 +80,8 @@ export class RunFailed extends TributaryError {
 const LOCATION = ['__file', '__record'];
 /** Each row's verdict once the interval has had its say: 'ok', a rule's key, 'parse', 'outside' or 'unplaced'. */
 const ROW_VERDICT = '__verdict';
+/** Each row's verdict inside a load, before its file is added to a failing one's. */
+const ROW_RULE = '__v';
 const OUTSIDE = 'outside';
 /**
  * A row whose place in time is NULL belongs to no day: a run for an interval quarantines it (had it
@@ -613,12 +615,21 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       if (carried === undefined || !(await isRowPreserving(engine, carried))) return undefined;
       const hidden = new Set([VERDICT, PARSE_ERROR, ...LOCATION, ...(scan.rawColumn ? [scan.rawColumn] : [])]);
       const output = (await engine.describe(carried)).filter((c) => !hidden.has(c.name));
+      // The load adds these beside the model's columns: one the model names itself would stand in
+      // for the rules' verdict, and a row that broke a rule would be written.
+      const clash = output.find((c) => c.name === ROW_VERDICT || c.name === ROW_RULE);
+      if (clash) {
+        throw new TributaryError(`model '${model.name}' outputs a column named ${clash.name}, a name the load gives its own bookkeeping of the rules`, {
+          place: model.file ? { file: path.join(ws.project.dir, model.file) } : { file: ws.project.configFile, field: `models.${model.name}.sql` },
+          hint: `give the column another name in the model (${clash.name.replace(/^_+/, '')}, say); nothing was written`,
+        });
+      }
       const scope = await intervalScope(engine, model, `SELECT * FROM (${carried})`, options.interval);
       const verdict = scope.inside
         ? `CASE WHEN ${scope.place} IS NULL AND ${VERDICT} = 'ok' THEN '${UNPLACED}' WHEN ${scope.place} IS NOT NULL AND NOT ${scope.inside} THEN '${OUTSIDE}' ELSE ${VERDICT} END`
         : VERDICT;
       const shape = shapeOf(model, output);
-      const failing = `__v NOT IN ('ok', '${OUTSIDE}', '${SKIPPED}')`;
+      const failing = `${ROW_RULE} NOT IN ('ok', '${OUTSIDE}', '${SKIPPED}')`;
       // A failing row is never written: where the source keeps each record's text, one of its text
       // columns carries the text's fingerprint instead, handed back by the writer, so that the read
       // that counts the files finds its line. A CASE branch runs for the rows that reach it: the few
@@ -628,13 +639,13 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const outputs = output
         .map((c) =>
           c.name === note
-            ? `CASE WHEN __v = 'ok' THEN ${quoteIdent(c.name)} WHEN ${failing} THEN strlen(${quoteIdent(raw!)}) || '.' || md5(${quoteIdent(raw!)}) END AS ${quoteIdent(c.name)}`
+            ? `CASE WHEN ${ROW_RULE} = 'ok' THEN ${quoteIdent(c.name)} WHEN ${failing} THEN strlen(${quoteIdent(raw!)}) || '.' || md5(${quoteIdent(raw!)}) END AS ${quoteIdent(c.name)}`
             : quoteIdent(c.name),
         )
         .join(', ');
       // A failing row's verdict names its file, so the writer's counts tell which files hold them.
-      const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN __v || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE __v END` : '__v';
-      const relationOver = (rows: string) => `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS __v FROM (${rows})))`;
+      const rowVerdict = scan.labelsFiles ? `CASE WHEN ${failing} THEN ${ROW_RULE} || '${FILE_MARK}' || hash(__file)::VARCHAR ELSE ${ROW_RULE} END` : ROW_RULE;
+      const relationOver = (rows: string) => `(SELECT ${outputs}, ${rowVerdict} AS ${ROW_VERDICT} FROM (SELECT *, ${verdict} AS ${ROW_RULE} FROM (${rows})))`;
       // The same rewrite of the same model over every file, whose rows are named in the statement
       // that writes them: a view of them bound the reader over every file once more (2 s over
       // 90,000 files). The rewrite reaches them by that name (`__source_….__verdict`). A source
