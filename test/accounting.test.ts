@@ -583,3 +583,28 @@ describe('13. kill -9 of a batch run', () => {
     }
   });
 });
+
+describe('a load records where its time went, phase by phase', () => {
+  it('the run record of a load holds its phases in order, within the run’s own span; the CLI prints them with the commit; a model over tables records none', async () => {
+    const lines = withRefunds(DATA.slice(0, 50), 1);
+    const dir = writeTree({
+      'tributary.config.ts': csvProject({ models: `events: { sql: "SELECT * FROM {{ source('clicks') }}", materialize: 'lake' }, views: { sql: "SELECT count(*) AS n FROM {{ ref('events') }}", materialize: 'table' },` }),
+      'data/events.csv': csvFile(lines),
+    });
+    const run = cli(['run', '--project', dir]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/✔ events \(lake\) in [\d.]+s: read 50, wrote 49, quarantined 1\n {2}time: prepare [\d.]+s · read and write [\d.]+s · line count [\d.]+s · locate [\d.]+s · commit [\d.]+s\n/);
+    const ws = await openProject(dir);
+    try {
+      const [load] = await ws.metastore.runs({ target: 'events', limit: 1 });
+      expect(load!.timing!.map((p) => p.name)).toEqual(['prepare', 'read and write', 'line count', 'locate']);
+      expect(load!.timing!.every((p) => p.seconds >= 0)).toBe(true);
+      const span = (Date.parse(`${load!.finished_at!}Z`) - Date.parse(`${load!.started_at}Z`)) / 1000;
+      expect(load!.timing!.reduce((s, p) => s + p.seconds, 0)).toBeLessThanOrEqual(span + 0.01);
+      const [model] = await ws.metastore.runs({ target: 'views', limit: 1 });
+      expect(model).toMatchObject({ status: 'success', timing: null });
+    } finally {
+      await ws.close();
+    }
+  });
+});

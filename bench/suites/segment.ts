@@ -477,6 +477,8 @@ interface StepResult {
   eventsPerSecond?: number;
   /** The `events` load's own seconds inside the step (run record, or the peer's clock). */
   loadSeconds?: number;
+  /** Tributary's phases of that load, from its run record. */
+  loadPhases?: RunPhase[];
   loadBefore?: number;
   command?: string;
   log?: string;
@@ -780,6 +782,7 @@ async function run(context: SuiteContext): Promise<void> {
       if (step.project) {
         const timings = await modelTimings(context, cli, step.project, out);
         result.loadSeconds = timings.get('events')?.seconds;
+        result.loadPhases = timings.get('events')?.timing ?? undefined;
         if (step.step === 'tributary') tributaryTimings = timings;
       } else {
         const own = JSON.parse(readFileSync(join(out, 'steps.json'), 'utf8')) as PeerStep[];
@@ -880,13 +883,34 @@ async function pythonVersions(root: string): Promise<{ python: string; pyspark: 
   return { python: python!, pyspark: pyspark!, dbtCore: dbtCore!, dbtDuckdb: dbtDuckdb! };
 }
 
-/** Seconds and rows written per model of the last `tributary run`, from its run records. */
-export async function modelTimings(context: SuiteContext, cli: string[], project: string, dataDir: string): Promise<Map<string, { seconds: number; written: number }>> {
+/** A phase of a run, as its record says (`tributary runs --format json`). */
+interface RunPhase {
+  name: string;
+  seconds: number;
+}
+
+/** Seconds, rows written and phases (a load's) per model of the last `tributary run`, from its run records. */
+export async function modelTimings(
+  context: SuiteContext,
+  cli: string[],
+  project: string,
+  dataDir: string,
+): Promise<Map<string, { seconds: number; written: number; timing: RunPhase[] | null }>> {
   const text = await runCapture(process.execPath, [...cli, 'runs', '--project', project, '--data-dir', dataDir, '--limit', '200', '--format', 'json'], { cwd: context.root });
-  const runs = JSON.parse(text) as { run_group: string; target: string; status: string; started_at: string; finished_at: string; written: number }[];
+  const runs = JSON.parse(text) as { run_group: string; target: string; status: string; started_at: string; finished_at: string; written: number; timing: RunPhase[] | null }[];
   const group = runs[0]?.run_group;
   const seconds = (at: string) => Date.parse(at.replace(' ', 'T').replace(/\+00$/, 'Z'));
-  return new Map(runs.filter((r) => r.run_group === group && r.status === 'success').map((r) => [r.target, { seconds: (seconds(r.finished_at) - seconds(r.started_at)) / 1000, written: Number(r.written) }]));
+  return new Map(
+    runs
+      .filter((r) => r.run_group === group && r.status === 'success')
+      .map((r) => [r.target, { seconds: (seconds(r.finished_at) - seconds(r.started_at)) / 1000, written: Number(r.written), timing: r.timing ?? null }]),
+  );
+}
+
+/** A load's phases as a sentence: each with its seconds, and the commit as what the run's span holds beyond them. */
+function phasesSentence(phases: readonly RunPhase[], seconds: number): string {
+  const rest = seconds - phases.reduce((sum, p) => sum + p.seconds, 0);
+  return [...phases, { name: 'commit', seconds: rest }].map((p) => `${p.name} ${p.seconds.toFixed(1)} s`).join(', ');
 }
 
 function markdown(
@@ -967,6 +991,13 @@ function markdown(
     );
   }
   lines.push('', 'wall s: the whole process (start-up, the load, the checks); load s: the `events` load alone.');
+  for (const r of results) {
+    if (r.loadPhases?.length && r.loadSeconds) lines.push('', `Inside the \`events\` load of **${r.label}** (its run record's phases): ${phasesSentence(r.loadPhases, r.loadSeconds)}.`);
+  }
+  lines.push(
+    '',
+    "Tributary's phases: prepare (the source opened, the model's shape and plan); read and write (the engine's one pass: the lines read, the JSON typed exactly, the rules judged, Parquet written, failing rows set apart); line count (the independent count of every file's lines, after the pass, which also finds the failing lines by their fingerprints); locate (the failing rows' reasons and lines); commit (the catalog's transaction, and the rest of the run).",
+  );
   lines.push('', 'Steps:', '');
   for (const r of results) lines.push(`- **${r.label}**: ${r.note}${r.command ? ` Command: \`${r.command}\`.` : ''}`);
   const failed = results.filter((r) => !r.ok);

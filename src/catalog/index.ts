@@ -16,6 +16,7 @@ export {
   type RunStart,
   type RunTrigger,
   type RunCounts,
+  type RunPhase,
   type RunRecord,
   type QuarantineRow,
   type QuarantineRecord,

@@ -126,9 +126,17 @@ export interface RunCounts {
   read: number | null;
   written: number;
   quarantined: number;
+  /** Where the run's time went, phase by phase, in order (a load's: read and write, line count, …); the commit is what the run's span holds beyond them. */
+  timing?: RunPhase[];
 }
 
-export interface RunRecord extends RunCounts {
+/** A phase of a run and its seconds (dbt's run results call these a node's timing). */
+export interface RunPhase {
+  name: string;
+  seconds: number;
+}
+
+export interface RunRecord extends Omit<RunCounts, 'timing'> {
   run_id: string;
   run_group: string;
   attempt: number;
@@ -141,6 +149,7 @@ export interface RunRecord extends RunCounts {
   finished_at: string | null;
   error: string | null;
   snapshot_id: number | null;
+  timing: RunPhase[] | null;
 }
 
 export interface QuarantineRow {
@@ -470,12 +479,13 @@ export class Metastore {
       options.group && `run_group = ${quoteLiteral(options.group)}`,
       options.runId && `run_id = ${quoteLiteral(options.runId)}`,
     ].filter(Boolean);
-    return this.engine.queryJson<RunRecord>(
+    const runs = await this.engine.queryJson<Omit<RunRecord, 'timing'> & { timing: string | null }>(
       `SELECT run_id, run_group, attempt, trigger, kind, target, status, params, started_at::VARCHAR AS started_at, finished_at::VARCHAR AS finished_at,
-              read::DOUBLE AS read, written::DOUBLE AS written, quarantined::DOUBLE AS quarantined, error, snapshot_id::DOUBLE AS snapshot_id
+              read::DOUBLE AS read, written::DOUBLE AS written, quarantined::DOUBLE AS quarantined, error, snapshot_id::DOUBLE AS snapshot_id, timing
        FROM tributary.runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY started_at DESC, run_id DESC LIMIT ${Math.floor(options.limit ?? 50)}`,
     );
+    return runs.map((r) => ({ ...r, timing: r.timing === null ? null : (JSON.parse(r.timing) as RunPhase[]) }));
   }
 
   // ── tables, files, partitions ───────────────────────────────────────────────────────────
@@ -787,10 +797,11 @@ interface CommitMeta<T> {
 }
 
 const FINISH_RUN = `UPDATE tributary.runs SET status = $2, finished_at = now(), read = $3, written = $4, quarantined = $5, error = $6,
-  snapshot_id = coalesce($7, snapshot_id) WHERE run_id = $1`;
+  snapshot_id = coalesce($7, snapshot_id), timing = $8 WHERE run_id = $1`;
 
 function finishRunParams(runId: string, status: string, counts: RunCounts, error: string | undefined, snapshot: number | null) {
-  return [runId, status, counts.read, counts.written, counts.quarantined, error === undefined ? null : capText(error, 4000), snapshot];
+  const timing = counts.timing?.length ? JSON.stringify(counts.timing) : null;
+  return [runId, status, counts.read, counts.written, counts.quarantined, error === undefined ? null : capText(error, 4000), snapshot, timing];
 }
 
 async function readFiles(engine: Engine | Transaction, table: string, snapshot?: number, history = false): Promise<LiveFile[]> {

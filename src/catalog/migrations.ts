@@ -60,6 +60,13 @@ export const MIGRATIONS: readonly Migration[] = [
         processed_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (model, batch_start))`);
     },
   },
+  {
+    from: 6,
+    description: "adds runs.timing: where a run's time went, phase by phase (runs before it have none)",
+    up: async (tx) => {
+      await tx.run('ALTER TABLE tributary.runs ADD COLUMN timing VARCHAR');
+    },
+  },
 ];
 
 export interface MigrateOptions {

@@ -17,8 +17,9 @@
  *    (with pid, which process on which machine runs it: the catalog may be shared), and no
  *    default for tables.partition_by (PostgreSQL, where a shared catalog lives, takes no `[]`).
  * 6: model_batches, the batches of a microbatch model that are processed (committed with its rows).
+ * 7: runs.timing, where a run's time went, phase by phase (a load's read and write, its line count…).
  */
-export const METASTORE_VERSION = 6;
+export const METASTORE_VERSION = 7;
 
 export const METASTORE_DDL = `
 CREATE SCHEMA IF NOT EXISTS tributary;
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS tributary.runs (
   trigger VARCHAR NOT NULL, kind VARCHAR NOT NULL, target VARCHAR NOT NULL, status VARCHAR NOT NULL,
   params VARCHAR, pid INTEGER, started_at TIMESTAMPTZ NOT NULL DEFAULT now(), finished_at TIMESTAMPTZ,
   read BIGINT, written BIGINT NOT NULL DEFAULT 0, quarantined BIGINT NOT NULL DEFAULT 0,
-  error VARCHAR, snapshot_id BIGINT, host VARCHAR);
+  error VARCHAR, snapshot_id BIGINT, host VARCHAR, timing VARCHAR);
 CREATE TABLE IF NOT EXISTS tributary.lineage (
   model VARCHAR NOT NULL, upstream VARCHAR NOT NULL, upstream_kind VARCHAR NOT NULL,
   PRIMARY KEY (model, upstream));
@@ -117,10 +118,13 @@ const SHAPE_V3 = { ...SHAPE_V2, migrations: ['version', 'from_version', 'descrip
 const SHAPE_V4 = { ...SHAPE_V3, data_files: [...SHAPE_V2.data_files!, 'schema_version'] };
 const SHAPE_V5 = { ...SHAPE_V4, tables: [...SHAPE_V2.tables!, 'definition'], runs: [...SHAPE_V2.runs!, 'host'] };
 
+const SHAPE_V6 = { ...SHAPE_V5, model_batches: ['model', 'batch_start', 'batch_end', 'run_id', 'processed_at'] };
+
 export const METASTORE_SHAPES: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
   2: SHAPE_V2,
   3: SHAPE_V3,
   4: SHAPE_V4,
   5: SHAPE_V5,
-  6: { ...SHAPE_V5, model_batches: ['model', 'batch_start', 'batch_end', 'run_id', 'processed_at'] },
+  6: SHAPE_V6,
+  7: { ...SHAPE_V6, runs: [...SHAPE_V6.runs!, 'timing'] },
 };

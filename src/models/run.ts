@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type QuarantineRow, type RunCounts, type RunTrigger } from '../catalog/index.js';
+import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type QuarantineRow, type RunCounts, type RunPhase, type RunTrigger } from '../catalog/index.js';
 import { openSource, PartitionKeyError, type DivertedNote, type LineFingerprint, type RecordPlace, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { groupBy } from '../core/collections.js';
@@ -315,6 +315,11 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
       : `${counts.read !== null ? `read ${fmt(counts.read)}, ` : ''}${wrote} ${fmt(counts.written)}${counts.read !== null ? `, quarantined ${fmt(counts.quarantined)}` : ''}${skipped ? `, skipped ${fmt(skipped)} outside the interval` : ''}`;
     const mark = counts.read !== null && counts.written === 0 ? '!' : '✔';
     log(`${mark} ${model.name} (${label})${interval} in ${seconds.toFixed(1)}s: ${what}${mark === '!' ? ' (nothing to load)' : ''}`);
+    if (counts.timing?.length) {
+      // The commit, and what the run did around the load, is the rest of its time.
+      const rest = seconds - counts.timing.reduce((s, p) => s + p.seconds, 0);
+      log(`  time: ${[...counts.timing, { name: 'commit', seconds: rest }].map((p) => `${p.name} ${p.seconds.toFixed(1)}s`).join(' · ')}`);
+    }
     return { model: model.name, runId, materialize: role === 'load' ? 'source load' : label, seconds, partitions, skipped, holdsRows, ...counts };
   } catch (caught) {
     const error = options.signal?.aborted
@@ -574,6 +579,7 @@ function loadSource(run: RunContext, source: string): Promise<string> {
  */
 async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> {
   const { run, model, runId, engine, scratchDir } = step;
+  const clock = phaseClock();
   const { ws, options, log } = run;
   const sourceName = model.sources[0]!;
   const config: SourceConfig = ws.project.config.sources[sourceName]!;
@@ -656,10 +662,12 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
       const relation = relationOver(loaded);
       const progress = (options.progress ?? defaultProgress(options.quiet))(`${model.name} ← ${sourceName}`, scan.bytes);
       let staged: Staged;
+      clock.lap('prepare');
       try {
         staged = await withQueryProgress(store.stage(engine, { shape, relation, shapeOf: relationOver(carried), mode: scope.mode, runId, divertBy: ROW_VERDICT, noteIn: note }), () => engine.progress(), progress);
         progress.done();
       } catch (error) {
+        clock.lap('read and write');
         // An interrupted statement is no input to repair.
         const stopped = options.signal?.aborted === true;
         const recovered = attempt < MAX_REPAIRS && !stopped ? await scan.recover?.(error as Error) : undefined;
@@ -670,6 +678,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         setAside.push(...recovered.setAside);
         continue;
       }
+      clock.lap('read and write');
       try {
         const written = staged.rows ?? 0;
         const skipped = staged.diverted.get(OUTSIDE) ?? 0;
@@ -682,6 +691,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         // Found by their texts in the read that counts the files, before that count reconciles.
         const found = note && failed && staged.noted && scan.find ? await scan.find(await fingerprintsByFile(engine, scan.files, staged.noted)) : undefined;
         const repair = await scan.reconcile(yielded, rejects);
+        clock.lap('line count');
         if (repair) {
           if (attempt >= MAX_REPAIRS) throw new TributaryError(`the input of source '${sourceName}' needed more than ${MAX_REPAIRS} repairs; nothing was committed`, { hint: 'fix the files' });
           await store.discard(engine, [staged]);
@@ -699,7 +709,8 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         }
         const quarantine: QuarantineRow[] = [...setAside, ...rejects, ...located].map((r) => ({ file: r.file, line: r.line, record: r.record ?? null, column: r.column, reason: r.reason, raw: r.raw, rawBytes: r.rawBytes }));
         const read = yielded - blank + rejects.length + setAside.length;
-        const counts: RunCounts = { read, written, quarantined: quarantine.length };
+        clock.lap('locate');
+        const counts: RunCounts = { read, written, quarantined: quarantine.length, timing: clock.timing() };
         try {
           assertLoadAcceptable({
             model: model.name,
@@ -720,7 +731,7 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
         await store.commit(engine, [staged], {
           operation: 'load',
           runId,
-          run: { runId, target: model.name, read, written, quarantined: quarantine.length },
+          run: { runId, target: model.name, ...counts },
           inside: async (tx: CatalogTransaction) => {
             await recordModel(tx, step);
             await tx.addQuarantine(runId, model.name, sourceName, quarantine);
@@ -741,6 +752,23 @@ async function loadInOnePass(step: ModelStep): Promise<LoadOutcome | undefined> 
     await engine.run(`DROP VIEW IF EXISTS ${shapeView}`).catch(() => undefined);
     await scan.close();
   }
+}
+
+/**
+ * Seconds between laps, added up by phase (a load's read and write, its line count…): where a
+ * run's time went, for its record. A phase met again (a load read again after a repair) adds up.
+ */
+function phaseClock() {
+  const phases = new Map<string, number>();
+  let last = performance.now();
+  return {
+    lap(phase: string): void {
+      const now = performance.now();
+      phases.set(phase, (phases.get(phase) ?? 0) + (now - last) / 1000);
+      last = now;
+    },
+    timing: (): RunPhase[] => [...phases].map(([name, seconds]) => ({ name, seconds: Math.round(seconds * 1000) / 1000 })),
+  };
 }
 
 function defaultProgress(quiet: boolean | undefined): (label: string, totalBytes?: number) => Progress {

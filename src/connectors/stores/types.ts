@@ -1,6 +1,6 @@
 import { withFamily } from '../../core/component.js';
 import { z } from 'zod';
-import type { CatalogTransaction, ColumnInfo, Metastore } from '../../catalog/index.js';
+import type { CatalogTransaction, ColumnInfo, Metastore, RunCounts } from '../../catalog/index.js';
 import type { Component } from '../../core/component.js';
 import { identifier } from '../../core/schemas.js';
 import type { Engine } from '../../engine/index.js';
@@ -118,7 +118,7 @@ export interface CommitUnit {
   /** Rows that came after their window closed: written to `<job>_late`. */
   late?: { table: string; relation: string; columns: ColumnInfo[] };
   /** A batch run to record as finished with the rows. */
-  run?: { runId: string; target: string; read: number | null; written: number; quarantined: number };
+  run?: { runId: string; target: string } & RunCounts;
   /** Metastore writes that must commit with the rows (lineage, quarantine); the warehouse and the lake run them in the same transaction, other stores right after. */
   inside?: (tx: CatalogTransaction) => Promise<void>;
 }
