@@ -38,8 +38,8 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
       name: `${s.name} (${s.unit})`,
       nameLocation: 'middle',
       nameGap: 60,
-      // Bars far below a line would otherwise leave it off the axis.
-      max: s.line ? (extent: { max: number }) => Math.max(extent.max, s.line!.value) * 1.1 : undefined,
+      // Bars far below a line would otherwise leave it off the axis; the top is printed as a tick, so it is a round number.
+      max: s.line ? (extent: { max: number }) => roundUp(Math.max(extent.max, s.line!.value) * 1.1) : undefined,
     })),
     series: options.series.map((s, i) => ({
       type: 'bar',
@@ -60,7 +60,15 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
   return svg;
 }
 
+/** The next number up with one or two significant digits, the second 0 or 5: 696,214 → 700,000. */
+function roundUp(value: number): number {
+  if (value <= 0) return 1;
+  const step = 10 ** Math.floor(Math.log10(value)) / 2;
+  return Math.ceil(value / step) * step;
+}
+
 function formatNumber(value: number): string {
+  if (value >= 1000) return Math.round(value).toLocaleString('en-US');
   if (value >= 100) return value.toFixed(0);
   if (value >= 10) return value.toFixed(1);
   return value.toFixed(2);
