@@ -60,10 +60,14 @@ export function barChartSvg(options: { title: string; subtitle?: string; categor
   return svg;
 }
 
-/** The next number up with one or two significant digits, the second 0 or 5: 696,214 → 700,000. */
+/**
+ * A round number at or above `value`, on the steps the axis's ticks take (696,214 → 700,000;
+ * 330 → 350): a top off those steps is printed crowding the tick below it.
+ */
 function roundUp(value: number): number {
   if (value <= 0) return 1;
-  const step = 10 ** Math.floor(Math.log10(value)) / 2;
+  const magnitude = 10 ** Math.floor(Math.log10(value));
+  const step = value / magnitude >= 5 ? magnitude : magnitude / 2;
   return Math.ceil(value / step) * step;
 }
 
