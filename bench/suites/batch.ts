@@ -16,7 +16,9 @@ import { benchRows, ensureEcommerceFile, type Dataset } from '../lib/dataset.js'
 import { machineInfo, pythonPeers } from '../lib/machine.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { runCapture, spawnMeasured, warmPageCache, type Measurement } from '../lib/measure.js';
+import { modelTimings, phasesSentence } from '../lib/run-records.js';
 import { MB, formatSeconds, type Suite, type SuiteContext } from '../lib/suite.js';
+import type { RunPhase } from '../../src/catalog/index.js';
 import type { ClickstreamSpec, PeerKpis, SourceRule } from '../peers/spec.js';
 
 const PROJECT = 'examples/ecommerce-clickstream';
@@ -135,8 +137,8 @@ interface PeerResult {
   loadBefore?: number;
   /** Seconds per step, as the peer's own log says (Tributary's models, bare DuckDB's statements). */
   steps?: Record<string, number>;
-  /** Tributary's phases of a model's load, as its log's `time:` line says (`events` → `read and write 38.0s · …`). */
-  phases?: Record<string, string>;
+  /** Tributary's loads, by model: their seconds and phases, as their run records say. */
+  loads?: Record<string, { seconds: number; timing: RunPhase[] }>;
   command?: string;
   log?: string;
 }
@@ -239,7 +241,10 @@ async function run(context: SuiteContext): Promise<void> {
       }
       result.kpis = await peer.kpis(out, context);
       result.steps = stepsOf(readFileSync(m.logFile, 'utf8'));
-      result.phases = phasesOf(readFileSync(m.logFile, 'utf8'));
+      if (peer.name === 'tributary') {
+        const timings = await modelTimings(context, ['bin/tributary.js'], PROJECT, out);
+        result.loads = Object.fromEntries([...timings].flatMap(([model, t]) => (t.timing ? [[model, { seconds: t.seconds, timing: t.timing }]] : [])));
+      }
       result.ok = true;
       context.log(
         `peer ${index + 1}/${list.length} ${peer.name}: done in ${formatSeconds(m.wallSeconds)} s, peak RSS ${(m.peakRssBytes / MB).toFixed(0)} MB ` +
@@ -361,11 +366,6 @@ function stepsOf(log: string): Record<string, number> {
   return steps;
 }
 
-/** A load's phases from Tributary's log: the `time:` line under a model's `✔` line. */
-function phasesOf(log: string): Record<string, string> {
-  return Object.fromEntries([...log.matchAll(/^✔ (\w+) \([^)]*\) in [\d.]+s[^\n]*\n {2}time: (.+)$/gm)].map((m) => [m[1]!, m[2]!]));
-}
-
 /** Where Tributary's and bare DuckDB's time went, step by step, and the rest of each wall time. */
 function profile(results: PeerResult[]): string[] {
   const shown = results.filter((r) => (r.peer === 'tributary' || r.peer === 'duckdb') && r.steps && r.wallSeconds !== undefined);
@@ -380,9 +380,9 @@ function profile(results: PeerResult[]): string[] {
     `|---|${shown.map(() => '---:').join('|')}|`,
     ...names.map((n) => `| ${n} | ${shown.map((r) => r.steps![n]!.toFixed(1)).join(' | ')} |`),
     `| the rest | ${shown.map((r) => rest(r).toFixed(1)).join(' | ')} |`,
-    ...Object.entries(shown.find((r) => r.peer === 'tributary')?.phases ?? {}).flatMap(([model, phases]) => [
+    ...Object.entries(shown.find((r) => r.peer === 'tributary')?.loads ?? {}).flatMap(([model, load]) => [
       '',
-      `Inside Tributary's load of \`${model}\` (its run's phases): ${phases.replaceAll('s ·', ' s ·').replace(/s$/, ' s')}; the exact typing, rules and verdicts are in its read and write, the independent count of the input's lines is its line count, and finding the failing rows' lines is its locate.`,
+      `Inside Tributary's load of \`${model}\` (its run record's phases): ${phasesSentence(load.timing, load.seconds)}; the exact typing, rules and verdicts are in its read and write, the independent count of the input's lines is its line count, and finding the failing rows' lines is its locate.`,
     ]),
   ];
 }

@@ -38,10 +38,10 @@ import { PRESETS, generateRetail, type DriftManifest } from '../../examples/reta
 import { barChartSvg } from '../lib/chart.js';
 import { machineInfo } from '../lib/machine.js';
 import { runCapture, spawnMeasured, warmPageCache } from '../lib/measure.js';
+import { modelTimings } from '../lib/run-records.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
 import { PARTITIONS, skewedStreamRuns, streamEvents, type RunResult } from './retail-stream.js';
-import { modelTimings } from './segment.js';
 
 const PROJECT = 'examples/retail-sales';
 const FULL = PRESETS.benchmark;

@@ -38,6 +38,8 @@ import { machineInfo, pythonPeers } from '../lib/machine.js';
 import { runCapture, spawnMeasured, warmPageCache } from '../lib/measure.js';
 import { BENCH_PYTHON, installPythonPeers } from '../lib/python-peers.js';
 import { MB, formatSeconds, type Suite, type SuiteContext, positiveIntegerEnv } from '../lib/suite.js';
+import { modelTimings, phasesSentence } from '../lib/run-records.js';
+import type { RunPhase } from '../../src/catalog/index.js';
 import { rulesSql, type SourceRule } from '../peers/spec.js';
 
 const PROJECT = 'examples/segment-warehouse';
@@ -881,36 +883,6 @@ async function pythonVersions(root: string): Promise<{ python: string; pyspark: 
   const [python, pyspark] = await version(BENCH_PYTHON, ['pyspark']);
   const [, dbtCore, dbtDuckdb] = await version(join('.tools', 'venv', 'bin', 'python'), ['dbt-core', 'dbt-duckdb']);
   return { python: python!, pyspark: pyspark!, dbtCore: dbtCore!, dbtDuckdb: dbtDuckdb! };
-}
-
-/** A phase of a run, as its record says (`tributary runs --format json`). */
-interface RunPhase {
-  name: string;
-  seconds: number;
-}
-
-/** Seconds, rows written and phases (a load's) per model of the last `tributary run`, from its run records. */
-export async function modelTimings(
-  context: SuiteContext,
-  cli: string[],
-  project: string,
-  dataDir: string,
-): Promise<Map<string, { seconds: number; written: number; timing: RunPhase[] | null }>> {
-  const text = await runCapture(process.execPath, [...cli, 'runs', '--project', project, '--data-dir', dataDir, '--limit', '200', '--format', 'json'], { cwd: context.root });
-  const runs = JSON.parse(text) as { run_group: string; target: string; status: string; started_at: string; finished_at: string; written: number; timing: RunPhase[] | null }[];
-  const group = runs[0]?.run_group;
-  const seconds = (at: string) => Date.parse(at.replace(' ', 'T').replace(/\+00$/, 'Z'));
-  return new Map(
-    runs
-      .filter((r) => r.run_group === group && r.status === 'success')
-      .map((r) => [r.target, { seconds: (seconds(r.finished_at) - seconds(r.started_at)) / 1000, written: Number(r.written), timing: r.timing ?? null }]),
-  );
-}
-
-/** A load's phases as a sentence: each with its seconds, and the commit as what the run's span holds beyond them. */
-function phasesSentence(phases: readonly RunPhase[], seconds: number): string {
-  const rest = seconds - phases.reduce((sum, p) => sum + p.seconds, 0);
-  return [...phases, { name: 'commit', seconds: rest }].map((p) => `${p.name} ${p.seconds.toFixed(1)} s`).join(', ');
 }
 
 function markdown(
