@@ -125,6 +125,17 @@ describe('collector', () => {
     expect(metrics).toMatch(/\ntributary_warehouse_checkpoint_seconds_total [\d.e-]+\n/);
     expect(metrics).toMatch(/\ntributary_warehouse_checkpoint_longest_seconds [\d.e-]+\n/);
     expect(metrics).toMatch(/\ntributary_warehouse_checkpoints_refused_total \d+\n/);
+    // The main thread's time running and waiting: counters, so a scrape that ran on it adds to the first.
+    const eventLoop = (text: string) => ({
+      active: Number(/\ntributary_event_loop_active_seconds_total ([\d.e+-]+)\n/.exec(text)?.[1]),
+      idle: Number(/\ntributary_event_loop_idle_seconds_total ([\d.e+-]+)\n/.exec(text)?.[1]),
+    });
+    expect(metrics).toMatch(/# TYPE tributary_event_loop_active_seconds_total counter/);
+    const before = eventLoop(metrics);
+    expect(before.active).toBeGreaterThan(0);
+    const after = eventLoop(await (await fetch(`${base}/metrics`)).text());
+    expect(after.active).toBeGreaterThan(before.active);
+    expect(after.idle).toBeGreaterThanOrEqual(before.idle);
   });
 
   it('takes bodies compressed as SDKs send them (gzip, x-gzip, deflate, br), and the job commits their events', async () => {

@@ -249,7 +249,7 @@ export const streamSuite: Suite = {
     let collector: Awaited<ReturnType<typeof collectorThroughput>> | undefined;
     if (runs('http')) {
       collector = await collectorThroughput(context, cli, example, work, events);
-      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later), exactly once: ${collector.row.exactlyOnce}`);
+      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later; the server's main thread ${collector.mainThreadBusy === undefined ? 'not measured' : `${Math.round(collector.mainThreadBusy * 100)} % busy during the load`}), exactly once: ${collector.row.exactlyOnce}`);
       rows.push(collector.row);
     }
 
@@ -286,7 +286,7 @@ export const streamSuite: Suite = {
     const name = asked.length === PARTS.length ? 'stream' : `stream-${asked.join('-')}`;
     writeFileSync(
       join(resultsDir, `${name}.json`),
-      JSON.stringify({ machine, commit, load, parts: asked, appendRate, throughput: rows, floor, collector: collector && { ackP50: collector.ackP50, ackP99: collector.ackP99, ackRate: collector.ackRate, loadCpuSeconds: collector.loadCpuSeconds, backlog: collector.backlog }, kafkajsRate, natsLibraryRate, latencies, recovery }, null, 2),
+      JSON.stringify({ machine, commit, load, parts: asked, appendRate, throughput: rows, floor, collector: collector && { ackP50: collector.ackP50, ackP99: collector.ackP99, ackRate: collector.ackRate, loadCpuSeconds: collector.loadCpuSeconds, backlog: collector.backlog, mainThreadBusy: collector.mainThreadBusy }, kafkajsRate, natsLibraryRate, latencies, recovery }, null, 2),
     );
     const categories = [...rows.map((r) => r.input), ...(floor ? ['bare DuckDB'] : []), ...latencies.map((l) => `p99 at ${l.rate / 1000}k/s`)];
     writeFileSync(
@@ -315,7 +315,7 @@ export const streamSuite: Suite = {
       ...(floor ? [`| bare DuckDB, same NDJSON batches (engine floor) | ${events.toLocaleString('en-US')} | | ${figure(floor)} | | | | | | | ${floorLoad.toFixed(1)} |`] : []),
       '',
       ...(floor ? [`The engine floor is bare DuckDB doing the job's engine work on the same micro-batches (${stream.maxBatch.toLocaleString('en-US')} events) as NDJSON files: read with the declared types, raw rows to Parquet partitioned by date and hour, processed rows inserted, four aggregates merged; no offsets, rules or dead letters (bench/lib/stream-floor.ts).`, ''] : []),
-      ...(collector ? [`HTTP collector: ${figure(collector.ackRate)} events/s acknowledged (appended to the embedded log before the answer); acknowledgement latency of a 500-event request p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load process used ${collector.loadCpuSeconds.toFixed(1)} s of CPU sending (bench/lib/http-load.ts: node:http, kept-alive connections, bodies encoded before the clock). Its job CPU column is the whole \`tributary up\` process: collector and job. When the last request was answered the job had committed ${figure(events - collector.backlog.events)} of the ${figure(events)} events; the other ${figure(collector.backlog.events)} (its backlog: while the load runs, the collector and the job share the two cores) were committed ${collector.backlog.seconds.toFixed(1)} s later, so the drained rate is the events over the acknowledged time plus that tail.`, ''] : []),
+      ...(collector ? [`HTTP collector: ${figure(collector.ackRate)} events/s acknowledged (appended to the embedded log before the answer); acknowledgement latency of a 500-event request p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load process used ${collector.loadCpuSeconds.toFixed(1)} s of CPU sending (bench/lib/http-load.ts: node:http, kept-alive connections, bodies encoded before the clock). Its job CPU column is the whole \`tributary up\` process: collector and job. When the last request was answered the job had committed ${figure(events - collector.backlog.events)} of the ${figure(events)} events; the other ${figure(collector.backlog.events)} (its backlog: while the load runs, the collector and the job share the two cores) were committed ${collector.backlog.seconds.toFixed(1)} s later, so the drained rate is the events over the acknowledged time plus that tail.${collector.mainThreadBusy === undefined ? '' : ` While the load ran, the server's main thread was busy ${Math.round(collector.mainThreadBusy * 100)} % of the time (\`tributary_event_loop_active_seconds_total\` in /metrics, scraped twice a second): the collector's requests and the job's reading and staging of its batches run on it, the engine's work on threads of its own.`}`, ''] : []),
       ...(kafkajsRate ? [`Kafka: kafkajs's own consumer (a consumer group, an object per record) counts ${figure(kafkajsRate)} events/s on the same topic; the input sends kafkajs's Fetch requests itself and reads each response in place.`, ''] : []),
       ...(rows.some((r) => r.input === KAFKA_PRODUCERS[1]!.label)
         ? [
@@ -453,11 +453,19 @@ async function collectorThroughput(context: SuiteContext, cli: string, example: 
     const status = async () => ((await (await fetch(`${url}/v1/status`)).json()) as Status).jobs[0]!;
     const loadLog = join(work, 'http-load.log');
     const cpuBefore = processCpuSeconds(up.pid);
+    // The server's main thread during the load, from its own counters, scraped twice a second.
+    const mainThread: MainThreadSample[] = [];
+    const scrape = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      mainThread.push({ at: Date.now(), active: metricValue(text, 'event_loop_active_seconds_total'), idle: metricValue(text, 'event_loop_idle_seconds_total') });
+    };
+    const scraping = setInterval(() => void scrape().catch(() => undefined), 500);
     const load = await spawnMeasured(process.execPath, ['--import', 'tsx', join(context.root, 'bench', 'lib', 'http-load.ts'), `${url}/v1/topics/clickstream`, String(events), '500', '8', join(example, 'data', '2019-Nov-sample.csv')], {
       cwd: context.root,
       logFile: loadLog,
       timeoutSeconds: 1800,
     });
+    clearInterval(scraping);
     if (load.exitCode !== 0) throw new Error(`the HTTP load failed (${load.exitCode ?? load.signal}); see ${loadLog}`);
     const sent = JSON.parse(readFileSync(loadLog, 'utf8').trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { startedAt: number; seconds: number; p50: number; p99: number; cpuSeconds: number };
     // What the job had committed when the last request was answered: the rest is the backlog it
@@ -488,10 +496,30 @@ async function collectorThroughput(context: SuiteContext, cli: string, example: 
       load: loadAverage(),
     };
     const backlog = { events: events - committedAtAck, seconds: (Date.parse(job.lastBatch!.at) - ackEnd) / 1000 };
-    return { row, ackRate: events / sent.seconds, ackP50: sent.p50, ackP99: sent.p99, loadCpuSeconds: sent.cpuSeconds, backlog };
+    const mainThreadBusy = busyShare(mainThread.filter((sample) => sample.at >= sent.startedAt && sample.at <= ackEnd));
+    return { row, ackRate: events / sent.seconds, ackP50: sent.p50, ackP99: sent.p99, loadCpuSeconds: sent.cpuSeconds, backlog, mainThreadBusy };
   } finally {
     await up.stop();
   }
+}
+
+/** A metric of `tributary up`'s /metrics text that has no labels, or NaN when it is absent. */
+function metricValue(metrics: string, name: string): number {
+  return Number(new RegExp(`\\ntributary_${name} ([\\d.e+-]+)\\n`).exec(metrics)?.[1] ?? NaN);
+}
+
+interface MainThreadSample {
+  at: number;
+  active: number;
+  idle: number;
+}
+
+/** The share of the time between the first and last sample the main thread was running, or undefined with fewer than two. */
+function busyShare(samples: MainThreadSample[]): number | undefined {
+  const measured = samples.filter((sample) => Number.isFinite(sample.active) && Number.isFinite(sample.idle));
+  const [first, last] = [measured[0], measured.at(-1)];
+  if (!first || !last || first === last) return undefined;
+  return (last.active - first.active) / (last.active + last.idle - (first.active + first.idle));
 }
 
 /**
@@ -566,8 +594,11 @@ async function latencyOf(url: string, cli: string, example: string, root: string
   if (job.events < count) throw new Error(`the stream job committed ${job.events} of ${count} events within 2 minutes of the last one sent`);
   // The warehouse's checkpoints, which the job's commits wait for: where a p99 above the p50 goes.
   const metrics = await (await fetch(`${url}/metrics`)).text();
-  const counter = (name: string) => Number(new RegExp(`\\ntributary_${name} ([\\d.e+-]+)\\n`).exec(metrics)?.[1] ?? NaN);
-  const checkpoints = { count: counter('warehouse_checkpoints_total'), seconds: counter('warehouse_checkpoint_seconds_total'), longestSeconds: counter('warehouse_checkpoint_longest_seconds') };
+  const checkpoints = {
+    count: metricValue(metrics, 'warehouse_checkpoints_total'),
+    seconds: metricValue(metrics, 'warehouse_checkpoint_seconds_total'),
+    longestSeconds: metricValue(metrics, 'warehouse_checkpoint_longest_seconds'),
+  };
   return { rate, events: job.events, p50: job.latencyMs.p50, p99: job.latencyMs.p99, window: Math.min(job.events, 200_000), observedRate: Math.round(during.jobs[0]!.eventsPerSecond), checkpoints, load: loadAverage() };
 }
 

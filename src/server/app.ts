@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { TributaryError } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
@@ -170,7 +171,7 @@ export async function createServer(context: ServerContext, options: ServerOption
     const quality = await context.ws.metastore.qualityCounts();
     const more = await Promise.all((context.metrics ?? []).map((m) => m()));
     const groups = await Promise.all(context.streams.jobs.map((j) => j.groupOffsets()));
-    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality, groups, context.ws.checkpoints()) + more.join(''));
+    await reply.type('text/plain; version=0.0.4').send(metricsText(context.streams.jobs.map((j) => j.snapshot()), quality, groups, context.ws.checkpoints(), performance.eventLoopUtilization()) + more.join(''));
   });
 
   context.metrics ??= [];

@@ -1,12 +1,19 @@
 import type { CheckpointStats } from '../state/checkpoints.js';
 import type { GroupOffsets, JobStatus } from '../stream/job.js';
 
+/** The server process's main thread since it started (`performance.eventLoopUtilization()`, in ms). */
+export interface EventLoopTime {
+  active: number;
+  idle: number;
+}
+
 /** The numbers `tributary status` shows, in the Prometheus text format. */
 export function metricsText(
   jobs: JobStatus[],
   quality: { quarantined: number; deadLetters: Record<string, number> },
   groups: GroupOffsets[] = [],
   checkpoints?: CheckpointStats,
+  eventLoop?: EventLoopTime,
 ): string {
   const lines: string[] = [];
   const sample = (name: string, labels: Record<string, string>, value: number) => {
@@ -61,6 +68,12 @@ export function metricsText(
     metric('warehouse_checkpoint_seconds_total', 'Seconds the warehouse spent checkpointing; commits wait meanwhile.', 'counter', [[{}, checkpoints.seconds]]);
     metric('warehouse_checkpoint_longest_seconds', 'The longest checkpoint since the state opened.', 'gauge', [[{}, checkpoints.longestSeconds]]);
     metric('warehouse_checkpoints_refused_total', 'Checkpoints that did not run (a transaction was updating, or the checkpoint failed), tried again after a later commit.', 'counter', [[{}, checkpoints.refused]]);
+  }
+  if (eventLoop) {
+    // One thread runs the collector's requests, every job's reading and staging of its micro-batches
+    // and the API: a rate near 1 means they wait for each other, however idle the engine's threads.
+    metric('event_loop_active_seconds_total', "Seconds the server's main thread spent running: the collector's requests, the jobs' reading and staging, the API. Its rate is the thread's utilization.", 'counter', [[{}, eventLoop.active / 1000]]);
+    metric('event_loop_idle_seconds_total', "Seconds the server's main thread waited with nothing to run.", 'counter', [[{}, eventLoop.idle / 1000]]);
   }
   return `${lines.join('\n')}\n`;
 }
