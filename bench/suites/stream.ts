@@ -88,9 +88,9 @@ const KAFKA_PRODUCERS: { label: string; eventsPerBatch?: number; describe: strin
 const PARTS = ['log', 'kafka', 'nats', 'http', 'floor', 'latency', 'recovery'] as const;
 type Part = (typeof PARTS)[number];
 
-/** CPU seconds (user + system) a running process has used: a broker beside the job. */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/** CPU seconds (user + system) a running process has used (a broker beside the job), or one of its threads (a process's main thread has its id). */
+function processCpuSeconds(pid: number, thread?: number): number {
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -249,7 +249,7 @@ export const streamSuite: Suite = {
     let collector: Awaited<ReturnType<typeof collectorThroughput>> | undefined;
     if (runs('http')) {
       collector = await collectorThroughput(context, cli, example, work, events);
-      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later; the server's main thread ${collector.mainThreadBusy === undefined ? 'not measured' : `${Math.round(collector.mainThreadBusy * 100)} % busy during the load`}), exactly once: ${collector.row.exactlyOnce}`);
+      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later; the server's main thread ${collector.mainThreadBusy === undefined ? 'not measured' : `${Math.round(collector.mainThreadBusy.busy * 100)} % busy during the load, ${Math.round(collector.mainThreadBusy.onCore * 100)} % on a core`}), exactly once: ${collector.row.exactlyOnce}`);
       rows.push(collector.row);
     }
 
@@ -315,7 +315,7 @@ export const streamSuite: Suite = {
       ...(floor ? [`| bare DuckDB, same NDJSON batches (engine floor) | ${events.toLocaleString('en-US')} | | ${figure(floor)} | | | | | | | ${floorLoad.toFixed(1)} |`] : []),
       '',
       ...(floor ? [`The engine floor is bare DuckDB doing the job's engine work on the same micro-batches (${stream.maxBatch.toLocaleString('en-US')} events) as NDJSON files: read with the declared types, raw rows to Parquet partitioned by date and hour, processed rows inserted, four aggregates merged; no offsets, rules or dead letters (bench/lib/stream-floor.ts).`, ''] : []),
-      ...(collector ? [`HTTP collector: ${figure(collector.ackRate)} events/s acknowledged (appended to the embedded log before the answer); acknowledgement latency of a 500-event request p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load process used ${collector.loadCpuSeconds.toFixed(1)} s of CPU sending (bench/lib/http-load.ts: node:http, kept-alive connections, bodies encoded before the clock). Its job CPU column is the whole \`tributary up\` process: collector and job. When the last request was answered the job had committed ${figure(events - collector.backlog.events)} of the ${figure(events)} events; the other ${figure(collector.backlog.events)} (its backlog: while the load runs, the collector and the job share the two cores) were committed ${collector.backlog.seconds.toFixed(1)} s later, so the drained rate is the events over the acknowledged time plus that tail.${collector.mainThreadBusy === undefined ? '' : ` While the load ran, the server's main thread was busy ${Math.round(collector.mainThreadBusy * 100)} % of the time (\`tributary_event_loop_active_seconds_total\` in /metrics, scraped twice a second): the collector's requests and the job's reading and staging of its batches run on it, the engine's work on threads of its own.`}`, ''] : []),
+      ...(collector ? [`HTTP collector: ${figure(collector.ackRate)} events/s acknowledged (appended to the embedded log before the answer); acknowledgement latency of a 500-event request p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load process used ${collector.loadCpuSeconds.toFixed(1)} s of CPU sending (bench/lib/http-load.ts: node:http, kept-alive connections, bodies encoded before the clock). Its job CPU column is the whole \`tributary up\` process: collector and job. When the last request was answered the job had committed ${figure(events - collector.backlog.events)} of the ${figure(events)} events; the other ${figure(collector.backlog.events)} (its backlog: while the load runs, the collector and the job share the two cores) were committed ${collector.backlog.seconds.toFixed(1)} s later, so the drained rate is the events over the acknowledged time plus that tail.${collector.mainThreadBusy === undefined ? '' : ` While the load ran, the server's main thread was busy ${Math.round(collector.mainThreadBusy.busy * 100)} % of the time by its event loop's count (\`tributary_event_loop_active_seconds_total\` in /metrics, scraped twice a second), and ran on a core ${Math.round(collector.mainThreadBusy.onCore * 100)} % of the time (its CPU time in /proc): for the rest of its busy time it was ready to run and waited for a core, which the engine's threads, the load process and the kernel held. The collector's requests and the job's reading and staging of its batches run on that thread, the engine's work on threads of its own.`}`, ''] : []),
       ...(kafkajsRate ? [`Kafka: kafkajs's own consumer (a consumer group, an object per record) counts ${figure(kafkajsRate)} events/s on the same topic; the input sends kafkajs's Fetch requests itself and reads each response in place.`, ''] : []),
       ...(rows.some((r) => r.input === KAFKA_PRODUCERS[1]!.label)
         ? [
@@ -457,7 +457,7 @@ async function collectorThroughput(context: SuiteContext, cli: string, example: 
     const mainThread: MainThreadSample[] = [];
     const scrape = async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
-      mainThread.push({ at: Date.now(), active: metricValue(text, 'event_loop_active_seconds_total'), idle: metricValue(text, 'event_loop_idle_seconds_total') });
+      mainThread.push({ at: Date.now(), active: metricValue(text, 'event_loop_active_seconds_total'), idle: metricValue(text, 'event_loop_idle_seconds_total'), cpu: processCpuSeconds(up.pid, up.pid) });
     };
     const scraping = setInterval(() => void scrape().catch(() => undefined), 500);
     const load = await spawnMeasured(process.execPath, ['--import', 'tsx', join(context.root, 'bench', 'lib', 'http-load.ts'), `${url}/v1/topics/clickstream`, String(events), '500', '8', join(example, 'data', '2019-Nov-sample.csv')], {
@@ -510,16 +510,23 @@ function metricValue(metrics: string, name: string): number {
 
 interface MainThreadSample {
   at: number;
+  /** The event loop's seconds not waiting for I/O or timers: running, or ready to run and waiting for a core. */
   active: number;
   idle: number;
+  /** The thread's CPU seconds: running on a core. */
+  cpu: number;
 }
 
-/** The share of the time between the first and last sample the main thread was running, or undefined with fewer than two. */
-function busyShare(samples: MainThreadSample[]): number | undefined {
+/**
+ * Between the first and last sample, the share of the time the main thread was busy by its event
+ * loop's count, and the share it ran on a core; undefined with fewer than two samples.
+ */
+function busyShare(samples: MainThreadSample[]): { busy: number; onCore: number } | undefined {
   const measured = samples.filter((sample) => Number.isFinite(sample.active) && Number.isFinite(sample.idle));
   const [first, last] = [measured[0], measured.at(-1)];
   if (!first || !last || first === last) return undefined;
-  return (last.active - first.active) / (last.active + last.idle - (first.active + first.idle));
+  const seconds = last.active + last.idle - (first.active + first.idle);
+  return { busy: (last.active - first.active) / seconds, onCore: (last.cpu - first.cpu) / seconds };
 }
 
 /**

@@ -71,9 +71,9 @@ export function metricsText(
   }
   if (eventLoop) {
     // One thread runs the collector's requests, every job's reading and staging of its micro-batches
-    // and the API: a rate near 1 means they wait for each other, however idle the engine's threads.
-    metric('event_loop_active_seconds_total', "Seconds the server's main thread spent running: the collector's requests, the jobs' reading and staging, the API. Its rate is the thread's utilization.", 'counter', [[{}, eventLoop.active / 1000]]);
-    metric('event_loop_idle_seconds_total', "Seconds the server's main thread waited with nothing to run.", 'counter', [[{}, eventLoop.idle / 1000]]);
+    // and the API: a rate near 1 means they wait for each other, or for a core to run on.
+    metric('event_loop_active_seconds_total', "Seconds the server's main thread was busy (running, or ready to run and waiting for a core): the collector's requests, the jobs' reading and staging, the API. Its rate is the thread's utilization.", 'counter', [[{}, eventLoop.active / 1000]]);
+    metric('event_loop_idle_seconds_total', "Seconds the server's main thread waited for I/O or timers with nothing to run.", 'counter', [[{}, eventLoop.idle / 1000]]);
   }
   return `${lines.join('\n')}\n`;
 }
