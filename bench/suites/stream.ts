@@ -249,7 +249,7 @@ export const streamSuite: Suite = {
     let collector: Awaited<ReturnType<typeof collectorThroughput>> | undefined;
     if (runs('http')) {
       collector = await collectorThroughput(context, cli, example, work, events);
-      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later; the server's main thread ${collector.mainThreadBusy === undefined ? 'not measured' : `${Math.round(collector.mainThreadBusy.busy * 100)} % busy during the load, ${Math.round(collector.mainThreadBusy.onCore * 100)} % on a core`}), exactly once: ${collector.row.exactlyOnce}`);
+      log(`  HTTP collector: ${Math.round(collector.ackRate).toLocaleString('en-US')} events/s acknowledged (ack p50 ${collector.ackP50} ms, p99 ${collector.ackP99} ms; the load's own CPU ${collector.loadCpuSeconds.toFixed(1)} s), drained at ${Math.round(collector.row.eventsPerSecond).toLocaleString('en-US')} events/s (a backlog of ${collector.backlog.events.toLocaleString('en-US')} at the last answer, committed ${collector.backlog.seconds.toFixed(1)} s later; the server's main thread ${collector.mainThreadBusy === undefined ? 'not measured: fewer than two of its half-second samples fell within the load' : `${Math.round(collector.mainThreadBusy.busy * 100)} % busy during the load, ${Math.round(collector.mainThreadBusy.onCore * 100)} % on a core`}), exactly once: ${collector.row.exactlyOnce}`);
       rows.push(collector.row);
     }
 
@@ -453,19 +453,27 @@ async function collectorThroughput(context: SuiteContext, cli: string, example: 
     const status = async () => ((await (await fetch(`${url}/v1/status`)).json()) as Status).jobs[0]!;
     const loadLog = join(work, 'http-load.log');
     const cpuBefore = processCpuSeconds(up.pid);
-    // The server's main thread during the load, from its own counters, scraped twice a second.
+    // The server's main thread during the load, from its own counters, scraped every half second
+    // (one scrape at a time, so the samples stay in order however slow an answer is).
     const mainThread: MainThreadSample[] = [];
     const scrape = async () => {
       const text = await (await fetch(`${url}/metrics`)).text();
       mainThread.push({ at: Date.now(), active: metricValue(text, 'event_loop_active_seconds_total'), idle: metricValue(text, 'event_loop_idle_seconds_total'), cpu: processCpuSeconds(up.pid, up.pid) });
     };
-    const scraping = setInterval(() => void scrape().catch(() => undefined), 500);
+    let loading = true;
+    const sampling = (async () => {
+      while (loading) {
+        await scrape().catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    })();
     const load = await spawnMeasured(process.execPath, ['--import', 'tsx', join(context.root, 'bench', 'lib', 'http-load.ts'), `${url}/v1/topics/clickstream`, String(events), '500', '8', join(example, 'data', '2019-Nov-sample.csv')], {
       cwd: context.root,
       logFile: loadLog,
       timeoutSeconds: 1800,
     });
-    clearInterval(scraping);
+    loading = false;
+    await sampling;
     if (load.exitCode !== 0) throw new Error(`the HTTP load failed (${load.exitCode ?? load.signal}); see ${loadLog}`);
     const sent = JSON.parse(readFileSync(loadLog, 'utf8').trim().split('\n').filter((l) => l.startsWith('{')).pop()!) as { startedAt: number; seconds: number; p50: number; p99: number; cpuSeconds: number };
     // What the job had committed when the last request was answered: the rest is the backlog it
