@@ -269,7 +269,7 @@ export default defineProject({
     const { result, rows } = await quarantineOf(withLines(lines));
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 6, source: 'clicks' });
-    expect(rows[0]!.reason).toMatch(/TOO MANY COLUMNS/);
+    expect(rows[0]!.reason).toBe('TOO MANY COLUMNS: 10 fields where the header has 9; a value holding the delimiter must be quoted');
     expect(rows[0]!.raw).toContain('surplus');
   });
 
@@ -287,6 +287,17 @@ export default defineProject({
     expect(rows[0]).toMatchObject({ line: 4, column_name: 'event_type' });
   });
 
+  it('a quote inside a quoted value that is not doubled is quarantined with its line and how to write it, the rest load', async () => {
+    const lines = [...GOOD];
+    const fields = lines[5]!.split(',');
+    fields[5] = '"acme"s"';
+    lines[5] = fields.join(',');
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 7, column_name: 'brand' });
+    expect(rows[0]!.reason).toBe('UNQUOTED VALUE: Value with unterminated quote found: a quote inside a quoted value is written twice (""); fix the line and load it again');
+  });
+
   it('a line with a byte that is not UTF-8 (Latin-1) is quarantined with its whole text, the bad byte a replacement character', async () => {
     const dir = withLines(GOOD);
     const file = path.join(dir, 'data/events.csv');
@@ -300,7 +311,7 @@ export default defineProject({
     const { result, rows } = await quarantineOf(dir);
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 8 });
-    expect(rows[0]!.reason).toMatch(/INVALID ENCODING/);
+    expect(rows[0]!.reason).toMatch(/^INVALID ENCODING: the line holds bytes that are not UTF-8 .*; convert the file to UTF-8 \(e\.g\. iconv -f latin1 -t utf-8\) and load it again$/);
     expect(rows[0]!.raw).toBe(lines[7]!.toString('utf8'));
     expect(rows[0]!.raw).toContain('Jos\uFFFD,');
     expect(rows[0]!.raw!.split(',')).toHaveLength(9);

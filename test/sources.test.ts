@@ -556,6 +556,10 @@ export default defineProject({
       ['1.jsonl.gz', 103],
       ['4.jsonl.gz', 51],
     ]);
+    // The refused line's reason says how long it is and which setting takes it.
+    expect(quarantined.find((q) => q.file!.endsWith('4.jsonl.gz'))!.reason).toBe(
+      `LINE SIZE OVER MAXIMUM: the line is ${Buffer.byteLength(JSON.stringify({ id: 650, kind: 'x'.repeat(5000) })).toLocaleString('en-US')} bytes, over the 2,000 the reader takes; to load it, set sources.src.json.maxRecordBytes to 1000000 or more`,
+    );
     const ids = await ws.engine.queryJson<{ n: string; distinct: string }>('SELECT count(*) AS n, count(DISTINCT id) AS distinct FROM loaded WHERE id IS NOT NULL');
     expect(ids[0]).toEqual({ n: '698', distinct: '698' });
     await ws.close();

@@ -8,7 +8,8 @@
  * columns than the stage before: DuckDB computes only the expressions a result needs, so the
  * difference between two stages is the cost of the work the second adds (the lines, their JSON
  * parse, the exact typing and its reasons). The independent line count is timed apart: in a load
- * it runs in a worker thread beside the scan. CPU seconds (the process's user + system time) are
+ * it runs in a worker thread, beside a CSV scan and after a JSON-lines scan (whose failing lines it
+ * then finds in the same read). CPU seconds (the process's user + system time) are
  * reported beside wall time, since on a shared 2-core machine they move less; each stage runs
  * REPEATS times and the median counts. Samples, since the stages cost per line: a 5,000,000-row
  * clickstream file and two days of Segment drops (BENCH_PROFILE_ROWS, BENCH_PROFILE_SEGMENT_DAYS).
@@ -99,7 +100,7 @@ async function countColumns(engine: Engine, relation: string, columns: readonly 
   return Object.values(row!).map(String).join(' ');
 }
 
-const LINE_COUNT = 'Tributary: the independent line count (a worker thread, beside the scan in a load)';
+const LINE_COUNT = 'Tributary: the independent line count (a worker thread, beside a CSV scan, after a JSON-lines scan)';
 
 async function countedLines(files: readonly string[]): Promise<string> {
   const counted = await countLines(files);
@@ -285,7 +286,7 @@ function report(context: SuiteContext, profiles: LoadProfile[]): void {
     '',
     `Machine: ${machine.nproc} cores (${machine.cpuModel}), ${(machine.memoryBytes / 2 ** 30).toFixed(1)} GiB; Node ${machine.node}; DuckDB ${machine.duckdb}. Commit ${machine.commit}, run at ${machine.date}.`,
     '',
-    `Command: \`npm run bench -- load-profile\`. One process, the engine Tributary opens, each example's source opened by Tributary's own source connector. Each stage is a query asking for more of the source's columns than the one before (a count of each), so DuckDB computes only what that stage adds; the difference between two Tributary stages is the cost of what the second adds (a difference smaller than the spread of the rounds is noise, not a saving). The bare-DuckDB stage is the read its peer runs in \`batch\` and \`segment\`. The line count runs apart here; in a load it runs in a worker thread beside the scan. ${REPEATS} rounds of all the stages in turn, the median of each; CPU s is the process's user + system time. The write (Parquet) and the models are the same SQL for both sides, so they are left out (their times are in batch.md and segment.md).`,
+    `Command: \`npm run bench -- load-profile\`. One process, the engine Tributary opens, each example's source opened by Tributary's own source connector. Each stage is a query asking for more of the source's columns than the one before (a count of each), so DuckDB computes only what that stage adds; the difference between two Tributary stages is the cost of what the second adds (a difference smaller than the spread of the rounds is noise, not a saving). The bare-DuckDB stage is the read its peer runs in \`batch\` and \`segment\`. The line count runs apart here; in a load it runs in a worker thread, beside a CSV scan and after a JSON-lines scan (whose failing lines it then finds by their fingerprints in the same read). ${REPEATS} rounds of all the stages in turn, the median of each; CPU s is the process's user + system time. The write (Parquet) and the models are the same SQL for both sides, so they are left out (their times are in batch.md and segment.md).`,
     '',
     ...sections,
     '![chart](load-profile.svg)',

@@ -437,7 +437,7 @@ function openScan(read: CsvRead): SourceScan {
     },
     async rejects(): Promise<RejectedRow[]> {
       if (!scanned) return quarantined;
-      const read = await Promise.all(rejectTables.map((t) => readRejects(context.engine, t.rejects, t.scans, label)));
+      const read = await Promise.all(rejectTables.map((t) => readRejects(context.engine, t.rejects, t.scans, label, `sources.${context.name}.csv.maxLineBytes`)));
       return [...read.flat().map(declaredReason), ...quarantined];
     },
     async reconcile(yielded, rejects): Promise<Repair | undefined> {

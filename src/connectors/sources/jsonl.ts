@@ -73,7 +73,7 @@ function openScan(read: JsonlRead): SourceScan {
     ));
   let scanned = false;
   // The reader's one column is the line itself, a name of Tributary's: a refused line names no field.
-  const rejects = async () => (scanned ? (await readRejects(context.engine, rejectsTable, scansTable, label)).map((r) => ({ ...r, column: null })) : []);
+  const rejects = async () => (scanned ? (await readRejects(context.engine, rejectsTable, scansTable, label, `sources.${context.name}.json.maxRecordBytes`)).map((r) => ({ ...r, column: null })) : []);
   const readLinesOf = (from: readonly string[], options: string) =>
     `read_csv(${quoteList(from)}, columns = {'__line': 'VARCHAR'}, ${LINES}, ${lineReadLimit(maxBytes)}, ${options})`;
   const lines = (located: boolean, only?: readonly string[]) => {

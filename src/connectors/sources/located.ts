@@ -27,7 +27,7 @@ export function numberedInFileOrder(scan: string): string {
  * also puts at the start of its text of the line; both are skipped. (Taken as it is, the offset is
  * the line ending of a one-character record, and named the line after it.)
  */
-export async function readRejects(engine: Engine, rejectsTable: string, scansTable: string, fileLabel: (sql: string) => string): Promise<RejectedRow[]> {
+export async function readRejects(engine: Engine, rejectsTable: string, scansTable: string, fileLabel: (sql: string) => string, lineLimitField: string): Promise<RejectedRow[]> {
   const exists = await engine.scalar<number>(`SELECT count(*)::INTEGER FROM duckdb_tables() WHERE table_name = '${rejectsTable}'`);
   if (!exists) return [];
   const rows = await engine.queryJson<{ read: string; file: string; offset: number; column: string | null; reasons: string[]; raw: string | null }>(
@@ -61,7 +61,7 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
         file: r.file,
         line,
         column: r.column,
-        reason: conciseReason(r.reasons),
+        reason: conciseReason(r.reasons, lineLimitField),
         raw: (line !== null ? undecoded.get(r.read)?.get(line) : undefined) ?? (r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, '')),
         ...(overlong ? { rawBytes: Number(overlong) } : {}),
       };
@@ -218,14 +218,36 @@ export async function linesAtOffsets(file: string, offsets: readonly number[]): 
  * Each distinct problem once, in the reader's first words: DuckDB reports a line that is short of
  * columns once per parse attempt, each with its own "Found" count.
  */
-function conciseReason(reasons: string[]): string {
+function conciseReason(reasons: string[], lineLimitField: string): string {
   const byKind = new Map<string, string>();
   for (const reason of reasons) {
     const first = reason.split('\n')[0]!.replace(/\s+/g, ' ').trim();
     const kind = first.replace(/\d+/g, '#');
-    if (!byKind.has(kind)) byKind.set(kind, first);
+    if (!byKind.has(kind)) byKind.set(kind, readerReason(first, lineLimitField));
   }
   return [...byKind.values()].join('; ');
+}
+
+/**
+ * The reader's reason in the user's terms, with what to do, where its own says neither (its kind
+ * stays first: people and `castRefusals` look for it). `lineLimitField` is the setting of the
+ * longest line the reader takes.
+ */
+function readerReason(reason: string, lineLimitField: string): string {
+  const overlong = /^LINE SIZE OVER MAXIMUM: Maximum line size of (\d+) bytes exceeded\. Actual Size: ?(\d+) bytes/.exec(reason);
+  if (overlong) {
+    const [limit, actual] = [Number(overlong[1]), Number(overlong[2])];
+    // The reader's limit and its count of a line differ by its ending: the advice leaves room.
+    const enough = Math.ceil((actual + 2) / 1_000_000) * 1_000_000;
+    return `LINE SIZE OVER MAXIMUM: the line is ${actual.toLocaleString('en-US')} bytes, over the ${limit.toLocaleString('en-US')} the reader takes; to load it, set ${lineLimitField} to ${enough} or more`;
+  }
+  if (reason.startsWith('INVALID ENCODING')) {
+    return 'INVALID ENCODING: the line holds bytes that are not UTF-8 (each shown as \uFFFD in its text); convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) and load it again';
+  }
+  if (reason.startsWith('UNQUOTED VALUE')) return `${reason.replace(/\.?$/, '')}: a quote inside a quoted value is written twice (""); fix the line and load it again`;
+  const fields = /^TOO MANY COLUMNS: Expected Number of Columns: (\d+) Found: (\d+)/.exec(reason);
+  if (fields) return `TOO MANY COLUMNS: ${fields[2]} fields where the header has ${fields[1]}; a value holding the delimiter must be quoted`;
+  return reason;
 }
 
 /**
