@@ -249,6 +249,27 @@ describe('tributary CLI', () => {
     expect(JSON.parse(still.stdout)).toEqual([{ n: '3' }]);
   });
 
+  it('a table answer shows its first 1,000 rows and says there are more, cutting values a screen cannot hold; CSV gives every row and value whole', () => {
+    const dir = path.join(tempDir(), 'big');
+    cli(['init', dir]);
+    const query = "SELECT i, repeat('x', 310) || i::VARCHAR AS long FROM range(1500) t(i)";
+    const table = cli(['sql', query, '--project', dir]);
+    expect(table.code, table.stderr).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines.at(-2)).toBe('(the first 1,000 rows of more: add a LIMIT, or ask for every row with --format csv or --format json)');
+    expect(lines.at(-1)).toBe('(values longer than 300 characters end in …; --format csv or --format json gives them whole)');
+    expect(lines.filter((l) => /^│ \d+ +│ x{300}… +│$/.test(l))).toHaveLength(1000);
+    expect(table.stdout).toMatch(/│ 999 +│/);
+    expect(table.stdout).not.toMatch(/│ 1000 +│/);
+    const exact = cli(['sql', `${query} LIMIT 1000`, '--project', dir]);
+    expect(exact.stdout.trimEnd().split('\n').at(-2)).toBe('(1,000 rows)');
+    const csv = cli(['sql', query, '--project', dir, '--format', 'csv']);
+    const rows = csv.stdout.trimEnd().split('\n');
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(rows).toHaveLength(1501);
+    expect(rows.at(-1)).toBe(`1499,${'x'.repeat(310)}1499`);
+  });
+
   it('crawl infers and registers dropped files with their partitions and reports schema drift', () => {
     const project = path.join(tempDir(), 'p');
     cli(['init', project]);

@@ -14,15 +14,31 @@ function csvCell(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-function table(names: string[], rows: readonly Record<string, unknown>[], colour: boolean): string {
+/** A value's characters a table shows: it is for people reading a screen; CSV and JSON give every value whole. */
+const TABLE_CELL_CHARS = 300;
+
+function table(names: string[], rows: readonly Record<string, unknown>[], colour: boolean, more = false): string {
   const t = new Table({
     head: names,
     style: { head: colour ? ['cyan'] : [], border: colour ? ['grey'] : [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
+  let cut = false;
+  const shown = (value: unknown) => {
+    const text = cell(value);
+    if (text.length <= TABLE_CELL_CHARS) return text;
+    cut = true;
+    // Not between the two halves of a character outside the BMP.
+    const end = /[\uD800-\uDBFF]/.test(text[TABLE_CELL_CHARS - 1]!) ? TABLE_CELL_CHARS - 1 : TABLE_CELL_CHARS;
+    return `${text.slice(0, end)}…`;
+  };
   // Cells hold data: a control character in one would act on the terminal instead of showing.
-  for (const row of rows) t.push(names.map((n) => printable(cell(row[n]))));
-  return `${t.toString()}\n(${rows.length.toLocaleString('en-US')} row${rows.length === 1 ? '' : 's'})`;
+  for (const row of rows) t.push(names.map((n) => printable(shown(row[n]))));
+  const count = more
+    ? `(the first ${rows.length.toLocaleString('en-US')} rows of more: add a LIMIT, or ask for every row with --format csv or --format json)`
+    : `(${rows.length.toLocaleString('en-US')} row${rows.length === 1 ? '' : 's'})`;
+  const note = cut ? `\n(values longer than ${TABLE_CELL_CHARS} characters end in …; --format csv or --format json gives them whole)` : '';
+  return `${t.toString()}\n${count}${note}`;
 }
 
 /** Renders rows (JSON-safe values) for a terminal, a CSV consumer or a JSON consumer. */
@@ -39,15 +55,20 @@ export function renderRows(records: readonly object[], format: OutputFormat, col
   }
 }
 
+/** Most rows a table (for people) holds: it is drawn once they are all in, so an answer of millions would fill the memory first. */
+export const TABLE_MAX_ROWS = 1000;
+
 /**
  * Rows as they arrive, for answers of any size: CSV and JSON are written chunk by chunk; a table
- * (for people) is drawn at the end.
+ * (for people, at most TABLE_MAX_ROWS rows) is drawn at the end, saying whether there were more.
  */
 export function streamRows(format: OutputFormat, write: (text: string) => void, colour: boolean) {
   let names: string[] = [];
   let first = true;
   const buffered: Record<string, unknown>[] = [];
   return {
+    /** Rows the writer takes: the caller stops the answer there, and says so at the end. */
+    maxRows: format === 'table' ? TABLE_MAX_ROWS : undefined,
     columns(columns: string[]) {
       names = columns;
       if (format === 'csv') write(names.map(csvCell).join(','));
@@ -62,9 +83,10 @@ export function streamRows(format: OutputFormat, write: (text: string) => void, 
         first = false;
       }
     },
-    end() {
+    /** `more`: the answer had rows past `maxRows`. */
+    end(more = false) {
       if (format === 'json') write(']');
-      if (format === 'table') write(table(names, buffered, colour));
+      if (format === 'table') write(table(names, buffered, colour, more));
     },
   };
 }
