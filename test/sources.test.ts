@@ -605,6 +605,23 @@ export default defineProject({
     }
   });
 
+  it('a JSON object naming a key twice is read with its first value, as the README says', async () => {
+    const dir = writeTree({
+      'tributary.config.ts': config(`{ format: 'jsonl', path: 'in/*.jsonl', columns: { id: 'BIGINT', kind: 'VARCHAR' } }`),
+      'in/twice.jsonl': '{"id": 1, "kind": "first", "kind": "last"}\n{"id": 2, "id": 3, "kind": "one"}\n',
+    });
+    const { ws, results } = await runProject(dir);
+    try {
+      expect(results[0]).toMatchObject({ read: 2, written: 2, quarantined: 0 });
+      expect(await ws.engine.query('SELECT id::INTEGER AS id, kind FROM loaded ORDER BY id')).toEqual([
+        { id: 1, kind: 'first' },
+        { id: 2, kind: 'one' },
+      ]);
+    } finally {
+      await ws.close();
+    }
+  });
+
   it('a gzipped file mixing LF and CRLF that is cut short fails naming the file, CSV and JSON lines alike, where the repair met a raw zlib error', async () => {
     const cut = (lines: string[]) => {
       const whole = gzipSync(lines.map((line, i) => `${line}${i % 2 ? '\r\n' : '\n'}`).join(''));
