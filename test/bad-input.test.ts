@@ -136,6 +136,25 @@ describe('bad input', () => {
     expect(error.format()).toMatch(/events\.csv:1: header has 9 column\(s\) \[.*cost.*\], expected \[.*price.*\]/);
   });
 
+  it('a header that repeats a name (any case) is named as such, with the two fields, whether the columns are declared or inferred', async () => {
+    const declared = withLines(GOOD);
+    writeFileSync(path.join(declared, 'data/events.csv'), [HEADER.replace('user_session', 'Brand'), ...GOOD].join('\n'));
+    // Inferred, the engine had read the second as brand_1 and the check then blamed columns nobody declared.
+    const inferred = writeTree({
+      'tributary.config.ts': project().replace(/columns: \{[^}]*\},/, ''),
+      'data/events.csv': [HEADER.replace('user_session', 'brand'), ...GOOD].join('\n'),
+    });
+    for (const [dir, second] of [
+      [declared, 'Brand'],
+      [inferred, 'brand'],
+    ] as const) {
+      const error = await failure(dir);
+      expect(error.place).toMatchObject({ file: path.join(dir, 'data/events.csv'), line: 1 });
+      expect(error.message).toBe(`the header repeats a name: 'brand' (field 6) and '${second}' (field 9); each column needs a name of its own`);
+      expect(error.hint).toMatch(/^rename one of them in the file's header/);
+    }
+  });
+
   it('an empty file, or a blank line where the header should be, is named as such, not as a wrong delimiter', async () => {
     const dir = withLines(GOOD);
     for (const text of ['', '\uFEFF', `\n${[HEADER, ...GOOD].join('\n')}`]) {
