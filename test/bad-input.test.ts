@@ -306,6 +306,15 @@ export default defineProject({
     expect(rows[0]).toMatchObject({ line: 4, column_name: 'event_type' });
   });
 
+  it('a line cut short is quarantined with its line, how many fields it has and how that happens, the rest load', async () => {
+    const lines = [...GOOD];
+    lines[8] = lines[8]!.split(',').slice(0, 4).join(',');
+    const { result, rows } = await quarantineOf(withLines(lines));
+    expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
+    expect(rows[0]).toMatchObject({ line: 10 });
+    expect(rows[0]!.reason).toBe('MISSING COLUMNS: 4 fields where the header has 9; the line was cut short, or a value before it holds a line break outside quotes');
+  });
+
   it('a quote inside a quoted value that is not doubled is quarantined with its line and how to write it, the rest load', async () => {
     const lines = [...GOOD];
     const fields = lines[5]!.split(',');

@@ -245,8 +245,9 @@ function readerReason(reason: string, lineLimitField: string): string {
     return 'INVALID ENCODING: the line holds bytes that are not UTF-8 (each shown as \uFFFD in its text); convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8) and load it again';
   }
   if (reason.startsWith('UNQUOTED VALUE')) return `${reason.replace(/\.?$/, '')}: a quote inside a quoted value is written twice (""); fix the line and load it again`;
-  const fields = /^TOO MANY COLUMNS: Expected Number of Columns: (\d+) Found: (\d+)/.exec(reason);
-  if (fields) return `TOO MANY COLUMNS: ${fields[2]} fields where the header has ${fields[1]}; a value holding the delimiter must be quoted`;
+  const fields = /^(TOO MANY|MISSING) COLUMNS: Expected Number of Columns: (\d+) Found: (\d+)/.exec(reason);
+  if (fields?.[1] === 'TOO MANY') return `TOO MANY COLUMNS: ${fields[3]} fields where the header has ${fields[2]}; a value holding the delimiter must be quoted`;
+  if (fields) return `MISSING COLUMNS: ${fields[3]} field${fields[3] === '1' ? '' : 's'} where the header has ${fields[2]}; the line was cut short, or a value before it holds a line break outside quotes`;
   return reason;
 }
 
