@@ -312,7 +312,7 @@ export default defineProject({
     const { result, rows } = await quarantineOf(withLines(lines));
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 10 });
-    expect(rows[0]!.reason).toBe('MISSING COLUMNS: 4 fields where the header has 9; the line was cut short, or a value before it holds a line break outside quotes');
+    expect(rows[0]!.reason).toBe('MISSING COLUMNS: 4 fields where the header has 9; the line was cut short, or broken in two by a line break in a value that is not quoted');
   });
 
   it('a quote inside a quoted value that is not doubled is quarantined with its line and how to write it, the rest load', async () => {
