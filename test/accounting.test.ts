@@ -459,10 +459,10 @@ describe('15. quarantined rows say what they were, briefly and exactly', () => {
     try {
       const rows = await ws.metastore.quarantine({ model: 'events' });
       const short = rows.find((r) => r.line === 5)!;
-      expect(short.reason.match(/Found: \d+/g)).toEqual(['Found: 3']);
+      expect(short.reason.match(/\d+ fields? where \d+ are expected/g)).toEqual(['3 fields where 9 are expected']);
       expect(short.reason).toMatch(/product_id/);
       const garbage = rows.find((r) => r.line === 9)!;
-      expect(garbage.reason.match(/Found: \d+/g)).toEqual(['Found: 1']);
+      expect(garbage.reason.match(/\d+ fields? where \d+ are expected/g)).toEqual(['1 field where 9 are expected']);
       for (const row of rows) {
         const sentences = row.reason.split('; ');
         expect(new Set(sentences).size).toBe(sentences.length);

@@ -136,7 +136,7 @@ describe('bad input', () => {
     expect(error.format()).toMatch(/events\.csv:1: header has 9 column\(s\) \[.*cost.*\], expected \[.*price.*\]/);
   });
 
-  it('a header that repeats a name (any case) is named as such, with the two fields, whether the columns are declared or inferred', async () => {
+  it('a header that repeats a name (any case) or leaves one out is named as such, with the fields, whether the columns are declared or inferred', async () => {
     const declared = withLines(GOOD);
     writeFileSync(path.join(declared, 'data/events.csv'), [HEADER.replace('user_session', 'Brand'), ...GOOD].join('\n'));
     // Inferred, the engine had read the second as brand_1 and the check then blamed columns nobody declared.
@@ -153,6 +153,10 @@ describe('bad input', () => {
       expect(error.message).toBe(`the header repeats a name: 'brand' (field 6) and '${second}' (field 9); each column needs a name of its own`);
       expect(error.hint).toMatch(/^rename one of them in the file's header/);
     }
+    writeFileSync(path.join(inferred, 'data/events.csv'), [HEADER.replace('brand', ' '), ...GOOD].join('\n'));
+    const unnamed = await failure(inferred);
+    expect(unnamed.message).toBe("the header's field 6 has no name; each column needs a name of its own");
+    expect(unnamed.hint).toMatch(/^name it in the file's header \(the engine would call it column5\)/);
   });
 
   it('an empty file, or a blank line where the header should be, is named as such, not as a wrong delimiter', async () => {
@@ -288,7 +292,7 @@ export default defineProject({
     const { result, rows } = await quarantineOf(withLines(lines));
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 6, source: 'clicks' });
-    expect(rows[0]!.reason).toBe('TOO MANY COLUMNS: 10 fields where the header has 9; a value holding the delimiter must be quoted');
+    expect(rows[0]!.reason).toBe('TOO MANY COLUMNS: 10 fields where 9 are expected; a value holding the delimiter must be quoted');
     expect(rows[0]!.raw).toContain('surplus');
   });
 
@@ -312,7 +316,7 @@ export default defineProject({
     const { result, rows } = await quarantineOf(withLines(lines));
     expect(result).toMatchObject({ read: 20, written: 19, quarantined: 1 });
     expect(rows[0]).toMatchObject({ line: 10 });
-    expect(rows[0]!.reason).toBe('MISSING COLUMNS: 4 fields where the header has 9; the line was cut short, or broken in two by a line break in a value that is not quoted');
+    expect(rows[0]!.reason).toBe('MISSING COLUMNS: 4 fields where 9 are expected; the line was cut short, or broken in two by a line break in a value that is not quoted');
   });
 
   it('a quote inside a quoted value that is not doubled is quarantined with its line and how to write it, the rest load', async () => {

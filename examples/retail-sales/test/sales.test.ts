@@ -30,7 +30,7 @@ describe('the drops: drift mapped, incomplete lines quarantined, counts reconcil
     const quarantined = await built.ws.metastore.quarantine({ model: 'sales_lines', limit: 100 });
     const found = quarantined.map((q) => `${path.relative(path.dirname(DROPS), q.file!)}:${q.line}`).sort();
     expect(found).toEqual(reference.incomplete.map((i) => `${i.path}:${i.line}`).sort());
-    const reasonPattern = { missing_sku: /^sku: expected a value \(not null\)/, missing_quantity: /^quantity: expected a value \(not null\)/, too_few_fields: /Expected Number of Columns: 9 Found: 4/, invalid: /./ };
+    const reasonPattern = { missing_sku: /^sku: expected a value \(not null\)/, missing_quantity: /^quantity: expected a value \(not null\)/, too_few_fields: /^MISSING COLUMNS: 4 fields where 9 are expected/, invalid: /./ };
     for (const i of reference.incomplete) {
       const q = quarantined.find((x) => x.file!.endsWith(i.path) && x.line === i.line)!;
       expect(q.reason, `${i.path}:${i.line}`).toMatch(reasonPattern[i.reason]);

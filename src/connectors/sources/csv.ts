@@ -101,9 +101,15 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
         });
       }
       const found = splitHeader(header, delimiter, config.csv?.quote ?? '"');
-      // The engine would read the second under a name of its own (id_1), which no config names.
+      // The engine would read these under names of its own (id_1, column1), which no config names.
       const first = new Map<string, number>();
       found.forEach((field, i) => {
+        if (!field.trim()) {
+          throw new TributaryError(`the header's field ${i + 1} has no name; each column needs a name of its own`, {
+            place: { file, line: 1 },
+            hint: `name it in the file's header (the engine would call it column${i}); pandas writes its index so, unless to_csv is given index=False`,
+          });
+        }
         const again = first.get(field.toLowerCase());
         if (again === undefined) return void first.set(field.toLowerCase(), i);
         throw new TributaryError(`the header repeats a name: '${found[again]}' (field ${again + 1}) and '${field}' (field ${i + 1}); each column needs a name of its own`, {

@@ -246,8 +246,8 @@ function readerReason(reason: string, lineLimitField: string): string {
   }
   if (reason.startsWith('UNQUOTED VALUE')) return `${reason.replace(/\.?$/, '')}: a quote inside a quoted value is written twice (""); fix the line and load it again`;
   const fields = /^(TOO MANY|MISSING) COLUMNS: Expected Number of Columns: (\d+) Found: (\d+)/.exec(reason);
-  if (fields?.[1] === 'TOO MANY') return `TOO MANY COLUMNS: ${fields[3]} fields where the header has ${fields[2]}; a value holding the delimiter must be quoted`;
-  if (fields) return `MISSING COLUMNS: ${fields[3]} field${fields[3] === '1' ? '' : 's'} where the header has ${fields[2]}; the line was cut short, or broken in two by a line break in a value that is not quoted`;
+  if (fields?.[1] === 'TOO MANY') return `TOO MANY COLUMNS: ${fields[3]} fields where ${fields[2]} are expected; a value holding the delimiter must be quoted`;
+  if (fields) return `MISSING COLUMNS: ${fields[3]} field${fields[3] === '1' ? '' : 's'} where ${fields[2]} are expected; the line was cut short, or broken in two by a line break in a value that is not quoted`;
   return reason;
 }
 
