@@ -103,7 +103,7 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
       const found = splitHeader(header, delimiter, config.csv?.quote ?? '"');
       // The engine would read these under names of its own (id_1, column1), which no config names.
       const first = new Map<string, number>();
-      found.forEach((field, i) => {
+      for (const [i, field] of found.entries()) {
         if (!field.trim()) {
           throw new TributaryError(`the header's field ${i + 1} has no name; each column needs a name of its own`, {
             place: { file, line: 1 },
@@ -111,12 +111,14 @@ async function checkHeaders(name: string, config: CsvConfig, files: string[], ex
           });
         }
         const again = first.get(field.toLowerCase());
-        if (again === undefined) return void first.set(field.toLowerCase(), i);
-        throw new TributaryError(`the header repeats a name: '${found[again]}' (field ${again + 1}) and '${field}' (field ${i + 1}); each column needs a name of its own`, {
-          place: { file, line: 1 },
-          hint: `rename one of them in the file's header (a header written from a join often repeats its key); names differing only in case count as the same`,
-        });
-      });
+        if (again !== undefined) {
+          throw new TributaryError(`the header repeats a name: '${found[again]}' (field ${again + 1}) and '${field}' (field ${i + 1}); each column needs a name of its own`, {
+            place: { file, line: 1 },
+            hint: `rename one of them in the file's header (a header written from a join often repeats its key); names differing only in case count as the same`,
+          });
+        }
+        first.set(field.toLowerCase(), i);
+      }
       if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) {
         const hint =
           found.length === 1 && expected.length > 1

@@ -56,14 +56,14 @@ export async function readRejects(engine: Engine, rejectsTable: string, scansTab
     .map((r) => {
       const line = lines.get(r.read)?.get(r.offset) ?? null;
       // The reader keeps the start of an overlong line; its message states the whole size.
-      const overlong = r.reasons.map((reason) => /^LINE SIZE OVER MAXIMUM:.*Actual Size: ?(\d+) bytes/.exec(reason)?.[1]).find(Boolean);
+      const overlong = r.reasons.map(overlongLine).find(Boolean)?.actual;
       return {
         file: r.file,
         line,
         column: r.column,
         reason: conciseReason(r.reasons, lineLimitField),
         raw: (line !== null ? undecoded.get(r.read)?.get(line) : undefined) ?? (r.raw === null ? null : r.raw.replace(/^[\r\n]+/, '').replace(/\r$/, '')),
-        ...(overlong ? { rawBytes: Number(overlong) } : {}),
+        ...(overlong ? { rawBytes: overlong } : {}),
       };
     })
     .sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : a.file < b.file ? -1 : 1));
@@ -228,15 +228,21 @@ function conciseReason(reasons: string[], lineLimitField: string): string {
   return [...byKind.values()].join('; ');
 }
 
+/** The reader's limit and a refused line's whole size, from its reason for a line too long. */
+function overlongLine(reason: string): { limit: number; actual: number } | undefined {
+  const sizes = /^LINE SIZE OVER MAXIMUM:\D*(\d+) bytes.*Actual Size: ?(\d+) bytes/.exec(reason);
+  return sizes ? { limit: Number(sizes[1]), actual: Number(sizes[2]) } : undefined;
+}
+
 /**
  * The reader's reason in the user's terms, with what to do, where its own says neither (its kind
  * stays first: people and `castRefusals` look for it). `lineLimitField` is the setting of the
  * longest line the reader takes.
  */
 function readerReason(reason: string, lineLimitField: string): string {
-  const overlong = /^LINE SIZE OVER MAXIMUM: Maximum line size of (\d+) bytes exceeded\. Actual Size: ?(\d+) bytes/.exec(reason);
+  const overlong = overlongLine(reason);
   if (overlong) {
-    const [limit, actual] = [Number(overlong[1]), Number(overlong[2])];
+    const { limit, actual } = overlong;
     // The reader's limit and its count of a line differ by its ending: the advice leaves room.
     const enough = Math.ceil((actual + 2) / 1_000_000) * 1_000_000;
     return `LINE SIZE OVER MAXIMUM: the line is ${actual.toLocaleString('en-US')} bytes, over the ${limit.toLocaleString('en-US')} the reader takes; to load it, set ${lineLimitField} to ${enough} or more`;
