@@ -81,19 +81,60 @@ describe('lake', () => {
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
   });
 
+  /** A promise and what settles it: a step of a compaction held until the test lets it go. */
+  const gate = () => {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    return { open, opened };
+  };
+
   it('two compactions of the same files at once (two workers): the first commits, the second is refused, every row once', async () => {
     for (let b = 0; b < 5; b++) await commit(await stage(batch(b * 10, b * 10 + 10), `b${b}`), 'append');
     const before = await fingerprint();
     const other = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
-    const [engineA, engineB] = [await engine.fork(), await engine.fork()];
-    // Both read the same 15 live files before either commits.
-    const results = await Promise.all([lake.compact(engineA, 't', 'ca'), other.compact(engineB, 't', 'cb')]);
-    expect(results.map((r) => r.raced ?? false).sort()).toEqual([false, true]);
-    expect(results.find((r) => !r.raced)).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
+    // Both read the same 15 live files before either commits: the second holds at its commit.
+    const [reached, release] = [gate(), gate()];
+    const commitOther = other.commit.bind(other);
+    other.commit = async (...args) => {
+      reached.open();
+      await release.opened;
+      return commitOther(...args);
+    };
+    const second = other.compact(await engine.fork(), 't', 'cb');
+    await reached.opened;
+    expect(await lake.compact(await engine.fork(), 't', 'ca')).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
+    release.open();
+    expect(await second).toEqual({ partitions: 0, filesBefore: 15, filesAfter: 15, raced: true });
     expect(await fingerprint()).toEqual(before);
     expect((await metastore.liveFiles('t')).length).toBe(3);
     // The refused one's files were never published into the table's folders.
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
+  });
+
+  it('a compaction whose files another compaction retired while it read them is refused as raced, not failed on a missing file', async () => {
+    for (let b = 0; b < 5; b++) await commit(await stage(batch(b * 10, b * 10 + 10), `b${b}`), 'append');
+    const before = await fingerprint();
+    const other = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours: 0 });
+    // The second lists the 15 files and holds before reading them; the first compacts and commits,
+    // and with no history kept the 15 are deleted; then the second reads them (a CI run met this
+    // as "No files found that match the pattern").
+    const [reached, release] = [gate(), gate()];
+    const reader = await engine.fork();
+    const queryJson = reader.queryJson.bind(reader);
+    reader.queryJson = (async (sql: string, params?: never) => {
+      if (sql.trimStart().startsWith('COPY')) {
+        reached.open();
+        await release.opened;
+      }
+      return queryJson(sql, params);
+    }) as typeof reader.queryJson;
+    const second = other.compact(reader, 't', 'cb');
+    await reached.opened;
+    expect(await lake.compact(await engine.fork(), 't', 'ca')).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
+    release.open();
+    expect(await second).toEqual({ partitions: 0, filesBefore: 15, filesAfter: 15, raced: true });
+    expect(await fingerprint()).toEqual(before);
+    expect(visible()).toHaveLength(3);
   });
 
   it('appends registered as before move only the table\'s snapshot; a commit that changes its columns or description records them', async () => {

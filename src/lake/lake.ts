@@ -431,20 +431,29 @@ export class Lake {
     const newFiles: DataFile[] = [];
     const replaced: number[] = [];
     let n = 0;
-    for (const group of groups.values()) {
-      if (group.length < minFiles) continue;
-      const folder = path.posix.dirname(group[0]!.path);
-      const name = `part-${runId}-c${n++}.parquet`;
-      const staged = this.storage.join(dir, name);
-      const stats = await engine.queryJson<CopyStats>(
-        `COPY (SELECT ${dataColumns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(group.map((f) => this.storage.readPath(f.path)))}, union_by_name = true))
-         TO ${quoteLiteral(staged)} (${this.parquetOptions}, RETURN_STATS)`,
-      );
-      const rows = stats.reduce((sum, s) => sum + Number(s.count), 0);
-      const before = group.reduce((sum, f) => sum + f.rows, 0);
-      if (rows !== before) throw new Error(`compaction of ${table} ${JSON.stringify(group[0]!.partition)} read ${before} rows but wrote ${rows}; nothing was committed`);
-      newFiles.push({ path: `${folder}/${name}`, rows, bytes: Number(stats[0]?.file_size_bytes ?? 0), partition: group[0]!.partition, stats: columnStats(stats[0]?.column_statistics), stagedPath: staged });
-      replaced.push(...group.map((f) => f.fileId));
+    try {
+      for (const group of groups.values()) {
+        if (group.length < minFiles) continue;
+        const folder = path.posix.dirname(group[0]!.path);
+        const name = `part-${runId}-c${n++}.parquet`;
+        const staged = this.storage.join(dir, name);
+        const stats = await engine.queryJson<CopyStats>(
+          `COPY (SELECT ${dataColumns.map((c) => quoteIdent(c.name)).join(', ')} FROM read_parquet(${quoteList(group.map((f) => this.storage.readPath(f.path)))}, union_by_name = true))
+           TO ${quoteLiteral(staged)} (${this.parquetOptions}, RETURN_STATS)`,
+        );
+        const rows = stats.reduce((sum, s) => sum + Number(s.count), 0);
+        const before = group.reduce((sum, f) => sum + f.rows, 0);
+        if (rows !== before) throw new Error(`compaction of ${table} ${JSON.stringify(group[0]!.partition)} read ${before} rows but wrote ${rows}; nothing was committed`);
+        newFiles.push({ path: `${folder}/${name}`, rows, bytes: Number(stats[0]?.file_size_bytes ?? 0), partition: group[0]!.partition, stats: columnStats(stats[0]?.column_statistics), stagedPath: staged });
+        replaced.push(...group.map((f) => f.fileId));
+      }
+    } catch (error) {
+      await this.endStaging(runId).catch(() => undefined);
+      // Another process committed its compaction of these files while this one read them, and
+      // their files went to history (or were deleted): that is the same race the commit refuses.
+      const live = new Set((await this.metastore.liveFiles(table)).map((f) => f.fileId));
+      if (files.some((f) => !live.has(f.fileId))) return { partitions: 0, filesBefore: files.length, filesAfter: files.length, raced: true };
+      throw error;
     }
     if (newFiles.length) {
       const retire = new Set(replaced);
