@@ -111,6 +111,43 @@ describe('lake', () => {
     for (const dir of readdirSync(path.join(root, 't'))) expect(readdirSync(path.join(root, 't', dir))).toHaveLength(1);
   });
 
+  for (const historyHours of [0, 24]) {
+    it(`a query reading the table while a compaction commits reads every row it began with, and the retired files leave when it ends (history ${historyHours} h)`, async () => {
+      const lakeKeeping = new Lake(metastore, new LocalLakeStorage(root), { compression: 'snappy', parquetVersion: 'v1', historyHours });
+      const rows = (from: number, to: number) => `SELECT i AS id, DATE '2024-01-01' + (i % 3)::INTEGER AS day, md5(i::VARCHAR) AS label FROM range(${from}, ${to}) t(i)`;
+      for (let b = 0; b < 5; b++) await commit(await stage(rows(b * 30_000, (b + 1) * 30_000), `q${b}`), 'append');
+      expect(visible()).toHaveLength(15);
+      // A dashboard's or the SQL lab's query: it has bound the view's 15 files and opens them as its scan reaches them.
+      const [firstRows, release] = [gate(), gate()];
+      let read = 0;
+      const reader = await engine.fork();
+      const reading = reader.stream(
+        `SELECT id FROM t`,
+        () => undefined,
+        async (chunk) => {
+          read += chunk.length;
+          firstRows.open();
+          await release.opened;
+        },
+      );
+      await firstRows.opened;
+      try {
+        expect(await lakeKeeping.compact(await engine.fork(), 't', 'cq')).toEqual({ partitions: 3, filesBefore: 15, filesAfter: 3 });
+        // The compaction is committed and the view names its 3 files; the query still reads the 15.
+        expect(await engine.queryJson(`SELECT count(*) AS n FROM t`)).toEqual([{ n: '150000' }]);
+        expect(visible()).toHaveLength(18);
+      } finally {
+        release.open();
+      }
+      expect(await reading).toBe(150_000);
+      expect(read).toBe(150_000);
+      await lakeKeeping.removalsDone();
+      expect(visible()).toHaveLength(3);
+      const history = path.join(root, '_history');
+      expect(existsSync(history) ? readdirSync(history, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet')) : []).toHaveLength(historyHours ? 15 : 0);
+    });
+  }
+
   it('a compaction whose files another compaction retired while it read them is refused as raced, not failed on a missing file', async () => {
     for (let b = 0; b < 5; b++) await commit(await stage(batch(b * 10, b * 10 + 10), `b${b}`), 'append');
     const before = await fingerprint();

@@ -77,7 +77,7 @@ export class Engine {
      * settings each connection starts with (a default catalog, a search path), and whether the
      * instance is closing (no statement starts then).
      */
-    private readonly family: Family = { engines: new Set(), session: [], views: 'main', closing: false, streaming: new StreamTurns() },
+    private readonly family: Family = { engines: new Set(), session: [], views: 'main', closing: false, streaming: new StreamTurns(), running: new Set() },
     /** Background work (a model run, a compaction): its statements wait while a stream micro-batch works. */
     private readonly background = false,
   ) {
@@ -217,13 +217,36 @@ export class Engine {
    */
   private enqueue<T>(task: () => Promise<T>, yields = this.background): Promise<T> {
     if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
-    const start = () =>
-      this.family.closing ? Promise.reject(new Error('the engine is closing: no statement starts now')) : this.halted ? Promise.reject(new Error(INTERRUPTED)) : task();
+    const start = () => {
+      if (this.family.closing) return Promise.reject(new Error('the engine is closing: no statement starts now'));
+      if (this.halted) return Promise.reject(new Error(INTERRUPTED));
+      const running = task();
+      const ended = running.then(
+        () => void this.family.running.delete(ended),
+        () => void this.family.running.delete(ended),
+      );
+      this.family.running.add(ended);
+      return running;
+    };
     const guarded = yields ? () => this.family.streaming.clear().then(start) : start;
     const next = this.queue.then(guarded, guarded);
     this.pending++;
     this.queue = next.catch(() => undefined).finally(() => this.pending--);
     return next;
+  }
+
+  /**
+   * Resolves when every statement of this instance running now (on any of its connections) has
+   * ended, or at once when none runs: what a statement already bound (a view's files) it may
+   * still be reading until then.
+   */
+  async runningStatementsEnded(): Promise<void> {
+    await Promise.all([...this.family.running]);
+  }
+
+  /** Statements of this instance under way now, on any of its connections. */
+  get runningStatements(): number {
+    return this.family.running.size;
   }
 
   /** Runs a statement; returns the rows it inserted, updated or deleted. */
@@ -441,6 +464,8 @@ interface Family {
   views: string;
   closing: boolean;
   streaming: StreamTurns;
+  /** Statements under way on any connection, each as a promise that settles when it ends. */
+  running: Set<Promise<void>>;
 }
 
 /** What a statement asked of an interrupted engine fails with: DuckDB's own words for one it interrupted. */

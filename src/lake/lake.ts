@@ -124,6 +124,8 @@ export class Lake {
   private readonly staging = new Set<string>();
   /** Schema files known to exist. */
   private readonly schemaFiles = new Set<string>();
+  /** Retired files waiting for the statements that may read them (see removeWhenUnread). */
+  private readonly removals = new Set<Promise<void>>();
 
   constructor(
     private readonly metastore: Metastore,
@@ -276,12 +278,12 @@ export class Lake {
         {
           operation: options.operation,
           runId: options.runId,
-          // Retired files go once the commit is durable; readers of the previous view are done with them.
+          // Retired files are in history once the commit is durable (time travel reads them
+          // there); they leave the table's folders when no query can still read them there.
           after: async (_result, snapshot) => {
             durable = true;
             failpoint('lake:committed');
-            if (keep === 'delete') await this.storage.delete(retired.map((f) => f.path));
-            else if (keep !== 'in place') for (const file of retired) await this.storage.move(file.path, `${keep.prefix}/${snapshot}/${file.path}`);
+            if (keep !== 'delete' && keep !== 'in place') for (const file of retired) await this.storage.copy(file.path, `${keep.prefix}/${snapshot}/${file.path}`);
           },
         },
         async (tx) => {
@@ -315,7 +317,31 @@ export class Lake {
     } finally {
       for (const { staged } of writes) await this.endStaging(staged.runId);
     }
+    if (keep !== 'in place' && retired.length) await this.removeWhenUnread(engine, retired.map((f) => f.path));
     return committed;
+  }
+
+  /**
+   * Removes retired files from the table's folders once no statement that may read them runs. A
+   * query of this process that bound the table's view before the commit (a dashboard's, a
+   * model's, the SQL lab's) opens the view's files as it reaches them, and failed with "Cannot
+   * open file" when a compaction or a replace moved them away meanwhile. With none running they
+   * go now; otherwise when those end, in the background. A crash before leaves them to `recover`
+   * (moved into history) or to the clean-up of files no commit knows (deleted).
+   */
+  private async removeWhenUnread(engine: Engine, keys: string[]): Promise<void> {
+    if (!engine.runningStatements) return this.storage.delete(keys);
+    const removal: Promise<void> = engine
+      .runningStatementsEnded()
+      .then(() => this.storage.delete(keys))
+      .catch(() => undefined)
+      .finally(() => this.removals.delete(removal));
+    this.removals.add(removal);
+  }
+
+  /** Resolves when retired files waiting for their readers have left the table's folders. */
+  async removalsDone(): Promise<void> {
+    await Promise.all([...this.removals]);
   }
 
   /** Points a table's view at exactly its live files, as the catalog lists them (`partitionBy` as it records it). */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LakeStorage } from './storage.js';
 import { makeFolder } from '../core/errors.js';
@@ -75,8 +75,23 @@ export class LocalLakeStorage implements LakeStorage {
     if (!existsSync(source)) return;
     const target = this.readPath(to);
     mkdirSync(path.dirname(target), { recursive: true });
-    renameSync(source, target);
+    // Made by `copy` already (a link to the same file, which rename would leave in place): only the source goes.
+    if (existsSync(target)) rmSync(source);
+    else renameSync(source, target);
     this.removeEmptyParents(path.dirname(source));
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.readPath(from);
+    const target = this.readPath(to);
+    if (!existsSync(source) || existsSync(target)) return;
+    mkdirSync(path.dirname(target), { recursive: true });
+    // A second name for the same file costs nothing; a file system without links gets a copy.
+    try {
+      linkSync(source, target);
+    } catch {
+      copyFileSync(source, target);
+    }
   }
 
   async writeNew(key: string, body: Uint8Array): Promise<void> {

@@ -175,15 +175,20 @@ export class S3LakeStorage implements LakeStorage {
       throw new Error(`staged object ${stagedLocation} for ${key} is missing`);
     }
     if (await this.head(this.objectKey(key))) throw new Error(`refusing to publish over the existing object ${this.readPath(key)}`);
-    await this.copy(staged, this.objectKey(key));
+    await this.copyObject(staged, this.objectKey(key));
     await this.deleteObjects([staged]);
   }
 
   async move(from: string, to: string): Promise<void> {
     const source = this.objectKey(from);
     if (!(await this.head(source))) return;
-    await this.copy(source, this.objectKey(to));
+    await this.copyObject(source, this.objectKey(to));
     await this.deleteObjects([source]);
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.objectKey(from);
+    if (await this.head(source)) await this.copyObject(source, this.objectKey(to));
   }
 
   /** A conditional PUT: the store itself refuses a key that exists, whoever wrote it. */
@@ -228,7 +233,7 @@ export class S3LakeStorage implements LakeStorage {
     }
   }
 
-  private async copy(from: string, to: string): Promise<void> {
+  private async copyObject(from: string, to: string): Promise<void> {
     await this.send((sdk) => new sdk.CopyObjectCommand({ Bucket: this.bucket, CopySource: `${this.bucket}/${from.split('/').map(encodeURIComponent).join('/')}`, Key: to }));
   }
 

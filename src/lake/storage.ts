@@ -35,8 +35,14 @@ export interface LakeStorage {
   discardStaging(runId: string): Promise<void>;
   /** Makes a staged file readable at `key`. Idempotent once done. */
   publish(stagedLocation: string, key: string): Promise<void>;
-  /** Moves a key to another key (retired files into history). Idempotent once done. */
+  /** Moves a key to another key (retired files into history). Idempotent once done, and once `copy` made `to`. */
   move(from: string, to: string): Promise<void>;
+  /**
+   * Makes a key readable at another key too, leaving it where it is: a retired file goes into
+   * history while a query that started before its commit may still read it at its key.
+   * Idempotent once done.
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Writes a small object the process made itself (exported table metadata); refuses a key that exists. */
   writeNew(key: string, body: Uint8Array): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;

@@ -117,6 +117,8 @@ export async function openWorkspace(project: Project, options: { onSyncError?: (
         const engineClosed = engine.closeAll();
         await listening;
         await engineClosed;
+        // Retired files waited for statements the close has now ended: they leave before the process does.
+        await lake.removalsDone();
         for (const store of stores.values()) await store.close();
         stores.clear();
       },
