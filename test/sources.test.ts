@@ -273,6 +273,15 @@ describe('file sources', () => {
     expect(query.stderr).toMatch(/^error: drops\/day_2\.csv:9: Error when converting column "price"\. Could not convert string "12\.x" to 'DOUBLE'/m);
     expect(query.stderr).toMatch(/→ .*fix or remove the line, or crawl its folder again \(`tributary crawl`\)/);
     expect(query.stderr).not.toMatch(/fix the SQL|auto-detected/);
+    // A crawled file deleted after the crawl is named, with the crawl to run again.
+    writeFileSync(path.join(dir, 'drops/day_3.csv'), `${[header, ...lines.slice(600, 650)].join('\n')}\n`);
+    expect(cli(['crawl', path.join(dir, 'drops'), '--table', 'raw', '--project', dir]).code).toBe(0);
+    rmSync(path.join(dir, 'drops/day_3.csv'));
+    const gone = cli(['sql', 'SELECT count(*) FROM raw', '--project', dir]);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/^error: drops\/day_3\.csv: a file the table reads is gone$/m);
+    expect(gone.stderr).toMatch(/→ .*crawl the folder again \(`tributary crawl`\)/);
+    writeFileSync(path.join(dir, 'drops/day_3.csv'), `${[header, ...lines.slice(600, 650)].join('\n')}\n`);
     // A cast the query asks for keeps a value's newline in sight, not cut at it.
     const cast = cli(['sql', "SELECT CAST('12' || chr(10) || 'x' AS INTEGER)", '--project', dir]);
     expect(cast.stderr).toMatch(/^error: Conversion Error: Could not convert string '12\\nx' to INT32$/m);

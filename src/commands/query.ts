@@ -121,6 +121,15 @@ export function queryFailure(message: string, options: { projectDir: string; sco
       hint: 'the line does not fit the columns of the table that reads it (a file changed after it was crawled?): fix or remove the line, or crawl its folder again (`tributary crawl`) so the table fits every file',
     });
   }
+  const missing = /IO Error: (?:Cannot open file|No files found that match the pattern) "([^"]+)"/.exec(message);
+  if (missing) {
+    const shown = options.scoped ? 'a file' : shownPath(missing[1]!, options.projectDir);
+    return new TributaryError(`${shown}: a file the table reads is gone`, {
+      hint: options.scoped
+        ? 'tell the project’s owner: the same query run with `tributary sql` names the file'
+        : 'a crawled folder’s file was moved or deleted: crawl the folder again (`tributary crawl`); a lake file was removed outside Tributary: restore it, or rebuild the table (`tributary run` its model)',
+    });
+  }
   if (message.startsWith('Conversion Error:')) {
     // Up to the engine's pointer into the SQL; a newline inside the value is shown, not followed.
     const text = message.split(/\n\s*\nLINE \d+:/)[0]!.trim().replace(/\r?\n/g, '\\n');
