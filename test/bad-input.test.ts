@@ -258,11 +258,21 @@ export default defineProject({
       });
       const run = cli(['run', '--project', dir, '--data-dir', disk, '--quiet']);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/model 'notes' failed: IO Error: Could not write file "[^"]+\.parquet": No space left on device\n {2}→ the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above, or give --data-dir a larger disk/);
+      expect(run.stderr).toMatch(/model 'notes' failed: IO Error: Could not write file "[^"]+\.parquet": No space left on device\n {2}→ the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above \(or give --data-dir a larger disk\)/);
       const staged = readdirSync(disk, { recursive: true }).map(String).filter((f) => f.includes('_staging') && f.endsWith('.parquet'));
       expect(staged).toEqual([]);
       const left = cli(['catalog', '--project', dir, '--data-dir', disk, '--format', 'json']);
       expect(JSON.parse(left.stdout)).toEqual([]);
+      // The disk full to the last byte: a command that must write to open the state says so, with what to do.
+      try {
+        writeFileSync(path.join(disk, 'filler'), Buffer.alloc(8 << 20));
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      }
+      const query = cli(['run', '--project', dir, '--data-dir', disk, '--quiet']);
+      expect(query.code).toBe(1);
+      expect(query.stderr).toMatch(/No space left on device\n {2}→ the disk is full: /);
+      expect(query.stderr).toMatch(/free space on the disk of the path above \(or give --data-dir a larger disk\), then run the command again/);
     } finally {
       execFileSync('umount', [disk]);
     }

@@ -1,4 +1,4 @@
-import { shownPath, TributaryError } from '../core/errors.js';
+import { diskFullHint, isDiskFull, shownPath, TributaryError } from '../core/errors.js';
 import { quoteIdent, timeTravelName, type Engine } from '../engine/index.js';
 import type { RowScope } from '../engine/policy.js';
 import type { Workspace } from '../state/workspace.js';
@@ -129,6 +129,11 @@ export function queryFailure(message: string, options: { projectDir: string; sco
         ? 'tell the project’s owner: the same query run with `tributary sql` names the file'
         : 'a crawled folder’s file was moved or deleted: crawl the folder again (`tributary crawl`); a lake file was removed outside Tributary: restore it, or rebuild the table (`tributary run` its model)',
     });
+  }
+  if (isDiskFull(message)) {
+    return options.scoped
+      ? new TributaryError('the query could not run: the disk that holds the project’s data is full', { hint: 'tell the project’s owner' })
+      : new TributaryError(message.split('\n')[0]!, { hint: diskFullHint() });
   }
   if (message.startsWith('Conversion Error:')) {
     // Up to the engine's pointer into the SQL; a newline inside the value is shown, not followed.

@@ -32,7 +32,18 @@ export class TributaryError extends Error {
 
 export function errorMessage(error: unknown): string {
   if (error instanceof TributaryError) return error.format();
-  return error instanceof Error ? error.message : String(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return isDiskFull(message) ? `${message}\n  → ${diskFullHint()}` : message;
+}
+
+/** The system's words for a full disk, from Node (ENOSPC) or the engine. */
+export function isDiskFull(message: string): boolean {
+  return /No space left on device|ENOSPC/.test(message);
+}
+
+/** What to do about a full disk, wherever a command met it; `done`: what the command did about it. */
+export function diskFullHint(done?: string): string {
+  return `the disk is full${done ? `; ${done}` : ''}: free space on the disk of the path above (or give --data-dir a larger disk), then run the command again`;
 }
 
 /** A file as a message shows it: relative to `base` (the project, a source's folder) when inside it, else whole. */

@@ -4,7 +4,7 @@ import { RAW_KEEP_CHARS, type CatalogTransaction, type ColumnInfo, type Quaranti
 import { openSource, PartitionKeyError, type DivertedNote, type LineFingerprint, type RecordPlace, type RejectedRow, type SourceScan, type Staged, type TableShape, type WriteMode } from '../connectors/index.js';
 import type { SourceConfig } from '../config/config.js';
 import { groupBy } from '../core/collections.js';
-import { TributaryError, abortReason, errorMessage } from '../core/errors.js';
+import { TributaryError, abortReason, diskFullHint, errorMessage, isDiskFull } from '../core/errors.js';
 import { intervalDays, type DataInterval } from '../core/interval.js';
 import { declaredColumns } from '../core/schemas.js';
 import { createProgress, withQueryProgress, type Progress } from '../core/progress.js';
@@ -329,13 +329,10 @@ async function runModel(outer: RunContext, model: ModelPlan, role: 'model' | 'lo
     await metastore.finishRun(runId, 'failed', { read: null, written: 0, quarantined: 0 }, errorMessage(error)).catch(() => undefined);
     if (error instanceof PartitionKeyError) throw error.placed({ file: ws.project.configFile, field: `models.${model.name}.partitionBy.${error.key}` });
     if (error instanceof TributaryError) throw error;
-    const full = /No space left on device/i.test((error as Error).message);
     throw new TributaryError(`model '${model.name}' failed: ${(error as Error).message}`, {
       // A model of its own SQL file (a dbt model's, always) is fixed there, not in the config.
       place: model.file ? { file: path.join(ws.project.dir, model.file) } : { file: ws.project.configFile, field: `models.${model.name}` },
-      hint: full
-        ? 'the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above, or give --data-dir a larger disk, then run it again'
-        : 'it committed nothing; fix the cause and run it again',
+      hint: isDiskFull((error as Error).message) ? diskFullHint('it committed nothing and removed what it had written') : 'it committed nothing; fix the cause and run it again',
       cause: error,
     });
   } finally {
