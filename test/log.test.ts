@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { logInput } from '../src/connectors/inputs/log.js';
 import type { RecordSink } from '../src/connectors/inputs/types.js';
 import { Log, hashKey, hotKeyPartitioner } from '../src/log/index.js';
 import { REPO, tempDir } from './helpers.js';
+import { requireService } from './services.js';
 
 const values = (n: number, tag = 'v') => Array.from({ length: n }, (_, i) => ({ key: `key-${i % 13}`, value: JSON.stringify({ tag, i }) }));
 
@@ -156,6 +157,50 @@ describe('embedded log', () => {
     expect(topic.endOffsets()).toEqual([3000]);
     expect(readAll(log, 't')).toHaveLength(3000);
     log.close();
+  });
+
+  it('a disk that fills up mid-append: the append fails whole, across partitions, and every acknowledged record is read back, after space is freed and after reopening', async () => {
+    // A disk of 2 MB: a tmpfs, which only root may mount (CI runs as root).
+    const disk = tempDir();
+    const mounted = await requireService('a 2 MB tmpfs for a full disk (mount -t tmpfs needs root)', async () => execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk], { stdio: 'pipe' }));
+    if (!mounted) return;
+    const opened: Log[] = [];
+    try {
+      const log = new Log(path.join(disk, 'log'));
+      opened.push(log);
+      const topic = log.topic('events', { partitions: 4 });
+      // Most of the disk taken by something else, so the log meets its end within a few appends.
+      writeFileSync(path.join(disk, 'filler'), Buffer.alloc(1_600_000));
+      const acknowledged: string[] = [];
+      let refused = 0;
+      for (let request = 0; acknowledged.length < 4_000; request++) {
+        const events = Array.from({ length: 50 }, (_, k) => ({ key: `user-${k}`, value: JSON.stringify({ id: `${request}-${k}`, pad: 'x'.repeat(100 + ((request * 7 + k) % 50)) }) }));
+        try {
+          topic.append(events);
+          acknowledged.push(...events.map((e) => e.value));
+        } catch (error) {
+          expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+          // The operator frees space after the third refusal; the sender retries meanwhile.
+          if (++refused === 3) rmSync(path.join(disk, 'filler'));
+        }
+        expect(request).toBeLessThan(1_000);
+      }
+      expect(refused).toBe(3);
+      const readBack = (t: typeof topic) => t.partitions.flatMap((p) => t.read(p.id, 0, 1 << 30).map((r) => r.value.toString()));
+      const sorted = (values: string[]) => [...values].sort();
+      // Each acknowledged record once; none of a refused request, in any partition.
+      expect(sorted(readBack(topic))).toEqual(sorted(acknowledged));
+      log.close();
+      const reopened = new Log(path.join(disk, 'log'));
+      opened.push(reopened);
+      const again = reopened.topic('events');
+      expect(again.recoveredBytes).toBe(0);
+      expect(sorted(readBack(again))).toEqual(sorted(acknowledged));
+    } finally {
+      // Closed (again, harmlessly) before the disk goes: a failed assertion must not leave it busy.
+      for (const log of opened) log.close();
+      execFileSync('umount', [disk]);
+    }
   });
 
   it('every acknowledged append survives kill -9 of the writer', async () => {

@@ -125,7 +125,19 @@ export class Topic {
       group.push(record);
     }
     const offsets = new Map<number, { first: number; count: number }>();
-    for (const [p, group] of groups) offsets.set(p, { first: this.partitions[p]!.append(group, now), count: group.length });
+    // All or nothing: a request whose last partition the disk refuses is not half acknowledged
+    // (its sender retries it whole, and the partitions that took their part would hold it twice).
+    const written: (() => void)[] = [];
+    try {
+      for (const [p, group] of groups) {
+        const { first, takeBack } = this.partitions[p]!.append(group, now);
+        written.push(takeBack);
+        offsets.set(p, { first, count: group.length });
+      }
+    } catch (error) {
+      for (const takeBack of written.reverse()) takeBack();
+      throw error;
+    }
     const waiting = this.waiters;
     this.waiters = [];
     for (const wake of waiting) wake();

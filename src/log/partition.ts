@@ -70,15 +70,15 @@ export class Partition {
     return this.segments.reduce((s, seg) => s + seg.size, 0);
   }
 
-  /** Appends records in one write and returns the first offset given. */
-  append(inputs: readonly AppendInput[], now = Date.now()): number {
+  /** Appends records in one write; returns the first offset given and what takes the append back. */
+  append(inputs: readonly AppendInput[], now = Date.now()): { first: number; takeBack: () => void } {
     if (this.active.size >= this.options.segmentBytes) {
       this.segments.push(Segment.create(this.fileFor(this.endOffset), this.endOffset));
       this.applyRetention(now);
     }
     const first = this.endOffset;
-    this.active.append(encodeRecords(first, inputs, now), inputs.length, this.options.syncEveryAppend);
-    return first;
+    const takeBack = this.active.append(encodeRecords(first, inputs, now), inputs.length, this.options.syncEveryAppend);
+    return { first, takeBack };
   }
 
   /** Records from `offset` on: at most `maxRecords`, about `maxBytes` (at least one when any exist). */

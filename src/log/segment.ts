@@ -267,16 +267,37 @@ export class Segment {
     return { segment, cutBytes };
   }
 
-  /** Appends encoded records in one write; they survive a process kill once this returns. */
-  append(encoded: Buffer, count: number, sync: boolean): void {
+  /**
+   * Appends encoded records in one write; they survive a process kill once this returns. Returns
+   * what takes the append back (another partition of the same request could not take its part).
+   */
+  append(encoded: Buffer, count: number, sync: boolean): () => void {
+    const before = { size: this.size, nextOffset: this.nextOffset, verifiedBytes: this.verifiedBytes, indexed: this.index.length };
+    const takeBack = () => {
+      ftruncateSync(this.fd, before.size);
+      this.size = before.size;
+      this.nextOffset = before.nextOffset;
+      this.verifiedBytes = before.verifiedBytes;
+      this.index.length = before.indexed;
+    };
     const crossesMark = Math.floor(this.nextOffset / INDEX_EVERY) !== Math.floor((this.nextOffset + count) / INDEX_EVERY);
     if (this.index.length === 0 || crossesMark) this.index.push({ offset: this.nextOffset, position: this.size });
     let written = 0;
-    while (written < encoded.length) written += writeSync(this.fd, encoded, written, encoded.length - written, this.size + written);
-    if (sync) fsyncSync(this.fd);
+    try {
+      while (written < encoded.length) written += writeSync(this.fd, encoded, written, encoded.length - written, this.size + written);
+      if (sync) fsyncSync(this.fd);
+    } catch (error) {
+      // A write the disk refused part-way (full) leaves a torn record after the last whole one:
+      // the next append would follow it (the file is opened to append) and every reader, and the
+      // recovery at the next open, stops there, losing what was acknowledged after. It goes now,
+      // and the append fails whole: nothing of it was acknowledged.
+      takeBack();
+      throw error;
+    }
     if (this.verifiedBytes === this.size) this.verifiedBytes += encoded.length;
     this.size += encoded.length;
     this.nextOffset += count;
+    return takeBack;
   }
 
   /** Byte position from which scanning forward reaches `offset`. */
