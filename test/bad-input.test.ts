@@ -258,7 +258,7 @@ export default defineProject({
       });
       const run = cli(['run', '--project', dir, '--data-dir', disk, '--quiet']);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/model 'notes' failed: IO Error: Could not write file "[^"]+\.parquet": No space left on device\n {2}→ the disk is full; it committed nothing and removed what it had written: free space on the disk of the path above \(or give --data-dir a larger disk\)/);
+      expect(run.stderr).toMatch(/model 'notes' failed: IO Error: Could not write file "[^"]+\.parquet": No space left on device\n {2}→ the disk is full; it committed nothing and removed what it had written: free space on it \(the disk of the path named, or of the data folder\), or give --data-dir a larger disk/);
       const staged = readdirSync(disk, { recursive: true }).map(String).filter((f) => f.includes('_staging') && f.endsWith('.parquet'));
       expect(staged).toEqual([]);
       const left = cli(['catalog', '--project', dir, '--data-dir', disk, '--format', 'json']);
@@ -272,7 +272,7 @@ export default defineProject({
       const query = cli(['run', '--project', dir, '--data-dir', disk, '--quiet']);
       expect(query.code).toBe(1);
       expect(query.stderr).toMatch(/No space left on device\n {2}→ the disk is full: /);
-      expect(query.stderr).toMatch(/free space on the disk of the path above \(or give --data-dir a larger disk\), then run the command again/);
+      expect(query.stderr).toMatch(/free space on it \(the disk of the path named, or of the data folder\), or give --data-dir a larger disk, then run the command again/);
     } finally {
       execFileSync('umount', [disk]);
     }

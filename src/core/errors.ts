@@ -43,7 +43,7 @@ export function isDiskFull(message: string): boolean {
 
 /** What to do about a full disk, wherever a command met it; `done`: what the command did about it. */
 export function diskFullHint(done?: string): string {
-  return `the disk is full${done ? `; ${done}` : ''}: free space on the disk of the path above (or give --data-dir a larger disk), then run the command again`;
+  return `the disk is full${done ? `; ${done}` : ''}: free space on it (the disk of the path named, or of the data folder), or give --data-dir a larger disk, then run the command again`;
 }
 
 /** A file as a message shows it: relative to `base` (the project, a source's folder) when inside it, else whole. */

@@ -146,7 +146,18 @@ export async function createServer(context: ServerContext, options: ServerOption
         return reply.code(404).send({ error: `no topic '${name}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
       }
       const ndjson = /ndjson/.test(request.headers['content-type'] ?? '');
-      const result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
+      let result: ReturnType<typeof ingest>;
+      try {
+        result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
+      } catch (error) {
+        // A retriable answer the sender can act on, not "internal error": the append failed whole.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+        request.log.error(`the collector's log could not take a request to ${name}: ${(error as Error).message}`);
+        return reply.code(507).send({
+          error: `the server's disk is full: none of the request's ${ndjson ? 'lines' : 'events'} were stored`,
+          hint: 'send the request again once the server has space (its operator frees the disk that holds its data folder)',
+        });
+      }
       if ('error' in result) return reply.code(result.status).send({ error: result.error, hint: result.hint });
       // Refused events are kept where every other rejected row is: readable, countable, with the reason.
       await context.ws.metastore.addDeadLetters(`collector:${name}`, result.dead);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { CatalogTransaction } from '../catalog/index.js';
 import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
-import { errorMessage, unknownTypeError } from '../core/errors.js';
+import { errorMessage, isDiskFull, unknownTypeError } from '../core/errors.js';
 import { failpoint } from '../core/failpoints.js';
 import { isAlive } from '../core/folder-lock.js';
 import { OffsetConflict } from '../core/offsets.js';
@@ -156,6 +156,8 @@ export class StreamJob {
   private ahead: { batch: Promise<Ahead | undefined>; until: AbortController } | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
+  /** Ends a wait for the disk early when the job is stopped. */
+  private wake: (() => void) | undefined;
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
   private readonly columns: DeclaredColumn[];
   private readonly sinks: StreamSink[];
@@ -245,10 +247,15 @@ export class StreamJob {
    * read again.
    */
   private async rejoin(): Promise<void> {
+    await this.resumeFromCommitted();
+    this.status.conflicts++;
+  }
+
+  /** Drops what was read ahead and reads every sink's committed offsets again: the next batch starts from them. */
+  private async resumeFromCommitted(): Promise<void> {
     await this.takeAhead()?.catch(() => undefined);
     for (const sink of this.sinks) await sink.refresh();
     await this.refreshPositions();
-    this.status.conflicts++;
   }
 
   /** Each partition restarts at the least advanced sink's offset; nothing is skipped. */
@@ -419,13 +426,31 @@ export class StreamJob {
     return tables;
   }
 
-  /** Runs micro-batches until stopped: back to back while there is a backlog, else on the trigger. */
+  /**
+   * Runs micro-batches until stopped: back to back while there is a backlog, else on the trigger.
+   * A full disk is waited out, not a failure: the batch committed nothing, and once space is freed
+   * the job goes on from the committed offsets by itself (retrying after 1, 2, 4 … 30 s, the
+   * reason in its status meanwhile). Any other error stops the job.
+   */
   start(): void {
     this.running = (async () => {
+      let retryMs = 0;
       try {
         while (!this.stopping) {
           const started = Date.now();
-          const n = await this.step();
+          let n: number;
+          try {
+            n = await this.step();
+          } catch (error) {
+            if (this.stopping || !isDiskFull(errorMessage(error))) throw error;
+            retryMs = Math.min(retryMs ? retryMs * 2 : 1000, 30_000);
+            const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+            this.status.error = `${reason}\n  → the disk is full: the job tries again every ${retryMs / 1000} s until it has space (free space on the disk of the data folder); nothing of the batch was committed`;
+            await this.pause(retryMs);
+            if (!this.stopping) await this.resumeFromCommitted();
+            continue;
+          }
+          if (retryMs) [retryMs, this.status.error] = [0, null];
           if (this.stopping) break;
           // The trigger is an interval from one batch's start to the next (Spark's processing
           // time): counted from the commit instead, every event waited the trigger on top of the
@@ -439,6 +464,21 @@ export class StreamJob {
         this.status.error = errorMessage(error);
       }
     })();
+  }
+
+  /** Waits `ms`, or less when the job is stopped meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   /**
@@ -488,6 +528,7 @@ export class StreamJob {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wake?.();
     await this.running;
     await this.takeAhead()?.catch(() => undefined);
     for (const sink of this.sinks) await sink.close();
