@@ -45,7 +45,12 @@ describe('a full disk under a live stream', () => {
         }
       }
       // The log holds exactly what was acknowledged: the refused request left nothing in any partition.
-      expect(streams.log.topic('clickstream').endOffsets().reduce((a, b) => a + b, 0)).toBe(acknowledged.size);
+      const stored = () => streams.log.topic('clickstream').endOffsets().reduce((a, b) => a + b, 0);
+      expect(stored()).toBe(acknowledged.size);
+      // A request with a malformed line: its dead letter cannot be recorded either, and its good lines are not stored.
+      const mixed = `${request()}\n{"id": "cut short`;
+      expect((await post(mixed)).status).toBe(507);
+      expect(stored()).toBe(acknowledged.size);
       // The job cannot commit on the full disk either: it says so and waits, still running.
       await expect.poll(() => job.snapshot().error ?? '', { timeout: 60_000 }).toMatch(/the disk is full: the job tries again every \d+ s until it has space/);
       expect(job.snapshot().state).toBe('running');
@@ -56,6 +61,16 @@ describe('a full disk under a live stream', () => {
       const more = request();
       expect((await post(more)).status).toBe(200);
       idsOf(more).forEach((id) => acknowledged.add(id));
+      const retried = await post(mixed);
+      expect(retried.status).toBe(200);
+      expect(await retried.json()).toMatchObject({ accepted: 500, rejected: [{ index: 501 }] });
+      idsOf(mixed.split('\n').slice(0, 500).join('\n')).forEach((id) => acknowledged.add(id));
+      // Its dead letter once, or twice when the refused attempt had recorded it before its append failed.
+      const [letters] = await ws.engine.queryJson<{ n: string; raws: string; raw: string }>(
+        `SELECT count(*) AS n, count(DISTINCT raw) AS raws, any_value(raw) AS raw FROM tributary.dead_letters WHERE origin = 'collector:clickstream'`,
+      );
+      expect(letters).toMatchObject({ raws: '1', raw: '{"id": "cut short' });
+      expect(['1', '2']).toContain(letters!.n);
       await expect.poll(() => job.snapshot().events, { timeout: 120_000 }).toBe(acknowledged.size);
       expect(job.snapshot()).toMatchObject({ state: 'running', error: null, lag: 0 });
       const [raw] = await ws.engine.queryJson<{ n: string; ids: string }>('SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events_raw');

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { TributaryError } from '../core/errors.js';
+import { TributaryError, isDiskFull } from '../core/errors.js';
 import type { Workspace } from '../state/workspace.js';
 import type { StreamRuntime } from '../stream/runtime.js';
 import { assertStrongToken, clientCredentials, installAuth } from './auth.js';
@@ -146,12 +146,13 @@ export async function createServer(context: ServerContext, options: ServerOption
         return reply.code(404).send({ error: `no topic '${name}'`, hint: `topics: ${Object.keys(topics).join(', ') || '(none declared)'}` });
       }
       const ndjson = /ndjson/.test(request.headers['content-type'] ?? '');
-      let result: ReturnType<typeof ingest>;
+      let result: Awaited<ReturnType<typeof ingest>>;
       try {
-        result = ingest(context.streams.log, name, config, request.body ?? '', ndjson);
+        // Refused events are kept where every other rejected row is: readable, countable, with the reason.
+        result = await ingest(context.streams.log, name, config, request.body ?? '', ndjson, (dead) => context.ws.metastore.addDeadLetters(`collector:${name}`, dead));
       } catch (error) {
-        // A retriable answer the sender can act on, not "internal error": the append failed whole.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
+        // A retriable answer the sender can act on, not "internal error": nothing of the request was stored.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' && !isDiskFull((error as Error).message)) throw error;
         request.log.error(`the collector's log could not take a request to ${name}: ${(error as Error).message}`);
         return reply.code(507).send({
           error: `the server's disk is full: none of the request's ${ndjson ? 'lines' : 'events'} were stored`,
@@ -159,10 +160,7 @@ export async function createServer(context: ServerContext, options: ServerOption
         });
       }
       if ('error' in result) return reply.code(result.status).send({ error: result.error, hint: result.hint });
-      // Refused events are kept where every other rejected row is: readable, countable, with the reason.
-      await context.ws.metastore.addDeadLetters(`collector:${name}`, result.dead);
-      const { dead: _dead, ...answer } = result;
-      return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(answer);
+      return reply.code(result.accepted === 0 && result.rejected.length ? 400 : 200).send(result);
     });
   });
 

@@ -14,9 +14,10 @@ export interface IngestResult {
   rejected: Rejection[];
   /** First offset and count written per partition. */
   partitions: Record<number, { first: number; count: number }>;
-  /** Refused events as they came, with their reasons, for the dead-letter table. */
-  dead: { reason: string; raw: string }[];
 }
+
+/** Refused events as they came, with their reasons, for the dead-letter table. */
+export type DeadEvents = { reason: string; raw: string }[];
 
 export const MAX_EVENTS_PER_REQUEST = 50_000;
 
@@ -101,16 +102,25 @@ interface Event {
 /**
  * Validates a batch of events and appends the good ones in one durable write, exactly as they
  * were sent (a JSON array and NDJSON take the same path); each bad one gets a reason in the reply
- * and comes back for the dead-letter table. The caller replies only after this returns.
+ * and goes to `keepDead` (the dead-letter table) first. The caller replies only after this
+ * returns. In that order a request that fails part-way (a full disk) never leaves its good events
+ * stored: its sender retries it whole, and they are stored once (its dead letters may be twice).
  *
  * NDJSON arrives as bytes and its events go to the log as slices of them: an event checked to be
  * a JSON object in place (jsonObjectSpans) is never decoded, parsed or encoded again. A line the
  * check cannot vouch for is read as text and judged as a JSON array's elements are, so its reason
  * is JSON.parse's.
  */
-export function ingest(log: Log, topicName: string, config: TopicConfig, body: string | Buffer, ndjson: boolean): IngestResult | { error: string; hint?: string; status: number } {
+export async function ingest(
+  log: Log,
+  topicName: string,
+  config: TopicConfig,
+  body: string | Buffer,
+  ndjson: boolean,
+  keepDead: (dead: DeadEvents) => Promise<void>,
+): Promise<IngestResult | { error: string; hint?: string; status: number }> {
   const rejected: Rejection[] = [];
-  const dead: IngestResult['dead'] = [];
+  const dead: DeadEvents = [];
   const good: Event[] = [];
   const judge = (text: string, index: number) => {
     const problem = problemWith(text);
@@ -153,8 +163,9 @@ export function ingest(log: Log, topicName: string, config: TopicConfig, body: s
     if (split.items.length > MAX_EVENTS_PER_REQUEST) return tooMany(split.items.length);
     split.items.forEach((text, i) => judge(text, i + 1));
   }
+  if (dead.length) await keepDead(dead);
   const appended = good.length ? log.topic(topicName).append(good) : { offsets: new Map<number, { first: number; count: number }>() };
-  return { topic: topicName, accepted: good.length, rejected, partitions: Object.fromEntries(appended.offsets), dead };
+  return { topic: topicName, accepted: good.length, rejected, partitions: Object.fromEntries(appended.offsets) };
 }
 
 const NEWLINE = 0x0a;
