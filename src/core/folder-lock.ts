@@ -54,8 +54,23 @@ function ownerOf(file: string): LockOwner | undefined {
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process that has exited but whose parent has not reaped it yet: it still takes a signal. In a
+ * container whose first process reaps nothing, a server killed with -9 stays so, and its lock and
+ * record looked held for as long. Linux says so in /proc; elsewhere a process is taken as running.
+ */
+export function isZombie(pid: number): boolean {
+  try {
+    // The state follows the command name in parentheses, which may itself hold ") ".
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
   }
 }

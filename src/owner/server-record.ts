@@ -1,5 +1,6 @@
 import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isZombie } from '../core/folder-lock.js';
 
 /**
  * What a running server writes in its project's state folder (`server.json`, removed when it
@@ -44,6 +45,7 @@ export function liveServerRecord(stateDir: string, dir: string): (ServerRecord &
     if (typeof record.url !== 'string' || typeof record.pid !== 'number' || typeof record.target !== 'string') return undefined;
     if (record.dir !== realpathSync(dir) || !LOCAL_HOSTS.has(new URL(record.url).hostname)) return undefined;
     process.kill(record.pid, 0);
+    if (isZombie(record.pid)) return undefined;
     return { ...(record as ServerRecord), file };
   } catch {
     return undefined;
