@@ -283,7 +283,7 @@ export class Lake {
           after: async (_result, snapshot) => {
             durable = true;
             failpoint('lake:committed');
-            if (keep !== 'delete' && keep !== 'in place') for (const file of retired) await this.storage.copy(file.path, `${keep.prefix}/${snapshot}/${file.path}`);
+            if (typeof keep === 'object') for (const file of retired) await this.storage.copy(file.path, `${keep.prefix}/${snapshot}/${file.path}`);
           },
         },
         async (tx) => {

@@ -152,7 +152,7 @@ export async function createServer(context: ServerContext, options: ServerOption
         result = await ingest(context.streams.log, name, config, request.body ?? '', ndjson, (dead) => context.ws.metastore.addDeadLetters(`collector:${name}`, dead));
       } catch (error) {
         // A retriable answer the sender can act on, not "internal error": nothing of the request was stored.
-        if ((error as NodeJS.ErrnoException).code !== 'ENOSPC' && !isDiskFull((error as Error).message)) throw error;
+        if (!isDiskFull((error as Error).message)) throw error;
         request.log.error(`the collector's log could not take a request to ${name}: ${(error as Error).message}`);
         return reply.code(507).send({
           error: `the server's disk is full: none of the request's ${ndjson ? 'lines' : 'events'} were stored`,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { CatalogTransaction } from '../catalog/index.js';
 import type { StreamInput } from '../connectors/index.js';
 import type { StreamConfig } from '../config/config.js';
@@ -156,8 +157,8 @@ export class StreamJob {
   private ahead: { batch: Promise<Ahead | undefined>; until: AbortController } | undefined;
   private stopping = false;
   private running: Promise<void> | undefined;
-  /** Ends a wait for the disk early when the job is stopped. */
-  private wake: (() => void) | undefined;
+  /** Aborted by `stop`: ends a wait for the disk early. */
+  private readonly stopped = new AbortController();
   private readonly listeners: ((event: BatchCommitted) => void)[] = [];
   private readonly columns: DeclaredColumn[];
   private readonly sinks: StreamSink[];
@@ -446,7 +447,7 @@ export class StreamJob {
             retryMs = Math.min(retryMs ? retryMs * 2 : 1000, 30_000);
             const reason = error instanceof Error ? error.message.split('\n')[0]! : String(error);
             this.status.error = `${reason}\n  → the disk is full: the job tries again every ${retryMs / 1000} s until it has space (free space on the disk of the data folder); nothing of the batch was committed`;
-            await this.pause(retryMs);
+            await delay(retryMs, undefined, { signal: this.stopped.signal }).catch(() => undefined);
             if (!this.stopping) await this.resumeFromCommitted();
             continue;
           }
@@ -464,21 +465,6 @@ export class StreamJob {
         this.status.error = errorMessage(error);
       }
     })();
-  }
-
-  /** Waits `ms`, or less when the job is stopped meanwhile. */
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-    });
   }
 
   /**
@@ -528,7 +514,7 @@ export class StreamJob {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.stopped.abort();
     await this.running;
     await this.takeAhead()?.catch(() => undefined);
     for (const sink of this.sinks) await sink.close();
